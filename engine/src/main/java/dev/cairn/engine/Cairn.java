@@ -1,0 +1,675 @@
+package dev.cairn.engine;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JavaType;
+import dev.cairn.engine.clock.HybridClock;
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.clock.WallClock;
+import dev.cairn.engine.codec.Json;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.GrowOnlyLog;
+import dev.cairn.engine.crdt.LwwMap;
+import dev.cairn.engine.crdt.Names;
+import dev.cairn.engine.crdt.ReplicaState;
+import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.engine.crdt.UnknownSectionException;
+import dev.cairn.engine.persist.Persister;
+import dev.cairn.engine.persist.StoragePolicy;
+import dev.cairn.engine.persist.Tier;
+import dev.cairn.engine.section.SectionSpec;
+import dev.cairn.engine.section.StandardSections;
+import dev.cairn.engine.store.InMemoryLocalStore;
+import dev.cairn.engine.store.LocalStore;
+import dev.cairn.engine.store.MapDbLocalStore;
+import dev.cairn.engine.store.StoreException;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The Cairn engine: one user's state on one device (a replica), kept in memory for reads,
+ * saved to the session and durable tiers as each key's {@link StoragePolicy} says, and queued in
+ * a durable outbox for the server.
+ *
+ * <pre>{@code
+ * try (Cairn cairn = Cairn.builder().dataDir(Path.of("state")).open()) {
+ *     PersistentState<Integer> count = cairn.state("count", Integer.class, 0);
+ *     count.update(n -> n + 1);
+ *     cairn.cards().card("intro").toggle();
+ *     cairn.chat().append("conv-1", "user", "hello");
+ *     count.save().join();
+ * }
+ * }</pre>
+ *
+ * <p>Every section is a CRDT ({@link LwwMap} or {@link GrowOnlyLog}) and every change carries a
+ * hybrid-logical-clock {@link Stamp}, so changes from other replicas, imports and re-sent
+ * changes merge without conflicts. Thread-safe: writes are serialized by one lock, reads are
+ * lock-free. Only one engine may have a data directory open at a time.
+ */
+public final class Cairn implements AutoCloseable {
+
+    /** The export document format this engine writes and reads. */
+    public static final String EXPORT_FORMAT = "cairn-export";
+    public static final int EXPORT_VERSION = 1;
+
+    private final String replicaId;
+    private final WallClock wall;
+    private final HybridClock clock;
+    private final Map<String, SectionSpec> sections;
+    private final ReplicaState state;
+    private final LocalStore durable;
+    private final LocalStore session;
+    private final Persister persister;
+    private final FileLock dirLock;
+    private final ConcurrentHashMap<String, StoragePolicy> keyPolicies = new ConcurrentHashMap<>();
+    private final CopyOnWriteArrayList<ChangeListener> listeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<Consumer<Throwable>> errorListeners = new CopyOnWriteArrayList<>();
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private volatile boolean closed;
+
+    private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
+        this.wall = b.wall;
+        this.sections = Map.copyOf(b.sections);
+        this.state = new ReplicaState(name -> {
+            SectionSpec spec = sections.get(name);
+            return spec == null ? null : spec.kind();
+        });
+        this.durable = durable;
+        this.session = new InMemoryLocalStore();
+        this.dirLock = dirLock;
+        HybridClock[] clockRef = new HybridClock[1];
+        this.persister = new Persister(durable, session, () -> clockRef[0].last(), this::reportError);
+        this.replicaId = resolveReplicaId(b.replicaId);
+        this.clock = new HybridClock(wall, replicaId, b.maxClockAhead.toMillis());
+        clockRef[0] = clock;
+        long highWater = persister.load(change -> {
+            if (sections.containsKey(change.section())) {
+                state.apply(change);
+                clock.restore(change.stamp().hlc());
+            }
+        });
+        clock.restore(highWater);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ------------------------------------------------------------------ typed API
+
+    /** A typed state handle in the generic {@code state} section with the section's default policy. */
+    public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue) {
+        return state(key, Json.MAPPER.constructType(type), defaultValue, StateOptions.defaults());
+    }
+
+    public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue, StateOptions<T> options) {
+        return state(key, Json.MAPPER.constructType(type), defaultValue, options);
+    }
+
+    public <T> PersistentState<T> state(String key, TypeReference<T> type, T defaultValue, StateOptions<T> options) {
+        return state(key, Json.MAPPER.constructType(type), defaultValue, options);
+    }
+
+    private <T> PersistentState<T> state(String key, JavaType type, T defaultValue, StateOptions<T> options) {
+        Objects.requireNonNull(options, "options");
+        String section = options.section() == null ? StandardSections.STATE : options.section();
+        SectionSpec spec = spec(section, SectionKind.MAP);
+        Names.checkKey(key, "key");
+        StoragePolicy policy = options.applyTo(spec.policy());
+        keyPolicies.put(Persister.pendingKey(section, key), policy);
+        return new PersistentState<>(this, section, key, type, defaultValue, options.validator());
+    }
+
+    /** Any map section, for untyped access. */
+    public MapSection map(String section) {
+        spec(section, SectionKind.MAP);
+        return new MapSection(this, section);
+    }
+
+    /** Any log section. */
+    public LogSection log(String section) {
+        spec(section, SectionKind.LOG);
+        return new LogSection(this, section);
+    }
+
+    public Cards cards() {
+        return new Cards(map(StandardSections.CARDS));
+    }
+
+    public Components components() {
+        return new Components(map(StandardSections.COMPONENTS));
+    }
+
+    public Consent consent() {
+        return new Consent(log(StandardSections.CONSENT), wall);
+    }
+
+    public Progress progress() {
+        return new Progress(map(StandardSections.PROGRESS), wall);
+    }
+
+    public Chat chat() {
+        return new Chat(log(StandardSections.CHAT), wall);
+    }
+
+    public Memory memory() {
+        return new Memory(map(StandardSections.MEMORY));
+    }
+
+    public Preferences preferences() {
+        return new Preferences(map(StandardSections.PREFERENCES));
+    }
+
+    public MapSection ui() {
+        return map(StandardSections.UI);
+    }
+
+    public MapSection features() {
+        return map(StandardSections.FEATURES);
+    }
+
+    // ------------------------------------------------------------------ whole-engine operations
+
+    /** Clears a section everywhere it syncs to: tombstones for a map's live keys, a watermark per log stream. */
+    public int clear(String section) {
+        SectionSpec spec = spec(section, null);
+        return locked(() -> {
+            List<Change> changes = new ArrayList<>();
+            if (spec.kind() == SectionKind.MAP) {
+                state.map(section).forEach((key, entry) -> {
+                    if (!entry.isTombstone()) {
+                        changes.add(new Change.Put(section, key, null, clock.tick()));
+                    }
+                });
+            } else {
+                for (String stream : state.log(section).streams()) {
+                    if (state.log(section).size(stream) > 0) {
+                        changes.add(new Change.Clear(section, stream, clock.tick()));
+                    }
+                }
+            }
+            changes.forEach(c -> applyLocal(c));
+            return changes;
+        }).size();
+    }
+
+    /** Clears one stream of a log section (one chat conversation). */
+    public void clear(String section, String stream) {
+        spec(section, SectionKind.LOG);
+        Names.checkKey(stream, "stream");
+        writeLocal(() -> new Change.Clear(section, stream, clock.tick()));
+    }
+
+    /** The whole state as a versioned JSON document that keeps stamps, so importing it merges. */
+    public String exportData() {
+        return ExportFormat.write(this, state, sections.keySet());
+    }
+
+    /** The chosen sections as an export document. */
+    public String exportData(Collection<String> chosen) {
+        chosen.forEach(s -> spec(s, null));
+        return ExportFormat.write(this, state, chosen);
+    }
+
+    /**
+     * Merges an export document like changes from another replica: newer entries win, older ones
+     * are ignored. The whole file is checked first; a corrupt or foreign file is refused with an
+     * {@link ImportException} and nothing changes. Applied changes sync like local ones.
+     */
+    public ImportResult importData(String document) {
+        checkOpen();
+        List<Change> changes = ExportFormat.read(document, sections);
+        for (Change change : changes) {
+            try {
+                clock.check(change.stamp());
+            } catch (RuntimeException e) {
+                throw new ImportException("import refused: " + e.getMessage(), e);
+            }
+        }
+        int applied = merge(changes, ChangeEvent.Origin.IMPORT);
+        return new ImportResult(changes.size(), applied);
+    }
+
+    /**
+     * Merges changes received from another replica (the sync client's entry point). All are
+     * checked first (known sections, clock bound), so a bad batch changes nothing. Returns how
+     * many altered the state; remote-change listeners see those.
+     */
+    public int applyRemote(List<Change> changes) {
+        checkOpen();
+        for (Change change : changes) {
+            state.check(change);
+            clock.check(change.stamp());
+        }
+        return merge(changes, ChangeEvent.Origin.REMOTE);
+    }
+
+    /** Saves everything queued to its tiers now; completes when durable. */
+    public CompletableFuture<Void> save() {
+        checkOpen();
+        return persister.flush();
+    }
+
+    /** Subscribes to every visible change. */
+    public Subscription onChange(ChangeListener listener) {
+        Objects.requireNonNull(listener, "listener");
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    /** Subscribes to background errors (a failed save, a throwing listener). */
+    public Subscription onError(Consumer<Throwable> listener) {
+        Objects.requireNonNull(listener, "listener");
+        errorListeners.add(listener);
+        return () -> errorListeners.remove(listener);
+    }
+
+    public Stats stats() {
+        Map<Tier, Long> bytes = new EnumMap<>(Tier.class);
+        long memory = 0;
+        Map<String, Integer> entries = new TreeMap<>();
+        for (SectionSpec spec : sections.values()) {
+            entries.put(spec.name(), state.liveSize(spec.name()));
+            memory += MemoryEstimate.of(state, spec);
+        }
+        bytes.put(Tier.MEMORY, memory);
+        bytes.put(Tier.SESSION, session.sizeBytes());
+        bytes.put(Tier.DURABLE, durable.sizeBytes());
+        return new Stats(bytes, entries, persister.outboxSize() + persister.pendingOutboxCount(), persister.pendingCount());
+    }
+
+    /** Committed outbox entries (sequence number to change), oldest first. */
+    public NavigableMap<Long, Change> outbox(int limit) {
+        return persister.outbox(limit);
+    }
+
+    /** Removes outbox entries the server has acknowledged. */
+    public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
+        return persister.acknowledge(seqs);
+    }
+
+    public String replicaId() {
+        return replicaId;
+    }
+
+    public HybridClock clock() {
+        return clock;
+    }
+
+    /** Registered sections by name. */
+    public Map<String, SectionSpec> sections() {
+        return new TreeMap<>(sections);
+    }
+
+    /** The canonical encoding of the whole state: equal on two replicas exactly when they have converged. */
+    public String canonicalState() {
+        return dev.cairn.engine.codec.CanonicalJson.encode(state);
+    }
+
+    /** Saves everything queued, then releases the data directory. */
+    @Override
+    public void close() {
+        writeLock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            writeLock.unlock();
+        }
+        try {
+            persister.close();
+        } finally {
+            try {
+                session.close();
+                durable.close();
+            } finally {
+                releaseLock(dirLock);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ internals used by the handles
+
+    ReplicaState state() {
+        return state;
+    }
+
+    /** Writes (or with {@code json == null} deletes) one map key with a fresh stamp. */
+    Change.Put put(String section, String key, String json) {
+        Names.checkKey(key, "key");
+        return (Change.Put) writeLocal(() -> new Change.Put(section, key, json, clock.tick()));
+    }
+
+    Change.Append append(String section, String stream, String json) {
+        Names.checkKey(stream, "stream");
+        return (Change.Append) writeLocal(() -> new Change.Append(section, stream, json, clock.tick()));
+    }
+
+    /** Runs a read-modify-write atomically with respect to other writers. */
+    <T> T locked(Supplier<T> action) {
+        checkOpen();
+        List<ChangeEvent> events;
+        T result;
+        writeLock.lock();
+        try {
+            result = action.get();
+        } finally {
+            events = drainEvents();
+            writeLock.unlock();
+        }
+        fire(events);
+        return result;
+    }
+
+    boolean isDirty(String section, String key) {
+        return persister.isDirty(Persister.pendingKey(section, key));
+    }
+
+    boolean isSaving(String section, String key) {
+        return persister.isSaving(Persister.pendingKey(section, key));
+    }
+
+    CompletableFuture<Void> save(String section, String key) {
+        checkOpen();
+        return persister.flushWith(Persister.pendingKey(section, key));
+    }
+
+    WallClock wall() {
+        return wall;
+    }
+
+    // ------------------------------------------------------------------ write path
+
+    /** Events produced under the write lock, fired after it is released (same thread). */
+    private final ThreadLocal<List<ChangeEvent>> queuedEvents = ThreadLocal.withInitial(ArrayList::new);
+
+    private Change writeLocal(Supplier<Change> make) {
+        return locked(() -> {
+            Change change = make.get();
+            applyLocal(change);
+            return change;
+        });
+    }
+
+    /** Applies a fresh local change (it always wins: its stamp is newer than anything seen). Lock held. */
+    private void applyLocal(Change change) {
+        if (state.apply(change)) {
+            StoragePolicy policy = policyFor(change);
+            persister.record(change, policy, policy.sync());
+            queuedEvents.get().add(new ChangeEvent(change, ChangeEvent.Origin.LOCAL));
+        }
+    }
+
+    private int merge(List<Change> changes, ChangeEvent.Origin origin) {
+        return locked(() -> {
+            int applied = 0;
+            for (Change change : changes) {
+                clock.observe(change.stamp());
+                if (state.apply(change)) {
+                    applied++;
+                    StoragePolicy policy = policyFor(change);
+                    // Imports reach the server like local writes; remote changes came from it.
+                    persister.record(change, policy, origin == ChangeEvent.Origin.IMPORT && policy.sync());
+                    queuedEvents.get().add(new ChangeEvent(change, origin));
+                }
+            }
+            return applied;
+        });
+    }
+
+    private StoragePolicy policyFor(Change change) {
+        if (change instanceof Change.Put put) {
+            StoragePolicy keyPolicy = keyPolicies.get(Persister.pendingKey(put.section(), put.key()));
+            if (keyPolicy != null) {
+                return keyPolicy;
+            }
+        }
+        return sections.get(change.section()).policy();
+    }
+
+    private List<ChangeEvent> drainEvents() {
+        if (writeLock.getHoldCount() > 1) {
+            return List.of(); // nested: the outermost call fires
+        }
+        List<ChangeEvent> queued = queuedEvents.get();
+        if (queued.isEmpty()) {
+            return List.of();
+        }
+        List<ChangeEvent> events = new ArrayList<>(queued);
+        queued.clear();
+        return events;
+    }
+
+    private void fire(List<ChangeEvent> events) {
+        for (ChangeEvent event : events) {
+            for (ChangeListener listener : listeners) {
+                try {
+                    listener.onChange(event);
+                } catch (RuntimeException e) {
+                    reportError(e);
+                }
+            }
+        }
+    }
+
+    private void reportError(Throwable error) {
+        if (errorListeners.isEmpty()) {
+            System.getLogger(Cairn.class.getName()).log(System.Logger.Level.WARNING, "cairn: " + error.getMessage());
+        }
+        for (Consumer<Throwable> l : errorListeners) {
+            try {
+                l.accept(error);
+            } catch (RuntimeException ignored) {
+                // an error listener that throws must not hide the next one
+            }
+        }
+    }
+
+    SectionSpec spec(String section, SectionKind expected) {
+        SectionSpec spec = sections.get(section);
+        if (spec == null) {
+            throw new UnknownSectionException("unknown section '" + section + "': register it with Cairn.builder().section(...)");
+        }
+        if (expected != null && spec.kind() != expected) {
+            throw new UnknownSectionException("section '" + section + "' is a " + spec.kind().wireName() + " section, not a " + expected.wireName() + " section");
+        }
+        return spec;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("engine is closed");
+        }
+    }
+
+    private String resolveReplicaId(String requested) {
+        String stored = persister.meta("replica");
+        if (stored != null) {
+            if (requested != null && !requested.equals(stored)) {
+                throw new StoreException("this data directory belongs to replica '" + stored + "', not '" + requested
+                        + "': a replica id must stay the same for the life of its data");
+            }
+            return stored;
+        }
+        String id = requested != null ? requested : randomReplicaId();
+        persister.putMeta("replica", id);
+        return id;
+    }
+
+    private static String randomReplicaId() {
+        String alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+        SecureRandom random = new SecureRandom();
+        StringBuilder id = new StringBuilder(16);
+        for (int i = 0; i < 16; i++) {
+            id.append(alphabet.charAt(random.nextInt(alphabet.length())));
+        }
+        return id.toString();
+    }
+
+    private static void releaseLock(FileLock lock) {
+        if (lock == null) {
+            return;
+        }
+        try {
+            lock.release();
+            lock.channel().close();
+        } catch (IOException ignored) {
+            // the lock dies with the channel or the process anyway
+        }
+    }
+
+    /**
+     * Opens a {@link Cairn} engine. Each setting may be given once; a bad or repeated setting
+     * is an {@link IllegalArgumentException} or {@link IllegalStateException} naming it.
+     */
+    public static final class Builder {
+
+        private Path dataDir;
+        private boolean inMemory;
+        private String replicaId;
+        private WallClock wall;
+        private Duration maxClockAhead;
+        private final Map<String, SectionSpec> sections = new LinkedHashMap<>();
+        private final java.util.Set<String> customized = new java.util.HashSet<>();
+
+        private Builder() {
+            StandardSections.ALL.forEach(s -> sections.put(s.name(), s));
+        }
+
+        /** The directory holding the durable store ({@code cairn.db}) and its lock file. */
+        public Builder dataDir(Path dir) {
+            once(this.dataDir == null && !inMemory, "dataDir (or inMemory)");
+            this.dataDir = Objects.requireNonNull(dir, "dataDir");
+            return this;
+        }
+
+        /** No data directory: the durable tier lives in memory (tests, ephemeral replicas). */
+        public Builder inMemory() {
+            once(this.dataDir == null && !inMemory, "dataDir (or inMemory)");
+            this.inMemory = true;
+            return this;
+        }
+
+        /** This device's replica id (1-64 of A-Z a-z 0-9 - _); generated and stored if not given. */
+        public Builder replicaId(String id) {
+            once(this.replicaId == null, "replicaId");
+            if (id == null || !Stamp.isValidReplicaId(id)) {
+                throw new IllegalArgumentException("replicaId '" + id + "' is invalid: use 1-64 characters of A-Z, a-z, 0-9, '-' and '_'");
+            }
+            this.replicaId = id;
+            return this;
+        }
+
+        /** The wall clock stamps are based on (tests inject a manual one). */
+        public Builder wallClock(WallClock clock) {
+            once(this.wall == null, "wallClock");
+            this.wall = Objects.requireNonNull(clock, "wallClock");
+            return this;
+        }
+
+        /** How far ahead of this device's clock a remote stamp may be; default 1 minute. */
+        public Builder maxClockAhead(Duration bound) {
+            once(this.maxClockAhead == null, "maxClockAhead");
+            if (bound == null || bound.isNegative()) {
+                throw new IllegalArgumentException("maxClockAhead must be zero or positive: " + bound);
+            }
+            this.maxClockAhead = bound;
+            return this;
+        }
+
+        /** Registers an app section with the default policy (durable, syncing). */
+        public Builder section(String name, SectionKind kind) {
+            return section(name, kind, StoragePolicy.DEFAULT);
+        }
+
+        /** Registers an app section, or changes a standard section's policy (same kind only). */
+        public Builder section(String name, SectionKind kind, StoragePolicy policy) {
+            SectionSpec spec = new SectionSpec(name, kind, policy);
+            once(customized.add(name), "section '" + name + "'");
+            SectionSpec existing = sections.get(name);
+            if (existing != null && existing.kind() != kind) {
+                throw new IllegalArgumentException("section '" + name + "' is a standard " + existing.kind().wireName()
+                        + " section; it cannot be registered as a " + kind.wireName() + " section");
+            }
+            sections.put(name, spec);
+            return this;
+        }
+
+        public Cairn open() {
+            if (dataDir == null && !inMemory) {
+                throw new IllegalStateException("set dataDir(path) for a durable engine, or inMemory() for one without files");
+            }
+            if (wall == null) {
+                wall = WallClock.system();
+            }
+            if (maxClockAhead == null) {
+                maxClockAhead = Duration.ofMinutes(1);
+            }
+            if (inMemory) {
+                return new Cairn(this, new InMemoryLocalStore(), null);
+            }
+            FileLock lock = lockDirectory(dataDir);
+            LocalStore store = null;
+            try {
+                store = MapDbLocalStore.open(dataDir.resolve("cairn.db"));
+                return new Cairn(this, store, lock);
+            } catch (RuntimeException e) {
+                if (store != null) {
+                    store.close();
+                }
+                releaseLock(lock);
+                throw e;
+            }
+        }
+
+        private static FileLock lockDirectory(Path dir) {
+            try {
+                Files.createDirectories(dir);
+                FileChannel channel = FileChannel.open(dir.resolve("cairn.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock lock;
+                try {
+                    lock = channel.tryLock();
+                } catch (OverlappingFileLockException e) {
+                    lock = null;
+                }
+                if (lock == null) {
+                    channel.close();
+                    throw new StoreException("data directory " + dir + " is already open in another Cairn engine"
+                            + " (lock file " + dir.resolve("cairn.lock") + " is held); close that engine first");
+                }
+                return lock;
+            } catch (IOException e) {
+                throw new StoreException("cannot lock data directory " + dir + ": " + e.getMessage(), e);
+            }
+        }
+
+        private static void once(boolean firstTime, String setting) {
+            if (!firstTime) {
+                throw new IllegalStateException(setting + " was already set");
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+package dev.cairn.engine;
+
+/** An import file is corrupt, foreign or does not fit this engine's sections; nothing was changed. */
+public final class ImportException extends IllegalArgumentException {
+
+    public ImportException(String message) {
+        super(message);
+    }
+
+    public ImportException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,59 @@
+package dev.cairn.engine;
+
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.codec.Json;
+import dev.cairn.engine.crdt.LogEntry;
+import java.util.List;
+import java.util.Set;
+
+/** Untyped access to one log section: streams of immutable JSON entries. */
+public final class LogSection {
+
+    private final Cairn engine;
+    private final String section;
+
+    LogSection(Cairn engine, String section) {
+        this.engine = engine;
+        this.section = section;
+    }
+
+    public String name() {
+        return section;
+    }
+
+    /** Appends any value Jackson can write; returns the stored entry. */
+    public LogEntry append(String stream, Object value) {
+        String json = Json.write(value);
+        var change = engine.append(section, stream, json);
+        return new LogEntry(stream, change.stamp(), json);
+    }
+
+    /** Visible entries of a stream, oldest first. */
+    public List<LogEntry> entries(String stream) {
+        return engine.state().log(section).entries(stream);
+    }
+
+    /** Up to {@code limit} entries before {@code before} (null: the newest), oldest first. */
+    public List<LogEntry> page(String stream, Stamp before, int limit) {
+        return engine.state().log(section).page(stream, before, limit);
+    }
+
+    public int size(String stream) {
+        return engine.state().log(section).size(stream);
+    }
+
+    /** Streams with visible entries or a watermark. */
+    public Set<String> streams() {
+        return engine.state().log(section).streams();
+    }
+
+    /** Hides every entry of the stream written so far, on every replica. */
+    public void clear(String stream) {
+        engine.clear(section, stream);
+    }
+
+    /** Clears every stream; returns how many. */
+    public int clear() {
+        return engine.clear(section);
+    }
+}

@@ -1,0 +1,134 @@
+package dev.cairn.engine;
+
+import com.fasterxml.jackson.databind.JavaType;
+import dev.cairn.engine.codec.Json;
+import java.io.IOException;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
+
+/**
+ * One typed key of a map section: the JVM counterpart of the original {@code usePersistentState}
+ * hook. Values are stored as JSON (Jackson), so {@code T} is any type Jackson can write and read.
+ *
+ * <p>{@link #set} lands in memory at once and is saved to the key's tiers after its save delay,
+ * or at {@link #save()}; {@link #isDirty()} and {@link #isSaving()} say where it stands. Reads
+ * see remote changes as soon as they are merged. Thread-safe.
+ */
+public final class PersistentState<T> {
+
+    private final Cairn engine;
+    private final String section;
+    private final String key;
+    private final JavaType type;
+    private final T defaultValue;
+    private final Predicate<? super T> validator;
+
+    // Decoding JSON on every read is wasteful: keep the last decoded value with its source text.
+    private volatile Decoded<T> cache;
+
+    private record Decoded<T>(String json, T value) {
+    }
+
+    PersistentState(Cairn engine, String section, String key, JavaType type, T defaultValue, Predicate<? super T> validator) {
+        this.engine = engine;
+        this.section = section;
+        this.key = key;
+        this.type = type;
+        this.defaultValue = defaultValue;
+        this.validator = validator;
+    }
+
+    public String key() {
+        return key;
+    }
+
+    public String section() {
+        return section;
+    }
+
+    /** The current value, or the default value if the key was never set or was reset. */
+    public T value() {
+        String json = engine.state().map(section).value(key);
+        if (json == null) {
+            return defaultValue;
+        }
+        Decoded<T> c = cache;
+        if (c != null && c.json == json) {
+            return c.value;
+        }
+        try {
+            T value = Json.MAPPER.readValue(json, type);
+            cache = new Decoded<>(json, value);
+            return value;
+        } catch (IOException e) {
+            throw new IllegalStateException("stored value of '" + section + "/" + key + "' does not read as "
+                    + type.toCanonical() + ": " + Json.describe(e), e);
+        }
+    }
+
+    /** Sets the value; a value the validator refuses throws {@link ValidationException} and changes nothing. */
+    public void set(T value) {
+        validate(value);
+        String json = Json.write(value);
+        engine.put(section, key, json);
+        cache = new Decoded<>(engine.state().map(section).value(key), value);
+    }
+
+    /** Applies {@code fn} to the current value and sets the result, atomically with respect to other writers. */
+    public T update(UnaryOperator<T> fn) {
+        Objects.requireNonNull(fn, "fn");
+        return engine.locked(() -> {
+            T next = fn.apply(value());
+            set(next);
+            return next;
+        });
+    }
+
+    /** Deletes the key (a tombstone that syncs); {@link #value()} returns the default again. */
+    public void reset() {
+        engine.put(section, key, null);
+    }
+
+    /** True if the latest write is not yet saved to the key's tiers. */
+    public boolean isDirty() {
+        return engine.isDirty(section, key);
+    }
+
+    /** True while the latest write is being saved. */
+    public boolean isSaving() {
+        return engine.isSaving(section, key);
+    }
+
+    /** Saves this key now (and anything else due); completes when it is durable. */
+    public CompletableFuture<Void> save() {
+        return engine.save(section, key);
+    }
+
+    /** Calls {@code listener} with the new value after every change of this key, local or remote. */
+    public Subscription subscribe(Consumer<? super T> listener) {
+        Objects.requireNonNull(listener, "listener");
+        return engine.onChange(event -> {
+            if (event.section().equals(section) && event.target().equals(key)) {
+                listener.accept(value());
+            }
+        });
+    }
+
+    private void validate(T value) {
+        if (validator == null) {
+            return;
+        }
+        boolean ok;
+        try {
+            ok = validator.test(value);
+        } catch (RuntimeException e) {
+            throw new ValidationException("validator for '" + section + "/" + key + "' failed on the new value: " + e.getMessage(), e);
+        }
+        if (!ok) {
+            throw new ValidationException("validator for '" + section + "/" + key + "' rejected the new value; the old value stays");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+package dev.cairn.engine.clock;
+
+/**
+ * Source of physical time in milliseconds since the epoch. Injected everywhere time is read,
+ * so tests can drive skew and backwards jumps with a manual clock.
+ */
+@FunctionalInterface
+public interface WallClock {
+
+    long millis();
+
+    /** The system clock. */
+    static WallClock system() {
+        return System::currentTimeMillis;
+    }
+}

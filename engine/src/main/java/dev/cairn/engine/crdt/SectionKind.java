@@ -1,0 +1,22 @@
+package dev.cairn.engine.crdt;
+
+/** The CRDT a section is made of. */
+public enum SectionKind {
+    /** {@link LwwMap}: key to value, last writer wins, deletes are tombstones. */
+    MAP,
+    /** {@link GrowOnlyLog}: append-only streams with a "cleared up to" watermark. */
+    LOG;
+
+    public String wireName() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    public static SectionKind fromWire(String name) {
+        for (SectionKind kind : values()) {
+            if (kind.wireName().equals(name)) {
+                return kind;
+            }
+        }
+        throw new IllegalArgumentException("unknown section kind '" + name + "': expected 'map' or 'log'");
+    }
+}

@@ -1,0 +1,9 @@
+package dev.cairn.engine.crdt;
+
+/** A change or a file names a section this replica does not know, or uses it as the wrong kind. */
+public final class UnknownSectionException extends IllegalArgumentException {
+
+    public UnknownSectionException(String message) {
+        super(message);
+    }
+}

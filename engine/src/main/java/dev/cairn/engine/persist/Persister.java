@@ -1,0 +1,377 @@
+package dev.cairn.engine.persist;
+
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.store.LocalStore;
+import dev.cairn.engine.store.Records;
+import dev.cairn.engine.store.StoreWrite;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import java.util.function.Predicate;
+
+/**
+ * Moves changes from memory to the session and durable tiers, and owns the outbox.
+ *
+ * <p>Writes land in memory first (the caller's {@code ReplicaState}); {@link #record} queues the
+ * change's record here, coalescing repeated writes of one key. A single persistence thread
+ * commits queued records when their {@link StoragePolicy} says so, or at once on {@link #flush}.
+ * A change that must reach the server gets an outbox entry <b>in the same durable commit</b> as
+ * its state record, so a crash can never keep one without the other.
+ *
+ * <p>Thread-safety: all public methods are thread-safe; store I/O happens only on the persistence
+ * thread, never under the caller's locks.
+ */
+public final class Persister implements AutoCloseable {
+
+    /** Retry delay after a failed commit (the records stay queued). */
+    private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private final LocalStore durable;
+    private final LocalStore session;
+    private final LongSupplier clockHighWater;
+    private final Consumer<Throwable> onError;
+    private final ScheduledThreadPoolExecutor executor;
+
+    private final Object lock = new Object();
+    private final HashMap<String, Pending> pending = new HashMap<>();
+    private volatile Map<String, Pending> inFlight = Map.of();
+    private long scheduledWakeup = Long.MAX_VALUE;
+
+    private final ConcurrentSkipListMap<Long, Change> outbox = new ConcurrentSkipListMap<>();
+    private long nextOutboxSeq = 1;
+
+    private record Pending(Change change, StoragePolicy policy, boolean toOutbox, long firstNanos, long deadlineNanos) {
+    }
+
+    public Persister(LocalStore durable, LocalStore session, LongSupplier clockHighWater, Consumer<Throwable> onError) {
+        this.durable = durable;
+        this.session = session;
+        this.clockHighWater = clockHighWater;
+        this.onError = onError;
+        this.executor = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "cairn-persist");
+            t.setDaemon(true);
+            return t;
+        });
+        executor.setRemoveOnCancelPolicy(true);
+    }
+
+    /**
+     * Reads the durable tier: every stored state record goes to {@code apply}, the outbox is loaded,
+     * and the persisted clock high-water mark is returned (0 for a new store).
+     */
+    public long load(Consumer<Change> apply) {
+        durable.scan(Records.prefix(Records.MAP), (k, v) -> apply.accept(Records.read(k, v)));
+        durable.scan(Records.prefix(Records.WATERMARK), (k, v) -> apply.accept(Records.read(k, v)));
+        durable.scan(Records.prefix(Records.LOG), (k, v) -> apply.accept(Records.read(k, v)));
+        durable.scan(Records.prefix(Records.OUTBOX), (k, v) -> outbox.put(Records.outboxSeq(k), Records.readOutbox(v)));
+        nextOutboxSeq = outbox.isEmpty() ? 1 : outbox.lastKey() + 1;
+        byte[] clock = durable.get(Records.metaKey("clock"));
+        return clock == null ? 0 : ByteBuffer.wrap(clock).getLong();
+    }
+
+    /** Reads an engine metadata value (e.g. the replica id), or null. */
+    public String meta(String name) {
+        byte[] v = durable.get(Records.metaKey(name));
+        return v == null ? null : new String(v, StandardCharsets.UTF_8);
+    }
+
+    /** Writes engine metadata in its own durable commit. */
+    public void putMeta(String name, String value) {
+        durable.commit(List.of(StoreWrite.put(Records.metaKey(name), Records.utf8(value))));
+    }
+
+    /** The key under which a change's record is queued; repeated writes of one map key share it. */
+    public static String pendingKey(Change change) {
+        if (change instanceof Change.Put put) {
+            return pendingKey(put.section(), put.key());
+        } else if (change instanceof Change.Append a) {
+            return "l\u0000" + a.section() + '\u0000' + a.stream() + '\u0000' + a.stamp();
+        }
+        return "w\u0000" + change.section() + '\u0000' + change.target();
+    }
+
+    public static String pendingKey(String section, String key) {
+        return "m\u0000" + section + '\u0000' + key;
+    }
+
+    /**
+     * Queues the record of a change that has just won in memory. {@code toOutbox} adds it to the
+     * outbox when it is committed (local changes of syncing keys, and imports).
+     */
+    public void record(Change change, StoragePolicy policy, boolean toOutbox) {
+        if (!policy.persistTo().durable() && !policy.persistTo().session() && !toOutbox) {
+            return; // memory only: nothing to save
+        }
+        long now = System.nanoTime();
+        String key = pendingKey(change);
+        synchronized (lock) {
+            Pending previous = pending.get(key);
+            long first = previous == null ? now : previous.firstNanos;
+            long delay = policy.saveDelay().toNanos();
+            long deadline;
+            if (!policy.autoSave()) {
+                deadline = Long.MAX_VALUE;
+            } else if (policy.debounce()) {
+                deadline = Math.min(now + delay, first + StoragePolicy.MAX_WAIT_FACTOR * delay);
+            } else {
+                deadline = first + delay;
+            }
+            pending.put(key, new Pending(change, policy, toOutbox, first, deadline));
+            if (change instanceof Change.Clear clear) {
+                dropHiddenAppends(clear);
+            }
+            if (deadline < scheduledWakeup) {
+                scheduledWakeup = deadline;
+                executor.schedule(this::flushDue, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
+            }
+        }
+    }
+
+    /** True if the key's latest write is not yet committed to its tiers. */
+    public boolean isDirty(String pendingKey) {
+        synchronized (lock) {
+            return pending.containsKey(pendingKey) || inFlight.containsKey(pendingKey);
+        }
+    }
+
+    /** True if the key's latest write is being committed right now. */
+    public boolean isSaving(String pendingKey) {
+        return inFlight.containsKey(pendingKey);
+    }
+
+    public boolean isSaving() {
+        return !inFlight.isEmpty();
+    }
+
+    /** Number of queued records (not yet committed). */
+    public int pendingCount() {
+        synchronized (lock) {
+            return pending.size() + inFlight.size();
+        }
+    }
+
+    /** Commits every queued record now; completes when they are durable. */
+    public CompletableFuture<Void> flush() {
+        return flush(p -> true);
+    }
+
+    /** Commits every queued record with autoSave, plus {@code pendingKey}'s, now. */
+    public CompletableFuture<Void> flushWith(String pendingKey) {
+        return flush(p -> p.policy.autoSave() || pendingKey(p.change).equals(pendingKey));
+    }
+
+    private CompletableFuture<Void> flush(Predicate<Pending> which) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        try {
+            executor.execute(() -> {
+                try {
+                    commit(which);
+                    done.complete(null);
+                } catch (Throwable e) {
+                    done.completeExceptionally(e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            done.completeExceptionally(new IllegalStateException("engine is closed", e));
+        }
+        return done;
+    }
+
+    // ---- outbox
+
+    /** Outbox entries (sequence number to change) in order, up to {@code limit}. */
+    public NavigableMap<Long, Change> outbox(int limit) {
+        NavigableMap<Long, Change> out = new java.util.TreeMap<>();
+        for (Map.Entry<Long, Change> e : outbox.entrySet()) {
+            if (out.size() >= limit) {
+                break;
+            }
+            out.put(e.getKey(), e.getValue());
+        }
+        return out;
+    }
+
+    public int outboxSize() {
+        return outbox.size();
+    }
+
+    /** Outbox entries that are still queued in memory (not yet committed anywhere). */
+    public int pendingOutboxCount() {
+        synchronized (lock) {
+            int n = 0;
+            for (Pending p : pending.values()) {
+                n += p.toOutbox ? 1 : 0;
+            }
+            for (Pending p : inFlight.values()) {
+                n += p.toOutbox ? 1 : 0;
+            }
+            return n;
+        }
+    }
+
+    /** Removes acknowledged outbox entries, durably. */
+    public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        executor.execute(() -> {
+            try {
+                List<StoreWrite> deletes = new ArrayList<>(seqs.size());
+                for (long seq : seqs) {
+                    deletes.add(StoreWrite.delete(Records.outboxKey(seq)));
+                }
+                durable.commit(deletes);
+                seqs.forEach(outbox::remove);
+                done.complete(null);
+            } catch (Throwable e) {
+                done.completeExceptionally(e);
+            }
+        });
+        return done;
+    }
+
+    // ---- the persistence thread
+
+    private void flushDue() {
+        long now = System.nanoTime();
+        synchronized (lock) {
+            scheduledWakeup = Long.MAX_VALUE;
+        }
+        try {
+            commit(p -> p.deadlineNanos <= now);
+        } catch (Throwable e) {
+            // commit() already re-queued the records and scheduled a retry; onError was told.
+        }
+        scheduleNext();
+    }
+
+    private void scheduleNext() {
+        synchronized (lock) {
+            long next = Long.MAX_VALUE;
+            for (Pending p : pending.values()) {
+                next = Math.min(next, p.deadlineNanos);
+            }
+            if (next != Long.MAX_VALUE && next < scheduledWakeup) {
+                scheduledWakeup = next;
+                executor.schedule(this::flushDue, Math.max(0, next - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
+        }
+    }
+
+    private void commit(Predicate<Pending> which) {
+        Map<String, Pending> batch = new HashMap<>();
+        synchronized (lock) {
+            Iterator<Map.Entry<String, Pending>> it = pending.entrySet().iterator();
+            while (it.hasNext()) {
+                Map.Entry<String, Pending> e = it.next();
+                if (which.test(e.getValue())) {
+                    batch.put(e.getKey(), e.getValue());
+                    it.remove();
+                }
+            }
+            if (batch.isEmpty()) {
+                return;
+            }
+            inFlight = batch;
+        }
+        try {
+            write(batch.values());
+        } catch (RuntimeException e) {
+            synchronized (lock) {
+                long retryAt = System.nanoTime() + RETRY_NANOS;
+                batch.forEach((k, p) -> pending.putIfAbsent(k,
+                        new Pending(p.change, p.policy, p.toOutbox, p.firstNanos, p.policy.autoSave() ? retryAt : Long.MAX_VALUE)));
+                inFlight = Map.of();
+            }
+            onError.accept(e);
+            scheduleNext();
+            throw e;
+        }
+        synchronized (lock) {
+            inFlight = Map.of();
+        }
+    }
+
+    private void write(Collection<Pending> batch) {
+        List<StoreWrite> toDurable = new ArrayList<>(batch.size() * 2 + 1);
+        List<StoreWrite> toSession = new ArrayList<>();
+        Map<Long, Change> newOutbox = new HashMap<>();
+        long seq = nextOutboxSeq;
+        for (Pending p : batch) {
+            StoreWrite record = Records.write(p.change);
+            if (p.policy.persistTo().durable()) {
+                toDurable.add(record);
+            }
+            if (p.policy.persistTo().session()) {
+                toSession.add(record);
+            }
+            if (p.change instanceof Change.Clear clear) {
+                purgeHidden(durable, clear, toDurable);
+                purgeHidden(session, clear, toSession);
+            }
+            if (p.toOutbox) {
+                newOutbox.put(seq, p.change);
+                toDurable.add(StoreWrite.put(Records.outboxKey(seq), Records.outboxValue(p.change)));
+                seq++;
+            }
+        }
+        toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
+        durable.commit(toDurable);
+        nextOutboxSeq = seq;
+        outbox.putAll(newOutbox);
+        session.commit(toSession);
+    }
+
+    /** Deletes stored log entries that a clear hides, so clearing frees space. */
+    private static void purgeHidden(LocalStore store, Change.Clear clear, List<StoreWrite> writes) {
+        byte[] prefix = Records.logStreamPrefix(clear.section(), clear.stream());
+        store.scan(prefix, (k, v) -> {
+            Stamp stamp = Records.read(k, v).stamp();
+            if (stamp.compareTo(clear.stamp()) <= 0) {
+                writes.add(StoreWrite.delete(k));
+            }
+        });
+    }
+
+    /** A clear makes queued appends it hides pointless: drop them before they are written. */
+    private void dropHiddenAppends(Change.Clear clear) {
+        pending.values().removeIf(p -> p.change instanceof Change.Append a
+                && a.section().equals(clear.section()) && a.stream().equals(clear.stream())
+                && a.stamp().compareTo(clear.stamp()) <= 0);
+    }
+
+    /** Commits everything queued, stops the persistence thread. Stores are closed by their owner. */
+    @Override
+    public void close() {
+        if (executor.isShutdown()) {
+            return;
+        }
+        try {
+            flush().join();
+        } catch (RuntimeException e) {
+            onError.accept(e);
+        } finally {
+            executor.shutdown();
+            try {
+                if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
+                    executor.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                executor.shutdownNow();
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package dev.cairn.engine.store;
+
+/** Byte-key helpers shared by the adapters. */
+final class Keys {
+
+    private Keys() {
+    }
+
+    static boolean hasPrefix(byte[] key, byte[] prefix) {
+        if (key.length < prefix.length) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (key[i] != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The smallest key greater than every key with this prefix, or null if there is none. */
+    static byte[] upperBound(byte[] prefix) {
+        byte[] bound = prefix.clone();
+        for (int i = bound.length - 1; i >= 0; i--) {
+            if (bound[i] != (byte) 0xFF) {
+                bound[i]++;
+                return java.util.Arrays.copyOf(bound, i + 1);
+            }
+        }
+        return null;
+    }
+}
