@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JavaType;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.clock.WallClock;
+import dev.cairn.engine.codec.ExportDocument;
 import dev.cairn.engine.codec.Json;
+import dev.cairn.engine.codec.MalformedDocumentException;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.GrowOnlyLog;
 import dev.cairn.engine.crdt.LwwMap;
@@ -31,6 +33,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumMap;
@@ -70,8 +73,8 @@ import java.util.function.Supplier;
 public final class Cairn implements AutoCloseable {
 
     /** The export document format this engine writes and reads. */
-    public static final String EXPORT_FORMAT = "cairn-export";
-    public static final int EXPORT_VERSION = 1;
+    public static final String EXPORT_FORMAT = ExportDocument.FORMAT;
+    public static final int EXPORT_VERSION = ExportDocument.VERSION;
 
     private final String replicaId;
     private final WallClock wall;
@@ -87,6 +90,7 @@ public final class Cairn implements AutoCloseable {
     private final CopyOnWriteArrayList<Consumer<Throwable>> errorListeners = new CopyOnWriteArrayList<>();
     private final ReentrantLock writeLock = new ReentrantLock();
     private volatile boolean closed;
+    private volatile long cursor;
 
     private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
         this.wall = b.wall;
@@ -110,6 +114,7 @@ public final class Cairn implements AutoCloseable {
             }
         });
         clock.restore(highWater);
+        this.cursor = persister.storedCursor();
     }
 
     public static Builder builder() {
@@ -223,13 +228,13 @@ public final class Cairn implements AutoCloseable {
 
     /** The whole state as a versioned JSON document that keeps stamps, so importing it merges. */
     public String exportData() {
-        return ExportFormat.write(this, state, sections.keySet());
+        return ExportDocument.write(replicaId, Instant.ofEpochMilli(wall.millis()), state, sections.keySet());
     }
 
     /** The chosen sections as an export document. */
     public String exportData(Collection<String> chosen) {
         chosen.forEach(s -> spec(s, null));
-        return ExportFormat.write(this, state, chosen);
+        return ExportDocument.write(replicaId, Instant.ofEpochMilli(wall.millis()), state, chosen);
     }
 
     /**
@@ -239,7 +244,12 @@ public final class Cairn implements AutoCloseable {
      */
     public ImportResult importData(String document) {
         checkOpen();
-        List<Change> changes = ExportFormat.read(document, sections);
+        List<Change> changes;
+        try {
+            changes = ExportDocument.read(document, state::kind);
+        } catch (MalformedDocumentException e) {
+            throw new ImportException(e.getMessage(), e);
+        }
         for (Change change : changes) {
             try {
                 clock.check(change.stamp());
@@ -263,6 +273,53 @@ public final class Cairn implements AutoCloseable {
             clock.check(change.stamp());
         }
         return merge(changes, ChangeEvent.Origin.REMOTE);
+    }
+
+    /**
+     * Applies a page of server changes and advances the sync cursor to {@code cursor}. The cursor
+     * is saved no earlier than the changes it covers (PROTOCOL.md 3.2).
+     */
+    public int applyRemote(List<Change> changes, long cursor) {
+        int applied = applyRemote(changes);
+        locked(() -> {
+            if (cursor > this.cursor) {
+                this.cursor = cursor;
+                persister.recordCursor(cursor);
+            }
+            return null;
+        });
+        return applied;
+    }
+
+    /** The highest server seq this replica has applied (PROTOCOL.md 1.3). */
+    public long cursor() {
+        return cursor;
+    }
+
+    /**
+     * Forgets the sync cursor, so the next connection catches up from the start (used when the
+     * server's data was reset and it is behind this replica's cursor).
+     */
+    public void resetCursor() {
+        locked(() -> {
+            this.cursor = 0;
+            persister.recordCursor(0);
+            return null;
+        });
+    }
+
+    /** Told (on the persistence thread) when committed changes enter the outbox. */
+    public Subscription onOutbox(Runnable listener) {
+        Runnable remove = persister.onOutboxGrew(listener);
+        return remove::run;
+    }
+
+    /** While a sync client is connected, changes to push are committed at once instead of after saveDelay. */
+    public void setSyncConnected(boolean connected) {
+        persister.setUrgentOutbox(connected);
+        if (connected) {
+            persister.flush();
+        }
     }
 
     /** Saves everything queued to its tiers now; completes when durable. */
@@ -296,7 +353,12 @@ public final class Cairn implements AutoCloseable {
         bytes.put(Tier.MEMORY, memory);
         bytes.put(Tier.SESSION, session.sizeBytes());
         bytes.put(Tier.DURABLE, durable.sizeBytes());
-        return new Stats(bytes, entries, persister.outboxSize() + persister.pendingOutboxCount(), persister.pendingCount());
+        return new Stats(bytes, entries, pendingChanges(), persister.pendingCount());
+    }
+
+    /** Local changes the server has not acknowledged yet (committed outbox plus queued ones). */
+    public int pendingChanges() {
+        return persister.outboxSize() + persister.pendingOutboxCount();
     }
 
     /** Committed outbox entries (sequence number to change), oldest first. */
@@ -306,6 +368,7 @@ public final class Cairn implements AutoCloseable {
 
     /** Removes outbox entries the server has acknowledged. */
     public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
+        checkOpen();
         return persister.acknowledge(seqs);
     }
 
@@ -375,6 +438,7 @@ public final class Cairn implements AutoCloseable {
         T result;
         writeLock.lock();
         try {
+            checkOpen(); // again under the lock: close() may have run while this thread waited for it
             result = action.get();
         } finally {
             events = drainEvents();
@@ -431,8 +495,12 @@ public final class Cairn implements AutoCloseable {
                 if (state.apply(change)) {
                     applied++;
                     StoragePolicy policy = policyFor(change);
-                    // Imports reach the server like local writes; remote changes came from it.
-                    persister.record(change, policy, origin == ChangeEvent.Origin.IMPORT && policy.sync());
+                    if (origin == ChangeEvent.Origin.REMOTE) {
+                        persister.recordRemote(change, policy);
+                    } else {
+                        // Imports reach the server like local writes.
+                        persister.record(change, policy, policy.sync());
+                    }
                     queuedEvents.get().add(new ChangeEvent(change, origin));
                 }
             }
@@ -529,15 +597,26 @@ public final class Cairn implements AutoCloseable {
         return id.toString();
     }
 
+    /**
+     * Data directories this process has locked. Checked before the lock file is opened again:
+     * OS file locks belong to the process, so closing a second channel on the lock file (after a
+     * refused open) would silently release the first engine's lock for other processes.
+     */
+    private static final Map<Path, FileLock> LOCKED_DIRS = new java.util.HashMap<>();
+
     private static void releaseLock(FileLock lock) {
         if (lock == null) {
             return;
         }
-        try {
-            lock.release();
-            lock.channel().close();
-        } catch (IOException ignored) {
-            // the lock dies with the channel or the process anyway
+        synchronized (LOCKED_DIRS) {
+            try {
+                lock.release();
+                lock.channel().close();
+            } catch (IOException ignored) {
+                // the lock dies with the channel or the process anyway
+            } finally {
+                LOCKED_DIRS.values().remove(lock);
+            }
         }
     }
 
@@ -648,19 +727,27 @@ public final class Cairn implements AutoCloseable {
         private static FileLock lockDirectory(Path dir) {
             try {
                 Files.createDirectories(dir);
-                FileChannel channel = FileChannel.open(dir.resolve("cairn.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock lock;
-                try {
-                    lock = channel.tryLock();
-                } catch (OverlappingFileLockException e) {
-                    lock = null;
+                Path key = dir.toRealPath();
+                synchronized (LOCKED_DIRS) {
+                    FileLock lock = null;
+                    if (!LOCKED_DIRS.containsKey(key)) {
+                        FileChannel channel = FileChannel.open(dir.resolve("cairn.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                        try {
+                            lock = channel.tryLock();
+                        } catch (OverlappingFileLockException e) {
+                            lock = null;
+                        }
+                        if (lock == null) {
+                            channel.close(); // holds no lock of ours (another process has it), so this releases nothing
+                        }
+                    }
+                    if (lock == null) {
+                        throw new StoreException("data directory " + dir + " is already open in another Cairn engine"
+                                + " (lock file " + dir.resolve("cairn.lock") + " is held); close that engine first");
+                    }
+                    LOCKED_DIRS.put(key, lock);
+                    return lock;
                 }
-                if (lock == null) {
-                    channel.close();
-                    throw new StoreException("data directory " + dir + " is already open in another Cairn engine"
-                            + " (lock file " + dir.resolve("cairn.lock") + " is held); close that engine first");
-                }
-                return lock;
             } catch (IOException e) {
                 throw new StoreException("cannot lock data directory " + dir + ": " + e.getMessage(), e);
             }

@@ -74,7 +74,9 @@ public final class PersistentState<T> {
         validate(value);
         String json = Json.write(value);
         engine.put(section, key, json);
-        cache = new Decoded<>(engine.state().map(section).value(key), value);
+        // Cache under the text this call wrote (the map holds that very String): if another write
+        // landed meanwhile, value() sees a different instance and decodes it.
+        cache = new Decoded<>(json, value);
     }
 
     /** Applies {@code fn} to the current value and sets the result, atomically with respect to other writers. */

@@ -52,9 +52,23 @@ public final class Persister implements AutoCloseable {
 
     private final ConcurrentSkipListMap<Long, Change> outbox = new ConcurrentSkipListMap<>();
     private long nextOutboxSeq = 1;
+    private volatile boolean urgentOutbox;
+    private final java.util.concurrent.CopyOnWriteArrayList<Runnable> outboxListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    private record Pending(Change change, StoragePolicy policy, boolean toOutbox, long firstNanos, long deadlineNanos) {
+    /**
+     * A queued record: a change's state record (with {@code change}), or engine metadata
+     * ({@code meta}, e.g. the sync cursor). {@code remote} marks changes received from the server;
+     * the cursor is only ever committed together with every remote change queued before it.
+     */
+    private record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
+                           long firstNanos, long deadlineNanos) {
+
+        Pending retry(long deadline) {
+            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline);
+        }
     }
+
+    private static final String CURSOR_KEY = "x\u0000cursor";
 
     public Persister(LocalStore durable, LocalStore session, LongSupplier clockHighWater, Consumer<Throwable> onError) {
         this.durable = durable;
@@ -67,6 +81,9 @@ public final class Persister implements AutoCloseable {
             return t;
         });
         executor.setRemoveOnCancelPolicy(true);
+        // close() flushes everything itself; a pending wake-up (up to saveDelay away) must not keep
+        // the executor, and so close(), waiting after shutdown.
+        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
     }
 
     /**
@@ -113,24 +130,50 @@ public final class Persister implements AutoCloseable {
      * outbox when it is committed (local changes of syncing keys, and imports).
      */
     public void record(Change change, StoragePolicy policy, boolean toOutbox) {
+        record(change, policy, toOutbox, false);
+    }
+
+    /**
+     * Queues a change received from the server: saved to its tiers (whatever the key's
+     * autoSave), never put in the outbox.
+     */
+    public void recordRemote(Change change, StoragePolicy policy) {
+        record(change, policy.withAutoSave(true), false, true);
+    }
+
+    /**
+     * Queues the sync cursor. It is committed only together with (or after) every remote change
+     * queued before it, so a persisted cursor never claims changes that were not saved.
+     */
+    public void recordCursor(long cursor) {
+        StoreWrite meta = StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
+        enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false);
+    }
+
+    private void record(Change change, StoragePolicy policy, boolean toOutbox, boolean remote) {
         if (!policy.persistTo().durable() && !policy.persistTo().session() && !toOutbox) {
             return; // memory only: nothing to save
         }
+        enqueue(pendingKey(change), change, null, policy, toOutbox, remote);
+    }
+
+    private void enqueue(String key, Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote) {
         long now = System.nanoTime();
-        String key = pendingKey(change);
         synchronized (lock) {
             Pending previous = pending.get(key);
             long first = previous == null ? now : previous.firstNanos;
             long delay = policy.saveDelay().toNanos();
             long deadline;
-            if (!policy.autoSave()) {
+            if (toOutbox && urgentOutbox) {
+                deadline = now; // connected: the server is waiting for it
+            } else if (!policy.autoSave()) {
                 deadline = Long.MAX_VALUE;
             } else if (policy.debounce()) {
                 deadline = Math.min(now + delay, first + StoragePolicy.MAX_WAIT_FACTOR * delay);
             } else {
                 deadline = first + delay;
             }
-            pending.put(key, new Pending(change, policy, toOutbox, first, deadline));
+            pending.put(key, new Pending(change, meta, policy, toOutbox, remote, first, deadline));
             if (change instanceof Change.Clear clear) {
                 dropHiddenAppends(clear);
             }
@@ -139,6 +182,23 @@ public final class Persister implements AutoCloseable {
                 executor.schedule(this::flushDue, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
             }
         }
+    }
+
+    /** While true (a sync client is connected), syncing changes are committed at once so they can be pushed. */
+    public void setUrgentOutbox(boolean urgent) {
+        this.urgentOutbox = urgent;
+    }
+
+    /** Called on the persistence thread after a commit that added outbox entries. */
+    public Runnable onOutboxGrew(Runnable listener) {
+        outboxListeners.add(listener);
+        return () -> outboxListeners.remove(listener);
+    }
+
+    /** The persisted sync cursor (0 if none). */
+    public long storedCursor() {
+        byte[] v = durable.get(Records.metaKey("cursor"));
+        return v == null ? 0 : ByteBuffer.wrap(v).getLong();
     }
 
     /** True if the key's latest write is not yet committed to its tiers. */
@@ -171,7 +231,7 @@ public final class Persister implements AutoCloseable {
 
     /** Commits every queued record with autoSave, plus {@code pendingKey}'s, now. */
     public CompletableFuture<Void> flushWith(String pendingKey) {
-        return flush(p -> p.policy.autoSave() || pendingKey(p.change).equals(pendingKey));
+        return flush(p -> p.policy.autoSave() || (p.change != null && pendingKey(p.change).equals(pendingKey)));
     }
 
     private CompletableFuture<Void> flush(Predicate<Pending> which) {
@@ -274,9 +334,11 @@ public final class Persister implements AutoCloseable {
         Map<String, Pending> batch = new HashMap<>();
         synchronized (lock) {
             Iterator<Map.Entry<String, Pending>> it = pending.entrySet().iterator();
+            Pending cursor = pending.get(CURSOR_KEY);
+            boolean withCursor = cursor != null && which.test(cursor);
             while (it.hasNext()) {
                 Map.Entry<String, Pending> e = it.next();
-                if (which.test(e.getValue())) {
+                if (which.test(e.getValue()) || (withCursor && e.getValue().remote)) {
                     batch.put(e.getKey(), e.getValue());
                     it.remove();
                 }
@@ -291,8 +353,7 @@ public final class Persister implements AutoCloseable {
         } catch (RuntimeException e) {
             synchronized (lock) {
                 long retryAt = System.nanoTime() + RETRY_NANOS;
-                batch.forEach((k, p) -> pending.putIfAbsent(k,
-                        new Pending(p.change, p.policy, p.toOutbox, p.firstNanos, p.policy.autoSave() ? retryAt : Long.MAX_VALUE)));
+                batch.forEach((k, p) -> pending.putIfAbsent(k, p.retry(p.policy.autoSave() ? retryAt : Long.MAX_VALUE)));
                 inFlight = Map.of();
             }
             onError.accept(e);
@@ -310,6 +371,10 @@ public final class Persister implements AutoCloseable {
         Map<Long, Change> newOutbox = new HashMap<>();
         long seq = nextOutboxSeq;
         for (Pending p : batch) {
+            if (p.meta != null) {
+                toDurable.add(p.meta);
+                continue;
+            }
             StoreWrite record = Records.write(p.change);
             if (p.policy.persistTo().durable()) {
                 toDurable.add(record);
@@ -332,6 +397,15 @@ public final class Persister implements AutoCloseable {
         nextOutboxSeq = seq;
         outbox.putAll(newOutbox);
         session.commit(toSession);
+        if (!newOutbox.isEmpty()) {
+            for (Runnable listener : outboxListeners) {
+                try {
+                    listener.run();
+                } catch (RuntimeException e) {
+                    onError.accept(e);
+                }
+            }
+        }
     }
 
     /** Deletes stored log entries that a clear hides, so clearing frees space. */

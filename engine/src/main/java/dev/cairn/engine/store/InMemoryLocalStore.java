@@ -37,7 +37,8 @@ public final class InMemoryLocalStore implements LocalStore {
     @Override
     public synchronized void commit(List<StoreWrite> writes) {
         checkOpen();
-        for (StoreWrite w : writes) {
+        // Copying refuses a null write before anything is applied: a failed commit leaves nothing behind.
+        for (StoreWrite w : List.copyOf(writes)) {
             byte[] old = w.isDelete() ? records.remove(w.key()) : records.put(w.key().clone(), w.value().clone());
             if (old != null) {
                 bytes -= w.key().length + old.length;
@@ -55,6 +56,7 @@ public final class InMemoryLocalStore implements LocalStore {
 
     @Override
     public long count() {
+        checkOpen();
         return records.size();
     }
 

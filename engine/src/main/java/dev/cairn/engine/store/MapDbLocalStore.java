@@ -61,6 +61,7 @@ public final class MapDbLocalStore implements LocalStore {
 
     @Override
     public void scan(byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
+        checkOpen();
         byte[] upper = Keys.upperBound(prefix);
         Map<byte[], byte[]> range = prefix.length == 0 ? records
                 : upper == null ? records.tailMap(prefix, true) : records.subMap(prefix, true, upper, false);
@@ -71,11 +72,13 @@ public final class MapDbLocalStore implements LocalStore {
 
     @Override
     public byte[] get(byte[] key) {
+        checkOpen();
         return records.get(key);
     }
 
     @Override
     public synchronized void commit(List<StoreWrite> writes) {
+        checkOpen();
         if (writes.isEmpty()) {
             return;
         }
@@ -115,6 +118,7 @@ public final class MapDbLocalStore implements LocalStore {
 
     @Override
     public long count() {
+        checkOpen();
         return records.sizeLong();
     }
 
@@ -122,6 +126,13 @@ public final class MapDbLocalStore implements LocalStore {
     public synchronized void close() {
         if (!db.isClosed()) {
             db.close();
+        }
+    }
+
+    /** MapDB fails on a closed DB with NullPointerException or IllegalAccessError; say what happened instead. */
+    private void checkOpen() {
+        if (db.isClosed()) {
+            throw new StoreException("local store " + file + " is closed");
         }
     }
 

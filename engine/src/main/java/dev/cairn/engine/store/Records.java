@@ -133,7 +133,11 @@ public final class Records {
     }
 
     public static Change readOutbox(byte[] value) {
-        return ChangeJson.decode(new String(value, StandardCharsets.UTF_8));
+        try {
+            return ChangeJson.decode(new String(value, StandardCharsets.UTF_8));
+        } catch (RuntimeException e) {
+            throw new StoreException("damaged outbox record in local store: " + e.getMessage(), e);
+        }
     }
 
     // ---- helpers

@@ -1,14 +1,11 @@
-package dev.cairn.engine;
+package dev.cairn.engine.codec;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cairn.engine.clock.Stamp;
-import dev.cairn.engine.codec.CanonicalJson;
-import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.section.SectionSpec;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
@@ -18,6 +15,7 @@ import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The export document: the canonical state of the chosen sections, stamps included, in an
@@ -29,21 +27,24 @@ import java.util.Map;
  * </pre>
  *
  * Reading is all-or-nothing: the whole document is checked and turned into changes before any is
- * applied, and every problem is an {@link ImportException} saying where it is.
+ * applied, and every problem is a {@link MalformedDocumentException} saying where it is.
  */
-final class ExportFormat {
+public final class ExportDocument {
 
-    private ExportFormat() {
+    public static final String FORMAT = "cairn-export";
+    public static final int VERSION = 1;
+
+    private ExportDocument() {
     }
 
-    static String write(Cairn engine, ReplicaState state, Collection<String> sections) {
+    public static String write(String replicaId, Instant exportedAt, ReplicaState state, Collection<String> sections) {
         StringWriter out = new StringWriter();
         try (JsonGenerator gen = Json.FACTORY.createGenerator(out)) {
             gen.writeStartObject();
-            gen.writeStringField("format", Cairn.EXPORT_FORMAT);
-            gen.writeNumberField("version", Cairn.EXPORT_VERSION);
-            gen.writeStringField("replica", engine.replicaId());
-            gen.writeStringField("exportedAt", Instant.ofEpochMilli(engine.wall().millis()).toString());
+            gen.writeStringField("format", FORMAT);
+            gen.writeNumberField("version", VERSION);
+            gen.writeStringField("replica", replicaId);
+            gen.writeStringField("exportedAt", exportedAt.toString());
             gen.writeFieldName("sections");
             CanonicalJson.writeSections(gen, state, sections);
             gen.writeEndObject();
@@ -53,57 +54,62 @@ final class ExportFormat {
         return out.toString();
     }
 
-    static List<Change> read(String document, Map<String, SectionSpec> known) {
+    /** The changes an export document holds; throws {@link MalformedDocumentException} for anything else. */
+    public static List<Change> read(String document, Function<String, SectionKind> known) {
         if (document == null || document.isBlank()) {
-            throw new ImportException("import file is empty");
+            throw new MalformedDocumentException("import file is empty");
         }
         JsonNode root;
         try {
             root = Json.MAPPER.readTree(document);
         } catch (IOException e) {
-            throw new ImportException("import file is not valid JSON (truncated or corrupt?): " + Json.describe(e), e);
+            throw new MalformedDocumentException("import file is not valid JSON (truncated or corrupt?): " + Json.describe(e), e);
         }
         if (root == null || !root.isObject()) {
-            throw new ImportException("import file is not a Cairn export: expected a JSON object");
+            throw new MalformedDocumentException("import file is not a Cairn export: expected a JSON object");
         }
         String format = root.path("format").asText(null);
-        if (!Cairn.EXPORT_FORMAT.equals(format)) {
-            throw new ImportException("import file is not a Cairn export (format is " + (format == null ? "missing" : "'" + format + "'") + ")");
+        if (!FORMAT.equals(format)) {
+            throw new MalformedDocumentException("import file is not a Cairn export (format is " + (format == null ? "missing" : "'" + format + "'") + ")");
         }
         JsonNode version = root.get("version");
         if (version == null || !version.isInt()) {
-            throw new ImportException("import file has no valid 'version'");
+            throw new MalformedDocumentException("import file has no valid 'version'");
         }
-        if (version.intValue() != Cairn.EXPORT_VERSION) {
-            throw new ImportException("export version " + version.intValue() + " is not supported; this engine reads version " + Cairn.EXPORT_VERSION);
+        if (version.intValue() != VERSION) {
+            throw new MalformedDocumentException("export version " + version.intValue() + " is not supported; this engine reads version " + VERSION);
         }
-        JsonNode sections = root.get("sections");
+        return readSections(root.get("sections"), known);
+    }
+
+    /** The changes of a {@code "sections"} object (the canonical form), checked against the known sections. */
+    public static List<Change> readSections(JsonNode sections, Function<String, SectionKind> known) {
         if (sections == null || !sections.isObject()) {
-            throw new ImportException("import file has no 'sections' object");
+            throw new MalformedDocumentException("import file has no 'sections' object");
         }
         List<Change> changes = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = sections.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             String name = e.getKey();
-            SectionSpec spec = known.get(name);
-            if (spec == null) {
-                throw new ImportException("import file has unknown section '" + name + "'; register it before importing");
+            SectionKind kind = known.apply(name);
+            if (kind == null) {
+                throw new MalformedDocumentException("import file has unknown section '" + name + "'; register it before importing");
             }
             JsonNode body = e.getValue();
-            String kind = body.path("kind").asText("");
-            if (!spec.kind().wireName().equals(kind)) {
-                throw new ImportException("section '" + name + "' is a " + spec.kind().wireName() + " section but the file says '" + kind + "'");
+            String fileKind = body.path("kind").asText("");
+            if (!kind.wireName().equals(fileKind)) {
+                throw new MalformedDocumentException("section '" + name + "' is a " + kind.wireName() + " section but the file says '" + fileKind + "'");
             }
             try {
-                if (spec.kind() == SectionKind.MAP) {
+                if (kind == SectionKind.MAP) {
                     readMap(name, body, changes);
                 } else {
                     readLog(name, body, changes);
                 }
-            } catch (ImportException ex) {
+            } catch (MalformedDocumentException ex) {
                 throw ex;
             } catch (IllegalArgumentException | NullPointerException ex) {
-                throw new ImportException("section '" + name + "' is invalid: " + ex.getMessage(), ex);
+                throw new MalformedDocumentException("section '" + name + "' is invalid: " + ex.getMessage(), ex);
             }
         }
         return changes;
@@ -118,7 +124,7 @@ final class ExportFormat {
             boolean deleted = entry.path("deleted").asBoolean(false);
             JsonNode value = entry.get("value");
             if (deleted == (value != null)) {
-                throw new ImportException("entry '" + section + "/" + e.getKey() + "' needs exactly one of 'value' or \"deleted\":true");
+                throw new MalformedDocumentException("entry '" + section + "/" + e.getKey() + "' needs exactly one of 'value' or \"deleted\":true");
             }
             out.add(new Change.Put(section, e.getKey(), deleted ? null : Json.write(value), stamp));
         }
@@ -135,12 +141,12 @@ final class ExportFormat {
             }
             JsonNode entries = stream.get("entries");
             if (entries == null || !entries.isArray()) {
-                throw new ImportException("stream '" + where + "' has no 'entries' array");
+                throw new MalformedDocumentException("stream '" + where + "' has no 'entries' array");
             }
             for (JsonNode entry : entries) {
                 JsonNode value = entry.get("value");
                 if (value == null) {
-                    throw new ImportException("an entry of stream '" + where + "' has no 'value'");
+                    throw new MalformedDocumentException("an entry of stream '" + where + "' has no 'value'");
                 }
                 out.add(new Change.Append(section, e.getKey(), Json.write(value), stamp(entry, where)));
             }
@@ -150,26 +156,26 @@ final class ExportFormat {
     private static JsonNode object(JsonNode body, String field, String section) {
         JsonNode node = body.get(field);
         if (node == null || !node.isObject()) {
-            throw new ImportException("section '" + section + "' has no '" + field + "' object");
+            throw new MalformedDocumentException("section '" + section + "' has no '" + field + "' object");
         }
         return node;
     }
 
     private static Stamp stamp(JsonNode entry, String where) {
         if (entry == null || !entry.isObject()) {
-            throw new ImportException("entry of '" + where + "' is not an object");
+            throw new MalformedDocumentException("entry of '" + where + "' is not an object");
         }
         return parseStamp(entry.get("stamp"), where);
     }
 
     private static Stamp parseStamp(JsonNode node, String where) {
         if (node == null || !node.isTextual()) {
-            throw new ImportException("entry of '" + where + "' has no 'stamp'");
+            throw new MalformedDocumentException("entry of '" + where + "' has no 'stamp'");
         }
         try {
             return Stamp.parse(node.asText());
         } catch (IllegalArgumentException e) {
-            throw new ImportException("entry of '" + where + "': " + e.getMessage(), e);
+            throw new MalformedDocumentException("entry of '" + where + "': " + e.getMessage(), e);
         }
     }
 }

@@ -1,0 +1,99 @@
+package dev.cairn.engine.protocol;
+
+import dev.cairn.engine.crdt.Change;
+import java.util.List;
+import java.util.Objects;
+
+/** The frames of PROTOCOL.md section 3, one record per {@link FrameType}. */
+public sealed interface Frame {
+
+    /** The protocol version this code speaks. */
+    int PROTOCOL_VERSION = 1;
+
+    FrameType type();
+
+    /** Client to server, first frame: protocol version, replica id, cursor. */
+    record Hello(int protocol, String replica, long cursor) implements Frame {
+        public Hello {
+            Objects.requireNonNull(replica, "replica");
+            if (cursor < 0) {
+                throw new IllegalArgumentException("cursor must be >= 0: " + cursor);
+            }
+        }
+
+        public FrameType type() {
+            return FrameType.HELLO;
+        }
+    }
+
+    /** Server to client, answer to hello. */
+    record Welcome(int protocol, String user, long head, int maxBatch, long maxAheadMillis) implements Frame {
+        public FrameType type() {
+            return FrameType.WELCOME;
+        }
+    }
+
+    /** Server to client: a page of catch-up or live changes, and the cursor it covers. */
+    record Changes(List<SeqChange> changes, long cursor) implements Frame {
+        public Changes {
+            changes = List.copyOf(changes);
+        }
+
+        public FrameType type() {
+            return FrameType.CHANGES;
+        }
+    }
+
+    /** Server to client: catch-up is complete; the session is live. */
+    record CaughtUp(long cursor) implements Frame {
+        public FrameType type() {
+            return FrameType.CAUGHT_UP;
+        }
+    }
+
+    /** Client to server: a batch of local changes. */
+    record Push(long batch, List<Change> changes) implements Frame {
+        public Push {
+            changes = List.copyOf(changes);
+        }
+
+        public FrameType type() {
+            return FrameType.PUSH;
+        }
+    }
+
+    /** Server to client: the batch is durable. */
+    record Ack(long batch) implements Frame {
+        public FrameType type() {
+            return FrameType.ACK;
+        }
+    }
+
+    record Ping() implements Frame {
+        public FrameType type() {
+            return FrameType.PING;
+        }
+    }
+
+    record Pong() implements Frame {
+        public FrameType type() {
+            return FrameType.PONG;
+        }
+    }
+
+    /** An error; {@code batch} is set when it answers a push. */
+    record Error(ErrorCode code, String message, Long batch) implements Frame {
+        public Error {
+            Objects.requireNonNull(code, "code");
+            Objects.requireNonNull(message, "message");
+        }
+
+        public FrameType type() {
+            return FrameType.ERROR;
+        }
+    }
+
+    /** A change with the seq the server gave it. */
+    record SeqChange(long seq, Change change) {
+    }
+}

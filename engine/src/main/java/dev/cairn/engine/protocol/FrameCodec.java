@@ -1,0 +1,263 @@
+package dev.cairn.engine.protocol;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import dev.cairn.engine.codec.ChangeJson;
+import dev.cairn.engine.codec.Json;
+import dev.cairn.engine.crdt.Change;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Encodes and decodes the JSON frames of PROTOCOL.md. Decoding is strict: anything but the
+ * declared shape is a {@link ProtocolException} ({@code malformed-frame}, or
+ * {@code invalid-change} for a bad change inside a push) and nothing else escapes.
+ */
+public final class FrameCodec {
+
+    private FrameCodec() {
+    }
+
+    public static String encode(Frame frame) {
+        StringWriter out = new StringWriter(64);
+        try (JsonGenerator gen = Json.FACTORY.createGenerator(out)) {
+            gen.writeStartObject();
+            gen.writeStringField("type", frame.type().wire());
+            if (frame instanceof Frame.Hello f) {
+                gen.writeNumberField("protocol", f.protocol());
+                gen.writeStringField("replica", f.replica());
+                gen.writeNumberField("cursor", f.cursor());
+            } else if (frame instanceof Frame.Welcome f) {
+                gen.writeNumberField("protocol", f.protocol());
+                gen.writeStringField("user", f.user());
+                gen.writeNumberField("head", f.head());
+                gen.writeNumberField("maxBatch", f.maxBatch());
+                gen.writeNumberField("maxAheadMillis", f.maxAheadMillis());
+            } else if (frame instanceof Frame.Changes f) {
+                gen.writeArrayFieldStart("changes");
+                for (Frame.SeqChange c : f.changes()) {
+                    gen.writeStartObject();
+                    gen.writeNumberField("seq", c.seq());
+                    gen.writeFieldName("change");
+                    ChangeJson.write(gen, c.change());
+                    gen.writeEndObject();
+                }
+                gen.writeEndArray();
+                gen.writeNumberField("cursor", f.cursor());
+            } else if (frame instanceof Frame.CaughtUp f) {
+                gen.writeNumberField("cursor", f.cursor());
+            } else if (frame instanceof Frame.Push f) {
+                gen.writeNumberField("batch", f.batch());
+                gen.writeArrayFieldStart("changes");
+                for (Change c : f.changes()) {
+                    ChangeJson.write(gen, c);
+                }
+                gen.writeEndArray();
+            } else if (frame instanceof Frame.Ack f) {
+                gen.writeNumberField("batch", f.batch());
+            } else if (frame instanceof Frame.Error f) {
+                gen.writeStringField("code", f.code().wire());
+                gen.writeStringField("message", f.message());
+                if (f.batch() != null) {
+                    gen.writeNumberField("batch", f.batch());
+                }
+            }
+            gen.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString();
+    }
+
+    public static Frame decode(String text) {
+        try (JsonParser p = Json.FACTORY.createParser(text)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw malformed("a frame must be a JSON object");
+            }
+            Fields f = new Fields();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                JsonToken t = p.nextToken();
+                switch (name) {
+                    case "type" -> f.type = string(p, t, name);
+                    case "protocol" -> f.protocol = integer(p, t, name);
+                    case "replica" -> f.replica = string(p, t, name);
+                    case "user" -> f.user = string(p, t, name);
+                    case "code" -> f.code = string(p, t, name);
+                    case "message" -> f.message = string(p, t, name);
+                    case "cursor" -> f.cursor = integer(p, t, name);
+                    case "head" -> f.head = integer(p, t, name);
+                    case "batch" -> f.batch = integer(p, t, name);
+                    case "maxBatch" -> f.maxBatch = integer(p, t, name);
+                    case "maxAheadMillis" -> f.maxAhead = integer(p, t, name);
+                    case "changes" -> readChanges(p, t, f);
+                    case "supported" -> p.skipChildren(); // informative, on protocol-version errors
+                    default -> throw malformed("unknown field '" + name + "'");
+                }
+            }
+            if (p.nextToken() != null) {
+                throw malformed("trailing content after the frame");
+            }
+            if (f.type == null) {
+                throw malformed("frame has no 'type'");
+            }
+            return build(FrameType.fromWire(f.type), f);
+        } catch (IOException e) {
+            throw malformed("frame is not valid JSON: " + Json.describe(e));
+        } catch (IllegalArgumentException e) {
+            throw malformed(e.getMessage());
+        }
+    }
+
+    private static Frame build(FrameType type, Fields f) {
+        return switch (type) {
+            case HELLO -> new Frame.Hello(intField(require(f.protocol, "protocol", type)), require(f.replica, "replica", type),
+                    nonNegative(require(f.cursor, "cursor", type), "cursor"));
+            case WELCOME -> new Frame.Welcome(intField(require(f.protocol, "protocol", type)), require(f.user, "user", type),
+                    require(f.head, "head", type), intField(require(f.maxBatch, "maxBatch", type)), require(f.maxAhead, "maxAheadMillis", type));
+            case CHANGES -> new Frame.Changes(require(f.seqChanges, "changes", type), require(f.cursor, "cursor", type));
+            case CAUGHT_UP -> new Frame.CaughtUp(require(f.cursor, "cursor", type));
+            case PUSH -> new Frame.Push(require(f.batch, "batch", type), require(f.plainChanges, "changes", type));
+            case ACK -> new Frame.Ack(require(f.batch, "batch", type));
+            case PING -> new Frame.Ping();
+            case PONG -> new Frame.Pong();
+            case ERROR -> new Frame.Error(ErrorCode.fromWire(require(f.code, "code", type)), require(f.message, "message", type), f.batch);
+        };
+    }
+
+    /** "changes" is a list of plain changes in a push and of {seq, change} in a changes frame. */
+    private static void readChanges(JsonParser p, JsonToken t, Fields f) throws IOException {
+        if (t != JsonToken.START_ARRAY) {
+            throw malformed("field 'changes' must be an array");
+        }
+        List<Change> plain = new ArrayList<>();
+        List<Frame.SeqChange> sequenced = new ArrayList<>();
+        int index = 0;
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+            if (p.currentToken() != JsonToken.START_OBJECT) {
+                throw malformed("change " + index + " is not an object");
+            }
+            // Peek at the first field: a sequenced change starts with "seq".
+            JsonToken first = p.nextToken();
+            if (first == JsonToken.FIELD_NAME && "seq".equals(p.currentName())) {
+                sequenced.add(readSequenced(p, index));
+            } else {
+                plain.add(readPlainAfterStart(p, index));
+            }
+            index++;
+        }
+        if (!plain.isEmpty() && !sequenced.isEmpty()) {
+            throw malformed("'changes' mixes sequenced and plain changes");
+        }
+        f.plainChanges = plain;
+        f.seqChanges = sequenced;
+    }
+
+    private static Frame.SeqChange readSequenced(JsonParser p, int index) throws IOException {
+        p.nextToken();
+        long seq = integer(p, p.currentToken(), "seq");
+        Change change = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken t = p.nextToken();
+            if (!"change".equals(name) || t != JsonToken.START_OBJECT) {
+                throw malformed("change " + index + ": expected {\"seq\":n,\"change\":{...}}");
+            }
+            change = readChange(p, index);
+        }
+        if (change == null) {
+            throw malformed("change " + index + " has no 'change'");
+        }
+        return new Frame.SeqChange(seq, change);
+    }
+
+    /** ChangeJson.read wants the START_OBJECT token; we consumed one field-name token to peek, so re-parse that object. */
+    private static Change readPlainAfterStart(JsonParser p, int index) throws IOException {
+        StringWriter copy = new StringWriter();
+        try (JsonGenerator gen = Json.FACTORY.createGenerator(copy)) {
+            gen.writeStartObject();
+            while (p.currentToken() == JsonToken.FIELD_NAME) {
+                gen.writeFieldName(p.currentName());
+                p.nextToken();
+                gen.copyCurrentStructure(p);
+                p.nextToken();
+            }
+            gen.writeEndObject();
+        }
+        try {
+            return ChangeJson.decode(copy.toString());
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException(ErrorCode.INVALID_CHANGE, "change " + index + ": " + e.getMessage());
+        }
+    }
+
+    private static Change readChange(JsonParser p, int index) throws IOException {
+        try {
+            return ChangeJson.read(p);
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException(ErrorCode.INVALID_CHANGE, "change " + index + ": " + e.getMessage());
+        }
+    }
+
+    private static final class Fields {
+        String type;
+        Long protocol;
+        String replica;
+        String user;
+        String code;
+        String message;
+        Long cursor;
+        Long head;
+        Long batch;
+        Long maxBatch;
+        Long maxAhead;
+        List<Change> plainChanges;
+        List<Frame.SeqChange> seqChanges;
+    }
+
+    private static String string(JsonParser p, JsonToken t, String name) throws IOException {
+        if (t != JsonToken.VALUE_STRING) {
+            throw malformed("field '" + name + "' must be a string");
+        }
+        return p.getText();
+    }
+
+    private static long integer(JsonParser p, JsonToken t, String name) throws IOException {
+        if (t != JsonToken.VALUE_NUMBER_INT) {
+            throw malformed("field '" + name + "' must be an integer");
+        }
+        if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+            throw malformed("field '" + name + "' is out of range");
+        }
+        return p.getLongValue();
+    }
+
+    private static <T> T require(T value, String field, FrameType type) {
+        if (value == null) {
+            throw malformed("'" + type.wire() + "' frame needs '" + field + "'");
+        }
+        return value;
+    }
+
+    private static int intField(long value) {
+        if (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE) {
+            throw malformed("value out of range: " + value);
+        }
+        return (int) value;
+    }
+
+    private static long nonNegative(long value, String field) {
+        if (value < 0) {
+            throw malformed("field '" + field + "' must be >= 0");
+        }
+        return value;
+    }
+
+    private static ProtocolException malformed(String message) {
+        return new ProtocolException(ErrorCode.MALFORMED_FRAME, message);
+    }
+}

@@ -1,0 +1,274 @@
+package dev.cairn.engine.sync;
+
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * {@link Transport} over the JDK's {@code java.net.http} WebSocket client (no extra dependency).
+ *
+ * <ul>
+ *   <li>the bearer token goes in the {@code Authorization} header of the upgrade request;</li>
+ *   <li>a refused upgrade (HTTP 401, 404, ...) fails {@link #connect} with a
+ *       {@link SyncConnectException} naming the status;</li>
+ *   <li>fragmented text messages are assembled before the listener sees them, and the next
+ *       message is requested only after the previous one was handed over;</li>
+ *   <li>sends are chained, because a JDK WebSocket allows only one outstanding text send;</li>
+ *   <li>WebSocket pings are answered by the JDK; binary messages are not part of the protocol and
+ *       are ignored.</li>
+ * </ul>
+ */
+public final class JdkWebSocketTransport implements Transport {
+
+    /** How long opening a connection (TCP, TLS and the upgrade) may take by default. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+    /** A message larger than this (in chars) is refused: the connection is aborted. */
+    static final int MAX_MESSAGE_CHARS = 64 << 20;
+
+    /** How long a closing connection waits for the server's close before it is aborted. */
+    private static final long CLOSE_GRACE_MILLIS = 5_000;
+
+    private final HttpClient http;
+    private final Duration connectTimeout;
+
+    /** A transport with its own {@link HttpClient} and a 10 second connect timeout. */
+    public JdkWebSocketTransport() {
+        this(DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    public JdkWebSocketTransport(Duration connectTimeout) {
+        this(HttpClient.newHttpClient(), connectTimeout);
+    }
+
+    /** A transport over a given client (for TLS settings, a proxy or an executor). */
+    public JdkWebSocketTransport(HttpClient http, Duration connectTimeout) {
+        this.http = Objects.requireNonNull(http, "http");
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+            throw new IllegalArgumentException("connectTimeout must be positive: " + connectTimeout);
+        }
+        this.connectTimeout = connectTimeout;
+    }
+
+    @Override
+    public CompletableFuture<Connection> connect(URI uri, String bearerToken, Listener listener) {
+        Objects.requireNonNull(uri, "uri");
+        Objects.requireNonNull(listener, "listener");
+        Adapter adapter = new Adapter(listener);
+        CompletableFuture<Connection> result = new CompletableFuture<>();
+        CompletableFuture<WebSocket> opening;
+        try {
+            WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(connectTimeout);
+            if (bearerToken != null) {
+                builder.header("Authorization", "Bearer " + bearerToken);
+            }
+            opening = builder.buildAsync(uri, adapter);
+        } catch (RuntimeException e) { // a bad URI or header
+            result.completeExceptionally(new SyncConnectException("cannot connect to " + uri + ": " + e.getMessage(), 0, e));
+            return result;
+        }
+        opening.whenComplete((ws, error) -> {
+            if (error != null) {
+                result.completeExceptionally(describe(uri, error));
+                return;
+            }
+            result.complete(new JdkConnection(ws));
+            ws.request(1); // messages flow only once the caller holds the connection
+        });
+        return result;
+    }
+
+    /** Turns what the JDK reports for a failed connection into a message a person can act on. */
+    static SyncConnectException describe(URI uri, Throwable error) {
+        Throwable cause = error;
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof WebSocketHandshakeException handshake) {
+            HttpResponse<?> response = handshake.getResponse();
+            int status = response == null ? 0 : response.statusCode();
+            String hint = switch (status) {
+                case 401 -> " (the bearer token is missing, expired or invalid)";
+                case 403 -> " (the token is not allowed to sync)";
+                case 404 -> " (no sync endpoint at this address)";
+                default -> "";
+            };
+            return new SyncConnectException("the server refused the WebSocket upgrade to " + uri + " with HTTP " + status + hint
+                    + bodyOf(response), status, cause);
+        }
+        if (cause instanceof HttpConnectTimeoutException || cause instanceof HttpTimeoutException) {
+            return new SyncConnectException("could not connect to " + uri + ": timed out", 0, cause);
+        }
+        if (cause instanceof ConnectException) {
+            return new SyncConnectException("could not connect to " + uri + ": connection refused", 0, cause);
+        }
+        String detail = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getClass().getSimpleName() + ": " + cause.getMessage();
+        return new SyncConnectException("could not connect to " + uri + ": " + detail, 0, cause);
+    }
+
+    private static String bodyOf(HttpResponse<?> response) {
+        Object body = response == null ? null : response.body();
+        String text = null;
+        if (body instanceof String s) {
+            text = s;
+        } else if (body instanceof byte[] bytes) {
+            text = new String(bytes, StandardCharsets.UTF_8);
+        }
+        if (text == null || text.isBlank()) {
+            return "";
+        }
+        text = text.strip();
+        return ": " + (text.length() > 200 ? text.substring(0, 200) + "..." : text);
+    }
+
+    /** Adapts the JDK's listener: whole messages, flow control, one terminal event. */
+    private static final class Adapter implements WebSocket.Listener {
+
+        private final Listener listener;
+        private final StringBuilder partial = new StringBuilder();
+        private final AtomicBoolean terminated = new AtomicBoolean();
+
+        Adapter(Listener listener) {
+            this.listener = listener;
+        }
+
+        @Override
+        public void onOpen(WebSocket webSocket) {
+            // No request(1) yet: connect() asks for the first message once the future completed.
+        }
+
+        @Override
+        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+            partial.append(data); // copied: the JDK may reuse data afterwards
+            if (partial.length() > MAX_MESSAGE_CHARS) {
+                partial.setLength(0);
+                partial.trimToSize();
+                fail(new SyncException("the server sent a message of more than " + MAX_MESSAGE_CHARS + " characters"));
+                webSocket.abort();
+                return null;
+            }
+            if (last) {
+                String message = partial.toString();
+                partial.setLength(0);
+                if (!terminated.get()) {
+                    try {
+                        listener.onText(message);
+                    } catch (RuntimeException e) {
+                        // the listener's problem; the connection goes on
+                    }
+                }
+            }
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+            webSocket.request(1); // not part of the protocol: ignored
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onPing(WebSocket webSocket, ByteBuffer message) {
+            webSocket.request(1); // the JDK answers with a pong itself
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onPong(WebSocket webSocket, ByteBuffer message) {
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+            if (terminated.compareAndSet(false, true)) {
+                try {
+                    listener.onClosed(statusCode, reason);
+                } catch (RuntimeException e) {
+                    // ignored: nothing more will be delivered anyway
+                }
+            }
+            return null; // the JDK answers the close
+        }
+
+        @Override
+        public void onError(WebSocket webSocket, Throwable error) {
+            fail(error);
+        }
+
+        private void fail(Throwable error) {
+            if (terminated.compareAndSet(false, true)) {
+                try {
+                    listener.onError(error);
+                } catch (RuntimeException e) {
+                    // ignored
+                }
+            }
+        }
+    }
+
+    private static final class JdkConnection implements Connection {
+
+        private final WebSocket ws;
+        private final Object lock = new Object();
+        private final AtomicBoolean closing = new AtomicBoolean();
+        private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
+
+        JdkConnection(WebSocket ws) {
+            this.ws = ws;
+        }
+
+        @Override
+        public CompletableFuture<Void> send(String text) {
+            Objects.requireNonNull(text, "text");
+            synchronized (lock) {
+                // One outstanding sendText at a time: each send starts when the previous one is done.
+                CompletableFuture<Void> next = tail.handle((ignored, error) -> null)
+                        .thenCompose(ignored -> ws.sendText(text, true))
+                        .thenApply(ignored -> null);
+                tail = next;
+                return next;
+            }
+        }
+
+        @Override
+        public void close() {
+            if (!closing.compareAndSet(false, true)) {
+                return;
+            }
+            try {
+                ws.sendClose(WebSocket.NORMAL_CLOSURE, "").whenComplete((w, error) -> {
+                    if (error != null) {
+                        ws.abort();
+                    }
+                });
+            } catch (RuntimeException e) {
+                ws.abort();
+                return;
+            }
+            // A server that never answers the close must not keep the socket open.
+            CompletableFuture.delayedExecutor(CLOSE_GRACE_MILLIS, TimeUnit.MILLISECONDS).execute(() -> {
+                if (!ws.isInputClosed()) {
+                    ws.abort();
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,1172 @@
+package dev.cairn.engine.sync;
+
+import dev.cairn.engine.Cairn;
+import dev.cairn.engine.ChangeEvent;
+import dev.cairn.engine.Subscription;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.engine.protocol.ErrorCode;
+import dev.cairn.engine.protocol.Frame;
+import dev.cairn.engine.protocol.FrameCodec;
+import dev.cairn.engine.protocol.ProtocolException;
+import dev.cairn.engine.section.SectionSpec;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Objects;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * Keeps one {@link Cairn} engine in sync with a Cairn server over the protocol of PROTOCOL.md:
+ * pushes the engine's outbox, applies the server's changes and advances the engine's cursor, and
+ * reconnects with exponential backoff and full jitter when the connection is lost.
+ *
+ * <pre>{@code
+ * try (SyncClient sync = SyncClient.builder(cairn, URI.create("wss://cairn.example/sync"), tokens::current).build()) {
+ *     sync.onStatus(s -> ui.showSyncState(s.state(), s.pendingChanges()));
+ *     sync.start();
+ *     ...
+ *     sync.syncNow().join(); // my changes are on the server and I have the server's changes
+ * }
+ * }</pre>
+ *
+ * <p><b>Push.</b> Committed outbox entries are sent in {@code push} batches of at most
+ * {@code min(batchSize, welcome.maxBatch)} changes, with at most {@code maxInFlightBatches}
+ * unacknowledged at a time. An entry leaves the outbox only when the server acknowledges its
+ * batch; after a reconnect everything unacknowledged is sent again (at-least-once; merging is
+ * idempotent). A batch the server refuses with {@code invalid-change} or {@code batch-too-large}
+ * is split in halves and re-sent, so only the changes the server can never accept are dropped
+ * (reported in {@link SyncStatus#lastError()}) and the valid changes around them still go through;
+ * a batch answered with {@code unavailable} or {@code rate-limited} is re-sent after a short,
+ * growing delay.
+ *
+ * <p><b>Pull.</b> Pages of server changes are applied with {@link Cairn#applyRemote(List, long)},
+ * which persists the cursor no earlier than the changes. Changes to sections the engine does not
+ * register are ignored. A page that cannot be applied (for example a stamp too far ahead of this
+ * device's clock) or decoded is reported, the connection is closed and retried with backoff from
+ * the unchanged cursor, so no change is skipped.
+ *
+ * <p><b>Threading.</b> One thread ({@code cairn-sync}) owns all client state; transport callbacks
+ * and engine listeners only post tasks to it. Status listeners run on that thread. The public
+ * methods are thread-safe. Close the client before the engine.
+ */
+public final class SyncClient implements AutoCloseable {
+
+    public static final int DEFAULT_BATCH_SIZE = 500;
+    public static final int DEFAULT_MAX_IN_FLIGHT_BATCHES = 4;
+    public static final Duration DEFAULT_BACKOFF_MIN = Duration.ofMillis(200);
+    public static final Duration DEFAULT_BACKOFF_MAX = Duration.ofSeconds(30);
+    /** A ping is sent after this much silence from the server; no answer for as long again closes the connection. */
+    public static final Duration DEFAULT_KEEP_ALIVE = Duration.ofSeconds(20);
+    /** How long opening a connection may take, up to the server's {@code welcome}. */
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
+
+    private static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+    private static final System.Logger LOG = System.getLogger(SyncClient.class.getName());
+
+    private final Cairn cairn;
+    private final URI uri;
+    private final Supplier<String> token;
+    private final Transport transport;
+    private final int batchSize;
+    private final int maxInFlight;
+    private final Duration backoffMin;
+    private final Duration backoffMax;
+    private final Random random;
+    private final Duration keepAlive;
+    private final Duration connectTimeout;
+    private final Map<String, SectionSpec> sections;
+    private final ScheduledThreadPoolExecutor executor;
+    private volatile Thread syncThread;
+
+    private final CopyOnWriteArrayList<Consumer<SyncStatus>> statusListeners = new CopyOnWriteArrayList<>();
+    private final Subscription outboxSubscription;
+    private final Subscription changeSubscription;
+    private final AtomicBoolean pumpRequested = new AtomicBoolean();
+    private final AtomicBoolean publishRequested = new AtomicBoolean();
+    private final AtomicBoolean settleRequested = new AtomicBoolean();
+    private volatile boolean closed;
+    private volatile SyncStatus status;
+
+    // ---- owned by the sync thread
+    private final Backoff backoff;
+    private boolean started;
+    private boolean switchedOff;
+    private Session session;
+    private long sessionCount;
+    private long nextBatchId = 1;
+    private ScheduledFuture<?> reconnectTimer;
+    private SyncState state = SyncState.OFFLINE;
+    private Instant lastSyncedAt;
+    private String lastError;
+    /** The last session ended because a server page could not be applied: do not reset the backoff on welcome. */
+    private boolean applyFailed;
+    /** Outbox seqs the server acknowledged (or that were dropped) whose removal from the outbox is in progress. */
+    private final Set<Long> acking = new HashSet<>();
+    private final List<Waiter> waiters = new ArrayList<>();
+
+    private SyncClient(Builder b) {
+        this.cairn = b.cairn;
+        this.uri = b.uri;
+        this.token = b.token;
+        this.batchSize = b.batchSize == null ? DEFAULT_BATCH_SIZE : b.batchSize;
+        this.maxInFlight = b.maxInFlight == null ? DEFAULT_MAX_IN_FLIGHT_BATCHES : b.maxInFlight;
+        this.backoffMin = b.backoffMin == null ? DEFAULT_BACKOFF_MIN : b.backoffMin;
+        this.backoffMax = b.backoffMax == null ? DEFAULT_BACKOFF_MAX : b.backoffMax;
+        this.random = b.random == null ? new Random() : b.random;
+        this.keepAlive = b.keepAlive == null ? DEFAULT_KEEP_ALIVE : b.keepAlive;
+        this.connectTimeout = b.connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : b.connectTimeout;
+        this.transport = b.transport == null ? new JdkWebSocketTransport(connectTimeout) : b.transport;
+        this.backoff = new Backoff(backoffMin, backoffMax, random);
+        this.sections = cairn.sections();
+        this.executor = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "cairn-sync");
+            t.setDaemon(true);
+            syncThread = t;
+            return t;
+        });
+        executor.setRemoveOnCancelPolicy(true);
+        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        executor.setContinueExistingPeriodicTasksAfterShutdownPolicy(false);
+        this.status = new SyncStatus(SyncState.OFFLINE, null, cairn.pendingChanges(), null, cairn.cursor());
+        this.outboxSubscription = cairn.onOutbox(this::requestPump);
+        this.changeSubscription = cairn.onChange(event -> {
+            if (event.origin() != ChangeEvent.Origin.REMOTE) {
+                requestPublish(); // pendingChanges grew
+            }
+        });
+    }
+
+    /**
+     * A client for {@code cairn}, syncing with the endpoint at {@code uri} ({@code ws://} or
+     * {@code wss://}, e.g. {@code wss://host/sync}). {@code token} is asked for a fresh bearer
+     * token before every connection.
+     */
+    public static Builder builder(Cairn cairn, URI uri, Supplier<String> token) {
+        return new Builder(cairn, uri, token);
+    }
+
+    // ------------------------------------------------------------------ public API
+
+    /** Connects, and keeps reconnecting with backoff whenever the connection is lost. */
+    public void start() {
+        checkOpen();
+        post(() -> {
+            started = true;
+            connect();
+        });
+    }
+
+    /**
+     * Syncs now: connects at once if not connected (skipping a backoff wait; starts the client if
+     * needed), saves queued local changes, and completes when every change that was in the outbox
+     * at call time is acknowledged by the server and the session has caught up with the server
+     * (at least to the head it has seen after those acknowledgements). So afterwards the caller's
+     * changes are on the server and the caller has the server's changes.
+     *
+     * <p>Fails with a {@link SyncException} if the server rejected one of those changes (it was
+     * dropped), if sync is switched off ({@link #goOffline()}) or the client is closed. It does not
+     * time out by itself: use {@link CompletableFuture#orTimeout}.
+     */
+    public CompletableFuture<Void> syncNow() {
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        if (closed) {
+            result.completeExceptionally(new SyncException("the sync client is closed"));
+            return result;
+        }
+        boolean posted = post(() -> {
+            if (switchedOff) {
+                result.completeExceptionally(new SyncException("sync is switched off (goOffline); call goOnline() first"));
+                return;
+            }
+            started = true;
+            if (session == null) {
+                connect(); // now, not after the backoff delay
+            }
+            CompletableFuture<Void> saved;
+            try {
+                saved = cairn.save();
+            } catch (RuntimeException e) {
+                result.completeExceptionally(new SyncException("could not save local changes: " + e.getMessage(), e));
+                return;
+            }
+            saved.whenComplete((ignored, error) -> post(() -> {
+                if (error != null) {
+                    result.completeExceptionally(new SyncException("could not save local changes: " + messageOf(error), error));
+                } else if (closed || switchedOff) {
+                    result.completeExceptionally(new SyncException(closed ? "the sync client was closed" : "sync was switched off (goOffline)"));
+                } else {
+                    NavigableMap<Long, Change> outbox = cairn.outbox(Integer.MAX_VALUE);
+                    waiters.add(new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result));
+                    checkWaiters();
+                }
+            }));
+        });
+        if (!posted) {
+            result.completeExceptionally(new SyncException("the sync client is closed"));
+        }
+        return result;
+    }
+
+    /** The latest status. */
+    public SyncStatus status() {
+        return status;
+    }
+
+    /**
+     * Calls {@code listener} (on the sync thread) with the current status right away and then on
+     * every change of the status.
+     */
+    public Subscription onStatus(Consumer<SyncStatus> listener) {
+        Objects.requireNonNull(listener, "listener");
+        statusListeners.add(listener);
+        post(() -> {
+            if (statusListeners.contains(listener)) {
+                notify(listener, status);
+            }
+        });
+        return () -> statusListeners.remove(listener);
+    }
+
+    /**
+     * Switches sync off (the app's offline switch): closes the connection and does not reconnect
+     * until {@link #goOnline()}. Pending {@link #syncNow()} calls fail. Local writes go on and
+     * queue in the outbox.
+     */
+    public void goOffline() {
+        runOnSyncThread(() -> {
+            switchedOff = true;
+            cancelReconnect();
+            if (session != null) {
+                endSession(session, null, Reconnect.NO);
+            }
+            failWaiters("sync was switched off (goOffline)");
+            state = SyncState.OFFLINE;
+            publish();
+        });
+    }
+
+    /** Switches sync back on after {@link #goOffline()}; connects at once if the client was started. */
+    public void goOnline() {
+        runOnSyncThread(() -> {
+            if (!switchedOff) {
+                return;
+            }
+            switchedOff = false;
+            backoff.reset();
+            if (started) {
+                connect();
+            }
+        });
+    }
+
+    /** Closes the connection and stops the client; idempotent. Does not close the engine. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        Runnable shutdown = () -> {
+            cancelReconnect();
+            if (session != null) {
+                endSession(session, null, Reconnect.NO);
+            }
+            outboxSubscription.close();
+            changeSubscription.close();
+            failWaiters("the sync client was closed");
+            state = SyncState.OFFLINE;
+            publish();
+        };
+        if (Thread.currentThread() == syncThread) {
+            shutdown.run();
+            executor.shutdown();
+            return;
+        }
+        try {
+            executor.submit(guarded(shutdown)).get(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException | RejectedExecutionException e) {
+            LOG.log(System.Logger.Level.WARNING, "cairn sync: closing did not finish cleanly: " + e);
+        }
+        executor.shutdown();
+        try {
+            if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
+                executor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            executor.shutdownNow();
+        }
+    }
+
+    // ------------------------------------------------------------------ connection lifecycle
+
+    private enum Reconnect { NO, BACKOFF, MAX }
+
+    /** One connection attempt and, once welcomed, its session. Sync thread only. */
+    private final class Session {
+        final long id;
+        Transport.Connection connection;
+        boolean ended;
+        boolean welcomed;
+        boolean caughtUp;
+        int maxBatch;
+        long knownHead;
+        long lastReceivedNanos = System.nanoTime();
+        long pingSentNanos;
+        /** Sent, unanswered batches in send order (batch ids increase). */
+        final LinkedHashMap<Long, Batch> inFlight = new LinkedHashMap<>();
+        /** Parts to send again before reading new outbox entries. */
+        final ArrayDeque<Part> resend = new ArrayDeque<>();
+        /** Parts waiting for {@link #retryTimer} (after unavailable / rate-limited). */
+        final List<Part> parked = new ArrayList<>();
+        /** Outbox seqs in inFlight, resend or parked: never read from the outbox again on this session. */
+        final Set<Long> owned = new HashSet<>();
+        final Backoff retryBackoff = new Backoff(backoffMin, backoffMax, random);
+        ScheduledFuture<?> retryTimer;
+        ScheduledFuture<?> handshakeTimer;
+        ScheduledFuture<?> keepAliveTask;
+
+        Session(long id) {
+            this.id = id;
+        }
+
+        boolean current() {
+            return !ended && session == this;
+        }
+    }
+
+    /** Some outbox entries: seqs and their changes, in the same order. */
+    private record Part(List<Long> seqs, List<Change> changes) {
+        int size() {
+            return seqs.size();
+        }
+
+        Part slice(int from, int to) {
+            return new Part(List.copyOf(seqs.subList(from, to)), List.copyOf(changes.subList(from, to)));
+        }
+    }
+
+    private record Batch(long id, Part part) {
+    }
+
+    /** A pending {@link #syncNow()}: done when no outbox entry up to {@code target} is left and the session is live. */
+    private static final class Waiter {
+        final long target;
+        final CompletableFuture<Void> future;
+        final List<String> rejected = new ArrayList<>();
+
+        Waiter(long target, CompletableFuture<Void> future) {
+            this.target = target;
+            this.future = future;
+        }
+    }
+
+    private void connect() {
+        if (closed || switchedOff || session != null) {
+            return;
+        }
+        cancelReconnect();
+        Session s = new Session(++sessionCount);
+        session = s;
+        state = SyncState.CONNECTING;
+        publish();
+        s.handshakeTimer = schedule(() -> {
+            if (s.current() && !s.welcomed) {
+                endSession(s, "no welcome from " + uri + " within " + connectTimeout.toMillis() + " ms", Reconnect.BACKOFF);
+            }
+        }, connectTimeout.toNanos());
+        String bearer;
+        CompletableFuture<Transport.Connection> opening;
+        try {
+            bearer = token.get();
+            opening = transport.connect(uri, bearer, new SessionListener(s));
+        } catch (RuntimeException e) {
+            endSession(s, "could not connect to " + uri + ": " + messageOf(e), Reconnect.BACKOFF);
+            return;
+        }
+        opening.whenComplete((connection, error) -> {
+            if (!post(() -> onConnected(s, connection, error)) && connection != null) {
+                connection.close();
+            }
+        });
+    }
+
+    private void onConnected(Session s, Transport.Connection connection, Throwable error) {
+        if (error != null) {
+            if (s.current()) {
+                endSession(s, messageOf(error), Reconnect.BACKOFF);
+            }
+            return;
+        }
+        if (!s.current()) {
+            connection.close();
+            return;
+        }
+        s.connection = connection;
+        s.lastReceivedNanos = System.nanoTime();
+        send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, cairn.replicaId(), cairn.cursor()));
+    }
+
+    /**
+     * Ends a session (idempotent): closes its connection, forgets what was in flight (it stays in
+     * the outbox and is sent again next time) and maybe schedules a reconnect.
+     */
+    private void endSession(Session s, String error, Reconnect reconnect) {
+        if (s.ended) {
+            return;
+        }
+        s.ended = true;
+        cancel(s.handshakeTimer);
+        cancel(s.keepAliveTask);
+        cancel(s.retryTimer);
+        if (s.connection != null) {
+            s.connection.close();
+        }
+        if (session == s) {
+            session = null;
+        }
+        if (s.welcomed) {
+            try {
+                cairn.setSyncConnected(false);
+            } catch (RuntimeException e) {
+                // a closed engine: nothing to relax
+            }
+        }
+        if (error != null) {
+            lastError = error;
+            LOG.log(System.Logger.Level.INFO, "cairn sync: connection ended: " + error);
+        }
+        state = SyncState.OFFLINE;
+        if (reconnect != Reconnect.NO && started && !switchedOff && !closed) {
+            Duration delay = reconnect == Reconnect.MAX ? backoff.max() : backoff.next();
+            reconnectTimer = schedule(() -> {
+                reconnectTimer = null;
+                connect();
+            }, delay.toNanos());
+        }
+        publish();
+    }
+
+    private void cancelReconnect() {
+        cancel(reconnectTimer);
+        reconnectTimer = null;
+    }
+
+    /** Posts every transport event of one session to the sync thread. */
+    private final class SessionListener implements Transport.Listener {
+        private final Session s;
+
+        SessionListener(Session s) {
+            this.s = s;
+        }
+
+        @Override
+        public void onText(String frame) {
+            post(() -> onFrame(s, frame));
+        }
+
+        @Override
+        public void onClosed(int code, String reason) {
+            post(() -> {
+                if (s.current()) {
+                    String why = code == 1000 ? null
+                            : "connection closed by the server (code " + code + (reason == null || reason.isEmpty() ? "" : ": " + reason) + ")";
+                    endSession(s, why, Reconnect.BACKOFF);
+                }
+            });
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            post(() -> {
+                if (s.current()) {
+                    endSession(s, "connection failed: " + messageOf(error), Reconnect.BACKOFF);
+                }
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ inbound frames
+
+    private void onFrame(Session s, String text) {
+        if (!s.current()) {
+            return;
+        }
+        s.lastReceivedNanos = System.nanoTime();
+        s.pingSentNanos = 0;
+        Frame frame;
+        try {
+            frame = FrameCodec.decode(text);
+        } catch (ProtocolException e) {
+            // It may have been a page of changes: going on would move the cursor past it. Resume
+            // from the cursor on a new connection instead.
+            applyFailed = true;
+            endSession(s, "the server sent a frame this client does not understand: " + e.getMessage(), Reconnect.BACKOFF);
+            return;
+        }
+        if (frame instanceof Frame.Welcome welcome) {
+            onWelcome(s, welcome);
+        } else if (frame instanceof Frame.Changes changes) {
+            onChanges(s, changes);
+        } else if (frame instanceof Frame.CaughtUp caughtUp) {
+            onCaughtUp(s, caughtUp);
+        } else if (frame instanceof Frame.Ack ack) {
+            onAck(s, ack);
+        } else if (frame instanceof Frame.Error error) {
+            onErrorFrame(s, error);
+        } else if (frame instanceof Frame.Ping) {
+            send(s, new Frame.Pong());
+        } else if (!(frame instanceof Frame.Pong)) {
+            lastError = "the server sent a '" + frame.type().wire() + "' frame, which only clients send";
+            publish();
+        }
+    }
+
+    private void onWelcome(Session s, Frame.Welcome welcome) {
+        if (s.welcomed) {
+            lastError = "the server sent a second welcome";
+            publish();
+            return;
+        }
+        if (welcome.protocol() != Frame.PROTOCOL_VERSION) {
+            endSession(s, "the server speaks protocol " + welcome.protocol() + ", this client " + Frame.PROTOCOL_VERSION, Reconnect.MAX);
+            return;
+        }
+        s.welcomed = true;
+        cancel(s.handshakeTimer);
+        s.maxBatch = welcome.maxBatch() > 0 ? welcome.maxBatch() : batchSize;
+        s.knownHead = welcome.head();
+        if (!applyFailed) {
+            backoff.reset();
+        }
+        lastError = null;
+        if (welcome.head() < cairn.cursor()) {
+            // The server lost data or was reset: it sends everything from 0 (PROTOCOL.md 3.1).
+            LOG.log(System.Logger.Level.WARNING, "cairn sync: server head " + welcome.head() + " is behind this replica's cursor "
+                    + cairn.cursor() + "; resetting the cursor");
+            cairn.resetCursor();
+        }
+        cairn.setSyncConnected(true);
+        long period = Math.max(1, keepAlive.toNanos() / 4);
+        s.keepAliveTask = executor.scheduleWithFixedDelay(guarded(() -> keepAlive(s)), period, period, TimeUnit.NANOSECONDS);
+        state = SyncState.CATCHING_UP;
+        publish();
+        pump();
+    }
+
+    private void onChanges(Session s, Frame.Changes page) {
+        if (!s.welcomed) {
+            lastError = "the server sent changes before its welcome";
+            publish();
+            return;
+        }
+        List<Change> changes = new ArrayList<>(page.changes().size());
+        for (Frame.SeqChange c : page.changes()) {
+            SectionSpec spec = sections.get(c.change().section());
+            if (spec == null) {
+                continue; // a section this app does not register (another app's, or a newer version's)
+            }
+            SectionKind needed = c.change() instanceof Change.Put ? SectionKind.MAP : SectionKind.LOG;
+            if (spec.kind() != needed) {
+                lastError = "ignored a change from the server: section '" + spec.name() + "' is a " + spec.kind().wireName()
+                        + " section here but the server has a " + needed.wireName() + " change for it";
+                continue;
+            }
+            changes.add(c.change());
+        }
+        try {
+            cairn.applyRemote(changes, page.cursor());
+        } catch (RuntimeException e) {
+            // Skipping the page would move the cursor past changes never applied: retry it later instead.
+            applyFailed = true;
+            String error = "could not apply changes from the server (kept cursor " + cairn.cursor() + ", will retry): " + messageOf(e);
+            LOG.log(System.Logger.Level.WARNING, "cairn sync: " + error);
+            endSession(s, error, Reconnect.BACKOFF);
+            return;
+        }
+        s.knownHead = Math.max(s.knownHead, page.cursor());
+        if (s.caughtUp) {
+            lastSyncedAt = Instant.now();
+        }
+        publish();
+        checkWaiters();
+    }
+
+    private void onCaughtUp(Session s, Frame.CaughtUp caughtUp) {
+        if (!s.welcomed) {
+            lastError = "the server sent caught-up before its welcome";
+            publish();
+            return;
+        }
+        s.caughtUp = true;
+        s.knownHead = Math.max(s.knownHead, caughtUp.cursor());
+        applyFailed = false;
+        backoff.reset();
+        state = SyncState.LIVE;
+        lastSyncedAt = Instant.now();
+        publish();
+        checkWaiters();
+    }
+
+    private void onAck(Session s, Frame.Ack ack) {
+        Batch batch = s.inFlight.remove(ack.batch());
+        if (batch == null) {
+            return; // a duplicate, or a batch already given up on and sent again under another id
+        }
+        // Acks come in the order the server received the batches: an earlier batch still
+        // unanswered was dropped by the server (e.g. rate-limited), so send it again.
+        List<Part> dropped = new ArrayList<>();
+        for (Iterator<Batch> it = s.inFlight.values().iterator(); it.hasNext(); ) {
+            Batch earlier = it.next();
+            if (earlier.id() > batch.id()) {
+                break;
+            }
+            it.remove();
+            dropped.add(earlier.part());
+        }
+        for (int i = dropped.size() - 1; i >= 0; i--) {
+            s.resend.addFirst(dropped.get(i));
+        }
+        s.retryBackoff.reset();
+        s.owned.removeAll(batch.part().seqs());
+        acknowledgeLocally(batch.part().seqs(), 0);
+        if (s.caughtUp) {
+            lastSyncedAt = Instant.now();
+        }
+        pump();
+        publish();
+    }
+
+    private void onErrorFrame(Session s, Frame.Error error) {
+        ErrorCode code = error.code();
+        Batch batch = error.batch() == null ? null : s.inFlight.get(error.batch());
+        String message = "server error " + code.wire() + (error.batch() == null ? "" : " for batch " + error.batch()) + ": " + error.message();
+        switch (code) {
+            case PROTOCOL_VERSION -> {
+                // Retrying soon cannot help: wait the longest backoff.
+                endSession(s, "the server does not speak protocol " + Frame.PROTOCOL_VERSION + ": " + error.message(), Reconnect.MAX);
+                return;
+            }
+            case INVALID_CHANGE, BATCH_TOO_LARGE -> {
+                if (batch != null) {
+                    refused(s, batch, code, error.message());
+                    return;
+                }
+                lastError = message;
+            }
+            case UNAVAILABLE -> {
+                lastError = message;
+                if (batch != null) {
+                    park(s, List.of(batch));
+                }
+            }
+            case RATE_LIMITED -> {
+                lastError = message;
+                // The dropped frame may have been any of the pushes in flight: send them all again later.
+                park(s, batch != null ? List.of(batch) : new ArrayList<>(s.inFlight.values()));
+            }
+            case SLOW_CONSUMER -> {
+                endSession(s, message, Reconnect.BACKOFF);
+                return;
+            }
+            default -> {
+                lastError = message;
+                if (batch != null) {
+                    park(s, List.of(batch)); // never answered otherwise: try again later
+                }
+            }
+        }
+        publish();
+    }
+
+    // ------------------------------------------------------------------ push
+
+    /** Sends outbox entries while the in-flight window has room. */
+    private void pump() {
+        Session s = session;
+        if (s == null || !s.current() || !s.welcomed || s.connection == null || s.retryTimer != null) {
+            return;
+        }
+        int perBatch = Math.max(1, Math.min(batchSize, s.maxBatch));
+        while (s.inFlight.size() < maxInFlight) {
+            Part part = s.resend.pollFirst();
+            if (part != null && part.size() > perBatch) {
+                s.resend.addFirst(part.slice(perBatch, part.size()));
+                part = part.slice(0, perBatch);
+            }
+            if (part == null) {
+                part = readOutbox(s, perBatch);
+                if (part == null) {
+                    return;
+                }
+                s.owned.addAll(part.seqs());
+            }
+            long id = nextBatchId++;
+            s.inFlight.put(id, new Batch(id, part));
+            send(s, new Frame.Push(id, part.changes()));
+        }
+    }
+
+    /** Up to {@code n} committed outbox entries not owned by this session and not being acknowledged. */
+    private Part readOutbox(Session s, int n) {
+        long limit = (long) s.owned.size() + acking.size() + n;
+        while (true) {
+            int asked = (int) Math.min(Integer.MAX_VALUE, limit);
+            NavigableMap<Long, Change> outbox = cairn.outbox(asked);
+            List<Long> seqs = new ArrayList<>(n);
+            List<Change> changes = new ArrayList<>(n);
+            for (Map.Entry<Long, Change> e : outbox.entrySet()) {
+                if (!s.owned.contains(e.getKey()) && !acking.contains(e.getKey())) {
+                    seqs.add(e.getKey());
+                    changes.add(e.getValue());
+                    if (seqs.size() == n) {
+                        break;
+                    }
+                }
+            }
+            // Entries are only ever skipped for being owned or acking, so one read is normally
+            // enough; read more if the outbox holds more than expected (e.g. a failed removal).
+            if (seqs.size() == n || outbox.size() < asked || asked == Integer.MAX_VALUE) {
+                return seqs.isEmpty() ? null : new Part(List.copyOf(seqs), List.copyOf(changes));
+            }
+            limit *= 2;
+        }
+    }
+
+    /** The server refused a batch for good: split it to find the change(s) it refuses, drop only those. */
+    private void refused(Session s, Batch batch, ErrorCode code, String message) {
+        s.inFlight.remove(batch.id());
+        Part part = batch.part();
+        if (part.size() > 1) {
+            if (code == ErrorCode.BATCH_TOO_LARGE) {
+                s.maxBatch = Math.max(1, Math.min(s.maxBatch, part.size() / 2));
+            }
+            int half = part.size() / 2;
+            s.resend.addFirst(part.slice(half, part.size()));
+            s.resend.addFirst(part.slice(0, half));
+        } else {
+            Change change = part.changes().get(0);
+            long seq = part.seqs().get(0);
+            lastError = "the server refused a change, which was dropped: " + describe(change) + ": " + code.wire() + ": " + message;
+            LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
+            for (Waiter w : waiters) {
+                if (seq <= w.target) {
+                    w.rejected.add(describe(change) + ": " + message);
+                }
+            }
+            s.owned.remove(seq);
+            acknowledgeLocally(part.seqs(), 0);
+        }
+        pump();
+        publish();
+    }
+
+    /** Takes batches out of flight and sends them again after a short, growing delay; no other push meanwhile. */
+    private void park(Session s, List<Batch> batches) {
+        for (Batch b : batches) {
+            if (s.inFlight.remove(b.id()) != null) {
+                s.parked.add(b.part());
+            }
+        }
+        if (s.retryTimer != null || s.parked.isEmpty()) {
+            return;
+        }
+        Duration delay = s.retryBackoff.next();
+        if (delay.isZero()) {
+            delay = Duration.ofMillis(1);
+        }
+        s.retryTimer = schedule(() -> {
+            s.retryTimer = null;
+            if (!s.current()) {
+                return;
+            }
+            for (int i = s.parked.size() - 1; i >= 0; i--) {
+                s.resend.addFirst(s.parked.get(i));
+            }
+            s.parked.clear();
+            pump();
+        }, delay.toNanos());
+    }
+
+    /** Removes acknowledged (or dropped) entries from the outbox; retried if the store fails. */
+    private void acknowledgeLocally(List<Long> seqs, int failures) {
+        acking.addAll(seqs);
+        CompletableFuture<Void> removal;
+        try {
+            removal = cairn.acknowledge(seqs);
+        } catch (RuntimeException e) {
+            removal = CompletableFuture.failedFuture(e);
+        }
+        removal.whenComplete((ignored, error) -> post(() -> {
+            if (error == null) {
+                acking.removeAll(seqs);
+                publish();
+                checkWaiters();
+                return;
+            }
+            lastError = "could not remove acknowledged changes from the outbox: " + messageOf(error);
+            publish();
+            if (!closed) {
+                long delay = backoff.ceilingMillis(failures + 3); // from 1.6 s with the default minimum
+                schedule(() -> acknowledgeLocally(seqs, failures + 1), TimeUnit.MILLISECONDS.toNanos(delay));
+            }
+        }));
+    }
+
+    // ------------------------------------------------------------------ keepalive, waiters, status
+
+    private void keepAlive(Session s) {
+        if (!s.current() || s.connection == null) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (s.pingSentNanos != 0) {
+            if (now - s.pingSentNanos >= keepAlive.toNanos()) {
+                endSession(s, "the server did not answer a ping within " + keepAlive.toMillis() + " ms", Reconnect.BACKOFF);
+            }
+        } else if (now - s.lastReceivedNanos >= keepAlive.toNanos()) {
+            s.pingSentNanos = now;
+            send(s, new Frame.Ping());
+        }
+    }
+
+    private void checkWaiters() {
+        if (waiters.isEmpty()) {
+            return;
+        }
+        Session s = session;
+        boolean live = s != null && s.current() && s.caughtUp && cairn.cursor() >= s.knownHead;
+        if (!live) {
+            return;
+        }
+        NavigableMap<Long, Change> first = cairn.outbox(1);
+        long firstPending = first.isEmpty() ? Long.MAX_VALUE : first.firstKey();
+        boolean published = false;
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (firstPending > w.target) {
+                if (!published) {
+                    publish(); // a caller whose syncNow completed sees a fresh status
+                    published = true;
+                }
+                it.remove();
+                if (w.rejected.isEmpty()) {
+                    w.future.complete(null);
+                } else {
+                    w.future.completeExceptionally(new SyncException("the server refused " + w.rejected.size()
+                            + " change(s), which were dropped: " + String.join("; ", w.rejected)));
+                }
+            }
+        }
+    }
+
+    private void failWaiters(String why) {
+        List<Waiter> failing = new ArrayList<>(waiters);
+        waiters.clear();
+        for (Waiter w : failing) {
+            w.future.completeExceptionally(new SyncException(why));
+        }
+    }
+
+    /** Recomputes the status; tells the listeners if it changed. Sync thread only. */
+    private void publish() {
+        int pending;
+        long cursor;
+        try {
+            pending = cairn.pendingChanges();
+            cursor = cairn.cursor();
+        } catch (RuntimeException e) {
+            pending = status.pendingChanges();
+            cursor = status.cursor();
+        }
+        SyncStatus next = new SyncStatus(state, lastSyncedAt, pending, lastError, cursor);
+        if (next.equals(status)) {
+            return;
+        }
+        status = next;
+        for (Consumer<SyncStatus> listener : statusListeners) {
+            notify(listener, next);
+        }
+    }
+
+    private static void notify(Consumer<SyncStatus> listener, SyncStatus status) {
+        try {
+            listener.accept(status);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "cairn sync: a status listener failed: " + e);
+        }
+    }
+
+    /** Called on the persistence thread when outbox entries were committed: push them (coalesced). */
+    private void requestPump() {
+        if (pumpRequested.compareAndSet(false, true)) {
+            post(() -> {
+                pumpRequested.set(false);
+                pump();
+                publish();
+                // The engine tells us while its commit is still finishing, when pendingChanges()
+                // counts the new entries twice (outbox and in flight): look again shortly.
+                if (settleRequested.compareAndSet(false, true)) {
+                    schedule(() -> {
+                        settleRequested.set(false);
+                        publish();
+                    }, SETTLE_NANOS);
+                }
+            });
+        }
+    }
+
+    private void requestPublish() {
+        if (publishRequested.compareAndSet(false, true)) {
+            post(() -> {
+                publishRequested.set(false);
+                publish();
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ plumbing
+
+    private void send(Session s, Frame frame) {
+        CompletableFuture<Void> sent;
+        try {
+            sent = s.connection.send(FrameCodec.encode(frame));
+        } catch (RuntimeException e) {
+            sent = CompletableFuture.failedFuture(e);
+        }
+        sent.whenComplete((ignored, error) -> {
+            if (error != null) {
+                post(() -> {
+                    if (s.current()) {
+                        endSession(s, "could not send to the server: " + messageOf(error), Reconnect.BACKOFF);
+                    }
+                });
+            }
+        });
+    }
+
+    /** Runs {@code task} on the sync thread; false if the client is shut down. */
+    private boolean post(Runnable task) {
+        try {
+            executor.execute(guarded(task));
+            return true;
+        } catch (RejectedExecutionException e) {
+            return false;
+        }
+    }
+
+    private ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
+        try {
+            return executor.schedule(guarded(task), delayNanos, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            return null;
+        }
+    }
+
+    /** A task that reports instead of dying silently in the executor. */
+    private Runnable guarded(Runnable task) {
+        return () -> {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "cairn sync: internal error", e);
+                lastError = "internal error: " + messageOf(e);
+                try {
+                    publish();
+                } catch (RuntimeException ignored) {
+                    // nothing more to do
+                }
+            }
+        };
+    }
+
+    private void runOnSyncThread(Runnable task) {
+        checkOpen();
+        if (Thread.currentThread() == syncThread) {
+            task.run();
+            return;
+        }
+        Future<?> done;
+        try {
+            done = executor.submit(guarded(task));
+        } catch (RejectedExecutionException e) {
+            throw new IllegalStateException("the sync client is closed", e);
+        }
+        try {
+            done.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    private static void cancel(Future<?> f) {
+        if (f != null) {
+            f.cancel(false);
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the sync client is closed");
+        }
+    }
+
+    private static String messageOf(Throwable error) {
+        Throwable e = error;
+        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+            e = e.getCause();
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private static String describe(Change change) {
+        String op;
+        if (change instanceof Change.Put put) {
+            op = put.isDelete() ? "delete" : "set";
+        } else if (change instanceof Change.Append) {
+            op = "append";
+        } else {
+            op = "clear";
+        }
+        return op + " " + change.section() + "/" + change.target() + " @" + change.stamp();
+    }
+
+    // ------------------------------------------------------------------ builder
+
+    /**
+     * Configures a {@link SyncClient}. Each setting may be given once; a bad or repeated setting
+     * is an {@link IllegalArgumentException} or {@link IllegalStateException} naming it.
+     */
+    public static final class Builder {
+
+        private final Cairn cairn;
+        private final URI uri;
+        private final Supplier<String> token;
+        private Transport transport;
+        private Integer batchSize;
+        private Integer maxInFlight;
+        private Duration backoffMin;
+        private Duration backoffMax;
+        private Random random;
+        private Duration keepAlive;
+        private Duration connectTimeout;
+
+        private Builder(Cairn cairn, URI uri, Supplier<String> token) {
+            this.cairn = Objects.requireNonNull(cairn, "cairn");
+            this.uri = Objects.requireNonNull(uri, "uri");
+            this.token = Objects.requireNonNull(token, "token");
+            String scheme = uri.getScheme();
+            if (!"ws".equalsIgnoreCase(scheme) && !"wss".equalsIgnoreCase(scheme)) {
+                throw new IllegalArgumentException("uri must be a ws:// or wss:// address of the sync endpoint, was " + uri);
+            }
+        }
+
+        /** How to reach the server; default a {@link JdkWebSocketTransport}. */
+        public Builder transport(Transport transport) {
+            requireState(this.transport == null, "transport was already set to %s", this.transport);
+            this.transport = Objects.requireNonNull(transport, "transport");
+            return this;
+        }
+
+        /** Most changes per push batch (also capped by the server's maxBatch); default 500. */
+        public Builder batchSize(int batchSize) {
+            requireState(this.batchSize == null, "batchSize was already set to %s", this.batchSize);
+            requireArgument(batchSize >= 1, "batchSize must be at least 1, was %s", batchSize);
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        /** Most push batches awaiting an ack at a time; default 4. */
+        public Builder maxInFlightBatches(int maxInFlightBatches) {
+            requireState(this.maxInFlight == null, "maxInFlightBatches was already set to %s", this.maxInFlight);
+            requireArgument(maxInFlightBatches >= 1, "maxInFlightBatches must be at least 1, was %s", maxInFlightBatches);
+            this.maxInFlight = maxInFlightBatches;
+            return this;
+        }
+
+        /**
+         * Reconnect delays: attempt n waits a random time in {@code [0, min(max, min * 2^n)]};
+         * default 200 ms .. 30 s.
+         */
+        public Builder backoff(Duration min, Duration max) {
+            requireState(this.backoffMin == null, "backoff was already set to %s .. %s", this.backoffMin, this.backoffMax);
+            Objects.requireNonNull(min, "backoff min");
+            Objects.requireNonNull(max, "backoff max");
+            requireArgument(min.toMillis() >= 1, "backoff min must be at least 1 ms, was %s", min);
+            requireArgument(max.compareTo(min) >= 0, "backoff max (%s) must not be less than backoff min (%s)", max, min);
+            this.backoffMin = min;
+            this.backoffMax = max;
+            return this;
+        }
+
+        /** The source of backoff jitter (tests inject a predictable one). */
+        public Builder random(Random random) {
+            requireState(this.random == null, "random was already set to %s", this.random);
+            this.random = Objects.requireNonNull(random, "random");
+            return this;
+        }
+
+        /** Silence after which a ping is sent; no answer for as long again drops the connection. Default 20 s. */
+        public Builder keepAlive(Duration keepAlive) {
+            requireState(this.keepAlive == null, "keepAlive was already set to %s", this.keepAlive);
+            Objects.requireNonNull(keepAlive, "keepAlive");
+            requireArgument(keepAlive.toMillis() >= 1, "keepAlive must be at least 1 ms, was %s", keepAlive);
+            this.keepAlive = keepAlive;
+            return this;
+        }
+
+        /** How long connecting may take, up to the server's welcome; default 15 s. */
+        public Builder connectTimeout(Duration connectTimeout) {
+            requireState(this.connectTimeout == null, "connectTimeout was already set to %s", this.connectTimeout);
+            Objects.requireNonNull(connectTimeout, "connectTimeout");
+            requireArgument(connectTimeout.toMillis() >= 1, "connectTimeout must be at least 1 ms, was %s", connectTimeout);
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        /** A client, not yet connected: call {@link SyncClient#start()}. */
+        public SyncClient build() {
+            return new SyncClient(this);
+        }
+
+        private static void requireArgument(boolean ok, String template, Object... args) {
+            if (!ok) {
+                throw new IllegalArgumentException(String.format(template, args));
+            }
+        }
+
+        private static void requireState(boolean ok, String template, Object... args) {
+            if (!ok) {
+                throw new IllegalStateException(String.format(template, args));
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package dev.cairn.engine.sync;
+
+import java.time.Instant;
+import java.util.Objects;
+
+/**
+ * A snapshot of a {@link SyncClient}.
+ *
+ * @param state          where the client stands
+ * @param lastSyncedAt   when the client last was caught up with the server (set on
+ *                       {@code caught-up}, then on every ack or change received while live);
+ *                       null until the first time
+ * @param pendingChanges local changes the server has not acknowledged yet
+ *                       ({@link dev.cairn.engine.Cairn#pendingChanges()})
+ * @param lastError      the last problem (connection failure, a change the server rejected, a
+ *                       server page that could not be applied, ...), or null; cleared when a new
+ *                       connection is welcomed
+ * @param cursor         the highest server seq this replica has applied
+ */
+public record SyncStatus(SyncState state, Instant lastSyncedAt, int pendingChanges, String lastError, long cursor) {
+
+    public SyncStatus {
+        Objects.requireNonNull(state, "state");
+    }
+
+    public boolean isLive() {
+        return state == SyncState.LIVE;
+    }
+}

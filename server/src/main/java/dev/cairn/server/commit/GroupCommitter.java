@@ -1,0 +1,85 @@
+package dev.cairn.server.commit;
+
+import dev.cairn.server.store.ServerStore;
+import dev.cairn.server.store.ServerStore.CommitResult;
+import dev.cairn.server.store.ServerStore.UserBatch;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Group commit: batches that arrive while a transaction is in flight are merged into the next
+ * one, so many sockets share one durable commit and its fsync. Completes each batch's future only
+ * after the transaction that holds it has committed (acks are durable, PROTOCOL.md 4.1), then
+ * tells the committed-listener once per user per transaction (fan-out).
+ *
+ * <p>Not thread-safe: call it from the server verticle's event loop only.
+ */
+public final class GroupCommitter {
+
+    private record Entry(UserBatch batch, Promise<CommitResult> promise) {
+    }
+
+    private final ServerStore store;
+    private final int maxInFlight;
+    private final int maxChangesPerCommit;
+    private final Consumer<CommitResult> committed;
+    private final ArrayDeque<Entry> queue = new ArrayDeque<>();
+    private int inFlight;
+
+    public GroupCommitter(ServerStore store, int maxInFlight, int maxChangesPerCommit, Consumer<CommitResult> committed) {
+        this.store = store;
+        this.maxInFlight = maxInFlight;
+        this.maxChangesPerCommit = maxChangesPerCommit;
+        this.committed = committed;
+    }
+
+    /** Queues a batch; the future completes when it is durable, with its user's commit result. */
+    public Future<CommitResult> submit(UserBatch batch) {
+        Promise<CommitResult> promise = Promise.promise();
+        queue.add(new Entry(batch, promise));
+        drain();
+        return promise.future();
+    }
+
+    /** Batches waiting for a transaction (a gauge for /metrics). */
+    public int queued() {
+        return queue.size();
+    }
+
+    private void drain() {
+        while (inFlight < maxInFlight && !queue.isEmpty()) {
+            List<Entry> group = new ArrayList<>();
+            int changes = 0;
+            while (!queue.isEmpty() && (group.isEmpty() || changes + queue.peek().batch.changes().size() <= maxChangesPerCommit)) {
+                Entry e = queue.poll();
+                group.add(e);
+                changes += e.batch.changes().size();
+            }
+            inFlight++;
+            List<UserBatch> batches = new ArrayList<>(group.size());
+            group.forEach(e -> batches.add(e.batch));
+            store.commit(batches).onComplete(ar -> {
+                inFlight--;
+                if (ar.succeeded()) {
+                    Map<String, CommitResult> results = ar.result();
+                    results.values().forEach(r -> {
+                        try {
+                            committed.accept(r);
+                        } catch (RuntimeException ignored) {
+                            // a failing listener must not lose acks; sessions catch up from the store
+                        }
+                    });
+                    group.forEach(e -> e.promise.complete(results.get(e.batch.user())));
+                } else {
+                    group.forEach(e -> e.promise.fail(ar.cause()));
+                }
+                drain();
+            });
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.cairn.server.session;
+
+import dev.cairn.server.store.ServerStore.CommitResult;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * This node's live sessions by user. Told of every commit made on this node (with its changes)
+ * and of heads moved by other nodes (without them); passes each to the user's sessions.
+ * Event-loop confined.
+ */
+public final class Hub {
+
+    private final Map<String, Set<SyncSession>> byUser = new HashMap<>();
+    private int count;
+
+    void add(SyncSession session) {
+        if (byUser.computeIfAbsent(session.user(), u -> new LinkedHashSet<>()).add(session)) {
+            count++;
+        }
+    }
+
+    void remove(SyncSession session) {
+        Set<SyncSession> sessions = byUser.get(session.user());
+        if (sessions != null && sessions.remove(session)) {
+            count--;
+            if (sessions.isEmpty()) {
+                byUser.remove(session.user());
+            }
+        }
+    }
+
+    /** A commit on this node: sessions that are up to date get the changes without a store read. */
+    public void committed(CommitResult result) {
+        Set<SyncSession> sessions = byUser.get(result.user());
+        if (sessions != null) {
+            for (SyncSession s : Set.copyOf(sessions)) {
+                s.onCommitted(result);
+            }
+        }
+    }
+
+    /** Another node moved a user's head: sessions behind it read the rest from the store. */
+    public void headMoved(String user, long head) {
+        Set<SyncSession> sessions = byUser.get(user);
+        if (sessions != null) {
+            for (SyncSession s : Set.copyOf(sessions)) {
+                s.onHead(head);
+            }
+        }
+    }
+
+    /** Users with sessions on this node (for a resync after the fan-out connection was lost). */
+    public java.util.Set<String> users() {
+        return java.util.Set.copyOf(byUser.keySet());
+    }
+
+    public int sessionCount() {
+        return count;
+    }
+
+    public boolean hasSessions(String user) {
+        return byUser.containsKey(user);
+    }
+}

@@ -1,0 +1,377 @@
+package dev.cairn.server.session;
+
+import dev.cairn.engine.clock.HybridClock;
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.protocol.ErrorCode;
+import dev.cairn.engine.protocol.Frame;
+import dev.cairn.engine.protocol.FrameCodec;
+import dev.cairn.engine.protocol.ProtocolException;
+import dev.cairn.server.SectionRegistry;
+import dev.cairn.server.commit.GroupCommitter;
+import dev.cairn.server.store.ServerStore;
+import dev.cairn.server.store.ServerStore.CommitResult;
+import dev.cairn.server.store.ServerStore.Sequenced;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.ServerWebSocket;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One WebSocket of one authenticated user: the handshake, push/ack, and delivery of catch-up
+ * and live changes (PROTOCOL.md section 3).
+ *
+ * <p>Delivery keeps one number, {@code sentCursor}: every change with seq at or below it has been
+ * written to the socket. A commit on this node whose previous head equals {@code sentCursor} is
+ * sent straight from memory; anything else (catch-up, other nodes' commits, a socket that was
+ * not drained) is read from the store since {@code sentCursor}. So there is a single path to
+ * correctness and a fast path for the common case.
+ *
+ * <p>Event-loop confined, like everything the server verticle owns.
+ */
+public final class SyncSession {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SyncSession.class);
+    private static final long HELLO_TIMEOUT_MS = 10_000;
+    private static final long SLOW_CONSUMER_MS = 30_000;
+
+    /** Limits and collaborators a session needs. */
+    public record Context(Vertx vertx, Hub hub, GroupCommitter committer, ServerStore store, SectionRegistry sections,
+                          HybridClock clock, int maxBatch, int pageSize, int maxFramesPerSecond, SessionMetrics metrics) {
+    }
+
+    private final Context ctx;
+    private final ServerWebSocket ws;
+    private final String user;
+
+    private String replica;
+    private boolean ready;
+    private boolean closed;
+    private boolean caughtUp;
+    private boolean reading;
+    private long sentCursor;
+    private long knownHead;
+    private long welcomeHead;
+    private long blockedSince;
+    private final ArrayDeque<Future<CommitResult>> pendingAcks = new ArrayDeque<>();
+    private final ArrayDeque<Long> pendingAckBatches = new ArrayDeque<>();
+    private long windowStart;
+    private int framesInWindow;
+    private long helloTimer;
+
+    public SyncSession(Context ctx, ServerWebSocket ws, String user) {
+        this.ctx = ctx;
+        this.ws = ws;
+        this.user = user;
+    }
+
+    public String user() {
+        return user;
+    }
+
+    /** Wires the socket's handlers. */
+    public void start() {
+        ws.textMessageHandler(this::onText);
+        ws.binaryMessageHandler(b -> sendError(ErrorCode.MALFORMED_FRAME, "binary frames are not part of the protocol", null));
+        ws.exceptionHandler(this::onSocketError);
+        ws.closeHandler(v -> onClosed());
+        ws.drainHandler(v -> {
+            blockedSince = 0;
+            pump();
+        });
+        helloTimer = ctx.vertx().setTimer(HELLO_TIMEOUT_MS, id -> {
+            if (!ready && !closed) {
+                ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
+            }
+        });
+        ctx.metrics().sessionOpened();
+    }
+
+    // ------------------------------------------------------------------ inbound
+
+    private void onText(String text) {
+        if (closed) {
+            return;
+        }
+        ctx.metrics().frameIn();
+        if (!withinRate()) {
+            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxFramesPerSecond() + " frames per second; frame dropped", null);
+            return;
+        }
+        Frame frame;
+        try {
+            frame = FrameCodec.decode(text);
+        } catch (ProtocolException e) {
+            sendError(e.code(), e.getMessage(), batchOf(text));
+            return;
+        }
+        if (frame instanceof Frame.Hello hello) {
+            onHello(hello);
+        } else if (frame instanceof Frame.Push push) {
+            onPush(push);
+        } else if (frame instanceof Frame.Ping) {
+            send(new Frame.Pong());
+        } else if (frame instanceof Frame.Pong) {
+            // keepalive answer: nothing to do
+        } else {
+            sendError(ErrorCode.MALFORMED_FRAME, "a client may not send '" + frame.type().wire() + "' frames", null);
+        }
+    }
+
+    private void onHello(Frame.Hello hello) {
+        if (ready) {
+            sendError(ErrorCode.NOT_READY, "hello was already received on this socket", null);
+            return;
+        }
+        if (hello.protocol() != Frame.PROTOCOL_VERSION) {
+            ws.writeTextMessage("{\"type\":\"error\",\"code\":\"protocol-version\",\"message\":\"protocol " + hello.protocol()
+                    + " is not supported; this server speaks " + Frame.PROTOCOL_VERSION + "\",\"supported\":[" + Frame.PROTOCOL_VERSION + "]}");
+            ws.close((short) 1002, "unsupported protocol version");
+            return;
+        }
+        if (!Stamp.isValidReplicaId(hello.replica())) {
+            sendError(ErrorCode.MALFORMED_FRAME, "invalid replica id '" + hello.replica() + "'", null);
+            return;
+        }
+        ctx.vertx().cancelTimer(helloTimer);
+        replica = hello.replica();
+        ready = true;
+        ws.pause(); // frames after hello wait until welcome is out, so replies keep protocol order
+        ctx.store().head(user).onComplete(ar -> {
+            if (closed) {
+                return;
+            }
+            ws.resume();
+            if (ar.failed()) {
+                sendError(ErrorCode.UNAVAILABLE, "store unavailable: " + ar.cause().getMessage(), null);
+                ws.close((short) 1011, "store unavailable");
+                return;
+            }
+            long head = ar.result();
+            welcomeHead = head;
+            knownHead = head;
+            // A cursor beyond our head means this server lost or reset the user's data: send everything.
+            sentCursor = hello.cursor() > head ? 0 : hello.cursor();
+            send(new Frame.Welcome(Frame.PROTOCOL_VERSION, user, head, ctx.maxBatch(), ctx.clock().maxAheadMillis()));
+            ctx.hub().add(this);
+            LOG.info("session open user={} replica={} cursor={} head={}", user, replica, hello.cursor(), head);
+            pump();
+        });
+    }
+
+    private void onPush(Frame.Push push) {
+        if (!ready) {
+            sendError(ErrorCode.NOT_READY, "send hello first", push.batch());
+            return;
+        }
+        if (push.changes().size() > ctx.maxBatch()) {
+            sendError(ErrorCode.BATCH_TOO_LARGE, push.changes().size() + " changes in one batch; the limit is " + ctx.maxBatch(), push.batch());
+            return;
+        }
+        // Check the whole batch before anything is applied: nothing half-applied.
+        List<Change> changes = push.changes();
+        for (int i = 0; i < changes.size(); i++) {
+            Change c = changes.get(i);
+            try {
+                ctx.sections().check(c);
+                ctx.clock().check(c.stamp());
+            } catch (RuntimeException e) {
+                ctx.metrics().rejectedBatch();
+                sendError(ErrorCode.INVALID_CHANGE, "change " + i + ": " + e.getMessage(), push.batch());
+                return;
+            }
+        }
+        if (changes.isEmpty()) {
+            enqueueAck(push.batch(), Future.succeededFuture(null));
+            return;
+        }
+        Future<CommitResult> commit = ctx.committer().submit(new ServerStore.UserBatch(user, changes));
+        enqueueAck(push.batch(), commit);
+        ctx.metrics().changesIn(changes.size());
+    }
+
+    /** Acks go out in the order batches arrived, each after its commit. */
+    private void enqueueAck(long batch, Future<CommitResult> commit) {
+        pendingAcks.add(commit);
+        pendingAckBatches.add(batch);
+        commit.onComplete(ar -> flushAcks());
+    }
+
+    private void flushAcks() {
+        while (!pendingAcks.isEmpty() && pendingAcks.peek().isComplete()) {
+            Future<CommitResult> f = pendingAcks.poll();
+            long batch = pendingAckBatches.poll();
+            if (closed) {
+                continue;
+            }
+            if (f.succeeded()) {
+                send(new Frame.Ack(batch));
+            } else {
+                LOG.warn("commit failed user={} batch={}: {}", user, batch, f.cause().toString());
+                sendError(ErrorCode.UNAVAILABLE, "the store failed; the batch was not saved, send it again", batch);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ outbound: delivery
+
+    /** A commit made on this node for this user. */
+    void onCommitted(CommitResult result) {
+        if (closed || !ready) {
+            return;
+        }
+        knownHead = Math.max(knownHead, result.head());
+        if (!reading && caughtUp && sentCursor == result.previousHead() && !ws.writeQueueFull()) {
+            if (!result.applied().isEmpty()) {
+                send(changesFrame(result.applied(), result.head()));
+            }
+            sentCursor = result.head();
+            return;
+        }
+        pump();
+    }
+
+    /** Another node moved the head. */
+    void onHead(long head) {
+        if (closed || !ready) {
+            return;
+        }
+        knownHead = Math.max(knownHead, head);
+        pump();
+    }
+
+    /** Reads from the store since {@code sentCursor} until the session has everything up to {@code knownHead}. */
+    private void pump() {
+        if (closed || !ready || reading) {
+            return;
+        }
+        if (ws.writeQueueFull()) {
+            long now = System.currentTimeMillis();
+            if (blockedSince == 0) {
+                blockedSince = now;
+            } else if (now - blockedSince > SLOW_CONSUMER_MS) {
+                sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + SLOW_CONSUMER_MS + " ms", null);
+                ws.close((short) 1008, "slow consumer");
+            }
+            return; // the drain handler calls pump again
+        }
+        if (sentCursor >= knownHead) {
+            markCaughtUp();
+            return;
+        }
+        reading = true;
+        ctx.store().readSince(user, sentCursor, ctx.pageSize()).onComplete(ar -> {
+            reading = false;
+            if (closed) {
+                return;
+            }
+            if (ar.failed()) {
+                LOG.warn("read failed user={}: {}", user, ar.cause().toString());
+                ctx.vertx().setTimer(500, id -> pump());
+                return;
+            }
+            ServerStore.Page page = ar.result();
+            if (page.cursor() > sentCursor) {
+                send(changesFrame(page.changes(), page.cursor()));
+                sentCursor = page.cursor();
+                knownHead = Math.max(knownHead, sentCursor);
+            }
+            if (page.more() || sentCursor < knownHead) {
+                pump();
+            } else {
+                markCaughtUp();
+            }
+        });
+    }
+
+    private void markCaughtUp() {
+        if (!caughtUp && sentCursor >= welcomeHead) {
+            caughtUp = true;
+            send(new Frame.CaughtUp(sentCursor));
+        }
+    }
+
+    private static Frame.Changes changesFrame(List<Sequenced> changes, long cursor) {
+        List<Frame.SeqChange> out = new ArrayList<>(changes.size());
+        for (Sequenced s : changes) {
+            out.add(new Frame.SeqChange(s.seq(), s.change()));
+        }
+        return new Frame.Changes(out, cursor);
+    }
+
+    // ------------------------------------------------------------------ plumbing
+
+    private void send(Frame frame) {
+        if (closed) {
+            return;
+        }
+        ws.writeTextMessage(FrameCodec.encode(frame));
+        ctx.metrics().frameOut();
+    }
+
+    private void sendError(ErrorCode code, String message, Long batch) {
+        ctx.metrics().errorSent(code.wire());
+        send(new Frame.Error(code, message, batch));
+    }
+
+    private boolean withinRate() {
+        long now = System.currentTimeMillis();
+        if (now - windowStart >= 1000) {
+            windowStart = now;
+            framesInWindow = 0;
+        }
+        return ++framesInWindow <= ctx.maxFramesPerSecond();
+    }
+
+    /** Best effort: the batch id of a push that failed to decode, so the client can match the error. */
+    private static Long batchOf(String text) {
+        int i = text.indexOf("\"batch\"");
+        if (i < 0 || text.length() > 1 << 20) {
+            return null;
+        }
+        int j = text.indexOf(':', i) + 1;
+        int k = j;
+        while (k < text.length() && (Character.isWhitespace(text.charAt(k)) || Character.isDigit(text.charAt(k)) || text.charAt(k) == '-')) {
+            k++;
+        }
+        try {
+            return Long.parseLong(text.substring(j, k).trim());
+        } catch (NumberFormatException | IndexOutOfBoundsException e) {
+            return null;
+        }
+    }
+
+    /**
+     * PROTOCOL.md 2: a frame larger than maxFrameBytes closes the socket with 1009. Vert.x does not
+     * do that itself: a single oversized frame surfaces here as a CorruptedWebSocketFrameException
+     * (the decoder then drops everything that follows) and a fragmented message over the limit as an
+     * IllegalStateException after which the message is silently dropped and the socket stays open.
+     */
+    private void onSocketError(Throwable e) {
+        LOG.debug("socket error user={} replica={}: {}", user, replica, e.toString());
+        if (closed) {
+            return;
+        }
+        if (e instanceof io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException corrupt) {
+            int status = corrupt.closeStatus() == null ? 1002 : corrupt.closeStatus().code();
+            ws.close((short) status, status == 1009 ? "frame larger than the server's limit" : "protocol violation");
+        } else if (e instanceof IllegalStateException && e.getMessage() != null && e.getMessage().contains("max message size")) {
+            ws.close((short) 1009, "message larger than the server's limit");
+        }
+    }
+
+    private void onClosed() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        ctx.vertx().cancelTimer(helloTimer);
+        ctx.hub().remove(this);
+        ctx.metrics().sessionClosed();
+        LOG.info("session closed user={} replica={} sentCursor={}", user, replica, sentCursor);
+    }
+}

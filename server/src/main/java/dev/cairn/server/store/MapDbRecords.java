@@ -1,0 +1,192 @@
+package dev.cairn.server.store;
+
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.LwwEntry;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * Record layout of {@link MapDbServerStore}: one B-tree of {@code byte[]} keys compared as unsigned
+ * bytes. Every key starts with the user id in UTF-8 and a NUL (user ids hold no NUL, names hold no
+ * control characters), so each user is one contiguous key range and nothing reads across users.
+ *
+ * <pre>
+ * key                                            value
+ * user NUL 'h'                                   head seq (8 bytes)
+ * user NUL 'm' section NUL key                   seq, hlc, replica length (1 byte), replica, flag (0 tombstone / 1 value), JSON text
+ * user NUL 'l' section NUL stream NUL hlc replica  seq, JSON text        (visible log entry)
+ * user NUL 'w' section NUL stream                seq, hlc, replica     (log watermark)
+ * user NUL 's' seq                               the key of the entry holding that seq (index for readSince)
+ * </pre>
+ * Numbers are 8 bytes big-endian; seqs and hlcs are non-negative, so byte order is numeric order,
+ * and log keys of one stream sort by stamp (replica ids are ASCII). Every entry value starts with
+ * its seq.
+ */
+final class MapDbRecords {
+
+    static final byte HEAD = 'h';
+    static final byte MAP = 'm';
+    static final byte LOG = 'l';
+    static final byte WATERMARK = 'w';
+    static final byte SEQ = 's';
+
+    private MapDbRecords() {
+    }
+
+    /** A stored entry: the seq that made it what it is and the change that recreates it. */
+    record Stored(long seq, Change change) {
+    }
+
+    // ---- keys
+
+    static byte[] userPrefix(String user) {
+        byte[] u = utf8(user);
+        return Arrays.copyOf(u, u.length + 1);
+    }
+
+    static byte[] headKey(byte[] user) {
+        return concat(user, new byte[] {HEAD});
+    }
+
+    static byte[] mapKey(byte[] user, String section, String key) {
+        return concat(user, new byte[] {MAP}, utf8(section), new byte[] {0}, utf8(key));
+    }
+
+    static byte[] logKey(byte[] user, String section, String stream, Stamp stamp) {
+        return concat(logStreamPrefix(user, section, stream), ByteBuffer.allocate(8).putLong(stamp.hlc()).array(), utf8(stamp.replica()));
+    }
+
+    /** Prefix of every entry of one log stream; the entries sort by stamp after it. */
+    static byte[] logStreamPrefix(byte[] user, String section, String stream) {
+        return concat(user, new byte[] {LOG}, utf8(section), new byte[] {0}, utf8(stream), new byte[] {0});
+    }
+
+    static byte[] watermarkKey(byte[] user, String section, String stream) {
+        return concat(user, new byte[] {WATERMARK}, utf8(section), new byte[] {0}, utf8(stream));
+    }
+
+    static byte[] seqKey(byte[] user, long seq) {
+        return concat(user, new byte[] {SEQ}, ByteBuffer.allocate(8).putLong(seq).array());
+    }
+
+    /** The first key after every seq-index key of the user. */
+    static byte[] seqKeyEnd(byte[] user) {
+        return concat(user, new byte[] {SEQ + 1});
+    }
+
+    static long seqOfIndexKey(byte[] key) {
+        return ByteBuffer.wrap(key, key.length - 8, 8).getLong();
+    }
+
+    // ---- values
+
+    static byte[] longValue(long v) {
+        return ByteBuffer.allocate(8).putLong(v).array();
+    }
+
+    static long readLong(byte[] value) {
+        return ByteBuffer.wrap(value, 0, 8).getLong();
+    }
+
+    /** The seq every entry value starts with. */
+    static long seqOf(byte[] entryValue) {
+        return readLong(entryValue);
+    }
+
+    static byte[] mapValue(long seq, LwwEntry entry) {
+        byte[] r = utf8(entry.stamp().replica());
+        byte[] v = entry.isTombstone() ? new byte[0] : utf8(entry.value());
+        return ByteBuffer.allocate(8 + 8 + 1 + r.length + 1 + v.length)
+                .putLong(seq).putLong(entry.stamp().hlc()).put((byte) r.length).put(r)
+                .put((byte) (entry.isTombstone() ? 0 : 1)).put(v).array();
+    }
+
+    static LwwEntry mapEntry(byte[] value) {
+        ByteBuffer b = ByteBuffer.wrap(value);
+        b.getLong();
+        long hlc = b.getLong();
+        int rLen = b.get() & 0xFF;
+        String replica = new String(value, b.position(), rLen, StandardCharsets.UTF_8);
+        b.position(b.position() + rLen);
+        boolean live = b.get() == 1;
+        String v = live ? new String(value, b.position(), value.length - b.position(), StandardCharsets.UTF_8) : null;
+        return new LwwEntry(v, new Stamp(hlc, replica));
+    }
+
+    static byte[] logValue(long seq, String value) {
+        byte[] v = utf8(value);
+        return ByteBuffer.allocate(8 + v.length).putLong(seq).put(v).array();
+    }
+
+    static String logEntryValue(byte[] value) {
+        return new String(value, 8, value.length - 8, StandardCharsets.UTF_8);
+    }
+
+    static byte[] watermarkValue(long seq, Stamp stamp) {
+        byte[] r = utf8(stamp.replica());
+        return ByteBuffer.allocate(16 + r.length).putLong(seq).putLong(stamp.hlc()).put(r).array();
+    }
+
+    static Stamp watermarkStamp(byte[] value) {
+        return new Stamp(ByteBuffer.wrap(value, 8, 8).getLong(), new String(value, 16, value.length - 16, StandardCharsets.UTF_8));
+    }
+
+    /** Decodes a map, log or watermark entry of a user whose prefix is {@code userLength} bytes long. */
+    static Stored decode(byte[] key, int userLength, byte[] value) {
+        byte type = key[userLength];
+        int sectionStart = userLength + 1;
+        int sectionEnd = indexOfNul(key, sectionStart);
+        String section = new String(key, sectionStart, sectionEnd - sectionStart, StandardCharsets.UTF_8);
+        int nameStart = sectionEnd + 1;
+        long seq = seqOf(value);
+        switch (type) {
+            case MAP -> {
+                String k = new String(key, nameStart, key.length - nameStart, StandardCharsets.UTF_8);
+                LwwEntry entry = mapEntry(value);
+                return new Stored(seq, new Change.Put(section, k, entry.value(), entry.stamp()));
+            }
+            case LOG -> {
+                int streamEnd = indexOfNul(key, nameStart);
+                String stream = new String(key, nameStart, streamEnd - nameStart, StandardCharsets.UTF_8);
+                long hlc = ByteBuffer.wrap(key, streamEnd + 1, 8).getLong();
+                int replicaStart = streamEnd + 9;
+                String replica = new String(key, replicaStart, key.length - replicaStart, StandardCharsets.UTF_8);
+                return new Stored(seq, new Change.Append(section, stream, logEntryValue(value), new Stamp(hlc, replica)));
+            }
+            case WATERMARK -> {
+                String stream = new String(key, nameStart, key.length - nameStart, StandardCharsets.UTF_8);
+                return new Stored(seq, new Change.Clear(section, stream, watermarkStamp(value)));
+            }
+            default -> throw new IllegalStateException("unknown record type '" + (char) type + "' in the server store");
+        }
+    }
+
+    private static int indexOfNul(byte[] key, int from) {
+        for (int i = from; i < key.length; i++) {
+            if (key[i] == 0) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("damaged server store key: missing separator");
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        int n = 0;
+        for (byte[] p : parts) {
+            n += p.length;
+        }
+        byte[] out = new byte[n];
+        int at = 0;
+        for (byte[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+}

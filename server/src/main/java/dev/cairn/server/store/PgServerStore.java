@@ -1,0 +1,376 @@
+package dev.cairn.server.store;
+
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.crdt.Change;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.PoolOptions;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Tuple;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * {@link ServerStore} on PostgreSQL through vertx-pg-client: the production adapter, shared by
+ * several server nodes. Schema in {@code db/V*.sql}, applied by {@link #start()}.
+ *
+ * <p>A {@link #commit} is one transaction for all its batches (group commit). Users are handled in
+ * sorted order, so two group commits lock users in the same order and cannot deadlock. Per user:
+ * <ol>
+ *   <li>the user's changes are merged in memory ({@link UserChanges#merge}: one change per row);</li>
+ *   <li>{@code user_heads} is bumped by the merged count with an upsert; its row lock is held to
+ *       the end of the transaction, so a user's commits are serialized and seqs increase in commit
+ *       order (a plain sequence would not: a lower nextval can commit after a higher one);</li>
+ *   <li>watermarks, log appends and map puts are each one multi-row {@code unnest} upsert whose
+ *       {@code WHERE} is the CRDT merge rule, {@code RETURNING} the seqs of the rows it changed.
+ *       Seqs are computed in SQL from the reserved head, so none of these statements waits for
+ *       an earlier answer: every statement of the whole group commit is pipelined on the
+ *       connection and the commit costs about one round trip plus BEGIN/COMMIT.</li>
+ * </ol>
+ * Any failure rolls the whole transaction back and fails the future with
+ * {@link StoreUnavailableException}.
+ *
+ * <p>Thread-safety: all methods may be called from any thread.
+ */
+public final class PgServerStore implements ServerStore {
+
+    /** How many statements one connection may have in flight (a group commit sends up to 4 per user). */
+    static final int PIPELINING_LIMIT = 256;
+
+    private static final String HEAD = "SELECT seq FROM user_heads WHERE user_id = $1";
+
+    private static final String RESERVE = """
+            INSERT INTO user_heads (user_id, seq) VALUES ($1, $2)
+            ON CONFLICT (user_id) DO UPDATE SET seq = user_heads.seq + excluded.seq
+            RETURNING seq""";
+
+    /** The seq just below the ones this commit reserved for the user ($1 = user, $2 = merged count). */
+    private static final String BASE = "WITH base AS (SELECT seq - $2 AS seq FROM user_heads WHERE user_id = $1)\n";
+
+    /** Raise watermarks that are older than the new ones, purge the entries they hide. */
+    private static final String CLEARS = BASE + """
+            , marks AS (
+                INSERT INTO log_watermarks AS w (user_id, section, stream, hlc, replica, seq)
+                SELECT $1, x.section, x.stream, x.hlc, x.replica, base.seq + x.o
+                FROM unnest($3::text[], $4::text[], $5::int8[], $6::text[], $7::int8[]) AS x(section, stream, hlc, replica, o), base
+                ON CONFLICT (user_id, section, stream) DO UPDATE
+                    SET hlc = excluded.hlc, replica = excluded.replica, seq = excluded.seq
+                    WHERE (excluded.hlc, excluded.replica) > (w.hlc, w.replica)
+                RETURNING w.section, w.stream, w.hlc, w.replica, w.seq
+            ), purged AS (
+                DELETE FROM log_entries e USING marks m
+                WHERE e.user_id = $1 AND e.section = m.section AND e.stream = m.stream
+                  AND (e.hlc, e.replica) <= (m.hlc, m.replica)
+            )
+            SELECT seq FROM marks""";
+
+    /** Add entries above their stream's watermark; at an equal stamp the greater value text wins (as GrowOnlyLog). */
+    private static final String APPENDS = BASE + """
+            INSERT INTO log_entries AS e (user_id, section, stream, hlc, replica, value, seq)
+            SELECT $1, x.section, x.stream, x.hlc, x.replica, x.value, base.seq + x.o
+            FROM unnest($3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::int8[]) AS x(section, stream, hlc, replica, value, o), base
+            WHERE NOT EXISTS (
+                SELECT 1 FROM log_watermarks w
+                WHERE w.user_id = $1 AND w.section = x.section AND w.stream = x.stream
+                  AND (x.hlc, x.replica COLLATE "C") <= (w.hlc, w.replica))
+            ON CONFLICT (user_id, section, stream, hlc, replica) DO UPDATE
+                SET value = excluded.value, seq = excluded.seq
+                WHERE excluded.value > e.value
+            RETURNING e.seq""";
+
+    /** Replace a key's entry only if the new one beats it, exactly as LwwEntry.beats. */
+    private static final String PUTS = BASE + """
+            INSERT INTO map_entries AS m (user_id, section, key, value, hlc, replica, seq)
+            SELECT $1, x.section, x.key, x.value, x.hlc, x.replica, base.seq + x.o
+            FROM unnest($3::text[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::int8[]) AS x(section, key, value, hlc, replica, o), base
+            ON CONFLICT (user_id, section, key) DO UPDATE
+                SET value = excluded.value, hlc = excluded.hlc, replica = excluded.replica, seq = excluded.seq
+                WHERE (excluded.hlc, excluded.replica) > (m.hlc, m.replica)
+                   OR ((excluded.hlc, excluded.replica) = (m.hlc, m.replica)
+                       AND excluded.value IS NOT NULL
+                       AND (m.value IS NULL OR excluded.value > m.value))
+            RETURNING m.seq""";
+
+    /** kind: 0 map entry, 1 log entry, 2 watermark. Each branch is limited too, so each uses its (user_id, seq) index. */
+    private static final String READ_SINCE = """
+            SELECT kind, section, target, value, hlc, replica, seq FROM (
+                (SELECT 0 AS kind, section, key AS target, value, hlc, replica, seq FROM map_entries
+                 WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
+                UNION ALL
+                (SELECT 1, section, stream, value, hlc, replica, seq FROM log_entries
+                 WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
+                UNION ALL
+                (SELECT 2, section, stream, NULL, hlc, replica, seq FROM log_watermarks
+                 WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
+            ) AS changes
+            ORDER BY seq LIMIT $3""";
+
+    private final PgConnectOptions connectOptions;
+    private final Pool pool;
+
+    private PgServerStore(PgConnectOptions connectOptions, Pool pool) {
+        this.connectOptions = connectOptions;
+        this.pool = pool;
+    }
+
+    /**
+     * A store on the database at {@code url} (e.g. {@code postgresql://postgres@127.0.0.1:5432/cairn})
+     * with at most {@code poolSize} connections. Nothing connects until {@link #start()}.
+     */
+    public static PgServerStore create(Vertx vertx, String url, int poolSize) {
+        Objects.requireNonNull(vertx, "vertx");
+        if (poolSize < 1) {
+            throw new IllegalArgumentException("PostgreSQL pool size must be at least 1: " + poolSize);
+        }
+        PgConnectOptions options;
+        try {
+            options = PgConnectOptions.fromUri(Objects.requireNonNull(url, "url"));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("invalid PostgreSQL URL '" + url
+                    + "': expected e.g. postgresql://user@host:5432/database (" + e.getMessage() + ")", e);
+        }
+        options.setPipeliningLimit(PIPELINING_LIMIT)
+                .setCachePreparedStatements(true)
+                .setPreparedStatementCacheSqlLimit(8192);
+        Pool pool = PgBuilder.pool()
+                .with(new PoolOptions().setMaxSize(poolSize).setName("cairn-pg"))
+                .connectingTo(options)
+                .using(vertx)
+                .build();
+        return new PgServerStore(options, pool);
+    }
+
+    /** Where this store connects (for components that need their own connection, e.g. LISTEN). */
+    public PgConnectOptions connectOptions() {
+        return new PgConnectOptions(connectOptions);
+    }
+
+    @Override
+    public String kind() {
+        return "postgres";
+    }
+
+    @Override
+    public Future<Void> start() {
+        List<Migrations.Migration> migrations;
+        try {
+            migrations = Migrations.fromClasspath();
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return Migrations.apply(pool, migrations)
+                .recover(e -> e instanceof IllegalStateException ? Future.failedFuture(e) : unavailable("schema migration", e))
+                .mapEmpty();
+    }
+
+    @Override
+    public Future<Map<String, CommitResult>> commit(List<UserBatch> batches) {
+        List<UserWrite> writes = new ArrayList<>();
+        try {
+            TreeMap<String, List<Change>> byUser = UserChanges.byUser(batches);
+            byUser.forEach((user, changes) -> writes.add(new UserWrite(user, UserChanges.merge(changes))));
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        if (writes.isEmpty()) {
+            return Future.succeededFuture(Map.of());
+        }
+        return pool.withTransaction(conn -> {
+            List<Future<?>> pending = new ArrayList<>();
+            for (UserWrite write : writes) {
+                write.send(conn, pending);
+            }
+            return Future.all(pending).map(all -> {
+                Map<String, CommitResult> results = new LinkedHashMap<>();
+                for (UserWrite write : writes) {
+                    results.put(write.user, write.result());
+                }
+                return Collections.unmodifiableMap(results);
+            });
+        }).recover(e -> unavailable("commit", e));
+    }
+
+    /** One user's part of a group commit: its statements, sent without waiting, and their answers. */
+    private static final class UserWrite {
+        final String user;
+        final List<Change> changes;
+        Future<RowSet<Row>> head;
+        final List<Future<RowSet<Row>>> data = new ArrayList<>();
+
+        UserWrite(String user, List<Change> changes) {
+            this.user = user;
+            this.changes = changes;
+        }
+
+        void send(SqlConnection conn, List<Future<?>> pending) {
+            long n = changes.size();
+            if (n == 0) {
+                head = conn.preparedQuery(HEAD).execute(Tuple.of(user));
+                pending.add(head);
+                return;
+            }
+            head = conn.preparedQuery(RESERVE).execute(Tuple.of(user, n));
+            pending.add(head);
+            List<String> cSections = new ArrayList<>(), cStreams = new ArrayList<>(), cReplicas = new ArrayList<>();
+            List<Long> cHlcs = new ArrayList<>(), cOffsets = new ArrayList<>();
+            List<String> aSections = new ArrayList<>(), aStreams = new ArrayList<>(), aReplicas = new ArrayList<>(), aValues = new ArrayList<>();
+            List<Long> aHlcs = new ArrayList<>(), aOffsets = new ArrayList<>();
+            List<String> pSections = new ArrayList<>(), pKeys = new ArrayList<>(), pValues = new ArrayList<>(), pReplicas = new ArrayList<>();
+            List<Long> pHlcs = new ArrayList<>(), pOffsets = new ArrayList<>();
+            for (int i = 0; i < changes.size(); i++) {
+                Change change = changes.get(i);
+                long offset = i + 1L;
+                if (change instanceof Change.Put put) {
+                    pSections.add(put.section());
+                    pKeys.add(put.key());
+                    pValues.add(put.value());
+                    pHlcs.add(put.stamp().hlc());
+                    pReplicas.add(put.stamp().replica());
+                    pOffsets.add(offset);
+                } else if (change instanceof Change.Append append) {
+                    aSections.add(append.section());
+                    aStreams.add(append.stream());
+                    aHlcs.add(append.stamp().hlc());
+                    aReplicas.add(append.stamp().replica());
+                    aValues.add(append.value());
+                    aOffsets.add(offset);
+                } else {
+                    Change.Clear clear = (Change.Clear) change;
+                    cSections.add(clear.section());
+                    cStreams.add(clear.stream());
+                    cHlcs.add(clear.stamp().hlc());
+                    cReplicas.add(clear.stamp().replica());
+                    cOffsets.add(offset);
+                }
+            }
+            // Order matters: appends must see this commit's watermarks.
+            if (!cSections.isEmpty()) {
+                data.add(conn.preparedQuery(CLEARS).execute(Tuple.tuple().addString(user).addLong(n)
+                        .addArrayOfString(strings(cSections)).addArrayOfString(strings(cStreams)).addArrayOfLong(longs(cHlcs))
+                        .addArrayOfString(strings(cReplicas)).addArrayOfLong(longs(cOffsets))));
+            }
+            if (!aSections.isEmpty()) {
+                data.add(conn.preparedQuery(APPENDS).execute(Tuple.tuple().addString(user).addLong(n)
+                        .addArrayOfString(strings(aSections)).addArrayOfString(strings(aStreams)).addArrayOfLong(longs(aHlcs))
+                        .addArrayOfString(strings(aReplicas)).addArrayOfString(strings(aValues)).addArrayOfLong(longs(aOffsets))));
+            }
+            if (!pSections.isEmpty()) {
+                data.add(conn.preparedQuery(PUTS).execute(Tuple.tuple().addString(user).addLong(n)
+                        .addArrayOfString(strings(pSections)).addArrayOfString(strings(pKeys)).addArrayOfString(strings(pValues))
+                        .addArrayOfLong(longs(pHlcs)).addArrayOfString(strings(pReplicas)).addArrayOfLong(longs(pOffsets))));
+            }
+            pending.addAll(data);
+        }
+
+        CommitResult result() {
+            long newHead = firstLong(head.result());
+            long previousHead = newHead - changes.size();
+            List<Long> seqs = new ArrayList<>();
+            for (Future<RowSet<Row>> f : data) {
+                f.result().forEach(row -> seqs.add(row.getLong(0)));
+            }
+            Collections.sort(seqs);
+            List<Sequenced> applied = new ArrayList<>(seqs.size());
+            for (long seq : seqs) {
+                long index = seq - previousHead - 1;
+                if (index < 0 || index >= changes.size()) {
+                    throw new IllegalStateException("postgres returned seq " + seq + " outside the range reserved for user '"
+                            + user + "' (" + (previousHead + 1) + ".." + newHead + ")");
+                }
+                applied.add(new Sequenced(seq, changes.get((int) index)));
+            }
+            return new CommitResult(user, previousHead, newHead, Collections.unmodifiableList(applied));
+        }
+    }
+
+    @Override
+    public Future<Page> readSince(String user, long cursor, int limit) {
+        try {
+            UserChanges.checkRead(user, cursor, limit);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        // Both statements pipelined on one connection: the head is read strictly before the rows.
+        return pool.withConnection(conn -> {
+            Future<RowSet<Row>> head = conn.preparedQuery(HEAD).execute(Tuple.of(user));
+            Future<RowSet<Row>> rows = conn.preparedQuery(READ_SINCE).execute(Tuple.of(user, cursor, limit + 1L));
+            return Future.all(head, rows).map(all -> page(firstLong(head.result()), rows.result(), limit));
+        }).recover(e -> unavailable("read", e));
+    }
+
+    private static Page page(long head, RowSet<Row> rows, int limit) {
+        List<Sequenced> changes = new ArrayList<>(Math.min(rows.size(), limit));
+        boolean more = false;
+        for (Row row : rows) {
+            if (changes.size() == limit) {
+                more = true;
+                break;
+            }
+            changes.add(new Sequenced(row.getLong(6), toChange(row)));
+        }
+        long last = changes.isEmpty() ? 0L : changes.get(changes.size() - 1).seq();
+        return new Page(Collections.unmodifiableList(changes), more ? last : Math.max(head, last), more);
+    }
+
+    private static Change toChange(Row row) {
+        Stamp stamp = new Stamp(row.getLong(4), row.getString(5));
+        return switch (row.getInteger(0)) {
+            case 0 -> new Change.Put(row.getString(1), row.getString(2), row.getString(3), stamp);
+            case 1 -> new Change.Append(row.getString(1), row.getString(2), row.getString(3), stamp);
+            case 2 -> new Change.Clear(row.getString(1), row.getString(2), stamp);
+            default -> throw new IllegalStateException("unknown row kind " + row.getInteger(0));
+        };
+    }
+
+    @Override
+    public Future<Long> head(String user) {
+        try {
+            UserChanges.checkUser(user);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return pool.preparedQuery(HEAD).execute(Tuple.of(user))
+                .map(PgServerStore::firstLong)
+                .recover(e -> unavailable("head read", e));
+    }
+
+    private static long firstLong(RowSet<Row> rows) {
+        var it = rows.iterator();
+        return it.hasNext() ? it.next().getLong(0) : 0L;
+    }
+
+    @Override
+    public Future<Void> ping() {
+        return pool.query("SELECT 1").execute().<Void>mapEmpty().recover(e -> unavailable("ping", e));
+    }
+
+    @Override
+    public Future<Void> close() {
+        return pool.close();
+    }
+
+    private static <T> Future<T> unavailable(String what, Throwable e) {
+        if (e instanceof StoreUnavailableException) {
+            return Future.failedFuture(e);
+        }
+        return Future.failedFuture(new StoreUnavailableException("postgres " + what + " failed: " + e.getMessage(), e));
+    }
+
+    private static String[] strings(List<String> list) {
+        return list.toArray(new String[0]);
+    }
+
+    private static Long[] longs(List<Long> list) {
+        return list.toArray(new Long[0]);
+    }
+}

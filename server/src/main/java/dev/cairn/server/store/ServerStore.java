@@ -1,0 +1,79 @@
+package dev.cairn.server.store;
+
+import dev.cairn.engine.crdt.Change;
+import io.vertx.core.Future;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Port for the server's durable store of every user's merged state. Two adapters run one
+ * conformance suite ({@code ServerStoreContract}): {@link PgServerStore} (production, several
+ * nodes on one database) and {@link MapDbServerStore} (embedded default, nothing to install).
+ *
+ * <p>Guarantees every adapter gives (PROTOCOL.md section 1.3 and 4):
+ * <ul>
+ *   <li>{@link #commit} merges all batches with the CRDT rules in one durable transaction
+ *       (group commit) and completes only after it is durable; on failure nothing of it is kept.</li>
+ *   <li>Each change that alters a user's state gets a seq; seqs are strictly increasing in commit
+ *       order per user. A change that alters nothing (re-sent, outdated) gets none.</li>
+ *   <li>Map sections keep only the winning entry per key with the seq that made it win; log
+ *       sections keep visible entries and watermarks, and purge entries a watermark hides.</li>
+ *   <li>{@link #readSince} never misses a change committed before it started.</li>
+ *   <li>No operation reads or writes more than the users it names (every key starts with the user id).</li>
+ * </ul>
+ * User ids must be non-empty and hold no NUL character, cursors are {@code >= 0} and limits
+ * {@code >= 1}; other arguments fail the future with {@link IllegalArgumentException}. Store
+ * failures (database down, I/O error) fail it with {@link StoreUnavailableException}.
+ * Methods may be called from any thread; returned futures complete on a Vert.x context.
+ */
+public interface ServerStore {
+
+    /** "postgres" or "mapdb", for /health and logs. */
+    String kind();
+
+    /** Opens the store (applying schema migrations); completes when it is ready. */
+    Future<Void> start();
+
+    /**
+     * Merges the batches in one transaction. Several batches may name the same user. Returns one
+     * result per user named, with the changes that altered that user's state and their seqs.
+     */
+    Future<Map<String, CommitResult>> commit(List<UserBatch> batches);
+
+    /**
+     * Up to {@code limit} entries of a user with seq greater than {@code cursor}, in seq order,
+     * each as the change that recreates it (set/delete, append, clear).
+     */
+    Future<Page> readSince(String user, long cursor, int limit);
+
+    /** The user's highest seq (0 for a user with no data). */
+    Future<Long> head(String user);
+
+    /** Completes if the store can serve requests now (used by /health). */
+    Future<Void> ping();
+
+    Future<Void> close();
+
+    /** Changes pushed by one socket (or one HTTP request) for one user. */
+    record UserBatch(String user, List<Change> changes) {
+    }
+
+    /** A change with the seq the server gave it. */
+    record Sequenced(long seq, Change change) {
+    }
+
+    /**
+     * What a commit did to one user: the head before and after, and the changes that altered the
+     * state (in seq order). Seqs in {@code (previousHead, head]} not in {@code applied} are gaps.
+     */
+    record CommitResult(String user, long previousHead, long head, List<Sequenced> applied) {
+    }
+
+    /**
+     * One page of {@link #readSince}. {@code cursor} is the highest seq the page covers: the last
+     * change's seq when {@code more} is true; otherwise at least the user's head when the read
+     * started, so gaps after the last change are covered too.
+     */
+    record Page(List<Sequenced> changes, long cursor, boolean more) {
+    }
+}

@@ -1,0 +1,103 @@
+package dev.cairn.server.store;
+
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.LwwEntry;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * The part of a commit both adapters share: checking user ids, grouping batches by user, and
+ * merging one user's changes in memory before they touch storage.
+ *
+ * <p>{@link #merge} keeps one change per target, the one the CRDT rules make win: per map key the
+ * {@link LwwEntry#merge} winner, per log stream the highest clear, per log entry (stream and
+ * stamp) the greater value; appends at or below the batch's own clear of their stream are dropped.
+ * Merging first is what lets the Postgres adapter write each row with one multi-row upsert (which
+ * may not touch a row twice), and it gives both adapters the same seq numbering: the i-th merged
+ * change gets {@code previousHead + 1 + i}, and the head moves by the merged count even when some
+ * of them turn out to alter nothing (gaps are allowed).
+ */
+final class UserChanges {
+
+    private UserChanges() {
+    }
+
+    /** User ids are non-empty and free of NUL (Postgres text cannot hold it; MapDB keys use it as separator). */
+    static String checkUser(String user) {
+        if (user == null || user.isEmpty() || user.indexOf('\u0000') >= 0) {
+            throw new IllegalArgumentException("invalid user id " + (user == null ? "null" : "'" + user.replace('\u0000', '?') + "'")
+                    + ": must be non-empty and contain no NUL character");
+        }
+        return user;
+    }
+
+    static void checkRead(String user, long cursor, int limit) {
+        checkUser(user);
+        if (cursor < 0) {
+            throw new IllegalArgumentException("cursor must be >= 0: " + cursor);
+        }
+        if (limit < 1 || limit == Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("limit must be between 1 and " + (Integer.MAX_VALUE - 1) + ": " + limit);
+        }
+    }
+
+    /** The batches' changes per user, users in sorted order (the lock order that keeps group commits deadlock-free). */
+    static TreeMap<String, List<Change>> byUser(List<ServerStore.UserBatch> batches) {
+        Objects.requireNonNull(batches, "batches");
+        TreeMap<String, List<Change>> out = new TreeMap<>();
+        for (ServerStore.UserBatch batch : batches) {
+            checkUser(batch.user());
+            List<Change> changes = out.computeIfAbsent(batch.user(), u -> new ArrayList<>());
+            for (Change change : batch.changes()) {
+                changes.add(Objects.requireNonNull(change, "change"));
+            }
+        }
+        return out;
+    }
+
+    private record MapTarget(String section, String key) {
+    }
+
+    private record StreamTarget(String section, String stream) {
+    }
+
+    private record EntryTarget(String section, String stream, Stamp stamp) {
+    }
+
+    /** One change per target, in order of first appearance (see the class comment). */
+    static List<Change> merge(Collection<Change> changes) {
+        LinkedHashMap<Object, Change> winners = new LinkedHashMap<>();
+        Map<StreamTarget, Stamp> clears = new java.util.HashMap<>();
+        for (Change change : changes) {
+            if (change instanceof Change.Put put) {
+                winners.merge(new MapTarget(put.section(), put.key()), put,
+                        (a, b) -> ((Change.Put) b).entry().beats(((Change.Put) a).entry()) ? b : a);
+            } else if (change instanceof Change.Append append) {
+                winners.merge(new EntryTarget(append.section(), append.stream(), append.stamp()), append,
+                        (a, b) -> ((Change.Append) b).value().compareTo(((Change.Append) a).value()) > 0 ? b : a);
+            } else {
+                Change.Clear clear = (Change.Clear) change;
+                StreamTarget target = new StreamTarget(clear.section(), clear.stream());
+                winners.merge(target, clear, (a, b) -> b.stamp().compareTo(a.stamp()) > 0 ? b : a);
+                clears.merge(target, clear.stamp(), (a, b) -> b.compareTo(a) > 0 ? b : a);
+            }
+        }
+        List<Change> out = new ArrayList<>(winners.size());
+        for (Change change : winners.values()) {
+            if (change instanceof Change.Append append) {
+                Stamp mark = clears.get(new StreamTarget(append.section(), append.stream()));
+                if (mark != null && append.stamp().compareTo(mark) <= 0) {
+                    continue;
+                }
+            }
+            out.add(change);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,633 @@
+package dev.cairn.server.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.codec.CanonicalJson;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.ReplicaState;
+import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.server.store.ServerStore.CommitResult;
+import dev.cairn.server.store.ServerStore.Page;
+import dev.cairn.server.store.ServerStore.Sequenced;
+import dev.cairn.server.store.ServerStore.UserBatch;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The conformance suite every {@link ServerStore} adapter runs (PROTOCOL.md sections 1.3 and 4):
+ * a subclass only provides empty backing storage and opens stores on it.
+ *
+ * <p>Stores are driven from the test thread and futures are awaited with a timeout (never on an
+ * event loop). Randomized cases print their seed in the failure message.
+ */
+public abstract class ServerStoreContract {
+
+    protected static final long TIMEOUT_SECONDS = 30;
+
+    /** The sections the tests use, with their kinds. */
+    protected static final Map<String, SectionKind> SECTIONS = Map.of(
+            "prefs", SectionKind.MAP, "cards", SectionKind.MAP, "chat", SectionKind.LOG, "consent", SectionKind.LOG);
+
+    protected Vertx vertx;
+    protected ServerStore store;
+
+    /** Creates empty backing storage (a file, a database) for one test. */
+    protected abstract void createBacking(Vertx vertx) throws Exception;
+
+    /** A new, not yet started store on the backing storage (called again to reopen it). */
+    protected abstract ServerStore openStore(Vertx vertx) throws Exception;
+
+    /** Removes the backing storage; every store on it is closed by then. */
+    protected abstract void destroyBacking() throws Exception;
+
+    @BeforeEach
+    final void startStore() throws Exception {
+        vertx = Vertx.vertx();
+        createBacking(vertx);
+        store = openStore(vertx);
+        await(store.start());
+    }
+
+    @AfterEach
+    final void stopStore() throws Exception {
+        try {
+            if (store != null) {
+                await(store.close());
+            }
+        } finally {
+            try {
+                destroyBacking();
+            } finally {
+                await(vertx.close());
+            }
+        }
+    }
+
+    /** Closes the store and opens a new instance on the same backing storage. */
+    protected ServerStore reopen() throws Exception {
+        await(store.close());
+        store = null;
+        store = openStore(vertx);
+        await(store.start());
+        return store;
+    }
+
+    // ---- helpers
+
+    protected static <T> T await(Future<T> future) throws Exception {
+        try {
+            return future.toCompletionStage().toCompletableFuture().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception cause ? cause : e;
+        } catch (TimeoutException e) {
+            throw new AssertionError("store did not answer within " + TIMEOUT_SECONDS + " s", e);
+        }
+    }
+
+    /** The failure of a future that must fail. */
+    protected static Throwable failureOf(Future<?> future) {
+        try {
+            future.toCompletionStage().toCompletableFuture().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            return e.getCause();
+        } catch (Exception e) {
+            throw new AssertionError("expected the future to fail, got " + e, e);
+        }
+        return fail("expected the future to fail, but it succeeded");
+    }
+
+    protected static Stamp stamp(long hlc, String replica) {
+        return new Stamp(hlc, replica);
+    }
+
+    protected static Change.Put set(String section, String key, String json, long hlc, String replica) {
+        return new Change.Put(section, key, json, stamp(hlc, replica));
+    }
+
+    protected static Change.Put delete(String section, String key, long hlc, String replica) {
+        return new Change.Put(section, key, null, stamp(hlc, replica));
+    }
+
+    protected static Change.Append append(String section, String stream, String json, long hlc, String replica) {
+        return new Change.Append(section, stream, json, stamp(hlc, replica));
+    }
+
+    protected static Change.Clear clear(String section, String stream, long hlc, String replica) {
+        return new Change.Clear(section, stream, stamp(hlc, replica));
+    }
+
+    protected Map<String, CommitResult> commit(UserBatch... batches) throws Exception {
+        return await(store.commit(List.of(batches)));
+    }
+
+    protected CommitResult commit(String user, Change... changes) throws Exception {
+        Map<String, CommitResult> results = commit(new UserBatch(user, List.of(changes)));
+        assertEquals(Set.of(user), results.keySet());
+        CommitResult result = results.get(user);
+        checkResult(result);
+        return result;
+    }
+
+    /** Invariants of every commit result: applied seqs strictly increasing inside (previousHead, head]. */
+    protected static void checkResult(CommitResult result) {
+        assertTrue(result.head() >= result.previousHead(), "head moved backwards: " + result);
+        long last = result.previousHead();
+        for (Sequenced s : result.applied()) {
+            assertTrue(s.seq() > last, "applied seqs not strictly increasing after previousHead: " + result);
+            last = s.seq();
+        }
+        assertTrue(last <= result.head(), "applied seq above head: " + result);
+    }
+
+    /**
+     * Everything of a user with seq above {@code cursor}, walked in pages of {@code pageSize},
+     * checking the paging invariants on the way.
+     */
+    protected List<Sequenced> readAll(String user, long cursor, int pageSize) throws Exception {
+        return walk(user, cursor, pageSize).changes();
+    }
+
+    /** What a replica gets catching up from {@code cursor}: the changes and the cursor it ends at. */
+    protected record Walk(List<Sequenced> changes, long cursor) {
+    }
+
+    /** Like {@link #readAll}, also returning the final cursor. */
+    protected Walk walk(String user, long cursor, int pageSize) throws Exception {
+        long headBefore = await(store.head(user));
+        List<Sequenced> out = new ArrayList<>();
+        while (true) {
+            Page page = await(store.readSince(user, cursor, pageSize));
+            assertTrue(page.changes().size() <= pageSize, "page larger than its limit");
+            long last = cursor;
+            for (Sequenced s : page.changes()) {
+                assertTrue(s.seq() > last, "page not in seq order or repeats the cursor: " + page);
+                last = s.seq();
+            }
+            assertTrue(page.cursor() >= last, "page cursor below its last change: " + page);
+            if (page.more()) {
+                assertEquals(pageSize, page.changes().size(), "a page with more after it must be full");
+                assertEquals(last, page.cursor(), "the cursor of a page with more after it is its last change's seq");
+            }
+            out.addAll(page.changes());
+            cursor = page.cursor();
+            if (!page.more()) {
+                assertTrue(page.cursor() >= headBefore, "the last page's cursor " + page.cursor() + " does not cover the head " + headBefore);
+                return new Walk(out, page.cursor());
+            }
+        }
+    }
+
+    protected static ReplicaState newState() {
+        return new ReplicaState(SECTIONS::get);
+    }
+
+    /** The user's state as a fresh replica rebuilds it from readSince(0). */
+    protected String foldedState(String user, int pageSize) throws Exception {
+        ReplicaState state = newState();
+        for (Sequenced s : readAll(user, 0, pageSize)) {
+            state.apply(s.change());
+        }
+        return CanonicalJson.encode(state);
+    }
+
+    protected static String encode(Change... changes) {
+        ReplicaState state = newState();
+        for (Change c : changes) {
+            state.apply(c);
+        }
+        return CanonicalJson.encode(state);
+    }
+
+    // ---- cases
+
+    @Test
+    void kindIsNamedAndPingAnswers() throws Exception {
+        assertTrue(store.kind().equals("postgres") || store.kind().equals("mapdb"), store.kind());
+        await(store.ping());
+    }
+
+    @Test
+    void unknownUserHasNothing() throws Exception {
+        assertEquals(0L, await(store.head("nobody")));
+        Page page = await(store.readSince("nobody", 0, 10));
+        assertEquals(List.of(), page.changes());
+        assertFalse(page.more());
+        assertEquals(0L, page.cursor());
+    }
+
+    @Test
+    void seqsIncreaseStrictlyAcrossCommits() throws Exception {
+        long lastHead = 0;
+        long lastSeq = 0;
+        for (int i = 0; i < 5; i++) {
+            CommitResult r = commit("alice",
+                    set("prefs", "theme", "\"v" + i + "\"", 100 + i, "phone"),
+                    append("chat", "conv-1", "{\"text\":\"m" + i + "\"}", 100 + i, "phone"),
+                    set("cards", "card-" + i + "/isExpanded", "true", 100 + i, "laptop"));
+            assertEquals(lastHead, r.previousHead(), "previousHead is the head the last commit left");
+            assertEquals(3, r.applied().size());
+            assertTrue(r.applied().get(0).seq() > lastSeq);
+            lastSeq = r.applied().get(2).seq();
+            lastHead = r.head();
+        }
+        assertEquals(lastHead, await(store.head("alice")));
+        assertTrue(lastHead >= lastSeq);
+    }
+
+    @Test
+    void emptyBatchReportsTheHeadAndChangesNothing() throws Exception {
+        CommitResult first = commit("alice", set("prefs", "theme", "\"dark\"", 100, "phone"));
+        CommitResult empty = commit("alice");
+        assertEquals(first.head(), empty.previousHead());
+        assertEquals(first.head(), empty.head());
+        assertEquals(List.of(), empty.applied());
+        assertEquals(Map.of(), await(store.commit(List.of())));
+    }
+
+    @Test
+    void resentAndOutdatedChangesGetNoSeqAndChangeNothing() throws Exception {
+        Change[] batch = {
+            set("prefs", "theme", "\"dark\"", 200, "phone"),
+            delete("prefs", "font", 201, "phone"),
+            append("chat", "conv-1", "{\"text\":\"hi\"}", 202, "phone"),
+            clear("chat", "conv-2", 203, "phone"),
+        };
+        CommitResult first = commit("alice", batch);
+        assertEquals(4, first.applied().size());
+        List<Sequenced> before = readAll("alice", 0, 100);
+
+        CommitResult again = commit("alice", batch);
+        assertEquals(List.of(), again.applied(), "a re-sent batch alters nothing");
+        CommitResult outdated = commit("alice",
+                set("prefs", "theme", "\"light\"", 150, "laptop"),
+                set("prefs", "font", "\"serif\"", 201, "laptop"),   // same hlc, "laptop" < "phone": the tombstone stays
+                append("chat", "conv-2", "{\"text\":\"old\"}", 203, "phone"),  // at the watermark: hidden
+                clear("chat", "conv-2", 199, "laptop"));
+        assertEquals(List.of(), outdated.applied(), "outdated changes alter nothing");
+
+        assertEquals(before, readAll("alice", 0, 100), "visible state and seqs did not move");
+        assertEquals(encode(batch), foldedState("alice", 100));
+    }
+
+    @Test
+    void mapWinnersFollowLwwRulesIncludingEqualStampTieBreaks() throws Exception {
+        // Newer stamp wins, older loses; at equal hlc the greater replica id wins ("r2" > "r10").
+        commit("alice", set("prefs", "a", "1", 10, "r1"));
+        assertEquals(0, commit("alice", set("prefs", "a", "2", 9, "r9")).applied().size());
+        assertEquals(1, commit("alice", set("prefs", "a", "3", 11, "r10")).applied().size());
+        assertEquals(1, commit("alice", set("prefs", "a", "4", 11, "r2")).applied().size());
+        assertEquals(0, commit("alice", set("prefs", "a", "5", 11, "r10")).applied().size());
+        // A newer tombstone beats a value; an older value does not resurrect it.
+        assertEquals(1, commit("alice", delete("prefs", "b", 20, "r1")).applied().size());
+        assertEquals(0, commit("alice", set("prefs", "b", "1", 19, "r9")).applied().size());
+        // Equal stamps (a reused stamp): a value beats a tombstone, the greater value text wins.
+        assertEquals(1, commit("alice", delete("prefs", "c", 30, "r1")).applied().size());
+        assertEquals(1, commit("alice", set("prefs", "c", "\"a\"", 30, "r1")).applied().size());
+        assertEquals(0, commit("alice", delete("prefs", "c", 30, "r1")).applied().size());
+        assertEquals(1, commit("alice", set("prefs", "c", "\"b\"", 30, "r1")).applied().size());
+        assertEquals(0, commit("alice", set("prefs", "c", "\"a\"", 30, "r1")).applied().size());
+        // Same for log entries sharing a stamp: the greater value text wins.
+        assertEquals(1, commit("alice", append("chat", "s", "\"x\"", 40, "r1")).applied().size());
+        assertEquals(1, commit("alice", append("chat", "s", "\"y\"", 40, "r1")).applied().size());
+        assertEquals(0, commit("alice", append("chat", "s", "\"x\"", 40, "r1")).applied().size());
+
+        assertEquals(encode(set("prefs", "a", "4", 11, "r2"), delete("prefs", "b", 20, "r1"),
+                set("prefs", "c", "\"b\"", 30, "r1"), append("chat", "s", "\"y\"", 40, "r1")), foldedState("alice", 2));
+    }
+
+    @Test
+    void clearPurgesHiddenEntriesAndLaterAppendsBelowItAreDropped() throws Exception {
+        commit("alice",
+                append("chat", "conv-1", "\"m1\"", 10, "phone"),
+                append("chat", "conv-1", "\"m2\"", 20, "phone"),
+                append("chat", "conv-1", "\"m3\"", 30, "phone"),
+                append("chat", "conv-2", "\"other\"", 15, "phone"));
+        CommitResult cleared = commit("alice", clear("chat", "conv-1", 20, "phone"));
+        assertEquals(1, cleared.applied().size());
+
+        List<Sequenced> all = readAll("alice", 0, 100);
+        assertEquals(Set.of(append("chat", "conv-1", "\"m3\"", 30, "phone"), append("chat", "conv-2", "\"other\"", 15, "phone"),
+                clear("chat", "conv-1", 20, "phone")), changesOf(all), "entries at or below the watermark are purged");
+
+        // (20, "laptop") sorts below the watermark (20, "phone").
+        assertEquals(0, commit("alice", append("chat", "conv-1", "\"late\"", 20, "laptop")).applied().size(),
+                "an append below the watermark is dropped");
+        assertEquals(0, commit("alice", append("chat", "conv-1", "\"m1\"", 10, "phone")).applied().size());
+        assertEquals(1, commit("alice", append("chat", "conv-1", "\"new\"", 21, "laptop")).applied().size());
+
+        // A clear and appends in one batch: only the appends above the clear survive.
+        commit("alice", append("chat", "conv-2", "\"a\"", 40, "phone"), clear("chat", "conv-2", 45, "phone"),
+                append("chat", "conv-2", "\"b\"", 50, "phone"));
+        assertEquals(encode(append("chat", "conv-1", "\"m3\"", 30, "phone"), clear("chat", "conv-1", 20, "phone"),
+                append("chat", "conv-1", "\"new\"", 21, "laptop"), clear("chat", "conv-2", 45, "phone"),
+                append("chat", "conv-2", "\"b\"", 50, "phone")), foldedState("alice", 3));
+
+        // A newer clear moves the watermark to a new seq; an older one does nothing.
+        long before = await(store.head("alice"));
+        CommitResult newer = commit("alice", clear("chat", "conv-1", 100, "phone"));
+        assertTrue(newer.applied().get(0).seq() > before);
+        assertEquals(0, commit("alice", clear("chat", "conv-1", 99, "phone")).applied().size());
+        List<Sequenced> after = readAll("alice", 0, 100);
+        assertEquals(1, after.stream().filter(s -> s.change() instanceof Change.Clear c && c.stream().equals("conv-1")).count());
+        assertFalse(after.stream().anyMatch(s -> s.change() instanceof Change.Append a && a.stream().equals("conv-1")),
+                "the newer watermark purged every conv-1 entry");
+    }
+
+    @Test
+    void overwrittenKeyMovesToItsNewSeq() throws Exception {
+        CommitResult first = commit("alice", set("prefs", "theme", "\"dark\"", 10, "phone"), set("prefs", "lang", "\"en\"", 10, "phone"));
+        CommitResult second = commit("alice", set("prefs", "theme", "\"light\"", 11, "laptop"));
+        long newSeq = second.applied().get(0).seq();
+
+        List<Sequenced> all = readAll("alice", 0, 100);
+        assertEquals(2, all.size(), "catch-up sends current state, not history");
+        assertEquals(new Sequenced(newSeq, set("prefs", "theme", "\"light\"", 11, "laptop")), all.get(1));
+        assertEquals(first.applied().get(1), all.get(0));
+
+        // A replica that had seen the first commit gets the new value, and nothing else.
+        List<Sequenced> since = readAll("alice", first.head(), 100);
+        assertEquals(List.of(new Sequenced(newSeq, set("prefs", "theme", "\"light\"", 11, "laptop"))), since);
+        // A replica past the new seq gets nothing.
+        assertEquals(List.of(), readAll("alice", second.head(), 100));
+    }
+
+    @Test
+    void pagingWalksEverythingOnceWithCoveringCursors() throws Exception {
+        for (int round = 0; round < 6; round++) {
+            List<Change> batch = new ArrayList<>();
+            for (int k = 0; k < 6; k++) {
+                batch.add(set("prefs", "k" + ((round * 3 + k) % 10), "" + round, 100 + round, "phone"));   // overwrites leave gaps
+            }
+            batch.add(append("chat", "c", "\"m" + round + "\"", 100 + round, "phone"));
+            commit("alice", batch.toArray(Change[]::new));
+        }
+        commit("alice", clear("chat", "c", 102, "phone"));
+        List<Sequenced> everything = readAll("alice", 0, 1000);
+        long head = await(store.head("alice"));
+        for (int pageSize : new int[] {1, 2, 3, 7}) {
+            assertEquals(everything, readAll("alice", 0, pageSize), "page size " + pageSize);
+        }
+        // Resuming from any page's cursor gets exactly the rest.
+        for (int i = 0; i < everything.size(); i++) {
+            assertEquals(everything.subList(i + 1, everything.size()), readAll("alice", everything.get(i).seq(), 4));
+        }
+        Page atHead = await(store.readSince("alice", head, 5));
+        assertEquals(List.of(), atHead.changes());
+        assertFalse(atHead.more());
+        assertTrue(atHead.cursor() >= head);
+        assertEquals(encodeAll(everything), foldedState("alice", 5));
+    }
+
+    @Test
+    void usersAreIsolated() throws Exception {
+        String[] users = {"al", "alice", "alice ", "ali", "a\u00e9", "bob"};
+        for (int i = 0; i < users.length; i++) {
+            commit(users[i], set("prefs", "theme", "\"" + users[i] + "\"", 10 + i, "phone"),
+                    append("chat", "conv", "\"" + users[i] + "\"", 10 + i, "phone"),
+                    clear("consent", "waiver", 10 + i, "phone"));
+        }
+        commit("alice", clear("chat", "conv", 1000, "phone"));   // purges only alice's entries
+        for (int i = 0; i < users.length; i++) {
+            String u = users[i];
+            List<Sequenced> mine = readAll(u, 0, 2);
+            Change[] expected = u.equals("alice")
+                    ? new Change[] {set("prefs", "theme", "\"alice\"", 11, "phone"), clear("consent", "waiver", 11, "phone"),
+                        clear("chat", "conv", 1000, "phone")}
+                    : new Change[] {set("prefs", "theme", "\"" + u + "\"", 10 + i, "phone"),
+                        append("chat", "conv", "\"" + u + "\"", 10 + i, "phone"), clear("consent", "waiver", 10 + i, "phone")};
+            assertEquals(Set.of(expected), changesOf(mine), "user '" + u + "' sees only its own data");
+            assertEquals(u.equals("alice") ? 4 : 3, await(store.head(u)));
+        }
+    }
+
+    @Test
+    void groupCommitOfSeveralUsersAndTwoBatchesOfOneUser() throws Exception {
+        commit("bob", set("prefs", "theme", "\"old\"", 1, "phone"));
+        Map<String, CommitResult> results = commit(
+                new UserBatch("carol", List.of(set("prefs", "theme", "\"dark\"", 10, "phone"), set("prefs", "lang", "\"en\"", 10, "phone"))),
+                new UserBatch("bob", List.of(set("prefs", "theme", "\"new\"", 5, "laptop"))),
+                new UserBatch("carol", List.of(set("prefs", "theme", "\"light\"", 12, "laptop"), append("chat", "c", "\"hi\"", 12, "laptop"),
+                        set("prefs", "lang", "\"fr\"", 9, "laptop"))));   // loses to the first batch's "en"
+        assertEquals(Set.of("bob", "carol"), results.keySet());
+        results.values().forEach(ServerStoreContract::checkResult);
+
+        CommitResult carol = results.get("carol");
+        assertEquals(0, carol.previousHead());
+        assertEquals(Set.of(set("prefs", "theme", "\"light\"", 12, "laptop"), set("prefs", "lang", "\"en\"", 10, "phone"),
+                append("chat", "c", "\"hi\"", 12, "laptop")), changesOf(carol.applied()), "one winner per key across both batches");
+        CommitResult bob = results.get("bob");
+        assertEquals(1, bob.previousHead());
+        assertEquals(List.of(set("prefs", "theme", "\"new\"", 5, "laptop")), bob.applied().stream().map(Sequenced::change).toList());
+
+        assertEquals(encode(set("prefs", "theme", "\"light\"", 12, "laptop"), set("prefs", "lang", "\"en\"", 10, "phone"),
+                append("chat", "c", "\"hi\"", 12, "laptop")), foldedState("carol", 10));
+        assertEquals(encode(set("prefs", "theme", "\"new\"", 5, "laptop")), foldedState("bob", 10));
+    }
+
+    @Test
+    void concurrentCommitsOfOneUserKeepSeqsUniqueAndInCommitOrder() throws Exception {
+        int commits = 50;
+        List<Future<Map<String, CommitResult>>> pending = new ArrayList<>();
+        Map<Change, Integer> written = new HashMap<>();
+        for (int i = 0; i < commits; i++) {
+            Change put = set("prefs", "k" + i, "" + i, 1000 + i, "r" + i);
+            Change entry = append("chat", "conv", "\"m" + i + "\"", 1000 + i, "r" + i);
+            written.put(put, i);
+            written.put(entry, i);
+            UserBatch mine = new UserBatch("alice", List.of(put, entry));
+            UserBatch bobs = new UserBatch("bob", List.of(set("prefs", "k", "" + i, 1000 + i, "r1")));
+            // Some group commits name both users, in both orders: an adapter must lock them in one order.
+            pending.add(store.commit(i % 10 == 0 ? List.of(bobs, mine) : i % 10 == 5 ? List.of(mine, bobs) : List.of(mine)));
+            if (i % 10 == 1) {
+                pending.add(store.commit(List.of(bobs)));
+            }
+        }
+        // A replica following the cursor while the commits land must never miss one (PROTOCOL.md 4.3).
+        Future<?> all = Future.all(pending);
+        Map<Long, Change> followed = new TreeMap<>();
+        long cursor = 0;
+        boolean done = false;
+        while (!done) {
+            done = all.isComplete();
+            Page page = await(store.readSince("alice", cursor, 7));
+            for (Sequenced s : page.changes()) {
+                assertTrue(s.seq() > cursor);
+                assertEquals(null, followed.put(s.seq(), s.change()), "seq " + s.seq() + " delivered twice");
+            }
+            cursor = page.cursor();
+            done &= !page.more();
+        }
+        await(all);
+
+        Map<Long, Change> applied = new TreeMap<>();
+        List<CommitResult> results = new ArrayList<>();
+        for (Future<Map<String, CommitResult>> f : pending) {
+            CommitResult r = f.result().get("alice");
+            if (r == null) {
+                continue;
+            }
+            checkResult(r);
+            results.add(r);
+            assertEquals(2, r.applied().size());
+            for (Sequenced s : r.applied()) {
+                assertEquals(null, applied.put(s.seq(), s.change()), "seq " + s.seq() + " given twice");
+            }
+        }
+        assertEquals(2 * commits, applied.size());
+        assertEquals(written.keySet(), new HashSet<>(applied.values()));
+        // Each commit's reserved range (previousHead, head] is disjoint from every other's.
+        results.sort((a, b) -> Long.compare(a.previousHead(), b.previousHead()));
+        for (int i = 1; i < results.size(); i++) {
+            assertTrue(results.get(i).previousHead() >= results.get(i - 1).head(), "overlapping seq ranges: " + results);
+        }
+        List<Sequenced> all0 = readAll("alice", 0, 1000);
+        Map<Long, Change> read = new TreeMap<>();
+        all0.forEach(s -> read.put(s.seq(), s.change()));
+        assertEquals(applied, read, "readSince(0) returns every applied change at its seq, in seq order");
+        assertEquals(applied, followed, "the follower saw every change exactly once");
+    }
+
+    @Test
+    void randomChangesConvergeWithTheEngine() throws Exception {
+        long base = Long.getLong("cairn.seed", new Random().nextLong());   // -Dcairn.seed=... replays a failure
+        for (int run = 0; run < 6; run++) {
+            long seed = base + run;
+            try {
+                convergeOnce(seed, "user-" + run);
+            } catch (AssertionError | RuntimeException e) {
+                throw new AssertionError("randomized run failed; replay with seed " + seed + "L: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static final String[] VALUES = {"1", "2", "\"a\"", "\"b\"", "true", "{\"x\":1}", "[1,2]"};
+    private static final String[] REPLICAS = {"r1", "r2", "r10"};
+
+    private static Change randomChange(Random rnd) {
+        long hlc = 1 + rnd.nextInt(8);
+        String replica = REPLICAS[rnd.nextInt(REPLICAS.length)];
+        int op = rnd.nextInt(20);
+        if (op < 10) {
+            String section = rnd.nextBoolean() ? "prefs" : "cards";
+            String value = rnd.nextInt(4) == 0 ? null : VALUES[rnd.nextInt(VALUES.length)];
+            return new Change.Put(section, "k" + rnd.nextInt(4), value, stamp(hlc, replica));
+        } else if (op < 18) {
+            return append(rnd.nextBoolean() ? "chat" : "consent", "s" + rnd.nextInt(2), VALUES[rnd.nextInt(VALUES.length)], hlc, replica);
+        }
+        return clear(rnd.nextBoolean() ? "chat" : "consent", "s" + rnd.nextInt(2), hlc, replica);
+    }
+
+    private void convergeOnce(long seed, String user) throws Exception {
+        Random rnd = new Random(seed);
+        String other = user + "-other";
+        ReplicaState reference = newState();
+        ReplicaState otherReference = newState();
+        ReplicaState viaApplied = newState();      // only what commits report as applied (what fan-out sends)
+        ReplicaState follower = newState();        // a replica catching up after every commit
+        long followerCursor = 0;
+        List<Change> history = new ArrayList<>();
+        for (int round = 0; round < 25; round++) {
+            List<UserBatch> batches = new ArrayList<>();
+            int batchCount = 1 + rnd.nextInt(3);
+            for (int b = 0; b < batchCount; b++) {
+                boolean mine = b == 0 || rnd.nextInt(3) > 0;
+                List<Change> changes = new ArrayList<>();
+                int size = 1 + rnd.nextInt(6);
+                for (int c = 0; c < size; c++) {
+                    Change change = mine && !history.isEmpty() && rnd.nextInt(5) == 0
+                            ? history.get(rnd.nextInt(history.size()))   // a re-sent change
+                            : randomChange(rnd);
+                    changes.add(change);
+                    (mine ? reference : otherReference).apply(change);
+                    if (mine) {
+                        history.add(change);
+                    }
+                }
+                batches.add(new UserBatch(mine ? user : other, changes));
+            }
+            Map<String, CommitResult> results = await(store.commit(batches));
+            CommitResult mineResult = results.get(user);
+            checkResult(mineResult);
+            for (Sequenced s : mineResult.applied()) {
+                assertTrue(viaApplied.apply(s.change()), "reported as applied but alters nothing: " + s);
+            }
+            Walk caughtUp = walk(user, followerCursor, 1 + rnd.nextInt(5));
+            caughtUp.changes().forEach(s -> follower.apply(s.change()));
+            assertTrue(caughtUp.cursor() >= mineResult.head(), "catching up after a commit covers its head");
+            followerCursor = caughtUp.cursor();
+        }
+        String expected = CanonicalJson.encode(reference);
+        assertEquals(expected, CanonicalJson.encode(viaApplied), "applied changes rebuild the state");
+        assertEquals(expected, CanonicalJson.encode(follower), "a replica following the cursor converges");
+        assertEquals(expected, foldedState(user, 1 + rnd.nextInt(10)), "a fresh replica converges");
+        assertEquals(CanonicalJson.encode(otherReference), foldedState(other, 10), "the other user converges");
+
+        // Re-sending the whole history alters nothing.
+        CommitResult resent = await(store.commit(List.of(new UserBatch(user, history)))).get(user);
+        assertEquals(List.of(), resent.applied());
+        assertEquals(expected, foldedState(user, 50));
+    }
+
+    @Test
+    void stateSurvivesCloseAndReopen() throws Exception {
+        commit("alice", set("prefs", "theme", "\"dark\"", 10, "phone"), delete("prefs", "font", 10, "phone"),
+                append("chat", "c", "\"hi\"", 11, "phone"), append("chat", "c", "\"old\"", 5, "phone"), clear("chat", "c", 6, "phone"));
+        commit("bob", set("prefs", "theme", "\"light\"", 10, "phone"));
+        List<Sequenced> alice = readAll("alice", 0, 100);
+        long head = await(store.head("alice"));
+
+        reopen();
+        assertEquals(alice, readAll("alice", 0, 100));
+        assertEquals(head, await(store.head("alice")));
+        assertEquals(1, readAll("bob", 0, 100).size());
+        CommitResult next = commit("alice", set("prefs", "theme", "\"light\"", 20, "phone"));
+        assertEquals(head, next.previousHead(), "seqs continue after the persisted head");
+        assertEquals(head + 1, next.applied().get(0).seq());
+    }
+
+    @Test
+    void invalidArgumentsFailWithoutTouchingTheStore() throws Exception {
+        assertInstanceOf(IllegalArgumentException.class, failureOf(store.commit(List.of(new UserBatch("a\u0000b",
+                List.of(set("prefs", "k", "1", 1, "r1")))))));
+        assertInstanceOf(IllegalArgumentException.class, failureOf(store.commit(List.of(new UserBatch("", List.of())))));
+        assertInstanceOf(IllegalArgumentException.class, failureOf(store.readSince("alice", 0, 0)));
+        assertInstanceOf(IllegalArgumentException.class, failureOf(store.readSince("alice", -1, 10)));
+        assertInstanceOf(IllegalArgumentException.class, failureOf(store.head("a\u0000")));
+        assertEquals(0L, await(store.head("a")));
+    }
+
+    // ---- more helpers
+
+    protected static Set<Change> changesOf(List<Sequenced> sequenced) {
+        Set<Change> out = new HashSet<>();
+        for (Sequenced s : sequenced) {
+            assertNotNull(s.change());
+            assertTrue(out.add(s.change()), "change listed twice: " + s);
+        }
+        return out;
+    }
+
+    protected static String encodeAll(List<Sequenced> sequenced) {
+        return encode(sequenced.stream().map(Sequenced::change).toArray(Change[]::new));
+    }
+}
