@@ -22,7 +22,7 @@ import dev.cairn.engine.section.SectionSpec;
 import dev.cairn.engine.section.StandardSections;
 import dev.cairn.engine.store.InMemoryLocalStore;
 import dev.cairn.engine.store.LocalStore;
-import dev.cairn.engine.store.MapDbLocalStore;
+import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.StoreException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -71,6 +71,9 @@ import java.util.function.Supplier;
  * lock-free. Only one engine may have a data directory open at a time.
  */
 public final class Cairn implements AutoCloseable {
+
+    /** The durable tier's file inside the data directory (a {@link JournalLocalStore}). */
+    public static final String DURABLE_FILE = "cairn.journal";
 
     /** The export document format this engine writes and reads. */
     public static final String EXPORT_FORMAT = ExportDocument.FORMAT;
@@ -638,7 +641,7 @@ public final class Cairn implements AutoCloseable {
             StandardSections.ALL.forEach(s -> sections.put(s.name(), s));
         }
 
-        /** The directory holding the durable store ({@code cairn.db}) and its lock file. */
+        /** The directory holding the durable store ({@code cairn.journal}) and its lock file ({@code cairn.lock}). */
         public Builder dataDir(Path dir) {
             once(this.dataDir == null && !inMemory, "dataDir (or inMemory)");
             this.dataDir = Objects.requireNonNull(dir, "dataDir");
@@ -713,7 +716,7 @@ public final class Cairn implements AutoCloseable {
             FileLock lock = lockDirectory(dataDir);
             LocalStore store = null;
             try {
-                store = MapDbLocalStore.open(dataDir.resolve("cairn.db"));
+                store = JournalLocalStore.open(dataDir.resolve(DURABLE_FILE));
                 return new Cairn(this, store, lock);
             } catch (RuntimeException e) {
                 if (store != null) {

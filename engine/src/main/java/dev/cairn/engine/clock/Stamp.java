@@ -16,7 +16,8 @@ import java.util.Objects;
 public record Stamp(long hlc, String replica) implements Comparable<Stamp> {
 
     public static final int COUNTER_BITS = 16;
-    public static final long MAX_MILLIS = (1L << 48) - 1;
+    /** Largest wall time a stamp can carry: the packed hlc must stay a non-negative long (year 6429). */
+    public static final long MAX_MILLIS = (1L << 47) - 1;
     public static final long COUNTER_MASK = (1L << COUNTER_BITS) - 1;
 
     public Stamp {

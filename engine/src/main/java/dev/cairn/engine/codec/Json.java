@@ -18,8 +18,10 @@ public final class Json {
     /** Values deeper than this are refused: a hostile document must not exhaust the stack. */
     public static final int MAX_DEPTH = 64;
 
+    /** Strict: nesting is bounded and an object with a repeated field name is refused, not "last wins". */
     public static final JsonFactory FACTORY = JsonFactory.builder()
             .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH).build())
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .build();
 
     public static final ObjectMapper MAPPER = new ObjectMapper(FACTORY)

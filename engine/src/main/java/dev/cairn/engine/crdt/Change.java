@@ -21,6 +21,7 @@ public sealed interface Change permits Change.Put, Change.Append, Change.Clear {
         public Put {
             Names.checkSection(section);
             Names.checkKey(key, "key");
+            Names.checkValueDepth(value);
             Objects.requireNonNull(stamp, "stamp");
         }
 
@@ -43,7 +44,7 @@ public sealed interface Change permits Change.Put, Change.Append, Change.Clear {
         public Append {
             Names.checkSection(section);
             Names.checkKey(stream, "stream");
-            Objects.requireNonNull(value, "value");
+            Names.checkValueDepth(Objects.requireNonNull(value, "value"));
             Objects.requireNonNull(stamp, "stamp");
         }
 

@@ -39,6 +39,40 @@ public final class Names {
         return key;
     }
 
+    /**
+     * Deepest nesting a value may have. Lower than the frame limit ({@code Json.MAX_DEPTH}), so
+     * a value accepted anywhere still fits inside the deepest frame or document that carries it.
+     */
+    public static final int MAX_VALUE_DEPTH = 32;
+
+    /** Refuses a JSON value nested deeper than {@link #MAX_VALUE_DEPTH} (a cheap scan, strings skipped). */
+    public static String checkValueDepth(String json) {
+        if (json == null) {
+            return null;
+        }
+        int depth = 0;
+        boolean inString = false;
+        for (int i = 0; i < json.length(); i++) {
+            char c = json.charAt(i);
+            if (inString) {
+                if (c == '\\') {
+                    i++;
+                } else if (c == '"') {
+                    inString = false;
+                }
+            } else if (c == '"') {
+                inString = true;
+            } else if (c == '{' || c == '[') {
+                if (++depth > MAX_VALUE_DEPTH) {
+                    throw new IllegalArgumentException("value is nested deeper than " + MAX_VALUE_DEPTH + " levels");
+                }
+            } else if (c == '}' || c == ']') {
+                depth--;
+            }
+        }
+        return json;
+    }
+
     private static boolean isLetter(char c) {
         return c >= 'a' && c <= 'z';
     }

@@ -286,6 +286,10 @@ public final class Persister implements AutoCloseable {
     /** Removes acknowledged outbox entries, durably. */
     public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
         CompletableFuture<Void> done = new CompletableFuture<>();
+        if (executor.isShutdown()) {
+            done.completeExceptionally(new IllegalStateException("engine is closed"));
+            return done;
+        }
         executor.execute(() -> {
             try {
                 List<StoreWrite> deletes = new ArrayList<>(seqs.size());
@@ -348,8 +352,9 @@ public final class Persister implements AutoCloseable {
             }
             inFlight = batch;
         }
+        boolean outboxGrew;
         try {
-            write(batch.values());
+            outboxGrew = write(batch.values());
         } catch (RuntimeException e) {
             synchronized (lock) {
                 long retryAt = System.nanoTime() + RETRY_NANOS;
@@ -363,12 +368,23 @@ public final class Persister implements AutoCloseable {
         synchronized (lock) {
             inFlight = Map.of();
         }
+        // Told only now, so a listener reading pendingChanges() does not count the batch twice.
+        if (outboxGrew) {
+            for (Runnable listener : outboxListeners) {
+                try {
+                    listener.run();
+                } catch (RuntimeException e) {
+                    onError.accept(e);
+                }
+            }
+        }
     }
 
-    private void write(Collection<Pending> batch) {
+    /** Commits a batch to its tiers; returns true if it added outbox entries. */
+    private boolean write(Collection<Pending> batch) {
         List<StoreWrite> toDurable = new ArrayList<>(batch.size() * 2 + 1);
         List<StoreWrite> toSession = new ArrayList<>();
-        Map<Long, Change> newOutbox = new HashMap<>();
+        Map<Long, Change> newOutbox = new java.util.TreeMap<>(); // in seq order, so readers never see a later seq first
         long seq = nextOutboxSeq;
         for (Pending p : batch) {
             if (p.meta != null) {
@@ -397,15 +413,7 @@ public final class Persister implements AutoCloseable {
         nextOutboxSeq = seq;
         outbox.putAll(newOutbox);
         session.commit(toSession);
-        if (!newOutbox.isEmpty()) {
-            for (Runnable listener : outboxListeners) {
-                try {
-                    listener.run();
-                } catch (RuntimeException e) {
-                    onError.accept(e);
-                }
-            }
-        }
+        return !newOutbox.isEmpty();
     }
 
     /** Deletes stored log entries that a clear hides, so clearing frees space. */

@@ -44,6 +44,8 @@ public final class MapDbLocalStore implements LocalStore {
                     .transactionEnable()
                     .fileMmapEnableIfSupported()
                     .fileMmapPreclearDisable()
+                    // The engine guards the data directory with its own lock; MapDB's leaks its handle when it refuses a foreign file.
+                    .fileLockDisable()
                     .cleanerHackEnable()
                     .make();
         } catch (RuntimeException e) {

@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 
 /**
  * Verifies HS256 bearer tokens and, in dev mode, mints them. The token's {@code sub} claim is the
- * user id; {@code exp} and {@code nbf} are enforced; any other algorithm (including {@code none})
+ * user id; {@code exp} is required and, like {@code nbf}, enforced; any other algorithm (including {@code none})
  * is refused because only the HS256 key is configured.
  */
 public final class TokenAuth {
@@ -36,9 +36,15 @@ public final class TokenAuth {
         return jwt.authenticate(new TokenCredentials(token))
                 .recover(e -> Future.failedFuture(new AuthException("invalid token: " + e.getMessage())))
                 .compose(user -> {
-                    String sub = user.principal().getString("sub");
+                    // getValue, not getString: getString turns a number into text, and a non-string sub is malformed (RFC 7519 4.1.2)
+                    Object claim = user.principal().getValue("sub");
+                    String sub = claim instanceof String s ? s : null;
                     if (sub == null || !USER_ID.matcher(sub).matches()) {
                         return Future.failedFuture(new AuthException("token has no valid 'sub' (user id)"));
+                    }
+                    // A token without an expiry would be valid forever once leaked.
+                    if (!(user.principal().getValue("exp") instanceof Number)) {
+                        return Future.failedFuture(new AuthException("token has no 'exp' (expiry)"));
                     }
                     return Future.succeededFuture(sub);
                 });

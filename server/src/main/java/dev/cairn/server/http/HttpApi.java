@@ -102,7 +102,8 @@ public final class HttpApi {
         if (body == null) {
             return;
         }
-        String user = body.getString("user");
+        Object requested = body.getValue("user");
+        String user = requested instanceof String s ? s : null; // getString would turn {"user":42} into "42"
         try {
             int ttl = 24 * 3600;
             ctx.json(new JsonObject().put("token", auth.mint(user, ttl)).put("user", user).put("expiresIn", ttl));
@@ -386,7 +387,12 @@ public final class HttpApi {
             error(ctx, status, "bad-request", "request refused");
         } else {
             Throwable cause = ctx.failure();
-            error(ctx, 503, "unavailable", "the store failed: " + (cause == null ? "unknown error" : cause.getMessage()));
+            if (cause instanceof dev.cairn.server.store.StoreUnavailableException) {
+                error(ctx, 503, "unavailable", "the store failed; try again: " + cause.getMessage());
+            } else {
+                org.slf4j.LoggerFactory.getLogger(HttpApi.class).error("request failed path={}", ctx.request().path(), cause);
+                error(ctx, 500, "internal", "the server failed to handle the request");
+            }
         }
     }
 

@@ -1,5 +1,9 @@
 package dev.cairn.server.session;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
@@ -15,6 +19,7 @@ import dev.cairn.server.store.ServerStore.Sequenced;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ServerWebSocket;
+import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -99,7 +104,8 @@ public final class SyncSession {
         }
         ctx.metrics().frameIn();
         if (!withinRate()) {
-            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxFramesPerSecond() + " frames per second; frame dropped", null);
+            // Name the batch if the dropped frame was a push, so the client re-sends just that one.
+            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxFramesPerSecond() + " frames per second; frame dropped", batchOf(text));
             return;
         }
         Frame frame;
@@ -327,22 +333,37 @@ public final class SyncSession {
         return ++framesInWindow <= ctx.maxFramesPerSecond();
     }
 
-    /** Best effort: the batch id of a push that failed to decode, so the client can match the error. */
+    /** Only for {@link #batchOf}: nesting is skipped token by token (no recursion), so no depth limit is needed. */
+    private static final JsonFactory LENIENT = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(Integer.MAX_VALUE).build())
+            .build();
+
+    /**
+     * Best effort: the top-level {@code batch} of a frame that was refused, so the client can match the
+     * error to its push; null if there is none or the frame breaks before it. Only top-level fields
+     * count: a {@code "batch"} key inside a change's value must not be taken for the frame's.
+     */
     private static Long batchOf(String text) {
-        int i = text.indexOf("\"batch\"");
-        if (i < 0 || text.length() > 1 << 20) {
+        if (text.length() > 1 << 20) {
             return null;
         }
-        int j = text.indexOf(':', i) + 1;
-        int k = j;
-        while (k < text.length() && (Character.isWhitespace(text.charAt(k)) || Character.isDigit(text.charAt(k)) || text.charAt(k) == '-')) {
-            k++;
+        try (JsonParser p = LENIENT.createParser(text)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return null;
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                JsonToken value = p.nextToken();
+                if ("batch".equals(name)) {
+                    return value == JsonToken.VALUE_NUMBER_INT && p.getNumberType() != JsonParser.NumberType.BIG_INTEGER
+                            ? p.getLongValue() : null;
+                }
+                p.skipChildren();
+            }
+        } catch (IOException | RuntimeException e) {
+            // broken before a top-level batch: none to name
         }
-        try {
-            return Long.parseLong(text.substring(j, k).trim());
-        } catch (NumberFormatException | IndexOutOfBoundsException e) {
-            return null;
-        }
+        return null;
     }
 
     /**

@@ -1,0 +1,655 @@
+package dev.cairn.server;
+
+import static dev.cairn.server.TestChanges.append;
+import static dev.cairn.server.TestChanges.goodSet;
+import static dev.cairn.server.TestChanges.nested;
+import static dev.cairn.server.TestChanges.set;
+import static dev.cairn.server.TestChanges.stamp;
+import static dev.cairn.server.TestChanges.stampAt;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cairn.engine.protocol.Frame;
+import dev.cairn.engine.protocol.ProtocolException;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Hostile input over the socket and HTTP (PROTOCOL.md 2, 3.3, 3.5, 5), on the embedded store.
+ * Every case checks three things: a clear error (code and a message naming the problem, or an
+ * HTTP status with a JSON error), that nothing was written (the user's head and state are
+ * unchanged), and that the server stays usable (the same socket acks a following valid push when
+ * it stays open, and a bystander user's socket, open for the whole class, is still served).
+ */
+class HostileInputIT {
+
+    private static final int MAX_FRAME_BYTES = 64 << 10;
+    private static final int MAX_BATCH = 10;
+    /** High enough that the bystander (one push per test, about 50 in all) never hits it. */
+    private static final int MAX_FRAMES_PER_SECOND = 200;
+    private static final long MAX_AHEAD_MS = 60_000;
+    private static final Duration WAIT = RawSocket.WAIT;
+
+    private static TestServer server;
+    private static RawSocket bystander;
+    private static final AtomicLong BATCHES = new AtomicLong(1000);
+
+    private String user;
+
+    @BeforeAll
+    static void startServer() {
+        server = TestServer.embedded().limits(MAX_FRAME_BYTES, MAX_BATCH, MAX_FRAMES_PER_SECOND, 100).maxAheadMillis(MAX_AHEAD_MS).start();
+        bystander = RawSocket.connect(server.syncUri(), server.token("bystander"));
+        bystander.hello("bystander-1", 0);
+    }
+
+    @AfterAll
+    static void stopServer() {
+        if (bystander != null) {
+            bystander.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    @BeforeEach
+    void freshUser(TestInfo info) {
+        user = "u-" + info.getTestMethod().orElseThrow().getName().toLowerCase(Locale.ROOT) + "-" + BATCHES.incrementAndGet();
+    }
+
+    /** Whatever the case did, another user's session is still served. */
+    @AfterEach
+    void bystanderUnaffected() {
+        assertFalse(bystander.isClosed(), "the bystander's socket was closed");
+        long before = server.head("bystander");
+        bystander.pushAcked(BATCHES.incrementAndGet(), goodSet("still-here", "bystander-1"));
+        assertEquals(before + 1, server.head("bystander"), "the bystander's push was not applied");
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** A socket of {@link #user} after hello (caught up). */
+    private RawSocket ready() {
+        RawSocket ws = RawSocket.connect(server.syncUri(), server.token(user));
+        ws.hello("r-1", 0);
+        return ws;
+    }
+
+    /** The socket is open and acks a valid push, which is applied. */
+    private void assertUsable(RawSocket ws) {
+        assertFalse(ws.isClosed(), "the socket was closed");
+        long before = server.head(user);
+        ws.pushAcked(BATCHES.incrementAndGet(), goodSet("after-hostile", "r-1"));
+        assertEquals(before + 1, server.head(user), "the valid push after the hostile frame was not applied");
+    }
+
+    private static void assertMessageMentions(JsonNode error, String... words) {
+        String message = error.path("message").asText().toLowerCase(Locale.ROOT);
+        for (String w : words) {
+            assertTrue(message.contains(w.toLowerCase(Locale.ROOT)), "error message should mention '" + w + "': " + error);
+        }
+    }
+
+    private void assertNothingWritten() {
+        assertEquals(0, server.head(user), "a hostile frame wrote something for " + user);
+    }
+
+    // ------------------------------------------------------------------ malformed frames
+
+    @Test
+    void notJson() {
+        try (RawSocket ws = ready()) {
+            ws.send("{\"type\":\"push\",\"batch\":1,\"changes\":[" + goodSet("k", "r-1"));
+            JsonNode e = ws.expectError("malformed-frame");
+            assertMessageMentions(e, "JSON");
+            ws.send("this is not json at all");
+            assertMessageMentions(ws.expectError("malformed-frame"), "JSON");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    @Test
+    void jsonArray() {
+        try (RawSocket ws = ready()) {
+            ws.send("[{\"type\":\"push\",\"batch\":1,\"changes\":[" + goodSet("k", "r-1") + "]}]");
+            assertMessageMentions(ws.expectError("malformed-frame"), "object");
+            ws.send("\"push\"");
+            assertMessageMentions(ws.expectError("malformed-frame"), "object");
+            ws.send("{\"type\":\"ping\"} {\"type\":\"ping\"}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "trailing");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    @Test
+    void unknownFrameType() {
+        try (RawSocket ws = ready()) {
+            ws.send("{\"type\":\"subscribe\",\"batch\":1,\"changes\":[" + goodSet("k", "r-1") + "]}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "unknown frame type", "subscribe");
+            ws.send("{\"batch\":1,\"changes\":[]}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "type");
+            ws.send("{\"type\":\"push\",\"batch\":2,\"changes\":[],\"extra\":true}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "unknown field", "extra");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    @Test
+    void missingField() {
+        try (RawSocket ws = ready()) {
+            ws.send("{\"type\":\"push\",\"changes\":[" + goodSet("k", "r-1") + "]}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "batch");
+            ws.send("{\"type\":\"push\",\"batch\":5}");
+            JsonNode e = ws.expectError("malformed-frame");
+            assertMessageMentions(e, "changes");
+            assertEquals(5, e.path("batch").asLong(), "the error should name the batch: " + e);
+            ws.send("{\"type\":\"push\",\"batch\":6,\"changes\":[{\"op\":\"set\",\"section\":\"ui\",\"key\":\"k\",\"value\":1}]}");
+            JsonNode noStamp = ws.expectError("invalid-change");
+            assertMessageMentions(noStamp, "change 0", "stamp");
+            assertEquals(6, noStamp.path("batch").asLong());
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    @Test
+    void wrongFieldType() {
+        try (RawSocket ws = ready()) {
+            ws.send("{\"type\":\"push\",\"batch\":\"7\",\"changes\":[" + goodSet("k", "r-1") + "]}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "batch", "integer");
+            ws.send("{\"type\":\"push\",\"batch\":7,\"changes\":{\"0\":" + goodSet("k", "r-1") + "}}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "changes", "array");
+            ws.send("{\"type\":\"push\",\"batch\":7.5,\"changes\":[" + goodSet("k", "r-1") + "]}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "batch");
+            ws.send("{\"type\":\"push\",\"batch\":99999999999999999999999,\"changes\":[" + goodSet("k", "r-1") + "]}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "batch", "range");
+            ws.send("{\"type\":\"push\",\"batch\":8,\"changes\":[" + goodSet("k", "r-1").replace("\"section\":\"ui\"", "\"section\":42") + "]}");
+            assertMessageMentions(ws.expectError("invalid-change"), "section", "string");
+            ws.send("{\"type\":\"push\",\"batch\":9,\"changes\":[17]}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "change 0", "not an object");
+            ws.send("{\"type\":17}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "type", "string");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    @Test
+    void pushBeforeHello() {
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), server.token(user))) {
+            long batch = BATCHES.incrementAndGet();
+            ws.push(batch, goodSet("k", "r-1"));
+            JsonNode e = ws.expectError("not-ready");
+            assertEquals(batch, e.path("batch").asLong(), "not-ready should name the batch: " + e);
+            assertMessageMentions(e, "hello");
+            assertNothingWritten();
+            ws.hello("r-1", 0);
+            assertUsable(ws);
+        }
+    }
+
+    @Test
+    void secondHello() {
+        try (RawSocket ws = ready()) {
+            ws.send("{\"type\":\"hello\",\"protocol\":1,\"replica\":\"r-2\",\"cursor\":0}");
+            assertMessageMentions(ws.expectError("not-ready"), "hello");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    @Test
+    void badHello() {
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), server.token(user))) {
+            ws.send("{\"type\":\"hello\",\"protocol\":1,\"replica\":\"bad replica/id\",\"cursor\":0}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "replica");
+            ws.send("{\"type\":\"hello\",\"protocol\":1,\"replica\":\"r-1\",\"cursor\":-1}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "cursor");
+            ws.send("{\"type\":\"hello\",\"protocol\":\"1\",\"replica\":\"r-1\",\"cursor\":0}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "protocol");
+            ws.hello("r-1", 0); // a refused hello leaves the socket waiting for a good one
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    @Test
+    void unsupportedProtocolVersion() {
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), server.token(user))) {
+            ws.send("{\"type\":\"hello\",\"protocol\":2,\"replica\":\"r-1\",\"cursor\":0}");
+            JsonNode e = ws.expectError("protocol-version");
+            assertMessageMentions(e, "2");
+            assertTrue(e.path("supported").isArray() && e.path("supported").toString().equals("[1]"), "supported should be [1]: " + e);
+            assertNotNull(ws.closeStatus(WAIT), "the socket must be closed after protocol-version");
+            assertNothingWritten();
+        }
+        try (RawSocket again = ready()) { // the same user connects again with a good hello
+            assertUsable(again);
+        }
+    }
+
+    @Test
+    void binaryFrame() {
+        try (RawSocket ws = ready()) {
+            ws.sendBinary(("{\"type\":\"push\",\"batch\":1,\"changes\":[" + goodSet("k", "r-1") + "]}").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            assertMessageMentions(ws.expectError("malformed-frame"), "binary");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    // ------------------------------------------------------------------ push checks
+
+    @Test
+    void batchTooLarge() {
+        try (RawSocket ws = ready()) {
+            String[] changes = new String[MAX_BATCH + 1];
+            for (int i = 0; i < changes.length; i++) {
+                changes[i] = goodSet("k" + i, "r-1");
+            }
+            long batch = BATCHES.incrementAndGet();
+            ws.push(batch, changes);
+            JsonNode e = ws.expectError("batch-too-large");
+            assertEquals(batch, e.path("batch").asLong(), "batch-too-large should name the batch: " + e);
+            assertMessageMentions(e, String.valueOf(MAX_BATCH + 1), String.valueOf(MAX_BATCH));
+            assertNothingWritten();
+            ws.pushAcked(BATCHES.incrementAndGet(), java.util.Arrays.copyOf(changes, MAX_BATCH)); // exactly the limit is fine
+            assertEquals(MAX_BATCH, server.head(user));
+            assertUsable(ws);
+        }
+    }
+
+    static Stream<Arguments> badChanges() {
+        long now = System.currentTimeMillis();
+        return Stream.of(
+                Arguments.of("unknown section", set("nosuch", "k", "1", stamp("r-1")), List.of("unknown section", "nosuch")),
+                Arguments.of("invalid section name", set("Bad Name", "k", "1", stamp("r-1")), List.of("section", "Bad Name")),
+                Arguments.of("append to a map section", append("cards", "s", "1", stamp("r-1")), List.of("cards", "map")),
+                Arguments.of("set on a log section", set("chat", "k", "1", stamp("r-1")), List.of("chat", "log")),
+                Arguments.of("malformed stamp", set("ui", "k", "1", "0190zzzzzzzz0001@r-1"), List.of("stamp")),
+                Arguments.of("stamp without replica", set("ui", "k", "1", "0190a1b2c3d40001@"), List.of("stamp")),
+                Arguments.of("stamp with the top bit set", set("ui", "k", "1", "ffffffffffffffff@r-1"), List.of("stamp")),
+                Arguments.of("upper-case stamp", set("ui", "k", "1", stamp("r-1").toUpperCase(Locale.ROOT).replace("@R-1", "@r-1")), List.of("stamp")),
+                Arguments.of("stamp far in the future", set("ui", "k", "1", stampAt(now + 10 * MAX_AHEAD_MS, "r-1")), List.of("ahead")),
+                Arguments.of("key with a control character", set("ui", "bad\u0001key", "1", stamp("r-1")), List.of("control")),
+                Arguments.of("empty key", set("ui", "", "1", stamp("r-1")), List.of("key")),
+                Arguments.of("unknown field in a change", set("ui", "k", "1", stamp("r-1")).replace("{\"op\"", "{\"evil\":1,\"op\""), List.of("unknown field", "evil")),
+                Arguments.of("unknown op", set("ui", "k", "1", stamp("r-1")).replace("\"set\"", "\"upsert\""), List.of("upsert")),
+                Arguments.of("delete with a value", set("ui", "k", "1", stamp("r-1")).replace("\"set\"", "\"delete\""), List.of("value")));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badChanges")
+    void oneBadChangeAmongGoodOnes(String what, String bad, List<String> mentions) {
+        try (RawSocket ws = ready()) {
+            long batch = BATCHES.incrementAndGet();
+            ws.push(batch, goodSet("a", "r-1"), goodSet("b", "r-1"), bad, goodSet("c", "r-1"));
+            JsonNode e = ws.expectError("invalid-change");
+            assertEquals(batch, e.path("batch").asLong(), what + ": invalid-change should name the batch: " + e);
+            assertMessageMentions(e, "change 2");
+            assertMessageMentions(e, mentions.toArray(String[]::new));
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    /** A repeated field name is refused, not "last one wins" (parsers disagree on which one wins). */
+    @Test
+    void duplicateFieldNames() {
+        try (RawSocket ws = ready()) {
+            ws.send("{\"type\":\"push\",\"batch\":1,\"batch\":2,\"changes\":[" + goodSet("k", "r-1") + "]}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "duplicate", "batch");
+            String twoValues = set("ui", "k", "1", stamp("r-1")).replace("\"value\":1", "\"value\":1,\"value\":2");
+            ws.push(BATCHES.incrementAndGet(), twoValues);
+            assertMessageMentions(ws.expectType("error", WAIT), "duplicate", "value");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    /** The error names the frame's own batch, not a "batch" key inside a change's value. */
+    @Test
+    void errorNamesTheTopLevelBatch() {
+        try (RawSocket ws = ready()) {
+            long batch = BATCHES.incrementAndGet();
+            ws.send("{\"type\":\"push\",\"changes\":[" + set("ui", "k", "{\"batch\":999}", stamp("r-1")) + ","
+                    + set("ui", "bad\u0001key", "1", stamp("r-1")) + "],\"batch\":" + batch + "}");
+            JsonNode e = ws.expectError("invalid-change");
+            assertEquals(batch, e.path("batch").asLong(-1), "the error must name the push's batch: " + e);
+            ws.send("{\"type\":\"push\",\"changes\":[" + set("ui", "k", "{\"batch\":999}", stamp("r-1")) + "],\"batch\":\"x\"}");
+            JsonNode noBatch = ws.expectError("malformed-frame");
+            assertTrue(noBatch.path("batch").isMissingNode(), "a push without a valid batch has none to name: " + noBatch);
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    // ------------------------------------------------------------------ limits
+
+    @Test
+    void oversizedFrameClosesWith1009() {
+        String big = "\"" + "x".repeat(MAX_FRAME_BYTES + 1024) + "\"";
+        try (RawSocket ws = ready()) {
+            ws.push(BATCHES.incrementAndGet(), set("ui", "big", big, stamp("r-1")));
+            Integer status = ws.closeStatus(WAIT);
+            assertEquals(1009, status, "a frame over maxFrameBytes must close the socket with 1009; frames: " + ws.received());
+        }
+        assertNothingWritten();
+        try (RawSocket again = ready()) { // the server serves the same user again
+            assertUsable(again);
+        }
+    }
+
+    @Test
+    void oversizedSingleFrameClosesWith1009() throws Exception {
+        // The JDK client fragments big messages into 16 KiB frames; browsers and Vert.x send one frame.
+        WebSocketClient client = server.vertx().createWebSocketClient(new WebSocketClientOptions()
+                .setMaxFrameSize(4 * MAX_FRAME_BYTES).setMaxMessageSize(4 * MAX_FRAME_BYTES));
+        try {
+            WebSocket ws = TestServer.await(client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(server.port())
+                    .setURI("/sync").addHeader("Authorization", "Bearer " + server.token(user))));
+            CompletableFuture<Short> closed = new CompletableFuture<>();
+            BlockingQueue<String> frames = new LinkedBlockingQueue<>();
+            ws.closeHandler(v -> closed.complete(ws.closeStatusCode()));
+            ws.textMessageHandler(frames::add);
+            ws.writeTextMessage("{\"type\":\"hello\",\"protocol\":1,\"replica\":\"r-1\",\"cursor\":0}");
+            assertNotNull(frames.poll(10, TimeUnit.SECONDS), "no welcome");
+            String big = "\"" + "x".repeat(MAX_FRAME_BYTES + 1024) + "\"";
+            ws.writeFinalTextFrame("{\"type\":\"push\",\"batch\":1,\"changes\":[" + set("ui", "big", big, stamp("r-1")) + "]}");
+            assertEquals((short) 1009, closed.get(10, TimeUnit.SECONDS), "a single frame over maxFrameBytes must close the socket with 1009");
+        } finally {
+            TestServer.await(client.close());
+        }
+        assertNothingWritten();
+        try (RawSocket again = ready()) {
+            assertUsable(again);
+        }
+    }
+
+    /**
+     * Whatever value the server accepts must reach every other replica: a changes frame nests a
+     * value one level deeper than a push does (and an HTTP body two levels less), and clients parse
+     * with the same depth limit (Json.MAX_DEPTH). A value that is accepted but does not decode inside
+     * a changes frame poisons the user: every replica's catch-up fails on it, forever.
+     */
+    @Test
+    void everyAcceptedValueCanBeDeliveredToOtherReplicas() {
+        List<String> undeliverable = new ArrayList<>();
+        try (RawSocket writer = ready()) {
+            for (int depth = 56; depth <= 64; depth++) {
+                writer.push(BATCHES.incrementAndGet(), set("ui", "deep-" + depth, nested(depth), stamp("r-1")));
+                JsonNode answer = writer.skipUntil(t -> !"changes".equals(t), WAIT);
+                if ("ack".equals(answer.path("type").asText()) && !deliverable(server.head(user))) {
+                    undeliverable.add("push of depth " + depth);
+                }
+            }
+        }
+        String token = server.token(user);
+        for (int depth = 56; depth <= 64; depth++) {
+            if (server.post("/api/preferences", token, "{\"deep\":" + nested(depth) + "}").status() == 200 && !deliverable(server.head(user))) {
+                undeliverable.add("POST /api/preferences of depth " + depth);
+            }
+        }
+        assertEquals(List.of(), undeliverable, "these values were accepted but no client can decode the changes frame that carries"
+                + " them (FrameCodec refuses it), so every replica's catch-up fails on them");
+    }
+
+    /** Whether a fresh replica that asks for the change with this seq can decode everything it gets. */
+    private boolean deliverable(long seq) {
+        try (RawSocket reader = RawSocket.connect(server.syncUri(), server.token(user))) {
+            reader.send("{\"type\":\"hello\",\"protocol\":1,\"replica\":\"r-2\",\"cursor\":" + (seq - 1) + "}");
+            while (true) {
+                Frame f = reader.nextFrame(WAIT);
+                if (f instanceof Frame.CaughtUp) {
+                    return true;
+                }
+            }
+        } catch (ProtocolException e) {
+            return false;
+        }
+    }
+
+    @Test
+    void rateLimited() throws InterruptedException {
+        try (RawSocket ws = ready()) {
+            Thread.sleep(1100); // a fresh one-second window starts with the next frame
+            for (int i = 0; i < MAX_FRAMES_PER_SECOND; i++) {
+                ws.send("{\"type\":\"ping\"}");
+            }
+            long batch = BATCHES.incrementAndGet();
+            ws.push(batch, goodSet("flood", "r-1"));
+            for (int i = 0; i < MAX_FRAMES_PER_SECOND; i++) {
+                ws.expectType("pong", WAIT);
+            }
+            JsonNode e = ws.expectError("rate-limited");
+            assertMessageMentions(e, "frames per second");
+            // Named, so the client re-sends just that batch (without it, it must park every push in flight).
+            assertEquals(batch, e.path("batch").asLong(-1), "rate-limited should name the dropped batch: " + e);
+            ws.expectSilence(Duration.ofMillis(200)); // no ack: the push was dropped
+            assertNothingWritten();
+            Thread.sleep(1100);
+            assertUsable(ws);
+        }
+    }
+
+    @Test
+    void deeplyNestedValue() {
+        try (RawSocket ws = ready()) {
+            for (int depth : new int[] {70, 200, 20_000}) {
+                long batch = BATCHES.incrementAndGet();
+                ws.push(batch, goodSet("a", "r-1"), set("ui", "deep", nested(depth), stamp("r-1")));
+                JsonNode e = ws.expectType("error", WAIT);
+                String code = e.path("code").asText();
+                assertTrue(code.equals("malformed-frame") || code.equals("invalid-change"), "depth " + depth + ": " + e);
+                assertMessageMentions(e, "depth");
+                assertEquals(batch, e.path("batch").asLong(), "the error should name the batch: " + e);
+            }
+            // 60 levels inside the value is within the limit once the frame's own nesting is counted
+            ws.pushAcked(BATCHES.incrementAndGet(), set("ui", "deep-ok", nested(50), stamp("r-1")));
+            assertEquals(1, server.head(user));
+            assertUsable(ws);
+        }
+    }
+
+    // ------------------------------------------------------------------ HTTP
+
+    /** A user with some state, so "no change" means something; returns its canonical state. */
+    private String seedHttpUser(String token) {
+        TestServer.Response r = server.post("/api/preferences", token, "{\"theme\":\"dark\",\"lang\":\"en\"}");
+        assertEquals(200, r.status(), r.toString());
+        return server.canonical(user);
+    }
+
+    private static void assertJsonError(TestServer.Response r, int status, String... mentions) {
+        assertEquals(status, r.status(), "status of " + r);
+        JsonNode body = r.json();
+        assertTrue(body.path("error").isTextual(), "error body needs 'error': " + r);
+        assertTrue(body.path("message").isTextual(), "error body needs 'message': " + r);
+        String message = body.path("message").asText().toLowerCase(Locale.ROOT);
+        for (String m : mentions) {
+            assertTrue(message.contains(m.toLowerCase(Locale.ROOT)), "message should mention '" + m + "': " + r);
+        }
+    }
+
+    @Test
+    void httpMalformedJsonBody() {
+        String token = server.token(user);
+        String before = seedHttpUser(token);
+        long head = server.head(user);
+        for (String path : List.of("/api/preferences", "/api/progress/onboarding", "/api/progress/assessment", "/api/persistence/sync")) {
+            assertJsonError(server.post(path, token, "{\"theme\":"), 400);
+            assertJsonError(server.post(path, token, "[1,2,3]"), 400);
+            assertJsonError(server.post(path, token, ""), 400);
+        }
+        assertJsonError(server.post("/api/progress/assessment", token, "{\"complete\":true,\"score\":\"high\"}"), 400);
+        assertJsonError(server.post("/api/preferences", token, "{\"bad\\u0001key\":1}"), 400, "control");
+        assertEquals(head, server.head(user));
+        assertEquals(before, server.canonical(user));
+        assertEquals(200, server.post("/api/preferences", token, "{\"theme\":\"light\"}").status(), "the API is still usable");
+    }
+
+    @Test
+    void httpBodyOverLimit() {
+        String token = server.token(user);
+        String before = seedHttpUser(token);
+        String big = "{\"theme\":\"" + "x".repeat(MAX_FRAME_BYTES + 1024) + "\"}";
+        for (String path : List.of("/api/preferences", "/api/import", "/api/persistence/sync")) {
+            assertJsonError(server.post(path, token, big), 413);
+        }
+        assertEquals(before, server.canonical(user));
+        assertEquals(200, server.post("/api/preferences", token, "{\"theme\":\"light\"}").status(), "the API is still usable");
+    }
+
+    @Test
+    void httpDeeplyNestedValue() {
+        String token = server.token(user);
+        String before = seedHttpUser(token);
+        for (String body : List.of("{\"theme\":" + nested(100) + "}", "{\"answers\":{\"q\":" + nested(100) + "}}",
+                "{\"theme\":" + nested(20_000) + "}")) {
+            String path = body.contains("answers") ? "/api/progress/assessment" : "/api/preferences";
+            TestServer.Response r = server.post(path, token, body);
+            assertJsonError(r, 400, "depth");
+        }
+        assertEquals(before, server.canonical(user), "a value deeper than the protocol allows was stored");
+        // And whatever is stored must still decode for a socket client (FrameCodec is depth-limited).
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), token)) {
+            ws.send("{\"type\":\"hello\",\"protocol\":1,\"replica\":\"r-1\",\"cursor\":0}");
+            ws.nextFrame(WAIT);
+            ws.nextFrame(WAIT);
+        }
+    }
+
+    @Test
+    void httpUnknownSectionOnDelete() {
+        String token = server.token(user);
+        String before = seedHttpUser(token);
+        assertJsonError(server.delete("/api/sections/nosuch", token), 404, "nosuch");
+        assertJsonError(server.delete("/api/sections/Bad%20Name", token), 404);
+        assertEquals(before, server.canonical(user));
+        TestServer.Response ok = server.delete("/api/sections/preferences", token);
+        assertEquals(200, ok.status(), ok.toString());
+        assertEquals(2, ok.json().path("cleared").asInt(), ok.toString());
+    }
+
+    static Stream<Arguments> badImports() {
+        String future = stampAt(System.currentTimeMillis() + 10 * MAX_AHEAD_MS, "x");
+        String goodStamp = stamp("x");
+        return Stream.of(
+                Arguments.of("binary garbage", "\u0000\u0001\u0002garbage\u00ff"),
+                Arguments.of("empty", ""),
+                Arguments.of("a JSON array", "[]"),
+                Arguments.of("foreign format", "{\"format\":\"other-app\",\"version\":1,\"sections\":{}}"),
+                Arguments.of("no format", "{\"version\":1,\"sections\":{}}"),
+                Arguments.of("future version", "{\"format\":\"cairn-export\",\"version\":2,\"sections\":{}}"),
+                Arguments.of("unknown section", "{\"format\":\"cairn-export\",\"version\":1,\"sections\":{\"nosuch\":{\"kind\":\"map\",\"entries\":{}}}}"),
+                Arguments.of("wrong kind", "{\"format\":\"cairn-export\",\"version\":1,\"sections\":{\"chat\":{\"kind\":\"map\",\"entries\":{}}}}"),
+                Arguments.of("bad stamp", "{\"format\":\"cairn-export\",\"version\":1,\"sections\":{\"ui\":{\"kind\":\"map\",\"entries\":"
+                        + "{\"ok\":{\"value\":1,\"stamp\":\"" + goodStamp + "\"},\"k\":{\"value\":1,\"stamp\":\"nope\"}}}}}"),
+                Arguments.of("stamp far in the future", "{\"format\":\"cairn-export\",\"version\":1,\"sections\":{\"ui\":{\"kind\":\"map\",\"entries\":"
+                        + "{\"ok\":{\"value\":1,\"stamp\":\"" + goodStamp + "\"},\"k\":{\"value\":1,\"stamp\":\"" + future + "\"}}}}}"),
+                Arguments.of("control character in a key", "{\"format\":\"cairn-export\",\"version\":1,\"sections\":{\"ui\":{\"kind\":\"map\",\"entries\":"
+                        + "{\"ok\":{\"value\":1,\"stamp\":\"" + goodStamp + "\"},\"a\\u0000b\":{\"value\":1,\"stamp\":\"" + goodStamp + "\"}}}}}"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badImports")
+    void httpBadImport(String what, String document) {
+        String token = server.token(user);
+        String before = seedHttpUser(token);
+        long head = server.head(user);
+        assertJsonError(server.post("/api/import", token, document), 400);
+        assertEquals(head, server.head(user), what + ": the import wrote something");
+        assertEquals(before, server.canonical(user));
+    }
+
+    @Test
+    void httpTruncatedImport() {
+        String token = server.token(user);
+        String before = seedHttpUser(token);
+        TestServer.Response export = server.get("/api/export", token);
+        assertEquals(200, export.status(), export.toString());
+        String doc = export.body();
+        for (int cut : new int[] {doc.length() / 2, doc.length() - 1, 10}) {
+            assertJsonError(server.post("/api/import", token, doc.substring(0, cut)), 400);
+        }
+        assertEquals(before, server.canonical(user));
+        TestServer.Response reimport = server.post("/api/import", token, doc);
+        assertEquals(200, reimport.status(), reimport.toString());
+        assertEquals(0, reimport.json().path("changesApplied").asInt(), "re-importing the same state alters nothing: " + reimport);
+    }
+
+    @Test
+    void httpSyncWithBadStamp() {
+        String token = server.token(user);
+        String before = seedHttpUser(token);
+        long head = server.head(user);
+        String good = "\"ok\":{\"value\":1,\"stamp\":\"" + stamp("x") + "\"}";
+        List<String> bodies = new ArrayList<>(List.of(
+                "{\"sections\":{\"ui\":{\"kind\":\"map\",\"entries\":{" + good + ",\"k\":{\"value\":1,\"stamp\":\"0190-not-a-stamp\"}}}}}",
+                "{\"sections\":{\"ui\":{\"kind\":\"map\",\"entries\":{" + good + ",\"k\":{\"value\":1,\"stamp\":17}}}}}",
+                "{\"sections\":{\"ui\":{\"kind\":\"map\",\"entries\":{" + good + ",\"k\":{\"value\":1,\"stamp\":\""
+                        + stampAt(System.currentTimeMillis() + 10 * MAX_AHEAD_MS, "x") + "\"}}}}}",
+                "{\"sections\":{\"nosuch\":{\"kind\":\"map\",\"entries\":{}}}}",
+                "{\"sections\":[]}",
+                "{\"nothing\":1}"));
+        for (String body : bodies) {
+            TestServer.Response r = server.post("/api/persistence/sync", token, body);
+            assertJsonError(r, 400);
+        }
+        assertEquals(head, server.head(user));
+        assertEquals(before, server.canonical(user));
+        TestServer.Response ok = server.post("/api/persistence/sync", token, "{\"sections\":{\"ui\":{\"kind\":\"map\",\"entries\":{" + good + "}}}}");
+        assertEquals(200, ok.status(), ok.toString());
+    }
+
+    @Test
+    void plainHttpRequestToSyncEndpoint() {
+        for (HttpClient.Version version : HttpClient.Version.values()) {
+            HttpClient client = HttpClient.newBuilder().version(version).connectTimeout(Duration.ofSeconds(5)).build();
+            HttpRequest request = HttpRequest.newBuilder(URI.create(server.httpBase() + "/sync")).timeout(Duration.ofSeconds(5))
+                    .header("Authorization", "Bearer " + server.token(user)).GET().build();
+            try {
+                HttpResponse<String> r = client.send(request, HttpResponse.BodyHandlers.ofString());
+                assertTrue(r.statusCode() >= 400 && r.statusCode() < 500,
+                        version + ": a GET /sync without an upgrade must be refused with a 4xx, got " + r.statusCode() + " " + r.body());
+            } catch (java.io.IOException e) {
+                throw new AssertionError(version + ": a GET /sync without an upgrade got no answer: " + e, e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+package dev.cairn.server;
+
+import static dev.cairn.server.TestTokens.hs256;
+import static dev.cairn.server.TestTokens.now;
+import static dev.cairn.server.TestTokens.signed;
+import static dev.cairn.server.TestTokens.unsigned;
+import static dev.cairn.server.TestTokens.withPayload;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Map;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Bearer tokens (PROTOCOL.md 2 and 5): a missing, malformed, expired, not-yet-valid, badly signed,
+ * unsigned or tampered token, or one without a usable {@code sub}, gets HTTP 401 on the socket
+ * upgrade (before it completes: the handshake fails) and on the HTTP API, and writes nothing.
+ */
+class TokenIT {
+
+    private static final String OTHER_SECRET = "another-secret-entirely-0123456789-abcdefghijkl";
+    private static TestServer server;
+
+    @BeforeAll
+    static void startServer() {
+        server = TestServer.embedded().start();
+    }
+
+    @AfterAll
+    static void stopServer() {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    /** Tokens that must be refused; built when the test runs (times are relative to now). */
+    static Stream<Arguments> badTokens() {
+        String secret = TestServer.SECRET;
+        long now = now();
+        String hs256Header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+        String alice = "{\"sub\":\"alice\",\"iat\":" + now + ",\"exp\":" + (now + 3600) + "}";
+        return Stream.of(
+                bad("missing", () -> null),
+                bad("empty", () -> ""),
+                bad("garbage", () -> "garbage"),
+                bad("three garbage parts", () -> "abc.def.ghi"),
+                bad("header only", () -> TestTokens.b64(hs256Header)),
+                bad("expired", () -> hs256("{\"sub\":\"alice\",\"iat\":" + (now - 7200) + ",\"exp\":" + (now - 600) + "}", secret)),
+                bad("not yet valid (nbf in the future)", () -> hs256("{\"sub\":\"alice\",\"nbf\":" + (now + 600) + ",\"exp\":" + (now + 3600) + "}", secret)),
+                bad("signed with another key", () -> hs256(alice, OTHER_SECRET)),
+                bad("alg none, no signature", () -> unsigned("{\"alg\":\"none\",\"typ\":\"JWT\"}", alice)),
+                bad("alg None (case), no signature", () -> unsigned("{\"alg\":\"None\",\"typ\":\"JWT\"}", alice)),
+                bad("alg none with an HS256 signature", () -> signed("{\"alg\":\"none\",\"typ\":\"JWT\"}", alice, "HmacSHA256", secret)),
+                bad("HS512 with the same secret", () -> signed("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", alice, "HmacSHA512", secret)),
+                bad("HS384 with the same secret", () -> signed("{\"alg\":\"HS384\",\"typ\":\"JWT\"}", alice, "HmacSHA384", secret)),
+                bad("RS256 header, HMAC signature with the secret", () -> signed("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", alice, "HmacSHA256", secret)),
+                bad("no alg", () -> signed("{\"typ\":\"JWT\"}", alice, "HmacSHA256", secret)),
+                bad("tampered payload (sub changed after signing)",
+                        () -> withPayload(hs256(alice, secret), "{\"sub\":\"mallory\",\"iat\":" + now + ",\"exp\":" + (now + 3600) + "}")),
+                bad("tampered payload (exp extended after signing)",
+                        () -> withPayload(hs256("{\"sub\":\"alice\",\"exp\":" + (now - 600) + "}", secret), alice)),
+                bad("signature stripped", () -> {
+                    String t = hs256(alice, secret);
+                    return t.substring(0, t.lastIndexOf('.') + 1);
+                }),
+                bad("no exp (would never expire)", () -> hs256("{\"sub\":\"alice\",\"iat\":" + now + "}", secret)),
+                bad("no sub", () -> hs256("{\"iat\":" + now + ",\"exp\":" + (now + 3600) + "}", secret)),
+                bad("empty sub", () -> hs256("{\"sub\":\"\",\"exp\":" + (now + 3600) + "}", secret)),
+                bad("sub not a string", () -> hs256("{\"sub\":42,\"exp\":" + (now + 3600) + "}", secret)),
+                bad("sub with a path", () -> hs256("{\"sub\":\"../alice\",\"exp\":" + (now + 3600) + "}", secret)),
+                bad("sub with a NUL", () -> hs256("{\"sub\":\"alice\\u0000x\",\"exp\":" + (now + 3600) + "}", secret)),
+                bad("sub too long", () -> hs256("{\"sub\":\"" + "a".repeat(129) + "\",\"exp\":" + (now + 3600) + "}", secret)),
+                bad("payload not JSON", () -> signed(hs256Header, "not json", "HmacSHA256", secret)));
+    }
+
+    private static Arguments bad(String name, Supplier<String> token) {
+        return Arguments.of(name, token);
+    }
+
+    @ParameterizedTest(name = "socket, header: {0}")
+    @MethodSource("badTokens")
+    void socketUpgradeRefusedWithHeader(String name, Supplier<String> token) {
+        String t = token.get();
+        Map<String, String> headers = t == null ? Map.of() : Map.of("Authorization", "Bearer " + t);
+        assertEquals(401, RawSocket.refusal(server.syncUri(), headers), name);
+    }
+
+    @ParameterizedTest(name = "socket, access_token: {0}")
+    @MethodSource("badTokens")
+    void socketUpgradeRefusedWithQuery(String name, Supplier<String> token) {
+        String t = token.get();
+        int status = t == null ? RawSocket.refusal(server.syncUri(), Map.of()) : RawSocket.refusalQuery(server.syncUri(), t);
+        assertEquals(401, status, name);
+    }
+
+    @ParameterizedTest(name = "HTTP: {0}")
+    @MethodSource("badTokens")
+    void httpRefused(String name, Supplier<String> token) {
+        String t = token.get();
+        long aliceHead = server.head("alice");
+        TestServer.Response get = t == null ? server.get("/api/preferences", null)
+                : TestServer.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.httpBase() + "/api/preferences"))
+                        .header("Authorization", "Bearer " + t).GET().build());
+        assertUnauthorized(name, get);
+        TestServer.Response post = TestServer.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.httpBase() + "/api/preferences"))
+                .header("Authorization", t == null ? "Bearer" : "Bearer " + t).header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"theme\":\"pwned\"}")).build());
+        assertUnauthorized(name + " (POST)", post);
+        assertEquals(aliceHead, server.head("alice"), name + ": a refused request wrote something for alice");
+        assertEquals(0, server.head("mallory"), name + ": a refused request wrote something for mallory");
+    }
+
+    private static void assertUnauthorized(String name, TestServer.Response r) {
+        assertEquals(401, r.status(), name + ": " + r);
+        JsonNode body = r.json();
+        assertEquals("unauthorized", body.path("error").asText(), name + ": " + r);
+        assertTrue(body.path("message").isTextual(), name + ": " + r);
+        assertEquals("Bearer", r.header("WWW-Authenticate"), name + ": " + r);
+    }
+
+    @Test
+    void otherSchemesAreRefused() {
+        String valid = server.token("alice");
+        for (String header : new String[] {"Basic " + valid, "Token " + valid, valid, "Bearer  "}) {
+            assertEquals(401, RawSocket.refusal(server.syncUri(), Map.of("Authorization", header)), header);
+            TestServer.Response r = TestServer.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.httpBase() + "/api/preferences"))
+                    .header("Authorization", header).GET().build());
+            assertUnauthorized(header, r);
+        }
+        // The token belongs in the Authorization header for HTTP; the query parameter is for browser sockets only.
+        assertEquals(401, server.get("/api/preferences?access_token=" + valid, null).status());
+    }
+
+    @Test
+    void validTokensWork() {
+        for (String token : new String[] {server.token("alice"), TestTokens.valid("alice", TestServer.SECRET)}) {
+            try (RawSocket ws = RawSocket.connect(server.syncUri(), token)) {
+                assertEquals("alice", ws.hello("phone-1", 0).welcome().path("user").asText());
+            }
+            try (RawSocket ws = RawSocket.connectQuery(server.syncUri(), token)) {
+                assertEquals("alice", ws.hello("browser-1", 0).welcome().path("user").asText());
+            }
+            TestServer.Response r = server.get("/api/preferences", token);
+            assertEquals(200, r.status(), r.toString());
+            assertTrue(r.json().isObject(), r.toString());
+        }
+        // exp within the server's leeway (5 s) still counts as valid
+        long now = now();
+        assertEquals(200, server.get("/api/preferences", hs256("{\"sub\":\"alice\",\"exp\":" + (now - 1) + "}", TestServer.SECRET)).status());
+    }
+
+    @Test
+    void devTokenEndpointMintsOnlyWellFormedUsers() {
+        TestServer.Response ok = server.post("/api/dev/token", null, "{\"user\":\"bob\"}");
+        assertEquals(200, ok.status(), ok.toString());
+        String token = ok.json().path("token").asText();
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), token)) {
+            assertEquals("bob", ws.hello("b-1", 0).welcome().path("user").asText());
+        }
+        for (String body : new String[] {"{\"user\":\"../bob\"}", "{\"user\":\"\"}", "{}", "{\"user\":42}", "not json"}) {
+            TestServer.Response r = server.post("/api/dev/token", null, body);
+            assertEquals(400, r.status(), body + " -> " + r);
+            assertTrue(r.json().path("error").isTextual(), r.toString());
+        }
+    }
+}
