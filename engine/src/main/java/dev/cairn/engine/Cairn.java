@@ -260,7 +260,7 @@ public final class Cairn implements AutoCloseable {
                 throw new ImportException("import refused: " + e.getMessage(), e);
             }
         }
-        int applied = merge(changes, ChangeEvent.Origin.IMPORT);
+        int applied = merge(changes, ChangeEvent.Origin.IMPORT, false);
         return new ImportResult(changes.size(), applied);
     }
 
@@ -275,7 +275,7 @@ public final class Cairn implements AutoCloseable {
             state.check(change);
             clock.check(change.stamp());
         }
-        return merge(changes, ChangeEvent.Origin.REMOTE);
+        return merge(changes, ChangeEvent.Origin.REMOTE, false);
     }
 
     /**
@@ -283,7 +283,13 @@ public final class Cairn implements AutoCloseable {
      * is saved no earlier than the changes it covers (PROTOCOL.md 3.2).
      */
     public int applyRemote(List<Change> changes, long cursor) {
-        int applied = applyRemote(changes);
+        checkOpen();
+        for (Change change : changes) {
+            state.check(change);
+        }
+        // No skew check here: the server already refused stamps too far ahead of ITS clock, and a
+        // device whose own clock lags must not stall on changes everyone else has accepted.
+        int applied = merge(changes, ChangeEvent.Origin.REMOTE, true);
         locked(() -> {
             if (cursor > this.cursor) {
                 this.cursor = cursor;
@@ -321,7 +327,7 @@ public final class Cairn implements AutoCloseable {
     public void setSyncConnected(boolean connected) {
         persister.setUrgentOutbox(connected);
         if (connected) {
-            persister.flush();
+            persister.flushAutoSaved(); // drafts with autoSave off stay local until the app saves them
         }
     }
 
@@ -490,11 +496,15 @@ public final class Cairn implements AutoCloseable {
         }
     }
 
-    private int merge(List<Change> changes, ChangeEvent.Origin origin) {
+    private int merge(List<Change> changes, ChangeEvent.Origin origin, boolean trustedStamps) {
         return locked(() -> {
             int applied = 0;
             for (Change change : changes) {
-                clock.observe(change.stamp());
+                if (trustedStamps) {
+                    clock.advance(change.stamp());
+                } else {
+                    clock.observe(change.stamp());
+                }
                 if (state.apply(change)) {
                     applied++;
                     StoragePolicy policy = policyFor(change);
@@ -505,6 +515,8 @@ public final class Cairn implements AutoCloseable {
                         persister.record(change, policy, policy.sync());
                     }
                     queuedEvents.get().add(new ChangeEvent(change, origin));
+                } else if (origin == ChangeEvent.Origin.REMOTE) {
+                    persister.coverRemote(change);
                 }
             }
             return applied;

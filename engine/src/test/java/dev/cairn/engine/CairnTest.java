@@ -2,6 +2,7 @@ package dev.cairn.engine;
 
 import static dev.cairn.engine.TestSupport.await;
 import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -17,7 +18,7 @@ import dev.cairn.engine.crdt.UnknownSectionException;
 import dev.cairn.engine.persist.PersistTo;
 import dev.cairn.engine.persist.StoragePolicy;
 import dev.cairn.engine.persist.Tier;
-import dev.cairn.engine.store.MapDbLocalStore;
+import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.Records;
 import dev.cairn.engine.store.StoreException;
 import dev.cairn.engine.store.StoreWrite;
@@ -271,7 +272,7 @@ class CairnTest {
         try (Cairn cairn = Cairn.builder().dataDir(dir).replicaId("a").open()) {
             cairn.state("k", String.class, "").set("v");
         }
-        MapDbLocalStore raw = MapDbLocalStore.open(dir.resolve("cairn.db"));
+        JournalLocalStore raw = JournalLocalStore.open(dir.resolve(Cairn.DURABLE_FILE));
         raw.commit(List.of(StoreWrite.put(Records.mapKey("state", "broken"), new byte[] {1, 2, 3})));
         raw.close();
         StoreException first = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).open());
@@ -281,14 +282,19 @@ class CairnTest {
     }
 
     @Test
-    void aDataDirWhoseStoreFileIsNotAMapDbStoreIsRefusedAndReleased() throws Exception {
-        Files.writeString(dir.resolve("cairn.db"), "not a database\n".repeat(100));
+    void aDataDirWhoseStoreFileIsNotACairnJournalIsRefusedUntouchedAndReleased() throws Exception {
+        assertEquals("cairn.journal", Cairn.DURABLE_FILE);
+        Path journal = dir.resolve(Cairn.DURABLE_FILE);
+        byte[] garbage = "not a journal\n".repeat(100).getBytes(StandardCharsets.UTF_8);
+        Files.write(journal, garbage);
         StoreException e = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).open());
-        assertTrue(e.getMessage().contains("cairn.db"), e.getMessage());
-        // The directory lock is released: a second attempt is not refused as "open in another engine".
-        // (MapDB itself leaks its file lock when it refuses a file, so the second message differs.)
+        assertTrue(e.getMessage().contains(journal.toString()), "the message names the file: " + e.getMessage());
+        assertArrayEquals(garbage, Files.readAllBytes(journal), "a file that is not a journal is left untouched");
+        // The directory lock is released: a second attempt is refused for the same reason, not as "open in another engine".
         StoreException again = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).open());
         assertFalse(again.getMessage().contains("another Cairn engine"), again.getMessage());
+        assertEquals(e.getMessage(), again.getMessage());
+        assertArrayEquals(garbage, Files.readAllBytes(journal));
     }
 
     // ------------------------------------------------------------------ close

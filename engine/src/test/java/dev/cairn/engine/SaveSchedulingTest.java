@@ -111,10 +111,11 @@ class SaveSchedulingTest {
         Path copy = dir.resolve("copy");
         Files.createDirectories(copy);
         try (Stream<Path> files = Files.list(dir.resolve("data"))) {
-            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("cairn.db")).toList()) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith(Cairn.DURABLE_FILE)).toList()) {
                 Files.copy(f, copy.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
             }
         }
+        assertTrue(Files.exists(copy.resolve(Cairn.DURABLE_FILE)), "the durable journal was copied");
         try (Cairn crashed = Cairn.builder().dataDir(copy).open()) {
             assertEquals("durable text", crashed.state("doc", String.class, "").value());
             assertEquals("a", crashed.replicaId());

@@ -81,12 +81,13 @@ public final class SyncServer extends VerticleBase {
         fanout = config.embedded() ? new LocalFanout() : new PgNotifyFanout(vertx, config.databaseUrl(), config.nodeId());
         GroupCommitter committer = new GroupCommitter(store, config.embedded() ? 1 : Math.max(1, config.dbPoolSize() / 2), 10_000,
                 result -> {
+                    // Other nodes first: a failure delivering to a local session must not keep them in the dark.
+                    fanout.publish(result.user(), result.head());
                     metrics.committed(result.applied().size());
                     hub.committed(result);
-                    fanout.publish(result.user(), result.head());
                 });
         sessions = new SyncSession.Context(vertx, hub, committer, store, sections, clock, config.maxBatch(), config.pageSize(),
-                config.maxFramesPerSecond(), metrics);
+                config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics);
 
         Router router = Router.router(vertx);
         new HttpApi(vertx, store, committer, sections, clock, auth, config.devTokens(), metrics, config.maxFrameBytes()).mount(router);
@@ -110,11 +111,32 @@ public final class SyncServer extends VerticleBase {
             }
         });
         return store.start()
-                .compose(v -> fanout.start(hub::headMoved, () -> hub.users().forEach(u ->
-                        store.head(u).onSuccess(head -> hub.headMoved(u, head)))))
-                .compose(v -> http.listen())
+                .compose(v -> fanout.start(hub::headMoved, () -> resync(hub)))
+                .compose(v -> {
+                    if (!config.embedded()) {
+                        // Safety net for a lost NOTIFY: every half minute, sessions re-check their user's head.
+                        vertx.setPeriodic(30_000, id -> resync(hub));
+                    }
+                    return http.listen();
+                })
                 .onSuccess(s -> LOG.info("cairn server listening on port {} (store {}, node {}, dev tokens {})",
                         s.actualPort(), store.kind(), config.nodeId(), config.devTokens() ? "on" : "off"));
+    }
+
+    /**
+     * Re-reads the head of every user with a session on this node (after the fan-out connection
+     * was lost, and periodically as a safety net): sessions behind it catch up from the store.
+     */
+    private void resync(Hub hub) {
+        for (String user : hub.users()) {
+            store.head(user).onComplete(ar -> {
+                if (ar.succeeded()) {
+                    hub.headMoved(user, ar.result());
+                } else {
+                    vertx.setTimer(1000, id -> store.head(user).onSuccess(head -> hub.headMoved(user, head)));
+                }
+            });
+        }
     }
 
     /** Authenticates before the upgrade completes: a bad token gets 401 and no socket. */

@@ -57,6 +57,16 @@ public final class HybridClock {
         }
     }
 
+    /**
+     * Advances past a stamp without the bound check: for stamps a trusted party (the sync server,
+     * which enforces its own bound) already accepted. A device whose clock lags must still take them.
+     */
+    public synchronized void advance(Stamp trusted) {
+        if (trusted.hlc() > last) {
+            last = trusted.hlc();
+        }
+    }
+
     /** Throws {@link ClockSkewException} if the stamp is further ahead than the bound; changes nothing. */
     public void check(Stamp remote) {
         long local = wall.millis();

@@ -36,6 +36,7 @@ public final class Names {
                         + "': control characters are not allowed");
             }
         }
+        checkSurrogates(key, what);
         return key;
     }
 
@@ -45,11 +46,16 @@ public final class Names {
      */
     public static final int MAX_VALUE_DEPTH = 32;
 
-    /** Refuses a JSON value nested deeper than {@link #MAX_VALUE_DEPTH} (a cheap scan, strings skipped). */
+    /**
+     * Refuses a JSON value nested deeper than {@link #MAX_VALUE_DEPTH} or holding a lone UTF-16
+     * surrogate (which UTF-8 cannot carry: stores and the wire would turn it into '?', and
+     * replicas would diverge). One cheap scan; string contents only count for surrogates.
+     */
     public static String checkValueDepth(String json) {
         if (json == null) {
             return null;
         }
+        checkSurrogates(json, "value");
         int depth = 0;
         boolean inString = false;
         for (int i = 0; i < json.length(); i++) {
@@ -71,6 +77,23 @@ public final class Names {
             }
         }
         return json;
+    }
+
+    /** Throws if the text has a high surrogate not followed by a low one, or a low one alone. */
+    public static void checkSurrogates(String text, String what) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                    i++;
+                    continue;
+                }
+                throw new IllegalArgumentException(what + " holds a lone UTF-16 surrogate at index " + i + ": not valid Unicode");
+            }
+            if (Character.isLowSurrogate(c)) {
+                throw new IllegalArgumentException(what + " holds a lone UTF-16 surrogate at index " + i + ": not valid Unicode");
+            }
+        }
     }
 
     private static boolean isLetter(char c) {

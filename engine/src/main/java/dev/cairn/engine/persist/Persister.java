@@ -173,13 +173,30 @@ public final class Persister implements AutoCloseable {
             } else {
                 deadline = first + delay;
             }
-            pending.put(key, new Pending(change, meta, policy, toOutbox, remote, first, deadline));
+            // A local write that replaces a queued remote change still carries it: the cursor
+            // that covers the remote change must be committed with (or after) this record.
+            boolean coversRemote = remote || (previous != null && previous.remote);
+            pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline));
             if (change instanceof Change.Clear clear) {
                 dropHiddenAppends(clear);
             }
             if (deadline < scheduledWakeup) {
                 scheduledWakeup = deadline;
                 executor.schedule(this::flushDue, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
+            }
+        }
+    }
+
+    /**
+     * A remote change lost in memory to a newer local write that is still queued: that queued
+     * record now stands for the remote change too, so the cursor must not be saved without it.
+     */
+    public void coverRemote(Change change) {
+        String key = pendingKey(change);
+        synchronized (lock) {
+            Pending p = pending.get(key);
+            if (p != null && !p.remote) {
+                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos));
             }
         }
     }
@@ -227,6 +244,11 @@ public final class Persister implements AutoCloseable {
     /** Commits every queued record now; completes when they are durable. */
     public CompletableFuture<Void> flush() {
         return flush(p -> true);
+    }
+
+    /** Commits every queued record with autoSave now (not the drafts waiting for an explicit save). */
+    public CompletableFuture<Void> flushAutoSaved() {
+        return flush(p -> p.policy.autoSave() || p.meta != null);
     }
 
     /** Commits every queued record with autoSave, plus {@code pendingKey}'s, now. */

@@ -4,6 +4,8 @@ package dev.cairn.engine.protocol;
 public enum ErrorCode {
     MALFORMED_FRAME("malformed-frame", false),
     INVALID_CHANGE("invalid-change", false),
+    /** A stamp too far ahead of the server's clock: not applied, but not wrong either; retry later. */
+    CLOCK_SKEW("clock-skew", false),
     BATCH_TOO_LARGE("batch-too-large", false),
     NOT_READY("not-ready", false),
     PROTOCOL_VERSION("protocol-version", true),

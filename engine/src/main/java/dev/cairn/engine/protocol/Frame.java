@@ -26,8 +26,11 @@ public sealed interface Frame {
         }
     }
 
-    /** Server to client, answer to hello. */
-    record Welcome(int protocol, String user, long head, int maxBatch, long maxAheadMillis) implements Frame {
+    /** Server to client, answer to hello, with the limits a client must respect. */
+    record Welcome(int protocol, String user, long head, int maxBatch, long maxAheadMillis, long maxFrameBytes) implements Frame {
+        /** Assumed when a server does not say (the default server limit). */
+        public static final long DEFAULT_MAX_FRAME_BYTES = 1 << 20;
+
         public FrameType type() {
             return FrameType.WELCOME;
         }

@@ -37,6 +37,7 @@ public final class FrameCodec {
                 gen.writeNumberField("head", f.head());
                 gen.writeNumberField("maxBatch", f.maxBatch());
                 gen.writeNumberField("maxAheadMillis", f.maxAheadMillis());
+                gen.writeNumberField("maxFrameBytes", f.maxFrameBytes());
             } else if (frame instanceof Frame.Changes f) {
                 gen.writeArrayFieldStart("changes");
                 for (Frame.SeqChange c : f.changes()) {
@@ -94,6 +95,7 @@ public final class FrameCodec {
                     case "batch" -> f.batch = integer(p, t, name);
                     case "maxBatch" -> f.maxBatch = integer(p, t, name);
                     case "maxAheadMillis" -> f.maxAhead = integer(p, t, name);
+                    case "maxFrameBytes" -> f.maxFrameBytes = integer(p, t, name);
                     case "changes" -> readChanges(p, t, f);
                     case "supported" -> p.skipChildren(); // informative, on protocol-version errors
                     default -> throw malformed("unknown field '" + name + "'");
@@ -118,7 +120,8 @@ public final class FrameCodec {
             case HELLO -> new Frame.Hello(intField(require(f.protocol, "protocol", type)), require(f.replica, "replica", type),
                     nonNegative(require(f.cursor, "cursor", type), "cursor"));
             case WELCOME -> new Frame.Welcome(intField(require(f.protocol, "protocol", type)), require(f.user, "user", type),
-                    require(f.head, "head", type), intField(require(f.maxBatch, "maxBatch", type)), require(f.maxAhead, "maxAheadMillis", type));
+                    require(f.head, "head", type), intField(require(f.maxBatch, "maxBatch", type)), require(f.maxAhead, "maxAheadMillis", type),
+                    f.maxFrameBytes == null ? Frame.Welcome.DEFAULT_MAX_FRAME_BYTES : f.maxFrameBytes);
             case CHANGES -> new Frame.Changes(require(f.seqChanges, "changes", type), require(f.cursor, "cursor", type));
             case CAUGHT_UP -> new Frame.CaughtUp(require(f.cursor, "cursor", type));
             case PUSH -> new Frame.Push(require(f.batch, "batch", type), require(f.plainChanges, "changes", type));
@@ -215,6 +218,7 @@ public final class FrameCodec {
         Long batch;
         Long maxBatch;
         Long maxAhead;
+        Long maxFrameBytes;
         List<Change> plainChanges;
         List<Frame.SeqChange> seqChanges;
     }

@@ -31,30 +31,50 @@ import java.util.zip.CRC32C;
  * [int valueLen][value]} (op 1 = put, 0 = delete, no value). A commit is forced to disk
  * ({@code fdatasync}) before it returns unless {@code sync} is off.
  *
+ * <p>Damage that a crash cannot cause is refused, not repaired: a file with a foreign header, or
+ * a record that fails its checksum while a valid record follows it (a crash only ever tears the
+ * last record, so this is disk or file corruption). Either way {@link #open} throws a
+ * {@link StoreException} naming the file and leaves the file untouched; cutting the journal at
+ * the bad record would silently drop every later commit, all of which had been acknowledged.
+ *
  * <p>Thread-safety: commits and scans are serialized; {@link #get} is lock-free. The whole data
  * set lives in the heap (the engine holds its state in memory anyway).
  */
 public final class JournalLocalStore implements LocalStore {
 
+    private static final System.Logger LOG = System.getLogger(JournalLocalStore.class.getName());
     private static final byte[] MAGIC = {'C', 'A', 'I', 'R', 'N', 'J', '1', '\n'};
-    /** Compact when the file is this much larger than the live data (and at least MIN_COMPACT_BYTES). */
+    /** {@code [int length][int crc32c]} before every payload. */
+    private static final int RECORD_HEADER = 8;
+    /** Framing of one put in a payload: op byte, key length, value length. */
+    private static final int PUT_OVERHEAD = 9;
+    /** Compact when the file is this much larger than a compacted file would be (and at least minCompactBytes). */
     private static final int COMPACT_FACTOR = 3;
-    private static final long MIN_COMPACT_BYTES = 8L << 20;
-    private static final int MAX_RECORD_BYTES = 256 << 20;
-    private static final int SNAPSHOT_CHUNK_BYTES = 4 << 20;
+    static final long MIN_COMPACT_BYTES = 8L << 20;
+    static final int MAX_RECORD_BYTES = 256 << 20;
+    static final int SNAPSHOT_CHUNK_BYTES = 4 << 20;
 
     private final Path file;
     private final boolean sync;
+    private final int maxRecordBytes;
+    private final int snapshotChunkBytes;
+    private final long minCompactBytes;
     private final ConcurrentSkipListMap<byte[], byte[]> records = new ConcurrentSkipListMap<>(Arrays::compareUnsigned);
     private FileChannel channel;
+    /** What the live records take in a compacted journal's payloads (framing included). */
     private long liveBytes;
-    private long fileBytes;
+    private volatile long fileBytes;
+    /** After a failed automatic compaction, the next one waits until the file reaches this size. */
+    private long compactNoSoonerThan;
     private int tornTailsCut;
     private volatile boolean closed;
 
-    private JournalLocalStore(Path file, boolean sync) {
+    private JournalLocalStore(Path file, boolean sync, int maxRecordBytes, int snapshotChunkBytes, long minCompactBytes) {
         this.file = file;
         this.sync = sync;
+        this.maxRecordBytes = maxRecordBytes;
+        this.snapshotChunkBytes = snapshotChunkBytes;
+        this.minCompactBytes = minCompactBytes;
     }
 
     /** Opens (or creates) the journal, replaying it and cutting off a torn last record. */
@@ -64,7 +84,16 @@ public final class JournalLocalStore implements LocalStore {
 
     /** As {@link #open(Path)}; {@code sync = false} skips fdatasync (survives a process kill, not a power cut). */
     public static JournalLocalStore open(Path file, boolean sync) {
-        JournalLocalStore store = new JournalLocalStore(file.toAbsolutePath(), sync);
+        return open(file, sync, MAX_RECORD_BYTES, SNAPSHOT_CHUNK_BYTES, MIN_COMPACT_BYTES);
+    }
+
+    /** As {@link #open(Path, boolean)} with other size limits (tests use small ones). */
+    static JournalLocalStore open(Path file, boolean sync, int maxRecordBytes, int snapshotChunkBytes, long minCompactBytes) {
+        if (maxRecordBytes < 64 || snapshotChunkBytes < 1 || snapshotChunkBytes > maxRecordBytes / 2 || minCompactBytes < 0) {
+            throw new IllegalArgumentException("bad journal limits: maxRecordBytes " + maxRecordBytes + ", snapshotChunkBytes "
+                    + snapshotChunkBytes + ", minCompactBytes " + minCompactBytes);
+        }
+        JournalLocalStore store = new JournalLocalStore(file.toAbsolutePath(), sync, maxRecordBytes, snapshotChunkBytes, minCompactBytes);
         try {
             store.load();
         } catch (IOException e) {
@@ -79,57 +108,99 @@ public final class JournalLocalStore implements LocalStore {
 
     private void load() throws IOException {
         Files.createDirectories(file.getParent());
-        Files.deleteIfExists(tmpFile()); // a compaction that did not finish: the old file is whole
+        boolean existed = Files.exists(file);
         channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         long size = channel.size();
-        if (size == 0) {
-            channel.write(ByteBuffer.wrap(MAGIC), 0);
-            force();
-            fileBytes = MAGIC.length;
-            return;
-        }
         ByteBuffer magic = ByteBuffer.allocate((int) Math.min(size, MAGIC.length));
         readFully(magic, 0);
-        if (size < MAGIC.length && Arrays.equals(magic.array(), Arrays.copyOf(MAGIC, (int) size))) {
-            // killed while writing the header of a new store: nothing was ever committed
-            channel.truncate(0);
+        if (!Arrays.equals(magic.array(), Arrays.copyOf(MAGIC, magic.capacity()))) {
+            throw new StoreException("local store " + file + " is not a Cairn journal (wrong header); refusing to touch it");
+        }
+        // Only now that the journal is ours: a compaction that did not finish left its new file; the old one is whole.
+        Files.deleteIfExists(tmpFile());
+        if (size < MAGIC.length) {
+            // A new store, or one killed while its header was written: nothing was ever committed.
             channel.write(ByteBuffer.wrap(MAGIC), 0);
             force();
+            if (!existed) {
+                forceDirectory();
+            }
             fileBytes = MAGIC.length;
             return;
         }
-        if (!Arrays.equals(magic.array(), MAGIC)) {
-            throw new StoreException("local store " + file + " is not a Cairn journal (wrong header); refusing to touch it");
-        }
         long pos = MAGIC.length;
-        ByteBuffer head = ByteBuffer.allocate(8);
+        ByteBuffer head = ByteBuffer.allocate(RECORD_HEADER);
         while (pos < size) {
-            if (size - pos < 8) {
+            if (size - pos < RECORD_HEADER) {
                 break; // torn header of the last record
             }
             head.clear();
             readFully(head, pos);
-            head.flip();
-            int length = head.getInt();
-            int crc = head.getInt();
-            if (length < 4 || length > MAX_RECORD_BYTES || pos + 8 + length > size) {
+            int length = head.getInt(0);
+            int crc = head.getInt(4);
+            if (length < 4 || length > maxRecordBytes || pos + RECORD_HEADER + length > size) {
                 break;
             }
             ByteBuffer payload = ByteBuffer.allocate(length);
-            readFully(payload, pos + 8);
+            readFully(payload, pos + RECORD_HEADER);
             if (crc(payload.array()) != crc) {
                 break;
             }
-            applyPayload(payload.array());
-            pos += 8 + length;
+            try {
+                applyPayload(payload.array());
+            } catch (RuntimeException e) {
+                // The checksum matched, so this is not a torn write: the record was written malformed.
+                throw new StoreException("local store " + file + " is damaged: the record at byte " + pos
+                        + " passes its checksum but cannot be decoded (" + e + "); refusing to open it", e);
+            }
+            pos += RECORD_HEADER + length;
         }
         if (pos < size) {
+            long valid = findValidRecord(pos + 1, size);
+            if (valid >= 0) {
+                // A kill only ever tears the last record. A bad record with a good one after it is damage,
+                // and cutting here would drop every commit after it, each of which had been acknowledged.
+                throw new StoreException("local store " + file + " is damaged: the record at byte " + pos
+                        + " fails its checksum, but a valid record follows at byte " + valid + " (of " + size + ")."
+                        + " A crash cannot cause this (disk or file corruption?). Refusing to open it, so that no"
+                        + " committed data is cut off; the file is left untouched: restore it from a backup or move it aside");
+            }
             // A kill during the last append left a partial record: it was never acknowledged.
             channel.truncate(pos);
             force();
             tornTailsCut++;
         }
         fileBytes = pos;
+    }
+
+    /**
+     * The offset of the first record at or after {@code from} whose checksum holds, or -1. Used only
+     * when replay met a bad record, to tell a torn tail (nothing valid after it) from damage.
+     */
+    private long findValidRecord(long from, long size) throws IOException {
+        ByteBuffer window = ByteBuffer.allocate(64 << 10);
+        long windowStart = -1;
+        for (long p = from; p + RECORD_HEADER + 4 <= size; p++) {
+            if (windowStart < 0 || p + RECORD_HEADER + 4 > windowStart + window.limit()) {
+                window.clear();
+                window.limit((int) Math.min(window.capacity(), size - p));
+                readFully(window, p);
+                windowStart = p;
+            }
+            int at = (int) (p - windowStart);
+            int length = window.getInt(at);
+            int count = window.getInt(at + RECORD_HEADER);
+            // cheap filters first: a plausible length, and a write count that fits it (a write takes >= 5 bytes)
+            if (length < 4 || length > maxRecordBytes || p + RECORD_HEADER + length > size || count < 1 || count > (length - 4) / 5) {
+                continue;
+            }
+            ByteBuffer payload = ByteBuffer.allocate(length);
+            readFully(payload, p + RECORD_HEADER);
+            if (crc(payload.array()) == window.getInt(at + 4)) {
+                return p;
+            }
+        }
+        return -1;
     }
 
     @Override
@@ -152,11 +223,12 @@ public final class JournalLocalStore implements LocalStore {
     @Override
     public synchronized void commit(List<StoreWrite> writes) {
         checkOpen();
-        if (writes.isEmpty()) {
+        List<StoreWrite> copy = List.copyOf(writes); // refuses a null write before anything is written
+        if (copy.isEmpty()) {
             return;
         }
-        byte[] payload = encode(List.copyOf(writes));
-        ByteBuffer record = ByteBuffer.allocate(8 + payload.length);
+        byte[] payload = encode(copy); // refuses a commit too large to be replayed, before anything is written
+        ByteBuffer record = ByteBuffer.allocate(RECORD_HEADER + payload.length);
         record.putInt(payload.length).putInt(crc(payload)).put(payload).flip();
         long start = fileBytes;
         try {
@@ -165,17 +237,44 @@ public final class JournalLocalStore implements LocalStore {
             }
             force();
         } catch (IOException e) {
-            try {
-                channel.truncate(start);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw new StoreException("commit to " + file + " failed and was rolled back: " + e.getMessage(), e);
+            boolean rolledBack = rollBack(start, e);
+            throw new StoreException("commit to " + file + " failed" + (rolledBack ? " and was rolled back: "
+                    : " and could not be rolled back (a later commit overwrites it; if none does, it may be replayed at the next open): ") + e, e);
         }
-        fileBytes = start + 8 + payload.length;
+        fileBytes = start + RECORD_HEADER + payload.length;
         applyPayload(payload);
-        if (fileBytes > MIN_COMPACT_BYTES && fileBytes > COMPACT_FACTOR * liveBytes) {
-            compact();
+        if (fileBytes > minCompactBytes && fileBytes > COMPACT_FACTOR * (MAGIC.length + liveBytes) && fileBytes >= compactNoSoonerThan) {
+            try {
+                compact();
+            } catch (StoreException e) {
+                // The commit is durable and applied: it must not be reported as failed (the caller would
+                // retry or re-number what it wrote). Compaction is retried once the file has grown by half.
+                compactNoSoonerThan = fileBytes + fileBytes / 2;
+                LOG.log(System.Logger.Level.WARNING, "cairn: automatic compaction failed; the journal keeps growing: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Cuts the file back to {@code start} after a failed append. An interrupt closes a FileChannel
+     * (ClosedByInterruptException), so the channel is reopened, with the interrupt set aside.
+     */
+    private boolean rollBack(long start, IOException failure) {
+        boolean interrupted = Thread.interrupted();
+        try {
+            if (!channel.isOpen()) {
+                channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            }
+            channel.truncate(start);
+            force();
+            return true;
+        } catch (IOException e) {
+            failure.addSuppressed(e);
+            return false;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -183,39 +282,70 @@ public final class JournalLocalStore implements LocalStore {
     public synchronized void compact() {
         checkOpen();
         Path tmp = tmpFile();
+        long written;
         try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
             out.write(ByteBuffer.wrap(MAGIC));
-            long written = MAGIC.length;
+            written = MAGIC.length;
             List<StoreWrite> chunk = new ArrayList<>();
-            int chunkBytes = 0;
+            long chunkBytes = 4;
             for (Map.Entry<byte[], byte[]> e : records.entrySet()) {
-                chunk.add(StoreWrite.put(e.getKey(), e.getValue()));
-                chunkBytes += e.getKey().length + e.getValue().length + 9;
-                if (chunkBytes >= SNAPSHOT_CHUNK_BYTES) {
+                long entryBytes = PUT_OVERHEAD + e.getKey().length + e.getValue().length;
+                // Flush before the chunk would pass its target, so no record outgrows the replay limit.
+                if (!chunk.isEmpty() && chunkBytes + entryBytes > snapshotChunkBytes) {
                     written += writeRecord(out, encode(chunk));
                     chunk.clear();
-                    chunkBytes = 0;
+                    chunkBytes = 4;
                 }
+                chunk.add(StoreWrite.put(e.getKey(), e.getValue()));
+                chunkBytes += entryBytes;
             }
             if (!chunk.isEmpty()) {
                 written += writeRecord(out, encode(chunk));
             }
             out.force(true);
+        } catch (IOException e) {
+            deleteTmp(tmp, e);
+            throw new StoreException("compacting " + file + " failed (the journal is unchanged): " + e.getMessage(), e);
+        }
+        try {
             channel.close();
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            forceDirectory();
-            channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            fileBytes = written;
         } catch (IOException e) {
-            try {
-                if (!channel.isOpen()) {
-                    channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-                }
-                Files.deleteIfExists(tmp);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
+            deleteTmp(tmp, e);
+            reopenAfterCompaction(e);
+            throw new StoreException("compacting " + file + " failed (the journal is unchanged): " + e.getMessage(), e);
+        }
+        // From here on the compacted file is the journal, whatever happens next.
+        fileBytes = written;
+        forceDirectory();
+        IOException reopen = reopenAfterCompaction(null);
+        if (reopen != null) {
+            throw new StoreException("compacted " + file + " but cannot reopen it: " + reopen.getMessage(), reopen);
+        }
+    }
+
+    private IOException reopenAfterCompaction(IOException failure) {
+        boolean interrupted = Thread.interrupted();
+        try {
+            channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            return null;
+        } catch (IOException e) {
+            if (failure != null) {
+                failure.addSuppressed(e);
             }
-            throw new StoreException("compacting " + file + " failed (the old journal is intact): " + e.getMessage(), e);
+            return e; // the channel stays closed: commits fail (and retry the reopen) until this works
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static void deleteTmp(Path tmp, IOException failure) {
+        try {
+            Files.deleteIfExists(tmp);
+        } catch (IOException suppressed) {
+            failure.addSuppressed(suppressed); // deleted at the next open
         }
     }
 
@@ -262,22 +392,31 @@ public final class JournalLocalStore implements LocalStore {
                 byte[] value = new byte[buf.getInt()];
                 buf.get(value);
                 old = records.put(key, value);
-                liveBytes += key.length + value.length;
-            } else {
+                liveBytes += PUT_OVERHEAD + key.length + value.length;
+            } else if (op == 0) {
                 old = records.remove(key);
+            } else {
+                throw new IllegalArgumentException("unknown op " + op);
             }
             if (old != null) {
-                liveBytes -= key.length + old.length;
+                liveBytes -= PUT_OVERHEAD + key.length + old.length;
             }
+        }
+        if (buf.hasRemaining()) {
+            throw new IllegalArgumentException(buf.remaining() + " bytes after the last write");
         }
     }
 
-    private static byte[] encode(List<StoreWrite> writes) {
-        int size = 4;
+    private byte[] encode(List<StoreWrite> writes) {
+        long size = 4;
         for (StoreWrite w : writes) {
             size += 1 + 4 + w.key().length + (w.isDelete() ? 0 : 4 + w.value().length);
         }
-        ByteBuffer buf = ByteBuffer.allocate(size).putInt(writes.size());
+        if (size > maxRecordBytes) {
+            throw new StoreException("a commit of " + writes.size() + " writes takes " + size + " bytes, more than the "
+                    + maxRecordBytes + " one journal record may hold; nothing of it was written to " + file);
+        }
+        ByteBuffer buf = ByteBuffer.allocate((int) size).putInt(writes.size());
         for (StoreWrite w : writes) {
             buf.put(w.isDelete() ? (byte) 0 : (byte) 1).putInt(w.key().length).put(w.key());
             if (!w.isDelete()) {
@@ -288,12 +427,12 @@ public final class JournalLocalStore implements LocalStore {
     }
 
     private static long writeRecord(FileChannel out, byte[] payload) throws IOException {
-        ByteBuffer record = ByteBuffer.allocate(8 + payload.length);
+        ByteBuffer record = ByteBuffer.allocate(RECORD_HEADER + payload.length);
         record.putInt(payload.length).putInt(crc(payload)).put(payload).flip();
         while (record.hasRemaining()) {
             out.write(record);
         }
-        return 8L + payload.length;
+        return (long) RECORD_HEADER + payload.length;
     }
 
     private static int crc(byte[] payload) {

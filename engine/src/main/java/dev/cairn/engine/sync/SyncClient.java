@@ -2,6 +2,7 @@ package dev.cairn.engine.sync;
 
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.ChangeEvent;
+import dev.cairn.engine.codec.ChangeJson;
 import dev.cairn.engine.Subscription;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;
@@ -35,6 +36,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -53,20 +55,29 @@ import java.util.function.Supplier;
  * }</pre>
  *
  * <p><b>Push.</b> Committed outbox entries are sent in {@code push} batches of at most
- * {@code min(batchSize, welcome.maxBatch)} changes, with at most {@code maxInFlightBatches}
- * unacknowledged at a time. An entry leaves the outbox only when the server acknowledges its
- * batch; after a reconnect everything unacknowledged is sent again (at-least-once; merging is
+ * {@code min(batchSize, welcome.maxBatch)} changes whose encoded frame stays under 90% of the
+ * server's {@code welcome.maxFrameBytes}, with at most {@code maxInFlightBatches} unacknowledged
+ * at a time. A change whose push frame alone is larger than {@code maxFrameBytes} can never be
+ * accepted: it is dropped and reported like a refused change, never sent. An entry leaves the
+ * outbox only when the server acknowledges its batch; after a reconnect everything unacknowledged is sent again (at-least-once; merging is
  * idempotent). A batch the server refuses with {@code invalid-change} or {@code batch-too-large}
  * is split in halves and re-sent, so only the changes the server can never accept are dropped
  * (reported in {@link SyncStatus#lastError()}) and the valid changes around them still go through;
  * a batch answered with {@code unavailable} or {@code rate-limited} is re-sent after a short,
- * growing delay.
+ * growing delay. A batch answered with {@code clock-skew} (this device's clock is ahead of the
+ * server's) stays queued and is re-sent after a longer, growing delay ({@link Builder#clockSkewRetry},
+ * default 5 s .. 30 s) while other batches go on. A connection the server closes with 1009 (frame
+ * too big) counts as a failed session: the reconnect backoff is not reset by the next welcome,
+ * and later batches are kept smaller.
  *
  * <p><b>Pull.</b> Pages of server changes are applied with {@link Cairn#applyRemote(List, long)},
  * which persists the cursor no earlier than the changes. Changes to sections the engine does not
- * register are ignored. A page that cannot be applied (for example a stamp too far ahead of this
- * device's clock) or decoded is reported, the connection is closed and retried with backoff from
- * the unchanged cursor, so no change is skipped.
+ * register are ignored. The server is the authority on stamps, so a page is not refused for a
+ * stamp ahead of this device's clock. A frame that cannot be decoded is reported, the connection
+ * is closed and retried with backoff from the unchanged cursor. A page that cannot be applied
+ * (e.g. the local store failed) is reported; pulling stops on that connection (the cursor stays,
+ * so no change is skipped) while pushes and acks go on, and after a backoff delay the client
+ * reconnects to pull again from the cursor.
  *
  * <p><b>Threading.</b> One thread ({@code cairn-sync}) owns all client state; transport callbacks
  * and engine listeners only post tasks to it. Status listeners run on that thread. The public
@@ -82,6 +93,16 @@ public final class SyncClient implements AutoCloseable {
     public static final Duration DEFAULT_KEEP_ALIVE = Duration.ofSeconds(20);
     /** How long opening a connection may take, up to the server's {@code welcome}. */
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
+    /** Delays before re-sending a batch the server answered with {@code clock-skew}. */
+    public static final Duration DEFAULT_CLOCK_SKEW_RETRY_MIN = Duration.ofSeconds(5);
+    public static final Duration DEFAULT_CLOCK_SKEW_RETRY_MAX = Duration.ofSeconds(30);
+    /** Push frames are kept under this share of the server's maxFrameBytes (headroom), in percent. */
+    static final int FRAME_BUDGET_PERCENT = 90;
+    /** After 1009 closes the budget is halved, at most this many times. */
+    private static final int MAX_FRAME_BUDGET_HALVINGS = 6;
+
+    /** The bytes of an empty push frame with the longest possible batch id. */
+    private static final long PUSH_OVERHEAD_BYTES = utf8Length(FrameCodec.encode(new Frame.Push(Long.MIN_VALUE, List.of())));
 
     private static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
@@ -98,6 +119,9 @@ public final class SyncClient implements AutoCloseable {
     private final Random random;
     private final Duration keepAlive;
     private final Duration connectTimeout;
+    private final Duration skewRetryMin;
+    private final Duration skewRetryMax;
+    private final BiFunction<List<Change>, Long, Integer> applier;
     private final Map<String, SectionSpec> sections;
     private final ScheduledThreadPoolExecutor executor;
     private volatile Thread syncThread;
@@ -122,8 +146,18 @@ public final class SyncClient implements AutoCloseable {
     private SyncState state = SyncState.OFFLINE;
     private Instant lastSyncedAt;
     private String lastError;
-    /** The last session ended because a server page could not be applied: do not reset the backoff on welcome. */
-    private boolean applyFailed;
+    /**
+     * A server page could not be applied or decoded: do not reset the backoff on welcome, only once
+     * a session has caught up cleanly.
+     */
+    private boolean pullFailed;
+    /**
+     * The server closed a connection with 1009 (frame too big): do not reset the backoff on welcome
+     * or caught-up until a push is acknowledged again, so a bug cannot cause a tight reconnect loop.
+     */
+    private boolean frameTooBig;
+    /** How many times a 1009 close halved the push frame budget (kept for the client's lifetime). */
+    private int frameBudgetHalvings;
     /** Outbox seqs the server acknowledged (or that were dropped) whose removal from the outbox is in progress. */
     private final Set<Long> acking = new HashSet<>();
     private final List<Waiter> waiters = new ArrayList<>();
@@ -139,6 +173,9 @@ public final class SyncClient implements AutoCloseable {
         this.random = b.random == null ? new Random() : b.random;
         this.keepAlive = b.keepAlive == null ? DEFAULT_KEEP_ALIVE : b.keepAlive;
         this.connectTimeout = b.connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : b.connectTimeout;
+        this.skewRetryMin = b.skewRetryMin == null ? DEFAULT_CLOCK_SKEW_RETRY_MIN : b.skewRetryMin;
+        this.skewRetryMax = b.skewRetryMax == null ? DEFAULT_CLOCK_SKEW_RETRY_MAX : b.skewRetryMax;
+        this.applier = b.applier == null ? cairn::applyRemote : b.applier;
         this.transport = b.transport == null ? new JdkWebSocketTransport(connectTimeout) : b.transport;
         this.backoff = new Backoff(backoffMin, backoffMax, random);
         this.sections = cairn.sections();
@@ -326,7 +363,7 @@ public final class SyncClient implements AutoCloseable {
 
     // ------------------------------------------------------------------ connection lifecycle
 
-    private enum Reconnect { NO, BACKOFF, MAX }
+    private enum Reconnect { NO, NOW, BACKOFF, MAX }
 
     /** One connection attempt and, once welcomed, its session. Sync thread only. */
     private final class Session {
@@ -336,7 +373,14 @@ public final class SyncClient implements AutoCloseable {
         boolean welcomed;
         boolean caughtUp;
         int maxBatch;
+        /** The server's hard limit on a frame, in UTF-8 bytes. */
+        long maxFrameBytes = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
+        /** What a push frame is kept under (headroom below maxFrameBytes). */
+        long frameBudget = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
         long knownHead;
+        /** A page could not be applied: pages are ignored (the cursor stays) until {@link #pullRetryTimer} reconnects. */
+        boolean pullStalled;
+        ScheduledFuture<?> pullRetryTimer;
         long lastReceivedNanos = System.nanoTime();
         long pingSentNanos;
         /** Sent, unanswered batches in send order (batch ids increase). */
@@ -349,6 +393,10 @@ public final class SyncClient implements AutoCloseable {
         final Set<Long> owned = new HashSet<>();
         final Backoff retryBackoff = new Backoff(backoffMin, backoffMax, random);
         ScheduledFuture<?> retryTimer;
+        /** Parts the server answered with clock-skew, waiting for {@link #skewTimer}; other pushes go on. */
+        final List<Part> skewParked = new ArrayList<>();
+        final Backoff skewBackoff = new Backoff(skewRetryMin, skewRetryMax, random);
+        ScheduledFuture<?> skewTimer;
         ScheduledFuture<?> handshakeTimer;
         ScheduledFuture<?> keepAliveTask;
 
@@ -445,6 +493,8 @@ public final class SyncClient implements AutoCloseable {
         cancel(s.handshakeTimer);
         cancel(s.keepAliveTask);
         cancel(s.retryTimer);
+        cancel(s.skewTimer);
+        cancel(s.pullRetryTimer);
         if (s.connection != null) {
             s.connection.close();
         }
@@ -464,7 +514,7 @@ public final class SyncClient implements AutoCloseable {
         }
         state = SyncState.OFFLINE;
         if (reconnect != Reconnect.NO && started && !switchedOff && !closed) {
-            Duration delay = reconnect == Reconnect.MAX ? backoff.max() : backoff.next();
+            Duration delay = reconnect == Reconnect.MAX ? backoff.max() : reconnect == Reconnect.NOW ? Duration.ZERO : backoff.next();
             reconnectTimer = schedule(() -> {
                 reconnectTimer = null;
                 connect();
@@ -497,6 +547,15 @@ public final class SyncClient implements AutoCloseable {
                 if (s.current()) {
                     String why = code == 1000 ? null
                             : "connection closed by the server (code " + code + (reason == null || reason.isEmpty() ? "" : ": " + reason) + ")";
+                    if (code == 1009) {
+                        // A frame was too big for the server. Batches are sized to fit, so this is a
+                        // bug somewhere: keep later batches smaller and do not let the next welcome
+                        // reset the backoff, so it cannot turn into a tight reconnect loop.
+                        frameTooBig = true;
+                        frameBudgetHalvings = Math.min(MAX_FRAME_BUDGET_HALVINGS, frameBudgetHalvings + 1);
+                        why = "the server closed the connection because a frame was larger than its limit (code 1009"
+                                + (reason == null || reason.isEmpty() ? "" : ": " + reason) + ")";
+                    }
                     endSession(s, why, Reconnect.BACKOFF);
                 }
             });
@@ -526,7 +585,7 @@ public final class SyncClient implements AutoCloseable {
         } catch (ProtocolException e) {
             // It may have been a page of changes: going on would move the cursor past it. Resume
             // from the cursor on a new connection instead.
-            applyFailed = true;
+            pullFailed = true;
             endSession(s, "the server sent a frame this client does not understand: " + e.getMessage(), Reconnect.BACKOFF);
             return;
         }
@@ -561,8 +620,12 @@ public final class SyncClient implements AutoCloseable {
         s.welcomed = true;
         cancel(s.handshakeTimer);
         s.maxBatch = welcome.maxBatch() > 0 ? welcome.maxBatch() : batchSize;
+        s.maxFrameBytes = welcome.maxFrameBytes() > 0 ? welcome.maxFrameBytes() : Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
+        long headroomed = s.maxFrameBytes > Long.MAX_VALUE / 100
+                ? s.maxFrameBytes / 100 * FRAME_BUDGET_PERCENT : s.maxFrameBytes * FRAME_BUDGET_PERCENT / 100;
+        s.frameBudget = Math.max(1, headroomed >> frameBudgetHalvings);
         s.knownHead = welcome.head();
-        if (!applyFailed) {
+        if (!pullFailed && !frameTooBig) {
             backoff.reset();
         }
         lastError = null;
@@ -586,6 +649,11 @@ public final class SyncClient implements AutoCloseable {
             publish();
             return;
         }
+        if (s.pullStalled) {
+            // An earlier page could not be applied: applying this one would move the cursor past it.
+            s.knownHead = Math.max(s.knownHead, page.cursor());
+            return;
+        }
         List<Change> changes = new ArrayList<>(page.changes().size());
         for (Frame.SeqChange c : page.changes()) {
             SectionSpec spec = sections.get(c.change().section());
@@ -601,13 +669,28 @@ public final class SyncClient implements AutoCloseable {
             changes.add(c.change());
         }
         try {
-            cairn.applyRemote(changes, page.cursor());
+            applier.apply(changes, page.cursor());
         } catch (RuntimeException e) {
-            // Skipping the page would move the cursor past changes never applied: retry it later instead.
-            applyFailed = true;
-            String error = "could not apply changes from the server (kept cursor " + cairn.cursor() + ", will retry): " + messageOf(e);
-            LOG.log(System.Logger.Level.WARNING, "cairn sync: " + error);
-            endSession(s, error, Reconnect.BACKOFF);
+            // Not the page's fault (unknown sections and wrong kinds were filtered out above, and
+            // stamps are the server's business): most likely the local store. Skipping the page
+            // would move the cursor past changes never applied, so stop pulling on this connection
+            // but keep pushing and taking acks; pull again from the cursor on a new connection later.
+            pullFailed = true;
+            s.pullStalled = true;
+            s.caughtUp = false; // not live any more: changes are waiting that this replica does not have
+            state = SyncState.CATCHING_UP;
+            s.knownHead = Math.max(s.knownHead, page.cursor());
+            Duration delay = backoff.next();
+            lastError = "could not apply changes from the server (kept cursor " + cairn.cursor() + "; pushing goes on, pulling again in "
+                    + delay.toMillis() + " ms): " + messageOf(e);
+            LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
+            s.pullRetryTimer = schedule(() -> {
+                s.pullRetryTimer = null;
+                if (s.current()) {
+                    endSession(s, null, Reconnect.NOW); // the delay was waited already
+                }
+            }, delay.toNanos());
+            publish();
             return;
         }
         s.knownHead = Math.max(s.knownHead, page.cursor());
@@ -624,10 +707,15 @@ public final class SyncClient implements AutoCloseable {
             publish();
             return;
         }
-        s.caughtUp = true;
         s.knownHead = Math.max(s.knownHead, caughtUp.cursor());
-        applyFailed = false;
-        backoff.reset();
+        if (s.pullStalled) {
+            return; // not caught up: a page was not applied; the pull retry reconnects
+        }
+        s.caughtUp = true;
+        pullFailed = false;
+        if (!frameTooBig) {
+            backoff.reset();
+        }
         state = SyncState.LIVE;
         lastSyncedAt = Instant.now();
         publish();
@@ -654,6 +742,10 @@ public final class SyncClient implements AutoCloseable {
             s.resend.addFirst(dropped.get(i));
         }
         s.retryBackoff.reset();
+        if (s.skewParked.isEmpty()) {
+            s.skewBackoff.reset();
+        }
+        frameTooBig = false; // pushes get through again
         s.owned.removeAll(batch.part().seqs());
         acknowledgeLocally(batch.part().seqs(), 0);
         if (s.caughtUp) {
@@ -672,6 +764,13 @@ public final class SyncClient implements AutoCloseable {
                 // Retrying soon cannot help: wait the longest backoff.
                 endSession(s, "the server does not speak protocol " + Frame.PROTOCOL_VERSION + ": " + error.message(), Reconnect.MAX);
                 return;
+            }
+            case CLOCK_SKEW -> {
+                if (batch != null) {
+                    skewed(s, batch, error.message());
+                    return;
+                }
+                lastError = "the server refused a change because this device's clock is ahead of the server's: " + error.message();
             }
             case INVALID_CHANGE, BATCH_TOO_LARGE -> {
                 if (batch != null) {
@@ -716,21 +815,88 @@ public final class SyncClient implements AutoCloseable {
         int perBatch = Math.max(1, Math.min(batchSize, s.maxBatch));
         while (s.inFlight.size() < maxInFlight) {
             Part part = s.resend.pollFirst();
-            if (part != null && part.size() > perBatch) {
-                s.resend.addFirst(part.slice(perBatch, part.size()));
-                part = part.slice(0, perBatch);
-            }
-            if (part == null) {
+            boolean fromOutbox = part == null;
+            if (fromOutbox) {
                 part = readOutbox(s, perBatch);
                 if (part == null) {
                     return;
                 }
+            }
+            // Cut by count and by encoded size; what is cut off goes back (or stays in the outbox).
+            int fits = Math.min(perBatch, fitting(s, part));
+            if (fits == 0) {
+                // The first change alone makes a frame larger than the server takes: it can never be accepted.
+                Part rest = part.slice(1, part.size());
+                if (!fromOutbox && rest.size() > 0) {
+                    s.resend.addFirst(rest);
+                }
+                dropForGood(s, part.seqs().get(0), part.changes().get(0),
+                        "its push frame is larger than the server's limit of " + s.maxFrameBytes + " bytes");
+                continue;
+            }
+            if (fits < part.size()) {
+                if (!fromOutbox) {
+                    s.resend.addFirst(part.slice(fits, part.size()));
+                }
+                part = part.slice(0, fits);
+            }
+            if (fromOutbox) {
                 s.owned.addAll(part.seqs());
             }
             long id = nextBatchId++;
+            String text = FrameCodec.encode(new Frame.Push(id, part.changes()));
+            if (utf8Length(text) > s.maxFrameBytes && part.size() > 1) {
+                // Not expected (sizes are summed from the same encoder), but never send a frame the server closes on.
+                int half = part.size() / 2;
+                s.resend.addFirst(part.slice(half, part.size()));
+                s.resend.addFirst(part.slice(0, half));
+                continue;
+            }
             s.inFlight.put(id, new Batch(id, part));
-            send(s, new Frame.Push(id, part.changes()));
+            sendText(s, text);
         }
+    }
+
+    /**
+     * How many leading changes of {@code part} fit in one push frame within the session's frame
+     * budget: at least 1 if the first change alone fits within the server's hard limit, 0 if not.
+     */
+    private int fitting(Session s, Part part) {
+        long bytes = PUSH_OVERHEAD_BYTES;
+        for (int i = 0; i < part.size(); i++) {
+            bytes += changeBytes(part.changes().get(i)) + (i == 0 ? 0 : 1); // a comma between changes
+            if (bytes > s.frameBudget) {
+                if (i > 0) {
+                    return i;
+                }
+                return bytes <= s.maxFrameBytes ? 1 : 0; // alone, with less headroom: still acceptable
+            }
+        }
+        return part.size();
+    }
+
+
+    /** The UTF-8 bytes of one change as it is written inside a push frame. */
+    private static long changeBytes(Change change) {
+        return utf8Length(ChangeJson.encode(change));
+    }
+
+    static long utf8Length(String text) {
+        long bytes = 0;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c < 0x80) {
+                bytes += 1;
+            } else if (c < 0x800) {
+                bytes += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                bytes += 4;
+                i++;
+            } else {
+                bytes += 3;
+            }
+        }
+        return bytes;
     }
 
     /** Up to {@code n} committed outbox entries not owned by this session and not being acknowledged. */
@@ -771,18 +937,57 @@ public final class SyncClient implements AutoCloseable {
             s.resend.addFirst(part.slice(half, part.size()));
             s.resend.addFirst(part.slice(0, half));
         } else {
-            Change change = part.changes().get(0);
-            long seq = part.seqs().get(0);
-            lastError = "the server refused a change, which was dropped: " + describe(change) + ": " + code.wire() + ": " + message;
-            LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
-            for (Waiter w : waiters) {
-                if (seq <= w.target) {
-                    w.rejected.add(describe(change) + ": " + message);
-                }
-            }
-            s.owned.remove(seq);
-            acknowledgeLocally(part.seqs(), 0);
+            dropForGood(s, part.seqs().get(0), part.changes().get(0), code.wire() + ": " + message);
         }
+        pump();
+        publish();
+    }
+
+    /**
+     * A change the server can never accept: removes it from the outbox (as if acknowledged),
+     * reports it in lastError and to the pending syncNow calls that cover it.
+     */
+    private void dropForGood(Session s, long seq, Change change, String why) {
+        lastError = "the server refused a change, which was dropped: " + describe(change) + ": " + why;
+        LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
+        for (Waiter w : waiters) {
+            if (seq <= w.target) {
+                w.rejected.add(describe(change) + ": " + why);
+            }
+        }
+        s.owned.remove(seq);
+        acknowledgeLocally(List.of(seq), 0);
+    }
+
+    /**
+     * The server refused a batch because a stamp is too far ahead of its clock. The changes are
+     * fine, only early: keep them (still owned by this session, so not read from the outbox again)
+     * and send them again after a delay of at least {@code skewRetryMin}; other batches go on.
+     */
+    private void skewed(Session s, Batch batch, String message) {
+        s.inFlight.remove(batch.id());
+        s.skewParked.add(batch.part());
+        if (s.skewTimer == null) {
+            Duration delay = s.skewBackoff.next();
+            if (delay.compareTo(skewRetryMin) < 0) {
+                delay = skewRetryMin;
+            }
+            s.skewTimer = schedule(() -> {
+                s.skewTimer = null;
+                if (!s.current()) {
+                    return;
+                }
+                s.resend.addAll(s.skewParked);
+                s.skewParked.clear();
+                pump();
+            }, delay.toNanos());
+            lastError = "this device's clock is ahead of the server's: the server refused " + batch.part().size()
+                    + " change(s) for now (they stay queued; sending again in " + delay.toSeconds() + " s): " + message;
+        } else {
+            lastError = "this device's clock is ahead of the server's: the server refused " + batch.part().size()
+                    + " change(s) for now (they stay queued and are sent again later): " + message;
+        }
+        LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
         pump();
         publish();
     }
@@ -954,9 +1159,13 @@ public final class SyncClient implements AutoCloseable {
     // ------------------------------------------------------------------ plumbing
 
     private void send(Session s, Frame frame) {
+        sendText(s, FrameCodec.encode(frame));
+    }
+
+    private void sendText(Session s, String text) {
         CompletableFuture<Void> sent;
         try {
-            sent = s.connection.send(FrameCodec.encode(frame));
+            sent = s.connection.send(text);
         } catch (RuntimeException e) {
             sent = CompletableFuture.failedFuture(e);
         }
@@ -1078,6 +1287,9 @@ public final class SyncClient implements AutoCloseable {
         private Random random;
         private Duration keepAlive;
         private Duration connectTimeout;
+        private Duration skewRetryMin;
+        private Duration skewRetryMax;
+        private BiFunction<List<Change>, Long, Integer> applier;
 
         private Builder(Cairn cairn, URI uri, Supplier<String> token) {
             this.cairn = Objects.requireNonNull(cairn, "cairn");
@@ -1149,6 +1361,28 @@ public final class SyncClient implements AutoCloseable {
             Objects.requireNonNull(connectTimeout, "connectTimeout");
             requireArgument(connectTimeout.toMillis() >= 1, "connectTimeout must be at least 1 ms, was %s", connectTimeout);
             this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        /**
+         * Delays before a batch the server refused with {@code clock-skew} (this device's clock is
+         * ahead of the server's) is sent again: at least {@code min}, growing up to {@code max} while
+         * it keeps being refused; default 5 s .. 30 s.
+         */
+        public Builder clockSkewRetry(Duration min, Duration max) {
+            requireState(this.skewRetryMin == null, "clockSkewRetry was already set to %s .. %s", this.skewRetryMin, this.skewRetryMax);
+            Objects.requireNonNull(min, "clockSkewRetry min");
+            Objects.requireNonNull(max, "clockSkewRetry max");
+            requireArgument(min.toMillis() >= 1, "clockSkewRetry min must be at least 1 ms, was %s", min);
+            requireArgument(max.compareTo(min) >= 0, "clockSkewRetry max (%s) must not be less than clockSkewRetry min (%s)", max, min);
+            this.skewRetryMin = min;
+            this.skewRetryMax = max;
+            return this;
+        }
+
+        /** Test seam: how a page of server changes is applied; default {@link Cairn#applyRemote(List, long)}. */
+        Builder applyWith(BiFunction<List<Change>, Long, Integer> applier) {
+            this.applier = Objects.requireNonNull(applier, "applier");
             return this;
         }
 

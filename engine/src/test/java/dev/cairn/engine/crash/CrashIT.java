@@ -11,6 +11,7 @@ import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crash.CrashWriter.IntKey;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.LwwEntry;
+import dev.cairn.engine.store.JournalLocalStore;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -20,6 +21,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -83,6 +85,9 @@ class CrashIT {
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
 
+    /** Verified reopens whose journal ended in a torn record, i.e. the kill landed inside an append. */
+    private int tornReopens;
+
     /** The children's class path: see {@link #childClasspath}. */
     private String classpath;
 
@@ -131,7 +136,8 @@ class CrashIT {
             kills++;
             verify(ctx, List.of(run), Snapshot.EMPTY);
         }
-        log(String.format("CrashIT done: %d iterations, %d SIGKILLs, %.1f s", iteration, kills, (System.nanoTime() - t0) / 1e9));
+        log(String.format("CrashIT done: %d iterations, %d SIGKILLs, %d of %d verified reopens found a torn last record (cut off), %.1f s",
+                iteration, kills, tornReopens, iteration, (System.nanoTime() - t0) / 1e9));
     }
 
     // ------------------------------------------------------------------ the child
@@ -296,6 +302,10 @@ class CrashIT {
             }
         }
 
+        String journal = journalState(ctx.dir);
+        if (journal.contains("torn")) {
+            tornReopens++;
+        }
         Cairn cairn;
         long openStart = System.nanoTime();
         try {
@@ -303,7 +313,8 @@ class CrashIT {
         } catch (Throwable e) {
             StringWriter trace = new StringWriter();
             e.printStackTrace(new PrintWriter(trace));
-            fail(header + ": the store did not open after the kill: " + e + "\nfiles in the data directory: " + listing(ctx.dir)
+            fail(header + ": the store did not open after the kill: " + e + "\njournal as the kill left it: " + journal
+                    + "\nfiles in the data directory: " + listing(ctx.dir)
                     + "\n" + trace);
             return null;
         }
@@ -324,11 +335,12 @@ class CrashIT {
             cairn.close();
         }
         Run last = runs.get(runs.size() - 1);
-        log(String.format("iteration %d (%s): last SAVED %d, START %d, %d chat messages, reopened in %d ms%s",
-                ctx.iteration, ctx.what, last.saved, last.start, now.chat.size(), openMs,
+        log(String.format("iteration %d (%s): last SAVED %d, START %d, %d chat messages, reopened in %d ms, journal %s%s",
+                ctx.iteration, ctx.what, last.saved, last.start, now.chat.size(), openMs, journal,
                 runs.size() > 1 ? " (after an extra early kill: " + runs.get(0) + ")" : ""));
         if (!problems.isEmpty()) {
-            StringBuilder msg = new StringBuilder(header).append(": ").append(problems.size()).append(" problem(s) after reopening:");
+            StringBuilder msg = new StringBuilder(header).append(": ").append(problems.size()).append(" problem(s) after reopening")
+                    .append(" (journal as the kill left it: ").append(journal).append("; files: ").append(listing(ctx.dir)).append("):");
             problems.stream().limit(25).forEach(p -> msg.append("\n  - ").append(p));
             if (problems.size() > 25) {
                 msg.append("\n  ... and ").append(problems.size() - 25).append(" more");
@@ -502,7 +514,7 @@ class CrashIT {
      * under {@code into}, so a build running concurrently in the same module cannot pull classes
      * from under a child. Jars are used where they are.
      */
-    private static String childClasspath(Path into) throws IOException {
+    static String childClasspath(Path into) throws IOException {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> entries = new ArrayList<>();
         int n = 0;
@@ -531,7 +543,10 @@ class CrashIT {
         return String.join(File.pathSeparator, entries);
     }
 
-    /** The data directory's files with their sizes (a leftover {@code cairn.db.wal.*} means a commit was cut short). */
+    /**
+     * The data directory's files with their sizes: {@code cairn.journal}, {@code cairn.lock}, and a
+     * leftover {@code cairn.journal.compact} if a kill cut a compaction short (the next open deletes it).
+     */
     private static String listing(Path dir) {
         try (var files = Files.list(dir)) {
             return files.sorted().map(f -> {
@@ -544,6 +559,42 @@ class CrashIT {
         } catch (IOException e) {
             return "<cannot list: " + e.getMessage() + ">";
         }
+    }
+
+    /**
+     * What the kill left in the journal, seen through a copy (so the engine still opens the journal
+     * exactly as the kill left it): its size and whether its last record was torn.
+     */
+    private String journalState(Path dir) {
+        Path journal = dir.resolve(Cairn.DURABLE_FILE);
+        StringBuilder state = new StringBuilder();
+        try (var files = Files.list(dir)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith(Cairn.DURABLE_FILE)).sorted().toList()) {
+                state.append(state.length() == 0 ? "" : ", ").append(f.getFileName()).append(' ').append(Files.size(f)).append(" B");
+            }
+        } catch (IOException e) {
+            return "<cannot list: " + e + ">";
+        }
+        if (!Files.exists(journal)) {
+            return state.length() == 0 ? "absent" : state.toString();
+        }
+        Path copy = tmp.resolve("journal-probe");
+        try {
+            Files.copy(journal, copy, StandardCopyOption.REPLACE_EXISTING);
+            try (JournalLocalStore probe = JournalLocalStore.open(copy, false)) {
+                long cut = Files.size(journal) - probe.sizeBytes();
+                state.append(probe.tornTailsCut() > 0 ? ", torn last record (" + cut + " B cut off)" : ", clean end");
+            }
+        } catch (IOException | RuntimeException e) {
+            state.append(", does not open: ").append(e.getMessage());
+        } finally {
+            try {
+                Files.deleteIfExists(copy);
+            } catch (IOException ignored) {
+                // in the kept temp directory at worst
+            }
+        }
+        return state.toString();
     }
 
     private static Optional<String> setting(String property, String env) {

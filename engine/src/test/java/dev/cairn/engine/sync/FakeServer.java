@@ -11,6 +11,7 @@ import dev.cairn.engine.section.SectionSpec;
 import dev.cairn.engine.section.StandardSections;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -49,6 +50,9 @@ final class FakeServer implements Transport, AutoCloseable {
     private final List<Conn> connections = new ArrayList<>();
     private final CopyOnWriteArrayList<Received> received = new CopyOnWriteArrayList<>();
     private final AtomicInteger connectAttempts = new AtomicInteger();
+    private final CopyOnWriteArrayList<Long> connectNanos = new CopyOnWriteArrayList<>();
+    private final AtomicInteger tooBigCloses = new AtomicInteger();
+    private volatile long largestFrameBytes;
 
     // ---- knobs (read on the loop thread)
     volatile int maxBatch = 1000;
@@ -62,6 +66,12 @@ final class FakeServer implements Transport, AutoCloseable {
     volatile boolean echoToSender = true;
     volatile boolean refuseProtocol;
     volatile Predicate<Change> rejectIf = c -> false;
+    /** Changes answered with clock-skew (their stamp "too far ahead of the server's clock"). */
+    volatile Predicate<Change> skewIf = c -> false;
+    /** Announced in welcome; a bigger frame from a client closes its socket with 1009. */
+    volatile long maxFrameBytes = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
+    /** The frame limit actually enforced (a lying server announces maxFrameBytes but enforces the smaller of both). */
+    volatile long enforcedMaxFrameBytes = Long.MAX_VALUE;
     final AtomicInteger unavailableNext = new AtomicInteger();
     final AtomicInteger dropNextAcks = new AtomicInteger();
 
@@ -82,6 +92,7 @@ final class FakeServer implements Transport, AutoCloseable {
     @Override
     public CompletableFuture<Connection> connect(URI uri, String bearerToken, Listener listener) {
         connectAttempts.incrementAndGet();
+        connectNanos.add(System.nanoTime());
         if (refuseConnections) {
             return CompletableFuture.failedFuture(new SyncConnectException("fake server refuses connections", 0, null));
         }
@@ -122,6 +133,14 @@ final class FakeServer implements Transport, AutoCloseable {
                     return;
                 }
                 done.complete(null);
+                long bytes = text.getBytes(StandardCharsets.UTF_8).length;
+                largestFrameBytes = Math.max(largestFrameBytes, bytes);
+                if (bytes > Math.min(maxFrameBytes, enforcedMaxFrameBytes)) {
+                    received.add(new Received(id, text, null));
+                    tooBigCloses.incrementAndGet();
+                    disconnect(this, 1009, "message too big");
+                    return;
+                }
                 onText(this, text);
             });
             return done;
@@ -200,7 +219,7 @@ final class FakeServer implements Transport, AutoCloseable {
         c.ready = true;
         UserData u = user(c.user);
         long head = u.head;
-        c.deliver(new Frame.Welcome(Frame.PROTOCOL_VERSION, c.user, head, maxBatch, 60_000));
+        c.deliver(new Frame.Welcome(Frame.PROTOCOL_VERSION, c.user, head, maxBatch, 60_000, maxFrameBytes));
         long sent = hello.cursor() > head ? 0 : hello.cursor();
         while (sent < head) {
             List<Frame.SeqChange> page = new ArrayList<>();
@@ -241,6 +260,13 @@ final class FakeServer implements Transport, AutoCloseable {
             }
             if (rejectIf.test(change)) {
                 c.deliver(new Frame.Error(ErrorCode.INVALID_CHANGE, "change " + i + ": refused by the test", push.batch()));
+                return;
+            }
+        }
+        for (int i = 0; i < push.changes().size(); i++) {
+            if (skewIf.test(push.changes().get(i))) {
+                c.deliver(new Frame.Error(ErrorCode.CLOCK_SKEW, "change " + i + ": stamp " + push.changes().get(i).stamp()
+                        + " is too far ahead of the server's clock", push.batch()));
                 return;
             }
         }
@@ -399,6 +425,22 @@ final class FakeServer implements Transport, AutoCloseable {
 
     int connectAttempts() {
         return connectAttempts.get();
+    }
+
+    /** Connect attempts made within the last {@code millis} milliseconds. */
+    int connectAttemptsWithin(long millis) {
+        long since = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(millis);
+        return (int) connectNanos.stream().filter(t -> t >= since).count();
+    }
+
+    /** Connections closed with 1009 because a client frame was over the limit. */
+    int tooBigCloses() {
+        return tooBigCloses.get();
+    }
+
+    /** The largest frame (UTF-8 bytes) any client sent, accepted or not. */
+    long largestFrameBytes() {
+        return largestFrameBytes;
     }
 
     /** Connections that are open from the server's point of view. */

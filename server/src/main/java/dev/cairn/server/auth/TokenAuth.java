@@ -43,7 +43,8 @@ public final class TokenAuth {
                         return Future.failedFuture(new AuthException("token has no valid 'sub' (user id)"));
                     }
                     // A token without an expiry would be valid forever once leaked.
-                    if (!(user.principal().getValue("exp") instanceof Number)) {
+                    // Vert.x 5 moves the registered claims (exp, iat, nbf) from the principal to the attributes.
+                    if (!(user.attributes().getValue("exp") instanceof Number) && !(user.principal().getValue("exp") instanceof Number)) {
                         return Future.failedFuture(new AuthException("token has no 'exp' (expiry)"));
                     }
                     return Future.succeededFuture(sub);

@@ -46,6 +46,25 @@ public final class GroupCommitter {
         return promise.future();
     }
 
+    private void commitAlone(Entry e) {
+        inFlight++;
+        store.commit(List.of(e.batch)).onComplete(ar -> {
+            inFlight--;
+            if (ar.succeeded()) {
+                CommitResult r = ar.result().get(e.batch.user());
+                try {
+                    committed.accept(r);
+                } catch (RuntimeException ignored) {
+                    // as above
+                }
+                e.promise.complete(r);
+            } else {
+                e.promise.fail(ar.cause());
+            }
+            drain();
+        });
+    }
+
     /** Batches waiting for a transaction (a gauge for /metrics). */
     public int queued() {
         return queue.size();
@@ -75,8 +94,11 @@ public final class GroupCommitter {
                         }
                     });
                     group.forEach(e -> e.promise.complete(results.get(e.batch.user())));
+                } else if (group.size() > 1) {
+                    // One bad batch must not fail its neighbours: retry each on its own.
+                    group.forEach(e -> commitAlone(e));
                 } else {
-                    group.forEach(e -> e.promise.fail(ar.cause()));
+                    group.get(0).promise.fail(ar.cause());
                 }
                 drain();
             });

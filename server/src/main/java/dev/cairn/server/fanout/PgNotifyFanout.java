@@ -22,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * {@code {"node":"a1b2","heads":{"alice":1350,"bob":7}}}; a node ignores its own.
  *
  * <p>If the listening connection drops, it reconnects and asks for a resync: every local session
- * re-reads its user's head, so nothing published meanwhile is missed.
+ * re-reads its user's head, so nothing published meanwhile is missed. A NOTIFY that fails keeps
+ * its heads queued for the next flush; and every node re-reads its users' heads every 30 s as a
+ * safety net for anything still lost (SyncServer).
  */
 public final class PgNotifyFanout implements Fanout {
 
@@ -56,20 +58,25 @@ public final class PgNotifyFanout implements Fanout {
 
     private Future<Void> connect() {
         return PgConnection.connect(vertx, options).compose(c -> {
-            conn = c;
             c.notificationHandler(n -> {
                 if (CHANNEL.equals(n.getChannel())) {
                     onNotification(n.getPayload());
                 }
             });
             c.closeHandler(v -> {
+                if (conn != c) {
+                    return; // an older connection; the current one is fine
+                }
                 conn = null;
                 if (!closed) {
                     LOG.warn("fan-out connection lost; reconnecting");
                     vertx.setTimer(500, id -> reconnect());
                 }
             });
-            return c.query("LISTEN " + CHANNEL).execute().mapEmpty();
+            return c.query("LISTEN " + CHANNEL).execute()
+                    .<Void>mapEmpty()
+                    .onSuccess(v -> conn = c)
+                    .onFailure(e -> c.close());
         });
     }
 
@@ -112,7 +119,7 @@ public final class PgNotifyFanout implements Fanout {
     }
 
     private void flush() {
-        if (pending.isEmpty() || conn == null) {
+        if (closed || pending.isEmpty() || conn == null) {
             return; // without a connection the heads wait; other nodes resync when it returns
         }
         JsonObject heads = new JsonObject();
@@ -120,7 +127,8 @@ public final class PgNotifyFanout implements Fanout {
         var it = pending.entrySet().iterator();
         while (it.hasNext()) {
             var e = it.next();
-            int entrySize = e.getKey().length() + 24;
+            // Postgres limits a payload to 8000 bytes: count UTF-8 bytes, not characters.
+            int entrySize = e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 24;
             if (size + entrySize > MAX_PAYLOAD && !heads.isEmpty()) {
                 notify(heads);
                 heads = new JsonObject();
@@ -136,7 +144,20 @@ public final class PgNotifyFanout implements Fanout {
     private void notify(JsonObject heads) {
         String payload = new JsonObject().put("node", nodeId).put("heads", heads).encode();
         conn.preparedQuery("SELECT pg_notify($1, $2)").execute(Tuple.of(CHANNEL, payload))
-                .onFailure(e -> LOG.warn("NOTIFY failed: {}", e.toString()));
+                .onFailure(e -> {
+                    // Keep the heads: they go out with the next flush (or after reconnecting).
+                    LOG.warn("NOTIFY failed, will retry: {}", e.toString());
+                    for (String user : heads.fieldNames()) {
+                        pending.merge(user, heads.getLong(user), Math::max);
+                    }
+                    if (!flushScheduled) {
+                        flushScheduled = true;
+                        vertx.setTimer(250, id -> {
+                            flushScheduled = false;
+                            flush();
+                        });
+                    }
+                });
     }
 
     @Override

@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
+import org.slf4j.LoggerFactory;
 
 /**
  * This node's live sessions by user. Told of every commit made on this node (with its changes)
@@ -37,7 +38,11 @@ public final class Hub {
         Set<SyncSession> sessions = byUser.get(result.user());
         if (sessions != null) {
             for (SyncSession s : Set.copyOf(sessions)) {
-                s.onCommitted(result);
+                try {
+                    s.onCommitted(result);
+                } catch (RuntimeException e) {
+                    LoggerFactory.getLogger(Hub.class).warn("delivery to a session of user={} failed: {}", result.user(), e.toString());
+                }
             }
         }
     }
@@ -47,7 +52,11 @@ public final class Hub {
         Set<SyncSession> sessions = byUser.get(user);
         if (sessions != null) {
             for (SyncSession s : Set.copyOf(sessions)) {
-                s.onHead(head);
+                try {
+                    s.onHead(head);
+                } catch (RuntimeException e) {
+                    LoggerFactory.getLogger(Hub.class).warn("delivery to a session of user={} failed: {}", user, e.toString());
+                }
             }
         }
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import dev.cairn.engine.clock.ClockSkewException;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
@@ -43,10 +44,13 @@ public final class SyncSession {
     private static final Logger LOG = LoggerFactory.getLogger(SyncSession.class);
     private static final long HELLO_TIMEOUT_MS = 10_000;
     private static final long SLOW_CONSUMER_MS = 30_000;
+    /** Unacknowledged pushes a socket may have before the server stops reading from it. */
+    private static final int MAX_PENDING_ACKS = 64;
 
     /** Limits and collaborators a session needs. */
     public record Context(Vertx vertx, Hub hub, GroupCommitter committer, ServerStore store, SectionRegistry sections,
-                          HybridClock clock, int maxBatch, int pageSize, int maxFramesPerSecond, SessionMetrics metrics) {
+                          HybridClock clock, int maxBatch, int pageSize, int maxFramesPerSecond, int maxFrameBytes,
+                          int maxPendingWriteBytes, SessionMetrics metrics) {
     }
 
     private final Context ctx;
@@ -55,6 +59,10 @@ public final class SyncSession {
 
     private String replica;
     private boolean ready;
+    private boolean welcomed;
+    private boolean readPaused;
+    private long notifications;
+    private long slowTimer;
     private boolean closed;
     private boolean caughtUp;
     private boolean reading;
@@ -80,14 +88,19 @@ public final class SyncSession {
 
     /** Wires the socket's handlers. */
     public void start() {
+        ws.setWriteQueueMaxSize(ctx.maxPendingWriteBytes());
         ws.textMessageHandler(this::onText);
         ws.binaryMessageHandler(b -> sendError(ErrorCode.MALFORMED_FRAME, "binary frames are not part of the protocol", null));
         ws.exceptionHandler(this::onSocketError);
         ws.closeHandler(v -> onClosed());
         ws.drainHandler(v -> {
             blockedSince = 0;
+            updateReadPause();
             pump();
         });
+        // Checked on a timer, not only when there is something to send: a socket that stops
+        // reading must be closed even if the user writes nothing more.
+        slowTimer = ctx.vertx().setPeriodic(SLOW_CONSUMER_MS / 3, id -> checkSlowConsumer());
         helloTimer = ctx.vertx().setTimer(HELLO_TIMEOUT_MS, id -> {
             if (!ready && !closed) {
                 ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
@@ -147,6 +160,9 @@ public final class SyncSession {
         replica = hello.replica();
         ready = true;
         ws.pause(); // frames after hello wait until welcome is out, so replies keep protocol order
+        // Join the hub BEFORE reading the head: a commit that lands while the head is read is
+        // then either in the head or reported to this session, never neither.
+        ctx.hub().add(this);
         ctx.store().head(user).onComplete(ar -> {
             if (closed) {
                 return;
@@ -159,11 +175,11 @@ public final class SyncSession {
             }
             long head = ar.result();
             welcomeHead = head;
-            knownHead = head;
+            knownHead = Math.max(knownHead, head);
             // A cursor beyond our head means this server lost or reset the user's data: send everything.
             sentCursor = hello.cursor() > head ? 0 : hello.cursor();
-            send(new Frame.Welcome(Frame.PROTOCOL_VERSION, user, head, ctx.maxBatch(), ctx.clock().maxAheadMillis()));
-            ctx.hub().add(this);
+            send(new Frame.Welcome(Frame.PROTOCOL_VERSION, user, head, ctx.maxBatch(), ctx.clock().maxAheadMillis(), ctx.maxFrameBytes()));
+            welcomed = true;
             LOG.info("session open user={} replica={} cursor={} head={}", user, replica, hello.cursor(), head);
             pump();
         });
@@ -185,11 +201,20 @@ public final class SyncSession {
             try {
                 ctx.sections().check(c);
                 ctx.clock().check(c.stamp());
+            } catch (ClockSkewException e) {
+                // Not wrong, just early: the client keeps it and retries (PROTOCOL.md 3.5).
+                ctx.metrics().rejectedBatch();
+                sendError(ErrorCode.CLOCK_SKEW, "change " + i + ": " + e.getMessage(), push.batch());
+                return;
             } catch (RuntimeException e) {
                 ctx.metrics().rejectedBatch();
                 sendError(ErrorCode.INVALID_CHANGE, "change " + i + ": " + e.getMessage(), push.batch());
                 return;
             }
+        }
+        // The server's clock moves past every accepted stamp, so its own writes (HTTP) win over them.
+        for (Change c : changes) {
+            ctx.clock().observe(c.stamp());
         }
         if (changes.isEmpty()) {
             enqueueAck(push.batch(), Future.succeededFuture(null));
@@ -204,7 +229,40 @@ public final class SyncSession {
     private void enqueueAck(long batch, Future<CommitResult> commit) {
         pendingAcks.add(commit);
         pendingAckBatches.add(batch);
+        updateReadPause();
         commit.onComplete(ar -> flushAcks());
+    }
+
+    /** Stops reading from a socket that pushes faster than we commit or does not read our replies. */
+    private void updateReadPause() {
+        if (closed || !welcomed) {
+            return;
+        }
+        boolean shouldPause = pendingAcks.size() >= MAX_PENDING_ACKS || ws.writeQueueFull();
+        if (shouldPause && !readPaused) {
+            ws.pause();
+            readPaused = true;
+        } else if (!shouldPause && readPaused) {
+            ws.resume();
+            readPaused = false;
+        }
+    }
+
+    private void checkSlowConsumer() {
+        if (closed) {
+            return;
+        }
+        if (!ws.writeQueueFull()) {
+            blockedSince = 0;
+            return;
+        }
+        long now = System.currentTimeMillis();
+        if (blockedSince == 0) {
+            blockedSince = now;
+        } else if (now - blockedSince > SLOW_CONSUMER_MS) {
+            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + SLOW_CONSUMER_MS + " ms", null);
+            ws.close((short) 1008, "slow consumer");
+        }
     }
 
     private void flushAcks() {
@@ -221,16 +279,21 @@ public final class SyncSession {
                 sendError(ErrorCode.UNAVAILABLE, "the store failed; the batch was not saved, send it again", batch);
             }
         }
+        updateReadPause();
     }
 
     // ------------------------------------------------------------------ outbound: delivery
 
     /** A commit made on this node for this user. */
     void onCommitted(CommitResult result) {
-        if (closed || !ready) {
+        if (closed) {
             return;
         }
         knownHead = Math.max(knownHead, result.head());
+        notifications++;
+        if (!welcomed) {
+            return; // delivered by the first pump after welcome
+        }
         if (!reading && caughtUp && sentCursor == result.previousHead() && !ws.writeQueueFull()) {
             if (!result.applied().isEmpty()) {
                 send(changesFrame(result.applied(), result.head()));
@@ -243,26 +306,23 @@ public final class SyncSession {
 
     /** Another node moved the head. */
     void onHead(long head) {
-        if (closed || !ready) {
+        if (closed) {
             return;
         }
         knownHead = Math.max(knownHead, head);
-        pump();
+        notifications++;
+        if (welcomed) {
+            pump();
+        }
     }
 
     /** Reads from the store since {@code sentCursor} until the session has everything up to {@code knownHead}. */
     private void pump() {
-        if (closed || !ready || reading) {
+        if (closed || !welcomed || reading) {
             return;
         }
         if (ws.writeQueueFull()) {
-            long now = System.currentTimeMillis();
-            if (blockedSince == 0) {
-                blockedSince = now;
-            } else if (now - blockedSince > SLOW_CONSUMER_MS) {
-                sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + SLOW_CONSUMER_MS + " ms", null);
-                ws.close((short) 1008, "slow consumer");
-            }
+            checkSlowConsumer();
             return; // the drain handler calls pump again
         }
         if (sentCursor >= knownHead) {
@@ -270,6 +330,7 @@ public final class SyncSession {
             return;
         }
         reading = true;
+        long notificationsBefore = notifications;
         ctx.store().readSince(user, sentCursor, ctx.pageSize()).onComplete(ar -> {
             reading = false;
             if (closed) {
@@ -285,6 +346,11 @@ public final class SyncSession {
                 send(changesFrame(page.changes(), page.cursor()));
                 sentCursor = page.cursor();
                 knownHead = Math.max(knownHead, sentCursor);
+            }
+            if (!page.more() && notifications == notificationsBefore) {
+                // Everything committed is sent. A head announced higher than the store's (a stale
+                // or bogus notification) must not keep us reading in a loop.
+                knownHead = sentCursor;
             }
             if (page.more() || sentCursor < knownHead) {
                 pump();
@@ -391,6 +457,7 @@ public final class SyncSession {
         }
         closed = true;
         ctx.vertx().cancelTimer(helloTimer);
+        ctx.vertx().cancelTimer(slowTimer);
         ctx.hub().remove(this);
         ctx.metrics().sessionClosed();
         LOG.info("session closed user={} replica={} sentCursor={}", user, replica, sentCursor);

@@ -1,0 +1,378 @@
+// The demo page: every example of the original persistence system, on the Cairn browser client.
+import { Cairn } from './cairn/cairn.js';
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const SESSION_KEY = 'cairn-demo:session';
+const WAIVER = { id: 'service-waiver', version: 'v1', validFor: 365 * 24 * 3600 * 1000 };
+const CARDS = [
+  { id: 'intro', title: 'What is Cairn?', body: 'An offline-first state engine: every change lands on this device first, then merges with your other devices through the server — without conflicts.' },
+  { id: 'sync', title: 'How does sync work?', body: 'Each change carries a hybrid-logical-clock stamp. The latest stamp wins per field, so toggling a card here and hiding it elsewhere both survive.' },
+  { id: 'privacy', title: 'Your data, your choice', body: 'In the dashboard below, switch off sync for any section: it then never leaves this device.' },
+];
+const STEPS = [
+  { id: 'welcome', title: 'Read the welcome note' },
+  { id: 'profile', title: 'Set up your profile' },
+  { id: 'waiver', title: 'Sign the service waiver' },
+  { id: 'first-chat', title: 'Send your first message' },
+];
+const QUESTIONS = [
+  { id: 'sleep', text: 'How many hours do you usually sleep?', options: ['< 6', '6-8', '> 8'], best: '6-8' },
+  { id: 'exercise', text: 'How often do you exercise?', options: ['Rarely', 'Weekly', 'Daily'], best: 'Daily' },
+  { id: 'stress', text: 'How would you rate your stress?', options: ['Low', 'Medium', 'High'], best: 'Low' },
+];
+const CONVERSATION = 'assistant';
+
+/** @type {Cairn|null} */
+let cairn = null;
+/** @type {any} */
+let notes = null;
+
+// ------------------------------------------------------------------ sign-in
+
+async function signIn(/** @type {string} */ user) {
+  const res = await fetch('/api/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.message || `sign-in failed (${res.status})`);
+  const session = { user, token: body.token, expiresAt: Date.now() + body.expiresIn * 1000 };
+  localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  return session;
+}
+
+function savedSession() {
+  try {
+    const s = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
+    return s && s.expiresAt > Date.now() ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+async function start(/** @type {{user: string, token: string}} */ session) {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  cairn = await Cairn.open({
+    user: session.user,
+    server: { url: `${scheme}://${location.host}/sync`, token: () => session.token },
+  });
+  notes = cairn.state('notes', '', { saveDelay: 1500, debounce: true, validate: (v) => typeof v === 'string' && v.length <= 10_000 });
+  $('signin-view').hidden = true;
+  $('app-view').hidden = false;
+  $('session-bar').hidden = false;
+  $('current-user').textContent = session.user;
+  $('greeting').textContent = `Welcome back, ${session.user}`;
+  cairn.subscribe(() => scheduleRender());
+  cairn.on('error', (/** @type {Error} */ e) => message(e.message, true));
+  setInterval(renderDashboard, 1000);
+  render();
+}
+
+// ------------------------------------------------------------------ rendering
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function render() {
+  if (!cairn) return;
+  renderTheme();
+  renderCards();
+  renderComponents();
+  renderWaiver();
+  renderOnboarding();
+  renderAssessment();
+  renderNotes();
+  renderChat();
+  renderPreferences();
+  renderDashboard();
+}
+
+/** Creates an element. @param {string} tag @param {Record<string, any>} [props] @param {...(Node|string)} children */
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else if (v === true) node.setAttribute(k, '');
+    else if (v !== false && v != null) node.setAttribute(k, String(v));
+  }
+  node.append(...children);
+  return node;
+}
+
+function renderTheme() {
+  const c = /** @type {Cairn} */ (cairn);
+  const theme = c.preferences.theme;
+  const dark = theme === 'dark' || (theme === 'system' && matchMedia('(prefers-color-scheme: dark)').matches);
+  document.documentElement.dataset.theme = dark ? 'dark' : 'light';
+  document.documentElement.dataset.font = String(c.preferences.get('fontSize', 'normal'));
+  document.documentElement.dataset.motion = c.preferences.get('reducedMotion', false) ? 'reduced' : 'full';
+}
+
+function renderCards() {
+  const c = /** @type {Cairn} */ (cairn);
+  $('cards').replaceChildren(...CARDS.map(({ id, title, body }) => {
+    const card = c.cards.card(id, id === 'intro');
+    return el('div', { class: `card ${card.isExpanded ? 'open' : ''}`, id: `card-${id}` },
+      el('button', { class: 'card-head', id: `card-${id}-toggle`, 'aria-expanded': card.isExpanded, onclick: () => card.toggle() },
+        el('span', {}, title), el('span', { class: 'chevron', 'aria-hidden': 'true' }, '›')),
+      card.isExpanded ? el('div', { class: 'card-body', id: `card-${id}-body` }, body) : '');
+  }));
+}
+
+function renderComponents() {
+  const tips = /** @type {Cairn} */ (cairn).components.component('tips', true);
+  $('component-tips').hidden = !tips.isVisible;
+  $('component-tips-state').textContent = tips.isVisible ? 'Visible on all your devices.' : 'Hidden on all your devices.';
+}
+
+function renderWaiver() {
+  const w = /** @type {Cairn} */ (cairn).consent.waiver(WAIVER.id, WAIVER.version);
+  const status = $('waiver-status');
+  status.dataset.valid = String(w.hasValidWaiver);
+  status.textContent = w.hasValidWaiver ? `✓ Waiver signed and active${w.waiver?.expiresAt ? ` until ${new Date(w.waiver.expiresAt).toLocaleDateString()}` : ''}` : 'No active waiver';
+  /** @type {HTMLButtonElement} */ ($('waiver-sign')).disabled = w.hasValidWaiver;
+  /** @type {HTMLButtonElement} */ ($('waiver-revoke')).disabled = !w.hasValidWaiver;
+  $('waiver-history').replaceChildren(...w.history().slice(-5).reverse().map((e) =>
+    el('li', { class: e.type }, `${e.type === 'signed' ? 'Signed' : 'Revoked'} ${e.version} · ${new Date(e.at).toLocaleString()}`)));
+}
+
+function renderOnboarding() {
+  const p = /** @type {Cairn} */ (cairn).progress;
+  const done = new Set(p.onboarding.completedSteps);
+  const bar = $('onboarding-bar');
+  bar.style.width = `${Math.round((100 * STEPS.filter((s) => done.has(s.id)).length) / STEPS.length)}%`;
+  $('onboarding-steps').replaceChildren(...STEPS.map((s) => el('li', { class: done.has(s.id) ? 'done' : '', id: `step-${s.id}` },
+    el('label', { class: 'check' },
+      el('input', { type: 'checkbox', id: `step-${s.id}-check`, checked: done.has(s.id), onchange: (/** @type {Event} */ e) => {
+        p.updateOnboarding(s.id, /** @type {HTMLInputElement} */ (e.target).checked);
+        if (/** @type {HTMLInputElement} */ (e.target).checked) p.setCurrentStep(s.id);
+      } }),
+      el('span', {}, s.title)))));
+}
+
+function renderAssessment() {
+  const a = /** @type {Cairn} */ (cairn).progress.assessment;
+  const form = $('assessment-form');
+  if (!form.contains(document.activeElement)) {
+    form.replaceChildren(...QUESTIONS.map((q) => el('fieldset', { id: `question-${q.id}` },
+      el('legend', {}, q.text),
+      ...q.options.map((o, i) => el('label', { class: 'radio' },
+        el('input', { type: 'radio', name: q.id, value: o, id: `question-${q.id}-${i}`, checked: a.answers[q.id] === o, disabled: a.isComplete,
+          onchange: () => /** @type {Cairn} */ (cairn).progress.answer(q.id, o) }),
+        el('span', {}, o))))));
+  }
+  /** @type {HTMLButtonElement} */ ($('assessment-complete')).disabled = a.isComplete || Object.keys(a.answers).length < QUESTIONS.length;
+  $('assessment-result').textContent = a.isComplete
+    ? `Completed ${new Date(String(a.completedAt)).toLocaleString()} · score ${Math.round(Number(a.score) * 100)}%`
+    : `${Object.keys(a.answers).length} of ${QUESTIONS.length} answered`;
+}
+
+function renderNotes() {
+  const input = /** @type {HTMLTextAreaElement} */ ($('notes-input'));
+  if (document.activeElement !== input && input.value !== notes.value) input.value = notes.value;
+  const badge = $('notes-state');
+  badge.textContent = notes.isSaving ? 'saving…' : notes.isDirty ? 'unsaved changes' : 'saved';
+  badge.dataset.state = notes.isDirty ? 'dirty' : 'clean';
+}
+
+function renderChat() {
+  const history = /** @type {Cairn} */ (cairn).chat.history(CONVERSATION);
+  const box = $('chat-history');
+  const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 8;
+  box.replaceChildren(...(history.length ? history.map((m) => el('div', { class: `msg ${m.role}` },
+    el('div', { class: 'bubble' }, m.text), el('div', { class: 'meta' }, new Date(m.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }))))
+    : [el('p', { class: 'muted small empty' }, 'No messages yet. Say hello!')]));
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function renderPreferences() {
+  const c = /** @type {Cairn} */ (cairn);
+  /** @type {HTMLSelectElement} */ ($('pref-theme')).value = c.preferences.theme;
+  /** @type {HTMLSelectElement} */ ($('pref-font')).value = String(c.preferences.get('fontSize', 'normal'));
+  /** @type {HTMLInputElement} */ ($('pref-reduced-motion')).checked = !!c.preferences.get('reducedMotion', false);
+  const facts = c.memory.all();
+  $('memory-facts').replaceChildren(...(facts.length ? facts.map(([k, v]) => el('li', {},
+    el('span', {}, `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`),
+    el('button', { class: 'btn ghost tiny', title: 'Forget', 'aria-label': `Forget ${k}`, onclick: () => c.memory.forget(k) }, '×')))
+    : [el('li', { class: 'muted small' }, 'The assistant remembers facts you tell it.')]));
+}
+
+function renderDashboard() {
+  if (!cairn) return;
+  const s = cairn.stats();
+  const pill = $('sync-status');
+  pill.textContent = s.status;
+  pill.dataset.status = s.status;
+  $('dash-status').textContent = s.status;
+  $('dash-last-sync').textContent = s.lastSync ? ago(s.lastSync) : 'never';
+  $('dash-pending').textContent = String(s.pending + s.unsaved);
+  $('dash-replica').textContent = s.replica;
+  /** @type {HTMLInputElement} */ ($('offline-toggle')).checked = !!cairn.sync?.offline;
+  const max = Math.max(1, ...Object.values(s.bytes));
+  $('dash-tiers').replaceChildren(...Object.entries(s.bytes).map(([tier, bytes]) => el('div', { class: 'tier', id: `tier-${tier}` },
+    el('span', { class: 'label' }, { memory: 'Memory', sessionStorage: 'Session storage', localStorage: 'Local storage', indexedDB: 'IndexedDB' }[tier] ?? tier),
+    el('span', { class: 'meter' }, el('span', { style: `width:${(100 * bytes) / max}%` })),
+    el('span', { class: 'value' }, size(bytes)))));
+  const body = $('dash-sections');
+  if (!body.contains(document.activeElement)) {
+    body.replaceChildren(...s.sections.map((sec) => el('tr', { id: `section-${sec.name}` },
+      el('td', {}, sec.name), el('td', { class: 'muted' }, sec.kind), el('td', {}, String(sec.live)),
+      el('td', {}, el('label', { class: 'switch small' },
+        el('input', { type: 'checkbox', id: `sync-${sec.name}`, checked: sec.syncing, 'aria-label': `Sync ${sec.name}`,
+          onchange: (/** @type {Event} */ e) => /** @type {Cairn} */ (cairn).setSectionSync(sec.name, /** @type {HTMLInputElement} */ (e.target).checked) }),
+        el('span', { class: 'track' }))),
+      el('td', {}, el('button', { class: 'btn ghost tiny', id: `clear-${sec.name}`, disabled: sec.live === 0,
+        onclick: () => {
+          if (confirm(`Clear all ${sec.name} data on every device?`)) message(`Cleared ${/** @type {Cairn} */ (cairn).clear(sec.name)} ${sec.name} entries.`);
+        } }, 'Clear')))));
+  }
+}
+
+/** @param {number} t */
+function ago(t) {
+  const s = Math.max(0, Math.round((Date.now() - t) / 1000));
+  return s < 5 ? 'just now' : s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : new Date(t).toLocaleString();
+}
+
+/** @param {number} n */
+function size(n) {
+  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(2)} MB`;
+}
+
+/** @param {string} text @param {boolean} [error] */
+function message(text, error = false) {
+  const m = $('dash-message');
+  m.textContent = text;
+  m.classList.toggle('error', error);
+}
+
+// ------------------------------------------------------------------ actions
+
+function wire() {
+  $('signin-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const user = /** @type {HTMLInputElement} */ ($('signin-user')).value.trim();
+    const err = $('signin-error');
+    err.hidden = true;
+    try {
+      await start(await signIn(user));
+    } catch (ex) {
+      err.textContent = /** @type {Error} */ (ex).message;
+      err.hidden = false;
+    }
+  });
+  $('signout').addEventListener('click', async () => {
+    await cairn?.close();
+    localStorage.removeItem(SESSION_KEY);
+    location.reload();
+  });
+  const c = () => /** @type {Cairn} */ (cairn);
+  const tips = () => c().components.component('tips', true);
+  $('component-tips-show').addEventListener('click', () => tips().show());
+  $('component-tips-hide').addEventListener('click', () => tips().hide());
+  $('component-tips-toggle').addEventListener('click', () => tips().toggle());
+  $('waiver-sign').addEventListener('click', () => {
+    c().consent.waiver(WAIVER.id, WAIVER.version).sign(WAIVER.validFor, { signedFrom: navigator.userAgent.includes('Mobile') ? 'mobile' : 'desktop' });
+    c().progress.updateOnboarding('waiver', true);
+  });
+  $('waiver-revoke').addEventListener('click', () => c().consent.waiver(WAIVER.id, WAIVER.version).revoke());
+  $('assessment-complete').addEventListener('click', () => {
+    const { answers } = c().progress.assessment;
+    const score = QUESTIONS.filter((q) => answers[q.id] === q.best).length / QUESTIONS.length;
+    c().progress.completeAssessment(Math.round(score * 100) / 100);
+  });
+  $('assessment-reset').addEventListener('click', () => c().progress.resetAssessment());
+  $('notes-input').addEventListener('input', (e) => {
+    try {
+      notes.setValue(/** @type {HTMLTextAreaElement} */ (e.target).value);
+    } catch (ex) {
+      message(/** @type {Error} */ (ex).message, true);
+    }
+  });
+  $('notes-save').addEventListener('click', () => notes.save());
+  $('chat-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = /** @type {HTMLInputElement} */ ($('chat-input'));
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = '';
+    c().chat.append(CONVERSATION, 'user', text);
+    c().progress.updateOnboarding('first-chat', true);
+    setTimeout(() => c().chat.append(CONVERSATION, 'assistant', reply(text)), 350);
+  });
+  $('chat-clear').addEventListener('click', () => c().chat.clear(CONVERSATION));
+  $('pref-theme').addEventListener('change', (e) => c().preferences.setTheme(/** @type {HTMLSelectElement} */ (e.target).value));
+  $('pref-font').addEventListener('change', (e) => c().preferences.set('fontSize', /** @type {HTMLSelectElement} */ (e.target).value));
+  $('pref-reduced-motion').addEventListener('change', (e) => c().preferences.set('reducedMotion', /** @type {HTMLInputElement} */ (e.target).checked));
+  $('offline-toggle').addEventListener('change', (e) => {
+    c().setOffline(/** @type {HTMLInputElement} */ (e.target).checked);
+    renderDashboard();
+  });
+  $('sync-now').addEventListener('click', async () => {
+    message('Syncing…');
+    try {
+      await c().syncNow();
+      message('Everything is on the server.');
+    } catch (ex) {
+      message(`${/** @type {Error} */ (ex).message} — changes are kept on this device and sent when you are back online.`, true);
+    }
+  });
+  $('export').addEventListener('click', () => {
+    const blob = new Blob([c().exportData()], { type: 'application/json' });
+    const a = el('a', { href: URL.createObjectURL(blob), download: `cairn-${c().user}-${new Date().toISOString().slice(0, 10)}.json` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(/** @type {HTMLAnchorElement} */ (a).href), 1000);
+    message('Exported your data to a file.');
+  });
+  $('import-file').addEventListener('change', async (e) => {
+    const input = /** @type {HTMLInputElement} */ (e.target);
+    const file = input.files?.[0];
+    input.value = '';
+    if (!file) return;
+    try {
+      const r = c().importData(await file.text());
+      message(`Imported ${r.changesRead} entries (${r.changesApplied} changed this device).`);
+    } catch (ex) {
+      message(`Import failed: ${/** @type {Error} */ (ex).message}`, true);
+    }
+  });
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => cairn && renderTheme());
+}
+
+/** A tiny canned assistant that remembers facts. @param {string} text */
+function reply(text) {
+  const m = /remember (?:that )?(?:my )?(.+?) (?:is|are) (.+)/i.exec(text);
+  if (m) {
+    /** @type {Cairn} */ (cairn).memory.remember(m[1].trim().toLowerCase(), m[2].trim());
+    return `Got it — I'll remember your ${m[1].trim()} is ${m[2].trim()}, on every device.`;
+  }
+  const facts = /** @type {Cairn} */ (cairn).memory.all();
+  if (facts.length && /what|remember/i.test(text)) return `Here is what I remember: ${facts.map(([k, v]) => `${k}: ${v}`).join('; ')}.`;
+  return `You said “${text}”. This conversation is saved on this device and synced to your others.`;
+}
+
+wire();
+// `?user=name` signs in at once (handy for links to a second window and for browser tests).
+const requested = new URLSearchParams(location.search).get('user');
+const existing = savedSession();
+if (requested && (!existing || existing.user !== requested)) {
+  signIn(requested).then(start).catch((e) => {
+    $('signin-error').textContent = e.message;
+    $('signin-error').hidden = false;
+  });
+} else if (existing) {
+  start(existing).catch((e) => {
+    $('signin-error').textContent = e.message;
+    $('signin-error').hidden = false;
+  });
+} else {
+  /** @type {HTMLInputElement} */ ($('signin-user')).focus();
+}

@@ -1,0 +1,853 @@
+// The façade: the JavaScript twin of dev.cairn.engine.Cairn and its typed handles.
+//
+//   const cairn = await Cairn.open({ user: 'alice', server: { url: 'ws://host/sync', token: () => token } });
+//   const settings = cairn.state('settings', { name: '' }, { saveDelay: 500, validate: (s) => typeof s.name === 'string' });
+//   settings.setValue((prev) => ({ ...prev, name: 'Ada' }));
+//   cairn.cards.card('intro').toggle();
+//
+// Writes land in memory at once (ReplicaState), are told to listeners and to the other tabs
+// (BroadcastChannel), and reach their storage tiers after `saveDelay` (debounced) or `save()`;
+// syncing writes go into the durable outbox in the same step and are pushed by the SyncClient.
+// While the socket is up, syncing writes are saved at once so they can be pushed without waiting.
+
+import { HybridClock, isValidReplicaId } from './stamp.js';
+import { ReplicaState } from './crdt.js';
+import {
+  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, changeId, writeExport, readExport, instantText, canonical,
+} from './codec.js';
+import {
+  ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
+} from './storage.js';
+import { SyncClient } from './sync.js';
+
+/** @typedef {import('./codec.js').Change} Change */
+/** @typedef {'context'|'sessionStorage'|'localStorage'|'all'} PersistTo */
+/**
+ * @typedef {object} Policy
+ * @property {PersistTo} persistTo which tiers keep the data besides memory
+ * @property {boolean} autoSave save after saveDelay without an explicit save()
+ * @property {boolean} sync whether the data leaves the device
+ * @property {number} saveDelay millis
+ * @property {boolean} debounce a new write pushes the deadline back
+ */
+
+/** The standard sections (dev.cairn.engine.section.StandardSections). */
+export const STANDARD_SECTIONS = Object.freeze({
+  preferences: 'map', ui: 'map', memory: 'map', features: 'map', cards: 'map', components: 'map', progress: 'map', state: 'map',
+  chat: 'log', consent: 'log',
+});
+
+/** StoragePolicy.DEFAULT of the engine. @type {Policy} */
+export const DEFAULT_POLICY = Object.freeze({ persistTo: 'localStorage', autoSave: true, sync: true, saveDelay: 1000, debounce: true });
+
+const PERSIST_TO = ['context', 'sessionStorage', 'localStorage', 'all'];
+
+export class ValidationError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+/**
+ * @typedef {object} OpenOptions
+ * @property {string} user the signed-in user (storage is kept per user)
+ * @property {{url: string, token: () => (string|Promise<string>)}|null} [server] sync server; none: local only
+ * @property {'browser'|'memory'} [storage] 'memory' for tests and when nothing may be stored
+ * @property {string} [replica] fixed replica id (default: one per tab)
+ * @property {() => number} [wall]
+ * @property {number} [maxAheadMillis]
+ * @property {Record<string, 'map'|'log'>} [sections] app sections beyond the standard ones
+ * @property {Record<string, Partial<Policy>>} [policies] per-section policies
+ * @property {boolean} [startSync] default true
+ * @property {typeof WebSocket} [WebSocket]
+ * @property {{local?: import('./storage.js').Kv, session?: import('./storage.js').Kv, logs?: import('./storage.js').Kv, outbox?: import('./storage.js').Kv}} [kv]
+ * @property {BroadcastChannel|null} [channel]
+ */
+
+/** @typedef {{changes: Change[], origin: 'local'|'remote'|'tab'|'import'}} ChangeEvent */
+
+export class Cairn {
+  /** @param {OpenOptions} options */
+  static async open(options) {
+    if (!options || typeof options.user !== 'string' || options.user === '') throw new TypeError('Cairn.open needs a user');
+    const browser = (options.storage ?? 'browser') === 'browser';
+    /** @type {Array<(e: Error) => void>} */
+    const errorSinks = [];
+    const onError = (/** @type {Error} */ e) => errorSinks.forEach((f) => f(e));
+    let replica = options.replica;
+    if (!replica) replica = browser ? (await claimReplicaId(options.user)).replica : newReplicaId();
+    if (!isValidReplicaId(replica)) throw new RangeError(`invalid replica id '${replica}'`);
+
+    const kv = { ...(options.kv ?? {}) };
+    const notes = [];
+    if (browser) {
+      const ls = webStorage('localStorage');
+      const ss = webStorage('sessionStorage');
+      if (!kv.local) kv.local = ls ? new WebStorageKv(ls, 'localStorage') : (notes.push('localStorage is unavailable'), new MemoryKv('localStorage (memory fallback)'));
+      if (!kv.session) kv.session = ss ? new WebStorageKv(ss, 'sessionStorage') : (notes.push('sessionStorage is unavailable'), new MemoryKv('sessionStorage (memory fallback)'));
+      const db = await openIndexedDb();
+      const prefix = `${options.user}\u0000`;
+      if (db) {
+        if (!kv.logs) kv.logs = await IdbKv.open(db, 'logs', prefix, onError);
+        if (!kv.outbox) kv.outbox = await IdbKv.open(db, 'outbox', prefix, onError);
+      } else {
+        notes.push('IndexedDB is unavailable: logs and outbox use localStorage');
+        kv.logs = kv.logs ?? kv.local;
+        kv.outbox = kv.outbox ?? kv.local;
+      }
+    }
+    const cairn = new Cairn(options, replica, {
+      local: kv.local ?? new MemoryKv('localStorage'),
+      session: kv.session ?? new MemoryKv('sessionStorage'),
+      logs: kv.logs ?? new MemoryKv('indexedDB'),
+      outbox: kv.outbox ?? new MemoryKv('indexedDB'),
+    }, errorSinks);
+    notes.forEach((n) => cairn.emit('error', new Error(n)));
+    await cairn.load(browser);
+    if (options.server && options.startSync !== false) cairn.startSync();
+    return cairn;
+  }
+
+  /**
+   * Use Cairn.open.
+   * @param {OpenOptions} options @param {string} replica
+   * @param {{local: import('./storage.js').Kv, session: import('./storage.js').Kv, logs: import('./storage.js').Kv, outbox: import('./storage.js').Kv}} kv
+   * @param {Array<(e: Error) => void>} errorSinks
+   */
+  constructor(options, replica, kv, errorSinks) {
+    this.user = options.user;
+    this.replica = replica;
+    this.options = options;
+    this.wall = options.wall ?? Date.now;
+    /** @type {Record<string, 'map'|'log'>} */
+    this.kinds = { ...STANDARD_SECTIONS, ...(options.sections ?? {}) };
+    this.replicaState = new ReplicaState((s) => this.kinds[s]);
+    this.clock = new HybridClock(this.wall, replica, options.maxAheadMillis ?? 60_000);
+    const prefix = `${this.user}\u0000`;
+    /** @type {Map<string, (...args: any[]) => void>} */
+    const report = (/** @type {Error} */ e) => this.emit('error', e);
+    errorSinks.push(report);
+    this.tiers = {
+      sessionStorage: new ChangeTier(kv.session, `cairn:${prefix}`, report),
+      localStorage: new ChangeTier(kv.local, `cairn:${prefix}`, report),
+      indexedDB: new ChangeTier(kv.logs, prefix, report),
+    };
+    this.kv = kv;
+    this.outbox = new Outbox(kv.outbox, `${prefix}o\u0001`);
+    this.settingsStore = kv.local;
+    /** @type {Map<string, Policy>} */
+    this.sectionPolicies = new Map();
+    for (const [s, p] of Object.entries(options.policies ?? {})) this.sectionPolicies.set(s, checkPolicy({ ...DEFAULT_POLICY, ...p }));
+    /** @type {Map<string, Policy>} */
+    this.keyPolicies = new Map();
+    /** @type {Map<string, {change: Change, due: number, policy: Policy}>} */
+    this.pendingSaves = new Map();
+    /** @type {Set<string>} */
+    this.saving = new Set();
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this.timer = null;
+    /** @type {Map<string, Set<Function>>} */
+    this.listeners = new Map();
+    /** @type {SyncClient|null} */
+    this.sync = null;
+    this.privacy = this.readSetting('privacy', {});
+    this.lastSaved = null;
+
+    this.cards = new Cards(this);
+    this.components = new Components(this);
+    this.consent = new Consent(this);
+    this.progress = new Progress(this);
+    this.chat = new Chat(this);
+    this.memory = new KeyValues(this, 'memory');
+    this.preferences = new Preferences(this);
+    this.ui = new KeyValues(this, 'ui');
+    this.features = new KeyValues(this, 'features');
+
+    this.channel = options.channel !== undefined ? options.channel
+      : typeof BroadcastChannel !== 'undefined' && (options.storage ?? 'browser') === 'browser' ? new BroadcastChannel(`cairn-${this.user}`) : null;
+    if (this.channel) {
+      this.channel.onmessage = (event) => {
+        const msg = event.data;
+        if (!msg || msg.from === this.replica) return;
+        if (msg.type === 'changes') this.merge(msg.changes.map(decodeChange), 'tab');
+        else if (msg.type === 'privacy') { this.privacy = this.readSetting('privacy', {}); this.emit('change', { changes: [], origin: 'tab' }); }
+      };
+    }
+  }
+
+  /** @private @param {boolean} browser */
+  async load(browser) {
+    const changes = [
+      ...this.tiers.localStorage.load(), ...this.tiers.sessionStorage.load(),
+      ...(this.kv.logs !== this.kv.local ? this.tiers.indexedDB.load() : []),
+      ...this.outbox.entries().map((e) => e.change),
+    ];
+    for (const c of changes) {
+      try {
+        this.clock.restore(BigInt('0x' + c.stamp.slice(0, 16)));
+        this.replicaState.apply(c);
+      } catch (e) {
+        this.emit('error', /** @type {Error} */ (e));
+      }
+    }
+    const saved = this.readSetting(`clock:${this.replica}`, null);
+    if (typeof saved === 'string') this.clock.restore(saved);
+    if (browser) {
+      const live = await liveReplicas();
+      if (live) this.outbox.adopt((r) => !live.has(r), this.replica);
+    }
+  }
+
+  // ------------------------------------------------------------------ sections and policies
+
+  /** @param {string} section */
+  kind(section) {
+    return this.kinds[section];
+  }
+
+  /** The policy of one key (its own, else its section's, else the default). @param {string} section @param {string} [key] */
+  policyFor(section, key) {
+    return (key !== undefined && this.keyPolicies.get(`${section}\u0000${key}`)) || this.sectionPolicies.get(section) || DEFAULT_POLICY;
+  }
+
+  /** Sets a section's policy. @param {string} section @param {Partial<Policy>} policy */
+  setPolicy(section, policy) {
+    this.sectionPolicies.set(section, checkPolicy({ ...this.policyFor(section), ...policy }));
+  }
+
+  /** Whether a section syncs (the policy and the user's privacy switch). @param {string} section */
+  isSyncing(section) {
+    return this.policyFor(section).sync && this.privacy[section] !== false;
+  }
+
+  /** The privacy switch of a section; turning it on sends what stayed local. @param {string} section @param {boolean} on */
+  setSectionSync(section, on) {
+    this.privacy = { ...this.privacy, [section]: on };
+    this.writeSetting('privacy', this.privacy);
+    this.channel?.postMessage({ type: 'privacy', from: this.replica });
+    if (on) {
+      this.outbox.add(this.replicaState.changesOf(section), this.replica);
+      this.sync?.push();
+    }
+    this.emit('change', { changes: [], origin: 'local' });
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /** Stamps and applies one local write. @param {'set'|'delete'|'append'|'clear'} op @param {string} section @param {string} target @param {unknown} [value] @param {Policy} [policy] */
+  write(op, section, target, value, policy) {
+    const text = op === 'set' || op === 'append' ? encodeValue(value) : undefined;
+    const change = makeChange(op, section, target, text, this.clock.tick());
+    this.persistClock();
+    if (this.replicaState.apply(change)) {
+      this.record(change, policy ?? this.policyFor(section, op === 'set' || op === 'delete' ? target : undefined));
+      this.channel?.postMessage({ type: 'changes', from: this.replica, changes: [encodeChange(change)] });
+      this.emit('change', { changes: [change], origin: 'local' });
+    }
+    return change;
+  }
+
+  /** @private @param {Change} change @param {Policy} policy */
+  record(change, policy) {
+    const id = change.op === 'set' || change.op === 'delete' ? `${change.section}\u0000m\u0000${change.key}` : changeId(change);
+    const now = this.wall();
+    const prior = this.pendingSaves.get(id);
+    const live = this.sync?.status === 'live' || this.sync?.status === 'catching-up';
+    let due = policy.autoSave ? now + policy.saveDelay : Infinity;
+    if (!policy.debounce && prior) due = Math.min(due, prior.due);
+    if (live && policy.sync && this.privacy[change.section] !== false) due = now;
+    this.pendingSaves.set(id, { change, due, policy });
+    this.schedule();
+  }
+
+  /** @private */
+  schedule() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    let next = Infinity;
+    for (const p of this.pendingSaves.values()) next = Math.min(next, p.due);
+    if (next === Infinity) return;
+    this.timer = setTimeout(() => this.flush(false), Math.max(0, next - this.wall()));
+  }
+
+  /**
+   * Saves pending writes to their tiers and the outbox (all, or only those due). Resolves when
+   * IndexedDB has committed them.
+   * @param {boolean} [all] @param {(id: string) => boolean} [only]
+   */
+  async flush(all = true, only) {
+    const now = this.wall();
+    const batch = [];
+    for (const [id, p] of this.pendingSaves) {
+      if ((all || p.due <= now) && (!only || only(id))) {
+        batch.push([id, p]);
+        this.pendingSaves.delete(id);
+      }
+    }
+    this.schedule();
+    if (batch.length === 0) return;
+    /** @type {Change[]} */
+    const toSend = [];
+    for (const [id, p] of batch) {
+      this.saving.add(id);
+      this.persist(p.change, p.policy);
+      if (p.policy.sync && this.privacy[p.change.section] !== false) toSend.push(p.change);
+    }
+    if (toSend.length) this.outbox.add(toSend, this.replica);
+    this.emit('change', { changes: [], origin: 'local' });
+    this.sync?.push();
+    await Promise.all([this.kv.logs, this.kv.outbox].map((k) => (k instanceof IdbKv ? k.flush() : undefined)));
+    for (const [id] of batch) this.saving.delete(id);
+    this.lastSaved = this.wall();
+    this.emit('change', { changes: [], origin: 'local' });
+  }
+
+  /** Saves everything pending now. */
+  save() {
+    return this.flush(true);
+  }
+
+  /** @private @param {Change} change @param {Policy} policy */
+  persist(change, policy) {
+    for (const tier of this.tiersFor(change.section, policy.persistTo)) tier.write([change]);
+  }
+
+  /** @private @param {string} section @param {PersistTo} persistTo */
+  tiersFor(section, persistTo) {
+    const log = this.kind(section) === 'log';
+    const durable = log ? this.tiers.indexedDB : this.tiers.localStorage;
+    switch (persistTo) {
+      case 'context': return [];
+      case 'sessionStorage': return [this.tiers.sessionStorage];
+      case 'localStorage': return [durable];
+      default: return [this.tiers.sessionStorage, durable];
+    }
+  }
+
+  /**
+   * Merges changes from elsewhere (server, other tab, import); returns how many altered the state.
+   * @param {Change[]} changes @param {'remote'|'tab'|'import'} origin
+   */
+  merge(changes, origin) {
+    /** @type {Change[]} */
+    const applied = [];
+    for (const c of changes) {
+      try {
+        this.replicaState.check(c);
+      } catch (e) {
+        this.emit('error', /** @type {Error} */ (e));
+        continue;
+      }
+      try {
+        this.clock.observe(c.stamp);
+      } catch (e) {
+        // A stamp too far ahead of this device's clock: keep it (it is the user's data), do not jump the clock.
+        if (origin === 'import') throw e;
+      }
+      if (this.replicaState.apply(c)) {
+        applied.push(c);
+        const key = c.op === 'set' || c.op === 'delete' ? c.key : undefined;
+        const policy = this.policyFor(c.section, key);
+        if (origin === 'import') this.record(c, policy);
+        else this.persist(c, policy); // remote and other tabs' changes are kept at once (merge-on-write)
+      }
+    }
+    if (applied.length) {
+      this.persistClock();
+      if (origin === 'import') this.channel?.postMessage({ type: 'changes', from: this.replica, changes: applied.map(encodeChange) });
+      this.emit('change', { changes: applied, origin });
+    }
+    return applied.length;
+  }
+
+  /** @private */
+  persistClock() {
+    this.writeSetting(`clock:${this.replica}`, this.clock.last());
+  }
+
+  // ------------------------------------------------------------------ sync
+
+  /** Starts the sync client (done by open() when a server is given). */
+  startSync() {
+    const server = this.options.server;
+    if (!server || this.sync) return this.sync;
+    this.sync = new SyncClient({
+      url: server.url,
+      token: server.token,
+      replica: this.replica,
+      cursor: 0, // a page load catches up from 0: catch-up sends current state, and memory-only keys need it
+      pending: () => this.outbox.entries(this.replica).filter((e) => this.isSyncing(e.change.section)),
+      acked: (ids) => { this.outbox.remove(ids); this.emit('change', { changes: [], origin: 'remote' }); },
+      apply: (changes) => { this.merge(changes, 'remote'); },
+      onStatus: (status) => {
+        if (status === 'live' || status === 'catching-up') this.flush(true, (id) => this.pendingSaves.get(id)?.policy.sync === true);
+        this.emit('status', status);
+        this.emit('change', { changes: [], origin: 'remote' });
+      },
+      onError: (e) => this.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
+      WebSocket: this.options.WebSocket,
+    });
+    this.sync.start();
+    return this.sync;
+  }
+
+  /** Sync status: offline | connecting | catching-up | live. */
+  get status() {
+    return this.sync ? this.sync.status : 'offline';
+  }
+
+  /** The offline switch. @param {boolean} offline */
+  setOffline(offline) {
+    this.sync?.setOffline(offline);
+  }
+
+  /** Saves and pushes everything, resolves when the server has it. */
+  async syncNow() {
+    await this.save();
+    if (!this.sync) throw new Error('no sync server configured');
+    await this.sync.syncNow();
+  }
+
+  // ------------------------------------------------------------------ whole state
+
+  /** The export document of the chosen sections (default: every known section). @param {string[]} [sections] */
+  exportData(sections) {
+    return writeExport(this.replica, this.wall(), this.replicaState, sections ?? Object.keys(this.kinds));
+  }
+
+  /** Imports an export document: all-or-nothing check, then a merge that syncs. @param {string} document */
+  importData(document) {
+    const changes = readExport(document, (s) => this.kinds[s]);
+    return { changesRead: changes.length, changesApplied: this.merge(changes, 'import') };
+  }
+
+  /** Clears a section on every device: tombstones for map keys, watermarks for log streams. @param {string} section */
+  clear(section) {
+    let n = 0;
+    if (this.kind(section) === 'map') {
+      for (const [key, e] of this.replicaState.map(section).sorted()) if (e.value !== null) { this.write('delete', section, key); n++; }
+    } else if (this.kind(section) === 'log') {
+      for (const stream of this.replicaState.log(section).streams()) {
+        n += this.replicaState.log(section).size(stream);
+        this.write('clear', section, stream);
+      }
+    } else throw new RangeError(`unknown section '${section}'`);
+    return n;
+  }
+
+  /** Canonical encoding of the state (byte-identical on converged replicas). */
+  canonical() {
+    return canonical(this.replicaState);
+  }
+
+  /** Storage use and sync state, for a dashboard. */
+  stats() {
+    const sections = Object.keys(this.kinds).sort().map((name) => ({
+      name, kind: this.kinds[name], live: this.replicaState.liveSize(name), syncing: this.isSyncing(name),
+      persistTo: this.policyFor(name).persistTo,
+    }));
+    return {
+      user: this.user,
+      replica: this.replica,
+      status: this.status,
+      lastSync: this.sync?.lastSync ?? null,
+      lastSaved: this.lastSaved,
+      cursor: this.sync?.cursor ?? 0,
+      unsaved: this.pendingSaves.size,
+      pending: this.outbox.entries(this.replica).length,
+      outbox: this.outbox.size(),
+      bytes: {
+        memory: 2 * canonical(this.replicaState).length,
+        sessionStorage: this.tiers.sessionStorage.bytes(),
+        localStorage: this.tiers.localStorage.bytes() + this.kv.local.bytes(`cairn:${this.user}:`),
+        indexedDB: this.kv.logs !== this.kv.local ? this.tiers.indexedDB.bytes() + this.outbox.bytes() : 0,
+      },
+      sections,
+    };
+  }
+
+  // ------------------------------------------------------------------ state handles and events
+
+  /**
+   * A persistent value (the original usePersistentState), in the `state` section by default.
+   * @template T
+   * @param {string} key @param {T} defaultValue
+   * @param {Partial<Policy> & {validate?: (value: T) => boolean, defaultValue?: T, section?: string}} [options]
+   * @returns {StateHandle<T>}
+   */
+  state(key, defaultValue, options = {}) {
+    return new StateHandle(this, key, defaultValue, options);
+  }
+
+  /** Listens to events: 'change' ({changes, origin}), 'status', 'error'. Returns an unsubscribe function. @param {string} type @param {Function} fn */
+  on(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    /** @type {Set<Function>} */ (this.listeners.get(type)).add(fn);
+    return () => this.listeners.get(type)?.delete(fn);
+  }
+
+  /** Listens to every change of the state. @param {(event: ChangeEvent) => void} fn */
+  subscribe(fn) {
+    return this.on('change', fn);
+  }
+
+  /** @param {string} type @param {unknown} payload */
+  emit(type, payload) {
+    for (const fn of this.listeners.get(type) ?? []) {
+      try {
+        fn(payload);
+      } catch (e) {
+        if (type !== 'error') this.emit('error', e);
+      }
+    }
+  }
+
+  /** Reads a map value as a JavaScript value. @param {string} section @param {string} key @param {unknown} [fallback] */
+  get(section, key, fallback) {
+    const text = this.replicaState.map(section).value(key);
+    return text === null ? fallback : decodeValue(text);
+  }
+
+  /** Keys of a map section under a prefix, with their values. @param {string} section @param {string} [prefix] */
+  entries(section, prefix = '') {
+    /** @type {Array<[string, any]>} */
+    const out = [];
+    for (const [k, e] of this.replicaState.map(section).sorted()) if (e.value !== null && k.startsWith(prefix)) out.push([k, JSON.parse(e.value)]);
+    return out;
+  }
+
+  /** @private @param {string} name @param {any} fallback */
+  readSetting(name, fallback) {
+    try {
+      const text = this.settingsStore.get(`cairn:${this.user}:${name}`);
+      return text === null ? fallback : JSON.parse(text);
+    } catch {
+      return fallback;
+    }
+  }
+
+  /** @private @param {string} name @param {any} value */
+  writeSetting(name, value) {
+    try {
+      this.settingsStore.set(`cairn:${this.user}:${name}`, JSON.stringify(value));
+    } catch (e) {
+      this.emit('error', e);
+    }
+  }
+
+  /** Stops syncing and timers (saving what is pending first). */
+  async close() {
+    await this.save();
+    this.sync?.stop();
+    this.channel?.close();
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+/** @param {Policy} p */
+function checkPolicy(p) {
+  if (!PERSIST_TO.includes(p.persistTo)) throw new RangeError(`persistTo must be one of ${PERSIST_TO.join(', ')}, not '${p.persistTo}'`);
+  if (!(Number.isFinite(p.saveDelay) && p.saveDelay >= 0)) throw new RangeError(`saveDelay must be >= 0 ms, not ${p.saveDelay}`);
+  return Object.freeze({ persistTo: p.persistTo, autoSave: !!p.autoSave, sync: !!p.sync, saveDelay: p.saveDelay, debounce: !!p.debounce });
+}
+
+/**
+ * One persistent value: the original hook's value, setValue, isDirty, isSaving, save().
+ * @template T
+ */
+export class StateHandle {
+  /**
+   * @param {Cairn} cairn @param {string} key @param {T} defaultValue
+   * @param {Partial<Policy> & {validate?: (value: T) => boolean, defaultValue?: T, section?: string}} options
+   */
+  constructor(cairn, key, defaultValue, options) {
+    this.cairn = cairn;
+    this.key = key;
+    this.section = options.section ?? 'state';
+    this.defaultValue = defaultValue !== undefined ? defaultValue : options.defaultValue;
+    this.validate = options.validate;
+    const { validate, defaultValue: _d, section, ...policy } = options;
+    this.policy = checkPolicy({ ...cairn.policyFor(this.section), ...policy });
+    cairn.keyPolicies.set(`${this.section}\u0000${key}`, this.policy);
+    this.id = `${this.section}\u0000m\u0000${key}`;
+  }
+
+  /** @returns {T} */
+  get value() {
+    return this.cairn.get(this.section, this.key, this.defaultValue);
+  }
+
+  /** Sets the value (or applies an updater to the current one); a rejected value throws ValidationError. @param {T | ((prev: T) => T)} next */
+  setValue(next) {
+    const value = typeof next === 'function' ? /** @type {(prev: T) => T} */ (next)(this.value) : next;
+    if (this.validate && !this.validate(value)) throw new ValidationError(`value for '${this.key}' was rejected by its validator; the old value stays`);
+    this.cairn.write('set', this.section, this.key, value, this.policy);
+  }
+
+  /** True while a write has not yet been saved to its tiers. */
+  get isDirty() {
+    return this.cairn.pendingSaves.has(this.id);
+  }
+
+  get isSaving() {
+    return this.cairn.saving.has(this.id);
+  }
+
+  /** Saves this value now. */
+  save() {
+    return this.cairn.flush(true, (id) => id === this.id);
+  }
+
+  /** Deletes the value (back to the default). */
+  reset() {
+    this.cairn.write('delete', this.section, this.key, undefined, this.policy);
+  }
+
+  /** Called when this value changes, from anywhere. @param {(value: T) => void} fn */
+  subscribe(fn) {
+    return this.cairn.subscribe((e) => {
+      if (e.changes.length === 0 || e.changes.some((c) => c.section === this.section && 'key' in c && c.key === this.key)) fn(this.value);
+    });
+  }
+}
+
+/** Expandable cards (useExpandableCard), stored field by field under `card-<id>/`. */
+export class Cards {
+  /** @param {Cairn} cairn */
+  constructor(cairn) {
+    this.cairn = cairn;
+  }
+
+  /** @param {string} id @param {boolean} [defaultExpanded] */
+  card(id, defaultExpanded = false) {
+    const c = this.cairn;
+    const p = `card-${id}/`;
+    const touch = () => c.write('set', 'cards', p + 'lastInteraction', instantText(c.wall()));
+    return {
+      id,
+      get isExpanded() { return /** @type {boolean} */ (c.get('cards', p + 'isExpanded', defaultExpanded)); },
+      get isVisible() { return /** @type {boolean} */ (c.get('cards', p + 'isVisible', true)); },
+      get lastInteraction() { return /** @type {string|undefined} */ (c.get('cards', p + 'lastInteraction')); },
+      /** @param {boolean} v */ setExpanded(v) { c.write('set', 'cards', p + 'isExpanded', v); touch(); },
+      expand() { this.setExpanded(true); },
+      collapse() { this.setExpanded(false); },
+      toggle() { const next = !this.isExpanded; this.setExpanded(next); return next; },
+      /** @param {boolean} v */ setVisible(v) { c.write('set', 'cards', p + 'isVisible', v); touch(); },
+      /** @param {string} name */ customData(name) { return c.get('cards', p + 'customData/' + name); },
+      /** @param {string} name @param {unknown} value */ putCustomData(name, value) { c.write('set', 'cards', p + 'customData/' + name, value); touch(); },
+    };
+  }
+
+  /** Ids of every card with stored state. */
+  ids() {
+    const ids = new Set();
+    for (const [k] of this.cairn.entries('cards', 'card-')) {
+      const slash = k.indexOf('/');
+      if (slash > 5) ids.add(k.slice(5, slash));
+    }
+    return [...ids].sort();
+  }
+}
+
+/** Show/hide components (useVisibleComponent), under `component-<id>/`. */
+export class Components {
+  /** @param {Cairn} cairn */
+  constructor(cairn) {
+    this.cairn = cairn;
+  }
+
+  /** @param {string} id @param {boolean} [defaultVisible] */
+  component(id, defaultVisible = true) {
+    const c = this.cairn;
+    const p = `component-${id}/`;
+    return {
+      id,
+      get isVisible() { return /** @type {boolean} */ (c.get('components', p + 'isVisible', defaultVisible)); },
+      get isEnabled() { return /** @type {boolean} */ (c.get('components', p + 'isEnabled', true)); },
+      get lastState() { return /** @type {string|undefined} */ (c.get('components', p + 'lastState')); },
+      /** @param {boolean} v */ setVisible(v) { c.write('set', 'components', p + 'isVisible', v); },
+      show() { this.setVisible(true); },
+      hide() { this.setVisible(false); },
+      toggle() { const next = !this.isVisible; this.setVisible(next); return next; },
+      /** @param {boolean} v */ setEnabled(v) { c.write('set', 'components', p + 'isEnabled', v); },
+      /** @param {string} s */ setLastState(s) { c.write('set', 'components', p + 'lastState', s); },
+    };
+  }
+}
+
+/**
+ * Waivers and consent (useWaiverPersistence): an append-only audit trail per waiver in the
+ * `consent` log. Validity is derived: the latest event for the version is a signature, not expired.
+ */
+export class Consent {
+  /** @param {Cairn} cairn */
+  constructor(cairn) {
+    this.cairn = cairn;
+  }
+
+  /** @param {string} waiverId @param {string} version @param {number|null} [validForMillis] @param {Record<string, unknown>|null} [data] */
+  sign(waiverId, version, validForMillis = null, data = null) {
+    const now = this.cairn.wall();
+    /** @type {Record<string, unknown>} */
+    const body = { type: 'signed', version, at: instantText(now) };
+    if (validForMillis != null) body.expiresAt = instantText(now + validForMillis);
+    if (data != null) body.data = data;
+    this.cairn.write('append', 'consent', waiverId, body);
+  }
+
+  /** @param {string} waiverId @param {string} version */
+  revoke(waiverId, version) {
+    this.cairn.write('append', 'consent', waiverId, { type: 'revoked', version, at: instantText(this.cairn.wall()) });
+  }
+
+  /** Every event of a waiver, oldest first. @param {string} waiverId */
+  history(waiverId) {
+    return this.cairn.replicaState.log('consent').entries(waiverId).map((e) => ({ ...JSON.parse(e.value), stamp: e.stamp }));
+  }
+
+  /** @param {string} waiverId @param {string} version */
+  latest(waiverId, version) {
+    return this.history(waiverId).filter((e) => e.version === version).pop();
+  }
+
+  /** @param {string} waiverId @param {string} version */
+  hasValidWaiver(waiverId, version) {
+    const e = this.latest(waiverId, version);
+    return !!e && e.type === 'signed' && (!e.expiresAt || Date.parse(e.expiresAt) > this.cairn.wall());
+  }
+
+  /** A handle for one waiver version: { hasValidWaiver, waiver, sign, revoke, history }. @param {string} waiverId @param {string} version */
+  waiver(waiverId, version) {
+    const self = this;
+    return {
+      get hasValidWaiver() { return self.hasValidWaiver(waiverId, version); },
+      get waiver() { return self.latest(waiverId, version) ?? null; },
+      /** @param {number|null} [validForMillis] @param {Record<string, unknown>|null} [data] */
+      sign(validForMillis, data) { self.sign(waiverId, version, validForMillis, data); },
+      revoke() { self.revoke(waiverId, version); },
+      history() { return self.history(waiverId); },
+    };
+  }
+}
+
+/** Onboarding and assessment progress (useProgressPersistence), field by field in `progress`. */
+export class Progress {
+  /** @param {Cairn} cairn */
+  constructor(cairn) {
+    this.cairn = cairn;
+  }
+
+  /** @param {string} stepId @param {boolean} completed */
+  updateOnboarding(stepId, completed) {
+    if (completed) this.cairn.write('set', 'progress', `onboarding/steps/${stepId}`, true);
+    else if (this.cairn.get('progress', `onboarding/steps/${stepId}`) !== undefined) this.cairn.write('delete', 'progress', `onboarding/steps/${stepId}`);
+  }
+
+  /** @param {string} stepId */
+  setCurrentStep(stepId) {
+    this.cairn.write('set', 'progress', 'onboarding/currentStep', stepId);
+  }
+
+  /** @returns {{completedSteps: string[], currentStep: string|null}} */
+  get onboarding() {
+    const steps = this.cairn.entries('progress', 'onboarding/steps/').filter(([, v]) => v === true).map(([k]) => k.slice(17));
+    return { completedSteps: steps, currentStep: this.cairn.get('progress', 'onboarding/currentStep', null) };
+  }
+
+  /** @param {string} questionId @param {unknown} value */
+  answer(questionId, value) {
+    this.cairn.write('set', 'progress', `assessment/answers/${questionId}`, value);
+  }
+
+  /** @param {number|null} [score] */
+  completeAssessment(score = null) {
+    this.cairn.write('set', 'progress', 'assessment/completedAt', instantText(this.cairn.wall()));
+    if (score != null) this.cairn.write('set', 'progress', 'assessment/score', score);
+  }
+
+  /** Deletes every assessment key (start over). */
+  resetAssessment() {
+    for (const [k] of this.cairn.entries('progress', 'assessment/')) this.cairn.write('delete', 'progress', k);
+  }
+
+  get assessment() {
+    /** @type {Record<string, unknown>} */
+    const answers = {};
+    for (const [k, v] of this.cairn.entries('progress', 'assessment/answers/')) answers[k.slice(19)] = v;
+    const completedAt = this.cairn.get('progress', 'assessment/completedAt', null);
+    return { answers, isComplete: completedAt !== null, completedAt, score: this.cairn.get('progress', 'assessment/score', null) };
+  }
+}
+
+/** Chat history: one `chat` log stream per conversation. */
+export class Chat {
+  /** @param {Cairn} cairn */
+  constructor(cairn) {
+    this.cairn = cairn;
+  }
+
+  /** @param {string} conversation @param {string} role @param {string} text @param {Record<string, unknown>} [metadata] */
+  append(conversation, role, text, metadata) {
+    /** @type {Record<string, unknown>} */
+    const body = { role, text, at: instantText(this.cairn.wall()) };
+    if (metadata && Object.keys(metadata).length) body.metadata = metadata;
+    return this.cairn.write('append', 'chat', conversation, body);
+  }
+
+  /** @param {string} conversation */
+  history(conversation) {
+    return this.cairn.replicaState.log('chat').entries(conversation).map((e) => ({ ...JSON.parse(e.value), stamp: e.stamp }));
+  }
+
+  /** @param {string} conversation */
+  clear(conversation) {
+    this.cairn.write('clear', 'chat', conversation);
+  }
+
+  conversations() {
+    return this.cairn.replicaState.log('chat').streams();
+  }
+}
+
+/** A plain key-value map section (memory facts, ui state, features). */
+export class KeyValues {
+  /** @param {Cairn} cairn @param {string} section */
+  constructor(cairn, section) {
+    this.cairn = cairn;
+    this.section = section;
+  }
+
+  /** @param {string} key @param {unknown} [fallback] */
+  get(key, fallback) { return this.cairn.get(this.section, key, fallback); }
+  /** @param {string} key @param {unknown} value */
+  set(key, value) { this.cairn.write('set', this.section, key, value); }
+  /** @param {string} key */
+  remove(key) { this.cairn.write('delete', this.section, key); }
+  /** @param {string} fact @param {unknown} value */
+  remember(fact, value) { this.set(fact, value); }
+  /** @param {string} fact */
+  recall(fact) { return this.get(fact); }
+  /** @param {string} fact */
+  forget(fact) { this.remove(fact); }
+  /** Every live entry, sorted by key. */
+  all() { return this.cairn.entries(this.section); }
+}
+
+/** User preferences (theme, accessibility, privacy). */
+export class Preferences extends KeyValues {
+  /** @param {Cairn} cairn */
+  constructor(cairn) {
+    super(cairn, 'preferences');
+  }
+
+  get theme() {
+    return /** @type {string} */ (this.get('theme', 'system'));
+  }
+
+  /** @param {string} theme */
+  setTheme(theme) {
+    this.set('theme', theme);
+  }
+}

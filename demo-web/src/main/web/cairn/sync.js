@@ -1,0 +1,299 @@
+// The sync client: the JavaScript twin of dev.cairn.engine.sync.SyncClient (PROTOCOL.md 2-3).
+// One WebSocket to GET /sync, authenticated by the `access_token` query parameter (browsers cannot
+// set headers on a WebSocket). hello -> welcome -> catch-up pages -> caught-up -> live; the outbox
+// is pushed in batches of at most maxBatch and forgotten only after the batch's ack; everything
+// unacknowledged is re-sent after a reconnect. Reconnects back off exponentially with full jitter.
+
+import { encodeFrame, decodeFrame, PROTOCOL_VERSION, ErrorCode } from './protocol.js';
+
+/** @typedef {import('./codec.js').Change} Change */
+/** @typedef {'offline'|'connecting'|'catching-up'|'live'} SyncStatus */
+
+/**
+ * @typedef {object} SyncClientOptions
+ * @property {string} url ws:// or wss:// URL of /sync
+ * @property {() => (string|Promise<string>)} token the bearer token (asked again on each connect)
+ * @property {string} replica
+ * @property {number} [cursor] highest seq already applied (0: new replica)
+ * @property {() => Array<{id: string, change: Change}>} pending unacknowledged local changes
+ * @property {(ids: string[]) => void} acked called with the ids of an acknowledged batch
+ * @property {(changes: Change[], cursor: number) => void} apply applies a page of remote changes
+ * @property {(status: SyncStatus) => void} [onStatus]
+ * @property {(error: {code: string, message: string, batch?: number}) => void} [onError]
+ * @property {typeof WebSocket} [WebSocket]
+ * @property {() => number} [random] in [0, 1), for jitter
+ * @property {() => number} [now]
+ * @property {number} [minBackoffMillis]
+ * @property {number} [maxBackoffMillis]
+ * @property {number} [pingMillis]
+ */
+
+export class SyncClient {
+  /** @param {SyncClientOptions} options */
+  constructor(options) {
+    this.options = options;
+    this.cursor = options.cursor ?? 0;
+    /** @type {SyncStatus} */
+    this.status = 'offline';
+    /** @type {number|null} millis of the last caught-up or ack */
+    this.lastSync = null;
+    /** @type {WebSocket|null} */
+    this.socket = null;
+    this.running = false;
+    this.offline = false;
+    this.attempt = 0;
+    this.maxBatch = 1000;
+    this.nextBatch = 1;
+    /** @type {Map<number, string[]>} batch -> outbox ids */
+    this.inFlight = new Map();
+    /** @type {Set<string>} */
+    this.inFlightIds = new Set();
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this.retryTimer = null;
+    /** @type {ReturnType<typeof setInterval>|null} */
+    this.pingTimer = null;
+    /** @type {Array<() => void>} */
+    this.waiters = [];
+    this.handshaken = false;
+  }
+
+  /** Connects and keeps connecting until stop(). */
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.connect();
+  }
+
+  /** Closes the socket and stops reconnecting. */
+  stop() {
+    this.running = false;
+    this.teardown();
+    this.setStatus('offline');
+  }
+
+  /** The offline switch: cuts the socket (true) or reconnects at once (false). @param {boolean} offline */
+  setOffline(offline) {
+    this.offline = offline;
+    if (offline) {
+      this.teardown();
+      this.setStatus('offline');
+    } else if (this.running && !this.socket) {
+      this.attempt = 0;
+      this.connect();
+    }
+  }
+
+  /** Pushes pending changes now; resolves once live with nothing pending (or rejects when offline). */
+  syncNow() {
+    if (!this.running || this.offline) return Promise.reject(new Error('sync is offline'));
+    if (!this.socket) {
+      this.attempt = 0;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.connect();
+    }
+    this.push();
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.settle();
+    });
+  }
+
+  /** Sends what is pending and not in flight, in batches (call after local writes). */
+  push() {
+    const ws = this.socket;
+    if (!ws || !this.handshaken || ws.readyState !== 1) return;
+    const fresh = this.options.pending().filter((e) => !this.inFlightIds.has(e.id));
+    for (let i = 0; i < fresh.length; i += this.maxBatch) {
+      const slice = fresh.slice(i, i + this.maxBatch);
+      const batch = this.nextBatch++;
+      const ids = slice.map((e) => e.id);
+      this.inFlight.set(batch, ids);
+      ids.forEach((id) => this.inFlightIds.add(id));
+      ws.send(encodeFrame({ type: 'push', batch, changes: slice.map((e) => e.change) }));
+    }
+  }
+
+  /** @private */
+  async connect() {
+    if (!this.running || this.offline || this.socket) return;
+    this.setStatus('connecting');
+    let token;
+    try {
+      token = await this.options.token();
+    } catch (e) {
+      this.report({ code: 'unauthorized', message: `no token: ${/** @type {Error} */ (e).message}` });
+      this.scheduleRetry();
+      return;
+    }
+    if (!this.running || this.offline || this.socket) return;
+    const Ws = this.options.WebSocket ?? globalThis.WebSocket;
+    const sep = this.options.url.includes('?') ? '&' : '?';
+    let ws;
+    try {
+      ws = new Ws(`${this.options.url}${sep}access_token=${encodeURIComponent(token)}`);
+    } catch (e) {
+      this.report({ code: 'connect', message: /** @type {Error} */ (e).message });
+      this.scheduleRetry();
+      return;
+    }
+    this.socket = ws;
+    this.handshaken = false;
+    ws.onopen = () => {
+      ws.send(encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.cursor }));
+    };
+    ws.onmessage = (event) => {
+      if (this.socket !== ws) return;
+      this.receive(typeof event.data === 'string' ? event.data : '');
+    };
+    ws.onclose = () => {
+      if (this.socket !== ws) return;
+      this.teardown();
+      if (this.running && !this.offline) {
+        this.setStatus('connecting');
+        this.scheduleRetry();
+      } else {
+        this.setStatus('offline');
+      }
+    };
+    ws.onerror = () => { /* onclose follows and handles the retry */ };
+  }
+
+  /** @private @param {string} text */
+  receive(text) {
+    let frame;
+    try {
+      frame = decodeFrame(text);
+    } catch (e) {
+      this.report({ code: ErrorCode.MALFORMED_FRAME, message: /** @type {Error} */ (e).message });
+      return;
+    }
+    switch (frame.type) {
+      case 'welcome':
+        this.handshaken = true;
+        this.attempt = 0;
+        this.maxBatch = Math.max(1, frame.maxBatch);
+        this.setStatus('catching-up');
+        this.startPing();
+        this.push();
+        break;
+      case 'changes':
+        this.options.apply(frame.changes.map((c) => c.change), frame.cursor);
+        this.cursor = Math.max(this.cursor, frame.cursor);
+        break;
+      case 'caught-up':
+        this.cursor = Math.max(this.cursor, frame.cursor);
+        this.lastSync = this.now();
+        this.setStatus('live');
+        this.settle();
+        break;
+      case 'ack': {
+        const ids = this.inFlight.get(frame.batch);
+        if (ids) {
+          this.inFlight.delete(frame.batch);
+          ids.forEach((id) => this.inFlightIds.delete(id));
+          this.options.acked(ids);
+          this.lastSync = this.now();
+        }
+        this.push();
+        this.settle();
+        break;
+      }
+      case 'ping':
+        this.socket?.send('{"type":"pong"}');
+        break;
+      case 'pong':
+        break;
+      case 'error': {
+        this.report(frame);
+        if (frame.batch !== undefined) {
+          const ids = this.inFlight.get(frame.batch) ?? [];
+          this.inFlight.delete(frame.batch);
+          ids.forEach((id) => this.inFlightIds.delete(id));
+          if (frame.code === ErrorCode.INVALID_CHANGE) {
+            // The server will never take these; keeping them would block the outbox forever.
+            this.options.acked(ids);
+          } else {
+            // unavailable, rate-limited, batch-too-large: try again a little later
+            setTimeout(() => this.push(), 1000 + this.random() * 1000);
+          }
+        }
+        if (frame.code === ErrorCode.PROTOCOL_VERSION) this.stop();
+        break;
+      }
+      default:
+        this.report({ code: ErrorCode.MALFORMED_FRAME, message: `unexpected frame '${frame.type}' from the server` });
+    }
+  }
+
+  /** @private */
+  settle() {
+    if (this.status === 'live' && this.inFlight.size === 0 && this.options.pending().length === 0) {
+      const waiters = this.waiters;
+      this.waiters = [];
+      waiters.forEach((w) => w());
+    }
+  }
+
+  /** @private */
+  scheduleRetry() {
+    if (!this.running || this.offline || this.retryTimer) return;
+    const min = this.options.minBackoffMillis ?? 250;
+    const max = this.options.maxBackoffMillis ?? 30_000;
+    const ceiling = Math.min(max, min * 2 ** this.attempt++);
+    const delay = Math.max(min, Math.floor(this.random() * ceiling)); // full jitter
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  /** @private */
+  startPing() {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => {
+      if (this.socket && this.socket.readyState === 1) this.socket.send('{"type":"ping"}');
+    }, this.options.pingMillis ?? 20_000);
+  }
+
+  /** @private */
+  teardown() {
+    const ws = this.socket;
+    this.socket = null;
+    this.handshaken = false;
+    this.inFlight.clear();
+    this.inFlightIds.clear();
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    if (this.retryTimer && (!this.running || this.offline)) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try { ws.close(); } catch { /* already closed */ }
+    }
+  }
+
+  /** @private @param {SyncStatus} status */
+  setStatus(status) {
+    if (this.status === status) return;
+    this.status = status;
+    this.options.onStatus?.(status);
+  }
+
+  /** @private @param {{code: string, message: string, batch?: number}} error */
+  report(error) {
+    this.options.onError?.(error);
+  }
+
+  /** @private */
+  random() {
+    return (this.options.random ?? Math.random)();
+  }
+
+  /** @private */
+  now() {
+    return (this.options.now ?? Date.now)();
+  }
+}

@@ -1,0 +1,152 @@
+// The façade over memory storage, and two replicas syncing through an in-process fake server that
+// speaks PROTOCOL.md (hello/welcome/changes/caught-up/push/ack) over a fake WebSocket.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cairn, ValidationError } from '../../main/web/cairn/cairn.js';
+import { ReplicaState } from '../../main/web/cairn/crdt.js';
+import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
+import { MemoryKv } from '../../main/web/cairn/storage.js';
+
+class FakeServer {
+  constructor() {
+    this.state = new ReplicaState((s) => ({ cards: 'map', preferences: 'map', chat: 'log', state: 'map', progress: 'map', consent: 'log', ui: 'map', memory: 'map', components: 'map', features: 'map' })[s]);
+    this.log = []; // {seq, change}
+    this.sockets = new Set();
+    this.frames = [];
+    const server = this;
+    this.WebSocket = class {
+      constructor(url) {
+        assert.match(url, /access_token=tok/);
+        this.readyState = 0;
+        this.live = false;
+        setTimeout(() => { this.readyState = 1; server.sockets.add(this); this.onopen?.(); }, 1);
+      }
+      send(text) { setTimeout(() => server.receive(this, text), 1); }
+      close() { this.readyState = 3; server.sockets.delete(this); }
+      deliver(frame) { setTimeout(() => this.readyState === 1 && this.onmessage?.({ data: encodeFrame(frame) }), 1); }
+    };
+  }
+  receive(ws, text) {
+    const f = decodeFrame(text);
+    this.frames.push(f.type);
+    if (f.type === 'hello') {
+      ws.deliver({ type: 'welcome', protocol: 1, user: 'alice', head: this.log.length, maxBatch: 2, maxAheadMillis: 60000 });
+      const page = this.log.filter((e) => e.seq > f.cursor);
+      if (page.length) ws.deliver({ type: 'changes', changes: page, cursor: this.log.length });
+      ws.deliver({ type: 'caught-up', cursor: this.log.length });
+      ws.live = true;
+    } else if (f.type === 'push') {
+      const fresh = [];
+      for (const change of f.changes) if (this.state.apply(change)) { const e = { seq: this.log.length + 1, change }; this.log.push(e); fresh.push(e); }
+      ws.deliver({ type: 'ack', batch: f.batch });
+      if (fresh.length) for (const s of this.sockets) if (s.live) s.deliver({ type: 'changes', changes: fresh, cursor: this.log.length });
+    } else if (f.type === 'ping') ws.deliver({ type: 'pong' });
+  }
+}
+
+const until = async (cond, what, ms = 2000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const open = (server, extra = {}) => Cairn.open({
+  user: 'alice', storage: 'memory', channel: null,
+  server: server && { url: 'ws://fake/sync', token: () => 'tok' }, WebSocket: server?.WebSocket, ...extra,
+});
+
+test('a state handle: value, updater, isDirty, save, validate, default', async () => {
+  const cairn = await open(null);
+  const h = cairn.state('counter', { count: 0 }, { saveDelay: 60_000, validate: (v) => v.count >= 0 });
+  assert.deepEqual(h.value, { count: 0 });
+  h.setValue((prev) => ({ count: prev.count + 1 }));
+  assert.deepEqual(h.value, { count: 1 });
+  assert.equal(h.isDirty, true);
+  assert.throws(() => h.setValue({ count: -1 }), ValidationError);
+  assert.deepEqual(h.value, { count: 1 }, 'a rejected value leaves the old one');
+  await h.save();
+  assert.equal(h.isDirty, false);
+  assert.ok(cairn.tiers.localStorage.bytes() > 0, 'saved to localStorage (the default tier)');
+  const ctx = cairn.state('scratch', 'x', { persistTo: 'context', saveDelay: 0 });
+  ctx.setValue('y');
+  await cairn.save();
+  assert.equal(cairn.tiers.localStorage.load().filter((c) => c.key === 'scratch').length, 0, 'context stays in memory');
+  await cairn.close();
+});
+
+test('state survives a reload from the same storage', async () => {
+  const kv = { local: new MemoryKv(), session: new MemoryKv(), logs: new MemoryKv(), outbox: new MemoryKv() };
+  const a = await open(null, { kv, replica: 'tab-1' });
+  a.cards.card('intro').toggle();
+  a.chat.append('conv-1', 'user', 'hello');
+  a.consent.sign('service-waiver', 'v1', 3600_000);
+  await a.close();
+  const b = await open(null, { kv, replica: 'tab-1' });
+  assert.equal(b.cards.card('intro').isExpanded, true);
+  assert.equal(b.chat.history('conv-1')[0].text, 'hello');
+  assert.equal(b.consent.hasValidWaiver('service-waiver', 'v1'), true);
+  assert.equal(b.canonical(), a.canonical());
+  assert.ok(b.outbox.size() > 0, 'unsent changes are still in the outbox');
+  const next = b.clock.tick();
+  assert.ok(a.replicaState.log('chat').entries('conv-1')[0].stamp < next, 'the clock never goes back across a reload');
+  await b.close();
+});
+
+test('waiver sign, revoke and expiry', async () => {
+  let now = Date.UTC(2026, 0, 1);
+  const c = await open(null, { wall: () => now });
+  const w = c.consent.waiver('service-waiver', 'v2');
+  assert.equal(w.hasValidWaiver, false);
+  w.sign(1000);
+  assert.equal(w.hasValidWaiver, true);
+  now += 1001;
+  assert.equal(w.hasValidWaiver, false, 'expired');
+  w.sign(null);
+  w.revoke();
+  assert.equal(w.hasValidWaiver, false);
+  assert.deepEqual(w.history().map((e) => e.type), ['signed', 'signed', 'revoked']);
+  await c.close();
+});
+
+test('two replicas sync through the server; offline edits converge; export, clear, import', async () => {
+  const server = new FakeServer();
+  const a = await open(server, { replica: 'a' });
+  const b = await open(server, { replica: 'b' });
+  await until(() => a.status === 'live' && b.status === 'live', 'both live');
+  a.cards.card('intro').toggle();
+  await until(() => b.cards.card('intro').isExpanded === true, 'the toggle to reach b');
+
+  b.setOffline(true);
+  assert.equal(b.status, 'offline');
+  b.preferences.setTheme('dark');
+  b.chat.append('conv-1', 'user', 'offline hello');
+  a.chat.append('conv-1', 'assistant', 'online hi');
+  a.progress.updateOnboarding('welcome', true);
+  await a.syncNow();
+  b.setOffline(false);
+  await until(() => b.status === 'live', 'b back online');
+  await b.syncNow();
+  await until(() => a.canonical() === b.canonical() && a.chat.history('conv-1').length === 2, 'convergence');
+  assert.equal(a.preferences.theme, 'dark');
+  assert.deepEqual(b.progress.onboarding.completedSteps, ['welcome']);
+  assert.ok(server.frames.filter((t) => t === 'push').length >= 2);
+
+  const doc = a.exportData();
+  a.clear('chat');
+  assert.equal(a.chat.history('conv-1').length, 0);
+  await until(() => b.chat.history('conv-1').length === 0, 'the clear to reach b');
+  const result = a.importData(doc);
+  assert.equal(result.changesRead > 0, true);
+  assert.equal(a.chat.history('conv-1').length, 0, 'the clear watermark hides older messages, as on every replica');
+  a.setSectionSync('memory', false);
+  a.memory.remember('secret', 42);
+  await a.syncNow();
+  assert.equal(server.state.map('memory').value('secret'), null, 'a private section never leaves the device');
+  a.setSectionSync('memory', true);
+  await a.syncNow();
+  assert.equal(server.state.map('memory').value('secret'), '42');
+  await a.close();
+  await b.close();
+});
