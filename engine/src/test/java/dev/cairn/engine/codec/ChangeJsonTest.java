@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.Names;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -162,17 +163,28 @@ class ChangeJsonTest {
     }
 
     @Test
-    void nestingUpToMaxDepthIsAccepted() {
-        // the change object is level 1, so its value may nest MAX_DEPTH - 1 levels
-        String value = "[".repeat(Json.MAX_DEPTH - 1) + "]".repeat(Json.MAX_DEPTH - 1);
+    void valuesNestUpToMaxValueDepth() {
+        // a value may nest Names.MAX_VALUE_DEPTH levels: it then fits in every frame and document that carries it
+        String value = "[".repeat(Names.MAX_VALUE_DEPTH) + "]".repeat(Names.MAX_VALUE_DEPTH);
         Change c = ChangeJson.decode(change("\"op\":\"set\",\"section\":\"cards\",\"key\":\"k\",\"value\":" + value + ",\"stamp\":\"" + STAMP + "\""));
         assertEquals(value, ((Change.Put) c).value());
+        String oneTooDeep = "[" + value + "]";
+        assertMalformed(() -> ChangeJson.decode(change("\"op\":\"set\",\"section\":\"cards\",\"key\":\"k\",\"value\":" + oneTooDeep
+                + ",\"stamp\":\"" + STAMP + "\"")), "nested deeper than " + Names.MAX_VALUE_DEPTH);
+        // the parser's own limit still guards documents that are not changes
         String tooDeep = "[".repeat(Json.MAX_DEPTH) + "]".repeat(Json.MAX_DEPTH);
         assertMalformed(() -> ChangeJson.decode(change("\"op\":\"set\",\"section\":\"cards\",\"key\":\"k\",\"value\":" + tooDeep
                 + ",\"stamp\":\"" + STAMP + "\"")), "nesting depth");
         assertEquals(tooDeep, Json.normalize(tooDeep), "MAX_DEPTH levels on their own are fine");
-        String deeper = "[" + tooDeep + "]";
-        assertThrows(IllegalArgumentException.class, () -> Json.normalize(deeper));
+        assertThrows(IllegalArgumentException.class, () -> Json.normalize("[" + tooDeep + "]"));
+    }
+
+    @Test
+    void loneSurrogatesAreRefused() {
+        assertMalformed(() -> ChangeJson.decode(change("\"op\":\"set\",\"section\":\"cards\",\"key\":\"k\",\"value\":\"a\\ud800b\",\"stamp\":\"" + STAMP + "\"")), "surrogate");
+        assertMalformed(() -> ChangeJson.decode(change("\"op\":\"set\",\"section\":\"cards\",\"key\":\"a\\udc00\",\"value\":1,\"stamp\":\"" + STAMP + "\"")), "surrogate");
+        Change ok = ChangeJson.decode(change("\"op\":\"set\",\"section\":\"cards\",\"key\":\"k\",\"value\":\"\\ud83d\\ude00\",\"stamp\":\"" + STAMP + "\""));
+        assertEquals("\"\ud83d\ude00\"", ((Change.Put) ok).value());
     }
 
     @Test

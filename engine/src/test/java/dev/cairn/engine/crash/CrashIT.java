@@ -35,9 +35,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
@@ -80,7 +77,6 @@ class CrashIT {
     private static final int MAX_EARLY_KILL_MS = 1_500;
     /** The parent writes this key (in {@code features}) after each check, to prove the store still commits. */
     private static final String PROBE_KEY = "crash-probe";
-    private static final Pattern LINE = Pattern.compile("(START|SAVED) (\\d+) OK");
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
@@ -163,32 +159,12 @@ class CrashIT {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
                 "-cp", classpath, CrashWriter.class.getName(), dir.toString(), Long.toString(childSeed));
+        // stdout goes to a file, not a pipe: see ChildLines (a pipe can lose the last lines at the kill)
+        ChildLines out = ChildLines.redirect(pb, tmp.resolve("child-stdout.txt"));
         Process process = pb.start();
         long pid = process.pid();
-        AtomicLong start = new AtomicLong(-1);
-        AtomicLong saved = new AtomicLong(-1);
-        AtomicLong lines = new AtomicLong();
+        out.startTailing();
         StringBuffer stderr = new StringBuffer();
-        Thread outReader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    Matcher m = LINE.matcher(line);
-                    if (!m.matches()) {
-                        continue; // e.g. a line cut short by the kill: it promises nothing
-                    }
-                    lines.incrementAndGet();
-                    long n = Long.parseLong(m.group(2));
-                    if (m.group(1).equals("START")) {
-                        start.set(n);
-                    } else {
-                        saved.set(n);
-                    }
-                }
-            } catch (IOException ignored) {
-                // the pipe breaks when the child dies
-            }
-        }, "crash-child-stdout");
         Thread errReader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
                 String line;
@@ -201,19 +177,17 @@ class CrashIT {
                 // the pipe breaks when the child dies
             }
         }, "crash-child-stderr");
-        outReader.setDaemon(true);
         errReader.setDaemon(true);
-        outReader.start();
         errReader.start();
         try {
             if (early) {
                 Thread.sleep(killDelayMs);
             } else {
                 long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FIRST_SAVE_TIMEOUT_MS);
-                while (saved.get() < 0 && process.isAlive() && System.nanoTime() < deadline) {
+                while (out.saved() < 0 && process.isAlive() && System.nanoTime() < deadline) {
                     Thread.sleep(5);
                 }
-                if (saved.get() < 0) {
+                if (out.saved() < 0) {
                     String why = process.isAlive() ? "printed no SAVED line within " + FIRST_SAVE_TIMEOUT_MS + " ms"
                             : "exited with code " + process.waitFor() + " before its first SAVED line";
                     kill(process);
@@ -226,7 +200,7 @@ class CrashIT {
                 int code = process.waitFor();
                 errReader.join(2_000);
                 fail(ctx + ": child (seed " + childSeed + ") exited by itself with code " + code
-                        + " before it was killed (last SAVED " + saved.get() + "); stderr:\n" + stderr);
+                        + " before it was killed (last SAVED " + out.saved() + "); stderr:\n" + stderr);
             }
         } finally {
             kill(process);
@@ -236,16 +210,13 @@ class CrashIT {
         if (handle.isPresent() && handle.get().isAlive()) {
             fail(ctx + ": child pid " + pid + " is still alive after destroyForcibly()");
         }
-        outReader.join(5_000);
+        out.finish(); // everything the child printed before it died
         errReader.join(5_000);
-        if (outReader.isAlive()) {
-            fail(ctx + ": child's stdout did not close after the kill");
-        }
         // 128 + 9: killed by SIGKILL (not a clean exit: the JVM ran no shutdown hooks, closed nothing).
         if (code != 137) {
             fail(ctx + ": child (seed " + childSeed + ") exit code " + code + ", expected 137 (SIGKILL); stderr:\n" + stderr);
         }
-        return new Run(childSeed, early, killDelayMs, start.get(), saved.get(), (int) lines.get(), stderr.toString());
+        return new Run(childSeed, early, killDelayMs, out.start(), out.saved(), (int) out.lines(), stderr.toString());
     }
 
     private static void kill(Process process) throws InterruptedException {

@@ -21,9 +21,6 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,7 +44,6 @@ class JournalCrashIT {
     private static final int DEFAULT_ITERATIONS = 30;
     private static final long FIRST_SAVE_TIMEOUT_MS = 20_000;
     private static final int MAX_KILL_DELAY_MS = 600;
-    private static final Pattern LINE = Pattern.compile("(START|SAVED) (\\d+) OK");
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path tmp;
@@ -144,25 +140,12 @@ class JournalCrashIT {
     /** Runs one child until it is killed; returns {START, last SAVED}. */
     private long[] runChild(String classpath, Path journal, long childSeed, boolean sync, int delayMs, int it, long seed) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process process = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", classpath,
-                JournalCrashWriter.class.getName(), journal.toString(), Long.toString(childSeed), Boolean.toString(sync)).start();
-        AtomicLong start = new AtomicLong(-1);
-        AtomicLong saved = new AtomicLong(-1);
+        ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", classpath,
+                JournalCrashWriter.class.getName(), journal.toString(), Long.toString(childSeed), Boolean.toString(sync));
+        ChildLines out = ChildLines.redirect(pb, tmp.resolve("child-stdout.txt")); // a file, not a pipe: see ChildLines
+        Process process = pb.start();
+        out.startTailing();
         StringBuffer stderr = new StringBuffer();
-        Thread outReader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    Matcher m = LINE.matcher(line);
-                    if (m.matches()) {
-                        (m.group(1).equals("START") ? start : saved).set(Long.parseLong(m.group(2)));
-                    }
-                }
-            } catch (IOException e) {
-                System.out.println("DEBUG reader ended with " + e);
-            }
-            System.out.println("DEBUG reader done, saved " + saved.get());
-        }, "journal-child-stdout");
         Thread errReader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
                 String line;
@@ -175,24 +158,22 @@ class JournalCrashIT {
                 // the pipe breaks when the child dies
             }
         }, "journal-child-stderr");
-        outReader.setDaemon(true);
         errReader.setDaemon(true);
-        outReader.start();
         errReader.start();
         try {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FIRST_SAVE_TIMEOUT_MS);
-            while (saved.get() < 0 && process.isAlive() && System.nanoTime() < deadline) {
+            while (out.saved() < 0 && process.isAlive() && System.nanoTime() < deadline) {
                 Thread.sleep(2);
             }
-            if (saved.get() >= 0) {
+            if (out.saved() >= 0) {
                 Thread.sleep(delayMs);
             }
-            if (!process.isAlive() || saved.get() < 0) {
+            if (!process.isAlive() || out.saved() < 0) {
                 process.destroyForcibly();
                 process.waitFor(10, TimeUnit.SECONDS);
                 errReader.join(2_000);
                 fail("iteration " + it + " (seed " + seed + ", child seed " + childSeed + "): the child "
-                        + (saved.get() < 0 ? "made no commit" : "exited by itself") + "; stderr:\n" + stderr);
+                        + (out.saved() < 0 ? "made no commit" : "exited by itself") + "; stderr:\n" + stderr);
             }
         } finally {
             process.destroyForcibly(); // SIGKILL
@@ -201,11 +182,11 @@ class JournalCrashIT {
             }
             process.getOutputStream().close();
         }
-        outReader.join(5_000);
+        out.finish();
         if (process.exitValue() != 137) {
             fail("iteration " + it + ": child exit code " + process.exitValue() + ", expected 137 (SIGKILL); stderr:\n" + stderr);
         }
-        return new long[] {start.get(), saved.get()};
+        return new long[] {out.start(), out.saved()};
     }
 
     private static Optional<String> setting(String property, String env) {
