@@ -12,6 +12,7 @@ import dev.cairn.engine.crdt.SectionKind;
 import dev.cairn.engine.persist.PersistTo;
 import dev.cairn.engine.persist.StoragePolicy;
 import dev.cairn.engine.section.StandardSections;
+import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.Records;
 import dev.cairn.engine.store.StoreWrite;
 import java.lang.management.GarbageCollectorMXBean;
@@ -30,9 +31,11 @@ import org.mapdb.DBMaker;
 import org.mapdb.Serializer;
 
 /**
- * The {@code local} suite: local write throughput of the engine per tier next to raw MapDB
- * transactional puts measured in the same invocation, and the open time of a 100,000-key store
- * (the core of workload W4 of the benchmarks issue).
+ * The {@code local} suite: local write throughput of the engine per tier next to two raw baselines
+ * measured in the same invocation — the engine's own durable store ({@link JournalLocalStore},
+ * fdatasync per commit) written directly, and raw MapDB transactional puts (the store the issue
+ * names) — and the open time of a 100,000-key store (the core of workload W4 of the benchmarks
+ * issue).
  *
  * <p>Every workload runs once as a warm-up, then {@code --runs} rounds; a round runs every
  * workload once, in order, so a slow phase of the machine hits all of them alike. Each run gets
@@ -49,7 +52,7 @@ final class LocalSuite implements Main.Suite {
 
     @Override
     public String description() {
-        return "local write throughput per tier vs raw MapDB, open time of a 100,000-key store (W4 core)";
+        return "local write throughput per tier vs raw JournalLocalStore and raw MapDB, open time of a 100,000-key store (W4 core)";
     }
 
     // ------------------------------------------------------------------ workloads
@@ -242,7 +245,38 @@ final class LocalSuite implements Main.Suite {
         };
         workloads.add(chat);
 
-        // ---- raw MapDB baseline: the engine's store configuration, one B-tree byte[] -> byte[]
+        // ---- raw journal baseline: the engine's own durable store, written directly (fdatasync per commit)
+        Workload jrnEach = rawJournal("JournalLocalStore put, commit every put", perSaveN, 1);
+        Workload jrn100 = rawJournal("JournalLocalStore put, commit every 100 puts", n, 100);
+        Workload jrn10k = rawJournal("JournalLocalStore put, commit every 10,000 puts", n, 10_000);
+        Workload jrnEngineLayout = new Workload("raw journal baseline",
+                "the engine's records (state record + outbox entry per change, same bytes), commit every 10,000 changes", n, Kind.THROUGHPUT) {
+            @Override
+            double run(Path dir, boolean warmup) {
+                try (JournalLocalStore store = JournalLocalStore.open(dir.resolve("raw.journal"))) {
+                    List<StoreWrite> batch = new ArrayList<>();
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < ops; i++) {
+                        batch.add(engineRecords[i]);
+                        batch.add(engineOutbox[i]);
+                        if ((i + 1) % 10_000 == 0) {
+                            store.commit(batch);
+                            batch = new ArrayList<>();
+                        }
+                    }
+                    store.commit(batch);
+                    double s = secondsSince(t0);
+                    check(store.count() == 2L * ops, "raw journal has " + store.count() + " records, expected " + 2L * ops);
+                    return s;
+                }
+            }
+        };
+        workloads.add(jrnEach);
+        workloads.add(jrn100);
+        workloads.add(jrn10k);
+        workloads.add(jrnEngineLayout);
+
+        // ---- raw MapDB baseline: MapDbLocalStore's configuration, one B-tree byte[] -> byte[]
         Workload rawEach = rawMapDb("MapDB treeMap put, commit every put", perSaveN, 1);
         Workload raw100 = rawMapDb("MapDB treeMap put, commit every 100 puts", n, 100);
         Workload raw10k = rawMapDb("MapDB treeMap put, commit every 10,000 puts", n, 10_000);
@@ -290,7 +324,7 @@ final class LocalSuite implements Main.Suite {
                     }
                     cairn.save().join();
                 }
-                storeFacts[0] = Dirs.size(openStore[0], "cairn.db");
+                storeFacts[0] = Dirs.size(openStore[0], Cairn.DURABLE_FILE);
             }
 
             @Override
@@ -314,32 +348,32 @@ final class LocalSuite implements Main.Suite {
             }
         };
         workloads.add(open);
-        workloads.add(new Workload("open", "raw MapDB open + close of the same file (no scan)", openKeys, Kind.OPEN) {
+        workloads.add(new Workload("open", "raw JournalLocalStore open (replays the journal into its sorted map) + close of the same file", openKeys, Kind.OPEN) {
             @Override
             double run(Path dir, boolean warmup) {
                 long t0 = System.nanoTime();
-                DB db = rawDb(openStore[0].resolve("cairn.db"));
-                db.treeMap("records", Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).open();
-                db.close();
-                return secondsSince(t0);
+                JournalLocalStore store = JournalLocalStore.open(openStore[0].resolve(Cairn.DURABLE_FILE));
+                long count = store.count();
+                store.close();
+                double s = secondsSince(t0);
+                check(count > 0, "empty store");
+                storeFacts[1] = count;
+                return s;
             }
         });
-        workloads.add(new Workload("open", "raw MapDB open + scan of every record + close of the same file", openKeys, Kind.OPEN) {
+        workloads.add(new Workload("open", "raw JournalLocalStore open + scan of every record + close of the same file", openKeys, Kind.OPEN) {
             @Override
             double run(Path dir, boolean warmup) {
                 long t0 = System.nanoTime();
-                DB db = rawDb(openStore[0].resolve("cairn.db"));
-                BTreeMap<byte[], byte[]> records = db.treeMap("records", Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).open();
-                long count = 0;
-                long bytes = 0;
-                for (Map.Entry<byte[], byte[]> e : records.entrySet()) {
-                    count++;
-                    bytes += e.getKey().length + e.getValue().length;
-                }
-                db.close();
+                JournalLocalStore store = JournalLocalStore.open(openStore[0].resolve(Cairn.DURABLE_FILE));
+                long[] seen = new long[2];
+                store.scan(new byte[0], (k, v) -> {
+                    seen[0]++;
+                    seen[1] += k.length + v.length;
+                });
+                store.close();
                 double s = secondsSince(t0);
-                check(bytes > 0, "empty store");
-                storeFacts[1] = count;
+                check(seen[1] > 0 && seen[0] == storeFacts[1], "scan saw " + seen[0] + " records, expected " + storeFacts[1]);
                 return s;
             }
         });
@@ -405,8 +439,16 @@ final class LocalSuite implements Main.Suite {
                     w.group, w.name, w.ops, opsPerSecond(w), w.ops / w.seconds.max(), w.ops / w.seconds.min(), w.seconds.median() * 1e3,
                     w.gcSeconds.median() * 1e3));
         }
-        out.append("\n### Ratios to raw MapDB (medians of this invocation)\n\n");
+        out.append("\n### Ratios to the raw baselines (medians of this invocation)\n\n");
         out.append("| comparison | ratio |\n|---|--:|\n");
+        ratio(out, "engine durable, save() per change ÷ raw journal commit every put", perSave, jrnEach);
+        ratio(out, "engine durable, saveDelay batching ÷ raw journal commit every 10,000 puts", batched, jrn10k);
+        ratio(out, "engine durable, saveDelay batching ÷ raw journal commit every 100 puts", batched, jrn100);
+        ratio(out, "engine durable, saveDelay batching ÷ raw journal with the engine's records, commit every 10,000 changes", batched, jrnEngineLayout);
+        ratio(out, "raw journal ÷ raw MapDB, commit every put", jrnEach, rawEach);
+        ratio(out, "raw journal ÷ raw MapDB, commit every 100 puts", jrn100, raw100);
+        ratio(out, "raw journal ÷ raw MapDB, commit every 10,000 puts", jrn10k, raw10k);
+        ratio(out, "raw journal ÷ raw MapDB, the engine's records, commit every 10,000 changes", jrnEngineLayout, rawEngineLayout);
         ratio(out, "engine durable, save() per change ÷ raw MapDB commit every put", perSave, rawEach);
         ratio(out, "engine durable, saveDelay batching ÷ raw MapDB commit every 10,000 puts", batched, raw10k);
         ratio(out, "engine durable, saveDelay batching ÷ raw MapDB commit every 100 puts", batched, raw100);
@@ -419,8 +461,8 @@ final class LocalSuite implements Main.Suite {
 
         out.append(String.format(Locale.ROOT, "%n### Open time of a store with %,d keys%n%n", openKeys));
         out.append(String.format(Locale.ROOT, "Store made once by the engine (%,d keys written with the default policy, one save(), close()): "
-                        + "%,d live keys, %,d records in the B-tree (state records + outbox entries + metadata), "
-                        + "%,.1f MiB on disk (cairn.db and its WAL files).%n%n",
+                        + "%,d live keys, %,d records in the journal (state records + outbox entries + metadata), "
+                        + "%,.1f MiB on disk (" + Cairn.DURABLE_FILE + ").%n%n",
                 openKeys, storeFacts[2], storeFacts[1], storeFacts[0] / 1048576.0));
         out.append("| measurement | median | min | max | median GC time |\n|---|--:|--:|--:|--:|\n");
         for (Workload w : workloads) {
@@ -491,7 +533,30 @@ final class LocalSuite implements Main.Suite {
         };
     }
 
-    /** The engine's MapDB configuration (see MapDbLocalStore). */
+    private Workload rawJournal(String name, int ops, int commitEvery) {
+        return new Workload("raw journal baseline", name, ops, Kind.THROUGHPUT) {
+            @Override
+            double run(Path dir, boolean warmup) {
+                try (JournalLocalStore store = JournalLocalStore.open(dir.resolve("raw.journal"))) {
+                    List<StoreWrite> batch = new ArrayList<>(Math.min(commitEvery, ops));
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < ops; i++) {
+                        batch.add(StoreWrite.put(keyBytes[i], valueBytes[i % VALUE_POOL]));
+                        if ((i + 1) % commitEvery == 0) {
+                            store.commit(batch);
+                            batch = new ArrayList<>(Math.min(commitEvery, ops));
+                        }
+                    }
+                    store.commit(batch); // a no-op when empty
+                    double s = secondsSince(t0);
+                    check(store.count() == ops, "raw journal has " + store.count() + " records, expected " + ops);
+                    return s;
+                }
+            }
+        };
+    }
+
+    /** MapDbLocalStore's MapDB configuration (minus fileLockDisable, which only affects opening a file). */
     private static DB rawDb(Path file) {
         return DBMaker.fileDB(file.toFile())
                 .transactionEnable()

@@ -2,7 +2,6 @@ package dev.cairn.engine.store;
 
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.function.BiConsumer;
 
@@ -20,12 +19,7 @@ public final class InMemoryLocalStore implements LocalStore {
     @Override
     public synchronized void scan(byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
         checkOpen();
-        for (Map.Entry<byte[], byte[]> e : records.tailMap(prefix, true).entrySet()) {
-            if (!Keys.hasPrefix(e.getKey(), prefix)) {
-                break;
-            }
-            visitor.accept(e.getKey(), e.getValue());
-        }
+        Keys.scan(records, prefix, visitor);
     }
 
     @Override

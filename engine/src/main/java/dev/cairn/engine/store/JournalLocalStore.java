@@ -206,12 +206,7 @@ public final class JournalLocalStore implements LocalStore {
     @Override
     public synchronized void scan(byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
         checkOpen();
-        for (Map.Entry<byte[], byte[]> e : records.tailMap(prefix, true).entrySet()) {
-            if (!Keys.hasPrefix(e.getKey(), prefix)) {
-                break;
-            }
-            visitor.accept(e.getKey(), e.getValue());
-        }
+        Keys.scan(records, prefix, visitor);
     }
 
     @Override

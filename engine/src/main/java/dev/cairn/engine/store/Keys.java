@@ -18,6 +18,16 @@ final class Keys {
         return true;
     }
 
+    /** Visits the entries of a sorted map whose keys start with {@code prefix}, in order. */
+    static void scan(java.util.NavigableMap<byte[], byte[]> records, byte[] prefix, java.util.function.BiConsumer<byte[], byte[]> visitor) {
+        for (java.util.Map.Entry<byte[], byte[]> e : records.tailMap(prefix, true).entrySet()) {
+            if (!hasPrefix(e.getKey(), prefix)) {
+                break;
+            }
+            visitor.accept(e.getKey(), e.getValue());
+        }
+    }
+
     /** The smallest key greater than every key with this prefix, or null if there is none. */
     static byte[] upperBound(byte[] prefix) {
         byte[] bound = prefix.clone();
