@@ -119,6 +119,7 @@ class JournalLocalStoreTest extends LocalStoreContract {
     private record Built(Path file, byte[] bytes, long beforeLast, Map<String, String> before, Map<String, String> after) {
     }
 
+    @SuppressWarnings("try") // the store is closed inside the block on purpose, before its file is read
     private Built buildJournal(String name) {
         Path file = dir.resolve(name);
         Model model = new Model();
