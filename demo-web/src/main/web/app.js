@@ -29,29 +29,63 @@ let notes = null;
 
 // ------------------------------------------------------------------ sign-in
 
-async function signIn(/** @type {string} */ user) {
-  const res = await fetch('/api/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) });
+// The last user on this device and their token are remembered in localStorage, so the page can
+// open signed in with the server unreachable: it shows the state saved on this device, takes
+// edits (kept in the IndexedDB outbox) and syncs once the server answers again.
+
+/** A dev token from the server (throws when the server is unreachable or refuses). @param {string} user */
+async function fetchToken(user) {
+  const res = await fetch('/api/dev/token', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }), signal: AbortSignal.timeout(5000),
+  });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.message || `sign-in failed (${res.status})`);
-  const session = { user, token: body.token, expiresAt: Date.now() + body.expiresIn * 1000 };
-  localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  const session = { user, token: String(body.token), expiresAt: Date.now() + body.expiresIn * 1000 };
+  try {
+    localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  } catch { /* storage full or disabled: this tab still has the token */ }
   return session;
 }
 
-function savedSession() {
+/** The remembered session, expired or not (null if none). @returns {{user: string, token: string, expiresAt: number}|null} */
+function rememberedSession() {
   try {
     const s = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
-    return s && s.expiresAt > Date.now() ? s : null;
+    return s && typeof s.user === 'string' && s.user !== '' ? s : null;
   } catch {
     return null;
   }
 }
 
+/** Signs in through the server; the remembered user may go on offline when the server is unreachable. @param {string} user */
+async function signIn(user) {
+  try {
+    return await fetchToken(user);
+  } catch (e) {
+    const known = rememberedSession();
+    if (known && known.user === user && !(e instanceof Error && /sign-in failed/.test(e.message))) return known;
+    throw e;
+  }
+}
+
 async function start(/** @type {{user: string, token: string}} */ session) {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  let current = session;
   cairn = await Cairn.open({
     user: session.user,
-    server: { url: `${scheme}://${location.host}/sync`, token: () => session.token },
+    // Asked on every (re)connect: a fresh dev token when the server answers (a restarted dev server
+    // signs with a new key), else the remembered one; failing here only delays the sync.
+    server: {
+      url: `${scheme}://${location.host}/sync`,
+      token: async () => {
+        try {
+          current = await fetchToken(session.user);
+        } catch (e) {
+          if (!current.token) throw e;
+        }
+        return current.token;
+      },
+    },
   });
   notes = cairn.state('notes', '', { saveDelay: 1500, debounce: true, validate: (v) => typeof v === 'string' && v.length <= 10_000 });
   $('signin-view').hidden = true;
@@ -98,6 +132,8 @@ function el(tag, props = {}, ...children) {
     if (k === 'class') node.className = v;
     else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
     else if (k === 'dataset') Object.assign(node.dataset, v);
+    // ARIA states are tokens: screen readers need "true"/"false", not a present/absent attribute.
+    else if (k.startsWith('aria-') && typeof v === 'boolean') node.setAttribute(k, String(v));
     else if (v === true) node.setAttribute(k, '');
     else if (v !== false && v != null) node.setAttribute(k, String(v));
   }
@@ -220,7 +256,10 @@ function renderDashboard() {
     el('span', { class: 'meter' }, el('span', { style: `width:${(100 * bytes) / max}%` })),
     el('span', { class: 'value' }, size(bytes)))));
   const body = $('dash-sections');
-  if (!body.contains(document.activeElement)) {
+  // Redraw unless a sync switch has focus (replacing it mid-click would drop the click); a
+  // focused Clear button must not keep the table stale.
+  const active = document.activeElement;
+  if (!(active instanceof HTMLInputElement && body.contains(active))) {
     body.replaceChildren(...s.sections.map((sec) => el('tr', { id: `section-${sec.name}` },
       el('td', {}, sec.name), el('td', { class: 'muted' }, sec.kind), el('td', {}, String(sec.live)),
       el('td', {}, el('label', { class: 'switch small' },
@@ -360,19 +399,23 @@ function reply(text) {
 }
 
 wire();
+if ('serviceWorker' in navigator) {
+  // Caches the app shell so the page opens with the server unreachable (sw.js).
+  navigator.serviceWorker.register('sw.js').catch((e) => console.info('offline start unavailable:', e.message));
+}
 // `?user=name` signs in at once (handy for links to a second window and for browser tests).
 const requested = new URLSearchParams(location.search).get('user');
-const existing = savedSession();
+const existing = rememberedSession();
+const showError = (/** @type {Error} */ e) => {
+  $('signin-error').textContent = e.message;
+  $('signin-error').hidden = false;
+};
 if (requested && (!existing || existing.user !== requested)) {
-  signIn(requested).then(start).catch((e) => {
-    $('signin-error').textContent = e.message;
-    $('signin-error').hidden = false;
-  });
+  signIn(requested).then(start).catch(showError);
 } else if (existing) {
-  start(existing).catch((e) => {
-    $('signin-error').textContent = e.message;
-    $('signin-error').hidden = false;
-  });
+  // The remembered user opens at once from this device's storage; the token is refreshed when the
+  // server answers (see start), so an unreachable server does not block the page.
+  start(existing).catch(showError);
 } else {
   /** @type {HTMLInputElement} */ ($('signin-user')).focus();
 }

@@ -16,7 +16,7 @@ import {
   encodeValue, decodeValue, makeChange, encodeChange, decodeChange, changeId, writeExport, readExport, instantText, canonical,
 } from './codec.js';
 import {
-  ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
+  ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, StorageError, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
 } from './storage.js';
 import { SyncClient } from './sync.js';
 
@@ -90,8 +90,14 @@ export class Cairn {
       const db = await openIndexedDb();
       const prefix = `${options.user}\u0000`;
       if (db) {
-        if (!kv.logs) kv.logs = await IdbKv.open(db, 'logs', prefix, onError);
-        if (!kv.outbox) kv.outbox = await IdbKv.open(db, 'outbox', prefix, onError);
+        try {
+          if (!kv.logs) kv.logs = await IdbKv.open(db, 'logs', prefix, onError);
+          if (!kv.outbox) kv.outbox = await IdbKv.open(db, 'outbox', prefix, onError);
+        } catch (e) {
+          notes.push(`IndexedDB could not be read (${/** @type {Error} */ (e)?.message ?? e}): logs and outbox use localStorage`);
+          if (!(kv.logs instanceof IdbKv)) kv.logs = kv.local;
+          kv.outbox = kv.local;
+        }
       } else {
         notes.push('IndexedDB is unavailable: logs and outbox use localStorage');
         kv.logs = kv.logs ?? kv.local;
@@ -104,7 +110,9 @@ export class Cairn {
       logs: kv.logs ?? new MemoryKv('indexedDB'),
       outbox: kv.outbox ?? new MemoryKv('indexedDB'),
     }, errorSinks);
-    notes.forEach((n) => cairn.emit('error', new Error(n)));
+    // Told after open() returns, so listeners the app adds right away hear them; kept in storageNotes too.
+    cairn.storageNotes = notes;
+    if (notes.length) setTimeout(() => notes.forEach((n) => cairn.emit('error', Object.assign(new Error(n), { code: 'storage-unavailable' }))), 0);
     await cairn.load(browser);
     if (options.server && options.startSync !== false) cairn.startSync();
     return cairn;
@@ -135,8 +143,19 @@ export class Cairn {
       indexedDB: new ChangeTier(kv.logs, prefix, report),
     };
     this.kv = kv;
-    this.outbox = new Outbox(kv.outbox, `${prefix}o\u0001`);
+    this.outbox = new Outbox(kv.outbox, `${prefix}o\u0001`, report);
     this.settingsStore = kv.local;
+    /** @type {string[]} problems found at open (a store unavailable) */
+    this.storageNotes = [];
+    this.settingsFailing = false;
+    // The saved sync cursor (PROTOCOL.md 3.2), see coverCursor.
+    const stored = this.readSetting('cursor', 0);
+    /** The cursor saved in localStorage: every server change up to it is saved durably on this device. */
+    this.savedCursor = Number.isSafeInteger(stored) && stored > 0 ? stored : 0;
+    /** Set when this page kept a server change outside durable storage: the saved cursor stays below it until the next load. */
+    this.cursorHeld = false;
+    /** @type {Promise<void>} cursor saves, in order, each after the writes it covers */
+    this.cursorChain = Promise.resolve();
     /** @type {Map<string, Policy>} */
     this.sectionPolicies = new Map();
     for (const [s, p] of Object.entries(options.policies ?? {})) this.sectionPolicies.set(s, checkPolicy({ ...DEFAULT_POLICY, ...p }));
@@ -290,11 +309,18 @@ export class Cairn {
     if (batch.length === 0) return;
     /** @type {Change[]} */
     const toSend = [];
+    let holdCursor = false;
     for (const [id, p] of batch) {
       this.saving.add(id);
       this.persist(p.change, p.policy);
-      if (p.policy.sync && this.privacy[p.change.section] !== false) toSend.push(p.change);
+      if (p.policy.sync && this.privacy[p.change.section] !== false) {
+        toSend.push(p.change);
+        if (!isDurable(p.policy.persistTo)) holdCursor = true;
+      }
     }
+    // A syncing write kept only in memory or this tab gets a seq above the cursor we have now; the
+    // saved cursor must stay below it so the next load catches it up again (see coverCursor).
+    if (holdCursor && this.sync) this.coverCursor(this.sync.cursor, true);
     if (toSend.length) this.outbox.add(toSend, this.replica);
     this.emit('change', { changes: [], origin: 'local' });
     this.sync?.push();
@@ -309,9 +335,16 @@ export class Cairn {
     return this.flush(true);
   }
 
-  /** @private @param {Change} change @param {Policy} policy */
+  /**
+   * Writes a change to its tiers; true if it is now in durable storage (localStorage or IndexedDB,
+   * IndexedDB still committing asynchronously), false if it is kept only in memory or this tab's
+   * sessionStorage, or a store refused it.
+   * @private @param {Change} change @param {Policy} policy
+   */
   persist(change, policy) {
-    for (const tier of this.tiersFor(change.section, policy.persistTo)) tier.write([change]);
+    let ok = true;
+    for (const tier of this.tiersFor(change.section, policy.persistTo)) ok = tier.write([change]) && ok;
+    return ok && isDurable(policy.persistTo);
   }
 
   /** @private @param {string} section @param {PersistTo} persistTo */
@@ -333,33 +366,115 @@ export class Cairn {
   merge(changes, origin) {
     /** @type {Change[]} */
     const applied = [];
-    for (const c of changes) {
-      try {
-        this.replicaState.check(c);
-      } catch (e) {
-        this.emit('error', /** @type {Error} */ (e));
-        continue;
-      }
+    for (const c of changes) if (this.mergeOne(c, origin).applied) applied.push(c);
+    this.merged(applied, origin);
+    return applied.length;
+  }
+
+  /**
+   * Applies a page of server changes (with their seqs) and then moves the sync cursor to `cursor`
+   * (PROTOCOL.md 3.2); the cursor is saved no earlier than the changes it covers. Returns how many
+   * changes altered the state. Like the engine's applyRemote(changes, cursor), server changes are
+   * taken whatever this device's clock says (the server enforced its bound), and the clock moves
+   * past them.
+   * @param {Array<{seq: number, change: Change}>} entries @param {number} cursor
+   */
+  applyRemote(entries, cursor) {
+    /** @type {Change[]} */
+    const applied = [];
+    let covered = cursor;
+    for (const { seq, change } of entries) {
+      const r = this.mergeOne(change, 'remote');
+      if (r.applied) applied.push(change);
+      if (!r.durable) covered = Math.min(covered, seq - 1);
+    }
+    this.merged(applied, 'remote');
+    this.coverCursor(covered, covered < cursor);
+    return applied.length;
+  }
+
+  /**
+   * One change from elsewhere: applied to memory, and written to its tiers (server changes always,
+   * even when they lose in memory, so the tiers hold what the cursor claims).
+   * @private @param {Change} c @param {'remote'|'tab'|'import'} origin
+   * @returns {{applied: boolean, durable: boolean}}
+   */
+  mergeOne(c, origin) {
+    try {
+      this.replicaState.check(c);
+    } catch (e) {
+      this.emit('error', /** @type {Error} */ (e));
+      return { applied: false, durable: false };
+    }
+    if (origin === 'remote') {
+      this.clock.advance(c.stamp); // the server checked it against its own bound
+    } else {
       try {
         this.clock.observe(c.stamp);
       } catch (e) {
         // A stamp too far ahead of this device's clock: keep it (it is the user's data), do not jump the clock.
         if (origin === 'import') throw e;
       }
-      if (this.replicaState.apply(c)) {
-        applied.push(c);
-        const key = c.op === 'set' || c.op === 'delete' ? c.key : undefined;
-        const policy = this.policyFor(c.section, key);
-        if (origin === 'import') this.record(c, policy);
-        else this.persist(c, policy); // remote and other tabs' changes are kept at once (merge-on-write)
-      }
     }
+    const applied = this.replicaState.apply(c);
+    const key = c.op === 'set' || c.op === 'delete' ? c.key : undefined;
+    const policy = this.policyFor(c.section, key);
+    if (origin === 'import') {
+      if (applied) this.record(c, policy);
+      return { applied, durable: false };
+    }
+    // Remote and other tabs' changes are kept at once (merge-on-write keeps the winner per key).
+    if (applied || origin === 'remote') return { applied, durable: this.persist(c, policy) };
+    return { applied, durable: true };
+  }
+
+  /** @private @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
+  merged(applied, origin) {
     if (applied.length) {
       this.persistClock();
       if (origin === 'import') this.channel?.postMessage({ type: 'changes', from: this.replica, changes: applied.map(encodeChange) });
       this.emit('change', { changes: applied, origin });
     }
-    return applied.length;
+  }
+
+  /**
+   * Saves the sync cursor `upTo` once the writes queued so far have committed (IndexedDB is
+   * asynchronous), so a saved cursor never claims a change that is not saved (PROTOCOL.md 3.2).
+   *
+   * Keys kept only in memory (persistTo 'context') or in this tab's sessionStorage: a reload (or a
+   * new tab) loses them, and only a catch-up from below their seq brings them back (catch-up sends
+   * current state). So a server change that this page could not keep durably (such a key, an
+   * unknown section, or a store that refused the write, e.g. quota exceeded) holds the saved cursor
+   * just below its seq for the rest of this page's life (`hold`); a local syncing write to such a key
+   * holds it at the cursor of that moment, below the seq the server will give it. The next load
+   * then catches up from there, which re-sends those keys and everything newer. Apps whose syncing
+   * keys are all in localStorage or IndexedDB resume where they stopped; catching up from 0, the
+   * alternative, would re-send the whole state on every load.
+   * @private @param {number} upTo @param {boolean} [hold]
+   */
+  coverCursor(upTo, hold = false) {
+    const idb = [this.kv.logs, this.kv.outbox].filter((k, i, all) => k instanceof IdbKv && all.indexOf(k) === i);
+    const failuresBefore = idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0);
+    this.cursorChain = this.cursorChain.then(async () => {
+      if (this.cursorHeld) return;
+      await Promise.all(idb.map((k) => /** @type {IdbKv} */ (k).flush()));
+      if (this.cursorHeld) return;
+      if (idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0) !== failuresBefore) {
+        this.cursorHeld = true; // a write it covers may have failed
+        return;
+      }
+      if (hold) this.cursorHeld = true;
+      const target = Math.max(0, upTo);
+      if (target !== this.savedCursor && this.writeSetting('cursor', target)) this.savedCursor = target;
+    }).catch((e) => this.emit('error', e));
+  }
+
+  /** The server lost or reset this user's data (its head is below our cursor): it resends from 0. @private */
+  resetCursor() {
+    this.cursorChain = this.cursorChain.then(() => {
+      this.cursorHeld = false;
+      if (this.writeSetting('cursor', 0)) this.savedCursor = 0;
+    });
   }
 
   /** @private */
@@ -377,10 +492,12 @@ export class Cairn {
       url: server.url,
       token: server.token,
       replica: this.replica,
-      cursor: 0, // a page load catches up from 0: catch-up sends current state, and memory-only keys need it
+      cursor: this.savedCursor, // resume where the last page stopped (see coverCursor for memory-only keys)
       pending: () => this.outbox.entries(this.replica).filter((e) => this.isSyncing(e.change.section)),
       acked: (ids) => { this.outbox.remove(ids); this.emit('change', { changes: [], origin: 'remote' }); },
-      apply: (changes) => { this.merge(changes, 'remote'); },
+      apply: (_changes, cursor, entries) => { this.applyRemote(entries, cursor); },
+      covered: (cursor) => this.coverCursor(cursor),
+      reset: () => this.resetCursor(),
       onStatus: (status) => {
         if (status === 'live' || status === 'catching-up') this.flush(true, (id) => this.pendingSaves.get(id)?.policy.sync === true);
         this.emit('status', status);
@@ -420,6 +537,7 @@ export class Cairn {
   /** Imports an export document: all-or-nothing check, then a merge that syncs. @param {string} document */
   importData(document) {
     const changes = readExport(document, (s) => this.kinds[s]);
+    for (const c of changes) this.clock.check(c.stamp); // all or nothing: a stamp too far ahead refuses the whole file
     return { changesRead: changes.length, changesApplied: this.merge(changes, 'import') };
   }
 
@@ -528,22 +646,32 @@ export class Cairn {
     }
   }
 
-  /** @private @param {string} name @param {any} value */
+  /** True if stored. A failing store is reported once until it works again. @private @param {string} name @param {any} value */
   writeSetting(name, value) {
     try {
       this.settingsStore.set(`cairn:${this.user}:${name}`, JSON.stringify(value));
+      this.settingsFailing = false;
+      return true;
     } catch (e) {
-      this.emit('error', e);
+      if (!this.settingsFailing) this.emit('error', new StorageError(`${this.settingsStore.name} (settings)`, e));
+      this.settingsFailing = true;
+      return false;
     }
   }
 
   /** Stops syncing and timers (saving what is pending first). */
   async close() {
     await this.save();
+    await this.cursorChain;
     this.sync?.stop();
     this.channel?.close();
     if (this.timer) clearTimeout(this.timer);
   }
+}
+
+/** Whether a tier choice keeps data across reloads and tabs (localStorage or IndexedDB). @param {PersistTo} persistTo */
+function isDurable(persistTo) {
+  return persistTo === 'localStorage' || persistTo === 'all';
 }
 
 /** @param {Policy} p */

@@ -115,6 +115,8 @@ export class ClockSkewError extends Error {
  *   jumps backwards; a full counter carries into the next millisecond.
  * - observe(stamp) advances past a remote stamp, unless it is more than maxAheadMillis ahead of the
  *   wall clock: then it throws ClockSkewError and the clock is unchanged (the bound is inclusive).
+ * - advance(stamp) advances past a stamp without the bound: for stamps the sync server already
+ *   accepted (it enforces its own bound), so a device whose clock lags never stalls on them.
  * - restore(hlc) raises the clock to a persisted high-water mark; it never lowers it.
  * Time is injected (`wall`), never read inside the logic.
  */
@@ -151,6 +153,17 @@ export class HybridClock {
   observe(remote) {
     const stamp = typeof remote === 'string' ? Stamp.parse(remote) : remote;
     this.check(stamp);
+    if (stamp.hlc > this.lastHlc) this.lastHlc = stamp.hlc;
+  }
+
+  /**
+   * Advances past a trusted stamp (text or Stamp) without the maxAhead check: for changes the
+   * server delivered (it enforced its own bound when it accepted them), as the engine's
+   * HybridClock.advance. Imports and other untrusted sources use observe().
+   * @param {string|Stamp} trusted
+   */
+  advance(trusted) {
+    const stamp = typeof trusted === 'string' ? Stamp.parse(trusted) : trusted;
     if (stamp.hlc > this.lastHlc) this.lastHlc = stamp.hlc;
   }
 

@@ -9,7 +9,10 @@
 //   IndexedDB       IdbKv (log sections such as chat and consent, and the outbox: large data)
 // Every adapter is a small synchronous key-value port (`Kv`); IndexedDB is served from an in-memory
 // mirror loaded at open and written through asynchronously. Failures (quota exceeded, storage
-// disabled) are reported to `onError` and the app keeps working from memory.
+// disabled) are reported to `onError` as a StorageError (once per failing store, not per write) and
+// the app keeps working from memory. A failed write never removes what the store already held:
+// Web Storage's setItem and an IndexedDB transaction are all-or-nothing, and a tier only deletes rows
+// (entries hidden by a clear) after the write that hides them succeeded.
 
 import { beats } from './crdt.js';
 import { encodeChange, decodeChange, changeId } from './codec.js';
@@ -21,6 +24,33 @@ import { encodeChange, decodeChange, changeId } from './codec.js';
  * @typedef {{ get(key: string): string|null, set(key: string, value: string): void, delete(key: string): void,
  *   keys(prefix: string): string[], bytes(prefix: string): number, name: string }} Kv
  */
+
+/**
+ * A store refused a write or a read: `code` is 'quota-exceeded' (the browser's storage for this site
+ * is full) or 'storage-unavailable' (disabled, private mode, blocked, or another failure); `tier`
+ * names the store. The data stays in memory (and in the outbox, if it syncs).
+ */
+export class StorageError extends Error {
+  /** @param {string} tier @param {unknown} cause */
+  constructor(tier, cause) {
+    const quota = isQuotaError(cause);
+    const detail = cause instanceof Error || (cause && typeof cause === 'object' && 'message' in cause) ? /** @type {Error} */ (cause).message : String(cause);
+    super(quota
+      ? `${tier} is full (storage quota exceeded): new changes are kept in memory and still sync, but are not saved on this device until space is freed; what was saved before is kept`
+      : `${tier} failed (${detail}): new changes are kept in memory and still sync; what was saved before is kept`);
+    this.name = 'StorageError';
+    this.code = quota ? 'quota-exceeded' : 'storage-unavailable';
+    this.tier = tier;
+    this.cause = cause;
+  }
+}
+
+/** True for the errors browsers throw when a store is full. @param {unknown} e */
+export function isQuotaError(e) {
+  if (!e || typeof e !== 'object') return false;
+  const { name, code } = /** @type {{name?: string, code?: number}} */ (e);
+  return name === 'QuotaExceededError' || name === 'NS_ERROR_DOM_QUOTA_REACHED' || code === 22 || code === 1014;
+}
 
 /** In-memory Kv: for tests, and as the fallback when a browser store is unavailable. */
 export class MemoryKv {
@@ -85,6 +115,9 @@ export class IdbKv {
     this.mirror = new Map();
     /** @type {Promise<void>} */
     this.pending = Promise.resolve();
+    /** Writes that failed so far (the sync cursor is not saved past a failed write). */
+    this.failures = 0;
+    this.failing = false;
   }
 
   /** Re-reads every row under the prefix (other tabs write the same database). @param {string} prefix */
@@ -122,16 +155,23 @@ export class IdbKv {
       try {
         const tx = this.db.transaction(this.store, 'readwrite');
         op(tx.objectStore(this.store));
-        tx.oncomplete = () => resolve(undefined);
-        tx.onerror = tx.onabort = () => { this.onError(tx.error ?? new Error('IndexedDB write failed')); resolve(undefined); };
+        tx.oncomplete = () => { this.failing = false; resolve(undefined); };
+        tx.onerror = tx.onabort = () => { this.failed(tx.error ?? new Error('IndexedDB write failed')); resolve(undefined); };
       } catch (e) {
-        this.onError(/** @type {Error} */ (e));
+        this.failed(e);
         resolve(undefined);
       }
     }));
   }
 
-  /** Resolves when every write so far has committed. */
+  /** @private @param {unknown} e */
+  failed(e) {
+    this.failures++;
+    if (!this.failing) this.onError(new StorageError(`indexedDB (${this.store})`, e));
+    this.failing = true;
+  }
+
+  /** Resolves when every write so far has committed (or failed). */
   flush() {
     return this.pending;
   }
@@ -168,19 +208,27 @@ export class ChangeTier {
     this.kv = kv;
     this.prefix = prefix;
     this.onError = onError;
+    /** True after a failed write until one succeeds: the failure is reported once, not per write. */
+    this.failing = false;
   }
 
   get name() {
     return this.kv.name;
   }
 
-  /** Stores changes, keeping the winner of each key/entry/watermark. False if the store failed. @param {Change[]} changes */
+  /**
+   * Stores changes, keeping the winner of each key/entry/watermark. False if the store failed
+   * (reported as a StorageError when the tier starts failing); rows stored before stay as they were.
+   * @param {Change[]} changes
+   */
   write(changes) {
     try {
       for (const c of changes) this.writeOne(c);
+      this.failing = false;
       return true;
     } catch (e) {
-      this.onError(/** @type {Error} */ (e));
+      if (!this.failing) this.onError(new StorageError(this.kv.name, e));
+      this.failing = true;
       return false;
     }
   }
@@ -243,32 +291,52 @@ export class ChangeTier {
 
 /**
  * The durable outbox: local changes not yet acknowledged by the server, tagged with the replica
- * (tab) that owns sending them. Shared by the tabs of a browser profile.
+ * (tab) that owns sending them. Shared by the tabs of a browser profile. When the store refuses a
+ * row (quota exceeded), the row is kept in memory instead (`spill`), so it is still pushed; it is
+ * only lost if the page closes before the server acknowledges it.
  */
 export class Outbox {
-  /** @param {Kv} kv @param {string} prefix */
-  constructor(kv, prefix) {
+  /** @param {Kv} kv @param {string} prefix @param {(e: Error) => void} [onError] */
+  constructor(kv, prefix, onError = () => {}) {
     this.kv = kv;
     this.prefix = prefix;
+    this.onError = onError;
+    /** @type {Map<string, string>} rows the store refused */
+    this.spill = new Map();
+    this.failing = false;
   }
 
   /** @param {Change[]} changes @param {string} replica */
   add(changes, replica) {
-    for (const c of changes) this.kv.set(this.prefix + changeId(c), JSON.stringify({ replica, change: encodeChange(c) }));
+    for (const c of changes) {
+      const id = this.prefix + changeId(c);
+      const row = JSON.stringify({ replica, change: encodeChange(c) });
+      try {
+        this.kv.set(id, row);
+        this.spill.delete(id);
+        this.failing = false;
+      } catch (e) {
+        this.spill.set(id, row);
+        if (!this.failing) this.onError(new StorageError(`${this.kv.name} (outbox)`, e));
+        this.failing = true;
+      }
+    }
   }
 
   /** Entries owned by `replica` (all when omitted), oldest stamp first. @param {string} [replica] */
   entries(replica) {
     /** @type {Array<{id: string, replica: string, change: Change}>} */
     const out = [];
-    for (const k of this.kv.keys(this.prefix)) {
-      const row = this.kv.get(k);
+    const ids = new Set([...this.kv.keys(this.prefix), ...this.spill.keys()]);
+    for (const k of ids) {
+      const row = this.spill.get(k) ?? this.kv.get(k);
       if (row === null) continue;
       try {
         const { replica: owner, change } = JSON.parse(row);
         if (replica === undefined || owner === replica) out.push({ id: k, replica: owner, change: decodeChange(change) });
       } catch {
-        this.kv.delete(k);
+        this.spill.delete(k);
+        try { this.kv.delete(k); } catch { /* the store is unavailable; the row is skipped */ }
       }
     }
     return out.sort((a, b) => (a.change.stamp < b.change.stamp ? -1 : 1));
@@ -276,7 +344,15 @@ export class Outbox {
 
   /** @param {string[]} ids */
   remove(ids) {
-    for (const id of ids) this.kv.delete(id);
+    for (const id of ids) {
+      this.spill.delete(id);
+      try {
+        this.kv.delete(id);
+      } catch (e) {
+        if (!this.failing) this.onError(new StorageError(`${this.kv.name} (outbox)`, e));
+        this.failing = true;
+      }
+    }
   }
 
   /** Takes over entries of replicas that are gone (their tab closed). @param {(replica: string) => boolean} isGone @param {string} replica */
@@ -284,7 +360,7 @@ export class Outbox {
     let n = 0;
     for (const e of this.entries()) {
       if (e.replica !== replica && isGone(e.replica)) {
-        this.kv.set(e.id, JSON.stringify({ replica, change: encodeChange(e.change) }));
+        this.add([e.change], replica);
         n++;
       }
     }
@@ -292,11 +368,13 @@ export class Outbox {
   }
 
   size() {
-    return this.kv.keys(this.prefix).length;
+    return new Set([...this.kv.keys(this.prefix), ...this.spill.keys()]).size;
   }
 
   bytes() {
-    return this.kv.bytes(this.prefix);
+    let n = this.kv.bytes(this.prefix);
+    for (const [k, v] of this.spill) n += 2 * (k.length + v.length);
+    return n;
   }
 }
 

@@ -17,7 +17,10 @@ import { encodeFrame, decodeFrame, PROTOCOL_VERSION, ErrorCode } from './protoco
  * @property {number} [cursor] highest seq already applied (0: new replica)
  * @property {() => Array<{id: string, change: Change}>} pending unacknowledged local changes
  * @property {(ids: string[]) => void} acked called with the ids of an acknowledged batch
- * @property {(changes: Change[], cursor: number) => void} apply applies a page of remote changes
+ * @property {(changes: Change[], cursor: number, entries: Array<{seq: number, change: Change}>) => void} apply
+ *   applies a page of remote changes (also given with their seqs), which covers seqs up to `cursor`
+ * @property {(cursor: number) => void} [covered] caught-up: every change up to `cursor` has been sent
+ * @property {() => void} [reset] the server's head is below our cursor (it lost or reset the data) and resends from 0
  * @property {(status: SyncStatus) => void} [onStatus]
  * @property {(error: {code: string, message: string, batch?: number}) => void} [onError]
  * @property {typeof WebSocket} [WebSocket]
@@ -173,16 +176,22 @@ export class SyncClient {
         this.handshaken = true;
         this.attempt = 0;
         this.maxBatch = Math.max(1, frame.maxBatch);
+        if (frame.head < this.cursor) {
+          // The server lost or reset this user's data: it sends everything from 0 (as the engine's client).
+          this.cursor = 0;
+          this.options.reset?.();
+        }
         this.setStatus('catching-up');
         this.startPing();
         this.push();
         break;
       case 'changes':
-        this.options.apply(frame.changes.map((c) => c.change), frame.cursor);
+        this.options.apply(frame.changes.map((c) => c.change), frame.cursor, frame.changes);
         this.cursor = Math.max(this.cursor, frame.cursor);
         break;
       case 'caught-up':
         this.cursor = Math.max(this.cursor, frame.cursor);
+        this.options.covered?.(frame.cursor);
         this.lastSync = this.now();
         this.setStatus('live');
         this.settle();

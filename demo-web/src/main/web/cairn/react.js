@@ -1,0 +1,457 @@
+// React bindings for Cairn, with the hook names of the original persistence system:
+//
+//   <PersistenceProvider cairn={cairn}>                 (or options={{ user, server }}: opened for you)
+//     const { value, setValue, isDirty, isSaving, save } = usePersistentState('draft', { name: '' }, { saveDelay: 500 });
+//     const { isExpanded, toggle, expand, collapse } = useExpandableCard('intro', false);
+//     const { isVisible, toggle, show, hide } = useVisibleComponent('tips', true);
+//     const { waiver, setWaiver, hasValidWaiver } = useWaiverPersistence();
+//     const { onboarding, updateOnboarding, assessment, answer } = useProgressPersistence();
+//     const { state, isSyncing, syncWithBackend, exportData } = usePersistence();
+//
+// React is a peer dependency (18 or 19: the hooks are built on useSyncExternalStore) and is
+// imported by its bare name, `import * as React from 'react'`. There is no bundler here, so a page
+// that uses this file in a browser maps the name with an import map, to an ES module build of the
+// same React the app renders with (the npm package itself is CommonJS), e.g.
+//
+//   <script type="importmap">
+//     { "imports": { "react": "https://esm.sh/react@19.3.1", "react-dom/client": "https://esm.sh/react-dom@19.3.1/client" } }
+//   </script>
+//   <script type="module"> import { PersistenceProvider } from './cairn/react.js'; ... </script>
+//
+// (or a vendored copy: "react": "/vendor/react.mjs"). A bundler resolves 'react' by itself.
+// Node resolves it from node_modules (the tests: demo-web/package.json, src/test/js/react.test.js).
+//
+// Snapshots: every hook reads through one Binding per Cairn instance. A Binding listens to the
+// instance's 'change' and 'status' events and keeps a version per section (bumped by changes in
+// that section) and one for everything (bumped by every event: saves, sync status, privacy).
+// A snapshot is cached under an id and recomputed only when a version it depends on moved; a
+// recomputed snapshot keeps the previous object (and any unchanged nested object or array) when it
+// is structurally equal, so getSnapshot returns the same reference until something the component
+// shows really changed (as useSyncExternalStore requires), and unrelated writes re-render nothing.
+
+import * as React from 'react';
+import { Cairn } from './cairn.js';
+
+const { createContext, createElement, useCallback, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore } = React;
+
+/** @typedef {import('./cairn.js').OpenOptions} OpenOptions */
+/** @typedef {import('./cairn.js').ChangeEvent} ChangeEvent */
+
+const ANY = '*';
+const ABSENT = Symbol('absent');
+
+/**
+ * Returns `prev` when `next` is structurally equal to it, else `next` with every nested part
+ * that is equal to its counterpart in `prev` replaced by that counterpart (structural sharing).
+ * @param {any} prev @param {any} next @returns {any}
+ */
+export function share(prev, next) {
+  if (Object.is(prev, next)) return prev;
+  if (Array.isArray(prev) && Array.isArray(next)) {
+    let same = prev.length === next.length;
+    const out = next.map((v, i) => {
+      const s = i < prev.length ? share(prev[i], v) : v;
+      if (s !== prev[i]) same = false;
+      return s;
+    });
+    return same ? prev : out;
+  }
+  if (isPlain(prev) && isPlain(next)) {
+    const keys = Object.keys(next);
+    let same = keys.length === Object.keys(prev).length;
+    /** @type {Record<string, any>} */
+    const out = {};
+    for (const k of keys) {
+      const s = Object.prototype.hasOwnProperty.call(prev, k) ? share(prev[k], next[k]) : next[k];
+      if (s !== prev[k] || !Object.prototype.hasOwnProperty.call(prev, k)) same = false;
+      out[k] = s;
+    }
+    return same ? prev : out;
+  }
+  return next;
+}
+
+/** @param {unknown} v */
+function isPlain(v) {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** The snapshot cache of one Cairn instance, shared by every provider and hook that uses it. */
+export class Binding {
+  /** @param {Cairn} cairn */
+  constructor(cairn) {
+    this.cairn = cairn;
+    /** @type {Map<string, number>} */
+    this.versions = new Map();
+    /** @type {Map<string, {stamp: number, value: any}>} */
+    this.cache = new Map();
+    /** @type {Set<() => void>} */
+    this.listeners = new Set();
+    /** syncWithBackend() calls in flight */
+    this.syncing = 0;
+    this.settlePending = false;
+    this.subscribe = this.subscribe.bind(this);
+    // Listening for the lifetime of the instance (not only while something is subscribed) keeps
+    // the cache right for a component that mounts after changes nobody was watching.
+    cairn.subscribe((/** @type {ChangeEvent} */ e) => this.changed(e));
+    cairn.on('status', () => this.invalidate([]));
+  }
+
+  /** @private @param {ChangeEvent} e */
+  changed(e) {
+    const sections = new Set(e.changes.map((c) => c.section));
+    this.invalidate(sections);
+    // The sync client reports an ack (an event without changes) before it sets lastSync; look again
+    // once the current task is done so a dashboard does not keep the old time.
+    if (e.changes.length === 0 && e.origin === 'remote' && !this.settlePending) {
+      this.settlePending = true;
+      queueMicrotask(() => {
+        this.settlePending = false;
+        this.invalidate([]);
+      });
+    }
+  }
+
+  /** Marks sections (and everything derived from all state) as changed and tells subscribers. @param {Iterable<string>} sections */
+  invalidate(sections) {
+    for (const s of sections) this.bump(`s:${s}`);
+    this.bump(ANY);
+    for (const fn of [...this.listeners]) fn();
+  }
+
+  /** @private @param {string} token */
+  bump(token) {
+    this.versions.set(token, (this.versions.get(token) ?? 0) + 1);
+  }
+
+  /** @param {() => void} fn */
+  subscribe(fn) {
+    this.listeners.add(fn);
+    return () => { this.listeners.delete(fn); };
+  }
+
+  /**
+   * The cached snapshot `id`, recomputed (and structurally shared with the old one) when one of
+   * the tokens moved. Versions only grow, so their sum changes exactly when one of them does.
+   * @template T @param {string} id @param {string[]} tokens @param {() => T} compute @returns {T}
+   */
+  read(id, tokens, compute) {
+    let stamp = 0;
+    for (const t of tokens) stamp += this.versions.get(t) ?? 0;
+    const hit = this.cache.get(id);
+    if (hit && hit.stamp === stamp) return hit.value;
+    const value = share(hit?.value, compute());
+    this.cache.set(id, { stamp, value });
+    return value;
+  }
+}
+
+/** @type {WeakMap<Cairn, Binding>} */
+const bindings = new WeakMap();
+
+/** The Binding of an instance (one per instance). @param {Cairn} cairn */
+export function bindingOf(cairn) {
+  let b = bindings.get(cairn);
+  if (!b) bindings.set(cairn, (b = new Binding(cairn)));
+  return b;
+}
+
+const PersistenceContext = createContext(/** @type {Binding|null} */ (null));
+PersistenceContext.displayName = 'PersistenceContext';
+
+/**
+ * Makes a Cairn instance available to the hooks below it. Either give an open instance
+ * (`cairn`), which the app owns and closes, or `options` for Cairn.open, in which case the
+ * provider opens one on mount, renders `fallback` until it is ready, and closes it on unmount.
+ * `options` is read when the provider mounts and when `options.user` changes; give the provider
+ * a new `key` to reopen with other options. An open failure goes to `onError` (default: console).
+ * @param {{cairn?: Cairn, options?: OpenOptions, fallback?: any, onError?: (e: unknown) => void, children?: any}} props
+ */
+export function PersistenceProvider({ cairn, options, fallback = null, onError, children }) {
+  if (cairn && options) throw new TypeError('PersistenceProvider takes either a Cairn instance (cairn) or open options (options), not both');
+  if (!cairn && !options) throw new TypeError('PersistenceProvider needs a Cairn instance (cairn={...}) or open options (options={{ user, server }})');
+  // Duck-typed: a page may load cairn.js under two URLs, and then instanceof fails.
+  if (cairn && !(typeof cairn.subscribe === 'function' && cairn.replicaState && cairn.cards)) throw new TypeError('PersistenceProvider: cairn must be a Cairn instance (from Cairn.open)');
+  const [opened, setOpened] = useState(/** @type {Cairn|null} */ (null));
+  const optionsRef = useRef(options);
+  optionsRef.current = options;
+  const onErrorRef = useRef(onError);
+  onErrorRef.current = onError;
+  const user = options?.user;
+  useEffect(() => {
+    if (cairn) return undefined;
+    let cancelled = false;
+    /** @type {Cairn|null} */
+    let mine = null;
+    Cairn.open(/** @type {OpenOptions} */ (optionsRef.current)).then(
+      (c) => {
+        mine = c;
+        if (cancelled) c.close().catch(() => {});
+        else setOpened(c);
+      },
+      (e) => {
+        if (cancelled) return;
+        if (onErrorRef.current) onErrorRef.current(e);
+        else console.error('PersistenceProvider: Cairn.open failed', e);
+      },
+    );
+    return () => {
+      cancelled = true;
+      setOpened(null);
+      if (mine) mine.close().catch(() => {});
+    };
+  }, [cairn, user]);
+  const instance = cairn ?? opened;
+  const binding = instance ? bindingOf(instance) : null;
+  if (!binding) return fallback;
+  return createElement(PersistenceContext.Provider, { value: binding }, children);
+}
+
+/** @param {string} hook @returns {Binding} */
+function useBinding(hook) {
+  const binding = useContext(PersistenceContext);
+  if (!binding) {
+    throw new Error(`${hook} must be used inside <PersistenceProvider> (wrap the app in <PersistenceProvider cairn={cairn}> or <PersistenceProvider options={{ user }}>)`);
+  }
+  return binding;
+}
+
+/**
+ * useSyncExternalStore over one cached snapshot of the binding. The same function serves as the
+ * server snapshot, so server rendering works with an instance made for the request.
+ * @template T @param {Binding} b @param {string} id @param {string[]} tokens @param {() => T} compute @returns {T}
+ */
+function useSnapshot(b, id, tokens, compute) {
+  const computeRef = useRef(compute);
+  computeRef.current = compute;
+  const tokenKey = tokens.join('\u0000');
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const get = useCallback(() => b.read(id, tokens, () => computeRef.current()), [b, id, tokenKey]);
+  return useSyncExternalStore(b.subscribe, get, get);
+}
+
+/** The Cairn instance of the nearest provider (for what the hooks do not cover). */
+export function useCairn() {
+  return useBinding('useCairn').cairn;
+}
+
+/**
+ * A persistent value: the original hook. `setValue` takes a value or an updater (applied to the
+ * current stored value), throws ValidationError when `options.validate` rejects the value, and
+ * is stable across renders; `save()` resolves when the value is in its tiers. The default is the
+ * one given on the first render for this key (like useState); a stored value wins over it.
+ * Options are the state handle's: persistTo, autoSave, saveDelay, debounce, sync, validate,
+ * defaultValue, section.
+ * @template T
+ * @param {string} key @param {T} defaultValue
+ * @param {Partial<import('./cairn.js').Policy> & {validate?: (value: T) => boolean, defaultValue?: T, section?: string}} [options]
+ * @returns {{value: T, setValue: (next: T | ((prev: T) => T)) => void, isDirty: boolean, hasChanges: boolean, isSaving: boolean, save: () => Promise<void>, reset: () => void}}
+ */
+export function usePersistentState(key, defaultValue, options = {}) {
+  const b = useBinding('usePersistentState');
+  const { validate, defaultValue: optDefault, section = 'state', persistTo, autoSave, saveDelay, debounce, sync } = options;
+  const validateRef = useRef(validate);
+  validateRef.current = validate;
+  const defaults = useRef(/** @type {{key: string, section: string, value: T}|null} */ (null));
+  if (!defaults.current || defaults.current.key !== key || defaults.current.section !== section) {
+    defaults.current = { key, section, value: /** @type {T} */ (defaultValue !== undefined ? defaultValue : optDefault) };
+  }
+  const fallback = defaults.current.value;
+  const handle = useMemo(() => {
+    /** @type {Record<string, unknown>} */
+    const policy = { section, validate: (/** @type {T} */ v) => !validateRef.current || validateRef.current(v) };
+    if (persistTo !== undefined) policy.persistTo = persistTo;
+    if (autoSave !== undefined) policy.autoSave = autoSave;
+    if (saveDelay !== undefined) policy.saveDelay = saveDelay;
+    if (debounce !== undefined) policy.debounce = debounce;
+    if (sync !== undefined) policy.sync = sync;
+    return b.cairn.state(key, fallback, policy);
+  }, [b, key, section, persistTo, autoSave, saveDelay, debounce, sync, fallback]);
+  const snap = useSnapshot(b, `state\u0000${section}\u0000${key}`, [`s:${section}`, ANY], () => ({
+    stored: /** @type {unknown} */ (b.cairn.get(section, key, ABSENT)),
+    isDirty: handle.isDirty,
+    isSaving: handle.isSaving,
+  }));
+  const setValue = useCallback((/** @type {T | ((prev: T) => T)} */ next) => handle.setValue(next), [handle]);
+  const save = useCallback(() => handle.save(), [handle]);
+  const reset = useCallback(() => handle.reset(), [handle]);
+  const value = /** @type {T} */ (snap.stored === ABSENT ? fallback : snap.stored);
+  return useMemo(
+    () => ({ value, setValue, isDirty: snap.isDirty, hasChanges: snap.isDirty, isSaving: snap.isSaving, save, reset }),
+    [value, setValue, snap, save, reset],
+  );
+}
+
+/**
+ * An expandable card (the `cards` section, `card-<id>/…`).
+ * @param {string} cardId @param {boolean} [defaultExpanded]
+ */
+export function useExpandableCard(cardId, defaultExpanded = false) {
+  const b = useBinding('useExpandableCard');
+  const card = useMemo(() => b.cairn.cards.card(cardId, defaultExpanded), [b, cardId, defaultExpanded]);
+  const snap = useSnapshot(b, `card\u0000${cardId}\u0000${defaultExpanded}`, ['s:cards'], () => ({
+    isExpanded: card.isExpanded, isVisible: card.isVisible, lastInteraction: card.lastInteraction ?? null,
+  }));
+  const actions = useMemo(() => ({
+    toggle: () => { card.toggle(); },
+    expand: () => card.expand(),
+    collapse: () => card.collapse(),
+    setExpanded: (/** @type {boolean} */ v) => card.setExpanded(v),
+    setVisible: (/** @type {boolean} */ v) => card.setVisible(v),
+  }), [card]);
+  return useMemo(() => ({ ...snap, ...actions }), [snap, actions]);
+}
+
+/**
+ * A component that can be shown and hidden (the `components` section, `component-<id>/…`).
+ * @param {string} componentId @param {boolean} [defaultVisible]
+ */
+export function useVisibleComponent(componentId, defaultVisible = true) {
+  const b = useBinding('useVisibleComponent');
+  const comp = useMemo(() => b.cairn.components.component(componentId, defaultVisible), [b, componentId, defaultVisible]);
+  const snap = useSnapshot(b, `component\u0000${componentId}\u0000${defaultVisible}`, ['s:components'], () => ({
+    isVisible: comp.isVisible, isEnabled: comp.isEnabled, lastState: comp.lastState ?? null,
+  }));
+  const actions = useMemo(() => ({
+    toggle: () => { comp.toggle(); },
+    show: () => comp.show(),
+    hide: () => comp.hide(),
+    setVisible: (/** @type {boolean} */ v) => comp.setVisible(v),
+    setEnabled: (/** @type {boolean} */ v) => comp.setEnabled(v),
+    setLastState: (/** @type {string} */ s) => comp.setLastState(s),
+  }), [comp]);
+  return useMemo(() => ({ ...snap, ...actions }), [snap, actions]);
+}
+
+/** The longest setTimeout delay (about 24.8 days); later expiries are re-armed. */
+const MAX_TIMEOUT = 2 ** 31 - 1;
+
+/**
+ * The service waiver: one waiver id and version in the append-only `consent` log.
+ * `waiver` is its latest event for this version ({type: 'signed'|'revoked', version, at,
+ * expiresAt?, data?, stamp}) or null; `setWaiver(data)` signs (valid for `validForMillis`, default
+ * without expiry) and `setWaiver(null)` revokes. `hasValidWaiver` turns false by itself when the
+ * signature expires.
+ * @param {{waiverId?: string, version?: string, validForMillis?: number|null}} [options]
+ */
+export function useWaiverPersistence({ waiverId = 'service-waiver', version = 'v1', validForMillis = null } = {}) {
+  const b = useBinding('useWaiverPersistence');
+  const w = useMemo(() => b.cairn.consent.waiver(waiverId, version), [b, waiverId, version]);
+  const snap = useSnapshot(b, `waiver\u0000${waiverId}\u0000${version}`, ['s:consent'], () => ({
+    waiver: w.waiver, hasValidWaiver: w.hasValidWaiver, history: w.history(),
+  }));
+  const expiresAt = snap.hasValidWaiver && snap.waiver?.expiresAt ? Date.parse(snap.waiver.expiresAt) : NaN;
+  useEffect(() => {
+    if (!Number.isFinite(expiresAt)) return undefined;
+    /** @type {ReturnType<typeof setTimeout>} */
+    let timer;
+    const arm = () => {
+      const left = expiresAt - b.cairn.wall();
+      timer = setTimeout(() => (left > MAX_TIMEOUT ? arm() : b.invalidate(['consent'])), Math.min(Math.max(0, left + 1), MAX_TIMEOUT));
+    };
+    arm();
+    return () => clearTimeout(timer);
+  }, [b, expiresAt]);
+  const validFor = useRef(validForMillis);
+  validFor.current = validForMillis;
+  return useMemo(() => ({
+    waiver: snap.waiver,
+    hasValidWaiver: snap.hasValidWaiver,
+    history: snap.history,
+    /** @param {Record<string, unknown>|null} data */
+    setWaiver: (data) => (data == null ? w.revoke() : w.sign(validFor.current, data)),
+    /** @param {number|null} [ms] @param {Record<string, unknown>|null} [data] */
+    sign: (ms, data) => w.sign(ms === undefined ? validFor.current : ms, data),
+    revoke: () => w.revoke(),
+  }), [snap, w]);
+}
+
+/** Onboarding and assessment progress (the `progress` section). */
+export function useProgressPersistence() {
+  const b = useBinding('useProgressPersistence');
+  const p = b.cairn.progress;
+  const snap = useSnapshot(b, 'progress', ['s:progress'], () => ({ onboarding: p.onboarding, assessment: p.assessment }));
+  return useMemo(() => ({
+    onboarding: snap.onboarding,
+    assessment: snap.assessment,
+    /** @param {string} stepId @param {boolean} completed */
+    updateOnboarding: (stepId, completed) => p.updateOnboarding(stepId, completed),
+    /** @param {string} stepId */
+    setCurrentStep: (stepId) => p.setCurrentStep(stepId),
+    /** @param {string} questionId @param {unknown} value */
+    answer: (questionId, value) => p.answer(questionId, value),
+    /** @param {number|null} [score] */
+    completeAssessment: (score) => p.completeAssessment(score),
+    resetAssessment: () => p.resetAssessment(),
+  }), [snap, p]);
+}
+
+/** Every section as plain data: map sections as objects, log sections as {stream: entries}. @param {Cairn} cairn */
+function wholeState(cairn) {
+  /** @type {Record<string, any>} */
+  const state = {};
+  for (const name of Object.keys(cairn.kinds).sort()) {
+    if (cairn.kind(name) === 'map') {
+      state[name] = Object.fromEntries(cairn.entries(name));
+    } else {
+      const log = cairn.replicaState.log(name);
+      /** @type {Record<string, any[]>} */
+      const streams = {};
+      for (const s of log.streams()) streams[s] = log.entries(s).map((e) => ({ ...JSON.parse(e.value), stamp: e.stamp }));
+      state[name] = streams;
+    }
+  }
+  return state;
+}
+
+/**
+ * The whole state and sync: `state` (every section as plain data), `status` (offline | connecting |
+ * catching-up | live), `isSyncing` (a syncWithBackend() in flight, or catching up), `lastSync`,
+ * `lastSaved`, `pending` (changes not yet acknowledged by the server), `unsaved`;
+ * `syncWithBackend()` saves and resolves when the server has everything (rejects without a server
+ * or while offline), `exportData(sections?)` returns the export document (a string), and
+ * `importData`, `clearSection`, `setSectionSync`, `setOffline`.
+ */
+export function usePersistence() {
+  const b = useBinding('usePersistence');
+  const c = b.cairn;
+  const state = useSnapshot(b, 'state', Object.keys(c.kinds).map((s) => `s:${s}`), () => wholeState(c));
+  const sync = useSnapshot(b, 'sync', [ANY], () => ({
+    status: c.status,
+    isSyncing: b.syncing > 0 || c.status === 'catching-up',
+    lastSync: c.sync?.lastSync ?? null,
+    lastSaved: c.lastSaved,
+    pending: c.outbox.entries(c.replica).length,
+    unsaved: c.pendingSaves.size,
+    privacy: { ...c.privacy },
+  }));
+  const syncWithBackend = useCallback(async () => {
+    b.syncing++;
+    b.invalidate([]);
+    try {
+      await c.syncNow();
+    } finally {
+      b.syncing--;
+      b.invalidate([]);
+    }
+  }, [b, c]);
+  return useMemo(() => ({
+    state,
+    ...sync,
+    syncWithBackend,
+    /** @param {string[]} [sections] */
+    exportData: (sections) => c.exportData(sections),
+    /** @param {string} document */
+    importData: (document) => c.importData(document),
+    /** @param {string} section */
+    clearSection: (section) => c.clear(section),
+    /** @param {string} section @param {boolean} on */
+    setSectionSync: (section, on) => c.setSectionSync(section, on),
+    /** @param {boolean} offline */
+    setOffline: (offline) => c.setOffline(offline),
+    save: () => c.save(),
+    cairn: c,
+  }), [state, sync, syncWithBackend, c]);
+}
