@@ -377,8 +377,8 @@ function wire() {
     input.value = '';
     if (!file) return;
     try {
-      const r = c().importData(await file.text());
-      message(`Imported ${r.changesRead} entries (${r.changesApplied} changed this device).`);
+      const r = c().restoreData(await file.text());
+      message(`Imported ${r.changesRead} entries (${r.changesApplied} changed this device, ${r.restored} restored).`);
     } catch (ex) {
       message(`Import failed: ${/** @type {Error} */ (ex).message}`, true);
     }

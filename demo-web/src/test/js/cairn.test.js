@@ -150,3 +150,26 @@ test('two replicas sync through the server; offline edits converge; export, clea
   await a.close();
   await b.close();
 });
+
+test('restoreData brings back what a later clear hid, in order, and importData does not', async () => {
+  const a = await open(null);
+  a.cards.card('intro').expand();
+  a.preferences.setTheme('dark');
+  a.chat.append('c1', 'user', 'first');
+  a.chat.append('c1', 'user', 'second');
+  const backup = a.exportData();
+  for (const section of ['cards', 'preferences', 'chat']) a.clear(section);
+  assert.equal(a.cards.card('intro').isExpanded, false);
+  const merged = a.importData(backup);
+  assert.equal(merged.changesApplied, 0, 'a merge keeps the newer clear');
+  assert.equal(a.chat.history('c1').length, 0);
+  const restored = a.restoreData(backup);
+  assert.ok(restored.restored > 0, JSON.stringify(restored));
+  assert.equal(a.cards.card('intro').isExpanded, true);
+  assert.equal(a.preferences.theme, 'dark');
+  assert.deepEqual(a.chat.history('c1').map((m) => m.text), ['first', 'second']);
+  const again = a.restoreData(backup);
+  assert.equal(again.restored, 0, 'restoring twice writes nothing new');
+  assert.throws(() => a.restoreData('{"format":"cairn-export","version":2,"sections":{}}'), /version/);
+  await a.close();
+});

@@ -257,7 +257,11 @@ export class Cairn {
 
   /** Stamps and applies one local write. @param {'set'|'delete'|'append'|'clear'} op @param {string} section @param {string} target @param {unknown} [value] @param {Policy} [policy] */
   write(op, section, target, value, policy) {
-    const text = op === 'set' || op === 'append' ? encodeValue(value) : undefined;
+    return this.writeText(op, section, target, op === 'set' || op === 'append' ? encodeValue(value) : undefined, policy);
+  }
+
+  /** @private As write, with the value already JSON text. */
+  writeText(op, section, target, text, policy) {
     const change = makeChange(op, section, target, text, this.clock.tick());
     this.persistClock();
     if (this.replicaState.apply(change)) {
@@ -539,6 +543,32 @@ export class Cairn {
     const changes = readExport(document, (s) => this.kinds[s]);
     for (const c of changes) this.clock.check(c.stamp); // all or nothing: a stamp too far ahead refuses the whole file
     return { changesRead: changes.length, changesApplied: this.merge(changes, 'import') };
+  }
+
+  /**
+   * Restores a backup file (the dashboard's import). Everything merges as in importData; then
+   * every entry of the file that is still missing here because it was deleted or cleared later
+   * is written again as a new change, so the restore wins over that clear on every device.
+   * All or nothing: the whole file is checked before anything is written.
+   * @param {string} document
+   */
+  restoreData(document) {
+    const changes = readExport(document, (s) => this.kinds[s]);
+    for (const c of changes) this.clock.check(c.stamp);
+    const merged = this.merge(changes, 'import');
+    let restored = 0;
+    for (const c of changes) {
+      if (c.op === 'set' && this.replicaState.map(c.section).value(c.key) === null) {
+        this.writeText('set', c.section, c.key, c.value);
+        restored++;
+      } else if (c.op === 'append' && !this.replicaState.log(c.section).entries(c.stream).some((e) => e.stamp === c.stamp || e.value === c.value)) {
+        // An entry with the same text is the same entry restored before (entries carry their own
+        // time); file order is stamp order, so the history keeps its order.
+        this.writeText('append', c.section, c.stream, c.value);
+        restored++;
+      }
+    }
+    return { changesRead: changes.length, changesApplied: merged + restored, restored };
   }
 
   /** Clears a section on every device: tombstones for map keys, watermarks for log streams. @param {string} section */
