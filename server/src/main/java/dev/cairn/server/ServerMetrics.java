@@ -30,6 +30,11 @@ public final class ServerMetrics implements SessionMetrics {
         return registry.scrape();
     }
 
+    /** Registers a gauge read at scrape time (the callers are event-loop confined; a stale read is fine). */
+    public void gauge(String name, java.util.function.Supplier<Number> value) {
+        io.micrometer.core.instrument.Gauge.builder(name, value).register(registry);
+    }
+
     public Timer commitTimer() {
         return commitTime;
     }

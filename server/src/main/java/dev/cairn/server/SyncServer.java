@@ -85,7 +85,9 @@ public final class SyncServer extends VerticleBase {
                     fanout.publish(result.user(), result.head());
                     metrics.committed(result.applied().size());
                     hub.committed(result);
-                });
+                },
+                nanos -> metrics.commitTimer().record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS));
+        metrics.gauge("cairn_commit_queue_batches", committer::queued);
         sessions = new SyncSession.Context(vertx, hub, committer, store, sections, clock, config.maxBatch(), config.pageSize(),
                 config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics);
 

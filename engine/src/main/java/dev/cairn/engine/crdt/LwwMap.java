@@ -1,7 +1,6 @@
 package dev.cairn.engine.crdt;
 
 import java.util.Collections;
-import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -95,9 +94,5 @@ public final class LwwMap {
     @Override
     public String toString() {
         return "LwwMap" + sorted();
-    }
-
-    Map<String, LwwEntry> view() {
-        return Collections.unmodifiableMap(entries);
     }
 }

@@ -55,14 +55,21 @@ public final class Names {
         if (json == null) {
             return null;
         }
-        checkSurrogates(json, "value");
+        // One pass over the text: this runs for every write.
         int depth = 0;
         boolean inString = false;
         for (int i = 0; i < json.length(); i++) {
             char c = json.charAt(i);
+            if (Character.isSurrogate(c)) {
+                if (Character.isHighSurrogate(c) && i + 1 < json.length() && Character.isLowSurrogate(json.charAt(i + 1))) {
+                    i++;
+                    continue;
+                }
+                throw loneSurrogate("value", i);
+            }
             if (inString) {
                 if (c == '\\') {
-                    i++;
+                    i++; // an escape is ASCII; the escaped character cannot be a raw surrogate
                 } else if (c == '"') {
                     inString = false;
                 }
@@ -83,17 +90,18 @@ public final class Names {
     public static void checkSurrogates(String text, String what) {
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            if (Character.isHighSurrogate(c)) {
-                if (i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+            if (Character.isSurrogate(c)) {
+                if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
                     i++;
                     continue;
                 }
-                throw new IllegalArgumentException(what + " holds a lone UTF-16 surrogate at index " + i + ": not valid Unicode");
-            }
-            if (Character.isLowSurrogate(c)) {
-                throw new IllegalArgumentException(what + " holds a lone UTF-16 surrogate at index " + i + ": not valid Unicode");
+                throw loneSurrogate(what, i);
             }
         }
+    }
+
+    private static IllegalArgumentException loneSurrogate(String what, int index) {
+        return new IllegalArgumentException(what + " holds a lone UTF-16 surrogate at index " + index + ": not valid Unicode");
     }
 
     private static boolean isLetter(char c) {

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 
 /**
  * Group commit: batches that arrive while a transaction is in flight are merged into the next
@@ -28,14 +29,21 @@ public final class GroupCommitter {
     private final int maxInFlight;
     private final int maxChangesPerCommit;
     private final Consumer<CommitResult> committed;
+    private final LongConsumer commitNanos;
     private final ArrayDeque<Entry> queue = new ArrayDeque<>();
     private int inFlight;
 
-    public GroupCommitter(ServerStore store, int maxInFlight, int maxChangesPerCommit, Consumer<CommitResult> committed) {
+    /**
+     * @param committed   told once per user per transaction, after it committed (fan-out)
+     * @param commitNanos told how long each transaction took (metrics)
+     */
+    public GroupCommitter(ServerStore store, int maxInFlight, int maxChangesPerCommit, Consumer<CommitResult> committed,
+                          LongConsumer commitNanos) {
         this.store = store;
         this.maxInFlight = maxInFlight;
         this.maxChangesPerCommit = maxChangesPerCommit;
         this.committed = committed;
+        this.commitNanos = commitNanos;
     }
 
     /** Queues a batch; the future completes when it is durable, with its user's commit result. */
@@ -82,7 +90,9 @@ public final class GroupCommitter {
             inFlight++;
             List<UserBatch> batches = new ArrayList<>(group.size());
             group.forEach(e -> batches.add(e.batch));
+            long started = System.nanoTime();
             store.commit(batches).onComplete(ar -> {
+                commitNanos.accept(System.nanoTime() - started);
                 inFlight--;
                 if (ar.succeeded()) {
                     Map<String, CommitResult> results = ar.result();

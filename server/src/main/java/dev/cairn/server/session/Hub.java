@@ -15,18 +15,14 @@ import org.slf4j.LoggerFactory;
 public final class Hub {
 
     private final Map<String, Set<SyncSession>> byUser = new HashMap<>();
-    private int count;
 
     void add(SyncSession session) {
-        if (byUser.computeIfAbsent(session.user(), u -> new LinkedHashSet<>()).add(session)) {
-            count++;
-        }
+        byUser.computeIfAbsent(session.user(), u -> new LinkedHashSet<>()).add(session);
     }
 
     void remove(SyncSession session) {
         Set<SyncSession> sessions = byUser.get(session.user());
         if (sessions != null && sessions.remove(session)) {
-            count--;
             if (sessions.isEmpty()) {
                 byUser.remove(session.user());
             }
@@ -64,13 +60,5 @@ public final class Hub {
     /** Users with sessions on this node (for a resync after the fan-out connection was lost). */
     public java.util.Set<String> users() {
         return java.util.Set.copyOf(byUser.keySet());
-    }
-
-    public int sessionCount() {
-        return count;
-    }
-
-    public boolean hasSessions(String user) {
-        return byUser.containsKey(user);
     }
 }
