@@ -8,6 +8,7 @@ import dev.cairn.engine.clock.WallClock;
 import dev.cairn.engine.codec.ExportDocument;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.codec.MalformedDocumentException;
+import dev.cairn.engine.codec.TransferProgress;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.GrowOnlyLog;
 import dev.cairn.engine.crdt.LwwMap;
@@ -25,6 +26,8 @@ import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.StoreException;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -241,15 +244,90 @@ public final class Cairn implements AutoCloseable {
     }
 
     /**
+     * Streams the chosen sections as an export document to {@code out} (UTF-8; flushed, not
+     * closed), reporting entries written to {@code progress}. Writers wait while it runs (it reads
+     * one consistent state), so a very large export briefly pauses writes.
+     */
+    public void exportData(OutputStream out, Collection<String> chosen, TransferProgress progress) throws IOException {
+        checkOpen();
+        chosen.forEach(s -> spec(s, null));
+        Instant at = Instant.ofEpochMilli(wall.millis());
+        writeLock.lock();
+        try {
+            ExportDocument.write(out, replicaId, at, state, chosen, progress);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /**
      * Merges an export document like changes from another replica: newer entries win, older ones
      * are ignored. The whole file is checked first; a corrupt or foreign file is refused with an
      * {@link ImportException} and nothing changes. Applied changes sync like local ones.
      */
     public ImportResult importData(String document) {
         checkOpen();
+        List<Change> changes = checkImport(() -> ExportDocument.read(document, state::kind));
+        return new ImportResult(changes.size(), merge(changes, ChangeEvent.Origin.IMPORT, false));
+    }
+
+    /**
+     * {@link #importData(String)} from a stream read entry by entry; a file over {@code maxBytes}
+     * (or truncated, corrupt, of another version) is refused and nothing changes. {@code progress}
+     * gets bytes read of {@code totalBytes} (-1 if unknown).
+     */
+    public ImportResult importData(InputStream in, long maxBytes, long totalBytes, TransferProgress progress) {
+        checkOpen();
+        List<Change> changes = checkImport(() -> ExportDocument.read(in, maxBytes, totalBytes, state::kind, progress));
+        return new ImportResult(changes.size(), merge(changes, ChangeEvent.Origin.IMPORT, false));
+    }
+
+    /**
+     * Restores a backup: merges it as {@link #importData(String)} does, then writes again (with new
+     * stamps) every entry of the file that a later delete or clear hides here, so "export, clear,
+     * restore" brings the state back on every device. All or nothing, like an import.
+     */
+    public ImportResult restoreData(String document) {
+        checkOpen();
+        return restore(checkImport(() -> ExportDocument.read(document, state::kind)));
+    }
+
+    /** {@link #restoreData(String)} from a stream, with the limits of {@link #importData(InputStream, long, long, TransferProgress)}. */
+    public ImportResult restoreData(InputStream in, long maxBytes, long totalBytes, TransferProgress progress) {
+        checkOpen();
+        return restore(checkImport(() -> ExportDocument.read(in, maxBytes, totalBytes, state::kind, progress)));
+    }
+
+    private ImportResult restore(List<Change> changes) {
+        // One lock for merge and re-writes, so no write of another thread lands in between.
+        return locked(() -> {
+            int applied = merge(changes, ChangeEvent.Origin.IMPORT, false);
+            int restored = 0;
+            for (Change change : changes) {
+                if (change instanceof Change.Put p && !p.isDelete()) {
+                    if (state.map(p.section()).value(p.key()) == null) {
+                        put(p.section(), p.key(), p.value());
+                        restored++;
+                    }
+                } else if (change instanceof Change.Append append) {
+                    // The same text already there is the same entry restored before (entries carry their own time).
+                    boolean present = state.log(append.section()).entries(append.stream()).stream()
+                            .anyMatch(e -> e.stamp().equals(append.stamp()) || e.value().equals(append.value()));
+                    if (!present) {
+                        append(append.section(), append.stream(), append.value());
+                        restored++;
+                    }
+                }
+            }
+            return new ImportResult(changes.size(), applied, restored);
+        });
+    }
+
+    /** Reads an import and checks every stamp against the clock bound, before anything is applied. */
+    private List<Change> checkImport(Supplier<List<Change>> read) {
         List<Change> changes;
         try {
-            changes = ExportDocument.read(document, state::kind);
+            changes = read.get();
         } catch (MalformedDocumentException e) {
             throw new ImportException(e.getMessage(), e);
         }
@@ -260,8 +338,7 @@ public final class Cairn implements AutoCloseable {
                 throw new ImportException("import refused: " + e.getMessage(), e);
             }
         }
-        int applied = merge(changes, ChangeEvent.Origin.IMPORT, false);
-        return new ImportResult(changes.size(), applied);
+        return changes;
     }
 
     /**

@@ -1,5 +1,13 @@
 package dev.cairn.engine;
 
-/** What an import did: changes read from the file, and how many of them altered the state. */
-public record ImportResult(int changesRead, int changesApplied) {
+/**
+ * What an import did: changes read from the file, how many of them altered the state, and (for
+ * {@link Cairn#restoreData}) how many entries a later delete or clear had hidden and were written
+ * again.
+ */
+public record ImportResult(int changesRead, int changesApplied, int restored) {
+
+    public ImportResult(int changesRead, int changesApplied) {
+        this(changesRead, changesApplied, 0);
+    }
 }

@@ -47,6 +47,26 @@ public final class CanonicalJson {
     }
 
     public static void writeSections(JsonGenerator gen, ReplicaState state, Collection<String> sections) throws IOException {
+        writeSections(gen, state, sections, TransferProgress.NONE);
+    }
+
+    /** As above, reporting entries written (of the total) to {@code progress} as it goes. */
+    static void writeSections(JsonGenerator gen, ReplicaState state, Collection<String> sections, TransferProgress progress)
+            throws IOException {
+        long counted = 0;
+        for (String section : sections) {
+            SectionKind kind = state.kind(section);
+            if (kind == SectionKind.MAP) {
+                counted += state.map(section).size();
+            } else if (kind == SectionKind.LOG) {
+                for (String stream : state.log(section).streams()) {
+                    counted += state.log(section).size(stream);
+                }
+            }
+        }
+        long total = counted;
+        long[] done = {0};
+        Runnable tick = () -> progress.update(++done[0], total);
         gen.writeStartObject();
         for (String section : new java.util.TreeSet<>(sections)) {
             SectionKind kind = state.kind(section);
@@ -55,15 +75,15 @@ public final class CanonicalJson {
             }
             gen.writeFieldName(section);
             if (kind == SectionKind.MAP) {
-                writeMap(gen, state.map(section));
+                writeMap(gen, state.map(section), tick);
             } else {
-                writeLog(gen, state.log(section));
+                writeLog(gen, state.log(section), tick);
             }
         }
         gen.writeEndObject();
     }
 
-    private static void writeMap(JsonGenerator gen, LwwMap map) throws IOException {
+    private static void writeMap(JsonGenerator gen, LwwMap map, Runnable tick) throws IOException {
         gen.writeStartObject();
         gen.writeStringField("kind", "map");
         gen.writeObjectFieldStart("entries");
@@ -77,12 +97,13 @@ public final class CanonicalJson {
                 gen.writeRawValue(e.getValue().value());
             }
             gen.writeEndObject();
+            tick.run();
         }
         gen.writeEndObject();
         gen.writeEndObject();
     }
 
-    private static void writeLog(JsonGenerator gen, GrowOnlyLog log) throws IOException {
+    private static void writeLog(JsonGenerator gen, GrowOnlyLog log, Runnable tick) throws IOException {
         gen.writeStartObject();
         gen.writeStringField("kind", "log");
         gen.writeObjectFieldStart("streams");
@@ -99,6 +120,7 @@ public final class CanonicalJson {
                 gen.writeFieldName("value");
                 gen.writeRawValue(entry.value());
                 gen.writeEndObject();
+                tick.run();
             }
             gen.writeEndArray();
             gen.writeEndObject();
