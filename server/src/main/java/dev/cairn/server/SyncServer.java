@@ -10,7 +10,7 @@ import dev.cairn.server.fanout.PgNotifyFanout;
 import dev.cairn.server.http.HttpApi;
 import dev.cairn.server.session.Hub;
 import dev.cairn.server.session.SyncSession;
-import dev.cairn.server.store.MapDbServerStore;
+import dev.cairn.server.store.JournalServerStore;
 import dev.cairn.server.store.PgServerStore;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.Future;
@@ -64,7 +64,7 @@ public final class SyncServer extends VerticleBase {
     @Override
     public Future<?> start() {
         store = config.embedded()
-                ? MapDbServerStore.open(vertx, config.dataDir().resolve("cairn-server.db"))
+                ? JournalServerStore.inDataDir(vertx, config.dataDir())
                 : PgServerStore.create(vertx, config.databaseUrl(), config.dbPoolSize());
         String secret = config.jwtSecret();
         if (secret == null) {
