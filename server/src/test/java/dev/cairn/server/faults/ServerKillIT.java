@@ -221,14 +221,18 @@ class ServerKillIT {
         final List<String> duplicates = new ArrayList<>();
         final List<String> reusedSeqs = new ArrayList<>();
 
-        static AppliedLog read(Path file) throws IOException {
+        /** Reads the logs of every node (one file per node, or one file that every restart of a node appends to). */
+        static AppliedLog read(Path... files) throws IOException {
             AppliedLog log = new AppliedLog();
             Map<String, Integer> ids = new HashMap<>();
             Map<String, String> seqs = new HashMap<>();
-            if (!Files.exists(file)) {
-                return log;
+            List<String> lines = new ArrayList<>();
+            for (Path file : files) {
+                if (Files.exists(file)) {
+                    lines.addAll(Files.readAllLines(file, StandardCharsets.UTF_8));
+                }
             }
-            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            for (String line : lines) {
                 String[] f = line.split("\t");
                 if (line.isEmpty()) {
                     continue;
