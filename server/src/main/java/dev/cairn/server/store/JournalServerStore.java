@@ -24,6 +24,8 @@ import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link ServerStore} in one append-only journal file: the embedded default, so {@code java -jar}
@@ -58,6 +60,9 @@ public final class JournalServerStore implements ServerStore {
     public static final String WORKER_POOL = "cairn-server-journal";
     /** The journal's file name in the server's data directory. */
     public static final String FILE_NAME = "server.journal";
+    /** The MapDB file of earlier versions; its data is not read by this store. */
+    static final String LEGACY_FILE_NAME = "cairn-server.db";
+    private static final Logger LOG = LoggerFactory.getLogger(JournalServerStore.class);
 
     private final Vertx vertx;
     private final Path file;
@@ -116,6 +121,11 @@ public final class JournalServerStore implements ServerStore {
                 releaseLock();
                 throw new StoreUnavailableException("journal server store " + file + " is in use by another server (lock file "
                         + lockFile() + " is held); stop that server first", null);
+            }
+            Path legacy = file.resolveSibling(LEGACY_FILE_NAME);
+            if (Files.exists(legacy) && Files.notExists(file)) {
+                LOG.warn("{} is a server store of an earlier version (MapDB); this version keeps its data in {} and does not read it",
+                        legacy, file);
             }
             try {
                 journal = JournalLocalStore.open(file);

@@ -41,7 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
  * outages reaches the other node's device within 10 s (well under the 30 s resync safety net), so
  * the fan-out's LISTEN connection came back.
  *
- * <p>CI: 2 outages, 2,000 changes. Long ({@code CAIRN_LONG=1}): 10 outages, 20,000 changes.
+ * <p>CI: 2 outages, 2,000 changes. Long ({@code CAIRN_LONG=1}): 50 outages, 50,000 changes.
  * Seed: {@code CAIRN_SEED}.
  */
 class PostgresOutageIT {
@@ -58,8 +58,8 @@ class PostgresOutageIT {
     void databaseKilledAndRestartedWhileDevicesSync() throws Exception {
         boolean longRun = FaultRun.longRun();
         long seed = FaultRun.seed();
-        int outages = longRun ? 10 : 2;
-        int changes = longRun ? 20_000 : 2_000;
+        int outages = longRun ? 50 : 2;
+        int changes = longRun ? 50_000 : 2_000;
         log("PostgresOutageIT seed=" + seed + " (replay: CAIRN_SEED=" + seed + ") outages=" + outages + " changes=" + changes
                 + (longRun ? " (long)" : "") + " dir=" + dir);
         Random random = new Random(seed);
@@ -75,7 +75,7 @@ class PostgresOutageIT {
                 devices.add(new Device("dev-" + (char) ('a' + i), dir.resolve("dev-" + i), nodes.get(i).syncUri(), token));
             }
             int perDevice = changes / devices.size();
-            Writers writers = new Writers(devices, perDevice, 1000);
+            Writers writers = new Writers(devices, perDevice, 2000);
             devices.forEach(d -> d.sync.start());
             writers.start();
 
@@ -88,7 +88,7 @@ class PostgresOutageIT {
                 // Stop the database while the devices sync: connected, with writes on the way.
                 FaultRun.until("devices to be live before outage " + (o + 1), CONVERGE_WITHIN,
                         () -> devices.stream().allMatch(d -> d.sync.status().isLive()), () -> FaultRun.describe(devices));
-                Thread.sleep(100 + random.nextInt(700));
+                Thread.sleep(random.nextInt(400));   // the phase's writes take about 0.4 s or more: stop while they are pushed
                 int ackedBefore = FaultRun.acknowledged(devices).size();
                 long stopAt = System.nanoTime();
                 pg.stopImmediate();

@@ -46,7 +46,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * (byte-identical canonical state) within 30 s of the last restart.
  *
  * <p>CI: 20 kills and 10,000 changes on PostgreSQL, 10 kills and 10,000 changes on the embedded
- * store. Long ({@code CAIRN_LONG=1}): 100 kills and 50,000 changes on each. Seed: {@code CAIRN_SEED}.
+ * store. Long ({@code CAIRN_LONG=1}): 100 kills and 50,001 changes from 3 devices on each. Seed: {@code CAIRN_SEED}.
  */
 class ServerKillIT {
 
@@ -66,8 +66,8 @@ class ServerKillIT {
         boolean longRun = FaultRun.longRun();
         long seed = FaultRun.seed();
         int kills = longRun ? 100 : store == Store.POSTGRES ? 20 : 10;
-        int changes = longRun ? 50_000 : 10_000;
         int deviceCount = longRun ? 3 : 2;
+        int changes = longRun ? 50_001 : 10_000;   // a multiple of the device count
         log("ServerKillIT seed=" + seed + " (replay: CAIRN_SEED=" + seed + ") store=" + store + " kills=" + kills + " changes="
                 + changes + " devices=" + deviceCount + (longRun ? " (long)" : "") + " dir=" + dir);
         Random random = new Random(seed);
