@@ -12,7 +12,7 @@ import java.util.UUID;
  * Server settings, read from environment variables (README "Configuration" lists them). A bad
  * value is an {@link IllegalArgumentException} naming the variable.
  *
- * @param databaseUrl    PostgreSQL URL; null selects the embedded MapDB store in {@code dataDir}
+ * @param databaseUrl    PostgreSQL URL; null selects the embedded journal store in {@code dataDir} (file {@code server.journal})
  * @param jwtSecret      HS256 key for bearer tokens; null means dev mode with a random key
  * @param devTokens      whether {@code POST /api/dev/token} mints tokens (demo sign-in)
  * @param extraSections  app sections besides the standard ones, name to kind

@@ -10,7 +10,7 @@ import dev.cairn.server.fanout.PgNotifyFanout;
 import dev.cairn.server.http.HttpApi;
 import dev.cairn.server.session.Hub;
 import dev.cairn.server.session.SyncSession;
-import dev.cairn.server.store.MapDbServerStore;
+import dev.cairn.server.store.JournalServerStore;
 import dev.cairn.server.store.PgServerStore;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.Future;
@@ -22,6 +22,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.StaticHandler;
 import java.security.SecureRandom;
 import java.util.Base64;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,6 +36,7 @@ public final class SyncServer extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(SyncServer.class);
 
     private final ServerConfig config;
+    private final UnaryOperator<ServerStore> storeDecorator;
     private ServerStore store;
     private Fanout fanout;
     private HttpServer http;
@@ -43,7 +45,13 @@ public final class SyncServer extends VerticleBase {
     private ServerMetrics metrics;
 
     public SyncServer(ServerConfig config) {
+        this(config, UnaryOperator.identity());
+    }
+
+    /** A server whose store is first passed through {@code storeDecorator} (fault tests wrap it). */
+    public SyncServer(ServerConfig config, UnaryOperator<ServerStore> storeDecorator) {
         this.config = config;
+        this.storeDecorator = storeDecorator;
     }
 
     /** The port the server listens on (useful with port 0). */
@@ -63,9 +71,9 @@ public final class SyncServer extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        store = config.embedded()
-                ? MapDbServerStore.open(vertx, config.dataDir().resolve("cairn-server.db"))
-                : PgServerStore.create(vertx, config.databaseUrl(), config.dbPoolSize());
+        store = storeDecorator.apply(config.embedded()
+                ? JournalServerStore.inDataDir(vertx, config.dataDir())
+                : PgServerStore.create(vertx, config.databaseUrl(), config.dbPoolSize()));
         String secret = config.jwtSecret();
         if (secret == null) {
             byte[] random = new byte[48];

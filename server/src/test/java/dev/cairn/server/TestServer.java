@@ -67,12 +67,12 @@ public final class TestServer implements AutoCloseable {
 
     // ------------------------------------------------------------------ construction
 
-    /** A server on the embedded MapDB store, in a temp dir deleted by {@link #close}. */
+    /** A server on the embedded journal store, in a temp dir deleted by {@link #close}. */
     public static Builder embedded() {
         return new Builder(null, null);
     }
 
-    /** A server on the embedded MapDB store in {@code dataDir} (kept on close). */
+    /** A server on the embedded journal store in {@code dataDir} (kept on close). */
     public static Builder embedded(Path dataDir) {
         return new Builder(null, dataDir);
     }

@@ -20,7 +20,7 @@ class TestServerIT {
     @Test
     void embeddedServerRestartsOnTheSamePortWithItsData() {
         try (TestServer server = TestServer.embedded().start()) {
-            exerciseRestart(server, "mapdb");
+            exerciseRestart(server, "journal");
         }
     }
 

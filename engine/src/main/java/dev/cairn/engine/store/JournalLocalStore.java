@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
 import java.util.zip.CRC32C;
 
 /**
@@ -207,6 +208,19 @@ public final class JournalLocalStore implements LocalStore {
     public synchronized void scan(byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
         checkOpen();
         Keys.scan(records, prefix, visitor);
+    }
+
+    /**
+     * Visits the records with {@code from <= key < to} in key order while the visitor returns true
+     * (a range scan for callers with their own key layout, e.g. the server's embedded store).
+     */
+    public synchronized void scan(byte[] from, byte[] to, BiPredicate<byte[], byte[]> visitor) {
+        checkOpen();
+        for (Map.Entry<byte[], byte[]> e : records.subMap(from, true, to, false).entrySet()) {
+            if (!visitor.test(e.getKey(), e.getValue())) {
+                return;
+            }
+        }
     }
 
     @Override

@@ -179,6 +179,21 @@ class JournalLocalStoreTest extends LocalStoreContract {
     // ------------------------------------------------------------------ reopen
 
     @Test
+    void rangeScanVisitsFromInclusiveToExclusiveInUnsignedOrderAndStopsWhenAsked() {
+        store.commit(List.of(StoreWrite.put(b(0x01), b(1)), StoreWrite.put(b(0x02), b(2)), StoreWrite.put(b(0x02, 0x00), b(3)),
+                StoreWrite.put(b(0x80), b(4)), StoreWrite.put(b(0xFF), b(5))));
+        List<Integer> seen = new ArrayList<>();
+        journal().scan(b(0x02), b(0xFF), (k, v) -> seen.add((int) v[0]));
+        assertEquals(List.of(2, 3, 4), seen, "from is inclusive, to exclusive, 0x80 sorts after 0x02 (unsigned)");
+        seen.clear();
+        journal().scan(b(0x00), b(0xFF), (k, v) -> {
+            seen.add((int) v[0]);
+            return seen.size() < 2;
+        });
+        assertEquals(List.of(1, 2), seen, "the scan stops when the visitor returns false");
+    }
+
+    @Test
     void committedDataSurvivesCloseAndReopen() throws Exception {
         Path file = journal().file();
         store.commit(List.of(StoreWrite.put(b(0x6d, 0xC3, 0xA9), b(1, 2, 3)), StoreWrite.put(b(0xFF), b(4)), StoreWrite.put(b(0x01), b(5))));

@@ -8,7 +8,7 @@ import java.util.Map;
 /**
  * Port for the server's durable store of every user's merged state. Two adapters run one
  * conformance suite ({@code ServerStoreContract}): {@link PgServerStore} (production, several
- * nodes on one database) and {@link MapDbServerStore} (embedded default, nothing to install).
+ * nodes on one database) and {@link JournalServerStore} (embedded default, nothing to install).
  *
  * <p>Guarantees every adapter gives (PROTOCOL.md section 1.3 and 4):
  * <ul>
@@ -28,7 +28,7 @@ import java.util.Map;
  */
 public interface ServerStore {
 
-    /** "postgres" or "mapdb", for /health and logs. */
+    /** "postgres" or "journal", for /health and logs. */
     String kind();
 
     /** Opens the store (applying schema migrations); completes when it is ready. */

@@ -28,7 +28,7 @@ final class UserChanges {
     private UserChanges() {
     }
 
-    /** User ids are non-empty and free of NUL (Postgres text cannot hold it; MapDB keys use it as separator). */
+    /** User ids are non-empty and free of NUL (Postgres text cannot hold it; the embedded store's keys use it as separator). */
     static String checkUser(String user) {
         if (user == null || user.isEmpty() || user.indexOf('\u0000') >= 0) {
             throw new IllegalArgumentException("invalid user id " + (user == null ? "null" : "'" + user.replace('\u0000', '?') + "'")

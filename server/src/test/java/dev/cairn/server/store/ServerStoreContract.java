@@ -222,7 +222,7 @@ public abstract class ServerStoreContract {
 
     @Test
     void kindIsNamedAndPingAnswers() throws Exception {
-        assertTrue(store.kind().equals("postgres") || store.kind().equals("mapdb"), store.kind());
+        assertTrue(store.kind().equals("postgres") || store.kind().equals("journal"), store.kind());
         await(store.ping());
     }
 

@@ -2,7 +2,7 @@ package dev.cairn.server.sync;
 
 import dev.cairn.server.TestServer;
 
-/** The sync scenarios on one node with the embedded MapDB store. */
+/** The sync scenarios on one node with the embedded journal store. */
 class EmbeddedSyncIT extends SyncScenarios {
 
     private TestServer server;

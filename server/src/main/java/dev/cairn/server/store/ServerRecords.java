@@ -8,8 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
- * Record layout of {@link MapDbServerStore}: one B-tree of {@code byte[]} keys compared as unsigned
- * bytes. Every key starts with the user id in UTF-8 and a NUL (user ids hold no NUL, names hold no
+ * Record layout of {@link JournalServerStore}: one sorted map of {@code byte[]} keys compared as
+ * unsigned bytes. Every key starts with the user id in UTF-8 and a NUL (user ids hold no NUL, names hold no
  * control characters), so each user is one contiguous key range and nothing reads across users.
  *
  * <pre>
@@ -24,7 +24,7 @@ import java.util.Arrays;
  * and log keys of one stream sort by stamp (replica ids are ASCII). Every entry value starts with
  * its seq.
  */
-final class MapDbRecords {
+final class ServerRecords {
 
     static final byte HEAD = 'h';
     static final byte MAP = 'm';
@@ -32,7 +32,7 @@ final class MapDbRecords {
     static final byte WATERMARK = 'w';
     static final byte SEQ = 's';
 
-    private MapDbRecords() {
+    private ServerRecords() {
     }
 
     /** A stored entry: the seq that made it what it is and the change that recreates it. */

@@ -1,0 +1,419 @@
+package dev.cairn.server.store;
+
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.LwwEntry;
+import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.StoreWrite;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link ServerStore} in one append-only journal file: the embedded default, so {@code java -jar}
+ * works with nothing installed. Single node only (a lock file next to the journal refuses a
+ * second server).
+ *
+ * <p>Why a journal and not MapDB (which DESIGN.md named): MapDB 3.1.0 overwrites its file in
+ * place at commit and never replays its log, so a {@code kill -9} at the wrong moment breaks the
+ * store. This store sits on the engine's {@link JournalLocalStore}: a commit is one CRC32C-checked
+ * append forced to disk ({@code fdatasync}) before it completes, a torn last record is cut off at
+ * open, and compaction writes a new file and renames it over the old one. Trade-off: every record
+ * is held in memory (the journal is replayed into a sorted map at open, and opening reads the
+ * whole file), so this store is for one node with modest data; use PostgreSQL beyond that.
+ *
+ * <p>Records are laid out as in {@link ServerRecords}: per user a head, the winning entry per map
+ * key, visible log entries, watermarks, and a seq index, so {@link #readSince} is one range scan.
+ * Semantics match {@link PgServerStore}: a user's changes are merged first
+ * ({@link UserChanges#merge}), the i-th merged change gets seq {@code previousHead + 1 + i}, and
+ * it keeps that seq only if it altered the state.
+ *
+ * <p>Every operation runs on one dedicated worker thread, in submission order, so a read never
+ * sees half a commit. One {@link #commit} (a group commit) is one journal commit: its writes are
+ * gathered in memory on top of the journal and appended at the end, all or nothing; on failure
+ * the future fails with {@link StoreUnavailableException} and nothing of it is kept. The worker
+ * pool ({@value #WORKER_POOL}, one thread) is shared by every journal store of one Vert.x instance.
+ *
+ * <p>Thread-safety: all methods may be called from any thread.
+ */
+public final class JournalServerStore implements ServerStore {
+
+    /** Name of the single-thread worker pool all journal work runs on. */
+    public static final String WORKER_POOL = "cairn-server-journal";
+    /** The journal's file name in the server's data directory. */
+    public static final String FILE_NAME = "server.journal";
+    /** The MapDB file of earlier versions; its data is not read by this store. */
+    static final String LEGACY_FILE_NAME = "cairn-server.db";
+    private static final Logger LOG = LoggerFactory.getLogger(JournalServerStore.class);
+
+    private final Vertx vertx;
+    private final Path file;
+    private volatile WorkerExecutor worker;
+    private volatile boolean closed;
+    // Touched only on the worker thread.
+    private JournalLocalStore journal;
+    private FileChannel lockChannel;
+    private FileLock lock;
+
+    private JournalServerStore(Vertx vertx, Path file) {
+        this.vertx = vertx;
+        this.file = file.toAbsolutePath();
+    }
+
+    /** A store on {@code file} (created, with its directory, if missing by {@link #start()}). */
+    public static JournalServerStore open(Vertx vertx, Path file) {
+        return new JournalServerStore(Objects.requireNonNull(vertx, "vertx"), Objects.requireNonNull(file, "file"));
+    }
+
+    /** The store in a server data directory: {@code dataDir/}{@value #FILE_NAME}. */
+    public static JournalServerStore inDataDir(Vertx vertx, Path dataDir) {
+        return open(vertx, dataDir.resolve(FILE_NAME));
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** The lock file that keeps a second server off this journal. */
+    public Path lockFile() {
+        return file.resolveSibling(file.getFileName() + ".lock");
+    }
+
+    @Override
+    public String kind() {
+        return "journal";
+    }
+
+    @Override
+    public synchronized Future<Void> start() {
+        if (worker != null || closed) {
+            return Future.failedFuture(new IllegalStateException("journal server store " + file + " is already "
+                    + (closed ? "closed" : "started") + "; open a new instance"));
+        }
+        worker = vertx.createSharedWorkerExecutor(WORKER_POOL, 1);
+        return run("open", () -> {
+            Files.createDirectories(file.getParent());
+            lockChannel = FileChannel.open(lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            try {
+                lock = lockChannel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null;
+            }
+            if (lock == null) {
+                releaseLock();
+                throw new StoreUnavailableException("journal server store " + file + " is in use by another server (lock file "
+                        + lockFile() + " is held); stop that server first", null);
+            }
+            Path legacy = file.resolveSibling(LEGACY_FILE_NAME);
+            if (Files.exists(legacy) && Files.notExists(file)) {
+                LOG.warn("{} is a server store of an earlier version (MapDB); this version keeps its data in {} and does not read it",
+                        legacy, file);
+            }
+            try {
+                journal = JournalLocalStore.open(file);
+            } catch (RuntimeException e) {
+                releaseLock();
+                throw e;
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public Future<Map<String, CommitResult>> commit(List<UserBatch> batches) {
+        TreeMap<String, List<Change>> byUser;
+        try {
+            byUser = UserChanges.byUser(batches);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        if (byUser.isEmpty()) {
+            return Future.succeededFuture(Map.of());
+        }
+        return run("commit", () -> {
+            Pending r = new Pending(journal());
+            Map<String, CommitResult> results = new LinkedHashMap<>();
+            byUser.forEach((user, changes) -> results.put(user, commitUser(r, user, UserChanges.merge(changes))));
+            // One append, forced to disk; if it throws, nothing of the commit is in the journal or the map.
+            journal().commit(r.writes());
+            return Collections.unmodifiableMap(results);
+        });
+    }
+
+    private static CommitResult commitUser(Pending r, String user, List<Change> changes) {
+        byte[] prefix = ServerRecords.userPrefix(user);
+        byte[] headKey = ServerRecords.headKey(prefix);
+        byte[] stored = r.get(headKey);
+        long previousHead = stored == null ? 0L : ServerRecords.readLong(stored);
+        List<Sequenced> applied = new ArrayList<>();
+        for (int i = 0; i < changes.size(); i++) {
+            long seq = previousHead + 1 + i;
+            Change change = changes.get(i);
+            boolean altered;
+            if (change instanceof Change.Put put) {
+                altered = put(r, prefix, put, seq);
+            } else if (change instanceof Change.Append append) {
+                altered = append(r, prefix, append, seq);
+            } else {
+                altered = clear(r, prefix, (Change.Clear) change, seq);
+            }
+            if (altered) {
+                applied.add(new Sequenced(seq, change));
+            }
+        }
+        long head = previousHead + changes.size();
+        if (!changes.isEmpty()) {
+            r.put(headKey, ServerRecords.longValue(head));
+        }
+        return new CommitResult(user, previousHead, head, Collections.unmodifiableList(applied));
+    }
+
+    private static boolean put(Pending r, byte[] prefix, Change.Put put, long seq) {
+        byte[] key = ServerRecords.mapKey(prefix, put.section(), put.key());
+        byte[] old = r.get(key);
+        LwwEntry entry = put.entry();
+        if (old != null) {
+            if (!entry.beats(ServerRecords.mapEntry(old))) {
+                return false;
+            }
+            r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(old)));
+        }
+        r.put(key, ServerRecords.mapValue(seq, entry));
+        r.put(ServerRecords.seqKey(prefix, seq), key);
+        return true;
+    }
+
+    private static boolean append(Pending r, byte[] prefix, Change.Append append, long seq) {
+        byte[] mark = r.get(ServerRecords.watermarkKey(prefix, append.section(), append.stream()));
+        if (mark != null && append.stamp().compareTo(ServerRecords.watermarkStamp(mark)) <= 0) {
+            return false;
+        }
+        byte[] key = ServerRecords.logKey(prefix, append.section(), append.stream(), append.stamp());
+        byte[] old = r.get(key);
+        if (old != null) {
+            // Same stamp: only a reused stamp does this; the greater value wins, as in GrowOnlyLog.
+            if (append.value().compareTo(ServerRecords.logEntryValue(old)) <= 0) {
+                return false;
+            }
+            r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(old)));
+        }
+        r.put(key, ServerRecords.logValue(seq, append.value()));
+        r.put(ServerRecords.seqKey(prefix, seq), key);
+        return true;
+    }
+
+    private static boolean clear(Pending r, byte[] prefix, Change.Clear clear, long seq) {
+        byte[] markKey = ServerRecords.watermarkKey(prefix, clear.section(), clear.stream());
+        byte[] old = r.get(markKey);
+        if (old != null) {
+            if (clear.stamp().compareTo(ServerRecords.watermarkStamp(old)) <= 0) {
+                return false;
+            }
+            r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(old)));
+        }
+        r.put(markKey, ServerRecords.watermarkValue(seq, clear.stamp()));
+        r.put(ServerRecords.seqKey(prefix, seq), markKey);
+        // Purge the entries the watermark hides: the stream's keys up to and including its stamp.
+        byte[] from = ServerRecords.logStreamPrefix(prefix, clear.section(), clear.stream());
+        byte[] to = ServerRecords.logKey(prefix, clear.section(), clear.stream(), clear.stamp());
+        for (Map.Entry<byte[], byte[]> e : r.rangeInclusive(from, to).entrySet()) {
+            r.remove(e.getKey());
+            r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(e.getValue())));
+        }
+        return true;
+    }
+
+    @Override
+    public Future<Page> readSince(String user, long cursor, int limit) {
+        try {
+            UserChanges.checkRead(user, cursor, limit);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return run("read", () -> {
+            JournalLocalStore j = journal();
+            byte[] prefix = ServerRecords.userPrefix(user);
+            byte[] headValue = j.get(ServerRecords.headKey(prefix));
+            long head = headValue == null ? 0L : ServerRecords.readLong(headValue);
+            List<Sequenced> changes = new ArrayList<>();
+            boolean[] more = {false};
+            j.scan(ServerRecords.seqKey(prefix, cursor + 1), ServerRecords.seqKeyEnd(prefix), (indexKey, entryKey) -> {
+                if (changes.size() == limit) {
+                    more[0] = true;
+                    return false;
+                }
+                byte[] entry = j.get(entryKey);
+                long seq = ServerRecords.seqOfIndexKey(indexKey);
+                if (entry == null || ServerRecords.seqOf(entry) != seq) {
+                    throw new IllegalStateException("server store " + file + " is damaged: seq " + seq + " of user '" + user
+                            + "' points to a missing or newer entry");
+                }
+                changes.add(new Sequenced(seq, ServerRecords.decode(entryKey, prefix.length, entry).change()));
+                return true;
+            });
+            long last = changes.isEmpty() ? 0L : changes.get(changes.size() - 1).seq();
+            return new Page(Collections.unmodifiableList(changes), more[0] ? last : Math.max(head, last), more[0]);
+        });
+    }
+
+    @Override
+    public Future<Long> head(String user) {
+        try {
+            UserChanges.checkUser(user);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return run("head read", () -> {
+            byte[] v = journal().get(ServerRecords.headKey(ServerRecords.userPrefix(user)));
+            return v == null ? 0L : ServerRecords.readLong(v);
+        });
+    }
+
+    @Override
+    public Future<Void> ping() {
+        return run("ping", () -> {
+            journal();
+            return null;
+        });
+    }
+
+    @Override
+    public synchronized Future<Void> close() {
+        WorkerExecutor w = worker;
+        if (w == null || closed) {
+            closed = true;
+            return Future.succeededFuture();
+        }
+        closed = true;
+        return w.<Void>executeBlocking(() -> {
+            try {
+                if (journal != null) {
+                    journal.close();
+                    journal = null;
+                }
+            } finally {
+                releaseLock();
+            }
+            return null;
+        }, true).eventually(w::close);
+    }
+
+    /** The open journal; fails if the store was not started or is closed. */
+    private JournalLocalStore journal() {
+        if (journal == null) {
+            throw new StoreUnavailableException("journal server store " + file + " is not open", null);
+        }
+        return journal;
+    }
+
+    private void releaseLock() {
+        try {
+            if (lock != null) {
+                lock.release();
+            }
+            if (lockChannel != null) {
+                lockChannel.close();
+            }
+        } catch (IOException ignored) {
+            // closing the channel releases the lock; the OS releases it when the process ends anyway
+        } finally {
+            lock = null;
+            lockChannel = null;
+        }
+    }
+
+    /** Runs blocking work on the store's worker thread, in order; failures become StoreUnavailableException. */
+    private <T> Future<T> run(String what, Callable<T> work) {
+        WorkerExecutor w = worker;
+        if (w == null || closed) {
+            return Future.failedFuture(new StoreUnavailableException("journal server store " + file + " is "
+                    + (closed ? "closed" : "not started"), null));
+        }
+        Future<T> done;
+        try {
+            done = w.executeBlocking(work, true);
+        } catch (RejectedExecutionException e) {   // closed concurrently
+            return Future.failedFuture(new StoreUnavailableException("journal server store " + file + " is closed", e));
+        }
+        return done.recover(e -> {
+            if (e instanceof StoreUnavailableException || e instanceof IllegalArgumentException) {
+                return Future.failedFuture(e);
+            }
+            return Future.failedFuture(new StoreUnavailableException("journal " + what + " on " + file + " failed: " + e.getMessage(), e));
+        });
+    }
+
+    /**
+     * The writes of one commit on top of the journal: reads see them at once, the journal sees
+     * them only in {@link #writes()}, as one commit.
+     */
+    private static final class Pending {
+        /** Marks a deleted key (compared by identity). */
+        private static final byte[] DELETED = new byte[0];
+
+        private final JournalLocalStore base;
+        private final TreeMap<byte[], byte[]> writes = new TreeMap<>(Arrays::compareUnsigned);
+
+        Pending(JournalLocalStore base) {
+            this.base = base;
+        }
+
+        byte[] get(byte[] key) {
+            byte[] v = writes.get(key);
+            if (v != null) {
+                return v == DELETED ? null : v;
+            }
+            return base.get(key);
+        }
+
+        void put(byte[] key, byte[] value) {
+            writes.put(key, value);
+        }
+
+        void remove(byte[] key) {
+            writes.put(key, DELETED);
+        }
+
+        /** The live records with {@code from <= key <= to}, this commit's writes included. */
+        TreeMap<byte[], byte[]> rangeInclusive(byte[] from, byte[] to) {
+            TreeMap<byte[], byte[]> range = new TreeMap<>(Arrays::compareUnsigned);
+            byte[] after = Arrays.copyOf(to, to.length + 1); // the smallest key greater than `to`
+            base.scan(from, after, (k, v) -> {
+                range.put(k, v);
+                return true;
+            });
+            for (Map.Entry<byte[], byte[]> e : writes.subMap(from, true, to, true).entrySet()) {
+                if (e.getValue() == DELETED) {
+                    range.remove(e.getKey());
+                } else {
+                    range.put(e.getKey(), e.getValue());
+                }
+            }
+            return range;
+        }
+
+        List<StoreWrite> writes() {
+            List<StoreWrite> out = new ArrayList<>(writes.size());
+            writes.forEach((k, v) -> out.add(v == DELETED ? StoreWrite.delete(k) : StoreWrite.put(k, v)));
+            return out;
+        }
+    }
+}
