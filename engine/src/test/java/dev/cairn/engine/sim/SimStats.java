@@ -71,7 +71,7 @@ final class SimStats {
                 "seeds=%d ops=%d localChanges=%d acknowledged=%d seqs=%d pushesCommitted=%d pagesApplied=%d resentChanges=%d"
                         + " | faults=%d: drops=%d ackDrops=%d resets=%d latePushCuts=%d (lateFrames=%d) staleFrameCuts=%d"
                         + " (staleIgnored=%d) duplicatePages=%d partitions=%d restarts=%d crashes=%d serverRestarts=%d"
-                        + " clockJumps=%d skewRefusedBatches=%d serverWrites=%d | lost=0 duplicates=0",
+                        + " clockJumps=%d skewRefusedBatches=%d serverWrites=%d",
                 seeds, ops, localChanges, acknowledgedChanges, seqsGiven, pushesCommitted, pagesApplied, resentChanges,
                 faults(), drops, ackDrops, resets, latePushCuts, lateFramesProcessed, staleFrameCuts, staleFramesIgnored,
                 duplicatePages, partitions, restarts, crashes, serverRestarts, clockJumps, skewRefusedBatches, serverWrites);

@@ -102,7 +102,7 @@ final class Simulation {
         this.root = root;
         this.rng = new Random(cfg.seed());
         this.server = new ServerModel(cfg.maxBatch(), cfg.pageSize(), cfg.maxAheadMillis(), () -> now,
-                section -> SECTIONS.containsKey(section) ? SECTIONS.get(section).kind() : null, stats, trace);
+                section -> SECTIONS.containsKey(section) ? SECTIONS.get(section).kind() : null, stats, trace, rng);
     }
 
     // ------------------------------------------------------------------ services for devices

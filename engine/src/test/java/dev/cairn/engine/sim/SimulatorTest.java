@@ -76,7 +76,7 @@ class SimulatorTest {
         }
         long millis = (System.nanoTime() - started) / 1_000_000;
         Files.deleteIfExists(dir);
-        System.out.println("SimulatorTest: " + total + " in " + millis + " ms");
+        System.out.println("SimulatorTest: " + total + (failures.isEmpty() ? " | lost=0 duplicates=0 not-converged=0" : " | FAILED: " + failures.size()) + " in " + millis + " ms");
         if (!failures.isEmpty()) {
             fail(failures.size() + " seed(s) failed; the first:\n" + failures.get(0));
         }
