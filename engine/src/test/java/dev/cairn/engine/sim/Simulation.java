@@ -79,7 +79,7 @@ final class Simulation {
     private final Path root;
     private final Random rng;
     private final SimStats stats = new SimStats();
-    private final Trace trace = new Trace(60);
+    private final Trace trace = new Trace(30);
     private final KeySpace keys = new KeySpace();
     private final ServerModel server;
     private final List<SimDevice> devices = new ArrayList<>();
@@ -156,7 +156,7 @@ final class Simulation {
         if (!c.clientAlive && !c.serverAlive) {
             return;
         }
-        trace.add("cut conn " + c.id + " of " + c.device.replica + " (" + how + "): " + why);
+        trace.fault("cut conn " + c.id + " of " + c.device.replica + " (" + how + "): " + why);
         switch (how) {
             case RESET -> {
                 c.toServer.clear();
@@ -195,7 +195,7 @@ final class Simulation {
                 for (SimDevice d : devices) {
                     if (rng.nextInt(3) == 0) {
                         d.offsetMillis = pickOffset();
-                        trace.add(d.replica + " starts with its clock " + d.offsetMillis + " ms off");
+                        trace.fault(d.replica + " starts with its clock " + d.offsetMillis + " ms off");
                     }
                 }
             }
@@ -222,7 +222,7 @@ final class Simulation {
             return stats;
         } catch (AssertionError | RuntimeException e) {
             throw new AssertionError("seed " + cfg.seed() + " failed (" + cfg + "): " + e.getMessage()
-                    + "\n  replay: CAIRN_SEED=" + cfg.seed() + "\n  last events:\n" + trace.dump(), e);
+                    + "\n  replay: CAIRN_SEED=" + cfg.seed() + "\n" + trace.dump(), e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
@@ -436,7 +436,7 @@ final class Simulation {
             Connection c = liveConn(false);
             if (c != null && server.resendOld(c.serverSession, 1 + rng.nextInt(40))) {
                 stats.duplicatePages++;
-                trace.add("server re-sends an old page on conn " + c.id);
+                trace.fault("server re-sends an old page on conn " + c.id);
             }
         } else if (r < 74) {
             SimDevice d = devices.get(rng.nextInt(devices.size()));
@@ -444,7 +444,7 @@ final class Simulation {
                 stats.partitions++;
                 d.partitioned = true;
                 d.partitionEndsAtStep = step + 100 + rng.nextInt(rng.nextInt(8) == 0 ? 5000 : 800);
-                trace.add(d.replica + " partitioned until step " + d.partitionEndsAtStep);
+                trace.fault(d.replica + " partitioned until step " + d.partitionEndsAtStep);
                 if (d.session != null) {
                     cut(d.session.conn, Connection.Cut.RESET, "partition");
                 }
@@ -452,18 +452,18 @@ final class Simulation {
         } else if (r < 82) {
             SimDevice d = devices.get(rng.nextInt(devices.size()));
             stats.restarts++;
-            trace.add(d.replica + " restarts");
+            trace.fault(d.replica + " restarts");
             d.restart(false);
         } else if (r < 88) {
             if (cfg.crashes()) {
                 SimDevice d = devices.get(rng.nextInt(devices.size()));
                 stats.crashes++;
-                trace.add(d.replica + " killed (" + d.unsaved.size() + " unsaved writes lost) and reopened");
+                trace.fault(d.replica + " killed (" + d.unsaved.size() + " unsaved writes lost) and reopened");
                 d.restart(true);
             }
         } else if (r < 90) {
             stats.serverRestarts++;
-            trace.add("server restart: every connection reset");
+            trace.fault("server restart: every connection reset");
             for (Connection c : new ArrayList<>(conns)) {
                 if (c.clientAlive || c.serverAlive) {
                     cut(c, Connection.Cut.RESET, "server restart");
@@ -475,7 +475,7 @@ final class Simulation {
                 long before = d.offsetMillis;
                 d.offsetMillis = pickOffset();
                 stats.clockJumps++;
-                trace.add(d.replica + " wall clock jumps from " + before + " to " + d.offsetMillis + " ms off");
+                trace.fault(d.replica + " wall clock jumps from " + before + " to " + d.offsetMillis + " ms off");
             }
         } else {
             serverClear();

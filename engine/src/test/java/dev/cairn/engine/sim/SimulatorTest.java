@@ -60,7 +60,8 @@ class SimulatorTest {
             }
         }
         List<Long> run = new ArrayList<>(seedSet);
-        System.out.println("SimulatorTest seed=" + run.get(0) + ".." + run.get(run.size() - 1) + " (replay: CAIRN_SEED=<n>) "
+        System.out.println("SimulatorTest seed=" + (replay != null ? String.valueOf(replay) : first + ".." + (first + seeds - 1)
+                + " and regression seeds " + java.util.Arrays.toString(REGRESSION_SEEDS)) + " (replay: CAIRN_SEED=<n>) "
                 + run.size() + " seeds x " + replicas + " replicas x " + ops + " ops" + (longRun ? " [long]" : ""));
         Path dir = scratch();
         SimStats total = new SimStats();
