@@ -51,7 +51,7 @@ final class ServerModel {
     private final int pageSize;
     private final long maxAheadMillis;
     private final LongSupplier wall;
-    final HybridClock clock;
+    HybridClock clock;
     private final Function<String, SectionKind> kinds;
     private final SimStats stats;
     private final Trace trace;
@@ -83,6 +83,12 @@ final class ServerModel {
         this.kinds = kinds;
         this.stats = stats;
         this.trace = trace;
+    }
+
+    /** A restarted server process starts a fresh clock (the real one keeps it in memory only). */
+    void restartProcess() {
+        sessions.clear();
+        clock = new HybridClock(wall::getAsLong, "server", maxAheadMillis);
     }
 
     long head() {

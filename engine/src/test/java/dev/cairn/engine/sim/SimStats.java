@@ -31,6 +31,7 @@ final class SimStats {
     long skewRefusedBatches;
     long serverWrites;
     long resentChanges;
+    long ineffectiveServerClears;
 
     void add(SimStats o) {
         seeds += o.seeds;
@@ -58,6 +59,7 @@ final class SimStats {
         skewRefusedBatches += o.skewRefusedBatches;
         serverWrites += o.serverWrites;
         resentChanges += o.resentChanges;
+        ineffectiveServerClears += o.ineffectiveServerClears;
     }
 
     long faults() {
@@ -71,9 +73,9 @@ final class SimStats {
                 "seeds=%d ops=%d localChanges=%d acknowledged=%d seqs=%d pushesCommitted=%d pagesApplied=%d resentChanges=%d"
                         + " | faults=%d: drops=%d ackDrops=%d resets=%d latePushCuts=%d (lateFrames=%d) staleFrameCuts=%d"
                         + " (staleIgnored=%d) duplicatePages=%d partitions=%d restarts=%d crashes=%d serverRestarts=%d"
-                        + " clockJumps=%d skewRefusedBatches=%d serverWrites=%d",
+                        + " clockJumps=%d skewRefusedBatches=%d serverWrites=%d ineffectiveServerClears=%d",
                 seeds, ops, localChanges, acknowledgedChanges, seqsGiven, pushesCommitted, pagesApplied, resentChanges,
                 faults(), drops, ackDrops, resets, latePushCuts, lateFramesProcessed, staleFrameCuts, staleFramesIgnored,
-                duplicatePages, partitions, restarts, crashes, serverRestarts, clockJumps, skewRefusedBatches, serverWrites);
+                duplicatePages, partitions, restarts, crashes, serverRestarts, clockJumps, skewRefusedBatches, serverWrites, ineffectiveServerClears);
     }
 }

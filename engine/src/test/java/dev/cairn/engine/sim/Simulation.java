@@ -469,6 +469,7 @@ final class Simulation {
                     cut(c, Connection.Cut.RESET, "server restart");
                 }
             }
+            server.restartProcess();
         } else if (r < 95) {
             if (cfg.clockSkew()) {
                 SimDevice d = devices.get(rng.nextInt(devices.size()));
@@ -500,6 +501,12 @@ final class Simulation {
         if (!changes.isEmpty()) {
             stats.serverWrites += changes.size();
             server.serverWrite(changes);
+            for (Change c : changes) {
+                if (c instanceof Change.Put put && !server.entry(put.section(), put.key()).isTombstone()) {
+                    stats.ineffectiveServerClears++;
+                    trace.add("the server's clear of " + put.section() + "/" + put.key() + " lost to " + server.entry(put.section(), put.key()));
+                }
+            }
         }
     }
 
