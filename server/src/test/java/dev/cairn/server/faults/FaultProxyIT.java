@@ -31,8 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
  * last heal every device and the server must converge within 10 s, with 0 lost changes, nothing
  * twice in the server's log, and the server's state equal to folding every change written.
  *
- * <p>CI: 1,000 changes, at least 3 partitions, ~20 s of faults per store. Long
- * ({@code CAIRN_LONG=1}): {@code CAIRN_MINUTES} (default 30) minutes of faults, 100,000 changes,
+ * <p>CI: 1,000 changes, 9 episodes (every kind once, two partitions and a last partition; the
+ * combo partitions one more device), ~18 s of faults per store. Long ({@code CAIRN_LONG=1}): {@code CAIRN_MINUTES} (default
+ * 30) minutes of random episodes, 100,000 changes (scaled down for fewer minutes unless
+ * {@code CAIRN_CHANGES} says), 4 devices,
  * PostgreSQL. The seed fixes the schedule and the operations, not the thread timing.
  *
  * <p>Client settings: keepalive 2 s (a ping after 2 s of silence, the connection dropped 2 s later
@@ -54,14 +56,18 @@ class FaultProxyIT {
     }
 
     /** How big a run is. */
-    record Plan(int devices, int changes, long faultMillis, int minPartitions, long maxPartitionMillis) {
+    record Plan(int devices, int changes, long faultMillis, int minPartitions, long maxPartitionMillis, boolean drawn) {
+        /** About 18 s: 8 episodes (every kind, 2 partitions) and a last partition. */
         static Plan ci() {
-            return new Plan(3, 1_000, 20_000, 3, 5_000);
+            return new Plan(3, 1_000, 0, 3, 3_000, false);
         }
 
         static Plan longRun() {
             String minutes = System.getenv().getOrDefault("CAIRN_MINUTES", System.getProperty("cairn.minutes", "30"));
-            return new Plan(4, 100_000, Long.parseLong(minutes) * 60_000, 3, 20_000);
+            long millis = (long) (Double.parseDouble(minutes) * 60_000);
+            String changes = System.getenv("CAIRN_CHANGES");
+            int n = changes != null ? Integer.parseInt(changes) : (int) Math.max(1_000, 100_000 * millis / 1_800_000);
+            return new Plan(4, n, millis, 3, 20_000, true);
         }
     }
 
@@ -87,6 +93,7 @@ class FaultProxyIT {
 
     private void run(String test, TestServer server, Path dir, Plan plan) {
         long seed = RunMode.seed(test);
+        long t0 = System.nanoTime();
         Random random = new Random(seed);
         String user = "fault-" + UUID.randomUUID().toString().substring(0, 8);
         String token = server.token(user);
@@ -103,6 +110,7 @@ class FaultProxyIT {
                                 .random(jitter)));
             }
             devices.forEach(d -> d.sync.start());
+            System.out.println(test + " setup took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
             Writer writer = new Writer(new Random(random.nextLong()), devices);
 
             // writes at a steady rate while the episodes come and go, the last one until the last heal
@@ -185,11 +193,17 @@ class FaultProxyIT {
                     "the server's state must equal folding every change written (seed " + seed + ")");
             assertTrue(written.size() >= plan.changes(), "only " + written.size() + " changes written");
             assertTrue(counts.getOrDefault(Kind.PARTITION, 0) >= plan.minPartitions(), "partitions: " + counts);
+            if (plan.faultMillis() >= 1_800_000) {
+                assertTrue(schedule.size() >= 50 && written.size() >= 100_000, "the 30-minute run needs >= 50 episodes and >= 100,000 changes");
+            }
         } finally {
+            long closing = System.nanoTime();
             for (FaultDevice d : devices) {
                 d.close();
             }
             proxies.forEach(FaultProxy::close);
+            System.out.println(test + " closing took " + (System.nanoTime() - closing) / 1_000_000 + " ms, whole run "
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms");
         }
     }
 
@@ -225,41 +239,41 @@ class FaultProxyIT {
     static List<Episode> schedule(Random r, Plan plan) {
         List<Kind> kinds = new ArrayList<>();
         List<long[]> times = new ArrayList<>();
+        // CI: every kind once and two partitions, shuffled; long: random draws until the window is full
+        List<Kind> bag = new ArrayList<>();
+        if (!plan.drawn()) {
+            bag.addAll(List.of(Kind.PARTITION, Kind.PARTITION, Kind.DELAY, Kind.SLOW, Kind.CUT, Kind.RESET, Kind.REFUSE, Kind.COMBO));
+            java.util.Collections.shuffle(bag, r);
+        }
+        double scale = plan.drawn() ? 1.0 : 0.5; // CI episodes are shorter
         long t = 1_000; // let everyone connect first
-        while (true) {
-            Kind kind = Kind.values()[r.nextInt(Kind.values().length)];
-            long gap = 300 + r.nextInt(1_200);
-            long length = switch (kind) {
-                case PARTITION -> 1_500 + (long) (r.nextDouble() * (plan.maxPartitionMillis() - 1_500));
-                case DELAY, SLOW, REFUSE -> 1_000 + r.nextInt(3_000);
-                case CUT, RESET -> 100;
-                case COMBO -> 2_000 + r.nextInt(3_000);
-            };
-            if (t + gap + length > plan.faultMillis()) {
+        for (int i = 0; ; i++) {
+            Kind kind;
+            if (plan.drawn()) {
+                kind = Kind.values()[r.nextInt(Kind.values().length)];
+            } else if (i < bag.size()) {
+                kind = bag.get(i);
+            } else {
+                break;
+            }
+            long gap = (long) (scale * (300 + r.nextInt(r.nextInt(10) == 0 ? 5_000 : 1_200)));
+            long length = length(kind, r, plan, scale);
+            if (plan.drawn() && t + gap + length > plan.faultMillis()) {
                 break;
             }
             kinds.add(kind);
             times.add(new long[] {t + gap, t + gap + length});
             t += gap + length;
         }
-        // at least minPartitions partitions (CI: 3), placed where the draw put something else
-        long partitions = kinds.stream().filter(k -> k == Kind.PARTITION).count();
-        for (int i = 0; i < kinds.size() && partitions < plan.minPartitions(); i++) {
-            if (kinds.get(i) != Kind.PARTITION && times.get(i)[1] - times.get(i)[0] >= 1_000) {
-                kinds.set(i, Kind.PARTITION);
-                partitions++;
-            }
-        }
         // the last episode is a partition: writes go on until it heals, so converging after the
         // last heal needs the dead connections found (keepalive) and the backlog pushed
-        if (!kinds.isEmpty() && kinds.get(kinds.size() - 1) != Kind.PARTITION) {
-            long[] last = times.get(kinds.size() - 1);
-            last[1] = Math.max(last[1], last[0] + 1_500);
-            kinds.set(kinds.size() - 1, Kind.PARTITION);
-            partitions = kinds.stream().filter(k -> k == Kind.PARTITION).count();
-        }
+        long gap = 300 + r.nextInt(700);
+        long length = length(Kind.PARTITION, r, plan, scale);
+        kinds.add(Kind.PARTITION);
+        times.add(new long[] {t + gap, t + gap + length});
+        long partitions = kinds.stream().filter(k -> k == Kind.PARTITION).count();
         if (partitions < plan.minPartitions()) {
-            throw new IllegalStateException("the fault window is too short for " + plan.minPartitions() + " partitions");
+            throw new IllegalStateException("the schedule has only " + partitions + " partitions, wanted " + plan.minPartitions());
         }
         List<Episode> out = new ArrayList<>();
         for (int i = 0; i < kinds.size(); i++) {
@@ -280,6 +294,15 @@ class FaultProxyIT {
             out.add(new Episode(i, kind, times.get(i)[0], times.get(i)[1], List.copyOf(targets.subList(0, n)), a, b));
         }
         return out;
+    }
+
+    private static long length(Kind kind, Random r, Plan plan, double scale) {
+        return switch (kind) {
+            case PARTITION -> 1_500 + (long) (r.nextDouble() * (plan.maxPartitionMillis() - 1_500));
+            case DELAY, SLOW, REFUSE -> (long) (scale * (1_500 + r.nextInt(2_500)));
+            case CUT, RESET -> 100;
+            case COMBO -> (long) (scale * (3_000 + r.nextInt(3_000)));
+        };
     }
 
     private static void apply(Episode e, List<FaultProxy> proxies) {
