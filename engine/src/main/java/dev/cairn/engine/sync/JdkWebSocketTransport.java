@@ -163,6 +163,9 @@ public final class JdkWebSocketTransport implements Transport {
                 webSocket.abort();
                 return null;
             }
+            if (!last) {
+                listener.onProgress(); // a large frame on a slow link: alive, though not complete
+            }
             if (last) {
                 String message = partial.toString();
                 partial.setLength(0);

@@ -383,6 +383,8 @@ public final class SyncClient implements AutoCloseable {
         ScheduledFuture<?> pullRetryTimer;
         long lastReceivedNanos = System.nanoTime();
         long pingSentNanos;
+        /** When part of a frame last arrived (transport thread; 0 = never): also a sign of life. */
+        volatile long progressNanos;
         /** Sent, unanswered batches in send order (batch ids increase). */
         final LinkedHashMap<Long, Batch> inFlight = new LinkedHashMap<>();
         /** Parts to send again before reading new outbox entries. */
@@ -568,6 +570,11 @@ public final class SyncClient implements AutoCloseable {
                     endSession(s, "connection failed: " + messageOf(error), Reconnect.BACKOFF);
                 }
             });
+        }
+
+        @Override
+        public void onProgress() {
+            s.progressNanos = System.nanoTime(); // read by keepAlive; no task per fragment
         }
     }
 
@@ -1051,6 +1058,13 @@ public final class SyncClient implements AutoCloseable {
             return;
         }
         long now = System.nanoTime();
+        long progress = s.progressNanos;
+        if (progress != 0 && progress - s.lastReceivedNanos > 0) {
+            // Part of a large frame arrived (a slow link): the connection is alive, and the answer
+            // to a ping may be queued behind that frame.
+            s.lastReceivedNanos = progress;
+            s.pingSentNanos = 0;
+        }
         if (s.pingSentNanos != 0) {
             if (now - s.pingSentNanos >= keepAlive.toNanos()) {
                 endSession(s, "the server did not answer a ping within " + keepAlive.toMillis() + " ms", Reconnect.BACKOFF);

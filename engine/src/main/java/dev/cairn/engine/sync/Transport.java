@@ -33,6 +33,14 @@ public interface Transport {
 
         /** The connection failed. */
         void onError(Throwable error);
+
+        /**
+         * Part of a message arrived (a sign of life, not a frame): on a slow link one large frame
+         * can take longer than the keepalive period, and the connection is not dead meanwhile.
+         * May be called from any thread, also concurrently with the other methods.
+         */
+        default void onProgress() {
+        }
     }
 
     /** One open connection. */
