@@ -44,12 +44,12 @@ public final class FuzzLoop<T> {
 
     /** What a run did, for the report. */
     public record Report(String target, long seed, int corpus, long tries, long accepted, long refused, Duration elapsed,
-                         long slowestMillis, long targetMillis, int crashers) {
+                         long slowestMillis, long targetMillis, long failed, int crashers) {
         @Override
         public String toString() {
-            return String.format("%s: %d inputs (%d corpus + %d random) in %.1f s (%.1f min; %.1f s in the code under test), %d accepted, %d refused, slowest %d ms, %d crashers, seed=%d",
+            return String.format("%s: %d inputs (%d corpus + %d random) in %.1f s (%.1f min; %.1f s in the code under test), %d accepted, %d refused, slowest %d ms, %d failing inputs, %d distinct crashers, seed=%d",
                     target, corpus + tries, corpus, tries, elapsed.toMillis() / 1000.0, elapsed.toMillis() / 60000.0, targetMillis / 1000.0,
-                    accepted, refused, slowestMillis, crashers, seed);
+                    accepted, refused, slowestMillis, failed, crashers, seed);
         }
     }
 
@@ -64,6 +64,7 @@ public final class FuzzLoop<T> {
     private long refused;
     private long slowest;
     private long targetMillis;
+    private long failedInputs;
     private String slowestInput = "";
     private final Map<String, String> crashers = new LinkedHashMap<>();
 
@@ -108,7 +109,7 @@ public final class FuzzLoop<T> {
             }
         }
         Report report = new Report(testName, settings.seed(), entries.size(), tries, accepted, refused,
-                Duration.ofNanos(System.nanoTime() - start), slowest, targetMillis, crashers.size());
+                Duration.ofNanos(System.nanoTime() - start), slowest, targetMillis, failedInputs, crashers.size());
         System.out.println(report);
         System.out.println("  slowest input: " + slowestInput);
         log(report);
@@ -157,6 +158,7 @@ public final class FuzzLoop<T> {
         if (problem == null) {
             return;
         }
+        failedInputs++;
         String signature = signature(problem);
         if (crashers.containsKey(signature)) {
             return;

@@ -57,6 +57,8 @@ public final class Mutator {
 
     private final List<String> pieces;
     private final int[] lengths;
+    /** Longest input worth making: twice the largest limit. */
+    private final int cap;
 
     /**
      * @param pieces valid inputs whose pieces are spliced in
@@ -65,6 +67,11 @@ public final class Mutator {
     public Mutator(List<String> pieces, int... lengths) {
         this.pieces = pieces;
         this.lengths = lengths;
+        int longest = 0;
+        for (int n : lengths) {
+            longest = Math.max(longest, n);
+        }
+        this.cap = Math.max(64 << 10, 2 * longest);
     }
 
     /** One to {@code max} mutations of {@code input}. */
@@ -73,6 +80,9 @@ public final class Mutator {
         int n = 1 + r.nextInt(max);
         for (int i = 0; i < n; i++) {
             s = mutateOnce(s, r);
+            if (s.length() > cap) {
+                s = s.substring(0, cap); // past every limit already: bigger only costs time
+            }
         }
         return s;
     }
@@ -204,13 +214,13 @@ public final class Mutator {
     }
 
     /** Repeats one object (say a change in a batch) so batches reach their limits and carry duplicates. */
-    private static String duplicateObject(String s, Random r) {
+    private String duplicateObject(String s, Random r) {
         int[] obj = balanced(s, r);
         if (obj == null) {
             return s;
         }
         String one = s.substring(obj[0], obj[1]);
-        int times = pick(new int[] {1, 2, 9, 10, 11, 100, 1000}, r);
+        int times = Math.min(pick(new int[] {1, 2, 9, 10, 11, 100, 1000}, r), Math.max(1, cap / Math.max(1, one.length())));
         StringBuilder out = new StringBuilder(s.length() + times * (one.length() + 1));
         out.append(s, 0, obj[1]);
         for (int i = 0; i < times; i++) {
