@@ -18,7 +18,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
 /**
  * Fuzzes the bodies of {@code POST /api/import} and {@code POST /api/persistence/sync} on a real
  * server (embedded store, random port), as raw bytes (invalid UTF-8 included). Every answer is
- * 200, or 400/413 with a JSON error and a message; a refused body writes nothing (the user's head
+ * 200, or 400/413 with a JSON error and a message (a body that is not UTF-8 is always refused); a refused body writes nothing (the user's head
  * is unchanged); no request takes over a second; /health stays up.
  */
 class HttpBodyFuzzIT {
@@ -74,7 +74,11 @@ class HttpBodyFuzzIT {
         TestServer.Response r = TestServer.send(HttpRequest.newBuilder(URI.create(server.httpBase() + path))
                 .timeout(TestServer.TIMEOUT).header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
+        boolean utf8 = SocketFuzzIT.isUtf8(body);
         if (r.status() == 200) {
+            if (!utf8) {
+                throw new AssertionError("a body that is not valid UTF-8 was accepted: " + r);
+            }
             r.json();
             return true;
         }

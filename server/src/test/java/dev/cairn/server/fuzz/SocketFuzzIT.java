@@ -262,6 +262,15 @@ class SocketFuzzIT {
         }
     }
 
+    static boolean isUtf8(byte[] bytes) {
+        try {
+            StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes));
+            return true;
+        } catch (CharacterCodingException e) {
+            return false;
+        }
+    }
+
     private static void assertBystanderServed() {
         assertFalse(bystander.isClosed(), "the bystander's socket was closed");
         long before = server.head("bystander");
