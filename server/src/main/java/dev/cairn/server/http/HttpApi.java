@@ -152,9 +152,13 @@ public final class HttpApi {
     }
 
     private void importDocument(RoutingContext ctx) {
+        String body = bodyText(ctx);
+        if (body == null && ctx.response().ended()) {
+            return;
+        }
         List<Change> changes;
         try {
-            changes = ExportDocument.read(ctx.body().asString(), sections);
+            changes = ExportDocument.read(body, sections);
             changes.forEach(c -> clock.check(c.stamp()));
         } catch (IllegalArgumentException | ClockSkewException e) { // a stamp too far ahead is bad input, not a store failure
             error(ctx, 400, "invalid-import", e.getMessage());
@@ -363,7 +367,10 @@ public final class HttpApi {
 
     private JsonNode bodyTree(RoutingContext ctx) {
         try {
-            String text = ctx.body().asString();
+            String text = bodyText(ctx);
+            if (text == null && ctx.response().ended()) {
+                return null;
+            }
             JsonNode node = text == null ? null : Json.MAPPER.readTree(text);
             if (node == null || !node.isObject()) {
                 error(ctx, 400, "bad-request", "expected a JSON object body");
@@ -372,6 +379,24 @@ public final class HttpApi {
             return node;
         } catch (IOException e) {
             error(ctx, 400, "bad-request", "body is not valid JSON: " + Json.describe(e));
+            return null;
+        }
+    }
+
+    /**
+     * The body as text, or null if there is none. JSON is UTF-8 (RFC 8259): a body that is not is
+     * answered 400 here (and null returned), rather than decoded with U+FFFD in place of the bad
+     * bytes and stored.
+     */
+    private static String bodyText(RoutingContext ctx) {
+        io.vertx.core.buffer.Buffer body = ctx.body().buffer();
+        if (body == null) {
+            return null;
+        }
+        try {
+            return java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(body.getBytes())).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            error(ctx, 400, "bad-request", "request body is not valid UTF-8");
             return null;
         }
     }

@@ -89,7 +89,9 @@ public final class SyncSession {
     /** Wires the socket's handlers. */
     public void start() {
         ws.setWriteQueueMaxSize(ctx.maxPendingWriteBytes());
-        ws.textMessageHandler(this::onText);
+        // Text messages are put together here, not by textMessageHandler: Vert.x decodes them
+        // leniently (invalid UTF-8 becomes U+FFFD and would be stored), RFC 6455 says close 1007.
+        ws.frameHandler(this::onFrame);
         ws.binaryMessageHandler(b -> sendError(ErrorCode.MALFORMED_FRAME, "binary frames are not part of the protocol", null));
         ws.exceptionHandler(this::onSocketError);
         ws.closeHandler(v -> onClosed());
@@ -110,6 +112,34 @@ public final class SyncSession {
     }
 
     // ------------------------------------------------------------------ inbound
+
+    /** The text message being received, while its frames arrive; null between messages. */
+    private io.vertx.core.buffer.Buffer textMessage;
+
+    private void onFrame(io.vertx.core.http.WebSocketFrame frame) {
+        if (closed || !(frame.isText() || frame.isContinuation() && textMessage != null)) {
+            return; // binary messages go to binaryMessageHandler; control frames are Vert.x's
+        }
+        textMessage = textMessage == null ? frame.binaryData().copy() : textMessage.appendBuffer(frame.binaryData());
+        if (textMessage.length() > ctx.maxFrameBytes()) {
+            textMessage = null;
+            ws.close((short) 1009, "message larger than the server's limit");
+            return;
+        }
+        if (!frame.isFinal()) {
+            return;
+        }
+        byte[] bytes = textMessage.getBytes();
+        textMessage = null;
+        String text;
+        try {
+            text = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            ws.close((short) 1007, "text frame is not valid UTF-8");
+            return;
+        }
+        onText(text);
+    }
 
     private void onText(String text) {
         if (closed) {
