@@ -1,0 +1,118 @@
+package dev.cairn.server.security;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.cairn.engine.Cairn;
+import dev.cairn.engine.protocol.CloseCodes;
+import dev.cairn.engine.sync.SyncClient;
+import dev.cairn.server.RawSocket;
+import dev.cairn.server.TestServer;
+import dev.cairn.server.TestTokens;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A socket lives no longer than its token (PROTOCOL.md 2): at the token's {@code exp} the server
+ * closes it with {@link CloseCodes#TOKEN_EXPIRED} (4401), and the JVM client connects again with a
+ * fresh token from its supplier and goes on syncing. Tokens here expire about 2 s after they are made.
+ */
+class TokenExpiryIT {
+
+    private static final int LIFETIME_SECONDS = 2;
+    private static TestServer server;
+
+    @BeforeAll
+    static void start() {
+        server = TestServer.embedded().start();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private static String shortLived(String user) {
+        long now = TestTokens.now();
+        return TestTokens.hs256("{\"sub\":\"" + user + "\",\"iat\":" + now + ",\"exp\":" + (now + LIFETIME_SECONDS) + "}", TestServer.SECRET);
+    }
+
+    @Test
+    void socketIsClosedWith4401WhenItsTokenExpires() {
+        long opened = System.nanoTime();
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), shortLived("exp-raw"));
+             RawSocket longLived = RawSocket.connect(server.syncUri(), server.token("exp-raw"))) {
+            ws.hello("raw-1", 0);
+            longLived.hello("raw-2", 0);
+            Integer status = ws.closeStatus(Duration.ofSeconds(LIFETIME_SECONDS + 10));
+            long afterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - opened);
+            assertEquals(CloseCodes.TOKEN_EXPIRED, status, "the socket should be closed with 4401 once its token expired; after " + afterMs + " ms");
+            // exp has one-second resolution: the close comes no earlier than about a second in
+            assertTrue(afterMs >= 900, "closed too early (" + afterMs + " ms) for a token valid " + LIFETIME_SECONDS + " s");
+            // the same user's socket with a valid token is untouched
+            longLived.send("{\"type\":\"ping\"}");
+            assertEquals("pong", longLived.next(RawSocket.WAIT).path("type").asText());
+            // and the expired token opens nothing any more
+            assertEquals(401, RawSocket.refusal(server.syncUri(), expiredNow("exp-raw")));
+        }
+    }
+
+    private static String expiredNow(String user) {
+        long now = TestTokens.now();
+        return TestTokens.hs256("{\"sub\":\"" + user + "\",\"exp\":" + (now - 60) + "}", TestServer.SECRET);
+    }
+
+    @Test
+    void clientReconnectsWithAFreshTokenAndKeepsSyncing() throws Exception {
+        AtomicInteger tokensAsked = new AtomicInteger();
+        try (Cairn phone = Cairn.builder().inMemory().replicaId("exp-phone").open();
+             Cairn laptop = Cairn.builder().inMemory().replicaId("exp-laptop").open()) {
+            SyncClient phoneSync = SyncClient.builder(phone, server.syncUri(), () -> {
+                tokensAsked.incrementAndGet();
+                return shortLived("exp-user");
+            }).backoff(Duration.ofMillis(20), Duration.ofMillis(400)).build();
+            SyncClient laptopSync = SyncClient.builder(laptop, server.syncUri(), () -> server.token("exp-user"))
+                    .backoff(Duration.ofMillis(20), Duration.ofMillis(400)).build();
+            java.util.List<String> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+            phoneSync.onStatus(st -> {
+                if (st.lastError() != null) {
+                    errors.add(st.lastError());
+                }
+            });
+            try (phoneSync; laptopSync) {
+                phoneSync.start();
+                laptopSync.start();
+                phone.preferences().set("before", "one");
+                phoneSync.syncNow().get(20, TimeUnit.SECONDS);
+                // the first token expires: the server closes, the client asks for a new one and reconnects
+                until("a second token to be asked for and the phone live again", Duration.ofSeconds(LIFETIME_SECONDS + 15),
+                        () -> tokensAsked.get() >= 2 && phoneSync.status().isLive());
+                assertTrue(errors.stream().anyMatch(e -> e.contains("token expired") && e.contains("4401")),
+                        "the client should say why it reconnected: " + errors);
+                phone.preferences().set("after", "two");
+                phoneSync.syncNow().get(20, TimeUnit.SECONDS);
+                until("the laptop to receive both values", Duration.ofSeconds(15),
+                        () -> "two".equals(laptop.preferences().get("after", String.class, null))
+                                && "one".equals(laptop.preferences().get("before", String.class, null)));
+                laptopSync.syncNow().get(20, TimeUnit.SECONDS);
+                assertEquals(phone.canonicalState(), laptop.canonicalState(), "the two devices converged");
+            }
+        }
+    }
+
+    static void until(String what, Duration deadline, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + deadline.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("timed out after " + deadline.toMillis() + " ms waiting for " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+}
