@@ -185,7 +185,7 @@ public final class SyncServer extends VerticleBase {
      */
     private boolean cors(HttpServerRequest req) {
         String origin = req.getHeader("Origin");
-        if (!origins.crossOriginAllowed(origin, req.getHeader("Host"))) {
+        if (!origins.crossOriginAllowed(req)) {
             return false;
         }
         req.response().putHeader("Access-Control-Allow-Origin", origin).putHeader("Vary", "Origin");

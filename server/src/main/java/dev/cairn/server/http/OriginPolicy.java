@@ -2,6 +2,7 @@ package dev.cairn.server.http;
 
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.net.HostAndPort;
 import java.net.URI;
 import java.util.List;
 import java.util.Locale;
@@ -12,7 +13,7 @@ import java.util.Locale;
  * cross-site writes, and a page on another site could otherwise use a user's stored token
  * (WebSockets are not covered by CORS). So: a request without {@code Origin} (the JVM client,
  * curl) passes; one whose {@code Origin} is the server itself (same host and port as the
- * {@code Host} header) passes; one from a listed origin passes; anything else gets 403 before
+ * {@code Host} header or HTTP/2 authority) passes; one from a listed origin passes; anything else gets 403 before
  * the upgrade or the write.
  */
 public final class OriginPolicy {
@@ -35,12 +36,26 @@ public final class OriginPolicy {
         if (!syncPath.equals(req.path()) && !writes(req.method())) {
             return true; // a cross-site read gets no CORS headers, so the page cannot see the answer
         }
-        return sameOrigin(origin, req.getHeader("Host")) || listed(origin);
+        return sameOrigin(origin, authority(req)) || listed(origin);
     }
 
-    /** True if {@code origin} is a listed origin other than the server's own (it gets CORS headers). */
-    public boolean crossOriginAllowed(String origin, String host) {
-        return origin != null && !sameOrigin(origin, host) && listed(origin);
+    /**
+     * Where the request was sent, {@code host[:port]}: the Host header in HTTP/1.1, the
+     * {@code :authority} in HTTP/2 (which has no Host header); null if neither.
+     */
+    public static String authority(HttpServerRequest req) {
+        HostAndPort a = req.authority();
+        if (a == null || a.host() == null || a.host().isEmpty()) {
+            return null;
+        }
+        String host = a.host().indexOf(':') >= 0 && !a.host().startsWith("[") ? "[" + a.host() + "]" : a.host();
+        return a.port() >= 0 ? host + ":" + a.port() : host;
+    }
+
+    /** True if the request comes from a listed origin other than the server's own (it gets CORS headers). */
+    public boolean crossOriginAllowed(HttpServerRequest req) {
+        String origin = req.getHeader("Origin");
+        return origin != null && !sameOrigin(origin, authority(req)) && listed(origin);
     }
 
     private boolean listed(String origin) {

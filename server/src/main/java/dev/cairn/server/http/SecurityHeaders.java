@@ -38,7 +38,7 @@ public final class SecurityHeaders {
             h.set("Content-Security-Policy", API_CSP);
             h.set("Cache-Control", "no-store");
         } else {
-            h.set("Content-Security-Policy", pagePolicy(req.getHeader("Host")));
+            h.set("Content-Security-Policy", pagePolicy(OriginPolicy.authority(req)));
         }
     }
 
