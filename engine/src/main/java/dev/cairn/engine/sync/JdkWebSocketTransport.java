@@ -108,6 +108,8 @@ public final class JdkWebSocketTransport implements Transport {
                 case 401 -> " (the bearer token is missing, expired or invalid)";
                 case 403 -> " (the token is not allowed to sync)";
                 case 404 -> " (no sync endpoint at this address)";
+                case 429 -> " (this user has the most sockets the server allows open)";
+                case 503 -> " (the server is at its connection limit or unavailable; retrying later)";
                 default -> "";
             };
             return new SyncConnectException("the server refused the WebSocket upgrade to " + uri + " with HTTP " + status + hint
