@@ -86,11 +86,15 @@ class TokenExpiryIT {
             }).backoff(Duration.ofMillis(20), Duration.ofMillis(400)).build();
             SyncClient laptopSync = SyncClient.builder(laptop, server.syncUri(), () -> server.token(user))
                     .backoff(Duration.ofMillis(20), Duration.ofMillis(400)).build();
+            // every time an error appears (the client clears it once welcomed again), so each expiry counts once
             java.util.List<String> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+            java.util.concurrent.atomic.AtomicReference<String> previous = new java.util.concurrent.atomic.AtomicReference<>();
             phoneSync.onStatus(st -> {
-                if (st.lastError() != null && (errors.isEmpty() || !errors.get(errors.size() - 1).equals(st.lastError()))) {
-                    errors.add(st.lastError());
+                String error = st.lastError();
+                if (error != null && !error.equals(previous.get())) {
+                    errors.add(error);
                 }
+                previous.set(error);
             });
             try (phoneSync; laptopSync) {
                 phoneSync.start();
