@@ -3,7 +3,9 @@ package dev.cairn.server;
 import dev.cairn.engine.crdt.Names;
 import dev.cairn.engine.crdt.SectionKind;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
@@ -33,13 +35,15 @@ public record ServerConfig(
         int maxPendingWriteBytes,
         String nodeId,
         Map<String, SectionKind> extraSections,
-        Path webRoot) {
+        Path webRoot,
+        Security security) {
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(nodeId, "nodeId");
         extraSections = Map.copyOf(extraSections);
+        Objects.requireNonNull(security, "security");
         positive(port, "CAIRN_PORT", true);
         positive(dbPoolSize, "CAIRN_DB_POOL_SIZE", false);
         positive(maxFrameBytes, "CAIRN_MAX_FRAME_BYTES", false);
@@ -52,6 +56,77 @@ public record ServerConfig(
         }
         if (jwtSecret != null && jwtSecret.length() < 32) {
             throw new IllegalArgumentException("CAIRN_JWT_SECRET must be at least 32 characters for HS256");
+        }
+        if (security.maxChangesPerSecond() < maxBatch) {
+            // otherwise a full batch could never be accepted
+            throw new IllegalArgumentException("CAIRN_MAX_CHANGES_PER_SECOND (" + security.maxChangesPerSecond()
+                    + ") must be at least CAIRN_MAX_BATCH (" + maxBatch + ")");
+        }
+    }
+
+    /**
+     * Who may connect and how much (README "Configuration").
+     *
+     * @param maxSocketsPerUser   open sockets one user may have on this node; more are refused with HTTP 429
+     * @param maxSockets          open sockets on this node in all; more are refused with HTTP 503
+     * @param maxChangesPerSecond pushed changes per socket and second; more get {@code rate-limited}
+     * @param allowedOrigins      browser origins (scheme://host[:port]) besides the server's own; "*" allows any
+     * @param tls                 certificate to serve https/wss with; null serves plain http/ws
+     */
+    public record Security(int maxSocketsPerUser, int maxSockets, int maxChangesPerSecond, List<String> allowedOrigins, Tls tls) {
+        public Security {
+            allowedOrigins = List.copyOf(allowedOrigins);
+            positive(maxSocketsPerUser, "CAIRN_MAX_SOCKETS_PER_USER", false);
+            positive(maxSockets, "CAIRN_MAX_SOCKETS", false);
+            positive(maxChangesPerSecond, "CAIRN_MAX_CHANGES_PER_SECOND", false);
+        }
+
+        public Security withTls(Tls value) {
+            return new Security(maxSocketsPerUser, maxSockets, maxChangesPerSecond, allowedOrigins, value);
+        }
+    }
+
+    /**
+     * The server's certificate: PEM files ({@code cert} and {@code key}, an unencrypted PKCS#8 or
+     * PKCS#1 key) or a PKCS#12 keystore ({@code keystore} and its password).
+     */
+    public record Tls(Path cert, Path key, Path keystore, String keystorePassword) {
+        public Tls {
+            boolean pem = cert != null || key != null;
+            if (pem && (cert == null || key == null)) {
+                throw new IllegalArgumentException("CAIRN_TLS_CERT and CAIRN_TLS_KEY must be set together");
+            }
+            if (pem && keystore != null) {
+                throw new IllegalArgumentException("set either CAIRN_TLS_CERT and CAIRN_TLS_KEY or CAIRN_TLS_KEYSTORE, not both");
+            }
+            if (!pem && keystore == null) {
+                throw new IllegalArgumentException("TLS needs CAIRN_TLS_CERT and CAIRN_TLS_KEY, or CAIRN_TLS_KEYSTORE");
+            }
+            for (Map.Entry<String, Path> f : files(cert, key, keystore).entrySet()) {
+                if (!java.nio.file.Files.isReadable(f.getValue())) {
+                    throw new IllegalArgumentException(f.getKey() + " is not a readable file: " + f.getValue());
+                }
+            }
+        }
+
+        public static Tls pem(Path cert, Path key) {
+            return new Tls(cert, key, null, null);
+        }
+
+        public static Tls pkcs12(Path keystore, String password) {
+            return new Tls(null, null, keystore, password);
+        }
+
+        private static Map<String, Path> files(Path cert, Path key, Path keystore) {
+            Map<String, Path> out = new LinkedHashMap<>();
+            if (cert != null) {
+                out.put("CAIRN_TLS_CERT", cert);
+                out.put("CAIRN_TLS_KEY", key);
+            }
+            if (keystore != null) {
+                out.put("CAIRN_TLS_KEYSTORE", keystore);
+            }
+            return out;
         }
     }
 
@@ -78,7 +153,44 @@ public record ServerConfig(
                 integer(env, "CAIRN_MAX_PENDING_WRITE_BYTES", 8 << 20),
                 env.getOrDefault("CAIRN_NODE_ID", UUID.randomUUID().toString().substring(0, 8)),
                 sections(env.get("CAIRN_SECTIONS")),
-                env.containsKey("CAIRN_WEB_ROOT") ? Path.of(env.get("CAIRN_WEB_ROOT")) : null);
+                env.containsKey("CAIRN_WEB_ROOT") ? Path.of(env.get("CAIRN_WEB_ROOT")) : null,
+                new Security(
+                        integer(env, "CAIRN_MAX_SOCKETS_PER_USER", 32),
+                        integer(env, "CAIRN_MAX_SOCKETS", 20_000),
+                        integer(env, "CAIRN_MAX_CHANGES_PER_SECOND", 10_000),
+                        origins(env.get("CAIRN_ALLOWED_ORIGINS")),
+                        tls(env)));
+    }
+
+    private static Tls tls(Map<String, String> env) {
+        String cert = blankToNull(env.get("CAIRN_TLS_CERT"));
+        String key = blankToNull(env.get("CAIRN_TLS_KEY"));
+        String keystore = blankToNull(env.get("CAIRN_TLS_KEYSTORE"));
+        if (cert == null && key == null && keystore == null) {
+            return null;
+        }
+        return new Tls(cert == null ? null : Path.of(cert), key == null ? null : Path.of(key),
+                keystore == null ? null : Path.of(keystore), env.getOrDefault("CAIRN_TLS_KEYSTORE_PASSWORD", ""));
+    }
+
+    /** "https://app.example, http://localhost:5173" or "*"; each origin is scheme://host[:port], no path. */
+    private static List<String> origins(String spec) {
+        List<String> out = new ArrayList<>();
+        if (spec == null || spec.isBlank()) {
+            return out;
+        }
+        for (String item : spec.split(",")) {
+            String origin = item.trim();
+            if (origin.isEmpty()) {
+                continue;
+            }
+            if (!origin.equals("*") && !origin.matches("(?i)https?://[a-z0-9.\\-\\[\\]:]+")) {
+                throw new IllegalArgumentException("CAIRN_ALLOWED_ORIGINS item '" + origin
+                        + "' must be scheme://host[:port] (no path, no trailing slash) or *");
+            }
+            out.add(origin.toLowerCase(java.util.Locale.ROOT));
+        }
+        return out;
     }
 
     public boolean embedded() {
@@ -87,32 +199,37 @@ public record ServerConfig(
 
     public ServerConfig withPort(int value) {
         return new ServerConfig(host, value, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
     }
 
     public ServerConfig withDatabaseUrl(String value) {
         return new ServerConfig(host, port, value, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
     }
 
     public ServerConfig withDataDir(Path value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, value, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
     }
 
     public ServerConfig withJwtSecret(String value, boolean devTokensOn) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, value, devTokensOn, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
     }
 
     public ServerConfig withLimits(int frameBytes, int batch, int framesPerSecond, int page) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, frameBytes, batch,
-                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
+    }
+
+    public ServerConfig withSecurity(Security value) {
+        return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, value);
     }
 
     public ServerConfig withNodeId(String value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, security);
     }
 
     private static Map<String, SectionKind> sections(String spec) {

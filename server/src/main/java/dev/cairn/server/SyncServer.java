@@ -8,7 +8,10 @@ import dev.cairn.server.fanout.Fanout;
 import dev.cairn.server.fanout.LocalFanout;
 import dev.cairn.server.fanout.PgNotifyFanout;
 import dev.cairn.server.http.HttpApi;
+import dev.cairn.server.http.OriginPolicy;
+import dev.cairn.server.http.SecurityHeaders;
 import dev.cairn.server.session.Hub;
+import dev.cairn.server.session.SocketSlots;
 import dev.cairn.server.session.SyncSession;
 import dev.cairn.server.store.JournalServerStore;
 import dev.cairn.server.store.PgServerStore;
@@ -17,7 +20,11 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.KeyStoreOptions;
+import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.StaticHandler;
 import java.security.SecureRandom;
@@ -43,6 +50,9 @@ public final class SyncServer extends VerticleBase {
     private TokenAuth auth;
     private SyncSession.Context sessions;
     private ServerMetrics metrics;
+    private SocketSlots slots;
+    private OriginPolicy origins;
+    private SecurityHeaders headers;
 
     public SyncServer(ServerConfig config) {
         this(config, UnaryOperator.identity());
@@ -97,7 +107,11 @@ public final class SyncServer extends VerticleBase {
                 nanos -> metrics.commitTimer().record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS));
         metrics.gauge("cairn_commit_queue_batches", committer::queued);
         sessions = new SyncSession.Context(vertx, hub, committer, store, sections, clock, config.maxBatch(), config.pageSize(),
-                config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics);
+                config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics,
+                config.security().maxChangesPerSecond());
+        slots = new SocketSlots(config.security().maxSocketsPerUser(), config.security().maxSockets());
+        origins = new OriginPolicy(config.security().allowedOrigins());
+        headers = new SecurityHeaders(config.security().tls() != null);
 
         Router router = Router.router(vertx);
         new HttpApi(vertx, store, committer, sections, clock, auth, config.devTokens(), metrics, config.maxFrameBytes()).mount(router);
@@ -113,8 +127,15 @@ public final class SyncServer extends VerticleBase {
                 .setMaxWebSocketMessageSize(config.maxFrameBytes())
                 .setIdleTimeout(120)
                 .setTcpNoDelay(true);
+        tls(options);
         http = vertx.createHttpServer(options).requestHandler(req -> {
-            if ("/sync".equals(req.path())) {
+            headers.apply(req);
+            if (!origins.allows(req, "/sync")) {
+                refuse(req, 403, "forbidden-origin", "requests from origin " + req.getHeader("Origin")
+                        + " are not allowed (same origin only; see CAIRN_ALLOWED_ORIGINS)");
+            } else if (cors(req)) {
+                return; // a preflight, answered
+            } else if ("/sync".equals(req.path())) {
                 upgrade(req);
             } else {
                 router.handle(req);
@@ -129,8 +150,9 @@ public final class SyncServer extends VerticleBase {
                     }
                     return http.listen();
                 })
-                .onSuccess(s -> LOG.info("cairn server listening on port {} (store {}, node {}, dev tokens {})",
-                        s.actualPort(), store.kind(), config.nodeId(), config.devTokens() ? "on" : "off"));
+                .onSuccess(s -> LOG.info("cairn server listening on port {} ({}, store {}, node {}, dev tokens {})",
+                        s.actualPort(), config.security().tls() != null ? "TLS" : "plain http", store.kind(), config.nodeId(),
+                        config.devTokens() ? "on" : "off"));
     }
 
     /**
@@ -149,31 +171,98 @@ public final class SyncServer extends VerticleBase {
         }
     }
 
-    /** Authenticates before the upgrade completes: a bad token gets 401 and no socket. */
+    /** Serves https and wss when a certificate is configured (PEM files or a PKCS#12 keystore). */
+    private void tls(HttpServerOptions options) {
+        ServerConfig.Tls tls = config.security().tls();
+        if (tls == null) {
+            return;
+        }
+        options.setSsl(true);
+        if (tls.keystore() != null) {
+            options.setKeyCertOptions(new KeyStoreOptions().setType("PKCS12").setPath(tls.keystore().toString())
+                    .setPassword(tls.keystorePassword()));
+        } else {
+            options.setKeyCertOptions(new PemKeyCertOptions().setCertPath(tls.cert().toString()).setKeyPath(tls.key().toString()));
+        }
+    }
+
+    /**
+     * CORS for the origins listed in CAIRN_ALLOWED_ORIGINS (a page served elsewhere calling the
+     * API): answers their preflight and marks their answers readable. True if the request was a
+     * preflight and is answered.
+     */
+    private boolean cors(HttpServerRequest req) {
+        String origin = req.getHeader("Origin");
+        if (!origins.crossOriginAllowed(req)) {
+            return false;
+        }
+        req.response().putHeader("Access-Control-Allow-Origin", origin).putHeader("Vary", "Origin");
+        if (req.method() == HttpMethod.OPTIONS && req.getHeader("Access-Control-Request-Method") != null) {
+            req.response().setStatusCode(204)
+                    .putHeader("Access-Control-Allow-Methods", "GET, POST, DELETE")
+                    .putHeader("Access-Control-Allow-Headers", "Authorization, Content-Type")
+                    .putHeader("Access-Control-Max-Age", "600")
+                    .end();
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Authenticates before the upgrade completes: a bad token gets 401 and no socket, a user at
+     * their socket limit 429, a full server 503. The socket is closed when its token expires.
+     */
     private void upgrade(HttpServerRequest req) {
         String token = TokenAuth.bearer(req.getHeader("Authorization"));
         if (token == null) {
             token = req.getParam("access_token");
         }
         req.pause();
-        auth.authenticate(token).onComplete(ar -> {
+        auth.verify(token).onComplete(ar -> {
             if (ar.failed()) {
                 req.resume();
-                req.response().setStatusCode(401).putHeader("WWW-Authenticate", "Bearer")
-                        .putHeader("content-type", "application/json")
-                        .end("{\"error\":\"unauthorized\",\"message\":" + io.vertx.core.json.Json.encode(ar.cause().getMessage()) + "}");
+                req.response().putHeader("WWW-Authenticate", "Bearer");
+                refuse(req, 401, "unauthorized", ar.cause().getMessage());
                 return;
             }
-            req.toWebSocket().onSuccess(ws -> new SyncSession(sessions, ws, ar.result()).start())
+            String user = ar.result().user();
+            SocketSlots.Result slot = slots.acquire(user);
+            if (slot != SocketSlots.Result.OK) {
+                req.resume();
+            }
+            if (slot == SocketSlots.Result.USER_FULL) {
+                LOG.info("socket refused user={}: {} sockets open, the limit per user", user, slots.perUser());
+                refuse(req, 429, "too-many-sockets", "this user already has " + slots.perUser()
+                        + " sockets open on this server (CAIRN_MAX_SOCKETS_PER_USER); close one first");
+                return;
+            }
+            if (slot == SocketSlots.Result.SERVER_FULL) {
+                LOG.warn("socket refused user={}: the server has {} sockets open, its limit", user, slots.total());
+                req.response().putHeader("Retry-After", "10");
+                refuse(req, 503, "server-full", "the server has reached its limit of " + slots.total()
+                        + " open sockets (CAIRN_MAX_SOCKETS); try again later");
+                return;
+            }
+            req.toWebSocket().onSuccess(ws -> new SyncSession(sessions, ws, user, ar.result().expiresAtMillis(),
+                            () -> slots.release(user)).start())
                     .onFailure(e -> {
+                        slots.release(user);
                         LOG.debug("upgrade failed: {}", e.toString());
                         // e.g. a plain GET /sync: without an answer the request would hang until the idle timeout
                         if (!req.response().ended() && !req.response().headWritten()) {
-                            req.response().setStatusCode(400).putHeader("content-type", "application/json")
-                                    .end("{\"error\":\"bad-request\",\"message\":\"/sync expects a WebSocket upgrade\"}");
+                            refuse(req, 400, "bad-request", "/sync expects a WebSocket upgrade");
                         }
                     });
         });
+    }
+
+    /** An error answer before (instead of) an upgrade, in the HTTP API's error shape. */
+    private static void refuse(HttpServerRequest req, int status, String code, String message) {
+        if (req.response().ended()) {
+            return;
+        }
+        req.response().setStatusCode(status).putHeader("content-type", "application/json")
+                .end(new JsonObject().put("error", code).put("message", message).encode());
     }
 
     @Override

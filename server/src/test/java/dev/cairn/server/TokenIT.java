@@ -9,12 +9,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -124,6 +128,61 @@ class TokenIT {
         assertEquals("unauthorized", body.path("error").asText(), name + ": " + r);
         assertTrue(body.path("message").isTextual(), name + ": " + r);
         assertEquals("Bearer", r.header("WWW-Authenticate"), name + ": " + r);
+    }
+
+    /** Routes that need no token; every other mounted route must refuse every bad token. */
+    private static final Set<String> PUBLIC_ROUTES = Set.of("GET /health", "GET /metrics", "POST /api/dev/token");
+
+    /** The only path parameters a route may have: none of them names a user (the token alone decides whose data it is). */
+    private static final Map<String, String> PATH_VALUES = Map.of("section", "preferences");
+
+    @Test
+    void noRouteNamesAUser() {
+        for (HttpRoutes.Mounted r : HttpRoutes.mounted(server.vertx())) {
+            // concrete() fails on a parameter not in PATH_VALUES. A route with a user parameter
+            // (/api/users/:user/...) would need cases with another user's token: add them here.
+            r.concrete(PATH_VALUES);
+        }
+    }
+
+    /**
+     * Every bad token on every mounted route that is not public (so a new route is covered the
+     * day it is added): 401, the API's error shape, and nothing written.
+     */
+    @TestFactory
+    Stream<DynamicTest> everyRouteRefusesEveryBadToken() {
+        List<HttpRoutes.Mounted> routes = HttpRoutes.mounted(server.vertx()).stream()
+                .filter(r -> !PUBLIC_ROUTES.contains(r.key())).toList();
+        assertTrue(routes.size() >= 10, "expected the API's routes, got " + routes);
+        return routes.stream().map(route -> DynamicTest.dynamicTest(route.key(), () -> {
+            long aliceHead = server.head("alice");
+            badTokens().forEach(args -> {
+                String name = (String) args.get()[0];
+                @SuppressWarnings("unchecked")
+                String t = ((Supplier<String>) args.get()[1]).get();
+                java.net.http.HttpRequest.Builder b = java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(server.httpBase() + route.concrete(PATH_VALUES)));
+                if (t != null) {
+                    b.header("Authorization", "Bearer " + t);
+                }
+                String body = route.method().equals("GET") || route.method().equals("DELETE") ? null : "{\"theme\":\"pwned\"}";
+                if (body != null) {
+                    b.header("Content-Type", "application/json");
+                }
+                b.method(route.method(), body == null ? java.net.http.HttpRequest.BodyPublishers.noBody()
+                        : java.net.http.HttpRequest.BodyPublishers.ofString(body));
+                assertUnauthorized(route.key() + ", " + name, TestServer.send(b.build()));
+            });
+            assertEquals(aliceHead, server.head("alice"), route.key() + ": a refused request wrote something for alice");
+            assertEquals(0, server.head("mallory"), route.key() + ": a refused request wrote something for mallory");
+        }));
+    }
+
+    @Test
+    void publicRoutesAreStillMounted() {
+        Set<String> keys = new java.util.HashSet<>();
+        HttpRoutes.mounted(server.vertx()).forEach(r -> keys.add(r.key()));
+        assertTrue(keys.containsAll(PUBLIC_ROUTES), "PUBLIC_ROUTES names a route that is gone: " + PUBLIC_ROUTES + " vs " + keys);
     }
 
     @Test

@@ -18,6 +18,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * {@link Transport} over the JDK's {@code java.net.http} WebSocket client (no extra dependency).
@@ -107,10 +108,17 @@ public final class JdkWebSocketTransport implements Transport {
                 case 401 -> " (the bearer token is missing, expired or invalid)";
                 case 403 -> " (the token is not allowed to sync)";
                 case 404 -> " (no sync endpoint at this address)";
+                case 429 -> " (this user has the most sockets the server allows open)";
+                case 503 -> " (the server is at its connection limit or unavailable; retrying later)";
                 default -> "";
             };
             return new SyncConnectException("the server refused the WebSocket upgrade to " + uri + " with HTTP " + status + hint
                     + bodyOf(response), status, cause);
+        }
+        SSLHandshakeException tls = tlsFailure(cause);
+        if (tls != null) {
+            return new SyncConnectException("the TLS handshake with " + uri + " failed: " + tls.getMessage()
+                    + " (a self-signed or private certificate needs an SSLContext that trusts it: SyncClient.Builder.sslContext)", 0, tls);
         }
         if (cause instanceof HttpConnectTimeoutException || cause instanceof HttpTimeoutException) {
             return new SyncConnectException("could not connect to " + uri + ": timed out", 0, cause);
@@ -120,6 +128,15 @@ public final class JdkWebSocketTransport implements Transport {
         }
         String detail = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getClass().getSimpleName() + ": " + cause.getMessage();
         return new SyncConnectException("could not connect to " + uri + ": " + detail, 0, cause);
+    }
+
+    private static SSLHandshakeException tlsFailure(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SSLHandshakeException h) {
+                return h;
+            }
+        }
+        return null;
     }
 
     private static String bodyOf(HttpResponse<?> response) {

@@ -6,12 +6,14 @@ import dev.cairn.engine.codec.ChangeJson;
 import dev.cairn.engine.Subscription;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.engine.protocol.CloseCodes;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.protocol.ProtocolException;
 import dev.cairn.engine.section.SectionSpec;
 import java.net.URI;
+import java.net.http.HttpClient;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -39,6 +41,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import javax.net.ssl.SSLContext;
 
 /**
  * Keeps one {@link Cairn} engine in sync with a Cairn server over the protocol of PROTOCOL.md:
@@ -68,7 +71,8 @@ import java.util.function.Supplier;
  * server's) stays queued and is re-sent after a longer, growing delay ({@link Builder#clockSkewRetry},
  * default 5 s .. 30 s) while other batches go on. A connection the server closes with 1009 (frame
  * too big) counts as a failed session: the reconnect backoff is not reset by the next welcome,
- * and later batches are kept smaller.
+ * and later batches are kept smaller. A connection the server closes with 4401 (the token
+ * expired) is opened again at once, with a fresh token from the token supplier.
  *
  * <p><b>Pull.</b> Pages of server changes are applied with {@link Cairn#applyRemote(List, long)},
  * which persists the cursor no earlier than the changes. Changes to sections the engine does not
@@ -176,7 +180,9 @@ public final class SyncClient implements AutoCloseable {
         this.skewRetryMin = b.skewRetryMin == null ? DEFAULT_CLOCK_SKEW_RETRY_MIN : b.skewRetryMin;
         this.skewRetryMax = b.skewRetryMax == null ? DEFAULT_CLOCK_SKEW_RETRY_MAX : b.skewRetryMax;
         this.applier = b.applier == null ? cairn::applyRemote : b.applier;
-        this.transport = b.transport == null ? new JdkWebSocketTransport(connectTimeout) : b.transport;
+        this.transport = b.transport != null ? b.transport
+                : b.sslContext != null ? new JdkWebSocketTransport(HttpClient.newBuilder().sslContext(b.sslContext).build(), connectTimeout)
+                : new JdkWebSocketTransport(connectTimeout);
         this.backoff = new Backoff(backoffMin, backoffMax, random);
         this.sections = cairn.sections();
         this.executor = new ScheduledThreadPoolExecutor(1, r -> {
@@ -549,6 +555,12 @@ public final class SyncClient implements AutoCloseable {
                 if (s.current()) {
                     String why = code == 1000 ? null
                             : "connection closed by the server (code " + code + (reason == null || reason.isEmpty() ? "" : ": " + reason) + ")";
+                    if (code == CloseCodes.TOKEN_EXPIRED) {
+                        // Not a failure: the token ran out. The next connect asks the supplier for a fresh one.
+                        endSession(s, "the server closed the connection because the token expired (code " + code
+                                + "); connecting again with a fresh token", Reconnect.NOW);
+                        return;
+                    }
                     if (code == 1009) {
                         // A frame was too big for the server. Batches are sized to fit, so this is a
                         // bug somewhere: keep later batches smaller and do not let the next welcome
@@ -1304,6 +1316,7 @@ public final class SyncClient implements AutoCloseable {
         private Duration skewRetryMin;
         private Duration skewRetryMax;
         private BiFunction<List<Change>, Long, Integer> applier;
+        private SSLContext sslContext;
 
         private Builder(Cairn cairn, URI uri, Supplier<String> token) {
             this.cairn = Objects.requireNonNull(cairn, "cairn");
@@ -1318,7 +1331,19 @@ public final class SyncClient implements AutoCloseable {
         /** How to reach the server; default a {@link JdkWebSocketTransport}. */
         public Builder transport(Transport transport) {
             requireState(this.transport == null, "transport was already set to %s", this.transport);
+            requireState(this.sslContext == null, "sslContext applies to the default transport; configure TLS on the given transport instead");
             this.transport = Objects.requireNonNull(transport, "transport");
+            return this;
+        }
+
+        /**
+         * The TLS settings for {@code wss://} with the default transport, e.g. an {@link SSLContext}
+         * that trusts a server's self-signed or private certificate; default the JDK's (its trust store).
+         */
+        public Builder sslContext(SSLContext sslContext) {
+            requireState(this.sslContext == null, "sslContext was already set");
+            requireState(this.transport == null, "sslContext applies to the default transport; configure TLS on the given transport instead");
+            this.sslContext = Objects.requireNonNull(sslContext, "sslContext");
             return this;
         }
 

@@ -20,21 +20,36 @@ public final class TokenAuth {
     /** User ids: what may follow "sub" — kept to a safe alphabet since they key every table. */
     public static final Pattern USER_ID = Pattern.compile("[A-Za-z0-9._@-]{1,128}");
 
+    /** Seconds a token is still accepted after its {@code exp} (or before its {@code nbf}): clocks differ. */
+    public static final int LEEWAY_SECONDS = 5;
+
     private final JWTAuth jwt;
+
+    /** A valid token: its user and when it stops being valid (its {@code exp}, in epoch milliseconds). */
+    public record Verified(String user, long expiresAtMillis) {
+    }
 
     public TokenAuth(Vertx vertx, String secret) {
         this.jwt = JWTAuth.create(vertx, new JWTAuthOptions()
                 .addPubSecKey(new PubSecKeyOptions().setAlgorithm("HS256").setBuffer(secret))
-                .setJWTOptions(new JWTOptions().setAlgorithm("HS256").setLeeway(5)));
+                .setJWTOptions(new JWTOptions().setAlgorithm("HS256").setLeeway(LEEWAY_SECONDS)));
     }
 
     /** The user id of a valid token; fails with {@link AuthException} otherwise. */
     public Future<String> authenticate(String token) {
+        return verify(token).map(Verified::user);
+    }
+
+    /**
+     * The user and expiry of a valid token; fails with {@link AuthException} otherwise. The
+     * failure's message is safe to show and to log: it never contains the token or its parts.
+     */
+    public Future<Verified> verify(String token) {
         if (token == null || token.isBlank()) {
             return Future.failedFuture(new AuthException("missing bearer token"));
         }
         return jwt.authenticate(new TokenCredentials(token))
-                .recover(e -> Future.failedFuture(new AuthException("invalid token: " + e.getMessage())))
+                .recover(e -> Future.failedFuture(new AuthException("invalid token: " + describe(e, token))))
                 .compose(user -> {
                     // getValue, not getString: getString turns a number into text, and a non-string sub is malformed (RFC 7519 4.1.2)
                     Object claim = user.principal().getValue("sub");
@@ -44,11 +59,24 @@ public final class TokenAuth {
                     }
                     // A token without an expiry would be valid forever once leaked.
                     // Vert.x 5 moves the registered claims (exp, iat, nbf) from the principal to the attributes.
-                    if (!(user.attributes().getValue("exp") instanceof Number) && !(user.principal().getValue("exp") instanceof Number)) {
+                    Object exp = user.attributes().getValue("exp") instanceof Number n ? n : user.principal().getValue("exp");
+                    if (!(exp instanceof Number seconds)) {
                         return Future.failedFuture(new AuthException("token has no 'exp' (expiry)"));
                     }
-                    return Future.succeededFuture(sub);
+                    long s = seconds.longValue();
+                    return Future.succeededFuture(new Verified(sub, s >= Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : s * 1000));
                 });
+    }
+
+    /** The library's reason, without any part of the token (some messages quote what they could not parse). */
+    private static String describe(Throwable e, String token) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        for (String part : token.split("\\.")) {
+            if (part.length() >= 4) {
+                message = message.replace(part, "<token>");
+            }
+        }
+        return message.length() > 200 ? message.substring(0, 200) + "..." : message;
     }
 
     /** A token for {@code user} valid for {@code seconds}. */

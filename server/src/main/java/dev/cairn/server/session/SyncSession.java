@@ -8,11 +8,13 @@ import dev.cairn.engine.clock.ClockSkewException;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.protocol.CloseCodes;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.protocol.ProtocolException;
 import dev.cairn.server.SectionRegistry;
+import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.store.ServerStore;
 import dev.cairn.server.store.ServerStore.CommitResult;
@@ -50,12 +52,16 @@ public final class SyncSession {
     /** Limits and collaborators a session needs. */
     public record Context(Vertx vertx, Hub hub, GroupCommitter committer, ServerStore store, SectionRegistry sections,
                           HybridClock clock, int maxBatch, int pageSize, int maxFramesPerSecond, int maxFrameBytes,
-                          int maxPendingWriteBytes, SessionMetrics metrics) {
+                          int maxPendingWriteBytes, SessionMetrics metrics, int maxChangesPerSecond) {
     }
 
     private final Context ctx;
     private final ServerWebSocket ws;
     private final String user;
+    private final long tokenExpiresAtMillis;
+    private final Runnable released;
+    private long expiryTimer = -1;
+    private int changesInWindow;
 
     private String replica;
     private boolean ready;
@@ -77,9 +83,20 @@ public final class SyncSession {
     private long helloTimer;
 
     public SyncSession(Context ctx, ServerWebSocket ws, String user) {
+        this(ctx, ws, user, Long.MAX_VALUE, () -> { });
+    }
+
+    /**
+     * @param tokenExpiresAtMillis when the socket's token expires: the socket is closed then
+     *                             ({@link CloseCodes#TOKEN_EXPIRED}), so a revoked user cannot keep it open
+     * @param released             run once when the socket has closed (frees its slot in the socket limits)
+     */
+    public SyncSession(Context ctx, ServerWebSocket ws, String user, long tokenExpiresAtMillis, Runnable released) {
         this.ctx = ctx;
         this.ws = ws;
         this.user = user;
+        this.tokenExpiresAtMillis = tokenExpiresAtMillis;
+        this.released = released;
     }
 
     public String user() {
@@ -108,7 +125,29 @@ public final class SyncSession {
                 ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
             }
         });
+        scheduleExpiry();
         ctx.metrics().sessionOpened();
+    }
+
+    /**
+     * Closes the socket when its token expires. A token accepted within the verifier's leeway
+     * (already past its exp) gets the rest of that leeway, so it is not closed the moment it opens.
+     */
+    private void scheduleExpiry() {
+        if (tokenExpiresAtMillis == Long.MAX_VALUE) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        long delay = tokenExpiresAtMillis - now;
+        if (delay <= 0) {
+            delay = tokenExpiresAtMillis + TokenAuth.LEEWAY_SECONDS * 1000L - now;
+        }
+        expiryTimer = ctx.vertx().setTimer(Math.max(1, delay), id -> {
+            if (!closed) {
+                LOG.info("session token expired user={} replica={}", user, replica);
+                ws.close((short) CloseCodes.TOKEN_EXPIRED, "token expired");
+            }
+        });
     }
 
     // ------------------------------------------------------------------ inbound
@@ -222,6 +261,11 @@ public final class SyncSession {
         }
         if (push.changes().size() > ctx.maxBatch()) {
             sendError(ErrorCode.BATCH_TOO_LARGE, push.changes().size() + " changes in one batch; the limit is " + ctx.maxBatch(), push.batch());
+            return;
+        }
+        if (!changesWithinRate(push.changes().size())) {
+            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxChangesPerSecond() + " changes per second; batch dropped, send it again later",
+                    push.batch());
             return;
         }
         // Check the whole batch before anything is applied: nothing half-applied.
@@ -425,8 +469,18 @@ public final class SyncSession {
         if (now - windowStart >= 1000) {
             windowStart = now;
             framesInWindow = 0;
+            changesInWindow = 0;
         }
         return ++framesInWindow <= ctx.maxFramesPerSecond();
+    }
+
+    /** Counts a push's changes in the current one-second window (the one {@link #withinRate} keeps); a refused batch does not count. */
+    private boolean changesWithinRate(int changes) {
+        if (changesInWindow + changes > ctx.maxChangesPerSecond()) {
+            return false;
+        }
+        changesInWindow += changes;
+        return true;
     }
 
     /** Only for {@link #batchOf}: nesting is skipped token by token (no recursion), so no depth limit is needed. */
@@ -488,6 +542,8 @@ public final class SyncSession {
         closed = true;
         ctx.vertx().cancelTimer(helloTimer);
         ctx.vertx().cancelTimer(slowTimer);
+        ctx.vertx().cancelTimer(expiryTimer);
+        released.run();
         ctx.hub().remove(this);
         ctx.metrics().sessionClosed();
         LOG.info("session closed user={} replica={} sentCursor={}", user, replica, sentCursor);

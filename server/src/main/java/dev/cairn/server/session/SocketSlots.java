@@ -1,0 +1,63 @@
+package dev.cairn.server.session;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Counts the open sockets of this node, per user and in all, so one user (or a flood) cannot
+ * exhaust the server's memory and file descriptors. A slot is taken before the upgrade and given
+ * back when the socket closes or the upgrade fails. Event-loop confined.
+ */
+public final class SocketSlots {
+
+    /** What {@link #acquire} decided. */
+    public enum Result { OK, USER_FULL, SERVER_FULL }
+
+    private final int perUser;
+    private final int total;
+    private final Map<String, Integer> byUser = new HashMap<>();
+    private int open;
+
+    public SocketSlots(int perUser, int total) {
+        this.perUser = perUser;
+        this.total = total;
+    }
+
+    public Result acquire(String user) {
+        if (open >= total) {
+            return Result.SERVER_FULL;
+        }
+        int mine = byUser.getOrDefault(user, 0);
+        if (mine >= perUser) {
+            return Result.USER_FULL;
+        }
+        byUser.put(user, mine + 1);
+        open++;
+        return Result.OK;
+    }
+
+    public void release(String user) {
+        Integer mine = byUser.get(user);
+        if (mine == null) {
+            return;
+        }
+        if (mine <= 1) {
+            byUser.remove(user);
+        } else {
+            byUser.put(user, mine - 1);
+        }
+        open--;
+    }
+
+    public int open() {
+        return open;
+    }
+
+    public int perUser() {
+        return perUser;
+    }
+
+    public int total() {
+        return total;
+    }
+}
