@@ -16,6 +16,7 @@ import java.util.UUID;
  * @param jwtSecret      HS256 key for bearer tokens; null means dev mode with a random key
  * @param devTokens      whether {@code POST /api/dev/token} mints tokens (demo sign-in)
  * @param extraSections  app sections besides the standard ones, name to kind
+ * @param slowConsumerMillis how long a socket's write queue may stay full before it is closed as a slow consumer
  */
 public record ServerConfig(
         String host,
@@ -33,7 +34,8 @@ public record ServerConfig(
         int maxPendingWriteBytes,
         String nodeId,
         Map<String, SectionKind> extraSections,
-        Path webRoot) {
+        Path webRoot,
+        long slowConsumerMillis) {
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -47,6 +49,9 @@ public record ServerConfig(
         positive(maxFramesPerSecond, "CAIRN_MAX_FRAMES_PER_SECOND", false);
         positive(pageSize, "CAIRN_PAGE_SIZE", false);
         positive(maxPendingWriteBytes, "CAIRN_MAX_PENDING_WRITE_BYTES", false);
+        if (slowConsumerMillis <= 0) {
+            throw new IllegalArgumentException("CAIRN_SLOW_CONSUMER_MS must be > 0, got " + slowConsumerMillis);
+        }
         if (maxAheadMillis < 0) {
             throw new IllegalArgumentException("CAIRN_MAX_AHEAD_MS must be >= 0, got " + maxAheadMillis);
         }
@@ -78,7 +83,8 @@ public record ServerConfig(
                 integer(env, "CAIRN_MAX_PENDING_WRITE_BYTES", 8 << 20),
                 env.getOrDefault("CAIRN_NODE_ID", UUID.randomUUID().toString().substring(0, 8)),
                 sections(env.get("CAIRN_SECTIONS")),
-                env.containsKey("CAIRN_WEB_ROOT") ? Path.of(env.get("CAIRN_WEB_ROOT")) : null);
+                env.containsKey("CAIRN_WEB_ROOT") ? Path.of(env.get("CAIRN_WEB_ROOT")) : null,
+                longValue(env, "CAIRN_SLOW_CONSUMER_MS", 30_000));
     }
 
     public boolean embedded() {
@@ -87,32 +93,32 @@ public record ServerConfig(
 
     public ServerConfig withPort(int value) {
         return new ServerConfig(host, value, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, slowConsumerMillis);
     }
 
     public ServerConfig withDatabaseUrl(String value) {
         return new ServerConfig(host, port, value, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, slowConsumerMillis);
     }
 
     public ServerConfig withDataDir(Path value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, value, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, slowConsumerMillis);
     }
 
     public ServerConfig withJwtSecret(String value, boolean devTokensOn) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, value, devTokensOn, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, slowConsumerMillis);
     }
 
     public ServerConfig withLimits(int frameBytes, int batch, int framesPerSecond, int page) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, frameBytes, batch,
-                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot);
+                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, slowConsumerMillis);
     }
 
     public ServerConfig withNodeId(String value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, slowConsumerMillis);
     }
 
     private static Map<String, SectionKind> sections(String spec) {

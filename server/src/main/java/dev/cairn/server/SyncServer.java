@@ -89,7 +89,7 @@ public final class SyncServer extends VerticleBase {
                 nanos -> metrics.commitTimer().record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS));
         metrics.gauge("cairn_commit_queue_batches", committer::queued);
         sessions = new SyncSession.Context(vertx, hub, committer, store, sections, clock, config.maxBatch(), config.pageSize(),
-                config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics);
+                config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics, config.slowConsumerMillis());
 
         Router router = Router.router(vertx);
         new HttpApi(vertx, store, committer, sections, clock, auth, config.devTokens(), metrics, config.maxFrameBytes()).mount(router);

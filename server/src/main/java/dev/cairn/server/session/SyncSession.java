@@ -43,14 +43,13 @@ public final class SyncSession {
 
     private static final Logger LOG = LoggerFactory.getLogger(SyncSession.class);
     private static final long HELLO_TIMEOUT_MS = 10_000;
-    private static final long SLOW_CONSUMER_MS = 30_000;
     /** Unacknowledged pushes a socket may have before the server stops reading from it. */
     private static final int MAX_PENDING_ACKS = 64;
 
     /** Limits and collaborators a session needs. */
     public record Context(Vertx vertx, Hub hub, GroupCommitter committer, ServerStore store, SectionRegistry sections,
                           HybridClock clock, int maxBatch, int pageSize, int maxFramesPerSecond, int maxFrameBytes,
-                          int maxPendingWriteBytes, SessionMetrics metrics) {
+                          int maxPendingWriteBytes, SessionMetrics metrics, long slowConsumerMillis) {
     }
 
     private final Context ctx;
@@ -100,7 +99,7 @@ public final class SyncSession {
         });
         // Checked on a timer, not only when there is something to send: a socket that stops
         // reading must be closed even if the user writes nothing more.
-        slowTimer = ctx.vertx().setPeriodic(SLOW_CONSUMER_MS / 3, id -> checkSlowConsumer());
+        slowTimer = ctx.vertx().setPeriodic(Math.max(1, ctx.slowConsumerMillis() / 3), id -> checkSlowConsumer());
         helloTimer = ctx.vertx().setTimer(HELLO_TIMEOUT_MS, id -> {
             if (!ready && !closed) {
                 ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
@@ -259,8 +258,8 @@ public final class SyncSession {
         long now = System.currentTimeMillis();
         if (blockedSince == 0) {
             blockedSince = now;
-        } else if (now - blockedSince > SLOW_CONSUMER_MS) {
-            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + SLOW_CONSUMER_MS + " ms", null);
+        } else if (now - blockedSince > ctx.slowConsumerMillis()) {
+            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + ctx.slowConsumerMillis() + " ms", null);
             ws.close((short) 1008, "slow consumer");
         }
     }
