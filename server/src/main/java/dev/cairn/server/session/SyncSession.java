@@ -60,6 +60,7 @@ public final class SyncSession {
     private boolean ready;
     private boolean welcomed;
     private boolean readPaused;
+    private boolean slowClosing;
     private long notifications;
     private long slowTimer;
     private boolean closed;
@@ -258,7 +259,11 @@ public final class SyncSession {
         long now = System.currentTimeMillis();
         if (blockedSince == 0) {
             blockedSince = now;
-        } else if (now - blockedSince > ctx.slowConsumerMillis()) {
+        } else if (now - blockedSince > ctx.slowConsumerMillis() && !slowClosing) {
+            // Once: the error and close frames queue behind the full write queue, and a graceful close
+            // never completes on a socket that does not read, so re-sending grew the queue every check
+            // (SlowConsumersIT: 17,576 error frames queued for 200 stalled sockets in 30 s).
+            slowClosing = true;
             sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + ctx.slowConsumerMillis() + " ms", null);
             ws.close((short) 1008, "slow consumer");
         }
