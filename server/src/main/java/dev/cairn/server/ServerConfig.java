@@ -18,6 +18,7 @@ import java.util.UUID;
  * @param jwtSecret      HS256 key for bearer tokens; null means dev mode with a random key
  * @param devTokens      whether {@code POST /api/dev/token} mints tokens (demo sign-in)
  * @param extraSections  app sections besides the standard ones, name to kind
+ * @param slowConsumerMillis how long a socket's write queue may stay full before it is closed as a slow consumer
  */
 public record ServerConfig(
         String host,
@@ -36,7 +37,8 @@ public record ServerConfig(
         String nodeId,
         Map<String, SectionKind> extraSections,
         Path webRoot,
-        Security security) {
+        Security security,
+        long slowConsumerMillis) {
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -51,6 +53,9 @@ public record ServerConfig(
         positive(maxFramesPerSecond, "CAIRN_MAX_FRAMES_PER_SECOND", false);
         positive(pageSize, "CAIRN_PAGE_SIZE", false);
         positive(maxPendingWriteBytes, "CAIRN_MAX_PENDING_WRITE_BYTES", false);
+        if (slowConsumerMillis <= 0) {
+            throw new IllegalArgumentException("CAIRN_SLOW_CONSUMER_MS must be > 0, got " + slowConsumerMillis);
+        }
         if (maxAheadMillis < 0) {
             throw new IllegalArgumentException("CAIRN_MAX_AHEAD_MS must be >= 0, got " + maxAheadMillis);
         }
@@ -159,7 +164,8 @@ public record ServerConfig(
                         integer(env, "CAIRN_MAX_SOCKETS", 20_000),
                         integer(env, "CAIRN_MAX_CHANGES_PER_SECOND", 10_000),
                         origins(env.get("CAIRN_ALLOWED_ORIGINS")),
-                        tls(env)));
+                        tls(env)),
+                longValue(env, "CAIRN_SLOW_CONSUMER_MS", 30_000));
     }
 
     private static Tls tls(Map<String, String> env) {
@@ -199,37 +205,37 @@ public record ServerConfig(
 
     public ServerConfig withPort(int value) {
         return new ServerConfig(host, value, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
     }
 
     public ServerConfig withDatabaseUrl(String value) {
         return new ServerConfig(host, port, value, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
     }
 
     public ServerConfig withDataDir(Path value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, value, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
     }
 
     public ServerConfig withJwtSecret(String value, boolean devTokensOn) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, value, devTokensOn, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
     }
 
     public ServerConfig withLimits(int frameBytes, int batch, int framesPerSecond, int page) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, frameBytes, batch,
-                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, security);
+                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
     }
 
     public ServerConfig withSecurity(Security value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, value);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, value, slowConsumerMillis);
     }
 
     public ServerConfig withNodeId(String value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, security);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, security, slowConsumerMillis);
     }
 
     private static Map<String, SectionKind> sections(String spec) {

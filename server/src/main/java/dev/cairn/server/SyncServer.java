@@ -108,7 +108,7 @@ public final class SyncServer extends VerticleBase {
         metrics.gauge("cairn_commit_queue_batches", committer::queued);
         sessions = new SyncSession.Context(vertx, hub, committer, store, sections, clock, config.maxBatch(), config.pageSize(),
                 config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics,
-                config.security().maxChangesPerSecond());
+                config.security().maxChangesPerSecond(), config.slowConsumerMillis());
         slots = new SocketSlots(config.security().maxSocketsPerUser(), config.security().maxSockets());
         origins = new OriginPolicy(config.security().allowedOrigins());
         headers = new SecurityHeaders(config.security().tls() != null);

@@ -50,7 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  * preceded by an extra child killed at a random moment from its start, unverified, so the next
  * child reopens a store that was just killed, possibly while opening it), the rest on fresh
  * directories. The random choices come from one seed, printed at the start; replay with
- * {@code CAIRN_CRASH_SEED} or {@code -Dcairn.crash.seed}. A failing run keeps its temp directory.
+ * {@code CAIRN_SEED} (or {@code CAIRN_CRASH_SEED}, {@code -Dcairn.seed}); {@code CAIRN_LONG=1} runs 200 iterations. A failing run keeps its temp directory.
  *
  * <p>What is checked after each kill, with {@code n} the last {@code SAVED n} the child printed:
  * <ul>
@@ -89,8 +89,8 @@ class CrashIT {
 
     @Test
     void killedWriterKeepsEverySavedChange() {
-        long seed = setting("cairn.crash.seed", "CAIRN_CRASH_SEED").map(Long::parseLong).orElseGet(System::nanoTime);
-        int iterations = setting("cairn.crash.iterations", "CAIRN_CRASH_ITERATIONS").map(Integer::parseInt).orElse(DEFAULT_ITERATIONS);
+        long seed = CrashSettings.seed();
+        int iterations = setting("cairn.crash.iterations", "CAIRN_CRASH_ITERATIONS").map(Integer::parseInt).orElse(CrashSettings.longRun() ? CrashSettings.LONG_KILLS : DEFAULT_ITERATIONS);
         if (iterations < 1) {
             throw new IllegalArgumentException("cairn.crash.iterations must be >= 1: " + iterations);
         }
@@ -102,7 +102,7 @@ class CrashIT {
     private void run(long seed, int iterations) throws Exception {
         int fresh = iterations * 5 / 11;
         int shared = iterations - fresh;
-        log("CrashIT seed=" + seed + " (replay: CAIRN_CRASH_SEED=" + seed + "), iterations=" + iterations
+        log("CrashIT seed=" + seed + " (replay: CAIRN_SEED=" + seed + "), iterations=" + iterations
                 + " (" + shared + " on a shared dir, " + fresh + " on fresh dirs), dir=" + tmp);
         Random random = new Random(seed);
         long t0 = System.nanoTime();

@@ -37,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  * commits {@code 0..n} with {@code n} the last {@code SAVED} line or one more (that commit may have
  * returned without its line being printed); the leftover compaction file is gone; and it still
  * commits, durably (reopened again). Iterations: default 30, {@code -Dcairn.crash.journalIterations=N}
- * or {@code CAIRN_CRASH_JOURNAL_ITERATIONS}; seed {@code -Dcairn.crash.seed} / {@code CAIRN_CRASH_SEED}.
+ * or {@code CAIRN_CRASH_JOURNAL_ITERATIONS}; seed {@code CAIRN_SEED} (or {@code CAIRN_CRASH_SEED}); {@code CAIRN_LONG=1}: 200 iterations.
  */
 class JournalCrashIT {
 
@@ -50,9 +50,9 @@ class JournalCrashIT {
 
     @Test
     void killedJournalWriterKeepsEveryCommitAndNothingElse() {
-        long seed = setting("cairn.crash.seed", "CAIRN_CRASH_SEED").map(Long::parseLong).orElseGet(System::nanoTime);
+        long seed = CrashSettings.seed();
         int iterations = setting("cairn.crash.journalIterations", "CAIRN_CRASH_JOURNAL_ITERATIONS").map(Integer::parseInt)
-                .orElse(DEFAULT_ITERATIONS);
+                .orElse(CrashSettings.longRun() ? CrashSettings.LONG_KILLS : DEFAULT_ITERATIONS);
         assertTimeoutPreemptively(Duration.ofSeconds(120 + 30L * iterations), () -> run(seed, iterations),
                 () -> "JournalCrashIT seed " + seed + " did not finish in time");
     }
@@ -62,7 +62,7 @@ class JournalCrashIT {
         Path journal = tmp.resolve("data").resolve("cairn.journal");
         Path leftover = journal.resolveSibling("cairn.journal.compact");
         String classpath = CrashIT.childClasspath(tmp.resolve("classpath"));
-        log("JournalCrashIT seed=" + seed + " (replay: CAIRN_CRASH_SEED=" + seed + "), iterations=" + iterations + ", journal=" + journal);
+        log("JournalCrashIT seed=" + seed + " (replay: CAIRN_SEED=" + seed + "), iterations=" + iterations + ", journal=" + journal);
         long t0 = System.nanoTime();
         int torn = 0;
         int leftovers = 0;

@@ -45,14 +45,13 @@ public final class SyncSession {
 
     private static final Logger LOG = LoggerFactory.getLogger(SyncSession.class);
     private static final long HELLO_TIMEOUT_MS = 10_000;
-    private static final long SLOW_CONSUMER_MS = 30_000;
     /** Unacknowledged pushes a socket may have before the server stops reading from it. */
     private static final int MAX_PENDING_ACKS = 64;
 
     /** Limits and collaborators a session needs. */
     public record Context(Vertx vertx, Hub hub, GroupCommitter committer, ServerStore store, SectionRegistry sections,
                           HybridClock clock, int maxBatch, int pageSize, int maxFramesPerSecond, int maxFrameBytes,
-                          int maxPendingWriteBytes, SessionMetrics metrics, int maxChangesPerSecond) {
+                          int maxPendingWriteBytes, SessionMetrics metrics, int maxChangesPerSecond, long slowConsumerMillis) {
     }
 
     private final Context ctx;
@@ -67,6 +66,7 @@ public final class SyncSession {
     private boolean ready;
     private boolean welcomed;
     private boolean readPaused;
+    private boolean slowClosing;
     private long notifications;
     private long slowTimer;
     private boolean closed;
@@ -119,7 +119,7 @@ public final class SyncSession {
         });
         // Checked on a timer, not only when there is something to send: a socket that stops
         // reading must be closed even if the user writes nothing more.
-        slowTimer = ctx.vertx().setPeriodic(SLOW_CONSUMER_MS / 3, id -> checkSlowConsumer());
+        slowTimer = ctx.vertx().setPeriodic(Math.max(1, ctx.slowConsumerMillis() / 3), id -> checkSlowConsumer());
         helloTimer = ctx.vertx().setTimer(HELLO_TIMEOUT_MS, id -> {
             if (!ready && !closed) {
                 ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
@@ -333,8 +333,12 @@ public final class SyncSession {
         long now = System.currentTimeMillis();
         if (blockedSince == 0) {
             blockedSince = now;
-        } else if (now - blockedSince > SLOW_CONSUMER_MS) {
-            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + SLOW_CONSUMER_MS + " ms", null);
+        } else if (now - blockedSince > ctx.slowConsumerMillis() && !slowClosing) {
+            // Once: the error and close frames queue behind the full write queue, and a graceful close
+            // never completes on a socket that does not read, so re-sending grew the queue every check
+            // (SlowConsumersIT: 17,576 error frames queued for 200 stalled sockets in 30 s).
+            slowClosing = true;
+            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + ctx.slowConsumerMillis() + " ms", null);
             ws.close((short) 1008, "slow consumer");
         }
     }
