@@ -24,6 +24,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code cairn.save()} called right then completes (state records and the cursor are on the
  * device's disk). Bytes are the payload bytes of the WebSocket text frames (framing and the HTTP
  * upgrade are not counted; the peers counted TCP bytes, which adds a few bytes per frame).
+ *
+ * <p>Ceiling, same run and server: a bare JDK WebSocket that says hello with cursor 0 and reads
+ * until {@code caught-up} without applying anything (time includes the connection).
  */
 final class W3 {
 
@@ -115,6 +118,33 @@ final class W3 {
             Ctx.log("W3 cairn %s %,d entries: readable %.0f ms, durable %.0f ms, %,d bytes", site.store, entries,
                     (tReadable - t0) / 1e6, (tDurable - t0) / 1e6, bytesAtReadable);
         }
+        if (ctx.args.bool("ceilings")) {
+            rawCatchUp(site, user, m);
+        }
         return m;
+    }
+
+    /**
+     * Ceiling, same server and state: a bare JDK WebSocket speaks the protocol by hand, hello with
+     * cursor 0, and only counts the bytes until {@code caught-up}: the server's side of the catch-up
+     * without any client engine work.
+     */
+    private static void rawCatchUp(Site site, String user, Map<String, Object> m) throws Exception {
+        java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();
+        CompletableFuture<Long> caughtUp = new CompletableFuture<>();
+        long t0 = System.nanoTime();
+        try (RawWs ws = RawWs.connect(site.syncUri(0), Tokens.mint(user), text -> {
+            bytes.addAndGet(Device.utf8Length(text));
+            if (text.contains("\"type\":\"caught-up\"")) {
+                caughtUp.complete(System.nanoTime());
+            } else if (text.contains("\"type\":\"error\"")) {
+                caughtUp.completeExceptionally(new IllegalStateException(text));
+            }
+        })) {
+            ws.send(dev.cairn.engine.protocol.FrameCodec.encode(new dev.cairn.engine.protocol.Frame.Hello(1, "w3-raw", 0)));
+            long t1 = caughtUp.get(30, TimeUnit.MINUTES);
+            m.put("ceiling: raw protocol client caught-up ms", (t1 - t0) / 1e6);
+            m.put("ceiling: raw bytes to client", bytes.get());
+        }
     }
 }
