@@ -53,4 +53,19 @@ final class Dirs {
             throw new UncheckedIOException(e);
         }
     }
+
+    /** Bytes of every file under {@code dir}. */
+    static long treeSize(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            return walk.filter(Files::isRegularFile).mapToLong(p -> {
+                try {
+                    return Files.size(p);
+                } catch (IOException e) {
+                    return 0;
+                }
+            }).sum();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 }
