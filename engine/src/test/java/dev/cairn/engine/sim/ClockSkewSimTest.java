@@ -109,14 +109,13 @@ class ClockSkewSimTest {
     }
 
     /**
-     * Not an engine bug, a server one the model shows (reported, not fixed here: HttpApi is server
-     * code). PROTOCOL.md 3.3 says the server's own writes are stamped later than any change it has
+     * A server bug the model showed, now fixed in HttpApi.clearSection. PROTOCOL.md 3.3 says the server's own writes are stamped later than any change it has
      * seen, because its clock observes every accepted stamp. But that clock lives in memory:
      * after a restart (or on another node) it has not seen a change stamped up to maxAheadMillis
      * ahead, and HttpApi.clearSection stamps its tombstones with {@code clock.tick()} without first
      * advancing past the entries it loaded. The tombstone then loses and the key is not cleared.
-     * The fix is one line there: {@code clock.advance(entry.stamp())} for each loaded entry before
-     * ticking. This test pins the model's (= the server's current) behaviour.
+     * The fix: {@code clock.advance(entry.stamp())} for each loaded entry before ticking. This test
+     * shows the hazard and that advancing first removes it.
      */
     @Test
     void aServerClearAfterARestartLosesToAStampAheadOfTheFreshClock() {
@@ -127,8 +126,12 @@ class ClockSkewSimTest {
             assertInstanceOf(Frame.Ack.class, push(device));
             server.restartProcess();
             now[0] += 1_000;
-            server.serverWrite(List.of(new Change.Put("state", "k", null, server.clock.tick()))); // as HttpApi.clearSection
+            server.serverWrite(List.of(new Change.Put("state", "k", null, server.clock.tick()))); // as HttpApi.clearSection did
             assertTrue(!server.entry("state", "k").isTombstone(), "the clear lost to the entry stamped ahead of the fresh clock");
+            // HttpApi.clearSection now advances its clock past every entry it clears first:
+            server.clock.advance(server.entry("state", "k").stamp());
+            server.serverWrite(List.of(new Change.Put("state", "k", null, server.clock.tick())));
+            assertTrue(server.entry("state", "k").isTombstone(), "after advancing, the clear wins");
         }
     }
 }

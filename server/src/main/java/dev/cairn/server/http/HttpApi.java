@@ -179,6 +179,9 @@ public final class HttpApi {
         loadState(user(ctx)).compose(state -> {
             List<Change> changes = new ArrayList<>();
             if (kind == SectionKind.MAP) {
+                // The clock lives in memory (a restart or another node starts lower): move it past
+                // what it clears, or an entry stamped ahead of it would survive its "clear".
+                state.map(section).forEach((key, entry) -> clock.advance(entry.stamp()));
                 state.map(section).forEach((key, entry) -> {
                     if (!entry.isTombstone()) {
                         changes.add(new Change.Put(section, key, null, clock.tick()));
@@ -187,6 +190,7 @@ public final class HttpApi {
             } else {
                 GrowOnlyLog log = state.log(section);
                 for (String stream : log.streams()) {
+                    log.entries(stream).forEach(e -> clock.advance(e.stamp()));
                     if (log.size(stream) > 0) {
                         changes.add(new Change.Clear(section, stream, clock.tick()));
                     }
