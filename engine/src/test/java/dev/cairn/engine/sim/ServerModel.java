@@ -24,7 +24,7 @@ import java.util.function.LongSupplier;
 
 /**
  * One user's sync server, in memory, following PROTOCOL.md and the server's store semantics
- * ({@code server/.../store/UserChanges.java} and {@code MapDbServerStore.java}): a batch is merged
+ * ({@code server/.../store/UserChanges.java} and {@code JournalServerStore.java}): a batch is merged
  * first (one change per target), the i-th merged change gets {@code previousHead + 1 + i}, keeps
  * that seq only if it altered the state, and the head moves by the merged count (gaps allowed).
  * Map keys keep only the winning entry and its seq; log streams keep visible entries and the
