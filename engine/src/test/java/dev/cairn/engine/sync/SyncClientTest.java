@@ -295,7 +295,10 @@ class SyncClientTest {
         a.map("state").put("bad", 1);
         write(a, "more", 4);
         a.save().join();
-        SyncClient sync = started(client(a));
+        // Not started: syncNow starts it, so its waiter is in place before the first push is answered
+        // (with start() first, the refusal could be handled before syncNow was called).
+        SyncClient sync = client(a).build();
+        closeables.add(sync);
 
         ExecutionException failed = assertThrows(ExecutionException.class, () -> sync.syncNow().get(10, TimeUnit.SECONDS));
         assertInstanceOf(SyncException.class, failed.getCause());
@@ -488,7 +491,7 @@ class SyncClientTest {
 
         await("six reconnect delays", () -> random.bounds.size() >= 6);
         // delay n is drawn from [0, min(max, min * 2^n)], asked as nextLong(ceiling + 1)
-        assertEquals(List.of(2L, 3L, 5L, 9L, 9L, 9L), random.bounds.subList(0, 6));
+        assertEquals(List.of(2L, 3L, 5L, 9L, 9L, 9L), List.copyOf(random.bounds).subList(0, 6)); // a copy: reconnects go on
         assertTrue(sync.status().lastError().contains("refuses connections"), sync.status().lastError());
 
         server.refuseConnections = false;
