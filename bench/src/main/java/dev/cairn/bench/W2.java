@@ -3,6 +3,8 @@ package dev.cairn.bench;
 import dev.cairn.engine.MapSection;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.section.StandardSections;
+import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.StoreWrite;
 import io.vertx.core.Future;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
@@ -18,10 +20,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.mapdb.BTreeMap;
-import org.mapdb.DB;
-import org.mapdb.DBMaker;
-import org.mapdb.Serializer;
 
 /**
  * W2 ingest, as the peers' w2.js: {@code w2-devices} devices, each its own user, each a real
@@ -36,8 +34,9 @@ import org.mapdb.Serializer;
  * into a table shaped like {@code map_entries} (same columns, primary key and seq index), one
  * {@code INSERT ... SELECT FROM unnest(...)} transaction per 500 rows (the sync client's batch
  * size), one writer per device, through a pool of 8 connections (the server's default pool
- * size). For embedded, raw MapDB with the server's embedded store's configuration: one commit per
- * 500 puts of the same JSON values, one writer (the embedded committer is single).
+ * size). For embedded, the raw engine journal the server's embedded store is built on
+ * ({@link JournalLocalStore}, fsync per commit): one commit per 500 puts of the same JSON values,
+ * one writer (the embedded committer is single).
  */
 final class W2 {
 
@@ -60,8 +59,8 @@ final class W2 {
                         ctx.report.add("W2 ingest", "ceiling pg: raw vertx-pg-client unnest inserts, 500 rows/txn, pool 8", run,
                                 rawPg(ctx, devices, changes));
                     } else {
-                        ctx.report.add("W2 ingest", "ceiling embedded: raw MapDB (server store config), commit per 500 puts", run,
-                                rawMapDb(ctx, devices, changes));
+                        ctx.report.add("W2 ingest", "ceiling embedded: raw engine journal (server store's base), commit per 500 puts", run,
+                                rawJournal(ctx, devices, changes));
                     }
                 }
             }
@@ -222,40 +221,38 @@ final class W2 {
                 .addArrayOfLong(hlcs).addArrayOfString(replicas).addArrayOfLong(seqs);
     }
 
-    static Map<String, Object> rawMapDb(Ctx ctx, int devices, int changes) throws Exception {
-        Path dir = ctx.newDir("w2-rawmapdb-");
+    static Map<String, Object> rawJournal(Ctx ctx, int devices, int changes) throws Exception {
+        Path dir = ctx.newDir("w2-rawjournal-");
         try {
             byte[][] values = new byte[changes][];
             for (int i = 0; i < changes; i++) {
                 values[i] = Json.MAPPER.writeValueAsString(Values.card(i)).getBytes(StandardCharsets.UTF_8);
             }
             long start = System.nanoTime();
-            DB db = DBMaker.fileDB(dir.resolve("raw.db").toFile()).transactionEnable().fileMmapEnableIfSupported()
-                    .fileMmapPreclearDisable().cleanerHackEnable().make();
             long count;
-            try {
-                BTreeMap<byte[], byte[]> map = db.treeMap("raw", Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).createOrOpen();
-                int inBatch = 0;
+            // the server's embedded store is a JournalServerStore on this journal, fsynced per commit
+            try (JournalLocalStore journal = JournalLocalStore.open(dir.resolve("raw.journal"))) {
+                List<StoreWrite> batch = new ArrayList<>(BATCH);
                 for (int d = 0; d < devices; d++) {
                     for (int i = 0; i < changes; i++) {
-                        map.put(("w2-raw-" + d + "\u0000ui\u0000k" + i).getBytes(StandardCharsets.UTF_8), values[i]);
-                        if (++inBatch == BATCH) {
-                            db.commit();
-                            inBatch = 0;
+                        batch.add(StoreWrite.put(("w2-raw-" + d + "\u0000ui\u0000k" + i).getBytes(StandardCharsets.UTF_8), values[i]));
+                        if (batch.size() == BATCH) {
+                            journal.commit(batch);
+                            batch = new ArrayList<>(BATCH);
                         }
                     }
                 }
-                db.commit();
-                count = map.sizeLong();
-            } finally {
-                db.close();
+                if (!batch.isEmpty()) {
+                    journal.commit(batch);
+                }
+                count = journal.count();
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("changes", count);
             m.put("changes/s (acked)", count / seconds);
             m.put("acked ms", seconds * 1e3);
-            Ctx.log("W2 raw MapDB ceiling: %,.0f puts/s", count / seconds);
+            Ctx.log("W2 raw journal ceiling: %,.0f puts/s", count / seconds);
             return m;
         } finally {
             Dirs.deleteTree(dir);
