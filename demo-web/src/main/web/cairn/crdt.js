@@ -22,7 +22,29 @@ export function beats(a, b) {
   if (a.stamp !== b.stamp) return a.stamp > b.stamp;
   if (a.value === b.value) return false;
   if (b.value === null) return true;
-  return a.value !== null && a.value > b.value;
+  return a.value !== null && textGreater(a.value, b.value);
+}
+
+/**
+ * Tie-break order of value texts: Unicode code points (= UTF-8 bytes, PostgreSQL's COLLATE "C"),
+ * as the engine's TextOrder. `>` on strings compares UTF-16 code units, which differs for
+ * characters above U+FFFF against U+E000..U+FFFF.
+ * @param {string} a @param {string} b
+ */
+export function textGreater(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return fixup(x) > fixup(y);
+  }
+  return a.length > b.length;
+}
+
+/** Surrogates above U+E000..U+FFFF, so comparing units compares code points. @param {number} c */
+function fixup(c) {
+  if (c < 0xd800) return c;
+  return c >= 0xe000 ? c - 0x800 : c + 0x2000;
 }
 
 /**
@@ -111,7 +133,7 @@ export class GrowOnlyLog {
       this.count++;
       return true;
     }
-    if (value > existing) {
+    if (textGreater(value, existing)) {
       entries.set(stamp, value);
       return true;
     }

@@ -47,7 +47,7 @@ public final class GrowOnlyLog {
             return true;
         }
         // Same stamp, different value: only a reused stamp can do this; keep the greater value so every replica agrees.
-        if (value.compareTo(existing) > 0) {
+        if (TextOrder.compare(value, existing) > 0) {
             entries.put(stamp, value);
             return true;
         }

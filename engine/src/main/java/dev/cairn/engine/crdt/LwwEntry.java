@@ -37,7 +37,7 @@ public record LwwEntry(String value, Stamp stamp) {
         if (other.value == null) {
             return true;
         }
-        return value != null && value.compareTo(other.value) > 0;
+        return value != null && TextOrder.compare(value, other.value) > 0;
     }
 
     /** The merge of two registers: commutative, associative, idempotent. */

@@ -8,6 +8,7 @@ import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.LwwEntry;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.engine.crdt.TextOrder;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
@@ -300,7 +301,7 @@ final class ServerModel {
                         (a, b) -> ((Change.Put) b).entry().beats(((Change.Put) a).entry()) ? b : a);
             } else if (change instanceof Change.Append append) {
                 winners.merge("e\u0000" + append.section() + '\u0000' + append.stream() + '\u0000' + append.stamp(), append,
-                        (a, b) -> ((Change.Append) b).value().compareTo(((Change.Append) a).value()) > 0 ? b : a);
+                        (a, b) -> TextOrder.compare(((Change.Append) b).value(), ((Change.Append) a).value()) > 0 ? b : a);
             } else {
                 Change.Clear clear = (Change.Clear) change;
                 String target = streamKey(clear.section(), clear.stream());
@@ -379,7 +380,7 @@ final class ServerModel {
         TreeMap<Stamp, Sequenced> entries = logs.computeIfAbsent(stream, k -> new TreeMap<>());
         Sequenced old = entries.get(append.stamp());
         if (old != null) {
-            if (append.value().compareTo(((Change.Append) old.change()).value()) <= 0) {
+            if (TextOrder.compare(append.value(), ((Change.Append) old.change()).value()) <= 0) {
                 return false;
             }
             bySeq.remove(old.seq());

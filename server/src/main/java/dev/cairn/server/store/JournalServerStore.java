@@ -2,6 +2,7 @@ package dev.cairn.server.store;
 
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.LwwEntry;
+import dev.cairn.engine.crdt.TextOrder;
 import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.StoreWrite;
 import io.vertx.core.Future;
@@ -210,7 +211,7 @@ public final class JournalServerStore implements ServerStore {
         byte[] old = r.get(key);
         if (old != null) {
             // Same stamp: only a reused stamp does this; the greater value wins, as in GrowOnlyLog.
-            if (append.value().compareTo(ServerRecords.logEntryValue(old)) <= 0) {
+            if (TextOrder.compare(append.value(), ServerRecords.logEntryValue(old)) <= 0) {
                 return false;
             }
             r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(old)));

@@ -3,6 +3,7 @@ package dev.cairn.server.store;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.LwwEntry;
+import dev.cairn.engine.crdt.TextOrder;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -80,7 +81,7 @@ final class UserChanges {
                         (a, b) -> ((Change.Put) b).entry().beats(((Change.Put) a).entry()) ? b : a);
             } else if (change instanceof Change.Append append) {
                 winners.merge(new EntryTarget(append.section(), append.stream(), append.stamp()), append,
-                        (a, b) -> ((Change.Append) b).value().compareTo(((Change.Append) a).value()) > 0 ? b : a);
+                        (a, b) -> TextOrder.compare(((Change.Append) b).value(), ((Change.Append) a).value()) > 0 ? b : a);
             } else {
                 Change.Clear clear = (Change.Clear) change;
                 StreamTarget target = new StreamTarget(clear.section(), clear.stream());

@@ -12,6 +12,7 @@ import dev.cairn.engine.codec.CanonicalJson;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.engine.crdt.TextOrder;
 import dev.cairn.server.store.ServerStore.CommitResult;
 import dev.cairn.server.store.ServerStore.Page;
 import dev.cairn.server.store.ServerStore.Sequenced;
@@ -313,6 +314,24 @@ public abstract class ServerStoreContract {
 
         assertEquals(encode(set("prefs", "a", "4", 11, "r2"), delete("prefs", "b", 20, "r1"),
                 set("prefs", "c", "\"b\"", 30, "r1"), append("chat", "s", "\"y\"", 40, "r1")), foldedState("alice", 2));
+    }
+
+    /**
+     * Tie-breaks compare value texts in code point order (UTF-8 bytes), the engine's TextOrder: a
+     * character above U+FFFF (a surrogate pair in Java) beats U+E000..U+FFFF, which UTF-16 code
+     * unit order would reverse. Same winner in PostgreSQL, the journal store and the engine.
+     */
+    @Test
+    void equalStampTieBreaksUseCodePointOrder() throws Exception {
+        String privateUse = "\"\uE000\"";
+        String emoji = "\"\uD83D\uDE00\"";
+        assertTrue(TextOrder.compare(emoji, privateUse) > 0);
+        assertTrue(emoji.compareTo(privateUse) < 0, "the case only matters where UTF-16 order differs");
+        assertEquals(1, commit("alice", set("prefs", "t", emoji, 50, "r1")).applied().size());
+        assertEquals(0, commit("alice", set("prefs", "t", privateUse, 50, "r1")).applied().size(), "U+E000 must lose to U+1F600");
+        assertEquals(1, commit("alice", append("chat", "s", privateUse, 60, "r1")).applied().size());
+        assertEquals(1, commit("alice", append("chat", "s", emoji, 60, "r1")).applied().size(), "U+1F600 must beat U+E000");
+        assertEquals(encode(set("prefs", "t", emoji, 50, "r1"), append("chat", "s", emoji, 60, "r1")), foldedState("alice", 2));
     }
 
     @Test
