@@ -6,6 +6,10 @@ import dev.cairn.engine.codec.ChangeJson;
 import dev.cairn.engine.Subscription;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.engine.crypto.ChangeCipher;
+import dev.cairn.engine.crypto.E2eException;
+import dev.cairn.engine.crypto.E2eKey;
+import dev.cairn.engine.crypto.ValueCipher;
 import dev.cairn.engine.protocol.CloseCodes;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
@@ -18,6 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -27,6 +32,7 @@ import java.util.NavigableMap;
 import java.util.Objects;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -127,6 +133,8 @@ public final class SyncClient implements AutoCloseable {
     private final Duration skewRetryMax;
     private final BiFunction<List<Change>, Long, Integer> applier;
     private final Map<String, SectionSpec> sections;
+    /** Seals pushed and opens pulled values of the end-to-end encrypted sections; null if none. */
+    private final ChangeCipher cipher;
     private final ScheduledThreadPoolExecutor executor;
     private volatile Thread syncThread;
 
@@ -162,6 +170,11 @@ public final class SyncClient implements AutoCloseable {
     private boolean frameTooBig;
     /** How many times a 1009 close halved the push frame budget (kept for the client's lifetime). */
     private int frameBudgetHalvings;
+    /**
+     * Values from the server did not open with this client's end-to-end key (another passphrase):
+     * the client stays {@link SyncState#LOCKED} for good, pushing and applying nothing.
+     */
+    private boolean locked;
     /** Outbox seqs the server acknowledged (or that were dropped) whose removal from the outbox is in progress. */
     private final Set<Long> acking = new HashSet<>();
     private final List<Waiter> waiters = new ArrayList<>();
@@ -185,6 +198,7 @@ public final class SyncClient implements AutoCloseable {
                 : new JdkWebSocketTransport(connectTimeout);
         this.backoff = new Backoff(backoffMin, backoffMax, random);
         this.sections = cairn.sections();
+        this.cipher = b.cipher;
         this.executor = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "cairn-sync");
             t.setDaemon(true);
@@ -243,6 +257,10 @@ public final class SyncClient implements AutoCloseable {
         boolean posted = post(() -> {
             if (switchedOff) {
                 result.completeExceptionally(new SyncException("sync is switched off (goOffline); call goOnline() first"));
+                return;
+            }
+            if (locked) {
+                result.completeExceptionally(new SyncException(lastError));
                 return;
             }
             started = true;
@@ -444,7 +462,7 @@ public final class SyncClient implements AutoCloseable {
     }
 
     private void connect() {
-        if (closed || switchedOff || session != null) {
+        if (closed || switchedOff || locked || session != null) {
             return;
         }
         cancelReconnect();
@@ -685,6 +703,21 @@ public final class SyncClient implements AutoCloseable {
                         + " section here but the server has a " + needed.wireName() + " change for it";
                 continue;
             }
+            if (cipher != null && cipher.covers(spec.name())) {
+                try {
+                    changes.add(cipher.open(c.change()));
+                } catch (E2eException e) {
+                    if (e.reason() == E2eException.Reason.WRONG_PASSPHRASE) {
+                        lock(s, e);
+                        return;
+                    }
+                    // Not sealed by this user's key (altered on the way or at rest, or written in
+                    // plain text by someone else): never applied as data; the rest of the page is.
+                    lastError = "ignored an end-to-end encrypted change from the server that does not open: " + e.getMessage();
+                    LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
+                }
+                continue;
+            }
             changes.add(c.change());
         }
         try {
@@ -720,6 +753,21 @@ public final class SyncClient implements AutoCloseable {
         checkWaiters();
     }
 
+    /**
+     * The server holds values sealed with another key than this client's: a wrong passphrase.
+     * Nothing of the page is applied (the cursor stays), nothing is pushed, and the client does
+     * not reconnect: the app must build a client with the right passphrase.
+     */
+    private void lock(Session s, E2eException e) {
+        locked = true;
+        LOG.log(System.Logger.Level.WARNING, "cairn sync: end-to-end key mismatch; sync stopped");
+        endSession(s, "wrong passphrase: " + e.getMessage() + "; sync stopped until a client is built with the right passphrase",
+                Reconnect.NO);
+        state = SyncState.LOCKED;
+        failWaiters(lastError);
+        publish();
+    }
+
     private void onCaughtUp(Session s, Frame.CaughtUp caughtUp) {
         if (!s.welcomed) {
             lastError = "the server sent caught-up before its welcome";
@@ -739,6 +787,9 @@ public final class SyncClient implements AutoCloseable {
         lastSyncedAt = Instant.now();
         publish();
         checkWaiters();
+        if (cipher != null) {
+            pump(); // pushes were held until this catch-up proved the key
+        }
     }
 
     private void onAck(Session s, Frame.Ack ack) {
@@ -829,6 +880,11 @@ public final class SyncClient implements AutoCloseable {
     private void pump() {
         Session s = session;
         if (s == null || !s.current() || !s.welcomed || s.connection == null || s.retryTimer != null) {
+            return;
+        }
+        if (cipher != null && !s.caughtUp) {
+            // Push only once this session's catch-up opened every encrypted value with this key, so
+            // a device with a wrong passphrase never puts values the other devices cannot open.
             return;
         }
         int perBatch = Math.max(1, Math.min(batchSize, s.maxBatch));
@@ -929,7 +985,7 @@ public final class SyncClient implements AutoCloseable {
             for (Map.Entry<Long, Change> e : outbox.entrySet()) {
                 if (!s.owned.contains(e.getKey()) && !acking.contains(e.getKey())) {
                     seqs.add(e.getKey());
-                    changes.add(e.getValue());
+                    changes.add(cipher == null ? e.getValue() : cipher.seal(e.getValue()));
                     if (seqs.size() == n) {
                         break;
                     }
@@ -1317,6 +1373,7 @@ public final class SyncClient implements AutoCloseable {
         private Duration skewRetryMax;
         private BiFunction<List<Change>, Long, Integer> applier;
         private SSLContext sslContext;
+        private ChangeCipher cipher;
 
         private Builder(Cairn cairn, URI uri, Supplier<String> token) {
             this.cairn = Objects.requireNonNull(cairn, "cairn");
@@ -1344,6 +1401,29 @@ public final class SyncClient implements AutoCloseable {
             requireState(this.sslContext == null, "sslContext was already set");
             requireState(this.transport == null, "sslContext applies to the default transport; configure TLS on the given transport instead");
             this.sslContext = Objects.requireNonNull(sslContext, "sslContext");
+            return this;
+        }
+
+        /**
+         * End-to-end encryption of the values of {@code sections} (registered sections of the
+         * engine) with {@code key}, derived from the user's passphrase ({@link E2eKey#derive}): each
+         * value is sealed (AES-GCM) before it is pushed and opened when it arrives, so the server
+         * stores and merges only ciphertext. The engine and its local store keep plain values. If
+         * the server holds values sealed with another key (a wrong passphrase) the client stops in
+         * {@link SyncState#LOCKED} instead of applying anything; pushes wait until the session has
+         * caught up, so such a device never pushes values the others cannot open.
+         */
+        public Builder endToEnd(E2eKey key, Collection<String> sections) {
+            requireState(this.cipher == null, "endToEnd was already set for %s", this.cipher == null ? null : this.cipher.sections());
+            Objects.requireNonNull(key, "key");
+            Objects.requireNonNull(sections, "sections");
+            requireArgument(!sections.isEmpty(), "endToEnd needs at least one section");
+            Map<String, SectionSpec> registered = cairn.sections();
+            for (String section : sections) {
+                requireArgument(registered.containsKey(section), "endToEnd: '%s' is not a section registered with this engine (registered: %s)",
+                        section, new TreeSet<>(registered.keySet()));
+            }
+            this.cipher = new ChangeCipher(new ValueCipher(key), Set.copyOf(sections));
             return this;
         }
 

@@ -9,5 +9,11 @@ public enum SyncState {
     /** Connected; receiving the changes made since this replica's cursor. */
     CATCHING_UP,
     /** Connected and caught up: changes flow both ways as they happen. */
-    LIVE
+    LIVE,
+    /**
+     * Stopped for good: the server holds end-to-end encrypted values that do not open with this
+     * client's key (a wrong passphrase). Nothing was applied or pushed; {@link SyncStatus#lastError()}
+     * says so. Build a new client with the right passphrase.
+     */
+    LOCKED
 }

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 /**
  * One device of a test: a real {@link Cairn} engine in its own data directory with a real
@@ -55,6 +56,11 @@ final class Device implements AutoCloseable {
 
     /** Opens the engine in {@code dir} (replica id {@code name}) and builds its client; not started. */
     static Device open(String name, Path dir, URI uri, String token, long clockStart) {
+        return open(name, dir, uri, token, clockStart, b -> { });
+    }
+
+    /** As {@link #open(String, Path, URI, String, long)}, with extra client settings (e.g. end-to-end encryption). */
+    static Device open(String name, Path dir, URI uri, String token, long clockStart, Consumer<SyncClient.Builder> client) {
         ManualClock clock = new ManualClock(clockStart);
         Cairn cairn = Cairn.builder()
                 .dataDir(dir)
@@ -63,9 +69,10 @@ final class Device implements AutoCloseable {
                 .section(LOCAL_NOTES, SectionKind.MAP, StoragePolicy.DEFAULT.withSync(false))
                 .open();
         try {
-            SyncClient sync = SyncClient.builder(cairn, uri, () -> token)
-                    .backoff(Duration.ofMillis(20), Duration.ofMillis(400))
-                    .build();
+            SyncClient.Builder builder = SyncClient.builder(cairn, uri, () -> token)
+                    .backoff(Duration.ofMillis(20), Duration.ofMillis(400));
+            client.accept(builder);
+            SyncClient sync = builder.build();
             return new Device(name, cairn, sync, clock, uri);
         } catch (RuntimeException e) {
             cairn.close();

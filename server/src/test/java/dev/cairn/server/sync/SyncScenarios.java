@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -14,6 +15,10 @@ import dev.cairn.engine.ChatMessage;
 import dev.cairn.engine.PersistentState;
 import dev.cairn.engine.StateOptions;
 import dev.cairn.engine.codec.Json;
+import dev.cairn.engine.crypto.E2eKey;
+import dev.cairn.engine.section.StandardSections;
+import dev.cairn.engine.sync.SyncClient;
+import dev.cairn.engine.sync.SyncState;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.server.TestServer;
 import dev.cairn.server.store.TestDatabase;
@@ -30,6 +35,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -120,6 +127,13 @@ abstract class SyncScenarios {
     /** Device {@code i} (its replica id is {@code name}) in {@code dir/name}, talking to {@link #syncUri}(i). Not started. */
     private Device device(int i, String name, Path dir) {
         Device d = Device.open(name, dir.resolve(name), syncUri(i), token, base);
+        devices.add(d);
+        return d;
+    }
+
+    /** As {@link #device(int, String, Path)}, with extra client settings. */
+    private Device device(int i, String name, Path dir, Consumer<SyncClient.Builder> client) {
+        Device d = Device.open(name, dir.resolve(name), syncUri(i), token, base, client);
         devices.add(d);
         return d;
     }
@@ -250,6 +264,59 @@ abstract class SyncScenarios {
         // everything but the local-only data is the same on A, B and the server
         assertEquals(json(serverCanonical()), withoutLocalOnly(a.canonical()));
         assertEquals(json(serverCanonical()), withoutLocalOnly(b.canonical()));
+    }
+
+    /**
+     * Chat and memory end-to-end encrypted: devices with the user's passphrase read each other's
+     * values, the server stores and merges only ciphertext, and a device with a wrong passphrase
+     * stops with a clear error, applying nothing and pushing nothing.
+     */
+    @Test
+    void endToEndEncryptedSectionsReachTheServerOnlyAsCiphertext(@TempDir Path dir) {
+        List<String> sealed = List.of(StandardSections.CHAT, StandardSections.MEMORY);
+        // few KDF rounds keep the test fast; the default is E2eKey.DEFAULT_ITERATIONS
+        E2eKey key = E2eKey.derive("correct horse battery staple".toCharArray(), user, 1_000);
+        E2eKey wrong = E2eKey.derive("incorrect horse".toCharArray(), user, 1_000);
+        Device a = device(0, "dev-a", dir, c -> c.endToEnd(key, sealed)).startLive();
+        Device b = device(1, "dev-b", dir, c -> c.endToEnd(key, sealed)).startLive();
+
+        a.cairn.chat().append("conv-1", "user", "secret message from A");
+        a.cairn.memory().remember("favourite", "secret fact from A");
+        a.cairn.ui().put("panel", "open"); // not encrypted
+        a.syncNow();
+        Poll.until("B to read A's encrypted values", () -> b.cairn.chat().size("conv-1") == 1
+                && "secret fact from A".equals(b.cairn.memory().recall("favourite", String.class)), b::describe);
+        assertEquals(List.of("secret message from A"), texts(b, "conv-1"));
+
+        // merging by stamp still works on ciphertext: B's later write wins everywhere
+        b.clock.set(base + 1_000);
+        b.cairn.memory().remember("favourite", "secret fact from B");
+        b.syncNow();
+        Poll.until("A to read B's newer value", () -> "secret fact from B".equals(a.cairn.memory().recall("favourite", String.class)), a::describe);
+
+        String server = serverCanonical();
+        assertFalse(server.contains("secret"), "the server holds plain text of an encrypted section: " + server);
+        assertTrue(server.contains("$e2e"), "the server should hold envelopes: " + server);
+        assertTrue(server.contains("\"open\""), "unencrypted sections stay readable: " + server);
+        if (database() != null) {
+            assertEquals(0, count("SELECT count(*) FROM log_entries WHERE user_id = $1 AND value LIKE '%secret%'", Tuple.of(user)));
+            assertEquals(0, count("SELECT count(*) FROM map_entries WHERE user_id = $1 AND value LIKE '%secret%'", Tuple.of(user)));
+            assertEquals(1, count("SELECT count(*) FROM log_entries WHERE user_id = $1 AND value LIKE '%\"$e2e\"%'", Tuple.of(user)));
+        }
+
+        // a wrong passphrase: LOCKED with a clear error; nothing applied, its own writes never pushed
+        Device c = device(2, "dev-c", dir, cl -> cl.endToEnd(wrong, sealed));
+        c.cairn.chat().append("conv-1", "user", "written under the wrong key");
+        c.start();
+        Poll.until("C to stop on the wrong passphrase", () -> c.sync.status().state() == SyncState.LOCKED, c::describe);
+        assertTrue(c.sync.status().lastError().contains("wrong passphrase"), c.describe());
+        assertEquals(List.of("written under the wrong key"), texts(c, "conv-1"), "C must not apply what it cannot open");
+        assertEquals(null, c.cairn.memory().recall("favourite", String.class));
+        CompletionException refused = assertThrows(CompletionException.class, () -> c.sync.syncNow().join());
+        assertTrue(refused.getCause().getMessage().contains("wrong passphrase"), refused.getCause().toString());
+        a.syncNow();
+        assertEquals(List.of("secret message from A"), texts(a, "conv-1"), "C's write under the wrong key reached A");
+        assertEquals(1, serverState().log(StandardSections.CHAT).size("conv-1"), "C's write under the wrong key reached the server");
     }
 
     /** A clears a conversation and a map section; B, offline, had older entries and wrote older edits: none come back. */
