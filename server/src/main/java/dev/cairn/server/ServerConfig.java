@@ -19,6 +19,8 @@ import java.util.UUID;
  * @param devTokens      whether {@code POST /api/dev/token} mints tokens (demo sign-in)
  * @param extraSections  app sections besides the standard ones, name to kind
  * @param slowConsumerMillis how long a socket's write queue may stay full before it is closed as a slow consumer
+ * @param outbound       the node's bounds on text queued to sockets
+ * @param userData       per-user quota and how long map history is kept
  */
 public record ServerConfig(
         String host,
@@ -38,7 +40,9 @@ public record ServerConfig(
         Map<String, SectionKind> extraSections,
         Path webRoot,
         Security security,
-        long slowConsumerMillis) {
+        long slowConsumerMillis,
+        Outbound outbound,
+        UserData userData) {
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -46,6 +50,8 @@ public record ServerConfig(
         Objects.requireNonNull(nodeId, "nodeId");
         extraSections = Map.copyOf(extraSections);
         Objects.requireNonNull(security, "security");
+        Objects.requireNonNull(outbound, "outbound");
+        Objects.requireNonNull(userData, "userData");
         positive(port, "CAIRN_PORT", true);
         positive(dbPoolSize, "CAIRN_DB_POOL_SIZE", false);
         positive(maxFrameBytes, "CAIRN_MAX_FRAME_BYTES", false);
@@ -88,6 +94,52 @@ public record ServerConfig(
 
         public Security withTls(Tls value) {
             return new Security(maxSocketsPerUser, maxSockets, maxChangesPerSecond, allowedOrigins, value);
+        }
+    }
+
+    /**
+     * What the server may hold for sockets that read slower than it writes (RELIABILITY.md).
+     *
+     * @param maxBytes     text queued to all sockets of this node and not yet written to the network;
+     *                     above it catch-ups wait and sockets with a full queue are closed as slow
+     *                     consumers early ({@code CAIRN_MAX_OUTBOUND_BYTES}, default a quarter of the heap)
+     * @param maxPageBytes most text in one {@code changes} frame of a catch-up; a page read from the
+     *                     store is sent in several frames if it is larger ({@code CAIRN_MAX_PAGE_BYTES}, 1 MiB)
+     */
+    public record Outbound(long maxBytes, int maxPageBytes) {
+        public Outbound {
+            if (maxBytes <= 0) {
+                throw new IllegalArgumentException("CAIRN_MAX_OUTBOUND_BYTES must be > 0, got " + maxBytes);
+            }
+            positive(maxPageBytes, "CAIRN_MAX_PAGE_BYTES", false);
+        }
+
+        public static Outbound defaults() {
+            return new Outbound(Runtime.getRuntime().maxMemory() / 4, 1 << 20);
+        }
+    }
+
+    /**
+     * What the server keeps of each user's data (issue 7).
+     *
+     * @param quotaBytes    most bytes of state one user may hold on the server (keys and values of live
+     *                      map entries and log entries); a push or import beyond it is refused with
+     *                      {@code quota-exceeded} ({@code CAIRN_USER_QUOTA_BYTES}, default 100 MiB; 0 is no limit)
+     * @param historyMillis how long earlier values of map keys are kept for history and restore
+     *                      ({@code CAIRN_HISTORY_MS}, default 7 days; 0 keeps none)
+     */
+    public record UserData(long quotaBytes, long historyMillis) {
+        public UserData {
+            if (quotaBytes < 0) {
+                throw new IllegalArgumentException("CAIRN_USER_QUOTA_BYTES must be >= 0 (0: no limit), got " + quotaBytes);
+            }
+            if (historyMillis < 0) {
+                throw new IllegalArgumentException("CAIRN_HISTORY_MS must be >= 0 (0: no history), got " + historyMillis);
+            }
+        }
+
+        public boolean unlimited() {
+            return quotaBytes == 0;
         }
     }
 
@@ -165,7 +217,13 @@ public record ServerConfig(
                         integer(env, "CAIRN_MAX_CHANGES_PER_SECOND", 10_000),
                         origins(env.get("CAIRN_ALLOWED_ORIGINS")),
                         tls(env)),
-                longValue(env, "CAIRN_SLOW_CONSUMER_MS", 30_000));
+                longValue(env, "CAIRN_SLOW_CONSUMER_MS", 30_000),
+                new Outbound(
+                        longValue(env, "CAIRN_MAX_OUTBOUND_BYTES", Outbound.defaults().maxBytes()),
+                        integer(env, "CAIRN_MAX_PAGE_BYTES", Outbound.defaults().maxPageBytes())),
+                new UserData(
+                        longValue(env, "CAIRN_USER_QUOTA_BYTES", 100L << 20),
+                        longValue(env, "CAIRN_HISTORY_MS", 7L * 24 * 3600 * 1000)));
     }
 
     private static Tls tls(Map<String, String> env) {
@@ -205,37 +263,49 @@ public record ServerConfig(
 
     public ServerConfig withPort(int value) {
         return new ServerConfig(host, value, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
     }
 
     public ServerConfig withDatabaseUrl(String value) {
         return new ServerConfig(host, port, value, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
     }
 
     public ServerConfig withDataDir(Path value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, value, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
     }
 
     public ServerConfig withJwtSecret(String value, boolean devTokensOn) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, value, devTokensOn, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
     }
 
     public ServerConfig withLimits(int frameBytes, int batch, int framesPerSecond, int page) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, frameBytes, batch,
-                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis);
+                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
     }
 
     public ServerConfig withSecurity(Security value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, value, slowConsumerMillis);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, value, slowConsumerMillis, outbound, userData);
     }
 
     public ServerConfig withNodeId(String value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, security, slowConsumerMillis);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
+    }
+
+    public ServerConfig withOutbound(Outbound value) {
+        return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis,
+                value, userData);
+    }
+
+    public ServerConfig withUserData(UserData value) {
+        return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis,
+                outbound, value);
     }
 
     private static Map<String, SectionKind> sections(String spec) {

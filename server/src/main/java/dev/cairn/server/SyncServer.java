@@ -11,6 +11,7 @@ import dev.cairn.server.http.HttpApi;
 import dev.cairn.server.http.OriginPolicy;
 import dev.cairn.server.http.SecurityHeaders;
 import dev.cairn.server.session.Hub;
+import dev.cairn.server.session.OutboundBudget;
 import dev.cairn.server.session.SocketSlots;
 import dev.cairn.server.session.SyncSession;
 import dev.cairn.server.store.JournalServerStore;
@@ -106,9 +107,12 @@ public final class SyncServer extends VerticleBase {
                 },
                 nanos -> metrics.commitTimer().record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS));
         metrics.gauge("cairn_commit_queue_batches", committer::queued);
+        OutboundBudget outbound = new OutboundBudget(config.outbound().maxBytes());
+        metrics.gauge("cairn_outbound_queued_chars", outbound::queued);
         sessions = new SyncSession.Context(vertx, hub, committer, store, sections, clock, config.maxBatch(), config.pageSize(),
                 config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics,
-                config.security().maxChangesPerSecond(), config.slowConsumerMillis());
+                config.security().maxChangesPerSecond(), config.slowConsumerMillis(),
+                outbound, config.outbound().maxPageBytes());
         slots = new SocketSlots(config.security().maxSocketsPerUser(), config.security().maxSockets());
         origins = new OriginPolicy(config.security().allowedOrigins());
         headers = new SecurityHeaders(config.security().tls() != null);

@@ -51,8 +51,14 @@ public final class SyncSession {
     /** Limits and collaborators a session needs. */
     public record Context(Vertx vertx, Hub hub, GroupCommitter committer, ServerStore store, SectionRegistry sections,
                           HybridClock clock, int maxBatch, int pageSize, int maxFramesPerSecond, int maxFrameBytes,
-                          int maxPendingWriteBytes, SessionMetrics metrics, int maxChangesPerSecond, long slowConsumerMillis) {
+                          int maxPendingWriteBytes, SessionMetrics metrics, int maxChangesPerSecond, long slowConsumerMillis,
+                          OutboundBudget outbound, int maxPageBytes) {
     }
+
+    /** How long a socket closed as a slow consumer may take to finish its close handshake before its connection is cut. */
+    private static final long SLOW_CLOSE_GRACE_MS = 5_000;
+    /** How often a catch-up waiting for the node's outbound budget looks again. */
+    private static final long BUDGET_RETRY_MS = 20;
 
     private final Context ctx;
     private final ServerWebSocket ws;
@@ -78,6 +84,10 @@ public final class SyncSession {
     private long blockedSince;
     private final ArrayDeque<Future<CommitResult>> pendingAcks = new ArrayDeque<>();
     private final ArrayDeque<Long> pendingAckBatches = new ArrayDeque<>();
+    /** The rest of a page read from the store that did not fit in one frame (maxPageBytes), in seq order. */
+    private final ArrayDeque<Sequenced> unsent = new ArrayDeque<>();
+    /** The cursor of the page {@link #unsent} came from (covers gaps after its last change). */
+    private long unsentPageCursor;
     private long windowStart;
     private int framesInWindow;
     private long helloTimer;
@@ -331,15 +341,35 @@ public final class SyncSession {
             return;
         }
         long now = System.currentTimeMillis();
+        // When the node is over its outbound budget, a socket that cannot take more is closed
+        // after a quarter of the usual time: the memory is needed by sockets that read.
+        long allowed = ctx.outbound().exhausted() ? ctx.slowConsumerMillis() / 4 : ctx.slowConsumerMillis();
         if (blockedSince == 0) {
             blockedSince = now;
-        } else if (now - blockedSince > ctx.slowConsumerMillis() && !slowClosing) {
+        } else if (now - blockedSince > allowed && !slowClosing) {
             // Once: the error and close frames queue behind the full write queue, and a graceful close
             // never completes on a socket that does not read, so re-sending grew the queue every check
             // (SlowConsumersIT: 17,576 error frames queued for 200 stalled sockets in 30 s).
             slowClosing = true;
-            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + ctx.slowConsumerMillis() + " ms", null);
+            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + (now - blockedSince) + " ms", null);
             ws.close((short) 1008, "slow consumer");
+            // The close frame waits behind the full queue and a socket that never reads never
+            // answers it: cut the connection after a grace, which frees everything queued to it.
+            ctx.vertx().setTimer(Math.min(SLOW_CLOSE_GRACE_MS, ctx.slowConsumerMillis()), id -> {
+                if (!closed) {
+                    cutConnection();
+                }
+            });
+        }
+    }
+
+    /** Closes the TCP connection without a WebSocket close handshake. */
+    private void cutConnection() {
+        LOG.info("cutting the connection of a slow consumer user={} replica={}", user, replica);
+        if (ws instanceof io.vertx.core.internal.http.WebSocketInternal internal) {
+            internal.channelHandlerContext().channel().close();
+        } else {
+            ws.close(); // not expected with Vert.x's own sockets
         }
     }
 
@@ -403,8 +433,20 @@ public final class SyncSession {
             checkSlowConsumer();
             return; // the drain handler calls pump again
         }
+        if (!unsent.isEmpty()) {
+            sendUnsent();
+            if (!unsent.isEmpty()) {
+                ctx.vertx().runOnContext(v -> pump()); // next frame after other sockets had their turn
+                return;
+            }
+        }
         if (sentCursor >= knownHead) {
             markCaughtUp();
+            return;
+        }
+        if (ctx.outbound().exhausted()) {
+            // The node holds too much unsent text: this catch-up waits (live changes still go out).
+            ctx.vertx().setTimer(BUDGET_RETRY_MS, id -> pump());
             return;
         }
         reading = true;
@@ -421,21 +463,60 @@ public final class SyncSession {
             }
             ServerStore.Page page = ar.result();
             if (page.cursor() > sentCursor) {
-                send(changesFrame(page.changes(), page.cursor()));
-                sentCursor = page.cursor();
-                knownHead = Math.max(knownHead, sentCursor);
+                unsent.addAll(page.changes());
+                unsentPageCursor = page.cursor();
+                sendUnsent(); // the first frame now, the rest (if any) by the pump below
+                knownHead = Math.max(knownHead, page.cursor());
             }
             if (!page.more() && notifications == notificationsBefore) {
                 // Everything committed is sent. A head announced higher than the store's (a stale
                 // or bogus notification) must not keep us reading in a loop.
                 knownHead = sentCursor;
             }
-            if (page.more() || sentCursor < knownHead) {
+            if (!unsent.isEmpty() || page.more() || sentCursor < knownHead) {
                 pump();
             } else {
                 markCaughtUp();
             }
         });
+    }
+
+    /**
+     * Sends one frame of {@link #unsent}: as many changes as fit in maxPageBytes (at least one).
+     * Its cursor is the last change's seq, or the page's cursor when it empties the page.
+     */
+    private void sendUnsent() {
+        List<Sequenced> frame = new ArrayList<>();
+        long chars = 0;
+        while (!unsent.isEmpty()) {
+            Sequenced next = unsent.peekFirst();
+            long size = textEstimate(next.change());
+            if (!frame.isEmpty() && chars + size > ctx.maxPageBytes()) {
+                break;
+            }
+            frame.add(unsent.pollFirst());
+            chars += size;
+        }
+        long cursor = unsent.isEmpty() ? unsentPageCursor : frame.get(frame.size() - 1).seq();
+        if (frame.isEmpty() && cursor <= sentCursor) {
+            return;
+        }
+        send(changesFrame(frame, cursor));
+        sentCursor = cursor;
+    }
+
+    /** About the characters a change takes in a frame (its strings plus field names, stamp and seq), without encoding it. */
+    private static long textEstimate(Change change) {
+        long strings;
+        if (change instanceof Change.Put p) {
+            strings = p.section().length() + p.key().length() + (p.value() == null ? 4 : p.value().length());
+        } else if (change instanceof Change.Append a) {
+            strings = a.section().length() + a.stream().length() + a.value().length();
+        } else {
+            Change.Clear c = (Change.Clear) change;
+            strings = c.section().length() + c.stream().length();
+        }
+        return strings + 96; // names, quotes, stamp, seq; escapes are rare and the limit has headroom
     }
 
     private void markCaughtUp() {
@@ -459,7 +540,11 @@ public final class SyncSession {
         if (closed) {
             return;
         }
-        ws.writeTextMessage(FrameCodec.encode(frame));
+        String text = FrameCodec.encode(frame);
+        int chars = text.length();
+        ctx.outbound().queued(chars);
+        // completes when written to the network, fails when the socket closes first: both free it
+        ws.writeTextMessage(text).onComplete(ar -> ctx.outbound().written(chars));
         ctx.metrics().frameOut();
     }
 
