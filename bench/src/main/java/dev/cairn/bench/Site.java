@@ -11,11 +11,14 @@ import java.util.Map;
 /**
  * The server side of one run: 1..n server JVMs on one store. For {@code pg} a fresh database is
  * created and dropped afterwards; several nodes share it and fan out with LISTEN/NOTIFY, as in
- * TwoNodeSyncIT. For {@code embedded} one node keeps its MapDB file in a temp dir.
+ * TwoNodeSyncIT. For {@code embedded} one node keeps its journal in a temp data dir.
  *
  * <p>Settings that differ from the server's defaults, and why: {@code CAIRN_MAX_FRAMES_PER_SECOND}
  * is raised to 1,000,000 because W1 sends one push per change, more than the default 500 a second
- * per socket; {@code CAIRN_LOG_LEVEL=WARN}; a known JWT secret and no dev tokens.
+ * per socket; {@code CAIRN_MAX_SOCKETS_PER_USER} to 100,000 because W5 connects 1,000 devices of
+ * one user (the default allows 32), and {@code CAIRN_MAX_CHANGES_PER_SECOND} to 1,000,000 so the
+ * per-socket push limit never throttles W2; {@code CAIRN_LOG_LEVEL=WARN}; a known JWT secret and
+ * no dev tokens.
  */
 final class Site implements AutoCloseable {
 
@@ -39,6 +42,8 @@ final class Site implements AutoCloseable {
             env.put("CAIRN_JWT_SECRET", Tokens.SECRET);
             env.put("CAIRN_DEV_TOKENS", "false");
             env.put("CAIRN_MAX_FRAMES_PER_SECOND", "1000000");
+            env.put("CAIRN_MAX_SOCKETS_PER_USER", "100000");
+            env.put("CAIRN_MAX_CHANGES_PER_SECOND", "1000000");
             env.put("CAIRN_LOG_LEVEL", "WARN");
             if (store.equals("pg")) {
                 site.dbUrl = ctx.createDatabase();
