@@ -471,7 +471,7 @@ public final class SyncSession {
             if (!page.more() && notifications == notificationsBefore) {
                 // Everything committed is sent. A head announced higher than the store's (a stale
                 // or bogus notification) must not keep us reading in a loop.
-                knownHead = sentCursor;
+                knownHead = Math.max(sentCursor, page.cursor());
             }
             if (!unsent.isEmpty() || page.more() || sentCursor < knownHead) {
                 pump();
