@@ -325,7 +325,7 @@ public final class SyncClient implements AutoCloseable {
                 endSession(session, null, Reconnect.NO);
             }
             failWaiters("sync was switched off (goOffline)");
-            state = SyncState.OFFLINE;
+            state = locked ? SyncState.LOCKED : SyncState.OFFLINE;
             publish();
         });
     }
