@@ -48,6 +48,13 @@ public final class Persister implements AutoCloseable {
     private final Object lock = new Object();
     private final HashMap<String, Pending> pending = new HashMap<>();
     private volatile Map<String, Pending> inFlight = Map.of();
+    /**
+     * Outbox records in {@link #pending} and {@link #inFlight}, kept as they change: the sync
+     * client asks for the count on every status update, and counting by iteration made a large
+     * catch-up or burst quadratic (W3 profile, BENCHMARKS.md). Guarded by {@link #lock}.
+     */
+    private int pendingOutbox;
+    private int inFlightOutbox;
     private long scheduledWakeup = Long.MAX_VALUE;
 
     private final ConcurrentSkipListMap<Long, Change> outbox = new ConcurrentSkipListMap<>();
@@ -177,6 +184,7 @@ public final class Persister implements AutoCloseable {
             // that covers the remote change must be committed with (or after) this record.
             boolean coversRemote = remote || (previous != null && previous.remote);
             pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline));
+            pendingOutbox += (toOutbox ? 1 : 0) - (previous != null && previous.toOutbox ? 1 : 0);
             if (change instanceof Change.Clear clear) {
                 dropHiddenAppends(clear);
             }
@@ -294,14 +302,7 @@ public final class Persister implements AutoCloseable {
     /** Outbox entries that are still queued in memory (not yet committed anywhere). */
     public int pendingOutboxCount() {
         synchronized (lock) {
-            int n = 0;
-            for (Pending p : pending.values()) {
-                n += p.toOutbox ? 1 : 0;
-            }
-            for (Pending p : inFlight.values()) {
-                n += p.toOutbox ? 1 : 0;
-            }
-            return n;
+            return pendingOutbox + inFlightOutbox;
         }
     }
 
@@ -367,6 +368,10 @@ public final class Persister implements AutoCloseable {
                 if (which.test(e.getValue()) || (withCursor && e.getValue().remote)) {
                     batch.put(e.getKey(), e.getValue());
                     it.remove();
+                    if (e.getValue().toOutbox) {
+                        pendingOutbox--;
+                        inFlightOutbox++;
+                    }
                 }
             }
             if (batch.isEmpty()) {
@@ -380,8 +385,13 @@ public final class Persister implements AutoCloseable {
         } catch (RuntimeException e) {
             synchronized (lock) {
                 long retryAt = System.nanoTime() + RETRY_NANOS;
-                batch.forEach((k, p) -> pending.putIfAbsent(k, p.retry(p.policy.autoSave() ? retryAt : Long.MAX_VALUE)));
+                batch.forEach((k, p) -> {
+                    if (pending.putIfAbsent(k, p.retry(p.policy.autoSave() ? retryAt : Long.MAX_VALUE)) == null && p.toOutbox) {
+                        pendingOutbox++;
+                    }
+                });
                 inFlight = Map.of();
+                inFlightOutbox = 0;
             }
             onError.accept(e);
             scheduleNext();
@@ -389,6 +399,7 @@ public final class Persister implements AutoCloseable {
         }
         synchronized (lock) {
             inFlight = Map.of();
+            inFlightOutbox = 0;
         }
         // Told only now, so a listener reading pendingChanges() does not count the batch twice.
         if (outboxGrew) {
@@ -451,9 +462,15 @@ public final class Persister implements AutoCloseable {
 
     /** A clear makes queued appends it hides pointless: drop them before they are written. */
     private void dropHiddenAppends(Change.Clear clear) {
-        pending.values().removeIf(p -> p.change instanceof Change.Append a
-                && a.section().equals(clear.section()) && a.stream().equals(clear.stream())
-                && a.stamp().compareTo(clear.stamp()) <= 0);
+        Iterator<Pending> it = pending.values().iterator();
+        while (it.hasNext()) {
+            Pending p = it.next();
+            if (p.change instanceof Change.Append a && a.section().equals(clear.section()) && a.stream().equals(clear.stream())
+                    && a.stamp().compareTo(clear.stamp()) <= 0) {
+                it.remove();
+                pendingOutbox -= p.toOutbox ? 1 : 0;
+            }
+        }
     }
 
     /** Commits everything queued, stops the persistence thread. Stores are closed by their owner. */
