@@ -81,7 +81,10 @@ public final class SyncSession {
     private long sentCursor;
     private long knownHead;
     private long welcomeHead;
-    private long blockedSince;
+    /** Text handed to the socket and not yet written to the network (this session's share of the node's budget). */
+    private long queuedChars;
+    /** Since when text has waited with no write completing: the last completion, or when the queue became non-empty. */
+    private long waitingSince;
     private final ArrayDeque<Future<CommitResult>> pendingAcks = new ArrayDeque<>();
     private final ArrayDeque<Long> pendingAckBatches = new ArrayDeque<>();
     /** The rest of a page read from the store that did not fit in one frame (maxPageBytes), in seq order. */
@@ -123,7 +126,6 @@ public final class SyncSession {
         ws.exceptionHandler(this::onSocketError);
         ws.closeHandler(v -> onClosed());
         ws.drainHandler(v -> {
-            blockedSince = 0;
             updateReadPause();
             pump();
         });
@@ -332,30 +334,30 @@ public final class SyncSession {
         }
     }
 
+    /**
+     * A slow consumer is a socket with text waiting and no write completing for the allowed time
+     * (it reads slowly or not at all). Judged by this session's own accounting, not only by
+     * Vert.x's queue: a single large frame can sit in Netty's buffer with Vert.x's queue empty.
+     */
     private void checkSlowConsumer() {
-        if (closed) {
-            return;
-        }
-        if (!ws.writeQueueFull()) {
-            blockedSince = 0;
+        if (closed || slowClosing || queuedChars == 0) {
             return;
         }
         long now = System.currentTimeMillis();
         // When the node is over its outbound budget, a socket that cannot take more is closed
         // after a quarter of the usual time: the memory is needed by sockets that read.
         long allowed = ctx.outbound().exhausted() ? ctx.slowConsumerMillis() / 4 : ctx.slowConsumerMillis();
-        if (blockedSince == 0) {
-            blockedSince = now;
-        } else if (now - blockedSince > allowed && !slowClosing) {
+        if (now - waitingSince > allowed) {
             // Once: the error and close frames queue behind the full write queue, and a graceful close
             // never completes on a socket that does not read, so re-sending grew the queue every check
             // (SlowConsumersIT: 17,576 error frames queued for 200 stalled sockets in 30 s).
             slowClosing = true;
-            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + (now - blockedSince) + " ms", null);
+            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + (now - waitingSince) + " ms", null);
             ws.close((short) 1008, "slow consumer");
             // The close frame waits behind the full queue and a socket that never reads never
             // answers it: cut the connection after a grace, which frees everything queued to it.
-            ctx.vertx().setTimer(Math.min(SLOW_CLOSE_GRACE_MS, ctx.slowConsumerMillis()), id -> {
+            long grace = Math.min(SLOW_CLOSE_GRACE_MS, allowed);
+            ctx.vertx().setTimer(grace, id -> {
                 if (!closed) {
                     cutConnection();
                 }
@@ -367,7 +369,12 @@ public final class SyncSession {
     private void cutConnection() {
         LOG.info("cutting the connection of a slow consumer user={} replica={}", user, replica);
         if (ws instanceof io.vertx.core.internal.http.WebSocketInternal internal) {
-            internal.channelHandlerContext().channel().close();
+            // Not channel().close(): Vert.x intercepts that in the pipeline and closes only after
+            // the queued writes are flushed, which on this socket never happens. The channel's
+            // own close skips the pipeline: the socket closes now and its queued writes fail,
+            // which frees them (and Vert.x still sees the channel go inactive).
+            io.netty.channel.Channel channel = internal.channelHandlerContext().channel();
+            channel.unsafe().close(channel.voidPromise());
         } else {
             ws.close(); // not expected with Vert.x's own sockets
         }
@@ -543,8 +550,16 @@ public final class SyncSession {
         String text = FrameCodec.encode(frame);
         int chars = text.length();
         ctx.outbound().queued(chars);
+        if (queuedChars == 0) {
+            waitingSince = System.currentTimeMillis();
+        }
+        queuedChars += chars;
         // completes when written to the network, fails when the socket closes first: both free it
-        ws.writeTextMessage(text).onComplete(ar -> ctx.outbound().written(chars));
+        ws.writeTextMessage(text).onComplete(ar -> {
+            ctx.outbound().written(chars);
+            queuedChars -= chars;
+            waitingSince = System.currentTimeMillis();
+        });
         ctx.metrics().frameOut();
     }
 

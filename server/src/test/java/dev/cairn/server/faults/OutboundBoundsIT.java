@@ -85,7 +85,9 @@ class OutboundBoundsIT {
                 long tookMillis = (System.nanoTime() - start) / 1_000_000;
                 assertEquals(0, metric(server, "cairn_sessions"), "sessions of sockets that never read must end");
                 assertEquals(0, metric(server, "cairn_outbound_queued_chars"), "what was queued to them must be freed");
-                assertTrue(tookMillis < slowMillis + 5_000 + 10_000, "stalled sockets released after " + tookMillis + " ms");
+                // Over the budget the catch-ups take turns: each stalled socket is closed a quarter of the
+                // slow-consumer time after its queue stopped moving and cut as long again after that.
+                assertTrue(tookMillis < 8 * slowMillis / 2 + 10_000, "stalled sockets released after " + tookMillis + " ms");
                 System.out.printf("OutboundBoundsIT: 8 stalled sockets released after %d ms (slow-consumer time %d ms)%n", tookMillis, slowMillis);
                 assertEquals(8, slowConsumerErrors(server), "each stalled socket is told why it is closed");
             } finally {
