@@ -66,14 +66,115 @@ public final class ExportDocument {
 
     private static void write(JsonGenerator gen, String replicaId, Instant exportedAt, ReplicaState state, Collection<String> sections,
             TransferProgress progress) throws IOException {
+        writeHead(gen, replicaId, exportedAt);
+        CanonicalJson.writeSections(gen, state, sections, progress);
+        gen.writeEndObject();
+    }
+
+    private static void writeHead(JsonGenerator gen, String replicaId, Instant exportedAt) throws IOException {
         gen.writeStartObject();
         gen.writeStringField("format", FORMAT);
         gen.writeNumberField("version", VERSION);
         gen.writeStringField("replica", replicaId);
         gen.writeStringField("exportedAt", exportedAt.toString());
         gen.writeFieldName("sections");
-        CanonicalJson.writeSections(gen, state, sections, progress);
-        gen.writeEndObject();
+    }
+
+    /**
+     * Writes a document piece by piece, for a writer that never holds the state as one
+     * {@link ReplicaState} (the server streams its export from the store). The caller gives the
+     * pieces in the document's order: sections sorted by name, each with {@link #section}; a map's
+     * entries sorted by key; a log's streams sorted by name, each opened with {@link #stream} (its
+     * watermark, if any) and its entries oldest first. Given the pieces of a state in that order, the
+     * bytes are exactly those of {@link #write(OutputStream, String, Instant, ReplicaState, Collection, TransferProgress)}
+     * for it: both use the same section writers of {@link CanonicalJson}.
+     */
+    public static final class StreamWriter implements java.io.Closeable {
+        private final JsonGenerator gen;
+        private SectionKind section;
+        private boolean inStream;
+        private boolean finished;
+
+        /** Writes the envelope at once (format, version, replica, time). {@code out} is flushed, never closed. */
+        public StreamWriter(OutputStream out, String replicaId, Instant exportedAt) throws IOException {
+            gen = Json.FACTORY.createGenerator(out);
+            gen.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            // A failed export must stay visibly unfinished: Jackson would otherwise close the open
+            // objects on close() and make a truncated file look complete.
+            gen.disable(JsonGenerator.Feature.AUTO_CLOSE_JSON_CONTENT);
+            writeHead(gen, replicaId, exportedAt);
+            gen.writeStartObject();
+        }
+
+        /** Closes the open section (if any) and opens {@code name}, empty until entries follow. */
+        public void section(String name, SectionKind kind) throws IOException {
+            closeSection();
+            gen.writeFieldName(name);
+            if (kind == SectionKind.MAP) {
+                CanonicalJson.startMap(gen);
+            } else {
+                CanonicalJson.startLog(gen);
+            }
+            section = kind;
+        }
+
+        public void mapEntry(String key, dev.cairn.engine.crdt.LwwEntry entry) throws IOException {
+            if (section != SectionKind.MAP) {
+                throw new IllegalStateException("no map section is open");
+            }
+            CanonicalJson.writeMapEntry(gen, key, entry);
+        }
+
+        /** Opens a stream of the open log section; {@code clearedUpTo} is its watermark or null. */
+        public void stream(String name, Stamp clearedUpTo) throws IOException {
+            if (section != SectionKind.LOG) {
+                throw new IllegalStateException("no log section is open");
+            }
+            closeStream();
+            CanonicalJson.startStream(gen, name, clearedUpTo);
+            inStream = true;
+        }
+
+        public void logEntry(Stamp stamp, String value) throws IOException {
+            if (!inStream) {
+                throw new IllegalStateException("no stream is open");
+            }
+            CanonicalJson.writeLogEntry(gen, stamp, value);
+        }
+
+        /** Ends the document and flushes it. */
+        public void finish() throws IOException {
+            closeSection();
+            gen.writeEndObject();
+            gen.writeEndObject();
+            gen.flush();
+            finished = true;
+        }
+
+        public boolean finished() {
+            return finished;
+        }
+
+        private void closeStream() throws IOException {
+            if (inStream) {
+                CanonicalJson.endStream(gen);
+                inStream = false;
+            }
+        }
+
+        private void closeSection() throws IOException {
+            closeStream();
+            if (section != null) {
+                CanonicalJson.endSection(gen);
+                section = null;
+            }
+        }
+
+        /** Releases the generator; an unfinished document stays unfinished (a reader refuses it as truncated). */
+        @Override
+        public void close() throws IOException {
+            gen.close();
+        }
     }
 
     /** The changes an export document holds; throws {@link MalformedDocumentException} for anything else. */
