@@ -324,19 +324,19 @@ public final class HttpApi {
 
     private void importChanges(RoutingContext ctx, List<Change> all, TreeSet<String> chosen) {
         List<Change> changes = new ArrayList<>(all.size());
-        try {
-            for (Change c : all) {
-                if (!chosen.contains(c.section())) {
-                    continue;
-                }
+        for (Change c : all) {
+            if (!chosen.contains(c.section())) {
+                continue;
+            }
+            try {
                 sections.check(c);
                 clock.check(c.stamp());
                 checkValueSize(c);
-                changes.add(c);
+            } catch (IllegalArgumentException | ClockSkewException e) { // a stamp too far ahead is bad input, not a store failure
+                error(ctx, 400, "invalid-import", "entry '" + c.section() + "/" + c.target() + "' of the import file: " + e.getMessage());
+                return;
             }
-        } catch (IllegalArgumentException | ClockSkewException e) { // a stamp too far ahead is bad input, not a store failure
-            error(ctx, 400, "invalid-import", e.getMessage());
-            return;
+            changes.add(c);
         }
         long started = System.nanoTime();
         commit(ctx, changes).onSuccess(result -> {
@@ -354,8 +354,7 @@ public final class HttpApi {
         }
         long bytes = value.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
         if (bytes > maxBodyBytes - 1024L) {
-            throw new IllegalArgumentException("the value of '" + c.section() + "/" + (c instanceof Change.Put put ? put.key() : ((Change.Append) c).stream())
-                    + "' is " + bytes + " bytes; devices sync values up to " + (maxBodyBytes - 1024) + " bytes (CAIRN_MAX_FRAME_BYTES less framing)");
+            throw new IllegalArgumentException("its value is " + bytes + " bytes; devices sync values up to " + (maxBodyBytes - 1024) + " bytes (CAIRN_MAX_FRAME_BYTES less framing)");
         }
     }
 
