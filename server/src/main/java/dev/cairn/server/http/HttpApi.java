@@ -363,8 +363,8 @@ public final class HttpApi {
     }
 
     /**
-     * Answers an import before its body was read to the end, then swallows the rest (up to
-     * another CAIRN_MAX_IMPORT_BYTES) so the client, still sending, reads the answer, and closes
+     * Answers an import before its body was read to the end, then swallows the rest (up to twice
+     * CAIRN_MAX_IMPORT_BYTES more; past that it is cut) so the client, still sending, reads the answer, and closes
      * the connection: its unread rest must not be taken for the next request.
      */
     private void refuse(RoutingContext ctx, RequestInput in, int status, String code, String message) {
@@ -374,7 +374,7 @@ public final class HttpApi {
         }
         response.setStatusCode(status).putHeader("content-type", "application/json").putHeader("Connection", "close")
                 .end(new JsonObject().put("error", code).put("message", message).encode())
-                .onComplete(v -> in.discardRest(maxImportBytes, () -> ctx.request().connection().close()));
+                .onComplete(v -> in.discardRest(2 * maxImportBytes, () -> ctx.request().connection().close()));
     }
 
     private static void closeQuietly(java.io.Closeable c) {
