@@ -535,9 +535,8 @@ export class Cairn {
 
   /**
    * The export document of the chosen sections (default: every known section).
-   * Built as one string, synchronously, from the state this tab holds in memory: it blocks the page
-   * for as long as the encoding takes (roughly 100 ms per 10 MB) and needs the text's size in memory
-   * besides the state. A large account is better exported by the server, which streams it
+   * Built as one string, synchronously, from the state this tab holds in memory: the page is blocked
+   * while the whole state is encoded, and the text takes its size in memory besides the state. A large account is better exported by the server, which streams it
    * (GET /api/export; the dashboard's "Download from server").
    * @param {string[]} [sections]
    */
