@@ -57,7 +57,7 @@ public final class HttpApi {
     private final int pageSize;
     private final long maxImportBytes;
     /** Streamed exports and imports block a thread each (store pages, file, socket): never an event loop. */
-    private final WorkerExecutor transfers;
+    private WorkerExecutor transfers;
 
     /**
      * @param maxBodyBytes   largest body of every route but import ({@code CAIRN_MAX_FRAME_BYTES})
@@ -77,8 +77,18 @@ public final class HttpApi {
         this.maxBodyBytes = maxBodyBytes;
         this.pageSize = pageSize;
         this.maxImportBytes = maxImportBytes;
-        // Closed with the verticle that created it; 8 threads: a slow uploader holds one while it sends.
-        this.transfers = vertx.createSharedWorkerExecutor("cairn-transfer", TRANSFER_THREADS, 1, TimeUnit.HOURS);
+    }
+
+    /**
+     * The transfer threads, made on first use from a request handler, so on the server verticle's
+     * context: Vert.x closes them when that verticle is undeployed. 8 threads: a slow uploader holds
+     * one while it sends. Event loop only.
+     */
+    private WorkerExecutor transfers() {
+        if (transfers == null) {
+            transfers = vertx.createSharedWorkerExecutor("cairn-transfer", TRANSFER_THREADS, 1, TimeUnit.HOURS);
+        }
+        return transfers;
     }
 
     private static final int TRANSFER_THREADS = 8;
@@ -186,7 +196,7 @@ public final class HttpApi {
         String user = user(ctx);
         Context context = vertx.getOrCreateContext();
         long started = System.nanoTime();
-        transfers.<ExportStream.Spill>executeBlocking(() -> ExportStream.spill(store, user, chosen, pageSize), false).onComplete(read -> {
+        transfers().<ExportStream.Spill>executeBlocking(() -> ExportStream.spill(store, user, chosen, pageSize), false).onComplete(read -> {
             if (read.failed()) {
                 ctx.fail(read.cause());
                 return;
@@ -203,7 +213,7 @@ public final class HttpApi {
                     // An upper bound of the entries (a key rewritten while reading is counted twice): for progress bars.
                     .putHeader("x-cairn-export-entries", Long.toString(spill.changes));
             ResponseOutput out = new ResponseOutput(context, response, STALL_MILLIS);
-            transfers.<Long>executeBlocking(() -> {
+            transfers().<Long>executeBlocking(() -> {
                 try (spill) {
                     long entries = spill.writeTo(out, chosen, sections, Instant.now());
                     out.flush();
@@ -300,7 +310,7 @@ public final class HttpApi {
                 return;
             }
             long started = System.nanoTime();
-            transfers.<List<Change>>executeBlocking(() -> ExportDocument.read(in, maxImportBytes, size, sections, TransferProgress.NONE), false)
+            transfers().<List<Change>>executeBlocking(() -> ExportDocument.read(in, maxImportBytes, size, sections, TransferProgress.NONE), false)
                     .onComplete(read -> {
                         if (read.failed()) {
                             Throwable e = read.cause();
