@@ -38,6 +38,16 @@ public final class ExportDocument {
     public static final String FORMAT = "cairn-export";
     public static final int VERSION = 1;
 
+    /**
+     * For documents written as UTF-8 bytes: a character beyond the BMP is written as its four UTF-8
+     * bytes, as the text writers write it. Jackson's byte writer would otherwise write it as two
+     * escaped surrogates (backslash-u), and a streamed export would not be byte-identical to the
+     * canonical encoding of the same state.
+     */
+    private static final com.fasterxml.jackson.core.JsonFactory UTF8 = new com.fasterxml.jackson.core.JsonFactoryBuilder(Json.FACTORY)
+            .enable(com.fasterxml.jackson.core.json.JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8)
+            .build();
+
     private ExportDocument() {
     }
 
@@ -58,7 +68,7 @@ public final class ExportDocument {
      */
     public static void write(OutputStream out, String replicaId, Instant exportedAt, ReplicaState state, Collection<String> sections,
             TransferProgress progress) throws IOException {
-        try (JsonGenerator gen = Json.FACTORY.createGenerator(out)) {
+        try (JsonGenerator gen = UTF8.createGenerator(out)) {
             gen.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
             write(gen, replicaId, exportedAt, state, sections, progress);
         }
@@ -97,7 +107,7 @@ public final class ExportDocument {
 
         /** Writes the envelope at once (format, version, replica, time). {@code out} is flushed, never closed. */
         public StreamWriter(OutputStream out, String replicaId, Instant exportedAt) throws IOException {
-            gen = Json.FACTORY.createGenerator(out);
+            gen = UTF8.createGenerator(out);
             gen.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
             // A failed export must stay visibly unfinished: Jackson would otherwise close the open
             // objects on close() and make a truncated file look complete.
@@ -218,7 +228,9 @@ public final class ExportDocument {
     }
 
     private static MalformedDocumentException notJson(IOException e) {
-        return new MalformedDocumentException("import file is not valid JSON (truncated or corrupt?): " + Json.describe(e), e);
+        // Jackson names where an unclosed object began with a placeholder for the source: noise here.
+        String why = String.valueOf(Json.describe(e)).replaceAll(" \\(start marker at \\[Source: [^\\]]*\\]\\)", "");
+        return new MalformedDocumentException("import file is not valid JSON (truncated or corrupt?): " + why, e);
     }
 
     private static List<Change> read(JsonParser p, Function<String, SectionKind> known, Runnable tick) throws IOException {

@@ -35,7 +35,7 @@ class ExportStreamWriterTest {
         state.apply(new Change.Put("cards", "b", "{\"x\":\"caf\u00e9 \\n\"}", s(1, "a")));
         state.apply(new Change.Put("cards", "a", null, s(2, "a")));
         state.apply(new Change.Put("cards", "\u00fc/\ud83d\ude00", "true", s(3, "b")));
-        state.apply(new Change.Append("chat", "conv-2", "\"late\"", s(5, "a")));
+        state.apply(new Change.Append("chat", "conv-2", "\"late \ud83c\udf89\"", s(5, "a")));
         state.apply(new Change.Append("chat", "conv-2", "\"early\"", s(2, "b")));
         state.apply(new Change.Append("chat", "conv-1", "{\"z\":1}", s(3, "a")));
         state.apply(new Change.Append("chat", "conv-1", "\"hidden\"", s(1, "a")));
@@ -76,6 +76,8 @@ class ExportStreamWriterTest {
             ByteArrayOutputStream whole = new ByteArrayOutputStream();
             ExportDocument.write(whole, "server", AT, state, sections, TransferProgress.NONE);
             assertEquals(whole.toString(StandardCharsets.UTF_8), streamed(state, sections), "sections " + sections);
+            // and the text writer's: characters beyond the BMP are UTF-8, not escaped surrogates
+            assertEquals(ExportDocument.write("server", AT, state, sections), streamed(state, sections), "sections " + sections);
         }
     }
 

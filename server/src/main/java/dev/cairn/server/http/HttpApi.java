@@ -382,9 +382,15 @@ public final class HttpApi {
         if (response.ended()) {
             return;
         }
-        response.setStatusCode(status).putHeader("content-type", "application/json").putHeader("Connection", "close")
-                .end(new JsonObject().put("error", code).put("message", message).encode())
-                .onComplete(v -> in.discardRest(2 * maxImportBytes, () -> ctx.request().connection().close()));
+        String body = new JsonObject().put("error", code).put("message", message).encode();
+        response.setStatusCode(status).putHeader("content-type", "application/json");
+        if (ctx.request().version() == io.vertx.core.http.HttpVersion.HTTP_2) {
+            // One stream of a shared connection: swallow the rest, or past the allowance reset the stream only.
+            response.end(body).onComplete(v -> in.discardRest(2 * maxImportBytes, response::reset));
+        } else {
+            response.putHeader("Connection", "close").end(body)
+                    .onComplete(v -> in.discardRest(2 * maxImportBytes, () -> ctx.request().connection().close()));
+        }
     }
 
     private static void closeQuietly(java.io.Closeable c) {

@@ -60,7 +60,8 @@ class TransferIT {
     private static final int MAP_ENTRIES = 100_000;
     private static final int CHAT_MESSAGES = 20_000;
     private static final List<String> MAP_SECTIONS = List.of("ui", "cards", "memory", "state");
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /** HTTP/1.1 as browsers speak it to a plain-http server (the JDK client would otherwise upgrade to h2c). */
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
     private static final Duration SLOW = Duration.ofMinutes(3);
     private static final SectionRegistry REGISTRY = new SectionRegistry(Map.of());
 
