@@ -113,7 +113,9 @@ class TransferIT {
         ReplicaState state = server.state(from);
         String canonical = CanonicalJson.encode(state, REGISTRY.all().keySet());
         long entries = entries(state);
+        long marks = watermarks(state);
         assertTrue(entries >= MAP_ENTRIES + CHAT_MESSAGES, "seeded " + seeded + " changes, state holds " + entries);
+        state = null;   // not part of what the heap figures measure
 
         Path file = dir.resolve(store + "-export.json");
         Heap heap = Heap.start();
@@ -127,7 +129,7 @@ class TransferIT {
             bytes = in.transferTo(out);
         }
         long exportMs = (System.nanoTime() - t0) / 1_000_000;
-        long exportPeak = heap.peakMiB();
+        String exportHeap = heap.report();
 
         String document = Files.readString(file);
         assertTrue(announced >= entries, "x-cairn-export-entries " + announced + " < " + entries);
@@ -140,10 +142,10 @@ class TransferIT {
         HttpResponse<String> imported = HTTP.send(request(server, "/api/import", server.token(to)).POST(HttpRequest.BodyPublishers.ofFile(file)).build(),
                 HttpResponse.BodyHandlers.ofString());
         long importMs = (System.nanoTime() - t0) / 1_000_000;
-        long importPeak = heap.peakMiB();
+        String importHeap = heap.report();
         assertEquals(200, imported.statusCode(), imported.body());
         JsonNode answer = Json.MAPPER.readTree(imported.body());
-        assertEquals(entries + watermarks(state), answer.path("changesRead").asLong(), imported.body());
+        assertEquals(entries + marks, answer.path("changesRead").asLong(), imported.body());
         assertEquals(answer.path("changesRead").asLong(), answer.path("changesApplied").asLong(), "a fresh user takes every change: " + imported.body());
         assertEquals(canonical, CanonicalJson.encode(server.state(to), REGISTRY.all().keySet()), "byte-identical canonical state after import");
 
@@ -151,9 +153,9 @@ class TransferIT {
         assertEquals(200, again.status(), again.toString());
         assertEquals(0, again.json().path("changesApplied").asInt(), "importing the same file twice alters nothing: " + again);
 
-        System.out.printf("TransferIT %s: %d map entries + %d chat messages (%d entries, %.1f MiB): export %d ms (peak heap %d MiB),"
-                + " import %d ms (peak heap %d MiB)%n", store, MAP_ENTRIES, CHAT_MESSAGES, entries, bytes / 1048576.0, exportMs, exportPeak,
-                importMs, importPeak);
+        System.out.printf("TransferIT %s: %d map entries + %d chat messages (%d entries, %.1f MiB): export %d ms (heap %s),"
+                + " import %d ms (heap %s)%n", store, MAP_ENTRIES, CHAT_MESSAGES, entries, bytes / 1048576.0, exportMs, exportHeap,
+                importMs, importHeap);
     }
 
     // ------------------------------------------------------------------ chosen sections
@@ -433,26 +435,37 @@ class TransferIT {
         return HttpRequest.newBuilder(URI.create(server.httpBase() + path)).timeout(SLOW).header("Authorization", "Bearer " + token);
     }
 
-    /** Heap use from now on: the peak of the heap pools (an upper bound: uncollected garbage counts too). */
+    /**
+     * Heap of this JVM (test client and server) from now on: used after a GC at the start, and the
+     * peak of the heap pools since, an upper bound (uncollected garbage counts too).
+     */
     private static final class Heap {
+        private final long baseline;
+
+        private Heap(long baseline) {
+            this.baseline = baseline;
+        }
+
         static Heap start() {
             System.gc();
+            long used = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
                 if (pool.getType() == MemoryType.HEAP) {
                     pool.resetPeakUsage();
+                    used += pool.getUsage().getUsed();
                 }
             }
-            return new Heap();
+            return new Heap(used);
         }
 
-        long peakMiB() {
+        String report() {
             long peak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
                 if (pool.getType() == MemoryType.HEAP) {
                     peak += pool.getPeakUsage().getUsed();
                 }
             }
-            return peak >> 20;
+            return "baseline " + (baseline >> 20) + " MiB, peak " + (peak >> 20) + " MiB, max " + (Runtime.getRuntime().maxMemory() >> 20) + " MiB";
         }
     }
 }
