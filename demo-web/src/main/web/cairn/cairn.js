@@ -533,7 +533,13 @@ export class Cairn {
 
   // ------------------------------------------------------------------ whole state
 
-  /** The export document of the chosen sections (default: every known section). @param {string[]} [sections] */
+  /**
+   * The export document of the chosen sections (default: every known section).
+   * Built as one string, synchronously, from the state this tab holds in memory: the page is blocked
+   * while the whole state is encoded, and the text takes its size in memory besides the state. A large account is better exported by the server, which streams it
+   * (GET /api/export; the dashboard's "Download from server").
+   * @param {string[]} [sections]
+   */
   exportData(sections) {
     return writeExport(this.replica, this.wall(), this.replicaState, sections ?? Object.keys(this.kinds));
   }

@@ -21,6 +21,7 @@ import java.util.UUID;
  * @param slowConsumerMillis how long a socket's write queue may stay full before it is closed as a slow consumer
  * @param outbound       the node's bounds on text queued to sockets
  * @param userData       per-user quota and how long map history is kept
+ * @param transfer       limits of export and import over HTTP
  */
 public record ServerConfig(
         String host,
@@ -42,7 +43,8 @@ public record ServerConfig(
         Security security,
         long slowConsumerMillis,
         Outbound outbound,
-        UserData userData) {
+        UserData userData,
+        Transfer transfer) {
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -52,6 +54,7 @@ public record ServerConfig(
         Objects.requireNonNull(security, "security");
         Objects.requireNonNull(outbound, "outbound");
         Objects.requireNonNull(userData, "userData");
+        Objects.requireNonNull(transfer, "transfer");
         positive(port, "CAIRN_PORT", true);
         positive(dbPoolSize, "CAIRN_DB_POOL_SIZE", false);
         positive(maxFrameBytes, "CAIRN_MAX_FRAME_BYTES", false);
@@ -144,6 +147,27 @@ public record ServerConfig(
     }
 
     /**
+     * Export and import over HTTP (issue 7). An export streams from the store page by page and has
+     * no size limit; an import is held in memory while it is checked, so it has its own.
+     *
+     * @param maxImportBytes largest document {@code POST /api/import} reads; a larger one is refused
+     *                       with 413 and changes nothing ({@code CAIRN_MAX_IMPORT_BYTES}, default 64 MiB)
+     */
+    public record Transfer(long maxImportBytes) {
+        public static final long DEFAULT_MAX_IMPORT_BYTES = 64L << 20;
+
+        public Transfer {
+            if (maxImportBytes <= 0) {
+                throw new IllegalArgumentException("CAIRN_MAX_IMPORT_BYTES must be > 0, got " + maxImportBytes);
+            }
+        }
+
+        public static Transfer defaults() {
+            return new Transfer(DEFAULT_MAX_IMPORT_BYTES);
+        }
+    }
+
+    /**
      * The server's certificate: PEM files ({@code cert} and {@code key}, an unencrypted PKCS#8 or
      * PKCS#1 key) or a PKCS#12 keystore ({@code keystore} and its password).
      */
@@ -223,7 +247,8 @@ public record ServerConfig(
                         integer(env, "CAIRN_MAX_PAGE_BYTES", Outbound.defaults().maxPageBytes())),
                 new UserData(
                         longValue(env, "CAIRN_USER_QUOTA_BYTES", 100L << 20),
-                        longValue(env, "CAIRN_HISTORY_MS", 7L * 24 * 3600 * 1000)));
+                        longValue(env, "CAIRN_HISTORY_MS", 7L * 24 * 3600 * 1000)),
+                new Transfer(longValue(env, "CAIRN_MAX_IMPORT_BYTES", Transfer.DEFAULT_MAX_IMPORT_BYTES)));
     }
 
     private static Tls tls(Map<String, String> env) {
@@ -263,49 +288,55 @@ public record ServerConfig(
 
     public ServerConfig withPort(int value) {
         return new ServerConfig(host, value, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
     }
 
     public ServerConfig withDatabaseUrl(String value) {
         return new ServerConfig(host, port, value, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
     }
 
     public ServerConfig withDataDir(Path value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, value, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
     }
 
     public ServerConfig withJwtSecret(String value, boolean devTokensOn) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, value, devTokensOn, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
     }
 
     public ServerConfig withLimits(int frameBytes, int batch, int framesPerSecond, int page) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, frameBytes, batch,
-                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
+                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
     }
 
     public ServerConfig withSecurity(Security value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, value, slowConsumerMillis, outbound, userData);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, value, slowConsumerMillis, outbound, userData, transfer);
     }
 
     public ServerConfig withNodeId(String value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, security, slowConsumerMillis, outbound, userData);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
     }
 
     public ServerConfig withOutbound(Outbound value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
                 maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis,
-                value, userData);
+                value, userData, transfer);
     }
 
     public ServerConfig withUserData(UserData value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
                 maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis,
-                outbound, value);
+                outbound, value, transfer);
+    }
+
+    public ServerConfig withTransfer(Transfer value) {
+        return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis,
+                outbound, userData, value);
     }
 
     private static Map<String, SectionKind> sections(String spec) {

@@ -118,7 +118,8 @@ public final class SyncServer extends VerticleBase {
         headers = new SecurityHeaders(config.security().tls() != null);
 
         Router router = Router.router(vertx);
-        new HttpApi(vertx, store, committer, sections, clock, auth, config.devTokens(), metrics, config.maxFrameBytes()).mount(router);
+        new HttpApi(vertx, store, committer, sections, clock, auth, config.devTokens(), metrics, config.maxFrameBytes(), config.pageSize(),
+                config.transfer().maxImportBytes()).mount(router);
         StaticHandler web = config.webRoot() != null
                 ? StaticHandler.create(io.vertx.ext.web.handler.FileSystemAccess.ROOT, config.webRoot().toAbsolutePath().toString())
                 : StaticHandler.create("web");

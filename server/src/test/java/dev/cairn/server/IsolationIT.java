@@ -179,7 +179,7 @@ class IsolationIT {
         Router router = Router.router(vertx);
         SectionRegistry sections = new SectionRegistry(Map.of());
         new HttpApi(vertx, null, null, sections, new HybridClock(WallClock.system(), "server", 60_000),
-                new TokenAuth(vertx, TestServer.SECRET), true, new ServerMetrics(), 1024).mount(router);
+                new TokenAuth(vertx, TestServer.SECRET), true, new ServerMetrics(), 1024, 1000, 64L << 20).mount(router);
         List<String> out = new ArrayList<>();
         for (Route route : router.getRoutes()) {
             Set<HttpMethod> methods = route.methods();

@@ -84,48 +84,78 @@ public final class CanonicalJson {
     }
 
     private static void writeMap(JsonGenerator gen, LwwMap map, Runnable tick) throws IOException {
+        startMap(gen);
+        for (Map.Entry<String, LwwEntry> e : map.sorted().entrySet()) {
+            writeMapEntry(gen, e.getKey(), e.getValue());
+            tick.run();
+        }
+        endSection(gen);
+    }
+
+    // The pieces below are the only code that writes a section's shape; ExportDocument.StreamWriter
+    // (the server's streamed export) uses them too, so both give the same bytes for the same state.
+
+    static void startMap(JsonGenerator gen) throws IOException {
         gen.writeStartObject();
         gen.writeStringField("kind", "map");
         gen.writeObjectFieldStart("entries");
-        for (Map.Entry<String, LwwEntry> e : map.sorted().entrySet()) {
-            gen.writeObjectFieldStart(e.getKey());
-            gen.writeStringField("stamp", e.getValue().stamp().toString());
-            if (e.getValue().isTombstone()) {
-                gen.writeBooleanField("deleted", true);
-            } else {
-                gen.writeFieldName("value");
-                gen.writeRawValue(e.getValue().value());
-            }
-            gen.writeEndObject();
-            tick.run();
+    }
+
+    static void writeMapEntry(JsonGenerator gen, String key, LwwEntry entry) throws IOException {
+        gen.writeObjectFieldStart(key);
+        gen.writeStringField("stamp", entry.stamp().toString());
+        if (entry.isTombstone()) {
+            gen.writeBooleanField("deleted", true);
+        } else {
+            gen.writeFieldName("value");
+            gen.writeRawValue(entry.value());
         }
+        gen.writeEndObject();
+    }
+
+    /** Closes a map's "entries" or a log's "streams", then the section. */
+    static void endSection(JsonGenerator gen) throws IOException {
         gen.writeEndObject();
         gen.writeEndObject();
     }
 
-    private static void writeLog(JsonGenerator gen, GrowOnlyLog log, Runnable tick) throws IOException {
+    static void startLog(JsonGenerator gen) throws IOException {
         gen.writeStartObject();
         gen.writeStringField("kind", "log");
         gen.writeObjectFieldStart("streams");
+    }
+
+    static void startStream(JsonGenerator gen, String stream, Stamp mark) throws IOException {
+        gen.writeObjectFieldStart(stream);
+        if (mark != null) {
+            gen.writeStringField("clearedUpTo", mark.toString());
+        }
+        gen.writeArrayFieldStart("entries");
+    }
+
+    static void writeLogEntry(JsonGenerator gen, Stamp stamp, String value) throws IOException {
+        gen.writeStartObject();
+        gen.writeStringField("stamp", stamp.toString());
+        gen.writeFieldName("value");
+        gen.writeRawValue(value);
+        gen.writeEndObject();
+    }
+
+    static void endStream(JsonGenerator gen) throws IOException {
+        gen.writeEndArray();
+        gen.writeEndObject();
+    }
+
+    private static void writeLog(JsonGenerator gen, GrowOnlyLog log, Runnable tick) throws IOException {
+        startLog(gen);
         for (String stream : log.streams()) {
-            gen.writeObjectFieldStart(stream);
-            Stamp mark = log.watermark(stream);
-            if (mark != null) {
-                gen.writeStringField("clearedUpTo", mark.toString());
-            }
-            gen.writeArrayFieldStart("entries");
+            startStream(gen, stream, log.watermark(stream));
             for (LogEntry entry : log.entries(stream)) {
-                gen.writeStartObject();
-                gen.writeStringField("stamp", entry.stamp().toString());
-                gen.writeFieldName("value");
-                gen.writeRawValue(entry.value());
-                gen.writeEndObject();
+                writeLogEntry(gen, entry.stamp(), entry.value());
                 tick.run();
             }
-            gen.writeEndArray();
-            gen.writeEndObject();
+            endStream(gen);
         }
-        gen.writeEndObject();
-        gen.writeEndObject();
+        endSection(gen);
     }
 }

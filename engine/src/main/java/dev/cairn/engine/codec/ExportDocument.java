@@ -38,6 +38,16 @@ public final class ExportDocument {
     public static final String FORMAT = "cairn-export";
     public static final int VERSION = 1;
 
+    /**
+     * For documents written as UTF-8 bytes: a character beyond the BMP is written as its four UTF-8
+     * bytes, as the text writers write it. Jackson's byte writer would otherwise write it as two
+     * escaped surrogates (backslash-u), and a streamed export would not be byte-identical to the
+     * canonical encoding of the same state.
+     */
+    private static final com.fasterxml.jackson.core.JsonFactory UTF8 = new com.fasterxml.jackson.core.JsonFactoryBuilder(Json.FACTORY)
+            .enable(com.fasterxml.jackson.core.json.JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8)
+            .build();
+
     private ExportDocument() {
     }
 
@@ -58,7 +68,7 @@ public final class ExportDocument {
      */
     public static void write(OutputStream out, String replicaId, Instant exportedAt, ReplicaState state, Collection<String> sections,
             TransferProgress progress) throws IOException {
-        try (JsonGenerator gen = Json.FACTORY.createGenerator(out)) {
+        try (JsonGenerator gen = UTF8.createGenerator(out)) {
             gen.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
             write(gen, replicaId, exportedAt, state, sections, progress);
         }
@@ -66,14 +76,115 @@ public final class ExportDocument {
 
     private static void write(JsonGenerator gen, String replicaId, Instant exportedAt, ReplicaState state, Collection<String> sections,
             TransferProgress progress) throws IOException {
+        writeHead(gen, replicaId, exportedAt);
+        CanonicalJson.writeSections(gen, state, sections, progress);
+        gen.writeEndObject();
+    }
+
+    private static void writeHead(JsonGenerator gen, String replicaId, Instant exportedAt) throws IOException {
         gen.writeStartObject();
         gen.writeStringField("format", FORMAT);
         gen.writeNumberField("version", VERSION);
         gen.writeStringField("replica", replicaId);
         gen.writeStringField("exportedAt", exportedAt.toString());
         gen.writeFieldName("sections");
-        CanonicalJson.writeSections(gen, state, sections, progress);
-        gen.writeEndObject();
+    }
+
+    /**
+     * Writes a document piece by piece, for a writer that never holds the state as one
+     * {@link ReplicaState} (the server streams its export from the store). The caller gives the
+     * pieces in the document's order: sections sorted by name, each with {@link #section}; a map's
+     * entries sorted by key; a log's streams sorted by name, each opened with {@link #stream} (its
+     * watermark, if any) and its entries oldest first. Given the pieces of a state in that order, the
+     * bytes are exactly those of {@link #write(OutputStream, String, Instant, ReplicaState, Collection, TransferProgress)}
+     * for it: both use the same section writers of {@link CanonicalJson}.
+     */
+    public static final class StreamWriter implements java.io.Closeable {
+        private final JsonGenerator gen;
+        private SectionKind section;
+        private boolean inStream;
+        private boolean finished;
+
+        /** Writes the envelope at once (format, version, replica, time). {@code out} is flushed, never closed. */
+        public StreamWriter(OutputStream out, String replicaId, Instant exportedAt) throws IOException {
+            gen = UTF8.createGenerator(out);
+            gen.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            // A failed export must stay visibly unfinished: Jackson would otherwise close the open
+            // objects on close() and make a truncated file look complete.
+            gen.disable(JsonGenerator.Feature.AUTO_CLOSE_JSON_CONTENT);
+            writeHead(gen, replicaId, exportedAt);
+            gen.writeStartObject();
+        }
+
+        /** Closes the open section (if any) and opens {@code name}, empty until entries follow. */
+        public void section(String name, SectionKind kind) throws IOException {
+            closeSection();
+            gen.writeFieldName(name);
+            if (kind == SectionKind.MAP) {
+                CanonicalJson.startMap(gen);
+            } else {
+                CanonicalJson.startLog(gen);
+            }
+            section = kind;
+        }
+
+        public void mapEntry(String key, dev.cairn.engine.crdt.LwwEntry entry) throws IOException {
+            if (section != SectionKind.MAP) {
+                throw new IllegalStateException("no map section is open");
+            }
+            CanonicalJson.writeMapEntry(gen, key, entry);
+        }
+
+        /** Opens a stream of the open log section; {@code clearedUpTo} is its watermark or null. */
+        public void stream(String name, Stamp clearedUpTo) throws IOException {
+            if (section != SectionKind.LOG) {
+                throw new IllegalStateException("no log section is open");
+            }
+            closeStream();
+            CanonicalJson.startStream(gen, name, clearedUpTo);
+            inStream = true;
+        }
+
+        public void logEntry(Stamp stamp, String value) throws IOException {
+            if (!inStream) {
+                throw new IllegalStateException("no stream is open");
+            }
+            CanonicalJson.writeLogEntry(gen, stamp, value);
+        }
+
+        /** Ends the document and flushes it. */
+        public void finish() throws IOException {
+            closeSection();
+            gen.writeEndObject();
+            gen.writeEndObject();
+            gen.flush();
+            finished = true;
+        }
+
+        public boolean finished() {
+            return finished;
+        }
+
+        private void closeStream() throws IOException {
+            if (inStream) {
+                CanonicalJson.endStream(gen);
+                inStream = false;
+            }
+        }
+
+        private void closeSection() throws IOException {
+            closeStream();
+            if (section != null) {
+                CanonicalJson.endSection(gen);
+                section = null;
+            }
+        }
+
+        /** Releases the generator; an unfinished document stays unfinished (a reader refuses it as truncated). */
+        @Override
+        public void close() throws IOException {
+            gen.close();
+        }
     }
 
     /** The changes an export document holds; throws {@link MalformedDocumentException} for anything else. */
@@ -117,7 +228,9 @@ public final class ExportDocument {
     }
 
     private static MalformedDocumentException notJson(IOException e) {
-        return new MalformedDocumentException("import file is not valid JSON (truncated or corrupt?): " + Json.describe(e), e);
+        // Jackson names where an unclosed object began with a placeholder for the source: noise here.
+        String why = String.valueOf(Json.describe(e)).replaceAll(" \\(start marker at \\[Source: [^\\]]*\\]\\)", "");
+        return new MalformedDocumentException("import file is not valid JSON (truncated or corrupt?): " + why, e);
     }
 
     private static List<Change> read(JsonParser p, Function<String, SectionKind> known, Runnable tick) throws IOException {

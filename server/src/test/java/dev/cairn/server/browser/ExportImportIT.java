@@ -4,12 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.codec.CanonicalJson;
 import dev.cairn.engine.codec.Json;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.server.SectionRegistry;
 import dev.cairn.server.TestServer;
+import dev.cairn.server.store.ServerStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -30,6 +37,10 @@ class ExportImportIT {
     static Path dir;
     @TempDir
     static Path restoreDir;
+    @TempDir
+    static Path serverDir;
+    @TempDir
+    static Path uploadDir;
 
     private static TestServer server;
     private static Browser page;
@@ -137,12 +148,92 @@ class ExportImportIT {
         }
     }
 
+    /**
+     * Download from server: the dashboard streams GET /api/export into a file and shows entries and
+     * bytes as they arrive; the file is the server's canonical state. Upload to server: a new
+     * account on a new server takes the file through POST /api/import with upload progress, the
+     * server then holds exactly that state and the page receives it by sync. A truncated file is
+     * refused with the server's message and changes nothing.
+     */
+    @Test
+    void downloadFromServerAndUploadToServer() throws IOException {
+        String user = "export-import-server-bea";
+        // A state larger than one read of the stream, written straight into the server's store.
+        long base = System.currentTimeMillis() - 3_600_000L;
+        List<Change> seed = new ArrayList<>();
+        for (int i = 0; i < 5_000; i++) {
+            seed.add(new Change.Put("state", "item/" + i, "{\"n\":" + i + ",\"text\":\"entry number " + i + "\"}",
+                    new Stamp(Stamp.pack(base + i, 0), "seed")));
+        }
+        for (int i = 0; i < 2_000; i++) {
+            seed.add(new Change.Append("chat", "archive", "{\"role\":\"user\",\"text\":\"archived " + i + "\"}",
+                    new Stamp(Stamp.pack(base + 10_000 + i, 0), "seed")));
+        }
+        TestServer.await(server.store().commit(List.of(new ServerStore.UserBatch(user, seed))));
+
+        try (Browser bea = new Browser("export-import-server", serverDir).signIn(server.httpBase(), user)) {
+            bea.until(() -> bea.sectionEntries("state") == 5_000, "the seeded state synced to the page");
+            String canonical = server.canonical(user);
+            bea.click("server-export");
+            bea.waitText("dash-message", t -> t.matches("Downloaded 7000 entries \\([0-9.]+ (KB|MB)\\) from the server\\."), "download message");
+            assertEquals("Downloaded from the server", bea.text("transfer-label"));
+            assertEquals("100", bea.attr("transfer-bar", "aria-valuenow"));
+            int updates = Integer.parseInt(bea.attr("transfer", "data-updates"));
+            System.out.println("download from server: " + bea.text("dash-message") + ", " + updates + " progress updates, "
+                    + bea.attr("transfer", "data-partial") + " of them part-way");
+            assertTrue(updates >= 3, "progress shown while the export arrived: " + updates + " updates");
+            Path downloads = Browser.downloads(serverDir);
+            bea.until(() -> finishedDownload(downloads, "cairn-" + user + "-server-") != null, "the server export file in " + downloads);
+            Path file = finishedDownload(downloads, "cairn-" + user + "-server-");
+            String document = Files.readString(file);
+            assertEquals(CanonicalJson.encode(server.state(user), new SectionRegistry(Map.of()).all().keySet()), sectionsOf(document),
+                    "the downloaded file holds the server's canonical state (every section, empty ones too)");
+            bea.screenshot("downloaded-from-server");
+            bea.assertNoConsoleErrors();
+
+            try (TestServer fresh = TestServer.embedded().start();
+                    Browser up = new Browser("export-import-upload", uploadDir).signIn(fresh.httpBase(), user)) {
+                up.byId("server-import-file").sendKeys(file.toAbsolutePath().toString());
+                up.waitText("dash-message", "Uploaded 7000 entries to the server (7000 changed it)."::equals, "upload message");
+                assertEquals("Uploaded to the server", up.text("transfer-label"));
+                assertEquals("100", up.attr("transfer-bar", "aria-valuenow"));
+                System.out.println("upload to server: " + up.text("dash-message") + ", " + up.attr("transfer", "data-updates") + " progress updates");
+                assertEquals(canonical, fresh.canonical(user), "the new server holds exactly the uploaded state");
+                up.until(() -> up.sectionEntries("state") == 5_000, "the uploaded state reached the page by sync");
+                up.screenshot("uploaded-to-server");
+                up.assertNoConsoleErrors();
+
+                Path truncated = uploadDir.resolve("truncated.json");
+                Files.writeString(truncated, document.substring(0, document.length() / 2));
+                long head = fresh.head(user);
+                up.byId("server-import-file").sendKeys(truncated.toAbsolutePath().toString());
+                up.waitText("dash-message", t -> t.startsWith("Upload refused: import file is not valid JSON (truncated or corrupt?)"),
+                        "refusal message");
+                assertTrue(up.hasClass("dash-message", "error"));
+                assertEquals("Refused by the server", up.text("transfer-label"));
+                assertEquals(head, fresh.head(user), "the refused file wrote nothing");
+                assertEquals(canonical, fresh.canonical(user));
+                up.screenshot("upload-refused");
+                up.assertNoConsoleErrors(java.util.regex.Pattern.compile("/api/import - Failed to load resource: the server responded with a status of 400"));
+            }
+        }
+    }
+
+    private static String sectionsOf(String document) {
+        int at = document.indexOf(",\"sections\":");
+        return document.substring(at + ",\"sections\":".length(), document.length() - 1);
+    }
+
     private static Path finishedDownload(Path downloads) {
+        return finishedDownload(downloads, "cairn-" + USER);
+    }
+
+    private static Path finishedDownload(Path downloads, String prefix) {
         if (!Files.isDirectory(downloads)) {
             return null;
         }
         try (Stream<Path> files = Files.list(downloads)) {
-            return files.filter(f -> f.getFileName().toString().startsWith("cairn-" + USER)
+            return files.filter(f -> f.getFileName().toString().startsWith(prefix)
                     && f.getFileName().toString().endsWith(".json")).findFirst().orElse(null);
         } catch (IOException e) {
             return null;

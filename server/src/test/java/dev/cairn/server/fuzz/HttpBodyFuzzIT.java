@@ -35,7 +35,7 @@ class HttpBodyFuzzIT {
 
     @BeforeContainer
     static void start() {
-        server = TestServer.embedded().limits(MAX_BODY_BYTES, 500, 1000, 100).start();
+        server = TestServer.embedded().limits(MAX_BODY_BYTES, 500, 1000, 100).env("CAIRN_MAX_IMPORT_BYTES", Integer.toString(MAX_BODY_BYTES)).start();
     }
 
     @AfterContainer

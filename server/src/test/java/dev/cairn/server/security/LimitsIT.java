@@ -50,6 +50,7 @@ class LimitsIT {
     private static final int CHANGES_PER_SECOND = 30;
     private static final int SOCKETS_PER_USER = 3;
     private static final int SOCKETS = 10;
+    private static final int IMPORT_BYTES = 256 << 10;
 
     private static final AtomicLong BATCHES = new AtomicLong();
     private static TestServer server;
@@ -63,6 +64,8 @@ class LimitsIT {
         LIMITS.put("CAIRN_MAX_FRAME_BYTES: a message over the limit (fragmented) closes the socket with 1009", LimitsIT::messageTooBig);
         LIMITS.put("CAIRN_MAX_FRAME_BYTES: a single frame over the limit closes the socket with 1009", LimitsIT::frameTooBig);
         LIMITS.put("CAIRN_MAX_FRAME_BYTES: an HTTP body over the limit gets 413", LimitsIT::bodyTooBig);
+        LIMITS.put("CAIRN_MAX_IMPORT_BYTES: an import file over the limit gets 413 (one under it, larger than a frame, is taken)",
+                LimitsIT::importTooBig);
         LIMITS.put("CAIRN_MAX_BATCH: a push of more changes gets batch-too-large", LimitsIT::batchTooLarge);
         LIMITS.put("CAIRN_MAX_FRAMES_PER_SECOND: more frames get rate-limited", LimitsIT::framesPerSecond);
         LIMITS.put("CAIRN_MAX_CHANGES_PER_SECOND: more changes get rate-limited", LimitsIT::changesPerSecond);
@@ -77,6 +80,7 @@ class LimitsIT {
                 .env("CAIRN_MAX_CHANGES_PER_SECOND", Integer.toString(CHANGES_PER_SECOND))
                 .env("CAIRN_MAX_SOCKETS_PER_USER", Integer.toString(SOCKETS_PER_USER))
                 .env("CAIRN_MAX_SOCKETS", Integer.toString(SOCKETS))
+                .env("CAIRN_MAX_IMPORT_BYTES", Integer.toString(IMPORT_BYTES))
                 .start();
         bystanderPhone = RawSocket.connect(server.syncUri(), server.token("bystander"));
         bystanderPhone.hello("by-phone", 0);
@@ -197,6 +201,27 @@ class LimitsIT {
         assertEquals(413, r.status(), r.toString());
         assertEquals("too-large", r.json().path("error").asText(), r.toString());
         assertEquals(head, server.head("big"));
+    }
+
+    private static void importTooBig() {
+        String user = "importer";
+        StringBuilder entries = new StringBuilder();
+        for (int i = 0; entries.length() < 2 * FRAME_BYTES; i++) {
+            entries.append(i == 0 ? "" : ",").append("\"k").append(i).append("\":{\"stamp\":\"").append(stamp("imp")).append("\",\"value\":\"")
+                    .append("x".repeat(100)).append("\"}");
+        }
+        String head = "{\"format\":\"cairn-export\",\"version\":1,\"sections\":{\"ui\":{\"kind\":\"map\",\"entries\":{";
+        String document = head + entries + "}}}}";
+        assertTrue(document.length() > FRAME_BYTES && document.length() < IMPORT_BYTES);
+        TestServer.Response ok = server.post("/api/import", server.token(user), document);
+        assertEquals(200, ok.status(), "an import larger than a frame but under its own limit: " + ok);
+        long before = server.head(user);
+        String padded = head + entries + " ".repeat(IMPORT_BYTES) + "}}}}";
+        TestServer.Response r = server.post("/api/import", server.token(user), padded);
+        assertEquals(413, r.status(), r.toString());
+        assertEquals("too-large", r.json().path("error").asText(), r.toString());
+        assertTrue(r.json().path("message").asText().contains("CAIRN_MAX_IMPORT_BYTES"), r.toString());
+        assertEquals(before, server.head(user));
     }
 
     private static void batchTooLarge() {
