@@ -288,8 +288,10 @@ test('inbound frames are handled in arrival order, and sealed pushes leave in ou
   ws.deliver({ type: 'welcome', protocol: 1, user: 'alice', head: 201, maxBatch: 2, maxAheadMillis: 60000 });
   ws.deliver({ type: 'changes', changes: page1, cursor: 200 });
   ws.deliver({ type: 'changes', changes: page2, cursor: 201 });
+  await until(() => sync.cursor === 201, 'both pages applied');
+  await settle(20);
+  assert.equal(ws.sent.length, 1, 'nothing pushed before caught-up, with changes pending');
   ws.deliver({ type: 'caught-up', cursor: 201 });
-  assert.equal(ws.sent.length, 1, 'nothing pushed before caught-up');
   await until(() => ws.sent.length >= 2, 'the first push');
   assert.deepEqual(log, ['status connecting', 'status catching-up', 'apply 200 up to 200: m199', 'apply 1 up to 201: last', 'covered 201', 'status live']);
   assert.equal(sync.cursor, 201);
