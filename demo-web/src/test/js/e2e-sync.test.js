@@ -1,7 +1,7 @@
 // End-to-end encryption in the browser client's sync (issue 7): values of the chosen sections are
 // sealed before they are pushed and opened before they are applied; a wrong passphrase locks sync
 // with nothing applied; a value that does not open is skipped and reported; frames keep their order.
-import { test } from 'node:test';
+import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { ReplicaState } from '../../main/web/cairn/crdt.js';
@@ -85,11 +85,23 @@ const until = async (cond, what, ms = 3000) => {
   }
 };
 
-const open = (server, replica, passphrase = PASSPHRASE, extra = {}) => Cairn.open({
-  user: 'alice', storage: 'memory', channel: null, replica,
-  server: { url: 'ws://fake/sync', token: () => 'tok' }, WebSocket: server.WebSocket,
-  endToEnd: { passphrase, sections: SEALED, iterations: ITERATIONS }, ...extra,
+/** Everything a test opened, closed after it even when it fails (open sockets would keep Node running). */
+const opened = [];
+afterEach(async () => {
+  for (const o of opened.splice(0)) {
+    try { await o.close(); } catch { /* already closed */ }
+  }
 });
+
+const open = async (server, replica, passphrase = PASSPHRASE, extra = {}) => {
+  const cairn = await Cairn.open({
+    user: 'alice', storage: 'memory', channel: null, replica,
+    server: { url: 'ws://fake/sync', token: () => 'tok' }, WebSocket: server.WebSocket,
+    endToEnd: { passphrase, sections: SEALED, iterations: ITERATIONS }, ...extra,
+  });
+  opened.push(cairn);
+  return cairn;
+};
 
 /** A stamp text `n` ms from now, of `replica`. */
 const stampAt = (n, replica) => `${((BigInt(Date.now() + n)) << 16n).toString(16).padStart(16, '0')}@${replica}`;
@@ -280,6 +292,7 @@ test('inbound frames are handled in arrival order, and sealed pushes leave in ou
     covered: (cursor) => log.push(`covered ${cursor}`),
     onStatus: (s) => log.push(`status ${s}`),
   });
+  opened.push({ close: async () => sync.stop() });
   const mine = (i) => ({ id: `id${i}`, change: makeChange('append', 'chat', 'mine', encodeValue({ text: `mine ${i}` }), stampAt(i, 'me')) });
   outbox = [mine(1), mine(2)];
   sync.start();
