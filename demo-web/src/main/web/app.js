@@ -21,6 +21,8 @@ const QUESTIONS = [
   { id: 'stress', text: 'How would you rate your stress?', options: ['Low', 'Medium', 'High'], best: 'Low' },
 ];
 const CONVERSATION = 'assistant';
+/** The sections the demo encrypts end to end when the user gives a passphrase. */
+const E2E_SECTIONS = ['chat', 'memory'];
 
 /** @type {Cairn|null} */
 let cairn = null;
@@ -70,12 +72,55 @@ async function signIn(user) {
   }
 }
 
+// ------------------------------------------------------------------ end-to-end encryption
+
+// Whether a user turned end-to-end encryption on is remembered on this device (never the
+// passphrase): the page then syncs only after the passphrase is entered again, so it never pushes
+// chat or memory in plain text.
+
+/** @param {string} user */
+function e2eKey(user) {
+  return `cairn-demo:e2e:${user}`;
+}
+
+/** @param {string} user */
+function wantsE2e(user) {
+  try {
+    return localStorage.getItem(e2eKey(user)) === '1';
+  } catch {
+    return false;
+  }
+}
+
+/** @param {string} user */
+function rememberE2e(user) {
+  try {
+    localStorage.setItem(e2eKey(user), '1');
+  } catch { /* storage full or disabled: this page still encrypts */ }
+}
+
+/** Derives the key (slow on purpose: PBKDF2), then syncs with it. @param {string} passphrase */
+async function unlock(passphrase) {
+  const c = /** @type {Cairn} */ (cairn);
+  message('Deriving the encryption key…');
+  try {
+    await c.enableEndToEnd({ passphrase, sections: E2E_SECTIONS });
+  } catch (e) {
+    message(/** @type {Error} */ (e).message, true);
+    return;
+  }
+  rememberE2e(c.user);
+  if (!c.sync) c.startSync();
+  message(`Chat and memory are encrypted on this device (key ${c.keyId}).`);
+  renderDashboard();
+}
+
 /** Keeps the current session for the dashboard's server transfers. @param {{user: string, token: string}} s */
 function sessionRef(s) {
   session = s;
 }
 
-async function start(/** @type {{user: string, token: string}} */ session) {
+async function start(/** @type {{user: string, token: string}} */ session, passphrase = '') {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   let current = session;
   const remember = (/** @type {{user: string, token: string}} */ s) => {
@@ -83,6 +128,9 @@ async function start(/** @type {{user: string, token: string}} */ session) {
     sessionRef(s);
   };
   sessionRef(session);
+  if (passphrase) rememberE2e(session.user);
+  // With encryption on, sync starts only once the key is derived (unlock).
+  const e2e = wantsE2e(session.user);
   cairn = await Cairn.open({
     user: session.user,
     // Asked on every (re)connect: a fresh dev token when the server answers (a restarted dev server
@@ -98,6 +146,7 @@ async function start(/** @type {{user: string, token: string}} */ session) {
         return current.token;
       },
     },
+    startSync: !e2e,
   });
   notes = cairn.state('notes', '', { saveDelay: 1500, debounce: true, validate: (v) => typeof v === 'string' && v.length <= 10_000 });
   $('signin-view').hidden = true;
@@ -109,6 +158,7 @@ async function start(/** @type {{user: string, token: string}} */ session) {
   cairn.on('error', (/** @type {Error} */ e) => message(e.message, true));
   setInterval(renderDashboard, 1000);
   render();
+  if (e2e && passphrase) await unlock(passphrase);
 }
 
 // ------------------------------------------------------------------ rendering
@@ -269,6 +319,7 @@ function renderDashboard() {
   $('dash-pending').textContent = String(s.pending + s.unsaved);
   $('dash-replica').textContent = s.replica;
   /** @type {HTMLInputElement} */ ($('offline-toggle')).checked = !!cairn.sync?.offline;
+  renderE2e(s);
   const max = Math.max(1, ...Object.values(s.bytes));
   $('dash-tiers').replaceChildren(...Object.entries(s.bytes).map(([tier, bytes]) => el('div', { class: 'tier', id: `tier-${tier}` },
     el('span', { class: 'label' }, { memory: 'Memory', sessionStorage: 'Session storage', localStorage: 'Local storage', indexedDB: 'IndexedDB' }[tier] ?? tier),
@@ -290,6 +341,30 @@ function renderDashboard() {
           if (confirm(`Clear all ${sec.name} data on every device?`)) message(`Cleared ${/** @type {Cairn} */ (cairn).clear(sec.name)} ${sec.name} entries.`);
         } }, 'Clear')))));
   }
+}
+
+/** The encryption status line and the passphrase form. @param {ReturnType<Cairn['stats']>} s */
+function renderE2e(s) {
+  const c = /** @type {Cairn} */ (cairn);
+  const status = $('e2e-status');
+  const names = E2E_SECTIONS.join(' and ');
+  let state;
+  if (s.status === 'locked') {
+    state = 'locked';
+    status.textContent = `Wrong passphrase: sync stopped and nothing from the server was applied. Enter the passphrase you use on your other devices.`;
+  } else if (c.keyId) {
+    state = 'on';
+    status.textContent = `On: ${c.encryptedSections.join(' and ')} are encrypted on this device (key ${c.keyId}); the server stores only ciphertext.`;
+  } else if (wantsE2e(c.user)) {
+    state = 'waiting';
+    status.textContent = `On for ${names}: enter your passphrase to sync. Your changes stay on this device until then.`;
+  } else {
+    state = 'off';
+    status.textContent = `Off: ${names} reach the server as you type them. Give a passphrase to encrypt them on this device.`;
+  }
+  status.dataset.state = state;
+  $('e2e-form').hidden = state === 'on';
+  $('e2e-unlock').textContent = state === 'off' ? 'Turn on' : 'Unlock';
 }
 
 /** @param {number} t */
@@ -431,14 +506,27 @@ function wire() {
   $('signin-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const user = /** @type {HTMLInputElement} */ ($('signin-user')).value.trim();
+    const passphrase = /** @type {HTMLInputElement} */ ($('signin-passphrase')).value;
+    /** @type {HTMLInputElement} */ ($('signin-passphrase')).value = '';
     const err = $('signin-error');
     err.hidden = true;
     try {
-      await start(await signIn(user));
+      await start(await signIn(user), passphrase);
     } catch (ex) {
       err.textContent = /** @type {Error} */ (ex).message;
       err.hidden = false;
     }
+  });
+  $('e2e-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const input = /** @type {HTMLInputElement} */ ($('e2e-passphrase'));
+    const passphrase = input.value;
+    if (!passphrase) {
+      message('Enter a passphrase.', true);
+      return;
+    }
+    input.value = '';
+    await unlock(passphrase);
   });
   $('signout').addEventListener('click', async () => {
     await cairn?.close();
@@ -561,8 +649,11 @@ if ('serviceWorker' in navigator) {
   // Caches the app shell so the page opens with the server unreachable (sw.js).
   navigator.serviceWorker.register('sw.js').catch((e) => console.info('offline start unavailable:', e.message));
 }
-// `?user=name` signs in at once (handy for links to a second window and for browser tests).
-const requested = new URLSearchParams(location.search).get('user');
+// `?user=name` signs in at once (handy for links to a second window and for browser tests);
+// `&e2e=1` turns end-to-end encryption on for that user: the page asks for the passphrase before it syncs.
+const params = new URLSearchParams(location.search);
+const requested = params.get('user');
+if (requested && params.get('e2e') === '1') rememberE2e(requested);
 const existing = rememberedSession();
 const showError = (/** @type {Error} */ e) => {
   $('signin-error').textContent = e.message;

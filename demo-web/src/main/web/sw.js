@@ -9,7 +9,7 @@
 // - The cache name carries VERSION; activating a new version deletes the older caches.
 // Served at /sw.js, so its scope is the whole site.
 
-const VERSION = 'v1';
+const VERSION = 'v2';
 const PREFIX = 'cairn-shell-';
 const CACHE = `${PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 4000;
@@ -25,6 +25,7 @@ const SHELL = [
   'cairn/crdt.js',
   'cairn/stamp.js',
   'cairn/protocol.js',
+  'cairn/crypto.js',
 ];
 const SCOPE = new URL(self.registration.scope).pathname;
 const NEVER = [/^api\//, /^sync(?:$|[/?])/, /^health$/, /^metrics$/];

@@ -19,6 +19,7 @@ import {
   ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, StorageError, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
 } from './storage.js';
 import { SyncClient } from './sync.js';
+import { E2eKey, ValueCipher, ChangeCipher } from './crypto.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {'context'|'sessionStorage'|'localStorage'|'all'} PersistTo */
@@ -64,6 +65,13 @@ export class ValidationError extends Error {
  * @property {typeof WebSocket} [WebSocket]
  * @property {{local?: import('./storage.js').Kv, session?: import('./storage.js').Kv, logs?: import('./storage.js').Kv, outbox?: import('./storage.js').Kv}} [kv]
  * @property {BroadcastChannel|null} [channel]
+ * @property {EndToEndOptions} [endToEnd] encrypt these sections' values on the device (see enableEndToEnd)
+ */
+/**
+ * @typedef {object} EndToEndOptions
+ * @property {string} passphrase the user's passphrase; never stored, never sent
+ * @property {string[]} sections e.g. ['chat', 'memory']
+ * @property {number} [iterations] PBKDF2 rounds, default 600000 (every device of the user must use the same)
  */
 
 /** @typedef {{changes: Change[], origin: 'local'|'remote'|'tab'|'import'}} ChangeEvent */
@@ -114,6 +122,14 @@ export class Cairn {
     cairn.storageNotes = notes;
     if (notes.length) setTimeout(() => notes.forEach((n) => cairn.emit('error', Object.assign(new Error(n), { code: 'storage-unavailable' }))), 0);
     await cairn.load(browser);
+    if (options.endToEnd) {
+      try {
+        await cairn.enableEndToEnd(options.endToEnd);
+      } catch (e) {
+        cairn.channel?.close();
+        throw e;
+      }
+    }
     if (options.server && options.startSync !== false) cairn.startSync();
     return cairn;
   }
@@ -171,6 +187,10 @@ export class Cairn {
     this.listeners = new Map();
     /** @type {SyncClient|null} */
     this.sync = null;
+    /** @type {ChangeCipher|null} seals and opens the end-to-end encrypted sections at the sync boundary */
+    this.cipher = null;
+    /** @type {string|null} id of the end-to-end key (not secret: it tells keys apart) */
+    this.keyId = null;
     this.privacy = this.readSetting('privacy', {});
     this.lastSaved = null;
 
@@ -509,12 +529,48 @@ export class Cairn {
       },
       onError: (e) => this.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
       WebSocket: this.options.WebSocket,
+      cipher: this.cipher,
     });
     this.sync.start();
     return this.sync;
   }
 
-  /** Sync status: offline | connecting | catching-up | live. */
+  /**
+   * Turns on end-to-end encryption: values of `sections` are sealed (AES-GCM, key derived from
+   * the passphrase and the user id with PBKDF2) before they are pushed and opened when they
+   * arrive, so the server stores and merges only ciphertext. This device keeps plain values. If
+   * the server holds values sealed with another passphrase, sync stops in status 'locked' with a
+   * 'wrong-passphrase' error and applies nothing; call this again with the right passphrase.
+   * A sync client already running (or locked) is restarted with the key. Values already on the
+   * server stay as they were: turn it on before the first sync of those sections.
+   * Resolves with the key id.
+   * @param {EndToEndOptions} e2e
+   */
+  async enableEndToEnd(e2e) {
+    const sections = e2e?.sections;
+    if (!Array.isArray(sections) || sections.length === 0) throw new TypeError('endToEnd needs at least one section');
+    for (const s of sections) {
+      if (!this.kinds[s]) throw new RangeError(`endToEnd: '${s}' is not a known section (known: ${Object.keys(this.kinds).sort().join(', ')})`);
+    }
+    const key = await E2eKey.derive(e2e.passphrase, this.user, e2e.iterations);
+    this.cipher = new ChangeCipher(new ValueCipher(key), sections);
+    this.keyId = key.id;
+    if (this.sync) {
+      const restart = this.sync.running || this.sync.locked;
+      this.sync.stop();
+      this.sync = null;
+      if (restart) this.startSync();
+    }
+    this.emit('change', { changes: [], origin: 'local' });
+    return key.id;
+  }
+
+  /** The end-to-end encrypted sections (empty when encryption is off). @returns {string[]} */
+  get encryptedSections() {
+    return this.cipher ? [...this.cipher.sections].sort() : [];
+  }
+
+  /** Sync status: offline | connecting | catching-up | live | locked (wrong passphrase). */
   get status() {
     return this.sync ? this.sync.status : 'offline';
   }
@@ -600,7 +656,7 @@ export class Cairn {
   stats() {
     const sections = Object.keys(this.kinds).sort().map((name) => ({
       name, kind: this.kinds[name], live: this.replicaState.liveSize(name), syncing: this.isSyncing(name),
-      persistTo: this.policyFor(name).persistTo,
+      encrypted: !!this.cipher?.covers(name), persistTo: this.policyFor(name).persistTo,
     }));
     return {
       user: this.user,
@@ -609,6 +665,8 @@ export class Cairn {
       lastSync: this.sync?.lastSync ?? null,
       lastSaved: this.lastSaved,
       cursor: this.sync?.cursor ?? 0,
+      syncError: this.sync?.lastError ?? null,
+      keyId: this.keyId,
       unsaved: this.pendingSaves.size,
       pending: this.outbox.entries(this.replica).length,
       outbox: this.outbox.size(),

@@ -136,3 +136,49 @@ function parseEnvelope(text) {
   for (const f of ['ct', 'iv', 'kid']) if (typeof n[f] !== 'string') return null;
   return n;
 }
+
+/**
+ * Applies a ValueCipher to whole changes of the chosen sections, at the sync boundary (the twin
+ * of dev.cairn.engine.crypto.ChangeCipher): what is pushed is sealed, what arrives is opened.
+ * Local state and storage keep plain values (the device is trusted; the server is not).
+ * Deletes and clears carry no value and pass unchanged, so the server still merges by stamp.
+ */
+export class ChangeCipher {
+  /** @param {ValueCipher} cipher @param {Iterable<string>} sections */
+  constructor(cipher, sections) {
+    this.cipher = cipher;
+    this.sections = new Set(sections);
+  }
+
+  /** @param {string} section */
+  covers(section) {
+    return this.sections.has(section);
+  }
+
+  /**
+   * The change as it goes on the wire.
+   * @template {{op: string, section: string, key?: string, stream?: string, value?: string, stamp: string}} C
+   * @param {C} change @returns {Promise<C>}
+   */
+  async seal(change) {
+    if (!this.covers(change.section) || (change.op !== 'set' && change.op !== 'append')) return change;
+    const target = /** @type {string} */ (change.op === 'set' ? change.key : change.stream);
+    return { ...change, value: await this.cipher.encrypt(change.section, target, change.stamp, /** @type {string} */ (change.value)) };
+  }
+
+  /**
+   * The change as the device applies it; throws E2eError. A plain value in an encrypted section
+   * (written before encryption was turned on, or by the server's HTTP API) is refused as
+   * MALFORMED: the server must not be able to plant values the user's key did not seal.
+   * @template {{op: string, section: string, key?: string, stream?: string, value?: string, stamp: string}} C
+   * @param {C} change @returns {Promise<C>}
+   */
+  async open(change) {
+    if (!this.covers(change.section) || (change.op !== 'set' && change.op !== 'append')) return change;
+    const target = /** @type {string} */ (change.op === 'set' ? change.key : change.stream);
+    if (!isEnvelope(change.value)) {
+      throw new E2eError('MALFORMED', `section '${change.section}' is end-to-end encrypted but ${change.section}/${target} arrived as a plain value`);
+    }
+    return { ...change, value: await this.cipher.decrypt(change.section, target, change.stamp, /** @type {string} */ (change.value)) };
+  }
+}

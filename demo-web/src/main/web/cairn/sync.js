@@ -3,11 +3,20 @@
 // set headers on a WebSocket). hello -> welcome -> catch-up pages -> caught-up -> live; the outbox
 // is pushed in batches of at most maxBatch and forgotten only after the batch's ack; everything
 // unacknowledged is re-sent after a reconnect. Reconnects back off exponentially with full jitter.
+//
+// End-to-end encryption (option `cipher`, a ChangeCipher of crypto.js): values of the chosen
+// sections are sealed before they are pushed and opened before a page is applied, both with
+// asynchronous WebCrypto. So inbound frames are handled one after the other through a promise
+// queue (pages, caught-up and acks in arrival order) and pushes through another (batch ids and
+// sends in outbox order). Pushes wait for the session's first caught-up, which proves the key
+// opens what the server holds; a value sealed with another key (a wrong passphrase) stops the
+// client in status 'locked', applying and pushing nothing (as the JVM SyncClient's LOCKED).
 
 import { encodeFrame, decodeFrame, PROTOCOL_VERSION, ErrorCode } from './protocol.js';
+import { E2eError } from './crypto.js';
 
 /** @typedef {import('./codec.js').Change} Change */
-/** @typedef {'offline'|'connecting'|'catching-up'|'live'} SyncStatus */
+/** @typedef {'offline'|'connecting'|'catching-up'|'live'|'locked'} SyncStatus */
 
 /**
  * @typedef {object} SyncClientOptions
@@ -29,6 +38,7 @@ import { encodeFrame, decodeFrame, PROTOCOL_VERSION, ErrorCode } from './protoco
  * @property {number} [minBackoffMillis]
  * @property {number} [maxBackoffMillis]
  * @property {number} [pingMillis]
+ * @property {import('./crypto.js').ChangeCipher|null} [cipher] end-to-end encryption of some sections' values
  */
 
 export class SyncClient {
@@ -55,14 +65,26 @@ export class SyncClient {
     this.retryTimer = null;
     /** @type {ReturnType<typeof setInterval>|null} */
     this.pingTimer = null;
-    /** @type {Array<() => void>} */
+    /** @type {Array<{resolve: () => void, reject: (e: Error) => void}>} */
     this.waiters = [];
     this.handshaken = false;
+    /** @type {import('./crypto.js').ChangeCipher|null} */
+    this.cipher = options.cipher ?? null;
+    /** This session has caught up once (with E2E on, pushes wait for it). */
+    this.caughtUp = false;
+    /** Values from the server did not open with this key (a wrong passphrase): stopped for good. */
+    this.locked = false;
+    /** @type {string|null} why the client is locked */
+    this.lastError = null;
+    /** @type {Promise<void>} inbound frames, handled in arrival order */
+    this.inbound = Promise.resolve();
+    /** @type {Promise<void>} sealed pushes, sent in order */
+    this.outbound = Promise.resolve();
   }
 
   /** Connects and keeps connecting until stop(). */
   start() {
-    if (this.running) return;
+    if (this.running || this.locked) return;
     this.running = true;
     this.connect();
   }
@@ -71,12 +93,13 @@ export class SyncClient {
   stop() {
     this.running = false;
     this.teardown();
-    this.setStatus('offline');
+    this.setStatus(this.locked ? 'locked' : 'offline');
   }
 
   /** The offline switch: cuts the socket (true) or reconnects at once (false). @param {boolean} offline */
   setOffline(offline) {
     this.offline = offline;
+    if (this.locked) return;
     if (offline) {
       this.teardown();
       this.setStatus('offline');
@@ -86,8 +109,9 @@ export class SyncClient {
     }
   }
 
-  /** Pushes pending changes now; resolves once live with nothing pending (or rejects when offline). */
+  /** Pushes pending changes now; resolves once live with nothing pending (or rejects when offline or locked). */
   syncNow() {
+    if (this.locked) return Promise.reject(new Error(/** @type {string} */ (this.lastError)));
     if (!this.running || this.offline) return Promise.reject(new Error('sync is offline'));
     if (!this.socket) {
       this.attempt = 0;
@@ -96,30 +120,66 @@ export class SyncClient {
       this.connect();
     }
     this.push();
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
       this.settle();
     });
   }
 
   /** Sends what is pending and not in flight, in batches (call after local writes). */
   push() {
+    if (!this.cipher) {
+      this.sendPending(this.socket, (c) => c);
+      return;
+    }
+    // Sealing is asynchronous: one push at a time, so batches leave in outbox order and no change
+    // is sent twice (the next push sees the previous one's changes in flight).
+    this.outbound = this.outbound.then(() => this.pushSealed()).catch((e) => {
+      this.report({ code: 'e2e-seal', message: `could not encrypt changes for the server: ${/** @type {Error} */ (e).message}` });
+    });
+  }
+
+  /** @private */
+  async pushSealed() {
     const ws = this.socket;
-    if (!ws || !this.handshaken || ws.readyState !== 1) return;
+    if (!this.canPush(ws)) return;
     const fresh = this.options.pending().filter((e) => !this.inFlightIds.has(e.id));
+    if (fresh.length === 0) return;
+    const cipher = /** @type {import('./crypto.js').ChangeCipher} */ (this.cipher);
+    const sealed = await Promise.all(fresh.map((e) => cipher.seal(e.change)));
+    // The session may have ended while sealing: its successor pushes them again.
+    const byId = new Map(fresh.map((e, i) => [e.id, sealed[i]]));
+    this.sendPending(ws, (c, id) => /** @type {Change} */ (byId.get(id) ?? c), new Set(byId.keys()));
+  }
+
+  /** @private @param {WebSocket|null} ws */
+  canPush(ws) {
+    if (!ws || this.socket !== ws || !this.handshaken || ws.readyState !== 1 || this.locked) return false;
+    // With E2E, push only once this session's catch-up opened every value with this key, so a
+    // device with a wrong passphrase never puts values the other devices cannot open.
+    return !this.cipher || this.caughtUp;
+  }
+
+  /**
+   * Sends pending changes not in flight (only those in `only`, if given), mapped by `wire`.
+   * @private @param {WebSocket|null} ws @param {(change: Change, id: string) => Change} wire @param {Set<string>} [only]
+   */
+  sendPending(ws, wire, only) {
+    if (!ws || !this.canPush(ws)) return;
+    const fresh = this.options.pending().filter((e) => !this.inFlightIds.has(e.id) && (!only || only.has(e.id)));
     for (let i = 0; i < fresh.length; i += this.maxBatch) {
       const slice = fresh.slice(i, i + this.maxBatch);
       const batch = this.nextBatch++;
       const ids = slice.map((e) => e.id);
       this.inFlight.set(batch, ids);
       ids.forEach((id) => this.inFlightIds.add(id));
-      ws.send(encodeFrame({ type: 'push', batch, changes: slice.map((e) => e.change) }));
+      ws.send(encodeFrame({ type: 'push', batch, changes: slice.map((e) => wire(e.change, e.id)) }));
     }
   }
 
   /** @private */
   async connect() {
-    if (!this.running || this.offline || this.socket) return;
+    if (!this.running || this.offline || this.socket || this.locked) return;
     this.setStatus('connecting');
     let token;
     try {
@@ -129,7 +189,7 @@ export class SyncClient {
       this.scheduleRetry();
       return;
     }
-    if (!this.running || this.offline || this.socket) return;
+    if (!this.running || this.offline || this.socket || this.locked) return;
     const Ws = this.options.WebSocket ?? globalThis.WebSocket;
     const sep = this.options.url.includes('?') ? '&' : '?';
     let ws;
@@ -142,12 +202,17 @@ export class SyncClient {
     }
     this.socket = ws;
     this.handshaken = false;
+    this.caughtUp = false;
     ws.onopen = () => {
       ws.send(encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.cursor }));
     };
     ws.onmessage = (event) => {
       if (this.socket !== ws) return;
-      this.receive(typeof event.data === 'string' ? event.data : '');
+      const text = typeof event.data === 'string' ? event.data : '';
+      // In arrival order, each frame after the previous one is done (opening a page is asynchronous).
+      this.inbound = this.inbound.then(() => (this.socket === ws ? this.receive(text, ws) : undefined)).catch((e) => {
+        this.report({ code: 'internal', message: /** @type {Error} */ (e).message });
+      });
     };
     ws.onclose = () => {
       if (this.socket !== ws) return;
@@ -162,8 +227,8 @@ export class SyncClient {
     ws.onerror = () => { /* onclose follows and handles the retry */ };
   }
 
-  /** @private @param {string} text */
-  receive(text) {
+  /** @private @param {string} text @param {WebSocket} ws */
+  async receive(text, ws) {
     let frame;
     try {
       frame = decodeFrame(text);
@@ -185,15 +250,20 @@ export class SyncClient {
         this.startPing();
         this.push();
         break;
-      case 'changes':
-        this.options.apply(frame.changes.map((c) => c.change), frame.cursor, frame.changes);
+      case 'changes': {
+        const entries = this.cipher ? await this.openPage(frame.changes, ws) : frame.changes;
+        if (!entries) break; // nothing applied, the cursor stays
+        this.options.apply(entries.map((c) => c.change), frame.cursor, entries);
         this.cursor = Math.max(this.cursor, frame.cursor);
         break;
+      }
       case 'caught-up':
         this.cursor = Math.max(this.cursor, frame.cursor);
         this.options.covered?.(frame.cursor);
         this.lastSync = this.now();
+        this.caughtUp = true;
         this.setStatus('live');
+        if (this.cipher) this.push(); // pushes were held until this catch-up proved the key
         this.settle();
         break;
       case 'ack': {
@@ -235,12 +305,67 @@ export class SyncClient {
     }
   }
 
+  /**
+   * Opens the encrypted values of a page. A value sealed with another key locks the client and
+   * returns null (nothing of the page is applied); a value that does not open otherwise (altered,
+   * or plain text in an encrypted section) is left out and reported, the rest is applied.
+   * @private @param {Array<{seq: number, change: Change}>} page @param {WebSocket} ws
+   * @returns {Promise<Array<{seq: number, change: Change}>|null>}
+   */
+  async openPage(page, ws) {
+    const cipher = /** @type {import('./crypto.js').ChangeCipher} */ (this.cipher);
+    const opened = await Promise.all(page.map(({ seq, change }) => cipher.open(change).then(
+      (plain) => ({ seq, change: plain, error: null }),
+      (/** @type {unknown} */ error) => ({ seq, change, error }))));
+    if (this.socket !== ws) return null; // the session ended meanwhile; its successor catches up from the cursor
+    const wrong = opened.find((o) => o.error instanceof E2eError && o.error.reason === 'WRONG_PASSPHRASE');
+    if (wrong) {
+      this.lock(/** @type {E2eError} */ (wrong.error));
+      return null;
+    }
+    const failed = opened.find((o) => o.error && !(o.error instanceof E2eError));
+    if (failed) {
+      // Not the data's fault (e.g. WebCrypto failed): apply nothing, reconnect and catch up again.
+      this.report({ code: 'e2e-open', message: `could not decrypt a page from the server: ${/** @type {Error} */ (failed.error).message}` });
+      this.teardown();
+      this.setStatus('connecting');
+      this.scheduleRetry();
+      return null;
+    }
+    for (const o of opened) {
+      if (o.error) {
+        // Not sealed by this user's key (altered on the way or at rest, or written in plain text
+        // by someone else): never applied as data.
+        const e = /** @type {E2eError} */ (o.error);
+        this.report({ code: `e2e-${e.reason.toLowerCase()}`, message: `ignored an end-to-end encrypted change from the server that does not open: ${e.message}` });
+      }
+    }
+    return opened.filter((o) => !o.error).map(({ seq, change }) => ({ seq, change }));
+  }
+
+  /**
+   * The server holds values sealed with another key: a wrong passphrase. Nothing of the page is
+   * applied (the cursor stays), nothing is pushed, and the client does not reconnect.
+   * @private @param {E2eError} e
+   */
+  lock(e) {
+    this.locked = true;
+    this.running = false;
+    this.lastError = `wrong passphrase: ${e.message}; sync stopped until it is opened with the right passphrase`;
+    this.teardown();
+    this.setStatus('locked');
+    this.report({ code: 'wrong-passphrase', message: this.lastError });
+    const waiters = this.waiters;
+    this.waiters = [];
+    waiters.forEach((w) => w.reject(new Error(/** @type {string} */ (this.lastError))));
+  }
+
   /** @private */
   settle() {
     if (this.status === 'live' && this.inFlight.size === 0 && this.options.pending().length === 0) {
       const waiters = this.waiters;
       this.waiters = [];
-      waiters.forEach((w) => w());
+      waiters.forEach((w) => w.resolve());
     }
   }
 
@@ -270,6 +395,7 @@ export class SyncClient {
     const ws = this.socket;
     this.socket = null;
     this.handshaken = false;
+    this.caughtUp = false;
     this.inFlight.clear();
     this.inFlightIds.clear();
     if (this.pingTimer) clearInterval(this.pingTimer);
