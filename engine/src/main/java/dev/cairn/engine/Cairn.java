@@ -202,27 +202,30 @@ public final class Cairn implements AutoCloseable {
 
     // ------------------------------------------------------------------ whole-engine operations
 
-    /** Clears a section everywhere it syncs to: tombstones for a map's live keys, a watermark per log stream. */
+    /**
+     * Clears a section on every device of the user, online or offline: a map section with one
+     * whole-section clear (a watermark that hides and purges every value and tombstone written
+     * before it, here, on the server and on each device as it syncs, and keeps out older writes
+     * of a device that was offline), a log section with a watermark per stream. Returns how many
+     * live map keys or log streams it cleared.
+     */
     public int clear(String section) {
         SectionSpec spec = spec(section, null);
         return locked(() -> {
-            List<Change> changes = new ArrayList<>();
             if (spec.kind() == SectionKind.MAP) {
-                state.map(section).forEach((key, entry) -> {
-                    if (!entry.isTombstone()) {
-                        changes.add(new Change.Put(section, key, null, clock.tick()));
-                    }
-                });
-            } else {
-                for (String stream : state.log(section).streams()) {
-                    if (state.log(section).size(stream) > 0) {
-                        changes.add(new Change.Clear(section, stream, clock.tick()));
-                    }
+                int live = state.map(section).liveSize();
+                applyLocal(Change.Clear.wholeSection(section, clock.tick()));
+                return live;
+            }
+            List<Change> changes = new ArrayList<>();
+            for (String stream : state.log(section).streams()) {
+                if (state.log(section).size(stream) > 0) {
+                    changes.add(new Change.Clear(section, stream, clock.tick()));
                 }
             }
             changes.forEach(c -> applyLocal(c));
-            return changes;
-        }).size();
+            return changes.size();
+        });
     }
 
     /** Clears one stream of a log section (one chat conversation). */

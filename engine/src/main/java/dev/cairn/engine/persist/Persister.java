@@ -176,10 +176,11 @@ public final class Persister implements AutoCloseable {
             // A local write that replaces a queued remote change still carries it: the cursor
             // that covers the remote change must be committed with (or after) this record.
             boolean coversRemote = remote || (previous != null && previous.remote);
-            pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline));
             if (change instanceof Change.Clear clear) {
-                dropHiddenAppends(clear);
+                // A dropped remote change is covered by the clear: the cursor waits for the clear's record.
+                coversRemote |= dropHidden(clear);
             }
+            pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline));
             if (deadline < scheduledWakeup) {
                 scheduledWakeup = deadline;
                 executor.schedule(this::flushDue, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
@@ -406,6 +407,9 @@ public final class Persister implements AutoCloseable {
     private boolean write(Collection<Pending> batch) {
         List<StoreWrite> toDurable = new ArrayList<>(batch.size() * 2 + 1);
         List<StoreWrite> toSession = new ArrayList<>();
+        // Purges go first: a record the batch rewrites (a map key written after a clear) must survive them.
+        List<StoreWrite> purgeDurable = new ArrayList<>();
+        List<StoreWrite> purgeSession = new ArrayList<>();
         Map<Long, Change> newOutbox = new java.util.TreeMap<>(); // in seq order, so readers never see a later seq first
         long seq = nextOutboxSeq;
         for (Pending p : batch) {
@@ -414,15 +418,18 @@ public final class Persister implements AutoCloseable {
                 continue;
             }
             StoreWrite record = Records.write(p.change);
-            if (p.policy.persistTo().durable()) {
+            boolean toDurableTier = p.policy.persistTo().durable();
+            boolean toSessionTier = p.policy.persistTo().session();
+            if (p.change instanceof Change.Clear clear) {
+                // A tier that held entries the clear hides keeps the watermark too, so they stay hidden after a restart.
+                toDurableTier |= purgeHidden(durable, clear, purgeDurable);
+                toSessionTier |= purgeHidden(session, clear, purgeSession);
+            }
+            if (toDurableTier) {
                 toDurable.add(record);
             }
-            if (p.policy.persistTo().session()) {
+            if (toSessionTier) {
                 toSession.add(record);
-            }
-            if (p.change instanceof Change.Clear clear) {
-                purgeHidden(durable, clear, toDurable);
-                purgeHidden(session, clear, toSession);
             }
             if (p.toOutbox) {
                 newOutbox.put(seq, p.change);
@@ -431,29 +438,53 @@ public final class Persister implements AutoCloseable {
             }
         }
         toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
-        durable.commit(toDurable);
+        purgeDurable.addAll(toDurable);
+        purgeSession.addAll(toSession);
+        durable.commit(purgeDurable);
         nextOutboxSeq = seq;
         outbox.putAll(newOutbox);
-        session.commit(toSession);
+        session.commit(purgeSession);
         return !newOutbox.isEmpty();
     }
 
-    /** Deletes stored log entries that a clear hides, so clearing frees space. */
-    private static void purgeHidden(LocalStore store, Change.Clear clear, List<StoreWrite> writes) {
-        byte[] prefix = Records.logStreamPrefix(clear.section(), clear.stream());
+    /**
+     * Deletes the stored records a clear hides (a log stream's entries, or a whole map section's
+     * values and tombstones), so clearing frees space; returns true if there were any.
+     */
+    private static boolean purgeHidden(LocalStore store, Change.Clear clear, List<StoreWrite> writes) {
+        byte[] prefix = clear.isWholeSection()
+                ? Records.mapKey(clear.section(), "")
+                : Records.logStreamPrefix(clear.section(), clear.stream());
+        int before = writes.size();
         store.scan(prefix, (k, v) -> {
             Stamp stamp = Records.read(k, v).stamp();
             if (stamp.compareTo(clear.stamp()) <= 0) {
                 writes.add(StoreWrite.delete(k));
             }
         });
+        return writes.size() > before;
     }
 
-    /** A clear makes queued appends it hides pointless: drop them before they are written. */
-    private void dropHiddenAppends(Change.Clear clear) {
-        pending.values().removeIf(p -> p.change instanceof Change.Append a
-                && a.section().equals(clear.section()) && a.stream().equals(clear.stream())
-                && a.stamp().compareTo(clear.stamp()) <= 0);
+    /**
+     * A clear makes queued records it hides pointless (appends of its stream, or writes of its map
+     * section): drop them before they are written. Returns true if a dropped one was remote.
+     */
+    private boolean dropHidden(Change.Clear clear) {
+        boolean[] remote = {false};
+        pending.values().removeIf(p -> {
+            boolean hidden;
+            if (clear.isWholeSection()) {
+                hidden = p.change instanceof Change.Put put && put.section().equals(clear.section());
+            } else {
+                hidden = p.change instanceof Change.Append a && a.section().equals(clear.section()) && a.stream().equals(clear.stream());
+            }
+            if (hidden && p.change.stamp().compareTo(clear.stamp()) <= 0) {
+                remote[0] |= p.remote;
+                return true;
+            }
+            return false;
+        });
+        return remote[0];
     }
 
     /** Commits everything queued, stops the persistence thread. Stores are closed by their owner. */

@@ -697,7 +697,7 @@ public final class SyncClient implements AutoCloseable {
             if (spec == null) {
                 continue; // a section this app does not register (another app's, or a newer version's)
             }
-            SectionKind needed = c.change() instanceof Change.Put ? SectionKind.MAP : SectionKind.LOG;
+            SectionKind needed = c.change().kind();
             if (spec.kind() != needed) {
                 lastError = "ignored a change from the server: section '" + spec.name() + "' is a " + spec.kind().wireName()
                         + " section here but the server has a " + needed.wireName() + " change for it";
