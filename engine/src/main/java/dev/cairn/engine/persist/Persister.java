@@ -59,12 +59,14 @@ public final class Persister implements AutoCloseable {
      * A queued record: a change's state record (with {@code change}), or engine metadata
      * ({@code meta}, e.g. the sync cursor). {@code remote} marks changes received from the server;
      * the cursor is only ever committed together with every remote change queued before it.
+     * {@code outboxOnly} marks a change that goes to the server without touching this device's
+     * state records (a privacy switch's server-side clear, see {@link #recordOutboxOnly}).
      */
     private record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
-                           long firstNanos, long deadlineNanos) {
+                           long firstNanos, long deadlineNanos, boolean outboxOnly) {
 
         Pending retry(long deadline) {
-            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline);
+            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline, outboxOnly);
         }
     }
 
@@ -109,6 +111,16 @@ public final class Persister implements AutoCloseable {
     /** Writes engine metadata in its own durable commit. */
     public void putMeta(String name, String value) {
         durable.commit(List.of(StoreWrite.put(Records.metaKey(name), Records.utf8(value))));
+    }
+
+    /**
+     * Queues engine metadata for the persistence thread (after the engine has opened, when the
+     * store may be written only from that thread); completes when it is durable.
+     */
+    public CompletableFuture<Void> queueMeta(String name, String value) {
+        StoreWrite meta = StoreWrite.put(Records.metaKey(name), Records.utf8(value));
+        enqueue("x\u0000meta\u0000" + name, null, meta, StoragePolicy.DEFAULT, false, false);
+        return flush(p -> p.meta == meta);
     }
 
     /** The key under which a change's record is queued; repeated writes of one map key share it. */
@@ -180,12 +192,26 @@ public final class Persister implements AutoCloseable {
                 // A dropped remote change is covered by the clear: the cursor waits for the clear's record.
                 coversRemote |= dropHidden(clear);
             }
-            pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline));
+            pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline, false));
             if (deadline < scheduledWakeup) {
                 scheduledWakeup = deadline;
                 executor.schedule(this::flushDue, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
             }
         }
+    }
+
+    /**
+     * Queues a change for the server only: it enters the outbox at once (durably), but this
+     * device's state records are neither written nor purged by it. Used when a privacy switch
+     * deletes the server's copy of a section while this device keeps its own.
+     */
+    public CompletableFuture<Void> recordOutboxOnly(Change change) {
+        long now = System.nanoTime();
+        synchronized (lock) {
+            pending.put("o\u0000" + pendingKey(change) + '\u0000' + change.stamp(),
+                    new Pending(change, null, StoragePolicy.DEFAULT, true, false, now, now, true));
+        }
+        return flush(p -> p.outboxOnly);
     }
 
     /**
@@ -197,7 +223,7 @@ public final class Persister implements AutoCloseable {
         synchronized (lock) {
             Pending p = pending.get(key);
             if (p != null && !p.remote) {
-                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos));
+                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos, p.outboxOnly));
             }
         }
     }
@@ -417,6 +443,12 @@ public final class Persister implements AutoCloseable {
                 toDurable.add(p.meta);
                 continue;
             }
+            if (p.outboxOnly) {
+                newOutbox.put(seq, p.change);
+                toDurable.add(StoreWrite.put(Records.outboxKey(seq), Records.outboxValue(p.change)));
+                seq++;
+                continue;
+            }
             StoreWrite record = Records.write(p.change);
             boolean toDurableTier = p.policy.persistTo().durable();
             boolean toSessionTier = p.policy.persistTo().session();
@@ -472,6 +504,9 @@ public final class Persister implements AutoCloseable {
     private boolean dropHidden(Change.Clear clear) {
         boolean[] remote = {false};
         pending.values().removeIf(p -> {
+            if (p.change == null || p.outboxOnly) {
+                return false;
+            }
             boolean hidden;
             if (clear.isWholeSection()) {
                 hidden = p.change instanceof Change.Put put && put.section().equals(clear.section());
