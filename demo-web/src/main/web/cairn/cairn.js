@@ -13,7 +13,7 @@
 import { HybridClock, isValidReplicaId } from './stamp.js';
 import { ReplicaState } from './crdt.js';
 import {
-  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, changeId, writeExport, readExport, instantText, canonical,
+  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, changeId, writeExport, readExport, instantText, canonical, WHOLE_SECTION,
 } from './codec.js';
 import {
   ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, StorageError, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
@@ -571,11 +571,17 @@ export class Cairn {
     return { changesRead: changes.length, changesApplied: merged + restored, restored };
   }
 
-  /** Clears a section on every device: tombstones for map keys, watermarks for log streams. @param {string} section */
+  /**
+   * Clears a section on every device, online or offline: a map section with one whole-section clear
+   * (a watermark that purges its values and tombstones everywhere and keeps older writes of offline
+   * devices out), a log section with a watermark per stream. Returns how many entries it hid.
+   * @param {string} section
+   */
   clear(section) {
     let n = 0;
     if (this.kind(section) === 'map') {
-      for (const [key, e] of this.replicaState.map(section).sorted()) if (e.value !== null) { this.write('delete', section, key); n++; }
+      n = this.replicaState.map(section).liveSize();
+      this.write('clear', section, WHOLE_SECTION);
     } else if (this.kind(section) === 'log') {
       for (const stream of this.replicaState.log(section).streams()) {
         n += this.replicaState.log(section).size(stream);
