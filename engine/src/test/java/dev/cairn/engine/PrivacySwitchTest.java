@@ -145,11 +145,11 @@ class PrivacySwitchTest {
         try (Cairn a = open(dir, "dev-a")) {
             AtomicInteger told = new AtomicInteger();
             a.onResync(told::incrementAndGet);
-            a.disableSync("prefs", ServerCopy.KEEP).join();
+            a.disableSync("preferences", ServerCopy.KEEP).join();
             assertEquals(0, told.get());
-            a.enableSync("prefs").join();
+            a.enableSync("preferences").join();
             assertEquals(1, told.get());
-            a.enableSync("prefs").join();
+            a.enableSync("preferences").join();
             assertEquals(1, told.get(), "turning on a section that is on changes nothing");
         }
     }

@@ -437,6 +437,7 @@ public final class Persister implements AutoCloseable {
         List<StoreWrite> purgeDurable = new ArrayList<>();
         List<StoreWrite> purgeSession = new ArrayList<>();
         Map<Long, Change> newOutbox = new java.util.TreeMap<>(); // in seq order, so readers never see a later seq first
+        List<Long> supersededOutbox = new ArrayList<>();
         long seq = nextOutboxSeq;
         for (Pending p : batch) {
             if (p.meta != null) {
@@ -456,6 +457,15 @@ public final class Persister implements AutoCloseable {
                 // A tier that held entries the clear hides keeps the watermark too, so they stay hidden after a restart.
                 toDurableTier |= purgeHidden(durable, clear, purgeDurable);
                 toSessionTier |= purgeHidden(session, clear, purgeSession);
+                if (p.toOutbox || p.remote) {
+                    // The server gets (or has) the clear: unsent writes it covers would only be dropped there.
+                    for (Map.Entry<Long, Change> e : outbox.entrySet()) {
+                        if (covers(clear, e.getValue())) {
+                            supersededOutbox.add(e.getKey());
+                            purgeDurable.add(StoreWrite.delete(Records.outboxKey(e.getKey())));
+                        }
+                    }
+                }
             }
             if (toDurableTier) {
                 toDurable.add(record);
@@ -474,6 +484,7 @@ public final class Persister implements AutoCloseable {
         purgeSession.addAll(toSession);
         durable.commit(purgeDurable);
         nextOutboxSeq = seq;
+        supersededOutbox.forEach(outbox::remove);
         outbox.putAll(newOutbox);
         session.commit(purgeSession);
         return !newOutbox.isEmpty();
@@ -495,6 +506,17 @@ public final class Persister implements AutoCloseable {
             }
         });
         return writes.size() > before;
+    }
+
+    /** True if {@code change} is hidden by {@code clear} (a write of its stream or map section, or an older clear of it). */
+    private static boolean covers(Change.Clear clear, Change change) {
+        if (!change.section().equals(clear.section()) || change.stamp().compareTo(clear.stamp()) > 0) {
+            return false;
+        }
+        if (clear.isWholeSection()) {
+            return change instanceof Change.Put || (change instanceof Change.Clear c && c.isWholeSection());
+        }
+        return change.target().equals(clear.stream()) && !(change instanceof Change.Put);
     }
 
     /**
