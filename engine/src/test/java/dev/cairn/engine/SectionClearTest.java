@@ -66,6 +66,8 @@ class SectionClearTest {
             cairn.save().join();
         }
         Stored after = stored(dir, "ui");
+        System.out.println("SectionClearTest: ui records " + before.records() + " -> " + after.records() + ", compacted journal "
+                + before.compactedBytes() + " -> " + after.compactedBytes() + " bytes");
         assertEquals(0, after.records(), "no value or tombstone of the cleared section is left on the device");
         assertTrue(after.watermark(), "the watermark is kept: it keeps older writes out");
         assertTrue(after.compactedBytes() * 10 < before.compactedBytes(),
