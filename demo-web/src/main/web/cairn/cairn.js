@@ -416,7 +416,12 @@ export class Cairn {
    */
   persist(change, policy) {
     let ok = true;
-    for (const tier of this.tiersFor(change.section, policy.persistTo)) ok = tier.write([change]) && ok;
+    // A map section's clear reaches every tier a key of it may live in (keys can have their own persistTo),
+    // so each purges its rows and keeps the watermark.
+    const tiers = change.op === 'clear' && change.stream === WHOLE_SECTION
+      ? [this.tiers.sessionStorage, this.tiers.localStorage]
+      : this.tiersFor(change.section, policy.persistTo);
+    for (const tier of tiers) ok = tier.write([change]) && ok;
     return ok && isDurable(policy.persistTo);
   }
 
