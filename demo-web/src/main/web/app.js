@@ -334,7 +334,12 @@ function renderDashboard() {
       el('td', {}, sec.name), el('td', { class: 'muted' }, sec.kind), el('td', {}, String(sec.live)),
       el('td', {}, el('label', { class: 'switch small' },
         el('input', { type: 'checkbox', id: `sync-${sec.name}`, checked: sec.syncing, 'aria-label': `Sync ${sec.name}`,
-          onchange: (/** @type {Event} */ e) => /** @type {Cairn} */ (cairn).setSectionSync(sec.name, /** @type {HTMLInputElement} */ (e.target).checked) }),
+          onchange: (/** @type {Event} */ e) => {
+            const on = /** @type {HTMLInputElement} */ (e.target).checked;
+            // The user's choice for the server's copy when a section stops syncing: keep it, or delete it there (and on the other devices).
+            const copy = !on && confirm(`Stop syncing ${sec.name} on this device.\n\nOK: also delete the server's copy (your other devices lose it too; this device keeps its own).\nCancel: the server keeps its copy.`) ? 'delete' : 'keep';
+            /** @type {Cairn} */ (cairn).setSectionSync(sec.name, on, copy);
+          } }),
         el('span', { class: 'track' }))),
       el('td', {}, el('button', { class: 'btn ghost tiny', id: `clear-${sec.name}`, disabled: sec.live === 0,
         onclick: () => {

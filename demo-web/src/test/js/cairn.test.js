@@ -173,3 +173,47 @@ test('restoreData brings back what a later clear hid, in order, and importData d
   assert.throws(() => a.restoreData('{"format":"cairn-export","version":2,"sections":{}}'), /version/);
   await a.close();
 });
+
+test('privacy switch: keep leaves the server copy, delete clears it on the server and the other device, on again shares it', async () => {
+  const server = new FakeServer();
+  const a = await open(server, { replica: 'a' });
+  const b = await open(server, { replica: 'b' });
+  await until(() => a.status === 'live' && b.status === 'live', 'both live');
+  a.preferences.setTheme('dark');
+  a.memory.remember('fact', 'shared');
+  await a.syncNow();
+  await until(() => b.preferences.theme === 'dark' && b.memory.recall('fact') === 'shared', 'b to have a\'s data');
+
+  // keep: the server keeps memory; a's later writes stay local, b's do not reach a
+  a.setSectionSync('memory', false, 'keep');
+  assert.equal(a.isSyncing('memory'), false);
+  a.memory.remember('diary', 'private');
+  b.memory.remember('from-b', 'x');
+  await a.syncNow();
+  await b.syncNow();
+  await until(() => server.log.some((e) => e.change.key === 'from-b'), 'b\'s write on the server');
+  await a.syncNow();
+  assert.equal(server.state.map('memory').value('diary'), null, 'written with sync off: never on the server');
+  assert.equal(server.state.map('memory').value('fact'), '"shared"', 'keep: the server keeps its copy');
+  assert.equal(a.memory.recall('from-b'), undefined, 'not applied while off');
+
+  // delete: the server's preferences are cleared, and b's with them; a keeps its own
+  a.setSectionSync('preferences', false, 'delete');
+  await a.syncNow();
+  assert.equal(server.state.map('preferences').size(), 0, 'delete: no value or tombstone left on the server');
+  await until(() => b.preferences.theme !== 'dark', 'b to lose the deleted section');
+  assert.equal(a.preferences.theme, 'dark', 'a keeps its own copy');
+  assert.equal(a.replicaState.map('preferences').watermark, undefined, 'the clear is not applied on a');
+
+  // on again: memory catches up with b's write and pushes the diary; preferences are shared again
+  a.setSectionSync('memory', true);
+  await a.syncNow();
+  await until(() => a.memory.recall('from-b') === 'x', 'a to catch up with what b wrote meanwhile');
+  assert.equal(server.state.map('memory').value('diary'), '"private"');
+  a.setSectionSync('preferences', true);
+  await a.syncNow();
+  await until(() => b.preferences.theme === 'dark', 'b to get the preferences again');
+  await until(() => a.canonical() === b.canonical(), 'a and b to converge');
+  await a.close();
+  await b.close();
+});

@@ -13,7 +13,7 @@
 import { HybridClock, isValidReplicaId } from './stamp.js';
 import { ReplicaState } from './crdt.js';
 import {
-  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, changeId, writeExport, readExport, instantText, canonical,
+  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, changeId, writeExport, readExport, instantText, canonical, WHOLE_SECTION,
 } from './codec.js';
 import {
   ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, StorageError, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
@@ -192,6 +192,8 @@ export class Cairn {
     /** @type {string|null} id of the end-to-end key (not secret: it tells keys apart) */
     this.keyId = null;
     this.privacy = this.readSetting('privacy', {});
+    /** @type {Record<string, string>} section -> stamp of the clear a 'delete' privacy switch sent to the server */
+    this.privacyDeleted = this.readSetting('privacy-deleted', {});
     this.lastSaved = null;
 
     this.cards = new Cards(this);
@@ -211,7 +213,14 @@ export class Cairn {
         const msg = event.data;
         if (!msg || msg.from === this.replica) return;
         if (msg.type === 'changes') this.merge(msg.changes.map(decodeChange), 'tab');
-        else if (msg.type === 'privacy') { this.privacy = this.readSetting('privacy', {}); this.emit('change', { changes: [], origin: 'tab' }); }
+        else if (msg.type === 'privacy') {
+          const before = this.privacy;
+          this.privacy = this.readSetting('privacy', {});
+          this.privacyDeleted = this.readSetting('privacy-deleted', {});
+          // A section turned back on in another tab: this tab skipped its server changes too.
+          if (Object.keys(before).some((s) => before[s] === false && this.privacy[s] !== false)) this.sync?.resync(0);
+          this.emit('change', { changes: [], origin: 'tab' });
+        }
       };
     }
   }
@@ -261,16 +270,76 @@ export class Cairn {
     return this.policyFor(section).sync && this.privacy[section] !== false;
   }
 
-  /** The privacy switch of a section; turning it on sends what stayed local. @param {string} section @param {boolean} on */
-  setSectionSync(section, on) {
-    this.privacy = { ...this.privacy, [section]: on };
-    this.writeSetting('privacy', this.privacy);
-    this.channel?.postMessage({ type: 'privacy', from: this.replica });
-    if (on) {
-      this.outbox.add(this.replicaState.changesOf(section), this.replica);
-      this.sync?.push();
+  /**
+   * The privacy switch of a section, as the engine's disableSync/enableSync. Off: this device's
+   * writes to it stay here and the server's changes to it are not applied here; `serverCopy` is the
+   * user's choice for the copy the server already has: 'keep' it, or 'delete' it (a clear of the
+   * section is pushed but not applied here, so the server purges its copy and the user's other
+   * devices lose theirs too, while this device keeps its own). On: what stayed local is pushed
+   * (after 'delete', what the clear removed is written again with new stamps) and the client
+   * catches up from the start, bringing in what changed meanwhile.
+   * @param {string} section @param {boolean} on @param {'keep'|'delete'} [serverCopy]
+   */
+  setSectionSync(section, on, serverCopy = 'keep') {
+    const kind = this.kind(section);
+    if (!kind) throw new RangeError(`unknown section '${section}'`);
+    if (serverCopy !== 'keep' && serverCopy !== 'delete') throw new RangeError(`serverCopy must be 'keep' or 'delete', not '${serverCopy}'`);
+    const wasOn = this.privacy[section] !== false;
+    if (!on) {
+      if (!wasOn && (serverCopy === 'keep' || this.privacyDeleted[section] !== undefined)) return;
+      this.privacy = { ...this.privacy, [section]: false };
+      this.writeSetting('privacy', this.privacy);
+      if (serverCopy === 'delete') {
+        const clears = kind === 'map'
+          ? [makeChange('clear', section, WHOLE_SECTION, undefined, this.clock.tick())]
+          : this.replicaState.log(section).streams().map((stream) => makeChange('clear', section, stream, undefined, this.clock.tick()));
+        const upTo = clears.length ? clears[clears.length - 1].stamp : this.clock.tick();
+        this.persistClock();
+        this.privacyDeleted = { ...this.privacyDeleted, [section]: upTo };
+        this.writeSetting('privacy-deleted', this.privacyDeleted);
+        if (clears.length) this.outbox.add(clears, this.replica); // pushed (see isPrivacyClear), never applied here
+        this.sync?.push();
+      }
+      this.channel?.postMessage({ type: 'privacy', from: this.replica });
+      this.emit('change', { changes: [], origin: 'local' });
+      return;
     }
+    if (wasOn) return;
+    this.privacy = { ...this.privacy, [section]: true };
+    this.writeSetting('privacy', this.privacy);
+    const upTo = this.privacyDeleted[section];
+    if (upTo !== undefined) {
+      // The server's copy was deleted up to `upTo`: share this device's copy again, above it...
+      if (kind === 'map') {
+        for (const [key, e] of this.replicaState.map(section).sorted()) if (e.stamp <= upTo && e.value !== null) this.writeText('set', section, key, e.value);
+      } else {
+        const log = this.replicaState.log(section);
+        for (const stream of log.streams()) for (const e of log.entries(stream)) if (e.stamp <= upTo) this.writeText('append', section, stream, e.value);
+      }
+      // ...and apply the server's clear here too, which now hides only the old copies.
+      const streams = kind === 'map' ? [WHOLE_SECTION] : this.replicaState.log(section).streams();
+      for (const stream of streams) {
+        const clear = makeChange('clear', section, stream, undefined, upTo);
+        if (this.replicaState.apply(clear)) this.persist(clear, this.policyFor(section));
+      }
+      const rest = { ...this.privacyDeleted };
+      delete rest[section];
+      this.privacyDeleted = rest;
+      this.writeSetting('privacy-deleted', this.privacyDeleted);
+    }
+    this.outbox.add(this.replicaState.changesOf(section), this.replica);
+    // The server's changes to it were skipped while it was off: catch up from the start.
+    this.resetCursor();
+    this.sync?.resync(0);
+    this.channel?.postMessage({ type: 'privacy', from: this.replica });
+    this.sync?.push();
     this.emit('change', { changes: [], origin: 'local' });
+  }
+
+  /** A clear sent by a 'delete' privacy switch: pushed although its section does not sync. @param {Change} c */
+  isPrivacyClear(c) {
+    const upTo = this.privacyDeleted[c.section];
+    return c.op === 'clear' && upTo !== undefined && c.stamp <= upTo;
   }
 
   // ------------------------------------------------------------------ writes
@@ -367,7 +436,12 @@ export class Cairn {
    */
   persist(change, policy) {
     let ok = true;
-    for (const tier of this.tiersFor(change.section, policy.persistTo)) ok = tier.write([change]) && ok;
+    // A map section's clear reaches every tier a key of it may live in (keys can have their own persistTo),
+    // so each purges its rows and keeps the watermark.
+    const tiers = change.op === 'clear' && change.stream === WHOLE_SECTION
+      ? [this.tiers.sessionStorage, this.tiers.localStorage]
+      : this.tiersFor(change.section, policy.persistTo);
+    for (const tier of tiers) ok = tier.write([change]) && ok;
     return ok && isDurable(policy.persistTo);
   }
 
@@ -408,6 +482,7 @@ export class Cairn {
     const applied = [];
     let covered = cursor;
     for (const { seq, change } of entries) {
+      if (this.privacy[change.section] === false) continue; // sync switched off here: not applied (see setSectionSync)
       const r = this.mergeOne(change, 'remote');
       if (r.applied) applied.push(change);
       if (!r.durable) covered = Math.min(covered, seq - 1);
@@ -517,7 +592,7 @@ export class Cairn {
       token: server.token,
       replica: this.replica,
       cursor: this.savedCursor, // resume where the last page stopped (see coverCursor for memory-only keys)
-      pending: () => this.outbox.entries(this.replica).filter((e) => this.isSyncing(e.change.section)),
+      pending: () => this.outbox.entries(this.replica).filter((e) => this.isSyncing(e.change.section) || this.isPrivacyClear(e.change)),
       acked: (ids) => { this.outbox.remove(ids); this.emit('change', { changes: [], origin: 'remote' }); },
       apply: (_changes, cursor, entries) => { this.applyRemote(entries, cursor); },
       covered: (cursor) => this.coverCursor(cursor),
@@ -633,11 +708,17 @@ export class Cairn {
     return { changesRead: changes.length, changesApplied: merged + restored, restored };
   }
 
-  /** Clears a section on every device: tombstones for map keys, watermarks for log streams. @param {string} section */
+  /**
+   * Clears a section on every device, online or offline: a map section with one whole-section clear
+   * (a watermark that purges its values and tombstones everywhere and keeps older writes of offline
+   * devices out), a log section with a watermark per stream. Returns how many entries it hid.
+   * @param {string} section
+   */
   clear(section) {
     let n = 0;
     if (this.kind(section) === 'map') {
-      for (const [key, e] of this.replicaState.map(section).sorted()) if (e.value !== null) { this.write('delete', section, key); n++; }
+      n = this.replicaState.map(section).liveSize();
+      this.write('clear', section, WHOLE_SECTION);
     } else if (this.kind(section) === 'log') {
       for (const stream of this.replicaState.log(section).streams()) {
         n += this.replicaState.log(section).size(stream);

@@ -357,7 +357,11 @@ export function checkKey(key, what) {
  *   | {op:'delete', section:string, key:string, stamp:string}
  *   | {op:'append', section:string, stream:string, value:string, stamp:string}
  *   | {op:'clear', section:string, stream:string, stamp:string}} Change
+ * A clear with `stream` WHOLE_SECTION ('') clears a whole map section; on the wire it has no "stream".
  */
+
+/** The stream of a whole-map-section clear (real streams are 1-512 characters), as Change.Clear.WHOLE_SECTION. */
+export const WHOLE_SECTION = '';
 
 /** The map key or log stream a change touches. @param {Change} c */
 export function target(c) {
@@ -379,7 +383,8 @@ export function makeChange(op, section, targetName, value, stamp) {
     checkSection(section);
     Stamp.parse(stamp);
     if (op === 'set' || op === 'delete') checkKey(targetName, 'key');
-    else if (op === 'append' || op === 'clear') checkKey(targetName, 'stream');
+    else if (op === 'append' || (op === 'clear' && targetName !== WHOLE_SECTION)) checkKey(targetName, 'stream');
+    else if (op === 'clear') { /* a whole map section */ }
     else throw new MalformedChangeError(`unknown op '${op}': expected set, delete, append or clear`);
     if (value !== undefined) checkValueDepth(value);
   } catch (e) {
@@ -415,7 +420,7 @@ export function checkValueDepth(json) {
 export function encodeChange(c) {
   let out = '{"op":' + quote(c.op) + ',"section":' + quote(c.section);
   if (c.op === 'set' || c.op === 'delete') out += ',"key":' + quote(c.key);
-  else out += ',"stream":' + quote(c.stream);
+  else if (c.stream !== WHOLE_SECTION) out += ',"stream":' + quote(c.stream);
   if (c.op === 'set' || c.op === 'append') out += ',"value":' + c.value;
   return out + ',"stamp":' + quote(c.stamp) + '}';
 }
@@ -472,8 +477,9 @@ export function changeFromNode(node) {
       return makeChange(op, need(section, op, 'section'), need(stream, op, 'stream'), value, stamp);
     case 'clear':
       require(!hasValue, "a 'clear' change has no 'value'");
-      require(key === undefined, "a 'clear' change has a 'stream', not a 'key'");
-      return makeChange(op, need(section, op, 'section'), need(stream, op, 'stream'), undefined, stamp);
+      require(key === undefined, "a 'clear' change has a 'stream' (a log stream) or nothing (a whole map section), not a 'key'");
+      require(stream !== '', "a 'clear' change's 'stream' must not be empty; leave it out to clear a whole map section");
+      return makeChange(op, need(section, op, 'section'), stream === undefined ? WHOLE_SECTION : stream, undefined, stamp);
     default:
       throw new MalformedChangeError(`unknown op '${op}': expected set, delete, append or clear`);
   }
@@ -502,7 +508,8 @@ export function canonical(state, sections) {
     if (kind === 'map') {
       const entries = state.map(name).sorted().map(([key, e]) =>
         quote(key) + ':{"stamp":' + quote(e.stamp) + (e.value === null ? ',"deleted":true}' : ',"value":' + e.value + '}'));
-      parts.push(quote(name) + ':{"kind":"map","entries":{' + entries.join(',') + '}}');
+      const mark = state.map(name).watermark;
+      parts.push(quote(name) + ':{"kind":"map",' + (mark ? '"clearedUpTo":' + quote(mark) + ',' : '') + '"entries":{' + entries.join(',') + '}}');
     } else {
       const log = state.log(name);
       const streams = log.streams().map((stream) => {
@@ -576,6 +583,11 @@ export function readSections(sections, known) {
     if (fk !== kind) throw new MalformedDocumentError(`section '${name}' is a ${kind} section but the file says '${fk}'`);
     try {
       if (kind === 'map') {
+        const mark = member(body, 'clearedUpTo');
+        if (mark !== undefined) {
+          if (mark.t !== 's') throw new MalformedDocumentError(`entry of '${name}' has no 'stamp'`);
+          out.push(makeChange('clear', name, WHOLE_SECTION, undefined, stampText(mark.v, name)));
+        }
         for (const [key, entry] of object(body, 'entries', name).m) {
           const where = `${name}/${key}`;
           const stamp = stampOf(entry, where);

@@ -2,7 +2,7 @@
 // Pure: no I/O, no clock. Stamps are their text forms (string order is stamp order) and values are
 // compact JSON text (see codec.js), so the merge rules below are the Java ones, tie-breaks included.
 
-import { target } from './codec.js';
+import { target, WHOLE_SECTION } from './codec.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {'map'|'log'} SectionKind */
@@ -49,7 +49,9 @@ function fixup(c) {
 
 /**
  * Last-writer-wins map: key to LwwEntry; a delete is a tombstone, so it beats older writes that
- * arrive later. Merge rule per key: `beats`. Commutative, associative, idempotent.
+ * arrive later. Merge rule per key: `beats`; plus a whole-map "cleared up to" watermark (a max
+ * register) that hides and purges every entry stamped at or below it and drops such entries arriving
+ * later. Commutative, associative, idempotent. A single delete's tombstone stays until a clear covers it.
  * Caveat: concurrent writes to one key within clock skew keep only one of them; that is why
  * records are stored field by field.
  */
@@ -58,14 +60,30 @@ export class LwwMap {
     /** @type {Map<string, LwwEntry>} */
     this.entries = new Map();
     this.live = 0;
+    /** @type {string|undefined} the clear watermark */
+    this.watermark = undefined;
   }
 
   /** Merges one entry; true if it became the key's winner. @param {string} key @param {LwwEntry} entry */
   apply(key, entry) {
+    if (this.watermark !== undefined && entry.stamp <= this.watermark) return false;
     const current = this.entries.get(key);
     if (current && !beats(entry, current)) return false;
     this.entries.set(key, { value: entry.value, stamp: entry.stamp });
     this.live += (entry.value === null ? 0 : 1) - (!current || current.value === null ? 0 : 1);
+    return true;
+  }
+
+  /** Raises the clear watermark and purges what it hides; true if it moved. @param {string} upTo */
+  clear(upTo) {
+    if (this.watermark !== undefined && upTo <= this.watermark) return false;
+    this.watermark = upTo;
+    for (const [k, e] of [...this.entries]) {
+      if (e.stamp <= upTo) {
+        this.entries.delete(k);
+        if (e.value !== null) this.live--;
+      }
+    }
     return true;
   }
 
@@ -95,6 +113,7 @@ export class LwwMap {
 
   /** @param {LwwMap} other */
   mergeFrom(other) {
+    if (other.watermark !== undefined) this.clear(other.watermark);
     for (const [k, e] of other.entries) this.apply(k, e);
   }
 }
@@ -214,7 +233,7 @@ export class ReplicaState {
   check(change) {
     const kind = this.kinds(change.section);
     if (!kind) throw new UnknownSectionError(`unknown section '${change.section}'`);
-    const needed = change.op === 'set' || change.op === 'delete' ? 'map' : 'log';
+    const needed = change.op === 'set' || change.op === 'delete' || (change.op === 'clear' && change.stream === WHOLE_SECTION) ? 'map' : 'log';
     if (kind !== needed) {
       throw new UnknownSectionError(`section '${change.section}' is a ${kind} section; a ${needed} change cannot apply to it`);
     }
@@ -227,7 +246,9 @@ export class ReplicaState {
       case 'set': return this.map(change.section).apply(change.key, { value: change.value, stamp: change.stamp });
       case 'delete': return this.map(change.section).apply(change.key, { value: null, stamp: change.stamp });
       case 'append': return this.log(change.section).append(change.stream, change.stamp, change.value);
-      default: return this.log(change.section).clear(change.stream, change.stamp);
+      default:
+        if (change.stream === WHOLE_SECTION) return this.map(change.section).clear(change.stamp);
+        return this.log(change.section).clear(change.stream, change.stamp);
     }
   }
 
@@ -260,7 +281,7 @@ export class ReplicaState {
   sections() {
     /** @type {Array<[string, SectionKind]>} */
     const out = [];
-    for (const [name, m] of this.maps) if (m.size() > 0) out.push([name, 'map']);
+    for (const [name, m] of this.maps) if (m.size() > 0 || m.watermark !== undefined) out.push([name, 'map']);
     for (const [name, l] of this.logs) if (l.size() > 0 || l.marks.size > 0) out.push([name, 'log']);
     return new Map(out.sort((a, b) => (a[0] < b[0] ? -1 : 1)));
   }
@@ -279,6 +300,8 @@ export class ReplicaState {
     /** @type {Change[]} */
     const out = [];
     if (this.kinds(section) === 'map') {
+      const mark = this.map(section).watermark;
+      if (mark !== undefined) out.push({ op: 'clear', section, stream: WHOLE_SECTION, stamp: mark });
       for (const [key, e] of this.map(section).entries) {
         out.push(e.value === null ? { op: 'delete', section, key, stamp: e.stamp } : { op: 'set', section, key, value: e.value, stamp: e.stamp });
       }

@@ -15,7 +15,7 @@
 // (entries hidden by a clear) after the write that hides them succeeded.
 
 import { beats } from './crdt.js';
-import { encodeChange, decodeChange, changeId } from './codec.js';
+import { encodeChange, decodeChange, changeId, WHOLE_SECTION } from './codec.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 
@@ -200,7 +200,8 @@ const SEP = '\u0001'; // keys, streams and sections never hold control character
 
 /**
  * A tier: the winning changes of the keys stored in it, merged on write.
- * Row keys: `<prefix>m␁section␁key`, `<prefix>l␁section␁stream␁stamp`, `<prefix>w␁section␁stream`.
+ * Row keys: `<prefix>m␁section␁key`, `<prefix>l␁section␁stream␁stamp`, `<prefix>w␁section␁stream`
+ * (`<prefix>w␁section␁` with an empty stream: a map section's clear watermark).
  */
 export class ChangeTier {
   /** @param {Kv} kv @param {string} prefix @param {(e: Error) => void} [onError] */
@@ -237,6 +238,8 @@ export class ChangeTier {
   writeOne(c) {
     const p = this.prefix;
     if (c.op === 'set' || c.op === 'delete') {
+      const sectionMark = this.kv.get(`${p}w${SEP}${c.section}${SEP}`);
+      if (sectionMark !== null && c.stamp <= decodeChange(sectionMark).stamp) return;
       const k = `${p}m${SEP}${c.section}${SEP}${c.key}`;
       const old = this.kv.get(k);
       if (old !== null) {
@@ -257,6 +260,15 @@ export class ChangeTier {
       const mark = this.kv.get(wk);
       if (mark !== null && c.stamp <= decodeChange(mark).stamp) return;
       this.kv.set(wk, encodeChange(c));
+      if (c.stream === WHOLE_SECTION) {
+        // A map section's clear: its values and tombstones are purged at once (the watermark keeps older writes out).
+        const rows = `${p}m${SEP}${c.section}${SEP}`;
+        for (const k of this.kv.keys(rows)) {
+          const row = this.kv.get(k);
+          if (row !== null && decodeChange(row).stamp <= c.stamp) this.kv.delete(k);
+        }
+        return;
+      }
       const entries = `${p}l${SEP}${c.section}${SEP}${c.stream}${SEP}`;
       for (const k of this.kv.keys(entries)) if (k.slice(entries.length) <= c.stamp) this.kv.delete(k);
     }

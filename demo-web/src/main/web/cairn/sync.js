@@ -109,6 +109,18 @@ export class SyncClient {
     }
   }
 
+  /**
+   * Catches up again from `cursor` (0: the server's whole current state) on a new connection, e.g.
+   * after a section's sync was turned back on. @param {number} [cursor]
+   */
+  resync(cursor = 0) {
+    this.cursor = cursor;
+    if (this.socket) {
+      this.teardown();
+      this.connect();
+    }
+  }
+
   /** Pushes pending changes now; resolves once live with nothing pending (or rejects when offline or locked). */
   syncNow() {
     if (this.locked) return Promise.reject(new Error(/** @type {string} */ (this.lastError)));

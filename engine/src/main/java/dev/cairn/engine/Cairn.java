@@ -97,6 +97,20 @@ public final class Cairn implements AutoCloseable {
     private final ReentrantLock writeLock = new ReentrantLock();
     private volatile boolean closed;
     private volatile long cursor;
+    /**
+     * Set when turning a section's sync back on reset the cursor to 0: pages of a session that
+     * started before must not move it up again, only a new session's catch-up from 0 may.
+     */
+    private volatile boolean cursorHeld;
+    /** Sections whose sync the user switched off on this device (privacy switch), with the server-copy choice. */
+    private final ConcurrentHashMap<String, SyncOff> syncOff = new ConcurrentHashMap<>();
+    private final CopyOnWriteArrayList<Runnable> resyncListeners = new CopyOnWriteArrayList<>();
+
+    /** A privacy switch in the off position; {@code deletedUpTo} is the stamp of the server-side clear (DELETE), else null. */
+    private record SyncOff(ServerCopy serverCopy, Stamp deletedUpTo) {
+    }
+
+    private static final String SYNC_OFF_META = "sync-off";
 
     private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
         this.wall = b.wall;
@@ -121,6 +135,7 @@ public final class Cairn implements AutoCloseable {
         });
         clock.restore(highWater);
         this.cursor = persister.storedCursor();
+        loadSyncOff(persister.meta(SYNC_OFF_META));
     }
 
     public static Builder builder() {
@@ -202,27 +217,30 @@ public final class Cairn implements AutoCloseable {
 
     // ------------------------------------------------------------------ whole-engine operations
 
-    /** Clears a section everywhere it syncs to: tombstones for a map's live keys, a watermark per log stream. */
+    /**
+     * Clears a section on every device of the user, online or offline: a map section with one
+     * whole-section clear (a watermark that hides and purges every value and tombstone written
+     * before it, here, on the server and on each device as it syncs, and keeps out older writes
+     * of a device that was offline), a log section with a watermark per stream. Returns how many
+     * live map keys or log streams it cleared.
+     */
     public int clear(String section) {
         SectionSpec spec = spec(section, null);
         return locked(() -> {
-            List<Change> changes = new ArrayList<>();
             if (spec.kind() == SectionKind.MAP) {
-                state.map(section).forEach((key, entry) -> {
-                    if (!entry.isTombstone()) {
-                        changes.add(new Change.Put(section, key, null, clock.tick()));
-                    }
-                });
-            } else {
-                for (String stream : state.log(section).streams()) {
-                    if (state.log(section).size(stream) > 0) {
-                        changes.add(new Change.Clear(section, stream, clock.tick()));
-                    }
+                int live = state.map(section).liveSize();
+                applyLocal(Change.Clear.wholeSection(section, clock.tick()));
+                return live;
+            }
+            List<Change> changes = new ArrayList<>();
+            for (String stream : state.log(section).streams()) {
+                if (state.log(section).size(stream) > 0) {
+                    changes.add(new Change.Clear(section, stream, clock.tick()));
                 }
             }
             changes.forEach(c -> applyLocal(c));
-            return changes;
-        }).size();
+            return changes.size();
+        });
     }
 
     /** Clears one stream of a log section (one chat conversation). */
@@ -230,6 +248,207 @@ public final class Cairn implements AutoCloseable {
         spec(section, SectionKind.LOG);
         Names.checkKey(stream, "stream");
         writeLocal(() -> new Change.Clear(section, stream, clock.tick()));
+    }
+
+    // ------------------------------------------------------------------ privacy switches
+
+    /**
+     * True if the section syncs from this device: registered with a syncing policy and not
+     * switched off with {@link #disableSync}. (Keys given {@code sync(false)} stay local either way.)
+     */
+    public boolean isSyncing(String section) {
+        return spec(section, null).policy().sync() && !syncOff.containsKey(section);
+    }
+
+    /**
+     * Turns a section's sync off on this device (a privacy switch). From now on its writes stay
+     * on this device (they never enter the outbox, so they never reach the server) and changes
+     * of it from the server are not applied here. What happens to the copy the server already
+     * holds is the user's choice:
+     * <ul>
+     *   <li>{@link ServerCopy#KEEP}: the server keeps it, and the user's other devices go on
+     *       syncing it among themselves;</li>
+     *   <li>{@link ServerCopy#DELETE}: a whole-section clear (a watermark per stream for a log
+     *       section) is sent to the server, which purges its copy; <b>the user's other devices
+     *       apply that clear too</b> and lose their copies, exactly as after {@link #clear(String)}
+     *       on another device. This device keeps its own copy: the clear is pushed but not
+     *       applied here.</li>
+     * </ul>
+     * Switching an off section off again with DELETE deletes the server's copy then; with KEEP it
+     * changes nothing. The switch is saved and survives restarts. The returned future completes
+     * when the switch (and for DELETE the clear, in the outbox) is durable.
+     */
+    public CompletableFuture<Void> disableSync(String section, ServerCopy serverCopy) {
+        Objects.requireNonNull(serverCopy, "serverCopy");
+        SectionSpec spec = spec(section, null);
+        return locked(() -> {
+            SyncOff previous = syncOff.get(section);
+            if (previous != null && (serverCopy == ServerCopy.KEEP || previous.serverCopy() == ServerCopy.DELETE)) {
+                return CompletableFuture.<Void>completedFuture(null);
+            }
+            List<CompletableFuture<Void>> saved = new ArrayList<>();
+            Stamp deletedUpTo = null;
+            if (serverCopy == ServerCopy.DELETE) {
+                List<Change> clears = new ArrayList<>();
+                if (spec.kind() == SectionKind.MAP) {
+                    clears.add(Change.Clear.wholeSection(section, clock.tick()));
+                } else {
+                    for (String stream : state.log(section).streams()) {
+                        clears.add(new Change.Clear(section, stream, clock.tick()));
+                    }
+                }
+                for (Change clear : clears) {
+                    deletedUpTo = clear.stamp();
+                    saved.add(persister.recordOutboxOnly(clear));
+                }
+                if (deletedUpTo == null) {
+                    deletedUpTo = clock.tick(); // nothing here to clear; still the point "before the switch"
+                }
+            }
+            syncOff.put(section, new SyncOff(serverCopy, deletedUpTo));
+            saved.add(persister.queueMeta(SYNC_OFF_META, syncOffJson()));
+            return CompletableFuture.allOf(saved.toArray(CompletableFuture[]::new));
+        });
+    }
+
+    /**
+     * Turns a section's sync back on. This device's copy is pushed: entries keep their stamps, so
+     * newer writes made elsewhere still win, except that after {@link ServerCopy#DELETE} the
+     * entries the server-side clear removed are written again with new stamps (the user chose to
+     * share this device's copy again). The sync cursor goes back to 0, so the next connection
+     * catches up from the server's whole current state and brings in what changed in the section
+     * while it was off (a connected {@link dev.cairn.engine.sync.SyncClient} reconnects for that).
+     * The returned future completes when the pushed changes are in the durable outbox.
+     */
+    public CompletableFuture<Void> enableSync(String section) {
+        SectionSpec spec = spec(section, null);
+        boolean[] resync = {false};
+        CompletableFuture<Void> done = locked(() -> {
+            SyncOff off = syncOff.remove(section);
+            if (off == null) {
+                return CompletableFuture.<Void>completedFuture(null);
+            }
+            CompletableFuture<Void> meta = persister.queueMeta(SYNC_OFF_META, syncOffJson());
+            if (!spec.policy().sync()) {
+                return meta; // registered local-only: the switch alone never made it sync
+            }
+            Stamp upTo = off.deletedUpTo();
+            StoragePolicy policy = spec.policy();
+            if (spec.kind() == SectionKind.MAP) {
+                LwwMap map = state.map(section);
+                for (Map.Entry<String, dev.cairn.engine.crdt.LwwEntry> e : map.sorted().entrySet()) {
+                    Change.Put put = new Change.Put(section, e.getKey(), e.getValue().value(), e.getValue().stamp());
+                    StoragePolicy keyPolicy = policyFor(put);
+                    if (!keyPolicy.sync()) {
+                        continue; // a key of its own local-only policy
+                    }
+                    if (upTo != null && put.stamp().compareTo(upTo) <= 0) {
+                        if (!put.isDelete()) {
+                            applyLocal(new Change.Put(section, put.key(), put.value(), clock.tick()));
+                        }
+                    } else {
+                        persister.record(put, keyPolicy, true);
+                    }
+                }
+                if (map.watermark() != null && (upTo == null || map.watermark().compareTo(upTo) > 0)) {
+                    persister.record(Change.Clear.wholeSection(section, map.watermark()), policy, true);
+                }
+                if (upTo != null) {
+                    applyServerClear(Change.Clear.wholeSection(section, upTo), policy);
+                }
+            } else {
+                GrowOnlyLog log = state.log(section);
+                for (String stream : log.streams()) {
+                    Stamp mark = log.watermark(stream);
+                    if (mark != null && (upTo == null || mark.compareTo(upTo) > 0)) {
+                        persister.record(new Change.Clear(section, stream, mark), policy, true);
+                    }
+                    for (dev.cairn.engine.crdt.LogEntry entry : log.entries(stream)) {
+                        if (upTo != null && entry.stamp().compareTo(upTo) <= 0) {
+                            applyLocal(new Change.Append(section, stream, entry.value(), clock.tick()));
+                        } else {
+                            persister.record(new Change.Append(section, stream, entry.value(), entry.stamp()), policy, true);
+                        }
+                    }
+                    if (upTo != null) {
+                        applyServerClear(new Change.Clear(section, stream, upTo), policy);
+                    }
+                }
+            }
+            this.cursor = 0;
+            this.cursorHeld = true;
+            persister.recordCursor(0);
+            resync[0] = true;
+            return CompletableFuture.allOf(meta, persister.flush());
+        });
+        if (resync[0]) {
+            for (Runnable listener : resyncListeners) {
+                try {
+                    listener.run();
+                } catch (RuntimeException e) {
+                    reportError(e);
+                }
+            }
+        }
+        return done;
+    }
+
+    /**
+     * Told when this replica must catch up from its (reset) cursor again, e.g. after
+     * {@link #enableSync}: a connected sync client reconnects.
+     */
+    public Subscription onResync(Runnable listener) {
+        Objects.requireNonNull(listener, "listener");
+        resyncListeners.add(listener);
+        return () -> resyncListeners.remove(listener);
+    }
+
+    /**
+     * The cursor a new sync session sends in its {@code hello}; from then on that session's pages
+     * may move the cursor again (see {@link #enableSync}).
+     */
+    public long cursorForHello() {
+        cursorHeld = false;
+        return cursor;
+    }
+
+    /** Applies here the server-side clear of a DELETE switch (the server has it already): hides the old copies. Lock held. */
+    private void applyServerClear(Change.Clear clear, StoragePolicy policy) {
+        if (state.apply(clear)) {
+            persister.record(clear, policy, false);
+            queuedEvents.get().add(new ChangeEvent(clear, ChangeEvent.Origin.LOCAL));
+        }
+    }
+
+    private String syncOffJson() {
+        Map<String, Map<String, String>> out = new TreeMap<>();
+        syncOff.forEach((section, off) -> {
+            Map<String, String> v = new TreeMap<>();
+            v.put("serverCopy", off.serverCopy().name());
+            if (off.deletedUpTo() != null) {
+                v.put("deletedUpTo", off.deletedUpTo().toString());
+            }
+            out.put(section, v);
+        });
+        return Json.write(out);
+    }
+
+    private void loadSyncOff(String json) {
+        if (json == null) {
+            return;
+        }
+        try {
+            Map<String, Map<String, String>> saved = Json.MAPPER.readValue(json,
+                    new TypeReference<Map<String, Map<String, String>>>() { });
+            saved.forEach((section, v) -> {
+                if (sections.containsKey(section)) {
+                    String mark = v.get("deletedUpTo");
+                    syncOff.put(section, new SyncOff(ServerCopy.valueOf(v.get("serverCopy")), mark == null ? null : Stamp.parse(mark)));
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            throw new StoreException("damaged privacy switches in the local store: " + e.getMessage(), e);
+        }
     }
 
     /** The whole state as a versioned JSON document that keeps stamps, so importing it merges. */
@@ -348,6 +567,7 @@ public final class Cairn implements AutoCloseable {
      */
     public int applyRemote(List<Change> changes) {
         checkOpen();
+        changes = withoutSyncOff(changes);
         for (Change change : changes) {
             state.check(change);
             clock.check(change.stamp());
@@ -361,6 +581,7 @@ public final class Cairn implements AutoCloseable {
      */
     public int applyRemote(List<Change> changes, long cursor) {
         checkOpen();
+        changes = withoutSyncOff(changes);
         for (Change change : changes) {
             state.check(change);
         }
@@ -368,13 +589,27 @@ public final class Cairn implements AutoCloseable {
         // device whose own clock lags must not stall on changes everyone else has accepted.
         int applied = merge(changes, ChangeEvent.Origin.REMOTE, true);
         locked(() -> {
-            if (cursor > this.cursor) {
+            if (cursor > this.cursor && !cursorHeld) {
                 this.cursor = cursor;
                 persister.recordCursor(cursor);
             }
             return null;
         });
         return applied;
+    }
+
+    /** Server changes of sections whose sync is switched off here are not applied (see {@link #disableSync}). */
+    private List<Change> withoutSyncOff(List<Change> changes) {
+        if (syncOff.isEmpty()) {
+            return changes;
+        }
+        List<Change> out = new ArrayList<>(changes.size());
+        for (Change change : changes) {
+            if (!syncOff.containsKey(change.section())) {
+                out.add(change);
+            }
+        }
+        return out;
     }
 
     /** The highest server seq this replica has applied (PROTOCOL.md 1.3). */
@@ -389,6 +624,7 @@ public final class Cairn implements AutoCloseable {
     public void resetCursor() {
         locked(() -> {
             this.cursor = 0;
+            this.cursorHeld = false;
             persister.recordCursor(0);
             return null;
         });
@@ -601,13 +837,15 @@ public final class Cairn implements AutoCloseable {
     }
 
     private StoragePolicy policyFor(Change change) {
+        StoragePolicy policy = null;
         if (change instanceof Change.Put put) {
-            StoragePolicy keyPolicy = keyPolicies.get(Persister.pendingKey(put.section(), put.key()));
-            if (keyPolicy != null) {
-                return keyPolicy;
-            }
+            policy = keyPolicies.get(Persister.pendingKey(put.section(), put.key()));
         }
-        return sections.get(change.section()).policy();
+        if (policy == null) {
+            policy = sections.get(change.section()).policy();
+        }
+        // A privacy switch turned off: the write stays on this device.
+        return syncOff.containsKey(change.section()) ? policy.withSync(false) : policy;
     }
 
     private List<ChangeEvent> drainEvents() {

@@ -108,7 +108,10 @@ public final class MapSection {
         return engine.state().map(section).liveSize();
     }
 
-    /** Deletes every live key; returns how many. */
+    /**
+     * Clears the section on every device (one watermark that purges values and tombstones and
+     * keeps older writes of offline devices out); returns how many live keys it hid.
+     */
     public int clear() {
         return engine.clear(section);
     }

@@ -161,7 +161,7 @@ class ReplicationTest {
     }
 
     @Test
-    void clearingAMapSendsTombstonesThatDeleteOnTheOtherReplicaButANewerWriteThereSurvives() {
+    void clearingAMapSendsOneClearThatEmptiesTheOtherReplicaButANewerWriteThereSurvives() {
         ManualWallClock wall = new ManualWallClock();
         Cairn a = replica("a", wall);
         Cairn b = replica("b", wall);
@@ -172,8 +172,14 @@ class ReplicationTest {
         assertEquals(3, b.map("memory").size());
 
         wall.advance(Duration.ofSeconds(1));
+        a.save().join();
+        assertEquals(3, a.outbox(100).size());
         assertEquals(3, a.clear("memory"));
         assertEquals(0, a.map("memory").size());
+        a.save().join();
+        List<Change> sent = new ArrayList<>(a.outbox(100).values());
+        assertEquals(1, sent.size(), "one clear, not a tombstone per key; the unsent writes it covers leave the outbox: " + sent);
+        assertTrue(sent.get(0) instanceof Change.Clear c && c.isWholeSection() && c.section().equals("memory"), sent.toString());
         wall.advance(Duration.ofSeconds(1));
         b.memory().remember("k2", "rewritten on b after the clear");
 
@@ -187,14 +193,46 @@ class ReplicationTest {
     }
 
     @Test
-    void clearingAMapWithNothingLiveWritesNothing() {
+    void clearingAMapWithNothingLiveStillPurgesItsTombstones() {
         Cairn a = replica("a");
         a.memory().remember("k", 1);
         a.save().join();
         a.memory().forget("k");
+        assertEquals(1, EngineAccess.state(a).map("memory").size(), "a single delete keeps its tombstone");
         assertEquals(0, a.clear("memory"));
+        assertEquals(0, EngineAccess.state(a).map("memory").size(), "the clear purged the tombstone");
         a.save().join();
-        assertEquals(2, a.outbox(100).size(), "the put and the delete of k, and no extra tombstone");
+        List<Change> sent = new ArrayList<>(a.outbox(100).values());
+        assertEquals(1, sent.size(), "only the clear (which keeps older writes out): the put and delete it covers were never sent: " + sent);
+        assertTrue(sent.get(0) instanceof Change.Clear c && c.isWholeSection(), sent.toString());
+    }
+
+    @Test
+    void anOfflineReplicasOlderMapWritesAndDeletesCannotComeBackAfterAClear() {
+        ManualWallClock wall = new ManualWallClock();
+        Cairn a = replica("a", wall);
+        Cairn b = replica("b", wall);
+        a.ui().put("panel", "left");
+        a.ui().put("zoom", 2);
+        TestSupport.ship(a, b);
+        // b, offline, edits and deletes (older than a's clear)
+        wall.advance(Duration.ofSeconds(1));
+        b.ui().put("panel", "offline edit");
+        b.ui().remove("zoom");
+        b.ui().put("new-offline-key", true);
+        wall.advance(Duration.ofSeconds(1));
+        assertEquals(2, a.ui().clear());
+        // later, after the clear, b writes once more
+        wall.advance(Duration.ofSeconds(1));
+        b.ui().put("after", "kept");
+
+        TestSupport.ship(a, b);
+        TestSupport.ship(b, a);
+        for (Cairn r : List.of(a, b)) {
+            assertEquals(List.of("after"), List.copyOf(r.ui().keys()), r.replicaId());
+            assertEquals(1, EngineAccess.state(r).map("ui").size(), r.replicaId() + ": no tombstone or older value is kept");
+        }
+        assertEquals(a.canonicalState(), b.canonicalState());
     }
 
     @Test

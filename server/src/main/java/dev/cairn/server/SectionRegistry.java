@@ -44,7 +44,7 @@ public final class SectionRegistry implements Function<String, SectionKind> {
         if (kind == null) {
             throw new UnknownSectionException("unknown section '" + change.section() + "'");
         }
-        SectionKind needed = change instanceof Change.Put ? SectionKind.MAP : SectionKind.LOG;
+        SectionKind needed = change.kind();
         if (kind != needed) {
             throw new UnknownSectionException("section '" + change.section() + "' is a " + kind.wireName() + " section");
         }

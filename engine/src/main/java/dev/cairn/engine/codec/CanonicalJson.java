@@ -20,10 +20,11 @@ import java.util.Map;
  * byte-identical. Export files use the same shape under {@code "sections"}.
  *
  * <pre>
- * {"cards":{"kind":"map","entries":{"card-a/isExpanded":{"stamp":"...","value":true},
+ * {"cards":{"kind":"map","clearedUpTo":"...","entries":{"card-a/isExpanded":{"stamp":"...","value":true},
  *                                    "card-b/isVisible":{"stamp":"...","deleted":true}}},
  *  "chat":{"kind":"log","streams":{"conv-1":{"clearedUpTo":"...","entries":[{"stamp":"...","value":{...}}]}}}}
  * </pre>
+ * {@code clearedUpTo} is present only for a map or stream that was cleared.
  */
 public final class CanonicalJson {
 
@@ -98,6 +99,10 @@ public final class CanonicalJson {
     static void startMap(JsonGenerator gen) throws IOException {
         gen.writeStartObject();
         gen.writeStringField("kind", "map");
+        Stamp mark = map.watermark();
+        if (mark != null) {
+            gen.writeStringField("clearedUpTo", mark.toString());
+        }
         gen.writeObjectFieldStart("entries");
     }
 

@@ -19,6 +19,7 @@ import java.util.List;
  * {"op":"delete", "section":"cards","key":"card-intro/isExpanded","stamp":"..."}
  * {"op":"append", "section":"chat", "stream":"conv-1","value":{"role":"user","text":"hi"},"stamp":"..."}
  * {"op":"clear",  "section":"chat", "stream":"conv-1","stamp":"..."}
+ * {"op":"clear",  "section":"cards","stamp":"..."}          (a whole map section)
  * </pre>
  *
  * Decoding is strict: a missing or unknown field, a wrong type or a malformed stamp is a
@@ -73,7 +74,9 @@ public final class ChangeJson {
             Change.Clear clear = (Change.Clear) change;
             gen.writeStringField("op", "clear");
             gen.writeStringField("section", clear.section());
-            gen.writeStringField("stream", clear.stream());
+            if (!clear.isWholeSection()) {
+                gen.writeStringField("stream", clear.stream());
+            }
         }
         gen.writeStringField("stamp", change.stamp().toString());
         gen.writeEndObject();
@@ -164,7 +167,11 @@ public final class ChangeJson {
                 }
                 case "clear" -> {
                     require(!hasValue, "a 'clear' change has no 'value'");
-                    require(key == null, "a 'clear' change has a 'stream', not a 'key'");
+                    require(key == null, "a 'clear' change has a 'stream' (a log stream) or nothing (a whole map section), not a 'key'");
+                    if (stream == null) {
+                        yield Change.Clear.wholeSection(section, parsed);
+                    }
+                    require(!stream.isEmpty(), "a 'clear' change's 'stream' must not be empty; leave it out to clear a whole map section");
                     yield new Change.Clear(section, stream, parsed);
                 }
                 default -> throw new MalformedChangeException("unknown op '" + op + "': expected set, delete, append or clear");

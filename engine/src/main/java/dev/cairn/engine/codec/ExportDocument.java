@@ -306,6 +306,8 @@ public final class ExportDocument {
                 if (field.equals("kind")) {
                     fileKind = t == JsonToken.VALUE_STRING ? p.getText() : "";
                     p.skipChildren();
+                } else if (field.equals("clearedUpTo") && kind == SectionKind.MAP) {
+                    changes.add(Change.Clear.wholeSection(name, parseStamp(p.readValueAsTree(), name)));
                 } else if (field.equals(kind == SectionKind.MAP ? "entries" : "streams")) {
                     if (t != JsonToken.START_OBJECT) {
                         throw new MalformedDocumentException("section '" + name + "' has no '" + field + "' object");

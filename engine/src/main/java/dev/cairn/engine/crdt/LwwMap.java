@@ -1,5 +1,6 @@
 package dev.cairn.engine.crdt;
 
+import dev.cairn.engine.clock.Stamp;
 import java.util.Collections;
 import java.util.NavigableMap;
 import java.util.TreeMap;
@@ -10,8 +11,14 @@ import java.util.function.BiConsumer;
  * Last-writer-wins map: key to {@link LwwEntry}; a delete is a tombstone entry, so it wins over
  * older writes that arrive later.
  *
- * <p>Merge rule: per key, {@link LwwEntry#merge}. Applying the same entries in any order, any
- * number of times, gives the same map (commutative, associative, idempotent).
+ * <p>Merge rule: per key, {@link LwwEntry#merge}; plus a whole-map "cleared up to" watermark, a
+ * max register: every entry (value or tombstone) stamped at or below it is hidden and purged, and
+ * an entry arriving later at or below it is dropped. Applying the same entries and clears in any
+ * order, any number of times, gives the same map (commutative, associative, idempotent).
+ *
+ * <p>Purge rule: a clear removes what it covers at once, because the watermark alone keeps any
+ * older write out. A single delete's tombstone stays until a later clear covers it: a replica may
+ * be offline for any length of time, and only the tombstone stops its older write coming back.
  *
  * <p>Caveat: concurrent writes to one key within clock skew keep only one of them; that is why
  * records are stored field by field (a card's {@code isExpanded} and {@code isVisible} are two keys).
@@ -22,9 +29,14 @@ public final class LwwMap {
 
     private final ConcurrentHashMap<String, LwwEntry> entries = new ConcurrentHashMap<>();
     private int live;
+    private volatile Stamp watermark;
 
     /** Merges one entry; returns true if it became the key's winner (the visible state may have changed). */
     public boolean apply(String key, LwwEntry entry) {
+        Stamp mark = watermark;
+        if (mark != null && entry.stamp().compareTo(mark) <= 0) {
+            return false; // cleared: older writes never come back
+        }
         LwwEntry current = entries.get(key);
         if (current != null && !entry.beats(current)) {
             return false;
@@ -32,6 +44,33 @@ public final class LwwMap {
         entries.put(key, entry);
         live += (entry.isTombstone() ? 0 : 1) - (current == null || current.isTombstone() ? 0 : 1);
         return true;
+    }
+
+    /**
+     * Raises the clear watermark to {@code upTo} and purges every entry (values and tombstones)
+     * stamped at or before it; returns true if the watermark moved.
+     */
+    public boolean clear(Stamp upTo) {
+        Stamp mark = watermark;
+        if (mark != null && upTo.compareTo(mark) <= 0) {
+            return false;
+        }
+        watermark = upTo;
+        entries.entrySet().removeIf(e -> {
+            if (e.getValue().stamp().compareTo(upTo) > 0) {
+                return false;
+            }
+            if (!e.getValue().isTombstone()) {
+                live--;
+            }
+            return true;
+        });
+        return true;
+    }
+
+    /** The clear watermark, or null if the map was never cleared. */
+    public Stamp watermark() {
+        return watermark;
     }
 
     /** The winning entry for a key, tombstones included; null if the key was never written. */
@@ -67,6 +106,9 @@ public final class LwwMap {
 
     /** Merges every entry of {@code other} into this map. */
     public void mergeFrom(LwwMap other) {
+        if (other.watermark != null) {
+            clear(other.watermark);
+        }
         other.entries.forEach(this::apply);
     }
 
@@ -76,23 +118,27 @@ public final class LwwMap {
         return copy;
     }
 
-    /** Removes a tombstone that every replica has seen (purge; the caller owns that rule). */
+    /**
+     * Removes a tombstone that every replica has seen (purge; the caller owns that rule). Cairn
+     * itself never calls it: no replica can know that every other has seen a delete, so single
+     * tombstones are purged only by a {@link #clear} that covers them.
+     */
     public boolean purgeTombstone(String key, LwwEntry tombstone) {
         return tombstone.isTombstone() && entries.remove(key, tombstone);
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof LwwMap other && entries.equals(other.entries);
+        return o instanceof LwwMap other && java.util.Objects.equals(watermark, other.watermark) && entries.equals(other.entries);
     }
 
     @Override
     public int hashCode() {
-        return entries.hashCode();
+        return 31 * java.util.Objects.hashCode(watermark) + entries.hashCode();
     }
 
     @Override
     public String toString() {
-        return "LwwMap" + sorted();
+        return "LwwMap" + (watermark == null ? "" : "{clearedUpTo=" + watermark + "}") + sorted();
     }
 }

@@ -31,7 +31,7 @@ public final class ReplicaState {
         if (kind == null) {
             throw new UnknownSectionException("unknown section '" + change.section() + "'");
         }
-        SectionKind needed = change instanceof Change.Put ? SectionKind.MAP : SectionKind.LOG;
+        SectionKind needed = change.kind();
         if (kind != needed) {
             throw new UnknownSectionException("section '" + change.section() + "' is a " + kind.wireName()
                     + " section; a " + needed.wireName() + " change cannot apply to it");
@@ -47,6 +47,9 @@ public final class ReplicaState {
             return log(append.section()).append(append.stream(), append.stamp(), append.value());
         } else {
             Change.Clear clear = (Change.Clear) change;
+            if (clear.isWholeSection()) {
+                return map(clear.section()).clear(clear.stamp());
+            }
             return log(clear.section()).clear(clear.stream(), clear.stamp());
         }
     }
@@ -69,7 +72,7 @@ public final class ReplicaState {
     public Map<String, SectionKind> sections() {
         TreeMap<String, SectionKind> out = new TreeMap<>();
         maps.forEach((name, map) -> {
-            if (map.size() > 0) {
+            if (map.size() > 0 || map.watermark() != null) {
                 out.put(name, SectionKind.MAP);
             }
         });

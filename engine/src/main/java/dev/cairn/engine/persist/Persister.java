@@ -66,12 +66,14 @@ public final class Persister implements AutoCloseable {
      * A queued record: a change's state record (with {@code change}), or engine metadata
      * ({@code meta}, e.g. the sync cursor). {@code remote} marks changes received from the server;
      * the cursor is only ever committed together with every remote change queued before it.
+     * {@code outboxOnly} marks a change that goes to the server without touching this device's
+     * state records (a privacy switch's server-side clear, see {@link #recordOutboxOnly}).
      */
     private record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
-                           long firstNanos, long deadlineNanos) {
+                           long firstNanos, long deadlineNanos, boolean outboxOnly) {
 
         Pending retry(long deadline) {
-            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline);
+            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline, outboxOnly);
         }
     }
 
@@ -116,6 +118,16 @@ public final class Persister implements AutoCloseable {
     /** Writes engine metadata in its own durable commit. */
     public void putMeta(String name, String value) {
         durable.commit(List.of(StoreWrite.put(Records.metaKey(name), Records.utf8(value))));
+    }
+
+    /**
+     * Queues engine metadata for the persistence thread (after the engine has opened, when the
+     * store may be written only from that thread); completes when it is durable.
+     */
+    public CompletableFuture<Void> queueMeta(String name, String value) {
+        StoreWrite meta = StoreWrite.put(Records.metaKey(name), Records.utf8(value));
+        enqueue("x\u0000meta\u0000" + name, null, meta, StoragePolicy.DEFAULT, false, false);
+        return flush(p -> p.meta == meta);
     }
 
     /** The key under which a change's record is queued; repeated writes of one map key share it. */
@@ -183,16 +195,32 @@ public final class Persister implements AutoCloseable {
             // A local write that replaces a queued remote change still carries it: the cursor
             // that covers the remote change must be committed with (or after) this record.
             boolean coversRemote = remote || (previous != null && previous.remote);
-            pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline));
-            pendingOutbox += (toOutbox ? 1 : 0) - (previous != null && previous.toOutbox ? 1 : 0);
             if (change instanceof Change.Clear clear) {
-                dropHiddenAppends(clear);
+                // A dropped remote change is covered by the clear: the cursor waits for the clear's record.
+                coversRemote |= dropHidden(clear);
             }
+            Pending replaced = pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline, false));
+            pendingOutbox += (toOutbox ? 1 : 0) - (replaced != null && replaced.toOutbox ? 1 : 0);
             if (deadline < scheduledWakeup) {
                 scheduledWakeup = deadline;
                 executor.schedule(this::flushDue, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
             }
         }
+    }
+
+    /**
+     * Queues a change for the server only: it enters the outbox at once (durably), but this
+     * device's state records are neither written nor purged by it. Used when a privacy switch
+     * deletes the server's copy of a section while this device keeps its own.
+     */
+    public CompletableFuture<Void> recordOutboxOnly(Change change) {
+        long now = System.nanoTime();
+        synchronized (lock) {
+            Pending replaced = pending.put("o\u0000" + pendingKey(change) + '\u0000' + change.stamp(),
+                    new Pending(change, null, StoragePolicy.DEFAULT, true, false, now, now, true));
+            pendingOutbox += 1 - (replaced != null && replaced.toOutbox ? 1 : 0);
+        }
+        return flush(p -> p.outboxOnly);
     }
 
     /**
@@ -204,7 +232,7 @@ public final class Persister implements AutoCloseable {
         synchronized (lock) {
             Pending p = pending.get(key);
             if (p != null && !p.remote) {
-                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos));
+                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos, p.outboxOnly));
             }
         }
     }
@@ -417,23 +445,45 @@ public final class Persister implements AutoCloseable {
     private boolean write(Collection<Pending> batch) {
         List<StoreWrite> toDurable = new ArrayList<>(batch.size() * 2 + 1);
         List<StoreWrite> toSession = new ArrayList<>();
+        // Purges go first: a record the batch rewrites (a map key written after a clear) must survive them.
+        List<StoreWrite> purgeDurable = new ArrayList<>();
+        List<StoreWrite> purgeSession = new ArrayList<>();
         Map<Long, Change> newOutbox = new java.util.TreeMap<>(); // in seq order, so readers never see a later seq first
+        List<Long> supersededOutbox = new ArrayList<>();
         long seq = nextOutboxSeq;
         for (Pending p : batch) {
             if (p.meta != null) {
                 toDurable.add(p.meta);
                 continue;
             }
+            if (p.outboxOnly) {
+                newOutbox.put(seq, p.change);
+                toDurable.add(StoreWrite.put(Records.outboxKey(seq), Records.outboxValue(p.change)));
+                seq++;
+                continue;
+            }
             StoreWrite record = Records.write(p.change);
-            if (p.policy.persistTo().durable()) {
+            boolean toDurableTier = p.policy.persistTo().durable();
+            boolean toSessionTier = p.policy.persistTo().session();
+            if (p.change instanceof Change.Clear clear) {
+                // A tier that held entries the clear hides keeps the watermark too, so they stay hidden after a restart.
+                toDurableTier |= purgeHidden(durable, clear, purgeDurable);
+                toSessionTier |= purgeHidden(session, clear, purgeSession);
+                if (p.toOutbox || p.remote) {
+                    // The server gets (or has) the clear: unsent writes it covers would only be dropped there.
+                    for (Map.Entry<Long, Change> e : outbox.entrySet()) {
+                        if (covers(clear, e.getValue())) {
+                            supersededOutbox.add(e.getKey());
+                            purgeDurable.add(StoreWrite.delete(Records.outboxKey(e.getKey())));
+                        }
+                    }
+                }
+            }
+            if (toDurableTier) {
                 toDurable.add(record);
             }
-            if (p.policy.persistTo().session()) {
+            if (toSessionTier) {
                 toSession.add(record);
-            }
-            if (p.change instanceof Change.Clear clear) {
-                purgeHidden(durable, clear, toDurable);
-                purgeHidden(session, clear, toSession);
             }
             if (p.toOutbox) {
                 newOutbox.put(seq, p.change);
@@ -442,35 +492,69 @@ public final class Persister implements AutoCloseable {
             }
         }
         toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
-        durable.commit(toDurable);
+        purgeDurable.addAll(toDurable);
+        purgeSession.addAll(toSession);
+        durable.commit(purgeDurable);
         nextOutboxSeq = seq;
+        supersededOutbox.forEach(outbox::remove);
         outbox.putAll(newOutbox);
-        session.commit(toSession);
+        session.commit(purgeSession);
         return !newOutbox.isEmpty();
     }
 
-    /** Deletes stored log entries that a clear hides, so clearing frees space. */
-    private static void purgeHidden(LocalStore store, Change.Clear clear, List<StoreWrite> writes) {
-        byte[] prefix = Records.logStreamPrefix(clear.section(), clear.stream());
+    /**
+     * Deletes the stored records a clear hides (a log stream's entries, or a whole map section's
+     * values and tombstones), so clearing frees space; returns true if there were any.
+     */
+    private static boolean purgeHidden(LocalStore store, Change.Clear clear, List<StoreWrite> writes) {
+        byte[] prefix = clear.isWholeSection()
+                ? Records.mapKey(clear.section(), "")
+                : Records.logStreamPrefix(clear.section(), clear.stream());
+        int before = writes.size();
         store.scan(prefix, (k, v) -> {
             Stamp stamp = Records.read(k, v).stamp();
             if (stamp.compareTo(clear.stamp()) <= 0) {
                 writes.add(StoreWrite.delete(k));
             }
         });
+        return writes.size() > before;
     }
 
-    /** A clear makes queued appends it hides pointless: drop them before they are written. */
-    private void dropHiddenAppends(Change.Clear clear) {
-        Iterator<Pending> it = pending.values().iterator();
-        while (it.hasNext()) {
-            Pending p = it.next();
-            if (p.change instanceof Change.Append a && a.section().equals(clear.section()) && a.stream().equals(clear.stream())
-                    && a.stamp().compareTo(clear.stamp()) <= 0) {
-                it.remove();
-                pendingOutbox -= p.toOutbox ? 1 : 0;
-            }
+    /** True if {@code change} is hidden by {@code clear} (a write of its stream or map section, or an older clear of it). */
+    private static boolean covers(Change.Clear clear, Change change) {
+        if (!change.section().equals(clear.section()) || change.stamp().compareTo(clear.stamp()) > 0) {
+            return false;
         }
+        if (clear.isWholeSection()) {
+            return change instanceof Change.Put || (change instanceof Change.Clear c && c.isWholeSection());
+        }
+        return change.target().equals(clear.stream()) && !(change instanceof Change.Put);
+    }
+
+    /**
+     * A clear makes queued records it hides pointless (appends of its stream, or writes of its map
+     * section): drop them before they are written. Returns true if a dropped one was remote.
+     */
+    private boolean dropHidden(Change.Clear clear) {
+        boolean[] remote = {false};
+        pending.values().removeIf(p -> {
+            if (p.change == null || p.outboxOnly) {
+                return false;
+            }
+            boolean hidden;
+            if (clear.isWholeSection()) {
+                hidden = p.change instanceof Change.Put put && put.section().equals(clear.section());
+            } else {
+                hidden = p.change instanceof Change.Append a && a.section().equals(clear.section()) && a.stream().equals(clear.stream());
+            }
+            if (hidden && p.change.stamp().compareTo(clear.stamp()) <= 0) {
+                remote[0] |= p.remote;
+                pendingOutbox -= p.toOutbox ? 1 : 0;
+                return true;
+            }
+            return false;
+        });
+        return remote[0];
     }
 
     /** Commits everything queued, stops the persistence thread. Stores are closed by their owner. */

@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
  * 'm' section NUL key                 winning map entry      stamp, flag (0 tombstone / 1 value), JSON text
  * 'l' section NUL stream NUL stamp     visible log entry      JSON text
  * 'w' section NUL stream               log watermark          stamp
+ * 'w' section NUL                      map section watermark  stamp   (a whole-section clear: empty stream)
  * 'o' seq (8 bytes, big-endian)        outbox entry           change JSON
  * 'x' name                             engine metadata        bytes
  * </pre>

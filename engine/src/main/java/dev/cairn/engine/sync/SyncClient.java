@@ -141,6 +141,7 @@ public final class SyncClient implements AutoCloseable {
     private final CopyOnWriteArrayList<Consumer<SyncStatus>> statusListeners = new CopyOnWriteArrayList<>();
     private final Subscription outboxSubscription;
     private final Subscription changeSubscription;
+    private final Subscription resyncSubscription;
     private final AtomicBoolean pumpRequested = new AtomicBoolean();
     private final AtomicBoolean publishRequested = new AtomicBoolean();
     private final AtomicBoolean settleRequested = new AtomicBoolean();
@@ -215,6 +216,12 @@ public final class SyncClient implements AutoCloseable {
                 requestPublish(); // pendingChanges grew
             }
         });
+        // A section's sync was turned back on and the cursor reset: catch up again on a new connection.
+        this.resyncSubscription = cairn.onResync(() -> post(() -> {
+            if (session != null) {
+                endSession(session, null, Reconnect.NOW);
+            }
+        }));
     }
 
     /**
@@ -358,6 +365,7 @@ public final class SyncClient implements AutoCloseable {
             }
             outboxSubscription.close();
             changeSubscription.close();
+            resyncSubscription.close();
             failWaiters("the sync client was closed");
             state = SyncState.OFFLINE;
             publish();
@@ -504,7 +512,7 @@ public final class SyncClient implements AutoCloseable {
         }
         s.connection = connection;
         s.lastReceivedNanos = System.nanoTime();
-        send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, cairn.replicaId(), cairn.cursor()));
+        send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, cairn.replicaId(), cairn.cursorForHello()));
     }
 
     /**
@@ -697,7 +705,7 @@ public final class SyncClient implements AutoCloseable {
             if (spec == null) {
                 continue; // a section this app does not register (another app's, or a newer version's)
             }
-            SectionKind needed = c.change() instanceof Change.Put ? SectionKind.MAP : SectionKind.LOG;
+            SectionKind needed = c.change().kind();
             if (spec.kind() != needed) {
                 lastError = "ignored a change from the server: section '" + spec.name() + "' is a " + spec.kind().wireName()
                         + " section here but the server has a " + needed.wireName() + " change for it";

@@ -29,7 +29,8 @@ class ChangeJsonTest {
                 new Change.Put("cards", "caf\u00e9 \u65e5\u672c \ud83d\ude00 \"q\"", "\"\\\"quoted\\\" \\\\ \\n\\t\\u0001 caf\u00e9 \ud83d\ude00\"", S),
                 new Change.Append("chat", "conv-1", "{\"role\":\"user\",\"text\":\"hi\"}", S),
                 new Change.Append("chat", "gespr\u00e4ch", "[\"\\u0000\",\"\u2028\"]", S),
-                new Change.Clear("chat", "conv-1", S));
+                new Change.Clear("chat", "conv-1", S),
+                Change.Clear.wholeSection("cards", S));
     }
 
     @ParameterizedTest
@@ -50,6 +51,10 @@ class ChangeJsonTest {
                 ChangeJson.encode(new Change.Append("chat", "c", "{\"t\":1}", S)));
         assertEquals("{\"op\":\"clear\",\"section\":\"chat\",\"stream\":\"c\",\"stamp\":\"" + STAMP + "\"}",
                 ChangeJson.encode(new Change.Clear("chat", "c", S)));
+        assertEquals("{\"op\":\"clear\",\"section\":\"cards\",\"stamp\":\"" + STAMP + "\"}",
+                ChangeJson.encode(Change.Clear.wholeSection("cards", S)), "a whole map section's clear has no stream");
+        assertEquals(Change.Clear.wholeSection("cards", S),
+                ChangeJson.decode("{\"op\":\"clear\",\"section\":\"cards\",\"stamp\":\"" + STAMP + "\"}"));
     }
 
     @Test
@@ -116,6 +121,10 @@ class ChangeJsonTest {
                         "invalid stream"),
                 Arguments.of("clear with value", change("\"op\":\"clear\",\"section\":\"chat\",\"stream\":\"s\",\"value\":1,\"stamp\":\"" + STAMP + "\""),
                         "has no 'value'"),
+                Arguments.of("empty stream on clear", change("\"op\":\"clear\",\"section\":\"cards\",\"stream\":\"\",\"stamp\":\"" + STAMP + "\""),
+                        "must not be empty"),
+                Arguments.of("key on a section clear", change("\"op\":\"clear\",\"section\":\"cards\",\"key\":\"k\",\"stamp\":\"" + STAMP + "\""),
+                        "not a 'key'"),
                 Arguments.of("key on clear", change("\"op\":\"clear\",\"section\":\"chat\",\"stream\":\"s\",\"key\":\"k\",\"stamp\":\"" + STAMP + "\""),
                         "not a 'key'"),
                 Arguments.of("set without key", change("\"op\":\"set\",\"section\":\"cards\",\"value\":1,\"stamp\":\"" + STAMP + "\""),

@@ -47,7 +47,8 @@ class ConvergenceProperties {
                 .as((stream, value, stamp) -> new Change.Append("chat", stream, value, stamp));
         Arbitrary<Change> clear = Combinators.combine(streams, CrdtArbitraries.stamps())
                 .as((stream, stamp) -> new Change.Clear("chat", stream, stamp));
-        return Arbitraries.frequencyOf(Tuple.of(4, set), Tuple.of(2, delete), Tuple.of(4, append), Tuple.of(1, clear));
+        Arbitrary<Change> clearMap = Combinators.combine(maps, CrdtArbitraries.stamps()).as(Change.Clear::wholeSection);
+        return Arbitraries.frequencyOf(Tuple.of(4, set), Tuple.of(2, delete), Tuple.of(4, append), Tuple.of(1, clear), Tuple.of(1, clearMap));
     }
 
     @Provide
@@ -134,6 +135,7 @@ class ConvergenceProperties {
      */
     private static ObjectNode model(List<Change> changes) throws Exception {
         TreeMap<String, TreeMap<String, Change.Put>> maps = new TreeMap<>();
+        TreeMap<String, Stamp> mapMarks = new TreeMap<>();
         TreeMap<String, TreeMap<String, Stamp>> clears = new TreeMap<>();
         TreeMap<String, TreeMap<String, List<Change.Append>>> appends = new TreeMap<>();
         Comparator<Change.Put> lww = Comparator.<Change.Put, String>comparing(p -> p.stamp().toString())
@@ -143,6 +145,8 @@ class ConvergenceProperties {
             if (c instanceof Change.Put p) {
                 maps.computeIfAbsent(p.section(), s -> new TreeMap<>())
                         .merge(p.key(), p, (x, y) -> lww.compare(x, y) >= 0 ? x : y);
+            } else if (c instanceof Change.Clear cl && cl.isWholeSection()) {
+                mapMarks.merge(cl.section(), cl.stamp(), (x, y) -> x.toString().compareTo(y.toString()) >= 0 ? x : y);
             } else if (c instanceof Change.Clear cl) {
                 clears.computeIfAbsent(cl.section(), s -> new TreeMap<>())
                         .merge(cl.stream(), cl.stamp(), (x, y) -> x.toString().compareTo(y.toString()) >= 0 ? x : y);
@@ -153,10 +157,22 @@ class ConvergenceProperties {
             }
         }
         TreeMap<String, JsonNode> sections = new TreeMap<>();
-        for (var section : maps.entrySet()) {
+        TreeMap<String, Boolean> mapSections = new TreeMap<>();
+        maps.keySet().forEach(m -> mapSections.put(m, true));
+        mapMarks.keySet().forEach(m -> mapSections.put(m, true));
+        for (String section : mapSections.keySet()) {
+            // Puts are merged per key first, then the watermark hides the winner if it is at or below it
+            // (equivalent to dropping every put at or below it: the winner is the greatest).
+            Stamp mark = mapMarks.get(section);
             ObjectNode node = Json.MAPPER.createObjectNode().put("kind", "map");
+            if (mark != null) {
+                node.put("clearedUpTo", mark.toString());
+            }
             ObjectNode entries = node.putObject("entries");
-            for (Change.Put p : section.getValue().values()) {
+            for (Change.Put p : maps.getOrDefault(section, new TreeMap<>()).values()) {
+                if (mark != null && p.stamp().toString().compareTo(mark.toString()) <= 0) {
+                    continue;
+                }
                 ObjectNode e = entries.putObject(p.key()).put("stamp", p.stamp().toString());
                 if (p.value() == null) {
                     e.put("deleted", true);
@@ -164,7 +180,7 @@ class ConvergenceProperties {
                     e.set("value", Json.MAPPER.readTree(p.value()));
                 }
             }
-            sections.put(section.getKey(), node);
+            sections.put(section, node);
         }
         TreeMap<String, Boolean> logSections = new TreeMap<>();
         clears.keySet().forEach(s -> logSections.put(s, true));

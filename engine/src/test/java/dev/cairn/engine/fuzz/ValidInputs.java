@@ -99,7 +99,8 @@ public final class ValidInputs {
             Tuple.of(4, Combinators.combine(Arbitraries.of(MAPS), KEYS, VALUES, STAMPS).as(Change.Put::new)),
             Tuple.of(1, Combinators.combine(Arbitraries.of(MAPS), KEYS, STAMPS).as((s, k, st) -> new Change.Put(s, k, null, st))),
             Tuple.of(3, Combinators.combine(Arbitraries.of(LOGS), KEYS, VALUES, STAMPS).as(Change.Append::new)),
-            Tuple.of(1, Combinators.combine(Arbitraries.of(LOGS), KEYS, STAMPS).as(Change.Clear::new)));
+            Tuple.of(1, Combinators.combine(Arbitraries.of(LOGS), KEYS, STAMPS).as(Change.Clear::new)),
+            Tuple.of(1, Combinators.combine(Arbitraries.of(MAPS), STAMPS).as(Change.Clear::wholeSection)));
 
     // ------------------------------------------------------------------ frames
 

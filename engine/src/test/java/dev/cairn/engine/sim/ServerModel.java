@@ -29,7 +29,7 @@ import java.util.function.LongSupplier;
  * first (one change per target), the i-th merged change gets {@code previousHead + 1 + i}, keeps
  * that seq only if it altered the state, and the head moves by the merged count (gaps allowed).
  * Map keys keep only the winning entry and its seq; log streams keep visible entries and the
- * watermark; entries a watermark hides are purged. Push: whole batch checked first (clock bound
+ * watermark; a map section keeps its clear watermark; entries a watermark hides are purged. Push: whole batch checked first (clock bound
  * with the engine's own {@link HybridClock#check}, as {@code SyncSession} does), merged,
  * "committed" and only then acked. Sessions catch up from a cursor one page per server step and
  * then get live changes, the fast path when the session is exactly at the previous head.
@@ -199,7 +199,7 @@ final class ServerModel {
 
     private void checkSection(Change c) {
         SectionKind kind = kinds.apply(c.section());
-        SectionKind needed = c instanceof Change.Put ? SectionKind.MAP : SectionKind.LOG;
+        SectionKind needed = c.kind();
         if (kind != needed) {
             throw new AssertionError("a client pushed a change the server would refuse (invalid-change): " + c);
         }
@@ -316,6 +316,11 @@ final class ServerModel {
                 if (mark != null && append.stamp().compareTo(mark) <= 0) {
                     continue;
                 }
+            } else if (change instanceof Change.Put put) {
+                Stamp mark = clears.get(streamKey(put.section(), Change.Clear.WHOLE_SECTION));
+                if (mark != null && put.stamp().compareTo(mark) <= 0) {
+                    continue;
+                }
             }
             out.add(change);
         }
@@ -358,6 +363,10 @@ final class ServerModel {
     }
 
     private boolean put(Change.Put put, long seq) {
+        Sequenced mark = watermarks.get(streamKey(put.section(), Change.Clear.WHOLE_SECTION));
+        if (mark != null && put.stamp().compareTo(mark.change().stamp()) <= 0) {
+            return false;
+        }
         String key = put.section() + '\u0000' + put.key();
         Sequenced old = maps.get(key);
         if (old != null) {
@@ -401,6 +410,18 @@ final class ServerModel {
         }
         watermarks.put(stream, new Sequenced(seq, clear));
         bySeq.put(seq, clear);
+        if (clear.isWholeSection()) {
+            // A map section's clear purges its values and tombstones at once.
+            String prefix = clear.section() + '\u0000';
+            maps.entrySet().removeIf(e -> {
+                if (e.getKey().startsWith(prefix) && e.getValue().change().stamp().compareTo(clear.stamp()) <= 0) {
+                    bySeq.remove(e.getValue().seq());
+                    return true;
+                }
+                return false;
+            });
+            return true;
+        }
         TreeMap<Stamp, Sequenced> entries = logs.get(stream);
         if (entries != null) {
             NavigableMap<Stamp, Sequenced> hidden = entries.headMap(clear.stamp(), true);

@@ -134,6 +134,13 @@ final class SimDevice {
             } else if (c instanceof Change.Append append) {
                 keys.streamIndex(append.section(), append.stream());
                 ownAppends.add(append);
+            } else if (((Change.Clear) c).isWholeSection()) {
+                // A map section's clear: every key of it now reads as "cleared at this stamp".
+                for (int i = 0; i < floor.length; i++) {
+                    if (keys.mapKeys.get(i).section().equals(c.section()) && (floor[i] == null || floor[i].compareTo(c.stamp()) < 0)) {
+                        floor[i] = c.stamp();
+                    }
+                }
             } else {
                 Change.Clear clear = (Change.Clear) c;
                 int i = keys.streamIndex(clear.section(), clear.stream());
@@ -157,19 +164,25 @@ final class SimDevice {
 
     /** A device never reads an older stamp for a key than one it read or wrote before; watermarks never go back. */
     void checkReads() {
+        ReplicaState state = EngineAccess.state(cairn);
         for (int i = 0; i < handles.length; i++) {
             KeySpace.MapKey k = keys.mapKeys.get(i);
             LwwEntry e = handles[i].entry(k.key());
+            // What the key reads as: its entry, or (a purged entry) the section's clear watermark above it.
+            Stamp seen = e == null ? null : e.stamp();
+            Stamp cleared = state.map(k.section()).watermark();
+            if (cleared != null && (seen == null || cleared.compareTo(seen) > 0)) {
+                seen = cleared;
+            }
             Stamp f = floor[i];
-            if (f != null && (e == null || e.stamp().compareTo(f) < 0)) {
-                throw new AssertionError(replica + " read " + k.section() + "/" + k.key() + " at stamp " + (e == null ? "none" : e.stamp())
+            if (f != null && (seen == null || seen.compareTo(f) < 0)) {
+                throw new AssertionError(replica + " read " + k.section() + "/" + k.key() + " at stamp " + (seen == null ? "none" : seen)
                         + " after it had read or written stamp " + f + " (a write disappeared or a read went back)");
             }
-            if (e != null) {
-                floor[i] = e.stamp();
+            if (seen != null) {
+                floor[i] = seen;
             }
         }
-        ReplicaState state = EngineAccess.state(cairn);
         for (int i = 0; i < wmFloor.length; i++) {
             KeySpace.Stream s = keys.streams.get(i);
             Stamp w = state.log(s.section()).watermark(s.stream());

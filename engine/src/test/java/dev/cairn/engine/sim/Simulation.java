@@ -483,17 +483,12 @@ final class Simulation {
         }
     }
 
-    /** The HTTP API clears a section: tombstones (or a watermark) stamped by the server's clock. */
+    /** The HTTP API clears a section: one whole-section watermark (or a stream's) stamped by the server's clock. */
     private void serverClear() {
         List<Change> changes = new ArrayList<>();
         if (rng.nextBoolean()) {
             String section = KeySpace.MAP_SECTIONS.get(rng.nextInt(KeySpace.MAP_SECTIONS.size()));
-            for (int k = 0; k < KeySpace.KEYS_PER_SECTION; k++) {
-                LwwEntry e = server.entry(section, "k" + k);
-                if (e != null && !e.isTombstone()) {
-                    changes.add(new Change.Put(section, "k" + k, null, server.clock.tick()));
-                }
-            }
+            changes.add(Change.Clear.wholeSection(section, server.clock.tick()));
         } else {
             String conv = KeySpace.CHAT_STREAMS.get(rng.nextInt(KeySpace.CHAT_STREAMS.size()));
             changes.add(new Change.Clear(StandardSections.CHAT, conv, server.clock.tick()));
@@ -502,9 +497,15 @@ final class Simulation {
             stats.serverWrites += changes.size();
             server.serverWrite(changes);
             for (Change c : changes) {
-                if (c instanceof Change.Put put && !server.entry(put.section(), put.key()).isTombstone()) {
-                    stats.ineffectiveServerClears++;
-                    trace.add("the server's clear of " + put.section() + "/" + put.key() + " lost to " + server.entry(put.section(), put.key()));
+                if (c instanceof Change.Clear clear && clear.isWholeSection()) {
+                    for (int k = 0; k < KeySpace.KEYS_PER_SECTION; k++) {
+                        LwwEntry e = server.entry(clear.section(), "k" + k);
+                        if (e != null) {
+                            // stamped after the server's clock (a device clock ahead): the clear does not cover it
+                            stats.ineffectiveServerClears++;
+                            trace.add("the server's clear of " + clear.section() + " left k" + k + " = " + e);
+                        }
+                    }
                 }
             }
         }
@@ -626,7 +627,15 @@ final class Simulation {
     private static boolean presentOrSuperseded(ReplicaState state, Set<String> visibleEntries, Change c) {
         if (c instanceof Change.Put put) {
             LwwEntry e = state.map(put.section()).entry(put.key());
+            Stamp cleared = state.map(put.section()).watermark();
+            if (cleared != null && cleared.compareTo(put.stamp()) >= 0) {
+                return true; // superseded by a clear of its section
+            }
             return e != null && (e.stamp().compareTo(put.stamp()) > 0 || e.equals(put.entry()));
+        }
+        if (c instanceof Change.Clear clear && clear.isWholeSection()) {
+            Stamp cleared = state.map(clear.section()).watermark();
+            return cleared != null && cleared.compareTo(clear.stamp()) >= 0;
         }
         GrowOnlyLog log = state.log(c.section());
         Stamp mark = log.watermark(c.target());

@@ -410,15 +410,20 @@ public final class HttpApi {
         }
         loadState(user(ctx)).compose(state -> {
             List<Change> changes = new ArrayList<>();
+            int cleared;
             if (kind == SectionKind.MAP) {
                 // The clock lives in memory (a restart or another node starts lower): move it past
                 // what it clears, or an entry stamped ahead of it would survive its "clear".
-                state.map(section).forEach((key, entry) -> clock.advance(entry.stamp()));
-                state.map(section).forEach((key, entry) -> {
-                    if (!entry.isTombstone()) {
-                        changes.add(new Change.Put(section, key, null, clock.tick()));
-                    }
-                });
+                LwwMap map = state.map(section);
+                map.forEach((key, entry) -> clock.advance(entry.stamp()));
+                if (map.watermark() != null) {
+                    clock.advance(map.watermark());
+                }
+                cleared = map.liveSize();
+                // One watermark for the whole section: it purges values and tombstones everywhere,
+                // and keeps out older writes of devices that are offline now (so even an empty
+                // section gets it).
+                changes.add(Change.Clear.wholeSection(section, clock.tick()));
             } else {
                 GrowOnlyLog log = state.log(section);
                 for (String stream : log.streams()) {
@@ -427,8 +432,9 @@ public final class HttpApi {
                         changes.add(new Change.Clear(section, stream, clock.tick()));
                     }
                 }
+                cleared = changes.size();
             }
-            return commit(ctx, changes).map(changes.size());
+            return commit(ctx, changes).map(cleared);
         }).onSuccess(n -> ctx.json(new JsonObject().put("cleared", n))).onFailure(ctx::fail);
     }
 

@@ -188,6 +188,10 @@ public final class JournalServerStore implements ServerStore {
     }
 
     private static boolean put(Pending r, byte[] prefix, Change.Put put, long seq) {
+        byte[] mark = r.get(ServerRecords.watermarkKey(prefix, put.section(), Change.Clear.WHOLE_SECTION));
+        if (mark != null && put.stamp().compareTo(ServerRecords.watermarkStamp(mark)) <= 0) {
+            return false; // the section was cleared after this write
+        }
         byte[] key = ServerRecords.mapKey(prefix, put.section(), put.key());
         byte[] old = r.get(key);
         LwwEntry entry = put.entry();
@@ -232,6 +236,18 @@ public final class JournalServerStore implements ServerStore {
         }
         r.put(markKey, ServerRecords.watermarkValue(seq, clear.stamp()));
         r.put(ServerRecords.seqKey(prefix, seq), markKey);
+        if (clear.isWholeSection()) {
+            // A map section's clear purges every value and tombstone it covers, at once.
+            byte[] from = ServerRecords.mapSectionPrefix(prefix, clear.section());
+            byte[] to = ServerRecords.mapSectionLast(prefix, clear.section());
+            for (Map.Entry<byte[], byte[]> e : r.rangeInclusive(from, to).entrySet()) {
+                if (ServerRecords.mapEntry(e.getValue()).stamp().compareTo(clear.stamp()) <= 0) {
+                    r.remove(e.getKey());
+                    r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(e.getValue())));
+                }
+            }
+            return true;
+        }
         // Purge the entries the watermark hides: the stream's keys up to and including its stamp.
         byte[] from = ServerRecords.logStreamPrefix(prefix, clear.section(), clear.stream());
         byte[] to = ServerRecords.logKey(prefix, clear.section(), clear.stream(), clear.stamp());

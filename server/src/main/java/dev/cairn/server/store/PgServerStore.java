@@ -31,7 +31,7 @@ import java.util.TreeMap;
  *   <li>{@code user_heads} is bumped by the merged count with an upsert; its row lock is held to
  *       the end of the transaction, so a user's commits are serialized and seqs increase in commit
  *       order (a plain sequence would not: a lower nextval can commit after a higher one);</li>
- *   <li>watermarks, log appends and map puts are each one multi-row {@code unnest} upsert whose
+ *   <li>map section clears, log watermarks, log appends and map puts are each one multi-row {@code unnest} upsert whose
  *       {@code WHERE} is the CRDT merge rule, {@code RETURNING} the seqs of the rows it changed.
  *       Seqs are computed in SQL from the reserved head, so none of these statements waits for
  *       an earlier answer: every statement of the whole group commit is pipelined on the
@@ -44,7 +44,7 @@ import java.util.TreeMap;
  */
 public final class PgServerStore implements ServerStore {
 
-    /** How many statements one connection may have in flight (a group commit sends up to 4 per user). */
+    /** How many statements one connection may have in flight (a group commit sends up to 5 per user). */
     static final int PIPELINING_LIMIT = 256;
 
     private static final String HEAD = "SELECT seq FROM user_heads WHERE user_id = $1";
@@ -74,6 +74,26 @@ public final class PgServerStore implements ServerStore {
             )
             SELECT seq FROM marks""";
 
+    /**
+     * Raise map sections' clear watermarks that are older than the new ones, purge every value
+     * and tombstone of the section they cover (schema V2).
+     */
+    private static final String MAP_CLEARS = BASE + """
+            , marks AS (
+                INSERT INTO map_watermarks AS w (user_id, section, hlc, replica, seq)
+                SELECT $1, x.section, x.hlc, x.replica, base.seq + x.o
+                FROM unnest($3::text[], $4::int8[], $5::text[], $6::int8[]) AS x(section, hlc, replica, o), base
+                ON CONFLICT (user_id, section) DO UPDATE
+                    SET hlc = excluded.hlc, replica = excluded.replica, seq = excluded.seq
+                    WHERE (excluded.hlc, excluded.replica) > (w.hlc, w.replica)
+                RETURNING w.section, w.hlc, w.replica, w.seq
+            ), purged AS (
+                DELETE FROM map_entries e USING marks m
+                WHERE e.user_id = $1 AND e.section = m.section
+                  AND (e.hlc, e.replica) <= (m.hlc, m.replica)
+            )
+            SELECT seq FROM marks""";
+
     /** Add entries above their stream's watermark; at an equal stamp the greater value text wins (as GrowOnlyLog). */
     private static final String APPENDS = BASE + """
             INSERT INTO log_entries AS e (user_id, section, stream, hlc, replica, value, seq)
@@ -88,11 +108,15 @@ public final class PgServerStore implements ServerStore {
                 WHERE excluded.value > e.value
             RETURNING e.seq""";
 
-    /** Replace a key's entry only if the new one beats it, exactly as LwwEntry.beats. */
+    /** Replace a key's entry only if the new one beats it, exactly as LwwEntry.beats; nothing at or below the section's clear. */
     private static final String PUTS = BASE + """
             INSERT INTO map_entries AS m (user_id, section, key, value, hlc, replica, seq)
             SELECT $1, x.section, x.key, x.value, x.hlc, x.replica, base.seq + x.o
             FROM unnest($3::text[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::int8[]) AS x(section, key, value, hlc, replica, o), base
+            WHERE NOT EXISTS (
+                SELECT 1 FROM map_watermarks w
+                WHERE w.user_id = $1 AND w.section = x.section
+                  AND (x.hlc, x.replica COLLATE "C") <= (w.hlc, w.replica))
             ON CONFLICT (user_id, section, key) DO UPDATE
                 SET value = excluded.value, hlc = excluded.hlc, replica = excluded.replica, seq = excluded.seq
                 WHERE (excluded.hlc, excluded.replica) > (m.hlc, m.replica)
@@ -101,7 +125,7 @@ public final class PgServerStore implements ServerStore {
                        AND (m.value IS NULL OR excluded.value > m.value))
             RETURNING m.seq""";
 
-    /** kind: 0 map entry, 1 log entry, 2 watermark. Each branch is limited too, so each uses its (user_id, seq) index. */
+    /** kind: 0 map entry, 1 log entry, 2 watermark, 3 map section watermark. Each branch is limited too, so each uses its (user_id, seq) index. */
     private static final String READ_SINCE = """
             SELECT kind, section, target, value, hlc, replica, seq FROM (
                 (SELECT 0 AS kind, section, key AS target, value, hlc, replica, seq FROM map_entries
@@ -111,6 +135,9 @@ public final class PgServerStore implements ServerStore {
                  WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
                 UNION ALL
                 (SELECT 2, section, stream, NULL, hlc, replica, seq FROM log_watermarks
+                 WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
+                UNION ALL
+                (SELECT 3, section, '', NULL, hlc, replica, seq FROM map_watermarks
                  WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
             ) AS changes
             ORDER BY seq LIMIT $3""";
@@ -223,6 +250,8 @@ public final class PgServerStore implements ServerStore {
             pending.add(head);
             List<String> cSections = new ArrayList<>(), cStreams = new ArrayList<>(), cReplicas = new ArrayList<>();
             List<Long> cHlcs = new ArrayList<>(), cOffsets = new ArrayList<>();
+            List<String> mSections = new ArrayList<>(), mReplicas = new ArrayList<>();
+            List<Long> mHlcs = new ArrayList<>(), mOffsets = new ArrayList<>();
             List<String> aSections = new ArrayList<>(), aStreams = new ArrayList<>(), aReplicas = new ArrayList<>(), aValues = new ArrayList<>();
             List<Long> aHlcs = new ArrayList<>(), aOffsets = new ArrayList<>();
             List<String> pSections = new ArrayList<>(), pKeys = new ArrayList<>(), pValues = new ArrayList<>(), pReplicas = new ArrayList<>();
@@ -244,6 +273,11 @@ public final class PgServerStore implements ServerStore {
                     aReplicas.add(append.stamp().replica());
                     aValues.add(append.value());
                     aOffsets.add(offset);
+                } else if (((Change.Clear) change).isWholeSection()) {
+                    mSections.add(change.section());
+                    mHlcs.add(change.stamp().hlc());
+                    mReplicas.add(change.stamp().replica());
+                    mOffsets.add(offset);
                 } else {
                     Change.Clear clear = (Change.Clear) change;
                     cSections.add(clear.section());
@@ -253,7 +287,12 @@ public final class PgServerStore implements ServerStore {
                     cOffsets.add(offset);
                 }
             }
-            // Order matters: appends must see this commit's watermarks.
+            // Order matters: appends and puts must see this commit's watermarks.
+            if (!mSections.isEmpty()) {
+                data.add(conn.preparedQuery(MAP_CLEARS).execute(Tuple.tuple().addString(user).addLong(n)
+                        .addArrayOfString(strings(mSections)).addArrayOfLong(longs(mHlcs))
+                        .addArrayOfString(strings(mReplicas)).addArrayOfLong(longs(mOffsets))));
+            }
             if (!cSections.isEmpty()) {
                 data.add(conn.preparedQuery(CLEARS).execute(Tuple.tuple().addString(user).addLong(n)
                         .addArrayOfString(strings(cSections)).addArrayOfString(strings(cStreams)).addArrayOfLong(longs(cHlcs))
@@ -328,6 +367,7 @@ public final class PgServerStore implements ServerStore {
             case 0 -> new Change.Put(row.getString(1), row.getString(2), row.getString(3), stamp);
             case 1 -> new Change.Append(row.getString(1), row.getString(2), row.getString(3), stamp);
             case 2 -> new Change.Clear(row.getString(1), row.getString(2), stamp);
+            case 3 -> Change.Clear.wholeSection(row.getString(1), stamp);
             default -> throw new IllegalStateException("unknown row kind " + row.getInteger(0));
         };
     }

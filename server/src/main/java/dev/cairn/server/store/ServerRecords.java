@@ -18,6 +18,7 @@ import java.util.Arrays;
  * user NUL 'm' section NUL key                   seq, hlc, replica length (1 byte), replica, flag (0 tombstone / 1 value), JSON text
  * user NUL 'l' section NUL stream NUL hlc replica  seq, JSON text        (visible log entry)
  * user NUL 'w' section NUL stream                seq, hlc, replica     (log watermark)
+ * user NUL 'w' section NUL                       seq, hlc, replica     (map section clear watermark: empty stream)
  * user NUL 's' seq                               the key of the entry holding that seq (index for readSince)
  * </pre>
  * Numbers are 8 bytes big-endian; seqs and hlcs are non-negative, so byte order is numeric order,
@@ -52,6 +53,16 @@ final class ServerRecords {
 
     static byte[] mapKey(byte[] user, String section, String key) {
         return concat(user, new byte[] {MAP}, utf8(section), new byte[] {0}, utf8(key));
+    }
+
+    /** Prefix of every entry of one map section. */
+    static byte[] mapSectionPrefix(byte[] user, String section) {
+        return concat(user, new byte[] {MAP}, utf8(section), new byte[] {0});
+    }
+
+    /** A key after every entry of one map section (UTF-8 never holds the byte 0xFF). */
+    static byte[] mapSectionLast(byte[] user, String section) {
+        return concat(mapSectionPrefix(user, section), new byte[] {(byte) 0xFF});
     }
 
     static byte[] logKey(byte[] user, String section, String stream, Stamp stamp) {

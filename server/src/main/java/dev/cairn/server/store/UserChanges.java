@@ -17,8 +17,9 @@ import java.util.TreeMap;
  * merging one user's changes in memory before they touch storage.
  *
  * <p>{@link #merge} keeps one change per target, the one the CRDT rules make win: per map key the
- * {@link LwwEntry#merge} winner, per log stream the highest clear, per log entry (stream and
- * stamp) the greater value; appends at or below the batch's own clear of their stream are dropped.
+ * {@link LwwEntry#merge} winner, per log stream (or whole map section) the highest clear, per log
+ * entry (stream and stamp) the greater value; appends at or below the batch's own clear of their
+ * stream, and map writes at or below the batch's own clear of their section, are dropped.
  * Merging first is what lets the Postgres adapter write each row with one multi-row upsert (which
  * may not touch a row twice), and it gives both adapters the same seq numbering: the i-th merged
  * change gets {@code previousHead + 1 + i}, and the head moves by the merged count even when some
@@ -94,6 +95,11 @@ final class UserChanges {
             if (change instanceof Change.Append append) {
                 Stamp mark = clears.get(new StreamTarget(append.section(), append.stream()));
                 if (mark != null && append.stamp().compareTo(mark) <= 0) {
+                    continue;
+                }
+            } else if (change instanceof Change.Put put) {
+                Stamp mark = clears.get(new StreamTarget(put.section(), Change.Clear.WHOLE_SECTION));
+                if (mark != null && put.stamp().compareTo(mark) <= 0) {
                     continue;
                 }
             }

@@ -224,6 +224,16 @@ final class Browser implements AutoCloseable {
         }
     }
 
+    /** Clicks a section's sync switch in the data summary (the checkbox is invisible: its label is what a user clicks). */
+    void clickSectionSync(String section) {
+        until(() -> {
+            WebElement label = driver.findElement(By.xpath("//input[@id='sync-" + section + "']/ancestor::label"));
+            centre(label);
+            label.click();
+            return true;
+        }, "click the sync switch of " + section);
+    }
+
     /** Flips the page's "Work offline" switch (the checkbox is invisible: its label is what a user clicks). */
     void setOffline(boolean offline) {
         until(() -> {

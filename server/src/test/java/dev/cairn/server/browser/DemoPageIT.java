@@ -270,6 +270,30 @@ class DemoPageIT {
         assertEquals(List.of(), chatEntriesAfterClear(server.canonical(USER)), "no live chat entries on the server");
     }
 
+    @Test
+    @Order(11)
+    void privacySwitchCanDeleteTheServersCopy() {
+        page.waitLiveAndSynced();
+        assertEquals("dark", api("/api/preferences").path("theme").asText(), "set by themeAppliesToPage");
+        page.clickSectionSync("preferences");
+        page.driver().switchTo().alert().accept(); // "OK: also delete the server's copy"
+        page.until(() -> server.state(USER).map("preferences").size() == 0, "the server's preferences to be deleted");
+        assertEquals("dark", page.htmlTheme(), "this device keeps its own copy");
+        page.select("pref-theme", "light"); // written while sync is off: stays on this device
+        page.until(() -> "light".equals(page.htmlTheme()), "<html data-theme=light>");
+        page.script("document.activeElement.blur()");
+        page.click("sync-now");
+        page.waitLiveAndSynced();
+        assertEquals(0, server.state(USER).map("preferences").size(), "nothing written with sync off reached the server");
+        assertEquals("{}", api("/api/preferences").toString());
+
+        page.script("document.activeElement.blur()");
+        page.clickSectionSync("preferences"); // back on (no question): this device's copy is shared again
+        page.until(() -> "light".equals(api("/api/preferences").path("theme").asText()), "the server to have this device's theme again");
+        assertEquals("large", api("/api/preferences").path("fontSize").asText(), "entries the delete removed are shared again");
+        page.assertNoConsoleErrors();
+    }
+
     /** The chat entries the server still keeps (a clear purges those at or below its watermark). */
     private static List<String> chatEntriesAfterClear(String canonical) {
         try {

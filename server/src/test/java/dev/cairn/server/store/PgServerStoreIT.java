@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.cairn.engine.crdt.Change;
 import dev.cairn.server.store.ServerStore.UserBatch;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -47,7 +48,7 @@ class PgServerStoreIT extends ServerStoreContract {
     @Override
     protected void createBacking(Vertx vertx) throws Exception {
         sql("DO $$ BEGIN IF to_regclass('user_heads') IS NOT NULL THEN "
-                + "TRUNCATE user_heads, map_entries, log_entries, log_watermarks; END IF; END $$");
+                + "TRUNCATE user_heads, map_entries, log_entries, log_watermarks, map_watermarks; END IF; END $$");
     }
 
     @Override
@@ -121,6 +122,40 @@ class PgServerStoreIT extends ServerStoreContract {
             } finally {
                 await(other.close());
             }
+        }
+    }
+
+    @Test
+    void aMapSectionClearDeletesTheSectionsRows() throws Exception {
+        List<Change> writes = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            writes.add(set("prefs", "k" + i, "\"" + "v".repeat(100) + "\"", 10 + i, "phone"));
+        }
+        for (int i = 0; i < 50; i++) {
+            writes.add(delete("prefs", "gone" + i, 300 + i, "phone"));
+        }
+        writes.add(set("cards", "x", "true", 5, "phone"));
+        commit(new UserBatch("alice", writes));
+        commit("bob", set("prefs", "k1", "1", 10, "phone"));
+        assertEquals(250, count("SELECT count(*) FROM map_entries WHERE user_id = 'alice' AND section = 'prefs'"));
+
+        commit("alice", clearSection("prefs", 1_000, "phone"));
+        assertEquals(0, count("SELECT count(*) FROM map_entries WHERE user_id = 'alice' AND section = 'prefs'"),
+                "a cleared section's values and tombstones are deleted at once");
+        assertEquals(1, count("SELECT count(*) FROM map_watermarks WHERE user_id = 'alice' AND section = 'prefs'"));
+        assertEquals(1, count("SELECT count(*) FROM map_entries WHERE user_id = 'alice' AND section = 'cards'"), "other sections stay");
+        assertEquals(1, count("SELECT count(*) FROM map_entries WHERE user_id = 'bob'"), "other users stay");
+        // an offline device's older write cannot create a row again
+        commit("alice", set("prefs", "k1", "\"offline\"", 999, "phone"));
+        assertEquals(0, count("SELECT count(*) FROM map_entries WHERE user_id = 'alice' AND section = 'prefs'"));
+    }
+
+    private static long count(String sql) throws Exception {
+        Pool pool = PgBuilder.pool().connectingTo(database.connectOptions()).using(adminVertx).build();
+        try {
+            return await(pool.query(sql).execute()).iterator().next().getLong(0);
+        } finally {
+            await(pool.close());
         }
     }
 

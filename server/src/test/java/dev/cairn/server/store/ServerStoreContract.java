@@ -137,6 +137,10 @@ public abstract class ServerStoreContract {
         return new Change.Clear(section, stream, stamp(hlc, replica));
     }
 
+    protected static Change.Clear clearSection(String section, long hlc, String replica) {
+        return Change.Clear.wholeSection(section, stamp(hlc, replica));
+    }
+
     protected Map<String, CommitResult> commit(UserBatch... batches) throws Exception {
         return await(store.commit(List.of(batches)));
     }
@@ -370,6 +374,44 @@ public abstract class ServerStoreContract {
         assertEquals(1, after.stream().filter(s -> s.change() instanceof Change.Clear c && c.stream().equals("conv-1")).count());
         assertFalse(after.stream().anyMatch(s -> s.change() instanceof Change.Append a && a.stream().equals("conv-1")),
                 "the newer watermark purged every conv-1 entry");
+    }
+
+    @Test
+    void mapSectionClearPurgesValuesAndTombstonesAndLaterWritesBelowItAreDropped() throws Exception {
+        commit("alice",
+                set("prefs", "a", "1", 10, "phone"),
+                set("prefs", "b", "2", 20, "phone"),
+                delete("prefs", "c", 25, "phone"),
+                set("prefs", "d", "3", 40, "phone"),
+                set("cards", "x", "true", 15, "phone"));
+        CommitResult cleared = commit("alice", clearSection("prefs", 30, "phone"));
+        assertEquals(1, cleared.applied().size());
+        assertEquals(Set.of(set("prefs", "d", "3", 40, "phone"), set("cards", "x", "true", 15, "phone"), clearSection("prefs", 30, "phone")),
+                changesOf(readAll("alice", 0, 100)), "values and tombstones at or below the section's watermark are purged; readSince delivers it");
+
+        // (30, "laptop") sorts below the watermark (30, "phone").
+        assertEquals(0, commit("alice", set("prefs", "a", "\"offline edit\"", 30, "laptop")).applied().size(),
+                "a write below the watermark is dropped");
+        assertEquals(0, commit("alice", delete("prefs", "d", 29, "laptop")).applied().size(), "so is a delete");
+        assertEquals(1, commit("alice", set("prefs", "a", "\"new\"", 31, "laptop")).applied().size());
+
+        // A clear and writes in one batch: only the writes above the clear survive.
+        commit("alice", set("prefs", "z", "1", 50, "phone"), clearSection("prefs", 55, "phone"), set("prefs", "y", "2", 60, "phone"));
+        assertEquals(encode(set("cards", "x", "true", 15, "phone"), clearSection("prefs", 55, "phone"), set("prefs", "y", "2", 60, "phone")),
+                foldedState("alice", 2));
+
+        // A newer clear moves the watermark to a new seq; an older one does nothing.
+        long before = await(store.head("alice"));
+        CommitResult newer = commit("alice", clearSection("prefs", 100, "phone"));
+        assertTrue(newer.applied().get(0).seq() > before);
+        assertEquals(0, commit("alice", clearSection("prefs", 99, "phone")).applied().size());
+        List<Sequenced> after = readAll("alice", 0, 100);
+        assertEquals(1, after.stream().filter(q -> q.change() instanceof Change.Clear c && c.isWholeSection()).count());
+        assertFalse(after.stream().anyMatch(q -> q.change() instanceof Change.Put p && p.section().equals("prefs")),
+                "the newer watermark purged every prefs entry");
+        assertEquals(encode(set("cards", "x", "true", 15, "phone"), clearSection("prefs", 100, "phone")), foldedState("alice", 100));
+        // another user is untouched
+        assertEquals(0, readAll("bob", 0, 10).size());
     }
 
     @Test

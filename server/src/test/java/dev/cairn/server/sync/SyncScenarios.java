@@ -9,14 +9,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cairn.engine.Cairn;
 import dev.cairn.engine.Card;
 import dev.cairn.engine.ChangeEvent;
 import dev.cairn.engine.ChatMessage;
+import dev.cairn.engine.EngineAccess;
 import dev.cairn.engine.PersistentState;
+import dev.cairn.engine.ServerCopy;
 import dev.cairn.engine.StateOptions;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crypto.E2eKey;
 import dev.cairn.engine.section.StandardSections;
+import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.Records;
 import dev.cairn.engine.sync.SyncClient;
 import dev.cairn.engine.sync.SyncState;
 import dev.cairn.engine.crdt.ReplicaState;
@@ -337,6 +342,8 @@ abstract class SyncScenarios {
         b.clock.set(base + 1_000); // B's offline edits are older than A's clear
         b.cairn.chat().append("conv-1", "user", "old offline message from B");
         b.cairn.ui().put("panel", "old-offline-panel-from-B");
+        b.cairn.ui().remove("zoom"); // an older single delete: its tombstone must not come back either
+        b.cairn.ui().put("old-offline-key", "old offline key from B");
 
         a.clock.set(base + 2_000);
         a.cairn.chat().clear("conv-1");
@@ -356,11 +363,23 @@ abstract class SyncScenarios {
         ReplicaState server = serverState();
         assertEquals(0, server.log("chat").size("conv-1"));
         assertEquals(0, server.map("ui").liveSize());
+        assertEquals(0, server.map("ui").size(), "the server keeps no value or tombstone of the cleared section");
+        assertTrue(server.map("ui").watermark() != null, "the server keeps the section's watermark");
         assertFalse(serverCanonical().contains("old"), "the server still holds cleared data: " + serverCanonical());
+        // the store's records (read back as changes): only the watermark is left of the section
+        List<dev.cairn.engine.crdt.Change> uiRecords = TestServer.await(node(0).store().readSince(user, 0, 100_000)).changes().stream()
+                .map(q -> q.change()).filter(c -> c.section().equals("ui")).toList();
+        assertEquals(1, uiRecords.size(), "records of the cleared section in the store: " + uiRecords);
+        assertTrue(uiRecords.get(0) instanceof dev.cairn.engine.crdt.Change.Clear c && c.isWholeSection(), uiRecords.toString());
+        for (Device d : List.of(a, b)) {
+            assertEquals(0, EngineAccess.state(d.cairn).map("ui").size(), d.name + " keeps a value or tombstone of the cleared section");
+        }
         if (database() != null) {
             assertEquals(0, count("SELECT count(*) FROM log_entries WHERE user_id = $1 AND stream = 'conv-1'", Tuple.of(user)),
                     "entries hidden by the watermark must be purged from log_entries");
-            assertEquals(0, count("SELECT count(*) FROM map_entries WHERE user_id = $1 AND section = 'ui' AND value IS NOT NULL", Tuple.of(user)));
+            assertEquals(0, count("SELECT count(*) FROM map_entries WHERE user_id = $1 AND section = 'ui'", Tuple.of(user)),
+                    "values and tombstones under the section's watermark must be purged from map_entries");
+            assertEquals(1, count("SELECT count(*) FROM map_watermarks WHERE user_id = $1 AND section = 'ui'", Tuple.of(user)));
         }
 
         // the stream goes on after the clear
@@ -371,6 +390,92 @@ abstract class SyncScenarios {
         assertEquals(List.of("new after the clear"), texts(a, "conv-1"));
         a.syncNow();
         assertConverged(a, b);
+
+        // and the devices' own stores hold nothing of the cleared section any more
+        for (Device d : List.of(a, b)) {
+            d.close();
+            try (JournalLocalStore store = JournalLocalStore.open(dir.resolve(d.name).resolve(Cairn.DURABLE_FILE))) {
+                long[] records = {0};
+                store.scan(Records.mapKey("ui", ""), (k, v) -> records[0]++);
+                assertEquals(0, records[0], d.name + "'s local store still holds entries of the cleared section");
+                assertTrue(store.get(Records.watermarkKey("ui", dev.cairn.engine.crdt.Change.Clear.WHOLE_SECTION)) != null,
+                        d.name + "'s local store must keep the watermark");
+            }
+        }
+    }
+
+    /**
+     * Privacy switches: with KEEP, what a device writes to a section whose sync it turned off never
+     * reaches the server (its database is read) nor the other device, and the server keeps its copy;
+     * with DELETE the server's copy is deleted (rows gone) and the other device loses it too, while
+     * the device keeps its own. Turning sync back on pushes what stayed local and brings in what
+     * changed meanwhile.
+     */
+    @Test
+    void privacySwitchesKeepOrDeleteTheServersCopy(@TempDir Path dir) {
+        String secret = "PRIVATE-" + UUID.randomUUID().toString().substring(0, 8);
+        Device a = device(0, "dev-a", dir).startLive();
+        Device b = device(1, "dev-b", dir).startLive();
+        a.cairn.memory().remember("shared-fact", "before the switch");
+        a.cairn.map("preferences").put("theme", "dark");
+        a.syncNow();
+        Poll.until("B to have A's data", () -> b.cairn.map("memory").contains("shared-fact")
+                && b.cairn.map("preferences").contains("theme"), b::describe);
+
+        // KEEP: memory stops syncing on A; the server keeps its copy
+        a.cairn.disableSync("memory", ServerCopy.KEEP).join();
+        assertFalse(a.cairn.isSyncing("memory"));
+        a.cairn.memory().remember("diary", secret + "-diary");
+        a.cairn.map("state").put("marker-1", 1); // a syncing write after it
+        a.syncNow();
+        Poll.until("B to see A's later syncing write", () -> b.cairn.map("state").contains("marker-1"), b::describe);
+        b.syncNow();
+        assertFalse(b.cairn.map("memory").contains("diary"), "B received data A wrote with sync off");
+        ReplicaState server = serverState();
+        assertEquals("\"before the switch\"", server.map("memory").value("shared-fact"), "KEEP: the server keeps its copy");
+        assertTrue(server.map("memory").entry("diary") == null, "the server holds data written with sync off");
+        assertFalse(serverCanonical().contains(secret), serverCanonical());
+        if (database() != null) {
+            assertEquals(0, count("SELECT count(*) FROM map_entries WHERE user_id = $1 AND (key = 'diary' OR value LIKE $2)",
+                    Tuple.of(user, "%" + secret + "%")), "map_entries holds data written with sync off");
+            assertEquals(1, count("SELECT count(*) FROM map_entries WHERE user_id = $1 AND section = 'memory'", Tuple.of(user)),
+                    "KEEP kept the server's row");
+        }
+        // B's writes to memory are not applied on A while it is off
+        b.cairn.memory().remember("from-b", "written on B");
+        b.syncNow();
+        long head = node(0).head(user);
+        Poll.until("A to catch up with B's write", () -> a.cairn.cursor() >= head, a::describe);
+        assertFalse(a.cairn.map("memory").contains("from-b"), "A applied a change of a section whose sync it turned off");
+
+        // DELETE: preferences stop syncing on A and the server's copy is deleted, on B too
+        a.cairn.disableSync("preferences", ServerCopy.DELETE).join();
+        a.cairn.map("preferences").put("font", secret + "-font");
+        a.syncNow();
+        Poll.until("B to lose the deleted section", () -> b.cairn.map("preferences").size() == 0, b::describe);
+        assertEquals("dark", a.cairn.map("preferences").get("theme", String.class), "A keeps its own copy");
+        assertEquals(secret + "-font", a.cairn.map("preferences").get("font", String.class));
+        server = serverState();
+        assertEquals(0, server.map("preferences").size(), "DELETE: the server keeps no value or tombstone of the section");
+        assertFalse(serverCanonical().contains(secret), serverCanonical());
+        if (database() != null) {
+            assertEquals(0, count("SELECT count(*) FROM map_entries WHERE user_id = $1 AND section = 'preferences'", Tuple.of(user)),
+                    "DELETE removed the server's rows");
+            assertEquals(0, count("SELECT count(*) FROM map_entries WHERE user_id = $1 AND value LIKE $2", Tuple.of(user, "%" + secret + "%")));
+        }
+
+        // turning memory back on pushes what stayed local and brings in what B wrote meanwhile
+        a.cairn.enableSync("memory").join();
+        Poll.until("A to catch up with B's memory", () -> a.cairn.map("memory").contains("from-b"), a::describe);
+        a.syncNow();
+        Poll.until("B to get A's diary", () -> b.cairn.map("memory").contains("diary"), b::describe);
+        assertTrue(serverState().map("memory").value("diary").contains(secret));
+        if (database() != null) {
+            assertEquals(1, count("SELECT count(*) FROM map_entries WHERE user_id = $1 AND key = 'diary'", Tuple.of(user)));
+        }
+        // preferences are still off on A: its font never left
+        assertFalse(serverCanonical().contains(secret + "-font"), serverCanonical());
+        assertFalse(b.cairn.map("preferences").contains("font"));
     }
 
     /** 2,000 mixed changes written while live all reach the other device; a late device catches up through many pages. */
