@@ -85,7 +85,7 @@ public final class CanonicalJson {
     }
 
     private static void writeMap(JsonGenerator gen, LwwMap map, Runnable tick) throws IOException {
-        startMap(gen);
+        startMap(gen, map.watermark());
         for (Map.Entry<String, LwwEntry> e : map.sorted().entrySet()) {
             writeMapEntry(gen, e.getKey(), e.getValue());
             tick.run();
@@ -96,10 +96,10 @@ public final class CanonicalJson {
     // The pieces below are the only code that writes a section's shape; ExportDocument.StreamWriter
     // (the server's streamed export) uses them too, so both give the same bytes for the same state.
 
-    static void startMap(JsonGenerator gen) throws IOException {
+    /** Opens a map section; {@code mark} is its whole-section clear watermark or null. */
+    static void startMap(JsonGenerator gen, Stamp mark) throws IOException {
         gen.writeStartObject();
         gen.writeStringField("kind", "map");
-        Stamp mark = map.watermark();
         if (mark != null) {
             gen.writeStringField("clearedUpTo", mark.toString());
         }

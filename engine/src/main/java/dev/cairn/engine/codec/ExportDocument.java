@@ -118,10 +118,15 @@ public final class ExportDocument {
 
         /** Closes the open section (if any) and opens {@code name}, empty until entries follow. */
         public void section(String name, SectionKind kind) throws IOException {
+            section(name, kind, null);
+        }
+
+        /** As {@link #section(String, SectionKind)}; {@code mapClearedUpTo} is a map section's clear watermark or null. */
+        public void section(String name, SectionKind kind, Stamp mapClearedUpTo) throws IOException {
             closeSection();
             gen.writeFieldName(name);
             if (kind == SectionKind.MAP) {
-                CanonicalJson.startMap(gen);
+                CanonicalJson.startMap(gen, mapClearedUpTo);
             } else {
                 CanonicalJson.startLog(gen);
             }

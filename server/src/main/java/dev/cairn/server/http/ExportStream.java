@@ -172,11 +172,17 @@ final class ExportStream {
                 Merge merge = new Merge(channel, runs);
                 for (String section : sections) {
                     SectionKind kind = kinds.apply(section);
-                    w.section(section, kind);
                     while (merge.peek() != null && merge.peek().section().compareTo(section) < 0) {
                         merge.next();     // cannot happen (spill keeps only these sections); never loop on it
                     }
-                    entries += kind == SectionKind.MAP ? writeMap(w, merge, section) : writeLog(w, merge, section);
+                    // A map section's clear watermark has the empty name and is a clear, so it sorts first.
+                    Stamp mapMark = null;
+                    while (kind == SectionKind.MAP && in(merge.peek(), section) && merge.peek() instanceof Change.Clear clear) {
+                        mapMark = mapMark == null || clear.stamp().compareTo(mapMark) > 0 ? clear.stamp() : mapMark;
+                        merge.next();
+                    }
+                    w.section(section, kind, mapMark);
+                    entries += kind == SectionKind.MAP ? writeMap(w, merge, section, mapMark) : writeLog(w, merge, section);
                 }
                 w.finish();
             }
@@ -187,13 +193,16 @@ final class ExportStream {
             return c != null && c.section().equals(section);
         }
 
-        private static long writeMap(ExportDocument.StreamWriter w, Merge merge, String section) throws IOException {
+        private static long writeMap(ExportDocument.StreamWriter w, Merge merge, String section, Stamp mark) throws IOException {
             long n = 0;
             while (in(merge.peek(), section)) {
                 Change.Put first = put(merge.next());
                 LwwEntry winner = first.entry();
                 while (in(merge.peek(), section) && name(merge.peek()).equals(first.key())) {
                     winner = LwwEntry.merge(winner, put(merge.next()).entry());
+                }
+                if (mark != null && winner.stamp().compareTo(mark) <= 0) {
+                    continue;   // hidden by the section's clear, as LwwMap purges it
                 }
                 w.mapEntry(first.key(), winner);
                 n++;
