@@ -64,6 +64,7 @@ export class ValidationError extends Error {
  * @property {typeof WebSocket} [WebSocket]
  * @property {{local?: import('./storage.js').Kv, session?: import('./storage.js').Kv, logs?: import('./storage.js').Kv, outbox?: import('./storage.js').Kv}} [kv]
  * @property {BroadcastChannel|null} [channel]
+ * @property {typeof fetch} [fetch] for usage() and history() (default: the global fetch)
  */
 
 /** @typedef {{changes: Change[], origin: 'local'|'remote'|'tab'|'import'}} ChangeEvent */
@@ -529,6 +530,58 @@ export class Cairn {
     await this.save();
     if (!this.sync) throw new Error('no sync server configured');
     await this.sync.syncNow();
+  }
+
+  /** The sync client's last problem ({code, message}), e.g. quota-exceeded; null when none. */
+  get lastError() {
+    return this.sync ? this.sync.lastError : null;
+  }
+
+  // ------------------------------------------------------------------ what the server keeps (issue 7)
+
+  /** GET on the sync server's HTTP API with the sync token. @private @param {string} path */
+  async serverGet(path) {
+    const server = this.options.server;
+    if (!server) throw new Error('no sync server configured');
+    const url = new URL(server.url, globalThis.location?.href);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
+    url.pathname = path;
+    url.search = '';
+    const fetchFn = this.options.fetch ?? globalThis.fetch;
+    const response = await fetchFn(url.toString(), {
+      headers: { Authorization: `Bearer ${await server.token()}`, Accept: 'application/json' },
+      cache: 'no-store',
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw Object.assign(new Error(`${body.error ?? response.status}: ${body.message ?? response.statusText}`), { code: body.error, status: response.status });
+    }
+    return body;
+  }
+
+  /** Bytes this user holds on the server against the quota: {usedBytes, quotaBytes (0: no limit), unlimited, overQuota, historyMillis}. */
+  usage() {
+    return this.serverGet('/api/usage');
+  }
+
+  /**
+   * Earlier values of a map key the server keeps, newest first:
+   * [{value, deleted, stamp, replacedAt, replacedAtMillis}].
+   * @param {string} section @param {string} key
+   */
+  async history(section, key) {
+    const body = await this.serverGet(`/api/history/${encodeURIComponent(section)}/${encodeURIComponent(key)}`);
+    return body.entries;
+  }
+
+  /**
+   * Makes an earlier value current again: a new local write (fresh stamp) that syncs like any
+   * other; a deleted version deletes the key.
+   * @param {string} section @param {string} key @param {{value: unknown, deleted: boolean}} version
+   */
+  restore(section, key, version) {
+    if (this.kind(section) !== 'map') throw new Error(`section '${section}' is not a map section`);
+    return version.deleted ? this.write('delete', section, key) : this.write('set', section, key, version.value);
   }
 
   // ------------------------------------------------------------------ whole state

@@ -29,7 +29,14 @@ import { encodeFrame, decodeFrame, PROTOCOL_VERSION, ErrorCode } from './protoco
  * @property {number} [minBackoffMillis]
  * @property {number} [maxBackoffMillis]
  * @property {number} [pingMillis]
+ * @property {number} [minQuotaRetryMillis] first delay before re-sending changes refused with quota-exceeded (default 15 s)
+ * @property {number} [maxQuotaRetryMillis] longest such delay (default 5 min)
  */
+
+/** Identifies one pending change (its outbox id and stamp). @param {{id: string, change: Change}} e */
+function heldKey(e) {
+  return `${e.id}\u0000${e.change.stamp}`;
+}
 
 export class SyncClient {
   /** @param {SyncClientOptions} options */
@@ -51,13 +58,22 @@ export class SyncClient {
     this.inFlight = new Map();
     /** @type {Set<string>} */
     this.inFlightIds = new Set();
+    /** @type {Map<number, string[]>} batch -> heldKey of its changes */
+    this.inFlightKeys = new Map();
     /** @type {ReturnType<typeof setTimeout>|null} */
     this.retryTimer = null;
     /** @type {ReturnType<typeof setInterval>|null} */
     this.pingTimer = null;
-    /** @type {Array<() => void>} */
+    /** @type {Array<{resolve: () => void, reject: (e: Error) => void}>} */
     this.waiters = [];
     this.handshaken = false;
+    /** @type {{code: string, message: string, batch?: number}|null} the last problem; cleared by a welcome */
+    this.lastError = null;
+    /** @type {Set<string>} changes (heldKey) the server refused for the quota: held back until quotaTimer fires */
+    this.quotaHeld = new Set();
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this.quotaTimer = null;
+    this.quotaAttempt = 0;
   }
 
   /** Connects and keeps connecting until stop(). */
@@ -95,9 +111,10 @@ export class SyncClient {
       this.retryTimer = null;
       this.connect();
     }
+    this.releaseQuotaHeld(); // the user may have freed space: try now, not after the quota delay
     this.push();
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
       this.settle();
     });
   }
@@ -106,12 +123,14 @@ export class SyncClient {
   push() {
     const ws = this.socket;
     if (!ws || !this.handshaken || ws.readyState !== 1) return;
-    const fresh = this.options.pending().filter((e) => !this.inFlightIds.has(e.id));
+    // Held by change (id and stamp), not by id: a newer write of the key (a delete freeing space) goes at once.
+    const fresh = this.options.pending().filter((e) => !this.inFlightIds.has(e.id) && !this.quotaHeld.has(heldKey(e)));
     for (let i = 0; i < fresh.length; i += this.maxBatch) {
       const slice = fresh.slice(i, i + this.maxBatch);
       const batch = this.nextBatch++;
       const ids = slice.map((e) => e.id);
       this.inFlight.set(batch, ids);
+      this.inFlightKeys.set(batch, slice.map(heldKey));
       ids.forEach((id) => this.inFlightIds.add(id));
       ws.send(encodeFrame({ type: 'push', batch, changes: slice.map((e) => e.change) }));
     }
@@ -175,6 +194,7 @@ export class SyncClient {
       case 'welcome':
         this.handshaken = true;
         this.attempt = 0;
+        this.lastError = null;
         this.maxBatch = Math.max(1, frame.maxBatch);
         if (frame.head < this.cursor) {
           // The server lost or reset this user's data: it sends everything from 0 (as the engine's client).
@@ -200,9 +220,11 @@ export class SyncClient {
         const ids = this.inFlight.get(frame.batch);
         if (ids) {
           this.inFlight.delete(frame.batch);
+          this.inFlightKeys.delete(frame.batch);
           ids.forEach((id) => this.inFlightIds.delete(id));
           this.options.acked(ids);
           this.lastSync = this.now();
+          if (this.quotaHeld.size === 0) this.quotaAttempt = 0;
         }
         this.push();
         this.settle();
@@ -217,11 +239,21 @@ export class SyncClient {
         this.report(frame);
         if (frame.batch !== undefined) {
           const ids = this.inFlight.get(frame.batch) ?? [];
+          const keys = this.inFlightKeys.get(frame.batch) ?? [];
           this.inFlight.delete(frame.batch);
+          this.inFlightKeys.delete(frame.batch);
           ids.forEach((id) => this.inFlightIds.delete(id));
           if (frame.code === ErrorCode.INVALID_CHANGE) {
             // The server will never take these; keeping them would block the outbox forever.
             this.options.acked(ids);
+          } else if (frame.code === ErrorCode.QUOTA_EXCEEDED) {
+            // The user's storage on the server is full: keep the changes (pending, not dropped) and
+            // send them again after a growing delay; other changes (deletes free space) go on.
+            this.holdForQuota(keys);
+            // A syncNow waiting for these would wait for space that may never come: tell it why.
+            const waiters = this.waiters;
+            this.waiters = [];
+            waiters.forEach((w) => w.reject(Object.assign(new Error(`${frame.code}: ${frame.message}`), { code: frame.code })));
           } else {
             // unavailable, rate-limited, batch-too-large: try again a little later
             setTimeout(() => this.push(), 1000 + this.random() * 1000);
@@ -235,12 +267,34 @@ export class SyncClient {
     }
   }
 
+  /** @private @param {string[]} keys */
+  holdForQuota(keys) {
+    keys.forEach((k) => this.quotaHeld.add(k));
+    if (this.quotaTimer) return;
+    const min = this.options.minQuotaRetryMillis ?? 15_000;
+    const max = this.options.maxQuotaRetryMillis ?? 300_000;
+    const ceiling = Math.min(max, min * 2 ** this.quotaAttempt++);
+    const delay = Math.max(min, Math.floor(this.random() * ceiling));
+    this.quotaTimer = setTimeout(() => {
+      this.quotaTimer = null;
+      this.quotaHeld.clear();
+      this.push();
+    }, delay);
+  }
+
+  /** Sends changes held back for the quota at the next push (syncNow). @private */
+  releaseQuotaHeld() {
+    if (this.quotaTimer) clearTimeout(this.quotaTimer);
+    this.quotaTimer = null;
+    this.quotaHeld.clear();
+  }
+
   /** @private */
   settle() {
     if (this.status === 'live' && this.inFlight.size === 0 && this.options.pending().length === 0) {
       const waiters = this.waiters;
       this.waiters = [];
-      waiters.forEach((w) => w());
+      waiters.forEach((w) => w.resolve());
     }
   }
 
@@ -271,9 +325,11 @@ export class SyncClient {
     this.socket = null;
     this.handshaken = false;
     this.inFlight.clear();
+    this.inFlightKeys.clear();
     this.inFlightIds.clear();
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
+    if (!this.running) this.releaseQuotaHeld();
     if (this.retryTimer && (!this.running || this.offline)) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
@@ -293,6 +349,7 @@ export class SyncClient {
 
   /** @private @param {{code: string, message: string, batch?: number}} error */
   report(error) {
+    this.lastError = error;
     this.options.onError?.(error);
   }
 
