@@ -49,7 +49,7 @@ import java.util.TreeMap;
  */
 public final class PgServerStore implements ServerStore {
 
-    /** How many statements one connection may have in flight (a group commit sends up to 4 per user). */
+    /** How many statements one connection may have in flight (a group commit sends up to 5 per user). */
     static final int PIPELINING_LIMIT = 256;
 
     private static final String HEAD = "SELECT seq FROM user_heads WHERE user_id = $1";
@@ -143,9 +143,9 @@ public final class PgServerStore implements ServerStore {
             ), kept AS (
                 -- $9 replaced at (millis), $10 keep history: the entries this statement replaced
                 INSERT INTO map_history (user_id, section, key, seq, value, hlc, replica, replaced_at)
-                SELECT $1, o.section, o.key, o.seq, o.value, o.hlc, o.replica, $9
+                SELECT $1, o.section, o.key, o.seq, o.value, o.hlc, o.replica, $9::int8
                 FROM won w JOIN old o ON o.section = w.section AND o.key = w.key
-                WHERE $10
+                WHERE $10::boolean
                 ON CONFLICT DO NOTHING
             )
             """ + usage("""
@@ -448,7 +448,7 @@ public final class PgServerStore implements ServerStore {
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
-        return pool.preparedQuery(HISTORY).execute(Tuple.of(user, section, key, sinceMillis, limit)).map(rows -> {
+        return pool.preparedQuery(HISTORY).execute(Tuple.of(user, section, key, sinceMillis, (long) limit)).map(rows -> {
             List<HistoryEntry> out = new ArrayList<>(rows.size());
             for (Row row : rows) {
                 out.add(new HistoryEntry(row.getString(0), new Stamp(row.getLong(1), row.getString(2)), row.getLong(3)));
