@@ -465,7 +465,7 @@ public final class JournalServerStore implements ServerStore {
             return Future.failedFuture(new StoreUnavailableException("journal server store " + file + " is closed", e));
         }
         return done.recover(e -> {
-            if (e instanceof StoreUnavailableException || e instanceof IllegalArgumentException) {
+            if (e instanceof StoreUnavailableException || e instanceof IllegalArgumentException || e instanceof QuotaExceededException) {
                 return Future.failedFuture(e);
             }
             return Future.failedFuture(new StoreUnavailableException("journal " + what + " on " + file + " failed: " + e.getMessage(), e));
