@@ -66,7 +66,7 @@ public final class PgServerStore implements ServerStore {
      * A CTE adding {@code delta} (a query of one bigint: the statement's net change of the user's
      * bytes) to {@code user_usage}, and to its {@code pending_bytes} for {@link #SETTLE}.
      */
-    private static String usage(String delta) {
+    private static String addUsage(String delta) {
         return """
                 , usage AS (
                     INSERT INTO user_usage AS u (user_id, used_bytes, pending_bytes)
@@ -93,7 +93,7 @@ public final class PgServerStore implements ServerStore {
                   AND (e.hlc, e.replica) <= (m.hlc, m.replica)
                 RETURNING octet_length(e.stream) + octet_length(e.value) AS bytes
             )
-            """ + usage("SELECT -coalesce(sum(bytes), 0) FROM purged") + """
+            """ + addUsage("SELECT -coalesce(sum(bytes), 0) FROM purged") + """
             SELECT seq FROM marks""";
 
     /** Add entries above their stream's watermark; at an equal stamp the greater value text wins (as GrowOnlyLog). */
@@ -116,7 +116,7 @@ public final class PgServerStore implements ServerStore {
                 WHERE excluded.value > e.value
             RETURNING e.section, e.stream, e.hlc, e.replica, e.value, e.seq
             )
-            """ + usage("""
+            """ + addUsage("""
                 SELECT coalesce(sum(octet_length(a.stream) + octet_length(a.value)
                                     - coalesce(octet_length(o.stream) + octet_length(o.value), 0)), 0)
                 FROM added a LEFT JOIN old o
@@ -148,7 +148,7 @@ public final class PgServerStore implements ServerStore {
                 WHERE $10::boolean
                 ON CONFLICT DO NOTHING
             )
-            """ + usage("""
+            """ + addUsage("""
                 SELECT coalesce(sum(CASE WHEN w.value IS NULL THEN 0 ELSE octet_length(w.key) + octet_length(w.value) END
                                     - CASE WHEN o.value IS NULL THEN 0 ELSE octet_length(o.key) + octet_length(o.value) END), 0)
                 FROM won w LEFT JOIN old o ON o.section = w.section AND o.key = w.key""") + """

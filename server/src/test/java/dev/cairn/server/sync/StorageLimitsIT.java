@@ -66,6 +66,7 @@ class StorageLimitsIT {
                 builder = TestServer.embedded(dir.resolve("server"));
             }
             server = builder.configure(c -> c.withUserData(new ServerConfig.UserData(QUOTA, 3_600_000))).start();
+            TestServer running = server;
             String user = "quota-" + kind.name().toLowerCase();
             String token = server.token(user);
             Cairn a = Cairn.builder().dataDir(dir.resolve("a")).replicaId("dev-a").open();
@@ -123,7 +124,7 @@ class StorageLimitsIT {
             b.map("memory").remove("big");
             syncNow(syncB);
             poll("dev-a's refused change to be accepted", () -> a.pendingChanges() == 0
-                    && server.state(user).map("memory").value("more") != null, () -> syncA.status().toString());
+                    && running.state(user).map("memory").value("more") != null, () -> syncA.status().toString());
             poll("dev-b to get it", () -> b.map("memory").contains("more"), () -> b.canonicalState());
             long after = utf8("theme") + utf8("\"dark\"") + utf8("more") + 802;
             assertEquals(after, usage(server, token).path("usedBytes").asLong());
