@@ -1114,7 +1114,7 @@ public final class SyncClient implements AutoCloseable {
                 s.quotaTimer = null;
                 retryOverQuota(s);
             }, delay.toNanos());
-            when = "sending again in " + delay.toSeconds() + " s";
+            when = "sending again in " + (delay.toMillis() < 1000 ? delay.toMillis() + " ms" : delay.toSeconds() + " s");
         } else {
             when = "sent again later";
         }
@@ -1122,6 +1122,8 @@ public final class SyncClient implements AutoCloseable {
         lastError = "storage quota exceeded: the server refused " + parked + " change(s), which stay pending (" + when
                 + "; delete data to free space): " + message;
         LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
+        pump();
+        publish(); // before failing the waiters: a caller whose syncNow failed sees the reason in status()
         long firstRefused = batch.part().seqs().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
         for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
             Waiter w = it.next();
@@ -1130,8 +1132,6 @@ public final class SyncClient implements AutoCloseable {
                 w.future.completeExceptionally(new SyncException(lastError));
             }
         }
-        pump();
-        publish();
     }
 
     /** Sends the parts refused for the quota again (timer, or syncNow after space was freed). */
