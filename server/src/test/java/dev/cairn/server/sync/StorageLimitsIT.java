@@ -147,6 +147,21 @@ class StorageLimitsIT {
             assertEquals(1_502, big.get(0).value().length());
             assertEquals(new HistoryClient.Usage(usage(server, token).path("usedBytes").asLong(), QUOTA), history.usage());
 
+            // the HTTP endpoint: keys with '/', raw or percent-encoded; bad paths are clear errors
+            b.cards().card("intro").toggle();
+            syncNow(syncB);
+            b.cards().card("intro").toggle();
+            syncNow(syncB);
+            String cardKey = b.map("cards").keys().stream().filter(k -> k.contains("/")).findFirst().orElseThrow();
+            TestServer.Response raw = server.get("/api/history/cards/" + cardKey, token);
+            assertEquals(200, raw.status(), raw.toString());
+            assertEquals(1, raw.json().path("entries").size(), raw.toString());
+            assertEquals(raw.json(), server.get("/api/history/cards/" + cardKey.replace("/", "%2F"), token).json());
+            assertEquals(400, server.get("/api/history/chat/conv-1", token).status(), "history is kept for map sections");
+            assertEquals(404, server.get("/api/history/nope/x", token).status());
+            assertEquals(400, server.get("/api/history/cards/", token).status());
+            assertEquals(401, server.get("/api/history/cards/x", null).status());
+
             if (kind == Store.POSTGRES) {
                 Pool pool = PgBuilder.pool().connectingTo(db.connectOptions()).using(admin).build();
                 try {
