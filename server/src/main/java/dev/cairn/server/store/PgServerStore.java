@@ -99,10 +99,12 @@ public final class PgServerStore implements ServerStore {
     /** Add entries above their stream's watermark; at an equal stamp the greater value text wins (as GrowOnlyLog). */
     private static final String APPENDS = BASE + """
             , old AS (
-                SELECT e.section, e.stream, e.hlc, e.replica, e.value FROM log_entries e
-                JOIN unnest($3::text[], $4::text[], $5::int8[], $6::text[]) AS k(section, stream, hlc, replica)
-                  ON e.user_id = $1 AND e.section = k.section AND e.stream = k.stream AND e.hlc = k.hlc
-                 AND e.replica = k.replica COLLATE "C"
+                -- one primary-key probe per entry (LIMIT 1 keeps the planner from hashing all the user's rows)
+                SELECT e.section, e.stream, e.hlc, e.replica, e.value
+                FROM unnest($3::text[], $4::text[], $5::int8[], $6::text[]) AS k(section, stream, hlc, replica)
+                CROSS JOIN LATERAL (SELECT * FROM log_entries l
+                    WHERE l.user_id = $1 AND l.section = k.section AND l.stream = k.stream AND l.hlc = k.hlc
+                      AND l.replica = k.replica COLLATE "C" LIMIT 1) AS e
             ), added AS (
             INSERT INTO log_entries AS e (user_id, section, stream, hlc, replica, value, seq)
             SELECT $1, x.section, x.stream, x.hlc, x.replica, x.value, base.seq + x.o
@@ -126,9 +128,11 @@ public final class PgServerStore implements ServerStore {
     /** Replace a key's entry only if the new one beats it, exactly as LwwEntry.beats. */
     private static final String PUTS = BASE + """
             , old AS (
-                SELECT m.section, m.key, m.value, m.hlc, m.replica, m.seq FROM map_entries m
-                JOIN unnest($3::text[], $4::text[]) AS k(section, key)
-                  ON m.user_id = $1 AND m.section = k.section AND m.key = k.key
+                -- one primary-key probe per key (LIMIT 1 keeps the planner from hashing all the user's rows)
+                SELECT m.section, m.key, m.value, m.hlc, m.replica, m.seq
+                FROM unnest($3::text[], $4::text[]) AS k(section, key)
+                CROSS JOIN LATERAL (SELECT * FROM map_entries e
+                    WHERE e.user_id = $1 AND e.section = k.section AND e.key = k.key LIMIT 1) AS m
             ), won AS (
             INSERT INTO map_entries AS m (user_id, section, key, value, hlc, replica, seq)
             SELECT $1, x.section, x.key, x.value, x.hlc, x.replica, base.seq + x.o
