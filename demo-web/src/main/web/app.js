@@ -318,6 +318,7 @@ function renderDashboard() {
   $('dash-last-sync').textContent = s.lastSync ? ago(s.lastSync) : 'never';
   $('dash-pending').textContent = String(s.pending + s.unsaved);
   $('dash-replica').textContent = s.replica;
+  renderServerUsage();
   /** @type {HTMLInputElement} */ ($('offline-toggle')).checked = !!cairn.sync?.offline;
   renderE2e(s);
   const max = Math.max(1, ...Object.values(s.bytes));
@@ -370,6 +371,49 @@ function renderE2e(s) {
   status.dataset.state = state;
   $('e2e-form').hidden = state === 'on';
   $('e2e-unlock').textContent = state === 'off' ? 'Turn on' : 'Unlock';
+}
+
+// Use against quota, from the server (GET /api/usage): at most every 5 s, and after "Sync now".
+let usageFetchedAt = 0;
+async function renderServerUsage(force = false) {
+  const c = cairn;
+  if (!c || !c.options.server || (!force && Date.now() - usageFetchedAt < 5000)) return;
+  usageFetchedAt = Date.now();
+  try {
+    const u = await c.usage();
+    const percent = u.unlimited ? 0 : Math.min(100, (100 * u.usedBytes) / u.quotaBytes);
+    const meter = $('server-meter');
+    meter.replaceChildren(meterFill(percent));
+    meter.classList.toggle('over', !!u.overQuota);
+    meter.setAttribute('role', 'meter');
+    meter.setAttribute('aria-valuenow', String(Math.round(percent)));
+    meter.setAttribute('aria-label', 'Server storage used of quota');
+    $('server-usage').textContent = u.unlimited ? `${size(u.usedBytes)}, no limit` : `${size(u.usedBytes)} of ${size(u.quotaBytes)}`;
+    $('server-usage').dataset.used = String(u.usedBytes);
+    $('server-usage').dataset.quota = String(u.quotaBytes);
+  } catch {
+    $('server-usage').textContent = 'unknown (offline)';
+  }
+}
+
+/** Earlier values of the theme the server keeps, each with a Restore button (a new write that syncs). */
+async function showThemeHistory() {
+  const c = /** @type {Cairn} */ (cairn);
+  const list = $('theme-history');
+  list.hidden = false;
+  try {
+    const versions = await c.history('preferences', 'theme');
+    list.replaceChildren(...(versions.length ? versions.map((v, i) => el('li', { id: `theme-version-${i}` },
+      el('span', {}, `${v.deleted ? '(not set)' : String(v.value)} · until ${new Date(v.replacedAtMillis).toLocaleString()}`),
+      el('button', { class: 'btn ghost tiny', id: `theme-restore-${i}`, 'aria-label': `Restore theme ${v.deleted ? '(not set)' : String(v.value)}`,
+        onclick: () => {
+          c.restore('preferences', 'theme', v);
+          message(`Restored the theme ${v.deleted ? '(not set)' : String(v.value)}; it syncs to your other devices.`);
+        } }, 'Restore')))
+      : [el('li', { class: 'muted small' }, 'No earlier themes on the server yet.')]));
+  } catch (e) {
+    list.replaceChildren(el('li', { class: 'error small' }, `History unavailable: ${/** @type {Error} */ (e).message}`));
+  }
 }
 
 /** @param {number} t */
@@ -573,6 +617,7 @@ function wire() {
     setTimeout(() => c().chat.append(CONVERSATION, 'assistant', reply(text)), 350);
   });
   $('chat-clear').addEventListener('click', () => c().chat.clear(CONVERSATION));
+  $('theme-history-show').addEventListener('click', () => showThemeHistory());
   $('pref-theme').addEventListener('change', (e) => c().preferences.setTheme(/** @type {HTMLSelectElement} */ (e.target).value));
   $('pref-font').addEventListener('change', (e) => c().preferences.set('fontSize', /** @type {HTMLSelectElement} */ (e.target).value));
   $('pref-reduced-motion').addEventListener('change', (e) => c().preferences.set('reducedMotion', /** @type {HTMLInputElement} */ (e.target).checked));
@@ -586,8 +631,11 @@ function wire() {
       await c().syncNow();
       message('Everything is on the server.');
     } catch (ex) {
-      message(`${/** @type {Error} */ (ex).message} — changes are kept on this device and sent when you are back online.`, true);
+      const quota = /** @type {any} */ (ex).code === 'quota-exceeded';
+      message(`${/** @type {Error} */ (ex).message} — changes are kept on this device and sent ${quota
+        ? 'once space is free on the server (delete or clear data)' : 'when you are back online'}.`, true);
     }
+    renderServerUsage(true);
   });
   $('export').addEventListener('click', () => {
     const blob = new Blob([c().exportData()], { type: 'application/json' });

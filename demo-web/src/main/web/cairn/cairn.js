@@ -66,6 +66,7 @@ export class ValidationError extends Error {
  * @property {{local?: import('./storage.js').Kv, session?: import('./storage.js').Kv, logs?: import('./storage.js').Kv, outbox?: import('./storage.js').Kv}} [kv]
  * @property {BroadcastChannel|null} [channel]
  * @property {EndToEndOptions} [endToEnd] encrypt these sections' values on the device (see enableEndToEnd)
+ * @property {typeof fetch} [fetch] for usage() and history() (default: the global fetch)
  */
 /**
  * @typedef {object} EndToEndOptions
@@ -662,6 +663,58 @@ export class Cairn {
     await this.sync.syncNow();
   }
 
+  /** The sync client's last problem ({code, message}), e.g. quota-exceeded; null when none. */
+  get lastError() {
+    return this.sync ? this.sync.lastError : null;
+  }
+
+  // ------------------------------------------------------------------ what the server keeps (issue 7)
+
+  /** GET on the sync server's HTTP API with the sync token. @private @param {string} path */
+  async serverGet(path) {
+    const server = this.options.server;
+    if (!server) throw new Error('no sync server configured');
+    const url = new URL(server.url, globalThis.location?.href);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
+    url.pathname = path;
+    url.search = '';
+    const fetchFn = this.options.fetch ?? globalThis.fetch;
+    const response = await fetchFn(url.toString(), {
+      headers: { Authorization: `Bearer ${await server.token()}`, Accept: 'application/json' },
+      cache: 'no-store',
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw Object.assign(new Error(`${body.error ?? response.status}: ${body.message ?? response.statusText}`), { code: body.error, status: response.status });
+    }
+    return body;
+  }
+
+  /** Bytes this user holds on the server against the quota: {usedBytes, quotaBytes (0: no limit), unlimited, overQuota, historyMillis}. */
+  usage() {
+    return this.serverGet('/api/usage');
+  }
+
+  /**
+   * Earlier values of a map key the server keeps, newest first:
+   * [{value, deleted, stamp, replacedAt, replacedAtMillis}].
+   * @param {string} section @param {string} key
+   */
+  async history(section, key) {
+    const body = await this.serverGet(`/api/history/${encodeURIComponent(section)}/${encodeURIComponent(key)}`);
+    return body.entries;
+  }
+
+  /**
+   * Makes an earlier value current again: a new local write (fresh stamp) that syncs like any
+   * other; a deleted version deletes the key.
+   * @param {string} section @param {string} key @param {{value: unknown, deleted: boolean}} version
+   */
+  restore(section, key, version) {
+    if (this.kind(section) !== 'map') throw new Error(`section '${section}' is not a map section`);
+    return version.deleted ? this.write('delete', section, key) : this.write('set', section, key, version.value);
+  }
+
   // ------------------------------------------------------------------ whole state
 
   /**
@@ -746,7 +799,7 @@ export class Cairn {
       lastSync: this.sync?.lastSync ?? null,
       lastSaved: this.lastSaved,
       cursor: this.sync?.cursor ?? 0,
-      syncError: this.sync?.lastError ?? null,
+      syncError: this.sync?.lastError?.message ?? null,
       keyId: this.keyId,
       unsaved: this.pendingSaves.size,
       pending: this.outbox.entries(this.replica).length,

@@ -26,7 +26,9 @@ export const ErrorCode = Object.freeze({
   BATCH_TOO_LARGE: 'batch-too-large',
   NOT_READY: 'not-ready',
   PROTOCOL_VERSION: 'protocol-version',
+  CLOCK_SKEW: 'clock-skew',
   RATE_LIMITED: 'rate-limited',
+  QUOTA_EXCEEDED: 'quota-exceeded',
   UNAVAILABLE: 'unavailable',
   SLOW_CONSUMER: 'slow-consumer',
 });

@@ -39,7 +39,14 @@ import { E2eError } from './crypto.js';
  * @property {number} [maxBackoffMillis]
  * @property {number} [pingMillis]
  * @property {import('./crypto.js').ChangeCipher|null} [cipher] end-to-end encryption of some sections' values
+ * @property {number} [minQuotaRetryMillis] first delay before re-sending changes refused with quota-exceeded (default 15 s)
+ * @property {number} [maxQuotaRetryMillis] longest such delay (default 5 min)
  */
+
+/** Identifies one pending change (its outbox id and stamp). @param {{id: string, change: Change}} e */
+function heldKey(e) {
+  return `${e.id}\u0000${e.change.stamp}`;
+}
 
 export class SyncClient {
   /** @param {SyncClientOptions} options */
@@ -61,6 +68,8 @@ export class SyncClient {
     this.inFlight = new Map();
     /** @type {Set<string>} */
     this.inFlightIds = new Set();
+    /** @type {Map<number, string[]>} batch -> heldKey of its changes */
+    this.inFlightKeys = new Map();
     /** @type {ReturnType<typeof setTimeout>|null} */
     this.retryTimer = null;
     /** @type {ReturnType<typeof setInterval>|null} */
@@ -74,12 +83,19 @@ export class SyncClient {
     this.caughtUp = false;
     /** Values from the server did not open with this key (a wrong passphrase): stopped for good. */
     this.locked = false;
-    /** @type {string|null} why the client is locked */
-    this.lastError = null;
+    /** @type {string|null} why the client is locked (also reported, so in lastError) */
+    this.lockReason = null;
     /** @type {Promise<void>} inbound frames, handled in arrival order */
     this.inbound = Promise.resolve();
     /** @type {Promise<void>} sealed pushes, sent in order */
     this.outbound = Promise.resolve();
+    /** @type {{code: string, message: string, batch?: number}|null} the last problem; cleared by a welcome */
+    this.lastError = null;
+    /** @type {Set<string>} changes (heldKey) the server refused for the quota: held back until quotaTimer fires */
+    this.quotaHeld = new Set();
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this.quotaTimer = null;
+    this.quotaAttempt = 0;
   }
 
   /** Connects and keeps connecting until stop(). */
@@ -123,7 +139,7 @@ export class SyncClient {
 
   /** Pushes pending changes now; resolves once live with nothing pending (or rejects when offline or locked). */
   syncNow() {
-    if (this.locked) return Promise.reject(new Error(/** @type {string} */ (this.lastError)));
+    if (this.locked) return Promise.reject(new Error(/** @type {string} */ (this.lockReason)));
     if (!this.running || this.offline) return Promise.reject(new Error('sync is offline'));
     if (!this.socket) {
       this.attempt = 0;
@@ -131,6 +147,7 @@ export class SyncClient {
       this.retryTimer = null;
       this.connect();
     }
+    this.releaseQuotaHeld(); // the user may have freed space: try now, not after the quota delay
     this.push();
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
@@ -155,7 +172,8 @@ export class SyncClient {
   async pushSealed() {
     const ws = this.socket;
     if (!this.canPush(ws)) return;
-    const fresh = this.options.pending().filter((e) => !this.inFlightIds.has(e.id));
+    // Held by change (id and stamp), not by id: a newer write of the key (a delete freeing space) goes at once.
+    const fresh = this.options.pending().filter((e) => !this.inFlightIds.has(e.id) && !this.quotaHeld.has(heldKey(e)));
     if (fresh.length === 0) return;
     const cipher = /** @type {import('./crypto.js').ChangeCipher} */ (this.cipher);
     const sealed = await Promise.all(fresh.map((e) => cipher.seal(e.change)));
@@ -178,12 +196,14 @@ export class SyncClient {
    */
   sendPending(ws, wire, only) {
     if (!ws || !this.canPush(ws)) return;
-    const fresh = this.options.pending().filter((e) => !this.inFlightIds.has(e.id) && (!only || only.has(e.id)));
+    const fresh = this.options.pending().filter((e) => !this.inFlightIds.has(e.id) && (!only || only.has(e.id))
+      && !this.quotaHeld.has(heldKey(e)));
     for (let i = 0; i < fresh.length; i += this.maxBatch) {
       const slice = fresh.slice(i, i + this.maxBatch);
       const batch = this.nextBatch++;
       const ids = slice.map((e) => e.id);
       this.inFlight.set(batch, ids);
+      this.inFlightKeys.set(batch, slice.map(heldKey));
       ids.forEach((id) => this.inFlightIds.add(id));
       ws.send(encodeFrame({ type: 'push', batch, changes: slice.map((e) => wire(e.change, e.id)) }));
     }
@@ -252,6 +272,7 @@ export class SyncClient {
       case 'welcome':
         this.handshaken = true;
         this.attempt = 0;
+        this.lastError = null;
         this.maxBatch = Math.max(1, frame.maxBatch);
         if (frame.head < this.cursor) {
           // The server lost or reset this user's data: it sends everything from 0 (as the engine's client).
@@ -282,9 +303,11 @@ export class SyncClient {
         const ids = this.inFlight.get(frame.batch);
         if (ids) {
           this.inFlight.delete(frame.batch);
+          this.inFlightKeys.delete(frame.batch);
           ids.forEach((id) => this.inFlightIds.delete(id));
           this.options.acked(ids);
           this.lastSync = this.now();
+          if (this.quotaHeld.size === 0) this.quotaAttempt = 0;
         }
         this.push();
         this.settle();
@@ -299,11 +322,21 @@ export class SyncClient {
         this.report(frame);
         if (frame.batch !== undefined) {
           const ids = this.inFlight.get(frame.batch) ?? [];
+          const keys = this.inFlightKeys.get(frame.batch) ?? [];
           this.inFlight.delete(frame.batch);
+          this.inFlightKeys.delete(frame.batch);
           ids.forEach((id) => this.inFlightIds.delete(id));
           if (frame.code === ErrorCode.INVALID_CHANGE) {
             // The server will never take these; keeping them would block the outbox forever.
             this.options.acked(ids);
+          } else if (frame.code === ErrorCode.QUOTA_EXCEEDED) {
+            // The user's storage on the server is full: keep the changes (pending, not dropped) and
+            // send them again after a growing delay; other changes (deletes free space) go on.
+            this.holdForQuota(keys);
+            // A syncNow waiting for these would wait for space that may never come: tell it why.
+            const waiters = this.waiters;
+            this.waiters = [];
+            waiters.forEach((w) => w.reject(Object.assign(new Error(`${frame.code}: ${frame.message}`), { code: frame.code })));
           } else {
             // unavailable, rate-limited, batch-too-large: try again a little later
             setTimeout(() => this.push(), 1000 + this.random() * 1000);
@@ -363,13 +396,35 @@ export class SyncClient {
   lock(e) {
     this.locked = true;
     this.running = false;
-    this.lastError = `wrong passphrase: ${e.message}; sync stopped until it is opened with the right passphrase`;
+    this.lockReason = `wrong passphrase: ${e.message}; sync stopped until it is opened with the right passphrase`;
     this.teardown();
     this.setStatus('locked');
-    this.report({ code: 'wrong-passphrase', message: this.lastError });
+    this.report({ code: 'wrong-passphrase', message: this.lockReason });
     const waiters = this.waiters;
     this.waiters = [];
-    waiters.forEach((w) => w.reject(new Error(/** @type {string} */ (this.lastError))));
+    waiters.forEach((w) => w.reject(new Error(/** @type {string} */ (this.lockReason))));
+  }
+
+  /** @private @param {string[]} keys */
+  holdForQuota(keys) {
+    keys.forEach((k) => this.quotaHeld.add(k));
+    if (this.quotaTimer) return;
+    const min = this.options.minQuotaRetryMillis ?? 15_000;
+    const max = this.options.maxQuotaRetryMillis ?? 300_000;
+    const ceiling = Math.min(max, min * 2 ** this.quotaAttempt++);
+    const delay = Math.max(min, Math.floor(this.random() * ceiling));
+    this.quotaTimer = setTimeout(() => {
+      this.quotaTimer = null;
+      this.quotaHeld.clear();
+      this.push();
+    }, delay);
+  }
+
+  /** Sends changes held back for the quota at the next push (syncNow). @private */
+  releaseQuotaHeld() {
+    if (this.quotaTimer) clearTimeout(this.quotaTimer);
+    this.quotaTimer = null;
+    this.quotaHeld.clear();
   }
 
   /** @private */
@@ -409,9 +464,11 @@ export class SyncClient {
     this.handshaken = false;
     this.caughtUp = false;
     this.inFlight.clear();
+    this.inFlightKeys.clear();
     this.inFlightIds.clear();
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
+    if (!this.running) this.releaseQuotaHeld();
     if (this.retryTimer && (!this.running || this.offline)) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
@@ -431,6 +488,7 @@ export class SyncClient {
 
   /** @private @param {{code: string, message: string, batch?: number}} error */
   report(error) {
+    this.lastError = error;
     this.options.onError?.(error);
   }
 

@@ -98,7 +98,9 @@ public final class SyncServer extends VerticleBase {
         SectionRegistry sections = new SectionRegistry(config.extraSections());
         Hub hub = new Hub();
         fanout = config.embedded() ? new LocalFanout() : new PgNotifyFanout(vertx, config.databaseUrl(), config.nodeId());
-        GroupCommitter committer = new GroupCommitter(store, config.embedded() ? 1 : Math.max(1, config.dbPoolSize() / 2), 10_000,
+        ServerConfig.UserData userData = config.userData();
+        GroupCommitter committer = new GroupCommitter(store, userData.quotaBytes(), userData.historyMillis(),
+                config.embedded() ? 1 : Math.max(1, config.dbPoolSize() / 2), 10_000,
                 result -> {
                     // Other nodes first: a failure delivering to a local session must not keep them in the dark.
                     fanout.publish(result.user(), result.head());
@@ -119,7 +121,7 @@ public final class SyncServer extends VerticleBase {
 
         Router router = Router.router(vertx);
         new HttpApi(vertx, store, committer, sections, clock, auth, config.devTokens(), metrics, config.maxFrameBytes(), config.pageSize(),
-                config.transfer().maxImportBytes()).mount(router);
+                config.transfer().maxImportBytes(), userData.quotaBytes(), userData.historyMillis()).mount(router);
         StaticHandler web = config.webRoot() != null
                 ? StaticHandler.create(io.vertx.ext.web.handler.FileSystemAccess.ROOT, config.webRoot().toAbsolutePath().toString())
                 : StaticHandler.create("web");
@@ -153,6 +155,7 @@ public final class SyncServer extends VerticleBase {
                         // Safety net for a lost NOTIFY: every half minute, sessions re-check their user's head.
                         vertx.setPeriodic(30_000, id -> resync(hub));
                     }
+                    schedulePruning(userData.historyMillis());
                     return http.listen();
                 })
                 .onSuccess(s -> LOG.info("cairn server listening on port {} ({}, store {}, node {}, dev tokens {})",
@@ -174,6 +177,27 @@ public final class SyncServer extends VerticleBase {
                 }
             });
         }
+    }
+
+    /**
+     * Removes map history older than the retention: once at start, then every tenth of the
+     * retention (at least a minute, at most an hour). Reads filter by the retention too, so
+     * nothing older is ever served between two runs.
+     */
+    private void schedulePruning(long historyMillis) {
+        if (historyMillis <= 0) {
+            return;
+        }
+        Runnable prune = () -> store.pruneHistory(System.currentTimeMillis() - historyMillis)
+                .onSuccess(n -> {
+                    if (n > 0) {
+                        LOG.info("pruned {} map history entries older than {} ms", n, historyMillis);
+                    }
+                })
+                .onFailure(e -> LOG.warn("pruning map history failed (retried at the next run): {}", e.toString()));
+        prune.run();
+        long every = Math.min(3_600_000L, Math.max(60_000L, historyMillis / 10));
+        vertx.setPeriodic(every, id -> prune.run());
     }
 
     /** Serves https and wss when a certificate is configured (PEM files or a PKCS#12 keystore). */

@@ -96,6 +96,8 @@ class IsolationIT {
         ROUTES.put("GET /api/progress/onboarding", () -> assertBSeesNothingOfA("/api/progress/onboarding"));
         ROUTES.put("POST /api/progress/onboarding", () -> httpWriteLandsOnlyInB("/api/progress/onboarding", "{\"stepId\":\"b-step\",\"completed\":true}"));
         ROUTES.put("GET /api/progress/assessment", () -> assertBSeesNothingOfA("/api/progress/assessment"));
+        ROUTES.put("GET /api/usage", IsolationIT::usageIsBsOwn);
+        ROUTES.put("GET /api/history/", IsolationIT::historyShowsNothingOfA);
         ROUTES.put("POST /api/progress/assessment", () -> httpWriteLandsOnlyInB("/api/progress/assessment", "{\"answers\":{\"q1\":\"b\"},\"complete\":true,\"score\":0.1}"));
     }
 
@@ -118,6 +120,8 @@ class IsolationIT {
         assertOk(server.post("/api/preferences", aToken, "{\"lang\":\"" + SECRET + "-lang\",\"fontSize\":\"" + SECRET + "\"}"));
         assertOk(server.post("/api/progress/onboarding", aToken, "{\"stepId\":\"" + SECRET + "-step\",\"completed\":true}"));
         assertOk(server.post("/api/progress/onboarding", aToken, "{\"currentStep\":\"" + SECRET + "-current\"}"));
+        // A's theme replaced, so the server keeps A's earlier theme in its history
+        assertOk(server.post("/api/preferences", aToken, "{\"theme\":\"" + SECRET + "-theme-2\"}"));
         assertOk(server.post("/api/progress/assessment", aToken, "{\"answers\":{\"" + SECRET + "-q\":\"" + SECRET + "\"},\"complete\":true,\"score\":0.9}"));
         aHead = server.head(A);
         aState = server.canonical(A);
@@ -179,7 +183,7 @@ class IsolationIT {
         Router router = Router.router(vertx);
         SectionRegistry sections = new SectionRegistry(Map.of());
         new HttpApi(vertx, null, null, sections, new HybridClock(WallClock.system(), "server", 60_000),
-                new TokenAuth(vertx, TestServer.SECRET), true, new ServerMetrics(), 1024, 1000, 64L << 20).mount(router);
+                new TokenAuth(vertx, TestServer.SECRET), true, new ServerMetrics(), 1024, 1000, 64L << 20, 0, 0).mount(router);
         List<String> out = new ArrayList<>();
         for (Route route : router.getRoutes()) {
             Set<HttpMethod> methods = route.methods();
@@ -288,6 +292,22 @@ class IsolationIT {
         TestServer.Response r = server.get(path, bToken);
         assertEquals(200, r.status(), r.toString());
         assertNoSecret(r.body());
+    }
+
+    private static void usageIsBsOwn() {
+        TestServer.Response r = server.get("/api/usage", bToken);
+        assertEquals(200, r.status(), r.toString());
+        assertNoSecret(r.body());
+        assertEquals((long) TestServer.await(server.store().usage(B)), r.json().path("usedBytes").asLong(), r.toString());
+        assertTrue(TestServer.await(server.store().usage(A)) > 0);
+    }
+
+    private static void historyShowsNothingOfA() {
+        assertTrue(server.get("/api/history/preferences/theme", aToken).body().contains(SECRET), "A has history of her own");
+        for (String path : new String[] {"/api/history/preferences/theme", "/api/history/cards/card-intro/isExpanded",
+                "/api/history/cards/card-intro%2FisExpanded", "/api/history/memory/fact"}) {
+            assertBSeesNothingOfA(path);
+        }
     }
 
     private static void assertPublicWithoutUserData(String path) {

@@ -10,6 +10,11 @@ public enum ErrorCode {
     NOT_READY("not-ready", false),
     PROTOCOL_VERSION("protocol-version", true),
     RATE_LIMITED("rate-limited", false),
+    /**
+     * The batch would take the user's data on the server over their quota: nothing of it was
+     * applied; keep the changes and retry later (after space is freed). Deletes are never refused.
+     */
+    QUOTA_EXCEEDED("quota-exceeded", false),
     UNAVAILABLE("unavailable", false),
     SLOW_CONSUMER("slow-consumer", true);
 

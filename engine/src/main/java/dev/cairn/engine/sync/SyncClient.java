@@ -75,7 +75,9 @@ import javax.net.ssl.SSLContext;
  * a batch answered with {@code unavailable} or {@code rate-limited} is re-sent after a short,
  * growing delay. A batch answered with {@code clock-skew} (this device's clock is ahead of the
  * server's) stays queued and is re-sent after a longer, growing delay ({@link Builder#clockSkewRetry},
- * default 5 s .. 30 s) while other batches go on. A connection the server closes with 1009 (frame
+ * default 5 s .. 30 s) while other batches go on; so does a batch answered with {@code quota-exceeded}
+ * (the user's storage on the server is full: {@link Builder#quotaRetry}, default 15 s .. 5 min, or at
+ * once on {@link #syncNow()}), which also fails the syncNow calls waiting for it. A connection the server closes with 1009 (frame
  * too big) counts as a failed session: the reconnect backoff is not reset by the next welcome,
  * and later batches are kept smaller. A connection the server closes with 4401 (the token
  * expired) is opened again at once, with a fresh token from the token supplier.
@@ -106,6 +108,9 @@ public final class SyncClient implements AutoCloseable {
     /** Delays before re-sending a batch the server answered with {@code clock-skew}. */
     public static final Duration DEFAULT_CLOCK_SKEW_RETRY_MIN = Duration.ofSeconds(5);
     public static final Duration DEFAULT_CLOCK_SKEW_RETRY_MAX = Duration.ofSeconds(30);
+    /** Delays before re-sending a batch the server answered with {@code quota-exceeded}. */
+    public static final Duration DEFAULT_QUOTA_RETRY_MIN = Duration.ofSeconds(15);
+    public static final Duration DEFAULT_QUOTA_RETRY_MAX = Duration.ofMinutes(5);
     /** Push frames are kept under this share of the server's maxFrameBytes (headroom), in percent. */
     static final int FRAME_BUDGET_PERCENT = 90;
     /** After 1009 closes the budget is halved, at most this many times. */
@@ -131,6 +136,8 @@ public final class SyncClient implements AutoCloseable {
     private final Duration connectTimeout;
     private final Duration skewRetryMin;
     private final Duration skewRetryMax;
+    private final Duration quotaRetryMin;
+    private final Duration quotaRetryMax;
     private final BiFunction<List<Change>, Long, Integer> applier;
     private final Map<String, SectionSpec> sections;
     /** Seals pushed and opens pulled values of the end-to-end encrypted sections; null if none. */
@@ -193,6 +200,8 @@ public final class SyncClient implements AutoCloseable {
         this.connectTimeout = b.connectTimeout == null ? DEFAULT_CONNECT_TIMEOUT : b.connectTimeout;
         this.skewRetryMin = b.skewRetryMin == null ? DEFAULT_CLOCK_SKEW_RETRY_MIN : b.skewRetryMin;
         this.skewRetryMax = b.skewRetryMax == null ? DEFAULT_CLOCK_SKEW_RETRY_MAX : b.skewRetryMax;
+        this.quotaRetryMin = b.quotaRetryMin == null ? DEFAULT_QUOTA_RETRY_MIN : b.quotaRetryMin;
+        this.quotaRetryMax = b.quotaRetryMax == null ? DEFAULT_QUOTA_RETRY_MAX : b.quotaRetryMax;
         this.applier = b.applier == null ? cairn::applyRemote : b.applier;
         this.transport = b.transport != null ? b.transport
                 : b.sslContext != null ? new JdkWebSocketTransport(HttpClient.newBuilder().sslContext(b.sslContext).build(), connectTimeout)
@@ -289,6 +298,9 @@ public final class SyncClient implements AutoCloseable {
                 } else {
                     NavigableMap<Long, Change> outbox = cairn.outbox(Integer.MAX_VALUE);
                     waiters.add(new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result));
+                    if (session != null) {
+                        retryOverQuota(session); // the caller may have freed space: try now, not after the quota delay
+                    }
                     checkWaiters();
                 }
             }));
@@ -431,6 +443,10 @@ public final class SyncClient implements AutoCloseable {
         final List<Part> skewParked = new ArrayList<>();
         final Backoff skewBackoff = new Backoff(skewRetryMin, skewRetryMax, random);
         ScheduledFuture<?> skewTimer;
+        /** Parts the server answered with quota-exceeded, waiting for {@link #quotaTimer}; other pushes go on. */
+        final List<Part> quotaParked = new ArrayList<>();
+        final Backoff quotaBackoff = new Backoff(quotaRetryMin, quotaRetryMax, random);
+        ScheduledFuture<?> quotaTimer;
         ScheduledFuture<?> handshakeTimer;
         ScheduledFuture<?> keepAliveTask;
 
@@ -528,6 +544,7 @@ public final class SyncClient implements AutoCloseable {
         cancel(s.keepAliveTask);
         cancel(s.retryTimer);
         cancel(s.skewTimer);
+        cancel(s.quotaTimer);
         cancel(s.pullRetryTimer);
         if (s.connection != null) {
             s.connection.close();
@@ -823,6 +840,9 @@ public final class SyncClient implements AutoCloseable {
         if (s.skewParked.isEmpty()) {
             s.skewBackoff.reset();
         }
+        if (s.quotaParked.isEmpty()) {
+            s.quotaBackoff.reset();
+        }
         frameTooBig = false; // pushes get through again
         s.owned.removeAll(batch.part().seqs());
         acknowledgeLocally(batch.part().seqs(), 0);
@@ -849,6 +869,13 @@ public final class SyncClient implements AutoCloseable {
                     return;
                 }
                 lastError = "the server refused a change because this device's clock is ahead of the server's: " + error.message();
+            }
+            case QUOTA_EXCEEDED -> {
+                if (batch != null) {
+                    overQuota(s, batch, error.message());
+                    return;
+                }
+                lastError = "the server's storage quota for this user is full: " + error.message();
             }
             case INVALID_CHANGE, BATCH_TOO_LARGE -> {
                 if (batch != null) {
@@ -1080,6 +1107,58 @@ public final class SyncClient implements AutoCloseable {
         LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
         pump();
         publish();
+    }
+
+    /**
+     * The server refused a batch because it would take the user over their storage quota. The
+     * changes stay pending (owned by this session, so not read from the outbox again) and are sent
+     * again after a growing delay ({@code quotaRetry}), or at once by {@link #syncNow()}; other
+     * batches go on (deletes get through and free space). Pending syncNow calls that cover them
+     * fail with the reason, rather than wait for space that may never come.
+     */
+    private void overQuota(Session s, Batch batch, String message) {
+        s.inFlight.remove(batch.id());
+        s.quotaParked.add(batch.part());
+        String when;
+        if (s.quotaTimer == null) {
+            Duration delay = s.quotaBackoff.next();
+            if (delay.compareTo(quotaRetryMin) < 0) {
+                delay = quotaRetryMin;
+            }
+            s.quotaTimer = schedule(() -> {
+                s.quotaTimer = null;
+                retryOverQuota(s);
+            }, delay.toNanos());
+            when = "sending again in " + (delay.toMillis() < 1000 ? delay.toMillis() + " ms" : delay.toSeconds() + " s");
+        } else {
+            when = "sent again later";
+        }
+        int parked = s.quotaParked.stream().mapToInt(Part::size).sum();
+        lastError = "storage quota exceeded: the server refused " + parked + " change(s), which stay pending (" + when
+                + "; delete data to free space): " + message;
+        LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
+        pump();
+        publish(); // before failing the waiters: a caller whose syncNow failed sees the reason in status()
+        long firstRefused = batch.part().seqs().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (firstRefused <= w.target) {
+                it.remove();
+                w.future.completeExceptionally(new SyncException(lastError));
+            }
+        }
+    }
+
+    /** Sends the parts refused for the quota again (timer, or syncNow after space was freed). */
+    private void retryOverQuota(Session s) {
+        if (!s.current() || s.quotaParked.isEmpty()) {
+            return;
+        }
+        cancel(s.quotaTimer);
+        s.quotaTimer = null;
+        s.resend.addAll(s.quotaParked);
+        s.quotaParked.clear();
+        pump();
     }
 
     /** Takes batches out of flight and sends them again after a short, growing delay; no other push meanwhile. */
@@ -1386,6 +1465,8 @@ public final class SyncClient implements AutoCloseable {
         private Duration connectTimeout;
         private Duration skewRetryMin;
         private Duration skewRetryMax;
+        private Duration quotaRetryMin;
+        private Duration quotaRetryMax;
         private BiFunction<List<Change>, Long, Integer> applier;
         private SSLContext sslContext;
         private ChangeCipher cipher;
@@ -1511,6 +1592,22 @@ public final class SyncClient implements AutoCloseable {
             requireArgument(max.compareTo(min) >= 0, "clockSkewRetry max (%s) must not be less than clockSkewRetry min (%s)", max, min);
             this.skewRetryMin = min;
             this.skewRetryMax = max;
+            return this;
+        }
+
+        /**
+         * Delays before a batch the server refused with {@code quota-exceeded} (the user's storage
+         * on the server is full) is sent again: at least {@code min}, growing up to {@code max}
+         * while it keeps being refused; default 15 s .. 5 min. {@link SyncClient#syncNow()} retries at once.
+         */
+        public Builder quotaRetry(Duration min, Duration max) {
+            requireState(this.quotaRetryMin == null, "quotaRetry was already set to %s .. %s", this.quotaRetryMin, this.quotaRetryMax);
+            Objects.requireNonNull(min, "quotaRetry min");
+            Objects.requireNonNull(max, "quotaRetry max");
+            requireArgument(min.toMillis() >= 1, "quotaRetry min must be at least 1 ms, was %s", min);
+            requireArgument(max.compareTo(min) >= 0, "quotaRetry max (%s) must not be less than quotaRetry min (%s)", max, min);
+            this.quotaRetryMin = min;
+            this.quotaRetryMax = max;
             return this;
         }
 

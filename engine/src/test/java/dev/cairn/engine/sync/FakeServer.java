@@ -68,6 +68,8 @@ final class FakeServer implements Transport, AutoCloseable {
     volatile Predicate<Change> rejectIf = c -> false;
     /** Changes answered with clock-skew (their stamp "too far ahead of the server's clock"). */
     volatile Predicate<Change> skewIf = c -> false;
+    /** A batch holding a change this matches is refused with quota-exceeded. */
+    volatile Predicate<Change> quotaIf = c -> false;
     /** Announced in welcome; a bigger frame from a client closes its socket with 1009. */
     volatile long maxFrameBytes = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
     /** The frame limit actually enforced (a lying server announces maxFrameBytes but enforces the smaller of both). */
@@ -269,6 +271,11 @@ final class FakeServer implements Transport, AutoCloseable {
                         + " is too far ahead of the server's clock", push.batch()));
                 return;
             }
+        }
+        if (push.changes().stream().anyMatch(quotaIf)) {
+            c.deliver(new Frame.Error(ErrorCode.QUOTA_EXCEEDED, "storage quota exceeded: these changes would take the user's data "
+                    + "on the server from 990 to 1200 bytes; the quota is 1000 bytes", push.batch()));
+            return;
         }
         if (unavailableNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
             c.deliver(new Frame.Error(ErrorCode.UNAVAILABLE, "the store failed; send it again", push.batch()));

@@ -404,6 +404,35 @@ class SyncClientTest {
     }
 
     @Test
+    void quotaExceededKeepsTheChangesPendingAndRetriesWithGrowingDelay() throws Exception {
+        server.quotaIf = c -> c.target().startsWith("big");
+        Cairn a = engine("phone-1");
+        write(a, "big", 2);
+        write(a, "ok", 4);
+        SyncClient sync = started(client(a).batchSize(2).quotaRetry(Duration.ofMillis(30), Duration.ofMillis(200)));
+
+        await("the other batches went through", () -> server.committed(USER).size() == 4);
+        await("reported", () -> sync.status().lastError() != null && sync.status().lastError().contains("storage quota exceeded")
+                        && sync.status().lastError().contains("the quota is 1000 bytes") && sync.status().lastError().contains("stay pending"),
+                () -> String.valueOf(sync.status().lastError()));
+        await("retried while refused", () -> server.received(Frame.Push.class).stream()
+                .filter(p -> p.changes().get(0).target().startsWith("big")).count() >= 3);
+        assertEquals(2, a.pendingChanges(), "refused for the quota, but kept");
+        assertTrue(a.outbox(10).values().stream().allMatch(c -> c.target().startsWith("big")));
+        // a syncNow covering them fails with the reason instead of waiting for space
+        java.util.concurrent.ExecutionException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                java.util.concurrent.ExecutionException.class, () -> sync.syncNow().get(10, TimeUnit.SECONDS));
+        assertTrue(refused.getCause().getMessage().contains("storage quota exceeded"), refused.getCause().getMessage());
+        assertEquals(2, a.pendingChanges());
+
+        server.quotaIf = c -> false; // space was freed
+        sync.syncNow().get(10, TimeUnit.SECONDS);
+        assertEquals(0, a.pendingChanges());
+        assertEquals(6, server.committed(USER).size());
+        assertEquals(1, server.connectAttempts(), "the connection stays open");
+    }
+
+    @Test
     void aFrameTooBigCloseDoesNotCauseATightReconnectLoop() throws Exception {
         server.maxFrameBytes = 64 * 1024;
         server.enforcedMaxFrameBytes = 8 * 1024; // a buggy server: closes with 1009 below what it announced

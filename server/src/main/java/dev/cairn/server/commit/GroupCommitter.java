@@ -1,5 +1,6 @@
 package dev.cairn.server.commit;
 
+import dev.cairn.server.store.QuotaExceededException;
 import dev.cairn.server.store.ServerStore;
 import dev.cairn.server.store.ServerStore.CommitResult;
 import dev.cairn.server.store.ServerStore.UserBatch;
@@ -18,6 +19,10 @@ import java.util.function.LongConsumer;
  * after the transaction that holds it has committed (acks are durable, PROTOCOL.md 4.1), then
  * tells the committed-listener once per user per transaction (fan-out).
  *
+ * <p>A transaction fails as a whole, so one batch must not fail its neighbours: after a failure
+ * each batch is committed on its own, and after a {@link QuotaExceededException} the other users'
+ * batches go again together and only the refused user's batches fail (or go one by one).
+ *
  * <p>Not thread-safe: call it from the server verticle's event loop only.
  */
 public final class GroupCommitter {
@@ -26,6 +31,8 @@ public final class GroupCommitter {
     }
 
     private final ServerStore store;
+    private final long quotaBytes;
+    private final long historyMillis;
     private final int maxInFlight;
     private final int maxChangesPerCommit;
     private final Consumer<CommitResult> committed;
@@ -39,7 +46,19 @@ public final class GroupCommitter {
      */
     public GroupCommitter(ServerStore store, int maxInFlight, int maxChangesPerCommit, Consumer<CommitResult> committed,
                           LongConsumer commitNanos) {
+        this(store, 0, 0, maxInFlight, maxChangesPerCommit, committed, commitNanos);
+    }
+
+    /**
+     * @param quotaBytes    per-user quota every commit enforces (0: none); a batch refused for it
+     *                      fails with {@link QuotaExceededException}
+     * @param historyMillis map history is kept when {@code > 0}
+     */
+    public GroupCommitter(ServerStore store, long quotaBytes, long historyMillis, int maxInFlight, int maxChangesPerCommit,
+                          Consumer<CommitResult> committed, LongConsumer commitNanos) {
         this.store = store;
+        this.quotaBytes = quotaBytes;
+        this.historyMillis = historyMillis;
         this.maxInFlight = maxInFlight;
         this.maxChangesPerCommit = maxChangesPerCommit;
         this.committed = committed;
@@ -54,9 +73,13 @@ public final class GroupCommitter {
         return promise.future();
     }
 
+    private ServerStore.Limits limits() {
+        return new ServerStore.Limits(quotaBytes, historyMillis, System.currentTimeMillis());
+    }
+
     private void commitAlone(Entry e) {
         inFlight++;
-        store.commit(List.of(e.batch)).onComplete(ar -> {
+        store.commit(List.of(e.batch), limits()).onComplete(ar -> {
             inFlight--;
             if (ar.succeeded()) {
                 CommitResult r = ar.result().get(e.batch.user());
@@ -87,31 +110,53 @@ public final class GroupCommitter {
                 group.add(e);
                 changes += e.batch.changes().size();
             }
-            inFlight++;
-            List<UserBatch> batches = new ArrayList<>(group.size());
-            group.forEach(e -> batches.add(e.batch));
-            long started = System.nanoTime();
-            store.commit(batches).onComplete(ar -> {
-                commitNanos.accept(System.nanoTime() - started);
-                inFlight--;
-                if (ar.succeeded()) {
-                    Map<String, CommitResult> results = ar.result();
-                    results.values().forEach(r -> {
-                        try {
-                            committed.accept(r);
-                        } catch (RuntimeException ignored) {
-                            // a failing listener must not lose acks; sessions catch up from the store
-                        }
-                    });
-                    group.forEach(e -> e.promise.complete(results.get(e.batch.user())));
-                } else if (group.size() > 1) {
-                    // One bad batch must not fail its neighbours: retry each on its own.
-                    group.forEach(e -> commitAlone(e));
-                } else {
-                    group.get(0).promise.fail(ar.cause());
-                }
-                drain();
-            });
+            commitGroup(group);
         }
+    }
+
+    private void commitGroup(List<Entry> group) {
+        inFlight++;
+        List<UserBatch> batches = new ArrayList<>(group.size());
+        group.forEach(e -> batches.add(e.batch));
+        long started = System.nanoTime();
+        store.commit(batches, limits()).onComplete(ar -> {
+            commitNanos.accept(System.nanoTime() - started);
+            inFlight--;
+            if (ar.succeeded()) {
+                Map<String, CommitResult> results = ar.result();
+                results.values().forEach(r -> {
+                    try {
+                        committed.accept(r);
+                    } catch (RuntimeException ignored) {
+                        // a failing listener must not lose acks; sessions catch up from the store
+                    }
+                });
+                group.forEach(e -> e.promise.complete(results.get(e.batch.user())));
+            } else if (group.size() == 1) {
+                group.get(0).promise.fail(ar.cause());
+            } else if (ar.cause() instanceof QuotaExceededException quota) {
+                // One user over quota: the others go again together without that user, whose batches
+                // go one by one (together they were too much; alone some may fit).
+                List<Entry> refused = new ArrayList<>();
+                List<Entry> others = new ArrayList<>();
+                group.forEach(e -> (e.batch.user().equals(quota.user()) ? refused : others).add(e));
+                if (refused.isEmpty()) {
+                    group.forEach(this::commitAlone);    // not expected: the store named a user not in the group
+                } else {
+                    if (refused.size() == 1) {
+                        refused.get(0).promise.fail(quota);
+                    } else {
+                        refused.forEach(this::commitAlone);
+                    }
+                    if (!others.isEmpty()) {
+                        commitGroup(others);
+                    }
+                }
+            } else {
+                // One bad batch must not fail its neighbours: retry each on its own.
+                group.forEach(this::commitAlone);
+            }
+            drain();
+        });
     }
 }

@@ -58,14 +58,21 @@ public final class HttpApi {
     private final long maxImportBytes;
     /** Streamed exports and imports block a thread each (store pages, file, socket): never an event loop. */
     private WorkerExecutor transfers;
+    private final long quotaBytes;
+    private final long historyMillis;
 
     /**
      * @param maxBodyBytes   largest body of every route but import ({@code CAIRN_MAX_FRAME_BYTES})
      * @param pageSize       changes per store read of an export ({@code CAIRN_PAGE_SIZE}, as a catch-up page)
      * @param maxImportBytes largest import document ({@code CAIRN_MAX_IMPORT_BYTES})
+     * @param quotaBytes     the per-user quota the committer enforces (0: none), reported by /api/usage
+     * @param historyMillis  how long map history is kept (0: none), for /api/history
      */
     public HttpApi(Vertx vertx, ServerStore store, GroupCommitter committer, SectionRegistry sections, HybridClock clock,
-                   TokenAuth auth, boolean devTokens, ServerMetrics metrics, int maxBodyBytes, int pageSize, long maxImportBytes) {
+                   TokenAuth auth, boolean devTokens, ServerMetrics metrics, int maxBodyBytes, int pageSize, long maxImportBytes,
+                   long quotaBytes, long historyMillis) {
+        this.quotaBytes = quotaBytes;
+        this.historyMillis = historyMillis;
         this.vertx = vertx;
         this.store = store;
         this.committer = committer;
@@ -112,6 +119,8 @@ public final class HttpApi {
         router.get("/api/progress/onboarding").handler(ctx -> respondState(ctx, HttpApi::onboarding));
         router.post("/api/progress/onboarding").handler(this::postOnboarding);
         router.get("/api/progress/assessment").handler(ctx -> respondState(ctx, HttpApi::assessment));
+        router.get("/api/usage").handler(this::usage);
+        router.get("/api/history/*").handler(this::history);
         router.post("/api/progress/assessment").handler(this::postAssessment);
         router.route("/api/*").failureHandler(this::failure);
     }
@@ -438,6 +447,102 @@ public final class HttpApi {
         }).onSuccess(n -> ctx.json(new JsonObject().put("cleared", n))).onFailure(ctx::fail);
     }
 
+    /** Use against quota (issue 7). */
+    private void usage(RoutingContext ctx) {
+        store.usage(user(ctx)).onSuccess(used -> ctx.json(new JsonObject()
+                .put("usedBytes", used)
+                .put("quotaBytes", quotaBytes)
+                .put("unlimited", quotaBytes == 0)
+                .put("overQuota", quotaBytes > 0 && used > quotaBytes)
+                .put("historyMillis", historyMillis))).onFailure(ctx::fail);
+    }
+
+    /**
+     * {@code GET /api/history/{section}/{key}}: earlier values of one map key, newest first. The
+     * key may hold '/' (e.g. {@code card-intro/isExpanded}); both parts are percent-decoded from
+     * the raw path, so an encoded '/' ({@code %2F}) works too.
+     */
+    private void history(RoutingContext ctx) {
+        String rest = ctx.request().path().substring("/api/history/".length());
+        int slash = rest.indexOf('/');
+        String section;
+        String key;
+        try {
+            if (slash <= 0 || slash == rest.length() - 1) {
+                throw new IllegalArgumentException("expected /api/history/{section}/{key}");
+            }
+            section = percentDecode(rest.substring(0, slash));
+            key = percentDecode(rest.substring(slash + 1));
+            if (sections.apply(section) == null) {
+                error(ctx, 404, "unknown-section", "unknown section '" + section + "'");
+                return;
+            }
+            if (sections.apply(section) != SectionKind.MAP) {
+                throw new IllegalArgumentException("section '" + section + "' is a log: history is kept for map sections only");
+            }
+            sections.check(new Change.Put(section, key, null, new dev.cairn.engine.clock.Stamp(0, "server"))); // key rules, PROTOCOL.md 1.2
+        } catch (IllegalArgumentException e) {
+            error(ctx, 400, "bad-request", e.getMessage());
+            return;
+        }
+        int limit = 100;
+        String limitParam = ctx.request().getParam("limit");
+        if (limitParam != null) {
+            try {
+                limit = Integer.parseInt(limitParam);
+            } catch (NumberFormatException e) {
+                limit = -1;
+            }
+            if (limit < 1 || limit > 1000) {
+                error(ctx, 400, "bad-request", "limit must be between 1 and 1000");
+                return;
+            }
+        }
+        long since = historyMillis == 0 ? Long.MAX_VALUE : System.currentTimeMillis() - historyMillis;
+        Future<List<ServerStore.HistoryEntry>> read = historyMillis == 0 ? Future.succeededFuture(List.of())
+                : store.history(user(ctx), section, key, since, limit);
+        read.onSuccess(entries -> {
+            JsonArray out = new JsonArray();
+            for (ServerStore.HistoryEntry e : entries) {
+                out.add(new JsonObject()
+                        .put("value", e.value() == null ? null : io.vertx.core.json.Json.decodeValue(e.value()))
+                        .put("deleted", e.value() == null)
+                        .put("stamp", e.stamp().toString())
+                        .put("replacedAt", Instant.ofEpochMilli(e.replacedAtMillis()).toString())
+                        .put("replacedAtMillis", e.replacedAtMillis()));
+            }
+            ctx.json(new JsonObject().put("section", section).put("key", key).put("historyMillis", historyMillis).put("entries", out));
+        }).onFailure(ctx::fail);
+    }
+
+    /** RFC 3986 percent-decoding as UTF-8 ('+' stays '+': this is a path, not a form). */
+    static String percentDecode(String s) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '%') {
+                if (i + 2 >= s.length()) {
+                    throw new IllegalArgumentException("bad percent-encoding in the path");
+                }
+                int hi = Character.digit(s.charAt(i + 1), 16);
+                int lo = Character.digit(s.charAt(i + 2), 16);
+                if (hi < 0 || lo < 0) {
+                    throw new IllegalArgumentException("bad percent-encoding in the path");
+                }
+                out.write(hi * 16 + lo);
+                i += 2;
+            } else {
+                byte[] b = String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                out.write(b, 0, b.length);
+            }
+        }
+        try {
+            return java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(out.toByteArray())).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException("the path is not valid UTF-8 after percent-decoding");
+        }
+    }
+
     private void postPreferences(RoutingContext ctx) {
         JsonObject body = bodyObject(ctx);
         if (body == null) {
@@ -654,7 +759,13 @@ public final class HttpApi {
             error(ctx, status, "bad-request", "request refused");
         } else {
             Throwable cause = ctx.failure();
-            if (cause instanceof dev.cairn.server.store.StoreUnavailableException) {
+            if (cause instanceof dev.cairn.server.store.QuotaExceededException quota) {
+                // 413: with what the user already holds, the content is more than the server will keep for them.
+                ctx.response().setStatusCode(413).putHeader("content-type", "application/json")
+                        .end(new JsonObject().put("error", "quota-exceeded").put("message", quota.getMessage())
+                                .put("usedBytes", quota.usedBytes()).put("wouldUseBytes", quota.wouldUseBytes())
+                                .put("quotaBytes", quota.quotaBytes()).encode());
+            } else if (cause instanceof dev.cairn.server.store.StoreUnavailableException) {
                 error(ctx, 503, "unavailable", "the store failed; try again: " + cause.getMessage());
             } else {
                 org.slf4j.LoggerFactory.getLogger(HttpApi.class).error("request failed path={}", ctx.request().path(), cause);

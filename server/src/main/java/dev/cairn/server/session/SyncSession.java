@@ -16,6 +16,7 @@ import dev.cairn.engine.protocol.ProtocolException;
 import dev.cairn.server.SectionRegistry;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
+import dev.cairn.server.store.QuotaExceededException;
 import dev.cairn.server.store.ServerStore;
 import dev.cairn.server.store.ServerStore.CommitResult;
 import dev.cairn.server.store.ServerStore.Sequenced;
@@ -389,6 +390,11 @@ public final class SyncSession {
             }
             if (f.succeeded()) {
                 send(new Frame.Ack(batch));
+            } else if (f.cause() instanceof QuotaExceededException quota) {
+                ctx.metrics().rejectedBatch();
+                LOG.info("batch refused, over quota user={} batch={} used={} wouldUse={} quota={}", user, batch,
+                        quota.usedBytes(), quota.wouldUseBytes(), quota.quotaBytes());
+                sendError(ErrorCode.QUOTA_EXCEEDED, quota.getMessage(), batch);
             } else {
                 LOG.warn("commit failed user={} batch={}: {}", user, batch, f.cause().toString());
                 sendError(ErrorCode.UNAVAILABLE, "the store failed; the batch was not saved, send it again", batch);

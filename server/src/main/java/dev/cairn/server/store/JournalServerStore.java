@@ -139,7 +139,8 @@ public final class JournalServerStore implements ServerStore {
     }
 
     @Override
-    public Future<Map<String, CommitResult>> commit(List<UserBatch> batches) {
+    public Future<Map<String, CommitResult>> commit(List<UserBatch> batches, Limits limits) {
+        Objects.requireNonNull(limits, "limits");
         TreeMap<String, List<Change>> byUser;
         try {
             byUser = UserChanges.byUser(batches);
@@ -152,42 +153,83 @@ public final class JournalServerStore implements ServerStore {
         return run("commit", () -> {
             Pending r = new Pending(journal());
             Map<String, CommitResult> results = new LinkedHashMap<>();
-            byUser.forEach((user, changes) -> results.put(user, commitUser(r, user, UserChanges.merge(changes))));
+            // A QuotaExceededException thrown here leaves the journal untouched: the writes are only in r.
+            byUser.forEach((user, changes) -> results.put(user, commitUser(r, user, UserChanges.merge(changes), limits)));
             // One append, forced to disk; if it throws, nothing of the commit is in the journal or the map.
             journal().commit(r.writes());
             return Collections.unmodifiableMap(results);
         });
     }
 
-    private static CommitResult commitUser(Pending r, String user, List<Change> changes) {
+    private static CommitResult commitUser(Pending r, String user, List<Change> changes, Limits limits) {
         byte[] prefix = ServerRecords.userPrefix(user);
         byte[] headKey = ServerRecords.headKey(prefix);
         byte[] stored = r.get(headKey);
         long previousHead = stored == null ? 0L : ServerRecords.readLong(stored);
+        if (changes.isEmpty()) {
+            return new CommitResult(user, previousHead, previousHead, List.of());
+        }
+        // Read before any change of this user lands in r: a missing record is computed from the entries.
+        long usedBefore = usage(r::get, r.base, prefix);
+        long[] delta = {0};
         List<Sequenced> applied = new ArrayList<>();
         for (int i = 0; i < changes.size(); i++) {
             long seq = previousHead + 1 + i;
             Change change = changes.get(i);
             boolean altered;
             if (change instanceof Change.Put put) {
-                altered = put(r, prefix, put, seq);
+                altered = put(r, prefix, put, seq, limits, delta);
             } else if (change instanceof Change.Append append) {
-                altered = append(r, prefix, append, seq);
+                altered = append(r, prefix, append, seq, delta);
             } else {
-                altered = clear(r, prefix, (Change.Clear) change, seq);
+                altered = clear(r, prefix, (Change.Clear) change, seq, delta);
             }
             if (altered) {
                 applied.add(new Sequenced(seq, change));
             }
         }
-        long head = previousHead + changes.size();
-        if (!changes.isEmpty()) {
-            r.put(headKey, ServerRecords.longValue(head));
+        long usedAfter = usedBefore + delta[0];
+        if (limits.quotaBytes() > 0 && delta[0] > 0 && usedAfter > limits.quotaBytes()) {
+            throw new QuotaExceededException(user, usedBefore, usedAfter, limits.quotaBytes());
         }
+        byte[] usageKey = ServerRecords.usageKey(prefix);
+        if (delta[0] != 0 || r.get(usageKey) == null) {
+            r.put(usageKey, ServerRecords.longValue(usedAfter));
+        }
+        long head = previousHead + changes.size();
+        r.put(headKey, ServerRecords.longValue(head));
         return new CommitResult(user, previousHead, head, Collections.unmodifiableList(applied));
     }
 
-    private static boolean put(Pending r, byte[] prefix, Change.Put put, long seq) {
+    /**
+     * The user's usage record, or (a journal written before usage was kept) the sum over the user's
+     * map and log entries, read from {@code base}.
+     */
+    private static long usage(java.util.function.Function<byte[], byte[]> get, JournalLocalStore base, byte[] prefix) {
+        byte[] v = get.apply(ServerRecords.usageKey(prefix));
+        if (v != null) {
+            return ServerRecords.readLong(v);
+        }
+        long[] sum = {0};
+        for (byte type : new byte[] {ServerRecords.MAP, ServerRecords.LOG}) {
+            byte[] from = Arrays.copyOf(prefix, prefix.length + 1);
+            from[prefix.length] = type;
+            byte[] to = from.clone();
+            to[prefix.length] = (byte) (type + 1);
+            base.scan(from, to, (k, value) -> {
+                Change c = ServerRecords.decode(k, prefix.length, value).change();
+                if (c instanceof Change.Put put) {
+                    sum[0] += UserChanges.bytes(put.key(), put.value());
+                } else if (c instanceof Change.Append append) {
+                    sum[0] += UserChanges.bytes(append.stream(), append.value());
+                }
+                return true;
+            });
+        }
+        return sum[0];
+    }
+
+    private static boolean put(Pending r, byte[] prefix, Change.Put put, long seq, Limits limits, long[] delta) {
         byte[] mark = r.get(ServerRecords.watermarkKey(prefix, put.section(), Change.Clear.WHOLE_SECTION));
         if (mark != null && put.stamp().compareTo(ServerRecords.watermarkStamp(mark)) <= 0) {
             return false; // the section was cleared after this write
@@ -196,17 +238,25 @@ public final class JournalServerStore implements ServerStore {
         byte[] old = r.get(key);
         LwwEntry entry = put.entry();
         if (old != null) {
-            if (!entry.beats(ServerRecords.mapEntry(old))) {
+            LwwEntry previous = ServerRecords.mapEntry(old);
+            if (!entry.beats(previous)) {
                 return false;
             }
-            r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(old)));
+            long oldSeq = ServerRecords.seqOf(old);
+            r.remove(ServerRecords.seqKey(prefix, oldSeq));
+            if (limits.historyMillis() > 0) {
+                r.put(ServerRecords.historyKey(prefix, put.section(), put.key(), oldSeq),
+                        ServerRecords.historyValue(limits.nowMillis(), old));
+            }
+            delta[0] -= UserChanges.bytes(put.key(), previous.value());
         }
+        delta[0] += UserChanges.bytes(put.key(), entry.value());
         r.put(key, ServerRecords.mapValue(seq, entry));
         r.put(ServerRecords.seqKey(prefix, seq), key);
         return true;
     }
 
-    private static boolean append(Pending r, byte[] prefix, Change.Append append, long seq) {
+    private static boolean append(Pending r, byte[] prefix, Change.Append append, long seq, long[] delta) {
         byte[] mark = r.get(ServerRecords.watermarkKey(prefix, append.section(), append.stream()));
         if (mark != null && append.stamp().compareTo(ServerRecords.watermarkStamp(mark)) <= 0) {
             return false;
@@ -215,17 +265,20 @@ public final class JournalServerStore implements ServerStore {
         byte[] old = r.get(key);
         if (old != null) {
             // Same stamp: only a reused stamp does this; the greater value wins, as in GrowOnlyLog.
-            if (TextOrder.compare(append.value(), ServerRecords.logEntryValue(old)) <= 0) {
+            String oldValue = ServerRecords.logEntryValue(old);
+            if (TextOrder.compare(append.value(), oldValue) <= 0) {
                 return false;
             }
             r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(old)));
+            delta[0] -= UserChanges.bytes(append.stream(), oldValue);
         }
+        delta[0] += UserChanges.bytes(append.stream(), append.value());
         r.put(key, ServerRecords.logValue(seq, append.value()));
         r.put(ServerRecords.seqKey(prefix, seq), key);
         return true;
     }
 
-    private static boolean clear(Pending r, byte[] prefix, Change.Clear clear, long seq) {
+    private static boolean clear(Pending r, byte[] prefix, Change.Clear clear, long seq, long[] delta) {
         byte[] markKey = ServerRecords.watermarkKey(prefix, clear.section(), clear.stream());
         byte[] old = r.get(markKey);
         if (old != null) {
@@ -242,6 +295,8 @@ public final class JournalServerStore implements ServerStore {
             byte[] to = ServerRecords.mapSectionLast(prefix, clear.section());
             for (Map.Entry<byte[], byte[]> e : r.rangeInclusive(from, to).entrySet()) {
                 if (ServerRecords.mapEntry(e.getValue()).stamp().compareTo(clear.stamp()) <= 0) {
+                    Change.Put purged = (Change.Put) ServerRecords.decode(e.getKey(), prefix.length, e.getValue()).change();
+                    delta[0] -= UserChanges.bytes(purged.key(), purged.value());
                     r.remove(e.getKey());
                     r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(e.getValue())));
                 }
@@ -254,8 +309,65 @@ public final class JournalServerStore implements ServerStore {
         for (Map.Entry<byte[], byte[]> e : r.rangeInclusive(from, to).entrySet()) {
             r.remove(e.getKey());
             r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(e.getValue())));
+            delta[0] -= UserChanges.bytes(clear.stream(), ServerRecords.logEntryValue(e.getValue()));
         }
         return true;
+    }
+
+    @Override
+    public Future<Long> usage(String user) {
+        try {
+            UserChanges.checkUser(user);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return run("usage read", () -> {
+            JournalLocalStore j = journal();
+            return usage(j::get, j, ServerRecords.userPrefix(user));
+        });
+    }
+
+    @Override
+    public Future<List<HistoryEntry>> history(String user, String section, String key, long sinceMillis, int limit) {
+        try {
+            UserChanges.checkHistory(user, section, key, limit);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return run("history read", () -> {
+            byte[] from = ServerRecords.historyKeyPrefix(ServerRecords.userPrefix(user), section, key);
+            byte[] to = Arrays.copyOf(from, from.length);
+            to[to.length - 1] = 1; // just past the NUL that ends the key: only this key's records
+            List<HistoryEntry> all = new ArrayList<>();
+            journal().scan(from, to, (k, v) -> {
+                long at = ServerRecords.historyReplacedAt(v);
+                if (at >= sinceMillis) {
+                    LwwEntry entry = ServerRecords.historyEntry(v);
+                    all.add(new HistoryEntry(entry.value(), entry.stamp(), at));
+                }
+                return true;
+            });
+            Collections.reverse(all); // records sort by the replaced entry's seq: oldest first
+            return Collections.unmodifiableList(new ArrayList<>(all.subList(0, Math.min(limit, all.size()))));
+        });
+    }
+
+    /** A full scan of the journal (in memory): this store is for one node with modest data. */
+    @Override
+    public Future<Long> pruneHistory(long beforeMillis) {
+        return run("history prune", () -> {
+            List<StoreWrite> deletes = new ArrayList<>();
+            journal().scan(new byte[0], new byte[] {(byte) 0xFF}, (k, v) -> {  // UTF-8 never holds 0xFF: every key
+                if (ServerRecords.isHistoryKey(k) && ServerRecords.historyReplacedAt(v) < beforeMillis) {
+                    deletes.add(StoreWrite.delete(k));
+                }
+                return true;
+            });
+            if (!deletes.isEmpty()) {
+                journal().commit(deletes);
+            }
+            return (long) deletes.size();
+        });
     }
 
     @Override
@@ -371,7 +483,7 @@ public final class JournalServerStore implements ServerStore {
             return Future.failedFuture(new StoreUnavailableException("journal server store " + file + " is closed", e));
         }
         return done.recover(e -> {
-            if (e instanceof StoreUnavailableException || e instanceof IllegalArgumentException) {
+            if (e instanceof StoreUnavailableException || e instanceof IllegalArgumentException || e instanceof QuotaExceededException) {
                 return Future.failedFuture(e);
             }
             return Future.failedFuture(new StoreUnavailableException("journal " + what + " on " + file + " failed: " + e.getMessage(), e));
@@ -386,7 +498,7 @@ public final class JournalServerStore implements ServerStore {
         /** Marks a deleted key (compared by identity). */
         private static final byte[] DELETED = new byte[0];
 
-        private final JournalLocalStore base;
+        final JournalLocalStore base;
         private final TreeMap<byte[], byte[]> writes = new TreeMap<>(Arrays::compareUnsigned);
 
         Pending(JournalLocalStore base) {

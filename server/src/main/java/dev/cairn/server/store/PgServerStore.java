@@ -35,7 +35,12 @@ import java.util.TreeMap;
  *       {@code WHERE} is the CRDT merge rule, {@code RETURNING} the seqs of the rows it changed.
  *       Seqs are computed in SQL from the reserved head, so none of these statements waits for
  *       an earlier answer: every statement of the whole group commit is pipelined on the
- *       connection and the commit costs about one round trip plus BEGIN/COMMIT.</li>
+ *       connection and the commit costs about one round trip plus BEGIN/COMMIT;</li>
+ *   <li>each of those statements also adds its net change of the user's bytes to {@code user_usage}
+ *       (reading the rows it replaces in a CTE, which sees the table as before the statement), and
+ *       the map upsert moves the entries it replaces to {@code map_history}; a last statement,
+ *       {@code cairn_settle_usage}, raises SQLSTATE {@value #QUOTA_SQLSTATE} for growth past the
+ *       quota, which rolls the whole transaction back ({@link QuotaExceededException}).</li>
  * </ol>
  * Any failure rolls the whole transaction back and fails the future with
  * {@link StoreUnavailableException}.
@@ -57,6 +62,21 @@ public final class PgServerStore implements ServerStore {
     /** The seq just below the ones this commit reserved for the user ($1 = user, $2 = merged count). */
     private static final String BASE = "WITH base AS (SELECT seq - $2 AS seq FROM user_heads WHERE user_id = $1)\n";
 
+    /**
+     * A CTE adding {@code delta} (a query of one bigint: the statement's net change of the user's
+     * bytes) to {@code user_usage}, and to its {@code pending_bytes} for {@link #SETTLE}.
+     */
+    private static String addUsage(String delta) {
+        return """
+                , usage AS (
+                    INSERT INTO user_usage AS u (user_id, used_bytes, pending_bytes)
+                    SELECT $1, d, d FROM (%s) AS delta(d) WHERE d <> 0
+                    ON CONFLICT (user_id) DO UPDATE
+                        SET used_bytes = u.used_bytes + excluded.used_bytes, pending_bytes = u.pending_bytes + excluded.pending_bytes
+                )
+                """.formatted(delta);
+    }
+
     /** Raise watermarks that are older than the new ones, purge the entries they hide. */
     private static final String CLEARS = BASE + """
             , marks AS (
@@ -71,7 +91,9 @@ public final class PgServerStore implements ServerStore {
                 DELETE FROM log_entries e USING marks m
                 WHERE e.user_id = $1 AND e.section = m.section AND e.stream = m.stream
                   AND (e.hlc, e.replica) <= (m.hlc, m.replica)
+                RETURNING octet_length(e.stream) + octet_length(e.value) AS bytes
             )
+            """ + addUsage("SELECT -coalesce(sum(bytes), 0) FROM purged") + """
             SELECT seq FROM marks""";
 
     /**
@@ -91,11 +113,21 @@ public final class PgServerStore implements ServerStore {
                 DELETE FROM map_entries e USING marks m
                 WHERE e.user_id = $1 AND e.section = m.section
                   AND (e.hlc, e.replica) <= (m.hlc, m.replica)
+                RETURNING CASE WHEN e.value IS NULL THEN 0 ELSE octet_length(e.key) + octet_length(e.value) END AS bytes
             )
+            """ + addUsage("SELECT -coalesce(sum(bytes), 0) FROM purged") + """
             SELECT seq FROM marks""";
 
     /** Add entries above their stream's watermark; at an equal stamp the greater value text wins (as GrowOnlyLog). */
     private static final String APPENDS = BASE + """
+            , old AS (
+                -- one primary-key probe per entry (LIMIT 1 keeps the planner from hashing all the user's rows)
+                SELECT e.section, e.stream, e.hlc, e.replica, e.value
+                FROM unnest($3::text[], $4::text[], $5::int8[], $6::text[]) AS k(section, stream, hlc, replica)
+                CROSS JOIN LATERAL (SELECT * FROM log_entries l
+                    WHERE l.user_id = $1 AND l.section = k.section AND l.stream = k.stream AND l.hlc = k.hlc
+                      AND l.replica = k.replica COLLATE "C" LIMIT 1) AS e
+            ), added AS (
             INSERT INTO log_entries AS e (user_id, section, stream, hlc, replica, value, seq)
             SELECT $1, x.section, x.stream, x.hlc, x.replica, x.value, base.seq + x.o
             FROM unnest($3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::int8[]) AS x(section, stream, hlc, replica, value, o), base
@@ -106,10 +138,24 @@ public final class PgServerStore implements ServerStore {
             ON CONFLICT (user_id, section, stream, hlc, replica) DO UPDATE
                 SET value = excluded.value, seq = excluded.seq
                 WHERE excluded.value > e.value
-            RETURNING e.seq""";
+            RETURNING e.section, e.stream, e.hlc, e.replica, e.value, e.seq
+            )
+            """ + addUsage("""
+                SELECT coalesce(sum(octet_length(a.stream) + octet_length(a.value)
+                                    - coalesce(octet_length(o.stream) + octet_length(o.value), 0)), 0)
+                FROM added a LEFT JOIN old o
+                  ON o.section = a.section AND o.stream = a.stream AND o.hlc = a.hlc AND o.replica = a.replica""") + """
+            SELECT seq FROM added""";
 
     /** Replace a key's entry only if the new one beats it, exactly as LwwEntry.beats; nothing at or below the section's clear. */
     private static final String PUTS = BASE + """
+            , old AS (
+                -- one primary-key probe per key (LIMIT 1 keeps the planner from hashing all the user's rows)
+                SELECT m.section, m.key, m.value, m.hlc, m.replica, m.seq
+                FROM unnest($3::text[], $4::text[]) AS k(section, key)
+                CROSS JOIN LATERAL (SELECT * FROM map_entries e
+                    WHERE e.user_id = $1 AND e.section = k.section AND e.key = k.key LIMIT 1) AS m
+            ), won AS (
             INSERT INTO map_entries AS m (user_id, section, key, value, hlc, replica, seq)
             SELECT $1, x.section, x.key, x.value, x.hlc, x.replica, base.seq + x.o
             FROM unnest($3::text[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::int8[]) AS x(section, key, value, hlc, replica, o), base
@@ -123,7 +169,35 @@ public final class PgServerStore implements ServerStore {
                    OR ((excluded.hlc, excluded.replica) = (m.hlc, m.replica)
                        AND excluded.value IS NOT NULL
                        AND (m.value IS NULL OR excluded.value > m.value))
-            RETURNING m.seq""";
+            RETURNING m.section, m.key, m.value, m.seq
+            ), kept AS (
+                -- $9 replaced at (millis), $10 keep history: the entries this statement replaced
+                INSERT INTO map_history (user_id, section, key, seq, value, hlc, replica, replaced_at)
+                SELECT $1, o.section, o.key, o.seq, o.value, o.hlc, o.replica, $9::int8
+                FROM won w JOIN old o ON o.section = w.section AND o.key = w.key
+                WHERE $10::boolean
+                ON CONFLICT DO NOTHING
+            )
+            """ + addUsage("""
+                SELECT coalesce(sum(CASE WHEN w.value IS NULL THEN 0 ELSE octet_length(w.key) + octet_length(w.value) END
+                                    - CASE WHEN o.value IS NULL THEN 0 ELSE octet_length(o.key) + octet_length(o.value) END), 0)
+                FROM won w LEFT JOIN old o ON o.section = w.section AND o.key = w.key""") + """
+            SELECT seq FROM won""";
+
+    /** Last statement of a user's part of a commit: settles usage, refuses growth past the quota (V3 migration). */
+    private static final String SETTLE = "SELECT cairn_settle_usage($1, $2)";
+
+    /** SQLSTATE cairn_settle_usage raises for a refused growth. */
+    static final String QUOTA_SQLSTATE = "CQ001";
+
+    private static final String USAGE = "SELECT used_bytes FROM user_usage WHERE user_id = $1";
+
+    private static final String HISTORY = """
+            SELECT value, hlc, replica, replaced_at FROM map_history
+            WHERE user_id = $1 AND section = $2 AND key = $3 AND replaced_at >= $4
+            ORDER BY seq DESC LIMIT $5""";
+
+    private static final String PRUNE_HISTORY = "DELETE FROM map_history WHERE replaced_at < $1";
 
     /** kind: 0 map entry, 1 log entry, 2 watermark, 3 map section watermark. Each branch is limited too, so each uses its (user_id, seq) index. */
     private static final String READ_SINCE = """
@@ -201,7 +275,8 @@ public final class PgServerStore implements ServerStore {
     }
 
     @Override
-    public Future<Map<String, CommitResult>> commit(List<UserBatch> batches) {
+    public Future<Map<String, CommitResult>> commit(List<UserBatch> batches, Limits limits) {
+        Objects.requireNonNull(limits, "limits");
         List<UserWrite> writes = new ArrayList<>();
         try {
             TreeMap<String, List<Change>> byUser = UserChanges.byUser(batches);
@@ -215,16 +290,41 @@ public final class PgServerStore implements ServerStore {
         return pool.withTransaction(conn -> {
             List<Future<?>> pending = new ArrayList<>();
             for (UserWrite write : writes) {
-                write.send(conn, pending);
+                write.send(conn, pending, limits);
             }
-            return Future.all(pending).map(all -> {
+            // join, not all: wait for every answer, so a refused quota is found whichever failed first
+            // (the statements after it fail as "transaction aborted").
+            return Future.join(pending).recover(e -> {
+                for (Future<?> f : pending) {
+                    QuotaExceededException quota = quotaRefusal(f.cause());
+                    if (quota != null) {
+                        return Future.failedFuture(quota);
+                    }
+                }
+                return Future.failedFuture(e);
+            }).map(all -> {
                 Map<String, CommitResult> results = new LinkedHashMap<>();
                 for (UserWrite write : writes) {
                     results.put(write.user, write.result());
                 }
                 return Collections.unmodifiableMap(results);
             });
-        }).recover(e -> unavailable("commit", e));
+        }).recover(e -> e instanceof QuotaExceededException ? Future.failedFuture(e) : unavailable("commit", e));
+    }
+
+    /** The refusal cairn_settle_usage raised, or null. */
+    private static QuotaExceededException quotaRefusal(Throwable e) {
+        if (e instanceof io.vertx.pgclient.PgException pg && QUOTA_SQLSTATE.equals(pg.getSqlState()) && pg.getDetail() != null) {
+            String[] n = pg.getDetail().trim().split(" ");
+            if (n.length == 3) {
+                try {
+                    return new QuotaExceededException(pg.getHint(), Long.parseLong(n[0]), Long.parseLong(n[1]), Long.parseLong(n[2]));
+                } catch (NumberFormatException ignored) {
+                    return null;
+                }
+            }
+        }
+        return null;
     }
 
     /** One user's part of a group commit: its statements, sent without waiting, and their answers. */
@@ -239,7 +339,7 @@ public final class PgServerStore implements ServerStore {
             this.changes = changes;
         }
 
-        void send(SqlConnection conn, List<Future<?>> pending) {
+        void send(SqlConnection conn, List<Future<?>> pending, Limits limits) {
             long n = changes.size();
             if (n == 0) {
                 head = conn.preparedQuery(HEAD).execute(Tuple.of(user));
@@ -306,9 +406,12 @@ public final class PgServerStore implements ServerStore {
             if (!pSections.isEmpty()) {
                 data.add(conn.preparedQuery(PUTS).execute(Tuple.tuple().addString(user).addLong(n)
                         .addArrayOfString(strings(pSections)).addArrayOfString(strings(pKeys)).addArrayOfString(strings(pValues))
-                        .addArrayOfLong(longs(pHlcs)).addArrayOfString(strings(pReplicas)).addArrayOfLong(longs(pOffsets))));
+                        .addArrayOfLong(longs(pHlcs)).addArrayOfString(strings(pReplicas)).addArrayOfLong(longs(pOffsets))
+                        .addLong(limits.nowMillis()).addBoolean(limits.historyMillis() > 0)));
             }
             pending.addAll(data);
+            // After the user's data statements (same connection, so in order): settle the usage they changed.
+            pending.add(conn.preparedQuery(SETTLE).execute(Tuple.of(user, limits.quotaBytes())));
         }
 
         CommitResult result() {
@@ -370,6 +473,41 @@ public final class PgServerStore implements ServerStore {
             case 3 -> Change.Clear.wholeSection(row.getString(1), stamp);
             default -> throw new IllegalStateException("unknown row kind " + row.getInteger(0));
         };
+    }
+
+    @Override
+    public Future<Long> usage(String user) {
+        try {
+            UserChanges.checkUser(user);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return pool.preparedQuery(USAGE).execute(Tuple.of(user))
+                .map(PgServerStore::firstLong)
+                .recover(e -> unavailable("usage read", e));
+    }
+
+    @Override
+    public Future<List<HistoryEntry>> history(String user, String section, String key, long sinceMillis, int limit) {
+        try {
+            UserChanges.checkHistory(user, section, key, limit);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return pool.preparedQuery(HISTORY).execute(Tuple.of(user, section, key, sinceMillis, (long) limit)).map(rows -> {
+            List<HistoryEntry> out = new ArrayList<>(rows.size());
+            for (Row row : rows) {
+                out.add(new HistoryEntry(row.getString(0), new Stamp(row.getLong(1), row.getString(2)), row.getLong(3)));
+            }
+            return Collections.unmodifiableList(out);
+        }).recover(e -> unavailable("history read", e));
+    }
+
+    @Override
+    public Future<Long> pruneHistory(long beforeMillis) {
+        return pool.preparedQuery(PRUNE_HISTORY).execute(Tuple.of(beforeMillis))
+                .map(rows -> (long) rows.rowCount())
+                .recover(e -> unavailable("history prune", e));
     }
 
     @Override

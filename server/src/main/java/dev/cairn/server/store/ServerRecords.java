@@ -20,6 +20,8 @@ import java.util.Arrays;
  * user NUL 'w' section NUL stream                seq, hlc, replica     (log watermark)
  * user NUL 'w' section NUL                       seq, hlc, replica     (map section clear watermark: empty stream)
  * user NUL 's' seq                               the key of the entry holding that seq (index for readSince)
+ * user NUL 'u'                                   bytes the user holds (ServerStore.usage; 8 bytes)
+ * user NUL 'y' section NUL key NUL seq           replaced at (8 bytes), then the replaced map entry's value as above (history)
  * </pre>
  * Numbers are 8 bytes big-endian; seqs and hlcs are non-negative, so byte order is numeric order,
  * and log keys of one stream sort by stamp (replica ids are ASCII). Every entry value starts with
@@ -32,6 +34,8 @@ final class ServerRecords {
     static final byte LOG = 'l';
     static final byte WATERMARK = 'w';
     static final byte SEQ = 's';
+    static final byte USAGE = 'u';
+    static final byte HISTORY = 'y';
 
     private ServerRecords() {
     }
@@ -80,6 +84,42 @@ final class ServerRecords {
 
     static byte[] seqKey(byte[] user, long seq) {
         return concat(user, new byte[] {SEQ}, ByteBuffer.allocate(8).putLong(seq).array());
+    }
+
+    static byte[] usageKey(byte[] user) {
+        return concat(user, new byte[] {USAGE});
+    }
+
+    /** Prefix of every history record of one map key; they sort by the replaced entry's seq after it. */
+    static byte[] historyKeyPrefix(byte[] user, String section, String key) {
+        return concat(user, new byte[] {HISTORY}, utf8(section), new byte[] {0}, utf8(key), new byte[] {0});
+    }
+
+    static byte[] historyKey(byte[] user, String section, String key, long seq) {
+        return concat(historyKeyPrefix(user, section, key), ByteBuffer.allocate(8).putLong(seq).array());
+    }
+
+    /** True if {@code key} is a history record (of any user). */
+    static boolean isHistoryKey(byte[] key) {
+        for (int i = 0; i < key.length - 1; i++) {
+            if (key[i] == 0) {
+                return key[i + 1] == HISTORY;
+            }
+        }
+        return false;
+    }
+
+    /** A history record: when the entry was replaced, then the entry as {@link #mapValue} stored it. */
+    static byte[] historyValue(long replacedAtMillis, byte[] replacedMapValue) {
+        return ByteBuffer.allocate(8 + replacedMapValue.length).putLong(replacedAtMillis).put(replacedMapValue).array();
+    }
+
+    static long historyReplacedAt(byte[] value) {
+        return readLong(value);
+    }
+
+    static LwwEntry historyEntry(byte[] value) {
+        return mapEntry(Arrays.copyOfRange(value, 8, value.length));
     }
 
     /** The first key after every seq-index key of the user. */

@@ -37,8 +37,39 @@ public interface ServerStore {
     /**
      * Merges the batches in one transaction. Several batches may name the same user. Returns one
      * result per user named, with the changes that altered that user's state and their seqs.
+     *
+     * <p>{@code limits} (issue 7): the same transaction keeps each user's usage (see
+     * {@link #usage}) and, when {@code historyMillis > 0}, moves every map entry a change replaces
+     * (value or tombstone, with its stamp) to the key's history, marked replaced at
+     * {@code nowMillis}. If any user's changes together would leave that user above
+     * {@code quotaBytes} (when {@code > 0}) with more than they used before, the whole commit
+     * fails with {@link QuotaExceededException} naming that user and nothing of it is kept:
+     * callers retry the other users' batches without it ({@code GroupCommitter}). Changes that do
+     * not grow a user's usage are never refused, so a user over quota can always free space.
      */
-    Future<Map<String, CommitResult>> commit(List<UserBatch> batches);
+    Future<Map<String, CommitResult>> commit(List<UserBatch> batches, Limits limits);
+
+    /** {@link #commit(List, Limits)} with no quota and no history. */
+    default Future<Map<String, CommitResult>> commit(List<UserBatch> batches) {
+        return commit(batches, Limits.NONE);
+    }
+
+    /**
+     * The bytes a user holds on the server: the UTF-8 bytes of key and value (JSON text) of every
+     * live map entry, plus of stream name and value of every visible log entry. Tombstones,
+     * watermarks, history and bookkeeping count nothing. Kept by {@link #commit} in the same
+     * transaction as the data, so it is exact.
+     */
+    Future<Long> usage(String user);
+
+    /**
+     * Earlier entries of one map key, newest first: those replaced at or after {@code sinceMillis},
+     * at most {@code limit}.
+     */
+    Future<List<HistoryEntry>> history(String user, String section, String key, long sinceMillis, int limit);
+
+    /** Removes the history of every user replaced before {@code beforeMillis}; completes with how many entries went. */
+    Future<Long> pruneHistory(long beforeMillis);
 
     /**
      * Up to {@code limit} entries of a user with seq greater than {@code cursor}, in seq order,
@@ -53,6 +84,30 @@ public interface ServerStore {
     Future<Void> ping();
 
     Future<Void> close();
+
+    /**
+     * What a commit enforces and records (issue 7).
+     *
+     * @param quotaBytes    most bytes a user may hold ({@link #usage}); 0 is no limit
+     * @param historyMillis map history is kept when {@code > 0} (pruning is {@link #pruneHistory})
+     * @param nowMillis     the commit's wall-clock time, recorded as the replacement time of history entries
+     */
+    record Limits(long quotaBytes, long historyMillis, long nowMillis) {
+        public static final Limits NONE = new Limits(0, 0, 0);
+
+        public Limits {
+            if (quotaBytes < 0 || historyMillis < 0) {
+                throw new IllegalArgumentException("quotaBytes and historyMillis must be >= 0: " + quotaBytes + ", " + historyMillis);
+            }
+        }
+    }
+
+    /**
+     * An earlier entry of a map key: its value ({@code null}: the key was deleted), the stamp it
+     * was written with, and when a later change replaced it (Unix millis, server clock).
+     */
+    record HistoryEntry(String value, dev.cairn.engine.clock.Stamp stamp, long replacedAtMillis) {
+    }
 
     /** Changes pushed by one socket (or one HTTP request) for one user. */
     record UserBatch(String user, List<Change> changes) {

@@ -49,6 +49,40 @@ final class UserChanges {
         }
     }
 
+    static void checkHistory(String user, String section, String key, int limit) {
+        checkUser(user);
+        if (section == null || section.isEmpty() || key == null || key.isEmpty()) {
+            throw new IllegalArgumentException("section and key must be non-empty");
+        }
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be >= 1: " + limit);
+        }
+    }
+
+    /** Bytes a live map entry or a visible log entry counts toward its user's usage ({@link ServerStore#usage}). */
+    static long bytes(String keyOrStream, String value) {
+        return value == null ? 0 : utf8Length(keyOrStream) + utf8Length(value);
+    }
+
+    /** UTF-8 length without encoding (a lone surrogate counts 3, as PostgreSQL never sees one: values are valid JSON text). */
+    static long utf8Length(String s) {
+        long n = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                n += 1;
+            } else if (c < 0x800) {
+                n += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                n += 4;
+                i++;
+            } else {
+                n += 3;
+            }
+        }
+        return n;
+    }
+
     /** The batches' changes per user, users in sorted order (the lock order that keeps group commits deadlock-free). */
     static TreeMap<String, List<Change>> byUser(List<ServerStore.UserBatch> batches) {
         Objects.requireNonNull(batches, "batches");

@@ -294,6 +294,32 @@ class DemoPageIT {
         page.assertNoConsoleErrors();
     }
 
+    @Test
+    @Order(12)
+    void serverStorageMeterAndThemeHistory() {
+        // use against quota, from GET /api/usage, as a meter
+        page.until(() -> page.text("server-usage").contains(" of "), "server usage against the quota shown");
+        long quota = api("/api/usage").path("quotaBytes").asLong();
+        assertEquals(String.valueOf(quota), page.attr("server-usage", "data-quota"));
+        page.until(() -> Long.parseLong(page.attr("server-usage", "data-used")) > 0, "some bytes used");
+        assertEquals("meter", page.attr("server-meter", "role"));
+        Object width = page.script("return document.querySelector('#server-meter span').style.width");
+        assertTrue(String.valueOf(width).endsWith("%"), "the meter is filled through the CSSOM: " + width);
+        // the theme's earlier value, restored from the server's history
+        page.select("pref-theme", "light");
+        page.waitLiveAndSynced();
+        page.select("pref-theme", "dark");
+        page.waitLiveAndSynced();
+        page.until(() -> "dark".equals(api("/api/preferences").path("theme").asText()), "dark on the server");
+        page.click("theme-history-show");
+        page.until(() -> page.exists("theme-restore-0"), "the theme's history listed");
+        assertTrue(page.text("theme-version-0").startsWith("light "), page.text("theme-version-0"));
+        page.click("theme-restore-0");
+        page.until(() -> "light".equals(page.htmlTheme()), "the restored theme applies");
+        page.waitLiveAndSynced();
+        page.until(() -> "light".equals(api("/api/preferences").path("theme").asText()), "the restore synced to the server");
+    }
+
     /** The chat entries the server still keeps (a clear purges those at or below its watermark). */
     private static List<String> chatEntriesAfterClear(String canonical) {
         try {

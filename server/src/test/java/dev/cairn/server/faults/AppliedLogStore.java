@@ -45,8 +45,8 @@ final class AppliedLogStore implements ServerStore {
     }
 
     @Override
-    public Future<Map<String, CommitResult>> commit(List<UserBatch> batches) {
-        return delegate.commit(batches).map(results -> {
+    public Future<Map<String, CommitResult>> commit(List<UserBatch> batches, Limits limits) {
+        return delegate.commit(batches, limits).map(results -> {
             StringBuilder lines = new StringBuilder();
             results.values().forEach(r -> r.applied().forEach(s -> lines.append("A\t").append(r.user()).append('\t')
                     .append(s.seq()).append('\t').append(ChangeId.of(s.change())).append('\n')));
@@ -77,6 +77,21 @@ final class AppliedLogStore implements ServerStore {
     @Override
     public Future<Page> readSince(String user, long cursor, int limit) {
         return delegate.readSince(user, cursor, limit);
+    }
+
+    @Override
+    public Future<Long> usage(String user) {
+        return delegate.usage(user);
+    }
+
+    @Override
+    public Future<List<HistoryEntry>> history(String user, String section, String key, long sinceMillis, int limit) {
+        return delegate.history(user, section, key, sinceMillis, limit);
+    }
+
+    @Override
+    public Future<Long> pruneHistory(long beforeMillis) {
+        return delegate.pruneHistory(beforeMillis);
     }
 
     @Override

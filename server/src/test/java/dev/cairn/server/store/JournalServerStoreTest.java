@@ -110,4 +110,20 @@ class JournalServerStoreTest extends ServerStoreContract {
         JournalServerStore s = JournalServerStore.inDataDir(vertx, dataDir);
         assertEquals(dataDir.resolve("server.journal").toAbsolutePath(), s.file());
     }
+
+    @Test
+    void usageOfAJournalWrittenBeforeUsageWasKeptIsCountedFromItsEntries() throws Exception {
+        commit("alice", set("prefs", "thème", "\"ü\"", 1, "phone"), append("chat", "c", "\"x\"", 1, "phone"));
+        await(store.close());
+        store = null;
+        try (dev.cairn.engine.store.JournalLocalStore raw = dev.cairn.engine.store.JournalLocalStore.open(file)) {
+            raw.commit(List.of(dev.cairn.engine.store.StoreWrite.delete(ServerRecords.usageKey(ServerRecords.userPrefix("alice")))));
+        }
+        store = openStore(vertx);
+        await(store.start());
+        long expected = utf8("thème") + utf8("\"ü\"") + utf8("c") + utf8("\"x\"");
+        assertEquals(expected, (long) await(store.usage("alice")));
+        commit("alice", set("prefs", "more", "1", 2, "phone"));
+        assertEquals(expected + utf8("more") + 1, (long) await(store.usage("alice")));
+    }
 }

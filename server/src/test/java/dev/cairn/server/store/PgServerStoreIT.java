@@ -48,7 +48,8 @@ class PgServerStoreIT extends ServerStoreContract {
     @Override
     protected void createBacking(Vertx vertx) throws Exception {
         sql("DO $$ BEGIN IF to_regclass('user_heads') IS NOT NULL THEN "
-                + "TRUNCATE user_heads, map_entries, log_entries, log_watermarks, map_watermarks; END IF; END $$");
+                + "TRUNCATE user_heads, map_entries, log_entries, log_watermarks, map_watermarks; END IF; "
+                + "IF to_regclass('user_usage') IS NOT NULL THEN TRUNCATE user_usage, map_history; END IF; END $$");
     }
 
     @Override
@@ -173,6 +174,78 @@ class PgServerStoreIT extends ServerStoreContract {
                 readAll("alice", 0, 10).stream().map(ServerStore.Sequenced::change).toList());
         // The pool is healthy afterwards.
         assertEquals(1, commit("alice", set("prefs", "theme", "\"light\"", 2, "phone")).applied().size());
+    }
+
+    private static List<io.vertx.sqlclient.Row> rows(String query) throws Exception {
+        Pool pool = PgBuilder.pool().connectingTo(database.connectOptions()).using(adminVertx).build();
+        try {
+            List<io.vertx.sqlclient.Row> out = new ArrayList<>();
+            await(pool.query(query).execute()).forEach(out::add);
+            return out;
+        } finally {
+            await(pool.close());
+        }
+    }
+
+    @Test
+    void usageAndHistoryAreRowsWrittenInTheCommitsTransaction() throws Exception {
+        ServerStore.Limits quota = new ServerStore.Limits(50, 60_000, 7_000);
+        commit(quota, batch("alice", set("prefs", "theme", "\"light\"", 1, "phone"), append("chat", "c", "\"hé\"", 1, "phone")));
+        commit(quota, batch("alice", set("prefs", "theme", "\"dark\"", 2, "phone")));
+        long expected = utf8("theme") + utf8("\"dark\"") + utf8("c") + utf8("\"hé\"");
+        List<io.vertx.sqlclient.Row> usage = rows("SELECT used_bytes, pending_bytes FROM user_usage WHERE user_id = 'alice'");
+        assertEquals(1, usage.size());
+        assertEquals(expected, usage.get(0).getLong(0));
+        assertEquals(0L, usage.get(0).getLong(1), "pending_bytes is settled to 0 by the end of every commit");
+        assertEquals(expected, (long) await(store.usage("alice")));
+        // the table agrees with a recount from the data
+        assertEquals(expected, rows("SELECT sum(octet_length(key) + octet_length(value)) FROM map_entries WHERE user_id = 'alice' AND value IS NOT NULL")
+                .get(0).getLong(0) + rows("SELECT sum(octet_length(stream) + octet_length(value)) FROM log_entries WHERE user_id = 'alice'")
+                .get(0).getLong(0));
+        List<io.vertx.sqlclient.Row> history = rows("SELECT section, key, value, hlc, replica, replaced_at FROM map_history WHERE user_id = 'alice'");
+        assertEquals(1, history.size());
+        assertEquals("\"light\"", history.get(0).getString(2));
+        assertEquals(1L, history.get(0).getLong(3));
+        assertEquals("phone", history.get(0).getString(4));
+        assertEquals(7_000L, history.get(0).getLong(5));
+        // a refused commit leaves every table as it was
+        String big = "\"" + "x".repeat(60) + "\"";
+        assertInstanceOf(QuotaExceededException.class, failureOf(store.commit(List.of(
+                batch("alice", set("prefs", "theme", big, 3, "phone"))), quota)));
+        usage = rows("SELECT used_bytes, pending_bytes FROM user_usage WHERE user_id = 'alice'");
+        assertEquals(expected, usage.get(0).getLong(0));
+        assertEquals(0L, usage.get(0).getLong(1));
+        assertEquals(1, rows("SELECT 1 FROM map_history WHERE user_id = 'alice'").size());
+        assertEquals("\"dark\"", rows("SELECT value FROM map_entries WHERE user_id = 'alice' AND key = 'theme'").get(0).getString(0));
+        // the pool is healthy afterwards
+        commit(quota, batch("alice", delete("prefs", "theme", 4, "phone")));
+        assertEquals(utf8("c") + utf8("\"hé\""), rows("SELECT used_bytes FROM user_usage WHERE user_id = 'alice'").get(0).getLong(0));
+        assertEquals(2, rows("SELECT 1 FROM map_history WHERE user_id = 'alice'").size());
+    }
+
+    @Test
+    void theMigrationCountsDataWrittenBeforeIt() throws Exception {
+        try (TestDatabase fresh = TestDatabase.create(vertx)) {
+            ServerStore first = PgServerStore.create(vertx, fresh.url(), 1);
+            await(first.start());
+            await(first.commit(List.of(batch("alice", set("prefs", "thème", "\"ü\"", 1, "phone"), append("chat", "c", "\"x\"", 1, "phone")))));
+            await(first.close());
+            Pool pool = PgBuilder.pool().connectingTo(fresh.connectOptions()).using(vertx).build();
+            try {
+                // as a V1/V2 database with data: no usage rows, V3 not applied yet
+                await(pool.query("DROP TABLE user_usage; DROP TABLE map_history; DROP FUNCTION cairn_settle_usage(text, bigint); "
+                        + "DELETE FROM cairn_migrations WHERE version = 3").execute());
+            } finally {
+                await(pool.close());
+            }
+            ServerStore again = PgServerStore.create(vertx, fresh.url(), 1);
+            try {
+                await(again.start());
+                assertEquals(utf8("thème") + utf8("\"ü\"") + utf8("c") + utf8("\"x\""), (long) await(again.usage("alice")));
+            } finally {
+                await(again.close());
+            }
+        }
     }
 
     @Test

@@ -677,6 +677,145 @@ public abstract class ServerStoreContract {
         assertEquals(0L, await(store.head("a")));
     }
 
+    // ---- usage, quota and map history (issue 7)
+
+    protected static long utf8(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    }
+
+    protected Map<String, CommitResult> commit(ServerStore.Limits limits, UserBatch... batches) throws Exception {
+        Map<String, CommitResult> results = await(store.commit(List.of(batches), limits));
+        results.values().forEach(ServerStoreContract::checkResult);
+        return results;
+    }
+
+    protected static UserBatch batch(String user, Change... changes) {
+        return new UserBatch(user, List.of(changes));
+    }
+
+    protected long usage(String user) throws Exception {
+        return await(store.usage(user));
+    }
+
+    protected List<ServerStore.HistoryEntry> history(String user, String section, String key) throws Exception {
+        return await(store.history(user, section, key, 0, 100));
+    }
+
+    @Test
+    void usageIsTheUtf8BytesOfLiveMapAndLogEntries() throws Exception {
+        assertEquals(0L, usage("alice"));
+        commit("alice", set("prefs", "thème", "\"ü€\"", 1, "phone"), delete("prefs", "gone", 1, "phone"),
+                append("chat", "c1", "{\"t\":\"hi\"}", 1, "phone"), append("chat", "c1", "{\"t\":\"yo\"}", 2, "phone"));
+        long chat = 2 * (utf8("c1") + utf8("{\"t\":\"hi\"}"));
+        assertEquals(utf8("thème") + utf8("\"ü€\"") + chat, usage("alice"), "tombstones count nothing");
+        commit("alice", set("prefs", "thème", "1", 2, "phone"));
+        assertEquals(utf8("thème") + 1 + chat, usage("alice"), "an overwrite counts the new value only");
+        commit("alice", set("prefs", "thème", "\"a much longer value that loses\"", 1, "tablet"));
+        assertEquals(utf8("thème") + 1 + chat, usage("alice"), "a change that loses counts nothing");
+        commit("alice", append("chat", "c1", "{\"t\":\"yo\"}", 2, "phone"));
+        assertEquals(utf8("thème") + 1 + chat, usage("alice"), "a re-sent append counts once");
+        assertEquals(0L, usage("bob"), "usage is per user");
+        commit("alice", delete("prefs", "thème", 3, "phone"), clear("chat", "c1", 3, "phone"));
+        assertEquals(0L, usage("alice"), "deletes and clears free everything");
+        commit("alice", set("cards", "k", "true", 4, "phone"));
+        reopen();
+        assertEquals(utf8("k") + 4, usage("alice"), "usage is durable");
+        commit("alice", set("cards", "k", "false", 5, "phone"));
+        assertEquals(utf8("k") + 5, usage("alice"));
+    }
+
+    @Test
+    void aCommitThatWouldGoOverQuotaIsRefusedWholeAndChangesNothing() throws Exception {
+        ServerStore.Limits quota = new ServerStore.Limits(100, 60_000, 1_000);
+        String forty = "\"" + "x".repeat(38) + "\"";
+        commit(quota, batch("alice", set("prefs", "a", forty, 1, "phone")));
+        assertEquals(41L, usage("alice"));
+        long head = await(store.head("alice"));
+        String state = foldedState("alice", 100);
+        // b and c together (and bob's batch in the same commit) are refused; alone b would fit.
+        Throwable failure = failureOf(store.commit(List.of(
+                batch("alice", set("prefs", "b", forty, 2, "phone"), set("prefs", "a", "\"" + "y".repeat(38) + "\"", 2, "phone")),
+                batch("bob", set("prefs", "theme", "\"dark\"", 1, "laptop")),
+                batch("alice", set("prefs", "c", forty, 2, "phone"))), quota));
+        QuotaExceededException refused = assertInstanceOf(QuotaExceededException.class, failure);
+        assertEquals("alice", refused.user());
+        assertEquals(41L, refused.usedBytes());
+        assertEquals(123L, refused.wouldUseBytes());
+        assertEquals(100L, refused.quotaBytes());
+        assertTrue(refused.getMessage().contains("41") && refused.getMessage().contains("123") && refused.getMessage().contains("100"),
+                refused.getMessage());
+        assertEquals(head, await(store.head("alice")), "nothing of the refused commit is kept");
+        assertEquals(state, foldedState("alice", 100));
+        assertEquals(41L, usage("alice"));
+        assertEquals(List.of(), history("alice", "prefs", "a"), "no history from a refused commit");
+        assertEquals(0L, await(store.head("bob")), "the whole commit is refused; the caller retries bob without alice");
+        assertEquals(0L, usage("bob"));
+        // bob alone, and alice's b alone, fit
+        commit(quota, batch("bob", set("prefs", "theme", "\"dark\"", 1, "laptop")));
+        commit(quota, batch("alice", set("prefs", "b", forty, 2, "phone")));
+        assertEquals(82L, usage("alice"));
+        // no limit: anything goes, and afterwards alice is above a smaller quota
+        commit(ServerStore.Limits.NONE, batch("alice", set("prefs", "c", forty, 3, "phone")));
+        assertEquals(123L, usage("alice"));
+        // above the quota, a change that does not grow her usage is accepted, even one that leaves her above it...
+        commit(quota, batch("alice", set("prefs", "c", "\"" + "z".repeat(20) + "\"", 4, "phone")));
+        assertEquals(105L, usage("alice"));
+        // ...and so is a mix that shrinks her usage in all
+        commit(quota, batch("alice", delete("prefs", "c", 5, "phone"), set("prefs", "d", "1", 5, "phone")));
+        assertEquals(84L, usage("alice"));
+        // one byte too many is refused, exactly at the quota is accepted
+        String sixteen = "\"" + "q".repeat(14) + "\"";   // "e" + 16 = 17 bytes: 84 + 17 = 101
+        assertInstanceOf(QuotaExceededException.class, failureOf(store.commit(List.of(batch("alice", set("prefs", "e", sixteen, 6, "phone"))), quota)));
+        commit(quota, batch("alice", set("prefs", "e", "\"" + "q".repeat(13) + "\"", 6, "phone")));
+        assertEquals(100L, usage("alice"));
+        // deletes always get through
+        commit(quota, batch("alice", delete("prefs", "a", 7, "phone"), delete("prefs", "b", 7, "phone")));
+        assertEquals(100L - 82L, usage("alice"));
+    }
+
+    @Test
+    void replacedMapEntriesAreKeptInHistoryNewestFirstAndPruned() throws Exception {
+        commit(new ServerStore.Limits(0, 60_000, 1_000), batch("alice", set("prefs", "theme", "\"light\"", 1, "phone"),
+                set("prefs", "them", "1", 1, "phone"), set("prefs", "theme2", "1", 1, "phone")));
+        commit(new ServerStore.Limits(0, 60_000, 2_000), batch("alice", set("prefs", "theme", "\"dark\"", 2, "laptop"),
+                set("prefs", "them", "2", 2, "phone"), set("prefs", "theme2", "2", 2, "phone")));
+        commit(new ServerStore.Limits(0, 60_000, 3_000), batch("alice", delete("prefs", "theme", 3, "phone")));
+        commit(new ServerStore.Limits(0, 60_000, 3_500), batch("alice", set("prefs", "theme", "\"old\"", 0, "tablet")));
+        ServerStore.HistoryEntry dark = new ServerStore.HistoryEntry("\"dark\"", stamp(2, "laptop"), 3_000);
+        ServerStore.HistoryEntry light = new ServerStore.HistoryEntry("\"light\"", stamp(1, "phone"), 2_000);
+        assertEquals(List.of(dark, light), history("alice", "prefs", "theme"),
+                "the entries replaced or deleted, newest first; a change that loses replaces nothing");
+        assertEquals(List.of(dark), await(store.history("alice", "prefs", "theme", 0, 1)), "limit");
+        assertEquals(List.of(dark), await(store.history("alice", "prefs", "theme", 2_500, 10)), "since");
+        assertEquals(List.of(new ServerStore.HistoryEntry("1", stamp(1, "phone"), 2_000)), history("alice", "prefs", "them"),
+                "keys that prefix each other keep their own history");
+        assertEquals(List.of(), history("bob", "prefs", "theme"));
+        assertEquals(List.of(), history("alice", "cards", "theme"));
+        // a value written over a deletion: the tombstone is history too
+        commit(new ServerStore.Limits(0, 60_000, 4_000), batch("alice", set("prefs", "theme", "\"light\"", 4, "phone")));
+        ServerStore.HistoryEntry deleted = new ServerStore.HistoryEntry(null, stamp(3, "phone"), 4_000);
+        assertEquals(List.of(deleted, dark, light), history("alice", "prefs", "theme"));
+        assertEquals(utf8("theme") + utf8("\"light\"") + utf8("them") + 1 + utf8("theme2") + 1, usage("alice"),
+                "history counts nothing toward usage");
+        reopen();
+        assertEquals(List.of(deleted, dark, light), history("alice", "prefs", "theme"), "history is durable");
+        // pruning removes what was replaced before the cutoff, of every user
+        commit(new ServerStore.Limits(0, 60_000, 1_500), batch("bob", set("prefs", "x", "1", 1, "r")), batch("bob", set("prefs", "x", "2", 2, "r")));
+        commit(new ServerStore.Limits(0, 60_000, 1_500), batch("bob", set("prefs", "x", "3", 3, "r")));
+        assertEquals(1, history("bob", "prefs", "x").size());
+        assertEquals(4L, await(store.pruneHistory(3_000)), "alice's light, them and theme2 (2,000), bob's x (1,500)");
+        assertEquals(List.of(deleted, dark), history("alice", "prefs", "theme"));
+        assertEquals(List.of(), history("bob", "prefs", "x"));
+        assertEquals(0L, await(store.pruneHistory(3_000)));
+        assertEquals(2L, await(store.pruneHistory(Long.MAX_VALUE)));
+        assertEquals(List.of(), history("alice", "prefs", "theme"));
+        // with history off nothing is kept
+        commit(ServerStore.Limits.NONE, batch("alice", set("prefs", "theme", "\"dark\"", 5, "phone")));
+        assertEquals(List.of(), history("alice", "prefs", "theme"));
+        assertEquals("\"dark\"", ((Change.Put) readAll("alice", 0, 100).stream().map(Sequenced::change)
+                .filter(c -> c instanceof Change.Put p && p.key().equals("theme")).findFirst().orElseThrow()).value());
+    }
+
     // ---- more helpers
 
     protected static Set<Change> changesOf(List<Sequenced> sequenced) {
