@@ -99,6 +99,8 @@ public final class HttpApi {
     }
 
     private static final int TRANSFER_THREADS = 8;
+    /** A refused import's rest is read and dropped up to this much at least, so the client gets the answer. */
+    private static final long DISCARD_AT_LEAST = 16L << 20;
     /** A transfer whose client sends or reads nothing this long is given up. */
     private static final long STALL_MILLIS = 60_000;
 
@@ -383,7 +385,7 @@ public final class HttpApi {
 
     /**
      * Answers an import before its body was read to the end, then swallows the rest (up to twice
-     * CAIRN_MAX_IMPORT_BYTES more; past that it is cut) so the client, still sending, reads the answer, and closes
+     * CAIRN_MAX_IMPORT_BYTES more, at least 16 MiB; past that it is cut) so the client, still sending, reads the answer, and closes
      * the connection: its unread rest must not be taken for the next request.
      */
     private void refuse(RoutingContext ctx, RequestInput in, int status, String code, String message) {
@@ -393,12 +395,15 @@ public final class HttpApi {
         }
         String body = new JsonObject().put("error", code).put("message", message).encode();
         response.setStatusCode(status).putHeader("content-type", "application/json");
+        // Clients send the whole body before they read the answer: swallow at least some megabytes.
+        long allowance = Math.max(2 * maxImportBytes, DISCARD_AT_LEAST);
         if (ctx.request().version() == io.vertx.core.http.HttpVersion.HTTP_2) {
             // One stream of a shared connection: swallow the rest, or past the allowance reset the stream only.
-            response.end(body).onComplete(v -> in.discardRest(2 * maxImportBytes, response::reset));
+            response.end(body).onComplete(v -> in.discardRest(allowance, response::reset));
         } else {
+            // close() would wait for this request to end, which a paused upload never does: shut down now.
             response.putHeader("Connection", "close").end(body)
-                    .onComplete(v -> in.discardRest(2 * maxImportBytes, () -> ctx.request().connection().close()));
+                    .onComplete(v -> in.discardRest(allowance, () -> ctx.request().connection().shutdown(0, TimeUnit.MILLISECONDS)));
         }
     }
 

@@ -191,9 +191,12 @@ final class FaultRun {
         /** The changes of {@code wanted} the server does not hold: a put whose key holds an older stamp, a missing append. */
         List<String> missing(Map<String, Change> wanted) {
             Map<String, Stamp> mapStamps = new HashMap<>();
+            Map<String, Stamp> mapCleared = new HashMap<>();
             Set<String> appends = new HashSet<>();
             for (ServerStore.Sequenced s : changes) {
-                if (s.change() instanceof Change.Put p) {
+                if (s.change() instanceof Change.Clear clear && clear.isWholeSection()) {
+                    mapCleared.merge(clear.section(), clear.stamp(), (a, b) -> a.compareTo(b) >= 0 ? a : b);
+                } else if (s.change() instanceof Change.Put p) {
                     mapStamps.put(p.section() + "|" + p.key(), p.stamp());
                 } else if (s.change() instanceof Change.Append a) {
                     appends.add(ChangeId.of(a));
@@ -202,6 +205,10 @@ final class FaultRun {
             List<String> missing = new ArrayList<>();
             wanted.forEach((id, c) -> {
                 if (c instanceof Change.Put p) {
+                    Stamp cleared = mapCleared.get(p.section());
+                    if (cleared != null && p.stamp().compareTo(cleared) <= 0) {
+                        return; // the section was cleared later: superseded
+                    }
                     Stamp held = mapStamps.get(p.section() + "|" + p.key());
                     if (held == null || held.compareTo(p.stamp()) < 0) {
                         missing.add(id + " (server holds " + held + ")");

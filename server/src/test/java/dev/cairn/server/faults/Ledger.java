@@ -62,6 +62,10 @@ final class Ledger {
         List<String> lost = new ArrayList<>();
         for (Change c : written) {
             if (c instanceof Change.Put put) {
+                Stamp cleared = state.map(put.section()).watermark();
+                if (cleared != null && put.stamp().compareTo(cleared) <= 0) {
+                    continue; // the section was cleared later: superseded
+                }
                 LwwEntry e = state.map(put.section()).entry(put.key());
                 if (e == null) {
                     if (!put.isDelete()) {
@@ -84,7 +88,8 @@ final class Ledger {
                     lost.add("missing " + append);
                 }
             } else if (c instanceof Change.Clear clear) {
-                Stamp wm = state.log(clear.section()).watermark(clear.stream());
+                Stamp wm = clear.isWholeSection() ? state.map(clear.section()).watermark()
+                        : state.log(clear.section()).watermark(clear.stream());
                 if (wm == null || wm.compareTo(clear.stamp()) < 0) {
                     lost.add("clear not applied: " + clear + " (watermark " + wm + ")");
                 }
