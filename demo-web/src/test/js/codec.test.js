@@ -109,6 +109,8 @@ test('the export document round-trips and reading is strict', () => {
     ['{"format":"cairn-export","version":1,"sections":{"nope":{"kind":"map","entries":{}}}}', /unknown section 'nope'/],
     ['{"format":"cairn-export","version":1,"sections":{"cards":{"kind":"log","streams":{}}}}', /is a map section/],
     ['{"format":"cairn-export","version":1,"sections":{"cards":{"kind":"map","entries":{"k":{"stamp":"0190a1b2c3d40001@a"}}}}}', /exactly one of/],
+    // an empty stream name with a watermark would otherwise be read as a whole-map-section clear of a log
+    ['{"format":"cairn-export","version":1,"sections":{"chat":{"kind":"log","streams":{"":{"clearedUpTo":"0190a1b2c3d40001@a","entries":[]}}}}}', /stream name/],
     ['{"format":"cairn-export","version":1', /not valid JSON/]]) {
     assert.throws(() => readExport(bad, (s) => kinds[s]), (e) => e instanceof MalformedDocumentError && message.test(e.message), bad);
   }

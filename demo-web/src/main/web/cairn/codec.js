@@ -601,6 +601,8 @@ export function readSections(sections, known) {
         }
       } else {
         for (const [stream, body2] of object(body, 'streams', name).m) {
+          // checked here: the empty name would turn a log watermark into a whole-map-section clear
+          checkKey(stream, 'stream name');
           const where = `${name}/${stream}`;
           const mark = member(body2, 'clearedUpTo');
           if (mark !== undefined) {

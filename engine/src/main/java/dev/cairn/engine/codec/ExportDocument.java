@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.Names;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
 import com.fasterxml.jackson.core.JsonParser;
@@ -384,7 +385,8 @@ public final class ExportDocument {
 
     private static void readLog(JsonParser p, String section, List<Change> out, Runnable tick) throws IOException {
         while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String stream = p.currentName();
+            // checked here: the empty name would turn a log watermark into a whole-map-section clear
+            String stream = Names.checkKey(p.currentName(), "stream name");
             String where = section + "/" + stream;
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new MalformedDocumentException("stream '" + where + "' has no 'entries' array");

@@ -115,4 +115,15 @@ class ExportStreamWriterTest {
             assertThrows(IllegalStateException.class, () -> w.mapEntry("a", new dev.cairn.engine.crdt.LwwEntry("1", s(1, "a"))));
         }
     }
+
+    @Test
+    void anEmptyStreamNameIsRefusedNotReadAsAWholeSectionClear() {
+        // found by ImportFuzzTest (seed 194301383670710809): "" is the name a whole-map-section clear uses
+        String doc = "{\"format\":\"cairn-export\",\"version\":1,\"sections\":{\"chat\":{\"kind\":\"log\",\"streams\":"
+                + "{\"\":{\"clearedUpTo\":\"0190a1b2c3d40001@a\",\"entries\":[]}}}}}";
+        byte[] bytes = doc.getBytes(StandardCharsets.UTF_8);
+        MalformedDocumentException e = assertThrows(MalformedDocumentException.class,
+                () -> ExportDocument.read(new ByteArrayInputStream(bytes), 1 << 20, -1, KINDS::get, TransferProgress.NONE));
+        assertTrue(e.getMessage().contains("stream name"), e.getMessage());
+    }
 }
