@@ -9,6 +9,7 @@ import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.server.TestTokens;
+import dev.cairn.server.store.TestDatabase;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
@@ -47,8 +48,8 @@ import org.junit.jupiter.api.io.TempDir;
  * 1008); every healthy device and every resumed device ends with every acknowledged change; the
  * healthy devices' p99 latency stays loosely bounded (CI timing is noisy: the numbers are logged).
  *
- * <p>CI: 50 users x 10 sockets = 500 (100 slow, 100 never read), slow-consumer timeout 5 s.
- * {@code CAIRN_LONG=1}: 500 users = 5,000 sockets (1,000 slow, 1,000 never read), timeout 30 s.
+ * <p>CI: 10 users x 50 sockets = 500 (100 slow, 100 never read), slow-consumer timeout 5 s, embedded store.
+ * {@code CAIRN_LONG=1}: 100 users = 5,000 sockets (1,000 slow, 1,000 never read), timeout 30 s, on PostgreSQL.
  * Seed: {@code CAIRN_SEED} (only the order of pushes and the padding vary).
  */
 class SlowConsumersIT {
@@ -88,10 +89,15 @@ class SlowConsumersIT {
         log("SlowConsumersIT seed=" + seed + " (replay: CAIRN_SEED=" + seed + "), users=" + users + ", sockets=" + users * (1 + HEALTHY_PER_USER + SLOW_PER_USER + NEVER_PER_USER)
                 + " (" + users * SLOW_PER_USER + " slow, " + users * NEVER_PER_USER + " never read), slow-consumer timeout " + slowMs
                 + " ms, write queue " + perSocketQueue + " B, load " + loadBytes + " B per user, dir=" + tmp);
+        // The embedded journal keeps every user's data in the heap: 100 users x 5 MB of history do not fit
+        // -Xmx512m beside the sockets, so the long run keeps its data in PostgreSQL (CAIRN_SLOW_STORE overrides).
+        boolean postgres = setting("cairn.slow.store", "CAIRN_SLOW_STORE").orElse(longRun ? "postgres" : "embedded").equals("postgres");
+        log("store: " + (postgres ? "PostgreSQL" : "embedded journal"));
         Random random = new Random(seed);
         long t0 = System.nanoTime();
 
-        try (ServerProcess server = ServerProcess.start(tmp, "512m", Map.of(
+        Vertx dbVertx = Vertx.vertx();
+        Map<String, String> env = new java.util.HashMap<>(Map.of(
                 "CAIRN_JWT_SECRET", SECRET,
                 "CAIRN_SLOW_CONSUMER_MS", Long.toString(slowMs),
                 "CAIRN_MAX_PENDING_WRITE_BYTES", Integer.toString(perSocketQueue),
@@ -100,7 +106,20 @@ class SlowConsumersIT {
                 "CAIRN_MAX_SOCKETS_PER_USER", "64",
                 // Pages are counted in changes, not bytes: keep a catch-up page near 512 KB (see the report).
                 "CAIRN_PAGE_SIZE", "16",
-                "CAIRN_LOG_LEVEL", "WARN"))) {
+                "CAIRN_LOG_LEVEL", "WARN"));
+        try (TestDatabase db = postgres ? TestDatabase.create(dbVertx) : null) {
+            if (db != null) {
+                env.put("CAIRN_DATABASE_URL", db.url());
+            }
+            runWith(env, users, slowMs, loadBytes, probeEveryMs, random, t0);
+        } finally {
+            dbVertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private void runWith(Map<String, String> env, int users, long slowMs, int loadBytes, long probeEveryMs, Random random, long t0)
+            throws Exception {
+        try (ServerProcess server = ServerProcess.start(tmp, "512m", env)) {
             Vertx vertx = Vertx.vertx();
             WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions()
                     .setMaxConnections(100_000).setMaxFrameSize(16 << 20).setMaxMessageSize(16 << 20).setConnectTimeout(20_000));
