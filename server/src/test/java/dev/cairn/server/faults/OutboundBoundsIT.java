@@ -103,6 +103,43 @@ class OutboundBoundsIT {
         }
     }
 
+    @Test
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
+    void aStalledSocketThatReadsWithinTheGraceIsToldWhyItIsClosed() throws Exception {
+        // The reason (the slow-consumer error, then close 1008) is queued behind what the socket has not
+        // read; a socket that reads again before the grace ends reads it there. One that never reads
+        // cannot be told anything: its connection is cut (the test above).
+        long slowMillis = 2_000;
+        try (TestServer server = TestServer.embedded().limits(1 << 20, 1000, 10_000, 1000)
+                .env("CAIRN_SLOW_CONSUMER_MS", String.valueOf(slowMillis))
+                .env("CAIRN_MAX_PENDING_WRITE_BYTES", String.valueOf(64 * 1024)).start()) {
+            String token = server.token("late");
+            writeHistory(server, token, 6_000);
+            List<String> errors = new ArrayList<>();
+            try (StallingSocket late = StallingSocket.open(server.port(), token,
+                    "{\"type\":\"hello\",\"protocol\":1,\"replica\":\"late\",\"cursor\":0}", 4096, m -> {
+                        if (m.contains("\"type\":\"error\"")) {
+                            errors.add(m);
+                        }
+                    })) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (slowConsumerErrors(server) < 1 && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                }
+                assertEquals(1, slowConsumerErrors(server), "the server must judge the stalled socket slow");
+                // now read everything, fast, within the grace (the shorter of 5 s and the slow-consumer time)
+                long readUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(slowMillis);
+                while (late.closeStatus() < 0 && System.nanoTime() < readUntil && late.read(1 << 20) >= 0) {
+                    Thread.onSpinWait();
+                }
+                assertEquals(1, errors.size(), "one error frame: " + errors);
+                assertTrue(errors.get(0).contains("\"code\":\"slow-consumer\""), errors.get(0));
+                assertEquals(1008, late.closeStatus(), "the close frame follows the error");
+            }
+            assertEquals(200, server.get("/health", null).status());
+        }
+    }
+
     /** Pushes {@code count} sets with 1,000-character values in batches of 100; returns count. */
     private static int writeHistory(TestServer server, String token, int count) {
         String value = TestChanges.q("x".repeat(VALUE_CHARS));
