@@ -133,6 +133,11 @@ public final class SyncServer extends VerticleBase {
                 .setMaxWebSocketFrameSize(config.maxFrameBytes())
                 .setMaxWebSocketMessageSize(config.maxFrameBytes())
                 .setIdleTimeout(120)
+                // Every request and response is handled on its connection's event loop (ResponseOutput hops
+                // back there), so Vert.x may skip the cross-thread write queue it otherwise gives every HTTP
+                // connection: a 1,024-slot queue chunk, about 4.7 KB per connection, kept for the life of
+                // each upgraded WebSocket (W5 heap histogram, BENCHMARKS.md).
+                .setStrictThreadMode(true)
                 .setTcpNoDelay(true);
         tls(options);
         http = vertx.createHttpServer(options).requestHandler(req -> {
