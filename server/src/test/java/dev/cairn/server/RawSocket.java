@@ -180,10 +180,10 @@ public final class RawSocket implements AutoCloseable {
         return send("{\"type\":\"push\",\"batch\":" + batch + ",\"changes\":[" + String.join(",", changes) + "]}");
     }
 
-    /** Pushes and waits for the ack of that batch (skipping changes frames, which may interleave). */
+    /** Pushes and waits for the ack of that batch (skipping changes and pong frames, which may interleave). */
     public void pushAcked(long batch, String... changes) {
         push(batch, changes);
-        JsonNode f = skipUntil(t -> !"changes".equals(t), WAIT);
+        JsonNode f = skipUntil(t -> !"changes".equals(t) && !"pong".equals(t), WAIT);
         assertEquals("ack", f.path("type").asText(), "expected an ack of batch " + batch + ", got " + f);
         assertEquals(batch, f.path("batch").asLong(), "ack of the wrong batch: " + f);
     }

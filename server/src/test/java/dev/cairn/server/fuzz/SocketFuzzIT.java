@@ -50,6 +50,8 @@ class SocketFuzzIT {
 
     private static TestServer server;
     private static RawSocket bystander;
+    /** When the bystander last pinged: like a real client it keeps its socket alive (the server closes sockets idle for 120 s). */
+    private static long bystanderPingedAt = System.nanoTime();
     private static final AtomicLong BATCHES = new AtomicLong(1_000_000);
 
     private RawWire ready;
@@ -98,6 +100,7 @@ class SocketFuzzIT {
 
     /** One hostile frame on a socket that said hello; returns true if the server took it (an ack or a pong). */
     private boolean afterHello(byte[] input) throws IOException {
+        keepBystanderAlive();
         try {
             return afterHelloOn(input);
         } catch (IOException | RuntimeException | AssertionError e) {
@@ -161,6 +164,7 @@ class SocketFuzzIT {
 
     /** A hostile first frame on a fresh socket: the handshake. Pushes before hello are never applied. */
     private boolean firstFrame(byte[] input) throws IOException {
+        keepBystanderAlive();
         String user = "fuzz-handshake";
         try (RawWire ws = RawWire.connect(server.port(), server.token(user))) {
             Frame local = decodeLocally(input);
@@ -268,6 +272,13 @@ class SocketFuzzIT {
             return true;
         } catch (CharacterCodingException e) {
             return false;
+        }
+    }
+
+    private static void keepBystanderAlive() {
+        if (System.nanoTime() - bystanderPingedAt > 30_000_000_000L) {
+            bystander.send(PING);
+            bystanderPingedAt = System.nanoTime();
         }
     }
 
