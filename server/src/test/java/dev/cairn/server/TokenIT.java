@@ -82,7 +82,18 @@ class TokenIT {
                 bad("sub with a path", () -> hs256("{\"sub\":\"../alice\",\"exp\":" + (now + 3600) + "}", secret)),
                 bad("sub with a NUL", () -> hs256("{\"sub\":\"alice\\u0000x\",\"exp\":" + (now + 3600) + "}", secret)),
                 bad("sub too long", () -> hs256("{\"sub\":\"" + "a".repeat(129) + "\",\"exp\":" + (now + 3600) + "}", secret)),
-                bad("payload not JSON", () -> signed(hs256Header, "not json", "HmacSHA256", secret)));
+                bad("payload not JSON", () -> signed(hs256Header, "not json", "HmacSHA256", secret)),
+                // Correctly signed, a registered claim of the wrong type (RFC 7519 4.1: NumericDate, StringOrURI):
+                // refused as any bad token, never a 500 or an unanswered upgrade.
+                bad("exp a string", () -> hs256("{\"sub\":\"alice\",\"exp\":\"" + (now + 3600) + "\"}", secret)),
+                bad("exp null", () -> hs256("{\"sub\":\"alice\",\"exp\":null}", secret)),
+                bad("exp an object", () -> hs256("{\"sub\":\"alice\",\"exp\":{\"at\":1}}", secret)),
+                bad("nbf a string", () -> hs256("{\"sub\":\"alice\",\"nbf\":\"soon\",\"exp\":" + (now + 3600) + "}", secret)),
+                bad("nbf null", () -> hs256("{\"sub\":\"alice\",\"nbf\":null,\"exp\":" + (now + 3600) + "}", secret)),
+                bad("iat a string", () -> hs256("{\"sub\":\"alice\",\"iat\":\"x\",\"exp\":" + (now + 3600) + "}", secret)),
+                bad("iat an array", () -> hs256("{\"sub\":\"alice\",\"iat\":[1],\"exp\":" + (now + 3600) + "}", secret)),
+                bad("sub 5 with a string exp", () -> hs256("{\"sub\":5,\"exp\":\"" + (now + 3600) + "\"}", secret)),
+                bad("payload an array", () -> signed(hs256Header, "[1,2]", "HmacSHA256", secret)));
     }
 
     private static Arguments bad(String name, Supplier<String> token) {

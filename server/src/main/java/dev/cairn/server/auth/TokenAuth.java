@@ -48,8 +48,19 @@ public final class TokenAuth {
         if (token == null || token.isBlank()) {
             return Future.failedFuture(new AuthException("missing bearer token"));
         }
-        return jwt.authenticate(new TokenCredentials(token))
-                .recover(e -> Future.failedFuture(new AuthException("invalid token: " + describe(e, token))))
+        String claimProblem = claimTypes(token);
+        if (claimProblem != null) {
+            return Future.failedFuture(new AuthException("invalid token: " + claimProblem));
+        }
+        Future<io.vertx.ext.auth.User> checked;
+        try {
+            checked = jwt.authenticate(new TokenCredentials(token));
+        } catch (RuntimeException e) {
+            // The library throws (not fails) on some malformed tokens: still a 401, never a 500.
+            checked = Future.failedFuture(e);
+        }
+        return checked
+                .recover(e -> Future.failedFuture(new AuthException("invalid token: " + reason(describe(e, token)))))
                 .compose(user -> {
                     // getValue, not getString: getString turns a number into text, and a non-string sub is malformed (RFC 7519 4.1.2)
                     Object claim = user.principal().getValue("sub");
@@ -66,6 +77,66 @@ public final class TokenAuth {
                     long s = seconds.longValue();
                     return Future.succeededFuture(new Verified(sub, s >= Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : s * 1000));
                 });
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper CLAIMS = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /**
+     * Checks the types of the registered claims before the library reads them: a correctly signed
+     * token with {@code "exp":"1796512971"} made Vert.x throw a ClassCastException (HTTP 500, and an
+     * upgrade that was never answered). NumericDate claims (exp, nbf, iat) must be JSON numbers and
+     * {@code sub} a string (RFC 7519 4.1). Returns the problem, or null; a payload that does not
+     * decode is left to the library, which refuses it.
+     */
+    static String claimTypes(String token) {
+        String[] parts = token.split("\\.", -1);
+        if (parts.length != 3) {
+            return null;
+        }
+        com.fasterxml.jackson.databind.JsonNode payload;
+        try {
+            payload = CLAIMS.readTree(java.util.Base64.getUrlDecoder().decode(parts[1]));
+        } catch (IllegalArgumentException | java.io.IOException e) {
+            return "the payload is not base64url JSON";
+        }
+        if (payload == null || !payload.isObject()) {
+            return "the payload is not a JSON object";
+        }
+        for (String claim : new String[] {"exp", "nbf", "iat"}) {
+            com.fasterxml.jackson.databind.JsonNode v = payload.get(claim);
+            if (v != null && !v.isNumber()) {
+                return "claim '" + claim + "' is not a number";
+            }
+        }
+        com.fasterxml.jackson.databind.JsonNode sub = payload.get("sub");
+        if (sub != null && !sub.isTextual()) {
+            return "claim 'sub' is not a string";
+        }
+        return null;
+    }
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TokenAuth.class);
+
+    /**
+     * What the answer says about a token the library refused: a fixed phrase, never the library's
+     * own text (which goes to the debug log).
+     */
+    private static String reason(String library) {
+        LOG.debug("token refused: {}", library);
+        String l = library.toLowerCase(java.util.Locale.ROOT);
+        if (l.contains("expired")) {
+            return "expired";
+        }
+        if (l.contains("nbf") || l.contains("not before") || l.contains("not yet")) {
+            return "not yet valid";
+        }
+        if (l.contains("signature")) {
+            return "bad signature";
+        }
+        if (l.contains("algorithm") || l.contains("alg")) {
+            return "algorithm not accepted";
+        }
+        return "malformed or not signed with this server's key";
     }
 
     /** The library's reason, without any part of the token (some messages quote what they could not parse). */
