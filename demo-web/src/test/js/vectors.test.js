@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ReplicaState } from '../../main/web/cairn/crdt.js';
-import { canonical, decodeChange, encodeChange, normalize, parseNode, member, writeNode } from '../../main/web/cairn/codec.js';
+import { canonical, decodeChange, encodeChange, encodeValue, normalize, parseNode, member, writeNode } from '../../main/web/cairn/codec.js';
 import { HybridClock, ClockSkewError, Stamp } from '../../main/web/cairn/stamp.js';
 
 /** Walks up from this file to the repository's spec/vectors. */
@@ -23,7 +23,7 @@ const dir = vectorsDir();
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 test('the required vector files exist', () => {
-  for (const name of ['lww-map.json', 'grow-only-log.json', 'hlc.json']) assert.ok(files.includes(name), `${name} in ${dir}`);
+  for (const name of ['lww-map.json', 'grow-only-log.json', 'hlc.json', 'numbers.json']) assert.ok(files.includes(name), `${name} in ${dir}`);
 });
 
 for (const file of files) {
@@ -37,7 +37,8 @@ for (const file of files) {
     const caseNodes = member(tree, 'cases');
     root.cases.forEach((c, index) => {
       const caseNode = caseNodes.v[index];
-      if (root.sections) stateCase(file, root.sections, c, caseNode);
+      if (root.kind === 'numbers') numberCase(c);
+      else if (root.sections) stateCase(file, root.sections, c, caseNode);
       else clockCase(c);
     });
   });
@@ -66,6 +67,29 @@ function stateCase(file, sections, c, caseNode) {
       });
     }
   });
+}
+
+// The number rule (PROTOCOL.md 1.2): the same texts the engine's VectorsTest runs.
+function numberCase(c) {
+  const set = `{"op":"set","section":"cards","key":"k","value":${c.text},"stamp":"0190a1b2c3d40000@a"}`;
+  const append = `{"op":"append","section":"chat","stream":"s","value":[${c.text}],"stamp":"0190a1b2c3d40000@a"}`;
+  if ('canonical' in c) {
+    test(`${c.name}: ${c.text} -> ${c.canonical}`, () => {
+      assert.equal(normalize(c.text), c.canonical, 'the number rule');
+      assert.equal(normalize(c.canonical), c.canonical, 'the canonical text is its own canonical text');
+      assert.equal(normalize(`{"n":[${c.text}]}`), `{"n":[${c.canonical}]}`, 'inside a value');
+      assert.equal(decodeChange(set).value, c.canonical, 'a set from the server or an import');
+      assert.equal(decodeChange(append).value, `[${c.canonical}]`, 'an append');
+      assert.equal(normalize(encodeValue(Number(c.text))), encodeValue(Number(c.text)), 'a JS number written at write time is canonical');
+    });
+  } else {
+    test(`${c.name}: ${c.text} refused (${c.refused})`, () => {
+      assert.throws(() => normalize(c.text), SyntaxError, 'the number rule');
+      assert.throws(() => normalize(`{"n":[${c.text}]}`), SyntaxError, 'inside a value');
+      assert.throws(() => decodeChange(set), 'a set from the server or an import');
+      assert.throws(() => decodeChange(append), 'an append');
+    });
+  }
 }
 
 function nodeToJs(node) {

@@ -3,15 +3,16 @@
 // Values are kept as compact JSON *text*, spelled exactly as the Java engine (Jackson 2.x) spells
 // them, because at equal stamps the greater text wins and converged replicas must be byte-identical:
 // - object members keep the order written (JSON.parse would move integer-like names first);
-// - integers keep every digit (no 2^53 rounding); "-0" is "0";
-// - other numbers are written as Java's Double.toString writes them: "100.0", "1.0E21", "1.0E-7";
+// - numbers follow the number rule (PROTOCOL.md 1.2, javaNumber): finite, not -0, and exactly the
+//   value of their double's shortest decimal, else refused; integers are kept as written, other
+//   numbers written in Java's Double.toString layout with the shortest digits: "100.0", "1.0E21";
 // - strings escape '"', '\\', \b \t \n \f \r, and other control characters as \u00XX (upper-case hex);
 //   nothing else is escaped (no "\/", no non-ASCII escapes);
 // - a repeated member name is an error (Jackson's STRICT_DUPLICATE_DETECTION), as is nesting
 //   deeper than the limit.
-// Differences left (see the report in README/ARCHITECTURE): a lone UTF-16 surrogate is refused here
-// (Java keeps it; it cannot cross a UTF-8 WebSocket intact), and Java 17's Double.toString is not
-// always the shortest spelling (e.g. 2e23 -> "1.9999999999999998E23"); we write the shortest.
+// Difference left (see the report in README/ARCHITECTURE): a lone UTF-16 surrogate is refused here
+// (Java keeps it; it cannot cross a UTF-8 WebSocket intact). The engine writes the shortest digits
+// too (Json.canonicalDouble), not JDK 17's Double.toString.
 
 import { Stamp } from './stamp.js';
 
@@ -229,15 +230,50 @@ export function quote(s) {
 }
 
 /**
- * A JSON number spelled as Jackson copies it: integers exactly (BigInt), anything with a fraction
- * or exponent as Java's Double.toString.
- * @param {string} raw
+ * PROTOCOL.md 1.2, the number rule: a JSON number is accepted iff it is finite as an IEEE-754
+ * double, is not -0, and its value equals exactly the value of that double's shortest round-trip
+ * decimal (what Number.prototype.toString writes). Returns the canonical text: an integer (no
+ * fraction, no exponent) as written, any other number as Java's Double.toString lays out the
+ * shortest digits ("1.0", "100.0", "2.0E23"). Anything else is a MalformedJsonError naming it.
+ * spec/vectors/numbers.json pins it for both clients.
+ * @param {string} raw a number in JSON syntax
  */
 export function javaNumber(raw) {
-  if (!/[.eE]/.test(raw)) return BigInt(raw).toString();
   const x = Number(raw);
-  if (!Number.isFinite(x)) throw new MalformedJsonError(`number out of range: ${raw}`);
-  return javaDouble(x);
+  if (!Number.isFinite(x)) throw new MalformedJsonError(`number ${shortened(raw)} is out of range: beyond the largest double (about 1.8E308)`);
+  const integer = !/[.eE]/.test(raw);
+  if (x === 0) {
+    if (/[1-9]/.test(raw.split(/[eE]/)[0])) throw new MalformedJsonError(`number ${shortened(raw)} is out of range: closer to 0 than the smallest double`);
+    if (raw[0] === '-') throw new MalformedJsonError(`number ${shortened(raw)} is -0, which is not accepted (it would come back as 0): send 0`);
+    return integer ? '0' : '0.0';
+  }
+  const digits = raw[0] === '-' ? raw.length - 1 : raw.length;
+  if (!(integer && digits <= 15) && decimalKey(raw) !== decimalKey(String(x))) {
+    throw new MalformedJsonError(`number ${shortened(raw)} cannot be kept exactly: as a double it is ${javaDouble(x)}; send it as a string, or rounded`);
+  }
+  return integer ? raw : javaDouble(x);
+}
+
+/** @param {string} raw */
+function shortened(raw) {
+  return raw.length > 40 ? raw.slice(0, 40) + '...' : raw;
+}
+
+/**
+ * A decimal number's exact value as "sign digits e exponent" with no leading or trailing zeros,
+ * so two spellings are equal in value exactly when their keys are equal. @param {string} s
+ */
+function decimalKey(s) {
+  const m = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(s);
+  if (!m) throw new MalformedJsonError(`malformed number ${shortened(s)}`);
+  const frac = m[3] || '';
+  let digits = (m[2] + frac).replace(/^0+/, '');
+  let exp = Number(m[4] || 0) - frac.length;
+  if (digits === '') return '0';
+  const trimmed = digits.replace(/0+$/, '');
+  exp += digits.length - trimmed.length;
+  digits = trimmed;
+  return `${m[1]}${digits}e${exp}`;
 }
 
 /** Java's Double.toString for a finite double (with the shortest digits). @param {number} x */
@@ -303,8 +339,15 @@ export function normalize(text, maxDepth = MAX_DEPTH) {
 export function encodeValue(value, maxDepth = MAX_VALUE_DEPTH) {
   let text;
   try {
-    text = JSON.stringify(value);
+    // The number rule at write time: NaN and the infinities would become null and -0 would become 0.
+    text = JSON.stringify(value, (_key, v) => {
+      if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) {
+        throw new RangeError(`value refused: it holds ${Object.is(v, -0) ? '-0' : String(v)}, which JSON cannot carry exactly`);
+      }
+      return v;
+    });
   } catch (e) {
+    if (e instanceof RangeError && e.message.startsWith('value refused')) throw e;
     throw new TypeError(`value is not JSON: ${/** @type {Error} */ (e).message}`);
   }
   if (text === undefined) throw new TypeError(`value is not JSON: ${typeof value}`);

@@ -745,12 +745,36 @@ public final class Cairn implements AutoCloseable {
     /** Writes (or with {@code json == null} deletes) one map key with a fresh stamp. */
     Change.Put put(String section, String key, String json) {
         Names.checkKey(key, "key");
-        return (Change.Put) writeLocal(() -> new Change.Put(section, key, json, clock.tick()));
+        String value = json == null ? null : checkedValue(json);
+        return (Change.Put) writeLocal(() -> new Change.Put(section, key, value, clock.tick()));
+    }
+
+    /**
+     * PROTOCOL.md 1.2 at write time: a value must come back exactly as written, so one holding a
+     * number the server would refuse (NaN, an infinity, -0, a long or decimal a double would change)
+     * is refused here, before it reaches the outbox. Returns the canonical text.
+     */
+    /** The canonical JSON text of an application's value; {@link ValidationException} if JSON cannot carry it exactly. */
+    static String valueText(Object value) {
+        try {
+            return Json.writeValue(value);
+        } catch (IllegalArgumentException e) {
+            throw new ValidationException(e.getMessage());
+        }
+    }
+
+    private static String checkedValue(String json) {
+        try {
+            return Json.canonicalValue(json);
+        } catch (IllegalArgumentException e) {
+            throw new ValidationException(e.getMessage());
+        }
     }
 
     Change.Append append(String section, String stream, String json) {
         Names.checkKey(stream, "stream");
-        return (Change.Append) writeLocal(() -> new Change.Append(section, stream, json, clock.tick()));
+        String value = checkedValue(json);
+        return (Change.Append) writeLocal(() -> new Change.Append(section, stream, value, clock.tick()));
     }
 
     /** Runs a read-modify-write atomically with respect to other writers. */

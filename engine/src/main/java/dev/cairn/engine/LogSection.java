@@ -23,7 +23,7 @@ public final class LogSection {
 
     /** Appends any value Jackson can write; returns the stored entry. */
     public LogEntry append(String stream, Object value) {
-        String json = Json.write(value);
+        String json = Cairn.valueText(value);
         var change = engine.append(section, stream, json);
         return new LogEntry(stream, change.stamp(), json);
     }

@@ -62,7 +62,7 @@ public final class MapSection {
 
     /** Sets a key to any value Jackson can write. */
     public void put(String key, Object value) {
-        engine.put(section, key, Json.write(value));
+        engine.put(section, key, Cairn.valueText(value));
     }
 
     /** Deletes a key (a tombstone that syncs). */

@@ -72,7 +72,7 @@ public final class PersistentState<T> {
     /** Sets the value; a value the validator refuses throws {@link ValidationException} and changes nothing. */
     public void set(T value) {
         validate(value);
-        String json = Json.write(value);
+        String json = Cairn.valueText(value);
         engine.put(section, key, json);
         // Cache under the text this call wrote (the map holds that very String): if another write
         // landed meanwhile, value() sees a different instance and decodes it.

@@ -15,6 +15,7 @@ import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;
 import dev.cairn.engine.crdt.UnknownSectionException;
+import dev.cairn.engine.section.StandardSections;
 import dev.cairn.engine.persist.PersistTo;
 import dev.cairn.engine.persist.StoragePolicy;
 import dev.cairn.engine.persist.Tier;
@@ -88,6 +89,40 @@ class CairnTest {
     void negativeMaxClockAheadIsRefused() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Cairn.builder().maxClockAhead(Duration.ofMillis(-1)));
         assertTrue(e.getMessage().contains("maxClockAhead"), e.getMessage());
+    }
+
+    // ------------------------------------------------------------------ the number rule at write time (PROTOCOL.md 1.2)
+
+    @Test
+    void valuesJsonCannotCarryExactlyAreRefusedAtWriteTimeAndNothingIsWritten() {
+        try (Cairn cairn = TestSupport.inMemory("a")) {
+            cairn.map(StandardSections.PREFERENCES).put("ok", 1);
+            long before = cairn.pendingChanges();
+            Object[] refused = {Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, -0.0, Float.NaN,
+                    1L << 62, new java.math.BigInteger("1180591620717411303424"), new java.math.BigDecimal("0.10000000000000001"),
+                    new java.math.BigDecimal("1e400"), java.util.Map.of("deep", java.util.List.of(1, Double.NaN))};
+            for (Object value : refused) {
+                ValidationException e = assertThrows(ValidationException.class,
+                        () -> cairn.map(StandardSections.PREFERENCES).put("k", value), String.valueOf(value));
+                assertTrue(e.getMessage().contains("value") || e.getMessage().contains("number"), e.getMessage());
+                assertThrows(ValidationException.class, () -> cairn.log(StandardSections.CHAT).append("s", value), String.valueOf(value));
+            }
+            assertFalse(cairn.map(StandardSections.PREFERENCES).contains("k"));
+            assertEquals(before, cairn.pendingChanges(), "a refused value reaches no outbox");
+        }
+    }
+
+    @Test
+    void valuesAreStoredInTheirCanonicalSpelling() {
+        try (Cairn cairn = TestSupport.inMemory("a")) {
+            MapSection prefs = cairn.map(StandardSections.PREFERENCES);
+            Object[][] cases = {{1.0, "1.0"}, {100.0, "100.0"}, {0.1, "0.1"}, {2e23, "2.0E23"}, {Double.MIN_VALUE, "5.0E-324"},
+                    {9007199254740991L, "9007199254740991"}, {new java.math.BigDecimal("1.50"), "1.5"}, {0.0, "0.0"}, {-2.5f, "-2.5"}};
+            for (Object[] c : cases) {
+                prefs.put("k", c[0]);
+                assertEquals(c[1], cairn.state().map(StandardSections.PREFERENCES).value("k"), String.valueOf(c[0]));
+            }
+        }
     }
 
     @Test

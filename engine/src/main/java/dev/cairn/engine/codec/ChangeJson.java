@@ -135,7 +135,11 @@ public final class ChangeJson {
                 case "stream" -> stream = text(parser, token, field);
                 case "stamp" -> stamp = text(parser, token, field);
                 case "value" -> {
-                    value = Json.copyValue(parser);
+                    try {
+                        value = Json.copyValue(parser);
+                    } catch (Json.InvalidNumberException e) {
+                        throw new MalformedChangeException("invalid 'value': " + Json.describe(e));
+                    }
                     hasValue = true;
                 }
                 default -> throw new MalformedChangeException("unknown field '" + field + "' in change");

@@ -198,7 +198,7 @@ public final class ExportDocument {
         if (document == null || document.isBlank()) {
             throw new MalformedDocumentException("import file is empty");
         }
-        try (JsonParser parser = Json.MAPPER.createParser(document)) {
+        try (JsonParser parser = Json.checked(Json.MAPPER.createParser(document))) {
             return read(parser, known, () -> { });
         } catch (IOException e) {
             throw notJson(e);
@@ -218,7 +218,7 @@ public final class ExportDocument {
             throw new IllegalArgumentException("maxBytes must be >= 1, got " + maxBytes);
         }
         CountingInput counted = new CountingInput(in, maxBytes);
-        try (JsonParser parser = Json.MAPPER.createParser(counted)) {
+        try (JsonParser parser = Json.checked(Json.MAPPER.createParser(counted))) {
             parser.disable(JsonParser.Feature.AUTO_CLOSE_SOURCE);
             List<Change> changes = read(parser, known, () -> progress.update(counted.count, totalBytes));
             progress.update(counted.count, totalBytes);
@@ -233,7 +233,19 @@ public final class ExportDocument {
         }
     }
 
+    /** A value of the file as canonical text; a number the number rule refuses makes the file invalid. */
+    private static String writeValueNode(JsonNode value) {
+        try {
+            return Json.writeTree(value);
+        } catch (IllegalArgumentException e) {
+            throw new MalformedDocumentException("import file holds a value the server cannot keep exactly: " + e.getMessage());
+        }
+    }
+
     private static MalformedDocumentException notJson(IOException e) {
+        if (e instanceof Json.InvalidNumberException) {
+            return new MalformedDocumentException("import file holds a value the server cannot keep exactly: " + Json.describe(e), e);
+        }
         // Jackson names where an unclosed object began with a placeholder for the source: noise here.
         String why = String.valueOf(Json.describe(e)).replaceAll(" \\(start marker at \\[Source: [^\\]]*\\]\\)", "");
         return new MalformedDocumentException("import file is not valid JSON (truncated or corrupt?): " + why, e);
@@ -378,7 +390,7 @@ public final class ExportDocument {
             if (deleted == (value != null)) {
                 throw new MalformedDocumentException("entry '" + section + "/" + key + "' needs exactly one of 'value' or \"deleted\":true");
             }
-            out.add(new Change.Put(section, key, deleted ? null : Json.write(value), stamp));
+            out.add(new Change.Put(section, key, deleted ? null : writeValueNode(value), stamp));
             tick.run();
         }
     }
@@ -408,7 +420,7 @@ public final class ExportDocument {
                         if (value == null) {
                             throw new MalformedDocumentException("an entry of stream '" + where + "' has no 'value'");
                         }
-                        out.add(new Change.Append(section, stream, Json.write(value), stamp(entry, where)));
+                        out.add(new Change.Append(section, stream, writeValueNode(value), stamp(entry, where)));
                         tick.run();
                     }
                 } else {

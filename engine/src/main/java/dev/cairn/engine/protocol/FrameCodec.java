@@ -186,7 +186,7 @@ public final class FrameCodec {
             while (p.currentToken() == JsonToken.FIELD_NAME) {
                 gen.writeFieldName(p.currentName());
                 p.nextToken();
-                gen.copyCurrentStructure(p);
+                Json.copyVerbatim(p, gen);
                 p.nextToken();
             }
             gen.writeEndObject();

@@ -25,7 +25,7 @@ class ChangeJsonTest {
                 new Change.Put("cards", "card-intro/isExpanded", "true", S),
                 new Change.Put("cards", "card-intro/isExpanded", null, S),
                 new Change.Put("cards", "k", "null", S), // JSON null is a value, not a delete
-                new Change.Put("cards", "k", "{\"a\":{\"b\":[1,2,{\"c\":null}],\"d\":-1.5,\"f\":12345678901234567890},\"e\":[]}", S),
+                new Change.Put("cards", "k", "{\"a\":{\"b\":[1,2,{\"c\":null}],\"d\":-1.5,\"f\":12345678901234567000},\"e\":[]}", S),
                 new Change.Put("cards", "caf\u00e9 \u65e5\u672c \ud83d\ude00 \"q\"", "\"\\\"quoted\\\" \\\\ \\n\\t\\u0001 caf\u00e9 \ud83d\ude00\"", S),
                 new Change.Append("chat", "conv-1", "{\"role\":\"user\",\"text\":\"hi\"}", S),
                 new Change.Append("chat", "gespr\u00e4ch", "[\"\\u0000\",\"\u2028\"]", S),

@@ -37,7 +37,7 @@ import org.junit.jupiter.api.TestFactory;
  */
 class VectorsTest {
 
-    private static final Set<String> REQUIRED = Set.of("lww-map.json", "grow-only-log.json", "hlc.json");
+    private static final Set<String> REQUIRED = Set.of("lww-map.json", "grow-only-log.json", "hlc.json", "numbers.json");
 
     /** Walks up from the working directory (the module, under Maven) to the repository's spec/vectors. */
     static Path vectorsDir() {
@@ -75,7 +75,9 @@ class VectorsTest {
             JsonNode cases = root.path("cases");
             require(cases.isArray() && !cases.isEmpty(), name + ": needs a non-empty \"cases\" array");
             requireUniqueNames(name, cases);
-            if (root.has("sections")) {
+            if ("numbers".equals(root.path("kind").asText())) {
+                nodes.add(DynamicContainer.dynamicContainer(name, file.toUri(), numberCases(cases)));
+            } else if (root.has("sections")) {
                 nodes.add(DynamicContainer.dynamicContainer(name, file.toUri(), stateCases(name, root)));
             } else if (cases.get(0).has("steps")) {
                 nodes.add(DynamicContainer.dynamicContainer(name, file.toUri(), clockCases(cases)));
@@ -84,6 +86,41 @@ class VectorsTest {
             }
         }
         return nodes.stream();
+    }
+
+    // --- number vectors (PROTOCOL.md 1.2) ---
+
+    private static Stream<DynamicNode> numberCases(JsonNode cases) {
+        List<DynamicNode> out = new ArrayList<>();
+        for (JsonNode c : cases) {
+            String name = c.path("name").asText();
+            String text = c.path("text").asText();
+            String setChange = "{\"op\":\"set\",\"section\":\"cards\",\"key\":\"k\",\"value\":" + text + ",\"stamp\":\"0190a1b2c3d40000@a\"}";
+            String appendChange = "{\"op\":\"append\",\"section\":\"chat\",\"stream\":\"s\",\"value\":[" + text + "],\"stamp\":\"0190a1b2c3d40000@a\"}";
+            if (c.has("canonical")) {
+                String canonical = c.get("canonical").asText();
+                out.add(DynamicTest.dynamicTest(name + ": " + text + " -> " + canonical, () -> {
+                    assertEquals(canonical, Json.canonicalNumber(text), "the number rule");
+                    assertEquals(canonical, Json.canonicalNumber(canonical), "the canonical text is its own canonical text");
+                    assertEquals("{\"n\":[" + canonical + "]}", Json.normalize("{\"n\":[" + text + "]}"), "inside a value");
+                    assertEquals(canonical, ((Change.Put) ChangeJson.decode(setChange)).value(), "a pushed set");
+                    assertEquals("[" + canonical + "]", ((Change.Append) ChangeJson.decode(appendChange)).value(), "a pushed append");
+                    assertEquals(canonical, Json.writeTree(Json.readCheckedTree(text)), "read as a tree (HTTP bodies, import)");
+                    assertEquals(canonical, Json.canonicalValue(text), "written through the engine's write path");
+                }));
+            } else {
+                require(c.path("refused").isTextual(), name + ": needs \"canonical\" or \"refused\"");
+                out.add(DynamicTest.dynamicTest(name + ": " + text + " refused (" + c.get("refused").asText() + ")", () -> {
+                    assertThrows(IllegalArgumentException.class, () -> Json.canonicalNumber(text), "the number rule");
+                    assertThrows(IllegalArgumentException.class, () -> Json.normalize("{\"n\":[" + text + "]}"), "inside a value");
+                    assertThrows(MalformedChangeException.class, () -> ChangeJson.decode(setChange), "a pushed set");
+                    assertThrows(MalformedChangeException.class, () -> ChangeJson.decode(appendChange), "a pushed append");
+                    assertThrows(IOException.class, () -> Json.readCheckedTree(text), "read as a tree (HTTP bodies, import)");
+                    assertThrows(IllegalArgumentException.class, () -> Json.canonicalValue(text), "the engine's write path");
+                }));
+            }
+        }
+        return out.stream();
     }
 
     // --- state vectors ---
