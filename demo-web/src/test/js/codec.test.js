@@ -150,3 +150,12 @@ test('every frame type round-trips; malformed frames are refused', () => {
   assert.equal(quote('a"b\\c\n'), '"a\\"b\\\\c\\n"');
 });
 
+test('welcome: the optional sections member is decoded, and members a server frame does not define are ignored', () => {
+  const base = '{"type":"welcome","protocol":1,"user":"alice","head":5,"maxBatch":1000,"maxAheadMillis":60000,"maxFrameBytes":1048576';
+  const old = decodeFrame(base + '}');
+  assert.equal(old.sections, undefined);
+  const frame = decodeFrame(base + ',"sections":{"cards":"map","chat":"log"},"futureMember":{"x":[1]}}');
+  assert.deepEqual(frame.sections, { cards: 'map', chat: 'log' });
+  assert.equal(frame.head, 5);
+  assert.throws(() => decodeFrame(base + ',"sections":["cards"]}'), ProtocolError);
+});

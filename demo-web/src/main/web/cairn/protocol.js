@@ -45,7 +45,7 @@ export class ProtocolError extends Error {
 /** @typedef {import('./codec.js').Change} Change */
 /**
  * @typedef {{type:'hello', protocol:number, replica:string, cursor:number}
- *  | {type:'welcome', protocol:number, user:string, head:number, maxBatch:number, maxAheadMillis:number}
+ *  | {type:'welcome', protocol:number, user:string, head:number, maxBatch:number, maxAheadMillis:number, sections?:Record<string, string>}
  *  | {type:'changes', changes:Array<{seq:number, change:Change}>, cursor:number}
  *  | {type:'caught-up', cursor:number}
  *  | {type:'push', batch:number, changes:Change[]}
@@ -91,11 +91,27 @@ export function decodeFrame(text) {
   switch (type) {
     case 'hello':
       return { type, protocol: num(root, 'protocol'), replica: str(root, 'replica'), cursor: num(root, 'cursor') };
-    case 'welcome':
-      return {
+    case 'welcome': {
+      /** @type {Frame} */
+      const frame = {
         type, protocol: num(root, 'protocol'), user: str(root, 'user'), head: num(root, 'head'),
         maxBatch: num(root, 'maxBatch'), maxAheadMillis: num(root, 'maxAheadMillis'),
       };
+      // Optional (PROTOCOL.md 3.1): every section the server knows, name -> kind. Members a
+      // server frame does not define are ignored, so servers can add them.
+      const sections = member(root, 'sections');
+      if (sections !== undefined) {
+        if (sections.t !== 'o') throw missing('sections', 'an object of section name to kind');
+        /** @type {Record<string, string>} */
+        const kinds = {};
+        for (const [name, kind] of sections.m) {
+          if (kind.t !== 's') throw missing(`sections.${name}`, 'a string');
+          kinds[name] = kind.v;
+        }
+        frame.sections = kinds;
+      }
+      return frame;
+    }
     case 'changes': {
       const list = member(root, 'changes');
       if (!list || list.t !== 'a') throw missing('changes', 'an array');

@@ -105,6 +105,24 @@ public record Stamp(long hlc, String replica) implements Comparable<Stamp> {
             }
             hlc = (hlc << 4) | digit;
         }
+        if (hlc < 0) {
+            // A valid 16-hex-digit stamp, only later than year 6429: too far ahead for any clock
+            // bound, so it is refused as early (clock-skew, PROTOCOL.md 3.3), never as malformed.
+            throw new TooFarAheadException(text);
+        }
         return new Stamp(hlc, text.substring(17));
+    }
+
+    /**
+     * A well-formed stamp whose hlc has its top bit set (8000000000000000 and above): later than
+     * {@link #MAX_MILLIS}, so further ahead than any clock bound allows. Not malformed: a receiver
+     * treats it as it treats any stamp too far ahead.
+     */
+    public static final class TooFarAheadException extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+
+        public TooFarAheadException(String text) {
+            super("stamp '" + text + "' is too far ahead: its time is beyond year 6429, later than any clock allows");
+        }
     }
 }

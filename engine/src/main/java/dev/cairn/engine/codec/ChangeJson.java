@@ -180,8 +180,8 @@ public final class ChangeJson {
                 }
                 default -> throw new MalformedChangeException("unknown op '" + op + "': expected set, delete, append or clear");
             };
-        } catch (MalformedChangeException e) {
-            throw e;
+        } catch (MalformedChangeException | Stamp.TooFarAheadException e) {
+            throw e; // a stamp too far ahead is not malformed: the receiver answers it as clock skew
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new MalformedChangeException("invalid '" + op + "' change: " + e.getMessage());
         }

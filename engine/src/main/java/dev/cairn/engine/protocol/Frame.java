@@ -27,9 +27,23 @@ public sealed interface Frame {
     }
 
     /** Server to client, answer to hello, with the limits a client must respect. */
-    record Welcome(int protocol, String user, long head, int maxBatch, long maxAheadMillis, long maxFrameBytes) implements Frame {
+    record Welcome(int protocol, String user, long head, int maxBatch, long maxAheadMillis, long maxFrameBytes,
+                   java.util.Map<String, String> sections) implements Frame {
         /** Assumed when a server does not say (the default server limit). */
         public static final long DEFAULT_MAX_FRAME_BYTES = 1 << 20;
+
+        /**
+         * @param sections every section the server knows, name to kind ({@code "map"}, {@code "log"}),
+         *                 or null when the server did not say (PROTOCOL.md 3.1: optional)
+         */
+        public Welcome {
+            sections = sections == null ? null : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(sections));
+        }
+
+        /** A welcome that does not list the server's sections. */
+        public Welcome(int protocol, String user, long head, int maxBatch, long maxAheadMillis, long maxFrameBytes) {
+            this(protocol, user, head, maxBatch, maxAheadMillis, maxFrameBytes, null);
+        }
 
         public FrameType type() {
             return FrameType.WELCOME;

@@ -38,6 +38,13 @@ public final class FrameCodec {
                 gen.writeNumberField("maxBatch", f.maxBatch());
                 gen.writeNumberField("maxAheadMillis", f.maxAheadMillis());
                 gen.writeNumberField("maxFrameBytes", f.maxFrameBytes());
+                if (f.sections() != null) {
+                    gen.writeObjectFieldStart("sections");
+                    for (var e : f.sections().entrySet()) {
+                        gen.writeStringField(e.getKey(), e.getValue());
+                    }
+                    gen.writeEndObject();
+                }
             } else if (frame instanceof Frame.Changes f) {
                 gen.writeArrayFieldStart("changes");
                 for (Frame.SeqChange c : f.changes()) {
@@ -98,8 +105,14 @@ public final class FrameCodec {
                     case "maxFrameBytes" -> f.maxFrameBytes = integer(p, t, name);
                     case "changes" -> readChanges(p, t, f);
                     case "supported" -> p.skipChildren(); // informative, on protocol-version errors
-                    default -> throw malformed("unknown field '" + name + "'");
+                    case "sections" -> f.sections = sections(p, t);
+                    default -> {
+                        // Kept for build(): a client frame with it is refused, a server frame ignores it.
+                        f.unknown = f.unknown == null ? name : f.unknown;
+                        p.skipChildren();
+                    }
                 }
+                f.names.add(name);
             }
             if (p.nextToken() != null) {
                 throw malformed("trailing content after the frame");
@@ -107,12 +120,54 @@ public final class FrameCodec {
             if (f.type == null) {
                 throw malformed("frame has no 'type'");
             }
-            return build(FrameType.fromWire(f.type), f);
+            FrameType type = FrameType.fromWire(f.type);
+            checkMembers(type, f);
+            return build(type, f);
         } catch (IOException e) {
             throw malformed("frame is not valid JSON: " + Json.describe(e));
         } catch (IllegalArgumentException e) {
             throw malformed(e.getMessage());
         }
+    }
+
+    /** Members each frame type a client sends may have: exactly these (PROTOCOL.md 3). */
+    private static final java.util.Map<FrameType, java.util.Set<String>> CLIENT_MEMBERS = java.util.Map.of(
+            FrameType.HELLO, java.util.Set.of("type", "protocol", "replica", "cursor"),
+            FrameType.PUSH, java.util.Set.of("type", "batch", "changes"),
+            FrameType.PING, java.util.Set.of("type"),
+            FrameType.PONG, java.util.Set.of("type"));
+
+    /**
+     * PROTOCOL.md 3, one rule for members a frame type does not define: in a frame a client sends
+     * (hello, push, ping, pong) they are refused, even a member another type defines ({@code "user"}
+     * in hello); in a frame only a server sends they are ignored, so a server can add optional
+     * members (as {@code sections} in welcome) without breaking older clients.
+     */
+    private static void checkMembers(FrameType type, Fields f) {
+        java.util.Set<String> allowed = CLIENT_MEMBERS.get(type);
+        if (allowed == null) {
+            return;
+        }
+        for (String name : f.names) {
+            if (!allowed.contains(name)) {
+                throw malformed("unknown field '" + name + "' in a '" + type.wire() + "' frame");
+            }
+        }
+    }
+
+    private static java.util.Map<String, String> sections(JsonParser p, JsonToken t) throws IOException {
+        if (t != JsonToken.START_OBJECT) {
+            throw malformed("field 'sections' must be an object of section name to kind");
+        }
+        java.util.Map<String, String> out = new java.util.TreeMap<>();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            if (p.nextToken() != JsonToken.VALUE_STRING) {
+                throw malformed("field 'sections': the kind of '" + name + "' must be a string");
+            }
+            out.put(name, p.getText());
+        }
+        return out;
     }
 
     private static Frame build(FrameType type, Fields f) {
@@ -121,10 +176,10 @@ public final class FrameCodec {
                     nonNegative(require(f.cursor, "cursor", type), "cursor"));
             case WELCOME -> new Frame.Welcome(intField(require(f.protocol, "protocol", type)), require(f.user, "user", type),
                     require(f.head, "head", type), intField(require(f.maxBatch, "maxBatch", type)), require(f.maxAhead, "maxAheadMillis", type),
-                    f.maxFrameBytes == null ? Frame.Welcome.DEFAULT_MAX_FRAME_BYTES : f.maxFrameBytes);
+                    f.maxFrameBytes == null ? Frame.Welcome.DEFAULT_MAX_FRAME_BYTES : f.maxFrameBytes, f.sections);
             case CHANGES -> new Frame.Changes(require(f.seqChanges, "changes", type), require(f.cursor, "cursor", type));
             case CAUGHT_UP -> new Frame.CaughtUp(require(f.cursor, "cursor", type));
-            case PUSH -> new Frame.Push(require(f.batch, "batch", type), require(f.plainChanges, "changes", type));
+            case PUSH -> new Frame.Push(batchId(require(f.batch, "batch", type)), require(f.plainChanges, "changes", type));
             case ACK -> new Frame.Ack(require(f.batch, "batch", type));
             case PING -> new Frame.Ping();
             case PONG -> new Frame.Pong();
@@ -193,6 +248,8 @@ public final class FrameCodec {
         }
         try {
             return ChangeJson.decode(copy.toString());
+        } catch (dev.cairn.engine.clock.Stamp.TooFarAheadException e) {
+            throw new ProtocolException(ErrorCode.CLOCK_SKEW, "change " + index + ": " + e.getMessage());
         } catch (IllegalArgumentException e) {
             throw new ProtocolException(ErrorCode.INVALID_CHANGE, "change " + index + ": " + e.getMessage());
         }
@@ -201,6 +258,8 @@ public final class FrameCodec {
     private static Change readChange(JsonParser p, int index) throws IOException {
         try {
             return ChangeJson.read(p);
+        } catch (dev.cairn.engine.clock.Stamp.TooFarAheadException e) {
+            throw new ProtocolException(ErrorCode.CLOCK_SKEW, "change " + index + ": " + e.getMessage());
         } catch (IllegalArgumentException e) {
             throw new ProtocolException(ErrorCode.INVALID_CHANGE, "change " + index + ": " + e.getMessage());
         }
@@ -221,6 +280,9 @@ public final class FrameCodec {
         Long maxFrameBytes;
         List<Change> plainChanges;
         List<Frame.SeqChange> seqChanges;
+        java.util.Map<String, String> sections;
+        String unknown;
+        final java.util.List<String> names = new java.util.ArrayList<>();
     }
 
     private static String string(JsonParser p, JsonToken t, String name) throws IOException {
@@ -252,6 +314,17 @@ public final class FrameCodec {
             throw malformed("value out of range: " + value);
         }
         return (int) value;
+    }
+
+    /** Largest batch id: 2^53 - 1, so every client (JavaScript numbers too) holds it exactly. */
+    public static final long MAX_BATCH_ID = (1L << 53) - 1;
+
+    /** PROTOCOL.md 3.3: a push's batch is an integer from 0 to 2^53 - 1. */
+    private static long batchId(long value) {
+        if (value < 0 || value > MAX_BATCH_ID) {
+            throw malformed("field 'batch' must be an integer from 0 to " + MAX_BATCH_ID + ", got " + value);
+        }
+        return value;
     }
 
     private static long nonNegative(long value, String field) {
