@@ -44,8 +44,8 @@ import org.slf4j.LoggerFactory;
  * <p>Records are laid out as in {@link ServerRecords}: per user a head, the winning entry per map
  * key, visible log entries, watermarks, and a seq index, so {@link #readSince} is one range scan.
  * Semantics match {@link PgServerStore}: a user's changes are merged first
- * ({@link UserChanges#merge}), the i-th merged change gets seq {@code previousHead + 1 + i}, and
- * it keeps that seq only if it altered the state.
+ * ({@link UserChanges#merge}), and each merged change that alters the state takes the next seq
+ * (a change that alters nothing takes none, so the head does not move for it).
  *
  * <p>Every operation runs on one dedicated worker thread, in submission order, so a read never
  * sees half a commit. One {@link #commit} (a group commit) is one journal commit: its writes are
@@ -173,8 +173,8 @@ public final class JournalServerStore implements ServerStore {
         long usedBefore = usage(r::get, r.base, prefix);
         long[] delta = {0};
         List<Sequenced> applied = new ArrayList<>();
+        long seq = previousHead + 1; // the next seq: only a change that alters the state takes one (PROTOCOL.md 1.3)
         for (int i = 0; i < changes.size(); i++) {
-            long seq = previousHead + 1 + i;
             Change change = changes.get(i);
             boolean altered;
             if (change instanceof Change.Put put) {
@@ -186,6 +186,7 @@ public final class JournalServerStore implements ServerStore {
             }
             if (altered) {
                 applied.add(new Sequenced(seq, change));
+                seq++;
             }
         }
         long usedAfter = usedBefore + delta[0];
@@ -196,8 +197,10 @@ public final class JournalServerStore implements ServerStore {
         if (delta[0] != 0 || r.get(usageKey) == null) {
             r.put(usageKey, ServerRecords.longValue(usedAfter));
         }
-        long head = previousHead + changes.size();
-        r.put(headKey, ServerRecords.longValue(head));
+        long head = seq - 1;
+        if (head != previousHead) {
+            r.put(headKey, ServerRecords.longValue(head));
+        }
         return new CommitResult(user, previousHead, head, Collections.unmodifiableList(applied));
     }
 

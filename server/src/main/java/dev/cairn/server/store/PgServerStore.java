@@ -53,6 +53,8 @@ public final class PgServerStore implements ServerStore {
     static final int PIPELINING_LIMIT = 256;
 
     private static final String HEAD = "SELECT seq FROM user_heads WHERE user_id = $1";
+    /** Gives back the unused tail of a reservation ($2 = the last seq the commit used). */
+    private static final String LOWER_HEAD = "UPDATE user_heads SET seq = $2 WHERE user_id = $1";
 
     private static final String RESERVE = """
             INSERT INTO user_heads (user_id, seq) VALUES ($1, $2)
@@ -302,6 +304,17 @@ public final class PgServerStore implements ServerStore {
                     }
                 }
                 return Future.failedFuture(e);
+            }).compose(all -> {
+                // PROTOCOL.md 1.3: a change that alters nothing takes no seq. The range reserved up front
+                // gives back its unused tail, so re-pushed or outdated changes do not move the head.
+                List<Future<?>> lowered = new ArrayList<>();
+                for (UserWrite write : writes) {
+                    Future<?> f = write.releaseUnused(conn);
+                    if (f != null) {
+                        lowered.add(f);
+                    }
+                }
+                return lowered.isEmpty() ? Future.succeededFuture(all) : Future.all(lowered).map(all);
             }).map(all -> {
                 Map<String, CommitResult> results = new LinkedHashMap<>();
                 for (UserWrite write : writes) {
@@ -414,9 +427,32 @@ public final class PgServerStore implements ServerStore {
             pending.add(conn.preparedQuery(SETTLE).execute(Tuple.of(user, limits.quotaBytes())));
         }
 
+        /** The highest seq this write used, or the previous head if it altered nothing. */
+        private long usedHead() {
+            long reserved = firstLong(head.result());
+            long used = reserved - changes.size();
+            for (Future<RowSet<Row>> f : data) {
+                for (Row row : f.result()) {
+                    used = Math.max(used, row.getLong(0));
+                }
+            }
+            return used;
+        }
+
+        /** Lowers the user's head to the last seq actually used (same transaction, the row is still locked); null if all were used. */
+        Future<?> releaseUnused(SqlConnection conn) {
+            if (changes.isEmpty()) {
+                return null;
+            }
+            long reserved = firstLong(head.result());
+            long used = usedHead();
+            return used == reserved ? null : conn.preparedQuery(LOWER_HEAD).execute(Tuple.of(user, used));
+        }
+
         CommitResult result() {
-            long newHead = firstLong(head.result());
-            long previousHead = newHead - changes.size();
+            long reserved = firstLong(head.result());
+            long previousHead = reserved - changes.size();
+            long newHead = changes.isEmpty() ? reserved : usedHead();
             List<Long> seqs = new ArrayList<>();
             for (Future<RowSet<Row>> f : data) {
                 f.result().forEach(row -> seqs.add(row.getLong(0)));

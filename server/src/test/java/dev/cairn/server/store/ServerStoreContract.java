@@ -292,6 +292,25 @@ public abstract class ServerStoreContract {
 
         assertEquals(before, readAll("alice", 0, 100), "visible state and seqs did not move");
         assertEquals(encode(batch), foldedState("alice", 100));
+        // PROTOCOL.md 1.3: a change that alters nothing takes no seq, so the head does not move for it
+        // (welcome.head once counted them: 4 re-pushes of 81 unchanged changes moved it from 80 to 321).
+        assertEquals(first.head(), again.previousHead());
+        assertEquals(first.head(), again.head(), "a re-sent batch does not move the head");
+        assertEquals(first.head(), outdated.head(), "outdated changes do not move the head");
+        assertEquals(first.head(), (long) await(store.head("alice")));
+    }
+
+    @Test
+    void theHeadIsTheLastSeqACommitUsed() throws Exception {
+        CommitResult first = commit("alice", set("prefs", "a", "1", 100, "phone"), set("prefs", "b", "1", 100, "phone"));
+        // The last change is outdated: the head stops at the seq of the last change that altered something.
+        CommitResult mixed = commit("alice", set("prefs", "c", "1", 300, "phone"), set("prefs", "a", "0", 50, "phone"));
+        assertEquals(1, mixed.applied().size());
+        assertEquals(mixed.applied().get(0).seq(), mixed.head(), "the unused seq is given back");
+        assertEquals(first.head() + 1, mixed.head());
+        CommitResult next = commit("alice", set("prefs", "d", "1", 301, "phone"));
+        assertEquals(mixed.head() + 1, next.applied().get(0).seq(), "the next commit continues right after it");
+        assertEquals(next.head(), (long) await(store.head("alice")));
     }
 
     @Test
