@@ -15,6 +15,8 @@ import org.slf4j.LoggerFactory;
 public final class Hub {
 
     private final Map<String, Set<SyncSession>> byUser = new HashMap<>();
+    /** 1009 closes per user, for the storm warning. */
+    final OversizeWarnings oversize = new OversizeWarnings();
 
     void add(SyncSession session) {
         byUser.computeIfAbsent(session.user(), u -> new LinkedHashSet<>()).add(session);

@@ -174,8 +174,9 @@ public final class SyncSession {
         }
         textMessage = textMessage == null ? frame.binaryData().copy() : textMessage.appendBuffer(frame.binaryData());
         if (textMessage.length() > ctx.maxFrameBytes()) {
+            long size = textMessage.length();
             textMessage = null;
-            ws.close((short) 1009, "message larger than the server's limit");
+            closeTooLarge(size, "message larger than the server's limit");
             return;
         }
         if (!frame.isFinal()) {
@@ -251,7 +252,8 @@ public final class SyncSession {
             }
             ws.resume();
             if (ar.failed()) {
-                sendError(ErrorCode.UNAVAILABLE, "store unavailable: " + ar.cause().getMessage(), null);
+                LOG.warn("store unavailable at hello user={} replica={}: {}", user, replica, ar.cause().toString());
+                sendError(ErrorCode.UNAVAILABLE, "the store is unavailable; connect again later", null); // no driver text to the client
                 ws.close((short) 1011, "store unavailable");
                 return;
             }
@@ -260,11 +262,19 @@ public final class SyncSession {
             knownHead = Math.max(knownHead, head);
             // A cursor beyond our head means this server lost or reset the user's data: send everything.
             sentCursor = hello.cursor() > head ? 0 : hello.cursor();
-            send(new Frame.Welcome(Frame.PROTOCOL_VERSION, user, head, ctx.maxBatch(), ctx.clock().maxAheadMillis(), ctx.maxFrameBytes()));
+            send(new Frame.Welcome(Frame.PROTOCOL_VERSION, user, head, ctx.maxBatch(), ctx.clock().maxAheadMillis(), ctx.maxFrameBytes(),
+                    sectionKinds()));
             welcomed = true;
             LOG.info("session open user={} replica={} cursor={} head={}", user, replica, hello.cursor(), head);
             pump();
         });
+    }
+
+    /** Every section this server knows, with its kind: welcome's {@code sections} (PROTOCOL.md 3.1). */
+    private java.util.Map<String, String> sectionKinds() {
+        java.util.Map<String, String> out = new java.util.TreeMap<>();
+        ctx.sections().all().forEach((name, kind) -> out.put(name, kind.wireName()));
+        return out;
     }
 
     private void onPush(Frame.Push push) {
@@ -639,10 +649,21 @@ public final class SyncSession {
         }
         if (e instanceof io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException corrupt) {
             int status = corrupt.closeStatus() == null ? 1002 : corrupt.closeStatus().code();
-            ws.close((short) status, status == 1009 ? "frame larger than the server's limit" : "protocol violation");
+            if (status == 1009) {
+                closeTooLarge(-1, "frame larger than the server's limit");
+            } else {
+                ws.close((short) status, "protocol violation");
+            }
         } else if (e instanceof IllegalStateException && e.getMessage() != null && e.getMessage().contains("max message size")) {
-            ws.close((short) 1009, "message larger than the server's limit");
+            closeTooLarge(-1, "message larger than the server's limit");
         }
+    }
+
+    /** Closes with 1009 and counts it for the user's storm warning ({@link OversizeWarnings}). */
+    private void closeTooLarge(long frameBytes, String reason) {
+        LOG.info("socket closed with 1009 user={} replica={} frameBytes={}", user, replica, frameBytes < 0 ? "over-limit" : frameBytes);
+        ctx.hub().oversize.closed(user, frameBytes, ctx.maxFrameBytes(), System.currentTimeMillis());
+        ws.close((short) 1009, reason);
     }
 
     private void onClosed() {
