@@ -259,6 +259,13 @@ public final class SyncServer extends VerticleBase {
                 refuse(req, 401, "unauthorized", ar.cause().getMessage());
                 return;
             }
+            if (!isWebSocketUpgrade(req)) {
+                // Vert.x would answer this itself, in plain text: PROTOCOL.md 2 promises the API's error shape.
+                req.resume();
+                refuse(req, 400, "bad-request", "/sync expects a WebSocket upgrade (GET with Upgrade: websocket, "
+                        + "Connection: Upgrade, Sec-WebSocket-Key and Sec-WebSocket-Version: 13)");
+                return;
+            }
             String user = ar.result().user();
             SocketSlots.Result slot = slots.acquire(user);
             if (slot != SocketSlots.Result.OK) {
@@ -288,6 +295,17 @@ public final class SyncServer extends VerticleBase {
                         }
                     });
         });
+    }
+
+    /** A request Vert.x can upgrade (RFC 6455 4.2.1); anything else is answered 400 here. */
+    private static boolean isWebSocketUpgrade(HttpServerRequest req) {
+        String upgrade = req.getHeader("Upgrade");
+        String connection = req.getHeader("Connection");
+        return req.method() == HttpMethod.GET && req.version() == io.vertx.core.http.HttpVersion.HTTP_1_1
+                && upgrade != null && upgrade.trim().equalsIgnoreCase("websocket")
+                && connection != null && connection.toLowerCase(java.util.Locale.ROOT).contains("upgrade")
+                && req.getHeader("Sec-WebSocket-Key") != null
+                && "13".equals(req.getHeader("Sec-WebSocket-Version"));
     }
 
     /** An error answer before (instead of) an upgrade, in the HTTP API's error shape. */

@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -301,7 +302,6 @@ class HostileInputIT {
                 Arguments.of("set on a log section", set("chat", "k", "1", stamp("r-1")), List.of("chat", "log")),
                 Arguments.of("malformed stamp", set("ui", "k", "1", "0190zzzzzzzz0001@r-1"), List.of("stamp")),
                 Arguments.of("stamp without replica", set("ui", "k", "1", "0190a1b2c3d40001@"), List.of("stamp")),
-                Arguments.of("stamp with the top bit set", set("ui", "k", "1", "ffffffffffffffff@r-1"), List.of("stamp")),
                 Arguments.of("upper-case stamp", set("ui", "k", "1", stamp("r-1").toUpperCase(Locale.ROOT).replace("@R-1", "@r-1")), List.of("stamp")),
                 Arguments.of("key with a control character", set("ui", "bad\u0001key", "1", stamp("r-1")), List.of("control")),
                 Arguments.of("empty key", set("ui", "", "1", stamp("r-1")), List.of("key")),
@@ -337,6 +337,92 @@ class HostileInputIT {
             assertNothingWritten();
             assertUsable(ws);
         }
+    }
+
+    // ------------------------------------------------------------------ the number rule (PROTOCOL.md 1.2, spec/vectors/numbers.json)
+
+    /** Numbers the server cannot give back exactly (they came back as "Infinity", 1.1805916207174113e+21, 0). */
+    static Stream<String> inexactNumbers() {
+        return Stream.of("1e400", "-1e400", "1e-400", "-0", "-0.0", "1180591620717411303424", "123456789012345678",
+                "9007199254740993", "0.10000000000000001");
+    }
+
+    @ParameterizedTest(name = "pushed {0}")
+    @MethodSource("inexactNumbers")
+    void numbersThatWouldComeBackChangedAreRefusedOnTheSocket(String number) {
+        try (RawSocket ws = ready()) {
+            long batch = BATCHES.incrementAndGet();
+            ws.push(batch, goodSet("a", "r-1"), set("ui", "n", "{\"x\":[" + number + "]}", stamp("r-1")));
+            JsonNode e = ws.expectError("invalid-change");
+            assertEquals(batch, e.path("batch").asLong(), "invalid-change should name the batch: " + e);
+            assertMessageMentions(e, "change 1", number);
+            ws.push(BATCHES.incrementAndGet(), "{\"op\":\"append\",\"section\":\"chat\",\"stream\":\"s\",\"value\":" + number
+                    + ",\"stamp\":\"" + stamp("r-1") + "\"}");
+            ws.expectError("invalid-change");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    @ParameterizedTest(name = "HTTP {0}")
+    @MethodSource("inexactNumbers")
+    void numbersThatWouldComeBackChangedAreRefusedOverHttp(String number) {
+        String token = server.token(user);
+        String before = seedHttpUser(token);
+        long head = server.head(user);
+        assertJsonError(server.post("/api/preferences", token, "{\"n\":" + number + "}"), 400, number);
+        assertEquals("invalid-change", server.post("/api/preferences", token, "{\"n\":[" + number + "]}").json().path("error").asText());
+        assertJsonError(server.post("/api/progress/assessment", token, "{\"answers\":{\"q\":" + number + "}}"), 400, number);
+        assertJsonError(server.post("/api/progress/assessment", token, "{\"complete\":true,\"score\":" + number + "}"), 400, number);
+        assertJsonError(server.post("/api/persistence/sync", token, "{\"sections\":{\"ui\":{\"kind\":\"map\",\"entries\":{\"n\":{\"value\":"
+                + number + ",\"stamp\":\"" + stamp("r-1") + "\"}}}}}"), 400, number);
+        TestServer.Response imported = server.post("/api/import", token, "{\"format\":\"cairn-export\",\"version\":1,\"sections\":{\"ui\":{\"kind\":\"map\","
+                + "\"entries\":{\"n\":{\"value\":" + number + ",\"stamp\":\"" + stamp("r-1") + "\"}}}}}");
+        assertJsonError(imported, 400, number);
+        assertEquals("invalid-import", imported.json().path("error").asText());
+        assertEquals(head, server.head(user), number + " was written");
+        assertEquals(before, server.canonical(user));
+    }
+
+    /** An accepted number comes back exactly as accepted, on every path: pushed, HTTP and served to another socket. */
+    @Test
+    void acceptedNumbersComeBackInTheirCanonicalSpelling() {
+        String value = "[0.1,1.0,1e2,2e23,9007199254740991,1152921504606847000,5e-324,1.5e300,0.0]";
+        String canonical = "[0.1,1.0,100.0,2.0E23,9007199254740991,1152921504606847000,5.0E-324,1.5E300,0.0]";
+        try (RawSocket ws = ready()) {
+            ws.pushAcked(BATCHES.incrementAndGet(), set("ui", "pushed", value, stamp("r-1")));
+        }
+        String token = server.token(user);
+        assertEquals(200, server.post("/api/preferences", token, "{\"posted\":" + value + "}").status());
+        try (RawSocket other = RawSocket.connect(server.syncUri(), server.token(user))) {
+            other.hello("r-2", 0);
+            String frames = String.join("\n", other.received());
+            assertTrue(frames.contains("\"key\":\"pushed\",\"value\":" + canonical), frames);
+        }
+        String served = server.get("/api/preferences", token).body();
+        assertTrue(served.contains("\"posted\":" + canonical), served);
+        assertTrue(server.canonical(user).contains("\"value\":" + canonical), server.canonical(user));
+    }
+
+    /** A stamp with its top bit set is well formed, only far ahead: clock-skew (keep and retry), not invalid-change. */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ffffffffffffffff", "8000000000000000"})
+    void stampWithTheTopBitSetIsClockSkew(String hlc) {
+        try (RawSocket ws = ready()) {
+            long batch = BATCHES.incrementAndGet();
+            ws.push(batch, goodSet("a", "r-1"), set("ui", "k", "1", hlc + "@r-1"));
+            JsonNode e = ws.expectError("clock-skew");
+            assertEquals(batch, e.path("batch").asLong(), "clock-skew should name the batch: " + e);
+            assertMessageMentions(e, "change 1", "ahead");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+        String token = server.token(user);
+        TestServer.Response imported = server.post("/api/import", token, "{\"format\":\"cairn-export\",\"version\":1,\"sections\":{\"ui\":{\"kind\":\"map\","
+                + "\"entries\":{\"n\":{\"value\":1,\"stamp\":\"" + hlc + "@r-1\"}}}}}");
+        assertJsonError(imported, 400, "too far ahead");
+        assertEquals("invalid-import", imported.json().path("error").asText());
+        assertEquals(1, server.head(user), "only assertUsable's push was written");
     }
 
     /** A repeated field name is refused, not "last one wins" (parsers disagree on which one wins). */
@@ -657,14 +743,103 @@ class HostileInputIT {
                     .header("Authorization", "Bearer " + server.token(user)).GET().build();
             try {
                 HttpResponse<String> r = client.send(request, HttpResponse.BodyHandlers.ofString());
-                assertTrue(r.statusCode() >= 400 && r.statusCode() < 500,
-                        version + ": a GET /sync without an upgrade must be refused with a 4xx, got " + r.statusCode() + " " + r.body());
+                // PROTOCOL.md 2: 400 in the API's error shape (it was Vert.x's plain-text 400).
+                assertEquals(400, r.statusCode(), version + ": a GET /sync without an upgrade: " + r.statusCode() + " " + r.body());
+                assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("application/json"), version + ": " + r.headers());
+                JsonNode body = dev.cairn.engine.codec.Json.MAPPER.readTree(r.body());
+                assertEquals("bad-request", body.path("error").asText(), version + ": " + r.body());
+                assertTrue(body.path("message").isTextual(), version + ": " + r.body());
             } catch (java.io.IOException e) {
                 throw new AssertionError(version + ": a GET /sync without an upgrade got no answer: " + e, e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new AssertionError(e);
             }
+        }
+    }
+
+    /** Every error answer is JSON in PROTOCOL.md's shape: unknown paths, wrong methods, bodies over the limit. */
+    @Test
+    void everyHttpErrorIsJsonInTheProtocolShape() {
+        String token = server.token(user);
+        TestServer.Response unknown = server.get("/api/no-such-thing", token);
+        assertJsonError(unknown, 404);
+        assertEquals("not-found", unknown.json().path("error").asText(), unknown.toString());
+        assertTrue(unknown.header("content-type").startsWith("application/json"), unknown.toString());
+        assertJsonError(server.get("/api/no-such-thing", null), 401); // no token: the token is checked first
+        TestServer.Response wrongMethod = server.request("PUT", "/api/preferences", token, "{}");
+        assertJsonError(wrongMethod, 405);
+        assertEquals("method-not-allowed", wrongMethod.json().path("error").asText(), wrongMethod.toString());
+        TestServer.Response deleteUsage = server.delete("/api/usage", token);
+        assertJsonError(deleteUsage, 405);
+        TestServer.Response tooLarge = server.post("/api/preferences", token, "{\"x\":\"" + "y".repeat(MAX_FRAME_BYTES + 10) + "\"}");
+        assertJsonError(tooLarge, 413);
+    }
+
+    /** /health tells anyone only up or down: no store kind, database name or driver text. */
+    @Test
+    void healthNamesNothingButTheStatus() {
+        TestServer.Response r = server.get("/health", null);
+        assertEquals(200, r.status(), r.toString());
+        assertEquals("{\"status\":\"up\"}", r.body());
+    }
+
+    /** Onboarding: wrong types are refused with a clear 400, never coerced, and no exception text is shown. */
+    @Test
+    void onboardingRefusesWrongTypesWithoutCoercion() {
+        String token = server.token(user);
+        String before = seedHttpUser(token);
+        long head = server.head(user);
+        for (String body : List.of("{\"stepId\":5,\"completed\":true}", "{\"stepId\":\"a\"}", "{\"stepId\":\"a\",\"completed\":\"yes\"}",
+                "{\"stepId\":\"a\",\"completed\":1}", "{\"currentStep\":7}", "{\"completed\":true}", "{\"stepId\":\"a\",\"completed\":true,\"x\":1}",
+                "{\"stepId\":null,\"completed\":true}")) {
+            TestServer.Response r = server.post("/api/progress/onboarding", token, body);
+            assertJsonError(r, 400);
+            assertEquals("bad-request", r.json().path("error").asText(), body + ": " + r);
+            String message = r.json().path("message").asText();
+            assertFalse(message.contains("Exception") || message.contains("java.") || message.contains("cannot be cast"), body + ": " + message);
+        }
+        for (String body : List.of("{\"answers\":[1]}", "{\"complete\":\"true\"}", "{\"complete\":true,\"score\":\"high\"}")) {
+            TestServer.Response r = server.post("/api/progress/assessment", token, body);
+            assertJsonError(r, 400);
+            assertFalse(r.json().path("message").asText().contains("Exception"), body + ": " + r);
+        }
+        assertEquals(head, server.head(user));
+        assertEquals(before, server.canonical(user));
+        TestServer.Response ok = server.post("/api/progress/onboarding", token, "{\"stepId\":\"5\",\"completed\":true}");
+        assertEquals(200, ok.status(), ok.toString());
+        assertEquals("[\"5\"]", ok.json().path("completedSteps").toString());
+    }
+
+    /** PROTOCOL.md 3: a client frame has exactly its type's members; one another type defines ("user" in hello) is refused too. */
+    @Test
+    void membersAFrameTypeDoesNotDefineAreRefused() {
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), server.token(user))) {
+            ws.send("{\"type\":\"hello\",\"protocol\":1,\"replica\":\"r-1\",\"cursor\":0,\"user\":\"mallory\"}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "user");
+            ws.send("{\"type\":\"hello\",\"protocol\":1,\"replica\":\"r-1\",\"cursor\":0,\"extra\":1}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "extra");
+            ws.send("{\"type\":\"ping\",\"batch\":1}");
+            ws.expectError("malformed-frame");
+            ws.hello("r-1", 0);
+            ws.send("{\"type\":\"push\",\"batch\":1,\"changes\":[],\"head\":5}");
+            assertMessageMentions(ws.expectError("malformed-frame"), "head");
+            assertNothingWritten();
+            assertUsable(ws);
+        }
+    }
+
+    /** welcome lists every section the server knows with its kind (PROTOCOL.md 3.1). */
+    @Test
+    void welcomeListsTheServersSections() {
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), server.token(user))) {
+            JsonNode welcome = ws.hello("r-1", 0).welcome();
+            JsonNode sections = welcome.path("sections");
+            assertTrue(sections.isObject(), welcome.toString());
+            assertEquals("map", sections.path("ui").asText(), welcome.toString());
+            assertEquals("log", sections.path("chat").asText(), welcome.toString());
+            assertEquals("map", sections.path("cards").asText(), welcome.toString());
+            sections.fields().forEachRemaining(e -> assertTrue(Set.of("map", "log").contains(e.getValue().asText()), welcome.toString()));
         }
     }
 }

@@ -33,6 +33,7 @@ import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
@@ -125,18 +126,33 @@ public final class HttpApi {
         router.get("/api/history/*").handler(this::history);
         router.post("/api/progress/assessment").handler(this::postAssessment);
         router.route("/api/*").failureHandler(this::failure);
+        // Anything else under /api is answered in the API's error shape, not Vert.x's HTML page.
+        router.route("/api/*").handler(ctx -> {
+            boolean known = KNOWN_PATHS.stream().anyMatch(p -> p.endsWith("*") ? ctx.request().path().startsWith(p.substring(0, p.length() - 1))
+                    : ctx.request().path().equals(p));
+            if (known) {
+                error(ctx, 405, "method-not-allowed", ctx.request().method() + " is not allowed on " + ctx.request().path());
+            } else {
+                error(ctx, 404, "not-found", "no such endpoint: " + ctx.request().method() + " " + ctx.request().path());
+            }
+        });
     }
+
+    /** The API's paths, for telling a wrong method (405) from an unknown path (404). */
+    private static final List<String> KNOWN_PATHS = List.of("/api/import", "/api/dev/token", "/api/persistence/sync", "/api/export",
+            "/api/sections/*", "/api/preferences", "/api/progress/onboarding", "/api/progress/assessment", "/api/usage", "/api/history/*");
 
     // ------------------------------------------------------------------ routes
 
     private void health(RoutingContext ctx) {
         store.ping().onComplete(ar -> {
-            JsonObject body = new JsonObject().put("store", store.kind());
+            // Anyone may call /health: the answer names no database, driver or error text (those go to the log).
             if (ar.succeeded()) {
-                ctx.json(body.put("status", "up"));
+                ctx.json(new JsonObject().put("status", "up"));
             } else {
+                LOG.warn("health check: the store did not answer: {}", ar.cause().toString());
                 ctx.response().setStatusCode(503);
-                ctx.json(body.put("status", "down").put("reason", String.valueOf(ar.cause().getMessage())));
+                ctx.json(new JsonObject().put("status", "down").put("reason", "store-unavailable"));
             }
         });
     }
@@ -510,7 +526,7 @@ public final class HttpApi {
             JsonArray out = new JsonArray();
             for (ServerStore.HistoryEntry e : entries) {
                 out.add(new JsonObject()
-                        .put("value", e.value() == null ? null : io.vertx.core.json.Json.decodeValue(e.value()))
+                        .put("value", e.value() == null ? null : rawJson(e.value()))
                         .put("deleted", e.value() == null)
                         .put("stamp", e.stamp().toString())
                         .put("replacedAt", Instant.ofEpochMilli(e.replacedAtMillis()).toString())
@@ -549,16 +565,17 @@ public final class HttpApi {
     }
 
     private void postPreferences(RoutingContext ctx) {
-        JsonObject body = bodyObject(ctx);
+        JsonNode body = bodyTree(ctx);
         if (body == null) {
             return;
         }
         List<Change> changes = new ArrayList<>();
         try {
-            for (String field : body.fieldNames()) {
-                Object v = body.getValue(field);
-                changes.add(new Change.Put(StandardSections.PREFERENCES, field, v == null ? null : Json.write(v instanceof JsonObject o ? o.getMap()
-                        : v instanceof JsonArray a ? a.getList() : v), clock.tick()));
+            var fields = body.fields();
+            while (fields.hasNext()) {
+                var f = fields.next();
+                JsonNode v = f.getValue();
+                changes.add(new Change.Put(StandardSections.PREFERENCES, f.getKey(), v.isNull() ? null : Json.writeTree(v), clock.tick()));
             }
         } catch (IllegalArgumentException e) {
             error(ctx, 400, "bad-request", e.getMessage());
@@ -568,22 +585,42 @@ public final class HttpApi {
     }
 
     private void postOnboarding(RoutingContext ctx) {
-        JsonObject body = bodyObject(ctx);
+        JsonNode body = bodyTree(ctx);
         if (body == null) {
             return;
         }
+        String expected = "expected {\"stepId\":\"...\",\"completed\":true|false} and/or {\"currentStep\":\"...\"}";
         List<Change> changes = new ArrayList<>();
+        var names = body.fieldNames();
+        while (names.hasNext()) {
+            String name = names.next();
+            if (!Set.of("stepId", "completed", "currentStep").contains(name)) {
+                error(ctx, 400, "bad-request", expected + ": unknown member '" + name + "'");
+                return;
+            }
+        }
+        // Types are checked, never coerced: {"stepId":5} is not step "5", and a missing "completed" is not true.
+        JsonNode step = body.get("stepId");
+        JsonNode completed = body.get("completed");
+        JsonNode current = body.get("currentStep");
+        if (step != null && !step.isTextual() || completed != null && !completed.isBoolean() || current != null && !current.isTextual() && !current.isNull()) {
+            error(ctx, 400, "bad-request", expected + ": 'stepId' and 'currentStep' are strings, 'completed' is true or false");
+            return;
+        }
+        if ((step == null) != (completed == null)) {
+            error(ctx, 400, "bad-request", expected + ": 'stepId' and 'completed' go together");
+            return;
+        }
         try {
-            String step = body.getString("stepId");
             if (step != null) {
-                boolean completed = body.getBoolean("completed", true);
-                changes.add(new Change.Put(StandardSections.PROGRESS, "onboarding/steps/" + step, completed ? "true" : null, clock.tick()));
+                changes.add(new Change.Put(StandardSections.PROGRESS, "onboarding/steps/" + step.textValue(),
+                        completed.booleanValue() ? "true" : null, clock.tick()));
             }
-            if (body.containsKey("currentStep")) {
-                changes.add(new Change.Put(StandardSections.PROGRESS, "onboarding/currentStep", Json.write(body.getString("currentStep")), clock.tick()));
+            if (current != null) {
+                changes.add(new Change.Put(StandardSections.PROGRESS, "onboarding/currentStep", Json.writeTree(current), clock.tick()));
             }
-        } catch (ClassCastException | IllegalArgumentException e) {
-            error(ctx, 400, "bad-request", "expected {\"stepId\":\"...\",\"completed\":true} or {\"currentStep\":\"...\"}: " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            error(ctx, 400, "bad-request", expected + ": " + e.getMessage()); // our own validation's message (key rules), never a library's
             return;
         }
         if (changes.isEmpty()) {
@@ -594,28 +631,36 @@ public final class HttpApi {
     }
 
     private void postAssessment(RoutingContext ctx) {
-        JsonObject body = bodyObject(ctx);
+        JsonNode body = bodyTree(ctx);
         if (body == null) {
+            return;
+        }
+        String expected = "expected {\"answers\":{...}} and/or {\"complete\":true,\"score\":0.8}";
+        JsonNode answers = body.get("answers");
+        JsonNode complete = body.get("complete");
+        JsonNode score = body.get("score");
+        if (answers != null && !answers.isObject() && !answers.isNull() || complete != null && !complete.isBoolean()
+                || score != null && !score.isNumber() && !score.isNull()) {
+            error(ctx, 400, "bad-request", expected + ": 'answers' is an object, 'complete' true or false, 'score' a number");
             return;
         }
         List<Change> changes = new ArrayList<>();
         try {
-            JsonObject answers = body.getJsonObject("answers");
-            if (answers != null) {
-                for (String q : answers.fieldNames()) {
-                    Object v = answers.getValue(q);
-                    changes.add(new Change.Put(StandardSections.PROGRESS, "assessment/answers/" + q,
-                            Json.write(v instanceof JsonObject o ? o.getMap() : v instanceof JsonArray a ? a.getList() : v), clock.tick()));
+            if (answers != null && answers.isObject()) {
+                var fields = answers.fields();
+                while (fields.hasNext()) {
+                    var f = fields.next();
+                    changes.add(new Change.Put(StandardSections.PROGRESS, "assessment/answers/" + f.getKey(), Json.writeTree(f.getValue()), clock.tick()));
                 }
             }
-            if (body.getBoolean("complete", false)) {
+            if (complete != null && complete.booleanValue()) {
                 changes.add(new Change.Put(StandardSections.PROGRESS, "assessment/completedAt", Json.write(Instant.now().toString()), clock.tick()));
-                if (body.getValue("score") != null) {
-                    changes.add(new Change.Put(StandardSections.PROGRESS, "assessment/score", Json.write(body.getDouble("score")), clock.tick()));
+                if (score != null && !score.isNull()) {
+                    changes.add(new Change.Put(StandardSections.PROGRESS, "assessment/score", Json.writeTree(score), clock.tick()));
                 }
             }
-        } catch (ClassCastException | IllegalArgumentException e) {
-            error(ctx, 400, "bad-request", "expected {\"answers\":{...}} and/or {\"complete\":true,\"score\":0.8}: " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            error(ctx, 400, "bad-request", expected + ": " + e.getMessage()); // our own validation's message (key rules), never a library's
             return;
         }
         if (changes.isEmpty()) {
@@ -641,7 +686,7 @@ public final class HttpApi {
         });
         String current = progress.value("onboarding/currentStep");
         return new JsonObject().put("completedSteps", new JsonArray(new ArrayList<>(steps)))
-                .put("currentStep", current == null ? null : io.vertx.core.json.Json.decodeValue(current));
+                .put("currentStep", current == null ? null : rawJson(current));
     }
 
     static JsonObject assessment(ReplicaState state) {
@@ -650,15 +695,23 @@ public final class HttpApi {
         String score = progress.value("assessment/score");
         return new JsonObject().put("answers", liveValues(progress, "assessment/answers/"))
                 .put("isComplete", completedAt != null)
-                .put("completedAt", completedAt == null ? null : io.vertx.core.json.Json.decodeValue(completedAt))
-                .put("score", score == null ? null : io.vertx.core.json.Json.decodeValue(score));
+                .put("completedAt", completedAt == null ? null : rawJson(completedAt))
+                .put("score", score == null ? null : rawJson(score));
+    }
+
+    /**
+     * A stored value for a JSON answer, written as its stored text (never decoded to a Java number
+     * and re-encoded, which would change its spelling: PROTOCOL.md 1.2).
+     */
+    private static Object rawJson(String text) {
+        return new com.fasterxml.jackson.databind.util.RawValue(text);
     }
 
     private static JsonObject liveValues(LwwMap map, String prefix) {
         JsonObject out = new JsonObject();
         map.sorted().forEach((k, e) -> {
             if (!e.isTombstone() && k.startsWith(prefix)) {
-                out.put(k.substring(prefix.length()), io.vertx.core.json.Json.decodeValue(e.value()));
+                out.put(k.substring(prefix.length()), rawJson(e.value()));
             }
         });
         return out;
@@ -712,7 +765,7 @@ public final class HttpApi {
             }
             return body;
         } catch (RuntimeException e) {
-            error(ctx, 400, "bad-request", "body is not a JSON object: " + e.getMessage());
+            error(ctx, 400, "bad-request", "body is not a JSON object");
             return null;
         }
     }
@@ -723,12 +776,16 @@ public final class HttpApi {
             if (text == null && ctx.response().ended()) {
                 return null;
             }
-            JsonNode node = text == null ? null : Json.MAPPER.readTree(text);
+            JsonNode node = text == null ? null : Json.readCheckedTree(text);
             if (node == null || !node.isObject()) {
                 error(ctx, 400, "bad-request", "expected a JSON object body");
                 return null;
             }
             return node;
+        } catch (Json.InvalidNumberException e) {
+            // PROTOCOL.md 1.2: a number the server cannot give back exactly is refused, not changed.
+            error(ctx, 400, "invalid-change", "the body holds a value the server cannot keep exactly: " + Json.describe(e));
+            return null;
         } catch (IOException e) {
             error(ctx, 400, "bad-request", "body is not valid JSON: " + Json.describe(e));
             return null;
@@ -760,6 +817,10 @@ public final class HttpApi {
         int status = ctx.statusCode();
         if (status == 413) {
             error(ctx, 413, "too-large", "request body is larger than " + maxBodyBytes + " bytes");
+        } else if (status == 405) {
+            error(ctx, 405, "method-not-allowed", ctx.request().method() + " is not allowed on " + ctx.request().path());
+        } else if (status == 404) {
+            error(ctx, 404, "not-found", "no such endpoint: " + ctx.request().path());
         } else if (status >= 400 && status < 500) {
             error(ctx, status, "bad-request", "request refused");
         } else {
@@ -771,7 +832,8 @@ public final class HttpApi {
                                 .put("usedBytes", quota.usedBytes()).put("wouldUseBytes", quota.wouldUseBytes())
                                 .put("quotaBytes", quota.quotaBytes()).encode());
             } else if (cause instanceof dev.cairn.server.store.StoreUnavailableException) {
-                error(ctx, 503, "unavailable", "the store failed; try again: " + cause.getMessage());
+                LOG.warn("store unavailable path={}: {}", ctx.request().path(), cause.toString());
+                error(ctx, 503, "unavailable", "the store failed; try again");
             } else {
                 org.slf4j.LoggerFactory.getLogger(HttpApi.class).error("request failed path={}", ctx.request().path(), cause);
                 error(ctx, 500, "internal", "the server failed to handle the request");

@@ -164,7 +164,7 @@ final class RequestInput extends InputStream {
                     continue;
                 }
                 if (failure != null) {
-                    throw new IOException("the upload broke off: " + failure.getMessage(), failure);
+                    throw new IOException("the upload broke off", failure); // the cause's (Netty's) text is not for the answer
                 }
                 if (ended) {
                     if (need != 0) {
