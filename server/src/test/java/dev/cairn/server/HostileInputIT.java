@@ -842,4 +842,51 @@ class HostileInputIT {
             sections.fields().forEachRemaining(e -> assertTrue(Set.of("map", "log").contains(e.getValue().asText()), welcome.toString()));
         }
     }
+
+    /**
+     * PROTOCOL.md 1.3: a cursor beyond the user's head (the server lost or reset the data) gets the
+     * whole state from 0, and caught-up names the server's head, below the cursor the replica sent.
+     */
+    @Test
+    void aCursorAheadOfTheHeadGetsTheWholeStateFrom0() {
+        try (RawSocket ws = ready()) {
+            ws.pushAcked(BATCHES.incrementAndGet(), goodSet("a", "r-1"), goodSet("b", "r-1"));
+        }
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), server.token(user))) {
+            RawSocket.Handshake h = ws.hello("r-2", 1_000_000);
+            assertEquals(2, h.welcome().path("head").asLong(), h.welcome().toString());
+            assertEquals(2, h.changes().size(), "every change since 0: " + h.pages());
+            assertEquals(2, h.cursor(), "the replica's cursor goes back to the server's head");
+        }
+    }
+
+    /** 1009 storms: the third 1009 close of one user's sockets logs a WARNING naming the user and the size. */
+    @Test
+    void repeated1009ClosesOfOneUserAreLoggedAsAWarning() {
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
+                dev.cairn.server.session.OversizeWarnings.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> log = new ch.qos.logback.core.read.ListAppender<>();
+        log.start();
+        logger.addAppender(log);
+        try {
+            String big = "\"" + "x".repeat(MAX_FRAME_BYTES + 1024) + "\"";
+            for (int i = 0; i < 3; i++) {
+                try (RawSocket ws = ready()) {
+                    ws.push(BATCHES.incrementAndGet(), set("ui", "big", big, stamp("r-1")));
+                    assertEquals(1009, ws.closeStatus(WAIT));
+                }
+            }
+            long deadline = System.currentTimeMillis() + 5_000;
+            while (log.list.isEmpty() && System.currentTimeMillis() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertEquals(1, log.list.size(), "one warning after the third close: " + log.list);
+            String message = log.list.get(0).getFormattedMessage();
+            assertEquals(ch.qos.logback.classic.Level.WARN, log.list.get(0).getLevel());
+            assertTrue(message.contains(user) && message.contains("1009") && message.contains("bytes"), message);
+        } finally {
+            logger.detachAppender(log);
+        }
+        assertNothingWritten();
+    }
 }
