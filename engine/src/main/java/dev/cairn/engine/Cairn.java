@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JavaType;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.clock.WallClock;
+import dev.cairn.engine.codec.ChangeJson;
 import dev.cairn.engine.codec.ExportDocument;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.codec.MalformedDocumentException;
@@ -17,6 +18,8 @@ import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
 import dev.cairn.engine.crdt.UnknownSectionException;
 import dev.cairn.engine.persist.Persister;
+import dev.cairn.engine.protocol.Frame;
+import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.persist.StoragePolicy;
 import dev.cairn.engine.persist.Tier;
 import dev.cairn.engine.section.SectionSpec;
@@ -29,6 +32,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
@@ -83,6 +87,7 @@ public final class Cairn implements AutoCloseable {
     public static final int EXPORT_VERSION = ExportDocument.VERSION;
 
     private final String replicaId;
+    private final long maxFrameBytes;
     private final WallClock wall;
     private final HybridClock clock;
     private final Map<String, SectionSpec> sections;
@@ -92,6 +97,8 @@ public final class Cairn implements AutoCloseable {
     private final Persister persister;
     private final FileLock dirLock;
     private final ConcurrentHashMap<String, StoragePolicy> keyPolicies = new ConcurrentHashMap<>();
+    /** Keys whose app set a saveDelay: pushed when the user pauses, not per write (see Persister#recordHeld). */
+    private final java.util.Set<String> heldKeys = ConcurrentHashMap.newKeySet();
     private final CopyOnWriteArrayList<ChangeListener> listeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<Throwable>> errorListeners = new CopyOnWriteArrayList<>();
     private final ReentrantLock writeLock = new ReentrantLock();
@@ -114,6 +121,7 @@ public final class Cairn implements AutoCloseable {
 
     private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
         this.wall = b.wall;
+        this.maxFrameBytes = b.maxFrameBytes;
         this.sections = Map.copyOf(b.sections);
         this.state = new ReplicaState(name -> {
             SectionSpec spec = sections.get(name);
@@ -164,6 +172,9 @@ public final class Cairn implements AutoCloseable {
         Names.checkKey(key, "key");
         StoragePolicy policy = options.applyTo(spec.policy());
         keyPolicies.put(Persister.pendingKey(section, key), policy);
+        if (options.holdsPush()) {
+            heldKeys.add(Persister.pendingKey(section, key));
+        }
         return new PersistentState<>(this, section, key, type, defaultValue, options.validator());
     }
 
@@ -556,6 +567,11 @@ public final class Cairn implements AutoCloseable {
             } catch (RuntimeException e) {
                 throw new ImportException("import refused: " + e.getMessage(), e);
             }
+            try {
+                checkFits(change);
+            } catch (ChangeTooLargeException e) {
+                throw new ImportException("import refused: " + e.getMessage(), e);
+            }
         }
         return changes;
     }
@@ -795,16 +811,46 @@ public final class Cairn implements AutoCloseable {
     private Change writeLocal(Supplier<Change> make) {
         return locked(() -> {
             Change change = make.get();
+            if (policyFor(change).sync()) {
+                checkFits(change);
+            }
             applyLocal(change);
             return change;
         });
+    }
+
+    /** The bytes of an empty push frame with the longest batch id. */
+    private static final long PUSH_OVERHEAD_BYTES =
+            FrameCodec.encode(new Frame.Push(Long.MIN_VALUE, List.of())).getBytes(StandardCharsets.UTF_8).length;
+
+    /** Refuses a change that no push frame of maxFrameBytes could carry: it would block the outbox. */
+    private void checkFits(Change change) {
+        String json = ChangeJson.encode(change);
+        if (PUSH_OVERHEAD_BYTES + json.length() * 3L <= maxFrameBytes) {
+            return; // 3 bytes per UTF-16 char bound the UTF-8 size: no counting needed
+        }
+        long bytes = PUSH_OVERHEAD_BYTES + json.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > maxFrameBytes) {
+            throw new ChangeTooLargeException("change-too-large: " + change.section() + "/" + change.target() + " needs a push frame of "
+                    + bytes + " bytes, more than the " + maxFrameBytes + " bytes a server frame may hold; nothing was written",
+                    bytes, maxFrameBytes);
+        }
+    }
+
+    /** The frame limit writes are checked against (the builder's maxFrameBytes). */
+    public long maxFrameBytes() {
+        return maxFrameBytes;
     }
 
     /** Applies a fresh local change (it always wins: its stamp is newer than anything seen). Lock held. */
     private void applyLocal(Change change) {
         if (state.apply(change)) {
             StoragePolicy policy = policyFor(change);
-            persister.record(change, policy, policy.sync());
+            if (policy.sync() && change instanceof Change.Put put && heldKeys.contains(Persister.pendingKey(put.section(), put.key()))) {
+                persister.recordHeld(change, policy);
+            } else {
+                persister.record(change, policy, policy.sync());
+            }
             queuedEvents.get().add(new ChangeEvent(change, ChangeEvent.Origin.LOCAL));
         }
     }
@@ -961,6 +1007,7 @@ public final class Cairn implements AutoCloseable {
         private String replicaId;
         private WallClock wall;
         private Duration maxClockAhead;
+        private long maxFrameBytes;
         private final Map<String, SectionSpec> sections = new LinkedHashMap<>();
         private final java.util.Set<String> customized = new java.util.HashSet<>();
 
@@ -1009,6 +1056,20 @@ public final class Cairn implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The largest push frame a server takes (PROTOCOL.md 2, {@code welcome.maxFrameBytes});
+         * default 1 MiB. A syncing write whose push frame alone is larger is refused with a
+         * {@link ChangeTooLargeException}, and so is an import holding one.
+         */
+        public Builder maxFrameBytes(long bytes) {
+            once(this.maxFrameBytes == 0, "maxFrameBytes");
+            if (bytes < 256) {
+                throw new IllegalArgumentException("maxFrameBytes must be at least 256, was " + bytes);
+            }
+            this.maxFrameBytes = bytes;
+            return this;
+        }
+
         /** Registers an app section with the default policy (durable, syncing). */
         public Builder section(String name, SectionKind kind) {
             return section(name, kind, StoragePolicy.DEFAULT);
@@ -1036,6 +1097,9 @@ public final class Cairn implements AutoCloseable {
             }
             if (maxClockAhead == null) {
                 maxClockAhead = Duration.ofMinutes(1);
+            }
+            if (maxFrameBytes == 0) {
+                maxFrameBytes = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
             }
             if (inMemory) {
                 return new Cairn(this, new InMemoryLocalStore(), null);

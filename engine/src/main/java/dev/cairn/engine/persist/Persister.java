@@ -126,7 +126,7 @@ public final class Persister implements AutoCloseable {
      */
     public CompletableFuture<Void> queueMeta(String name, String value) {
         StoreWrite meta = StoreWrite.put(Records.metaKey(name), Records.utf8(value));
-        enqueue("x\u0000meta\u0000" + name, null, meta, StoragePolicy.DEFAULT, false, false);
+        enqueue("x\u0000meta\u0000" + name, null, meta, StoragePolicy.DEFAULT, false, false, false);
         return flush(p -> p.meta == meta);
     }
 
@@ -153,6 +153,20 @@ public final class Persister implements AutoCloseable {
     }
 
     /**
+     * {@link #record(Change, StoragePolicy, boolean)} for a key whose app asked for a save delay:
+     * it reaches the outbox (and the server) only when the user pauses, online too, at the latest
+     * {@link StoragePolicy#MAX_PUSH_WAIT_FACTOR} delays after the first write of a burst. Other
+     * writes are committed at once while a sync client is connected.
+     */
+    public void recordHeld(Change change, StoragePolicy policy) {
+        if (policy.saveDelay().isZero() || !policy.autoSave()) {
+            record(change, policy, true, false);
+            return;
+        }
+        enqueue(pendingKey(change), change, null, policy, true, false, true);
+    }
+
+    /**
      * Queues a change received from the server: saved to its tiers (whatever the key's
      * autoSave), never put in the outbox.
      */
@@ -166,24 +180,27 @@ public final class Persister implements AutoCloseable {
      */
     public void recordCursor(long cursor) {
         StoreWrite meta = StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
-        enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false);
+        enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false, false);
     }
 
     private void record(Change change, StoragePolicy policy, boolean toOutbox, boolean remote) {
         if (!policy.persistTo().durable() && !policy.persistTo().session() && !toOutbox) {
             return; // memory only: nothing to save
         }
-        enqueue(pendingKey(change), change, null, policy, toOutbox, remote);
+        enqueue(pendingKey(change), change, null, policy, toOutbox, remote, false);
     }
 
-    private void enqueue(String key, Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote) {
+    private void enqueue(String key, Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote, boolean held) {
         long now = System.nanoTime();
         synchronized (lock) {
             Pending previous = pending.get(key);
             long first = previous == null ? now : previous.firstNanos;
             long delay = policy.saveDelay().toNanos();
             long deadline;
-            if (toOutbox && urgentOutbox) {
+            if (held) {
+                // one push (and one server history version) per pause, not per keystroke
+                deadline = policy.debounce() ? Math.min(now + delay, first + StoragePolicy.MAX_PUSH_WAIT_FACTOR * delay) : first + delay;
+            } else if (toOutbox && urgentOutbox) {
                 deadline = now; // connected: the server is waiting for it
             } else if (!policy.autoSave()) {
                 deadline = Long.MAX_VALUE;
@@ -451,7 +468,11 @@ public final class Persister implements AutoCloseable {
         Map<Long, Change> newOutbox = new java.util.TreeMap<>(); // in seq order, so readers never see a later seq first
         List<Long> supersededOutbox = new ArrayList<>();
         long seq = nextOutboxSeq;
-        for (Pending p : batch) {
+        // Outbox seqs follow the stamps (write order), so the server gets changes in the order they were made.
+        List<Pending> ordered = new ArrayList<>(batch);
+        ordered.sort(java.util.Comparator.comparing((Pending p) -> p.change == null ? null : p.change.stamp(),
+                java.util.Comparator.nullsFirst(java.util.Comparator.naturalOrder())));
+        for (Pending p : ordered) {
             if (p.meta != null) {
                 toDurable.add(p.meta);
                 continue;

@@ -2,6 +2,7 @@ package dev.cairn.engine.protocol;
 
 import dev.cairn.engine.crdt.Change;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /** The frames of PROTOCOL.md section 3, one record per {@link FrameType}. */
@@ -27,9 +28,19 @@ public sealed interface Frame {
     }
 
     /** Server to client, answer to hello, with the limits a client must respect. */
-    record Welcome(int protocol, String user, long head, int maxBatch, long maxAheadMillis, long maxFrameBytes) implements Frame {
+    record Welcome(int protocol, String user, long head, int maxBatch, long maxAheadMillis, long maxFrameBytes,
+                   Map<String, String> sections) implements Frame {
         /** Assumed when a server does not say (the default server limit). */
         public static final long DEFAULT_MAX_FRAME_BYTES = 1 << 20;
+
+        /** {@code sections}: the server's sections and their kinds ({@code "map"}, {@code "log"}), or null if it does not say. */
+        public Welcome {
+            sections = sections == null ? null : Map.copyOf(sections);
+        }
+
+        public Welcome(int protocol, String user, long head, int maxBatch, long maxAheadMillis, long maxFrameBytes) {
+            this(protocol, user, head, maxBatch, maxAheadMillis, maxFrameBytes, null);
+        }
 
         public FrameType type() {
             return FrameType.WELCOME;

@@ -38,6 +38,13 @@ public final class FrameCodec {
                 gen.writeNumberField("maxBatch", f.maxBatch());
                 gen.writeNumberField("maxAheadMillis", f.maxAheadMillis());
                 gen.writeNumberField("maxFrameBytes", f.maxFrameBytes());
+                if (f.sections() != null) {
+                    gen.writeObjectFieldStart("sections");
+                    for (var e : new java.util.TreeMap<>(f.sections()).entrySet()) {
+                        gen.writeStringField(e.getKey(), e.getValue());
+                    }
+                    gen.writeEndObject();
+                }
             } else if (frame instanceof Frame.Changes f) {
                 gen.writeArrayFieldStart("changes");
                 for (Frame.SeqChange c : f.changes()) {
@@ -98,6 +105,7 @@ public final class FrameCodec {
                     case "maxFrameBytes" -> f.maxFrameBytes = integer(p, t, name);
                     case "changes" -> readChanges(p, t, f);
                     case "supported" -> p.skipChildren(); // informative, on protocol-version errors
+                    case "sections" -> f.sections = sections(p, t);
                     default -> throw malformed("unknown field '" + name + "'");
                 }
             }
@@ -121,7 +129,7 @@ public final class FrameCodec {
                     nonNegative(require(f.cursor, "cursor", type), "cursor"));
             case WELCOME -> new Frame.Welcome(intField(require(f.protocol, "protocol", type)), require(f.user, "user", type),
                     require(f.head, "head", type), intField(require(f.maxBatch, "maxBatch", type)), require(f.maxAhead, "maxAheadMillis", type),
-                    f.maxFrameBytes == null ? Frame.Welcome.DEFAULT_MAX_FRAME_BYTES : f.maxFrameBytes);
+                    f.maxFrameBytes == null ? Frame.Welcome.DEFAULT_MAX_FRAME_BYTES : f.maxFrameBytes, f.sections);
             case CHANGES -> new Frame.Changes(require(f.seqChanges, "changes", type), require(f.cursor, "cursor", type));
             case CAUGHT_UP -> new Frame.CaughtUp(require(f.cursor, "cursor", type));
             case PUSH -> new Frame.Push(require(f.batch, "batch", type), require(f.plainChanges, "changes", type));
@@ -130,6 +138,22 @@ public final class FrameCodec {
             case PONG -> new Frame.Pong();
             case ERROR -> new Frame.Error(ErrorCode.fromWire(require(f.code, "code", type)), require(f.message, "message", type), f.batch);
         };
+    }
+
+    /** welcome's optional {"name":"map"|"log",...}; an unknown kind is kept as is (the client only needs the names). */
+    private static java.util.Map<String, String> sections(JsonParser p, JsonToken t) throws IOException {
+        if (t != JsonToken.START_OBJECT) {
+            throw malformed("field 'sections' must be an object");
+        }
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            if (p.nextToken() != JsonToken.VALUE_STRING) {
+                throw malformed("section '" + name + "' must have a string kind");
+            }
+            out.put(name, p.getText());
+        }
+        return out;
     }
 
     /** "changes" is a list of plain changes in a push and of {seq, change} in a changes frame. */
@@ -219,6 +243,7 @@ public final class FrameCodec {
         Long maxBatch;
         Long maxAhead;
         Long maxFrameBytes;
+        java.util.Map<String, String> sections;
         List<Change> plainChanges;
         List<Frame.SeqChange> seqChanges;
     }

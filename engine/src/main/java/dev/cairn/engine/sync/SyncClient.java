@@ -138,6 +138,8 @@ public final class SyncClient implements AutoCloseable {
     private final Duration skewRetryMax;
     private final Duration quotaRetryMin;
     private final Duration quotaRetryMax;
+    private final Duration retryMin;
+    private final Duration retryMax;
     private final BiFunction<List<Change>, Long, Integer> applier;
     private final Map<String, SectionSpec> sections;
     /** Seals pushed and opens pulled values of the end-to-end encrypted sections; null if none. */
@@ -166,6 +168,16 @@ public final class SyncClient implements AutoCloseable {
     private SyncState state = SyncState.OFFLINE;
     private Instant lastSyncedAt;
     private String lastError;
+    private String lastErrorCode;
+    /**
+     * A failure retrying cannot fix (a second 401, not a sync endpoint, protocol-version): no
+     * reconnect until syncNow() or goOnline() tries once more. Holds the code.
+     */
+    private String permanent;
+    /** Upgrades refused with 401 in a row; the second is permanent. */
+    private int unauthorizedInARow;
+    /** The current outage was logged: one line per outage, not per retry. */
+    private boolean outageLogged;
     /**
      * A server page could not be applied or decoded: do not reset the backoff on welcome, only once
      * a session has caught up cleanly.
@@ -202,6 +214,8 @@ public final class SyncClient implements AutoCloseable {
         this.skewRetryMax = b.skewRetryMax == null ? DEFAULT_CLOCK_SKEW_RETRY_MAX : b.skewRetryMax;
         this.quotaRetryMin = b.quotaRetryMin == null ? DEFAULT_QUOTA_RETRY_MIN : b.quotaRetryMin;
         this.quotaRetryMax = b.quotaRetryMax == null ? DEFAULT_QUOTA_RETRY_MAX : b.quotaRetryMax;
+        this.retryMin = b.retryMin == null ? backoffMin : b.retryMin;
+        this.retryMax = b.retryMax == null ? backoffMax : b.retryMax;
         this.applier = b.applier == null ? cairn::applyRemote : b.applier;
         this.transport = b.transport != null ? b.transport
                 : b.sslContext != null ? new JdkWebSocketTransport(HttpClient.newBuilder().sslContext(b.sslContext).build(), connectTimeout)
@@ -228,7 +242,7 @@ public final class SyncClient implements AutoCloseable {
         // A section's sync was turned back on and the cursor reset: catch up again on a new connection.
         this.resyncSubscription = cairn.onResync(() -> post(() -> {
             if (session != null) {
-                endSession(session, null, Reconnect.NOW);
+                endSession(session, null, null, Reconnect.NOW);
             }
         }));
     }
@@ -276,10 +290,11 @@ public final class SyncClient implements AutoCloseable {
                 return;
             }
             if (locked) {
-                result.completeExceptionally(new SyncException(lastError));
+                result.completeExceptionally(new SyncException(lastErrorCode, lastError, null));
                 return;
             }
             started = true;
+            permanent = null; // try once more
             if (session == null) {
                 connect(); // now, not after the backoff delay
             }
@@ -295,6 +310,8 @@ public final class SyncClient implements AutoCloseable {
                     result.completeExceptionally(new SyncException("could not save local changes: " + messageOf(error), error));
                 } else if (closed || switchedOff) {
                     result.completeExceptionally(new SyncException(closed ? "the sync client was closed" : "sync was switched off (goOffline)"));
+                } else if (permanent != null || locked) {
+                    result.completeExceptionally(new SyncException(lastErrorCode, lastError, null));
                 } else {
                     NavigableMap<Long, Change> outbox = cairn.outbox(Integer.MAX_VALUE);
                     waiters.add(new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result));
@@ -341,9 +358,9 @@ public final class SyncClient implements AutoCloseable {
             switchedOff = true;
             cancelReconnect();
             if (session != null) {
-                endSession(session, null, Reconnect.NO);
+                endSession(session, null, null, Reconnect.NO);
             }
-            failWaiters("sync was switched off (goOffline)");
+            failWaiters(null, "sync was switched off (goOffline)");
             state = locked ? SyncState.LOCKED : SyncState.OFFLINE;
             publish();
         });
@@ -352,10 +369,11 @@ public final class SyncClient implements AutoCloseable {
     /** Switches sync back on after {@link #goOffline()}; connects at once if the client was started. */
     public void goOnline() {
         runOnSyncThread(() -> {
-            if (!switchedOff) {
+            if (!switchedOff && permanent == null) {
                 return;
             }
             switchedOff = false;
+            permanent = null; // try once more
             backoff.reset();
             if (started) {
                 connect();
@@ -373,12 +391,12 @@ public final class SyncClient implements AutoCloseable {
         Runnable shutdown = () -> {
             cancelReconnect();
             if (session != null) {
-                endSession(session, null, Reconnect.NO);
+                endSession(session, null, null, Reconnect.NO);
             }
             outboxSubscription.close();
             changeSubscription.close();
             resyncSubscription.close();
-            failWaiters("the sync client was closed");
+            failWaiters(null, "the sync client was closed");
             state = SyncState.OFFLINE;
             publish();
         };
@@ -422,6 +440,10 @@ public final class SyncClient implements AutoCloseable {
         /** What a push frame is kept under (headroom below maxFrameBytes). */
         long frameBudget = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
         long knownHead;
+        /** The sections welcome listed, or null if it did not say (then every section is pushed). */
+        Set<String> serverSections;
+        /** Outbox seqs of sections the server does not know: queued, not pushed on this session. */
+        final TreeSet<Long> held = new TreeSet<>();
         /** A page could not be applied: pages are ignored (the cursor stays) until {@link #pullRetryTimer} reconnects. */
         boolean pullStalled;
         ScheduledFuture<?> pullRetryTimer;
@@ -437,7 +459,7 @@ public final class SyncClient implements AutoCloseable {
         final List<Part> parked = new ArrayList<>();
         /** Outbox seqs in inFlight, resend or parked: never read from the outbox again on this session. */
         final Set<Long> owned = new HashSet<>();
-        final Backoff retryBackoff = new Backoff(backoffMin, backoffMax, random);
+        final Backoff retryBackoff = new Backoff(retryMin, retryMax, random);
         ScheduledFuture<?> retryTimer;
         /** Parts the server answered with clock-skew, waiting for {@link #skewTimer}; other pushes go on. */
         final List<Part> skewParked = new ArrayList<>();
@@ -478,6 +500,7 @@ public final class SyncClient implements AutoCloseable {
         final long target;
         final CompletableFuture<Void> future;
         final List<String> rejected = new ArrayList<>();
+        String rejectedCode;
 
         Waiter(long target, CompletableFuture<Void> future) {
             this.target = target;
@@ -486,7 +509,7 @@ public final class SyncClient implements AutoCloseable {
     }
 
     private void connect() {
-        if (closed || switchedOff || locked || session != null) {
+        if (closed || switchedOff || locked || permanent != null || session != null) {
             return;
         }
         cancelReconnect();
@@ -496,7 +519,7 @@ public final class SyncClient implements AutoCloseable {
         publish();
         s.handshakeTimer = schedule(() -> {
             if (s.current() && !s.welcomed) {
-                endSession(s, "no welcome from " + uri + " within " + connectTimeout.toMillis() + " ms", Reconnect.BACKOFF);
+                endSession(s, "connection-lost", "no welcome from " + uri + " within " + connectTimeout.toMillis() + " ms", Reconnect.BACKOFF);
             }
         }, connectTimeout.toNanos());
         String bearer;
@@ -505,7 +528,7 @@ public final class SyncClient implements AutoCloseable {
             bearer = token.get();
             opening = transport.connect(uri, bearer, new SessionListener(s));
         } catch (RuntimeException e) {
-            endSession(s, "could not connect to " + uri + ": " + messageOf(e), Reconnect.BACKOFF);
+            endSession(s, "connection-lost", "could not connect to " + uri + ": " + messageOf(e), Reconnect.BACKOFF);
             return;
         }
         opening.whenComplete((connection, error) -> {
@@ -518,7 +541,7 @@ public final class SyncClient implements AutoCloseable {
     private void onConnected(Session s, Transport.Connection connection, Throwable error) {
         if (error != null) {
             if (s.current()) {
-                endSession(s, messageOf(error), Reconnect.BACKOFF);
+                connectFailed(s, error);
             }
             return;
         }
@@ -535,7 +558,7 @@ public final class SyncClient implements AutoCloseable {
      * Ends a session (idempotent): closes its connection, forgets what was in flight (it stays in
      * the outbox and is sent again next time) and maybe schedules a reconnect.
      */
-    private void endSession(Session s, String error, Reconnect reconnect) {
+    private void endSession(Session s, String code, String error, Reconnect reconnect) {
         if (s.ended) {
             return;
         }
@@ -560,11 +583,14 @@ public final class SyncClient implements AutoCloseable {
             }
         }
         if (error != null) {
-            lastError = error;
-            LOG.log(System.Logger.Level.INFO, "cairn sync: connection ended: " + error);
+            report(code, error);
+            if (!outageLogged) { // once per outage, not once per retry
+                outageLogged = true;
+                LOG.log(System.Logger.Level.INFO, "cairn sync: connection ended: " + error + " (retrying quietly until connected again)");
+            }
         }
         state = SyncState.OFFLINE;
-        if (reconnect != Reconnect.NO && started && !switchedOff && !closed) {
+        if (reconnect != Reconnect.NO && started && !switchedOff && !closed && permanent == null) {
             Duration delay = reconnect == Reconnect.MAX ? backoff.max() : reconnect == Reconnect.NOW ? Duration.ZERO : backoff.next();
             reconnectTimer = schedule(() -> {
                 reconnectTimer = null;
@@ -596,11 +622,11 @@ public final class SyncClient implements AutoCloseable {
         public void onClosed(int code, String reason) {
             post(() -> {
                 if (s.current()) {
-                    String why = code == 1000 ? null
-                            : "connection closed by the server (code " + code + (reason == null || reason.isEmpty() ? "" : ": " + reason) + ")";
+                    String why = "connection closed by the server (code " + code + (reason == null || reason.isEmpty() ? "" : ": " + reason) + ")";
+                    String errorCode = "connection-lost";
                     if (code == CloseCodes.TOKEN_EXPIRED) {
                         // Not a failure: the token ran out. The next connect asks the supplier for a fresh one.
-                        endSession(s, "the server closed the connection because the token expired (code " + code
+                        endSession(s, "unauthorized", "the server closed the connection because the token expired (code " + code
                                 + "); connecting again with a fresh token", Reconnect.NOW);
                         return;
                     }
@@ -612,8 +638,10 @@ public final class SyncClient implements AutoCloseable {
                         frameBudgetHalvings = Math.min(MAX_FRAME_BUDGET_HALVINGS, frameBudgetHalvings + 1);
                         why = "the server closed the connection because a frame was larger than its limit (code 1009"
                                 + (reason == null || reason.isEmpty() ? "" : ": " + reason) + ")";
+                        errorCode = "frame-too-large";
+                        LOG.log(System.Logger.Level.WARNING, "cairn sync: " + why + "; push frames halved " + frameBudgetHalvings + " time(s)");
                     }
-                    endSession(s, why, Reconnect.BACKOFF);
+                    endSession(s, errorCode, why, Reconnect.BACKOFF);
                 }
             });
         }
@@ -622,7 +650,7 @@ public final class SyncClient implements AutoCloseable {
         public void onError(Throwable error) {
             post(() -> {
                 if (s.current()) {
-                    endSession(s, "connection failed: " + messageOf(error), Reconnect.BACKOFF);
+                    endSession(s, "connection-lost", "connection failed: " + messageOf(error), Reconnect.BACKOFF);
                 }
             });
         }
@@ -648,7 +676,7 @@ public final class SyncClient implements AutoCloseable {
             // It may have been a page of changes: going on would move the cursor past it. Resume
             // from the cursor on a new connection instead.
             pullFailed = true;
-            endSession(s, "the server sent a frame this client does not understand: " + e.getMessage(), Reconnect.BACKOFF);
+            endSession(s, "malformed-frame", "the server sent a frame this client does not understand: " + e.getMessage(), Reconnect.BACKOFF);
             return;
         }
         if (frame instanceof Frame.Welcome welcome) {
@@ -664,19 +692,19 @@ public final class SyncClient implements AutoCloseable {
         } else if (frame instanceof Frame.Ping) {
             send(s, new Frame.Pong());
         } else if (!(frame instanceof Frame.Pong)) {
-            lastError = "the server sent a '" + frame.type().wire() + "' frame, which only clients send";
+            report("malformed-frame", "the server sent a '" + frame.type().wire() + "' frame, which only clients send");
             publish();
         }
     }
 
     private void onWelcome(Session s, Frame.Welcome welcome) {
         if (s.welcomed) {
-            lastError = "the server sent a second welcome";
+            report("malformed-frame", "the server sent a second welcome");
             publish();
             return;
         }
         if (welcome.protocol() != Frame.PROTOCOL_VERSION) {
-            endSession(s, "the server speaks protocol " + welcome.protocol() + ", this client " + Frame.PROTOCOL_VERSION, Reconnect.MAX);
+            failPermanently(s, "protocol-version", "the server speaks protocol " + welcome.protocol() + ", this client " + Frame.PROTOCOL_VERSION);
             return;
         }
         s.welcomed = true;
@@ -690,7 +718,13 @@ public final class SyncClient implements AutoCloseable {
         if (!pullFailed && !frameTooBig) {
             backoff.reset();
         }
-        lastError = null;
+        report(null, null);
+        unauthorizedInARow = 0;
+        if (outageLogged) {
+            outageLogged = false;
+            LOG.log(System.Logger.Level.INFO, "cairn sync: connected again");
+        }
+        s.serverSections = welcome.sections() == null ? null : Set.copyOf(welcome.sections().keySet());
         if (welcome.head() < cairn.cursor()) {
             // The server lost data or was reset: it sends everything from 0 (PROTOCOL.md 3.1).
             LOG.log(System.Logger.Level.WARNING, "cairn sync: server head " + welcome.head() + " is behind this replica's cursor "
@@ -707,7 +741,7 @@ public final class SyncClient implements AutoCloseable {
 
     private void onChanges(Session s, Frame.Changes page) {
         if (!s.welcomed) {
-            lastError = "the server sent changes before its welcome";
+            report("malformed-frame", "the server sent changes before its welcome");
             publish();
             return;
         }
@@ -724,8 +758,8 @@ public final class SyncClient implements AutoCloseable {
             }
             SectionKind needed = c.change().kind();
             if (spec.kind() != needed) {
-                lastError = "ignored a change from the server: section '" + spec.name() + "' is a " + spec.kind().wireName()
-                        + " section here but the server has a " + needed.wireName() + " change for it";
+                report("invalid-change", "ignored a change from the server: section '" + spec.name() + "' is a " + spec.kind().wireName()
+                        + " section here but the server has a " + needed.wireName() + " change for it");
                 continue;
             }
             if (cipher != null && cipher.covers(spec.name())) {
@@ -738,7 +772,7 @@ public final class SyncClient implements AutoCloseable {
                     }
                     // Not sealed by this user's key (altered on the way or at rest, or written in
                     // plain text by someone else): never applied as data; the rest of the page is.
-                    lastError = "ignored an end-to-end encrypted change from the server that does not open: " + e.getMessage();
+                    report("invalid-change", "ignored an end-to-end encrypted change from the server that does not open: " + e.getMessage());
                     LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
                 }
                 continue;
@@ -758,13 +792,13 @@ public final class SyncClient implements AutoCloseable {
             state = SyncState.CATCHING_UP;
             s.knownHead = Math.max(s.knownHead, page.cursor());
             Duration delay = backoff.next();
-            lastError = "could not apply changes from the server (kept cursor " + cairn.cursor() + "; pushing goes on, pulling again in "
-                    + delay.toMillis() + " ms): " + messageOf(e);
+            report("apply-failed", "could not apply changes from the server (kept cursor " + cairn.cursor() + "; pushing goes on, pulling again in "
+                    + delay.toMillis() + " ms): " + messageOf(e));
             LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
             s.pullRetryTimer = schedule(() -> {
                 s.pullRetryTimer = null;
                 if (s.current()) {
-                    endSession(s, null, Reconnect.NOW); // the delay was waited already
+                    endSession(s, null, null, Reconnect.NOW); // the delay was waited already
                 }
             }, delay.toNanos());
             publish();
@@ -786,16 +820,16 @@ public final class SyncClient implements AutoCloseable {
     private void lock(Session s, E2eException e) {
         locked = true;
         LOG.log(System.Logger.Level.WARNING, "cairn sync: end-to-end key mismatch; sync stopped");
-        endSession(s, "wrong passphrase: " + e.getMessage() + "; sync stopped until a client is built with the right passphrase",
+        endSession(s, "wrong-passphrase", "wrong passphrase: " + e.getMessage() + "; sync stopped until a client is built with the right passphrase",
                 Reconnect.NO);
         state = SyncState.LOCKED;
-        failWaiters(lastError);
+        failWaiters(lastErrorCode, lastError);
         publish();
     }
 
     private void onCaughtUp(Session s, Frame.CaughtUp caughtUp) {
         if (!s.welcomed) {
-            lastError = "the server sent caught-up before its welcome";
+            report("malformed-frame", "the server sent caught-up before its welcome");
             publish();
             return;
         }
@@ -822,20 +856,8 @@ public final class SyncClient implements AutoCloseable {
         if (batch == null) {
             return; // a duplicate, or a batch already given up on and sent again under another id
         }
-        // Acks come in the order the server received the batches: an earlier batch still
-        // unanswered was dropped by the server (e.g. rate-limited), so send it again.
-        List<Part> dropped = new ArrayList<>();
-        for (Iterator<Batch> it = s.inFlight.values().iterator(); it.hasNext(); ) {
-            Batch earlier = it.next();
-            if (earlier.id() > batch.id()) {
-                break;
-            }
-            it.remove();
-            dropped.add(earlier.part());
-        }
-        for (int i = dropped.size() - 1; i >= 0; i--) {
-            s.resend.addFirst(dropped.get(i));
-        }
+        // An ack forgets its batch only, whatever the order (spec/vectors/sync/README.md): the
+        // server names a batch it did not apply (rate-limited), so no guessing from the order.
         s.retryBackoff.reset();
         if (s.skewParked.isEmpty()) {
             s.skewBackoff.reset();
@@ -859,8 +881,7 @@ public final class SyncClient implements AutoCloseable {
         String message = "server error " + code.wire() + (error.batch() == null ? "" : " for batch " + error.batch()) + ": " + error.message();
         switch (code) {
             case PROTOCOL_VERSION -> {
-                // Retrying soon cannot help: wait the longest backoff.
-                endSession(s, "the server does not speak protocol " + Frame.PROTOCOL_VERSION + ": " + error.message(), Reconnect.MAX);
+                failPermanently(s, "protocol-version", "the server does not speak protocol " + Frame.PROTOCOL_VERSION + ": " + error.message());
                 return;
             }
             case CLOCK_SKEW -> {
@@ -868,39 +889,39 @@ public final class SyncClient implements AutoCloseable {
                     skewed(s, batch, error.message());
                     return;
                 }
-                lastError = "the server refused a change because this device's clock is ahead of the server's: " + error.message();
+                report(code.wire(), "the server refused a change because this device's clock is ahead of the server's: " + error.message());
             }
             case QUOTA_EXCEEDED -> {
                 if (batch != null) {
                     overQuota(s, batch, error.message());
                     return;
                 }
-                lastError = "the server's storage quota for this user is full: " + error.message();
+                report(code.wire(), "the server's storage quota for this user is full: " + error.message());
             }
             case INVALID_CHANGE, BATCH_TOO_LARGE -> {
                 if (batch != null) {
                     refused(s, batch, code, error.message());
                     return;
                 }
-                lastError = message;
+                report(code.wire(), message);
             }
             case UNAVAILABLE -> {
-                lastError = message;
+                report(code.wire(), message);
                 if (batch != null) {
                     park(s, List.of(batch));
                 }
             }
             case RATE_LIMITED -> {
-                lastError = message;
+                report(code.wire(), message);
                 // The dropped frame may have been any of the pushes in flight: send them all again later.
                 park(s, batch != null ? List.of(batch) : new ArrayList<>(s.inFlight.values()));
             }
             case SLOW_CONSUMER -> {
-                endSession(s, message, Reconnect.BACKOFF);
+                endSession(s, code.wire(), message, Reconnect.BACKOFF);
                 return;
             }
             default -> {
-                lastError = message;
+                report(code.wire(), message);
                 if (batch != null) {
                     park(s, List.of(batch)); // never answered otherwise: try again later
                 }
@@ -940,7 +961,7 @@ public final class SyncClient implements AutoCloseable {
                 if (!fromOutbox && rest.size() > 0) {
                     s.resend.addFirst(rest);
                 }
-                dropForGood(s, part.seqs().get(0), part.changes().get(0),
+                dropForGood(s, part.seqs().get(0), part.changes().get(0), "change-too-large",
                         "its push frame is larger than the server's limit of " + s.maxFrameBytes + " bytes");
                 continue;
             }
@@ -1018,14 +1039,18 @@ public final class SyncClient implements AutoCloseable {
 
     /** Up to {@code n} committed outbox entries not owned by this session and not being acknowledged. */
     private Part readOutbox(Session s, int n) {
-        long limit = (long) s.owned.size() + acking.size() + n;
+        long limit = (long) s.owned.size() + s.held.size() + acking.size() + n;
         while (true) {
             int asked = (int) Math.min(Integer.MAX_VALUE, limit);
             NavigableMap<Long, Change> outbox = cairn.outbox(asked);
             List<Long> seqs = new ArrayList<>(n);
             List<Change> changes = new ArrayList<>(n);
             for (Map.Entry<Long, Change> e : outbox.entrySet()) {
-                if (!s.owned.contains(e.getKey()) && !acking.contains(e.getKey())) {
+                if (!s.owned.contains(e.getKey()) && !acking.contains(e.getKey()) && !s.held.contains(e.getKey())) {
+                    if (s.serverSections != null && !s.serverSections.contains(e.getValue().section())) {
+                        unknownSection(s, e.getKey(), e.getValue());
+                        continue;
+                    }
                     seqs.add(e.getKey());
                     changes.add(cipher == null ? e.getValue() : cipher.seal(e.getValue()));
                     if (seqs.size() == n) {
@@ -1042,6 +1067,33 @@ public final class SyncClient implements AutoCloseable {
         }
     }
 
+    /**
+     * welcome did not list the change's section: pushing it could only get it dropped for good
+     * (invalid-change). It stays queued (a later welcome may list the section) and is reported.
+     */
+    private void unknownSection(Session s, long seq, Change change) {
+        s.held.add(seq);
+        report("unknown-section", "the server does not know section '" + change.section() + "': its changes stay queued on this device"
+                + " (update the server, or check the app's sections)");
+        LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
+        failHeldWaiters(s);
+        requestPublish();
+    }
+
+    private void failHeldWaiters(Session s) {
+        if (s.held.isEmpty()) {
+            return;
+        }
+        long first = s.held.first();
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (first <= w.target) {
+                it.remove();
+                w.future.completeExceptionally(new SyncException("unknown-section", lastError, null));
+            }
+        }
+    }
+
     /** The server refused a batch for good: split it to find the change(s) it refuses, drop only those. */
     private void refused(Session s, Batch batch, ErrorCode code, String message) {
         s.inFlight.remove(batch.id());
@@ -1054,7 +1106,7 @@ public final class SyncClient implements AutoCloseable {
             s.resend.addFirst(part.slice(half, part.size()));
             s.resend.addFirst(part.slice(0, half));
         } else {
-            dropForGood(s, part.seqs().get(0), part.changes().get(0), code.wire() + ": " + message);
+            dropForGood(s, part.seqs().get(0), part.changes().get(0), code.wire(), code.wire() + ": " + message);
         }
         pump();
         publish();
@@ -1064,12 +1116,13 @@ public final class SyncClient implements AutoCloseable {
      * A change the server can never accept: removes it from the outbox (as if acknowledged),
      * reports it in lastError and to the pending syncNow calls that cover it.
      */
-    private void dropForGood(Session s, long seq, Change change, String why) {
-        lastError = "the server refused a change, which was dropped: " + describe(change) + ": " + why;
+    private void dropForGood(Session s, long seq, Change change, String code, String why) {
+        report(code, "the server refused a change, which was dropped: " + describe(change) + ": " + why);
         LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
         for (Waiter w : waiters) {
             if (seq <= w.target) {
                 w.rejected.add(describe(change) + ": " + why);
+                w.rejectedCode = code;
             }
         }
         s.owned.remove(seq);
@@ -1098,11 +1151,11 @@ public final class SyncClient implements AutoCloseable {
                 s.skewParked.clear();
                 pump();
             }, delay.toNanos());
-            lastError = "this device's clock is ahead of the server's: the server refused " + batch.part().size()
-                    + " change(s) for now (they stay queued; sending again in " + delay.toSeconds() + " s): " + message;
+            report("clock-skew", "this device's clock is ahead of the server's: the server refused " + batch.part().size()
+                    + " change(s) for now (they stay queued; sending again in " + delay.toMillis() + " ms): " + message);
         } else {
-            lastError = "this device's clock is ahead of the server's: the server refused " + batch.part().size()
-                    + " change(s) for now (they stay queued and are sent again later): " + message;
+            report("clock-skew", "this device's clock is ahead of the server's: the server refused " + batch.part().size()
+                    + " change(s) for now (they stay queued and are sent again later): " + message);
         }
         LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
         pump();
@@ -1134,8 +1187,8 @@ public final class SyncClient implements AutoCloseable {
             when = "sent again later";
         }
         int parked = s.quotaParked.stream().mapToInt(Part::size).sum();
-        lastError = "storage quota exceeded: the server refused " + parked + " change(s), which stay pending (" + when
-                + "; delete data to free space): " + message;
+        report("quota-exceeded", "storage quota exceeded: the server refused " + parked + " change(s), which stay pending (" + when
+                + "; delete data to free space): " + message);
         LOG.log(System.Logger.Level.WARNING, "cairn sync: " + lastError);
         pump();
         publish(); // before failing the waiters: a caller whose syncNow failed sees the reason in status()
@@ -1144,7 +1197,7 @@ public final class SyncClient implements AutoCloseable {
             Waiter w = it.next();
             if (firstRefused <= w.target) {
                 it.remove();
-                w.future.completeExceptionally(new SyncException(lastError));
+                w.future.completeExceptionally(new SyncException(lastErrorCode, lastError, null));
             }
         }
     }
@@ -1204,7 +1257,7 @@ public final class SyncClient implements AutoCloseable {
                 checkWaiters();
                 return;
             }
-            lastError = "could not remove acknowledged changes from the outbox: " + messageOf(error);
+            report("local-store", "could not remove acknowledged changes from the outbox: " + messageOf(error));
             publish();
             if (!closed) {
                 long delay = backoff.ceilingMillis(failures + 3); // from 1.6 s with the default minimum
@@ -1229,7 +1282,7 @@ public final class SyncClient implements AutoCloseable {
         }
         if (s.pingSentNanos != 0) {
             if (now - s.pingSentNanos >= keepAlive.toNanos()) {
-                endSession(s, "the server did not answer a ping within " + keepAlive.toMillis() + " ms", Reconnect.BACKOFF);
+                endSession(s, "silent-socket", "the server did not answer a ping within " + keepAlive.toMillis() + " ms", Reconnect.BACKOFF);
             }
         } else if (now - s.lastReceivedNanos >= keepAlive.toNanos()) {
             s.pingSentNanos = now;
@@ -1242,6 +1295,9 @@ public final class SyncClient implements AutoCloseable {
             return;
         }
         Session s = session;
+        if (s != null && s.current()) {
+            failHeldWaiters(s);
+        }
         boolean live = s != null && s.current() && s.caughtUp && cairn.cursor() >= s.knownHead;
         if (!live) {
             return;
@@ -1260,18 +1316,81 @@ public final class SyncClient implements AutoCloseable {
                 if (w.rejected.isEmpty()) {
                     w.future.complete(null);
                 } else {
-                    w.future.completeExceptionally(new SyncException("the server refused " + w.rejected.size()
-                            + " change(s), which were dropped: " + String.join("; ", w.rejected)));
+                    w.future.completeExceptionally(new SyncException(w.rejectedCode, "the server refused " + w.rejected.size()
+                            + " change(s), which were dropped: " + String.join("; ", w.rejected), null));
                 }
             }
         }
     }
 
-    private void failWaiters(String why) {
+    private void failWaiters(String code, String why) {
         List<Waiter> failing = new ArrayList<>(waiters);
         waiters.clear();
         for (Waiter w : failing) {
-            w.future.completeExceptionally(new SyncException(why));
+            w.future.completeExceptionally(new SyncException(code, why, null));
+        }
+    }
+
+    private void report(String code, String message) {
+        lastErrorCode = message == null ? null : code;
+        lastError = message;
+    }
+
+    /**
+     * Retrying cannot help (a second 401, not a sync endpoint, protocol-version): offline, the
+     * reason in the status, every waiting syncNow() fails, no reconnect until syncNow() or
+     * goOnline() tries once more.
+     */
+    private void failPermanently(Session s, String code, String why) {
+        permanent = code;
+        LOG.log(System.Logger.Level.WARNING, "cairn sync: " + why + "; not retrying until syncNow() or goOnline()");
+        endSession(s, code, why, Reconnect.NO);
+        failWaiters(code, why);
+        publish();
+    }
+
+    /** The connection could not be opened: tells a passing failure from a permanent one. */
+    private void connectFailed(Session s, Throwable error) {
+        Throwable cause = error;
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        int status = cause instanceof SyncConnectException c ? c.httpStatus() : 0;
+        if (status == 0) {
+            endSession(s, "connection-lost", messageOf(error), Reconnect.BACKOFF);
+            return;
+        }
+        String body = ((SyncConnectException) cause).body();
+        String code = errorShapeCode(body);
+        if (status == 401) {
+            if (++unauthorizedInARow >= 2) {
+                failPermanently(s, "unauthorized", messageOf(error) + " (twice in a row, with a fresh token)");
+            } else {
+                endSession(s, "unauthorized", messageOf(error) + "; trying once more with a fresh token", Reconnect.NOW);
+            }
+            return;
+        }
+        unauthorizedInARow = 0;
+        boolean noBody = body == null || body.isBlank();
+        if (status == 404 || (!noBody && code == null) || (noBody && status < 500 && status != 403 && status != 429)) {
+            failPermanently(s, "not-a-sync-endpoint", "the server at " + uri + " answered HTTP " + status
+                    + " and is not a Cairn sync endpoint (check the URL)");
+            return;
+        }
+        endSession(s, code != null ? code : "connection-lost", messageOf(error), Reconnect.BACKOFF);
+    }
+
+    /** The {@code error} of PROTOCOL.md's {@code {"error":"...","message":"..."}}, or null if the body is not that. */
+    private static String errorShapeCode(String body) {
+        if (body == null || !body.strip().startsWith("{")) {
+            return null;
+        }
+        try {
+            com.fasterxml.jackson.databind.JsonNode node = dev.cairn.engine.codec.Json.MAPPER.readTree(body);
+            com.fasterxml.jackson.databind.JsonNode error = node == null ? null : node.get("error");
+            return error != null && error.isTextual() && !error.asText().isEmpty() ? error.asText() : null;
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
         }
     }
 
@@ -1286,7 +1405,7 @@ public final class SyncClient implements AutoCloseable {
             pending = status.pendingChanges();
             cursor = status.cursor();
         }
-        SyncStatus next = new SyncStatus(state, lastSyncedAt, pending, lastError, cursor);
+        SyncStatus next = new SyncStatus(state, lastSyncedAt, pending, lastError, cursor, lastErrorCode);
         if (next.equals(status)) {
             return;
         }
@@ -1349,7 +1468,7 @@ public final class SyncClient implements AutoCloseable {
             if (error != null) {
                 post(() -> {
                     if (s.current()) {
-                        endSession(s, "could not send to the server: " + messageOf(error), Reconnect.BACKOFF);
+                        endSession(s, "connection-lost", "could not send to the server: " + messageOf(error), Reconnect.BACKOFF);
                     }
                 });
             }
@@ -1381,7 +1500,7 @@ public final class SyncClient implements AutoCloseable {
                 task.run();
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "cairn sync: internal error", e);
-                lastError = "internal error: " + messageOf(e);
+                report("internal", "internal error: " + messageOf(e));
                 try {
                     publish();
                 } catch (RuntimeException ignored) {
@@ -1467,6 +1586,8 @@ public final class SyncClient implements AutoCloseable {
         private Duration skewRetryMax;
         private Duration quotaRetryMin;
         private Duration quotaRetryMax;
+        private Duration retryMin;
+        private Duration retryMax;
         private BiFunction<List<Change>, Long, Integer> applier;
         private SSLContext sslContext;
         private ChangeCipher cipher;
@@ -1608,6 +1729,21 @@ public final class SyncClient implements AutoCloseable {
             requireArgument(max.compareTo(min) >= 0, "quotaRetry max (%s) must not be less than quotaRetry min (%s)", max, min);
             this.quotaRetryMin = min;
             this.quotaRetryMax = max;
+            return this;
+        }
+
+        /**
+         * Delays before a batch the server answered with {@code rate-limited} or {@code unavailable}
+         * is sent again (no other push meanwhile); default the reconnect backoff's.
+         */
+        public Builder retry(Duration min, Duration max) {
+            requireState(this.retryMin == null, "retry was already set to %s .. %s", this.retryMin, this.retryMax);
+            Objects.requireNonNull(min, "retry min");
+            Objects.requireNonNull(max, "retry max");
+            requireArgument(min.toMillis() >= 1, "retry min must be at least 1 ms, was %s", min);
+            requireArgument(max.compareTo(min) >= 0, "retry max (%s) must not be less than retry min (%s)", max, min);
+            this.retryMin = min;
+            this.retryMax = max;
             return this;
         }
 

@@ -211,15 +211,20 @@ class SyncClientTest {
     }
 
     @Test
-    void aBatchLeftUnansweredBeforeALaterAckIsSentAgain() throws Exception {
+    void anAckOfALaterBatchDoesNotResendAnEarlierOne() throws Exception {
         Cairn a = engine("phone-1");
         write(a, "k", 6);
-        server.dropNextAcks.set(1); // as if the server dropped the first push (rate limit)
+        server.dropNextAcks.set(1); // the first push is never answered
         SyncClient sync = started(client(a).batchSize(2).maxInFlightBatches(4));
-        sync.syncNow().get(10, TimeUnit.SECONDS);
+        CompletableFuture<Void> done = sync.syncNow();
+        await("two of three batches acknowledged", () -> a.pendingChanges() == 2);
+        holds("acks in any order: the unanswered batch is not re-sent on this socket", 100,
+                () -> server.received(Frame.Push.class).size() == 3);
+        assertFalse(done.isDone());
+        server.disconnectAll(); // unacknowledged batches go again after a reconnect
+        done.get(10, TimeUnit.SECONDS);
         assertEquals(0, a.pendingChanges());
-        assertEquals(1, server.connectAttempts(), "no reconnect needed");
-        assertEquals(4, server.received(Frame.Push.class).size(), "three batches, the first one twice");
+        assertEquals(4, server.received(Frame.Push.class).size(), "three batches, the first one again on the new socket");
     }
 
     @Test
@@ -532,7 +537,7 @@ class SyncClientTest {
     }
 
     @Test
-    void aRefusedTokenIsReportedAndRetriedWithAFreshToken() throws Exception {
+    void aRefusedTokenIsRetriedOnceWithAFreshTokenThenPermanent() throws Exception {
         AtomicReference<String> token = new AtomicReference<>("bad");
         Cairn a = engine("phone-1");
         SyncClient sync = SyncClient.builder(a, SYNC_URI, token::get).transport(server)
@@ -540,7 +545,12 @@ class SyncClientTest {
         closeables.add(sync);
         sync.start();
         await("401 reported", () -> sync.status().lastError() != null && sync.status().lastError().contains("401"));
+        // a second 401 in a row (the supplier gave a fresh token) is permanent: no retry loop
+        await("permanent", () -> server.connectAttempts() == 2 && sync.status().state() == SyncState.OFFLINE);
+        assertEquals("unauthorized", sync.status().lastErrorCode());
+        holds("no reconnect", 100, () -> server.connectAttempts() == 2);
         token.set(USER);
+        sync.syncNow().get(10, TimeUnit.SECONDS); // tries once more
         await("live with the new token", () -> sync.status().isLive());
         assertNull(sync.status().lastError(), "a welcome clears the last error");
     }
