@@ -70,10 +70,10 @@ public final class Persister implements AutoCloseable {
      * state records (a privacy switch's server-side clear, see {@link #recordOutboxOnly}).
      */
     private record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
-                           long firstNanos, long deadlineNanos, boolean outboxOnly) {
+                           long firstNanos, long deadlineNanos, boolean outboxOnly, boolean held) {
 
         Pending retry(long deadline) {
-            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline, outboxOnly);
+            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline, outboxOnly, held);
         }
     }
 
@@ -216,7 +216,7 @@ public final class Persister implements AutoCloseable {
                 // A dropped remote change is covered by the clear: the cursor waits for the clear's record.
                 coversRemote |= dropHidden(clear);
             }
-            Pending replaced = pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline, false));
+            Pending replaced = pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline, false, held));
             pendingOutbox += (toOutbox ? 1 : 0) - (replaced != null && replaced.toOutbox ? 1 : 0);
             if (deadline < scheduledWakeup) {
                 scheduledWakeup = deadline;
@@ -234,7 +234,7 @@ public final class Persister implements AutoCloseable {
         long now = System.nanoTime();
         synchronized (lock) {
             Pending replaced = pending.put("o\u0000" + pendingKey(change) + '\u0000' + change.stamp(),
-                    new Pending(change, null, StoragePolicy.DEFAULT, true, false, now, now, true));
+                    new Pending(change, null, StoragePolicy.DEFAULT, true, false, now, now, true, false));
             pendingOutbox += 1 - (replaced != null && replaced.toOutbox ? 1 : 0);
         }
         return flush(p -> p.outboxOnly);
@@ -249,7 +249,7 @@ public final class Persister implements AutoCloseable {
         synchronized (lock) {
             Pending p = pending.get(key);
             if (p != null && !p.remote) {
-                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos, p.outboxOnly));
+                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos, p.outboxOnly, p.held));
             }
         }
     }
@@ -301,7 +301,8 @@ public final class Persister implements AutoCloseable {
 
     /** Commits every queued record with autoSave now (not the drafts waiting for an explicit save). */
     public CompletableFuture<Void> flushAutoSaved() {
-        return flush(p -> p.policy.autoSave() || p.meta != null);
+        // not the writes held for the user's pause (saveDelay): a reconnect is no pause
+        return flush(p -> (p.policy.autoSave() && !p.held) || p.meta != null);
     }
 
     /** Commits every queued record with autoSave, plus {@code pendingKey}'s, now. */

@@ -198,6 +198,9 @@ public final class SyncClient implements AutoCloseable {
     /** Outbox seqs the server acknowledged (or that were dropped) whose removal from the outbox is in progress. */
     private final Set<Long> acking = new HashSet<>();
     private final List<Waiter> waiters = new ArrayList<>();
+    /** Recent drops (code, description), for syncNow calls whose waiter is not registered yet. */
+    private final List<String[]> drops = new ArrayList<>();
+    private long droppedBefore;
 
     private SyncClient(Builder b) {
         this.cairn = b.cairn;
@@ -295,6 +298,7 @@ public final class SyncClient implements AutoCloseable {
             }
             started = true;
             permanent = null; // try once more
+            long dropMark = drops.size() + droppedBefore;
             if (session == null) {
                 connect(); // now, not after the backoff delay
             }
@@ -314,7 +318,13 @@ public final class SyncClient implements AutoCloseable {
                     result.completeExceptionally(new SyncException(lastErrorCode, lastError, null));
                 } else {
                     NavigableMap<Long, Change> outbox = cairn.outbox(Integer.MAX_VALUE);
-                    waiters.add(new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result));
+                    Waiter w = new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result);
+                    // dropped between the call and now: pending at call time, so this call covers them
+                    for (int i = (int) Math.max(0, dropMark - droppedBefore); i < drops.size(); i++) {
+                        w.rejected.add(drops.get(i)[1]);
+                        w.rejectedCode = drops.get(i)[0];
+                    }
+                    waiters.add(w);
                     if (session != null) {
                         retryOverQuota(session); // the caller may have freed space: try now, not after the quota delay
                     }
@@ -1124,6 +1134,11 @@ public final class SyncClient implements AutoCloseable {
                 w.rejected.add(describe(change) + ": " + why);
                 w.rejectedCode = code;
             }
+        }
+        drops.add(new String[] {code, describe(change) + ": " + why});
+        if (drops.size() > 100) {
+            drops.remove(0);
+            droppedBefore++;
         }
         s.owned.remove(seq);
         acknowledgeLocally(List.of(seq), 0);
