@@ -28,6 +28,8 @@ import dev.cairn.engine.store.InMemoryLocalStore;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.StoreException;
+import dev.cairn.engine.sync.internal.SyncPort;
+import dev.cairn.engine.sync.internal.SyncPorts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -118,6 +120,75 @@ public final class Cairn implements AutoCloseable {
     }
 
     private static final String SYNC_OFF_META = "sync-off";
+
+    static {
+        SyncPorts.install(cairn -> cairn.port);
+    }
+
+    /** The sync plumbing, for the sync client only (not part of the API: see SyncPorts). */
+    private final SyncPort port = new Port();
+
+    private final class Port implements SyncPort {
+        public String replicaId() {
+            return replicaId;
+        }
+
+        public Map<String, SectionSpec> sections() {
+            return Cairn.this.sections();
+        }
+
+        public int applyRemote(List<Change> changes) {
+            return Cairn.this.applyRemote(changes);
+        }
+
+        public int applyRemote(List<Change> changes, long cursor) {
+            return Cairn.this.applyRemote(changes, cursor);
+        }
+
+        public long cursor() {
+            return cursor;
+        }
+
+        public void resetCursor() {
+            Cairn.this.resetCursor();
+        }
+
+        public long cursorForHello() {
+            return Cairn.this.cursorForHello();
+        }
+
+        public NavigableMap<Long, Change> outbox(int limit) {
+            return Cairn.this.outbox(limit);
+        }
+
+        public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
+            return Cairn.this.acknowledge(seqs);
+        }
+
+        public int pendingChanges() {
+            return Cairn.this.pendingChanges();
+        }
+
+        public CompletableFuture<Void> save() {
+            return Cairn.this.save();
+        }
+
+        public Subscription onOutbox(Runnable listener) {
+            return Cairn.this.onOutbox(listener);
+        }
+
+        public Subscription onResync(Runnable listener) {
+            return Cairn.this.onResync(listener);
+        }
+
+        public Subscription onChange(ChangeListener listener) {
+            return Cairn.this.onChange(listener);
+        }
+
+        public void setSyncConnected(boolean connected) {
+            Cairn.this.setSyncConnected(connected);
+        }
+    }
 
     private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
         this.wall = b.wall;
@@ -408,7 +479,7 @@ public final class Cairn implements AutoCloseable {
      * Told when this replica must catch up from its (reset) cursor again, e.g. after
      * {@link #enableSync}: a connected sync client reconnects.
      */
-    public Subscription onResync(Runnable listener) {
+    private Subscription onResync(Runnable listener) {
         Objects.requireNonNull(listener, "listener");
         resyncListeners.add(listener);
         return () -> resyncListeners.remove(listener);
@@ -418,7 +489,7 @@ public final class Cairn implements AutoCloseable {
      * The cursor a new sync session sends in its {@code hello}; from then on that session's pages
      * may move the cursor again (see {@link #enableSync}).
      */
-    public long cursorForHello() {
+    private long cursorForHello() {
         cursorHeld = false;
         return cursor;
     }
@@ -581,7 +652,7 @@ public final class Cairn implements AutoCloseable {
      * checked first (known sections, clock bound), so a bad batch changes nothing. Returns how
      * many altered the state; remote-change listeners see those.
      */
-    public int applyRemote(List<Change> changes) {
+    private int applyRemote(List<Change> changes) {
         checkOpen();
         changes = withoutSyncOff(changes);
         for (Change change : changes) {
@@ -595,7 +666,7 @@ public final class Cairn implements AutoCloseable {
      * Applies a page of server changes and advances the sync cursor to {@code cursor}. The cursor
      * is saved no earlier than the changes it covers (PROTOCOL.md 3.2).
      */
-    public int applyRemote(List<Change> changes, long cursor) {
+    private int applyRemote(List<Change> changes, long cursor) {
         checkOpen();
         changes = withoutSyncOff(changes);
         for (Change change : changes) {
@@ -637,7 +708,7 @@ public final class Cairn implements AutoCloseable {
      * Forgets the sync cursor, so the next connection catches up from the start (used when the
      * server's data was reset and it is behind this replica's cursor).
      */
-    public void resetCursor() {
+    private void resetCursor() {
         locked(() -> {
             this.cursor = 0;
             this.cursorHeld = false;
@@ -647,13 +718,13 @@ public final class Cairn implements AutoCloseable {
     }
 
     /** Told (on the persistence thread) when committed changes enter the outbox. */
-    public Subscription onOutbox(Runnable listener) {
+    private Subscription onOutbox(Runnable listener) {
         Runnable remove = persister.onOutboxGrew(listener);
         return remove::run;
     }
 
     /** While a sync client is connected, changes to push are committed at once instead of after saveDelay. */
-    public void setSyncConnected(boolean connected) {
+    private void setSyncConnected(boolean connected) {
         persister.setUrgentOutbox(connected);
         if (connected) {
             persister.flushAutoSaved(); // drafts with autoSave off stay local until the app saves them
@@ -700,12 +771,12 @@ public final class Cairn implements AutoCloseable {
     }
 
     /** Committed outbox entries (sequence number to change), oldest first. */
-    public NavigableMap<Long, Change> outbox(int limit) {
+    private NavigableMap<Long, Change> outbox(int limit) {
         return persister.outbox(limit);
     }
 
     /** Removes outbox entries the server has acknowledged. */
-    public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
+    private CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
         checkOpen();
         return persister.acknowledge(seqs);
     }

@@ -103,7 +103,7 @@ final class Connection {
         }
         s.connection = connection;
         s.lastReceivedNanos = System.nanoTime();
-        send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, c.cairn.replicaId(), c.cairn.cursorForHello()));
+        send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, c.port.replicaId(), c.port.cursorForHello()));
     }
 
     /** The socket could not be opened: tells a passing failure from a permanent one. */
@@ -193,7 +193,7 @@ final class Connection {
         }
         if (s.welcomed) {
             try {
-                c.cairn.setSyncConnected(false);
+                c.port.setSyncConnected(false);
             } catch (RuntimeException e) {
                 // a closed engine: nothing to relax
             }
@@ -386,13 +386,13 @@ final class Connection {
             outageLogged = false;
             LOG.log(System.Logger.Level.INFO, "cairn sync: connected again");
         }
-        if (welcome.head() < c.cairn.cursor()) {
+        if (welcome.head() < c.port.cursor()) {
             // The server lost data or was restored from a backup: it sends everything from 0 (PROTOCOL.md 3.1).
             LOG.log(System.Logger.Level.WARNING, "cairn sync: server head " + welcome.head() + " is behind this replica's cursor "
-                    + c.cairn.cursor() + "; resetting the cursor");
-            c.cairn.resetCursor();
+                    + c.port.cursor() + "; resetting the cursor");
+            c.port.resetCursor();
         }
-        c.cairn.setSyncConnected(true);
+        c.port.setSyncConnected(true);
         long period = Math.max(1, c.keepAlive.toNanos() / 4);
         s.keepAliveTask = loop.every(() -> keepAlive(s), period);
         loop.state = SyncState.CATCHING_UP;

@@ -103,7 +103,7 @@ final class PullApplier {
         loop.state = SyncState.CATCHING_UP;
         s.knownHead = Math.max(s.knownHead, page.cursor());
         Duration delay = c.connection.nextBackoff();
-        loop.report("apply-failed", "could not apply changes from the server (kept cursor " + c.cairn.cursor()
+        loop.report("apply-failed", "could not apply changes from the server (kept cursor " + c.port.cursor()
                 + "; pushing goes on, pulling again in " + delay.toMillis() + " ms): " + SyncLoop.messageOf(e));
         LOG.log(System.Logger.Level.WARNING, "cairn sync: " + loop.lastError);
         s.pullRetryTimer = loop.schedule(() -> {

@@ -179,7 +179,7 @@ final class PushPipeline {
         long limit = (long) s.owned.size() + s.held.size() + acking.size() + n;
         while (true) {
             int asked = (int) Math.min(Integer.MAX_VALUE, limit);
-            NavigableMap<Long, Change> outbox = c.cairn.outbox(asked);
+            NavigableMap<Long, Change> outbox = c.port.outbox(asked);
             List<Long> seqs = new ArrayList<>(n);
             List<Change> changes = new ArrayList<>(n);
             for (Map.Entry<Long, Change> e : outbox.entrySet()) {
@@ -377,7 +377,7 @@ final class PushPipeline {
         acking.addAll(seqs);
         CompletableFuture<Void> removal;
         try {
-            removal = c.cairn.acknowledge(seqs);
+            removal = c.port.acknowledge(seqs);
         } catch (RuntimeException e) {
             removal = CompletableFuture.failedFuture(e);
         }

@@ -8,6 +8,8 @@ import dev.cairn.engine.crypto.ChangeCipher;
 import dev.cairn.engine.crypto.E2eKey;
 import dev.cairn.engine.crypto.ValueCipher;
 import dev.cairn.engine.section.SectionSpec;
+import dev.cairn.engine.sync.internal.SyncPort;
+import dev.cairn.engine.sync.internal.SyncPorts;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Duration;
@@ -75,7 +77,8 @@ public final class SyncClient implements AutoCloseable {
     private static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
     // ---- configuration, read by the parts
-    final Cairn cairn;
+    /** The engine's sync plumbing (not its public API). */
+    final SyncPort port;
     final URI uri;
     final Supplier<String> token;
     final Transport transport;
@@ -112,7 +115,7 @@ public final class SyncClient implements AutoCloseable {
     private volatile boolean closed;
 
     private SyncClient(Builder b) {
-        this.cairn = b.cairn;
+        this.port = SyncPorts.of(b.cairn);
         this.uri = b.uri;
         this.token = b.token;
         this.batchSize = b.batchSize == null ? DEFAULT_BATCH_SIZE : b.batchSize;
@@ -128,25 +131,25 @@ public final class SyncClient implements AutoCloseable {
         this.quotaRetryMax = b.quotaRetryMax == null ? DEFAULT_QUOTA_RETRY_MAX : b.quotaRetryMax;
         this.retryMin = b.retryMin == null ? backoffMin : b.retryMin;
         this.retryMax = b.retryMax == null ? backoffMax : b.retryMax;
-        this.applier = b.applier == null ? cairn::applyRemote : b.applier;
+        this.applier = b.applier == null ? port::applyRemote : b.applier;
         this.transport = b.transport != null ? b.transport
                 : b.sslContext != null ? new JdkWebSocketTransport(HttpClient.newBuilder().sslContext(b.sslContext).build(), connectTimeout)
                 : new JdkWebSocketTransport(connectTimeout);
-        this.sections = cairn.sections();
+        this.sections = port.sections();
         this.cipher = b.cipher;
-        this.loop = new SyncLoop(cairn::pendingChanges, cairn::cursor);
+        this.loop = new SyncLoop(port::pendingChanges, port::cursor);
         this.waiters = new SyncWaiters(this);
         this.push = new PushPipeline(this, loop);
         this.pull = new PullApplier(this, loop);
         this.connection = new Connection(this, loop);
-        this.outboxSubscription = cairn.onOutbox(this::requestPump);
-        this.changeSubscription = cairn.onChange(event -> {
+        this.outboxSubscription = port.onOutbox(this::requestPump);
+        this.changeSubscription = port.onChange(event -> {
             if (event.origin() != ChangeEvent.Origin.REMOTE) {
                 loop.requestPublish(); // pendingChanges grew
             }
         });
         // A section's sync was turned back on and the cursor reset: catch up again on a new connection.
-        this.resyncSubscription = cairn.onResync(() -> loop.post(() -> {
+        this.resyncSubscription = port.onResync(() -> loop.post(() -> {
             if (connection.session() != null) {
                 connection.reconnectNow(connection.session());
             }
@@ -206,7 +209,7 @@ public final class SyncClient implements AutoCloseable {
             connection.tryAgain(false); // now, not after the backoff delay
             CompletableFuture<Void> saved;
             try {
-                saved = cairn.save();
+                saved = port.save();
             } catch (RuntimeException e) {
                 result.completeExceptionally(new SyncException("could not save local changes: " + e.getMessage(), e));
                 return;
@@ -517,7 +520,7 @@ public final class SyncClient implements AutoCloseable {
             return this;
         }
 
-        /** Test seam: how a page of server changes is applied; default {@link Cairn#applyRemote(List, long)}. */
+        /** Test seam: how a page of server changes is applied; default the engine's (SyncPort#applyRemote). */
         Builder applyWith(BiFunction<List<Change>, Long, Integer> applier) {
             this.applier = Objects.requireNonNull(applier, "applier");
             return this;

@@ -46,7 +46,7 @@ final class SyncWaiters {
 
     /** Registers a syncNow() call made at {@code mark}, once its local changes are saved. */
     void add(CompletableFuture<Void> result, long mark) {
-        NavigableMap<Long, Change> outbox = c.cairn.outbox(Integer.MAX_VALUE);
+        NavigableMap<Long, Change> outbox = c.port.outbox(Integer.MAX_VALUE);
         Waiter w = new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result);
         // dropped between the call and now: they were pending at call time, so this call covers them
         for (int i = (int) Math.max(0, mark - droppedBefore); i < drops.size(); i++) {
@@ -107,11 +107,11 @@ final class SyncWaiters {
         if (s != null && s.current()) {
             failHeld(s);
         }
-        boolean live = s != null && s.current() && s.caughtUp && c.cairn.cursor() >= s.knownHead;
+        boolean live = s != null && s.current() && s.caughtUp && c.port.cursor() >= s.knownHead;
         if (!live) {
             return;
         }
-        NavigableMap<Long, Change> first = c.cairn.outbox(1);
+        NavigableMap<Long, Change> first = c.port.outbox(1);
         long firstPending = first.isEmpty() ? Long.MAX_VALUE : first.firstKey();
         boolean published = false;
         for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {

@@ -1,5 +1,6 @@
 package dev.cairn.engine.sync;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static dev.cairn.engine.sync.SyncTestSupport.await;
 import static dev.cairn.engine.sync.SyncTestSupport.holds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -197,7 +198,7 @@ class SyncClientTest {
         SyncClient sync = started(client(a).batchSize(2));
 
         await("all five pushed", () -> pushedChanges(server.received(Frame.Push.class)) == 5);
-        assertEquals(5, a.outbox(100).size(), "committed on the server but never acknowledged: still queued");
+        assertEquals(5, SyncPorts.of(a).outbox(100).size(), "committed on the server but never acknowledged: still queued");
         assertEquals(5, a.pendingChanges());
 
         server.dropAcks = false;
@@ -399,7 +400,7 @@ class SyncClientTest {
         await("retried while refused", () -> server.received(Frame.Push.class).stream()
                 .filter(p -> p.changes().get(0).target().startsWith("ahead")).count() >= 3);
         assertEquals(2, a.pendingChanges(), "refused for skew, but kept");
-        assertTrue(a.outbox(10).values().stream().allMatch(c -> c.target().startsWith("ahead")));
+        assertTrue(SyncPorts.of(a).outbox(10).values().stream().allMatch(c -> c.target().startsWith("ahead")));
 
         server.skewIf = c -> false; // the server's clock caught up
         sync.syncNow().get(10, TimeUnit.SECONDS);
@@ -423,7 +424,7 @@ class SyncClientTest {
         await("retried while refused", () -> server.received(Frame.Push.class).stream()
                 .filter(p -> p.changes().get(0).target().startsWith("big")).count() >= 3);
         assertEquals(2, a.pendingChanges(), "refused for the quota, but kept");
-        assertTrue(a.outbox(10).values().stream().allMatch(c -> c.target().startsWith("big")));
+        assertTrue(SyncPorts.of(a).outbox(10).values().stream().allMatch(c -> c.target().startsWith("big")));
         // a syncNow covering them fails with the reason instead of waiting for space
         java.util.concurrent.ExecutionException refused = org.junit.jupiter.api.Assertions.assertThrows(
                 java.util.concurrent.ExecutionException.class, () -> sync.syncNow().get(10, TimeUnit.SECONDS));
@@ -620,7 +621,7 @@ class SyncClientTest {
                     if (failing.get() && changes.stream().anyMatch(c -> c.target().startsWith("poison"))) {
                         throw new IllegalStateException("the local store failed (test)");
                     }
-                    return a.applyRemote(changes, cursor);
+                    return SyncPorts.of(a).applyRemote(changes, cursor);
                 }).build();
         closeables.add(sync);
         sync.onStatus(st -> {
@@ -756,7 +757,7 @@ class SyncClientTest {
     private static List<Change> changesFrom(String replica, String prefix, int n) {
         try (Cairn other = Cairn.builder().inMemory().replicaId(replica).open()) {
             write(other, prefix, n);
-            return new ArrayList<>(other.outbox(Integer.MAX_VALUE).values());
+            return new ArrayList<>(SyncPorts.of(other).outbox(Integer.MAX_VALUE).values());
         }
     }
 
