@@ -195,41 +195,7 @@ public final class SyncClient implements AutoCloseable {
             result.completeExceptionally(new SyncException("the sync client is closed"));
             return result;
         }
-        boolean posted = loop.post(() -> {
-            if (connection.switchedOff) {
-                result.completeExceptionally(new SyncException("sync is switched off (goOffline); call goOnline() first"));
-                return;
-            }
-            if (pull.locked()) {
-                result.completeExceptionally(new SyncException(loop.lastErrorCode, loop.lastError, null));
-                return;
-            }
-            connection.started = true;
-            long mark = waiters.mark();
-            connection.tryAgain(false); // now, not after the backoff delay
-            CompletableFuture<Void> saved;
-            try {
-                saved = port.save();
-            } catch (RuntimeException e) {
-                result.completeExceptionally(new SyncException("could not save local changes: " + e.getMessage(), e));
-                return;
-            }
-            saved.whenComplete((ignored, error) -> loop.post(() -> {
-                if (error != null) {
-                    result.completeExceptionally(new SyncException("could not save local changes: " + SyncLoop.messageOf(error), error));
-                } else if (closed || connection.switchedOff) {
-                    result.completeExceptionally(new SyncException(closed ? "the sync client was closed" : "sync was switched off (goOffline)"));
-                } else if (connection.permanent != null || pull.locked()) {
-                    result.completeExceptionally(new SyncException(loop.lastErrorCode, loop.lastError, null));
-                } else {
-                    waiters.add(result, mark);
-                    Session s = connection.session();
-                    if (s != null) {
-                        push.release(s, PushPipeline.Reason.QUOTA); // the caller may have freed space: try now
-                    }
-                }
-            }));
-        });
+        boolean posted = loop.post(() -> waiters.syncNow(result));
         if (!posted) {
             result.completeExceptionally(new SyncException("the sync client is closed"));
         }
@@ -434,15 +400,11 @@ public final class SyncClient implements AutoCloseable {
         }
 
         /**
-         * Reconnect delays: attempt n waits a random time in {@code [0, min(max, min * 2^n)]};
-         * default 200 ms .. 30 s.
+         * Reconnect delays: attempt n waits a random time in {@code [0, min(max, min * 2^n)]},
+         * never less than {@code min}; default 200 ms .. 30 s.
          */
         public Builder backoff(Duration min, Duration max) {
-            requireState(this.backoffMin == null, "backoff was already set to %s .. %s", this.backoffMin, this.backoffMax);
-            Objects.requireNonNull(min, "backoff min");
-            Objects.requireNonNull(max, "backoff max");
-            requireArgument(min.toMillis() >= 1, "backoff min must be at least 1 ms, was %s", min);
-            requireArgument(max.compareTo(min) >= 0, "backoff max (%s) must not be less than backoff min (%s)", max, min);
+            requireRange("backoff", this.backoffMin, this.backoffMax, min, max);
             this.backoffMin = min;
             this.backoffMax = max;
             return this;
@@ -479,11 +441,7 @@ public final class SyncClient implements AutoCloseable {
          * it keeps being refused; default 5 s .. 30 s.
          */
         public Builder clockSkewRetry(Duration min, Duration max) {
-            requireState(this.skewRetryMin == null, "clockSkewRetry was already set to %s .. %s", this.skewRetryMin, this.skewRetryMax);
-            Objects.requireNonNull(min, "clockSkewRetry min");
-            Objects.requireNonNull(max, "clockSkewRetry max");
-            requireArgument(min.toMillis() >= 1, "clockSkewRetry min must be at least 1 ms, was %s", min);
-            requireArgument(max.compareTo(min) >= 0, "clockSkewRetry max (%s) must not be less than clockSkewRetry min (%s)", max, min);
+            requireRange("clockSkewRetry", this.skewRetryMin, this.skewRetryMax, min, max);
             this.skewRetryMin = min;
             this.skewRetryMax = max;
             return this;
@@ -495,11 +453,7 @@ public final class SyncClient implements AutoCloseable {
          * while it keeps being refused; default 15 s .. 5 min. {@link SyncClient#syncNow()} retries at once.
          */
         public Builder quotaRetry(Duration min, Duration max) {
-            requireState(this.quotaRetryMin == null, "quotaRetry was already set to %s .. %s", this.quotaRetryMin, this.quotaRetryMax);
-            Objects.requireNonNull(min, "quotaRetry min");
-            Objects.requireNonNull(max, "quotaRetry max");
-            requireArgument(min.toMillis() >= 1, "quotaRetry min must be at least 1 ms, was %s", min);
-            requireArgument(max.compareTo(min) >= 0, "quotaRetry max (%s) must not be less than quotaRetry min (%s)", max, min);
+            requireRange("quotaRetry", this.quotaRetryMin, this.quotaRetryMax, min, max);
             this.quotaRetryMin = min;
             this.quotaRetryMax = max;
             return this;
@@ -510,11 +464,7 @@ public final class SyncClient implements AutoCloseable {
          * is sent again (no other push meanwhile); default the reconnect backoff's.
          */
         public Builder retry(Duration min, Duration max) {
-            requireState(this.retryMin == null, "retry was already set to %s .. %s", this.retryMin, this.retryMax);
-            Objects.requireNonNull(min, "retry min");
-            Objects.requireNonNull(max, "retry max");
-            requireArgument(min.toMillis() >= 1, "retry min must be at least 1 ms, was %s", min);
-            requireArgument(max.compareTo(min) >= 0, "retry max (%s) must not be less than retry min (%s)", max, min);
+            requireRange("retry", this.retryMin, this.retryMax, min, max);
             this.retryMin = min;
             this.retryMax = max;
             return this;
@@ -529,6 +479,14 @@ public final class SyncClient implements AutoCloseable {
         /** A client, not yet connected: call {@link SyncClient#start()}. */
         public SyncClient build() {
             return new SyncClient(this);
+        }
+
+        private static void requireRange(String setting, Duration was, Duration wasMax, Duration min, Duration max) {
+            requireState(was == null, "%s was already set to %s .. %s", setting, was, wasMax);
+            Objects.requireNonNull(min, setting + " min");
+            Objects.requireNonNull(max, setting + " max");
+            requireArgument(min.toMillis() >= 1, "%s min must be at least 1 ms, was %s", setting, min);
+            requireArgument(max.compareTo(min) >= 0, "%s max (%s) must not be less than %s min (%s)", setting, max, setting, min);
         }
 
         private static void requireArgument(boolean ok, String template, Object... args) {

@@ -39,6 +39,43 @@ final class SyncWaiters {
         this.c = client;
     }
 
+    /** {@link SyncClient#syncNow()} on the sync thread: try once more, save, then wait. */
+    void syncNow(CompletableFuture<Void> result) {
+        if (c.connection.switchedOff) {
+            result.completeExceptionally(new SyncException("sync is switched off (goOffline); call goOnline() first"));
+            return;
+        }
+        if (c.pull.locked()) {
+            result.completeExceptionally(new SyncException(c.loop.lastErrorCode, c.loop.lastError, null));
+            return;
+        }
+        c.connection.started = true;
+        long mark = mark();
+        c.connection.tryAgain(false); // now, not after the backoff delay
+        CompletableFuture<Void> saved;
+        try {
+            saved = c.port.save();
+        } catch (RuntimeException e) {
+            result.completeExceptionally(new SyncException("could not save local changes: " + e.getMessage(), e));
+            return;
+        }
+        saved.whenComplete((ignored, error) -> c.loop.post(() -> {
+            if (error != null) {
+                result.completeExceptionally(new SyncException("could not save local changes: " + SyncLoop.messageOf(error), error));
+            } else if (c.isClosed() || c.connection.switchedOff) {
+                result.completeExceptionally(new SyncException(c.isClosed() ? "the sync client was closed" : "sync was switched off (goOffline)"));
+            } else if (c.connection.permanent != null || c.pull.locked()) {
+                result.completeExceptionally(new SyncException(c.loop.lastErrorCode, c.loop.lastError, null));
+            } else {
+                add(result, mark);
+                Session s = c.connection.session();
+                if (s != null) {
+                    c.push.release(s, PushPipeline.Reason.QUOTA); // the caller may have freed space: try now
+                }
+            }
+        }));
+    }
+
     /** A mark to pass to {@link #add}: drops after it count for that call. */
     long mark() {
         return droppedBefore + drops.size();
