@@ -44,6 +44,8 @@ final class Connection {
     private int unauthorizedInARow;
     /** The current outage was logged: one line per outage, not per retry. */
     private boolean outageLogged;
+    /** Outages logged so far (a test holds it to one per outage). */
+    int outagesLogged;
     /** A page could not be applied or decoded: the backoff is reset only by a clean catch-up. */
     private boolean pullFailed;
     /** The last session ended with 1009: the backoff is reset only by an ack, so a bug cannot loop tightly. */
@@ -202,6 +204,7 @@ final class Connection {
             loop.report(code, error);
             if (!outageLogged) { // once per outage, not once per retry
                 outageLogged = true;
+                outagesLogged++;
                 LOG.log(System.Logger.Level.INFO, "cairn sync: connection ended: " + error + " (retrying quietly until connected again)");
             }
         }

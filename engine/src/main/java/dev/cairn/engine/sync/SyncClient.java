@@ -71,9 +71,6 @@ public final class SyncClient implements AutoCloseable {
     /** Delays before re-sending a batch the server answered with {@code quota-exceeded}. */
     public static final Duration DEFAULT_QUOTA_RETRY_MIN = Duration.ofSeconds(15);
     public static final Duration DEFAULT_QUOTA_RETRY_MAX = Duration.ofMinutes(5);
-    /** Push frames are kept under this share of the server's maxFrameBytes (headroom), in percent. */
-    static final int FRAME_BUDGET_PERCENT = PushPipeline.FRAME_BUDGET_PERCENT;
-
     private static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
     // ---- configuration, read by the parts

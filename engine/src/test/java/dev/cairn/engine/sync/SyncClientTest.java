@@ -522,6 +522,27 @@ class SyncClientTest {
     // ------------------------------------------------------------------ reconnects, errors, keepalive
 
     @Test
+    void anOutageIsLoggedOnceNotOncePerRetry() throws Exception {
+        server.refuseConnections = true;
+        Cairn a = engine("phone-1");
+        SyncClient sync = started(client(a)); // backoff 1 .. 20 ms
+        await("several retries", () -> server.connectAttempts() >= 5);
+        assertEquals(1, outagesLogged(sync));
+
+        server.refuseConnections = false;
+        await("live", () -> sync.status().isLive());
+        server.disconnectAll();
+        await("live again", () -> server.connectAttempts() >= 7 && sync.status().isLive());
+        assertEquals(2, outagesLogged(sync), "a new outage after a welcome is logged again");
+    }
+
+    private static int outagesLogged(SyncClient sync) {
+        int[] n = new int[1];
+        sync.loop.run(() -> n[0] = sync.connection.outagesLogged);
+        return n[0];
+    }
+
+    @Test
     void backoffDelaysGrowAndAreJitteredWithinBounds() throws Exception {
         server.refuseConnections = true;
         SyncTestSupport.RecordingRandom random = new SyncTestSupport.RecordingRandom(false);
