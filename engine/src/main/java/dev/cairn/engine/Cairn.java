@@ -89,7 +89,8 @@ public final class Cairn implements AutoCloseable {
     public static final int EXPORT_VERSION = ExportDocument.VERSION;
 
     private final String replicaId;
-    private final long maxFrameBytes;
+    /** The builder's limit until a server's welcome says otherwise (SyncPort#serverMaxFrameBytes). */
+    private volatile long maxFrameBytes;
     private final WallClock wall;
     private final HybridClock clock;
     private final Map<String, SectionSpec> sections;
@@ -187,6 +188,12 @@ public final class Cairn implements AutoCloseable {
 
         public void setSyncConnected(boolean connected) {
             Cairn.this.setSyncConnected(connected);
+        }
+
+        public void serverMaxFrameBytes(long bytes) {
+            if (bytes > 0) {
+                maxFrameBytes = bytes;
+            }
         }
     }
 
@@ -908,7 +915,7 @@ public final class Cairn implements AutoCloseable {
         }
     }
 
-    /** The frame limit writes are checked against (the builder's maxFrameBytes). */
+    /** The frame limit writes are checked against: the builder's maxFrameBytes, then the server's (welcome). */
     public long maxFrameBytes() {
         return maxFrameBytes;
     }
@@ -1128,9 +1135,10 @@ public final class Cairn implements AutoCloseable {
         }
 
         /**
-         * The largest push frame a server takes (PROTOCOL.md 2, {@code welcome.maxFrameBytes});
-         * default 1 MiB. A syncing write whose push frame alone is larger is refused with a
-         * {@link ChangeTooLargeException}, and so is an import holding one.
+         * The largest push frame a server takes (PROTOCOL.md 2), assumed until a sync client's
+         * {@code welcome.maxFrameBytes} says otherwise; default 1 MiB. A syncing write whose push
+         * frame alone is larger is refused with a {@link ChangeTooLargeException}, and so is an
+         * import holding one.
          */
         public Builder maxFrameBytes(long bytes) {
             once(this.maxFrameBytes == 0, "maxFrameBytes");

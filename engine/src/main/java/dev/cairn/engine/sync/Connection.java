@@ -395,6 +395,7 @@ final class Connection {
                     + c.port.cursor() + "; resetting the cursor");
             c.port.resetCursor();
         }
+        c.port.serverMaxFrameBytes(s.maxFrameBytes); // writes that could never fit are refused at once
         c.port.setSyncConnected(true);
         long period = Math.max(1, c.keepAlive.toNanos() / 4);
         s.keepAliveTask = loop.every(() -> keepAlive(s), period);

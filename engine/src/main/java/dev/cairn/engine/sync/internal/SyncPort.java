@@ -66,4 +66,7 @@ public interface SyncPort {
 
     /** While connected, changes without a save delay are committed to the outbox at once. */
     void setSyncConnected(boolean connected);
+
+    /** The server's frame limit (welcome): from now on writes that could never fit it are refused. */
+    void serverMaxFrameBytes(long bytes);
 }
