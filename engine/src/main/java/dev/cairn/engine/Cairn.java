@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JavaType;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.clock.WallClock;
+import dev.cairn.engine.codec.ChangeJson;
 import dev.cairn.engine.codec.ExportDocument;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.codec.MalformedDocumentException;
@@ -17,6 +18,8 @@ import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
 import dev.cairn.engine.crdt.UnknownSectionException;
 import dev.cairn.engine.persist.Persister;
+import dev.cairn.engine.protocol.Frame;
+import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.persist.StoragePolicy;
 import dev.cairn.engine.persist.Tier;
 import dev.cairn.engine.section.SectionSpec;
@@ -25,10 +28,13 @@ import dev.cairn.engine.store.InMemoryLocalStore;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.StoreException;
+import dev.cairn.engine.sync.internal.SyncPort;
+import dev.cairn.engine.sync.internal.SyncPorts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
@@ -83,6 +89,8 @@ public final class Cairn implements AutoCloseable {
     public static final int EXPORT_VERSION = ExportDocument.VERSION;
 
     private final String replicaId;
+    /** The builder's limit until a server's welcome says otherwise (SyncPort#serverMaxFrameBytes). */
+    private volatile long maxFrameBytes;
     private final WallClock wall;
     private final HybridClock clock;
     private final Map<String, SectionSpec> sections;
@@ -92,6 +100,8 @@ public final class Cairn implements AutoCloseable {
     private final Persister persister;
     private final FileLock dirLock;
     private final ConcurrentHashMap<String, StoragePolicy> keyPolicies = new ConcurrentHashMap<>();
+    /** Keys whose app set a saveDelay: pushed when the user pauses, not per write (see Persister#recordHeld). */
+    private final java.util.Set<String> heldKeys = ConcurrentHashMap.newKeySet();
     private final CopyOnWriteArrayList<ChangeListener> listeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<Throwable>> errorListeners = new CopyOnWriteArrayList<>();
     private final ReentrantLock writeLock = new ReentrantLock();
@@ -112,8 +122,84 @@ public final class Cairn implements AutoCloseable {
 
     private static final String SYNC_OFF_META = "sync-off";
 
+    static {
+        SyncPorts.install(cairn -> cairn.port);
+    }
+
+    /** The sync plumbing, for the sync client only (not part of the API: see SyncPorts). */
+    private final SyncPort port = new Port();
+
+    private final class Port implements SyncPort {
+        public String replicaId() {
+            return replicaId;
+        }
+
+        public Map<String, SectionSpec> sections() {
+            return Cairn.this.sections();
+        }
+
+        public int applyRemote(List<Change> changes) {
+            return Cairn.this.applyRemote(changes);
+        }
+
+        public int applyRemote(List<Change> changes, long cursor) {
+            return Cairn.this.applyRemote(changes, cursor);
+        }
+
+        public long cursor() {
+            return cursor;
+        }
+
+        public void resetCursor() {
+            Cairn.this.resetCursor();
+        }
+
+        public long cursorForHello() {
+            return Cairn.this.cursorForHello();
+        }
+
+        public NavigableMap<Long, Change> outbox(int limit) {
+            return Cairn.this.outbox(limit);
+        }
+
+        public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
+            return Cairn.this.acknowledge(seqs);
+        }
+
+        public int pendingChanges() {
+            return Cairn.this.pendingChanges();
+        }
+
+        public CompletableFuture<Void> save() {
+            return Cairn.this.save();
+        }
+
+        public Subscription onOutbox(Runnable listener) {
+            return Cairn.this.onOutbox(listener);
+        }
+
+        public Subscription onResync(Runnable listener) {
+            return Cairn.this.onResync(listener);
+        }
+
+        public Subscription onChange(ChangeListener listener) {
+            return Cairn.this.onChange(listener);
+        }
+
+        public void setSyncConnected(boolean connected) {
+            Cairn.this.setSyncConnected(connected);
+        }
+
+        public void serverMaxFrameBytes(long bytes) {
+            if (bytes > 0) {
+                maxFrameBytes = bytes;
+            }
+        }
+    }
+
     private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
         this.wall = b.wall;
+        this.maxFrameBytes = b.maxFrameBytes;
         this.sections = Map.copyOf(b.sections);
         this.state = new ReplicaState(name -> {
             SectionSpec spec = sections.get(name);
@@ -164,6 +250,9 @@ public final class Cairn implements AutoCloseable {
         Names.checkKey(key, "key");
         StoragePolicy policy = options.applyTo(spec.policy());
         keyPolicies.put(Persister.pendingKey(section, key), policy);
+        if (options.holdsPush()) {
+            heldKeys.add(Persister.pendingKey(section, key));
+        }
         return new PersistentState<>(this, section, key, type, defaultValue, options.validator());
     }
 
@@ -397,7 +486,7 @@ public final class Cairn implements AutoCloseable {
      * Told when this replica must catch up from its (reset) cursor again, e.g. after
      * {@link #enableSync}: a connected sync client reconnects.
      */
-    public Subscription onResync(Runnable listener) {
+    private Subscription onResync(Runnable listener) {
         Objects.requireNonNull(listener, "listener");
         resyncListeners.add(listener);
         return () -> resyncListeners.remove(listener);
@@ -407,7 +496,7 @@ public final class Cairn implements AutoCloseable {
      * The cursor a new sync session sends in its {@code hello}; from then on that session's pages
      * may move the cursor again (see {@link #enableSync}).
      */
-    public long cursorForHello() {
+    private long cursorForHello() {
         cursorHeld = false;
         return cursor;
     }
@@ -556,6 +645,11 @@ public final class Cairn implements AutoCloseable {
             } catch (RuntimeException e) {
                 throw new ImportException("import refused: " + e.getMessage(), e);
             }
+            try {
+                checkFits(change);
+            } catch (ChangeTooLargeException e) {
+                throw new ImportException("import refused: " + e.getMessage(), e);
+            }
         }
         return changes;
     }
@@ -565,7 +659,7 @@ public final class Cairn implements AutoCloseable {
      * checked first (known sections, clock bound), so a bad batch changes nothing. Returns how
      * many altered the state; remote-change listeners see those.
      */
-    public int applyRemote(List<Change> changes) {
+    private int applyRemote(List<Change> changes) {
         checkOpen();
         changes = withoutSyncOff(changes);
         for (Change change : changes) {
@@ -579,7 +673,7 @@ public final class Cairn implements AutoCloseable {
      * Applies a page of server changes and advances the sync cursor to {@code cursor}. The cursor
      * is saved no earlier than the changes it covers (PROTOCOL.md 3.2).
      */
-    public int applyRemote(List<Change> changes, long cursor) {
+    private int applyRemote(List<Change> changes, long cursor) {
         checkOpen();
         changes = withoutSyncOff(changes);
         for (Change change : changes) {
@@ -621,7 +715,7 @@ public final class Cairn implements AutoCloseable {
      * Forgets the sync cursor, so the next connection catches up from the start (used when the
      * server's data was reset and it is behind this replica's cursor).
      */
-    public void resetCursor() {
+    private void resetCursor() {
         locked(() -> {
             this.cursor = 0;
             this.cursorHeld = false;
@@ -631,13 +725,13 @@ public final class Cairn implements AutoCloseable {
     }
 
     /** Told (on the persistence thread) when committed changes enter the outbox. */
-    public Subscription onOutbox(Runnable listener) {
+    private Subscription onOutbox(Runnable listener) {
         Runnable remove = persister.onOutboxGrew(listener);
         return remove::run;
     }
 
     /** While a sync client is connected, changes to push are committed at once instead of after saveDelay. */
-    public void setSyncConnected(boolean connected) {
+    private void setSyncConnected(boolean connected) {
         persister.setUrgentOutbox(connected);
         if (connected) {
             persister.flushAutoSaved(); // drafts with autoSave off stay local until the app saves them
@@ -684,12 +778,12 @@ public final class Cairn implements AutoCloseable {
     }
 
     /** Committed outbox entries (sequence number to change), oldest first. */
-    public NavigableMap<Long, Change> outbox(int limit) {
+    private NavigableMap<Long, Change> outbox(int limit) {
         return persister.outbox(limit);
     }
 
     /** Removes outbox entries the server has acknowledged. */
-    public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
+    private CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
         checkOpen();
         return persister.acknowledge(seqs);
     }
@@ -819,16 +913,46 @@ public final class Cairn implements AutoCloseable {
     private Change writeLocal(Supplier<Change> make) {
         return locked(() -> {
             Change change = make.get();
+            if (policyFor(change).sync()) {
+                checkFits(change);
+            }
             applyLocal(change);
             return change;
         });
+    }
+
+    /** The bytes of an empty push frame with the longest batch id. */
+    private static final long PUSH_OVERHEAD_BYTES =
+            FrameCodec.encode(new Frame.Push(Long.MIN_VALUE, List.of())).getBytes(StandardCharsets.UTF_8).length;
+
+    /** Refuses a change that no push frame of maxFrameBytes could carry: it would block the outbox. */
+    private void checkFits(Change change) {
+        String json = ChangeJson.encode(change);
+        if (PUSH_OVERHEAD_BYTES + json.length() * 3L <= maxFrameBytes) {
+            return; // 3 bytes per UTF-16 char bound the UTF-8 size: no counting needed
+        }
+        long bytes = PUSH_OVERHEAD_BYTES + json.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > maxFrameBytes) {
+            throw new ChangeTooLargeException("change-too-large: " + change.section() + "/" + change.target() + " needs a push frame of "
+                    + bytes + " bytes, more than the " + maxFrameBytes + " bytes a server frame may hold; nothing was written",
+                    bytes, maxFrameBytes);
+        }
+    }
+
+    /** The frame limit writes are checked against: the builder's maxFrameBytes, then the server's (welcome). */
+    public long maxFrameBytes() {
+        return maxFrameBytes;
     }
 
     /** Applies a fresh local change (it always wins: its stamp is newer than anything seen). Lock held. */
     private void applyLocal(Change change) {
         if (state.apply(change)) {
             StoragePolicy policy = policyFor(change);
-            persister.record(change, policy, policy.sync());
+            if (policy.sync() && change instanceof Change.Put put && heldKeys.contains(Persister.pendingKey(put.section(), put.key()))) {
+                persister.recordHeld(change, policy);
+            } else {
+                persister.record(change, policy, policy.sync());
+            }
             queuedEvents.get().add(new ChangeEvent(change, ChangeEvent.Origin.LOCAL));
         }
     }
@@ -985,6 +1109,7 @@ public final class Cairn implements AutoCloseable {
         private String replicaId;
         private WallClock wall;
         private Duration maxClockAhead;
+        private long maxFrameBytes;
         private final Map<String, SectionSpec> sections = new LinkedHashMap<>();
         private final java.util.Set<String> customized = new java.util.HashSet<>();
 
@@ -1033,6 +1158,21 @@ public final class Cairn implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The largest push frame a server takes (PROTOCOL.md 2), assumed until a sync client's
+         * {@code welcome.maxFrameBytes} says otherwise; default 1 MiB. A syncing write whose push
+         * frame alone is larger is refused with a {@link ChangeTooLargeException}, and so is an
+         * import holding one.
+         */
+        public Builder maxFrameBytes(long bytes) {
+            once(this.maxFrameBytes == 0, "maxFrameBytes");
+            if (bytes < 256) {
+                throw new IllegalArgumentException("maxFrameBytes must be at least 256, was " + bytes);
+            }
+            this.maxFrameBytes = bytes;
+            return this;
+        }
+
         /** Registers an app section with the default policy (durable, syncing). */
         public Builder section(String name, SectionKind kind) {
             return section(name, kind, StoragePolicy.DEFAULT);
@@ -1060,6 +1200,9 @@ public final class Cairn implements AutoCloseable {
             }
             if (maxClockAhead == null) {
                 maxClockAhead = Duration.ofMinutes(1);
+            }
+            if (maxFrameBytes == 0) {
+                maxFrameBytes = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
             }
             if (inMemory) {
                 return new Cairn(this, new InMemoryLocalStore(), null);

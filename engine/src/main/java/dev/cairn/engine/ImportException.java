@@ -10,4 +10,9 @@ public final class ImportException extends IllegalArgumentException {
     public ImportException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /** {@code change-too-large} if an entry could never be pushed, else {@code invalid-import}. */
+    public String code() {
+        return getCause() instanceof ChangeTooLargeException c ? c.code() : "invalid-import";
+    }
 }

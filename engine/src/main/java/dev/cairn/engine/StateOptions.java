@@ -83,6 +83,11 @@ public final class StateOptions<T> {
         return validator;
     }
 
+    /** The app asked for a save delay: the key's writes are pushed when the user pauses. */
+    boolean holdsPush() {
+        return saveDelay != null && !saveDelay.isZero();
+    }
+
     StoragePolicy applyTo(StoragePolicy base) {
         StoragePolicy p = base;
         if (autoSave != null) {

@@ -1,5 +1,6 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static dev.cairn.engine.TestSupport.await;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -379,9 +380,9 @@ class CairnTest {
                 () -> assertThrows(IllegalStateException.class, cairn::save),
                 () -> assertThrows(IllegalStateException.class, () -> cairn.clear("ui")),
                 () -> assertThrows(IllegalStateException.class, () -> cairn.clear("chat", "c")),
-                () -> assertThrows(IllegalStateException.class, () -> cairn.applyRemote(List.of(remote))),
+                () -> assertThrows(IllegalStateException.class, () -> SyncPorts.of(cairn).applyRemote(List.of(remote))),
                 () -> assertThrows(IllegalStateException.class, () -> cairn.importData("{}")),
-                () -> assertThrows(IllegalStateException.class, () -> cairn.acknowledge(List.of(1L))));
+                () -> assertThrows(IllegalStateException.class, () -> SyncPorts.of(cairn).acknowledge(List.of(1L))));
         assertEquals(1, n.value(), "reads of the in-memory state still work");
     }
 
@@ -468,11 +469,11 @@ class CairnTest {
             Stats after = cairn.stats();
             assertEquals(0, after.unsavedRecords());
             assertEquals(8, after.outboxSize());
-            assertEquals(8, cairn.outbox(100).size());
+            assertEquals(8, SyncPorts.of(cairn).outbox(100).size());
             assertTrue(after.bytesPerTier().get(Tier.DURABLE) > 0);
             assertEquals(0L, after.bytesPerTier().get(Tier.SESSION), "nothing uses the session tier by default");
 
-            cairn.acknowledge(cairn.outbox(3).keySet()).join();
+            SyncPorts.of(cairn).acknowledge(SyncPorts.of(cairn).outbox(3).keySet()).join();
             assertEquals(5, cairn.stats().outboxSize());
         }
     }

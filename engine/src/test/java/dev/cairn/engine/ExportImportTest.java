@@ -70,6 +70,26 @@ class ExportImportTest {
     // ------------------------------------------------------------------ round trips
 
     @Test
+    void aChangeNoPushFrameCanCarryIsRefusedAtWriteTimeAndOnImport() {
+        try (Cairn small = Cairn.builder().inMemory().replicaId("small").maxFrameBytes(2000).open()) {
+            ChangeTooLargeException refused = assertThrows(ChangeTooLargeException.class,
+                    () -> small.chat().append("c1", "user", "x".repeat(3000)));
+            assertEquals("change-too-large", refused.code());
+            assertEquals(0, small.pendingChanges(), "nothing was written");
+            assertTrue(small.log("chat").entries("c1").isEmpty());
+
+            a.chat().append("c1", "user", "x".repeat(3000)); // fits a's 1 MiB frames
+            a.memory().remember("small", 1);
+            ImportException imported = assertThrows(ImportException.class, () -> small.importData(a.exportData()));
+            assertEquals("change-too-large", imported.code());
+            assertTrue(small.log("chat").entries("c1").isEmpty(), "all or nothing");
+            assertFalse(small.map("memory").contains("small"));
+            small.chat().append("c1", "user", "a small one still syncs");
+            assertEquals(1, small.log("chat").entries("c1").size());
+        }
+    }
+
+    @Test
     void theExportDocumentNamesItsFormatVersionReplicaAndTime() {
         fill(a);
         JsonNode doc = parse(a.exportData());

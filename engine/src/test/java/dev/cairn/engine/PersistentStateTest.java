@@ -1,5 +1,6 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -175,7 +176,7 @@ class PersistentStateTest {
         age.set(30);
         age.save().join();
         assertFalse(age.isDirty());
-        int outboxBefore = cairn.outbox(1000).size();
+        int outboxBefore = SyncPorts.of(cairn).outbox(1000).size();
         List<Integer> notified = new ArrayList<>();
         age.subscribe(notified::add);
         String before = cairn.canonicalState();
@@ -189,7 +190,7 @@ class PersistentStateTest {
         assertEquals(before, cairn.canonicalState());
         assertEquals(List.of(), notified);
         cairn.save().join();
-        assertEquals(outboxBefore, cairn.outbox(1000).size(), "a refused value must not reach the outbox");
+        assertEquals(outboxBefore, SyncPorts.of(cairn).outbox(1000).size(), "a refused value must not reach the outbox");
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -29,12 +30,12 @@ class PrivacySwitchTest {
     /** Saves, then acknowledges (forgets) everything in the outbox, as after a sync. */
     private static void synced(Cairn cairn) {
         cairn.save().join();
-        cairn.acknowledge(new ArrayList<>(cairn.outbox(Integer.MAX_VALUE).keySet())).join();
+        SyncPorts.of(cairn).acknowledge(new ArrayList<>(SyncPorts.of(cairn).outbox(Integer.MAX_VALUE).keySet())).join();
     }
 
     private static List<Change> outboxOf(Cairn cairn, String section) {
         cairn.save().join();
-        return cairn.outbox(Integer.MAX_VALUE).values().stream().filter(c -> c.section().equals(section)).toList();
+        return SyncPorts.of(cairn).outbox(Integer.MAX_VALUE).values().stream().filter(c -> c.section().equals(section)).toList();
     }
 
     @Test
@@ -55,7 +56,7 @@ class PrivacySwitchTest {
             assertEquals(0, outboxOf(a, "ui").size());
             // nothing of it is applied from the server either (the cursor still moves on)
             Stamp remote = new Stamp(a.clock().last() + 1, "dev-b");
-            assertEquals(1, a.applyRemote(List.of(new Change.Put("ui", "from-b", "1", remote),
+            assertEquals(1, SyncPorts.of(a).applyRemote(List.of(new Change.Put("ui", "from-b", "1", remote),
                     new Change.Put("memory", "from-b", "1", remote)), 7));
             assertFalse(a.ui().contains("from-b"));
             assertTrue(a.map("memory").contains("from-b"));
@@ -74,8 +75,8 @@ class PrivacySwitchTest {
             assertTrue(pushed.stream().anyMatch(c -> c.target().equals("shared") && c.stamp().equals(sharedStamp)),
                     "with KEEP, entries keep their stamps (newer writes elsewhere still win)");
             assertEquals(0, a.cursor(), "the next connection catches up from the start: what changed while it was off");
-            assertEquals(0, a.cursorForHello());
-            a.applyRemote(List.of(new Change.Put("ui", "from-b", "1", new Stamp(a.clock().last() + 1, "dev-b"))), 9);
+            assertEquals(0, SyncPorts.of(a).cursorForHello());
+            SyncPorts.of(a).applyRemote(List.of(new Change.Put("ui", "from-b", "1", new Stamp(a.clock().last() + 1, "dev-b"))), 9);
             assertTrue(a.ui().contains("from-b"), "with sync on again, the server's changes apply");
             assertEquals(9, a.cursor());
         }
@@ -99,10 +100,10 @@ class PrivacySwitchTest {
             assertEquals(null, EngineAccess.state(a).map("ui").watermark(), "the clear is not applied here");
 
             // another device (through the server) applies the clear and loses its copy
-            assertEquals(1, b.applyRemote(sent));
+            assertEquals(1, SyncPorts.of(b).applyRemote(sent));
             assertEquals(0, b.ui().size());
             // the echo of its own clear from the server does not touch this device either
-            assertEquals(0, a.applyRemote(sent, 12));
+            assertEquals(0, SyncPorts.of(a).applyRemote(sent, 12));
             assertEquals(2, a.ui().size());
 
             a.ui().put("k3", "written while off");
@@ -117,7 +118,7 @@ class PrivacySwitchTest {
             }
             assertNotNull(EngineAccess.state(a).map("ui").watermark(), "the server's clear now applies here too");
             assertEquals(List.of("k1", "k2", "k3"), List.copyOf(a.ui().keys()), "and hides none of this device's data");
-            b.applyRemote(pushed);
+            SyncPorts.of(b).applyRemote(pushed);
             assertEquals(a.canonicalState(), b.canonicalState());
         }
     }
@@ -144,7 +145,7 @@ class PrivacySwitchTest {
     void aConnectedClientIsToldToCatchUpAgain(@TempDir Path dir) {
         try (Cairn a = open(dir, "dev-a")) {
             AtomicInteger told = new AtomicInteger();
-            a.onResync(told::incrementAndGet);
+            SyncPorts.of(a).onResync(told::incrementAndGet);
             a.disableSync("preferences", ServerCopy.KEEP).join();
             assertEquals(0, told.get());
             a.enableSync("preferences").join();

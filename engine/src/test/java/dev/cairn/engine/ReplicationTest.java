@@ -1,5 +1,6 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -114,7 +115,7 @@ class ReplicationTest {
         a.memory().remember("x", 1);
         TestSupport.ship(a, b);
         b.save().join();
-        assertEquals(0, b.outbox(100).size());
+        assertEquals(0, SyncPorts.of(b).outbox(100).size());
         assertEquals(0, b.stats().outboxSize());
     }
 
@@ -126,7 +127,7 @@ class ReplicationTest {
         List<Change> batch = List.of(
                 new Change.Put("memory", "good", "1", s),
                 new Change.Put("nosuchsection", "k", "1", s));
-        assertThrows(UnknownSectionException.class, () -> b.applyRemote(batch));
+        assertThrows(UnknownSectionException.class, () -> SyncPorts.of(b).applyRemote(batch));
         assertEquals(before, b.canonicalState());
         assertNull(b.memory().recall("good", Integer.class));
     }
@@ -139,7 +140,7 @@ class ReplicationTest {
         List<Change> batch = List.of(
                 new Change.Append("chat", "c", "\"ok\"", s),
                 new Change.Append("cards", "c", "\"a log change for a map\"", s));
-        assertThrows(UnknownSectionException.class, () -> b.applyRemote(batch));
+        assertThrows(UnknownSectionException.class, () -> SyncPorts.of(b).applyRemote(batch));
         assertEquals(before, b.canonicalState());
     }
 
@@ -152,12 +153,12 @@ class ReplicationTest {
         Stamp future = new Stamp(Stamp.pack(wall.millis() + Duration.ofHours(1).toMillis(), 0), "a");
         String before = b.canonicalState();
         List<Change> batch = List.of(new Change.Put("memory", "near", "1", fine), new Change.Put("memory", "far", "2", future));
-        assertThrows(ClockSkewException.class, () -> b.applyRemote(batch));
+        assertThrows(ClockSkewException.class, () -> SyncPorts.of(b).applyRemote(batch));
         assertEquals(before, b.canonicalState());
         b.memory().remember("local", true);
         assertTrue(b.map("memory").entry("local").stamp().compareTo(fine) < 0,
                 "a refused batch must not advance the clock, not even for its acceptable changes");
-        assertEquals(1, b.applyRemote(List.of(new Change.Put("memory", "near", "1", fine))));
+        assertEquals(1, SyncPorts.of(b).applyRemote(List.of(new Change.Put("memory", "near", "1", fine))));
     }
 
     @Test
@@ -173,11 +174,11 @@ class ReplicationTest {
 
         wall.advance(Duration.ofSeconds(1));
         a.save().join();
-        assertEquals(3, a.outbox(100).size());
+        assertEquals(3, SyncPorts.of(a).outbox(100).size());
         assertEquals(3, a.clear("memory"));
         assertEquals(0, a.map("memory").size());
         a.save().join();
-        List<Change> sent = new ArrayList<>(a.outbox(100).values());
+        List<Change> sent = new ArrayList<>(SyncPorts.of(a).outbox(100).values());
         assertEquals(1, sent.size(), "one clear, not a tombstone per key; the unsent writes it covers leave the outbox: " + sent);
         assertTrue(sent.get(0) instanceof Change.Clear c && c.isWholeSection() && c.section().equals("memory"), sent.toString());
         wall.advance(Duration.ofSeconds(1));
@@ -202,7 +203,7 @@ class ReplicationTest {
         assertEquals(0, a.clear("memory"));
         assertEquals(0, EngineAccess.state(a).map("memory").size(), "the clear purged the tombstone");
         a.save().join();
-        List<Change> sent = new ArrayList<>(a.outbox(100).values());
+        List<Change> sent = new ArrayList<>(SyncPorts.of(a).outbox(100).values());
         assertEquals(1, sent.size(), "only the clear (which keeps older writes out): the put and delete it covers were never sent: " + sent);
         assertTrue(sent.get(0) instanceof Change.Clear c && c.isWholeSection(), sent.toString());
     }
@@ -289,12 +290,12 @@ class ReplicationTest {
         List<Change> fromA = TestSupport.outbox(a);
         List<Change> fromB = TestSupport.outbox(b);
         List<Change> fromC = TestSupport.outbox(c);
-        a.applyRemote(fromC);
-        a.applyRemote(fromB);
-        b.applyRemote(fromA);
-        b.applyRemote(fromC);
-        c.applyRemote(fromB);
-        c.applyRemote(fromA);
+        SyncPorts.of(a).applyRemote(fromC);
+        SyncPorts.of(a).applyRemote(fromB);
+        SyncPorts.of(b).applyRemote(fromA);
+        SyncPorts.of(b).applyRemote(fromC);
+        SyncPorts.of(c).applyRemote(fromB);
+        SyncPorts.of(c).applyRemote(fromA);
         assertEquals(a.canonicalState(), b.canonicalState());
         assertEquals(b.canonicalState(), c.canonicalState());
         assertEquals(2, c.chat().size("conv"));

@@ -1,5 +1,6 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -78,7 +79,7 @@ class SectionClearTest {
             assertEquals(cleared, EngineAccess.state(cairn).map("ui").watermark(), "the watermark survives a restart");
             assertEquals("kept", cairn.memory().recall("other", String.class), "other sections are untouched");
             Stamp older = new Stamp(cleared.hlc() - 1, "dev-b");
-            assertEquals(0, cairn.applyRemote(List.of(new Change.Put("ui", "k1", "\"offline edit\"", older))),
+            assertEquals(0, SyncPorts.of(cairn).applyRemote(List.of(new Change.Put("ui", "k1", "\"offline edit\"", older))),
                     "an older write arriving after the restart stays out");
             assertEquals(0, cairn.ui().size());
         }
@@ -93,7 +94,7 @@ class SectionClearTest {
                 page.add(new Change.Put("ui", "k" + i, "1", new Stamp(t0.hlc() + i, "dev-b")));
             }
             page.add(new Change.Put("ui", "gone", null, new Stamp(t0.hlc() + 200, "dev-b")));
-            cairn.applyRemote(page, 101);
+            SyncPorts.of(cairn).applyRemote(page, 101);
             cairn.ui().put("mine", "before the clear, offline");
             cairn.save().join();
         }
@@ -103,7 +104,7 @@ class SectionClearTest {
             Stamp mine = cairn.map("ui").entry("mine").stamp();
             Stamp clearAt = new Stamp(mine.hlc() - 1, "server");
             assertTrue(clearAt.compareTo(new Stamp(t0.hlc() + 200, "dev-b")) > 0);
-            cairn.applyRemote(List.of(Change.Clear.wholeSection("ui", clearAt)), 102);
+            SyncPorts.of(cairn).applyRemote(List.of(Change.Clear.wholeSection("ui", clearAt)), 102);
             cairn.save().join();
             assertEquals(List.of("mine"), List.copyOf(cairn.ui().keys()));
         }

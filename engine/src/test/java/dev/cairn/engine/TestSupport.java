@@ -1,5 +1,6 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.cairn.engine.crdt.Change;
@@ -47,12 +48,12 @@ final class TestSupport {
 
     /** Every committed outbox change, oldest first (after {@code save().join()}). */
     static List<Change> outbox(Cairn cairn) {
-        return new ArrayList<>(cairn.outbox(Integer.MAX_VALUE).values());
+        return new ArrayList<>(SyncPorts.of(cairn).outbox(Integer.MAX_VALUE).values());
     }
 
     /** Committed outbox changes that touch {@code section/target}. */
     static long outboxCount(Cairn cairn, String section, String target) {
-        return cairn.outbox(Integer.MAX_VALUE).values().stream()
+        return SyncPorts.of(cairn).outbox(Integer.MAX_VALUE).values().stream()
                 .filter(c -> c.section().equals(section) && c.target().equals(target))
                 .count();
     }
@@ -60,6 +61,6 @@ final class TestSupport {
     /** Saves {@code from} and applies its whole outbox to {@code to}; returns how many changed {@code to}. */
     static int ship(Cairn from, Cairn to) {
         from.save().join();
-        return to.applyRemote(outbox(from));
+        return SyncPorts.of(to).applyRemote(outbox(from));
     }
 }

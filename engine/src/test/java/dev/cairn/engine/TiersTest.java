@@ -1,5 +1,6 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -109,7 +110,7 @@ class TiersTest {
         }
         try (Cairn cairn = open()) {
             assertEquals("3", cairn.state("device-only", String.class, "").value(), "sync(false) still persists locally");
-            assertEquals(0, cairn.outbox(100).size());
+            assertEquals(0, SyncPorts.of(cairn).outbox(100).size());
         }
     }
 
@@ -125,7 +126,7 @@ class TiersTest {
             assertEquals(1, first.size(), first.toString());
             assertEquals("3", ((Change.Put) first.get(0)).value(), "the outbox carries the latest value of the coalesced key");
             cairn.save().join();
-            assertEquals(1, cairn.outbox(100).size(), "a save with nothing new adds nothing");
+            assertEquals(1, SyncPorts.of(cairn).outbox(100).size(), "a save with nothing new adds nothing");
             n.set(4);
             cairn.save().join();
             assertEquals(2, TestSupport.outboxCount(cairn, "state", "n"));
@@ -153,19 +154,19 @@ class TiersTest {
             cairn.memory().remember("b", 2);
             cairn.memory().remember("c", 3);
             cairn.save().join();
-            NavigableMap<Long, Change> outbox = cairn.outbox(100);
+            NavigableMap<Long, Change> outbox = SyncPorts.of(cairn).outbox(100);
             assertEquals(3, outbox.size());
-            cairn.acknowledge(List.of(outbox.firstKey())).join();
+            SyncPorts.of(cairn).acknowledge(List.of(outbox.firstKey())).join();
             lastSeq = outbox.lastKey();
         }
         try (Cairn cairn = open()) {
-            NavigableMap<Long, Change> outbox = cairn.outbox(100);
+            NavigableMap<Long, Change> outbox = SyncPorts.of(cairn).outbox(100);
             assertEquals(2, outbox.size(), outbox.toString());
             cairn.memory().remember("d", 4);
             cairn.save().join();
-            assertTrue(cairn.outbox(100).lastKey() > lastSeq, "sequence numbers must not be reused after a restart");
-            assertEquals(2, cairn.outbox(2).size(), "outbox(limit) returns at most limit entries");
-            assertEquals(outbox.firstKey(), cairn.outbox(1).firstKey(), "oldest first");
+            assertTrue(SyncPorts.of(cairn).outbox(100).lastKey() > lastSeq, "sequence numbers must not be reused after a restart");
+            assertEquals(2, SyncPorts.of(cairn).outbox(2).size(), "outbox(limit) returns at most limit entries");
+            assertEquals(outbox.firstKey(), SyncPorts.of(cairn).outbox(1).firstKey(), "oldest first");
         }
     }
 
@@ -173,9 +174,9 @@ class TiersTest {
     void remoteChangesAreSavedButNeverQueuedForTheServer() {
         try (Cairn cairn = open()) {
             Stamp stamp = new Stamp(Stamp.pack(System.currentTimeMillis(), 0), "server-side");
-            assertEquals(1, cairn.applyRemote(List.of(new Change.Put("memory", "fact", "\"remote\"", stamp))));
+            assertEquals(1, SyncPorts.of(cairn).applyRemote(List.of(new Change.Put("memory", "fact", "\"remote\"", stamp))));
             cairn.save().join();
-            assertEquals(0, cairn.outbox(100).size());
+            assertEquals(0, SyncPorts.of(cairn).outbox(100).size());
         }
         try (Cairn cairn = open()) {
             assertEquals("remote", cairn.memory().recall("fact", String.class));

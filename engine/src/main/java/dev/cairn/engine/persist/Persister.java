@@ -70,10 +70,10 @@ public final class Persister implements AutoCloseable {
      * state records (a privacy switch's server-side clear, see {@link #recordOutboxOnly}).
      */
     private record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
-                           long firstNanos, long deadlineNanos, boolean outboxOnly) {
+                           long firstNanos, long deadlineNanos, boolean outboxOnly, boolean held) {
 
         Pending retry(long deadline) {
-            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline, outboxOnly);
+            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline, outboxOnly, held);
         }
     }
 
@@ -126,7 +126,7 @@ public final class Persister implements AutoCloseable {
      */
     public CompletableFuture<Void> queueMeta(String name, String value) {
         StoreWrite meta = StoreWrite.put(Records.metaKey(name), Records.utf8(value));
-        enqueue("x\u0000meta\u0000" + name, null, meta, StoragePolicy.DEFAULT, false, false);
+        enqueue("x\u0000meta\u0000" + name, null, meta, StoragePolicy.DEFAULT, false, false, false);
         return flush(p -> p.meta == meta);
     }
 
@@ -153,6 +153,20 @@ public final class Persister implements AutoCloseable {
     }
 
     /**
+     * {@link #record(Change, StoragePolicy, boolean)} for a key whose app asked for a save delay:
+     * it reaches the outbox (and the server) only when the user pauses, online too, at the latest
+     * {@link StoragePolicy#MAX_PUSH_WAIT_FACTOR} delays after the first write of a burst. Other
+     * writes are committed at once while a sync client is connected.
+     */
+    public void recordHeld(Change change, StoragePolicy policy) {
+        if (policy.saveDelay().isZero() || !policy.autoSave()) {
+            record(change, policy, true, false);
+            return;
+        }
+        enqueue(pendingKey(change), change, null, policy, true, false, true);
+    }
+
+    /**
      * Queues a change received from the server: saved to its tiers (whatever the key's
      * autoSave), never put in the outbox.
      */
@@ -166,24 +180,27 @@ public final class Persister implements AutoCloseable {
      */
     public void recordCursor(long cursor) {
         StoreWrite meta = StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
-        enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false);
+        enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false, false);
     }
 
     private void record(Change change, StoragePolicy policy, boolean toOutbox, boolean remote) {
         if (!policy.persistTo().durable() && !policy.persistTo().session() && !toOutbox) {
             return; // memory only: nothing to save
         }
-        enqueue(pendingKey(change), change, null, policy, toOutbox, remote);
+        enqueue(pendingKey(change), change, null, policy, toOutbox, remote, false);
     }
 
-    private void enqueue(String key, Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote) {
+    private void enqueue(String key, Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote, boolean held) {
         long now = System.nanoTime();
         synchronized (lock) {
             Pending previous = pending.get(key);
             long first = previous == null ? now : previous.firstNanos;
             long delay = policy.saveDelay().toNanos();
             long deadline;
-            if (toOutbox && urgentOutbox) {
+            if (held) {
+                // one push (and one server history version) per pause, not per keystroke
+                deadline = policy.debounce() ? Math.min(now + delay, first + StoragePolicy.MAX_PUSH_WAIT_FACTOR * delay) : first + delay;
+            } else if (toOutbox && urgentOutbox) {
                 deadline = now; // connected: the server is waiting for it
             } else if (!policy.autoSave()) {
                 deadline = Long.MAX_VALUE;
@@ -199,7 +216,7 @@ public final class Persister implements AutoCloseable {
                 // A dropped remote change is covered by the clear: the cursor waits for the clear's record.
                 coversRemote |= dropHidden(clear);
             }
-            Pending replaced = pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline, false));
+            Pending replaced = pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline, false, held));
             pendingOutbox += (toOutbox ? 1 : 0) - (replaced != null && replaced.toOutbox ? 1 : 0);
             if (deadline < scheduledWakeup) {
                 scheduledWakeup = deadline;
@@ -217,7 +234,7 @@ public final class Persister implements AutoCloseable {
         long now = System.nanoTime();
         synchronized (lock) {
             Pending replaced = pending.put("o\u0000" + pendingKey(change) + '\u0000' + change.stamp(),
-                    new Pending(change, null, StoragePolicy.DEFAULT, true, false, now, now, true));
+                    new Pending(change, null, StoragePolicy.DEFAULT, true, false, now, now, true, false));
             pendingOutbox += 1 - (replaced != null && replaced.toOutbox ? 1 : 0);
         }
         return flush(p -> p.outboxOnly);
@@ -232,7 +249,7 @@ public final class Persister implements AutoCloseable {
         synchronized (lock) {
             Pending p = pending.get(key);
             if (p != null && !p.remote) {
-                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos, p.outboxOnly));
+                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos, p.outboxOnly, p.held));
             }
         }
     }
@@ -284,7 +301,8 @@ public final class Persister implements AutoCloseable {
 
     /** Commits every queued record with autoSave now (not the drafts waiting for an explicit save). */
     public CompletableFuture<Void> flushAutoSaved() {
-        return flush(p -> p.policy.autoSave() || p.meta != null);
+        // not the writes held for the user's pause (saveDelay): a reconnect is no pause
+        return flush(p -> (p.policy.autoSave() && !p.held) || p.meta != null);
     }
 
     /** Commits every queued record with autoSave, plus {@code pendingKey}'s, now. */
@@ -451,7 +469,11 @@ public final class Persister implements AutoCloseable {
         Map<Long, Change> newOutbox = new java.util.TreeMap<>(); // in seq order, so readers never see a later seq first
         List<Long> supersededOutbox = new ArrayList<>();
         long seq = nextOutboxSeq;
-        for (Pending p : batch) {
+        // Outbox seqs follow the stamps (write order), so the server gets changes in the order they were made.
+        List<Pending> ordered = new ArrayList<>(batch);
+        ordered.sort(java.util.Comparator.comparing((Pending p) -> p.change == null ? null : p.change.stamp(),
+                java.util.Comparator.nullsFirst(java.util.Comparator.naturalOrder())));
+        for (Pending p : ordered) {
             if (p.meta != null) {
                 toDurable.add(p.meta);
                 continue;

@@ -18,6 +18,9 @@ public record StoragePolicy(PersistTo persistTo, boolean sync, boolean autoSave,
     /** A debounced burst is saved at the latest this many save delays after its first write. */
     public static final int MAX_WAIT_FACTOR = 5;
 
+    /** A write the app gave a save delay is pushed at the latest this many delays after the first of a burst. */
+    public static final int MAX_PUSH_WAIT_FACTOR = 10;
+
     public static final StoragePolicy DEFAULT = new StoragePolicy(PersistTo.LOCAL_STORAGE, true, true, Duration.ofMillis(1000), true);
 
     public StoragePolicy {

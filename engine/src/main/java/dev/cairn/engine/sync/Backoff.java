@@ -5,7 +5,7 @@ import java.util.Random;
 
 /**
  * Exponential backoff with full jitter: the n-th delay (from 0) is uniform in
- * {@code [0, min(max, min * 2^n)]} milliseconds. Not thread-safe (the sync thread owns it).
+ * {@code [0, min(max, min * 2^n)]} milliseconds, raised to {@code min} if below. Not thread-safe (the sync thread owns it).
  */
 final class Backoff {
 
@@ -35,7 +35,8 @@ final class Backoff {
         if (attempt < Integer.MAX_VALUE) {
             attempt++;
         }
-        return Duration.ofMillis(random.nextLong(ceiling + 1));
+        // never below the minimum, so a tight reconnect loop is impossible (spec/vectors/sync/README.md)
+        return Duration.ofMillis(Math.max(minMillis, random.nextLong(ceiling + 1)));
     }
 
     /** The longest delay, without jitter (for errors retrying soon cannot fix). */

@@ -113,7 +113,7 @@ public final class JdkWebSocketTransport implements Transport {
                 default -> "";
             };
             return new SyncConnectException("the server refused the WebSocket upgrade to " + uri + " with HTTP " + status + hint
-                    + bodyOf(response), status, cause);
+                    + bodyOf(response), status, rawBody(response), cause);
         }
         SSLHandshakeException tls = tlsFailure(cause);
         if (tls != null) {
@@ -139,18 +139,25 @@ public final class JdkWebSocketTransport implements Transport {
         return null;
     }
 
-    private static String bodyOf(HttpResponse<?> response) {
+    private static String rawBody(HttpResponse<?> response) {
         Object body = response == null ? null : response.body();
-        String text = null;
         if (body instanceof String s) {
-            text = s;
+            return s;
         } else if (body instanceof byte[] bytes) {
-            text = new String(bytes, StandardCharsets.UTF_8);
+            return new String(bytes, StandardCharsets.UTF_8);
         }
+        return null;
+    }
+
+    private static String bodyOf(HttpResponse<?> response) {
+        String text = rawBody(response);
         if (text == null || text.isBlank()) {
             return "";
         }
         text = text.strip();
+        if (!text.startsWith("{")) {
+            return " (the answer is not a Cairn error: a web page or another service at this address?)"; // never an HTML page in lastError
+        }
         return ": " + (text.length() > 200 ? text.substring(0, 200) + "..." : text);
     }
 

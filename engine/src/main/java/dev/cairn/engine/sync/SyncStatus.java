@@ -16,11 +16,20 @@ import java.util.Objects;
  *                       server page that could not be applied, ...), or null; cleared when a new
  *                       connection is welcomed
  * @param cursor         the highest server seq this replica has applied
+ * @param lastErrorCode  the machine-readable code of {@code lastError} (a server error code of
+ *                       PROTOCOL.md 3.5, or one of the client's own: {@code frame-too-large},
+ *                       {@code change-too-large}, {@code unauthorized}, {@code unknown-section},
+ *                       {@code not-a-sync-endpoint}, {@code connection-lost}, {@code silent-socket},
+ *                       {@code wrong-passphrase}; spec/vectors/sync/README.md), or null
  */
-public record SyncStatus(SyncState state, Instant lastSyncedAt, int pendingChanges, String lastError, long cursor) {
+public record SyncStatus(SyncState state, Instant lastSyncedAt, int pendingChanges, String lastError, long cursor, String lastErrorCode) {
 
     public SyncStatus {
         Objects.requireNonNull(state, "state");
+    }
+
+    public SyncStatus(SyncState state, Instant lastSyncedAt, int pendingChanges, String lastError, long cursor) {
+        this(state, lastSyncedAt, pendingChanges, lastError, cursor, null);
     }
 
     public boolean isLive() {

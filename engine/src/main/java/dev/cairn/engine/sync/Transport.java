@@ -10,7 +10,8 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Contract: if the connection cannot be established (refused, timed out, upgrade answered
  * with HTTP 401, ...) the future returned by {@link #connect} fails and the listener is never
- * called. Once the future has completed, the listener receives whole text messages in order and
+ * called; an upgrade answered over HTTP fails it with a {@link SyncConnectException} carrying the
+ * status and the body, from which the client tells a passing refusal from a permanent one. Once the future has completed, the listener receives whole text messages in order and
  * at most one of {@link Listener#onClosed} or {@link Listener#onError}, after which nothing
  * more. Listener methods may be called on any thread but never concurrently for one connection.
  */

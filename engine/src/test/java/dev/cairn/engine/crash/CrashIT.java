@@ -1,5 +1,6 @@
 package dev.cairn.engine.crash;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -399,7 +400,7 @@ class CrashIT {
         }
 
         // ---- outbox: contiguous, no duplicates, and in agreement with the state
-        NavigableMap<Long, Change> outbox = cairn.outbox(Integer.MAX_VALUE);
+        NavigableMap<Long, Change> outbox = SyncPorts.of(cairn).outbox(Integer.MAX_VALUE);
         long expectSeq = 1;
         Set<Stamp> outboxStamps = new HashSet<>();
         Map<IntKeyOrAny, Change.Put> latestPut = new HashMap<>();

@@ -1,5 +1,6 @@
 package dev.cairn.engine.crash;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -385,7 +386,7 @@ class RemoteApplyCrashIT {
         }
 
         // The outbox: no duplicates; every stored local append either queued or acknowledged.
-        NavigableMap<Long, Change> outbox = cairn.outbox(Integer.MAX_VALUE);
+        NavigableMap<Long, Change> outbox = SyncPorts.of(cairn).outbox(Integer.MAX_VALUE);
         Set<Stamp> queued = new HashSet<>();
         Set<Long> queuedAppends = new HashSet<>();
         for (Map.Entry<Long, Change> e : outbox.entrySet()) {

@@ -1,5 +1,6 @@
 package dev.cairn.engine.crash;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
@@ -171,7 +172,7 @@ public final class RemoteApplyCrashWriter {
                 long cursor = next + count - 1;
                 line(out, "SENT " + cursor);
                 line(out, "PHASE remote");
-                cairn.applyRemote(page, cursor);
+                SyncPorts.of(cairn).applyRemote(page, cursor);
                 next = cursor + 1;
                 line(out, "DONE remote");
                 if (random.nextInt(3) != 0) {
@@ -186,11 +187,11 @@ public final class RemoteApplyCrashWriter {
                 cairn.save().join();
                 line(out, "SAVED " + (i - 1));
                 line(out, "DONE save");
-                NavigableMap<Long, Change> outbox = cairn.outbox(Integer.MAX_VALUE);
+                NavigableMap<Long, Change> outbox = SyncPorts.of(cairn).outbox(Integer.MAX_VALUE);
                 if (!outbox.isEmpty()) {
                     line(out, "ACKING " + (i - 1));
                     line(out, "PHASE ack");
-                    cairn.acknowledge(outbox.keySet()).join();
+                    SyncPorts.of(cairn).acknowledge(outbox.keySet()).join();
                     line(out, "ACKED " + (i - 1));
                     line(out, "DONE ack");
                     echoes.addAll(outbox.values()); // the server will send them back one day

@@ -1,5 +1,6 @@
 package dev.cairn.engine.fuzz;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.ImportException;
 import dev.cairn.engine.codec.ExportDocument;
@@ -43,7 +44,7 @@ class ImportFuzzTest {
         Cairn engine = engine();
         engine.save().join();
         String stateBefore = engine.canonicalState();
-        NavigableMap<Long, Change> outboxBefore = engine.outbox(Integer.MAX_VALUE);
+        NavigableMap<Long, Change> outboxBefore = SyncPorts.of(engine).outbox(Integer.MAX_VALUE);
         int pendingBefore = engine.pendingChanges();
         try {
             engine.importData(document);
@@ -54,7 +55,7 @@ class ImportFuzzTest {
             if (!engine.canonicalState().equals(stateBefore)) {
                 throw new AssertionError("a refused import changed the state");
             }
-            if (!engine.outbox(Integer.MAX_VALUE).equals(outboxBefore) || engine.pendingChanges() != pendingBefore) {
+            if (!SyncPorts.of(engine).outbox(Integer.MAX_VALUE).equals(outboxBefore) || engine.pendingChanges() != pendingBefore) {
                 throw new AssertionError("a refused import changed the outbox");
             }
             return false;

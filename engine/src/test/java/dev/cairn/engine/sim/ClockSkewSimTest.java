@@ -1,5 +1,6 @@
 package dev.cairn.engine.sim;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -46,12 +47,12 @@ class ClockSkewSimTest {
 
     private Frame push(Cairn cairn) {
         cairn.save().join();
-        List<Change> outbox = new ArrayList<>(cairn.outbox(100).values());
+        List<Change> outbox = new ArrayList<>(SyncPorts.of(cairn).outbox(100).values());
         List<Frame> replies = exchange(new Frame.Push(batch++, outbox));
         assertEquals(1, replies.size(), "one answer per push: " + replies);
         Frame reply = replies.get(0);
         if (reply instanceof Frame.Ack) {
-            cairn.acknowledge(cairn.outbox(100).keySet()).join();
+            SyncPorts.of(cairn).acknowledge(SyncPorts.of(cairn).outbox(100).keySet()).join();
         }
         return reply;
     }
@@ -101,7 +102,7 @@ class ClockSkewSimTest {
             // A change stamped by the server's clock reaches the device; its next write is stamped after it.
             Change.Put fromServer = new Change.Put("state", "k", "\"server\"", server.clock.tick());
             server.serverWrite(List.of(fromServer));
-            behind.applyRemote(List.of(fromServer), server.head());
+            SyncPorts.of(behind).applyRemote(List.of(fromServer), server.head());
             behind.map("state").put("k", "after the server's write");
             assertTrue(behind.map("state").entry("k").stamp().compareTo(fromServer.stamp()) > 0,
                     "a write after applying a newer remote change wins over it, whatever the wall clock says");

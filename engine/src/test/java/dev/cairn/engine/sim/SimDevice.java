@@ -1,5 +1,6 @@
 package dev.cairn.engine.sim;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.ChangeEvent;
 import dev.cairn.engine.EngineAccess;
@@ -346,7 +347,7 @@ final class SimDevice {
             s.knownHead = welcome.head();
             backoffAttempt = 0;
             if (welcome.head() < cairn.cursor()) {
-                cairn.resetCursor();
+                SyncPorts.of(cairn).resetCursor();
             }
             pump();
         } else if (frame instanceof Frame.Changes page) {
@@ -375,7 +376,7 @@ final class SimDevice {
                 changes.add(c.change());
             }
         }
-        cairn.applyRemote(changes, page.cursor());
+        SyncPorts.of(cairn).applyRemote(changes, page.cursor());
         sim.stats().pagesApplied++;
         s.knownHead = Math.max(s.knownHead, page.cursor());
         if (sim.rng().nextInt(8) == 0) {
@@ -488,7 +489,7 @@ final class SimDevice {
     /** Removes acknowledged entries from the outbox; until that commit is done they are skipped (SyncClient's acking). */
     private void acknowledgeLocally(List<Long> seqs) {
         acking.addAll(seqs);
-        ackRemovals.add(new AckRemoval(seqs, cairn.acknowledge(seqs)));
+        ackRemovals.add(new AckRemoval(seqs, SyncPorts.of(cairn).acknowledge(seqs)));
     }
 
     private record AckRemoval(List<Long> seqs, CompletableFuture<Void> done) {
@@ -519,7 +520,7 @@ final class SimDevice {
 
     private Part readOutbox(ClientSession s, int n) {
         forgetFinishedAcknowledgements();
-        NavigableMap<Long, Change> outbox = cairn.outbox(s.owned.size() + acking.size() + n);
+        NavigableMap<Long, Change> outbox = SyncPorts.of(cairn).outbox(s.owned.size() + acking.size() + n);
         List<Long> seqs = new ArrayList<>(n);
         List<Change> changes = new ArrayList<>(n);
         for (Map.Entry<Long, Change> e : outbox.entrySet()) {

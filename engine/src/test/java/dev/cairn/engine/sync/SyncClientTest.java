@@ -1,5 +1,6 @@
 package dev.cairn.engine.sync;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static dev.cairn.engine.sync.SyncTestSupport.await;
 import static dev.cairn.engine.sync.SyncTestSupport.holds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -144,8 +145,12 @@ class SyncClientTest {
 
         int before = seen.size();
         server.disconnectAll();
-        await("live again after the server went away", () -> states(seen.subList(before, seen.size()))
-                .equals(List.of(SyncState.OFFLINE, SyncState.CONNECTING, SyncState.CATCHING_UP, SyncState.LIVE)),
+        // a copy: a sublist of the live list fails if a status arrives while it is read
+        await("live again after the server went away", () -> {
+            List<SyncStatus> now = List.copyOf(seen);
+            return states(now.subList(before, now.size()))
+                    .equals(List.of(SyncState.OFFLINE, SyncState.CONNECTING, SyncState.CATCHING_UP, SyncState.LIVE));
+        },
                 () -> states(seen).toString());
     }
 
@@ -197,7 +202,7 @@ class SyncClientTest {
         SyncClient sync = started(client(a).batchSize(2));
 
         await("all five pushed", () -> pushedChanges(server.received(Frame.Push.class)) == 5);
-        assertEquals(5, a.outbox(100).size(), "committed on the server but never acknowledged: still queued");
+        assertEquals(5, SyncPorts.of(a).outbox(100).size(), "committed on the server but never acknowledged: still queued");
         assertEquals(5, a.pendingChanges());
 
         server.dropAcks = false;
@@ -211,15 +216,20 @@ class SyncClientTest {
     }
 
     @Test
-    void aBatchLeftUnansweredBeforeALaterAckIsSentAgain() throws Exception {
+    void anAckOfALaterBatchDoesNotResendAnEarlierOne() throws Exception {
         Cairn a = engine("phone-1");
         write(a, "k", 6);
-        server.dropNextAcks.set(1); // as if the server dropped the first push (rate limit)
+        server.dropNextAcks.set(1); // the first push is never answered
         SyncClient sync = started(client(a).batchSize(2).maxInFlightBatches(4));
-        sync.syncNow().get(10, TimeUnit.SECONDS);
+        CompletableFuture<Void> done = sync.syncNow();
+        await("two of three batches acknowledged", () -> a.pendingChanges() == 2);
+        holds("acks in any order: the unanswered batch is not re-sent on this socket", 100,
+                () -> server.received(Frame.Push.class).size() == 3);
+        assertFalse(done.isDone());
+        server.disconnectAll(); // unacknowledged batches go again after a reconnect
+        done.get(10, TimeUnit.SECONDS);
         assertEquals(0, a.pendingChanges());
-        assertEquals(1, server.connectAttempts(), "no reconnect needed");
-        assertEquals(4, server.received(Frame.Push.class).size(), "three batches, the first one twice");
+        assertEquals(4, server.received(Frame.Push.class).size(), "three batches, the first one again on the new socket");
     }
 
     @Test
@@ -394,7 +404,7 @@ class SyncClientTest {
         await("retried while refused", () -> server.received(Frame.Push.class).stream()
                 .filter(p -> p.changes().get(0).target().startsWith("ahead")).count() >= 3);
         assertEquals(2, a.pendingChanges(), "refused for skew, but kept");
-        assertTrue(a.outbox(10).values().stream().allMatch(c -> c.target().startsWith("ahead")));
+        assertTrue(SyncPorts.of(a).outbox(10).values().stream().allMatch(c -> c.target().startsWith("ahead")));
 
         server.skewIf = c -> false; // the server's clock caught up
         sync.syncNow().get(10, TimeUnit.SECONDS);
@@ -418,7 +428,7 @@ class SyncClientTest {
         await("retried while refused", () -> server.received(Frame.Push.class).stream()
                 .filter(p -> p.changes().get(0).target().startsWith("big")).count() >= 3);
         assertEquals(2, a.pendingChanges(), "refused for the quota, but kept");
-        assertTrue(a.outbox(10).values().stream().allMatch(c -> c.target().startsWith("big")));
+        assertTrue(SyncPorts.of(a).outbox(10).values().stream().allMatch(c -> c.target().startsWith("big")));
         // a syncNow covering them fails with the reason instead of waiting for space
         java.util.concurrent.ExecutionException refused = org.junit.jupiter.api.Assertions.assertThrows(
                 java.util.concurrent.ExecutionException.class, () -> sync.syncNow().get(10, TimeUnit.SECONDS));
@@ -512,6 +522,27 @@ class SyncClientTest {
     // ------------------------------------------------------------------ reconnects, errors, keepalive
 
     @Test
+    void anOutageIsLoggedOnceNotOncePerRetry() throws Exception {
+        server.refuseConnections = true;
+        Cairn a = engine("phone-1");
+        SyncClient sync = started(client(a)); // backoff 1 .. 20 ms
+        await("several retries", () -> server.connectAttempts() >= 5);
+        assertEquals(1, outagesLogged(sync));
+
+        server.refuseConnections = false;
+        await("live", () -> sync.status().isLive());
+        server.disconnectAll();
+        await("live again", () -> server.connectAttempts() >= 7 && sync.status().isLive());
+        assertEquals(2, outagesLogged(sync), "a new outage after a welcome is logged again");
+    }
+
+    private static int outagesLogged(SyncClient sync) {
+        int[] n = new int[1];
+        sync.loop.run(() -> n[0] = sync.connection.outagesLogged);
+        return n[0];
+    }
+
+    @Test
     void backoffDelaysGrowAndAreJitteredWithinBounds() throws Exception {
         server.refuseConnections = true;
         SyncTestSupport.RecordingRandom random = new SyncTestSupport.RecordingRandom(false);
@@ -532,7 +563,7 @@ class SyncClientTest {
     }
 
     @Test
-    void aRefusedTokenIsReportedAndRetriedWithAFreshToken() throws Exception {
+    void aRefusedTokenIsRetriedOnceWithAFreshTokenThenPermanent() throws Exception {
         AtomicReference<String> token = new AtomicReference<>("bad");
         Cairn a = engine("phone-1");
         SyncClient sync = SyncClient.builder(a, SYNC_URI, token::get).transport(server)
@@ -540,7 +571,12 @@ class SyncClientTest {
         closeables.add(sync);
         sync.start();
         await("401 reported", () -> sync.status().lastError() != null && sync.status().lastError().contains("401"));
+        // a second 401 in a row (the supplier gave a fresh token) is permanent: no retry loop
+        await("permanent", () -> server.connectAttempts() == 2 && sync.status().state() == SyncState.OFFLINE);
+        assertEquals("unauthorized", sync.status().lastErrorCode());
+        holds("no reconnect", 100, () -> server.connectAttempts() == 2);
         token.set(USER);
+        sync.syncNow().get(10, TimeUnit.SECONDS); // tries once more
         await("live with the new token", () -> sync.status().isLive());
         assertNull(sync.status().lastError(), "a welcome clears the last error");
     }
@@ -610,7 +646,7 @@ class SyncClientTest {
                     if (failing.get() && changes.stream().anyMatch(c -> c.target().startsWith("poison"))) {
                         throw new IllegalStateException("the local store failed (test)");
                     }
-                    return a.applyRemote(changes, cursor);
+                    return SyncPorts.of(a).applyRemote(changes, cursor);
                 }).build();
         closeables.add(sync);
         sync.onStatus(st -> {
@@ -746,7 +782,7 @@ class SyncClientTest {
     private static List<Change> changesFrom(String replica, String prefix, int n) {
         try (Cairn other = Cairn.builder().inMemory().replicaId(replica).open()) {
             write(other, prefix, n);
-            return new ArrayList<>(other.outbox(Integer.MAX_VALUE).values());
+            return new ArrayList<>(SyncPorts.of(other).outbox(Integer.MAX_VALUE).values());
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.cairn.server.faults;
 
+import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -114,8 +115,8 @@ class ClockSkewIT {
             assertTrue(minAhead > DAY - 3_600_000, "even writes after the clock was corrected keep stamps a day ahead (HLC never goes back): "
                     + minAhead + " ms");
             devAhead.cairn.save().join(); // outbox() shows committed entries only
-            assertKept(aheadMade, devAhead.cairn.outbox(Integer.MAX_VALUE).values(), kinds, "dev-ahead's outbox");
-            assertEquals(devAhead.cairn.outbox(Integer.MAX_VALUE).size(), devAhead.cairn.pendingChanges(), devAhead.describe());
+            assertKept(aheadMade, SyncPorts.of(devAhead.cairn).outbox(Integer.MAX_VALUE).values(), kinds, "dev-ahead's outbox");
+            assertEquals(SyncPorts.of(devAhead.cairn).outbox(Integer.MAX_VALUE).size(), devAhead.cairn.pendingChanges(), devAhead.describe());
             assertEquals(SyncState.LIVE, devAhead.sync.status().state(), "dev-ahead stays connected and pulls: " + devAhead.describe());
             poll("dev-ahead to hold the server's state plus its own writes", Duration.ofSeconds(15), () -> {
                 List<Change> all = new ArrayList<>(writtenByOthers);
@@ -131,7 +132,7 @@ class ClockSkewIT {
             devAhead.close();
             devices.remove(devAhead);
             try (Cairn reopened = Cairn.builder().dataDir(dir.resolve("dev-ahead")).replicaId("dev-ahead").wallClock(ahead).open()) {
-                assertKept(aheadMade, reopened.outbox(Integer.MAX_VALUE).values(), kinds, "dev-ahead's outbox after reopening");
+                assertKept(aheadMade, SyncPorts.of(reopened).outbox(Integer.MAX_VALUE).values(), kinds, "dev-ahead's outbox after reopening");
             }
         } finally {
             for (FaultDevice d : devices) {

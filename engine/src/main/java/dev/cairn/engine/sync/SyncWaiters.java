@@ -1,0 +1,171 @@
+package dev.cairn.engine.sync;
+
+import dev.cairn.engine.crdt.Change;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NavigableMap;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The pending {@link SyncClient#syncNow()} calls: each resolves once the session is live, caught
+ * up, and nothing written before the call is pending; it fails with the reason as soon as that
+ * can no longer happen without the app or the server changing something. Sync thread only.
+ */
+final class SyncWaiters {
+
+    /** Done when no outbox entry up to {@code target} is left and the session is live. */
+    private static final class Waiter {
+        final long target;
+        final CompletableFuture<Void> future;
+        final List<String> rejected = new ArrayList<>();
+        String rejectedCode;
+
+        Waiter(long target, CompletableFuture<Void> future) {
+            this.target = target;
+            this.future = future;
+        }
+    }
+
+    private static final int KEPT_DROPS = 100;
+
+    private final SyncClient c;
+    private final List<Waiter> waiters = new ArrayList<>();
+    /** Recent drops (code, description): a syncNow() whose waiter registers late still covers them. */
+    private final List<String[]> drops = new ArrayList<>();
+    private long droppedBefore;
+
+    SyncWaiters(SyncClient client) {
+        this.c = client;
+    }
+
+    /** {@link SyncClient#syncNow()} on the sync thread: try once more, save, then wait. */
+    void syncNow(CompletableFuture<Void> result) {
+        if (c.connection.switchedOff) {
+            result.completeExceptionally(new SyncException("sync is switched off (goOffline); call goOnline() first"));
+            return;
+        }
+        if (c.pull.locked()) {
+            result.completeExceptionally(new SyncException(c.loop.lastErrorCode, c.loop.lastError, null));
+            return;
+        }
+        c.connection.started = true;
+        long mark = mark();
+        c.connection.tryAgain(false); // now, not after the backoff delay
+        CompletableFuture<Void> saved;
+        try {
+            saved = c.port.save();
+        } catch (RuntimeException e) {
+            result.completeExceptionally(new SyncException("could not save local changes: " + e.getMessage(), e));
+            return;
+        }
+        saved.whenComplete((ignored, error) -> c.loop.post(() -> {
+            if (error != null) {
+                result.completeExceptionally(new SyncException("could not save local changes: " + SyncLoop.messageOf(error), error));
+            } else if (c.isClosed() || c.connection.switchedOff) {
+                result.completeExceptionally(new SyncException(c.isClosed() ? "the sync client was closed" : "sync was switched off (goOffline)"));
+            } else if (c.connection.permanent != null || c.pull.locked()) {
+                result.completeExceptionally(new SyncException(c.loop.lastErrorCode, c.loop.lastError, null));
+            } else {
+                add(result, mark);
+                Session s = c.connection.session();
+                if (s != null) {
+                    c.push.release(s, PushPipeline.Reason.QUOTA); // the caller may have freed space: try now
+                }
+            }
+        }));
+    }
+
+    /** A mark to pass to {@link #add}: drops after it count for that call. */
+    long mark() {
+        return droppedBefore + drops.size();
+    }
+
+    /** Registers a syncNow() call made at {@code mark}, once its local changes are saved. */
+    void add(CompletableFuture<Void> result, long mark) {
+        NavigableMap<Long, Change> outbox = c.port.outbox(Integer.MAX_VALUE);
+        Waiter w = new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result);
+        // dropped between the call and now: they were pending at call time, so this call covers them
+        for (int i = (int) Math.max(0, mark - droppedBefore); i < drops.size(); i++) {
+            w.rejected.add(drops.get(i)[1]);
+            w.rejectedCode = drops.get(i)[0];
+        }
+        waiters.add(w);
+        check();
+    }
+
+    /** A change the server can never accept was dropped: the calls covering it will fail. */
+    void dropped(long seq, String code, String what) {
+        for (Waiter w : waiters) {
+            if (seq <= w.target) {
+                w.rejected.add(what);
+                w.rejectedCode = code;
+            }
+        }
+        drops.add(new String[] {code, what});
+        if (drops.size() > KEPT_DROPS) {
+            drops.remove(0);
+            droppedBefore++;
+        }
+    }
+
+    /** Fails now the calls that cover outbox seq {@code first} or later. */
+    void failFrom(long first, String code, String why) {
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (first <= w.target) {
+                it.remove();
+                w.future.completeExceptionally(new SyncException(code, why, null));
+            }
+        }
+    }
+
+    /** Changes the server does not know the section of stay queued: the calls covering them fail. */
+    void failHeld(Session s) {
+        if (!s.held.isEmpty()) {
+            failFrom(s.held.first(), "unknown-section", c.loop.lastError);
+        }
+    }
+
+    void failAll(String code, String why) {
+        List<Waiter> failing = new ArrayList<>(waiters);
+        waiters.clear();
+        for (Waiter w : failing) {
+            w.future.completeExceptionally(new SyncException(code, why, null));
+        }
+    }
+
+    /** Completes the calls whose changes are all acknowledged (or dropped) while the session is live. */
+    void check() {
+        if (waiters.isEmpty()) {
+            return;
+        }
+        Session s = c.connection.session();
+        if (s != null && s.current()) {
+            failHeld(s);
+        }
+        boolean live = s != null && s.current() && s.caughtUp && c.port.cursor() >= s.knownHead;
+        if (!live) {
+            return;
+        }
+        NavigableMap<Long, Change> first = c.port.outbox(1);
+        long firstPending = first.isEmpty() ? Long.MAX_VALUE : first.firstKey();
+        boolean published = false;
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (firstPending > w.target) {
+                if (!published) {
+                    c.loop.publish(); // a caller whose syncNow completed sees a fresh status
+                    published = true;
+                }
+                it.remove();
+                if (w.rejected.isEmpty()) {
+                    w.future.complete(null);
+                } else {
+                    w.future.completeExceptionally(new SyncException(w.rejectedCode, "the server refused " + w.rejected.size()
+                            + " change(s), which were dropped: " + String.join("; ", w.rejected), null));
+                }
+            }
+        }
+    }
+}

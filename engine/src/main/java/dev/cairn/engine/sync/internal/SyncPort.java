@@ -1,0 +1,72 @@
+package dev.cairn.engine.sync.internal;
+
+import dev.cairn.engine.ChangeListener;
+import dev.cairn.engine.Subscription;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.section.SectionSpec;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * What a sync client needs from an engine, and apps never call: the outbox, remote changes, the
+ * cursor and the connection hints. Obtained with {@link SyncPorts#of}; this package is not
+ * exported by the engine's module.
+ */
+public interface SyncPort {
+
+    String replicaId();
+
+    /** Registered sections by name. */
+    Map<String, SectionSpec> sections();
+
+    /**
+     * Merges changes received from another replica. All are checked first (known sections, clock
+     * bound), so a bad batch changes nothing. Returns how many altered the state.
+     */
+    int applyRemote(List<Change> changes);
+
+    /**
+     * Applies a page of server changes and advances the cursor to {@code cursor}, saved no earlier
+     * than the changes it covers (PROTOCOL.md 3.2). No clock-bound check: the server enforced its own.
+     */
+    int applyRemote(List<Change> changes, long cursor);
+
+    /** The highest server seq this replica has applied. */
+    long cursor();
+
+    /** Forgets the cursor, so the next session catches up from the start (a server reset or restored). */
+    void resetCursor();
+
+    /** The cursor a new session sends in its {@code hello}; from then on its pages may move the cursor again. */
+    long cursorForHello();
+
+    /** Committed outbox entries (sequence number to change), oldest first. */
+    NavigableMap<Long, Change> outbox(int limit);
+
+    /** Removes outbox entries the server acknowledged (or that were dropped for good). */
+    CompletableFuture<Void> acknowledge(Collection<Long> seqs);
+
+    /** Local changes not acknowledged yet (outbox plus queued). */
+    int pendingChanges();
+
+    /** Saves everything queued now (including writes held for a save delay). */
+    CompletableFuture<Void> save();
+
+    /** Told (on the persistence thread) when committed changes enter the outbox. */
+    Subscription onOutbox(Runnable listener);
+
+    /** Told when the replica must catch up from its (reset) cursor again: a connected client reconnects. */
+    Subscription onResync(Runnable listener);
+
+    /** Every visible change (local, imported or remote). */
+    Subscription onChange(ChangeListener listener);
+
+    /** While connected, changes without a save delay are committed to the outbox at once. */
+    void setSyncConnected(boolean connected);
+
+    /** The server's frame limit (welcome): from now on writes that could never fit it are refused. */
+    void serverMaxFrameBytes(long bytes);
+}
