@@ -10,7 +10,7 @@
 // syncing writes go into the durable outbox in the same step and are pushed by the SyncClient.
 // While the socket is up, syncing writes are saved at once so they can be pushed without waiting.
 
-import { HybridClock, isValidReplicaId } from './stamp.js';
+import { HybridClock, isValidReplicaId, hlcHex } from './stamp.js';
 import { ReplicaState } from './crdt.js';
 import {
   encodeValue, decodeValue, makeChange, encodeChange, decodeChange, changeId, writeExport, readExport, instantText, canonical, WHOLE_SECTION,
@@ -19,6 +19,7 @@ import {
   ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, StorageError, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
 } from './storage.js';
 import { SyncClient } from './sync.js';
+import { pushFrameBytes, DEFAULT_MAX_FRAME_BYTES } from './push-pipeline.js';
 import { E2eKey, ValueCipher, ChangeCipher } from './crypto.js';
 
 /** @typedef {import('./codec.js').Change} Change */
@@ -29,7 +30,8 @@ import { E2eKey, ValueCipher, ChangeCipher } from './crypto.js';
  * @property {boolean} autoSave save after saveDelay without an explicit save()
  * @property {boolean} sync whether the data leaves the device
  * @property {number} saveDelay millis
- * @property {boolean} debounce a new write pushes the deadline back
+ * @property {boolean} debounce a new write pushes the deadline back (at most to 10 × saveDelay after the first)
+ * @property {boolean} [delayed] the app chose saveDelay (key or section): it holds online too; else a syncing write is pushed at once online
  */
 
 /** The standard sections (dev.cairn.engine.section.StandardSections). */
@@ -66,8 +68,23 @@ export class ValidationError extends Error {
  * @property {{local?: import('./storage.js').Kv, session?: import('./storage.js').Kv, logs?: import('./storage.js').Kv, outbox?: import('./storage.js').Kv}} [kv]
  * @property {BroadcastChannel|null} [channel]
  * @property {EndToEndOptions} [endToEnd] encrypt these sections' values on the device (see enableEndToEnd)
- * @property {typeof fetch} [fetch] for usage() and history() (default: the global fetch)
+ * @property {typeof fetch} [fetch] for usage(), history() and to learn why a socket was refused (default: the global fetch)
+ * @property {Partial<import('./sync.js').SyncClientOptions>} [sync] sync tuning (spec/vectors/sync/README.md): batchSize,
+ *   maxInFlight, maxFrameBytes (default 1 MiB: a change whose push frame alone is larger is refused when written), backoff...
  */
+
+/** How far ahead of the stamps issued the saved clock mark reaches: the clock is saved at most once per this much stamp time. */
+const CLOCK_LEASE_MILLIS = 2000n;
+
+/** A change too large for any push frame of the server: refused when it is written or imported. */
+export class ChangeTooLargeError extends RangeError {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'ChangeTooLargeError';
+    this.code = 'change-too-large';
+  }
+}
 /**
  * @typedef {object} EndToEndOptions
  * @property {string} passphrase the user's passphrase; never stored, never sent
@@ -175,10 +192,10 @@ export class Cairn {
     this.cursorChain = Promise.resolve();
     /** @type {Map<string, Policy>} */
     this.sectionPolicies = new Map();
-    for (const [s, p] of Object.entries(options.policies ?? {})) this.sectionPolicies.set(s, checkPolicy({ ...DEFAULT_POLICY, ...p }));
+    for (const [s, p] of Object.entries(options.policies ?? {})) this.sectionPolicies.set(s, checkPolicy({ ...DEFAULT_POLICY, ...p, delayed: 'saveDelay' in p }));
     /** @type {Map<string, Policy>} */
     this.keyPolicies = new Map();
-    /** @type {Map<string, {change: Change, due: number, policy: Policy}>} */
+    /** @type {Map<string, {change: Change, due: number, policy: Policy, first: number}>} */
     this.pendingSaves = new Map();
     /** @type {Set<string>} */
     this.saving = new Set();
@@ -196,6 +213,10 @@ export class Cairn {
     /** @type {Record<string, string>} section -> stamp of the clear a 'delete' privacy switch sent to the server */
     this.privacyDeleted = this.readSetting('privacy-deleted', {});
     this.lastSaved = null;
+    /** @type {bigint} the clock mark saved in localStorage: no stamp at or below it is ever issued again */
+    this.clockMark = 0n;
+    /** @type {number|null} the server's frame limit, from its welcome */
+    this.serverFrameBytes = null;
 
     this.cards = new Cards(this);
     this.components = new Components(this);
@@ -242,7 +263,10 @@ export class Cairn {
       }
     }
     const saved = this.readSetting(`clock:${this.replica}`, null);
-    if (typeof saved === 'string') this.clock.restore(saved);
+    if (typeof saved === 'string' && /^[0-9a-f]{16}$/.test(saved)) {
+      this.clock.restore(saved);
+      this.clockMark = BigInt('0x' + saved);
+    }
     if (browser) {
       const live = await liveReplicas();
       if (live) this.outbox.adopt((r) => !live.has(r), this.replica);
@@ -263,7 +287,8 @@ export class Cairn {
 
   /** Sets a section's policy. @param {string} section @param {Partial<Policy>} policy */
   setPolicy(section, policy) {
-    this.sectionPolicies.set(section, checkPolicy({ ...this.policyFor(section), ...policy }));
+    const before = this.policyFor(section);
+    this.sectionPolicies.set(section, checkPolicy({ ...before, ...policy, delayed: 'saveDelay' in policy || !!before.delayed }));
   }
 
   /** Whether a section syncs (the policy and the user's privacy switch). @param {string} section */
@@ -295,7 +320,7 @@ export class Cairn {
           ? [makeChange('clear', section, WHOLE_SECTION, undefined, this.clock.tick())]
           : this.replicaState.log(section).streams().map((stream) => makeChange('clear', section, stream, undefined, this.clock.tick()));
         const upTo = clears.length ? clears[clears.length - 1].stamp : this.clock.tick();
-        this.persistClock();
+        this.reserveClock();
         this.privacyDeleted = { ...this.privacyDeleted, [section]: upTo };
         this.writeSetting('privacy-deleted', this.privacyDeleted);
         if (clears.length) this.outbox.add(clears, this.replica); // pushed (see isPrivacyClear), never applied here
@@ -352,10 +377,13 @@ export class Cairn {
 
   /** @private As write, with the value already JSON text. */
   writeText(op, section, target, text, policy) {
+    const p = policy ?? this.policyFor(section, op === 'set' || op === 'delete' ? target : undefined);
+    // checked before the clock ticks: a refused write changes nothing
+    if (p.sync && this.privacy[section] !== false) this.checkFits(makeChange(op, section, target, text, `7fffffffffffffff@${this.replica}`));
     const change = makeChange(op, section, target, text, this.clock.tick());
-    this.persistClock();
+    this.reserveClock();
     if (this.replicaState.apply(change)) {
-      this.record(change, policy ?? this.policyFor(section, op === 'set' || op === 'delete' ? target : undefined));
+      this.record(change, p);
       this.channel?.postMessage({ type: 'changes', from: this.replica, changes: [encodeChange(change)] });
       this.emit('change', { changes: [change], origin: 'local' });
     }
@@ -367,11 +395,15 @@ export class Cairn {
     const id = change.op === 'set' || change.op === 'delete' ? `${change.section}\u0000m\u0000${change.key}` : changeId(change);
     const now = this.wall();
     const prior = this.pendingSaves.get(id);
+    const first = prior ? prior.first : now;
     const live = this.sync?.status === 'live' || this.sync?.status === 'catching-up';
     let due = policy.autoSave ? now + policy.saveDelay : Infinity;
-    if (!policy.debounce && prior) due = Math.min(due, prior.due);
-    if (live && policy.sync && this.privacy[change.section] !== false) due = now;
-    this.pendingSaves.set(id, { change, due, policy });
+    // debounce: saved once the user pauses, but no later than 10 × saveDelay after the first write
+    if (prior && policy.autoSave) due = policy.debounce ? Math.min(due, first + 10 * policy.saveDelay) : Math.min(due, prior.due);
+    // Online, a syncing write with no delay of its own is saved and pushed at once (a card toggle);
+    // a chosen saveDelay holds online too (one push once the user pauses, not one per keystroke).
+    if (live && !policy.delayed && policy.sync && this.privacy[change.section] !== false) due = now;
+    this.pendingSaves.set(id, { change, due, policy, first });
     this.schedule();
   }
 
@@ -531,7 +563,6 @@ export class Cairn {
   /** @private @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
   merged(applied, origin) {
     if (applied.length) {
-      this.persistClock();
       if (origin === 'import') this.channel?.postMessage({ type: 'changes', from: this.replica, changes: applied.map(encodeChange) });
       this.emit('change', { changes: applied, origin });
     }
@@ -577,9 +608,41 @@ export class Cairn {
     });
   }
 
-  /** @private */
-  persistClock() {
-    this.writeSetting(`clock:${this.replica}`, this.clock.last());
+  /**
+   * Keeps a clock mark in localStorage a little ahead of the stamps issued, so it is written about
+   * once per CLOCK_LEASE_MILLIS of stamps, not on every write; a reload restores the clock to the
+   * mark, above every stamp this replica issued, so none is ever issued twice. Call after tick(),
+   * before the stamp leaves (synchronously).
+   * @private
+   */
+  reserveClock() {
+    const last = BigInt('0x' + this.clock.last());
+    if (last < this.clockMark) return;
+    const mark = ((last >> 16n) + CLOCK_LEASE_MILLIS) << 16n;
+    if (this.writeSetting(`clock:${this.replica}`, hlcHex(mark))) this.clockMark = mark;
+  }
+
+  /** The largest push frame the server takes (its welcome's, else the option, default 1 MiB). */
+  maxFrameBytes() {
+    return this.serverFrameBytes ?? this.options.sync?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  /**
+   * Refuses a change whose push frame alone would exceed the server's limit: it could never be sent
+   * and, queued, would only wait forever. A sealed (E2E) value is counted at its sealed size.
+   * @private @param {Change} change
+   */
+  checkFits(change) {
+    const text = encodeChange(change);
+    let bytes = pushFrameBytes(text);
+    if (this.cipher?.covers(change.section) && change.value !== undefined) {
+      const plain = pushFrameBytes(change.value) - pushFrameBytes('');
+      bytes += 4 * Math.ceil((plain + 16) / 3) + 100 - plain; // base64url of value and tag, nonce, key id
+    }
+    const limit = this.maxFrameBytes();
+    if (bytes <= limit) return;
+    const where = `${change.section}/${'key' in change ? change.key : change.stream}`;
+    throw new ChangeTooLargeError(`change-too-large: the change to ${where} needs a ${bytes}-byte push frame, over the server's limit of ${limit} bytes; it was not written`);
   }
 
   // ------------------------------------------------------------------ sync
@@ -596,8 +659,10 @@ export class Cairn {
       pending: () => this.outbox.entries(this.replica).filter((e) => this.isSyncing(e.change.section) || this.isPrivacyClear(e.change)),
       acked: (ids) => { this.outbox.remove(ids); this.emit('change', { changes: [], origin: 'remote' }); },
       apply: (_changes, cursor, entries) => { this.applyRemote(entries, cursor); },
+      isPending: (id) => this.outbox.has(id),
       covered: (cursor) => this.coverCursor(cursor),
       reset: () => this.resetCursor(),
+      onLimits: (max) => { this.serverFrameBytes = max; },
       onStatus: (status) => {
         if (status === 'live' || status === 'catching-up') this.flush(true, (id) => this.pendingSaves.get(id)?.policy.sync === true);
         this.emit('status', status);
@@ -605,7 +670,9 @@ export class Cairn {
       },
       onError: (e) => this.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
       WebSocket: this.options.WebSocket,
+      fetch: this.options.fetch,
       cipher: this.cipher,
+      ...(this.options.sync ?? {}),
     });
     this.sync.start();
     return this.sync;
@@ -663,9 +730,15 @@ export class Cairn {
     await this.sync.syncNow();
   }
 
-  /** The sync client's last problem ({code, message}), e.g. quota-exceeded; null when none. */
+  /** The sync client's last problem ({code, message}), e.g. quota-exceeded; null when none (or once it is over). */
   get lastError() {
     return this.sync ? this.sync.lastError : null;
+  }
+
+  /** The sync status: {state, pending (unacknowledged local changes), error (the last problem's code or null), lastError, cursor}. */
+  get syncStatus() {
+    const lastError = this.lastError;
+    return { state: this.status, pending: this.outbox.entries(this.replica).length, error: lastError?.code ?? null, lastError, cursor: this.sync?.cursor ?? 0 };
   }
 
   // ------------------------------------------------------------------ what the server keeps (issue 7)
@@ -730,9 +803,22 @@ export class Cairn {
 
   /** Imports an export document: all-or-nothing check, then a merge that syncs. @param {string} document */
   importData(document) {
-    const changes = readExport(document, (s) => this.kinds[s]);
-    for (const c of changes) this.clock.check(c.stamp); // all or nothing: a stamp too far ahead refuses the whole file
+    const changes = this.readImport(document);
     return { changesRead: changes.length, changesApplied: this.merge(changes, 'import') };
+  }
+
+  /**
+   * Reads and checks a whole file before anything of it is written (all or nothing): a stamp too far
+   * ahead, or a change too large for any push frame (ChangeTooLargeError), refuses the whole file.
+   * @private @param {string} document
+   */
+  readImport(document) {
+    const changes = readExport(document, (s) => this.kinds[s]);
+    for (const c of changes) {
+      this.clock.check(c.stamp);
+      if (this.isSyncing(c.section)) this.checkFits(c);
+    }
+    return changes;
   }
 
   /**
@@ -743,8 +829,7 @@ export class Cairn {
    * @param {string} document
    */
   restoreData(document) {
-    const changes = readExport(document, (s) => this.kinds[s]);
-    for (const c of changes) this.clock.check(c.stamp);
+    const changes = this.readImport(document);
     const merged = this.merge(changes, 'import');
     let restored = 0;
     for (const c of changes) {
@@ -800,6 +885,7 @@ export class Cairn {
       lastSaved: this.lastSaved,
       cursor: this.sync?.cursor ?? 0,
       syncError: this.sync?.lastError?.message ?? null,
+      lastError: this.sync?.lastError ?? null,
       keyId: this.keyId,
       unsaved: this.pendingSaves.size,
       pending: this.outbox.entries(this.replica).length,
@@ -906,7 +992,7 @@ function isDurable(persistTo) {
 function checkPolicy(p) {
   if (!PERSIST_TO.includes(p.persistTo)) throw new RangeError(`persistTo must be one of ${PERSIST_TO.join(', ')}, not '${p.persistTo}'`);
   if (!(Number.isFinite(p.saveDelay) && p.saveDelay >= 0)) throw new RangeError(`saveDelay must be >= 0 ms, not ${p.saveDelay}`);
-  return Object.freeze({ persistTo: p.persistTo, autoSave: !!p.autoSave, sync: !!p.sync, saveDelay: p.saveDelay, debounce: !!p.debounce });
+  return Object.freeze({ persistTo: p.persistTo, autoSave: !!p.autoSave, sync: !!p.sync, saveDelay: p.saveDelay, debounce: !!p.debounce, delayed: !!p.delayed });
 }
 
 /**
@@ -925,7 +1011,8 @@ export class StateHandle {
     this.defaultValue = defaultValue !== undefined ? defaultValue : options.defaultValue;
     this.validate = options.validate;
     const { validate, defaultValue: _d, section, ...policy } = options;
-    this.policy = checkPolicy({ ...cairn.policyFor(this.section), ...policy });
+    const parent = cairn.policyFor(this.section);
+    this.policy = checkPolicy({ ...parent, ...policy, delayed: 'saveDelay' in policy || !!parent.delayed });
     cairn.keyPolicies.set(`${this.section}\u0000${key}`, this.policy);
     this.id = `${this.section}\u0000m\u0000${key}`;
   }

@@ -45,7 +45,7 @@ export class ProtocolError extends Error {
 /** @typedef {import('./codec.js').Change} Change */
 /**
  * @typedef {{type:'hello', protocol:number, replica:string, cursor:number}
- *  | {type:'welcome', protocol:number, user:string, head:number, maxBatch:number, maxAheadMillis:number}
+ *  | {type:'welcome', protocol:number, user:string, head:number, maxBatch:number, maxAheadMillis:number, maxFrameBytes?:number, sections?:Record<string,string>}
  *  | {type:'changes', changes:Array<{seq:number, change:Change}>, cursor:number}
  *  | {type:'caught-up', cursor:number}
  *  | {type:'push', batch:number, changes:Change[]}
@@ -92,10 +92,21 @@ export function decodeFrame(text) {
     case 'hello':
       return { type, protocol: num(root, 'protocol'), replica: str(root, 'replica'), cursor: num(root, 'cursor') };
     case 'welcome':
-      return {
+    {
+      /** @type {any} */
+      const welcome = {
         type, protocol: num(root, 'protocol'), user: str(root, 'user'), head: num(root, 'head'),
         maxBatch: num(root, 'maxBatch'), maxAheadMillis: num(root, 'maxAheadMillis'),
       };
+      // Optional: the frame limit (1 MiB when absent) and the sections the server knows, {"state":"map",...}.
+      if (member(root, 'maxFrameBytes') !== undefined) welcome.maxFrameBytes = num(root, 'maxFrameBytes');
+      const sections = member(root, 'sections');
+      if (sections !== undefined) {
+        if (sections.t !== 'o') throw missing('sections', 'an object');
+        welcome.sections = Object.fromEntries(sections.m.map(([name, kind]) => [name, kind.t === 's' ? kind.v : '']));
+      }
+      return welcome;
+    }
     case 'changes': {
       const list = member(root, 'changes');
       if (!list || list.t !== 'a') throw missing('changes', 'an array');
