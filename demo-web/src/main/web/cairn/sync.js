@@ -44,6 +44,8 @@ import { SyncWaiters } from './waiters.js';
  * @property {number} [keepAliveMillis] @property {number} [connectTimeoutMillis]
  */
 
+/** Errors of changes the server can never take: they stay until another problem replaces them. */
+const DROPPED = new Set(['change-too-large', ErrorCode.INVALID_CHANGE]);
 /** Errors of the connection that a welcome ends. */
 const CONNECTION_ERRORS = new Set(['connection-lost', 'silent-socket', 'unauthorized', 'not-a-sync-endpoint', ErrorCode.PROTOCOL_VERSION]);
 
@@ -204,9 +206,10 @@ export class SyncClient {
     }
   }
 
-  /** The last problem is over once nothing waits for a reason. @private */
+  /** The last problem is over once nothing waits for a reason (a dropped change's error stays: that change is lost to the server). @private */
   clearIfOver() {
-    if (this.lastError && !this.locked && this.pipeline.stuckReason() === null && !this.connection.permanent) this.lastError = null;
+    if (!this.lastError || DROPPED.has(this.lastError.code) || this.locked || this.connection.permanent) return;
+    if (this.pipeline.stuckReason() === null) this.lastError = null;
   }
 
   /** @private */
