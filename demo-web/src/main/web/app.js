@@ -318,6 +318,10 @@ function renderDashboard() {
   $('dash-last-sync').textContent = s.lastSync ? ago(s.lastSync) : 'never';
   $('dash-pending').textContent = String(s.pending + s.unsaved);
   $('dash-replica').textContent = s.replica;
+  // Why sync is stuck, if it is (the status's lastError): e.g. a permanent failure or a change the server refused.
+  const syncError = $('dash-sync-error');
+  syncError.textContent = s.lastError ? `${s.lastError.code}: ${s.lastError.message}` : 'none';
+  syncError.classList.toggle('error', !!s.lastError);
   renderServerUsage();
   /** @type {HTMLInputElement} */ ($('offline-toggle')).checked = !!cairn.sync?.offline;
   renderE2e(s);
