@@ -10,6 +10,8 @@ import { WHOLE_SECTION } from '../../main/web/cairn/codec.js';
 
 const DIR = new URL('../../../../spec/vectors/sync/', import.meta.url);
 const EVENTUALLY_MS = 3000;
+/** Steps that only check: they do not move the mark afterMillis counts from. */
+const CHECKS = ['status', 'get', 'cursor', 'syncNowResult'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until check() stops throwing (it is an assertion), at most 3 s. */
@@ -81,18 +83,20 @@ class Script {
         this.url = url;
         this.readyState = 0;
         this.closedByClient = false;
+        this.createdAt = Date.now();
         script.created.push(this);
       }
       send(text) {
         assert.equal(this.readyState, 1, 'the client sent on a socket that is not open');
         const frame = JSON.parse(text);
         if (frame.type !== 'ping') script.sentCount++;
-        script.inbox.push({ ws: this, frame });
+        script.inbox.push({ ws: this, frame, at: Date.now() });
       }
       close() {
         if (this.readyState === 3) return;
         this.readyState = 3;
         this.closedByClient = true;
+        this.closedAt = Date.now();
       }
     };
     this.fetch = async (url, init) => {
@@ -139,9 +143,11 @@ async function run(t) {
   /** @type {Map<string, any>} */
   const handles = new Map();
   let lastEnd = Date.now();
-  const notBefore = (step, what) => {
+  /** @type {number|null} when the client sent the frame a recv took, or closed the socket */
+  let ended = null;
+  const notBefore = (step, what, at = Date.now()) => {
     if (step.afterMillis !== undefined) {
-      const waited = Date.now() - lastEnd;
+      const waited = at - lastEnd;
       assert.ok(waited >= step.afterMillis - 2, `${what} came ${waited} ms after the previous step, expected at least ${step.afterMillis}`);
     }
   };
@@ -154,7 +160,9 @@ async function run(t) {
         /** @type {Error} */ (e).message = `${where}: ${/** @type {Error} */ (e).message}`;
         throw e;
       }
-      lastEnd = Date.now();
+      // afterMillis counts from the last step that is not a check; a recv or expectClose ends when the client acted
+      if (!CHECKS.some((k) => k in step)) lastEnd = ended ?? Date.now();
+      ended = null;
     }
   } finally {
     await cairn.close().catch(() => {});
@@ -167,7 +175,7 @@ async function run(t) {
         return script.created[script.accepted];
       });
       script.accepted++;
-      notBefore(step, 'the socket');
+      notBefore(step, 'the socket', ws.createdAt);
       if (step.token) assert.match(ws.url, new RegExp(`access_token=${step.token}(&|$)`), `expected token ${step.token} in ${ws.url}`);
       if (step.refuse) {
         const status = step.refuse.status;
@@ -187,8 +195,9 @@ async function run(t) {
         assert.ok(k >= 0, `the client sent no frame; expected ${JSON.stringify(pattern).slice(0, 200)}`);
         return script.inbox.splice(0, k + 1)[k];
       });
-      notBefore(step, 'the frame');
+      notBefore(step, 'the frame', entry.at);
       match(pattern, entry.frame, binds);
+      ended = entry.at;
     } else if ('send' in step) {
       script.current.onmessage?.({ data: JSON.stringify(bind(step.send, binds)) });
     } else if ('sendRaw' in step) {
@@ -199,7 +208,8 @@ async function run(t) {
       ws.onclose?.({ code: step.close.code, reason: step.close.reason ?? '', wasClean: true });
     } else if ('expectClose' in step) {
       await eventually(() => assert.ok(script.current?.closedByClient, 'the client did not close the socket'));
-      notBefore(step, 'the close');
+      notBefore(step, 'the close', script.current.closedAt);
+      ended = script.current.closedAt;
     } else if ('silence' in step) {
       const frames = script.sentCount;
       const sockets = script.created.length;

@@ -622,9 +622,9 @@ export class Cairn {
     if (this.writeSetting(`clock:${this.replica}`, hlcHex(mark))) this.clockMark = mark;
   }
 
-  /** The largest push frame the server takes (its welcome's, else the option, default 1 MiB). */
+  /** The largest push frame a change may need: the client's option (default 1 MiB), or the server's welcome if smaller. */
   maxFrameBytes() {
-    return this.serverFrameBytes ?? this.options.sync?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    return Math.min(this.options.sync?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, this.serverFrameBytes ?? Infinity);
   }
 
   /**

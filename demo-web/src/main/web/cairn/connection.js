@@ -45,8 +45,8 @@ export class Connection {
     this.attempt = 0;
     /** @type {SyncError|null} set by a permanent failure: no reconnect until retry() */
     this.permanent = null;
-    /** A welcome resets the backoff, unless the last session ended with 1009 or an unusable page. */
-    this.resetOnWelcome = true;
+    /** What resets the backoff: a welcome; after a 1009 only an ack; after an unusable page an ack or a clean catch-up. */
+    this.resetBy = 'welcome';
     /** The last refused upgrade was a 401 (a second in a row is permanent). */
     this.refused401 = false;
     /** A passing failure is reported once per outage; a welcome ends the outage. */
@@ -101,9 +101,9 @@ export class Connection {
     if (ws && ws.readyState === 1) ws.send(text);
   }
 
-  /** The session could not go on (a page that did not apply): reconnect, without resetting the backoff at the next welcome. @param {SyncError} error */
+  /** The session could not go on (a frame or page that could not be used): reconnect; the next welcome does not reset the backoff. @param {SyncError} error */
   fail(error) {
-    this.resetOnWelcome = false;
+    if (this.resetBy === 'welcome') this.resetBy = 'pull';
     this.drop(error, 'passing');
   }
 
@@ -147,7 +147,8 @@ export class Connection {
       try {
         frame = decodeFrame(typeof event.data === 'string' ? event.data : '');
       } catch (e) {
-        this.on.problem({ code: ErrorCode.MALFORMED_FRAME, message: /** @type {Error} */ (e).message }, 'info');
+        // Nothing of it is used and the cursor stays: a new session resumes from it.
+        this.fail({ code: ErrorCode.MALFORMED_FRAME, message: /** @type {Error} */ (e).message });
         return;
       }
       if (frame.type === 'ping') { ws.send('{"type":"pong"}'); return; }
@@ -164,7 +165,7 @@ export class Connection {
       const code = event?.code ?? 1006;
       if (!opened) this.refused(token);
       else if (code === 1009) {
-        this.resetOnWelcome = false;
+        this.resetBy = 'ack';
         this.on.tooLarge();
         this.drop({ code: 'frame-too-large', message: 'the server closed the socket: a frame was larger than its maxFrameBytes' }, 'passing');
       } else if (code === 4401) {
@@ -184,12 +185,13 @@ export class Connection {
     this.inOutage = false;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = null;
-    if (this.resetOnWelcome) this.attempt = 0;
+    if (this.resetBy === 'welcome') this.attempt = 0;
   }
 
-  /** An ack or a clean catch-up: the session works, the backoff starts over. */
-  healthy() {
-    this.resetOnWelcome = true;
+  /** An ack, or a clean catch-up: the session works, the backoff starts over (a catch-up proves nothing about pushes after a 1009). @param {'ack'|'caught-up'} what */
+  healthy(what) {
+    if (what === 'caught-up' && this.resetBy === 'ack') return;
+    this.resetBy = 'welcome';
     this.attempt = 0;
   }
 
@@ -237,8 +239,9 @@ export class Connection {
     const shaped = body !== null && typeof body === 'object' && typeof body.error === 'string' && typeof body.message === 'string';
     const told = shaped ? `${body.error}: ${body.message}` : `HTTP ${status}`;
     if (status === 401) return { code: 'unauthorized', message: told };
-    // 400 is what a live sync endpoint answers a GET without an upgrade; 429 and 5xx pass.
-    if (status === 400 || status === 429 || status >= 500) return { ...lost, message: `the upgrade failed (${told})` };
+    // 400 is what a live sync endpoint answers a GET without an upgrade; 429 and 5xx pass (with the body's code if it has one).
+    if (status === 400) return { ...lost, message: `the upgrade failed (${told})` };
+    if (status === 429 || status >= 500) return { code: shaped ? body.error : lost.code, message: `the server refused the socket for now (${told})` };
     if (status === 404 || !shaped) {
       return { code: 'not-a-sync-endpoint', message: `${url.pathname} is not a Cairn sync endpoint (${told}); check the server URL`, permanent: true };
     }

@@ -80,6 +80,8 @@ export class PushPipeline {
     this.splits = [];
     /** @type {Map<string, 'retry'|'skew'|'quota'>} change id -> the timer it waits for */
     this.held = new Map();
+    /** @type {Map<string, Entry[][]>} refused batches by reason: re-sent as they were, before anything new */
+    this.heldBatches = new Map();
     /** @type {Map<string, ReturnType<typeof setTimeout>>} */
     this.timers = new Map();
     /** @type {Map<string, number>} */
@@ -147,6 +149,7 @@ export class PushPipeline {
 
   /** @private */
   fill() {
+    if (this.timers.has('retry')) return; // rate-limited or unavailable: the server asked for a pause
     let room = (this.options.maxInFlight ?? 4) - this.window.size;
     while (room > 0 && this.splits.length) {
       this.sendBatch(/** @type {Entry[]} */ (this.splits.shift()));
@@ -263,6 +266,7 @@ export class PushPipeline {
   /** @private @param {Entry[]} entries @param {'retry'|'skew'|'quota'} reason */
   hold(entries, reason) {
     entries.forEach((e) => this.held.set(e.id, reason));
+    this.heldBatches.set(reason, [...(this.heldBatches.get(reason) ?? []), entries]);
     if (this.timers.has(reason)) return; // one timer per reason
     const o = this.options;
     const [min, max] = reason === 'skew' ? [o.skewRetryMinMillis ?? 5_000, o.skewRetryMaxMillis ?? 60_000]
@@ -283,6 +287,11 @@ export class PushPipeline {
       this.timers.delete(r);
     }
     for (const [id, r] of [...this.held]) if (!reason || r === reason) this.held.delete(id);
+    for (const [r, batches] of [...this.heldBatches]) {
+      if (reason && r !== reason) continue;
+      this.heldBatches.delete(r);
+      if (this.open) this.splits.push(...batches); // the refused batches go first, as they were
+    }
     this.onRelease?.();
   }
 
@@ -298,6 +307,7 @@ export class PushPipeline {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.held.clear();
+    this.heldBatches.clear();
     this.end();
   }
 }

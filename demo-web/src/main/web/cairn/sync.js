@@ -177,13 +177,18 @@ export class SyncClient {
         this.push();
         break;
       case 'changes':
-        await this.puller.page(frame, () => this.connection.socket === ws);
+        try {
+          await this.puller.page(frame, () => this.connection.socket === ws);
+        } catch (e) {
+          // Not applied (a store failed): the cursor stays; pull again on a new session after a backoff.
+          this.connection.fail({ code: 'apply-failed', message: `a page from the server could not be applied: ${/** @type {Error} */ (e).message}` });
+        }
         break;
       case 'caught-up':
         this.puller.caughtUp(frame);
         this.lastSync = this.now();
         this.caughtUp = true;
-        this.connection.healthy();
+        this.connection.healthy('caught-up');
         this.setStatus('live');
         this.push();
         this.clearIfOver();
@@ -192,7 +197,7 @@ export class SyncClient {
       case 'ack':
         if (this.pipeline.ack(frame.batch, this.canPushFn)) {
           this.lastSync = this.now();
-          this.connection.healthy();
+          this.connection.healthy('ack');
           this.clearIfOver();
         }
         this.settle();
@@ -202,7 +207,7 @@ export class SyncClient {
         else this.report(frame);
         break;
       default:
-        this.report({ code: ErrorCode.MALFORMED_FRAME, message: `unexpected frame '${frame.type}' from the server` });
+        this.connection.fail({ code: ErrorCode.MALFORMED_FRAME, message: `unexpected frame '${frame.type}' from the server` });
     }
   }
 
