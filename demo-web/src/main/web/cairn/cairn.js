@@ -19,39 +19,23 @@ import {
   ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, StorageError, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
 } from './storage.js';
 import { SyncClient } from './sync.js';
+import { Persister, DEFAULT_POLICY, checkPolicy } from './persister.js';
+import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
+
+export { DEFAULT_POLICY, ValidationError } from './persister.js';
+export { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
 import { pushFrameBytes, DEFAULT_MAX_FRAME_BYTES } from './push-pipeline.js';
 import { E2eKey, ValueCipher, ChangeCipher } from './crypto.js';
 
 /** @typedef {import('./codec.js').Change} Change */
-/** @typedef {'context'|'sessionStorage'|'localStorage'|'all'} PersistTo */
-/**
- * @typedef {object} Policy
- * @property {PersistTo} persistTo which tiers keep the data besides memory
- * @property {boolean} autoSave save after saveDelay without an explicit save()
- * @property {boolean} sync whether the data leaves the device
- * @property {number} saveDelay millis
- * @property {boolean} debounce a new write pushes the deadline back (at most to 10 × saveDelay after the first)
- * @property {boolean} [delayed] the app chose saveDelay (key or section): it holds online too; else a syncing write is pushed at once online
- */
+/** @typedef {import('./persister.js').Policy} Policy */
+/** @typedef {import('./persister.js').PersistTo} PersistTo */
 
 /** The standard sections (dev.cairn.engine.section.StandardSections). */
 export const STANDARD_SECTIONS = Object.freeze({
   preferences: 'map', ui: 'map', memory: 'map', features: 'map', cards: 'map', components: 'map', progress: 'map', state: 'map',
   chat: 'log', consent: 'log',
 });
-
-/** StoragePolicy.DEFAULT of the engine. @type {Policy} */
-export const DEFAULT_POLICY = Object.freeze({ persistTo: 'localStorage', autoSave: true, sync: true, saveDelay: 1000, debounce: true });
-
-const PERSIST_TO = ['context', 'sessionStorage', 'localStorage', 'all'];
-
-export class ValidationError extends Error {
-  /** @param {string} message */
-  constructor(message) {
-    super(message);
-    this.name = 'ValidationError';
-  }
-}
 
 /**
  * @typedef {object} OpenOptions
@@ -195,12 +179,7 @@ export class Cairn {
     for (const [s, p] of Object.entries(options.policies ?? {})) this.sectionPolicies.set(s, checkPolicy({ ...DEFAULT_POLICY, ...p, delayed: 'saveDelay' in p }));
     /** @type {Map<string, Policy>} */
     this.keyPolicies = new Map();
-    /** @type {Map<string, {change: Change, due: number, policy: Policy, first: number}>} */
-    this.pendingSaves = new Map();
-    /** @type {Set<string>} */
-    this.saving = new Set();
-    /** @type {ReturnType<typeof setTimeout>|null} */
-    this.timer = null;
+    this.persister = new Persister(this);
     /** @type {Map<string, Set<Function>>} */
     this.listeners = new Map();
     /** @type {SyncClient|null} */
@@ -212,7 +191,6 @@ export class Cairn {
     this.privacy = this.readSetting('privacy', {});
     /** @type {Record<string, string>} section -> stamp of the clear a 'delete' privacy switch sent to the server */
     this.privacyDeleted = this.readSetting('privacy-deleted', {});
-    this.lastSaved = null;
     /** @type {bigint} the clock mark saved in localStorage: no stamp at or below it is ever issued again */
     this.clockMark = 0n;
     /** @type {number|null} the server's frame limit, from its welcome */
@@ -392,29 +370,7 @@ export class Cairn {
 
   /** @private @param {Change} change @param {Policy} policy */
   record(change, policy) {
-    const id = change.op === 'set' || change.op === 'delete' ? `${change.section}\u0000m\u0000${change.key}` : changeId(change);
-    const now = this.wall();
-    const prior = this.pendingSaves.get(id);
-    const first = prior ? prior.first : now;
-    const live = this.sync?.status === 'live' || this.sync?.status === 'catching-up';
-    let due = policy.autoSave ? now + policy.saveDelay : Infinity;
-    // debounce: saved once the user pauses, but no later than 10 × saveDelay after the first write
-    if (prior && policy.autoSave) due = policy.debounce ? Math.min(due, first + 10 * policy.saveDelay) : Math.min(due, prior.due);
-    // Online, a syncing write with no delay of its own is saved and pushed at once (a card toggle);
-    // a chosen saveDelay holds online too (one push once the user pauses, not one per keystroke).
-    if (live && !policy.delayed && policy.sync && this.privacy[change.section] !== false) due = now;
-    this.pendingSaves.set(id, { change, due, policy, first });
-    this.schedule();
-  }
-
-  /** @private */
-  schedule() {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    let next = Infinity;
-    for (const p of this.pendingSaves.values()) next = Math.min(next, p.due);
-    if (next === Infinity) return;
-    this.timer = setTimeout(() => this.flush(false), Math.max(0, next - this.wall()));
+    this.persister.record(change, policy);
   }
 
   /**
@@ -422,73 +378,28 @@ export class Cairn {
    * IndexedDB has committed them.
    * @param {boolean} [all] @param {(id: string) => boolean} [only]
    */
-  async flush(all = true, only) {
-    const now = this.wall();
-    const batch = [];
-    for (const [id, p] of this.pendingSaves) {
-      if ((all || p.due <= now) && (!only || only(id))) {
-        batch.push([id, p]);
-        this.pendingSaves.delete(id);
-      }
-    }
-    this.schedule();
-    if (batch.length === 0) return;
-    /** @type {Change[]} */
-    const toSend = [];
-    let holdCursor = false;
-    for (const [id, p] of batch) {
-      this.saving.add(id);
-      this.persist(p.change, p.policy);
-      if (p.policy.sync && this.privacy[p.change.section] !== false) {
-        toSend.push(p.change);
-        if (!isDurable(p.policy.persistTo)) holdCursor = true;
-      }
-    }
-    // A syncing write kept only in memory or this tab gets a seq above the cursor we have now; the
-    // saved cursor must stay below it so the next load catches it up again (see coverCursor).
-    if (holdCursor && this.sync) this.coverCursor(this.sync.cursor, true);
-    if (toSend.length) this.outbox.add(toSend, this.replica);
-    this.emit('change', { changes: [], origin: 'local' });
-    this.sync?.push();
-    await Promise.all([this.kv.logs, this.kv.outbox].map((k) => (k instanceof IdbKv ? k.flush() : undefined)));
-    for (const [id] of batch) this.saving.delete(id);
-    this.lastSaved = this.wall();
-    this.emit('change', { changes: [], origin: 'local' });
+  flush(all = true, only) {
+    return this.persister.flush(all, only);
   }
 
   /** Saves everything pending now. */
   save() {
-    return this.flush(true);
+    return this.persister.flush(true);
   }
 
-  /**
-   * Writes a change to its tiers; true if it is now in durable storage (localStorage or IndexedDB,
-   * IndexedDB still committing asynchronously), false if it is kept only in memory or this tab's
-   * sessionStorage, or a store refused it.
-   * @private @param {Change} change @param {Policy} policy
-   */
+  /** Writes a change to its tiers; true if it is now durable (see Persister.persist). @private @param {Change} change @param {Policy} policy */
   persist(change, policy) {
-    let ok = true;
-    // A map section's clear reaches every tier a key of it may live in (keys can have their own persistTo),
-    // so each purges its rows and keeps the watermark.
-    const tiers = change.op === 'clear' && change.stream === WHOLE_SECTION
-      ? [this.tiers.sessionStorage, this.tiers.localStorage]
-      : this.tiersFor(change.section, policy.persistTo);
-    for (const tier of tiers) ok = tier.write([change]) && ok;
-    return ok && isDurable(policy.persistTo);
+    return this.persister.persist(change, policy);
   }
 
-  /** @private @param {string} section @param {PersistTo} persistTo */
-  tiersFor(section, persistTo) {
-    const log = this.kind(section) === 'log';
-    const durable = log ? this.tiers.indexedDB : this.tiers.localStorage;
-    switch (persistTo) {
-      case 'context': return [];
-      case 'sessionStorage': return [this.tiers.sessionStorage];
-      case 'localStorage': return [durable];
-      default: return [this.tiers.sessionStorage, durable];
-    }
-  }
+  /** Writes not yet saved, by id. */
+  get pendingSaves() { return this.persister.pending; }
+  /** Ids being saved. */
+  get saving() { return this.persister.saving; }
+  /** The save timer (tests stop it). */
+  get timer() { return this.persister.timer; }
+  /** @type {number|null} millis of the last save */
+  get lastSaved() { return this.persister.lastSaved; }
 
   /**
    * Merges changes from elsewhere (server, other tab, import); returns how many altered the state.
@@ -979,318 +890,6 @@ export class Cairn {
     await this.cursorChain;
     this.sync?.stop();
     this.channel?.close();
-    if (this.timer) clearTimeout(this.timer);
-  }
-}
-
-/** Whether a tier choice keeps data across reloads and tabs (localStorage or IndexedDB). @param {PersistTo} persistTo */
-function isDurable(persistTo) {
-  return persistTo === 'localStorage' || persistTo === 'all';
-}
-
-/** @param {Policy} p */
-function checkPolicy(p) {
-  if (!PERSIST_TO.includes(p.persistTo)) throw new RangeError(`persistTo must be one of ${PERSIST_TO.join(', ')}, not '${p.persistTo}'`);
-  if (!(Number.isFinite(p.saveDelay) && p.saveDelay >= 0)) throw new RangeError(`saveDelay must be >= 0 ms, not ${p.saveDelay}`);
-  return Object.freeze({ persistTo: p.persistTo, autoSave: !!p.autoSave, sync: !!p.sync, saveDelay: p.saveDelay, debounce: !!p.debounce, delayed: !!p.delayed });
-}
-
-/**
- * One persistent value: the original hook's value, setValue, isDirty, isSaving, save().
- * @template T
- */
-export class StateHandle {
-  /**
-   * @param {Cairn} cairn @param {string} key @param {T} defaultValue
-   * @param {Partial<Policy> & {validate?: (value: T) => boolean, defaultValue?: T, section?: string}} options
-   */
-  constructor(cairn, key, defaultValue, options) {
-    this.cairn = cairn;
-    this.key = key;
-    this.section = options.section ?? 'state';
-    this.defaultValue = defaultValue !== undefined ? defaultValue : options.defaultValue;
-    this.validate = options.validate;
-    const { validate, defaultValue: _d, section, ...policy } = options;
-    const parent = cairn.policyFor(this.section);
-    this.policy = checkPolicy({ ...parent, ...policy, delayed: 'saveDelay' in policy || !!parent.delayed });
-    cairn.keyPolicies.set(`${this.section}\u0000${key}`, this.policy);
-    this.id = `${this.section}\u0000m\u0000${key}`;
-  }
-
-  /** @returns {T} */
-  get value() {
-    return this.cairn.get(this.section, this.key, this.defaultValue);
-  }
-
-  /** Sets the value (or applies an updater to the current one); a rejected value throws ValidationError. @param {T | ((prev: T) => T)} next */
-  setValue(next) {
-    const value = typeof next === 'function' ? /** @type {(prev: T) => T} */ (next)(this.value) : next;
-    if (this.validate && !this.validate(value)) throw new ValidationError(`value for '${this.key}' was rejected by its validator; the old value stays`);
-    this.cairn.write('set', this.section, this.key, value, this.policy);
-  }
-
-  /** True while a write has not yet been saved to its tiers. */
-  get isDirty() {
-    return this.cairn.pendingSaves.has(this.id);
-  }
-
-  get isSaving() {
-    return this.cairn.saving.has(this.id);
-  }
-
-  /** Saves this value now. */
-  save() {
-    return this.cairn.flush(true, (id) => id === this.id);
-  }
-
-  /** Deletes the value (back to the default). */
-  reset() {
-    this.cairn.write('delete', this.section, this.key, undefined, this.policy);
-  }
-
-  /** Called when this value changes, from anywhere. @param {(value: T) => void} fn */
-  subscribe(fn) {
-    return this.cairn.subscribe((e) => {
-      if (e.changes.length === 0 || e.changes.some((c) => c.section === this.section && 'key' in c && c.key === this.key)) fn(this.value);
-    });
-  }
-}
-
-/** Expandable cards (useExpandableCard), stored field by field under `card-<id>/`. */
-export class Cards {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} id @param {boolean} [defaultExpanded] */
-  card(id, defaultExpanded = false) {
-    const c = this.cairn;
-    const p = `card-${id}/`;
-    const touch = () => c.write('set', 'cards', p + 'lastInteraction', instantText(c.wall()));
-    return {
-      id,
-      get isExpanded() { return /** @type {boolean} */ (c.get('cards', p + 'isExpanded', defaultExpanded)); },
-      get isVisible() { return /** @type {boolean} */ (c.get('cards', p + 'isVisible', true)); },
-      get lastInteraction() { return /** @type {string|undefined} */ (c.get('cards', p + 'lastInteraction')); },
-      /** @param {boolean} v */ setExpanded(v) { c.write('set', 'cards', p + 'isExpanded', v); touch(); },
-      expand() { this.setExpanded(true); },
-      collapse() { this.setExpanded(false); },
-      toggle() { const next = !this.isExpanded; this.setExpanded(next); return next; },
-      /** @param {boolean} v */ setVisible(v) { c.write('set', 'cards', p + 'isVisible', v); touch(); },
-      /** @param {string} name */ customData(name) { return c.get('cards', p + 'customData/' + name); },
-      /** @param {string} name @param {unknown} value */ putCustomData(name, value) { c.write('set', 'cards', p + 'customData/' + name, value); touch(); },
-    };
-  }
-
-  /** Ids of every card with stored state. */
-  ids() {
-    const ids = new Set();
-    for (const [k] of this.cairn.entries('cards', 'card-')) {
-      const slash = k.indexOf('/');
-      if (slash > 5) ids.add(k.slice(5, slash));
-    }
-    return [...ids].sort();
-  }
-}
-
-/** Show/hide components (useVisibleComponent), under `component-<id>/`. */
-export class Components {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} id @param {boolean} [defaultVisible] */
-  component(id, defaultVisible = true) {
-    const c = this.cairn;
-    const p = `component-${id}/`;
-    return {
-      id,
-      get isVisible() { return /** @type {boolean} */ (c.get('components', p + 'isVisible', defaultVisible)); },
-      get isEnabled() { return /** @type {boolean} */ (c.get('components', p + 'isEnabled', true)); },
-      get lastState() { return /** @type {string|undefined} */ (c.get('components', p + 'lastState')); },
-      /** @param {boolean} v */ setVisible(v) { c.write('set', 'components', p + 'isVisible', v); },
-      show() { this.setVisible(true); },
-      hide() { this.setVisible(false); },
-      toggle() { const next = !this.isVisible; this.setVisible(next); return next; },
-      /** @param {boolean} v */ setEnabled(v) { c.write('set', 'components', p + 'isEnabled', v); },
-      /** @param {string} s */ setLastState(s) { c.write('set', 'components', p + 'lastState', s); },
-    };
-  }
-}
-
-/**
- * Waivers and consent (useWaiverPersistence): an append-only audit trail per waiver in the
- * `consent` log. Validity is derived: the latest event for the version is a signature, not expired.
- */
-export class Consent {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} waiverId @param {string} version @param {number|null} [validForMillis] @param {Record<string, unknown>|null} [data] */
-  sign(waiverId, version, validForMillis = null, data = null) {
-    const now = this.cairn.wall();
-    /** @type {Record<string, unknown>} */
-    const body = { type: 'signed', version, at: instantText(now) };
-    if (validForMillis != null) body.expiresAt = instantText(now + validForMillis);
-    if (data != null) body.data = data;
-    this.cairn.write('append', 'consent', waiverId, body);
-  }
-
-  /** @param {string} waiverId @param {string} version */
-  revoke(waiverId, version) {
-    this.cairn.write('append', 'consent', waiverId, { type: 'revoked', version, at: instantText(this.cairn.wall()) });
-  }
-
-  /** Every event of a waiver, oldest first. @param {string} waiverId */
-  history(waiverId) {
-    return this.cairn.replicaState.log('consent').entries(waiverId).map((e) => ({ ...JSON.parse(e.value), stamp: e.stamp }));
-  }
-
-  /** @param {string} waiverId @param {string} version */
-  latest(waiverId, version) {
-    return this.history(waiverId).filter((e) => e.version === version).pop();
-  }
-
-  /** @param {string} waiverId @param {string} version */
-  hasValidWaiver(waiverId, version) {
-    const e = this.latest(waiverId, version);
-    return !!e && e.type === 'signed' && (!e.expiresAt || Date.parse(e.expiresAt) > this.cairn.wall());
-  }
-
-  /** A handle for one waiver version: { hasValidWaiver, waiver, sign, revoke, history }. @param {string} waiverId @param {string} version */
-  waiver(waiverId, version) {
-    const self = this;
-    return {
-      get hasValidWaiver() { return self.hasValidWaiver(waiverId, version); },
-      get waiver() { return self.latest(waiverId, version) ?? null; },
-      /** @param {number|null} [validForMillis] @param {Record<string, unknown>|null} [data] */
-      sign(validForMillis, data) { self.sign(waiverId, version, validForMillis, data); },
-      revoke() { self.revoke(waiverId, version); },
-      history() { return self.history(waiverId); },
-    };
-  }
-}
-
-/** Onboarding and assessment progress (useProgressPersistence), field by field in `progress`. */
-export class Progress {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} stepId @param {boolean} completed */
-  updateOnboarding(stepId, completed) {
-    if (completed) this.cairn.write('set', 'progress', `onboarding/steps/${stepId}`, true);
-    else if (this.cairn.get('progress', `onboarding/steps/${stepId}`) !== undefined) this.cairn.write('delete', 'progress', `onboarding/steps/${stepId}`);
-  }
-
-  /** @param {string} stepId */
-  setCurrentStep(stepId) {
-    this.cairn.write('set', 'progress', 'onboarding/currentStep', stepId);
-  }
-
-  /** @returns {{completedSteps: string[], currentStep: string|null}} */
-  get onboarding() {
-    const steps = this.cairn.entries('progress', 'onboarding/steps/').filter(([, v]) => v === true).map(([k]) => k.slice(17));
-    return { completedSteps: steps, currentStep: this.cairn.get('progress', 'onboarding/currentStep', null) };
-  }
-
-  /** @param {string} questionId @param {unknown} value */
-  answer(questionId, value) {
-    this.cairn.write('set', 'progress', `assessment/answers/${questionId}`, value);
-  }
-
-  /** @param {number|null} [score] */
-  completeAssessment(score = null) {
-    this.cairn.write('set', 'progress', 'assessment/completedAt', instantText(this.cairn.wall()));
-    if (score != null) this.cairn.write('set', 'progress', 'assessment/score', score);
-  }
-
-  /** Deletes every assessment key (start over). */
-  resetAssessment() {
-    for (const [k] of this.cairn.entries('progress', 'assessment/')) this.cairn.write('delete', 'progress', k);
-  }
-
-  get assessment() {
-    /** @type {Record<string, unknown>} */
-    const answers = {};
-    for (const [k, v] of this.cairn.entries('progress', 'assessment/answers/')) answers[k.slice(19)] = v;
-    const completedAt = this.cairn.get('progress', 'assessment/completedAt', null);
-    return { answers, isComplete: completedAt !== null, completedAt, score: this.cairn.get('progress', 'assessment/score', null) };
-  }
-}
-
-/** Chat history: one `chat` log stream per conversation. */
-export class Chat {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} conversation @param {string} role @param {string} text @param {Record<string, unknown>} [metadata] */
-  append(conversation, role, text, metadata) {
-    /** @type {Record<string, unknown>} */
-    const body = { role, text, at: instantText(this.cairn.wall()) };
-    if (metadata && Object.keys(metadata).length) body.metadata = metadata;
-    return this.cairn.write('append', 'chat', conversation, body);
-  }
-
-  /** @param {string} conversation */
-  history(conversation) {
-    return this.cairn.replicaState.log('chat').entries(conversation).map((e) => ({ ...JSON.parse(e.value), stamp: e.stamp }));
-  }
-
-  /** @param {string} conversation */
-  clear(conversation) {
-    this.cairn.write('clear', 'chat', conversation);
-  }
-
-  conversations() {
-    return this.cairn.replicaState.log('chat').streams();
-  }
-}
-
-/** A plain key-value map section (memory facts, ui state, features). */
-export class KeyValues {
-  /** @param {Cairn} cairn @param {string} section */
-  constructor(cairn, section) {
-    this.cairn = cairn;
-    this.section = section;
-  }
-
-  /** @param {string} key @param {unknown} [fallback] */
-  get(key, fallback) { return this.cairn.get(this.section, key, fallback); }
-  /** @param {string} key @param {unknown} value */
-  set(key, value) { this.cairn.write('set', this.section, key, value); }
-  /** @param {string} key */
-  remove(key) { this.cairn.write('delete', this.section, key); }
-  /** @param {string} fact @param {unknown} value */
-  remember(fact, value) { this.set(fact, value); }
-  /** @param {string} fact */
-  recall(fact) { return this.get(fact); }
-  /** @param {string} fact */
-  forget(fact) { this.remove(fact); }
-  /** Every live entry, sorted by key. */
-  all() { return this.cairn.entries(this.section); }
-}
-
-/** User preferences (theme, accessibility, privacy). */
-export class Preferences extends KeyValues {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    super(cairn, 'preferences');
-  }
-
-  get theme() {
-    return /** @type {string} */ (this.get('theme', 'system'));
-  }
-
-  /** @param {string} theme */
-  setTheme(theme) {
-    this.set('theme', theme);
+    this.persister.stop();
   }
 }
