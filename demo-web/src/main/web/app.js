@@ -156,6 +156,8 @@ async function start(/** @type {{user: string, token: string}} */ session, passp
   $('greeting').textContent = `Welcome back, ${session.user}`;
   cairn.subscribe(() => scheduleRender());
   cairn.on('error', (/** @type {Error} */ e) => message(e.message, true));
+  // A saveDelay holds online too now: save what the user typed last if the page goes away first.
+  addEventListener('pagehide', () => { cairn?.save(); });
   setInterval(renderDashboard, 1000);
   render();
   if (e2e && passphrase) await unlock(passphrase);
