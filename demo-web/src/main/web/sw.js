@@ -21,6 +21,8 @@ const SHELL = [
   'cairn/cairn.js',
   'cairn/persister.js',
   'cairn/handles.js',
+  'cairn/privacy.js',
+  'cairn/transfer.js',
   'cairn/sync.js',
   'cairn/connection.js',
   'cairn/push-pipeline.js',

@@ -13,13 +13,15 @@
 import { HybridClock, isValidReplicaId, hlcHex } from './stamp.js';
 import { ReplicaState } from './crdt.js';
 import {
-  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, changeId, writeExport, readExport, instantText, canonical, WHOLE_SECTION,
+  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, canonical, WHOLE_SECTION,
 } from './codec.js';
 import {
   ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, StorageError, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
 } from './storage.js';
 import { SyncClient } from './sync.js';
 import { Persister, DEFAULT_POLICY, checkPolicy } from './persister.js';
+import * as privacy from './privacy.js';
+import * as transfer from './transfer.js';
 import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
 
 export { DEFAULT_POLICY, ValidationError } from './persister.js';
@@ -285,65 +287,12 @@ export class Cairn {
    * @param {string} section @param {boolean} on @param {'keep'|'delete'} [serverCopy]
    */
   setSectionSync(section, on, serverCopy = 'keep') {
-    const kind = this.kind(section);
-    if (!kind) throw new RangeError(`unknown section '${section}'`);
-    if (serverCopy !== 'keep' && serverCopy !== 'delete') throw new RangeError(`serverCopy must be 'keep' or 'delete', not '${serverCopy}'`);
-    const wasOn = this.privacy[section] !== false;
-    if (!on) {
-      if (!wasOn && (serverCopy === 'keep' || this.privacyDeleted[section] !== undefined)) return;
-      this.privacy = { ...this.privacy, [section]: false };
-      this.writeSetting('privacy', this.privacy);
-      if (serverCopy === 'delete') {
-        const clears = kind === 'map'
-          ? [makeChange('clear', section, WHOLE_SECTION, undefined, this.clock.tick())]
-          : this.replicaState.log(section).streams().map((stream) => makeChange('clear', section, stream, undefined, this.clock.tick()));
-        const upTo = clears.length ? clears[clears.length - 1].stamp : this.clock.tick();
-        this.reserveClock();
-        this.privacyDeleted = { ...this.privacyDeleted, [section]: upTo };
-        this.writeSetting('privacy-deleted', this.privacyDeleted);
-        if (clears.length) this.outbox.add(clears, this.replica); // pushed (see isPrivacyClear), never applied here
-        this.sync?.push();
-      }
-      this.channel?.postMessage({ type: 'privacy', from: this.replica });
-      this.emit('change', { changes: [], origin: 'local' });
-      return;
-    }
-    if (wasOn) return;
-    this.privacy = { ...this.privacy, [section]: true };
-    this.writeSetting('privacy', this.privacy);
-    const upTo = this.privacyDeleted[section];
-    if (upTo !== undefined) {
-      // The server's copy was deleted up to `upTo`: share this device's copy again, above it...
-      if (kind === 'map') {
-        for (const [key, e] of this.replicaState.map(section).sorted()) if (e.stamp <= upTo && e.value !== null) this.writeText('set', section, key, e.value);
-      } else {
-        const log = this.replicaState.log(section);
-        for (const stream of log.streams()) for (const e of log.entries(stream)) if (e.stamp <= upTo) this.writeText('append', section, stream, e.value);
-      }
-      // ...and apply the server's clear here too, which now hides only the old copies.
-      const streams = kind === 'map' ? [WHOLE_SECTION] : this.replicaState.log(section).streams();
-      for (const stream of streams) {
-        const clear = makeChange('clear', section, stream, undefined, upTo);
-        if (this.replicaState.apply(clear)) this.persist(clear, this.policyFor(section));
-      }
-      const rest = { ...this.privacyDeleted };
-      delete rest[section];
-      this.privacyDeleted = rest;
-      this.writeSetting('privacy-deleted', this.privacyDeleted);
-    }
-    this.outbox.add(this.replicaState.changesOf(section), this.replica);
-    // The server's changes to it were skipped while it was off: catch up from the start.
-    this.resetCursor();
-    this.sync?.resync(0);
-    this.channel?.postMessage({ type: 'privacy', from: this.replica });
-    this.sync?.push();
-    this.emit('change', { changes: [], origin: 'local' });
+    return privacy.setSectionSync(this, section, on, serverCopy);
   }
 
   /** A clear sent by a 'delete' privacy switch: pushed although its section does not sync. @param {Change} c */
   isPrivacyClear(c) {
-    const upTo = this.privacyDeleted[c.section];
-    return c.op === 'clear' && upTo !== undefined && c.stamp <= upTo;
+    return privacy.isPrivacyClear(this, c);
   }
 
   // ------------------------------------------------------------------ writes
@@ -655,28 +604,13 @@ export class Cairn {
   // ------------------------------------------------------------------ what the server keeps (issue 7)
 
   /** GET on the sync server's HTTP API with the sync token. @private @param {string} path */
-  async serverGet(path) {
-    const server = this.options.server;
-    if (!server) throw new Error('no sync server configured');
-    const url = new URL(server.url, globalThis.location?.href);
-    url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
-    url.pathname = path;
-    url.search = '';
-    const fetchFn = this.options.fetch ?? globalThis.fetch;
-    const response = await fetchFn(url.toString(), {
-      headers: { Authorization: `Bearer ${await server.token()}`, Accept: 'application/json' },
-      cache: 'no-store',
-    });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      throw Object.assign(new Error(`${body.error ?? response.status}: ${body.message ?? response.statusText}`), { code: body.error, status: response.status });
-    }
-    return body;
+  serverGet(path) {
+    return transfer.serverGet(this, path);
   }
 
   /** Bytes this user holds on the server against the quota: {usedBytes, quotaBytes (0: no limit), unlimited, overQuota, historyMillis}. */
   usage() {
-    return this.serverGet('/api/usage');
+    return transfer.usage(this);
   }
 
   /**
@@ -684,9 +618,8 @@ export class Cairn {
    * [{value, deleted, stamp, replacedAt, replacedAtMillis}].
    * @param {string} section @param {string} key
    */
-  async history(section, key) {
-    const body = await this.serverGet(`/api/history/${encodeURIComponent(section)}/${encodeURIComponent(key)}`);
-    return body.entries;
+  history(section, key) {
+    return transfer.history(this, section, key);
   }
 
   /**
@@ -695,8 +628,7 @@ export class Cairn {
    * @param {string} section @param {string} key @param {{value: unknown, deleted: boolean}} version
    */
   restore(section, key, version) {
-    if (this.kind(section) !== 'map') throw new Error(`section '${section}' is not a map section`);
-    return version.deleted ? this.write('delete', section, key) : this.write('set', section, key, version.value);
+    return transfer.restore(this, section, key, version);
   }
 
   // ------------------------------------------------------------------ whole state
@@ -709,13 +641,12 @@ export class Cairn {
    * @param {string[]} [sections]
    */
   exportData(sections) {
-    return writeExport(this.replica, this.wall(), this.replicaState, sections ?? Object.keys(this.kinds));
+    return transfer.exportData(this, sections);
   }
 
   /** Imports an export document: all-or-nothing check, then a merge that syncs. @param {string} document */
   importData(document) {
-    const changes = this.readImport(document);
-    return { changesRead: changes.length, changesApplied: this.merge(changes, 'import') };
+    return transfer.importData(this, document);
   }
 
   /**
@@ -724,12 +655,7 @@ export class Cairn {
    * @private @param {string} document
    */
   readImport(document) {
-    const changes = readExport(document, (s) => this.kinds[s]);
-    for (const c of changes) {
-      this.clock.check(c.stamp);
-      if (this.isSyncing(c.section)) this.checkFits(c);
-    }
-    return changes;
+    return transfer.readImport(this, document);
   }
 
   /**
@@ -740,21 +666,7 @@ export class Cairn {
    * @param {string} document
    */
   restoreData(document) {
-    const changes = this.readImport(document);
-    const merged = this.merge(changes, 'import');
-    let restored = 0;
-    for (const c of changes) {
-      if (c.op === 'set' && this.replicaState.map(c.section).value(c.key) === null) {
-        this.writeText('set', c.section, c.key, c.value);
-        restored++;
-      } else if (c.op === 'append' && !this.replicaState.log(c.section).entries(c.stream).some((e) => e.stamp === c.stamp || e.value === c.value)) {
-        // An entry with the same text is the same entry restored before (entries carry their own
-        // time); file order is stamp order, so the history keeps its order.
-        this.writeText('append', c.section, c.stream, c.value);
-        restored++;
-      }
-    }
-    return { changesRead: changes.length, changesApplied: merged + restored, restored };
+    return transfer.restoreData(this, document);
   }
 
   /**
