@@ -27,7 +27,7 @@ import { encodeFrame, decodeFrame, PROTOCOL_VERSION, ErrorCode } from './protoco
  * @property {() => number} cursor the cursor to send in hello
  * @property {(frame: any, ws: WebSocket) => void} frame every frame but ping/pong, welcome included, in arrival order
  * @property {(state: 'connecting'|'offline') => void} state
- * @property {(error: SyncError, kind: 'passing'|'repeat'|'permanent'|'info') => void} problem 'repeat': the same outage again (not logged again)
+ * @property {(error: SyncError, kind: 'passing'|'quiet'|'permanent'|'info') => void} problem 'quiet': in the status, not logged (the same outage again, a routine token refresh)
  * @property {() => void} down the session ended (in-flight batches must be re-sent on the next one)
  * @property {() => void} tooLarge the server closed with 1009: the push budget shrinks
  */
@@ -170,7 +170,7 @@ export class Connection {
         this.drop({ code: 'frame-too-large', message: 'the server closed the socket: a frame was larger than its maxFrameBytes' }, 'passing');
       } else if (code === 4401) {
         // The token expired: a fresh one at once, no backoff.
-        this.drop({ code: 'unauthorized', message: 'the token expired (close 4401); connecting again with a fresh token' }, 'info', 0);
+        this.drop({ code: 'unauthorized', message: 'the token expired (close 4401); connecting again with a fresh token' }, 'quiet', 0);
       } else {
         this.drop({ code: 'connection-lost', message: `the socket closed (${code}${event?.reason ? `: ${event.reason}` : ''})` }, 'passing');
       }
@@ -210,7 +210,7 @@ export class Connection {
         return;
       }
       this.refused401 = true;
-      this.on.problem({ code: 'unauthorized', message: `the server refused the token (401); connecting again with a fresh one` }, 'info');
+      this.on.problem({ code: 'unauthorized', message: `the server refused the token (401); connecting again with a fresh one` }, 'quiet');
       this.schedule(0);
       return;
     }
@@ -250,7 +250,7 @@ export class Connection {
 
   /** @private @param {SyncError} error */
   passing(error) {
-    this.on.problem(error, this.inOutage ? 'repeat' : 'passing');
+    this.on.problem(error, this.inOutage ? 'quiet' : 'passing');
     this.inOutage = true;
     this.backoff();
   }
@@ -265,12 +265,12 @@ export class Connection {
 
   /**
    * Ends the session; reconnects after a backoff (or `delay`), unless permanent.
-   * @private @param {SyncError} error @param {'passing'|'permanent'|'info'} kind @param {number} [delay]
+   * @private @param {SyncError} error @param {'passing'|'permanent'|'info'|'quiet'} kind @param {number} [delay]
    */
   drop(error, kind, delay) {
     this.teardown();
     if (kind === 'permanent') { this.fatal(error); return; }
-    if (kind === 'info') this.on.problem(error, 'info');
+    if (kind === 'info' || kind === 'quiet') this.on.problem(error, kind);
     if (delay !== undefined) {
       this.schedule(delay);
     } else if (kind === 'passing') {

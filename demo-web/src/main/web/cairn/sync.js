@@ -78,7 +78,7 @@ export class SyncClient {
       },
       state: (s) => this.setStatus(this.locked ? 'locked' : s),
       problem: (error, kind) => {
-        this.report(error, kind !== 'repeat');
+        this.report(error, kind !== 'quiet');
         if (kind === 'permanent') this.waiters.fail(error);
       },
       down: () => {
