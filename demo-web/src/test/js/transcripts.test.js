@@ -191,6 +191,8 @@ async function run(t) {
     } else if ('recv' in step) {
       const pattern = step.recv;
       const entry = await eventually(() => {
+        // the current socket's frames, in order, each once (an earlier socket's are gone with it)
+        script.inbox = script.inbox.filter((e) => e.ws === script.current);
         const k = script.inbox.findIndex((e) => pattern.type === 'ping' || e.frame.type !== 'ping');
         assert.ok(k >= 0, `the client sent no frame; expected ${JSON.stringify(pattern).slice(0, 200)}`);
         return script.inbox.splice(0, k + 1)[k];

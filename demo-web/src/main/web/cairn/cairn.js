@@ -482,9 +482,9 @@ export class Cairn {
     if (this.writeSetting(`clock:${this.replica}`, hlcHex(mark))) this.clockMark = mark;
   }
 
-  /** The largest push frame a change may need: the client's option (default 1 MiB), or the server's welcome if smaller. */
+  /** The largest push frame a change may need: the server's (its welcome), else the client's option (default 1 MiB). */
   maxFrameBytes() {
-    return Math.min(this.options.sync?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, this.serverFrameBytes ?? Infinity);
+    return this.serverFrameBytes ?? this.options.sync?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   }
 
   /**
