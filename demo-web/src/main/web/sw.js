@@ -23,6 +23,7 @@ const SHELL = [
   'cairn/handles.js',
   'cairn/privacy.js',
   'cairn/transfer.js',
+  'cairn/remote.js',
   'cairn/sync.js',
   'cairn/connection.js',
   'cairn/push-pipeline.js',

@@ -22,6 +22,7 @@ import { SyncClient } from './sync.js';
 import { Persister, DEFAULT_POLICY, checkPolicy } from './persister.js';
 import * as privacy from './privacy.js';
 import * as transfer from './transfer.js';
+import * as remote from './remote.js';
 import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
 
 export { DEFAULT_POLICY, ValidationError } from './persister.js';
@@ -350,122 +351,34 @@ export class Cairn {
   /** @type {number|null} millis of the last save */
   get lastSaved() { return this.persister.lastSaved; }
 
-  /**
-   * Merges changes from elsewhere (server, other tab, import); returns how many altered the state.
-   * @param {Change[]} changes @param {'remote'|'tab'|'import'} origin
-   */
+  /** Merges changes from elsewhere (server, other tab, import); returns how many altered the state (remote.js). @param {Change[]} changes @param {'remote'|'tab'|'import'} origin */
   merge(changes, origin) {
-    /** @type {Change[]} */
-    const applied = [];
-    for (const c of changes) if (this.mergeOne(c, origin).applied) applied.push(c);
-    this.merged(applied, origin);
-    return applied.length;
+    return remote.merge(this, changes, origin);
   }
 
-  /**
-   * Applies a page of server changes (with their seqs) and then moves the sync cursor to `cursor`
-   * (PROTOCOL.md 3.2); the cursor is saved no earlier than the changes it covers. Returns how many
-   * changes altered the state. Like the engine's applyRemote(changes, cursor), server changes are
-   * taken whatever this device's clock says (the server enforced its bound), and the clock moves
-   * past them.
-   * @param {Array<{seq: number, change: Change}>} entries @param {number} cursor
-   */
+  /** Applies a page of server changes, then moves the sync cursor (remote.js). @param {Array<{seq: number, change: Change}>} entries @param {number} cursor */
   applyRemote(entries, cursor) {
-    /** @type {Change[]} */
-    const applied = [];
-    let covered = cursor;
-    for (const { seq, change } of entries) {
-      if (this.privacy[change.section] === false) continue; // sync switched off here: not applied (see setSectionSync)
-      const r = this.mergeOne(change, 'remote');
-      if (r.applied) applied.push(change);
-      if (!r.durable) covered = Math.min(covered, seq - 1);
-    }
-    this.merged(applied, 'remote');
-    this.coverCursor(covered, covered < cursor);
-    return applied.length;
+    return remote.applyRemote(this, entries, cursor);
   }
 
-  /**
-   * One change from elsewhere: applied to memory, and written to its tiers (server changes always,
-   * even when they lose in memory, so the tiers hold what the cursor claims).
-   * @private @param {Change} c @param {'remote'|'tab'|'import'} origin
-   * @returns {{applied: boolean, durable: boolean}}
-   */
+  /** @private @param {Change} c @param {'remote'|'tab'|'import'} origin */
   mergeOne(c, origin) {
-    try {
-      this.replicaState.check(c);
-    } catch (e) {
-      this.emit('error', /** @type {Error} */ (e));
-      return { applied: false, durable: false };
-    }
-    if (origin === 'remote') {
-      this.clock.advance(c.stamp); // the server checked it against its own bound
-    } else {
-      try {
-        this.clock.observe(c.stamp);
-      } catch (e) {
-        // A stamp too far ahead of this device's clock: keep it (it is the user's data), do not jump the clock.
-        if (origin === 'import') throw e;
-      }
-    }
-    const applied = this.replicaState.apply(c);
-    const key = c.op === 'set' || c.op === 'delete' ? c.key : undefined;
-    const policy = this.policyFor(c.section, key);
-    if (origin === 'import') {
-      if (applied) this.record(c, policy);
-      return { applied, durable: false };
-    }
-    // Remote and other tabs' changes are kept at once (merge-on-write keeps the winner per key).
-    if (applied || origin === 'remote') return { applied, durable: this.persist(c, policy) };
-    return { applied, durable: true };
+    return remote.mergeOne(this, c, origin);
   }
 
   /** @private @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
   merged(applied, origin) {
-    if (applied.length) {
-      if (origin === 'import') this.channel?.postMessage({ type: 'changes', from: this.replica, changes: applied.map(encodeChange) });
-      this.emit('change', { changes: applied, origin });
-    }
+    return remote.merged(this, applied, origin);
   }
 
-  /**
-   * Saves the sync cursor `upTo` once the writes queued so far have committed (IndexedDB is
-   * asynchronous), so a saved cursor never claims a change that is not saved (PROTOCOL.md 3.2).
-   *
-   * Keys kept only in memory (persistTo 'context') or in this tab's sessionStorage: a reload (or a
-   * new tab) loses them, and only a catch-up from below their seq brings them back (catch-up sends
-   * current state). So a server change that this page could not keep durably (such a key, an
-   * unknown section, or a store that refused the write, e.g. quota exceeded) holds the saved cursor
-   * just below its seq for the rest of this page's life (`hold`); a local syncing write to such a key
-   * holds it at the cursor of that moment, below the seq the server will give it. The next load
-   * then catches up from there, which re-sends those keys and everything newer. Apps whose syncing
-   * keys are all in localStorage or IndexedDB resume where they stopped; catching up from 0, the
-   * alternative, would re-send the whole state on every load.
-   * @private @param {number} upTo @param {boolean} [hold]
-   */
+  /** Saves the sync cursor once the writes it covers are saved (remote.js). @private @param {number} upTo @param {boolean} [hold] */
   coverCursor(upTo, hold = false) {
-    const idb = [this.kv.logs, this.kv.outbox].filter((k, i, all) => k instanceof IdbKv && all.indexOf(k) === i);
-    const failuresBefore = idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0);
-    this.cursorChain = this.cursorChain.then(async () => {
-      if (this.cursorHeld) return;
-      await Promise.all(idb.map((k) => /** @type {IdbKv} */ (k).flush()));
-      if (this.cursorHeld) return;
-      if (idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0) !== failuresBefore) {
-        this.cursorHeld = true; // a write it covers may have failed
-        return;
-      }
-      if (hold) this.cursorHeld = true;
-      const target = Math.max(0, upTo);
-      if (target !== this.savedCursor && this.writeSetting('cursor', target)) this.savedCursor = target;
-    }).catch((e) => this.emit('error', e));
+    return remote.coverCursor(this, upTo, hold);
   }
 
-  /** The server lost or reset this user's data (its head is below our cursor): it resends from 0. @private */
+  /** @private */
   resetCursor() {
-    this.cursorChain = this.cursorChain.then(() => {
-      this.cursorHeld = false;
-      if (this.writeSetting('cursor', 0)) this.savedCursor = 0;
-    });
+    return remote.resetCursor(this);
   }
 
   /**
