@@ -10,24 +10,24 @@
 // syncing writes go into the durable outbox in the same step and are pushed by the SyncClient.
 // While the socket is up, syncing writes are saved at once so they can be pushed without waiting.
 
-import { HybridClock, isValidReplicaId, hlcHex } from './stamp.js';
+import { HybridClock, hlcHex } from './stamp.js';
 import { ReplicaState } from './crdt.js';
 import {
   encodeValue, decodeValue, makeChange, encodeChange, decodeChange, canonical, WHOLE_SECTION,
 } from './codec.js';
-import {
-  ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, StorageError, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
-} from './storage.js';
-import { SyncClient } from './sync.js';
+import { ChangeTier, Outbox, StorageError } from './storage.js';
+/** @typedef {import('./sync.js').SyncClient} SyncClient */
 import { Persister, DEFAULT_POLICY, checkPolicy } from './persister.js';
 import * as privacy from './privacy.js';
 import * as transfer from './transfer.js';
-import * as remote from './remote.js';
+import * as port from './sync-port.js';
+import { openStores, loadState } from './open.js';
+
+export { ChangeTooLargeError } from './sync-port.js';
 import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
 
 export { DEFAULT_POLICY, ValidationError } from './persister.js';
 export { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
-import { pushFrameBytes, DEFAULT_MAX_FRAME_BYTES } from './push-pipeline.js';
 import { E2eKey, ValueCipher, ChangeCipher } from './crypto.js';
 
 /** @typedef {import('./codec.js').Change} Change */
@@ -63,15 +63,6 @@ export const STANDARD_SECTIONS = Object.freeze({
 /** How far ahead of the stamps issued the saved clock mark reaches: the clock is saved at most once per this much stamp time. */
 const CLOCK_LEASE_MILLIS = 2000n;
 
-/** A change too large for any push frame of the server: refused when it is written or imported. */
-export class ChangeTooLargeError extends RangeError {
-  /** @param {string} message */
-  constructor(message) {
-    super(message);
-    this.name = 'ChangeTooLargeError';
-    this.code = 'change-too-large';
-  }
-}
 /**
  * @typedef {object} EndToEndOptions
  * @property {string} passphrase the user's passphrase; never stored, never sent
@@ -89,40 +80,8 @@ export class Cairn {
     /** @type {Array<(e: Error) => void>} */
     const errorSinks = [];
     const onError = (/** @type {Error} */ e) => errorSinks.forEach((f) => f(e));
-    let replica = options.replica;
-    if (!replica) replica = browser ? (await claimReplicaId(options.user)).replica : newReplicaId();
-    if (!isValidReplicaId(replica)) throw new RangeError(`invalid replica id '${replica}'`);
-
-    const kv = { ...(options.kv ?? {}) };
-    const notes = [];
-    if (browser) {
-      const ls = webStorage('localStorage');
-      const ss = webStorage('sessionStorage');
-      if (!kv.local) kv.local = ls ? new WebStorageKv(ls, 'localStorage') : (notes.push('localStorage is unavailable'), new MemoryKv('localStorage (memory fallback)'));
-      if (!kv.session) kv.session = ss ? new WebStorageKv(ss, 'sessionStorage') : (notes.push('sessionStorage is unavailable'), new MemoryKv('sessionStorage (memory fallback)'));
-      const db = await openIndexedDb();
-      const prefix = `${options.user}\u0000`;
-      if (db) {
-        try {
-          if (!kv.logs) kv.logs = await IdbKv.open(db, 'logs', prefix, onError);
-          if (!kv.outbox) kv.outbox = await IdbKv.open(db, 'outbox', prefix, onError);
-        } catch (e) {
-          notes.push(`IndexedDB could not be read (${/** @type {Error} */ (e)?.message ?? e}): logs and outbox use localStorage`);
-          if (!(kv.logs instanceof IdbKv)) kv.logs = kv.local;
-          kv.outbox = kv.local;
-        }
-      } else {
-        notes.push('IndexedDB is unavailable: logs and outbox use localStorage');
-        kv.logs = kv.logs ?? kv.local;
-        kv.outbox = kv.outbox ?? kv.local;
-      }
-    }
-    const cairn = new Cairn(options, replica, {
-      local: kv.local ?? new MemoryKv('localStorage'),
-      session: kv.session ?? new MemoryKv('sessionStorage'),
-      logs: kv.logs ?? new MemoryKv('indexedDB'),
-      outbox: kv.outbox ?? new MemoryKv('indexedDB'),
-    }, errorSinks);
+    const { replica, kv, notes } = await openStores(options, browser, onError);
+    const cairn = new Cairn(options, replica, kv, errorSinks);
     // Told after open() returns, so listeners the app adds right away hear them; kept in storageNotes too.
     cairn.storageNotes = notes;
     if (notes.length) setTimeout(() => notes.forEach((n) => cairn.emit('error', Object.assign(new Error(n), { code: 'storage-unavailable' }))), 0);
@@ -228,30 +187,9 @@ export class Cairn {
     }
   }
 
-  /** @private @param {boolean} browser */
-  async load(browser) {
-    const changes = [
-      ...this.tiers.localStorage.load(), ...this.tiers.sessionStorage.load(),
-      ...(this.kv.logs !== this.kv.local ? this.tiers.indexedDB.load() : []),
-      ...this.outbox.entries().map((e) => e.change),
-    ];
-    for (const c of changes) {
-      try {
-        this.clock.restore(BigInt('0x' + c.stamp.slice(0, 16)));
-        this.replicaState.apply(c);
-      } catch (e) {
-        this.emit('error', /** @type {Error} */ (e));
-      }
-    }
-    const saved = this.readSetting(`clock:${this.replica}`, null);
-    if (typeof saved === 'string' && /^[0-9a-f]{16}$/.test(saved)) {
-      this.clock.restore(saved);
-      this.clockMark = BigInt('0x' + saved);
-    }
-    if (browser) {
-      const live = await liveReplicas();
-      if (live) this.outbox.adopt((r) => !live.has(r), this.replica);
-    }
+  /** Reads what this device keeps (open.js). @private @param {boolean} browser */
+  load(browser) {
+    return loadState(this, browser);
   }
 
   // ------------------------------------------------------------------ sections and policies
@@ -353,32 +291,32 @@ export class Cairn {
 
   /** Merges changes from elsewhere (server, other tab, import); returns how many altered the state (remote.js). @param {Change[]} changes @param {'remote'|'tab'|'import'} origin */
   merge(changes, origin) {
-    return remote.merge(this, changes, origin);
+    return port.merge(this, changes, origin);
   }
 
   /** Applies a page of server changes, then moves the sync cursor (remote.js). @param {Array<{seq: number, change: Change}>} entries @param {number} cursor */
   applyRemote(entries, cursor) {
-    return remote.applyRemote(this, entries, cursor);
+    return port.applyRemote(this, entries, cursor);
   }
 
   /** @private @param {Change} c @param {'remote'|'tab'|'import'} origin */
   mergeOne(c, origin) {
-    return remote.mergeOne(this, c, origin);
+    return port.mergeOne(this, c, origin);
   }
 
   /** @private @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
   merged(applied, origin) {
-    return remote.merged(this, applied, origin);
+    return port.merged(this, applied, origin);
   }
 
   /** Saves the sync cursor once the writes it covers are saved (remote.js). @private @param {number} upTo @param {boolean} [hold] */
   coverCursor(upTo, hold = false) {
-    return remote.coverCursor(this, upTo, hold);
+    return port.coverCursor(this, upTo, hold);
   }
 
   /** @private */
   resetCursor() {
-    return remote.resetCursor(this);
+    return port.resetCursor(this);
   }
 
   /**
@@ -397,58 +335,19 @@ export class Cairn {
 
   /** The largest push frame a change may need: the server's (its welcome), else the client's option (default 1 MiB). */
   maxFrameBytes() {
-    return this.serverFrameBytes ?? this.options.sync?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    return port.maxFrameBytes(this);
   }
 
-  /**
-   * Refuses a change whose push frame alone would exceed the server's limit: it could never be sent
-   * and, queued, would only wait forever. A sealed (E2E) value is counted at its sealed size.
-   * @private @param {Change} change
-   */
+  /** Refuses a change whose push frame alone would exceed the server's limit (sync-port.js). @private @param {Change} change */
   checkFits(change) {
-    const text = encodeChange(change);
-    let bytes = pushFrameBytes(text);
-    if (this.cipher?.covers(change.section) && change.value !== undefined) {
-      const plain = pushFrameBytes(change.value) - pushFrameBytes('');
-      bytes += 4 * Math.ceil((plain + 16) / 3) + 100 - plain; // base64url of value and tag, nonce, key id
-    }
-    const limit = this.maxFrameBytes();
-    if (bytes <= limit) return;
-    const where = `${change.section}/${'key' in change ? change.key : change.stream}`;
-    throw new ChangeTooLargeError(`change-too-large: the change to ${where} needs a ${bytes}-byte push frame, over the server's limit of ${limit} bytes; it was not written`);
+    return port.checkFits(this, change);
   }
 
   // ------------------------------------------------------------------ sync
 
   /** Starts the sync client (done by open() when a server is given). */
   startSync() {
-    const server = this.options.server;
-    if (!server || this.sync) return this.sync;
-    this.sync = new SyncClient({
-      url: server.url,
-      token: server.token,
-      replica: this.replica,
-      cursor: this.savedCursor, // resume where the last page stopped (see coverCursor for memory-only keys)
-      pending: () => this.outbox.entries(this.replica).filter((e) => this.isSyncing(e.change.section) || this.isPrivacyClear(e.change)),
-      acked: (ids) => { this.outbox.remove(ids); this.emit('change', { changes: [], origin: 'remote' }); },
-      apply: (_changes, cursor, entries) => { this.applyRemote(entries, cursor); },
-      isPending: (id) => this.outbox.has(id),
-      covered: (cursor) => this.coverCursor(cursor),
-      reset: () => this.resetCursor(),
-      onLimits: (max) => { this.serverFrameBytes = max; },
-      onStatus: (status) => {
-        if (status === 'live' || status === 'catching-up') this.flush(true, (id) => this.pendingSaves.get(id)?.policy.sync === true);
-        this.emit('status', status);
-        this.emit('change', { changes: [], origin: 'remote' });
-      },
-      onError: (e) => this.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
-      WebSocket: this.options.WebSocket,
-      fetch: this.options.fetch,
-      cipher: this.cipher,
-      ...(this.options.sync ?? {}),
-    });
-    this.sync.start();
-    return this.sync;
+    return port.startSync(this);
   }
 
   /**
@@ -589,17 +488,7 @@ export class Cairn {
    * @param {string} section
    */
   clear(section) {
-    let n = 0;
-    if (this.kind(section) === 'map') {
-      n = this.replicaState.map(section).liveSize();
-      this.write('clear', section, WHOLE_SECTION);
-    } else if (this.kind(section) === 'log') {
-      for (const stream of this.replicaState.log(section).streams()) {
-        n += this.replicaState.log(section).size(stream);
-        this.write('clear', section, stream);
-      }
-    } else throw new RangeError(`unknown section '${section}'`);
-    return n;
+    return transfer.clear(this, section);
   }
 
   /** Canonical encoding of the state (byte-identical on converged replicas). */
@@ -609,31 +498,7 @@ export class Cairn {
 
   /** Storage use and sync state, for a dashboard. */
   stats() {
-    const sections = Object.keys(this.kinds).sort().map((name) => ({
-      name, kind: this.kinds[name], live: this.replicaState.liveSize(name), syncing: this.isSyncing(name),
-      encrypted: !!this.cipher?.covers(name), persistTo: this.policyFor(name).persistTo,
-    }));
-    return {
-      user: this.user,
-      replica: this.replica,
-      status: this.status,
-      lastSync: this.sync?.lastSync ?? null,
-      lastSaved: this.lastSaved,
-      cursor: this.sync?.cursor ?? 0,
-      syncError: this.sync?.lastError?.message ?? null,
-      lastError: this.sync?.lastError ?? null,
-      keyId: this.keyId,
-      unsaved: this.pendingSaves.size,
-      pending: this.outbox.entries(this.replica).length,
-      outbox: this.outbox.size(),
-      bytes: {
-        memory: 2 * canonical(this.replicaState).length,
-        sessionStorage: this.tiers.sessionStorage.bytes(),
-        localStorage: this.tiers.localStorage.bytes() + this.kv.local.bytes(`cairn:${this.user}:`),
-        indexedDB: this.kv.logs !== this.kv.local ? this.tiers.indexedDB.bytes() + this.outbox.bytes() : 0,
-      },
-      sections,
-    };
+    return transfer.stats(this);
   }
 
   // ------------------------------------------------------------------ state handles and events

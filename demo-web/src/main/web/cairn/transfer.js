@@ -2,7 +2,7 @@
 // over-large changes refused before anything is written) and what the server keeps (usage,
 // history). Cairn's methods of the same names delegate here.
 
-import { writeExport, readExport } from './codec.js';
+import { writeExport, readExport, canonical, WHOLE_SECTION } from './codec.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {import('./cairn.js').Cairn} Cairn */
@@ -106,4 +106,53 @@ export function restoreData(cairn, document) {
     }
   }
   return { changesRead: changes.length, changesApplied: merged + restored, restored };
+}
+
+/**
+ * Clears a section on every device, online or offline: a map section with one whole-section clear
+ * (a watermark that purges its values and tombstones everywhere and keeps older writes of offline
+ * devices out), a log section with a watermark per stream. Returns how many entries it hid.
+ * @param {string} section
+ */
+export function clear(cairn, section) {
+  let n = 0;
+  if (cairn.kind(section) === 'map') {
+    n = cairn.replicaState.map(section).liveSize();
+    cairn.write('clear', section, WHOLE_SECTION);
+  } else if (cairn.kind(section) === 'log') {
+    for (const stream of cairn.replicaState.log(section).streams()) {
+      n += cairn.replicaState.log(section).size(stream);
+      cairn.write('clear', section, stream);
+    }
+  } else throw new RangeError(`unknown section '${section}'`);
+  return n;
+}
+
+/** Storage use and sync state, for a dashboard. */
+export function stats(cairn) {
+  const sections = Object.keys(cairn.kinds).sort().map((name) => ({
+    name, kind: cairn.kinds[name], live: cairn.replicaState.liveSize(name), syncing: cairn.isSyncing(name),
+    encrypted: !!cairn.cipher?.covers(name), persistTo: cairn.policyFor(name).persistTo,
+  }));
+  return {
+    user: cairn.user,
+    replica: cairn.replica,
+    status: cairn.status,
+    lastSync: cairn.sync?.lastSync ?? null,
+    lastSaved: cairn.lastSaved,
+    cursor: cairn.sync?.cursor ?? 0,
+    syncError: cairn.sync?.lastError?.message ?? null,
+    lastError: cairn.sync?.lastError ?? null,
+    keyId: cairn.keyId,
+    unsaved: cairn.pendingSaves.size,
+    pending: cairn.outbox.entries(cairn.replica).length,
+    outbox: cairn.outbox.size(),
+    bytes: {
+      memory: 2 * canonical(cairn.replicaState).length,
+      sessionStorage: cairn.tiers.sessionStorage.bytes(),
+      localStorage: cairn.tiers.localStorage.bytes() + cairn.kv.local.bytes(`cairn:${cairn.user}:`),
+      indexedDB: cairn.kv.logs !== cairn.kv.local ? cairn.tiers.indexedDB.bytes() + cairn.outbox.bytes() : 0,
+    },
+    sections,
+  };
 }

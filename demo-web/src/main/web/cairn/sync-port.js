@@ -1,11 +1,24 @@
-// Changes from elsewhere (the server's pages, other tabs, imports) and the sync cursor: applied to
-// memory and their tiers, and the cursor saved no earlier than the changes it covers (PROTOCOL.md
-// 3.2). Cairn's methods of the same names delegate here.
+// The sync port: what the sync client sees of Cairn (the JVM's SyncPort). Changes from elsewhere
+// (the server's pages, other tabs, imports) applied to memory and their tiers, the cursor saved no
+// earlier than the changes it covers (PROTOCOL.md 3.2), the client's wiring, and the frame limit
+// a write is checked against. Cairn's methods of the same names delegate here; apps do not call them.
 
 import { encodeChange } from './codec.js';
 import { IdbKv } from './storage.js';
+import { SyncClient } from './sync.js';
+import { pushFrameBytes, DEFAULT_MAX_FRAME_BYTES } from './push-pipeline.js';
 
 /** @typedef {import('./codec.js').Change} Change */
+
+/** A change too large for any push frame of the server: refused when it is written or imported. */
+export class ChangeTooLargeError extends RangeError {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'ChangeTooLargeError';
+    this.code = 'change-too-large';
+  }
+}
 
 /**
  * Merges changes from elsewhere (server, other tab, import); returns how many altered the state.
@@ -123,4 +136,58 @@ export function resetCursor(cairn) {
     cairn.cursorHeld = false;
     if (cairn.writeSetting('cursor', 0)) cairn.savedCursor = 0;
   });
+}
+
+/** Starts the sync client (done by open() when a server is given). */
+export function startSync(cairn) {
+  const server = cairn.options.server;
+  if (!server || cairn.sync) return cairn.sync;
+  cairn.sync = new SyncClient({
+    url: server.url,
+    token: server.token,
+    replica: cairn.replica,
+    cursor: cairn.savedCursor, // resume where the last page stopped (see coverCursor for memory-only keys)
+    pending: () => cairn.outbox.entries(cairn.replica).filter((e) => cairn.isSyncing(e.change.section) || cairn.isPrivacyClear(e.change)),
+    acked: (ids) => { cairn.outbox.remove(ids); cairn.emit('change', { changes: [], origin: 'remote' }); },
+    apply: (_changes, cursor, entries) => { cairn.applyRemote(entries, cursor); },
+    isPending: (id) => cairn.outbox.has(id),
+    covered: (cursor) => cairn.coverCursor(cursor),
+    reset: () => cairn.resetCursor(),
+    onLimits: (max) => { cairn.serverFrameBytes = max; },
+    onStatus: (status) => {
+      if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => cairn.pendingSaves.get(id)?.policy.sync === true);
+      cairn.emit('status', status);
+      cairn.emit('change', { changes: [], origin: 'remote' });
+    },
+    onError: (e) => cairn.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
+    WebSocket: cairn.options.WebSocket,
+    fetch: cairn.options.fetch,
+    cipher: cairn.cipher,
+    ...(cairn.options.sync ?? {}),
+  });
+  cairn.sync.start();
+  return cairn.sync;
+}
+
+/** The largest push frame a change may need: the server's (its welcome), else the client's option (default 1 MiB). */
+export function maxFrameBytes(cairn) {
+  return cairn.serverFrameBytes ?? cairn.options.sync?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+}
+
+/**
+ * Refuses a change whose push frame alone would exceed the server's limit: it could never be sent
+ * and, queued, would only wait forever. A sealed (E2E) value is counted at its sealed size.
+ * @param {Change} change
+ */
+export function checkFits(cairn, change) {
+  const text = encodeChange(change);
+  let bytes = pushFrameBytes(text);
+  if (cairn.cipher?.covers(change.section) && change.value !== undefined) {
+    const plain = pushFrameBytes(change.value) - pushFrameBytes('');
+    bytes += 4 * Math.ceil((plain + 16) / 3) + 100 - plain; // base64url of value and tag, nonce, key id
+  }
+  const limit = cairn.maxFrameBytes();
+  if (bytes <= limit) return;
+  const where = `${change.section}/${'key' in change ? change.key : change.stream}`;
+  throw new ChangeTooLargeError(`change-too-large: the change to ${where} needs a ${bytes}-byte push frame, over the server's limit of ${limit} bytes; it was not written`);
 }
