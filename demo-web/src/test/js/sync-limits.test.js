@@ -214,3 +214,37 @@ test('a passing outage is reported once, not once per retry', async () => {
   assert.equal(a.syncStatus.state, 'connecting');
   await a.close();
 });
+
+test('a refused upgrade is diagnosed over HTTP: a plain-text 400 passes, an HTML 404 is permanent', async () => {
+  class Refused {
+    constructor() {
+      this.readyState = 0;
+      setTimeout(() => { this.readyState = 3; this.onclose?.({ code: 1006 }); }, 1);
+    }
+    send() {}
+    close() {}
+  }
+  const asked = [];
+  let answer = { status: 400, body: 'Bad Request' };
+  const fetch = async (url, init) => {
+    asked.push({ url, auth: init.headers.Authorization });
+    return new Response(answer.body, { status: answer.status });
+  };
+  const a = await open(null, {
+    replica: 'a', server: { url: 'wss://cairn.example/sync', token: () => 'tok' }, WebSocket: Refused, fetch,
+    sync: { backoffMinMillis: 5, backoffMaxMillis: 10 },
+  });
+  await until(() => asked.length >= 3, 'retries after a passing failure');
+  assert.deepEqual(asked[0], { url: 'https://cairn.example/sync', auth: 'Bearer tok' });
+  assert.equal(a.syncStatus.error, 'connection-lost');
+  assert.notEqual(a.syncStatus.state, 'offline');
+  answer = { status: 404, body: '<html><body>Not Found</body></html>' };
+  await until(() => a.syncStatus.state === 'offline', 'permanent');
+  assert.equal(a.syncStatus.error, 'not-a-sync-endpoint');
+  const n = asked.length;
+  await sleep(100);
+  assert.equal(asked.length, n, 'no reconnect');
+  await assert.rejects(a.syncNow(), (e) => e.code === 'not-a-sync-endpoint');
+  assert.equal(asked.length, n + 1, 'syncNow tried once more');
+  await a.close();
+});
