@@ -239,9 +239,11 @@ export class Connection {
     const shaped = body !== null && typeof body === 'object' && typeof body.error === 'string' && typeof body.message === 'string';
     const told = shaped ? `${body.error}: ${body.message}` : `HTTP ${status}`;
     if (status === 401) return { code: 'unauthorized', message: told };
-    // 400 is what a live sync endpoint answers a GET without an upgrade (some servers in plain text):
-    // the endpoint is there, so it passes; so do 429 and 5xx. Each with the body's code if it has one.
-    if (status === 400 || status === 429 || status >= 500) return { code: shaped ? body.error : lost.code, message: `the socket could not be opened (${told})` };
+    // 400 is what a live sync endpoint answers this GET (it has no upgrade): the endpoint is there and
+    // the probe cannot tell why the socket failed, so it passes as connection-lost. 429 and 5xx pass
+    // with the body's code.
+    if (status === 400) return { ...lost, message: `the socket could not be opened (the endpoint answers: ${told})` };
+    if (status === 429 || status >= 500) return { code: shaped ? body.error : lost.code, message: `the server refused the socket for now (${told})` };
     if (status === 404 || !shaped) {
       return { code: 'not-a-sync-endpoint', message: `${url.pathname} is not a Cairn sync endpoint (${told}); check the server URL`, permanent: true };
     }
