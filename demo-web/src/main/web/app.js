@@ -156,6 +156,8 @@ async function start(/** @type {{user: string, token: string}} */ session, passp
   $('greeting').textContent = `Welcome back, ${session.user}`;
   cairn.subscribe(() => scheduleRender());
   cairn.on('error', (/** @type {Error} */ e) => message(e.message, true));
+  // A saveDelay holds online too now: save what the user typed last if the page goes away first.
+  addEventListener('pagehide', () => { cairn?.save(); });
   setInterval(renderDashboard, 1000);
   render();
   if (e2e && passphrase) await unlock(passphrase);
@@ -318,6 +320,10 @@ function renderDashboard() {
   $('dash-last-sync').textContent = s.lastSync ? ago(s.lastSync) : 'never';
   $('dash-pending').textContent = String(s.pending + s.unsaved);
   $('dash-replica').textContent = s.replica;
+  // Why sync is stuck, if it is (the status's lastError): e.g. a permanent failure or a change the server refused.
+  const syncError = $('dash-sync-error');
+  syncError.textContent = s.lastError ? `${s.lastError.code}: ${s.lastError.message}` : 'none';
+  syncError.classList.toggle('error', !!s.lastError);
   renderServerUsage();
   /** @type {HTMLInputElement} */ ($('offline-toggle')).checked = !!cairn.sync?.offline;
   renderE2e(s);

@@ -9,7 +9,7 @@
 // - The cache name carries VERSION; activating a new version deletes the older caches.
 // Served at /sw.js, so its scope is the whole site.
 
-const VERSION = 'v2';
+const VERSION = 'v3';
 const PREFIX = 'cairn-shell-';
 const CACHE = `${PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 4000;
@@ -19,7 +19,17 @@ const SHELL = [
   'app.js',
   'styles.css',
   'cairn/cairn.js',
+  'cairn/persister.js',
+  'cairn/handles.js',
+  'cairn/privacy.js',
+  'cairn/transfer.js',
+  'cairn/sync-port.js',
+  'cairn/open.js',
   'cairn/sync.js',
+  'cairn/connection.js',
+  'cairn/push-pipeline.js',
+  'cairn/pull-applier.js',
+  'cairn/waiters.js',
   'cairn/storage.js',
   'cairn/codec.js',
   'cairn/crdt.js',

@@ -10,46 +10,35 @@
 // syncing writes go into the durable outbox in the same step and are pushed by the SyncClient.
 // While the socket is up, syncing writes are saved at once so they can be pushed without waiting.
 
-import { HybridClock, isValidReplicaId } from './stamp.js';
+import { HybridClock, hlcHex } from './stamp.js';
 import { ReplicaState } from './crdt.js';
 import {
-  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, changeId, writeExport, readExport, instantText, canonical, WHOLE_SECTION,
+  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, canonical, WHOLE_SECTION,
 } from './codec.js';
-import {
-  ChangeTier, MemoryKv, WebStorageKv, IdbKv, Outbox, StorageError, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage,
-} from './storage.js';
-import { SyncClient } from './sync.js';
+import { ChangeTier, Outbox, StorageError } from './storage.js';
+/** @typedef {import('./sync.js').SyncClient} SyncClient */
+import { Persister, DEFAULT_POLICY, checkPolicy } from './persister.js';
+import * as privacy from './privacy.js';
+import * as transfer from './transfer.js';
+import * as port from './sync-port.js';
+import { openStores, loadState } from './open.js';
+
+export { ChangeTooLargeError } from './sync-port.js';
+import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
+
+export { DEFAULT_POLICY, ValidationError } from './persister.js';
+export { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
 import { E2eKey, ValueCipher, ChangeCipher } from './crypto.js';
 
 /** @typedef {import('./codec.js').Change} Change */
-/** @typedef {'context'|'sessionStorage'|'localStorage'|'all'} PersistTo */
-/**
- * @typedef {object} Policy
- * @property {PersistTo} persistTo which tiers keep the data besides memory
- * @property {boolean} autoSave save after saveDelay without an explicit save()
- * @property {boolean} sync whether the data leaves the device
- * @property {number} saveDelay millis
- * @property {boolean} debounce a new write pushes the deadline back
- */
+/** @typedef {import('./persister.js').Policy} Policy */
+/** @typedef {import('./persister.js').PersistTo} PersistTo */
 
 /** The standard sections (dev.cairn.engine.section.StandardSections). */
 export const STANDARD_SECTIONS = Object.freeze({
   preferences: 'map', ui: 'map', memory: 'map', features: 'map', cards: 'map', components: 'map', progress: 'map', state: 'map',
   chat: 'log', consent: 'log',
 });
-
-/** StoragePolicy.DEFAULT of the engine. @type {Policy} */
-export const DEFAULT_POLICY = Object.freeze({ persistTo: 'localStorage', autoSave: true, sync: true, saveDelay: 1000, debounce: true });
-
-const PERSIST_TO = ['context', 'sessionStorage', 'localStorage', 'all'];
-
-export class ValidationError extends Error {
-  /** @param {string} message */
-  constructor(message) {
-    super(message);
-    this.name = 'ValidationError';
-  }
-}
 
 /**
  * @typedef {object} OpenOptions
@@ -66,8 +55,14 @@ export class ValidationError extends Error {
  * @property {{local?: import('./storage.js').Kv, session?: import('./storage.js').Kv, logs?: import('./storage.js').Kv, outbox?: import('./storage.js').Kv}} [kv]
  * @property {BroadcastChannel|null} [channel]
  * @property {EndToEndOptions} [endToEnd] encrypt these sections' values on the device (see enableEndToEnd)
- * @property {typeof fetch} [fetch] for usage() and history() (default: the global fetch)
+ * @property {typeof fetch} [fetch] for usage(), history() and to learn why a socket was refused (default: the global fetch)
+ * @property {Partial<import('./sync.js').SyncClientOptions>} [sync] sync tuning (spec/vectors/sync/README.md): batchSize,
+ *   maxInFlight, maxFrameBytes (default 1 MiB: a change whose push frame alone is larger is refused when written), backoff...
  */
+
+/** How far ahead of the stamps issued the saved clock mark reaches: the clock is saved at most once per this much stamp time. */
+const CLOCK_LEASE_MILLIS = 2000n;
+
 /**
  * @typedef {object} EndToEndOptions
  * @property {string} passphrase the user's passphrase; never stored, never sent
@@ -85,40 +80,8 @@ export class Cairn {
     /** @type {Array<(e: Error) => void>} */
     const errorSinks = [];
     const onError = (/** @type {Error} */ e) => errorSinks.forEach((f) => f(e));
-    let replica = options.replica;
-    if (!replica) replica = browser ? (await claimReplicaId(options.user)).replica : newReplicaId();
-    if (!isValidReplicaId(replica)) throw new RangeError(`invalid replica id '${replica}'`);
-
-    const kv = { ...(options.kv ?? {}) };
-    const notes = [];
-    if (browser) {
-      const ls = webStorage('localStorage');
-      const ss = webStorage('sessionStorage');
-      if (!kv.local) kv.local = ls ? new WebStorageKv(ls, 'localStorage') : (notes.push('localStorage is unavailable'), new MemoryKv('localStorage (memory fallback)'));
-      if (!kv.session) kv.session = ss ? new WebStorageKv(ss, 'sessionStorage') : (notes.push('sessionStorage is unavailable'), new MemoryKv('sessionStorage (memory fallback)'));
-      const db = await openIndexedDb();
-      const prefix = `${options.user}\u0000`;
-      if (db) {
-        try {
-          if (!kv.logs) kv.logs = await IdbKv.open(db, 'logs', prefix, onError);
-          if (!kv.outbox) kv.outbox = await IdbKv.open(db, 'outbox', prefix, onError);
-        } catch (e) {
-          notes.push(`IndexedDB could not be read (${/** @type {Error} */ (e)?.message ?? e}): logs and outbox use localStorage`);
-          if (!(kv.logs instanceof IdbKv)) kv.logs = kv.local;
-          kv.outbox = kv.local;
-        }
-      } else {
-        notes.push('IndexedDB is unavailable: logs and outbox use localStorage');
-        kv.logs = kv.logs ?? kv.local;
-        kv.outbox = kv.outbox ?? kv.local;
-      }
-    }
-    const cairn = new Cairn(options, replica, {
-      local: kv.local ?? new MemoryKv('localStorage'),
-      session: kv.session ?? new MemoryKv('sessionStorage'),
-      logs: kv.logs ?? new MemoryKv('indexedDB'),
-      outbox: kv.outbox ?? new MemoryKv('indexedDB'),
-    }, errorSinks);
+    const { replica, kv, notes } = await openStores(options, browser, onError);
+    const cairn = new Cairn(options, replica, kv, errorSinks);
     // Told after open() returns, so listeners the app adds right away hear them; kept in storageNotes too.
     cairn.storageNotes = notes;
     if (notes.length) setTimeout(() => notes.forEach((n) => cairn.emit('error', Object.assign(new Error(n), { code: 'storage-unavailable' }))), 0);
@@ -175,15 +138,10 @@ export class Cairn {
     this.cursorChain = Promise.resolve();
     /** @type {Map<string, Policy>} */
     this.sectionPolicies = new Map();
-    for (const [s, p] of Object.entries(options.policies ?? {})) this.sectionPolicies.set(s, checkPolicy({ ...DEFAULT_POLICY, ...p }));
+    for (const [s, p] of Object.entries(options.policies ?? {})) this.sectionPolicies.set(s, checkPolicy({ ...DEFAULT_POLICY, ...p, delayed: 'saveDelay' in p }));
     /** @type {Map<string, Policy>} */
     this.keyPolicies = new Map();
-    /** @type {Map<string, {change: Change, due: number, policy: Policy}>} */
-    this.pendingSaves = new Map();
-    /** @type {Set<string>} */
-    this.saving = new Set();
-    /** @type {ReturnType<typeof setTimeout>|null} */
-    this.timer = null;
+    this.persister = new Persister(this);
     /** @type {Map<string, Set<Function>>} */
     this.listeners = new Map();
     /** @type {SyncClient|null} */
@@ -195,7 +153,10 @@ export class Cairn {
     this.privacy = this.readSetting('privacy', {});
     /** @type {Record<string, string>} section -> stamp of the clear a 'delete' privacy switch sent to the server */
     this.privacyDeleted = this.readSetting('privacy-deleted', {});
-    this.lastSaved = null;
+    /** @type {bigint} the clock mark saved in localStorage: no stamp at or below it is ever issued again */
+    this.clockMark = 0n;
+    /** @type {number|null} the server's frame limit, from its welcome */
+    this.serverFrameBytes = null;
 
     this.cards = new Cards(this);
     this.components = new Components(this);
@@ -226,27 +187,9 @@ export class Cairn {
     }
   }
 
-  /** @private @param {boolean} browser */
-  async load(browser) {
-    const changes = [
-      ...this.tiers.localStorage.load(), ...this.tiers.sessionStorage.load(),
-      ...(this.kv.logs !== this.kv.local ? this.tiers.indexedDB.load() : []),
-      ...this.outbox.entries().map((e) => e.change),
-    ];
-    for (const c of changes) {
-      try {
-        this.clock.restore(BigInt('0x' + c.stamp.slice(0, 16)));
-        this.replicaState.apply(c);
-      } catch (e) {
-        this.emit('error', /** @type {Error} */ (e));
-      }
-    }
-    const saved = this.readSetting(`clock:${this.replica}`, null);
-    if (typeof saved === 'string') this.clock.restore(saved);
-    if (browser) {
-      const live = await liveReplicas();
-      if (live) this.outbox.adopt((r) => !live.has(r), this.replica);
-    }
+  /** Reads what this device keeps (open.js). @private @param {boolean} browser */
+  load(browser) {
+    return loadState(this, browser);
   }
 
   // ------------------------------------------------------------------ sections and policies
@@ -263,7 +206,8 @@ export class Cairn {
 
   /** Sets a section's policy. @param {string} section @param {Partial<Policy>} policy */
   setPolicy(section, policy) {
-    this.sectionPolicies.set(section, checkPolicy({ ...this.policyFor(section), ...policy }));
+    const before = this.policyFor(section);
+    this.sectionPolicies.set(section, checkPolicy({ ...before, ...policy, delayed: 'saveDelay' in policy || !!before.delayed }));
   }
 
   /** Whether a section syncs (the policy and the user's privacy switch). @param {string} section */
@@ -282,65 +226,12 @@ export class Cairn {
    * @param {string} section @param {boolean} on @param {'keep'|'delete'} [serverCopy]
    */
   setSectionSync(section, on, serverCopy = 'keep') {
-    const kind = this.kind(section);
-    if (!kind) throw new RangeError(`unknown section '${section}'`);
-    if (serverCopy !== 'keep' && serverCopy !== 'delete') throw new RangeError(`serverCopy must be 'keep' or 'delete', not '${serverCopy}'`);
-    const wasOn = this.privacy[section] !== false;
-    if (!on) {
-      if (!wasOn && (serverCopy === 'keep' || this.privacyDeleted[section] !== undefined)) return;
-      this.privacy = { ...this.privacy, [section]: false };
-      this.writeSetting('privacy', this.privacy);
-      if (serverCopy === 'delete') {
-        const clears = kind === 'map'
-          ? [makeChange('clear', section, WHOLE_SECTION, undefined, this.clock.tick())]
-          : this.replicaState.log(section).streams().map((stream) => makeChange('clear', section, stream, undefined, this.clock.tick()));
-        const upTo = clears.length ? clears[clears.length - 1].stamp : this.clock.tick();
-        this.persistClock();
-        this.privacyDeleted = { ...this.privacyDeleted, [section]: upTo };
-        this.writeSetting('privacy-deleted', this.privacyDeleted);
-        if (clears.length) this.outbox.add(clears, this.replica); // pushed (see isPrivacyClear), never applied here
-        this.sync?.push();
-      }
-      this.channel?.postMessage({ type: 'privacy', from: this.replica });
-      this.emit('change', { changes: [], origin: 'local' });
-      return;
-    }
-    if (wasOn) return;
-    this.privacy = { ...this.privacy, [section]: true };
-    this.writeSetting('privacy', this.privacy);
-    const upTo = this.privacyDeleted[section];
-    if (upTo !== undefined) {
-      // The server's copy was deleted up to `upTo`: share this device's copy again, above it...
-      if (kind === 'map') {
-        for (const [key, e] of this.replicaState.map(section).sorted()) if (e.stamp <= upTo && e.value !== null) this.writeText('set', section, key, e.value);
-      } else {
-        const log = this.replicaState.log(section);
-        for (const stream of log.streams()) for (const e of log.entries(stream)) if (e.stamp <= upTo) this.writeText('append', section, stream, e.value);
-      }
-      // ...and apply the server's clear here too, which now hides only the old copies.
-      const streams = kind === 'map' ? [WHOLE_SECTION] : this.replicaState.log(section).streams();
-      for (const stream of streams) {
-        const clear = makeChange('clear', section, stream, undefined, upTo);
-        if (this.replicaState.apply(clear)) this.persist(clear, this.policyFor(section));
-      }
-      const rest = { ...this.privacyDeleted };
-      delete rest[section];
-      this.privacyDeleted = rest;
-      this.writeSetting('privacy-deleted', this.privacyDeleted);
-    }
-    this.outbox.add(this.replicaState.changesOf(section), this.replica);
-    // The server's changes to it were skipped while it was off: catch up from the start.
-    this.resetCursor();
-    this.sync?.resync(0);
-    this.channel?.postMessage({ type: 'privacy', from: this.replica });
-    this.sync?.push();
-    this.emit('change', { changes: [], origin: 'local' });
+    return privacy.setSectionSync(this, section, on, serverCopy);
   }
 
   /** A clear sent by a 'delete' privacy switch: pushed although its section does not sync. @param {Change} c */
   isPrivacyClear(c) {
-    const upTo = this.privacyDeleted[c.section];
-    return c.op === 'clear' && upTo !== undefined && c.stamp <= upTo;
+    return privacy.isPrivacyClear(this, c);
   }
 
   // ------------------------------------------------------------------ writes
@@ -352,10 +243,13 @@ export class Cairn {
 
   /** @private As write, with the value already JSON text. */
   writeText(op, section, target, text, policy) {
+    const p = policy ?? this.policyFor(section, op === 'set' || op === 'delete' ? target : undefined);
+    // checked before the clock ticks: a refused write changes nothing
+    if (p.sync && this.privacy[section] !== false) this.checkFits(makeChange(op, section, target, text, `7fffffffffffffff@${this.replica}`));
     const change = makeChange(op, section, target, text, this.clock.tick());
-    this.persistClock();
+    this.reserveClock();
     if (this.replicaState.apply(change)) {
-      this.record(change, policy ?? this.policyFor(section, op === 'set' || op === 'delete' ? target : undefined));
+      this.record(change, p);
       this.channel?.postMessage({ type: 'changes', from: this.replica, changes: [encodeChange(change)] });
       this.emit('change', { changes: [change], origin: 'local' });
     }
@@ -364,25 +258,7 @@ export class Cairn {
 
   /** @private @param {Change} change @param {Policy} policy */
   record(change, policy) {
-    const id = change.op === 'set' || change.op === 'delete' ? `${change.section}\u0000m\u0000${change.key}` : changeId(change);
-    const now = this.wall();
-    const prior = this.pendingSaves.get(id);
-    const live = this.sync?.status === 'live' || this.sync?.status === 'catching-up';
-    let due = policy.autoSave ? now + policy.saveDelay : Infinity;
-    if (!policy.debounce && prior) due = Math.min(due, prior.due);
-    if (live && policy.sync && this.privacy[change.section] !== false) due = now;
-    this.pendingSaves.set(id, { change, due, policy });
-    this.schedule();
-  }
-
-  /** @private */
-  schedule() {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    let next = Infinity;
-    for (const p of this.pendingSaves.values()) next = Math.min(next, p.due);
-    if (next === Infinity) return;
-    this.timer = setTimeout(() => this.flush(false), Math.max(0, next - this.wall()));
+    this.persister.record(change, policy);
   }
 
   /**
@@ -390,225 +266,88 @@ export class Cairn {
    * IndexedDB has committed them.
    * @param {boolean} [all] @param {(id: string) => boolean} [only]
    */
-  async flush(all = true, only) {
-    const now = this.wall();
-    const batch = [];
-    for (const [id, p] of this.pendingSaves) {
-      if ((all || p.due <= now) && (!only || only(id))) {
-        batch.push([id, p]);
-        this.pendingSaves.delete(id);
-      }
-    }
-    this.schedule();
-    if (batch.length === 0) return;
-    /** @type {Change[]} */
-    const toSend = [];
-    let holdCursor = false;
-    for (const [id, p] of batch) {
-      this.saving.add(id);
-      this.persist(p.change, p.policy);
-      if (p.policy.sync && this.privacy[p.change.section] !== false) {
-        toSend.push(p.change);
-        if (!isDurable(p.policy.persistTo)) holdCursor = true;
-      }
-    }
-    // A syncing write kept only in memory or this tab gets a seq above the cursor we have now; the
-    // saved cursor must stay below it so the next load catches it up again (see coverCursor).
-    if (holdCursor && this.sync) this.coverCursor(this.sync.cursor, true);
-    if (toSend.length) this.outbox.add(toSend, this.replica);
-    this.emit('change', { changes: [], origin: 'local' });
-    this.sync?.push();
-    await Promise.all([this.kv.logs, this.kv.outbox].map((k) => (k instanceof IdbKv ? k.flush() : undefined)));
-    for (const [id] of batch) this.saving.delete(id);
-    this.lastSaved = this.wall();
-    this.emit('change', { changes: [], origin: 'local' });
+  flush(all = true, only) {
+    return this.persister.flush(all, only);
   }
 
   /** Saves everything pending now. */
   save() {
-    return this.flush(true);
+    return this.persister.flush(true);
   }
 
-  /**
-   * Writes a change to its tiers; true if it is now in durable storage (localStorage or IndexedDB,
-   * IndexedDB still committing asynchronously), false if it is kept only in memory or this tab's
-   * sessionStorage, or a store refused it.
-   * @private @param {Change} change @param {Policy} policy
-   */
+  /** Writes a change to its tiers; true if it is now durable (see Persister.persist). @private @param {Change} change @param {Policy} policy */
   persist(change, policy) {
-    let ok = true;
-    // A map section's clear reaches every tier a key of it may live in (keys can have their own persistTo),
-    // so each purges its rows and keeps the watermark.
-    const tiers = change.op === 'clear' && change.stream === WHOLE_SECTION
-      ? [this.tiers.sessionStorage, this.tiers.localStorage]
-      : this.tiersFor(change.section, policy.persistTo);
-    for (const tier of tiers) ok = tier.write([change]) && ok;
-    return ok && isDurable(policy.persistTo);
+    return this.persister.persist(change, policy);
   }
 
-  /** @private @param {string} section @param {PersistTo} persistTo */
-  tiersFor(section, persistTo) {
-    const log = this.kind(section) === 'log';
-    const durable = log ? this.tiers.indexedDB : this.tiers.localStorage;
-    switch (persistTo) {
-      case 'context': return [];
-      case 'sessionStorage': return [this.tiers.sessionStorage];
-      case 'localStorage': return [durable];
-      default: return [this.tiers.sessionStorage, durable];
-    }
-  }
+  /** Writes not yet saved, by id. */
+  get pendingSaves() { return this.persister.pending; }
+  /** Ids being saved. */
+  get saving() { return this.persister.saving; }
+  /** The save timer (tests stop it). */
+  get timer() { return this.persister.timer; }
+  /** @type {number|null} millis of the last save */
+  get lastSaved() { return this.persister.lastSaved; }
 
-  /**
-   * Merges changes from elsewhere (server, other tab, import); returns how many altered the state.
-   * @param {Change[]} changes @param {'remote'|'tab'|'import'} origin
-   */
+  /** Merges changes from elsewhere (server, other tab, import); returns how many altered the state (remote.js). @param {Change[]} changes @param {'remote'|'tab'|'import'} origin */
   merge(changes, origin) {
-    /** @type {Change[]} */
-    const applied = [];
-    for (const c of changes) if (this.mergeOne(c, origin).applied) applied.push(c);
-    this.merged(applied, origin);
-    return applied.length;
+    return port.merge(this, changes, origin);
   }
 
-  /**
-   * Applies a page of server changes (with their seqs) and then moves the sync cursor to `cursor`
-   * (PROTOCOL.md 3.2); the cursor is saved no earlier than the changes it covers. Returns how many
-   * changes altered the state. Like the engine's applyRemote(changes, cursor), server changes are
-   * taken whatever this device's clock says (the server enforced its bound), and the clock moves
-   * past them.
-   * @param {Array<{seq: number, change: Change}>} entries @param {number} cursor
-   */
+  /** Applies a page of server changes, then moves the sync cursor (remote.js). @param {Array<{seq: number, change: Change}>} entries @param {number} cursor */
   applyRemote(entries, cursor) {
-    /** @type {Change[]} */
-    const applied = [];
-    let covered = cursor;
-    for (const { seq, change } of entries) {
-      if (this.privacy[change.section] === false) continue; // sync switched off here: not applied (see setSectionSync)
-      const r = this.mergeOne(change, 'remote');
-      if (r.applied) applied.push(change);
-      if (!r.durable) covered = Math.min(covered, seq - 1);
-    }
-    this.merged(applied, 'remote');
-    this.coverCursor(covered, covered < cursor);
-    return applied.length;
+    return port.applyRemote(this, entries, cursor);
   }
 
-  /**
-   * One change from elsewhere: applied to memory, and written to its tiers (server changes always,
-   * even when they lose in memory, so the tiers hold what the cursor claims).
-   * @private @param {Change} c @param {'remote'|'tab'|'import'} origin
-   * @returns {{applied: boolean, durable: boolean}}
-   */
+  /** @private @param {Change} c @param {'remote'|'tab'|'import'} origin */
   mergeOne(c, origin) {
-    try {
-      this.replicaState.check(c);
-    } catch (e) {
-      this.emit('error', /** @type {Error} */ (e));
-      return { applied: false, durable: false };
-    }
-    if (origin === 'remote') {
-      this.clock.advance(c.stamp); // the server checked it against its own bound
-    } else {
-      try {
-        this.clock.observe(c.stamp);
-      } catch (e) {
-        // A stamp too far ahead of this device's clock: keep it (it is the user's data), do not jump the clock.
-        if (origin === 'import') throw e;
-      }
-    }
-    const applied = this.replicaState.apply(c);
-    const key = c.op === 'set' || c.op === 'delete' ? c.key : undefined;
-    const policy = this.policyFor(c.section, key);
-    if (origin === 'import') {
-      if (applied) this.record(c, policy);
-      return { applied, durable: false };
-    }
-    // Remote and other tabs' changes are kept at once (merge-on-write keeps the winner per key).
-    if (applied || origin === 'remote') return { applied, durable: this.persist(c, policy) };
-    return { applied, durable: true };
+    return port.mergeOne(this, c, origin);
   }
 
   /** @private @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
   merged(applied, origin) {
-    if (applied.length) {
-      this.persistClock();
-      if (origin === 'import') this.channel?.postMessage({ type: 'changes', from: this.replica, changes: applied.map(encodeChange) });
-      this.emit('change', { changes: applied, origin });
-    }
+    return port.merged(this, applied, origin);
   }
 
-  /**
-   * Saves the sync cursor `upTo` once the writes queued so far have committed (IndexedDB is
-   * asynchronous), so a saved cursor never claims a change that is not saved (PROTOCOL.md 3.2).
-   *
-   * Keys kept only in memory (persistTo 'context') or in this tab's sessionStorage: a reload (or a
-   * new tab) loses them, and only a catch-up from below their seq brings them back (catch-up sends
-   * current state). So a server change that this page could not keep durably (such a key, an
-   * unknown section, or a store that refused the write, e.g. quota exceeded) holds the saved cursor
-   * just below its seq for the rest of this page's life (`hold`); a local syncing write to such a key
-   * holds it at the cursor of that moment, below the seq the server will give it. The next load
-   * then catches up from there, which re-sends those keys and everything newer. Apps whose syncing
-   * keys are all in localStorage or IndexedDB resume where they stopped; catching up from 0, the
-   * alternative, would re-send the whole state on every load.
-   * @private @param {number} upTo @param {boolean} [hold]
-   */
+  /** Saves the sync cursor once the writes it covers are saved (remote.js). @private @param {number} upTo @param {boolean} [hold] */
   coverCursor(upTo, hold = false) {
-    const idb = [this.kv.logs, this.kv.outbox].filter((k, i, all) => k instanceof IdbKv && all.indexOf(k) === i);
-    const failuresBefore = idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0);
-    this.cursorChain = this.cursorChain.then(async () => {
-      if (this.cursorHeld) return;
-      await Promise.all(idb.map((k) => /** @type {IdbKv} */ (k).flush()));
-      if (this.cursorHeld) return;
-      if (idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0) !== failuresBefore) {
-        this.cursorHeld = true; // a write it covers may have failed
-        return;
-      }
-      if (hold) this.cursorHeld = true;
-      const target = Math.max(0, upTo);
-      if (target !== this.savedCursor && this.writeSetting('cursor', target)) this.savedCursor = target;
-    }).catch((e) => this.emit('error', e));
-  }
-
-  /** The server lost or reset this user's data (its head is below our cursor): it resends from 0. @private */
-  resetCursor() {
-    this.cursorChain = this.cursorChain.then(() => {
-      this.cursorHeld = false;
-      if (this.writeSetting('cursor', 0)) this.savedCursor = 0;
-    });
+    return port.coverCursor(this, upTo, hold);
   }
 
   /** @private */
-  persistClock() {
-    this.writeSetting(`clock:${this.replica}`, this.clock.last());
+  resetCursor() {
+    return port.resetCursor(this);
+  }
+
+  /**
+   * Keeps a clock mark in localStorage a little ahead of the stamps issued, so it is written about
+   * once per CLOCK_LEASE_MILLIS of stamps, not on every write; a reload restores the clock to the
+   * mark, above every stamp this replica issued, so none is ever issued twice. Call after tick(),
+   * before the stamp leaves (synchronously).
+   * @private
+   */
+  reserveClock() {
+    const last = BigInt('0x' + this.clock.last());
+    if (last < this.clockMark) return;
+    const mark = ((last >> 16n) + CLOCK_LEASE_MILLIS) << 16n;
+    if (this.writeSetting(`clock:${this.replica}`, hlcHex(mark))) this.clockMark = mark;
+  }
+
+  /** The largest push frame a change may need: the server's (its welcome), else the client's option (default 1 MiB). */
+  maxFrameBytes() {
+    return port.maxFrameBytes(this);
+  }
+
+  /** Refuses a change whose push frame alone would exceed the server's limit (sync-port.js). @private @param {Change} change */
+  checkFits(change) {
+    return port.checkFits(this, change);
   }
 
   // ------------------------------------------------------------------ sync
 
   /** Starts the sync client (done by open() when a server is given). */
   startSync() {
-    const server = this.options.server;
-    if (!server || this.sync) return this.sync;
-    this.sync = new SyncClient({
-      url: server.url,
-      token: server.token,
-      replica: this.replica,
-      cursor: this.savedCursor, // resume where the last page stopped (see coverCursor for memory-only keys)
-      pending: () => this.outbox.entries(this.replica).filter((e) => this.isSyncing(e.change.section) || this.isPrivacyClear(e.change)),
-      acked: (ids) => { this.outbox.remove(ids); this.emit('change', { changes: [], origin: 'remote' }); },
-      apply: (_changes, cursor, entries) => { this.applyRemote(entries, cursor); },
-      covered: (cursor) => this.coverCursor(cursor),
-      reset: () => this.resetCursor(),
-      onStatus: (status) => {
-        if (status === 'live' || status === 'catching-up') this.flush(true, (id) => this.pendingSaves.get(id)?.policy.sync === true);
-        this.emit('status', status);
-        this.emit('change', { changes: [], origin: 'remote' });
-      },
-      onError: (e) => this.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
-      WebSocket: this.options.WebSocket,
-      cipher: this.cipher,
-    });
-    this.sync.start();
-    return this.sync;
+    return port.startSync(this);
   }
 
   /**
@@ -663,36 +402,27 @@ export class Cairn {
     await this.sync.syncNow();
   }
 
-  /** The sync client's last problem ({code, message}), e.g. quota-exceeded; null when none. */
+  /** The sync client's last problem ({code, message}), e.g. quota-exceeded; null when none (or once it is over). */
   get lastError() {
     return this.sync ? this.sync.lastError : null;
+  }
+
+  /** The sync status: {state, pending (unacknowledged local changes), error (the last problem's code or null), lastError, cursor}. */
+  get syncStatus() {
+    const lastError = this.lastError;
+    return { state: this.status, pending: this.outbox.entries(this.replica).length, error: lastError?.code ?? null, lastError, cursor: this.sync?.cursor ?? 0 };
   }
 
   // ------------------------------------------------------------------ what the server keeps (issue 7)
 
   /** GET on the sync server's HTTP API with the sync token. @private @param {string} path */
-  async serverGet(path) {
-    const server = this.options.server;
-    if (!server) throw new Error('no sync server configured');
-    const url = new URL(server.url, globalThis.location?.href);
-    url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
-    url.pathname = path;
-    url.search = '';
-    const fetchFn = this.options.fetch ?? globalThis.fetch;
-    const response = await fetchFn(url.toString(), {
-      headers: { Authorization: `Bearer ${await server.token()}`, Accept: 'application/json' },
-      cache: 'no-store',
-    });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      throw Object.assign(new Error(`${body.error ?? response.status}: ${body.message ?? response.statusText}`), { code: body.error, status: response.status });
-    }
-    return body;
+  serverGet(path) {
+    return transfer.serverGet(this, path);
   }
 
   /** Bytes this user holds on the server against the quota: {usedBytes, quotaBytes (0: no limit), unlimited, overQuota, historyMillis}. */
   usage() {
-    return this.serverGet('/api/usage');
+    return transfer.usage(this);
   }
 
   /**
@@ -700,9 +430,8 @@ export class Cairn {
    * [{value, deleted, stamp, replacedAt, replacedAtMillis}].
    * @param {string} section @param {string} key
    */
-  async history(section, key) {
-    const body = await this.serverGet(`/api/history/${encodeURIComponent(section)}/${encodeURIComponent(key)}`);
-    return body.entries;
+  history(section, key) {
+    return transfer.history(this, section, key);
   }
 
   /**
@@ -711,8 +440,7 @@ export class Cairn {
    * @param {string} section @param {string} key @param {{value: unknown, deleted: boolean}} version
    */
   restore(section, key, version) {
-    if (this.kind(section) !== 'map') throw new Error(`section '${section}' is not a map section`);
-    return version.deleted ? this.write('delete', section, key) : this.write('set', section, key, version.value);
+    return transfer.restore(this, section, key, version);
   }
 
   // ------------------------------------------------------------------ whole state
@@ -725,14 +453,21 @@ export class Cairn {
    * @param {string[]} [sections]
    */
   exportData(sections) {
-    return writeExport(this.replica, this.wall(), this.replicaState, sections ?? Object.keys(this.kinds));
+    return transfer.exportData(this, sections);
   }
 
   /** Imports an export document: all-or-nothing check, then a merge that syncs. @param {string} document */
   importData(document) {
-    const changes = readExport(document, (s) => this.kinds[s]);
-    for (const c of changes) this.clock.check(c.stamp); // all or nothing: a stamp too far ahead refuses the whole file
-    return { changesRead: changes.length, changesApplied: this.merge(changes, 'import') };
+    return transfer.importData(this, document);
+  }
+
+  /**
+   * Reads and checks a whole file before anything of it is written (all or nothing): a stamp too far
+   * ahead, or a change too large for any push frame (ChangeTooLargeError), refuses the whole file.
+   * @private @param {string} document
+   */
+  readImport(document) {
+    return transfer.readImport(this, document);
   }
 
   /**
@@ -743,22 +478,7 @@ export class Cairn {
    * @param {string} document
    */
   restoreData(document) {
-    const changes = readExport(document, (s) => this.kinds[s]);
-    for (const c of changes) this.clock.check(c.stamp);
-    const merged = this.merge(changes, 'import');
-    let restored = 0;
-    for (const c of changes) {
-      if (c.op === 'set' && this.replicaState.map(c.section).value(c.key) === null) {
-        this.writeText('set', c.section, c.key, c.value);
-        restored++;
-      } else if (c.op === 'append' && !this.replicaState.log(c.section).entries(c.stream).some((e) => e.stamp === c.stamp || e.value === c.value)) {
-        // An entry with the same text is the same entry restored before (entries carry their own
-        // time); file order is stamp order, so the history keeps its order.
-        this.writeText('append', c.section, c.stream, c.value);
-        restored++;
-      }
-    }
-    return { changesRead: changes.length, changesApplied: merged + restored, restored };
+    return transfer.restoreData(this, document);
   }
 
   /**
@@ -768,17 +488,7 @@ export class Cairn {
    * @param {string} section
    */
   clear(section) {
-    let n = 0;
-    if (this.kind(section) === 'map') {
-      n = this.replicaState.map(section).liveSize();
-      this.write('clear', section, WHOLE_SECTION);
-    } else if (this.kind(section) === 'log') {
-      for (const stream of this.replicaState.log(section).streams()) {
-        n += this.replicaState.log(section).size(stream);
-        this.write('clear', section, stream);
-      }
-    } else throw new RangeError(`unknown section '${section}'`);
-    return n;
+    return transfer.clear(this, section);
   }
 
   /** Canonical encoding of the state (byte-identical on converged replicas). */
@@ -788,30 +498,7 @@ export class Cairn {
 
   /** Storage use and sync state, for a dashboard. */
   stats() {
-    const sections = Object.keys(this.kinds).sort().map((name) => ({
-      name, kind: this.kinds[name], live: this.replicaState.liveSize(name), syncing: this.isSyncing(name),
-      encrypted: !!this.cipher?.covers(name), persistTo: this.policyFor(name).persistTo,
-    }));
-    return {
-      user: this.user,
-      replica: this.replica,
-      status: this.status,
-      lastSync: this.sync?.lastSync ?? null,
-      lastSaved: this.lastSaved,
-      cursor: this.sync?.cursor ?? 0,
-      syncError: this.sync?.lastError?.message ?? null,
-      keyId: this.keyId,
-      unsaved: this.pendingSaves.size,
-      pending: this.outbox.entries(this.replica).length,
-      outbox: this.outbox.size(),
-      bytes: {
-        memory: 2 * canonical(this.replicaState).length,
-        sessionStorage: this.tiers.sessionStorage.bytes(),
-        localStorage: this.tiers.localStorage.bytes() + this.kv.local.bytes(`cairn:${this.user}:`),
-        indexedDB: this.kv.logs !== this.kv.local ? this.tiers.indexedDB.bytes() + this.outbox.bytes() : 0,
-      },
-      sections,
-    };
+    return transfer.stats(this);
   }
 
   // ------------------------------------------------------------------ state handles and events
@@ -893,317 +580,6 @@ export class Cairn {
     await this.cursorChain;
     this.sync?.stop();
     this.channel?.close();
-    if (this.timer) clearTimeout(this.timer);
-  }
-}
-
-/** Whether a tier choice keeps data across reloads and tabs (localStorage or IndexedDB). @param {PersistTo} persistTo */
-function isDurable(persistTo) {
-  return persistTo === 'localStorage' || persistTo === 'all';
-}
-
-/** @param {Policy} p */
-function checkPolicy(p) {
-  if (!PERSIST_TO.includes(p.persistTo)) throw new RangeError(`persistTo must be one of ${PERSIST_TO.join(', ')}, not '${p.persistTo}'`);
-  if (!(Number.isFinite(p.saveDelay) && p.saveDelay >= 0)) throw new RangeError(`saveDelay must be >= 0 ms, not ${p.saveDelay}`);
-  return Object.freeze({ persistTo: p.persistTo, autoSave: !!p.autoSave, sync: !!p.sync, saveDelay: p.saveDelay, debounce: !!p.debounce });
-}
-
-/**
- * One persistent value: the original hook's value, setValue, isDirty, isSaving, save().
- * @template T
- */
-export class StateHandle {
-  /**
-   * @param {Cairn} cairn @param {string} key @param {T} defaultValue
-   * @param {Partial<Policy> & {validate?: (value: T) => boolean, defaultValue?: T, section?: string}} options
-   */
-  constructor(cairn, key, defaultValue, options) {
-    this.cairn = cairn;
-    this.key = key;
-    this.section = options.section ?? 'state';
-    this.defaultValue = defaultValue !== undefined ? defaultValue : options.defaultValue;
-    this.validate = options.validate;
-    const { validate, defaultValue: _d, section, ...policy } = options;
-    this.policy = checkPolicy({ ...cairn.policyFor(this.section), ...policy });
-    cairn.keyPolicies.set(`${this.section}\u0000${key}`, this.policy);
-    this.id = `${this.section}\u0000m\u0000${key}`;
-  }
-
-  /** @returns {T} */
-  get value() {
-    return this.cairn.get(this.section, this.key, this.defaultValue);
-  }
-
-  /** Sets the value (or applies an updater to the current one); a rejected value throws ValidationError. @param {T | ((prev: T) => T)} next */
-  setValue(next) {
-    const value = typeof next === 'function' ? /** @type {(prev: T) => T} */ (next)(this.value) : next;
-    if (this.validate && !this.validate(value)) throw new ValidationError(`value for '${this.key}' was rejected by its validator; the old value stays`);
-    this.cairn.write('set', this.section, this.key, value, this.policy);
-  }
-
-  /** True while a write has not yet been saved to its tiers. */
-  get isDirty() {
-    return this.cairn.pendingSaves.has(this.id);
-  }
-
-  get isSaving() {
-    return this.cairn.saving.has(this.id);
-  }
-
-  /** Saves this value now. */
-  save() {
-    return this.cairn.flush(true, (id) => id === this.id);
-  }
-
-  /** Deletes the value (back to the default). */
-  reset() {
-    this.cairn.write('delete', this.section, this.key, undefined, this.policy);
-  }
-
-  /** Called when this value changes, from anywhere. @param {(value: T) => void} fn */
-  subscribe(fn) {
-    return this.cairn.subscribe((e) => {
-      if (e.changes.length === 0 || e.changes.some((c) => c.section === this.section && 'key' in c && c.key === this.key)) fn(this.value);
-    });
-  }
-}
-
-/** Expandable cards (useExpandableCard), stored field by field under `card-<id>/`. */
-export class Cards {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} id @param {boolean} [defaultExpanded] */
-  card(id, defaultExpanded = false) {
-    const c = this.cairn;
-    const p = `card-${id}/`;
-    const touch = () => c.write('set', 'cards', p + 'lastInteraction', instantText(c.wall()));
-    return {
-      id,
-      get isExpanded() { return /** @type {boolean} */ (c.get('cards', p + 'isExpanded', defaultExpanded)); },
-      get isVisible() { return /** @type {boolean} */ (c.get('cards', p + 'isVisible', true)); },
-      get lastInteraction() { return /** @type {string|undefined} */ (c.get('cards', p + 'lastInteraction')); },
-      /** @param {boolean} v */ setExpanded(v) { c.write('set', 'cards', p + 'isExpanded', v); touch(); },
-      expand() { this.setExpanded(true); },
-      collapse() { this.setExpanded(false); },
-      toggle() { const next = !this.isExpanded; this.setExpanded(next); return next; },
-      /** @param {boolean} v */ setVisible(v) { c.write('set', 'cards', p + 'isVisible', v); touch(); },
-      /** @param {string} name */ customData(name) { return c.get('cards', p + 'customData/' + name); },
-      /** @param {string} name @param {unknown} value */ putCustomData(name, value) { c.write('set', 'cards', p + 'customData/' + name, value); touch(); },
-    };
-  }
-
-  /** Ids of every card with stored state. */
-  ids() {
-    const ids = new Set();
-    for (const [k] of this.cairn.entries('cards', 'card-')) {
-      const slash = k.indexOf('/');
-      if (slash > 5) ids.add(k.slice(5, slash));
-    }
-    return [...ids].sort();
-  }
-}
-
-/** Show/hide components (useVisibleComponent), under `component-<id>/`. */
-export class Components {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} id @param {boolean} [defaultVisible] */
-  component(id, defaultVisible = true) {
-    const c = this.cairn;
-    const p = `component-${id}/`;
-    return {
-      id,
-      get isVisible() { return /** @type {boolean} */ (c.get('components', p + 'isVisible', defaultVisible)); },
-      get isEnabled() { return /** @type {boolean} */ (c.get('components', p + 'isEnabled', true)); },
-      get lastState() { return /** @type {string|undefined} */ (c.get('components', p + 'lastState')); },
-      /** @param {boolean} v */ setVisible(v) { c.write('set', 'components', p + 'isVisible', v); },
-      show() { this.setVisible(true); },
-      hide() { this.setVisible(false); },
-      toggle() { const next = !this.isVisible; this.setVisible(next); return next; },
-      /** @param {boolean} v */ setEnabled(v) { c.write('set', 'components', p + 'isEnabled', v); },
-      /** @param {string} s */ setLastState(s) { c.write('set', 'components', p + 'lastState', s); },
-    };
-  }
-}
-
-/**
- * Waivers and consent (useWaiverPersistence): an append-only audit trail per waiver in the
- * `consent` log. Validity is derived: the latest event for the version is a signature, not expired.
- */
-export class Consent {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} waiverId @param {string} version @param {number|null} [validForMillis] @param {Record<string, unknown>|null} [data] */
-  sign(waiverId, version, validForMillis = null, data = null) {
-    const now = this.cairn.wall();
-    /** @type {Record<string, unknown>} */
-    const body = { type: 'signed', version, at: instantText(now) };
-    if (validForMillis != null) body.expiresAt = instantText(now + validForMillis);
-    if (data != null) body.data = data;
-    this.cairn.write('append', 'consent', waiverId, body);
-  }
-
-  /** @param {string} waiverId @param {string} version */
-  revoke(waiverId, version) {
-    this.cairn.write('append', 'consent', waiverId, { type: 'revoked', version, at: instantText(this.cairn.wall()) });
-  }
-
-  /** Every event of a waiver, oldest first. @param {string} waiverId */
-  history(waiverId) {
-    return this.cairn.replicaState.log('consent').entries(waiverId).map((e) => ({ ...JSON.parse(e.value), stamp: e.stamp }));
-  }
-
-  /** @param {string} waiverId @param {string} version */
-  latest(waiverId, version) {
-    return this.history(waiverId).filter((e) => e.version === version).pop();
-  }
-
-  /** @param {string} waiverId @param {string} version */
-  hasValidWaiver(waiverId, version) {
-    const e = this.latest(waiverId, version);
-    return !!e && e.type === 'signed' && (!e.expiresAt || Date.parse(e.expiresAt) > this.cairn.wall());
-  }
-
-  /** A handle for one waiver version: { hasValidWaiver, waiver, sign, revoke, history }. @param {string} waiverId @param {string} version */
-  waiver(waiverId, version) {
-    const self = this;
-    return {
-      get hasValidWaiver() { return self.hasValidWaiver(waiverId, version); },
-      get waiver() { return self.latest(waiverId, version) ?? null; },
-      /** @param {number|null} [validForMillis] @param {Record<string, unknown>|null} [data] */
-      sign(validForMillis, data) { self.sign(waiverId, version, validForMillis, data); },
-      revoke() { self.revoke(waiverId, version); },
-      history() { return self.history(waiverId); },
-    };
-  }
-}
-
-/** Onboarding and assessment progress (useProgressPersistence), field by field in `progress`. */
-export class Progress {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} stepId @param {boolean} completed */
-  updateOnboarding(stepId, completed) {
-    if (completed) this.cairn.write('set', 'progress', `onboarding/steps/${stepId}`, true);
-    else if (this.cairn.get('progress', `onboarding/steps/${stepId}`) !== undefined) this.cairn.write('delete', 'progress', `onboarding/steps/${stepId}`);
-  }
-
-  /** @param {string} stepId */
-  setCurrentStep(stepId) {
-    this.cairn.write('set', 'progress', 'onboarding/currentStep', stepId);
-  }
-
-  /** @returns {{completedSteps: string[], currentStep: string|null}} */
-  get onboarding() {
-    const steps = this.cairn.entries('progress', 'onboarding/steps/').filter(([, v]) => v === true).map(([k]) => k.slice(17));
-    return { completedSteps: steps, currentStep: this.cairn.get('progress', 'onboarding/currentStep', null) };
-  }
-
-  /** @param {string} questionId @param {unknown} value */
-  answer(questionId, value) {
-    this.cairn.write('set', 'progress', `assessment/answers/${questionId}`, value);
-  }
-
-  /** @param {number|null} [score] */
-  completeAssessment(score = null) {
-    this.cairn.write('set', 'progress', 'assessment/completedAt', instantText(this.cairn.wall()));
-    if (score != null) this.cairn.write('set', 'progress', 'assessment/score', score);
-  }
-
-  /** Deletes every assessment key (start over). */
-  resetAssessment() {
-    for (const [k] of this.cairn.entries('progress', 'assessment/')) this.cairn.write('delete', 'progress', k);
-  }
-
-  get assessment() {
-    /** @type {Record<string, unknown>} */
-    const answers = {};
-    for (const [k, v] of this.cairn.entries('progress', 'assessment/answers/')) answers[k.slice(19)] = v;
-    const completedAt = this.cairn.get('progress', 'assessment/completedAt', null);
-    return { answers, isComplete: completedAt !== null, completedAt, score: this.cairn.get('progress', 'assessment/score', null) };
-  }
-}
-
-/** Chat history: one `chat` log stream per conversation. */
-export class Chat {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    this.cairn = cairn;
-  }
-
-  /** @param {string} conversation @param {string} role @param {string} text @param {Record<string, unknown>} [metadata] */
-  append(conversation, role, text, metadata) {
-    /** @type {Record<string, unknown>} */
-    const body = { role, text, at: instantText(this.cairn.wall()) };
-    if (metadata && Object.keys(metadata).length) body.metadata = metadata;
-    return this.cairn.write('append', 'chat', conversation, body);
-  }
-
-  /** @param {string} conversation */
-  history(conversation) {
-    return this.cairn.replicaState.log('chat').entries(conversation).map((e) => ({ ...JSON.parse(e.value), stamp: e.stamp }));
-  }
-
-  /** @param {string} conversation */
-  clear(conversation) {
-    this.cairn.write('clear', 'chat', conversation);
-  }
-
-  conversations() {
-    return this.cairn.replicaState.log('chat').streams();
-  }
-}
-
-/** A plain key-value map section (memory facts, ui state, features). */
-export class KeyValues {
-  /** @param {Cairn} cairn @param {string} section */
-  constructor(cairn, section) {
-    this.cairn = cairn;
-    this.section = section;
-  }
-
-  /** @param {string} key @param {unknown} [fallback] */
-  get(key, fallback) { return this.cairn.get(this.section, key, fallback); }
-  /** @param {string} key @param {unknown} value */
-  set(key, value) { this.cairn.write('set', this.section, key, value); }
-  /** @param {string} key */
-  remove(key) { this.cairn.write('delete', this.section, key); }
-  /** @param {string} fact @param {unknown} value */
-  remember(fact, value) { this.set(fact, value); }
-  /** @param {string} fact */
-  recall(fact) { return this.get(fact); }
-  /** @param {string} fact */
-  forget(fact) { this.remove(fact); }
-  /** Every live entry, sorted by key. */
-  all() { return this.cairn.entries(this.section); }
-}
-
-/** User preferences (theme, accessibility, privacy). */
-export class Preferences extends KeyValues {
-  /** @param {Cairn} cairn */
-  constructor(cairn) {
-    super(cairn, 'preferences');
-  }
-
-  get theme() {
-    return /** @type {string} */ (this.get('theme', 'system'));
-  }
-
-  /** @param {string} theme */
-  setTheme(theme) {
-    this.set('theme', theme);
+    this.persister.stop();
   }
 }

@@ -45,7 +45,7 @@ export class ProtocolError extends Error {
 /** @typedef {import('./codec.js').Change} Change */
 /**
  * @typedef {{type:'hello', protocol:number, replica:string, cursor:number}
- *  | {type:'welcome', protocol:number, user:string, head:number, maxBatch:number, maxAheadMillis:number, sections?:Record<string, string>}
+ *  | {type:'welcome', protocol:number, user:string, head:number, maxBatch:number, maxAheadMillis:number, maxFrameBytes?:number, sections?:Record<string,string>}
  *  | {type:'changes', changes:Array<{seq:number, change:Change}>, cursor:number}
  *  | {type:'caught-up', cursor:number}
  *  | {type:'push', batch:number, changes:Change[]}
@@ -92,11 +92,13 @@ export function decodeFrame(text) {
     case 'hello':
       return { type, protocol: num(root, 'protocol'), replica: str(root, 'replica'), cursor: num(root, 'cursor') };
     case 'welcome': {
-      /** @type {Frame} */
+      /** @type {any} */
       const frame = {
         type, protocol: num(root, 'protocol'), user: str(root, 'user'), head: num(root, 'head'),
         maxBatch: num(root, 'maxBatch'), maxAheadMillis: num(root, 'maxAheadMillis'),
       };
+      // Optional: the frame limit (1 MiB when absent).
+      if (member(root, 'maxFrameBytes') !== undefined) frame.maxFrameBytes = num(root, 'maxFrameBytes');
       // Optional (PROTOCOL.md 3.1): every section the server knows, name -> kind. Members a
       // server frame does not define are ignored, so servers can add them.
       const sections = member(root, 'sections');

@@ -316,13 +316,25 @@ export class Outbox {
     /** @type {Map<string, string>} rows the store refused */
     this.spill = new Map();
     this.failing = false;
+    /** @type {Map<string, {id: string, replica: string, change: Change}>|null} parsed rows, read once and then kept up to date */
+    this.cache = null;
+    /** @type {Array<{id: string, replica: string, change: Change}>|null} the cache in stamp order, null: to sort again */
+    this.sorted = null;
   }
 
   /** @param {Change[]} changes @param {string} replica */
   add(changes, replica) {
+    const rows = this.rows();
     for (const c of changes) {
       const id = this.prefix + changeId(c);
       const row = JSON.stringify({ replica, change: encodeChange(c) });
+      const entry = { id, replica, change: c };
+      if (this.sorted && !rows.has(id)) {
+        const last = this.sorted[this.sorted.length - 1];
+        if (!last || last.change.stamp < c.stamp) this.sorted.push(entry); // the usual case: a newer stamp
+        else this.sorted = null;
+      } else this.sorted = null;
+      rows.set(id, entry);
       try {
         this.kv.set(id, row);
         this.spill.delete(id);
@@ -335,28 +347,51 @@ export class Outbox {
     }
   }
 
-  /** Entries owned by `replica` (all when omitted), oldest stamp first. @param {string} [replica] */
-  entries(replica) {
-    /** @type {Array<{id: string, replica: string, change: Change}>} */
-    const out = [];
+  /** Parses the store once; later calls serve the parsed rows. @private */
+  rows() {
+    if (this.cache) return this.cache;
+    /** @type {Map<string, {id: string, replica: string, change: Change}>} */
+    const out = new Map();
     const ids = new Set([...this.kv.keys(this.prefix), ...this.spill.keys()]);
     for (const k of ids) {
       const row = this.spill.get(k) ?? this.kv.get(k);
       if (row === null) continue;
       try {
         const { replica: owner, change } = JSON.parse(row);
-        if (replica === undefined || owner === replica) out.push({ id: k, replica: owner, change: decodeChange(change) });
+        out.set(k, { id: k, replica: owner, change: decodeChange(change) });
       } catch {
         this.spill.delete(k);
         try { this.kv.delete(k); } catch { /* the store is unavailable; the row is skipped */ }
       }
     }
-    return out.sort((a, b) => (a.change.stamp < b.change.stamp ? -1 : 1));
+    this.cache = out;
+    this.sorted = null;
+    return out;
+  }
+
+  /** Entries owned by `replica` (all when omitted), oldest stamp first. @param {string} [replica] */
+  entries(replica) {
+    if (!this.sorted) this.sorted = [...this.rows().values()].sort((a, b) => (a.change.stamp < b.change.stamp ? -1 : 1));
+    return replica === undefined ? this.sorted.slice() : this.sorted.filter((e) => e.replica === replica);
+  }
+
+  /** Whether an entry is still here. @param {string} id */
+  has(id) {
+    return this.rows().has(id);
+  }
+
+  /** Re-reads the store (other tabs write it too). */
+  reload() {
+    this.cache = null;
+    this.sorted = null;
   }
 
   /** @param {string[]} ids */
   remove(ids) {
+    const rows = this.rows();
+    let removed = 0;
     for (const id of ids) {
+      if (rows.delete(id)) removed++;
       this.spill.delete(id);
       try {
         this.kv.delete(id);
@@ -365,11 +400,16 @@ export class Outbox {
         this.failing = true;
       }
     }
+    if (removed && this.sorted) {
+      const gone = new Set(ids);
+      this.sorted = this.sorted.filter((e) => !gone.has(e.id));
+    }
   }
 
   /** Takes over entries of replicas that are gone (their tab closed). @param {(replica: string) => boolean} isGone @param {string} replica */
   adopt(isGone, replica) {
     let n = 0;
+    this.reload();
     for (const e of this.entries()) {
       if (e.replica !== replica && isGone(e.replica)) {
         this.add([e.change], replica);
@@ -380,7 +420,7 @@ export class Outbox {
   }
 
   size() {
-    return new Set([...this.kv.keys(this.prefix), ...this.spill.keys()]).size;
+    return this.rows().size;
   }
 
   bytes() {

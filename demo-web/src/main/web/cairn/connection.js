@@ -1,0 +1,350 @@
+// The connection: the JavaScript twin of dev.cairn.engine.sync.Connection (spec/vectors/sync/README.md,
+// "Connection"). One WebSocket to GET /sync at a time: connect with a fresh token, hello/welcome,
+// keepalive and the dead-socket timeout, backoff with full jitter, and the close-code policy. A
+// browser cannot read why an upgrade was refused, so it asks the same URL over HTTP (fetch, GET,
+// bearer token) and tells a passing failure from a permanent one.
+
+import { encodeFrame, decodeFrame, PROTOCOL_VERSION, ErrorCode } from './protocol.js';
+
+/** @typedef {{code: string, message: string, batch?: number}} SyncError */
+
+/**
+ * @typedef {object} ConnectionOptions
+ * @property {string} url ws:// or wss:// URL of /sync
+ * @property {() => (string|Promise<string>)} token asked again on every connect
+ * @property {string} replica
+ * @property {typeof WebSocket} [WebSocket]
+ * @property {typeof fetch} [fetch] to learn why an upgrade was refused
+ * @property {number} [keepAliveMillis] a ping after this much silence; none for as long again closes the socket
+ * @property {number} [connectTimeoutMillis] from opening a socket to welcome
+ * @property {number} [backoffMinMillis]
+ * @property {number} [backoffMaxMillis]
+ * @property {() => number} [random] in [0, 1), for jitter
+ */
+
+/**
+ * @typedef {object} ConnectionHandlers
+ * @property {() => number} cursor the cursor to send in hello
+ * @property {(frame: any, ws: WebSocket) => void} frame every frame but ping/pong, welcome included, in arrival order
+ * @property {(state: 'connecting'|'offline') => void} state
+ * @property {(error: SyncError, kind: 'passing'|'quiet'|'permanent'|'info') => void} problem 'quiet': in the status, not logged (the same outage again, a routine token refresh)
+ * @property {() => void} down the session ended (in-flight batches must be re-sent on the next one)
+ * @property {() => void} tooLarge the server closed with 1009: the push budget shrinks
+ */
+
+export class Connection {
+  /** @param {ConnectionOptions} options @param {ConnectionHandlers} on */
+  constructor(options, on) {
+    this.options = options;
+    this.on = on;
+    /** @type {WebSocket|null} */
+    this.socket = null;
+    this.running = false;
+    this.offline = false;
+    this.handshaken = false;
+    this.attempt = 0;
+    /** @type {SyncError|null} set by a permanent failure: no reconnect until retry() */
+    this.permanent = null;
+    /** What resets the backoff: a welcome; after a 1009 only an ack; after an unusable page an ack or a clean catch-up. */
+    this.resetBy = 'welcome';
+    /** The last refused upgrade was a 401 (a second in a row is permanent). */
+    this.refused401 = false;
+    /** A passing failure is reported once per outage; a welcome ends the outage. */
+    this.inOutage = false;
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this.retryTimer = null;
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this.aliveTimer = null;
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this.connectTimer = null;
+  }
+
+  start() {
+    this.running = true;
+    this.connect();
+  }
+
+  stop() {
+    this.running = false;
+    this.teardown();
+  }
+
+  /** The app's offline switch. @param {boolean} offline */
+  setOffline(offline) {
+    this.offline = offline;
+    if (offline) {
+      this.teardown();
+      this.on.state('offline');
+    } else this.retry();
+  }
+
+  /** After a permanent failure (or to skip a backoff): try once more now. */
+  retry() {
+    this.permanent = null;
+    this.refused401 = false;
+    if (!this.running || this.offline || this.socket) return;
+    this.attempt = 0;
+    this.clearRetry();
+    this.connect();
+  }
+
+  /** Ends this session and starts a new one at once (e.g. to catch up from another cursor). */
+  restart() {
+    if (!this.socket) return;
+    this.teardown();
+    this.connect();
+  }
+
+  /** @param {string} text */
+  send(text) {
+    const ws = this.socket;
+    if (ws && ws.readyState === 1) ws.send(text);
+  }
+
+  /** The session could not go on (a frame or page that could not be used): reconnect; the next welcome does not reset the backoff. @param {SyncError} error */
+  fail(error) {
+    if (this.resetBy === 'welcome') this.resetBy = 'pull';
+    this.drop(error, 'passing');
+  }
+
+  /** @private */
+  async connect() {
+    if (!this.running || this.offline || this.socket || this.permanent) return;
+    this.on.state('connecting');
+    let token;
+    try {
+      token = await this.options.token();
+    } catch (e) {
+      this.on.problem({ code: 'unauthorized', message: `no token: ${/** @type {Error} */ (e).message}` }, 'passing');
+      this.backoff();
+      return;
+    }
+    if (!this.running || this.offline || this.socket || this.permanent) return;
+    const Ws = this.options.WebSocket ?? globalThis.WebSocket;
+    const sep = this.options.url.includes('?') ? '&' : '?';
+    /** @type {WebSocket} */
+    let ws;
+    try {
+      ws = new Ws(`${this.options.url}${sep}access_token=${encodeURIComponent(token)}`);
+    } catch (e) {
+      this.passing({ code: 'connection-lost', message: /** @type {Error} */ (e).message });
+      return;
+    }
+    this.socket = ws;
+    this.handshaken = false;
+    let opened = false;
+    this.connectTimer = setTimeout(() => {
+      if (this.socket === ws) this.drop({ code: 'connection-lost', message: `no welcome within ${this.connectTimeout()} ms` }, 'passing');
+    }, this.connectTimeout());
+    ws.onopen = () => {
+      opened = true;
+      ws.send(encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.on.cursor() }));
+    };
+    ws.onmessage = (event) => {
+      if (this.socket !== ws) return;
+      this.heard();
+      let frame;
+      try {
+        frame = decodeFrame(typeof event.data === 'string' ? event.data : '');
+      } catch (e) {
+        // Nothing of it is used and the cursor stays: a new session resumes from it.
+        this.fail({ code: ErrorCode.MALFORMED_FRAME, message: /** @type {Error} */ (e).message });
+        return;
+      }
+      if (frame.type === 'ping') { ws.send('{"type":"pong"}'); return; }
+      if (frame.type === 'pong') return;
+      if (frame.type === 'welcome') this.welcomed();
+      if (frame.type === 'error' && frame.code === ErrorCode.PROTOCOL_VERSION) {
+        this.drop({ code: frame.code, message: frame.message }, 'permanent');
+        return;
+      }
+      this.on.frame(frame, ws);
+    };
+    ws.onclose = (event) => {
+      if (this.socket !== ws) return;
+      const code = event?.code ?? 1006;
+      if (!opened) this.refused(token);
+      else if (code === 1009) {
+        this.resetBy = 'ack';
+        this.on.tooLarge();
+        this.drop({ code: 'frame-too-large', message: 'the server closed the socket: a frame was larger than its maxFrameBytes' }, 'passing');
+      } else if (code === 4401) {
+        // The token expired: a fresh one at once, no backoff.
+        this.drop({ code: 'unauthorized', message: 'the token expired (close 4401); connecting again with a fresh token' }, 'quiet', 0);
+      } else {
+        this.drop({ code: 'connection-lost', message: `the socket closed (${code}${event?.reason ? `: ${event.reason}` : ''})` }, 'passing');
+      }
+    };
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  /** @private */
+  welcomed() {
+    this.handshaken = true;
+    this.refused401 = false;
+    this.inOutage = false;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+    if (this.resetBy === 'welcome') this.attempt = 0;
+  }
+
+  /** An ack, or a clean catch-up: the session works, the backoff starts over (a catch-up proves nothing about pushes after a 1009). @param {'ack'|'caught-up'} what */
+  healthy(what) {
+    if (what === 'caught-up' && this.resetBy === 'ack') return;
+    this.resetBy = 'welcome';
+    this.attempt = 0;
+  }
+
+  /**
+   * The upgrade failed before the socket opened: the browser hides why, so ask the URL over HTTP.
+   * @private @param {string} token
+   */
+  async refused(token) {
+    const ws = this.socket;
+    this.teardown();
+    const verdict = await this.diagnose(token);
+    if (this.socket || !ws || !this.running || this.offline) return; // stopped or reconnected meanwhile
+    if (verdict.code === 'unauthorized') {
+      if (this.refused401) {
+        this.fatal({ code: 'unauthorized', message: `the server refused the token twice in a row (401): ${verdict.message}` });
+        return;
+      }
+      this.refused401 = true;
+      this.on.problem({ code: 'unauthorized', message: `the server refused the token (401); connecting again with a fresh one` }, 'quiet');
+      this.schedule(0);
+      return;
+    }
+    this.refused401 = false;
+    if (verdict.permanent) this.fatal(verdict);
+    else this.passing(verdict);
+  }
+
+  /** @private @param {string} token @returns {Promise<SyncError & {permanent?: boolean}>} */
+  async diagnose(token) {
+    const fetchFn = this.options.fetch ?? globalThis.fetch;
+    const lost = { code: 'connection-lost', message: 'could not open the socket' };
+    if (typeof fetchFn !== 'function') return lost;
+    const url = new URL(this.options.url, globalThis.location?.href);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
+    let status;
+    let body;
+    try {
+      const response = await fetchFn(url.toString(), { method: 'GET', headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+      status = response.status;
+      const text = await response.text();
+      try { body = JSON.parse(text); } catch { body = null; }
+    } catch (e) {
+      return { ...lost, message: `could not reach the server: ${/** @type {Error} */ (e).message}` };
+    }
+    const shaped = body !== null && typeof body === 'object' && typeof body.error === 'string' && typeof body.message === 'string';
+    const told = shaped ? `${body.error}: ${body.message}` : `HTTP ${status}`;
+    if (status === 401) return { code: 'unauthorized', message: told };
+    // 400 is what a live sync endpoint answers this GET (it has no upgrade): the endpoint is there and
+    // the probe cannot tell why the socket failed, so it passes as connection-lost. 429 and 5xx pass
+    // with the body's code.
+    if (status === 400) return { ...lost, message: `the socket could not be opened (the endpoint answers: ${told})` };
+    if (status === 429 || status >= 500) return { code: shaped ? body.error : lost.code, message: `the server refused the socket for now (${told})` };
+    if (status === 404 || !shaped) {
+      return { code: 'not-a-sync-endpoint', message: `${url.pathname} is not a Cairn sync endpoint (${told}); check the server URL`, permanent: true };
+    }
+    return { code: body.error, message: `the server refused the socket (${told})`, permanent: status === 403 };
+  }
+
+  /** @private @param {SyncError} error */
+  passing(error) {
+    this.on.problem(error, this.inOutage ? 'quiet' : 'passing');
+    this.inOutage = true;
+    this.backoff();
+  }
+
+  /** @private @param {SyncError} error */
+  fatal(error) {
+    this.permanent = error;
+    this.teardown();
+    this.on.state('offline');
+    this.on.problem(error, 'permanent');
+  }
+
+  /**
+   * Ends the session; reconnects after a backoff (or `delay`), unless permanent.
+   * @private @param {SyncError} error @param {'passing'|'permanent'|'info'|'quiet'} kind @param {number} [delay]
+   */
+  drop(error, kind, delay) {
+    this.teardown();
+    if (kind === 'permanent') { this.fatal(error); return; }
+    if (kind === 'info' || kind === 'quiet') this.on.problem(error, kind);
+    if (delay !== undefined) {
+      this.schedule(delay);
+    } else if (kind === 'passing') {
+      this.passing(error);
+    } else this.backoff();
+  }
+
+  /** @private */
+  backoff() {
+    const min = this.options.backoffMinMillis ?? 250;
+    const max = this.options.backoffMaxMillis ?? 30_000;
+    const ceiling = Math.min(max, min * 2 ** Math.min(30, this.attempt++));
+    this.schedule(Math.max(min, Math.floor(this.random() * ceiling))); // full jitter, never below the minimum
+  }
+
+  /** @private @param {number} delay */
+  schedule(delay) {
+    if (!this.running || this.offline || this.permanent) {
+      this.on.state('offline');
+      return;
+    }
+    this.on.state('connecting');
+    this.clearRetry();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  /** Any frame from the server: the socket is alive. Ping after keepAlive of silence; close after as long again. @private */
+  heard() {
+    if (this.aliveTimer) clearTimeout(this.aliveTimer);
+    const ws = this.socket;
+    const period = this.options.keepAliveMillis ?? 30_000;
+    this.aliveTimer = setTimeout(() => {
+      if (this.socket !== ws) return;
+      this.send('{"type":"ping"}');
+      this.aliveTimer = setTimeout(() => {
+        if (this.socket === ws) this.drop({ code: 'silent-socket', message: `the server answered no ping for ${period} ms` }, 'passing');
+      }, period);
+    }, period);
+  }
+
+  /** @private */
+  connectTimeout() {
+    return this.options.connectTimeoutMillis ?? 10_000;
+  }
+
+  /** @private */
+  clearRetry() {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  /** Closes the socket (if any) and its timers. @private */
+  teardown() {
+    const ws = this.socket;
+    this.socket = null;
+    this.handshaken = false;
+    if (this.aliveTimer) clearTimeout(this.aliveTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.aliveTimer = this.connectTimer = null;
+    if (!this.running || this.offline) this.clearRetry();
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try { ws.close(); } catch { /* already closed */ }
+      this.on.down();
+    }
+  }
+
+  /** @private */
+  random() {
+    return (this.options.random ?? Math.random)();
+  }
+}

@@ -1,0 +1,313 @@
+// The push pipeline: the JavaScript twin of dev.cairn.engine.sync.PushPipeline (spec/vectors/sync/README.md,
+// "Push pipeline"). Batches of at most min(batchSize, welcome.maxBatch) changes within 90% of the
+// server's frame limit, at most maxInFlight unacknowledged; one retry queue keyed by reason with one
+// timer per reason; a refused batch of several changes is split in halves until the bad one is alone.
+
+import { encodeChange } from './codec.js';
+import { ErrorCode } from './protocol.js';
+
+/** @typedef {import('./codec.js').Change} Change */
+/** @typedef {{id: string, change: Change}} Entry */
+/** @typedef {{code: string, message: string, batch?: number}} SyncError */
+
+/** Bytes of a push frame besides its changes: `{"type":"push","batch":<16 digits>,"changes":[` ... `]}`. */
+export const PUSH_OVERHEAD = 64;
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/** The push budget is halved after a 1009 at most this often in the client's life. */
+const MAX_HALVINGS = 6;
+
+/** UTF-8 length of a string, without encoding it. @param {string} s */
+export function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) { n += 4; i++; } // a surrogate pair
+    else n += 3;
+  }
+  return n;
+}
+
+/** Bytes of a push frame carrying only this change (as JSON text). @param {string} changeText */
+export function pushFrameBytes(changeText) {
+  return PUSH_OVERHEAD + utf8Length(changeText);
+}
+
+/** Which timer a refused batch waits for. @type {Record<string, 'retry'|'skew'|'quota'>} */
+const RETRY_CLASS = {
+  [ErrorCode.RATE_LIMITED]: 'retry', [ErrorCode.UNAVAILABLE]: 'retry', [ErrorCode.CLOCK_SKEW]: 'skew', [ErrorCode.QUOTA_EXCEEDED]: 'quota',
+};
+
+/**
+ * @typedef {object} PipelineOptions
+ * @property {number} [batchSize] most changes per push (also capped by welcome.maxBatch), default 500
+ * @property {number} [maxInFlight] default 4
+ * @property {number} [maxFrameBytes] the frame limit assumed before a welcome says otherwise
+ * @property {number} [retryMinMillis] @property {number} [retryMaxMillis] after rate-limited, unavailable
+ * @property {number} [skewRetryMinMillis] @property {number} [skewRetryMaxMillis] after clock-skew
+ * @property {number} [quotaRetryMinMillis] @property {number} [quotaRetryMaxMillis] after quota-exceeded
+ * @property {() => number} [random]
+ * @property {import('./crypto.js').ChangeCipher|null} [cipher]
+ */
+
+/**
+ * @typedef {object} PipelineHandlers
+ * @property {() => Entry[]} pending unacknowledged local changes, oldest first
+ * @property {(text: string) => void} send
+ * @property {(ids: string[]) => void} acked
+ * @property {(ids: string[], error: SyncError) => void} dropped the server can never take these: forget them
+ * @property {(ids: string[], error: SyncError) => void} stuck these wait (quota, unknown section); waiters for them fail
+ * @property {(error: SyncError) => void} problem
+ */
+
+export class PushPipeline {
+  /** @param {PipelineOptions} options @param {PipelineHandlers} on */
+  constructor(options, on) {
+    this.options = options;
+    this.on = on;
+    this.cipher = options.cipher ?? null;
+    this.open = false;
+    this.maxBatch = 1000;
+    this.frameLimit = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.halvings = 0;
+    this.nextBatch = 1;
+    /** @type {Map<number, Entry[]>} unacknowledged batches */
+    this.window = new Map();
+    /** @type {Set<string>} */
+    this.inFlight = new Set();
+    /** @type {Entry[][]} halves of refused batches, sent before anything else */
+    this.splits = [];
+    /** @type {Map<string, 'retry'|'skew'|'quota'>} change id -> the timer it waits for */
+    this.held = new Map();
+    /** @type {Map<string, Entry[][]>} refused batches by reason: re-sent as they were, before anything new */
+    this.heldBatches = new Map();
+    /** @type {Map<string, ReturnType<typeof setTimeout>>} */
+    this.timers = new Map();
+    /** @type {Map<string, number>} */
+    this.attempts = new Map();
+    /** @type {Map<string, {text: string, bytes: number}>} wire text of each change (sealed with E2E), made once */
+    this.wire = new Map();
+    /** @type {Set<string>|null} sections the server knows (welcome.sections), null: not told */
+    this.sections = null;
+    /** Changes of sections the server does not know, at the last fill. */
+    this.unknown = 0;
+    this.unknownReported = false;
+    /** @type {Promise<void>} sealing is asynchronous: fills run one after the other */
+    this.chain = Promise.resolve();
+  }
+
+  /** A session's welcome. @param {{maxBatch: number, maxFrameBytes?: number, sections?: Record<string, string>}} welcome */
+  begin(welcome) {
+    this.open = true;
+    this.maxBatch = Math.max(1, welcome.maxBatch);
+    this.frameLimit = welcome.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.sections = welcome.sections ? new Set(Object.keys(welcome.sections)) : null;
+    this.unknownReported = false;
+  }
+
+  /** The session ended: every unacknowledged batch goes again on the next one. */
+  end() {
+    this.open = false;
+    this.window.clear();
+    this.inFlight.clear();
+    this.splits = [];
+  }
+
+  /** The server closed with 1009: smaller frames from now on. */
+  halve() {
+    if (this.halvings < MAX_HALVINGS) this.halvings++;
+  }
+
+  /** Bytes a push frame may take. */
+  budget() {
+    return Math.floor((0.9 * this.frameLimit) / 2 ** this.halvings);
+  }
+
+  /** Sends what fits the window. @param {() => boolean} canPush */
+  pump(canPush) {
+    if (!this.cipher) {
+      if (canPush()) this.fill();
+      return this.chain;
+    }
+    this.chain = this.chain.then(async () => {
+      if (!canPush()) return;
+      const toSeal = this.candidates().filter((e) => !this.wire.has(e.id));
+      const cipher = /** @type {import('./crypto.js').ChangeCipher} */ (this.cipher);
+      const sealed = await Promise.all(toSeal.map((e) => cipher.seal(e.change)));
+      toSeal.forEach((e, i) => this.remember(e.id, encodeChange(sealed[i])));
+      if (canPush()) this.fill(); // the session may have ended while sealing: its successor pushes them
+    }).catch((e) => this.on.problem({ code: 'e2e-seal', message: `could not encrypt changes for the server: ${/** @type {Error} */ (e).message}` }));
+    return this.chain;
+  }
+
+  /** @private */
+  candidates() {
+    return this.on.pending().filter((e) => !this.inFlight.has(e.id) && !this.held.has(e.id)
+      && (!this.sections || this.sections.has(e.change.section)));
+  }
+
+  /** @private */
+  fill() {
+    if (this.timers.has('retry')) return; // rate-limited or unavailable: the server asked for a pause
+    let room = (this.options.maxInFlight ?? 4) - this.window.size;
+    while (room > 0 && this.splits.length) {
+      this.sendBatch(/** @type {Entry[]} */ (this.splits.shift()));
+      room--;
+    }
+    if (room <= 0) return;
+    const limit = Math.max(1, Math.min(this.options.batchSize ?? 500, this.maxBatch));
+    const budget = this.budget();
+    /** @type {Entry[]} */
+    let batch = [];
+    let bytes = PUSH_OVERHEAD;
+    /** @type {Entry[]} */
+    const unknown = [];
+    /** @type {Entry[]} */
+    const tooLarge = [];
+    for (const e of this.on.pending()) {
+      if (this.inFlight.has(e.id) || this.held.has(e.id)) continue;
+      if (this.sections && !this.sections.has(e.change.section)) { unknown.push(e); continue; }
+      const w = this.wireOf(e);
+      if (!w) continue; // not sealed yet: the next fill
+      if (PUSH_OVERHEAD + w.bytes > this.frameLimit) { tooLarge.push(e); continue; }
+      if (batch.length && (batch.length >= limit || bytes + 1 + w.bytes > budget)) {
+        this.sendBatch(batch);
+        batch = [];
+        bytes = PUSH_OVERHEAD;
+        if (--room === 0) break;
+      }
+      bytes += w.bytes + (batch.length ? 1 : 0);
+      batch.push(e);
+    }
+    if (batch.length && room > 0) this.sendBatch(batch);
+    if (tooLarge.length) {
+      const ids = tooLarge.map((e) => e.id);
+      ids.forEach((id) => this.wire.delete(id));
+      this.on.dropped(ids, { code: 'change-too-large', message: `${ids.length} change(s) dropped: a push frame holding one alone would exceed the server's limit of ${this.frameLimit} bytes` });
+    }
+    this.unknown = unknown.length;
+    if (unknown.length) {
+      const names = [...new Set(unknown.map((e) => e.change.section))].sort().join(', ');
+      const error = { code: 'unknown-section', message: `the server does not know section(s) ${names}: ${unknown.length} change(s) stay queued and are not sent` };
+      if (!this.unknownReported) this.on.problem(error);
+      this.unknownReported = true;
+      this.on.stuck(unknown.map((e) => e.id), error);
+    }
+  }
+
+  /** @private @param {Entry} e */
+  wireOf(e) {
+    const cached = this.wire.get(e.id);
+    if (cached || this.cipher) return cached ?? null;
+    return this.remember(e.id, encodeChange(e.change));
+  }
+
+  /** @private @param {string} id @param {string} text */
+  remember(id, text) {
+    const w = { text, bytes: utf8Length(text) };
+    this.wire.set(id, w);
+    return w;
+  }
+
+  /** @private @param {Entry[]} entries */
+  sendBatch(entries) {
+    const batch = this.nextBatch++;
+    this.window.set(batch, entries);
+    entries.forEach((e) => this.inFlight.add(e.id));
+    const texts = entries.map((e) => /** @type {{text: string}} */ (this.wire.get(e.id) ?? this.remember(e.id, encodeChange(e.change))).text);
+    this.on.send(`{"type":"push","batch":${batch},"changes":[${texts.join(',')}]}`);
+  }
+
+  /** The server committed a batch. @param {number} batch @param {() => boolean} canPush */
+  ack(batch, canPush) {
+    const entries = this.take(batch);
+    if (!entries) return false;
+    const ids = entries.map((e) => e.id);
+    ids.forEach((id) => this.wire.delete(id));
+    this.on.acked(ids);
+    const waiting = new Set(this.held.values());
+    for (const reason of [...this.attempts.keys()]) if (!waiting.has(/** @type {any} */ (reason))) this.attempts.delete(reason);
+    this.pump(canPush);
+    return true;
+  }
+
+  /** An error frame naming a batch. @param {SyncError & {batch: number}} error @param {() => boolean} canPush */
+  refused(error, canPush) {
+    const entries = this.take(error.batch);
+    this.on.problem(error);
+    if (!entries) return;
+    const split = error.code === ErrorCode.INVALID_CHANGE || error.code === ErrorCode.BATCH_TOO_LARGE;
+    if (split && entries.length > 1) {
+      // Find the refused change by halving; the others go through.
+      const half = Math.ceil(entries.length / 2);
+      this.splits.push(entries.slice(0, half), entries.slice(half));
+    } else if (error.code === ErrorCode.INVALID_CHANGE) {
+      const ids = entries.map((e) => e.id);
+      ids.forEach((id) => this.wire.delete(id));
+      this.on.dropped(ids, error); // can never be accepted; keeping it would block nothing but waste pushes
+    } else {
+      const reason = RETRY_CLASS[error.code] ?? 'retry';
+      this.hold(entries, reason);
+      if (reason === 'quota') this.on.stuck(entries.map((e) => e.id), error);
+    }
+    this.pump(canPush);
+  }
+
+  /** @private @param {number} batch */
+  take(batch) {
+    const entries = this.window.get(batch);
+    if (!entries) return null;
+    this.window.delete(batch);
+    entries.forEach((e) => this.inFlight.delete(e.id));
+    return entries;
+  }
+
+  /** @private @param {Entry[]} entries @param {'retry'|'skew'|'quota'} reason */
+  hold(entries, reason) {
+    entries.forEach((e) => this.held.set(e.id, reason));
+    this.heldBatches.set(reason, [...(this.heldBatches.get(reason) ?? []), entries]);
+    if (this.timers.has(reason)) return; // one timer per reason
+    const o = this.options;
+    const [min, max] = reason === 'skew' ? [o.skewRetryMinMillis ?? 5_000, o.skewRetryMaxMillis ?? 60_000]
+      : reason === 'quota' ? [o.quotaRetryMinMillis ?? 15_000, o.quotaRetryMaxMillis ?? 300_000]
+        : [o.retryMinMillis ?? 1_000, o.retryMaxMillis ?? 30_000];
+    const attempt = this.attempts.get(reason) ?? 0;
+    this.attempts.set(reason, attempt + 1);
+    const ceiling = Math.min(max, min * 2 ** Math.min(30, attempt));
+    const delay = Math.max(min, Math.floor((o.random ?? Math.random)() * ceiling));
+    this.timers.set(reason, setTimeout(() => this.release(reason), delay));
+  }
+
+  /** Held changes of this reason (all, if none given) may go again. @param {string} [reason] */
+  release(reason) {
+    for (const [r, t] of [...this.timers]) {
+      if (reason && r !== reason) continue;
+      clearTimeout(t);
+      this.timers.delete(r);
+    }
+    for (const [id, r] of [...this.held]) if (!reason || r === reason) this.held.delete(id);
+    for (const [r, batches] of [...this.heldBatches]) {
+      if (reason && r !== reason) continue;
+      this.heldBatches.delete(r);
+      if (this.open) this.splits.push(...batches); // the refused batches go first, as they were
+    }
+    this.onRelease?.();
+  }
+
+  /** Why something waits, if anything does: a code, or null. */
+  stuckReason() {
+    if (this.unknown > 0) return 'unknown-section';
+    for (const r of this.held.values()) return r;
+    return null;
+  }
+
+  /** Forgets timers (the client stopped). */
+  stop() {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.held.clear();
+    this.heldBatches.clear();
+    this.end();
+  }
+}

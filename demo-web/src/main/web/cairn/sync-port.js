@@ -1,0 +1,193 @@
+// The sync port: what the sync client sees of Cairn (the JVM's SyncPort). Changes from elsewhere
+// (the server's pages, other tabs, imports) applied to memory and their tiers, the cursor saved no
+// earlier than the changes it covers (PROTOCOL.md 3.2), the client's wiring, and the frame limit
+// a write is checked against. Cairn's methods of the same names delegate here; apps do not call them.
+
+import { encodeChange } from './codec.js';
+import { IdbKv } from './storage.js';
+import { SyncClient } from './sync.js';
+import { pushFrameBytes, DEFAULT_MAX_FRAME_BYTES } from './push-pipeline.js';
+
+/** @typedef {import('./codec.js').Change} Change */
+
+/** A change too large for any push frame of the server: refused when it is written or imported. */
+export class ChangeTooLargeError extends RangeError {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'ChangeTooLargeError';
+    this.code = 'change-too-large';
+  }
+}
+
+/**
+ * Merges changes from elsewhere (server, other tab, import); returns how many altered the state.
+ * @param {Change[]} changes @param {'remote'|'tab'|'import'} origin
+ */
+export function merge(cairn, changes, origin) {
+  /** @type {Change[]} */
+  const applied = [];
+  for (const c of changes) if (cairn.mergeOne(c, origin).applied) applied.push(c);
+  cairn.merged(applied, origin);
+  return applied.length;
+}
+
+/**
+ * Applies a page of server changes (with their seqs) and then moves the sync cursor to `cursor`
+ * (PROTOCOL.md 3.2); the cursor is saved no earlier than the changes it covers. Returns how many
+ * changes altered the state. Like the engine's applyRemote(changes, cursor), server changes are
+ * taken whatever this device's clock says (the server enforced its bound), and the clock moves
+ * past them.
+ * @param {Array<{seq: number, change: Change}>} entries @param {number} cursor
+ */
+export function applyRemote(cairn, entries, cursor) {
+  /** @type {Change[]} */
+  const applied = [];
+  let covered = cursor;
+  for (const { seq, change } of entries) {
+    if (cairn.privacy[change.section] === false) continue; // sync switched off here: not applied (see setSectionSync)
+    const r = cairn.mergeOne(change, 'remote');
+    if (r.applied) applied.push(change);
+    if (!r.durable) covered = Math.min(covered, seq - 1);
+  }
+  cairn.merged(applied, 'remote');
+  cairn.coverCursor(covered, covered < cursor);
+  return applied.length;
+}
+
+/**
+ * One change from elsewhere: applied to memory, and written to its tiers (server changes always,
+ * even when they lose in memory, so the tiers hold what the cursor claims).
+ * @param {Change} c @param {'remote'|'tab'|'import'} origin
+ * @returns {{applied: boolean, durable: boolean}}
+ */
+export function mergeOne(cairn, c, origin) {
+  try {
+    cairn.replicaState.check(c);
+  } catch (e) {
+    cairn.emit('error', /** @type {Error} */ (e));
+    return { applied: false, durable: false };
+  }
+  if (origin === 'remote') {
+    cairn.clock.advance(c.stamp); // the server checked it against its own bound
+  } else {
+    try {
+      cairn.clock.observe(c.stamp);
+    } catch (e) {
+      // A stamp too far ahead of this device's clock: keep it (it is the user's data), do not jump the clock.
+      if (origin === 'import') throw e;
+    }
+  }
+  const applied = cairn.replicaState.apply(c);
+  const key = c.op === 'set' || c.op === 'delete' ? c.key : undefined;
+  const policy = cairn.policyFor(c.section, key);
+  if (origin === 'import') {
+    if (applied) cairn.record(c, policy);
+    return { applied, durable: false };
+  }
+  // Remote and other tabs' changes are kept at once (merge-on-write keeps the winner per key).
+  if (applied || origin === 'remote') return { applied, durable: cairn.persist(c, policy) };
+  return { applied, durable: true };
+}
+
+/** @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
+export function merged(cairn, applied, origin) {
+  if (applied.length) {
+    if (origin === 'import') cairn.channel?.postMessage({ type: 'changes', from: cairn.replica, changes: applied.map(encodeChange) });
+    cairn.emit('change', { changes: applied, origin });
+  }
+}
+
+/**
+ * Saves the sync cursor `upTo` once the writes queued so far have committed (IndexedDB is
+ * asynchronous), so a saved cursor never claims a change that is not saved (PROTOCOL.md 3.2).
+ *
+ * Keys kept only in memory (persistTo 'context') or in this tab's sessionStorage: a reload (or a
+ * new tab) loses them, and only a catch-up from below their seq brings them back (catch-up sends
+ * current state). So a server change that this page could not keep durably (such a key, an
+ * unknown section, or a store that refused the write, e.g. quota exceeded) holds the saved cursor
+ * just below its seq for the rest of this page's life (`hold`); a local syncing write to such a key
+ * holds it at the cursor of that moment, below the seq the server will give it. The next load
+ * then catches up from there, which re-sends those keys and everything newer. Apps whose syncing
+ * keys are all in localStorage or IndexedDB resume where they stopped; catching up from 0, the
+ * alternative, would re-send the whole state on every load.
+ * @param {number} upTo @param {boolean} [hold]
+ */
+export function coverCursor(cairn, upTo, hold = false) {
+  const idb = [cairn.kv.logs, cairn.kv.outbox].filter((k, i, all) => k instanceof IdbKv && all.indexOf(k) === i);
+  const failuresBefore = idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0);
+  cairn.cursorChain = cairn.cursorChain.then(async () => {
+    if (cairn.cursorHeld) return;
+    await Promise.all(idb.map((k) => /** @type {IdbKv} */ (k).flush()));
+    if (cairn.cursorHeld) return;
+    if (idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0) !== failuresBefore) {
+      cairn.cursorHeld = true; // a write it covers may have failed
+      return;
+    }
+    if (hold) cairn.cursorHeld = true;
+    const target = Math.max(0, upTo);
+    if (target !== cairn.savedCursor && cairn.writeSetting('cursor', target)) cairn.savedCursor = target;
+  }).catch((e) => cairn.emit('error', e));
+}
+
+/** The server lost or reset this user's data (its head is below our cursor): it resends from 0. */
+export function resetCursor(cairn) {
+  cairn.cursorChain = cairn.cursorChain.then(() => {
+    cairn.cursorHeld = false;
+    if (cairn.writeSetting('cursor', 0)) cairn.savedCursor = 0;
+  });
+}
+
+/** Starts the sync client (done by open() when a server is given). */
+export function startSync(cairn) {
+  const server = cairn.options.server;
+  if (!server || cairn.sync) return cairn.sync;
+  cairn.sync = new SyncClient({
+    url: server.url,
+    token: server.token,
+    replica: cairn.replica,
+    cursor: cairn.savedCursor, // resume where the last page stopped (see coverCursor for memory-only keys)
+    pending: () => cairn.outbox.entries(cairn.replica).filter((e) => cairn.isSyncing(e.change.section) || cairn.isPrivacyClear(e.change)),
+    acked: (ids) => { cairn.outbox.remove(ids); cairn.emit('change', { changes: [], origin: 'remote' }); },
+    apply: (_changes, cursor, entries) => { cairn.applyRemote(entries, cursor); },
+    isPending: (id) => cairn.outbox.has(id),
+    covered: (cursor) => cairn.coverCursor(cursor),
+    reset: () => cairn.resetCursor(),
+    onLimits: (max) => { cairn.serverFrameBytes = max; },
+    onStatus: (status) => {
+      if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => cairn.pendingSaves.get(id)?.policy.sync === true);
+      cairn.emit('status', status);
+      cairn.emit('change', { changes: [], origin: 'remote' });
+    },
+    onError: (e) => cairn.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
+    WebSocket: cairn.options.WebSocket,
+    fetch: cairn.options.fetch,
+    cipher: cairn.cipher,
+    ...(cairn.options.sync ?? {}),
+  });
+  cairn.sync.start();
+  return cairn.sync;
+}
+
+/** The largest push frame a change may need: the server's (its welcome), else the client's option (default 1 MiB). */
+export function maxFrameBytes(cairn) {
+  return cairn.serverFrameBytes ?? cairn.options.sync?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+}
+
+/**
+ * Refuses a change whose push frame alone would exceed the server's limit: it could never be sent
+ * and, queued, would only wait forever. A sealed (E2E) value is counted at its sealed size.
+ * @param {Change} change
+ */
+export function checkFits(cairn, change) {
+  const text = encodeChange(change);
+  let bytes = pushFrameBytes(text);
+  if (cairn.cipher?.covers(change.section) && change.value !== undefined) {
+    const plain = pushFrameBytes(change.value) - pushFrameBytes('');
+    bytes += 4 * Math.ceil((plain + 16) / 3) + 100 - plain; // base64url of value and tag, nonce, key id
+  }
+  const limit = cairn.maxFrameBytes();
+  if (bytes <= limit) return;
+  const where = `${change.section}/${'key' in change ? change.key : change.stream}`;
+  throw new ChangeTooLargeError(`change-too-large: the change to ${where} needs a ${bytes}-byte push frame, over the server's limit of ${limit} bytes; it was not written`);
+}
