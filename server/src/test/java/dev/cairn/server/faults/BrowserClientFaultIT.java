@@ -32,6 +32,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -52,9 +53,13 @@ import org.junit.jupiter.api.io.TempDir;
  *   <li>{@code kill}: the server SIGKILLed, down for the episode, restarted;</li>
  *   <li>{@code drop}: the targets' links blackholed (bytes read and thrown away, sockets left open);
  *       the link stays dead after the heal until an endpoint gives it up;</li>
- *   <li>{@code storm}: the browser targets write a burst of chat messages (each far below the
- *       server's frame limit, together far above it), so a client that does not size its push
- *       frames by {@code welcome.maxFrameBytes} gets 1009 closes again and again.</li>
+ *   <li>{@code storm}, a 1009 storm: the targets' proxies lie in the {@code welcome}
+ *       ({@code maxFrameBytes} 1 MiB instead of the server's {@value #MAX_FRAME_BYTES},
+ *       {@link FaultProxy#rewriteWelcome}); their connections are reset and refused while the
+ *       targets write a burst of chat messages (each far below the limit, together far above
+ *       it), then they reconnect through the lie with the burst in their outbox. A client that believes the welcome (the JVM one) or
+ *       ignores it (the current browser one) pushes frames over the limit and is closed with
+ *       1009; it must shrink its frames and get everything through, during the lie or after it.</li>
  * </ul>
  * The server runs with {@code CAIRN_MAX_FRAME_BYTES} = {@value #MAX_FRAME_BYTES}: every ordinary
  * batch of 1,000 changes fits. After the last heal the writes stop; within
@@ -91,8 +96,8 @@ class BrowserClientFaultIT {
     /** Changes per 100 ms tick: each browser device, and the JVM device. */
     static final int BROWSER_RATE = 2;
     static final int JVM_RATE = 2;
-    static final int STORM_MESSAGES = 300;
-    static final int STORM_MESSAGE_BYTES = 1_200;
+    static final int STORM_MESSAGES = 150;
+    static final int STORM_MESSAGE_BYTES = 4_000;
 
     record Episode(int index, Kind kind, long start, long end, List<Integer> targets) {
         @Override
@@ -152,6 +157,15 @@ class BrowserClientFaultIT {
             jvm = FaultDevice.open("jvm-0", dir.resolve("jvm-0"), direct, token, WallClock.system(), proxies.get(BROWSERS),
                     b -> b.transport(jvmAcks).keepAlive(Duration.ofSeconds(2)).connectTimeout(Duration.ofSeconds(2))
                             .backoff(Duration.ofMillis(50), Duration.ofSeconds(1)).random(jitter));
+            AtomicLong jvmFrameTooBig = new AtomicLong();
+            String[] jvmLastError = {null};
+            jvm.sync.onStatus(st -> {
+                String e = st.lastError();
+                if (e != null && !e.equals(jvmLastError[0]) && e.contains("code 1009")) {
+                    jvmFrameTooBig.incrementAndGet();
+                }
+                jvmLastError[0] = e;
+            });
             jvm.sync.start();
             FaultProxyIT.Writer jvmWriter = new FaultProxyIT.Writer(new Random(random.nextLong()), List.of(jvm));
             Function<String, SectionKind> sectionKinds = FaultProxyIT.kinds(jvm);
@@ -183,7 +197,8 @@ class BrowserClientFaultIT {
                     if (last || (longRun && active.index() % 5 == 4)) {
                         long healed = System.nanoTime();
                         String after = "the heal of episode " + active;
-                        convergeTimes.add(converge(store, user, browsers, jvm, healed, after, seed));
+                        convergeTimes.add(converge(store, user, browsers, jvm, healed, after, seed,
+                                () -> "jvm 1009s~" + jvmFrameTooBig + ", welcomes rewritten " + proxies.stream().mapToLong(FaultProxy::welcomesRewritten).sum()));
                         check(store, user, browsers, jvm, jvmAcks, appliedLog, sectionKinds, true, seed, after);
                         paused += (System.nanoTime() - healed) / 1_000_000;
                         if (last) {
@@ -205,8 +220,26 @@ class BrowserClientFaultIT {
                             child = null;
                             serverDown = true;
                         }
-                        case STORM -> active.targets().stream().filter(i -> i < BROWSERS)
-                                .forEach(i -> browsers.get(i).burst(STORM_MESSAGES, STORM_MESSAGE_BYTES));
+                        case STORM -> {
+                            // offline while the burst is written, so it is all in the outbox at the reconnect
+                            for (int i : active.targets()) {
+                                proxies.get(i).rewriteWelcome(1 << 20).refuseNew(true).resetAll();
+                            }
+                            for (int i : active.targets()) {
+                                if (i < BROWSERS) {
+                                    browsers.get(i).burst(STORM_MESSAGES, STORM_MESSAGE_BYTES);
+                                } else {
+                                    String pad = "x".repeat(STORM_MESSAGE_BYTES - 60);
+                                    for (int m = 0; m < STORM_MESSAGES; m++) {
+                                        jvm.cairn.chat().append("big-j", "user", "jvm-0#" + m + ":" + pad);
+                                    }
+                                }
+                            }
+                            Thread.sleep(1_500); // the browser client saves offline writes after its saveDelay (1 s)
+                            for (int i : active.targets()) {
+                                proxies.get(i).refuseNew(false); // reconnect through the lie
+                            }
+                        }
                     }
                 }
                 if (at >= nextTick) {
@@ -239,7 +272,8 @@ class BrowserClientFaultIT {
                     + " checks=" + convergeTimes.size() + " convergedMs(last)=" + convergeTimes.get(convergeTimes.size() - 1)
                     + " convergedMs(max)=" + convergeTimes.stream().mapToLong(Long::longValue).max().orElse(0)
                     + " " + browsers.stream().map(NodeDevice::summary).collect(Collectors.joining(" "))
-                    + " jvm-resent=" + jvmAcks.resent() + " total " + (System.nanoTime() - t0) / 1_000_000 + " ms";
+                    + " jvm{resent=" + jvmAcks.resent() + ", 1009s~" + jvmFrameTooBig + "} welcomesRewritten="
+                    + proxies.stream().mapToLong(FaultProxy::welcomesRewritten).sum() + " total " + (System.nanoTime() - t0) / 1_000_000 + " ms";
             log(figures);
         } finally {
             for (NodeDevice b : browsers) {
@@ -273,7 +307,7 @@ class BrowserClientFaultIT {
      * {@link #CONVERGE_WITHIN}. Returns the milliseconds since {@code healed}.
      */
     private static long converge(PgServerStore store, String user, List<NodeDevice> browsers, FaultDevice jvm, long healed, String after,
-                                 long seed) throws InterruptedException {
+                                 long seed, java.util.function.Supplier<String> extra) throws InterruptedException {
         long giveUp = healed + GIVE_UP.toNanos();
         String verdict;
         while (true) {
@@ -284,7 +318,7 @@ class BrowserClientFaultIT {
             Thread.sleep(200);
         }
         long ms = (System.nanoTime() - healed) / 1_000_000;
-        String seen = browsers.stream().map(NodeDevice::summary).collect(Collectors.joining(" ")) + " " + jvm.describe();
+        String seen = browsers.stream().map(NodeDevice::summary).collect(Collectors.joining(" ")) + " " + jvm.describe() + " " + extra.get();
         assertEquals(null, verdict, "not converged " + ms + " ms after " + after + " (replay: CAIRN_SEED=" + seed + "); " + seen);
         assertTrue(ms <= CONVERGE_WITHIN.toMillis(), "converged only " + ms + " ms after " + after + " (limit "
                 + CONVERGE_WITHIN.toMillis() + " ms, replay: CAIRN_SEED=" + seed + "); " + seen);
@@ -370,6 +404,7 @@ class BrowserClientFaultIT {
                 case KILL -> 1_000 + r.nextInt(2_500);
                 case DROP -> 2_000 + r.nextInt(3_000);
                 case RESET -> 1_500 + r.nextInt(2_500);
+                case STORM -> 5_000 + r.nextInt(4_000); // 1.5 s offline for the burst, then the lie
                 default -> 1_000 + r.nextInt(2_000);
             };
             List<Integer> targets = new ArrayList<>();
