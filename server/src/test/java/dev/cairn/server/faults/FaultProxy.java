@@ -38,6 +38,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li><b>bandwidth</b>: at most that many bytes per second per direction.</li>
  *   <li><b>refuse</b> (global only): new connections are accepted and at once reset (RST).</li>
  * </ul>
+ * and one lie (global only): {@link #rewriteWelcome(long)} makes links opened while it is on tell the
+ * client a larger {@code welcome.maxFrameBytes} than the server's (see {@link WelcomeRewriter}),
+ * so a client that sizes its pushes by it over-sends and gets 1009 closes;
  * and two actions: {@link Link#cut()} closes both sides cleanly (FIN) and {@link Link#reset()}
  * aborts both (SO_LINGER 0, so the peers see RST); {@link #cutAll()} / {@link #resetAll()} do it to
  * every open link.
@@ -59,6 +62,8 @@ public final class FaultProxy implements AutoCloseable {
     private final Random jitter;
     private volatile boolean refuse;
     private volatile boolean closed;
+    /** While above 0, new links rewrite the welcome's maxFrameBytes to this. */
+    private volatile long welcomeMaxFrameBytes;
 
     private FaultProxy(InetSocketAddress upstream, long seed) throws IOException {
         this.upstream = upstream;
@@ -107,6 +112,24 @@ public final class FaultProxy implements AutoCloseable {
         return this;
     }
 
+    /**
+     * While {@code maxFrameBytes > 0}, links opened from now on strip the client's WebSocket
+     * extension offer (so frames are not compressed) and rewrite {@code maxFrameBytes} in the
+     * server's {@code welcome} to this value; 0 turns it off for new links. Open links keep what
+     * they had. {@link #heal()} turns it off.
+     */
+    public FaultProxy rewriteWelcome(long maxFrameBytes) {
+        this.welcomeMaxFrameBytes = maxFrameBytes;
+        return this;
+    }
+
+    /** How many welcomes were rewritten. */
+    public long welcomesRewritten() {
+        return rewritten.get();
+    }
+
+    private final AtomicLong rewritten = new AtomicLong();
+
     /** The open links (a snapshot). */
     public List<Link> links() {
         return new ArrayList<>(links);
@@ -135,6 +158,7 @@ public final class FaultProxy implements AutoCloseable {
     public void heal() {
         global.clear();
         refuse = false;
+        welcomeMaxFrameBytes = 0;
         for (Link l : links()) {
             l.faults().clear();
         }
@@ -178,6 +202,10 @@ public final class FaultProxy implements AutoCloseable {
                 continue;
             }
             Link link = new Link(linkCount.incrementAndGet(), client, server);
+            long lie = welcomeMaxFrameBytes;
+            if (lie > 0) {
+                link.rewriter = new WelcomeRewriter(lie, rewritten::incrementAndGet);
+            }
             links.add(link);
             link.start();
         }
@@ -248,6 +276,8 @@ public final class FaultProxy implements AutoCloseable {
         private volatile boolean poisoned;
         private final AtomicLong forwarded = new AtomicLong();
         private final AtomicLong dropped = new AtomicLong();
+        /** Set for links opened while {@link #rewriteWelcome} was on. */
+        private volatile WelcomeRewriter rewriter;
 
         private Link(long id, Socket client, Socket server) {
             this.id = id;
@@ -349,7 +379,15 @@ public final class FaultProxy implements AutoCloseable {
                     }
                     long due = Math.max(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delay), lastDue);
                     lastDue = due;
-                    queue.add(new Chunk(Arrays.copyOf(buf, n), due));
+                    byte[] bytes = Arrays.copyOf(buf, n);
+                    WelcomeRewriter w = rewriter;
+                    if (w != null) {
+                        bytes = from == client ? w.up(bytes) : w.down(bytes);
+                        if (bytes.length == 0) {
+                            continue; // held until the request, the response or the welcome is whole
+                        }
+                    }
+                    queue.add(new Chunk(bytes, due));
                 }
             } catch (IOException e) {
                 // reset or closed: handled below like an end of stream

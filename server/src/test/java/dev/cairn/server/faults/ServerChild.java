@@ -8,7 +8,7 @@ import java.util.Map;
 
 /**
  * A sync server in its own JVM, for tests that kill it ({@link ServerKillIT}):
- * {@code ServerChild <port> <secret> <embedded data dir | postgresql://...> <applied log> <haltAfterCommit or 0>}.
+ * {@code ServerChild <port> <secret> <embedded data dir | postgresql://...> <applied log> <haltAfterCommit or 0> [maxFrameBytes]}.
  * Prints {@code READY <port>} once it listens. Its store is wrapped in {@link AppliedLogStore}.
  */
 public final class ServerChild {
@@ -23,7 +23,11 @@ public final class ServerChild {
         Path appliedLog = Path.of(args[3]);
         int haltAfter = Integer.parseInt(args[4]);
         boolean postgres = where.startsWith("postgresql://");
-        ServerConfig config = ServerConfig.fromEnv(Map.of("CAIRN_HOST", "127.0.0.1", "CAIRN_DB_POOL_SIZE", "4"))
+        Map<String, String> env = new java.util.HashMap<>(Map.of("CAIRN_HOST", "127.0.0.1", "CAIRN_DB_POOL_SIZE", "4"));
+        if (args.length > 5) {
+            env.put("CAIRN_MAX_FRAME_BYTES", args[5]); // BrowserClientFaultIT: a small limit, for its 1009 storms
+        }
+        ServerConfig config = ServerConfig.fromEnv(env)
                 .withPort(port)
                 .withDatabaseUrl(postgres ? where : null)
                 .withDataDir(postgres ? Path.of("unused-cairn-data") : Path.of(where))

@@ -266,10 +266,20 @@ class ServerKillIT {
         }
 
         static Child start(String classpath, Path out, int port, String where, Path appliedLog, int haltAfter) throws IOException {
+            return start(classpath, out, port, where, appliedLog, haltAfter, 0);
+        }
+
+        /** As above, with the server's {@code CAIRN_MAX_FRAME_BYTES} ({@code 0}: the default). */
+        static Child start(String classpath, Path out, int port, String where, Path appliedLog, int haltAfter, int maxFrameBytes)
+                throws IOException {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+            List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
                     "-cp", classpath, ServerChild.class.getName(), Integer.toString(port), TestServer.SECRET, where,
-                    appliedLog.toString(), Integer.toString(haltAfter));
+                    appliedLog.toString(), Integer.toString(haltAfter)));
+            if (maxFrameBytes > 0) {
+                cmd.add(Integer.toString(maxFrameBytes));
+            }
+            ProcessBuilder pb = new ProcessBuilder(cmd);
             pb.redirectErrorStream(true).redirectOutput(out.toFile());
             pb.environment().remove("CAIRN_DATABASE_URL");
             return new Child(pb.start(), out);
