@@ -1,0 +1,604 @@
+package dev.cairn.engine.store;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+
+/**
+ * The durable {@link LocalStore}: a write-ahead journal for commits and immutable MapDB snapshots
+ * for the state, in one directory.
+ *
+ * <p><b>Write path.</b> A commit is appended to the active journal segment and forced (fdatasync)
+ * before it returns, exactly as in {@link JournalLocalStore}, then applied to the segment's sorted
+ * in-memory table. When a segment passes {@link Options#flushBytes} a new one is started and a
+ * background thread writes the old one's table to a new snapshot ({@link Snapshot}: bulk-loaded,
+ * closed, forced, renamed), then replaces the {@link Manifest} (which names the live snapshots and
+ * the first journal segment they do not cover), and only then deletes the segment.
+ *
+ * <p><b>Tiers.</b> Snapshots of about the same size (size level {@code floor(log_fanout(bytes /
+ * 2 flushBytes))}) that follow each other in age are merged into one when {@code fanout} of them
+ * exist, so a record is rewritten about once per level: write amplification grows with the log
+ * of the data size, not with it (see ARCHITECTURE.md). Deletes are kept in snapshots as
+ * tombstones until a merge reaches the oldest snapshot.
+ *
+ * <p><b>Reads</b> look at the active table, the tables waiting to be written, then the snapshots,
+ * newest first. Opening reads the manifest and replays only the journal tail; snapshots are opened
+ * (and their checksum verified) at their first read.
+ *
+ * <p>Thread-safety: one writer and concurrent readers; a scan sees no half commit.
+ */
+public final class TieredLocalStore implements LocalStore {
+
+    private static final System.Logger LOG = System.getLogger(TieredLocalStore.class.getName());
+    /** The journal file of a store made by {@link JournalLocalStore}; adopted as the first segment. */
+    public static final String LEGACY_JOURNAL = "cairn.journal";
+    /** Tables waiting for the background thread beyond which the active segment keeps growing instead. */
+    private static final int MAX_FROZEN = 2;
+
+    /**
+     * @param flushBytes journal bytes after which a segment is moved into a snapshot
+     * @param fanout     snapshots of one size level merged together
+     * @param sync       fdatasync commits and snapshots (off: survives a process kill, not a power cut)
+     * @param phases     told each step of the background move (crash tests kill the process there)
+     */
+    public record Options(long flushBytes, int fanout, boolean sync, int maxRecordBytes, Consumer<String> phases) {
+        public Options {
+            if (flushBytes < 1 || fanout < 2 || maxRecordBytes < 64) {
+                throw new IllegalArgumentException("bad store options: flushBytes " + flushBytes + ", fanout " + fanout);
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(4L << 20, 4, true, JournalLocalStore.MAX_RECORD_BYTES, p -> { });
+        }
+
+        public Options withFlushBytes(long bytes) {
+            return new Options(bytes, fanout, sync, maxRecordBytes, phases);
+        }
+
+        public Options withFanout(int n) {
+            return new Options(flushBytes, n, sync, maxRecordBytes, phases);
+        }
+
+        public Options withSync(boolean on) {
+            return new Options(flushBytes, fanout, on, maxRecordBytes, phases);
+        }
+
+        public Options withPhases(Consumer<String> listener) {
+            return new Options(flushBytes, fanout, sync, maxRecordBytes, listener);
+        }
+    }
+
+    /** The sorted table of one journal segment; {@link Snapshot#TOMBSTONE} marks a delete. */
+    private record Table(long gen, ConcurrentSkipListMap<byte[], byte[]> map, long[] bytes) {
+        Table(long gen) {
+            this(gen, new ConcurrentSkipListMap<>(Arrays::compareUnsigned), new long[1]);
+        }
+
+        void apply(List<StoreWrite> writes) {
+            for (StoreWrite w : writes) {
+                map.put(w.key().clone(), w.isDelete() ? Snapshot.TOMBSTONE : w.value().clone());
+                bytes[0] += 16 + w.key().length + (w.isDelete() ? 0 : w.value().length);
+            }
+        }
+    }
+
+    /** What readers see; replaced whole. Lists are newest first. */
+    private record View(Table active, List<Table> frozen, List<Snapshot> snapshots) {
+    }
+
+    private final Path dir;
+    private final Options options;
+    private final Object writeMutex = new Object();
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final ExecutorService worker;
+    private volatile View view;
+    private JournalFile journal;
+    /** The last manifest made durable; changed only by the worker (and at open). */
+    private volatile Manifest manifest;
+    private volatile boolean closing;
+    private volatile boolean closed;
+    private int tornTailsCut;
+    private final long[] bytesWritten = new long[2]; // [0] journal, [1] snapshots
+
+    private TieredLocalStore(Path dir, Options options) {
+        this.dir = dir;
+        this.options = options;
+        this.worker = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "cairn-store-" + dir.getFileName());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    public static TieredLocalStore open(Path dir) {
+        return open(dir, Options.defaults());
+    }
+
+    /** Opens (or creates) the store in {@code dir}: manifest, then the journal tail. */
+    public static TieredLocalStore open(Path dir, Options options) {
+        TieredLocalStore store = new TieredLocalStore(dir.toAbsolutePath(), options);
+        try {
+            store.load();
+        } catch (IOException e) {
+            store.abandon();
+            throw new StoreException("cannot open local store " + dir + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            store.abandon();
+            throw e;
+        }
+        return store;
+    }
+
+    private void load() throws IOException {
+        Files.createDirectories(dir);
+        Manifest m = Manifest.read(dir);
+        if (m == null) {
+            m = new Manifest(1, 1, List.of());
+            adoptLegacyJournal();
+        }
+        // Refuse before touching anything: every named snapshot is there, whole.
+        List<Snapshot> snaps = new ArrayList<>();
+        for (Manifest.Entry e : m.snapshots()) {
+            Path f = dir.resolve(e.fileName());
+            if (!Files.isRegularFile(f) || Files.size(f) != e.bytes()) {
+                throw new StoreException("local store " + dir + " is damaged: snapshot " + f.getFileName() + " named by "
+                        + Manifest.FILE + (Files.exists(f) ? " has " + Files.size(f) + " bytes, not " + e.bytes() : " is missing")
+                        + ". A crash cannot cause this. Refusing to open it; nothing was changed: restore it from a backup");
+            }
+            snaps.add(new Snapshot(dir, e, false));
+        }
+        TreeMap<Long, Path> segments = new TreeMap<>();
+        List<Path> leftovers = new ArrayList<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "cairn*")) {
+            for (Path f : files) {
+                String name = f.getFileName().toString();
+                if (name.matches("cairn-\\d{10}\\.journal")) {
+                    long gen = Long.parseLong(name.substring(6, 16));
+                    if (gen >= m.journalFrom()) {
+                        segments.put(gen, f);
+                    } else {
+                        leftovers.add(f); // covered by a snapshot: the deletion after the manifest switch did not happen
+                    }
+                } else if (name.endsWith(".tmp") || (name.matches("cairn-\\d{10}\\.snap") && m.snapshots().stream()
+                        .noneMatch(e -> e.fileName().equals(name)))) {
+                    leftovers.add(f); // a snapshot or manifest a kill cut short, or one the manifest never named
+                }
+            }
+        }
+        long expect = m.journalFrom();
+        for (long gen : segments.keySet()) {
+            if (gen != expect++) {
+                throw new StoreException("local store " + dir + " is damaged: journal segment " + Manifest.segmentName(expect - 1)
+                        + " is missing (found " + segments.keySet() + ", the manifest starts at " + m.journalFrom() + ")."
+                        + " Refusing to open it; nothing was changed: restore it from a backup");
+            }
+        }
+        List<Table> tables = new ArrayList<>(); // oldest first
+        JournalFile last = null;
+        for (Map.Entry<Long, Path> s : segments.entrySet()) {
+            Table t = new Table(s.getKey());
+            boolean isLast = s.getKey().equals(segments.lastKey());
+            JournalFile j = JournalFile.open(s.getValue(), options.sync(), options.maxRecordBytes(), isLast, t::apply);
+            tornTailsCut += j.tornTailCut() ? 1 : 0;
+            tables.add(t);
+            if (isLast) {
+                last = j;
+            } else {
+                j.close();
+            }
+        }
+        for (Path f : leftovers) {
+            Files.deleteIfExists(f);
+        }
+        if (last == null) {
+            last = JournalFile.create(dir.resolve(Manifest.segmentName(m.journalFrom())), options.sync(), options.maxRecordBytes());
+            Manifest.forceDirectory(dir);
+            tables.add(new Table(m.journalFrom()));
+        }
+        journal = last;
+        manifest = m;
+        Table active = tables.remove(tables.size() - 1);
+        List<Table> newestFirst = new ArrayList<>(tables);
+        java.util.Collections.reverse(newestFirst);
+        view = new View(active, List.copyOf(newestFirst), List.copyOf(snaps));
+        if (!tables.isEmpty()) {
+            worker.execute(this::backgroundWork);
+        }
+    }
+
+    /** A store written by {@link JournalLocalStore} becomes segment 1 of this one (a rename: atomic). */
+    private void adoptLegacyJournal() throws IOException {
+        Path legacy = dir.resolve(LEGACY_JOURNAL);
+        Path first = dir.resolve(Manifest.segmentName(1));
+        if (!Files.exists(legacy)) {
+            return;
+        }
+        if (Files.exists(first)) {
+            throw new StoreException("local store " + dir + " holds both " + LEGACY_JOURNAL + " and " + first.getFileName()
+                    + "; refusing to guess which is current. Nothing was changed");
+        }
+        Files.deleteIfExists(dir.resolve(LEGACY_JOURNAL + ".compact")); // an unfinished compaction of the old store
+        Files.move(legacy, first, StandardCopyOption.ATOMIC_MOVE);
+        Manifest.forceDirectory(dir);
+    }
+
+    // ---- reads
+
+    @Override
+    public byte[] get(byte[] key) {
+        lock.readLock().lock();
+        try {
+            checkOpen();
+            View v = view;
+            byte[] value = v.active.map.get(key);
+            for (int i = 0; value == null && i < v.frozen.size(); i++) {
+                value = v.frozen.get(i).map.get(key);
+            }
+            for (int i = 0; value == null && i < v.snapshots.size(); i++) {
+                value = v.snapshots.get(i).get(key);
+            }
+            return value == Snapshot.TOMBSTONE || value == null ? null : value.clone();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void scan(byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
+        byte[] upper = Keys.upperBound(prefix);
+        scan(prefix, upper, (k, v) -> {
+            visitor.accept(k, v);
+            return true;
+        });
+    }
+
+    /** Visits {@code from <= key < to} ({@code to} null = to the end) in key order while the visitor returns true. */
+    public void scan(byte[] from, byte[] to, java.util.function.BiPredicate<byte[], byte[]> visitor) {
+        lock.readLock().lock();
+        try {
+            checkOpen();
+            View v = view;
+            List<Iterator<Map.Entry<byte[], byte[]>>> sources = new ArrayList<>();
+            sources.add(range(v.active, from, to));
+            for (Table t : v.frozen) {
+                sources.add(range(t, from, to));
+            }
+            for (Snapshot s : v.snapshots) {
+                sources.add(s.range(from, to));
+            }
+            MergingIterator it = new MergingIterator(sources, true);
+            while (it.hasNext()) {
+                Map.Entry<byte[], byte[]> e = it.next();
+                if (!visitor.test(e.getKey(), e.getValue())) {
+                    return;
+                }
+            }
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    private static Iterator<Map.Entry<byte[], byte[]>> range(Table t, byte[] from, byte[] to) {
+        return (to == null ? t.map.tailMap(from, true) : t.map.subMap(from, true, to, false)).entrySet().iterator();
+    }
+
+    @Override
+    public long count() {
+        long[] n = new long[1];
+        scan(new byte[0], (k, v) -> n[0]++);
+        return n[0];
+    }
+
+    @Override
+    public long sizeBytes() {
+        View v = view;
+        long total = journal == null ? 0 : journal.size();
+        for (Table t : v.frozen) {
+            total += t.bytes[0];
+        }
+        for (Snapshot s : v.snapshots) {
+            total += s.meta.bytes();
+        }
+        return total;
+    }
+
+    // ---- writes
+
+    @Override
+    public void commit(List<StoreWrite> writes) {
+        synchronized (writeMutex) {
+            checkOpen();
+            List<StoreWrite> copy = List.copyOf(writes); // refuses a null write before anything is written
+            if (copy.isEmpty()) {
+                return;
+            }
+            long before = journal.size();
+            journal.append(copy);
+            bytesWritten[0] += journal.size() - before;
+            lock.writeLock().lock();
+            try {
+                view.active.apply(copy);
+            } finally {
+                lock.writeLock().unlock();
+            }
+            if (journal.size() >= options.flushBytes() && view.frozen.size() < MAX_FROZEN) {
+                rotate();
+            }
+        }
+    }
+
+    /** Starts a new journal segment and hands the current one's table to the background thread. */
+    private void rotate() {
+        long gen = view.active.gen + 1;
+        Path file = dir.resolve(Manifest.segmentName(gen));
+        JournalFile next;
+        try {
+            Files.deleteIfExists(file); // left by a rotation that failed before
+            next = JournalFile.create(file, options.sync(), options.maxRecordBytes());
+            if (options.sync()) {
+                Manifest.forceDirectory(dir);
+            }
+        } catch (IOException e) {
+            // The commit is durable; the segment just grows until a rotation works.
+            LOG.log(System.Logger.Level.WARNING, "cairn: cannot start journal segment " + file + ": " + e.getMessage(), e);
+            return;
+        }
+        journal.close();
+        journal = next;
+        lock.writeLock().lock();
+        try {
+            View v = view;
+            List<Table> frozen = new ArrayList<>();
+            frozen.add(v.active);
+            frozen.addAll(v.frozen);
+            view = new View(new Table(gen), List.copyOf(frozen), v.snapshots);
+        } finally {
+            lock.writeLock().unlock();
+        }
+        worker.execute(this::backgroundWork);
+    }
+
+    /**
+     * Moves every full segment into a snapshot and merges, synchronously (tests and benchmarks;
+     * the engine leaves it to the background thread).
+     */
+    public void checkpoint() {
+        synchronized (writeMutex) {
+            checkOpen();
+            if (!view.active.map.isEmpty()) {
+                rotate();
+            }
+        }
+        try {
+            worker.submit(this::backgroundWork).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            throw new StoreException("checkpoint of " + dir + " failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    // ---- background: journal -> snapshots, merges
+
+    private void backgroundWork() {
+        try {
+            while (!closing) {
+                View v = view;
+                if (!v.frozen.isEmpty()) {
+                    flush(v.frozen.get(v.frozen.size() - 1));
+                } else if (!merge()) {
+                    return;
+                }
+            }
+        } catch (CancellationException e) {
+            // closing
+        } catch (IOException | RuntimeException e) {
+            // Nothing is lost: the journal segments stay until a snapshot covers them. Retried at the next rotation.
+            LOG.log(System.Logger.Level.WARNING, "cairn: moving the journal of " + dir + " into a snapshot failed: " + e.getMessage(), e);
+        }
+    }
+
+    private void flush(Table table) throws IOException {
+        Manifest m = manifest;
+        boolean bottom = m.snapshots().isEmpty();
+        Iterator<Map.Entry<byte[], byte[]>> entries = table.map.entrySet().iterator();
+        if (bottom) {
+            entries = new MergingIterator(List.of(entries), true);
+        }
+        Manifest.Entry e = writeSnapshot(m.nextId(), entries, "flush");
+        List<Manifest.Entry> snaps = new ArrayList<>();
+        snaps.add(e);
+        snaps.addAll(m.snapshots());
+        Manifest next = new Manifest(table.gen + 1, m.nextId() + 1, snaps);
+        next.write(dir, options.sync(), p -> options.phases().accept("flush:" + p));
+        manifest = next;
+        Snapshot s = new Snapshot(dir, e, true);
+        lock.writeLock().lock();
+        try {
+            View v = view;
+            List<Table> frozen = new ArrayList<>(v.frozen);
+            frozen.removeIf(t -> t == table);
+            List<Snapshot> live = new ArrayList<>();
+            live.add(s);
+            live.addAll(v.snapshots);
+            view = new View(v.active, List.copyOf(frozen), List.copyOf(live));
+        } finally {
+            lock.writeLock().unlock();
+        }
+        Files.deleteIfExists(dir.resolve(Manifest.segmentName(table.gen)));
+        options.phases().accept("flush:segment-deleted");
+    }
+
+    /** Merges one run of same-level snapshots, if there is one; false if there was nothing to merge. */
+    private boolean merge() throws IOException {
+        Manifest m = manifest;
+        List<Manifest.Entry> snaps = m.snapshots();
+        int from = -1;
+        int to = -1;
+        for (int i = 0; i < snaps.size(); ) {
+            int j = i;
+            while (j < snaps.size() && snaps.get(j).level() == snaps.get(i).level()) {
+                j++;
+            }
+            if (j - i >= options.fanout()) {
+                from = i;
+                to = j;
+                break;
+            }
+            i = j;
+        }
+        if (from < 0 && snaps.size() > 4 * options.fanout()) {
+            from = 0; // a pile of mixed sizes: merge the newest ones so reads never look at too many files
+            to = options.fanout();
+        }
+        if (from < 0) {
+            return false;
+        }
+        View v = view;
+        List<Snapshot> run = v.snapshots.subList(from, to);
+        List<Iterator<Map.Entry<byte[], byte[]>>> sources = new ArrayList<>();
+        for (Snapshot s : run) {
+            sources.add(s.range(new byte[0], null));
+        }
+        Manifest.Entry e = writeSnapshot(m.nextId(), new MergingIterator(sources, to == snaps.size()), "merge");
+        List<Manifest.Entry> entries = new ArrayList<>(snaps.subList(0, from));
+        entries.add(e);
+        entries.addAll(snaps.subList(to, snaps.size()));
+        Manifest next = new Manifest(m.journalFrom(), m.nextId() + 1, entries);
+        next.write(dir, options.sync(), p -> options.phases().accept("merge:" + p));
+        manifest = next;
+        List<Snapshot> retired = List.copyOf(run);
+        lock.writeLock().lock();
+        try {
+            List<Snapshot> live = new ArrayList<>(v.snapshots.subList(0, from));
+            live.add(new Snapshot(dir, e, true));
+            live.addAll(v.snapshots.subList(to, v.snapshots.size()));
+            view = new View(view.active, view.frozen, List.copyOf(live));
+            retired.forEach(Snapshot::close); // no reader is inside them: readers hold the read lock
+        } finally {
+            lock.writeLock().unlock();
+        }
+        for (Snapshot s : retired) {
+            Files.deleteIfExists(s.file());
+        }
+        options.phases().accept("merge:old-deleted");
+        return true;
+    }
+
+    private Manifest.Entry writeSnapshot(long id, Iterator<Map.Entry<byte[], byte[]>> entries, String kind) throws IOException {
+        Iterator<Map.Entry<byte[], byte[]>> cancellable = new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                if (closing) {
+                    throw new CancellationException();
+                }
+                return entries.hasNext();
+            }
+
+            @Override
+            public Map.Entry<byte[], byte[]> next() {
+                return entries.next();
+            }
+        };
+        Manifest.Entry e;
+        try {
+            e = Snapshot.write(dir, id, cancellable, options.sync(), p -> options.phases().accept(kind + ":" + p));
+        } catch (IOException | RuntimeException failure) {
+            Files.deleteIfExists(dir.resolve(Manifest.snapshotName(id) + ".tmp"));
+            throw failure;
+        }
+        bytesWritten[1] += e.bytes();
+        return e.withLevel(levelOf(e.bytes()));
+    }
+
+    /** Size level: 0 below fanout x unit, then one more per factor fanout (unit: a flushed segment's snapshot). */
+    private int levelOf(long bytes) {
+        long unit = 2 * options.flushBytes();
+        int level = 0;
+        for (long cap = unit * options.fanout(); bytes >= cap && level < 30; cap *= options.fanout()) {
+            level++;
+        }
+        return level;
+    }
+
+    // ---- state
+
+    /** Bytes written so far by this instance: {journal, snapshots} (for write amplification). */
+    public long[] bytesWritten() {
+        return bytesWritten.clone();
+    }
+
+    /** How many snapshot files are live. */
+    public int snapshotCount() {
+        return view.snapshots.size();
+    }
+
+    public int tornTailsCut() {
+        return tornTailsCut;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    @Override
+    public void close() {
+        synchronized (writeMutex) {
+            if (closed || closing) {
+                return;
+            }
+            closing = true;
+        }
+        worker.shutdown();
+        try {
+            if (!worker.awaitTermination(60, TimeUnit.SECONDS)) {
+                LOG.log(System.Logger.Level.WARNING, "cairn: the store's background thread did not stop within 60 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        lock.writeLock().lock();
+        try {
+            closed = true;
+            abandon();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    private void abandon() {
+        closing = true;
+        worker.shutdownNow();
+        if (journal != null) {
+            journal.close();
+        }
+        View v = view;
+        if (v != null) {
+            v.snapshots.forEach(Snapshot::close);
+        }
+    }
+
+    private void checkOpen() {
+        if (closed || closing) {
+            throw new StoreException("local store " + dir + " is closed");
+        }
+    }
+}
