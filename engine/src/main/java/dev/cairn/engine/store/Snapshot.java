@@ -59,7 +59,8 @@ final class Snapshot {
         Path tmp = dir.resolve(name + ".tmp");
         Files.deleteIfExists(tmp);
         long records = 0;
-        DB out = DBMaker.fileDB(tmp.toFile()).fileMmapEnableIfSupported().fileMmapPreclearDisable().fileLockDisable().make();
+        DB out = DBMaker.fileDB(tmp.toFile()).fileChannelEnable().allocateStartSize(64 << 10).allocateIncrement(64 << 10)
+                .concurrencyDisable().fileLockDisable().make();
         try {
             var sink = out.treeMap(MAP, Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).createFromSink();
             while (entries.hasNext()) {

@@ -235,6 +235,14 @@ public final class TieredLocalStore implements LocalStore {
             throw new StoreException("local store " + dir + " holds both " + LEGACY_JOURNAL + " and " + first.getFileName()
                     + "; refusing to guess which is current. Nothing was changed");
         }
+        byte[] head = new byte[JournalFile.MAGIC.length];
+        int n;
+        try (var in = Files.newInputStream(legacy)) {
+            n = in.readNBytes(head, 0, head.length);
+        }
+        if (!Arrays.equals(Arrays.copyOf(head, n), Arrays.copyOf(JournalFile.MAGIC, n))) {
+            throw new StoreException("local store " + legacy + " is not a Cairn journal (wrong header); refusing to touch it");
+        }
         Files.deleteIfExists(dir.resolve(LEGACY_JOURNAL + ".compact")); // an unfinished compaction of the old store
         Files.move(legacy, first, StandardCopyOption.ATOMIC_MOVE);
         Manifest.forceDirectory(dir);
@@ -396,6 +404,75 @@ public final class TieredLocalStore implements LocalStore {
         }
     }
 
+    /** {@link #checkpoint}, then merges every snapshot into one without deletes (smallest footprint). */
+    public void compact() {
+        checkpoint();
+        try {
+            worker.submit(() -> {
+                if (manifest.snapshots().size() > 1) {
+                    mergeRun(0, manifest.snapshots().size());
+                }
+                return null;
+            }).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            throw new StoreException("compacting " + dir + " failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    /**
+     * Copies a live store's files to {@code target} (which must not hold a store) so that the copy
+     * opens with every commit made before the copy started: the manifest first, then the files it
+     * names and the journal segments; repeated if the manifest changed meanwhile. This is how to
+     * back the store up while an engine uses it (stopped, copying the directory is enough).
+     */
+    public static void copyFiles(Path dir, Path target) throws IOException {
+        Files.createDirectories(target);
+        Path manifestFile = dir.resolve(Manifest.FILE);
+        for (int attempt = 0; attempt < 100; attempt++) {
+            byte[] before = Files.exists(manifestFile) ? Files.readAllBytes(manifestFile) : null;
+            List<String> names = storeFiles(dir);
+            List<Path> copied = new ArrayList<>();
+            boolean vanished = false;
+            // snapshots (immutable) first, then the segments oldest first: the image is the store as at some moment
+            for (String name : names) {
+                try {
+                    Files.copy(dir.resolve(name), target.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                    copied.add(target.resolve(name));
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    vanished = true;
+                }
+            }
+            byte[] after = Files.exists(manifestFile) ? Files.readAllBytes(manifestFile) : null;
+            if (!vanished && Arrays.equals(before, after) && storeFiles(dir).equals(names)) {
+                if (before != null) {
+                    Files.write(target.resolve(Manifest.FILE), before);
+                }
+                return;
+            }
+            for (Path c : copied) {
+                Files.deleteIfExists(c);
+            }
+        }
+        throw new IOException("the store in " + dir + " kept changing while it was copied");
+    }
+
+    private static List<String> storeFiles(Path dir) throws IOException {
+        List<String> snaps = new ArrayList<>();
+        List<String> segments = new ArrayList<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "cairn-*")) {
+            for (Path f : files) {
+                String name = f.getFileName().toString();
+                (name.endsWith(".snap") ? snaps : name.endsWith(".journal") ? segments : new ArrayList<String>()).add(name);
+            }
+        }
+        snaps.sort(null);
+        segments.sort(null);
+        snaps.addAll(segments);
+        return snaps;
+    }
+
     // ---- background: journal -> snapshots, merges
 
     private void backgroundWork() {
@@ -472,6 +549,14 @@ public final class TieredLocalStore implements LocalStore {
         if (from < 0) {
             return false;
         }
+        mergeRun(from, to);
+        return true;
+    }
+
+    /** Merges the snapshots {@code from..to-1} (newest first) into one. */
+    private void mergeRun(int from, int to) throws IOException {
+        Manifest m = manifest;
+        List<Manifest.Entry> snaps = m.snapshots();
         View v = view;
         List<Snapshot> run = v.snapshots.subList(from, to);
         List<Iterator<Map.Entry<byte[], byte[]>>> sources = new ArrayList<>();
@@ -500,7 +585,6 @@ public final class TieredLocalStore implements LocalStore {
             Files.deleteIfExists(s.file());
         }
         options.phases().accept("merge:old-deleted");
-        return true;
     }
 
     private Manifest.Entry writeSnapshot(long id, Iterator<Map.Entry<byte[], byte[]>> entries, String kind) throws IOException {
