@@ -19,7 +19,7 @@ import java.util.zip.CRC32C;
  * after a crash it is either the old or the new one; files it does not name are leftovers.
  *
  * <p>Text, so an operator can read it: {@code cairn-store 1}, {@code journal-from G},
- * {@code next-id N}, one {@code snapshot id level bytes crc32c records} line per snapshot, and a
+ * {@code next-id N}, one {@code snapshot id level bytes crc32c records payload} line per snapshot, and a
  * last {@code crc} line over everything before it.
  */
 record Manifest(long journalFrom, long nextId, List<Entry> snapshots) {
@@ -28,13 +28,13 @@ record Manifest(long journalFrom, long nextId, List<Entry> snapshots) {
     private static final String HEADER = "cairn-store 1";
 
     /** A snapshot as the manifest records it. */
-    record Entry(long id, int level, long bytes, int crc, long records) {
+    record Entry(long id, int level, long bytes, int crc, long records, long payload) {
         String fileName() {
             return snapshotName(id);
         }
 
         Entry withLevel(int newLevel) {
-            return new Entry(id, newLevel, bytes, crc, records);
+            return new Entry(id, newLevel, bytes, crc, records, payload);
         }
     }
 
@@ -77,7 +77,7 @@ record Manifest(long journalFrom, long nextId, List<Entry> snapshots) {
             for (int i = 3; i < lines.length; i++) {
                 String[] f = field(lines[i], "snapshot").split(" ");
                 snaps.add(new Entry(Long.parseLong(f[0]), Integer.parseInt(f[1]), Long.parseLong(f[2]),
-                        Integer.parseUnsignedInt(f[3], 16), Long.parseLong(f[4])));
+                        Integer.parseUnsignedInt(f[3], 16), Long.parseLong(f[4]), Long.parseLong(f[5])));
             }
             return new Manifest(journalFrom, nextId, snaps);
         } catch (RuntimeException e) {
@@ -101,7 +101,7 @@ record Manifest(long journalFrom, long nextId, List<Entry> snapshots) {
                 .append("next-id ").append(nextId).append('\n');
         for (Entry e : snapshots) {
             b.append("snapshot ").append(e.id()).append(' ').append(e.level()).append(' ').append(e.bytes()).append(' ')
-                    .append(String.format("%08x", e.crc())).append(' ').append(e.records()).append('\n');
+                    .append(String.format("%08x", e.crc())).append(' ').append(e.records()).append(' ').append(e.payload()).append('\n');
         }
         String body = b.toString();
         String text = body + "crc " + String.format("%08x", crc(body)) + "\n";

@@ -59,6 +59,7 @@ final class Snapshot {
         Path tmp = dir.resolve(name + ".tmp");
         Files.deleteIfExists(tmp);
         long records = 0;
+        long payload = 0;
         DB out = DBMaker.fileDB(tmp.toFile()).fileChannelEnable().allocateStartSize(64 << 10).allocateIncrement(64 << 10)
                 .concurrencyDisable().fileLockDisable().make();
         try {
@@ -66,6 +67,7 @@ final class Snapshot {
             while (entries.hasNext()) {
                 Map.Entry<byte[], byte[]> e = entries.next();
                 sink.put(e.getKey(), encode(e.getValue()));
+                payload += e.getKey().length + e.getValue().length;
                 if (++records == 1) {
                     phases.accept("snapshot-write");
                 }
@@ -89,7 +91,7 @@ final class Snapshot {
             Manifest.forceDirectory(dir);
         }
         phases.accept("snapshot-renamed");
-        return new Manifest.Entry(id, 0, bytes, crc, records);
+        return new Manifest.Entry(id, 0, bytes, crc, records, payload);
     }
 
     private static byte[] encode(byte[] value) {

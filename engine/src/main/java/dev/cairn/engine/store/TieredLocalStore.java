@@ -33,7 +33,7 @@ import java.util.function.Consumer;
  * the first journal segment they do not cover), and only then deletes the segment.
  *
  * <p><b>Tiers.</b> Snapshots of about the same size (size level {@code floor(log_fanout(bytes /
- * 2 flushBytes))}) that follow each other in age are merged into one when {@code fanout} of them
+ * flushBytes))}, bytes = keys and values held) that follow each other in age are merged into one when {@code fanout} of them
  * exist, so a record is rewritten about once per level: write amplification grows with the log
  * of the data size, not with it (see ARCHITECTURE.md). Deletes are kept in snapshots as
  * tombstones until a merge reaches the oldest snapshot.
@@ -369,6 +369,7 @@ public final class TieredLocalStore implements LocalStore {
             LOG.log(System.Logger.Level.WARNING, "cairn: cannot start journal segment " + file + ": " + e.getMessage(), e);
             return;
         }
+        options.phases().accept("rotate:segment-created");
         journal.close();
         journal = next;
         lock.writeLock().lock();
@@ -478,10 +479,17 @@ public final class TieredLocalStore implements LocalStore {
     private void backgroundWork() {
         try {
             while (!closing) {
+                // Alternate, so that merges keep up while commits keep the journal busy.
                 View v = view;
+                boolean worked = false;
                 if (!v.frozen.isEmpty()) {
                     flush(v.frozen.get(v.frozen.size() - 1));
-                } else if (!merge()) {
+                    worked = true;
+                }
+                if (!closing && merge()) {
+                    worked = true;
+                }
+                if (!worked) {
                     return;
                 }
             }
@@ -610,12 +618,12 @@ public final class TieredLocalStore implements LocalStore {
             throw failure;
         }
         bytesWritten[1] += e.bytes();
-        return e.withLevel(levelOf(e.bytes()));
+        return e.withLevel(levelOf(e.payload()));
     }
 
-    /** Size level: 0 below fanout x unit, then one more per factor fanout (unit: a flushed segment's snapshot). */
+    /** Size level of a snapshot holding {@code bytes} of keys and values: 0 below fanout x flushBytes, +1 per factor fanout. */
     private int levelOf(long bytes) {
-        long unit = 2 * options.flushBytes();
+        long unit = options.flushBytes();
         int level = 0;
         for (long cap = unit * options.fanout(); bytes >= cap && level < 30; cap *= options.fanout()) {
             level++;
