@@ -1,16 +1,13 @@
 package dev.cairn.engine.store;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutionException;
@@ -148,54 +145,17 @@ public final class TieredLocalStore implements LocalStore {
     }
 
     private void load() throws IOException {
-        Files.createDirectories(dir);
-        Manifest m = Manifest.read(dir);
-        if (m == null) {
-            m = new Manifest(1, 1, List.of());
-            adoptLegacyJournal();
-        }
-        // Refuse before touching anything: every named snapshot is there, whole.
+        StoreDirectory.Recovered r = StoreDirectory.recover(dir);
+        Manifest m = r.manifest();
         List<Snapshot> snaps = new ArrayList<>();
         for (Manifest.Entry e : m.snapshots()) {
-            Path f = dir.resolve(e.fileName());
-            if (!Files.isRegularFile(f) || Files.size(f) != e.bytes()) {
-                throw new StoreException("local store " + dir + " is damaged: snapshot " + f.getFileName() + " named by "
-                        + Manifest.FILE + (Files.exists(f) ? " has " + Files.size(f) + " bytes, not " + e.bytes() : " is missing")
-                        + ". A crash cannot cause this. Refusing to open it; nothing was changed: restore it from a backup");
-            }
             snaps.add(new Snapshot(dir, e, false));
-        }
-        TreeMap<Long, Path> segments = new TreeMap<>();
-        List<Path> leftovers = new ArrayList<>();
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "cairn*")) {
-            for (Path f : files) {
-                String name = f.getFileName().toString();
-                if (name.matches("cairn-\\d{10}\\.journal")) {
-                    long gen = Long.parseLong(name.substring(6, 16));
-                    if (gen >= m.journalFrom()) {
-                        segments.put(gen, f);
-                    } else {
-                        leftovers.add(f); // covered by a snapshot: the deletion after the manifest switch did not happen
-                    }
-                } else if (name.endsWith(".tmp") || (name.matches("cairn-\\d{10}\\.snap") && m.snapshots().stream()
-                        .noneMatch(e -> e.fileName().equals(name)))) {
-                    leftovers.add(f); // a snapshot or manifest a kill cut short, or one the manifest never named
-                }
-            }
-        }
-        long expect = m.journalFrom();
-        for (long gen : segments.keySet()) {
-            if (gen != expect++) {
-                throw new StoreException("local store " + dir + " is damaged: journal segment " + Manifest.segmentName(expect - 1)
-                        + " is missing (found " + segments.keySet() + ", the manifest starts at " + m.journalFrom() + ")."
-                        + " Refusing to open it; nothing was changed: restore it from a backup");
-            }
         }
         List<Table> tables = new ArrayList<>(); // oldest first
         JournalFile last = null;
-        for (Map.Entry<Long, Path> s : segments.entrySet()) {
+        for (Map.Entry<Long, Path> s : r.segments().entrySet()) {
             Table t = new Table(s.getKey());
-            boolean isLast = s.getKey().equals(segments.lastKey());
+            boolean isLast = s.getKey().equals(r.segments().lastKey());
             JournalFile j = JournalFile.open(s.getValue(), options.sync(), options.maxRecordBytes(), isLast, t::apply);
             tornTailsCut += j.tornTailCut() ? 1 : 0;
             tables.add(t);
@@ -205,7 +165,7 @@ public final class TieredLocalStore implements LocalStore {
                 j.close();
             }
         }
-        for (Path f : leftovers) {
+        for (Path f : r.leftovers()) {
             Files.deleteIfExists(f);
         }
         if (last == null) {
@@ -224,28 +184,13 @@ public final class TieredLocalStore implements LocalStore {
         }
     }
 
-    /** A store written by {@link JournalLocalStore} becomes segment 1 of this one (a rename: atomic). */
-    private void adoptLegacyJournal() throws IOException {
-        Path legacy = dir.resolve(LEGACY_JOURNAL);
-        Path first = dir.resolve(Manifest.segmentName(1));
-        if (!Files.exists(legacy)) {
-            return;
-        }
-        if (Files.exists(first)) {
-            throw new StoreException("local store " + dir + " holds both " + LEGACY_JOURNAL + " and " + first.getFileName()
-                    + "; refusing to guess which is current. Nothing was changed");
-        }
-        byte[] head = new byte[JournalFile.MAGIC.length];
-        int n;
-        try (var in = Files.newInputStream(legacy)) {
-            n = in.readNBytes(head, 0, head.length);
-        }
-        if (!Arrays.equals(Arrays.copyOf(head, n), Arrays.copyOf(JournalFile.MAGIC, n))) {
-            throw new StoreException("local store " + legacy + " is not a Cairn journal (wrong header); refusing to touch it");
-        }
-        Files.deleteIfExists(dir.resolve(LEGACY_JOURNAL + ".compact")); // an unfinished compaction of the old store
-        Files.move(legacy, first, StandardCopyOption.ATOMIC_MOVE);
-        Manifest.forceDirectory(dir);
+    /**
+     * Copies a live store's files to {@code target} so that the copy opens with every commit made
+     * before the copy started (see {@link StoreDirectory#copy}); a stopped store's directory can
+     * simply be copied.
+     */
+    public static void copyFiles(Path dir, Path target) throws IOException {
+        StoreDirectory.copy(dir, target);
     }
 
     // ---- reads
@@ -420,58 +365,6 @@ public final class TieredLocalStore implements LocalStore {
         } catch (ExecutionException e) {
             throw new StoreException("compacting " + dir + " failed: " + e.getCause(), e.getCause());
         }
-    }
-
-    /**
-     * Copies a live store's files to {@code target} (which must not hold a store) so that the copy
-     * opens with every commit made before the copy started: the manifest first, then the files it
-     * names and the journal segments; repeated if the manifest changed meanwhile. This is how to
-     * back the store up while an engine uses it (stopped, copying the directory is enough).
-     */
-    public static void copyFiles(Path dir, Path target) throws IOException {
-        Files.createDirectories(target);
-        Path manifestFile = dir.resolve(Manifest.FILE);
-        for (int attempt = 0; attempt < 100; attempt++) {
-            byte[] before = Files.exists(manifestFile) ? Files.readAllBytes(manifestFile) : null;
-            List<String> names = storeFiles(dir);
-            List<Path> copied = new ArrayList<>();
-            boolean vanished = false;
-            // snapshots (immutable) first, then the segments oldest first: the image is the store as at some moment
-            for (String name : names) {
-                try {
-                    Files.copy(dir.resolve(name), target.resolve(name), StandardCopyOption.REPLACE_EXISTING);
-                    copied.add(target.resolve(name));
-                } catch (java.nio.file.NoSuchFileException gone) {
-                    vanished = true;
-                }
-            }
-            byte[] after = Files.exists(manifestFile) ? Files.readAllBytes(manifestFile) : null;
-            if (!vanished && Arrays.equals(before, after) && storeFiles(dir).equals(names)) {
-                if (before != null) {
-                    Files.write(target.resolve(Manifest.FILE), before);
-                }
-                return;
-            }
-            for (Path c : copied) {
-                Files.deleteIfExists(c);
-            }
-        }
-        throw new IOException("the store in " + dir + " kept changing while it was copied");
-    }
-
-    private static List<String> storeFiles(Path dir) throws IOException {
-        List<String> snaps = new ArrayList<>();
-        List<String> segments = new ArrayList<>();
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "cairn-*")) {
-            for (Path f : files) {
-                String name = f.getFileName().toString();
-                (name.endsWith(".snap") ? snaps : name.endsWith(".journal") ? segments : new ArrayList<String>()).add(name);
-            }
-        }
-        snaps.sort(null);
-        segments.sort(null);
-        snaps.addAll(segments);
-        return snaps;
     }
 
     // ---- background: journal -> snapshots, merges
