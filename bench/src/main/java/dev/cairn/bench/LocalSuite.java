@@ -288,7 +288,7 @@ final class LocalSuite implements Main.Suite {
         workloads.add(tiered10k);
         workloads.add(tieredEngineLayout);
 
-        // ---- raw MapDB baseline: MapDbLocalStore's configuration, one B-tree byte[] -> byte[]
+        // ---- raw MapDB baseline: the transactional configuration of the former MapDbLocalStore, one B-tree byte[] -> byte[]
         Workload rawEach = rawMapDb("MapDB treeMap put, commit every put", perSaveN, 1);
         Workload raw100 = rawMapDb("MapDB treeMap put, commit every 100 puts", n, 100);
         Workload raw10k = rawMapDb("MapDB treeMap put, commit every 10,000 puts", n, 10_000);
@@ -715,7 +715,7 @@ final class LocalSuite implements Main.Suite {
         };
     }
 
-    /** MapDbLocalStore's MapDB configuration (minus fileLockDisable, which only affects opening a file). */
+    /** The transactional MapDB configuration of the former MapDbLocalStore (minus fileLockDisable, which only affects opening a file). */
     private static DB rawDb(Path file) {
         return DBMaker.fileDB(file.toFile())
                 .transactionEnable()
