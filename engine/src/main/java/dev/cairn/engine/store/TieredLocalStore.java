@@ -29,10 +29,13 @@ import java.util.function.Consumer;
  * closed, forced, renamed), then replaces the {@link Manifest} (which names the live snapshots and
  * the first journal segment they do not cover), and only then deletes the segment.
  *
- * <p><b>Tiers.</b> Snapshots of about the same size (size level {@code floor(log_fanout(bytes /
- * flushBytes))}, bytes = keys and values held) that follow each other in age are merged into one when {@code fanout} of them
- * exist, so a record is rewritten about once per level: write amplification grows with the log
- * of the data size, not with it (see ARCHITECTURE.md). Deletes are kept in snapshots as
+ * <p><b>Tiers.</b> Each snapshot has a level, never decreasing from the newest to the oldest: a
+ * flush makes a level-0 snapshot; when {@code fanout} snapshots of one level exist (they are next
+ * to each other) they are merged into one whose level is its size level ({@code
+ * floor(log_fanout(bytes / flushBytes))}, bytes = keys and values held), but at least theirs and
+ * at most the next older one's. So a record is rewritten about once per level: write
+ * amplification grows with the log of the data size, not with it (see ARCHITECTURE.md), and data
+ * that is overwritten stays in the small levels. Deletes are kept in snapshots as
  * tombstones until a merge reaches the oldest snapshot.
  *
  * <p><b>Reads</b> look at the active table, the tables waiting to be written, then the snapshots,
@@ -401,7 +404,7 @@ public final class TieredLocalStore implements LocalStore {
         if (bottom) {
             entries = new MergingIterator(List.of(entries), true);
         }
-        Manifest.Entry e = writeSnapshot(m.nextId(), entries, "flush");
+        Manifest.Entry e = writeSnapshot(m.nextId(), entries, "flush").withLevel(0); // the newest: level 0 whatever its size
         List<Manifest.Entry> snaps = new ArrayList<>();
         snaps.add(e);
         snaps.addAll(m.snapshots());
@@ -443,10 +446,6 @@ public final class TieredLocalStore implements LocalStore {
             }
             i = j;
         }
-        if (from < 0 && snaps.size() > 4 * options.fanout()) {
-            from = 0; // a pile of mixed sizes: merge the newest ones so reads never look at too many files
-            to = options.fanout();
-        }
         if (from < 0) {
             return false;
         }
@@ -465,6 +464,14 @@ public final class TieredLocalStore implements LocalStore {
             sources.add(s.range(new byte[0], null));
         }
         Manifest.Entry e = writeSnapshot(m.nextId(), new MergingIterator(sources, to == snaps.size()), "merge");
+        // Levels never decrease from newest to oldest, so the snapshots of one level stay next to each other: the
+        // result is at least the run's level (even if deletes and overwrites made it small) and at most the next older one's.
+        int runLevel = 0;
+        for (Manifest.Entry r : snaps.subList(from, to)) {
+            runLevel = Math.max(runLevel, r.level());
+        }
+        int older = to < snaps.size() ? snaps.get(to).level() : Integer.MAX_VALUE;
+        e = e.withLevel(Math.min(Math.max(levelOf(e.payload()), runLevel), older));
         List<Manifest.Entry> entries = new ArrayList<>(snaps.subList(0, from));
         entries.add(e);
         entries.addAll(snaps.subList(to, snaps.size()));
@@ -511,7 +518,7 @@ public final class TieredLocalStore implements LocalStore {
             throw failure;
         }
         bytesWritten[1] += e.bytes();
-        return e.withLevel(levelOf(e.payload()));
+        return e;
     }
 
     /** Size level of a snapshot holding {@code bytes} of keys and values: 0 below fanout x flushBytes, +1 per factor fanout. */

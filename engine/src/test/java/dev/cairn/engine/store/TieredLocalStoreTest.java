@@ -232,6 +232,22 @@ class TieredLocalStoreTest extends LocalStoreContract {
         assertArrayEquals(before, Files.readAllBytes(first));
     }
 
+    /** Overwrites merge away in the small levels instead of piling up as snapshots of about equal size. */
+    @Test
+    void manyOverwritesOfFewKeysKeepFewSnapshots() {
+        TieredLocalStore t = tiered();
+        for (int i = 0; i < 4000; i++) {
+            put(t, s("k" + (i % 10)), s("value " + i));
+            if (i % 500 == 499) {
+                t.checkpoint();
+                assertTrue(t.snapshotCount() <= 3, "after " + (i + 1) + " commits: " + t.snapshotCount() + " snapshots");
+            }
+        }
+        for (int k = 0; k < 10; k++) {
+            assertArrayEquals(s("value " + (3990 + k)), t.get(s("k" + k)));
+        }
+    }
+
     /** Write amplification at steady state: bytes written to journal and snapshots per byte committed. */
     @Test
     void writeAmplificationStaysSmall() {
