@@ -32,10 +32,10 @@ import java.util.function.Consumer;
  * <p><b>Tiers.</b> Each snapshot has a level, never decreasing from the newest to the oldest: a
  * flush makes a level-0 snapshot; when {@code fanout} snapshots of one level exist (they are next
  * to each other) they are merged into one whose level is its size level ({@code
- * floor(log_fanout(bytes / flushBytes))}, bytes = keys and values held), but at least theirs and
- * at most the next older one's. So a record is rewritten about once per level: write
- * amplification grows with the log of the data size, not with it (see ARCHITECTURE.md), and data
- * that is overwritten stays in the small levels. Deletes are kept in snapshots as
+ * floor(log_fanout(bytes / flushBytes))}, bytes = keys and values held), but at least one more
+ * than theirs and at most the next older one's. So a record is rewritten about once per level:
+ * write amplification grows with the log of the data size, not with it (see ARCHITECTURE.md).
+ * Deletes are kept in snapshots as
  * tombstones until a merge reaches the oldest snapshot.
  *
  * <p><b>Reads</b> look at the active table, the tables waiting to be written, then the snapshots,
@@ -108,11 +108,19 @@ public final class TieredLocalStore implements LocalStore {
     private final Options options;
     private final Object writeMutex = new Object();
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private final ExecutorService worker;
+    /** Moves full segments into snapshots; a second thread merges, so a long merge never holds up a flush. */
+    private final ExecutorService flusher;
+    private final ExecutorService merger;
+    /** Orders manifest replacements (and the view changes that go with them) of the two threads. */
+    private final Object manifestLock = new Object();
+    private final java.util.concurrent.atomic.AtomicLong nextId = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicBoolean mergeQueued = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile View view;
     private JournalFile journal;
-    /** The last manifest made durable; changed only by the worker (and at open). */
+    /** The last manifest made durable. */
     private volatile Manifest manifest;
+    /** The last flush failed: commits do not wait for the flush thread (the journal keeps everything). */
+    private volatile boolean flushFailed;
     private volatile boolean closing;
     private volatile boolean closed;
     private int tornTailsCut;
@@ -121,11 +129,14 @@ public final class TieredLocalStore implements LocalStore {
     private TieredLocalStore(Path dir, Options options) {
         this.dir = dir;
         this.options = options;
-        this.worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "cairn-store-" + dir.getFileName());
-            t.setDaemon(true);
-            return t;
-        });
+        this.flusher = Executors.newSingleThreadExecutor(r -> daemon(r, "cairn-store-flush-" + dir.getFileName()));
+        this.merger = Executors.newSingleThreadExecutor(r -> daemon(r, "cairn-store-merge-" + dir.getFileName()));
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
     }
 
     public static TieredLocalStore open(Path dir) {
@@ -182,8 +193,11 @@ public final class TieredLocalStore implements LocalStore {
         List<Table> newestFirst = new ArrayList<>(tables);
         java.util.Collections.reverse(newestFirst);
         view = new View(active, List.copyOf(newestFirst), List.copyOf(snaps));
+        nextId.set(m.nextId());
         if (!tables.isEmpty()) {
-            worker.execute(this::backgroundWork);
+            flusher.execute(this::flushAll);
+        } else {
+            scheduleMerge();
         }
     }
 
@@ -286,6 +300,16 @@ public final class TieredLocalStore implements LocalStore {
             if (copy.isEmpty()) {
                 return;
             }
+            // Bounded heap: when the flush thread is two segments behind, wait for it rather than let the journal tail grow.
+            while (view.frozen.size() >= MAX_FROZEN && journal.size() >= 2 * options.flushBytes() && !flushFailed) {
+                try {
+                    writeMutex.wait(1_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new StoreException("commit to " + dir + " interrupted while waiting for the journal to move into snapshots; nothing was written");
+                }
+                checkOpen();
+            }
             long before = journal.size();
             journal.append(copy);
             bytesWritten[0] += journal.size() - before;
@@ -301,7 +325,7 @@ public final class TieredLocalStore implements LocalStore {
         }
     }
 
-    /** Starts a new journal segment and hands the current one's table to the background thread. */
+    /** Starts a new journal segment and hands the current one's table to the flush thread. */
     private void rotate() {
         long gen = view.active.gen + 1;
         Path file = dir.resolve(Manifest.segmentName(gen));
@@ -330,12 +354,12 @@ public final class TieredLocalStore implements LocalStore {
         } finally {
             lock.writeLock().unlock();
         }
-        worker.execute(this::backgroundWork);
+        flusher.execute(this::flushAll);
     }
 
     /**
-     * Moves every full segment into a snapshot and merges, synchronously (tests and benchmarks;
-     * the engine leaves it to the background thread).
+     * Moves every full segment into a snapshot and runs the merges that are due, synchronously
+     * (tests and benchmarks; the engine leaves it to the background threads).
      */
     public void checkpoint() {
         synchronized (writeMutex) {
@@ -344,85 +368,114 @@ public final class TieredLocalStore implements LocalStore {
                 rotate();
             }
         }
-        try {
-            worker.submit(this::backgroundWork).get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (ExecutionException e) {
-            throw new StoreException("checkpoint of " + dir + " failed: " + e.getCause(), e.getCause());
-        }
+        await(flusher.submit(this::flushAll), "checkpoint");
+        await(merger.submit(this::mergeAll), "checkpoint");
     }
 
     /** {@link #checkpoint}, then merges every snapshot into one without deletes (smallest footprint). */
     public void compact() {
         checkpoint();
+        await(merger.submit(() -> {
+            List<Snapshot> all = view.snapshots;
+            if (all.size() > 1) {
+                mergeRun(all);
+            }
+            return null;
+        }), "compaction");
+    }
+
+    private void await(java.util.concurrent.Future<?> work, String what) {
         try {
-            worker.submit(() -> {
-                if (manifest.snapshots().size() > 1) {
-                    mergeRun(0, manifest.snapshots().size());
-                }
-                return null;
-            }).get();
+            work.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException e) {
-            throw new StoreException("compacting " + dir + " failed: " + e.getCause(), e.getCause());
+            throw new StoreException(what + " of " + dir + " failed: " + e.getCause(), e.getCause());
         }
     }
 
-    // ---- background: journal -> snapshots, merges
+    // ---- background: journal -> snapshots (flush thread), merges (merge thread)
 
-    private void backgroundWork() {
+    private void flushAll() {
         try {
             while (!closing) {
-                // Alternate, so that merges keep up while commits keep the journal busy.
                 View v = view;
-                boolean worked = false;
-                if (!v.frozen.isEmpty()) {
-                    flush(v.frozen.get(v.frozen.size() - 1));
-                    worked = true;
+                if (v.frozen.isEmpty()) {
+                    break;
                 }
-                if (!closing && merge()) {
-                    worked = true;
-                }
-                if (!worked) {
-                    return;
-                }
+                flush(v.frozen.get(v.frozen.size() - 1));
+                flushFailed = false;
+                wakeWriters();
+                scheduleMerge();
             }
         } catch (CancellationException e) {
             // closing
         } catch (IOException | RuntimeException e) {
             // Nothing is lost: the journal segments stay until a snapshot covers them. Retried at the next rotation.
+            flushFailed = true;
+            wakeWriters();
             LOG.log(System.Logger.Level.WARNING, "cairn: moving the journal of " + dir + " into a snapshot failed: " + e.getMessage(), e);
         }
     }
 
+    /** Queues one merge pass unless one is already waiting (each flush may make a level full). */
+    private void scheduleMerge() {
+        if (mergeQueued.compareAndSet(false, true)) {
+            try {
+                merger.execute(this::mergeAll);
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+                mergeQueued.set(false); // closing
+            }
+        }
+    }
+
+    private void mergeAll() {
+        mergeQueued.set(false);
+        try {
+            while (!closing && merge()) {
+                // merge until no level holds fanout snapshots
+            }
+        } catch (CancellationException e) {
+            // closing
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "cairn: merging the snapshots of " + dir + " failed (the store is unchanged): "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private void wakeWriters() {
+        synchronized (writeMutex) {
+            writeMutex.notifyAll();
+        }
+    }
+
     private void flush(Table table) throws IOException {
-        Manifest m = manifest;
-        boolean bottom = m.snapshots().isEmpty();
+        boolean bottom = manifest.snapshots().isEmpty(); // only this thread adds snapshots
         Iterator<Map.Entry<byte[], byte[]>> entries = table.map.entrySet().iterator();
         if (bottom) {
             entries = new MergingIterator(List.of(entries), true);
         }
-        Manifest.Entry e = writeSnapshot(m.nextId(), entries, "flush").withLevel(0); // the newest: level 0 whatever its size
-        List<Manifest.Entry> snaps = new ArrayList<>();
-        snaps.add(e);
-        snaps.addAll(m.snapshots());
-        Manifest next = new Manifest(table.gen + 1, m.nextId() + 1, snaps);
-        next.write(dir, options.sync(), p -> options.phases().accept("flush:" + p));
-        manifest = next;
-        Snapshot s = new Snapshot(dir, e, true);
-        lock.writeLock().lock();
-        try {
-            View v = view;
-            List<Table> frozen = new ArrayList<>(v.frozen);
-            frozen.removeIf(t -> t == table);
-            List<Snapshot> live = new ArrayList<>();
-            live.add(s);
-            live.addAll(v.snapshots);
-            view = new View(v.active, List.copyOf(frozen), List.copyOf(live));
-        } finally {
-            lock.writeLock().unlock();
+        Manifest.Entry e = writeSnapshot(entries, "flush").withLevel(0); // the newest: level 0 whatever its size
+        synchronized (manifestLock) {
+            List<Manifest.Entry> snaps = new ArrayList<>();
+            snaps.add(e);
+            snaps.addAll(manifest.snapshots());
+            Manifest next = new Manifest(table.gen + 1, nextId.get(), snaps);
+            next.write(dir, options.sync(), p -> options.phases().accept("flush:" + p));
+            manifest = next;
+            Snapshot s = new Snapshot(dir, e, true);
+            lock.writeLock().lock();
+            try {
+                View v = view;
+                List<Table> frozen = new ArrayList<>(v.frozen);
+                frozen.removeIf(t -> t == table);
+                List<Snapshot> live = new ArrayList<>();
+                live.add(s);
+                live.addAll(v.snapshots);
+                view = new View(v.active, List.copyOf(frozen), List.copyOf(live));
+            } finally {
+                lock.writeLock().unlock();
+            }
         }
         Files.deleteIfExists(dir.resolve(Manifest.segmentName(table.gen)));
         options.phases().accept("flush:segment-deleted");
@@ -430,72 +483,81 @@ public final class TieredLocalStore implements LocalStore {
 
     /** Merges one run of same-level snapshots, if there is one; false if there was nothing to merge. */
     private boolean merge() throws IOException {
-        Manifest m = manifest;
-        List<Manifest.Entry> snaps = m.snapshots();
-        int from = -1;
-        int to = -1;
-        for (int i = 0; i < snaps.size(); ) {
-            int j = i;
-            while (j < snaps.size() && snaps.get(j).level() == snaps.get(i).level()) {
-                j++;
+        List<Snapshot> run = null;
+        synchronized (manifestLock) {
+            List<Snapshot> snaps = view.snapshots;
+            for (int i = 0; i < snaps.size() && run == null; ) {
+                int j = i;
+                while (j < snaps.size() && snaps.get(j).meta.level() == snaps.get(i).meta.level()) {
+                    j++;
+                }
+                if (j - i >= options.fanout()) {
+                    run = List.copyOf(snaps.subList(i, j));
+                }
+                i = j;
             }
-            if (j - i >= options.fanout()) {
-                from = i;
-                to = j;
-                break;
-            }
-            i = j;
         }
-        if (from < 0) {
+        if (run == null) {
             return false;
         }
-        mergeRun(from, to);
+        mergeRun(run);
         return true;
     }
 
-    /** Merges the snapshots {@code from..to-1} (newest first) into one. */
-    private void mergeRun(int from, int to) throws IOException {
-        Manifest m = manifest;
-        List<Manifest.Entry> snaps = m.snapshots();
-        View v = view;
-        List<Snapshot> run = v.snapshots.subList(from, to);
+    /**
+     * Merges {@code run}, snapshots next to each other in age (newest first), into one. Flushes go
+     * on meanwhile; they only add newer snapshots, so the run is still in one piece at the end.
+     */
+    private void mergeRun(List<Snapshot> run) throws IOException {
+        boolean oldest = view.snapshots.get(view.snapshots.size() - 1) == run.get(run.size() - 1);
         List<Iterator<Map.Entry<byte[], byte[]>>> sources = new ArrayList<>();
+        int runLevel = 0;
         for (Snapshot s : run) {
             sources.add(s.range(new byte[0], null));
+            runLevel = Math.max(runLevel, s.meta.level());
         }
-        Manifest.Entry e = writeSnapshot(m.nextId(), new MergingIterator(sources, to == snaps.size()), "merge");
-        // Levels never decrease from newest to oldest, so the snapshots of one level stay next to each other: the
-        // result is at least the run's level (even if deletes and overwrites made it small) and at most the next older one's.
-        int runLevel = 0;
-        for (Manifest.Entry r : snaps.subList(from, to)) {
-            runLevel = Math.max(runLevel, r.level());
+        Manifest.Entry e = writeSnapshot(new MergingIterator(sources, oldest), "merge");
+        synchronized (manifestLock) {
+            List<Snapshot> live = new ArrayList<>(view.snapshots);
+            int from = live.indexOf(run.get(0));
+            int to = from + run.size();
+            if (from < 0 || !live.subList(from, to).equals(run)) {
+                throw new IllegalStateException("the snapshots merged are no longer next to each other in " + dir);
+            }
+            // Levels never decrease from newest to oldest, so the snapshots of one level stay next to each other. The
+            // result climbs at least one level (overwritten data that stays small must not be merged again and again
+            // with each new small snapshot) and at most to the next older one's, which it then joins.
+            int older = to < live.size() ? live.get(to).meta.level() : Integer.MAX_VALUE;
+            e = e.withLevel(Math.min(Math.max(levelOf(e.payload()), runLevel + 1), older));
+            List<Manifest.Entry> entries = new ArrayList<>();
+            for (Snapshot s : live.subList(0, from)) {
+                entries.add(s.meta);
+            }
+            entries.add(e);
+            for (Snapshot s : live.subList(to, live.size())) {
+                entries.add(s.meta);
+            }
+            Manifest next = new Manifest(manifest.journalFrom(), nextId.get(), entries);
+            next.write(dir, options.sync(), p -> options.phases().accept("merge:" + p));
+            manifest = next;
+            lock.writeLock().lock();
+            try {
+                live.subList(from, to).clear();
+                live.add(from, new Snapshot(dir, e, true));
+                view = new View(view.active, view.frozen, List.copyOf(live));
+                run.forEach(Snapshot::close); // no reader is inside them: readers hold the read lock
+            } finally {
+                lock.writeLock().unlock();
+            }
         }
-        int older = to < snaps.size() ? snaps.get(to).level() : Integer.MAX_VALUE;
-        e = e.withLevel(Math.min(Math.max(levelOf(e.payload()), runLevel), older));
-        List<Manifest.Entry> entries = new ArrayList<>(snaps.subList(0, from));
-        entries.add(e);
-        entries.addAll(snaps.subList(to, snaps.size()));
-        Manifest next = new Manifest(m.journalFrom(), m.nextId() + 1, entries);
-        next.write(dir, options.sync(), p -> options.phases().accept("merge:" + p));
-        manifest = next;
-        List<Snapshot> retired = List.copyOf(run);
-        lock.writeLock().lock();
-        try {
-            List<Snapshot> live = new ArrayList<>(v.snapshots.subList(0, from));
-            live.add(new Snapshot(dir, e, true));
-            live.addAll(v.snapshots.subList(to, v.snapshots.size()));
-            view = new View(view.active, view.frozen, List.copyOf(live));
-            retired.forEach(Snapshot::close); // no reader is inside them: readers hold the read lock
-        } finally {
-            lock.writeLock().unlock();
-        }
-        for (Snapshot s : retired) {
+        for (Snapshot s : run) {
             Files.deleteIfExists(s.file());
         }
         options.phases().accept("merge:old-deleted");
     }
 
-    private Manifest.Entry writeSnapshot(long id, Iterator<Map.Entry<byte[], byte[]>> entries, String kind) throws IOException {
+    private Manifest.Entry writeSnapshot(Iterator<Map.Entry<byte[], byte[]>> entries, String kind) throws IOException {
+        long id = nextId.getAndIncrement();
         Iterator<Map.Entry<byte[], byte[]>> cancellable = new Iterator<>() {
             @Override
             public boolean hasNext() {
@@ -517,7 +579,9 @@ public final class TieredLocalStore implements LocalStore {
             Files.deleteIfExists(dir.resolve(Manifest.snapshotName(id) + ".tmp"));
             throw failure;
         }
-        bytesWritten[1] += e.bytes();
+        synchronized (bytesWritten) {
+            bytesWritten[1] += e.bytes();
+        }
         return e;
     }
 
@@ -557,12 +621,14 @@ public final class TieredLocalStore implements LocalStore {
             if (closed || closing) {
                 return;
             }
-            closing = true;
+            closing = true; // a snapshot being written stops at its next record; its temp file is deleted
+            writeMutex.notifyAll();
         }
-        worker.shutdown();
+        flusher.shutdown();
+        merger.shutdown();
         try {
-            if (!worker.awaitTermination(60, TimeUnit.SECONDS)) {
-                LOG.log(System.Logger.Level.WARNING, "cairn: the store's background thread did not stop within 60 s");
+            if (!flusher.awaitTermination(60, TimeUnit.SECONDS) || !merger.awaitTermination(60, TimeUnit.SECONDS)) {
+                LOG.log(System.Logger.Level.WARNING, "cairn: the store's background threads did not stop within 60 s");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -578,7 +644,8 @@ public final class TieredLocalStore implements LocalStore {
 
     private void abandon() {
         closing = true;
-        worker.shutdownNow();
+        flusher.shutdownNow();
+        merger.shutdownNow();
         if (journal != null) {
             journal.close();
         }

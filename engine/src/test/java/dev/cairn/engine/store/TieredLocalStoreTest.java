@@ -232,15 +232,18 @@ class TieredLocalStoreTest extends LocalStoreContract {
         assertArrayEquals(before, Files.readAllBytes(first));
     }
 
-    /** Overwrites merge away in the small levels instead of piling up as snapshots of about equal size. */
+    /**
+     * Overwrites do not pile up as snapshots of about equal size: each merge climbs a level, so the
+     * count stays logarithmic (here about 330 segments: at most one snapshot per level with fanout 2).
+     */
     @Test
-    void manyOverwritesOfFewKeysKeepFewSnapshots() {
+    void manyOverwritesOfFewKeysKeepALogarithmicNumberOfSnapshots() {
         TieredLocalStore t = tiered();
         for (int i = 0; i < 4000; i++) {
             put(t, s("k" + (i % 10)), s("value " + i));
             if (i % 500 == 499) {
                 t.checkpoint();
-                assertTrue(t.snapshotCount() <= 3, "after " + (i + 1) + " commits: " + t.snapshotCount() + " snapshots");
+                assertTrue(t.snapshotCount() <= 10, "after " + (i + 1) + " commits: " + t.snapshotCount() + " snapshots");
             }
         }
         for (int k = 0; k < 10; k++) {
@@ -252,11 +255,12 @@ class TieredLocalStoreTest extends LocalStoreContract {
     @Test
     void writeAmplificationStaysSmall() {
         Path d = dir.resolve("wa");
-        TieredLocalStore.Options o = TieredLocalStore.Options.defaults().withFlushBytes(64 << 10).withFanout(4).withSync(false);
+        // Segments well above MapDB's smallest file (2 MiB), as in use (4 MiB): tiny segments measure that minimum instead.
+        TieredLocalStore.Options o = TieredLocalStore.Options.defaults().withFlushBytes(512 << 10).withFanout(4).withSync(false);
         long payload = 0;
         Random r = new Random(1);
         try (TieredLocalStore t = TieredLocalStore.open(d, o)) {
-            for (int c = 0; c < 4000; c++) {
+            for (int c = 0; c < 12_000; c++) {
                 List<StoreWrite> writes = new ArrayList<>();
                 for (int w = 0; w < 10; w++) {
                     byte[] key = ByteBuffer.allocate(8).putLong(r.nextInt(20_000)).array();
@@ -272,7 +276,7 @@ class TieredLocalStoreTest extends LocalStoreContract {
             double wa = (double) (written[0] + written[1]) / payload;
             System.out.printf("write amplification: journal %.2f + snapshots %.2f = %.2f (%d snapshots)%n",
                     (double) written[0] / payload, (double) written[1] / payload, wa, t.snapshotCount());
-            assertTrue(wa < 20, "write amplification " + wa);
+            assertTrue(wa < 12, "write amplification " + wa);
         }
     }
 }
