@@ -15,6 +15,7 @@ import dev.cairn.engine.section.StandardSections;
 import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.Records;
 import dev.cairn.engine.store.StoreWrite;
+import dev.cairn.engine.store.TieredLocalStore;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
@@ -107,7 +108,7 @@ final class LocalSuite implements Main.Suite {
         Samples batchedSave = new Samples();
         Samples chatLoop = new Samples();
         Samples chatSave = new Samples();
-        long[] storeFacts = new long[3]; // file bytes, records, keys
+        long[] storeFacts = new long[5]; // tiered bytes, records, keys, snapshots, journal bytes
 
         List<Workload> workloads = new ArrayList<>();
 
@@ -276,7 +277,18 @@ final class LocalSuite implements Main.Suite {
         workloads.add(jrn10k);
         workloads.add(jrnEngineLayout);
 
-        // ---- raw MapDB baseline: MapDbLocalStore's configuration, one B-tree byte[] -> byte[]
+        // ---- raw tiered store: the engine's durable store since issue 12 (journal + MapDB snapshots), same workloads
+        Workload tieredEach = rawTiered("TieredLocalStore put, commit every put", perSaveN, 1, false);
+        Workload tiered100 = rawTiered("TieredLocalStore put, commit every 100 puts", n, 100, false);
+        Workload tiered10k = rawTiered("TieredLocalStore put, commit every 10,000 puts", n, 10_000, false);
+        Workload tieredEngineLayout = rawTiered("the engine's records (state record + outbox entry per change, same bytes), commit every 10,000 changes",
+                n, 10_000, true);
+        workloads.add(tieredEach);
+        workloads.add(tiered100);
+        workloads.add(tiered10k);
+        workloads.add(tieredEngineLayout);
+
+        // ---- raw MapDB baseline: the transactional configuration of the former MapDbLocalStore, one B-tree byte[] -> byte[]
         Workload rawEach = rawMapDb("MapDB treeMap put, commit every put", perSaveN, 1);
         Workload raw100 = rawMapDb("MapDB treeMap put, commit every 100 puts", n, 100);
         Workload raw10k = rawMapDb("MapDB treeMap put, commit every 10,000 puts", n, 10_000);
@@ -310,9 +322,9 @@ final class LocalSuite implements Main.Suite {
         workloads.add(raw10k);
         workloads.add(rawEngineLayout);
 
-        // ---- open time of a store with n keys, made once by the engine
-        Path[] openStore = new Path[1];
-        Workload open = new Workload("open", "Cairn.builder().dataDir(dir).open() + close()", openKeys, Kind.OPEN) {
+        // ---- open time of a store with n keys, made once by the engine; the same records in a journal of the old store
+        Path[] openStore = new Path[2]; // {engine data dir (tiered store), old-style journal file}
+        Workload open = new Workload("open", "Cairn.builder().dataDir(dir).open() + close() (tiered store; the engine decodes every record into memory)", openKeys, Kind.OPEN) {
             @Override
             void prepare(Path base) {
                 log("making the %,d-key store for the open-time runs", ops);
@@ -321,10 +333,36 @@ final class LocalSuite implements Main.Suite {
                     MapSection map = cairn.map(StandardSections.STATE);
                     for (int i = 0; i < ops; i++) {
                         map.put(keys[i], values[i % VALUE_POOL]);
+                        if ((i + 1) % 100_000 == 0) {
+                            cairn.save().join(); // one commit must stay below the journal's 256 MiB record limit
+                        }
                     }
                     cairn.save().join();
                 }
-                storeFacts[0] = Dirs.size(openStore[0], Cairn.DURABLE_FILE);
+                // Let the background move finish, as it does on a device between sessions; then copy every record
+                // into a journal of the old store, compacted (records in key order, 4 MiB per journal record).
+                Path legacyDir = Dirs.tempDir(base, "cairn-bench-open-journal-");
+                openStore[1] = legacyDir.resolve(Cairn.DURABLE_FILE);
+                try (TieredLocalStore tiered = TieredLocalStore.open(openStore[0]);
+                     JournalLocalStore journal = JournalLocalStore.open(openStore[1])) {
+                    tiered.checkpoint();
+                    List<StoreWrite> chunk = new ArrayList<>();
+                    long[] chunkBytes = {0};
+                    tiered.scan(new byte[0], (k, v) -> {
+                        chunk.add(StoreWrite.put(k, v));
+                        chunkBytes[0] += k.length + v.length + 9;
+                        if (chunkBytes[0] > (4 << 20)) {
+                            journal.commit(chunk);
+                            chunk.clear();
+                            chunkBytes[0] = 0;
+                        }
+                    });
+                    journal.commit(chunk);
+                    storeFacts[1] = journal.count();
+                    storeFacts[3] = tiered.snapshotCount();
+                }
+                storeFacts[0] = Dirs.size(openStore[0], "cairn-") + Dirs.size(openStore[0], "cairn.manifest");
+                storeFacts[4] = Dirs.size(legacyDir, Cairn.DURABLE_FILE);
             }
 
             @Override
@@ -345,35 +383,69 @@ final class LocalSuite implements Main.Suite {
             @Override
             void cleanup() {
                 Dirs.deleteTree(openStore[0]);
+                Dirs.deleteTree(openStore[1].getParent());
             }
         };
         workloads.add(open);
-        workloads.add(new Workload("open", "raw JournalLocalStore open (replays the journal into its sorted map) + close of the same file", openKeys, Kind.OPEN) {
+        Workload journalOpen = new Workload("open", "old store: raw JournalLocalStore open (replays the whole journal into its sorted map) + close, same records", openKeys, Kind.OPEN) {
             @Override
             double run(Path dir, boolean warmup) {
                 long t0 = System.nanoTime();
-                JournalLocalStore store = JournalLocalStore.open(openStore[0].resolve(Cairn.DURABLE_FILE));
+                JournalLocalStore store = JournalLocalStore.open(openStore[1]);
                 long count = store.count();
                 store.close();
                 double s = secondsSince(t0);
-                check(count > 0, "empty store");
-                storeFacts[1] = count;
+                check(count == storeFacts[1], "journal has " + count + " records, expected " + storeFacts[1]);
                 return s;
             }
-        });
-        workloads.add(new Workload("open", "raw JournalLocalStore open + scan of every record + close of the same file", openKeys, Kind.OPEN) {
+        };
+        workloads.add(journalOpen);
+        Workload tieredOpen = new Workload("open", "new store: raw TieredLocalStore open (manifest + journal tail) + close", openKeys, Kind.OPEN) {
             @Override
             double run(Path dir, boolean warmup) {
                 long t0 = System.nanoTime();
-                JournalLocalStore store = JournalLocalStore.open(openStore[0].resolve(Cairn.DURABLE_FILE));
-                long[] seen = new long[2];
-                store.scan(new byte[0], (k, v) -> {
-                    seen[0]++;
-                    seen[1] += k.length + v.length;
-                });
+                TieredLocalStore store = TieredLocalStore.open(openStore[0]);
+                store.close();
+                return secondsSince(t0);
+            }
+        };
+        workloads.add(tieredOpen);
+        Workload tieredFirstGet = new Workload("open", "new store: raw TieredLocalStore open + first get (maps the snapshots, verifies their CRC32C) + close", openKeys, Kind.OPEN) {
+            @Override
+            double run(Path dir, boolean warmup) {
+                long t0 = System.nanoTime();
+                TieredLocalStore store = TieredLocalStore.open(openStore[0]);
+                byte[] v = store.get(Records.mapKey(StandardSections.STATE, keys[ops / 2]));
                 store.close();
                 double s = secondsSince(t0);
-                check(seen[1] > 0 && seen[0] == storeFacts[1], "scan saw " + seen[0] + " records, expected " + storeFacts[1]);
+                check(v != null, "key " + keys[ops / 2] + " not found");
+                return s;
+            }
+        };
+        workloads.add(tieredFirstGet);
+        workloads.add(new Workload("open", "old store: raw JournalLocalStore open + scan of every record + close", openKeys, Kind.OPEN) {
+            @Override
+            double run(Path dir, boolean warmup) {
+                long t0 = System.nanoTime();
+                JournalLocalStore store = JournalLocalStore.open(openStore[1]);
+                long[] seen = new long[1];
+                store.scan(new byte[0], (k, v) -> seen[0]++);
+                store.close();
+                double s = secondsSince(t0);
+                check(seen[0] == storeFacts[1], "scan saw " + seen[0] + " records, expected " + storeFacts[1]);
+                return s;
+            }
+        });
+        workloads.add(new Workload("open", "new store: raw TieredLocalStore open + scan of every record + close", openKeys, Kind.OPEN) {
+            @Override
+            double run(Path dir, boolean warmup) {
+                long t0 = System.nanoTime();
+                TieredLocalStore store = TieredLocalStore.open(openStore[0]);
+                long[] seen = new long[1];
+                store.scan(new byte[0], (k, v) -> seen[0]++);
+                store.close();
+                double s = secondsSince(t0);
+                check(seen[0] == storeFacts[1], "scan saw " + seen[0] + " records, expected " + storeFacts[1]);
                 return s;
             }
         });
@@ -415,6 +487,7 @@ final class LocalSuite implements Main.Suite {
             }
         }
         log("done in %.1f s", secondsSince(started));
+        String amplification = writeAmplification(o.dir(), openKeys);
 
         // ---- report
         StringBuilder out = new StringBuilder();
@@ -453,6 +526,10 @@ final class LocalSuite implements Main.Suite {
         ratio(out, "engine durable, saveDelay batching ÷ raw MapDB commit every 10,000 puts", batched, raw10k);
         ratio(out, "engine durable, saveDelay batching ÷ raw MapDB commit every 100 puts", batched, raw100);
         ratio(out, "engine durable, saveDelay batching ÷ raw MapDB with the engine's records, commit every 10,000 changes", batched, rawEngineLayout);
+        ratio(out, "raw tiered store ÷ raw journal, commit every put", tieredEach, jrnEach);
+        ratio(out, "raw tiered store ÷ raw journal, commit every 100 puts", tiered100, jrn100);
+        ratio(out, "raw tiered store ÷ raw journal, commit every 10,000 puts", tiered10k, jrn10k);
+        ratio(out, "raw tiered store ÷ raw journal, the engine's records, commit every 10,000 changes", tieredEngineLayout, jrnEngineLayout);
 
         out.append("\n### Where the batched time goes (medians)\n\n");
         out.append("| workload | write loop (calls return) | final save().join() |\n|---|--:|--:|\n");
@@ -460,10 +537,11 @@ final class LocalSuite implements Main.Suite {
         out.append(String.format(Locale.ROOT, "| %s | %,.1f ms | %,.1f ms |%n", chat.name, chatLoop.median() * 1e3, chatSave.median() * 1e3));
 
         out.append(String.format(Locale.ROOT, "%n### Open time of a store with %,d keys%n%n", openKeys));
-        out.append(String.format(Locale.ROOT, "Store made once by the engine (%,d keys written with the default policy, one save(), close()): "
-                        + "%,d live keys, %,d records in the journal (state records + outbox entries + metadata), "
-                        + "%,.1f MiB on disk (" + Cairn.DURABLE_FILE + ").%n%n",
-                openKeys, storeFacts[2], storeFacts[1], storeFacts[0] / 1048576.0));
+        out.append(String.format(Locale.ROOT, "Store made once by the engine (%,d keys written with the default policy, a save() every 100,000, "
+                        + "close(), then the background move finished): %,d live keys, %,d records (state records + outbox entries + metadata); "
+                        + "tiered store %,.1f MiB on disk in %d MapDB snapshots + journal tail; the same records in a compacted journal of the old store "
+                        + "%,.1f MiB.%n%n",
+                openKeys, storeFacts[2], storeFacts[1], storeFacts[0] / 1048576.0, storeFacts[3], storeFacts[4] / 1048576.0));
         out.append("| measurement | median | min | max | median GC time |\n|---|--:|--:|--:|--:|\n");
         for (Workload w : workloads) {
             if (w.kind == Kind.OPEN) {
@@ -471,8 +549,89 @@ final class LocalSuite implements Main.Suite {
                         w.name, w.seconds.median() * 1e3, w.seconds.min() * 1e3, w.seconds.max() * 1e3, w.gcSeconds.median() * 1e3));
             }
         }
+        out.append(String.format(Locale.ROOT, "%n| open ratio (medians) | ratio |%n|---|--:|%n| new store open ÷ old store open (replay) | %.3f× |%n"
+                        + "| new store open + first get ÷ old store open (replay) | %.3f× |%n",
+                tieredOpen.seconds.median() / journalOpen.seconds.median(), tieredFirstGet.seconds.median() / journalOpen.seconds.median()));
+        out.append(amplification);
         System.out.print(out);
         System.out.flush();
+    }
+
+    /**
+     * Bytes the tiered store writes (journal + snapshots, default options) per byte of keys and
+     * values committed: first while {@code keys} distinct keys are inserted, then at steady state,
+     * while as many updates of random existing keys are committed (1,000 per commit). The
+     * background work still pending at the end is finished ({@code checkpoint}) and counted.
+     */
+    private String writeAmplification(Path base, int keys) {
+        Path dir = Dirs.tempDir(base, "cairn-bench-wa-");
+        try (TieredLocalStore store = TieredLocalStore.open(dir.resolve("store"))) {
+            java.util.Random random = new java.util.Random(12);
+            long[] payload = new long[2];
+            long[][] written = new long[3][];
+            written[0] = store.bytesWritten();
+            long t0 = System.nanoTime();
+            for (int phase = 0; phase < 2; phase++) {
+                List<StoreWrite> batch = new ArrayList<>();
+                for (int i = 0; i < keys; i++) {
+                    int k = phase == 0 ? i : random.nextInt(keys);
+                    byte[] key = ("key-" + k).getBytes(StandardCharsets.UTF_8);
+                    byte[] value = valueBytes[(i + phase) % VALUE_POOL];
+                    batch.add(StoreWrite.put(key, value));
+                    payload[phase] += key.length + value.length;
+                    if (batch.size() == 1_000) {
+                        store.commit(batch);
+                        batch = new ArrayList<>();
+                    }
+                }
+                store.commit(batch);
+                store.checkpoint();
+                written[phase + 1] = store.bytesWritten();
+                log("write amplification phase %d done after %.1f s, %d snapshots", phase, secondsSince(t0), store.snapshotCount());
+            }
+            StringBuilder out = new StringBuilder();
+            out.append(String.format(Locale.ROOT, "%n### Write amplification of the tiered store (default options: 4 MiB segments, fanout 4)%n%n"));
+            out.append("| phase | keys and values committed | journal bytes written | snapshot bytes written | (journal + snapshots) ÷ committed |\n|---|--:|--:|--:|--:|\n");
+            String[] names = {"insert " + String.format(Locale.ROOT, "%,d", keys) + " distinct keys", "then " + String.format(Locale.ROOT, "%,d", keys) + " updates of random existing keys (steady state)"};
+            for (int phase = 0; phase < 2; phase++) {
+                long j = written[phase + 1][0] - written[phase][0];
+                long sn = written[phase + 1][1] - written[phase][1];
+                out.append(String.format(Locale.ROOT, "| %s | %,.1f MiB | %,.1f MiB | %,.1f MiB | %.2f |%n", names[phase], payload[phase] / 1048576.0,
+                        j / 1048576.0, sn / 1048576.0, (double) (j + sn) / payload[phase]));
+            }
+            return out.toString();
+        } finally {
+            Dirs.deleteTree(dir);
+        }
+    }
+
+    private Workload rawTiered(String name, int ops, int commitEvery, boolean engineLayout) {
+        return new Workload("raw tiered store", name, ops, Kind.THROUGHPUT) {
+            @Override
+            double run(Path dir, boolean warmup) {
+                try (TieredLocalStore store = TieredLocalStore.open(dir.resolve("tiered"))) {
+                    List<StoreWrite> batch = new ArrayList<>();
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < ops; i++) {
+                        if (engineLayout) {
+                            batch.add(engineRecords[i]);
+                            batch.add(engineOutbox[i]);
+                        } else {
+                            batch.add(StoreWrite.put(keyBytes[i], valueBytes[i % VALUE_POOL]));
+                        }
+                        if ((i + 1) % commitEvery == 0) {
+                            store.commit(batch);
+                            batch = new ArrayList<>();
+                        }
+                    }
+                    store.commit(batch);
+                    double s = secondsSince(t0);
+                    long expected = engineLayout ? 2L * ops : ops;
+                    check(store.count() == expected, "tiered store has " + store.count() + " records, expected " + expected);
+                    return s;
+                }
+            }
+        };
     }
 
     // ------------------------------------------------------------------ helpers
@@ -556,7 +715,7 @@ final class LocalSuite implements Main.Suite {
         };
     }
 
-    /** MapDbLocalStore's MapDB configuration (minus fileLockDisable, which only affects opening a file). */
+    /** The transactional MapDB configuration of the former MapDbLocalStore (minus fileLockDisable, which only affects opening a file). */
     private static DB rawDb(Path file) {
         return DBMaker.fileDB(file.toFile())
                 .transactionEnable()

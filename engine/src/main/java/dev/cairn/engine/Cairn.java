@@ -26,7 +26,7 @@ import dev.cairn.engine.section.SectionSpec;
 import dev.cairn.engine.section.StandardSections;
 import dev.cairn.engine.store.InMemoryLocalStore;
 import dev.cairn.engine.store.LocalStore;
-import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.TieredLocalStore;
 import dev.cairn.engine.store.StoreException;
 import dev.cairn.engine.sync.internal.SyncPort;
 import dev.cairn.engine.sync.internal.SyncPorts;
@@ -81,8 +81,12 @@ import java.util.function.Supplier;
  */
 public final class Cairn implements AutoCloseable {
 
-    /** The durable tier's file inside the data directory (a {@link JournalLocalStore}). */
-    public static final String DURABLE_FILE = "cairn.journal";
+    /**
+     * The journal file of data directories written before the durable tier became a
+     * {@link TieredLocalStore} (journal segments + MapDB snapshots in the data directory); such a
+     * file is adopted as the store's first journal segment at open.
+     */
+    public static final String DURABLE_FILE = TieredLocalStore.LEGACY_JOURNAL;
 
     /** The export document format this engine writes and reads. */
     public static final String EXPORT_FORMAT = ExportDocument.FORMAT;
@@ -1210,7 +1214,7 @@ public final class Cairn implements AutoCloseable {
             FileLock lock = lockDirectory(dataDir);
             LocalStore store = null;
             try {
-                store = JournalLocalStore.open(dataDir.resolve(DURABLE_FILE));
+                store = TieredLocalStore.open(dataDir);
                 return new Cairn(this, store, lock);
             } catch (RuntimeException e) {
                 if (store != null) {

@@ -20,7 +20,7 @@ import dev.cairn.engine.section.StandardSections;
 import dev.cairn.engine.persist.PersistTo;
 import dev.cairn.engine.persist.StoragePolicy;
 import dev.cairn.engine.persist.Tier;
-import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.TieredLocalStore;
 import dev.cairn.engine.store.Records;
 import dev.cairn.engine.store.StoreException;
 import dev.cairn.engine.store.StoreWrite;
@@ -308,7 +308,7 @@ class CairnTest {
         try (Cairn cairn = Cairn.builder().dataDir(dir).replicaId("a").open()) {
             cairn.state("k", String.class, "").set("v");
         }
-        JournalLocalStore raw = JournalLocalStore.open(dir.resolve(Cairn.DURABLE_FILE));
+        TieredLocalStore raw = TieredLocalStore.open(dir);
         raw.commit(List.of(StoreWrite.put(Records.mapKey("state", "broken"), new byte[] {1, 2, 3})));
         raw.close();
         StoreException first = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).open());

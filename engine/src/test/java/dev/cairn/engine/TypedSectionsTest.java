@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cairn.engine.clock.Stamp;
-import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.TieredLocalStore;
 import dev.cairn.engine.store.Records;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -339,7 +339,7 @@ class TypedSectionsTest {
             durable.save().join();
             durable.clear("consent");
         }
-        JournalLocalStore raw = JournalLocalStore.open(data.resolve(Cairn.DURABLE_FILE));
+        TieredLocalStore raw = TieredLocalStore.open(data);
         try {
             List<String> logRecords = new ArrayList<>();
             raw.scan(Records.logStreamPrefix("consent", "w"), (k, v) -> logRecords.add(Records.read(k, v).toString()));

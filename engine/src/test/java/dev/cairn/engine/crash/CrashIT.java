@@ -12,7 +12,7 @@ import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crash.CrashWriter.IntKey;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.LwwEntry;
-import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.TieredLocalStore;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -538,35 +538,41 @@ class CrashIT {
      * exactly as the kill left it): its size and whether its last record was torn.
      */
     private String journalState(Path dir) {
-        Path journal = dir.resolve(Cairn.DURABLE_FILE);
         StringBuilder state = new StringBuilder();
         try (var files = Files.list(dir)) {
-            for (Path f : files.filter(f -> f.getFileName().toString().startsWith(Cairn.DURABLE_FILE)).sorted().toList()) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("cairn") && !f.getFileName().toString()
+                    .equals("cairn.lock")).sorted().toList()) {
                 state.append(state.length() == 0 ? "" : ", ").append(f.getFileName()).append(' ').append(Files.size(f)).append(" B");
             }
         } catch (IOException e) {
             return "<cannot list: " + e + ">";
         }
-        if (!Files.exists(journal)) {
-            return state.length() == 0 ? "absent" : state.toString();
+        if (state.length() == 0) {
+            return "absent";
         }
-        Path copy = tmp.resolve("journal-probe");
+        Path copy = tmp.resolve("store-probe");
         try {
-            Files.copy(journal, copy, StandardCopyOption.REPLACE_EXISTING);
-            try (JournalLocalStore probe = JournalLocalStore.open(copy, false)) {
-                long cut = Files.size(journal) - probe.sizeBytes();
-                state.append(probe.tornTailsCut() > 0 ? ", torn last record (" + cut + " B cut off)" : ", clean end");
+            TieredLocalStore.copyFiles(dir, copy);
+            try (TieredLocalStore probe = TieredLocalStore.open(copy, TieredLocalStore.Options.defaults().withSync(false))) {
+                state.append(probe.tornTailsCut() > 0 ? ", torn last record cut off" : ", clean end")
+                        .append(", ").append(probe.snapshotCount()).append(" snapshots");
             }
         } catch (IOException | RuntimeException e) {
             state.append(", does not open: ").append(e.getMessage());
         } finally {
-            try {
-                Files.deleteIfExists(copy);
-            } catch (IOException ignored) {
-                // in the kept temp directory at worst
-            }
+            deleteTree(copy);
         }
         return state.toString();
+    }
+
+    private static void deleteTree(Path d) {
+        try (var files = Files.walk(d)) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        } catch (IOException ignored) {
+            // in the kept temp directory at worst
+        }
     }
 
     private static Optional<String> setting(String property, String env) {

@@ -16,6 +16,7 @@ import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.protocol.ProtocolException;
 import dev.cairn.engine.section.SectionSpec;
+import dev.cairn.engine.store.TieredLocalStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -237,15 +238,20 @@ final class SimDevice {
             sim.cut(session.conn, Connection.Cut.RESET, "process " + (crash ? "killed" : "restarted"));
         }
         awaitAcknowledgements();
-        Path journal = dir.resolve(Cairn.DURABLE_FILE);
         Path image = dir.resolveSibling(dir.getFileName() + ".crash");
         try {
             if (crash) {
-                Files.copy(journal, image, StandardCopyOption.REPLACE_EXISTING);
+                deleteStoreFiles(image);
+                TieredLocalStore.copyFiles(dir, image); // the store's files as a kill would leave them now
             }
             cairn.close();
             if (crash) {
-                Files.move(image, journal, StandardCopyOption.REPLACE_EXISTING);
+                deleteStoreFiles(dir);
+                try (var files = Files.list(image)) {
+                    for (Path f : files.toList()) {
+                        Files.move(f, dir.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -267,6 +273,18 @@ final class SimDevice {
 
     void close() {
         cairn.close();
+    }
+
+    private static void deleteStoreFiles(Path d) throws IOException {
+        if (!Files.isDirectory(d)) {
+            return;
+        }
+        try (var files = Files.list(d)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("cairn-")
+                    || f.getFileName().toString().startsWith("cairn.manifest")).toList()) {
+                Files.delete(f);
+            }
+        }
     }
 
     // ------------------------------------------------------------------ the sync client (mirrors SyncClient)

@@ -3,7 +3,7 @@ package dev.cairn.server.store;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.LwwEntry;
 import dev.cairn.engine.crdt.TextOrder;
-import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.TieredLocalStore;
 import dev.cairn.engine.store.StoreWrite;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -14,6 +14,7 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,17 +30,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@link ServerStore} in one append-only journal file: the embedded default, so {@code java -jar}
- * works with nothing installed. Single node only (a lock file next to the journal refuses a
- * second server).
+ * {@link ServerStore} on the engine's {@link TieredLocalStore} (journal segments + immutable MapDB
+ * snapshots) in {@code dataDir/server-store/}: the embedded default, so {@code java -jar} works
+ * with nothing installed. Single node only (a lock file refuses a second server).
  *
- * <p>Why a journal and not MapDB (which DESIGN.md named): MapDB 3.1.0 overwrites its file in
- * place at commit and never replays its log, so a {@code kill -9} at the wrong moment breaks the
- * store. This store sits on the engine's {@link JournalLocalStore}: a commit is one CRC32C-checked
- * append forced to disk ({@code fdatasync}) before it completes, a torn last record is cut off at
- * open, and compaction writes a new file and renames it over the old one. Trade-off: every record
- * is held in memory (the journal is replayed into a sorted map at open, and opening reads the
- * whole file), so this store is for one node with modest data; use PostgreSQL beyond that.
+ * <p>A commit is one CRC32C-checked journal append forced to disk ({@code fdatasync}) before it
+ * completes; full segments move into MapDB snapshots in the background, and MapDB never
+ * overwrites a file the store depends on (ARCHITECTURE.md, "Durable store"), so a kill at any
+ * moment leaves a store that opens with every acknowledged commit. The heap holds only the
+ * journal tail ({@code CAIRN_STORE_SEGMENT_BYTES}, default 4 MiB, times at most three) and the
+ * work in flight: a catch-up page is read from the memory-mapped snapshots. Opening replays only
+ * the tail. A {@code server.journal} of earlier versions is moved into the store and adopted.
  *
  * <p>Records are laid out as in {@link ServerRecords}: per user a head, the winning entry per map
  * key, visible log entries, watermarks, and a seq index, so {@link #readSince} is one range scan.
@@ -59,29 +60,54 @@ public final class JournalServerStore implements ServerStore {
 
     /** Name of the single-thread worker pool all journal work runs on. */
     public static final String WORKER_POOL = "cairn-server-journal";
-    /** The journal's file name in the server's data directory. */
+    /** The journal file of earlier versions in the server's data directory (adopted by the first start). */
     public static final String FILE_NAME = "server.journal";
+    /** The store's directory in the server's data directory. */
+    public static final String STORE_DIR = "server-store";
     /** The MapDB file of earlier versions; its data is not read by this store. */
     static final String LEGACY_FILE_NAME = "cairn-server.db";
     private static final Logger LOG = LoggerFactory.getLogger(JournalServerStore.class);
 
     private final Vertx vertx;
     private final Path file;
+    private final TieredLocalStore.Options options;
     private volatile WorkerExecutor worker;
     private volatile boolean closed;
     // Touched only on the worker thread.
-    private JournalLocalStore journal;
+    private TieredLocalStore journal;
     private FileChannel lockChannel;
     private FileLock lock;
 
-    private JournalServerStore(Vertx vertx, Path file) {
+    private JournalServerStore(Vertx vertx, Path file, TieredLocalStore.Options options) {
         this.vertx = vertx;
         this.file = file.toAbsolutePath();
+        this.options = options;
     }
 
-    /** A store on {@code file} (created, with its directory, if missing by {@link #start()}). */
+    /**
+     * A store whose old journal would be {@code file}; the store itself is the directory
+     * {@value #STORE_DIR} beside it (created, with its parents, by {@link #start()}).
+     */
     public static JournalServerStore open(Vertx vertx, Path file) {
-        return new JournalServerStore(Objects.requireNonNull(vertx, "vertx"), Objects.requireNonNull(file, "file"));
+        return open(vertx, file, defaultOptions());
+    }
+
+    /** As {@link #open(Vertx, Path)} with other store options (tests use small segments). */
+    public static JournalServerStore open(Vertx vertx, Path file, TieredLocalStore.Options options) {
+        return new JournalServerStore(Objects.requireNonNull(vertx, "vertx"), Objects.requireNonNull(file, "file"),
+                Objects.requireNonNull(options, "options"));
+    }
+
+    /** The default options, with {@code CAIRN_STORE_SEGMENT_BYTES} (journal bytes per segment) if set. */
+    static TieredLocalStore.Options defaultOptions() {
+        String segment = System.getenv("CAIRN_STORE_SEGMENT_BYTES");
+        TieredLocalStore.Options o = TieredLocalStore.Options.defaults();
+        return segment == null || segment.isBlank() ? o : o.withFlushBytes(Long.parseLong(segment.trim()));
+    }
+
+    /** The directory the store keeps its files in. */
+    public Path storeDir() {
+        return file.resolveSibling(STORE_DIR);
     }
 
     /** The store in a server data directory: {@code dataDir/}{@value #FILE_NAME}. */
@@ -129,13 +155,44 @@ public final class JournalServerStore implements ServerStore {
                         legacy, file);
             }
             try {
-                journal = JournalLocalStore.open(file);
-            } catch (RuntimeException e) {
+                adoptOldJournal();
+                journal = TieredLocalStore.open(storeDir(), options);
+            } catch (IOException | RuntimeException e) {
                 releaseLock();
                 throw e;
             }
             return null;
         });
+    }
+
+    /** Moves a {@code server.journal} of an earlier version into the store, which adopts it (renames: atomic). */
+    private void adoptOldJournal() throws IOException {
+        if (!Files.exists(file)) {
+            return;
+        }
+        byte[] head = new byte[8];
+        int n;
+        try (var in = Files.newInputStream(file)) {
+            n = in.readNBytes(head, 0, head.length);
+        }
+        if (!Arrays.equals(Arrays.copyOf(head, n), Arrays.copyOf("CAIRNJ1\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII), n))) {
+            throw new StoreUnavailableException("journal server store " + file + " is not a Cairn journal (wrong header);"
+                    + " refusing to touch it", null);
+        }
+        Path dir = storeDir();
+        Files.createDirectories(dir);
+        Path target = dir.resolve(TieredLocalStore.LEGACY_JOURNAL);
+        boolean storeHasData = Files.exists(dir.resolve("cairn.manifest")) || Files.exists(target);
+        try (var files = Files.list(dir)) {
+            storeHasData |= files.anyMatch(f -> f.getFileName().toString().endsWith(".journal"));
+        }
+        if (storeHasData) {
+            throw new StoreUnavailableException("both " + file + " (a store of an earlier version) and the store in " + dir
+                    + " exist; refusing to guess which is current. Nothing was changed", null);
+        }
+        Files.deleteIfExists(file.resolveSibling(file.getFileName() + ".compact")); // an unfinished compaction: the journal is whole
+        Files.move(file, target, StandardCopyOption.ATOMIC_MOVE);
+        LOG.info("moved {} into the store {}", file, dir);
     }
 
     @Override
@@ -208,7 +265,7 @@ public final class JournalServerStore implements ServerStore {
      * The user's usage record, or (a journal written before usage was kept) the sum over the user's
      * map and log entries, read from {@code base}.
      */
-    private static long usage(java.util.function.Function<byte[], byte[]> get, JournalLocalStore base, byte[] prefix) {
+    private static long usage(java.util.function.Function<byte[], byte[]> get, TieredLocalStore base, byte[] prefix) {
         byte[] v = get.apply(ServerRecords.usageKey(prefix));
         if (v != null) {
             return ServerRecords.readLong(v);
@@ -325,7 +382,7 @@ public final class JournalServerStore implements ServerStore {
             return Future.failedFuture(e);
         }
         return run("usage read", () -> {
-            JournalLocalStore j = journal();
+            TieredLocalStore j = journal();
             return usage(j::get, j, ServerRecords.userPrefix(user));
         });
     }
@@ -355,7 +412,7 @@ public final class JournalServerStore implements ServerStore {
         });
     }
 
-    /** A full scan of the journal (in memory): this store is for one node with modest data. */
+    /** A full scan of the store (journal tail and snapshots). */
     @Override
     public Future<Long> pruneHistory(long beforeMillis) {
         return run("history prune", () -> {
@@ -381,7 +438,7 @@ public final class JournalServerStore implements ServerStore {
             return Future.failedFuture(e);
         }
         return run("read", () -> {
-            JournalLocalStore j = journal();
+            TieredLocalStore j = journal();
             byte[] prefix = ServerRecords.userPrefix(user);
             byte[] headValue = j.get(ServerRecords.headKey(prefix));
             long head = headValue == null ? 0L : ServerRecords.readLong(headValue);
@@ -449,7 +506,7 @@ public final class JournalServerStore implements ServerStore {
     }
 
     /** The open journal; fails if the store was not started or is closed. */
-    private JournalLocalStore journal() {
+    private TieredLocalStore journal() {
         if (journal == null) {
             throw new StoreUnavailableException("journal server store " + file + " is not open", null);
         }
@@ -501,10 +558,10 @@ public final class JournalServerStore implements ServerStore {
         /** Marks a deleted key (compared by identity). */
         private static final byte[] DELETED = new byte[0];
 
-        final JournalLocalStore base;
+        final TieredLocalStore base;
         private final TreeMap<byte[], byte[]> writes = new TreeMap<>(Arrays::compareUnsigned);
 
-        Pending(JournalLocalStore base) {
+        Pending(TieredLocalStore base) {
             this.base = base;
         }
 

@@ -11,6 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.StoreWrite;
+import dev.cairn.engine.store.TieredLocalStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,9 +30,19 @@ class JournalServerStoreTest extends ServerStoreContract {
         file = dir.resolve("data").resolve(JournalServerStore.FILE_NAME);   // the parent directory does not exist yet
     }
 
+    /** Small segments, so the contract also runs through MapDB snapshots and merges. */
+    static final TieredLocalStore.Options SMALL = TieredLocalStore.Options.defaults().withFlushBytes(4096).withFanout(2);
+
     @Override
     protected ServerStore openStore(Vertx vertx) {
-        return JournalServerStore.open(vertx, file);
+        return JournalServerStore.open(vertx, file, SMALL);
+    }
+
+    /** The journal segment being appended to. */
+    private Path newestSegment() throws IOException {
+        try (var files = Files.list(file.resolveSibling(JournalServerStore.STORE_DIR))) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".journal")).sorted().reduce((a, b) -> b).orElseThrow();
+        }
     }
 
     @Override
@@ -90,16 +103,17 @@ class JournalServerStoreTest extends ServerStoreContract {
         commit("alice", set("prefs", "lang", "\"en\"", 2, "phone"));
         await(store.close());
         store = null;
-        long whole = Files.size(file);
+        Path segment = newestSegment();
+        long whole = Files.size(segment);
         // What a kill in the middle of the next append leaves: a record header and part of its payload.
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+        try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
             ch.write(java.nio.ByteBuffer.wrap(new byte[] {0, 0, 1, 0, 12, 34, 56, 78, 0, 0, 0, 3, 1, 0}));
         }
         store = openStore(vertx);
         await(store.start());
         assertEquals(2L, await(store.head("alice")));
         assertEquals(2, await(store.readSince("alice", 0, 10)).changes().size());
-        assertEquals(whole, Files.size(file), "the torn record was cut off");
+        assertEquals(whole, Files.size(segment), "the torn record was cut off");
         commit("alice", set("prefs", "theme", "\"light\"", 3, "phone"));
         assertEquals(3L, reopen().head("alice").toCompletionStage().toCompletableFuture().get());
     }
@@ -109,6 +123,7 @@ class JournalServerStoreTest extends ServerStoreContract {
         Path dataDir = dir.resolve("server-data");
         JournalServerStore s = JournalServerStore.inDataDir(vertx, dataDir);
         assertEquals(dataDir.resolve("server.journal").toAbsolutePath(), s.file());
+        assertEquals(dataDir.resolve("server-store").toAbsolutePath(), s.storeDir());
     }
 
     @Test
@@ -116,8 +131,8 @@ class JournalServerStoreTest extends ServerStoreContract {
         commit("alice", set("prefs", "thème", "\"ü\"", 1, "phone"), append("chat", "c", "\"x\"", 1, "phone"));
         await(store.close());
         store = null;
-        try (dev.cairn.engine.store.JournalLocalStore raw = dev.cairn.engine.store.JournalLocalStore.open(file)) {
-            raw.commit(List.of(dev.cairn.engine.store.StoreWrite.delete(ServerRecords.usageKey(ServerRecords.userPrefix("alice")))));
+        try (TieredLocalStore raw = TieredLocalStore.open(file.resolveSibling(JournalServerStore.STORE_DIR), SMALL)) {
+            raw.commit(List.of(StoreWrite.delete(ServerRecords.usageKey(ServerRecords.userPrefix("alice")))));
         }
         store = openStore(vertx);
         await(store.start());
@@ -125,5 +140,32 @@ class JournalServerStoreTest extends ServerStoreContract {
         assertEquals(expected, (long) await(store.usage("alice")));
         commit("alice", set("prefs", "more", "1", 2, "phone"));
         assertEquals(expected + utf8("more") + 1, (long) await(store.usage("alice")));
+    }
+
+    @Test
+    void aJournalOfAnEarlierVersionIsMovedIntoTheStoreAndKept() throws Exception {
+        await(store.close());
+        store = null;
+        Path dataDir = dir.resolve("old-data");
+        Path old = dataDir.resolve(JournalServerStore.FILE_NAME);
+        // The records an earlier version kept in server.journal: made by this store, then copied into that format.
+        ServerStore first = JournalServerStore.open(vertx, dataDir.resolve("first").resolve(JournalServerStore.FILE_NAME), SMALL);
+        await(first.start());
+        await(first.commit(List.of(new ServerStore.UserBatch("alice", List.of(set("prefs", "theme", "\"dark\"", 1, "phone")))),
+                ServerStore.Limits.NONE));
+        await(first.close());
+        // copy every record of that store into a journal file of the earlier format
+        try (TieredLocalStore src = TieredLocalStore.open(dataDir.resolve("first").resolve(JournalServerStore.STORE_DIR), SMALL);
+             JournalLocalStore raw = JournalLocalStore.open(old)) {
+            List<StoreWrite> all = new java.util.ArrayList<>();
+            src.scan(new byte[0], (k, v) -> all.add(StoreWrite.put(k, v)));
+            raw.commit(all);
+        }
+        ServerStore upgraded = JournalServerStore.open(vertx, old, SMALL);
+        await(upgraded.start());
+        assertEquals(1L, await(upgraded.head("alice")));
+        assertEquals(1, await(upgraded.readSince("alice", 0, 10)).changes().size());
+        await(upgraded.close());
+        assertTrue(Files.notExists(old), "the old journal was moved into the store");
     }
 }

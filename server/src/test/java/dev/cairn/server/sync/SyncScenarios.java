@@ -20,7 +20,7 @@ import dev.cairn.engine.StateOptions;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crypto.E2eKey;
 import dev.cairn.engine.section.StandardSections;
-import dev.cairn.engine.store.JournalLocalStore;
+import dev.cairn.engine.store.TieredLocalStore;
 import dev.cairn.engine.store.Records;
 import dev.cairn.engine.sync.SyncClient;
 import dev.cairn.engine.sync.SyncState;
@@ -394,7 +394,7 @@ abstract class SyncScenarios {
         // and the devices' own stores hold nothing of the cleared section any more
         for (Device d : List.of(a, b)) {
             d.close();
-            try (JournalLocalStore store = JournalLocalStore.open(dir.resolve(d.name).resolve(Cairn.DURABLE_FILE))) {
+            try (TieredLocalStore store = TieredLocalStore.open(dir.resolve(d.name))) {
                 long[] records = {0};
                 store.scan(Records.mapKey("ui", ""), (k, v) -> records[0]++);
                 assertEquals(0, records[0], d.name + "'s local store still holds entries of the cleared section");
