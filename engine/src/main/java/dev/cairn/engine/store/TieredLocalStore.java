@@ -8,12 +8,7 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -24,8 +19,8 @@ import java.util.function.Consumer;
  *
  * <p><b>Write path.</b> A commit is appended to the active journal segment and forced (fdatasync)
  * before it returns, exactly as in {@link JournalLocalStore}, then applied to the segment's sorted
- * in-memory table. When a segment passes {@link Options#flushBytes} a new one is started and a
- * background thread writes the old one's table to a new snapshot ({@link Snapshot}: bulk-loaded,
+ * in-memory table. When a segment passes {@link Options#flushBytes} a new one is started and the
+ * {@link SnapshotMover} writes the old one's table to a new snapshot ({@link Snapshot}: bulk-loaded,
  * closed, forced, renamed), then replaces the {@link Manifest} (which names the live snapshots and
  * the first journal segment they do not cover), and only then deletes the segment.
  *
@@ -35,8 +30,7 @@ import java.util.function.Consumer;
  * floor(log_fanout(bytes / flushBytes))}, bytes = keys and values held), but at least one more
  * than theirs and at most the next older one's. So a record is rewritten about once per level:
  * write amplification grows with the log of the data size, not with it (see ARCHITECTURE.md).
- * Deletes are kept in snapshots as
- * tombstones until a merge reaches the oldest snapshot.
+ * Deletes are kept in snapshots as tombstones until a merge reaches the oldest snapshot.
  *
  * <p><b>Reads</b> look at the active table, the tables waiting to be written, then the snapshots,
  * newest first. Opening reads the manifest and replays only the journal tail; snapshots are opened
@@ -87,7 +81,7 @@ public final class TieredLocalStore implements LocalStore {
     }
 
     /** The sorted table of one journal segment; {@link Snapshot#TOMBSTONE} marks a delete. */
-    private record Table(long gen, ConcurrentSkipListMap<byte[], byte[]> map, long[] bytes) {
+    record Table(long gen, ConcurrentSkipListMap<byte[], byte[]> map, long[] bytes) {
         Table(long gen) {
             this(gen, new ConcurrentSkipListMap<>(Arrays::compareUnsigned), new long[1]);
         }
@@ -101,42 +95,33 @@ public final class TieredLocalStore implements LocalStore {
     }
 
     /** What readers see; replaced whole. Lists are newest first. */
-    private record View(Table active, List<Table> frozen, List<Snapshot> snapshots) {
+    record View(Table active, List<Table> frozen, List<Snapshot> snapshots) {
     }
 
-    private final Path dir;
-    private final Options options;
+    final Path dir;
+    final Options options;
     private final Object writeMutex = new Object();
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    /** Moves full segments into snapshots; a second thread merges, so a long merge never holds up a flush. */
-    private final ExecutorService flusher;
-    private final ExecutorService merger;
-    /** Orders manifest replacements (and the view changes that go with them) of the two threads. */
-    private final Object manifestLock = new Object();
-    private final java.util.concurrent.atomic.AtomicLong nextId = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicBoolean mergeQueued = new java.util.concurrent.atomic.AtomicBoolean();
-    private volatile View view;
+    final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /** Moves full segments into snapshots and merges them, on two threads of its own. */
+    private final SnapshotMover mover;
+    /** Orders manifest replacements (and the view changes that go with them) of the mover's two threads. */
+    final Object manifestLock = new Object();
+    final java.util.concurrent.atomic.AtomicLong nextId = new java.util.concurrent.atomic.AtomicLong();
+    volatile View view;
     private JournalFile journal;
     /** The last manifest made durable. */
-    private volatile Manifest manifest;
+    volatile Manifest manifest;
     /** The last flush failed: commits do not wait for the flush thread (the journal keeps everything). */
-    private volatile boolean flushFailed;
-    private volatile boolean closing;
+    volatile boolean flushFailed;
+    volatile boolean closing;
     private volatile boolean closed;
     private int tornTailsCut;
-    private final long[] bytesWritten = new long[2]; // [0] journal, [1] snapshots
+    final long[] bytesWritten = new long[2]; // [0] journal, [1] snapshots
 
     private TieredLocalStore(Path dir, Options options) {
         this.dir = dir;
         this.options = options;
-        this.flusher = Executors.newSingleThreadExecutor(r -> daemon(r, "cairn-store-flush-" + dir.getFileName()));
-        this.merger = Executors.newSingleThreadExecutor(r -> daemon(r, "cairn-store-merge-" + dir.getFileName()));
-    }
-
-    private static Thread daemon(Runnable r, String name) {
-        Thread t = new Thread(r, name);
-        t.setDaemon(true);
-        return t;
+        this.mover = new SnapshotMover(this);
     }
 
     public static TieredLocalStore open(Path dir) {
@@ -195,9 +180,9 @@ public final class TieredLocalStore implements LocalStore {
         view = new View(active, List.copyOf(newestFirst), List.copyOf(snaps));
         nextId.set(m.nextId());
         if (!tables.isEmpty()) {
-            flusher.execute(this::flushAll);
+            mover.flushSoon();
         } else {
-            scheduleMerge();
+            mover.scheduleMerge();
         }
     }
 
@@ -354,7 +339,7 @@ public final class TieredLocalStore implements LocalStore {
         } finally {
             lock.writeLock().unlock();
         }
-        flusher.execute(this::flushAll);
+        mover.flushSoon();
     }
 
     /**
@@ -368,231 +353,20 @@ public final class TieredLocalStore implements LocalStore {
                 rotate();
             }
         }
-        await(flusher.submit(this::flushAll), "checkpoint");
-        await(merger.submit(this::mergeAll), "checkpoint");
+        mover.drain("checkpoint");
     }
 
     /** {@link #checkpoint}, then merges every snapshot into one without deletes (smallest footprint). */
     public void compact() {
         checkpoint();
-        await(merger.submit(() -> {
-            List<Snapshot> all = view.snapshots;
-            if (all.size() > 1) {
-                mergeRun(all);
-            }
-            return null;
-        }), "compaction");
+        mover.mergeEverything();
     }
 
-    private void await(java.util.concurrent.Future<?> work, String what) {
-        try {
-            work.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (ExecutionException e) {
-            throw new StoreException(what + " of " + dir + " failed: " + e.getCause(), e.getCause());
-        }
-    }
-
-    // ---- background: journal -> snapshots (flush thread), merges (merge thread)
-
-    private void flushAll() {
-        try {
-            while (!closing) {
-                View v = view;
-                if (v.frozen.isEmpty()) {
-                    break;
-                }
-                flush(v.frozen.get(v.frozen.size() - 1));
-                flushFailed = false;
-                wakeWriters();
-                scheduleMerge();
-            }
-        } catch (CancellationException e) {
-            // closing
-        } catch (IOException | RuntimeException e) {
-            // Nothing is lost: the journal segments stay until a snapshot covers them. Retried at the next rotation.
-            flushFailed = true;
-            wakeWriters();
-            LOG.log(System.Logger.Level.WARNING, "cairn: moving the journal of " + dir + " into a snapshot failed: " + e.getMessage(), e);
-        }
-    }
-
-    /** Queues one merge pass unless one is already waiting (each flush may make a level full). */
-    private void scheduleMerge() {
-        if (mergeQueued.compareAndSet(false, true)) {
-            try {
-                merger.execute(this::mergeAll);
-            } catch (java.util.concurrent.RejectedExecutionException closed) {
-                mergeQueued.set(false); // closing
-            }
-        }
-    }
-
-    private void mergeAll() {
-        mergeQueued.set(false);
-        try {
-            while (!closing && merge()) {
-                // merge until no level holds fanout snapshots
-            }
-        } catch (CancellationException e) {
-            // closing
-        } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "cairn: merging the snapshots of " + dir + " failed (the store is unchanged): "
-                    + e.getMessage(), e);
-        }
-    }
-
-    private void wakeWriters() {
+    /** Wakes commits waiting for the flush thread (it moved a table, failed, or the store closes). */
+    void wakeWriters() {
         synchronized (writeMutex) {
             writeMutex.notifyAll();
         }
-    }
-
-    private void flush(Table table) throws IOException {
-        boolean bottom = manifest.snapshots().isEmpty(); // only this thread adds snapshots
-        Iterator<Map.Entry<byte[], byte[]>> entries = table.map.entrySet().iterator();
-        if (bottom) {
-            entries = new MergingIterator(List.of(entries), true);
-        }
-        Manifest.Entry e = writeSnapshot(entries, "flush").withLevel(0); // the newest: level 0 whatever its size
-        synchronized (manifestLock) {
-            List<Manifest.Entry> snaps = new ArrayList<>();
-            snaps.add(e);
-            snaps.addAll(manifest.snapshots());
-            Manifest next = new Manifest(table.gen + 1, nextId.get(), snaps);
-            next.write(dir, options.sync(), p -> options.phases().accept("flush:" + p));
-            manifest = next;
-            Snapshot s = new Snapshot(dir, e, true);
-            lock.writeLock().lock();
-            try {
-                View v = view;
-                List<Table> frozen = new ArrayList<>(v.frozen);
-                frozen.removeIf(t -> t == table);
-                List<Snapshot> live = new ArrayList<>();
-                live.add(s);
-                live.addAll(v.snapshots);
-                view = new View(v.active, List.copyOf(frozen), List.copyOf(live));
-            } finally {
-                lock.writeLock().unlock();
-            }
-        }
-        Files.deleteIfExists(dir.resolve(Manifest.segmentName(table.gen)));
-        options.phases().accept("flush:segment-deleted");
-    }
-
-    /** Merges one run of same-level snapshots, if there is one; false if there was nothing to merge. */
-    private boolean merge() throws IOException {
-        List<Snapshot> run = null;
-        synchronized (manifestLock) {
-            List<Snapshot> snaps = view.snapshots;
-            for (int i = 0; i < snaps.size() && run == null; ) {
-                int j = i;
-                while (j < snaps.size() && snaps.get(j).meta.level() == snaps.get(i).meta.level()) {
-                    j++;
-                }
-                if (j - i >= options.fanout()) {
-                    run = List.copyOf(snaps.subList(i, j));
-                }
-                i = j;
-            }
-        }
-        if (run == null) {
-            return false;
-        }
-        mergeRun(run);
-        return true;
-    }
-
-    /**
-     * Merges {@code run}, snapshots next to each other in age (newest first), into one. Flushes go
-     * on meanwhile; they only add newer snapshots, so the run is still in one piece at the end.
-     */
-    private void mergeRun(List<Snapshot> run) throws IOException {
-        boolean oldest = view.snapshots.get(view.snapshots.size() - 1) == run.get(run.size() - 1);
-        List<Iterator<Map.Entry<byte[], byte[]>>> sources = new ArrayList<>();
-        int runLevel = 0;
-        for (Snapshot s : run) {
-            sources.add(s.range(new byte[0], null));
-            runLevel = Math.max(runLevel, s.meta.level());
-        }
-        Manifest.Entry e = writeSnapshot(new MergingIterator(sources, oldest), "merge");
-        synchronized (manifestLock) {
-            List<Snapshot> live = new ArrayList<>(view.snapshots);
-            int from = live.indexOf(run.get(0));
-            int to = from + run.size();
-            if (from < 0 || !live.subList(from, to).equals(run)) {
-                throw new IllegalStateException("the snapshots merged are no longer next to each other in " + dir);
-            }
-            // Levels never decrease from newest to oldest, so the snapshots of one level stay next to each other. The
-            // result climbs at least one level (overwritten data that stays small must not be merged again and again
-            // with each new small snapshot) and at most to the next older one's, which it then joins.
-            int older = to < live.size() ? live.get(to).meta.level() : Integer.MAX_VALUE;
-            e = e.withLevel(Math.min(Math.max(levelOf(e.payload()), runLevel + 1), older));
-            List<Manifest.Entry> entries = new ArrayList<>();
-            for (Snapshot s : live.subList(0, from)) {
-                entries.add(s.meta);
-            }
-            entries.add(e);
-            for (Snapshot s : live.subList(to, live.size())) {
-                entries.add(s.meta);
-            }
-            Manifest next = new Manifest(manifest.journalFrom(), nextId.get(), entries);
-            next.write(dir, options.sync(), p -> options.phases().accept("merge:" + p));
-            manifest = next;
-            lock.writeLock().lock();
-            try {
-                live.subList(from, to).clear();
-                live.add(from, new Snapshot(dir, e, true));
-                view = new View(view.active, view.frozen, List.copyOf(live));
-                run.forEach(Snapshot::close); // no reader is inside them: readers hold the read lock
-            } finally {
-                lock.writeLock().unlock();
-            }
-        }
-        for (Snapshot s : run) {
-            Files.deleteIfExists(s.file());
-        }
-        options.phases().accept("merge:old-deleted");
-    }
-
-    private Manifest.Entry writeSnapshot(Iterator<Map.Entry<byte[], byte[]>> entries, String kind) throws IOException {
-        long id = nextId.getAndIncrement();
-        Iterator<Map.Entry<byte[], byte[]>> cancellable = new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                if (closing) {
-                    throw new CancellationException();
-                }
-                return entries.hasNext();
-            }
-
-            @Override
-            public Map.Entry<byte[], byte[]> next() {
-                return entries.next();
-            }
-        };
-        Manifest.Entry e;
-        try {
-            e = Snapshot.write(dir, id, cancellable, options.sync(), p -> options.phases().accept(kind + ":" + p));
-        } catch (IOException | RuntimeException failure) {
-            Files.deleteIfExists(dir.resolve(Manifest.snapshotName(id) + ".tmp"));
-            throw failure;
-        }
-        synchronized (bytesWritten) {
-            bytesWritten[1] += e.bytes();
-        }
-        return e;
-    }
-
-    /** Size level of a snapshot holding {@code bytes} of keys and values: 0 below fanout x flushBytes, +1 per factor fanout. */
-    private int levelOf(long bytes) {
-        long unit = options.flushBytes();
-        int level = 0;
-        for (long cap = unit * options.fanout(); bytes >= cap && level < 30; cap *= options.fanout()) {
-            level++;
-        }
-        return level;
     }
 
     // ---- state
@@ -624,15 +398,7 @@ public final class TieredLocalStore implements LocalStore {
             closing = true; // a snapshot being written stops at its next record; its temp file is deleted
             writeMutex.notifyAll();
         }
-        flusher.shutdown();
-        merger.shutdown();
-        try {
-            if (!flusher.awaitTermination(60, TimeUnit.SECONDS) || !merger.awaitTermination(60, TimeUnit.SECONDS)) {
-                LOG.log(System.Logger.Level.WARNING, "cairn: the store's background threads did not stop within 60 s");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        mover.stop();
         lock.writeLock().lock();
         try {
             closed = true;
@@ -644,8 +410,7 @@ public final class TieredLocalStore implements LocalStore {
 
     private void abandon() {
         closing = true;
-        flusher.shutdownNow();
-        merger.shutdownNow();
+        mover.stopNow();
         if (journal != null) {
             journal.close();
         }
