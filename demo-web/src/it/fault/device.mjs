@@ -87,6 +87,11 @@ class TappedWebSocket extends WsWebSocket {
       }
     });
     this.on('close', (code) => emit({ ev: 'closed', code }));
+    // A browser's WebSocket never throws on an error event. `ws` is a Node EventEmitter: an 'error'
+    // with no listener kills the process, and the client clears its onerror before it closes a
+    // socket (e.g. closing a still-connecting one on its connect timeout, which makes `ws` emit
+    // "closed before the connection was established"). Listen, so `ws` behaves like a browser here.
+    this.on('error', () => {});
   }
 
   send(data, ...rest) {
@@ -112,6 +117,10 @@ const cairn = await Cairn.open({
   replica: args.replica,
   server: { url: args.url, token: () => token },
   WebSocket: /** @type {any} */ (TappedWebSocket),
+  // Like the JVM device's SyncClient in the fault tests (keepalive 2 s, connect timeout 2 s, backoff
+  // 50 ms..1 s): a blackholed socket is given up within 4 s and a reconnect is at most 1 s away, so
+  // convergence is bounded by the faults, not by the defaults' 30 s backoff and keepalive.
+  sync: { keepAliveMillis: 2000, connectTimeoutMillis: 2000, backoffMinMillis: 50, backoffMaxMillis: 1000 },
 });
 if (!(cairn.kv.logs?.constructor?.name === 'IdbKv' && cairn.kv.outbox?.constructor?.name === 'IdbKv'
   && cairn.kv.local?.constructor?.name === 'WebStorageKv')) {

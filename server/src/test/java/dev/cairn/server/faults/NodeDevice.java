@@ -46,6 +46,8 @@ final class NodeDevice implements AutoCloseable {
     final AtomicLong resent = new AtomicLong();
     final AtomicLong pushes = new AtomicLong();
     final AtomicLong maxPushBytes = new AtomicLong();
+    /** The largest push frame since the last 1009 close: where the push budget settled. */
+    final AtomicLong maxPushBytesSince1009 = new AtomicLong();
     final AtomicLong welcomes = new AtomicLong();
     final Map<Integer, AtomicLong> closes = new ConcurrentHashMap<>();
     final Map<String, AtomicLong> refusals = new ConcurrentHashMap<>();
@@ -106,6 +108,7 @@ final class NodeDevice implements AutoCloseable {
                     case "pushed" -> {
                         pushes.incrementAndGet();
                         maxPushBytes.accumulateAndGet(e.path("bytes").asLong(), Math::max);
+                        maxPushBytesSince1009.accumulateAndGet(e.path("bytes").asLong(), Math::max);
                         for (JsonNode s : e.path("stamps")) {
                             if (!pushedOnce.add(s.asText())) {
                                 resent.incrementAndGet();
@@ -114,7 +117,12 @@ final class NodeDevice implements AutoCloseable {
                     }
                     case "acked" -> e.path("stamps").forEach(s -> acked.add(s.asText()));
                     case "welcome" -> welcomes.incrementAndGet();
-                    case "closed" -> closes.computeIfAbsent(e.path("code").asInt(), k -> new AtomicLong()).incrementAndGet();
+                    case "closed" -> {
+                        closes.computeIfAbsent(e.path("code").asInt(), k -> new AtomicLong()).incrementAndGet();
+                        if (e.path("code").asInt() == 1009) {
+                            maxPushBytesSince1009.set(0);
+                        }
+                    }
                     case "refused" -> refusals.computeIfAbsent(e.path("code").asText(), k -> new AtomicLong()).incrementAndGet();
                     case "error" -> errors.computeIfAbsent(e.path("code").asText(), k -> new AtomicLong()).incrementAndGet();
                     case "state" -> answers.offer(e);
@@ -215,7 +223,7 @@ final class NodeDevice implements AutoCloseable {
 
     String summary() {
         return name + "{written=" + written.size() + ", acked=" + acked.size() + ", pushes=" + pushes + ", resent=" + resent
-                + ", maxPushBytes=" + maxPushBytes + ", welcomes=" + welcomes + ", closes=" + new TreeMap<>(closes)
+                + ", maxPushBytes=" + maxPushBytes + ", maxPushBytesSince1009=" + maxPushBytesSince1009 + ", welcomes=" + welcomes + ", closes=" + new TreeMap<>(closes)
                 + ", refused=" + new TreeMap<>(refusals) + ", errors=" + new TreeMap<>(errors) + "}";
     }
 
