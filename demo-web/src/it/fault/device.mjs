@@ -87,11 +87,6 @@ class TappedWebSocket extends WsWebSocket {
       }
     });
     this.on('close', (code) => emit({ ev: 'closed', code }));
-    // A browser's WebSocket never throws on an error event. `ws` is a Node EventEmitter: an 'error'
-    // with no listener kills the process, and the client clears its onerror before it closes a
-    // socket (e.g. closing a still-connecting one on its connect timeout, which makes `ws` emit
-    // "closed before the connection was established"). Listen, so `ws` behaves like a browser here.
-    this.on('error', () => {});
   }
 
   send(data, ...rest) {
