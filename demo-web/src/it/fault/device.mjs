@@ -10,7 +10,8 @@
 // stdin, one JSON command per line:
 //   {"cmd":"write","n":K}                 K seeded random changes (map sets and deletes, card fields, chat appends, rare clears)
 //   {"cmd":"burst","n":K,"bytes":B}       K chat appends of about B bytes each (to push frames over the server's limit)
-//   {"cmd":"state","id":I}                answers {"ev":"state","id":I,"canonical":..., "pending":..., ...}
+//   {"cmd":"state","id":I}                answers {"ev":"state","id":I,"canonicalSha256":..., "canonicalBytes":..., "pending":..., ...}
+//                                         (a digest of the canonical state: the state itself outgrows a line after many storms)
 //   {"cmd":"exit"}                        saves, stops syncing and exits
 // stdout, one JSON event per line:
 //   {"ev":"ready"}                        opened (sync started)
@@ -22,6 +23,7 @@
 // What counts as acknowledged is read from the wire (a push and its ack on one socket), not from
 // the client's own bookkeeping, like the JVM tests' AckTracker.
 
+import { createHash } from 'node:crypto';
 import 'fake-indexeddb/auto';
 import { WebSocket as WsWebSocket } from 'ws';
 import { Cairn } from '../../main/web/cairn/cairn.js';
@@ -204,8 +206,10 @@ async function command(c) {
       break;
     case 'state': {
       const stats = cairn.stats();
+      const canonical = cairn.canonical();
       emit({
-        ev: 'state', id: c.id, canonical: cairn.canonical(), pending: stats.pending, unsaved: stats.unsaved,
+        ev: 'state', id: c.id, canonicalSha256: createHash('sha256').update(canonical, 'utf8').digest('hex'),
+        canonicalBytes: Buffer.byteLength(canonical, 'utf8'), pending: stats.pending, unsaved: stats.unsaved,
         status: cairn.status, cursor: stats.cursor, lastError: stats.syncError,
       });
       break;

@@ -341,9 +341,11 @@ class BrowserClientFaultIT {
         if (!jvm.cairn.canonicalState().equals(server)) {
             return jvm.describe() + " differs from the server";
         }
+        String serverSha256 = NodeDevice.sha256(server);
         for (int i = 0; i < browsers.size(); i++) {
-            if (!states.get(i).canonical().equals(server)) {
-                return browsers.get(i).name + " differs from the server (status " + states.get(i).status() + ", cursor " + states.get(i).cursor() + ")";
+            if (!states.get(i).canonicalSha256().equals(serverSha256)) {
+                return browsers.get(i).name + " differs from the server (status " + states.get(i).status() + ", cursor " + states.get(i).cursor()
+                        + ", " + states.get(i).canonicalBytes() + " bytes of canonical state against the server's " + server.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + ")";
             }
         }
         return null;

@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class NodeDevice implements AutoCloseable {
 
     /** The device's answer to a {@code state} command. */
-    record State(String canonical, int pending, int unsaved, String status, long cursor, String lastError) {
+    record State(String canonicalSha256, long canonicalBytes, int pending, int unsaved, String status, long cursor, String lastError) {
     }
 
     final String name;
@@ -158,7 +158,16 @@ final class NodeDevice implements AutoCloseable {
         send("{\"cmd\":\"burst\",\"n\":" + n + ",\"bytes\":" + bytes + "}");
     }
 
-    /** The device's canonical state, outbox and sync status now. */
+    /** The SHA-256 (hex) of the UTF-8 bytes of a canonical state: what {@link State} carries instead of the state itself. */
+    static String sha256(String canonical) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(canonical.getBytes(StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The device's canonical state (its digest: after many storms the state is tens of MB), outbox and sync status now. */
     State state() {
         checkAlive();
         long id = nextId.incrementAndGet();
@@ -169,7 +178,7 @@ final class NodeDevice implements AutoCloseable {
             while (System.nanoTime() < end) {
                 JsonNode a = answers.poll(100, TimeUnit.MILLISECONDS);
                 if (a != null && a.path("id").asLong() == id) {
-                    return new State(a.path("canonical").asText(), a.path("pending").asInt(), a.path("unsaved").asInt(),
+                    return new State(a.path("canonicalSha256").asText(), a.path("canonicalBytes").asLong(), a.path("pending").asInt(), a.path("unsaved").asInt(),
                             a.path("status").asText(), a.path("cursor").asLong(), a.path("lastError").isNull() ? null : a.path("lastError").asText());
                 }
                 checkAlive();
