@@ -10,7 +10,8 @@
 // stdin, one JSON command per line:
 //   {"cmd":"write","n":K}                 K seeded random changes (map sets and deletes, card fields, chat appends, rare clears)
 //   {"cmd":"burst","n":K,"bytes":B}       K chat appends of about B bytes each (to push frames over the server's limit)
-//   {"cmd":"state","id":I}                answers {"ev":"state","id":I,"canonical":..., "pending":..., ...}
+//   {"cmd":"state","id":I}                answers {"ev":"state","id":I,"canonicalSha256":..., "canonicalBytes":..., "pending":..., ...}
+//                                         (a digest of the canonical state: the state itself outgrows a line after many storms)
 //   {"cmd":"exit"}                        saves, stops syncing and exits
 // stdout, one JSON event per line:
 //   {"ev":"ready"}                        opened (sync started)
@@ -22,6 +23,7 @@
 // What counts as acknowledged is read from the wire (a push and its ack on one socket), not from
 // the client's own bookkeeping, like the JVM tests' AckTracker.
 
+import { createHash } from 'node:crypto';
 import 'fake-indexeddb/auto';
 import { WebSocket as WsWebSocket } from 'ws';
 import { Cairn } from '../../main/web/cairn/cairn.js';
@@ -112,6 +114,10 @@ const cairn = await Cairn.open({
   replica: args.replica,
   server: { url: args.url, token: () => token },
   WebSocket: /** @type {any} */ (TappedWebSocket),
+  // Like the JVM device's SyncClient in the fault tests (keepalive 2 s, connect timeout 2 s, backoff
+  // 50 ms..1 s): a blackholed socket is given up within 4 s and a reconnect is at most 1 s away, so
+  // convergence is bounded by the faults, not by the defaults' 30 s backoff and keepalive.
+  sync: { keepAliveMillis: 2000, connectTimeoutMillis: 2000, backoffMinMillis: 50, backoffMaxMillis: 1000 },
 });
 if (!(cairn.kv.logs?.constructor?.name === 'IdbKv' && cairn.kv.outbox?.constructor?.name === 'IdbKv'
   && cairn.kv.local?.constructor?.name === 'WebStorageKv')) {
@@ -200,8 +206,10 @@ async function command(c) {
       break;
     case 'state': {
       const stats = cairn.stats();
+      const canonical = cairn.canonical();
       emit({
-        ev: 'state', id: c.id, canonical: cairn.canonical(), pending: stats.pending, unsaved: stats.unsaved,
+        ev: 'state', id: c.id, canonicalSha256: createHash('sha256').update(canonical, 'utf8').digest('hex'),
+        canonicalBytes: Buffer.byteLength(canonical, 'utf8'), pending: stats.pending, unsaved: stats.unsaved,
         status: cairn.status, cursor: stats.cursor, lastError: stats.syncError,
       });
       break;

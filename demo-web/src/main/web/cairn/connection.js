@@ -337,7 +337,11 @@ export class Connection {
     this.aliveTimer = this.connectTimer = null;
     if (!this.running || this.offline) this.clearRetry();
     if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      // Not null: closing a socket that is still connecting fails it, and Node's `ws` (an app's
+      // `WebSocket` option) reports that as an 'error' event, which kills the process when no one
+      // listens. A browser never throws there; this keeps both alike.
+      ws.onerror = () => {};
       try { ws.close(); } catch { /* already closed */ }
       this.on.down();
     }

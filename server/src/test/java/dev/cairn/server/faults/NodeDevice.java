@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class NodeDevice implements AutoCloseable {
 
     /** The device's answer to a {@code state} command. */
-    record State(String canonical, int pending, int unsaved, String status, long cursor, String lastError) {
+    record State(String canonicalSha256, long canonicalBytes, int pending, int unsaved, String status, long cursor, String lastError) {
     }
 
     final String name;
@@ -46,6 +46,8 @@ final class NodeDevice implements AutoCloseable {
     final AtomicLong resent = new AtomicLong();
     final AtomicLong pushes = new AtomicLong();
     final AtomicLong maxPushBytes = new AtomicLong();
+    /** The largest push frame since the last 1009 close: where the push budget settled. */
+    final AtomicLong maxPushBytesSince1009 = new AtomicLong();
     final AtomicLong welcomes = new AtomicLong();
     final Map<Integer, AtomicLong> closes = new ConcurrentHashMap<>();
     final Map<String, AtomicLong> refusals = new ConcurrentHashMap<>();
@@ -106,6 +108,7 @@ final class NodeDevice implements AutoCloseable {
                     case "pushed" -> {
                         pushes.incrementAndGet();
                         maxPushBytes.accumulateAndGet(e.path("bytes").asLong(), Math::max);
+                        maxPushBytesSince1009.accumulateAndGet(e.path("bytes").asLong(), Math::max);
                         for (JsonNode s : e.path("stamps")) {
                             if (!pushedOnce.add(s.asText())) {
                                 resent.incrementAndGet();
@@ -114,7 +117,12 @@ final class NodeDevice implements AutoCloseable {
                     }
                     case "acked" -> e.path("stamps").forEach(s -> acked.add(s.asText()));
                     case "welcome" -> welcomes.incrementAndGet();
-                    case "closed" -> closes.computeIfAbsent(e.path("code").asInt(), k -> new AtomicLong()).incrementAndGet();
+                    case "closed" -> {
+                        closes.computeIfAbsent(e.path("code").asInt(), k -> new AtomicLong()).incrementAndGet();
+                        if (e.path("code").asInt() == 1009) {
+                            maxPushBytesSince1009.set(0);
+                        }
+                    }
                     case "refused" -> refusals.computeIfAbsent(e.path("code").asText(), k -> new AtomicLong()).incrementAndGet();
                     case "error" -> errors.computeIfAbsent(e.path("code").asText(), k -> new AtomicLong()).incrementAndGet();
                     case "state" -> answers.offer(e);
@@ -150,7 +158,16 @@ final class NodeDevice implements AutoCloseable {
         send("{\"cmd\":\"burst\",\"n\":" + n + ",\"bytes\":" + bytes + "}");
     }
 
-    /** The device's canonical state, outbox and sync status now. */
+    /** The SHA-256 (hex) of the UTF-8 bytes of a canonical state: what {@link State} carries instead of the state itself. */
+    static String sha256(String canonical) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(canonical.getBytes(StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The device's canonical state (its digest: after many storms the state is tens of MB), outbox and sync status now. */
     State state() {
         checkAlive();
         long id = nextId.incrementAndGet();
@@ -161,7 +178,7 @@ final class NodeDevice implements AutoCloseable {
             while (System.nanoTime() < end) {
                 JsonNode a = answers.poll(100, TimeUnit.MILLISECONDS);
                 if (a != null && a.path("id").asLong() == id) {
-                    return new State(a.path("canonical").asText(), a.path("pending").asInt(), a.path("unsaved").asInt(),
+                    return new State(a.path("canonicalSha256").asText(), a.path("canonicalBytes").asLong(), a.path("pending").asInt(), a.path("unsaved").asInt(),
                             a.path("status").asText(), a.path("cursor").asLong(), a.path("lastError").isNull() ? null : a.path("lastError").asText());
                 }
                 checkAlive();
@@ -215,7 +232,7 @@ final class NodeDevice implements AutoCloseable {
 
     String summary() {
         return name + "{written=" + written.size() + ", acked=" + acked.size() + ", pushes=" + pushes + ", resent=" + resent
-                + ", maxPushBytes=" + maxPushBytes + ", welcomes=" + welcomes + ", closes=" + new TreeMap<>(closes)
+                + ", maxPushBytes=" + maxPushBytes + ", maxPushBytesSince1009=" + maxPushBytesSince1009 + ", welcomes=" + welcomes + ", closes=" + new TreeMap<>(closes)
                 + ", refused=" + new TreeMap<>(refusals) + ", errors=" + new TreeMap<>(errors) + "}";
     }
 
