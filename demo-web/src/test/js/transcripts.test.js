@@ -73,7 +73,7 @@ class Script {
     /** @type {Array<{ws: any, frame: any}>} frames the client sent, not yet taken by a recv */
     this.inbox = [];
     this.sentCount = 0;
-    /** @type {{status: number, body: any}|null} the answer to the client's GET after a refused upgrade */
+    /** @type {{status: number, body: any}|{unanswered: true}|null} the answer to the client's GET after a refused upgrade */
     this.refusal = null;
     /** @type {string[]} bearer tokens of the client's GETs */
     this.fetched = [];
@@ -102,6 +102,10 @@ class Script {
     this.fetch = async (url, init) => {
       const auth = init?.headers?.Authorization ?? '';
       this.fetched.push(auth.replace(/^Bearer /, ''));
+      if (this.refusal?.unanswered) {
+        // a question nobody answers: only the client's own abort ends it, as with a real fetch
+        return new Promise((_, reject) => init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+      }
       const r = this.refusal ?? { status: 400, body: { error: 'bad-request', message: 'GET /sync needs a WebSocket upgrade' } };
       const text = typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
       return new Response(text, { status: r.status, headers: { 'content-type': 'application/json' } });
@@ -179,7 +183,7 @@ async function run(t) {
       if (step.token) assert.match(ws.url, new RegExp(`access_token=${step.token}(&|$)`), `expected token ${step.token} in ${ws.url}`);
       if (step.refuse) {
         const status = step.refuse.status;
-        script.refusal = { status, body: step.refuse.body ?? DEFAULT_REFUSAL_BODY[status] ?? { error: 'not-found', message: 'no such path' } };
+        script.refusal = step.refuse.unanswered ? { unanswered: true } : { status, body: step.refuse.body ?? DEFAULT_REFUSAL_BODY[status] ?? { error: 'not-found', message: 'no such path' } };
         ws.readyState = 3;
         ws.onerror?.({});
         ws.onclose?.({ code: 1006, reason: '', wasClean: false });

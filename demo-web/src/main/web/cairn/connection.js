@@ -228,13 +228,21 @@ export class Connection {
     url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
     let status;
     let body;
+    // Bounded like the whole connect (the JVM client's handshake timer): an unanswered probe (a
+    // half-open link, a proxy that swallows bytes) must not leave the client connecting forever.
+    const limit = this.connectTimeout();
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), limit);
     try {
-      const response = await fetchFn(url.toString(), { method: 'GET', headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+      const response = await fetchFn(url.toString(), { method: 'GET', headers: { Authorization: `Bearer ${token}` }, cache: 'no-store', signal: abort.signal });
       status = response.status;
       const text = await response.text();
       try { body = JSON.parse(text); } catch { body = null; }
     } catch (e) {
+      if (abort.signal.aborted) return { ...lost, message: `no answer from ${url.pathname} within ${limit} ms` };
       return { ...lost, message: `could not reach the server: ${/** @type {Error} */ (e).message}` };
+    } finally {
+      clearTimeout(timer);
     }
     const shaped = body !== null && typeof body === 'object' && typeof body.error === 'string' && typeof body.message === 'string';
     const told = shaped ? `${body.error}: ${body.message}` : `HTTP ${status}`;
