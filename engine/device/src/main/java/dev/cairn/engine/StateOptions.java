@@ -1,7 +1,7 @@
 package dev.cairn.engine;
 
-import dev.cairn.engine.persist.PersistTo;
-import dev.cairn.engine.persist.StoragePolicy;
+import dev.cairn.engine.section.PersistTo;
+import dev.cairn.engine.section.StoragePolicy;
 import java.time.Duration;
 import java.util.function.Predicate;
 

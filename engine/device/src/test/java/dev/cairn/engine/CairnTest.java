@@ -1,5 +1,8 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.persist.Records;
+import dev.cairn.engine.section.PersistTo;
+import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.sync.internal.SyncPorts;
 import static dev.cairn.engine.TestSupport.await;
 import static org.junit.jupiter.api.Assertions.assertAll;
@@ -17,11 +20,8 @@ import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;
 import dev.cairn.engine.crdt.UnknownSectionException;
 import dev.cairn.engine.section.StandardSections;
-import dev.cairn.engine.persist.PersistTo;
-import dev.cairn.engine.persist.StoragePolicy;
 import dev.cairn.engine.persist.Tier;
 import dev.cairn.engine.store.TieredLocalStore;
-import dev.cairn.engine.store.Records;
 import dev.cairn.engine.store.StoreException;
 import dev.cairn.engine.store.StoreWrite;
 import java.nio.charset.StandardCharsets;

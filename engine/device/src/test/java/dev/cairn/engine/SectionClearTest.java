@@ -1,5 +1,6 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.persist.Records;
 import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -8,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.store.TieredLocalStore;
-import dev.cairn.engine.store.Records;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

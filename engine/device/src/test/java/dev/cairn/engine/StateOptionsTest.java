@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.cairn.engine.persist.PersistTo;
-import dev.cairn.engine.persist.StoragePolicy;
+import dev.cairn.engine.section.PersistTo;
+import dev.cairn.engine.section.StoragePolicy;
 import java.time.Duration;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,7 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.section.PersistTo;
+import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.sync.internal.SyncPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,8 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.persist.PersistTo;
-import dev.cairn.engine.persist.StoragePolicy;
 import dev.cairn.engine.persist.Tier;
 import java.nio.file.Path;
 import java.time.Duration;

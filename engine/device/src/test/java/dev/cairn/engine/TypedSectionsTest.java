@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.persist.Records;
 import dev.cairn.engine.store.TieredLocalStore;
-import dev.cairn.engine.store.Records;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;

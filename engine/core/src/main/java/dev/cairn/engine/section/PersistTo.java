@@ -1,4 +1,4 @@
-package dev.cairn.engine.persist;
+package dev.cairn.engine.section;
 
 import java.util.Locale;
 

@@ -2,7 +2,6 @@ package dev.cairn.engine.section;
 
 import dev.cairn.engine.crdt.Names;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.persist.StoragePolicy;
 import java.util.Objects;
 
 /** A section's name, CRDT kind and default storage policy (keys may override the policy). */

@@ -1,7 +1,6 @@
 package dev.cairn.engine.section;
 
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.persist.StoragePolicy;
 import java.util.List;
 
 /** The sections every Cairn replica has, from the original spec's persistence state. */

@@ -2,8 +2,8 @@ package dev.cairn.engine.persist;
 
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.LocalStore;
-import dev.cairn.engine.store.Records;
 import dev.cairn.engine.store.StoreWrite;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

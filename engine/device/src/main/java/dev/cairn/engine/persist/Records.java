@@ -1,8 +1,11 @@
-package dev.cairn.engine.store;
+package dev.cairn.engine.persist;
 
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.codec.ChangeJson;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.store.LocalStore;
+import dev.cairn.engine.store.StoreException;
+import dev.cairn.engine.store.StoreWrite;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 

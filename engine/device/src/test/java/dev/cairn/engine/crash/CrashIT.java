@@ -14,7 +14,6 @@ import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.LwwEntry;
 import dev.cairn.engine.store.TieredLocalStore;
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
@@ -85,7 +84,7 @@ class CrashIT {
     /** Verified reopens whose journal ended in a torn record, i.e. the kill landed inside an append. */
     private int tornReopens;
 
-    /** The children's class path: see {@link #childClasspath}. */
+    /** The children's class path: see {@link ChildClasspath}. */
     private String classpath;
 
     @Test
@@ -107,7 +106,7 @@ class CrashIT {
                 + " (" + shared + " on a shared dir, " + fresh + " on fresh dirs), dir=" + tmp);
         Random random = new Random(seed);
         long t0 = System.nanoTime();
-        classpath = childClasspath(tmp.resolve("classpath"));
+        classpath = ChildClasspath.copy(tmp.resolve("classpath"));
 
         Path sharedDir = tmp.resolve("shared");
         Snapshot previous = Snapshot.EMPTY;
@@ -480,40 +479,6 @@ class CrashIT {
     }
 
     // ------------------------------------------------------------------ helpers
-
-    /**
-     * The test class path with every directory entry (target/classes, target/test-classes) copied
-     * under {@code into}, so a build running concurrently in the same module cannot pull classes
-     * from under a child. Jars are used where they are.
-     */
-    static String childClasspath(Path into) throws IOException {
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> entries = new ArrayList<>();
-        int n = 0;
-        for (String entry : cp.split(File.pathSeparator)) {
-            if (entry.isEmpty()) {
-                continue;
-            }
-            Path source = Path.of(entry);
-            if (!Files.isDirectory(source)) {
-                entries.add(entry);
-                continue;
-            }
-            Path target = into.resolve("dir" + n++);
-            try (var walk = Files.walk(source)) {
-                for (Path p : (Iterable<Path>) walk::iterator) {
-                    Path to = target.resolve(source.relativize(p).toString());
-                    if (Files.isDirectory(p)) {
-                        Files.createDirectories(to);
-                    } else {
-                        Files.copy(p, to);
-                    }
-                }
-            }
-            entries.add(target.toString());
-        }
-        return String.join(File.pathSeparator, entries);
-    }
 
     /**
      * The data directory's files with their sizes: {@code cairn.journal}, {@code cairn.lock}, and a

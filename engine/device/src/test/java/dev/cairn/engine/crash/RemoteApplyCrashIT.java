@@ -95,7 +95,7 @@ class RemoteApplyCrashIT {
         Random random = new Random(seed);
         long t0 = System.nanoTime();
         long base = System.currentTimeMillis() - 60_000;
-        classpath = CrashIT.childClasspath(tmp.resolve("classpath"));
+        classpath = ChildClasspath.copy(tmp.resolve("classpath"));
         Model model = null;
         Path dir = null;
         for (int k = 0; k < kills; k++) {

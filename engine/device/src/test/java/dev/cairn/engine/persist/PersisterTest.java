@@ -11,9 +11,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.section.PersistTo;
+import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.InMemoryLocalStore;
 import dev.cairn.engine.store.LocalStore;
-import dev.cairn.engine.store.Records;
 import dev.cairn.engine.store.StoreException;
 import dev.cairn.engine.store.StoreWrite;
 import java.nio.ByteBuffer;

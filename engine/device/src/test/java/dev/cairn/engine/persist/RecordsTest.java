@@ -1,4 +1,4 @@
-package dev.cairn.engine.store;
+package dev.cairn.engine.persist;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.store.InMemoryLocalStore;
+import dev.cairn.engine.store.StoreException;
+import dev.cairn.engine.store.StoreWrite;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,8 +1,8 @@
 package dev.cairn.engine.sim;
 
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.persist.StoragePolicy;
 import dev.cairn.engine.section.StandardSections;
+import dev.cairn.engine.section.StoragePolicy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -5,8 +5,8 @@ import java.util.function.BiConsumer;
 
 /**
  * Port for a replica's local storage: an ordered key-value store of byte arrays with atomic
- * multi-key commits. The engine encodes its records ({@link Records}) and never sees the
- * adapter's types. Every adapter runs {@code LocalStoreContract}.
+ * multi-key commits. The device library encodes its records ({@code dev.cairn.engine.persist.Records})
+ * and never sees the adapter's types. Every adapter runs {@code LocalStoreContract}.
  *
  * <p>Guarantees an adapter must give: after {@link #commit} returns, all of its writes are
  * visible and (for a durable adapter) survive a process kill; a commit that throws leaves

@@ -61,7 +61,7 @@ class JournalCrashIT {
         Random random = new Random(seed);
         Path journal = tmp.resolve("data").resolve("cairn.journal");
         Path leftover = journal.resolveSibling("cairn.journal.compact");
-        String classpath = CrashIT.childClasspath(tmp.resolve("classpath"));
+        String classpath = ChildClasspath.copy(tmp.resolve("classpath"));
         log("JournalCrashIT seed=" + seed + " (replay: CAIRN_SEED=" + seed + "), iterations=" + iterations + ", journal=" + journal);
         long t0 = System.nanoTime();
         int torn = 0;

@@ -70,7 +70,7 @@ class TieredCrashIT {
     private void run(long seed, int iterations) throws Exception {
         Random random = new Random(seed);
         Path dir = tmp.resolve("data");
-        String classpath = CrashIT.childClasspath(tmp.resolve("classpath"));
+        String classpath = ChildClasspath.copy(tmp.resolve("classpath"));
         log("TieredCrashIT seed=" + seed + " (replay: CAIRN_SEED=" + seed + "), iterations=" + iterations + ", store=" + dir);
         long t0 = System.nanoTime();
         Map<String, Integer> kills = new LinkedHashMap<>();

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * The acceptance suite every {@link LocalStore} adapter must pass (like automerge-repo's storage
  * adapter tests): a subclass supplies fresh, empty stores and inherits every test.
  */
-abstract class LocalStoreContract {
+public abstract class LocalStoreContract {
 
     /** A new, empty, open store. Called once per test (and again by tests that need a second one). */
     protected abstract LocalStore newStore() throws Exception;

@@ -1,4 +1,4 @@
-package dev.cairn.engine.persist;
+package dev.cairn.engine.section;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
