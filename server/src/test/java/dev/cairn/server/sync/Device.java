@@ -3,7 +3,7 @@ package dev.cairn.server.sync;
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.ChangeEvent;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.persist.StoragePolicy;
+import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.sync.SyncClient;
 import dev.cairn.engine.sync.SyncStatus;
 import java.net.URI;

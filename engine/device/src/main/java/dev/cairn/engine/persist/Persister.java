@@ -1,0 +1,604 @@
+package dev.cairn.engine.persist;
+
+import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.section.StoragePolicy;
+import dev.cairn.engine.store.LocalStore;
+import dev.cairn.engine.store.StoreWrite;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import java.util.function.Predicate;
+
+/**
+ * Moves changes from memory to the session and durable tiers, and owns the outbox.
+ *
+ * <p>Writes land in memory first (the caller's {@code ReplicaState}); {@link #record} queues the
+ * change's record here, coalescing repeated writes of one key. A single persistence thread
+ * commits queued records when their {@link StoragePolicy} says so, or at once on {@link #flush}.
+ * A change that must reach the server gets an outbox entry <b>in the same durable commit</b> as
+ * its state record, so a crash can never keep one without the other.
+ *
+ * <p>Thread-safety: all public methods are thread-safe; store I/O happens only on the persistence
+ * thread, never under the caller's locks.
+ */
+public final class Persister implements AutoCloseable {
+
+    /** Retry delay after a failed commit (the records stay queued). */
+    private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private final LocalStore durable;
+    private final LocalStore session;
+    private final LongSupplier clockHighWater;
+    private final Consumer<Throwable> onError;
+    private final ScheduledThreadPoolExecutor executor;
+
+    private final Object lock = new Object();
+    private final HashMap<String, Pending> pending = new HashMap<>();
+    private volatile Map<String, Pending> inFlight = Map.of();
+    /**
+     * Outbox records in {@link #pending} and {@link #inFlight}, kept as they change: the sync
+     * client asks for the count on every status update, and counting by iteration made a large
+     * catch-up or burst quadratic (W3 profile, BENCHMARKS.md). Guarded by {@link #lock}.
+     */
+    private int pendingOutbox;
+    private int inFlightOutbox;
+    private long scheduledWakeup = Long.MAX_VALUE;
+
+    private final ConcurrentSkipListMap<Long, Change> outbox = new ConcurrentSkipListMap<>();
+    private long nextOutboxSeq = 1;
+    private volatile boolean urgentOutbox;
+    private final java.util.concurrent.CopyOnWriteArrayList<Runnable> outboxListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * A queued record: a change's state record (with {@code change}), or engine metadata
+     * ({@code meta}, e.g. the sync cursor). {@code remote} marks changes received from the server;
+     * the cursor is only ever committed together with every remote change queued before it.
+     * {@code outboxOnly} marks a change that goes to the server without touching this device's
+     * state records (a privacy switch's server-side clear, see {@link #recordOutboxOnly}).
+     */
+    private record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
+                           long firstNanos, long deadlineNanos, boolean outboxOnly, boolean held) {
+
+        Pending retry(long deadline) {
+            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline, outboxOnly, held);
+        }
+    }
+
+    private static final String CURSOR_KEY = "x\u0000cursor";
+
+    public Persister(LocalStore durable, LocalStore session, LongSupplier clockHighWater, Consumer<Throwable> onError) {
+        this.durable = durable;
+        this.session = session;
+        this.clockHighWater = clockHighWater;
+        this.onError = onError;
+        this.executor = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "cairn-persist");
+            t.setDaemon(true);
+            return t;
+        });
+        executor.setRemoveOnCancelPolicy(true);
+        // close() flushes everything itself; a pending wake-up (up to saveDelay away) must not keep
+        // the executor, and so close(), waiting after shutdown.
+        executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    }
+
+    /**
+     * Reads the durable tier: every stored state record goes to {@code apply}, the outbox is loaded,
+     * and the persisted clock high-water mark is returned (0 for a new store).
+     */
+    public long load(Consumer<Change> apply) {
+        durable.scan(Records.prefix(Records.MAP), (k, v) -> apply.accept(Records.read(k, v)));
+        durable.scan(Records.prefix(Records.WATERMARK), (k, v) -> apply.accept(Records.read(k, v)));
+        durable.scan(Records.prefix(Records.LOG), (k, v) -> apply.accept(Records.read(k, v)));
+        durable.scan(Records.prefix(Records.OUTBOX), (k, v) -> outbox.put(Records.outboxSeq(k), Records.readOutbox(v)));
+        nextOutboxSeq = outbox.isEmpty() ? 1 : outbox.lastKey() + 1;
+        byte[] clock = durable.get(Records.metaKey("clock"));
+        return clock == null ? 0 : ByteBuffer.wrap(clock).getLong();
+    }
+
+    /** Reads an engine metadata value (e.g. the replica id), or null. */
+    public String meta(String name) {
+        byte[] v = durable.get(Records.metaKey(name));
+        return v == null ? null : new String(v, StandardCharsets.UTF_8);
+    }
+
+    /** Writes engine metadata in its own durable commit. */
+    public void putMeta(String name, String value) {
+        durable.commit(List.of(StoreWrite.put(Records.metaKey(name), Records.utf8(value))));
+    }
+
+    /**
+     * Queues engine metadata for the persistence thread (after the engine has opened, when the
+     * store may be written only from that thread); completes when it is durable.
+     */
+    public CompletableFuture<Void> queueMeta(String name, String value) {
+        StoreWrite meta = StoreWrite.put(Records.metaKey(name), Records.utf8(value));
+        enqueue("x\u0000meta\u0000" + name, null, meta, StoragePolicy.DEFAULT, false, false, false);
+        return flush(p -> p.meta == meta);
+    }
+
+    /** The key under which a change's record is queued; repeated writes of one map key share it. */
+    public static String pendingKey(Change change) {
+        if (change instanceof Change.Put put) {
+            return pendingKey(put.section(), put.key());
+        } else if (change instanceof Change.Append a) {
+            return "l\u0000" + a.section() + '\u0000' + a.stream() + '\u0000' + a.stamp();
+        }
+        return "w\u0000" + change.section() + '\u0000' + change.target();
+    }
+
+    public static String pendingKey(String section, String key) {
+        return "m\u0000" + section + '\u0000' + key;
+    }
+
+    /**
+     * Queues the record of a change that has just won in memory. {@code toOutbox} adds it to the
+     * outbox when it is committed (local changes of syncing keys, and imports).
+     */
+    public void record(Change change, StoragePolicy policy, boolean toOutbox) {
+        record(change, policy, toOutbox, false);
+    }
+
+    /**
+     * {@link #record(Change, StoragePolicy, boolean)} for a key whose app asked for a save delay:
+     * it reaches the outbox (and the server) only when the user pauses, online too, at the latest
+     * {@link StoragePolicy#MAX_PUSH_WAIT_FACTOR} delays after the first write of a burst. Other
+     * writes are committed at once while a sync client is connected.
+     */
+    public void recordHeld(Change change, StoragePolicy policy) {
+        if (policy.saveDelay().isZero() || !policy.autoSave()) {
+            record(change, policy, true, false);
+            return;
+        }
+        enqueue(pendingKey(change), change, null, policy, true, false, true);
+    }
+
+    /**
+     * Queues a change received from the server: saved to its tiers (whatever the key's
+     * autoSave), never put in the outbox.
+     */
+    public void recordRemote(Change change, StoragePolicy policy) {
+        record(change, policy.withAutoSave(true), false, true);
+    }
+
+    /**
+     * Queues the sync cursor. It is committed only together with (or after) every remote change
+     * queued before it, so a persisted cursor never claims changes that were not saved.
+     */
+    public void recordCursor(long cursor) {
+        StoreWrite meta = StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
+        enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false, false);
+    }
+
+    private void record(Change change, StoragePolicy policy, boolean toOutbox, boolean remote) {
+        if (!policy.persistTo().durable() && !policy.persistTo().session() && !toOutbox) {
+            return; // memory only: nothing to save
+        }
+        enqueue(pendingKey(change), change, null, policy, toOutbox, remote, false);
+    }
+
+    private void enqueue(String key, Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote, boolean held) {
+        long now = System.nanoTime();
+        synchronized (lock) {
+            Pending previous = pending.get(key);
+            long first = previous == null ? now : previous.firstNanos;
+            long delay = policy.saveDelay().toNanos();
+            long deadline;
+            if (held) {
+                // one push (and one server history version) per pause, not per keystroke
+                deadline = policy.debounce() ? Math.min(now + delay, first + StoragePolicy.MAX_PUSH_WAIT_FACTOR * delay) : first + delay;
+            } else if (toOutbox && urgentOutbox) {
+                deadline = now; // connected: the server is waiting for it
+            } else if (!policy.autoSave()) {
+                deadline = Long.MAX_VALUE;
+            } else if (policy.debounce()) {
+                deadline = Math.min(now + delay, first + StoragePolicy.MAX_WAIT_FACTOR * delay);
+            } else {
+                deadline = first + delay;
+            }
+            // A local write that replaces a queued remote change still carries it: the cursor
+            // that covers the remote change must be committed with (or after) this record.
+            boolean coversRemote = remote || (previous != null && previous.remote);
+            if (change instanceof Change.Clear clear) {
+                // A dropped remote change is covered by the clear: the cursor waits for the clear's record.
+                coversRemote |= dropHidden(clear);
+            }
+            Pending replaced = pending.put(key, new Pending(change, meta, policy, toOutbox, coversRemote, first, deadline, false, held));
+            pendingOutbox += (toOutbox ? 1 : 0) - (replaced != null && replaced.toOutbox ? 1 : 0);
+            if (deadline < scheduledWakeup) {
+                scheduledWakeup = deadline;
+                executor.schedule(this::flushDue, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
+            }
+        }
+    }
+
+    /**
+     * Queues a change for the server only: it enters the outbox at once (durably), but this
+     * device's state records are neither written nor purged by it. Used when a privacy switch
+     * deletes the server's copy of a section while this device keeps its own.
+     */
+    public CompletableFuture<Void> recordOutboxOnly(Change change) {
+        long now = System.nanoTime();
+        synchronized (lock) {
+            Pending replaced = pending.put("o\u0000" + pendingKey(change) + '\u0000' + change.stamp(),
+                    new Pending(change, null, StoragePolicy.DEFAULT, true, false, now, now, true, false));
+            pendingOutbox += 1 - (replaced != null && replaced.toOutbox ? 1 : 0);
+        }
+        return flush(p -> p.outboxOnly);
+    }
+
+    /**
+     * A remote change lost in memory to a newer local write that is still queued: that queued
+     * record now stands for the remote change too, so the cursor must not be saved without it.
+     */
+    public void coverRemote(Change change) {
+        String key = pendingKey(change);
+        synchronized (lock) {
+            Pending p = pending.get(key);
+            if (p != null && !p.remote) {
+                pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos, p.outboxOnly, p.held));
+            }
+        }
+    }
+
+    /** While true (a sync client is connected), syncing changes are committed at once so they can be pushed. */
+    public void setUrgentOutbox(boolean urgent) {
+        this.urgentOutbox = urgent;
+    }
+
+    /** Called on the persistence thread after a commit that added outbox entries. */
+    public Runnable onOutboxGrew(Runnable listener) {
+        outboxListeners.add(listener);
+        return () -> outboxListeners.remove(listener);
+    }
+
+    /** The persisted sync cursor (0 if none). */
+    public long storedCursor() {
+        byte[] v = durable.get(Records.metaKey("cursor"));
+        return v == null ? 0 : ByteBuffer.wrap(v).getLong();
+    }
+
+    /** True if the key's latest write is not yet committed to its tiers. */
+    public boolean isDirty(String pendingKey) {
+        synchronized (lock) {
+            return pending.containsKey(pendingKey) || inFlight.containsKey(pendingKey);
+        }
+    }
+
+    /** True if the key's latest write is being committed right now. */
+    public boolean isSaving(String pendingKey) {
+        return inFlight.containsKey(pendingKey);
+    }
+
+    public boolean isSaving() {
+        return !inFlight.isEmpty();
+    }
+
+    /** Number of queued records (not yet committed). */
+    public int pendingCount() {
+        synchronized (lock) {
+            return pending.size() + inFlight.size();
+        }
+    }
+
+    /** Commits every queued record now; completes when they are durable. */
+    public CompletableFuture<Void> flush() {
+        return flush(p -> true);
+    }
+
+    /** Commits every queued record with autoSave now (not the drafts waiting for an explicit save). */
+    public CompletableFuture<Void> flushAutoSaved() {
+        // not the writes held for the user's pause (saveDelay): a reconnect is no pause
+        return flush(p -> (p.policy.autoSave() && !p.held) || p.meta != null);
+    }
+
+    /** Commits every queued record with autoSave, plus {@code pendingKey}'s, now. */
+    public CompletableFuture<Void> flushWith(String pendingKey) {
+        return flush(p -> p.policy.autoSave() || (p.change != null && pendingKey(p.change).equals(pendingKey)));
+    }
+
+    private CompletableFuture<Void> flush(Predicate<Pending> which) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        try {
+            executor.execute(() -> {
+                try {
+                    commit(which);
+                    done.complete(null);
+                } catch (Throwable e) {
+                    done.completeExceptionally(e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            done.completeExceptionally(new IllegalStateException("engine is closed", e));
+        }
+        return done;
+    }
+
+    // ---- outbox
+
+    /** Outbox entries (sequence number to change) in order, up to {@code limit}. */
+    public NavigableMap<Long, Change> outbox(int limit) {
+        NavigableMap<Long, Change> out = new java.util.TreeMap<>();
+        for (Map.Entry<Long, Change> e : outbox.entrySet()) {
+            if (out.size() >= limit) {
+                break;
+            }
+            out.put(e.getKey(), e.getValue());
+        }
+        return out;
+    }
+
+    public int outboxSize() {
+        return outbox.size();
+    }
+
+    /** Outbox entries that are still queued in memory (not yet committed anywhere). */
+    public int pendingOutboxCount() {
+        synchronized (lock) {
+            return pendingOutbox + inFlightOutbox;
+        }
+    }
+
+    /** Removes acknowledged outbox entries, durably. */
+    public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        if (executor.isShutdown()) {
+            done.completeExceptionally(new IllegalStateException("engine is closed"));
+            return done;
+        }
+        executor.execute(() -> {
+            try {
+                List<StoreWrite> deletes = new ArrayList<>(seqs.size());
+                for (long seq : seqs) {
+                    deletes.add(StoreWrite.delete(Records.outboxKey(seq)));
+                }
+                durable.commit(deletes);
+                seqs.forEach(outbox::remove);
+                done.complete(null);
+            } catch (Throwable e) {
+                done.completeExceptionally(e);
+            }
+        });
+        return done;
+    }
+
+    // ---- the persistence thread
+
+    private void flushDue() {
+        long now = System.nanoTime();
+        synchronized (lock) {
+            scheduledWakeup = Long.MAX_VALUE;
+        }
+        try {
+            commit(p -> p.deadlineNanos <= now);
+        } catch (Throwable e) {
+            // commit() already re-queued the records and scheduled a retry; onError was told.
+        }
+        scheduleNext();
+    }
+
+    private void scheduleNext() {
+        synchronized (lock) {
+            long next = Long.MAX_VALUE;
+            for (Pending p : pending.values()) {
+                next = Math.min(next, p.deadlineNanos);
+            }
+            if (next != Long.MAX_VALUE && next < scheduledWakeup) {
+                scheduledWakeup = next;
+                executor.schedule(this::flushDue, Math.max(0, next - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
+        }
+    }
+
+    private void commit(Predicate<Pending> which) {
+        Map<String, Pending> batch = new HashMap<>();
+        synchronized (lock) {
+            Iterator<Map.Entry<String, Pending>> it = pending.entrySet().iterator();
+            Pending cursor = pending.get(CURSOR_KEY);
+            boolean withCursor = cursor != null && which.test(cursor);
+            while (it.hasNext()) {
+                Map.Entry<String, Pending> e = it.next();
+                if (which.test(e.getValue()) || (withCursor && e.getValue().remote)) {
+                    batch.put(e.getKey(), e.getValue());
+                    it.remove();
+                    if (e.getValue().toOutbox) {
+                        pendingOutbox--;
+                        inFlightOutbox++;
+                    }
+                }
+            }
+            if (batch.isEmpty()) {
+                return;
+            }
+            inFlight = batch;
+        }
+        boolean outboxGrew;
+        try {
+            outboxGrew = write(batch.values());
+        } catch (RuntimeException e) {
+            synchronized (lock) {
+                long retryAt = System.nanoTime() + RETRY_NANOS;
+                batch.forEach((k, p) -> {
+                    if (pending.putIfAbsent(k, p.retry(p.policy.autoSave() ? retryAt : Long.MAX_VALUE)) == null && p.toOutbox) {
+                        pendingOutbox++;
+                    }
+                });
+                inFlight = Map.of();
+                inFlightOutbox = 0;
+            }
+            onError.accept(e);
+            scheduleNext();
+            throw e;
+        }
+        synchronized (lock) {
+            inFlight = Map.of();
+            inFlightOutbox = 0;
+        }
+        // Told only now, so a listener reading pendingChanges() does not count the batch twice.
+        if (outboxGrew) {
+            for (Runnable listener : outboxListeners) {
+                try {
+                    listener.run();
+                } catch (RuntimeException e) {
+                    onError.accept(e);
+                }
+            }
+        }
+    }
+
+    /** Commits a batch to its tiers; returns true if it added outbox entries. */
+    private boolean write(Collection<Pending> batch) {
+        List<StoreWrite> toDurable = new ArrayList<>(batch.size() * 2 + 1);
+        List<StoreWrite> toSession = new ArrayList<>();
+        // Purges go first: a record the batch rewrites (a map key written after a clear) must survive them.
+        List<StoreWrite> purgeDurable = new ArrayList<>();
+        List<StoreWrite> purgeSession = new ArrayList<>();
+        Map<Long, Change> newOutbox = new java.util.TreeMap<>(); // in seq order, so readers never see a later seq first
+        List<Long> supersededOutbox = new ArrayList<>();
+        long seq = nextOutboxSeq;
+        // Outbox seqs follow the stamps (write order), so the server gets changes in the order they were made.
+        List<Pending> ordered = new ArrayList<>(batch);
+        ordered.sort(java.util.Comparator.comparing((Pending p) -> p.change == null ? null : p.change.stamp(),
+                java.util.Comparator.nullsFirst(java.util.Comparator.naturalOrder())));
+        for (Pending p : ordered) {
+            if (p.meta != null) {
+                toDurable.add(p.meta);
+                continue;
+            }
+            if (p.outboxOnly) {
+                newOutbox.put(seq, p.change);
+                toDurable.add(StoreWrite.put(Records.outboxKey(seq), Records.outboxValue(p.change)));
+                seq++;
+                continue;
+            }
+            StoreWrite record = Records.write(p.change);
+            boolean toDurableTier = p.policy.persistTo().durable();
+            boolean toSessionTier = p.policy.persistTo().session();
+            if (p.change instanceof Change.Clear clear) {
+                // A tier that held entries the clear hides keeps the watermark too, so they stay hidden after a restart.
+                toDurableTier |= purgeHidden(durable, clear, purgeDurable);
+                toSessionTier |= purgeHidden(session, clear, purgeSession);
+                if (p.toOutbox || p.remote) {
+                    // The server gets (or has) the clear: unsent writes it covers would only be dropped there.
+                    for (Map.Entry<Long, Change> e : outbox.entrySet()) {
+                        if (covers(clear, e.getValue())) {
+                            supersededOutbox.add(e.getKey());
+                            purgeDurable.add(StoreWrite.delete(Records.outboxKey(e.getKey())));
+                        }
+                    }
+                }
+            }
+            if (toDurableTier) {
+                toDurable.add(record);
+            }
+            if (toSessionTier) {
+                toSession.add(record);
+            }
+            if (p.toOutbox) {
+                newOutbox.put(seq, p.change);
+                toDurable.add(StoreWrite.put(Records.outboxKey(seq), Records.outboxValue(p.change)));
+                seq++;
+            }
+        }
+        toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
+        purgeDurable.addAll(toDurable);
+        purgeSession.addAll(toSession);
+        durable.commit(purgeDurable);
+        nextOutboxSeq = seq;
+        supersededOutbox.forEach(outbox::remove);
+        outbox.putAll(newOutbox);
+        session.commit(purgeSession);
+        return !newOutbox.isEmpty();
+    }
+
+    /**
+     * Deletes the stored records a clear hides (a log stream's entries, or a whole map section's
+     * values and tombstones), so clearing frees space; returns true if there were any.
+     */
+    private static boolean purgeHidden(LocalStore store, Change.Clear clear, List<StoreWrite> writes) {
+        byte[] prefix = clear.isWholeSection()
+                ? Records.mapKey(clear.section(), "")
+                : Records.logStreamPrefix(clear.section(), clear.stream());
+        int before = writes.size();
+        store.scan(prefix, (k, v) -> {
+            Stamp stamp = Records.read(k, v).stamp();
+            if (stamp.compareTo(clear.stamp()) <= 0) {
+                writes.add(StoreWrite.delete(k));
+            }
+        });
+        return writes.size() > before;
+    }
+
+    /** True if {@code change} is hidden by {@code clear} (a write of its stream or map section, or an older clear of it). */
+    private static boolean covers(Change.Clear clear, Change change) {
+        if (!change.section().equals(clear.section()) || change.stamp().compareTo(clear.stamp()) > 0) {
+            return false;
+        }
+        if (clear.isWholeSection()) {
+            return change instanceof Change.Put || (change instanceof Change.Clear c && c.isWholeSection());
+        }
+        return change.target().equals(clear.stream()) && !(change instanceof Change.Put);
+    }
+
+    /**
+     * A clear makes queued records it hides pointless (appends of its stream, or writes of its map
+     * section): drop them before they are written. Returns true if a dropped one was remote.
+     */
+    private boolean dropHidden(Change.Clear clear) {
+        boolean[] remote = {false};
+        pending.values().removeIf(p -> {
+            if (p.change == null || p.outboxOnly) {
+                return false;
+            }
+            boolean hidden;
+            if (clear.isWholeSection()) {
+                hidden = p.change instanceof Change.Put put && put.section().equals(clear.section());
+            } else {
+                hidden = p.change instanceof Change.Append a && a.section().equals(clear.section()) && a.stream().equals(clear.stream());
+            }
+            if (hidden && p.change.stamp().compareTo(clear.stamp()) <= 0) {
+                remote[0] |= p.remote;
+                pendingOutbox -= p.toOutbox ? 1 : 0;
+                return true;
+            }
+            return false;
+        });
+        return remote[0];
+    }
+
+    /** Commits everything queued, stops the persistence thread. Stores are closed by their owner. */
+    @Override
+    public void close() {
+        if (executor.isShutdown()) {
+            return;
+        }
+        try {
+            flush().join();
+        } catch (RuntimeException e) {
+            onError.accept(e);
+        } finally {
+            executor.shutdown();
+            try {
+                if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
+                    executor.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                executor.shutdownNow();
+            }
+        }
+    }
+}

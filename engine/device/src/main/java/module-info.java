@@ -1,0 +1,17 @@
+/**
+ * The Cairn engine, the library a device embeds. Exports its API packages only: the sync plumbing
+ * ({@code sync.internal}: outbox, remote pages, cursor) stays inside.
+ */
+module dev.cairn.engine {
+    requires transitive dev.cairn.core; // Stamp, Change, SectionKind, StoragePolicy appear in the API
+    requires transitive dev.cairn.store; // LocalStore and StoreException appear in the API
+    requires transitive java.net.http; // HttpClient appears in the API (TLS settings)
+
+    exports dev.cairn.engine;
+    exports dev.cairn.engine.crypto;
+    exports dev.cairn.engine.persist;
+    exports dev.cairn.engine.sync;
+
+    // typed state handles read and write the engine's own value records through Jackson
+    opens dev.cairn.engine to com.fasterxml.jackson.databind;
+}
