@@ -1,5 +1,6 @@
 package dev.cairn.server;
 
+import ch.qos.logback.classic.LoggerContext;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,6 +21,10 @@ public final class Main {
             System.err.println("cairn: bad configuration: " + e.getMessage());
             System.exit(2);
             return;
+        }
+        // every log line carries the node (JSON: context.properties.node) so a cluster's logs can be merged
+        if (LoggerFactory.getILoggerFactory() instanceof LoggerContext logs) {
+            logs.putProperty("node", config.nodeId());
         }
         Vertx vertx = Vertx.vertx();
         SyncServer server = new SyncServer(config);
