@@ -218,14 +218,15 @@ public record ServerConfig(
 
     public static ServerConfig fromEnv(Map<String, String> env) {
         String secret = blankToNull(env.get("CAIRN_JWT_SECRET"));
+        boolean devTokens = bool(env, "CAIRN_DEV_TOKENS", secret == null);
         return new ServerConfig(
-                env.getOrDefault("CAIRN_HOST", "0.0.0.0"),
+                bindHost(env, devTokens),
                 integer(env, "CAIRN_PORT", 8080),
                 blankToNull(env.get("CAIRN_DATABASE_URL")),
                 integer(env, "CAIRN_DB_POOL_SIZE", 8),
                 Path.of(env.getOrDefault("CAIRN_DATA_DIR", "cairn-data")),
                 secret,
-                bool(env, "CAIRN_DEV_TOKENS", secret == null),
+                devTokens,
                 integer(env, "CAIRN_MAX_FRAME_BYTES", 1 << 20),
                 integer(env, "CAIRN_MAX_BATCH", 1000),
                 longValue(env, "CAIRN_MAX_AHEAD_MS", 60_000),
@@ -375,6 +376,36 @@ public record ServerConfig(
             return Long.parseLong(v.trim());
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(name + " must be a number, got '" + v + "'");
+        }
+    }
+
+    /**
+     * Dev tokens let anyone who reaches the server mint any user's token, so with them on the
+     * server binds to loopback by default and refuses any other address unless
+     * {@code CAIRN_DEV_TOKENS_PUBLIC=true} says so explicitly.
+     */
+    private static String bindHost(Map<String, String> env, boolean devTokens) {
+        String host = blankToNull(env.get("CAIRN_HOST"));
+        if (host == null) {
+            return devTokens ? "127.0.0.1" : "0.0.0.0";
+        }
+        host = host.trim();
+        if (devTokens && !isLoopback(host) && !bool(env, "CAIRN_DEV_TOKENS_PUBLIC", false)) {
+            throw new IllegalArgumentException("CAIRN_HOST=" + host + " with dev tokens on would let anyone on the network mint"
+                    + " any user's token: set CAIRN_JWT_SECRET (dev tokens are then off), or CAIRN_DEV_TOKENS=false, or,"
+                    + " for a demo only, CAIRN_DEV_TOKENS_PUBLIC=true");
+        }
+        return host;
+    }
+
+    private static boolean isLoopback(String host) {
+        if (host.equalsIgnoreCase("localhost")) {
+            return true;
+        }
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
         }
     }
 

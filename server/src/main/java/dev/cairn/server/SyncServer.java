@@ -230,7 +230,9 @@ public final class SyncServer extends VerticleBase {
         if (!origins.crossOriginAllowed(req)) {
             return false;
         }
-        req.response().putHeader("Access-Control-Allow-Origin", origin).putHeader("Vary", "Origin");
+        req.response().putHeader("Access-Control-Allow-Origin", origin).putHeader("Vary", "Origin")
+                // not CORS-safelisted: without this a cross-origin app cannot read them
+                .putHeader("Access-Control-Expose-Headers", "x-cairn-export-entries, Retry-After");
         if (req.method() == HttpMethod.OPTIONS && req.getHeader("Access-Control-Request-Method") != null) {
             req.response().setStatusCode(204)
                     .putHeader("Access-Control-Allow-Methods", "GET, POST, DELETE")

@@ -97,7 +97,9 @@ class IsolationIT {
         ROUTES.put("POST /api/progress/onboarding", () -> httpWriteLandsOnlyInB("/api/progress/onboarding", "{\"stepId\":\"b-step\",\"completed\":true}"));
         ROUTES.put("GET /api/progress/assessment", () -> assertBSeesNothingOfA("/api/progress/assessment"));
         ROUTES.put("GET /api/usage", IsolationIT::usageIsBsOwn);
-        ROUTES.put("GET /api/history/", IsolationIT::historyShowsNothingOfA);
+        ROUTES.put("GET /api/history/:section/", IsolationIT::historyShowsNothingOfA);
+        ROUTES.put("GET /api/history/", () -> assertEquals(400, server.get("/api/history/preferences", bToken).status(),
+                "a history path without a key is refused, whoever asks"));
         ROUTES.put("POST /api/progress/assessment", () -> httpWriteLandsOnlyInB("/api/progress/assessment", "{\"answers\":{\"q1\":\"b\"},\"complete\":true,\"score\":0.1}"));
     }
 

@@ -27,16 +27,20 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Hand-written schema migration runner (Flyway needs JDBC; the server only has vertx-pg-client).
+ * Schema migration runner (Flyway needs JDBC; the server only has vertx-pg-client).
  *
  * <p>Migrations are the classpath resources {@code db/V<version>__<name>.sql}, versions 1, 2, 3...
  * without holes. {@link #apply} runs every one not yet recorded in {@code cairn_migrations}, in
- * version order, in one transaction that first takes a transaction-scoped advisory lock, so
- * several nodes starting at once apply each migration exactly once (the others wait, then see it
- * recorded). A recorded migration whose file has changed since is an error, not silently skipped.
- * Because migrations run inside that transaction, one cannot use {@code CREATE INDEX CONCURRENTLY}.
+ * version order, each in its own transaction with its record, under a session advisory lock, so
+ * several nodes starting at once apply each migration exactly once. A script whose first line is
+ * {@value #NO_TRANSACTION} runs outside a transaction (one statement, e.g. {@code CREATE INDEX
+ * CONCURRENTLY ... IF NOT EXISTS}, which must not block writes to a large table). A recorded
+ * migration whose file has changed since is an error, not silently skipped. {@link #info} lists
+ * what ran.
  */
 final class Migrations {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Migrations.class);
 
     /** Advisory lock key: the first 8 bytes of "cairn-mi" as a bigint; any constant unique to Cairn works. */
     static final long LOCK_KEY = 0x636169726e2d6d69L;
@@ -47,8 +51,42 @@ final class Migrations {
     private Migrations() {
     }
 
-    record Migration(int version, String name, String sql, String checksum) {
+    /**
+     * One script. {@code transactional} is false when its first line is {@value #NO_TRANSACTION}:
+     * then it must hold exactly one statement (PostgreSQL runs several statements of one query as
+     * one implicit transaction, where {@code CREATE INDEX CONCURRENTLY} cannot run).
+     */
+    record Migration(int version, String name, String sql, String checksum, boolean transactional) {
+
+        Migration {
+            if (!transactional && statements(sql) != 1) {
+                throw new IllegalStateException("schema migration V" + version + "__" + name + ".sql is marked " + NO_TRANSACTION
+                        + " and must hold exactly one statement");
+            }
+        }
+
+        static Migration of(int version, String name, String sql) {
+            return new Migration(version, name, sql, sha256(sql), !sql.strip().startsWith(NO_TRANSACTION));
+        }
+
+        String fileName() {
+            return "V" + version + "__" + name + ".sql";
+        }
+
+        /** Statements in a script, counting semicolons outside comments; good enough for one-statement scripts (no literals with ';'). */
+        private static int statements(String sql) {
+            int count = 0;
+            for (String line : sql.split("\\R")) {
+                String code = line.contains("--") ? line.substring(0, line.indexOf("--")) : line;
+                count += (int) code.chars().filter(c -> c == ';').count();
+            }
+            boolean trailing = sql.replaceAll("--[^\\n]*", "").strip().endsWith(";");
+            return trailing ? count : count + 1;
+        }
     }
+
+    /** First line of a script that must run outside a transaction (e.g. {@code CREATE INDEX CONCURRENTLY}). */
+    static final String NO_TRANSACTION = "-- cairn:no-transaction";
 
     /** The migrations on the classpath (next to this class, in a directory or in the server jar), in version order. */
     static List<Migration> fromClasspath() {
@@ -68,7 +106,7 @@ final class Migrations {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read migration " + DIRECTORY + "/" + name, e);
             }
-            out.add(new Migration(Integer.parseInt(m.group(1)), m.group(2), sql, sha256(sql)));
+            out.add(Migration.of(Integer.parseInt(m.group(1)), m.group(2), sql));
         }
         out.sort(Comparator.comparingInt(Migration::version));
         for (int i = 0; i < out.size(); i++) {
@@ -126,41 +164,102 @@ final class Migrations {
 
     /** Applies the missing migrations; completes with how many it applied. */
     static Future<Integer> apply(Pool pool, List<Migration> migrations) {
-        return pool.withTransaction(conn -> conn.query("SELECT pg_advisory_xact_lock(" + LOCK_KEY + ")").execute()
-                // Checked rather than CREATE ... IF NOT EXISTS, whose notice the client logs as a warning on every start.
-                .compose(r -> conn.query("SELECT to_regclass('cairn_migrations') IS NOT NULL").execute())
+        return locked(pool, conn -> recorded(conn).compose(applied -> {
+            Future<Integer> chain = Future.succeededFuture(0);
+            for (Migration migration : migrations) {
+                Row done = applied.get(migration.version());
+                if (done != null) {
+                    if (!done.getString("checksum").equals(migration.checksum())) {
+                        return Future.failedFuture(new IllegalStateException("schema migration " + migration.fileName()
+                                + " was changed after it was applied to this database; add a new migration instead of editing an applied one"));
+                    }
+                    continue;
+                }
+                chain = chain.compose(count -> run(conn, migration).map(v -> count + 1));
+            }
+            return chain;
+        }));
+    }
+
+    /** What {@code java -jar cairn-server.jar migrations} prints: every migration known to the files or the database, in version order. */
+    static Future<List<Info>> info(Pool pool, List<Migration> migrations) {
+        return locked(pool, conn -> recorded(conn).map(applied -> {
+            Map<Integer, Info> out = new java.util.TreeMap<>();
+            for (Migration m : migrations) {
+                Row row = applied.get(m.version());
+                String state = row == null ? "pending" : row.getString("checksum").equals(m.checksum()) ? "applied" : "changed";
+                out.put(m.version(), new Info(m.version(), m.name(), m.transactional(), state,
+                        row == null ? null : row.getOffsetDateTime("applied_at")));
+            }
+            applied.forEach((version, row) -> out.computeIfAbsent(version, v -> new Info(v, row.getString("name"), true,
+                    "unknown (newer than this server)", row.getOffsetDateTime("applied_at"))));
+            return List.copyOf(out.values());
+        }));
+    }
+
+    /** One line of {@link #info}. {@code appliedAt} is null for a pending migration. */
+    record Info(int version, String name, boolean transactional, String state, java.time.OffsetDateTime appliedAt) {
+    }
+
+    /**
+     * Runs {@code work} on one connection holding a session-level advisory lock, so nodes starting
+     * at once apply each migration exactly once (the others wait, then see it recorded). A session
+     * lock rather than one transaction's: each migration commits on its own, and a non-transactional
+     * one runs outside any transaction.
+     */
+    private static <T> Future<T> locked(Pool pool, java.util.function.Function<SqlConnection, Future<T>> work) {
+        return pool.getConnection().compose(conn -> conn.query("SELECT pg_advisory_lock(" + LOCK_KEY + ")").execute()
+                .compose(r -> work.apply(conn))
+                .eventually(() -> conn.query("SELECT pg_advisory_unlock(" + LOCK_KEY + ")").execute())
+                .eventually(conn::close));
+    }
+
+    /** The recorded migrations by version; creates the record table on the first start. */
+    private static Future<Map<Integer, Row>> recorded(SqlConnection conn) {
+        // Checked rather than CREATE ... IF NOT EXISTS, whose notice the client logs as a warning on every start.
+        return conn.query("SELECT to_regclass('cairn_migrations') IS NOT NULL").execute()
                 .compose(exists -> exists.iterator().next().getBoolean(0) ? Future.succeededFuture()
                         : conn.query("CREATE TABLE cairn_migrations ("
                                 + "version int PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, "
                                 + "applied_at timestamptz NOT NULL DEFAULT now())").execute().mapEmpty())
-                .compose(r -> conn.query("SELECT version, name, checksum FROM cairn_migrations").execute())
-                .compose(rows -> {
+                .compose(r -> conn.query("SELECT version, name, checksum, applied_at FROM cairn_migrations").execute())
+                .map(rows -> {
                     Map<Integer, Row> applied = new HashMap<>();
                     rows.forEach(row -> applied.put(row.getInteger("version"), row));
-                    Future<Integer> chain = Future.succeededFuture(0);
-                    for (Migration migration : migrations) {
-                        Row done = applied.get(migration.version());
-                        if (done != null) {
-                            if (!done.getString("checksum").equals(migration.checksum())) {
-                                return Future.failedFuture(new IllegalStateException("schema migration V" + migration.version() + "__"
-                                        + migration.name() + ".sql was changed after it was applied to this database; "
-                                        + "add a new migration instead of editing an applied one"));
-                            }
-                            continue;
-                        }
-                        chain = chain.compose(count -> run(conn, migration).map(v -> count + 1));
-                    }
-                    return chain;
-                }));
+                    return applied;
+                });
     }
 
+    /**
+     * One migration: a transactional one runs with its record in one transaction (all or nothing);
+     * a non-transactional one runs as a single statement, then is recorded, so it must be safe to
+     * run again ({@code IF NOT EXISTS}) should the process die in between.
+     */
     private static Future<Void> run(SqlConnection conn, Migration migration) {
-        // Simple-query protocol: a migration file may hold several statements.
+        long started = System.nanoTime();
+        Future<Void> done;
+        if (migration.transactional()) {
+            done = conn.begin().compose(tx -> script(conn, migration).compose(v -> record(conn, migration))
+                    .compose(v -> tx.commit())
+                    .recover(e -> tx.rollback().transform(ignored -> Future.failedFuture(e))));
+        } else {
+            done = script(conn, migration).compose(v -> record(conn, migration));
+        }
+        return done.onSuccess(v -> LOG.info("schema migration {} applied in {} ms{}", migration.fileName(),
+                (System.nanoTime() - started) / 1_000_000, migration.transactional() ? "" : " (outside a transaction)"));
+    }
+
+    private static Future<Void> script(SqlConnection conn, Migration migration) {
+        // Simple-query protocol: a transactional migration file may hold several statements.
         return conn.query(migration.sql()).execute()
-                .recover(e -> Future.failedFuture(new IllegalStateException("schema migration V" + migration.version() + "__"
-                        + migration.name() + ".sql failed: " + e.getMessage(), e)))
-                .compose(r -> conn.preparedQuery("INSERT INTO cairn_migrations (version, name, checksum) VALUES ($1, $2, $3)")
-                        .execute(Tuple.of(migration.version(), migration.name(), migration.checksum())))
+                .<Void>mapEmpty()
+                .recover(e -> Future.failedFuture(new IllegalStateException("schema migration " + migration.fileName() + " failed: "
+                        + e.getMessage(), e)));
+    }
+
+    private static Future<Void> record(SqlConnection conn, Migration migration) {
+        return conn.preparedQuery("INSERT INTO cairn_migrations (version, name, checksum) VALUES ($1, $2, $3)")
+                .execute(Tuple.of(migration.version(), migration.name(), migration.checksum()))
                 .mapEmpty();
     }
 }

@@ -276,6 +276,24 @@ public final class PgServerStore implements ServerStore {
                 .mapEmpty();
     }
 
+    /**
+     * Every schema migration known to this server or recorded in the database, one line each:
+     * version, name, state (applied, pending, changed, or unknown: newer than this server), when it
+     * ran, and whether it runs outside a transaction.
+     */
+    public Future<List<String>> migrationReport() {
+        List<Migrations.Migration> migrations;
+        try {
+            migrations = Migrations.fromClasspath();
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return Migrations.info(pool, migrations).map(infos -> infos.stream()
+                .map(i -> String.format(java.util.Locale.ROOT, "V%-4d %-28s %-8s %-25s%s", i.version(), i.name(), i.state(),
+                        i.appliedAt() == null ? "-" : i.appliedAt().toString(), i.transactional() ? "" : " no-transaction"))
+                .toList());
+    }
+
     @Override
     public Future<Map<String, CommitResult>> commit(List<UserBatch> batches, Limits limits) {
         Objects.requireNonNull(limits, "limits");

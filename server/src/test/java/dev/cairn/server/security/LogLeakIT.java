@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Tokens and user data never reach the logs. Everything logged in this JVM (the server through
- * logback, the JVM client through java.util.logging) is captured at DEBUG and below, including
+ * logback, the JVM client's System.Logger through the slf4j bridge, anything else through
+ * java.util.logging) is captured at DEBUG and below, including
  * Vert.x and Netty (the JDK's own HTTP client, a test tool here, is left out), during a session that uses a distinctive token and distinctive values, over
  * a socket, the browser-style {@code access_token} parameter and HTTP, and that fails in every
  * way a client can make it fail: bad and tampered tokens, bad frames, an oversized frame, bad
@@ -179,6 +180,11 @@ class LogLeakIT {
                 levels.put(logger, logger.getLevel());
                 logger.setLevel(Level.DEBUG);
             }
+            // The JDK's own HTTP client (a test tool here) traces every URL at DEBUG; its System.Logger
+            // reaches logback through the bridge, so it is held at INFO like its JUL twin below.
+            Logger jdkHttp = context.getLogger("jdk.internal.httpclient");
+            levels.put(jdkHttp, jdkHttp.getLevel());
+            jdkHttp.setLevel(Level.INFO);
             context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).addAppender(appender);
             julLevel = julCairn.getLevel();
             julHandler = new java.util.logging.Handler() {

@@ -127,6 +127,8 @@ class OriginIT {
         assertEquals(200, write.status(), write.toString());
         assertEquals("https://app.example", write.header("Access-Control-Allow-Origin"));
         assertEquals("Origin", write.header("Vary"));
+        assertEquals("x-cairn-export-entries, Retry-After", write.header("Access-Control-Expose-Headers"),
+                "the export's entry count and a refusal's Retry-After are readable cross-origin");
 
         TestServer.Response preflight = TestServer.send(HttpRequest.newBuilder(URI.create(withList.httpBase() + "/api/preferences"))
                 .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).header("Origin", "https://app.example")

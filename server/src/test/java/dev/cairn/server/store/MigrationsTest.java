@@ -40,7 +40,7 @@ class MigrationsTest {
     void findsTheMigrationsInsideAJar() throws Exception {
         Path jar = dir.resolve("server.jar");
         try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar))) {
-            for (String cls : new String[] {"Migrations", "Migrations$Migration"}) {
+            for (String cls : new String[] {"Migrations", "Migrations$Migration", "Migrations$Info"}) {
                 add(out, "dev/cairn/server/store/" + cls + ".class", classBytes(cls));
             }
             add(out, "db/", new byte[0]);
