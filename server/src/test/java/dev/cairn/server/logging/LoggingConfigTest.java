@@ -49,7 +49,7 @@ class LoggingConfigTest {
         Logger logger = context.getLogger("dev.cairn.server.session.SyncSession");
         LoggingEvent event = new LoggingEvent(Logger.FQCN, logger, Level.INFO, "session open cursor={}", null, new Object[] {12});
         event.addKeyValuePair(new KeyValuePair("user", "alice"));
-        String line = new String(encoder(context, "json").encode(event), StandardCharsets.UTF_8);
+        String line = new String(encoder(context).encode(event), StandardCharsets.UTF_8);
 
         JsonNode json = new ObjectMapper().readTree(line);
         assertEquals("INFO", json.get("level").asText());
@@ -67,8 +67,8 @@ class LoggingConfigTest {
         LoggingEvent fielded = new LoggingEvent(Logger.FQCN, logger, Level.INFO, "session open", null, null);
         fielded.addKeyValuePair(new KeyValuePair("user", "alice"));
 
-        String a = new String(encoder(context, "text").encode(plain), StandardCharsets.UTF_8);
-        String b = new String(encoder(context, "text").encode(fielded), StandardCharsets.UTF_8);
+        String a = new String(encoder(context).encode(plain), StandardCharsets.UTF_8);
+        String b = new String(encoder(context).encode(fielded), StandardCharsets.UTF_8);
         assertTrue(a.endsWith(" level=WARN logger=SyncSession store unavailable\n"), a);
         assertTrue(b.endsWith(" level=INFO logger=SyncSession session open user=alice\n"), b);
     }
@@ -84,9 +84,19 @@ class LoggingConfigTest {
         return context;
     }
 
-    private static ch.qos.logback.core.encoder.Encoder<ILoggingEvent> encoder(LoggerContext context, String appender) {
-        var a = (OutputStreamAppender<ILoggingEvent>) context.getLogger(Logger.ROOT_LOGGER_NAME).getAppender(appender);
-        assertNotNull(a, "the root logger writes to the " + appender + " appender");
+    private static ch.qos.logback.core.encoder.Encoder<ILoggingEvent> encoder(LoggerContext context) {
+        var a = (OutputStreamAppender<ILoggingEvent>) context.getLogger(Logger.ROOT_LOGGER_NAME).getAppender("out");
+        assertNotNull(a, "the root logger writes to the appender of the chosen format");
         return a.getEncoder();
+    }
+
+    @Test
+    void aStartPrintsNoLogbackStatus() throws Exception {
+        for (String format : new String[] {"text", "json"}) {
+            LoggerContext context = configured(format);
+            var worst = context.getStatusManager().getCopyOfStatusList().stream().mapToInt(ch.qos.logback.core.status.Status::getLevel).max();
+            assertTrue(worst.orElse(0) < ch.qos.logback.core.status.Status.WARN,
+                    format + ": a warning makes logback print its whole status at every start: " + context.getStatusManager().getCopyOfStatusList());
+        }
     }
 }
