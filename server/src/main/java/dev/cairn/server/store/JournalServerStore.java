@@ -412,6 +412,45 @@ public final class JournalServerStore implements ServerStore {
         });
     }
 
+    @Override
+    public Future<MapPage> readMap(String user, String section, String prefix, String afterKey, int limit) {
+        try {
+            UserChanges.checkMapRead(user, section, prefix, limit);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return run("section read", () -> {
+            byte[] userPrefix = ServerRecords.userPrefix(user);
+            byte[] keys = ServerRecords.mapKey(userPrefix, section, prefix); // every key of the prefix starts with these bytes
+            byte[] from = afterKey == null ? keys : after(ServerRecords.mapKey(userPrefix, section, afterKey));
+            byte[] to = ServerRecords.mapSectionLast(userPrefix, section);
+            List<MapEntry> out = new ArrayList<>();
+            boolean[] more = new boolean[1];
+            journal().scan(from, to, (k, v) -> {
+                if (!startsWith(k, keys)) {
+                    return false;
+                }
+                if (out.size() == limit) {
+                    more[0] = true;
+                    return false;
+                }
+                Change.Put put = (Change.Put) ServerRecords.decode(k, userPrefix.length, v).change();
+                out.add(new MapEntry(put.key(), put.value(), put.stamp()));
+                return true;
+            });
+            return new MapPage(Collections.unmodifiableList(out), more[0]);
+        });
+    }
+
+    /** The smallest key greater than {@code key}. */
+    private static byte[] after(byte[] key) {
+        return Arrays.copyOf(key, key.length + 1);
+    }
+
+    private static boolean startsWith(byte[] key, byte[] prefix) {
+        return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
+    }
+
     /** A full scan of the store (journal tail and snapshots). */
     @Override
     public Future<Long> pruneHistory(long beforeMillis) {

@@ -194,6 +194,12 @@ public final class PgServerStore implements ServerStore {
 
     private static final String USAGE = "SELECT used_bytes FROM user_usage WHERE user_id = $1";
 
+    /** One map section's entries, or those of a key prefix, a page at a time (code point order: COLLATE "C"). */
+    private static final String MAP_SECTION = """
+            SELECT key, value, hlc, replica FROM map_entries
+            WHERE user_id = $1 AND section = $2 AND starts_with(key, $3) AND ($4::text IS NULL OR key COLLATE "C" > $4)
+            ORDER BY key COLLATE "C" LIMIT $5""";
+
     private static final String HISTORY = """
             SELECT value, hlc, replica, replaced_at FROM map_history
             WHERE user_id = $1 AND section = $2 AND key = $3 AND replaced_at >= $4
@@ -555,6 +561,25 @@ public final class PgServerStore implements ServerStore {
             }
             return Collections.unmodifiableList(out);
         }).recover(e -> unavailable("history read", e));
+    }
+
+    @Override
+    public Future<MapPage> readMap(String user, String section, String prefix, String afterKey, int limit) {
+        try {
+            UserChanges.checkMapRead(user, section, prefix, limit);
+        } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+        }
+        return pool.preparedQuery(MAP_SECTION).execute(Tuple.of(user, section, prefix, afterKey, limit + 1L)).map(rows -> {
+            List<MapEntry> out = new ArrayList<>(Math.min(rows.size(), limit));
+            for (Row row : rows) {
+                if (out.size() == limit) {
+                    break;
+                }
+                out.add(new MapEntry(row.getString(0), row.getString(1), new Stamp(row.getLong(2), row.getString(3))));
+            }
+            return new MapPage(Collections.unmodifiableList(out), rows.size() > limit);
+        }).recover(e -> unavailable("section read", e));
     }
 
     @Override

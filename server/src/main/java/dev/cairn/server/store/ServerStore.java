@@ -77,6 +77,15 @@ public interface ServerStore {
      */
     Future<Page> readSince(String user, long cursor, int limit);
 
+    /**
+     * One map section of a user, or the keys of it that start with {@code prefix} (empty: all):
+     * up to {@code limit} entries after {@code afterKey} (exclusive; null: from the first), in an
+     * order the store keeps from page to page (code point order of the keys). Tombstones are
+     * included (value null); entries a section clear purged are not. A read of one section costs
+     * that section's rows, never the user's others (the HTTP views, issue 17).
+     */
+    Future<MapPage> readMap(String user, String section, String prefix, String afterKey, int limit);
+
     /** The user's highest seq (0 for a user with no data). */
     Future<Long> head(String user);
 
@@ -107,6 +116,14 @@ public interface ServerStore {
      * was written with, and when a later change replaced it (Unix millis, server clock).
      */
     record HistoryEntry(String value, dev.cairn.engine.clock.Stamp stamp, long replacedAtMillis) {
+    }
+
+    /** One entry of a map section: its key, value (JSON text; null for a tombstone) and stamp. */
+    record MapEntry(String key, String value, dev.cairn.engine.clock.Stamp stamp) {
+    }
+
+    /** A page of {@link #readMap}; when {@code more}, the next page starts after the last entry's key. */
+    record MapPage(List<MapEntry> entries, boolean more) {
     }
 
     /** Changes pushed by one socket (or one HTTP request) for one user. */

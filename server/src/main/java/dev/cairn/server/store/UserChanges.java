@@ -59,6 +59,16 @@ final class UserChanges {
         }
     }
 
+    static void checkMapRead(String user, String section, String prefix, int limit) {
+        checkUser(user);
+        if (section == null || section.isEmpty() || prefix == null) {
+            throw new IllegalArgumentException("section must be non-empty and prefix non-null");
+        }
+        if (limit < 1 || limit == Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("limit must be between 1 and " + (Integer.MAX_VALUE - 1) + ": " + limit);
+        }
+    }
+
     /** Bytes a live map entry or a visible log entry counts toward its user's usage ({@link ServerStore#usage}). */
     static long bytes(String keyOrStream, String value) {
         return value == null ? 0 : utf8Length(keyOrStream) + utf8Length(value);

@@ -90,6 +90,11 @@ final class AppliedLogStore implements ServerStore {
     }
 
     @Override
+    public Future<MapPage> readMap(String user, String section, String prefix, String afterKey, int limit) {
+        return delegate.readMap(user, section, prefix, afterKey, limit);
+    }
+
+    @Override
     public Future<Long> pruneHistory(long beforeMillis) {
         return delegate.pruneHistory(beforeMillis);
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -431,6 +432,65 @@ public abstract class ServerStoreContract {
         assertEquals(encode(set("cards", "x", "true", 15, "phone"), clearSection("prefs", 100, "phone")), foldedState("alice", 100));
         // another user is untouched
         assertEquals(0, readAll("bob", 0, 10).size());
+    }
+
+    @Test
+    void aMapSectionIsReadByItselfInPagesInCodePointOrder() throws Exception {
+        // keys whose UTF-16 order differs from code point order (U+FF5E sorts after U+1F600 in UTF-16, before it by code point)
+        List<String> keys = new ArrayList<>(List.of("b", "a/1", "a/2", "a", "\uff5e", "\ud83d\ude00", "a/10", "ab"));
+        List<Change> changes = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            changes.add(set("prefs", keys.get(i), Integer.toString(i), 10 + i, "phone"));
+        }
+        changes.add(delete("prefs", "gone", 50, "phone"));
+        changes.add(set("cards", "a/1", "true", 5, "phone")); // another section
+        commit("alice", changes.toArray(Change[]::new));
+        commit("bob", set("prefs", "a/1", "\"bob's\"", 5, "phone")); // another user
+
+        keys.add("gone");
+        keys.sort(java.util.Comparator.comparing((String k) -> k.codePoints().boxed().toList(), (x, y) -> {
+            for (int i = 0; i < Math.min(x.size(), y.size()); i++) {
+                int c = Integer.compare(x.get(i), y.get(i));
+                if (c != 0) {
+                    return c;
+                }
+            }
+            return Integer.compare(x.size(), y.size());
+        }));
+        List<ServerStore.MapEntry> all = new ArrayList<>();
+        String after = null;
+        int pages = 0;
+        while (true) {
+            ServerStore.MapPage page = await(store.readMap("alice", "prefs", "", after, 3));
+            all.addAll(page.entries());
+            pages++;
+            if (!page.more()) {
+                break;
+            }
+            assertEquals(3, page.entries().size(), "a page that says more is full");
+            after = page.entries().get(2).key();
+        }
+        assertEquals(keys, all.stream().map(ServerStore.MapEntry::key).toList(), "every key once, in code point order, only alice's prefs");
+        assertEquals(3, pages);
+        assertEquals(new ServerStore.MapEntry("a/1", "1", stamp(11, "phone")), all.stream().filter(e -> e.key().equals("a/1")).findFirst().orElseThrow());
+        assertNull(all.stream().filter(e -> e.key().equals("gone")).findFirst().orElseThrow().value(), "a tombstone is read as a null value");
+
+        assertEquals(List.of("a/1", "a/10", "a/2"), await(store.readMap("alice", "prefs", "a/", null, 10)).entries().stream()
+                .map(ServerStore.MapEntry::key).toList(), "a key prefix");
+        assertEquals(List.of("a/2"), await(store.readMap("alice", "prefs", "a/", "a/10", 10)).entries().stream()
+                .map(ServerStore.MapEntry::key).toList(), "a prefix after a key");
+        assertFalse(await(store.readMap("alice", "prefs", "a/", null, 3)).more(), "exactly a page: no more");
+        assertEquals(List.of(), await(store.readMap("alice", "nope", "", null, 10)).entries());
+        assertEquals(List.of(), await(store.readMap("carol", "prefs", "", null, 10)).entries());
+
+        commit("alice", clearSection("prefs", 100, "phone"));
+        assertEquals(List.of(), await(store.readMap("alice", "prefs", "", null, 10)).entries(), "a section clear purges what it covers");
+        assertEquals(1, await(store.readMap("alice", "cards", "", null, 10)).entries().size());
+
+        for (Future<?> bad : List.<Future<?>>of(store.readMap("", "prefs", "", null, 1), store.readMap("alice", "", "", null, 1),
+                store.readMap("alice", "prefs", null, null, 1), store.readMap("alice", "prefs", "", null, 0))) {
+            assertTrue(failureOf(bad) instanceof IllegalArgumentException);
+        }
     }
 
     @Test
