@@ -55,6 +55,7 @@ public final class TestServer implements AutoCloseable {
 
     private final ServerConfig config;
     private final Path ownedDir;
+    private UnaryOperator<ServerStore> decorateStore = UnaryOperator.identity();
     private Vertx vertx;
     private SyncServer server;
     private String deploymentId;
@@ -90,6 +91,7 @@ public final class TestServer implements AutoCloseable {
         private String secret = SECRET;
         private boolean devTokens = true;
         private UnaryOperator<ServerConfig> customize = UnaryOperator.identity();
+        private UnaryOperator<ServerStore> decorateStore = UnaryOperator.identity();
 
         private Builder(String databaseUrl, Path dataDir) {
             this.databaseUrl = databaseUrl;
@@ -137,6 +139,12 @@ public final class TestServer implements AutoCloseable {
             return this;
         }
 
+        /** Wraps the server's store (e.g. to count what the server reads). */
+        public Builder decorateStore(UnaryOperator<ServerStore> decorator) {
+            this.decorateStore = decorator;
+            return this;
+        }
+
         /** Any other variable of the README's configuration table. */
         public Builder env(String variable, String value) {
             env.put(variable, value);
@@ -164,6 +172,7 @@ public final class TestServer implements AutoCloseable {
                     .withJwtSecret(secret, devTokens);
             config = customize.apply(config);
             TestServer server = new TestServer(config, ownedDir);
+            server.decorateStore = decorateStore;
             server.vertx = Vertx.vertx();
             try {
                 server.deploy(0);
@@ -176,7 +185,7 @@ public final class TestServer implements AutoCloseable {
     }
 
     private void deploy(int onPort) {
-        SyncServer s = new SyncServer(config.withPort(onPort));
+        SyncServer s = new SyncServer(config.withPort(onPort), decorateStore);
         try {
             deploymentId = await(vertx.deployVerticle(s));
         } catch (AssertionError e) {

@@ -28,15 +28,27 @@ final class SpecApi {
     }
 
     void getPreferences(RoutingContext ctx) {
-        users.respond(ctx, SpecViews::preferences);
+        respondPreferences(ctx, List.of());
     }
 
     void getOnboarding(RoutingContext ctx) {
-        users.respond(ctx, SpecViews::onboarding);
+        respondOnboarding(ctx, List.of());
     }
 
     void getAssessment(RoutingContext ctx) {
-        users.respond(ctx, SpecViews::assessment);
+        respondAssessment(ctx, List.of());
+    }
+
+    private void respondPreferences(RoutingContext ctx, List<Change> changes) {
+        users.commitThenRespond(ctx, changes, StandardSections.PREFERENCES, "", SpecViews::preferences);
+    }
+
+    private void respondOnboarding(RoutingContext ctx, List<Change> changes) {
+        users.commitThenRespond(ctx, changes, StandardSections.PROGRESS, SpecViews.ONBOARDING, SpecViews::onboarding);
+    }
+
+    private void respondAssessment(RoutingContext ctx, List<Change> changes) {
+        users.commitThenRespond(ctx, changes, StandardSections.PROGRESS, SpecViews.ASSESSMENT, SpecViews::assessment);
     }
 
     /** The original spec's sync: merge the client's sections, answer with the user's merged state. */
@@ -77,7 +89,7 @@ final class SpecApi {
             error(ctx, 400, "bad-request", e.getMessage());
             return;
         }
-        users.commitThenRespond(ctx, changes, SpecViews::preferences);
+        respondPreferences(ctx, changes);
     }
 
     void postOnboarding(RoutingContext ctx) {
@@ -123,7 +135,7 @@ final class SpecApi {
             error(ctx, 400, "bad-request", "expected {\"stepId\":\"...\",\"completed\":true} or {\"currentStep\":\"...\"}");
             return;
         }
-        users.commitThenRespond(ctx, changes, SpecViews::onboarding);
+        respondOnboarding(ctx, changes);
     }
 
     void postAssessment(RoutingContext ctx) {
@@ -163,6 +175,6 @@ final class SpecApi {
             error(ctx, 400, "bad-request", "expected {\"answers\":{...}} and/or {\"complete\":true,\"score\":0.8}");
             return;
         }
-        users.commitThenRespond(ctx, changes, SpecViews::assessment);
+        respondAssessment(ctx, changes);
     }
 }

@@ -1,42 +1,47 @@
 package dev.cairn.server.http;
 
 import com.fasterxml.jackson.databind.util.RawValue;
-import dev.cairn.engine.crdt.LwwMap;
-import dev.cairn.engine.crdt.ReplicaState;
-import dev.cairn.engine.section.StandardSections;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
+import java.util.SortedMap;
 import java.util.TreeSet;
 
-/** The original spec's views of a user's state: preferences, onboarding and assessment progress. */
+/**
+ * The original spec's views of a user's state: preferences, onboarding and assessment progress.
+ * Each is made from the live values (key to JSON text) of the keys it reads, nothing else.
+ */
 final class SpecViews {
+
+    static final String ONBOARDING = "onboarding/";
+    static final String ASSESSMENT = "assessment/";
 
     private SpecViews() {
     }
 
-    static JsonObject preferences(ReplicaState state) {
-        return liveValues(state.map(StandardSections.PREFERENCES), "");
+    /** @param live the preferences section */
+    static JsonObject preferences(SortedMap<String, String> live) {
+        return values(live, "");
     }
 
-    static JsonObject onboarding(ReplicaState state) {
-        LwwMap progress = state.map(StandardSections.PROGRESS);
+    /** @param live the progress section's keys under {@value #ONBOARDING} */
+    static JsonObject onboarding(SortedMap<String, String> live) {
         TreeSet<String> steps = new TreeSet<>();
-        progress.forEach((k, e) -> {
-            if (k.startsWith("onboarding/steps/") && "true".equals(e.value())) {
+        live.forEach((k, v) -> {
+            if (k.startsWith("onboarding/steps/") && "true".equals(v)) {
                 steps.add(k.substring("onboarding/steps/".length()));
             }
         });
-        String current = progress.value("onboarding/currentStep");
+        String current = live.get("onboarding/currentStep");
         return new JsonObject().put("completedSteps", new JsonArray(new ArrayList<>(steps)))
                 .put("currentStep", current == null ? null : rawJson(current));
     }
 
-    static JsonObject assessment(ReplicaState state) {
-        LwwMap progress = state.map(StandardSections.PROGRESS);
-        String completedAt = progress.value("assessment/completedAt");
-        String score = progress.value("assessment/score");
-        return new JsonObject().put("answers", liveValues(progress, "assessment/answers/"))
+    /** @param live the progress section's keys under {@value #ASSESSMENT} */
+    static JsonObject assessment(SortedMap<String, String> live) {
+        String completedAt = live.get("assessment/completedAt");
+        String score = live.get("assessment/score");
+        return new JsonObject().put("answers", values(live, "assessment/answers/"))
                 .put("isComplete", completedAt != null)
                 .put("completedAt", completedAt == null ? null : rawJson(completedAt))
                 .put("score", score == null ? null : rawJson(score));
@@ -50,11 +55,11 @@ final class SpecViews {
         return new RawValue(text);
     }
 
-    private static JsonObject liveValues(LwwMap map, String prefix) {
+    private static JsonObject values(SortedMap<String, String> live, String prefix) {
         JsonObject out = new JsonObject();
-        map.sorted().forEach((k, e) -> {
-            if (!e.isTombstone() && k.startsWith(prefix)) {
-                out.put(k.substring(prefix.length()), rawJson(e.value()));
+        live.forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                out.put(k.substring(prefix.length()), rawJson(v));
             }
         });
         return out;

@@ -10,6 +10,8 @@ import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
@@ -22,6 +24,8 @@ final class UserStates {
     final GroupCommitter committer;
     final SectionRegistry sections;
     final HybridClock clock;
+    /** Entries per store read of a view. */
+    private static final int PAGE = 1000;
 
     UserStates(ServerStore store, GroupCommitter committer, SectionRegistry sections, HybridClock clock) {
         this.store = store;
@@ -48,6 +52,32 @@ final class UserStates {
         });
     }
 
+    /**
+     * The live values (key to JSON text) of one map section of a user, or of its keys under
+     * {@code prefix}, read page by page: what a view of them costs is their rows, not the user's.
+     */
+    Future<SortedMap<String, String>> liveValues(String user, String section, String prefix) {
+        return readMap(user, section, prefix, null, new TreeMap<>());
+    }
+
+    private Future<SortedMap<String, String>> readMap(String user, String section, String prefix, String after, SortedMap<String, String> into) {
+        return store.readMap(user, section, prefix, after, PAGE).compose(page -> {
+            for (ServerStore.MapEntry e : page.entries()) {
+                if (e.value() != null) {
+                    into.put(e.key(), e.value());
+                }
+            }
+            return page.more() ? readMap(user, section, prefix, page.entries().get(page.entries().size() - 1).key(), into)
+                    : Future.succeededFuture(into);
+        });
+    }
+
+    /** Answers with a view of one section's live values (after committing {@code changes}, if any). */
+    void commitThenRespond(RoutingContext ctx, List<Change> changes, String section, String prefix,
+                           Function<SortedMap<String, String>, JsonObject> view) {
+        commit(ctx, changes).compose(v -> liveValues(user(ctx), section, prefix)).onSuccess(s -> ctx.json(view.apply(s))).onFailure(ctx::fail);
+    }
+
     /** Commits the request user's changes; null result for none. */
     Future<ServerStore.CommitResult> commit(RoutingContext ctx, List<Change> changes) {
         if (changes.isEmpty()) {
@@ -55,13 +85,5 @@ final class UserStates {
         }
         changes.forEach(c -> clock.observe(c.stamp()));
         return committer.submit(new ServerStore.UserBatch(user(ctx), changes));
-    }
-
-    void commitThenRespond(RoutingContext ctx, List<Change> changes, Function<ReplicaState, JsonObject> view) {
-        commit(ctx, changes).compose(v -> load(user(ctx))).onSuccess(s -> ctx.json(view.apply(s))).onFailure(ctx::fail);
-    }
-
-    void respond(RoutingContext ctx, Function<ReplicaState, JsonObject> view) {
-        load(user(ctx)).onSuccess(s -> ctx.json(view.apply(s))).onFailure(ctx::fail);
     }
 }
