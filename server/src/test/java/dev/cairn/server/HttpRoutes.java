@@ -46,7 +46,7 @@ public final class HttpRoutes {
     public static List<Mounted> mounted(Vertx vertx) {
         Router router = Router.router(vertx);
         new HttpApi(vertx, null, null, new SectionRegistry(Map.of()), new HybridClock(WallClock.system(), "server", 60_000),
-                new TokenAuth(vertx, TestServer.SECRET), true, new ServerMetrics(), 1024, 1000, 64L << 20, 0, 0).mount(router);
+                new TokenAuth(vertx, TestServer.SECRET), true, new ServerMetrics(), 1024, 1000, 64L << 20, 0, 0, () -> true).mount(router);
         List<Mounted> out = new ArrayList<>();
         for (Route route : router.getRoutes()) {
             Set<HttpMethod> methods = route.methods();

@@ -85,6 +85,8 @@ class IsolationIT {
 
     static {
         ROUTES.put("GET /health", () -> assertPublicWithoutUserData("/health"));
+        ROUTES.put("GET /health/live", () -> assertPublicWithoutUserData("/health/live"));
+        ROUTES.put("GET /health/ready", () -> assertPublicWithoutUserData("/health/ready"));
         ROUTES.put("GET /metrics", () -> assertPublicWithoutUserData("/metrics"));
         ROUTES.put("POST /api/dev/token", IsolationIT::devTokensAreOffWhenDisabled);
         ROUTES.put("POST /api/persistence/sync", IsolationIT::httpSyncLandsOnlyInB);
@@ -185,7 +187,7 @@ class IsolationIT {
         Router router = Router.router(vertx);
         SectionRegistry sections = new SectionRegistry(Map.of());
         new HttpApi(vertx, null, null, sections, new HybridClock(WallClock.system(), "server", 60_000),
-                new TokenAuth(vertx, TestServer.SECRET), true, new ServerMetrics(), 1024, 1000, 64L << 20, 0, 0).mount(router);
+                new TokenAuth(vertx, TestServer.SECRET), true, new ServerMetrics(), 1024, 1000, 64L << 20, 0, 0, () -> true).mount(router);
         List<String> out = new ArrayList<>();
         for (Route route : router.getRoutes()) {
             Set<HttpMethod> methods = route.methods();

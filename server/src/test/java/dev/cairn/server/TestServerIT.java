@@ -38,7 +38,7 @@ class TestServerIT {
         assertEquals(storeKind, server.store().kind());
         TestServer.Response health = server.get("/health", null);
         assertEquals(200, health.status(), health.toString());
-        assertEquals("{\"status\":\"up\"}", health.body(), "/health names no store (PROTOCOL.md 5)");
+        assertEquals("{\"status\":\"up\",\"checks\":{\"store\":\"up\",\"fanout\":\"up\",\"eventLoop\":\"up\"}}", health.body(), "/health names no store (PROTOCOL.md 5)");
 
         int port = server.port();
         String token = server.token("carol");

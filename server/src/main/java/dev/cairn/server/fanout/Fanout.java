@@ -15,5 +15,13 @@ public interface Fanout {
     /** This node committed: the user's head is now {@code head}. Cheap; may be coalesced. */
     void publish(String user, long head);
 
+    /**
+     * False while this node cannot hear other nodes' commits (its LISTEN connection is down and
+     * being re-opened): its sessions would miss them until it is back (/health/ready).
+     */
+    default boolean listening() {
+        return true;
+    }
+
     Future<Void> close();
 }

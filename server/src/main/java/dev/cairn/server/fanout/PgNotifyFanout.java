@@ -39,7 +39,8 @@ public final class PgNotifyFanout implements Fanout {
     private final Map<String, Long> pending = new LinkedHashMap<>();
     private BiConsumer<String, Long> remoteHead;
     private Runnable resync;
-    private PgConnection conn;
+    /** The LISTEN connection; null while it is re-opened. Read by health checks on any thread. */
+    private volatile PgConnection conn;
     private boolean flushScheduled;
     private boolean closed;
 
@@ -104,6 +105,11 @@ public final class PgNotifyFanout implements Fanout {
         } catch (RuntimeException e) {
             LOG.warn("ignoring malformed fan-out payload: {}", e.toString());
         }
+    }
+
+    @Override
+    public boolean listening() {
+        return conn != null;
     }
 
     @Override

@@ -4,39 +4,45 @@ import static dev.cairn.server.http.ApiErrors.error;
 
 import dev.cairn.server.ServerMetrics;
 import dev.cairn.server.auth.TokenAuth;
-import dev.cairn.server.store.ServerStore;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** The routes without a user: {@code /health}, {@code /metrics} and the demo's dev token. */
 final class AdminApi {
 
-    private static final Logger LOG = LoggerFactory.getLogger(AdminApi.class);
-
-    private final ServerStore store;
+    private final Readiness readiness;
     private final ServerMetrics metrics;
     private final TokenAuth auth;
     private final boolean devTokens;
 
-    AdminApi(ServerStore store, ServerMetrics metrics, TokenAuth auth, boolean devTokens) {
-        this.store = store;
+    AdminApi(Readiness readiness, ServerMetrics metrics, TokenAuth auth, boolean devTokens) {
+        this.readiness = readiness;
         this.metrics = metrics;
         this.auth = auth;
         this.devTokens = devTokens;
     }
 
-    void health(RoutingContext ctx) {
-        store.ping().onComplete(ar -> {
-            // Anyone may call /health: the answer names no database, driver or error text (those go to the log).
-            if (ar.succeeded()) {
-                ctx.json(new JsonObject().put("status", "up"));
-            } else {
-                LOG.warn("health check: the store did not answer: {}", ar.cause().toString());
-                ctx.response().setStatusCode(503);
-                ctx.json(new JsonObject().put("status", "down").put("reason", "store-unavailable"));
+    /** {@code /health/live}: the process answers HTTP. An orchestrator restarts a node that does not. */
+    void live(RoutingContext ctx) {
+        ctx.json(new JsonObject().put("status", "up"));
+    }
+
+    /**
+     * {@code /health/ready} (and {@code /health}): 200 when every check is up, else 503, with each
+     * check's word; an orchestrator sends no traffic to a node that is not ready.
+     */
+    void ready(RoutingContext ctx) {
+        readiness.run().onSuccess(checks -> {
+            // Anyone may call it: the answer names no database, driver or error text (those go to the log).
+            boolean up = checks.values().stream().allMatch("up"::equals);
+            JsonObject body = new JsonObject().put("status", up ? "up" : "down").put("checks", new JsonObject(new java.util.LinkedHashMap<>(checks)));
+            if (!checks.get("store").equals("up")) {
+                body.put("reason", "store-unavailable");
+            } else if (!up) {
+                body.put("reason", checks.get("fanout").equals("up") ? "event-loop-stuck" : "fanout-down");
             }
+            ctx.response().setStatusCode(up ? 200 : 503);
+            ctx.json(body);
         });
     }
 

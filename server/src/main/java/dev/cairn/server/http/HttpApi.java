@@ -13,6 +13,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 
 /**
  * The HTTP API of PROTOCOL.md section 5, on the same store, commit path and fan-out as the
@@ -39,14 +40,15 @@ public final class HttpApi {
      * @param maxImportBytes largest import document ({@code CAIRN_MAX_IMPORT_BYTES})
      * @param quotaBytes     the per-user quota the committer enforces (0: none), reported by /api/usage
      * @param historyMillis  how long map history is kept (0: none), for /api/history
+     * @param fanoutListening whether this node hears other nodes' commits, for /health/ready
      */
     public HttpApi(Vertx vertx, ServerStore store, GroupCommitter committer, SectionRegistry sections, HybridClock clock,
                    TokenAuth auth, boolean devTokens, ServerMetrics metrics, int maxBodyBytes, int pageSize, long maxImportBytes,
-                   long quotaBytes, long historyMillis) {
+                   long quotaBytes, long historyMillis, BooleanSupplier fanoutListening) {
         this.auth = auth;
         this.maxBodyBytes = maxBodyBytes;
         UserStates users = new UserStates(store, committer, sections, clock);
-        this.admin = new AdminApi(store, metrics, auth, devTokens);
+        this.admin = new AdminApi(new Readiness(vertx, store, fanoutListening), metrics, auth, devTokens);
         this.spec = new SpecApi(users);
         this.transfer = new TransferApi(vertx, users, auth, maxBodyBytes, pageSize, maxImportBytes);
         this.storage = new StorageApi(users, quotaBytes, historyMillis);
@@ -54,7 +56,9 @@ public final class HttpApi {
     }
 
     public void mount(Router router) {
-        router.get("/health").handler(admin::health);
+        router.get("/health").handler(admin::ready);
+        router.get("/health/live").handler(admin::live);
+        router.get("/health/ready").handler(admin::ready);
         router.get("/metrics").handler(admin::metrics);
         // Import streams its body under its own limit (CAIRN_MAX_IMPORT_BYTES), so it is routed before
         // the BodyHandler that holds every other body in memory under CAIRN_MAX_FRAME_BYTES.
