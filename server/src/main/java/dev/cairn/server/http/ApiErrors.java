@@ -49,10 +49,10 @@ final class ApiErrors {
                                 .put("usedBytes", quota.usedBytes()).put("wouldUseBytes", quota.wouldUseBytes())
                                 .put("quotaBytes", quota.quotaBytes()).encode());
             } else if (cause instanceof StoreUnavailableException) {
-                LOG.warn("store unavailable path={}: {}", ctx.request().path(), cause.toString());
+                RequestIds.fields(LOG.atWarn(), ctx).log("store unavailable path={}: {}", ctx.request().path(), cause.toString());
                 error(ctx, 503, "unavailable", "the store failed; try again");
             } else {
-                LOG.error("request failed path={}", ctx.request().path(), cause);
+                RequestIds.fields(LOG.atError(), ctx).setCause(cause).log("request failed path={}", ctx.request().path());
                 error(ctx, 500, "internal", "the server failed to handle the request");
             }
         }

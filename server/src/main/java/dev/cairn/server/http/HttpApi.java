@@ -56,6 +56,7 @@ public final class HttpApi {
     }
 
     public void mount(Router router) {
+        router.route().handler(RequestIds::assign);
         router.get("/health").handler(admin::ready);
         router.get("/health/live").handler(admin::live);
         router.get("/health/ready").handler(admin::ready);

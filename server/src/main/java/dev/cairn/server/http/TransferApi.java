@@ -110,12 +110,12 @@ final class TransferApi {
             }, false).onComplete(written -> {
                 if (written.succeeded()) {
                     response.end();
-                    LOG.info("export user={} sections={} entries={} bytes={} ms={}", user, chosen.size(), written.result(), out.written(),
+                    RequestIds.fields(LOG.atInfo(), ctx).log("export sections={} entries={} bytes={} ms={}", chosen.size(), written.result(), out.written(),
                             (System.nanoTime() - started) / 1_000_000);
                 } else if (!response.headWritten()) {
                     ctx.fail(written.cause());
                 } else {
-                    LOG.warn("export user={} cut off after {} bytes: {}", user, out.written(), written.cause().toString());
+                    RequestIds.fields(LOG.atWarn(), ctx).log("export cut off after {} bytes: {}", out.written(), written.cause().toString());
                     ctx.request().connection().close();
                 }
             });
@@ -207,12 +207,12 @@ final class TransferApi {
                             } else if (e instanceof IllegalArgumentException) {
                                 refuse(ctx, in, 400, "invalid-import", e.getMessage());
                             } else {
-                                LOG.error("import failed user={}", user, e);
+                                RequestIds.fields(LOG.atError(), ctx).setCause(e).log("import failed");
                                 refuse(ctx, in, 500, "internal", "the server failed to read the import");
                             }
                             return;
                         }
-                        LOG.info("import user={} bytes={} changes={} readMs={}", user, in.count(), read.result().size(),
+                        RequestIds.fields(LOG.atInfo(), ctx).log("import bytes={} changes={} readMs={}", in.count(), read.result().size(),
                                 (System.nanoTime() - started) / 1_000_000);
                         importChanges(ctx, read.result(), chosen);
                     });
@@ -239,7 +239,7 @@ final class TransferApi {
         long started = System.nanoTime();
         users.commit(ctx, changes).onSuccess(result -> {
             int applied = result == null ? 0 : result.applied().size();
-            LOG.info("import user={} applied={} commitMs={}", UserStates.user(ctx), applied, (System.nanoTime() - started) / 1_000_000);
+            RequestIds.fields(LOG.atInfo(), ctx).log("import applied={} commitMs={}", applied, (System.nanoTime() - started) / 1_000_000);
             ctx.json(new JsonObject().put("changesRead", changes.size()).put("changesApplied", applied));
         }).onFailure(ctx::fail);
     }
