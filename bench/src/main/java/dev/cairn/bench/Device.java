@@ -45,12 +45,12 @@ final class Device implements AutoCloseable {
         return new Device(cairn, sync, dir, in, out);
     }
 
-    /** Payload bytes of the text frames received so far. */
+    /** Payload bytes of the messages (text frames, and binary pages in protocol v2) received so far. */
     long received() {
         return bytesIn.get();
     }
 
-    /** Payload bytes of the text frames sent so far. */
+    /** Payload bytes of the messages sent so far. */
     long sent() {
         return bytesOut.get();
     }
@@ -85,6 +85,17 @@ final class Device implements AutoCloseable {
             }
 
             @Override
+            public void onBinary(byte[] page) {
+                in.addAndGet(page.length); // a protocol v2 page
+                listener.onBinary(page);
+            }
+
+            @Override
+            public void onProgress() {
+                listener.onProgress();
+            }
+
+            @Override
             public void onClosed(int code, String reason) {
                 listener.onClosed(code, reason);
             }
@@ -98,6 +109,17 @@ final class Device implements AutoCloseable {
             public CompletableFuture<Void> send(String text) {
                 out.addAndGet(utf8Length(text));
                 return conn.send(text);
+            }
+
+            @Override
+            public boolean binary() {
+                return conn.binary();
+            }
+
+            @Override
+            public CompletableFuture<Void> send(byte[] page) {
+                out.addAndGet(page.length);
+                return conn.send(page);
             }
 
             @Override
