@@ -365,9 +365,9 @@ public final class PageCodec {
         try {
             Stamp stamp = new Stamp(Stamp.pack(millis, counter), replica);
             return switch (op) {
-                case OP_SET -> new Change.Put(section, target, Json.canonicalValue(value), stamp);
+                case OP_SET -> new Change.Put(section, target, canonical(value), stamp);
                 case OP_DELETE -> new Change.Put(section, target, null, stamp);
-                case OP_APPEND -> new Change.Append(section, target, Json.canonicalValue(value), stamp);
+                case OP_APPEND -> new Change.Append(section, target, canonical(value), stamp);
                 case OP_CLEAR_STREAM -> {
                     if (target.isEmpty()) {
                         throw new IllegalArgumentException("a stream clear needs a stream");
@@ -379,6 +379,25 @@ public final class PageCodec {
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new ProtocolException(ErrorCode.INVALID_CHANGE, "change " + index + ": " + e.getMessage(), in.batch);
         }
+    }
+
+    /**
+     * A value's canonical spelling (the number rule, PROTOCOL.md 1.2). A plain string literal of
+     * printable ASCII without escapes is canonical as it is: it skips the parser (the common case).
+     */
+    private static String canonical(String value) {
+        int n = value.length();
+        if (n >= 2 && value.charAt(0) == '"' && value.charAt(n - 1) == '"') {
+            boolean plain = true;
+            for (int i = 1; i < n - 1 && plain; i++) {
+                char c = value.charAt(i);
+                plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+            }
+            if (plain) {
+                return value;
+            }
+        }
+        return Json.canonicalValue(value);
     }
 
     /** The page's strings in first-use order, each once. */

@@ -76,17 +76,34 @@ final class PageReader {
 
     String utf8(String what) {
         int n = length(what + "'s length");
+        int end = pos + n;
+        boolean ascii = true;
+        for (int i = pos; i < end; i++) {
+            if (bytes[i] < 0) {
+                ascii = false;
+                break;
+            }
+        }
+        if (ascii) { // the common case, without a decoder
+            String s = new String(bytes, pos, n, StandardCharsets.ISO_8859_1);
+            pos = end;
+            return s;
+        }
         try {
-            String s = StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes, pos, n)).toString();
-            pos += n;
+            if (decoder == null) {
+                decoder = StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT);
+            }
+            String s = decoder.reset().decode(ByteBuffer.wrap(bytes, pos, n)).toString();
+            pos = end;
             return s;
         } catch (CharacterCodingException e) {
             throw malformed(what + " is not valid UTF-8");
         }
     }
+
+    private java.nio.charset.CharsetDecoder decoder;
 
     ProtocolException malformed(String message) {
         return new ProtocolException(ErrorCode.MALFORMED_FRAME, message, batch);
