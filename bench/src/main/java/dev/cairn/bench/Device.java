@@ -33,6 +33,9 @@ final class Device implements AutoCloseable {
         this.bytesOut = bytesOut;
     }
 
+    /** The highest protocol version devices offer (the {@code --protocol} option). */
+    static volatile int maxProtocol = 2;
+
     /** A device that is not started yet ({@link #start}); {@code dir == null} means the memory store. */
     static Device open(String replica, Path dir, URI uri, String user) {
         Cairn.Builder b = Cairn.builder().replicaId(replica);
@@ -41,7 +44,7 @@ final class Device implements AutoCloseable {
         AtomicLong in = new AtomicLong();
         AtomicLong out = new AtomicLong();
         Transport counting = counting(new JdkWebSocketTransport(), in, out);
-        SyncClient sync = SyncClient.builder(cairn, uri, () -> token).transport(counting).build();
+        SyncClient sync = SyncClient.builder(cairn, uri, () -> token).transport(counting).maxProtocol(maxProtocol).build();
         return new Device(cairn, sync, dir, in, out);
     }
 
