@@ -174,7 +174,8 @@ class SocketFuzzIT {
             if (a.closeCode != null && !CLOSE_CODES.contains(a.closeCode) && !(a.closeCode == 1006 && !sent && input.length > MAX_FRAME_BYTES)) {
                 throw new AssertionError("socket closed with " + a.closeCode + ", not a declared close code");
             }
-            boolean validHello = local instanceof Frame.Hello h && h.protocol() == Frame.PROTOCOL_VERSION
+            // valid: a version the server speaks is offered (PROTOCOL.md 7.1: protocol, or versions)
+            boolean validHello = local instanceof Frame.Hello h && h.negotiate(Frame.SUPPORTED_VERSIONS) >= 0
                     && dev.cairn.engine.clock.Stamp.isValidReplicaId(h.replica());
             if (a.welcomes != (validHello ? 1 : 0)) {
                 throw new AssertionError((validHello ? "no welcome for a valid hello" : "a welcome without a valid hello") + ": " + a);
