@@ -25,7 +25,7 @@ import net.jqwik.api.Example;
  * they reach the decoder through the inflater), some with a length field set to 2^31 or with a
  * deflate bomb (the limit here is 64 KiB, so inflating is bounded by it).
  */
-class PageCodecFuzzTest {
+public class PageCodecFuzzTest {
 
     private static final long MAX_FRAME_BYTES = 64 << 10;
 
@@ -52,7 +52,8 @@ class PageCodecFuzzTest {
                 PageCodecFuzzTest::input, PageCodecFuzzTest::decode, 2500).run();
     }
 
-    static byte[] input(Random r, List<byte[]> corpus) {
+    /** A valid page, a mutation of one or of a corpus entry, or a deflate bomb (also the server's socket fuzzer's inputs). */
+    public static byte[] input(Random r, List<byte[]> corpus) {
         int k = r.nextInt(10);
         Frame frame = ValidInputs.draw(PAGES, r);
         if (k == 0) {
