@@ -159,7 +159,9 @@ export class Connection {
     this.protocol = PROTOCOL_VERSION;
     this.decoding = Promise.resolve();
     this.encoding = Promise.resolve();
-    const offered = (this.options.maxProtocol ?? PROTOCOL_V2) >= PROTOCOL_V2 ? [PROTOCOL_VERSION, PROTOCOL_V2] : [PROTOCOL_VERSION];
+    // v2 needs DecompressionStream('deflate-raw') to read the server's pages (Chrome 103, Firefox 113, Safari 16.4)
+    const v2 = (this.options.maxProtocol ?? PROTOCOL_V2) >= PROTOCOL_V2 && typeof DecompressionStream === 'function';
+    const offered = v2 ? [PROTOCOL_VERSION, PROTOCOL_V2] : [PROTOCOL_VERSION];
     try {
       ws.binaryType = 'arraybuffer'; // v2 pages
     } catch {

@@ -178,7 +178,7 @@ export function encodePlain(frame) {
  */
 export async function encode(frame) {
   const plain = encodePlain(frame);
-  if (plain.length - 2 < 64) return plain;
+  if (plain.length - 2 < 64 || typeof CompressionStream !== 'function') return plain; // a plain page is always valid
   const compressed = await deflateRaw(plain.subarray(2));
   const header = new Bytes(12);
   header.byte(plain[0]);
