@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { WHOLE_SECTION } from '../../main/web/cairn/codec.js';
+import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
+import { encode as encodePage, decode as decodePage } from '../../main/web/cairn/page.js';
 
 const DIR = new URL('../../../../spec/vectors/sync/', import.meta.url);
 const EVENTUALLY_MS = 3000;
@@ -86,11 +88,20 @@ class Script {
         this.createdAt = Date.now();
         script.created.push(this);
       }
-      send(text) {
+      send(data) {
         assert.equal(this.readyState, 1, 'the client sent on a socket that is not open');
-        const frame = JSON.parse(text);
+        if (typeof data !== 'string') {
+          // A v2 page (PROTOCOL.md 7): matched in its v1 JSON form once decoded, in the order sent.
+          const entry = { ws: this, frame: null, at: Date.now(), page: true };
+          script.sentCount++;
+          script.inbox.push(entry);
+          decodePage(new Uint8Array(data), 64 << 20).then((frame) => { entry.frame = frame; },
+            (e) => { entry.frame = { undecodable: e.message }; });
+          return;
+        }
+        const frame = JSON.parse(data);
         if (frame.type !== 'ping') script.sentCount++;
-        script.inbox.push({ ws: this, frame, at: Date.now() });
+        script.inbox.push({ ws: this, frame, at: Date.now(), page: false });
       }
       close() {
         if (this.readyState === 3) return;
@@ -133,6 +144,7 @@ async function run(t) {
     skewRetryMinMillis: c.skewRetryMinMillis ?? 100, skewRetryMaxMillis: c.skewRetryMaxMillis ?? 400,
     quotaRetryMinMillis: c.quotaRetryMinMillis ?? 100, quotaRetryMaxMillis: c.quotaRetryMaxMillis ?? 400,
     keepAliveMillis: c.keepAliveMillis ?? 60000, connectTimeoutMillis: c.connectTimeoutMillis ?? 5000,
+    maxProtocol: c.maxProtocol ?? 1,
     random: () => jitter,
   };
   const cairn = await Cairn.open({
@@ -197,15 +209,31 @@ async function run(t) {
       const entry = await eventually(() => {
         // the current socket's frames, in order, each once (an earlier socket's are gone with it)
         script.inbox = script.inbox.filter((e) => e.ws === script.current);
+        assert.ok(script.inbox.every((e) => e.frame !== null), 'a page the client sent is still being decoded');
         const k = script.inbox.findIndex((e) => pattern.type === 'ping' || e.frame.type !== 'ping');
         assert.ok(k >= 0, `the client sent no frame; expected ${JSON.stringify(pattern).slice(0, 200)}`);
         return script.inbox.splice(0, k + 1)[k];
       });
       notBefore(step, 'the frame', entry.at);
-      match(pattern, entry.frame, binds);
+      // a page is matched in its v1 JSON form
+      const sent = !entry.page ? entry.frame : entry.frame.type ? JSON.parse(encodeFrame(entry.frame)) : { undecodable: entry.frame.undecodable };
+      match(pattern, sent, binds);
+      if (step.page !== undefined) assert.equal(entry.page, step.page, `the frame came ${entry.page ? 'as a binary page' : 'as text'}`);
       ended = entry.at;
     } else if ('send' in step) {
-      script.current.onmessage?.({ data: JSON.stringify(bind(step.send, binds)) });
+      // A welcome naming protocol 2 switches the socket to pages: changes and ack then go as binary pages.
+      const frame = bind(step.send, binds);
+      const ws = script.current;
+      if (frame.type === 'welcome') ws.v2 = frame.protocol === 2;
+      if (ws.v2 && (frame.type === 'changes' || frame.type === 'ack')) {
+        const page = await encodePage(decodeFrame(JSON.stringify(frame)));
+        ws.onmessage?.({ data: page.buffer.slice(page.byteOffset, page.byteOffset + page.byteLength) });
+      } else {
+        ws.onmessage?.({ data: JSON.stringify(frame) });
+      }
+    } else if ('sendPage' in step) {
+      const page = Uint8Array.from(Buffer.from(step.sendPage, 'hex'));
+      script.current.onmessage?.({ data: page.buffer });
     } else if ('sendRaw' in step) {
       script.current.onmessage?.({ data: step.sendRaw });
     } else if ('close' in step) {

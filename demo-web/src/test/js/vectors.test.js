@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { ReplicaState } from '../../main/web/cairn/crdt.js';
 import { canonical, decodeChange, encodeChange, encodeValue, normalize, parseNode, member, writeNode } from '../../main/web/cairn/codec.js';
 import { HybridClock, ClockSkewError, Stamp } from '../../main/web/cairn/stamp.js';
+import { decodeFrame, encodeFrame, ProtocolError } from '../../main/web/cairn/protocol.js';
+import { encode as encodePage, encodePlain, decode as decodePage, PageTooLargeError } from '../../main/web/cairn/page.js';
 
 /** Walks up from this file to the repository's spec/vectors. */
 function vectorsDir() {
@@ -23,7 +25,7 @@ const dir = vectorsDir();
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 test('the required vector files exist', () => {
-  for (const name of ['lww-map.json', 'grow-only-log.json', 'hlc.json', 'numbers.json']) assert.ok(files.includes(name), `${name} in ${dir}`);
+  for (const name of ['lww-map.json', 'grow-only-log.json', 'hlc.json', 'numbers.json', 'v2-pages.json']) assert.ok(files.includes(name), `${name} in ${dir}`);
 });
 
 for (const file of files) {
@@ -38,9 +40,45 @@ for (const file of files) {
     root.cases.forEach((c, index) => {
       const caseNode = caseNodes.v[index];
       if (root.kind === 'numbers') numberCase(c);
+      else if (root.kind === 'v2-pages') v2PageCase(c, caseNode, root.maxFrameBytes);
       else if (root.sections) stateCase(file, root.sections, c, caseNode);
       else clockCase(c);
     });
+  });
+}
+
+const hex = (/** @type {string} */ h) => Uint8Array.from(Buffer.from(h, 'hex'));
+const toHex = (/** @type {Uint8Array} */ b) => Buffer.from(b).toString('hex');
+
+/** spec/vectors/v2-pages.json (PROTOCOL.md 7): exact page bytes, and pages a decoder must refuse. */
+function v2PageCase(c, caseNode, maxFrameBytes) {
+  if (c.refused !== undefined) {
+    test(`${c.name} refused (${c.code})`, async () => {
+      await assert.rejects(decodePage(hex(c.refused), maxFrameBytes), (e) => {
+        if (c.code === 'too-large') assert.ok(e instanceof PageTooLargeError, `too large, got ${e}`);
+        else {
+          assert.ok(e instanceof ProtocolError, `a ProtocolError, got ${e}`);
+          assert.equal(e.code, c.code, e.message);
+          assert.equal(e.batch, c.batch, 'the batch the error names');
+        }
+        assert.ok(e.message.length > 0);
+        return true;
+      });
+    });
+    return;
+  }
+  test(c.name, async () => {
+    const frameText = writeNode(member(caseNode, 'frame')); // the file's own spelling (1.0E21 stays 1.0E21)
+    const frame = decodeFrame(frameText);
+    assert.equal(toHex(encodePlain(frame)), c.plain, 'the uncompressed page, byte for byte');
+    assert.deepEqual(await decodePage(hex(c.plain), maxFrameBytes), frame, 'the uncompressed page decodes to the frame');
+    assert.deepEqual(await decodePage(hex(c.page), maxFrameBytes), frame, 'the page as sent decodes to the frame');
+    assert.equal(encodeFrame(await decodePage(hex(c.page), maxFrameBytes)), frameText, 'values come back exactly as written');
+    // This runtime's deflate may lay out other bytes than zlib's; it must decode to the same frame and be no larger than plain.
+    const sent = await encodePage(frame);
+    assert.ok(sent.length <= c.plain.length / 2, 'never larger than the uncompressed page');
+    assert.deepEqual(await decodePage(sent, maxFrameBytes), frame, 'this client\'s page decodes to the frame');
+    assert.equal(sent[1] === 1, c.page.slice(2, 4) === '01', 'compressed exactly when the vector is');
   });
 }
 

@@ -4,7 +4,11 @@
 // browser cannot read why an upgrade was refused, so it asks the same URL over HTTP (fetch, GET,
 // bearer token) and tells a passing failure from a permanent one.
 
-import { encodeFrame, decodeFrame, PROTOCOL_VERSION, ErrorCode } from './protocol.js';
+import { encodeFrame, decodeFrame, PROTOCOL_VERSION, PROTOCOL_V2, ErrorCode } from './protocol.js';
+import { encode as encodePage, decode as decodePage } from './page.js';
+
+/** The largest page this client inflates (the JVM client's bound too): a deflate bomb stops here. */
+const MAX_INBOUND_PAGE_BYTES = 64 << 20;
 
 /** @typedef {{code: string, message: string, batch?: number}} SyncError */
 
@@ -20,6 +24,7 @@ import { encodeFrame, decodeFrame, PROTOCOL_VERSION, ErrorCode } from './protoco
  * @property {number} [backoffMinMillis]
  * @property {number} [backoffMaxMillis]
  * @property {() => number} [random] in [0, 1), for jitter
+ * @property {number} [maxProtocol] the highest protocol version offered in hello (PROTOCOL.md 7.1): 2 (default) offers 1 and 2, 1 speaks version 1 only
  */
 
 /**
@@ -57,6 +62,12 @@ export class Connection {
     this.aliveTimer = null;
     /** @type {ReturnType<typeof setTimeout>|null} */
     this.connectTimer = null;
+    /** The session's protocol version (welcome.protocol); 2: changes, push and ack are binary pages. */
+    this.protocol = PROTOCOL_VERSION;
+    /** @type {Promise<void>} in a v2 session: inbound messages decoded in arrival order (inflating is asynchronous) */
+    this.decoding = Promise.resolve();
+    /** @type {Promise<void>} in a v2 session: push pages encoded and sent in call order */
+    this.encoding = Promise.resolve();
   }
 
   start() {
@@ -95,10 +106,23 @@ export class Connection {
     this.connect();
   }
 
-  /** @param {string} text */
-  send(text) {
+  /**
+   * Sends a frame's text; in a v2 session a push goes as a binary page instead (its size was
+   * checked on the text, which is never smaller than the page, PROTOCOL.md 7.4).
+   * @param {string} text @param {import('./protocol.js').Frame} [frame] the frame, for a page
+   */
+  send(text, frame) {
     const ws = this.socket;
-    if (ws && ws.readyState === 1) ws.send(text);
+    if (!ws || ws.readyState !== 1) return;
+    if (frame && this.protocol >= PROTOCOL_V2) {
+      this.encoding = this.encoding.then(() => encodePage(frame)).then((page) => {
+        if (this.socket === ws && ws.readyState === 1) ws.send(page);
+      }).catch((e) => {
+        if (this.socket === ws) this.fail({ code: 'connection-lost', message: `could not send a page: ${/** @type {Error} */ (e).message}` });
+      });
+      return;
+    }
+    ws.send(text);
   }
 
   /** The session could not go on (a frame or page that could not be used): reconnect; the next welcome does not reset the backoff. @param {SyncError} error */
@@ -132,33 +156,77 @@ export class Connection {
     }
     this.socket = ws;
     this.handshaken = false;
+    this.protocol = PROTOCOL_VERSION;
+    this.decoding = Promise.resolve();
+    this.encoding = Promise.resolve();
+    // v2 needs DecompressionStream('deflate-raw') to read the server's pages (Chrome 103, Firefox 113, Safari 16.4)
+    const v2 = (this.options.maxProtocol ?? PROTOCOL_V2) >= PROTOCOL_V2 && typeof DecompressionStream === 'function';
+    const offered = v2 ? [PROTOCOL_VERSION, PROTOCOL_V2] : [PROTOCOL_VERSION];
+    try {
+      ws.binaryType = 'arraybuffer'; // v2 pages
+    } catch {
+      // a socket without binaryType hands over what it has; decodeMessage takes every kind
+    }
     let opened = false;
     this.connectTimer = setTimeout(() => {
       if (this.socket === ws) this.drop({ code: 'connection-lost', message: `no welcome within ${this.connectTimeout()} ms` }, 'passing');
     }, this.connectTimeout());
     ws.onopen = () => {
       opened = true;
-      ws.send(encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.on.cursor() }));
+      const hello = { type: 'hello', protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.on.cursor() };
+      ws.send(encodeFrame(offered.length > 1 ? { ...hello, versions: offered } : hello));
     };
-    ws.onmessage = (event) => {
+    /** @param {any} frame */
+    const handle = (frame) => {
       if (this.socket !== ws) return;
-      this.heard();
-      let frame;
-      try {
-        frame = decodeFrame(typeof event.data === 'string' ? event.data : '');
-      } catch (e) {
-        // Nothing of it is used and the cursor stays: a new session resumes from it.
-        this.fail({ code: ErrorCode.MALFORMED_FRAME, message: /** @type {Error} */ (e).message });
-        return;
-      }
       if (frame.type === 'ping') { ws.send('{"type":"pong"}'); return; }
       if (frame.type === 'pong') return;
-      if (frame.type === 'welcome') this.welcomed();
+      if (frame.type === 'welcome') {
+        if (!offered.includes(frame.protocol)) {
+          this.drop({ code: ErrorCode.PROTOCOL_VERSION, message: `the server speaks protocol ${frame.protocol}, this client ${offered.join(' and ')}` }, 'permanent');
+          return;
+        }
+        this.protocol = frame.protocol;
+        this.welcomed();
+      }
       if (frame.type === 'error' && frame.code === ErrorCode.PROTOCOL_VERSION) {
         this.drop({ code: frame.code, message: frame.message }, 'permanent');
         return;
       }
       this.on.frame(frame, ws);
+    };
+    // Nothing of an undecodable frame is used and the cursor stays: a new session resumes from it.
+    const undecodable = (/** @type {any} */ e) => {
+      if (this.socket === ws) this.fail({ code: ErrorCode.MALFORMED_FRAME, message: /** @type {Error} */ (e).message });
+    };
+    ws.onmessage = (event) => {
+      if (this.socket !== ws) return;
+      this.heard();
+      const data = event.data;
+      if (this.protocol < PROTOCOL_V2) {
+        let frame;
+        try {
+          if (typeof data !== 'string') throw new Error(`a binary message in a protocol ${this.protocol} session`);
+          frame = decodeFrame(data);
+        } catch (e) {
+          undecodable(e);
+          return;
+        }
+        handle(frame);
+        return;
+      }
+      // v2: pages inflate asynchronously, so every message waits for the ones before it
+      this.decoding = this.decoding.then(async () => {
+        if (this.socket !== ws) return;
+        let frame;
+        try {
+          frame = typeof data === 'string' ? decodeFrame(data) : await decodePage(await bytesOf(data), MAX_INBOUND_PAGE_BYTES);
+        } catch (e) {
+          undecodable(e);
+          return;
+        }
+        handle(frame);
+      });
     };
     ws.onclose = (event) => {
       if (this.socket !== ws) return;
@@ -359,4 +427,12 @@ export class Connection {
   random() {
     return (this.options.random ?? Math.random)();
   }
+}
+
+/** The bytes of a binary message, whatever the socket hands over (ArrayBuffer, a view such as Node's Buffer, a Blob). @param {any} data */
+async function bytesOf(data) {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return new Uint8Array(await data.arrayBuffer());
+  throw new Error('a message that is neither text nor binary');
 }

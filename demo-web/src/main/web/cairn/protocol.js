@@ -5,6 +5,8 @@
 import { parseNode, member, changeFromNode, encodeChange, quote, MalformedChangeError } from './codec.js';
 
 export const PROTOCOL_VERSION = 1;
+/** Protocol version 2: changes, push and ack as binary pages (PROTOCOL.md 7, page.js). */
+export const PROTOCOL_V2 = 2;
 
 /** Frame types by their wire names (PROTOCOL.md 3). */
 export const FrameType = Object.freeze({
@@ -44,7 +46,7 @@ export class ProtocolError extends Error {
 
 /** @typedef {import('./codec.js').Change} Change */
 /**
- * @typedef {{type:'hello', protocol:number, replica:string, cursor:number}
+ * @typedef {{type:'hello', protocol:number, replica:string, cursor:number, versions?:number[]}
  *  | {type:'welcome', protocol:number, user:string, head:number, maxBatch:number, maxAheadMillis:number, maxFrameBytes?:number, sections?:Record<string,string>}
  *  | {type:'changes', changes:Array<{seq:number, change:Change}>, cursor:number}
  *  | {type:'caught-up', cursor:number}
@@ -63,7 +65,8 @@ export function encodeFrame(frame) {
       return '{"type":"changes","changes":[' + frame.changes.map((c) => '{"seq":' + int(c.seq) + ',"change":' + encodeChange(c.change) + '}').join(',')
         + '],"cursor":' + int(frame.cursor) + '}';
     case 'hello':
-      return '{"type":"hello","protocol":' + int(frame.protocol) + ',"replica":' + quote(frame.replica) + ',"cursor":' + int(frame.cursor) + '}';
+      return '{"type":"hello","protocol":' + int(frame.protocol) + ',"replica":' + quote(frame.replica) + ',"cursor":' + int(frame.cursor)
+        + (frame.versions ? ',"versions":[' + frame.versions.map(int).join(',') + ']' : '') + '}';
     default:
       return JSON.stringify(frame);
   }

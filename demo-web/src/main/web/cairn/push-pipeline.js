@@ -54,7 +54,7 @@ const RETRY_CLASS = {
 /**
  * @typedef {object} PipelineHandlers
  * @property {() => Entry[]} pending unacknowledged local changes, oldest first
- * @property {(text: string) => void} send
+ * @property {(text: string, frame: any) => void} send the push's text, and the frame (a v2 session sends it as a page)
  * @property {(ids: string[]) => void} acked
  * @property {(ids: string[], error: SyncError) => void} dropped the server can never take these: forget them
  * @property {(ids: string[], error: SyncError) => void} stuck these wait (quota, unknown section); waiters for them fail
@@ -86,7 +86,7 @@ export class PushPipeline {
     this.timers = new Map();
     /** @type {Map<string, number>} */
     this.attempts = new Map();
-    /** @type {Map<string, {text: string, bytes: number}>} wire text of each change (sealed with E2E), made once */
+    /** @type {Map<string, {text: string, bytes: number, change: Change}>} each change as sent (sealed with E2E), and its text, made once */
     this.wire = new Map();
     /** @type {Set<string>|null} sections the server knows (welcome.sections), null: not told */
     this.sections = null;
@@ -135,7 +135,7 @@ export class PushPipeline {
       const toSeal = this.candidates().filter((e) => !this.wire.has(e.id));
       const cipher = /** @type {import('./crypto.js').ChangeCipher} */ (this.cipher);
       const sealed = await Promise.all(toSeal.map((e) => cipher.seal(e.change)));
-      toSeal.forEach((e, i) => this.remember(e.id, encodeChange(sealed[i])));
+      toSeal.forEach((e, i) => this.remember(e.id, sealed[i]));
       if (canPush()) this.fill(); // the session may have ended while sealing: its successor pushes them
     }).catch((e) => this.on.problem({ code: 'e2e-seal', message: `could not encrypt changes for the server: ${/** @type {Error} */ (e).message}` }));
     return this.chain;
@@ -200,12 +200,13 @@ export class PushPipeline {
   wireOf(e) {
     const cached = this.wire.get(e.id);
     if (cached || this.cipher) return cached ?? null;
-    return this.remember(e.id, encodeChange(e.change));
+    return this.remember(e.id, e.change);
   }
 
-  /** @private @param {string} id @param {string} text */
-  remember(id, text) {
-    const w = { text, bytes: utf8Length(text) };
+  /** @private @param {string} id @param {Change} change as it goes to the server (sealed with E2E) */
+  remember(id, change) {
+    const text = encodeChange(change);
+    const w = { text, bytes: utf8Length(text), change };
     this.wire.set(id, w);
     return w;
   }
@@ -215,8 +216,9 @@ export class PushPipeline {
     const batch = this.nextBatch++;
     this.window.set(batch, entries);
     entries.forEach((e) => this.inFlight.add(e.id));
-    const texts = entries.map((e) => /** @type {{text: string}} */ (this.wire.get(e.id) ?? this.remember(e.id, encodeChange(e.change))).text);
-    this.on.send(`{"type":"push","batch":${batch},"changes":[${texts.join(',')}]}`);
+    const wires = entries.map((e) => this.wire.get(e.id) ?? this.remember(e.id, e.change));
+    this.on.send(`{"type":"push","batch":${batch},"changes":[${wires.map((w) => w.text).join(',')}]}`,
+      { type: 'push', batch, changes: wires.map((w) => w.change) });
   }
 
   /** The server committed a batch. @param {number} batch @param {() => boolean} canPush */

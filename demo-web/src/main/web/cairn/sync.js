@@ -42,6 +42,7 @@ import { SyncWaiters } from './waiters.js';
  * @property {number} [skewRetryMinMillis] @property {number} [skewRetryMaxMillis]
  * @property {number} [quotaRetryMinMillis] @property {number} [quotaRetryMaxMillis]
  * @property {number} [keepAliveMillis] @property {number} [connectTimeoutMillis]
+ * @property {number} [maxProtocol] the highest protocol version offered (PROTOCOL.md 7.1): 2 (default) or 1
  */
 
 /** Errors of changes the server can never take: they stay until another problem replaces them. */
@@ -86,7 +87,7 @@ export class SyncClient {
     });
     this.pipeline = new PushPipeline({ ...options }, {
       pending: () => this.options.pending(),
-      send: (text) => this.connection.send(text),
+      send: (text, frame) => this.connection.send(text, frame),
       acked: (ids) => this.options.acked(ids),
       dropped: (ids, error) => {
         this.options.acked(ids);

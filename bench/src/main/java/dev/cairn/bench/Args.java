@@ -23,6 +23,7 @@ final class Args {
             {"server-jvm", "", "", "extra JVM options for the server JVMs, space-separated (e.g. \"-Xmx2g\")"},
             {"dir", System.getProperty("java.io.tmpdir"), System.getProperty("java.io.tmpdir"), "where temporary stores, data dirs and server logs go"},
             {"ceilings", "true", "true", "also measure each workload's ceiling (raw relay, raw inserts, raw stores)"},
+            {"protocol", "2", "2", "the highest sync protocol version the devices offer (PROTOCOL.md 7.1): 2 (binary pages) or 1 (JSON)"},
             {"w1-n", "2000", "50", "W1: changes made by device A"},
             {"w1-keys", "200", "200", "W1: distinct keys (card-<i mod keys>)"},
             {"w1-device", "durable", "durable", "W1: device store, durable (journal in a temp dir) or memory"},

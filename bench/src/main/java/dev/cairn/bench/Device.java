@@ -33,6 +33,9 @@ final class Device implements AutoCloseable {
         this.bytesOut = bytesOut;
     }
 
+    /** The highest protocol version devices offer (the {@code --protocol} option). */
+    static volatile int maxProtocol = 2;
+
     /** A device that is not started yet ({@link #start}); {@code dir == null} means the memory store. */
     static Device open(String replica, Path dir, URI uri, String user) {
         Cairn.Builder b = Cairn.builder().replicaId(replica);
@@ -41,16 +44,16 @@ final class Device implements AutoCloseable {
         AtomicLong in = new AtomicLong();
         AtomicLong out = new AtomicLong();
         Transport counting = counting(new JdkWebSocketTransport(), in, out);
-        SyncClient sync = SyncClient.builder(cairn, uri, () -> token).transport(counting).build();
+        SyncClient sync = SyncClient.builder(cairn, uri, () -> token).transport(counting).maxProtocol(maxProtocol).build();
         return new Device(cairn, sync, dir, in, out);
     }
 
-    /** Payload bytes of the text frames received so far. */
+    /** Payload bytes of the messages (text frames, and binary pages in protocol v2) received so far. */
     long received() {
         return bytesIn.get();
     }
 
-    /** Payload bytes of the text frames sent so far. */
+    /** Payload bytes of the messages sent so far. */
     long sent() {
         return bytesOut.get();
     }
@@ -85,6 +88,17 @@ final class Device implements AutoCloseable {
             }
 
             @Override
+            public void onBinary(byte[] page) {
+                in.addAndGet(page.length); // a protocol v2 page
+                listener.onBinary(page);
+            }
+
+            @Override
+            public void onProgress() {
+                listener.onProgress();
+            }
+
+            @Override
             public void onClosed(int code, String reason) {
                 listener.onClosed(code, reason);
             }
@@ -98,6 +112,17 @@ final class Device implements AutoCloseable {
             public CompletableFuture<Void> send(String text) {
                 out.addAndGet(utf8Length(text));
                 return conn.send(text);
+            }
+
+            @Override
+            public boolean binary() {
+                return conn.binary();
+            }
+
+            @Override
+            public CompletableFuture<Void> send(byte[] page) {
+                out.addAndGet(page.length);
+                return conn.send(page);
             }
 
             @Override

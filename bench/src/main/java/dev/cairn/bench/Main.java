@@ -111,6 +111,7 @@ public final class Main {
         List<String> chosen = name.equals("all") ? List.copyOf(WORKLOADS.keySet()) : List.of(name);
         Instant started = Instant.now();
         int failures = 0;
+        Device.maxProtocol = args.integer("protocol");
         try (Ctx ctx = new Ctx(args, report)) {
             for (String w : chosen) {
                 Ctx.log("=== %s: %s", w, DESCRIPTIONS.get(w));

@@ -251,10 +251,10 @@ class HostileInputIT {
     @Test
     void unsupportedProtocolVersion() {
         try (RawSocket ws = RawSocket.connect(server.syncUri(), server.token(user))) {
-            ws.send("{\"type\":\"hello\",\"protocol\":2,\"replica\":\"r-1\",\"cursor\":0}");
+            ws.send("{\"type\":\"hello\",\"protocol\":3,\"replica\":\"r-1\",\"cursor\":0}");
             JsonNode e = ws.expectError("protocol-version");
-            assertMessageMentions(e, "2");
-            assertTrue(e.path("supported").isArray() && e.path("supported").toString().equals("[1]"), "supported should be [1]: " + e);
+            assertMessageMentions(e, "3");
+            assertTrue(e.path("supported").isArray() && e.path("supported").toString().equals("[1,2]"), "supported should be [1,2]: " + e);
             assertNotNull(ws.closeStatus(WAIT), "the socket must be closed after protocol-version");
             assertNothingWritten();
         }

@@ -48,6 +48,7 @@ public final class RawSocket implements AutoCloseable {
     private static final ObjectMapper LENIENT = new ObjectMapper();
 
     private final BlockingQueue<String> frames = new LinkedBlockingQueue<>();
+    private final BlockingQueue<byte[]> pages = new LinkedBlockingQueue<>();
     private final CompletableFuture<Integer> closed = new CompletableFuture<>();
     private final List<String> received = new ArrayList<>();
     private volatile WebSocket ws;
@@ -260,6 +261,16 @@ public final class RawSocket implements AutoCloseable {
         }
     }
 
+    /** The next binary message (a v2 page), or null after the timeout. */
+    public byte[] nextPage(Duration timeout) {
+        try {
+            return pages.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
+    }
+
     /** Every text frame received so far (including those already taken). */
     public synchronized List<String> received() {
         return List.copyOf(received);
@@ -334,8 +345,18 @@ public final class RawSocket implements AutoCloseable {
             return null;
         }
 
+        private final java.io.ByteArrayOutputStream binary = new java.io.ByteArrayOutputStream();
+
+        /** Binary messages are protocol v2 pages (PROTOCOL.md 7): kept apart from the text frames. */
         @Override
         public java.util.concurrent.CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+            byte[] chunk = new byte[data.remaining()];
+            data.get(chunk);
+            binary.writeBytes(chunk);
+            if (last) {
+                pages.add(binary.toByteArray());
+                binary.reset();
+            }
             webSocket.request(1);
             return null;
         }

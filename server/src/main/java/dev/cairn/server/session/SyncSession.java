@@ -12,6 +12,8 @@ import dev.cairn.engine.protocol.CloseCodes;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
+import dev.cairn.engine.protocol.PageCodec;
+import dev.cairn.engine.protocol.PageTooLargeException;
 import dev.cairn.engine.protocol.ProtocolException;
 import dev.cairn.server.SectionRegistry;
 import dev.cairn.server.auth.TokenAuth;
@@ -70,6 +72,8 @@ public final class SyncSession {
     private int changesInWindow;
 
     private String replica;
+    /** The version hello negotiated (PROTOCOL.md 7.1): 2 sends changes, push and ack as binary pages. */
+    private int protocol = Frame.PROTOCOL_VERSION;
     private boolean ready;
     private boolean welcomed;
     private boolean readPaused;
@@ -120,10 +124,10 @@ public final class SyncSession {
     /** Wires the socket's handlers. */
     public void start() {
         ws.setWriteQueueMaxSize(ctx.maxPendingWriteBytes());
-        // Text messages are put together here, not by textMessageHandler: Vert.x decodes them
+        // Messages are put together here, not by textMessageHandler: Vert.x decodes them
         // leniently (invalid UTF-8 becomes U+FFFD and would be stored), RFC 6455 says close 1007.
+        // Binary messages (v2 pages) the same way, so both meet maxFrameBytes alike.
         ws.frameHandler(this::onFrame);
-        ws.binaryMessageHandler(b -> sendError(ErrorCode.MALFORMED_FRAME, "binary frames are not part of the protocol", null));
         ws.exceptionHandler(this::onSocketError);
         ws.closeHandler(v -> onClosed());
         ws.drainHandler(v -> {
@@ -165,12 +169,17 @@ public final class SyncSession {
 
     // ------------------------------------------------------------------ inbound
 
-    /** The text message being received, while its frames arrive; null between messages. */
+    /** The message being received, while its frames arrive; null between messages. */
     private io.vertx.core.buffer.Buffer textMessage;
+    private boolean binaryMessage;
 
     private void onFrame(io.vertx.core.http.WebSocketFrame frame) {
-        if (closed || !(frame.isText() || frame.isContinuation() && textMessage != null)) {
-            return; // binary messages go to binaryMessageHandler; control frames are Vert.x's
+        boolean first = frame.isText() || frame.isBinary();
+        if (closed || !(first || frame.isContinuation() && textMessage != null)) {
+            return; // control frames are Vert.x's
+        }
+        if (first) {
+            binaryMessage = frame.isBinary();
         }
         textMessage = textMessage == null ? frame.binaryData().copy() : textMessage.appendBuffer(frame.binaryData());
         if (textMessage.length() > ctx.maxFrameBytes()) {
@@ -184,6 +193,10 @@ public final class SyncSession {
         }
         byte[] bytes = textMessage.getBytes();
         textMessage = null;
+        if (binaryMessage) {
+            onBinary(bytes);
+            return;
+        }
         String text;
         try {
             text = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
@@ -213,6 +226,8 @@ public final class SyncSession {
         }
         if (frame instanceof Frame.Hello hello) {
             onHello(hello);
+        } else if (frame instanceof Frame.Push push && protocol >= Frame.PROTOCOL_V2) {
+            sendError(ErrorCode.MALFORMED_FRAME, "this session speaks protocol " + protocol + ": a push is a binary page", push.batch());
         } else if (frame instanceof Frame.Push push) {
             onPush(push);
         } else if (frame instanceof Frame.Ping) {
@@ -224,14 +239,48 @@ public final class SyncSession {
         }
     }
 
+    /** A binary message: a v2 page (PROTOCOL.md 7), checked as a text frame is. */
+    private void onBinary(byte[] bytes) {
+        if (closed) {
+            return;
+        }
+        ctx.metrics().frameIn();
+        if (!withinRate()) {
+            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxFramesPerSecond() + " frames per second; frame dropped", PageCodec.batchOf(bytes));
+            return;
+        }
+        if (protocol < Frame.PROTOCOL_V2) {
+            sendError(ErrorCode.MALFORMED_FRAME, "binary frames are not part of protocol " + protocol, null);
+            return;
+        }
+        Frame frame;
+        try {
+            frame = PageCodec.decode(bytes, ctx.maxFrameBytes());
+        } catch (PageTooLargeException e) {
+            closeTooLarge(e.bytes(), "page larger than the server's limit");
+            return;
+        } catch (ProtocolException e) {
+            sendError(e.code(), e.getMessage(), e.batch());
+            return;
+        }
+        if (frame instanceof Frame.Push push) {
+            onPush(push);
+        } else {
+            sendError(ErrorCode.MALFORMED_FRAME, "a client may not send '" + frame.type().wire() + "' frames", null);
+        }
+    }
+
     private void onHello(Frame.Hello hello) {
         if (ready) {
             sendError(ErrorCode.NOT_READY, "hello was already received on this socket", null);
             return;
         }
-        if (hello.protocol() != Frame.PROTOCOL_VERSION) {
-            ws.writeTextMessage("{\"type\":\"error\",\"code\":\"protocol-version\",\"message\":\"protocol " + hello.protocol()
-                    + " is not supported; this server speaks " + Frame.PROTOCOL_VERSION + "\",\"supported\":[" + Frame.PROTOCOL_VERSION + "]}");
+        int chosen = hello.negotiate(Frame.SUPPORTED_VERSIONS);
+        if (chosen < 0) {
+            String speaks = Frame.SUPPORTED_VERSIONS.toString().replace(" ", "");
+            ws.writeTextMessage("{\"type\":\"error\",\"code\":\"protocol-version\",\"message\":\"protocol "
+                    + (hello.versions() == null ? hello.protocol() : hello.versions()) + " is not supported; this server speaks "
+                    + speaks + "\",\"supported\":" + speaks + "}");
             ws.close((short) 1002, "unsupported protocol version");
             return;
         }
@@ -241,6 +290,7 @@ public final class SyncSession {
         }
         ctx.vertx().cancelTimer(helloTimer);
         replica = hello.replica();
+        protocol = chosen;
         ready = true;
         ws.pause(); // frames after hello wait until welcome is out, so replies keep protocol order
         // Join the hub BEFORE reading the head: a commit that lands while the head is read is
@@ -262,10 +312,10 @@ public final class SyncSession {
             knownHead = Math.max(knownHead, head);
             // A cursor beyond our head means this server lost or reset the user's data: send everything.
             sentCursor = hello.cursor() > head ? 0 : hello.cursor();
-            send(new Frame.Welcome(Frame.PROTOCOL_VERSION, user, head, ctx.maxBatch(), ctx.clock().maxAheadMillis(), ctx.maxFrameBytes(),
+            send(new Frame.Welcome(protocol, user, head, ctx.maxBatch(), ctx.clock().maxAheadMillis(), ctx.maxFrameBytes(),
                     sectionKinds()));
             welcomed = true;
-            LOG.info("session open user={} replica={} cursor={} head={}", user, replica, hello.cursor(), head);
+            LOG.info("session open user={} replica={} protocol={} cursor={} head={}", user, replica, protocol, hello.cursor(), head);
             pump();
         });
     }
@@ -563,15 +613,24 @@ public final class SyncSession {
         if (closed) {
             return;
         }
-        String text = FrameCodec.encode(frame);
-        int chars = text.length();
+        int chars;
+        Future<Void> written;
+        if (protocol >= Frame.PROTOCOL_V2 && PageCodec.carries(frame)) {
+            byte[] page = PageCodec.encode(frame); // a binary page (PROTOCOL.md 7); counted in bytes
+            chars = page.length;
+            written = ws.writeBinaryMessage(io.vertx.core.buffer.Buffer.buffer(page));
+        } else {
+            String text = FrameCodec.encode(frame);
+            chars = text.length();
+            written = ws.writeTextMessage(text);
+        }
         ctx.outbound().queued(chars);
         if (queuedChars == 0) {
             waitingSince = System.currentTimeMillis();
         }
         queuedChars += chars;
         // completes when written to the network, fails when the socket closes first: both free it
-        ws.writeTextMessage(text).onComplete(ar -> {
+        written.onComplete(ar -> {
             ctx.outbound().written(chars);
             queuedChars -= chars;
             waitingSince = System.currentTimeMillis();

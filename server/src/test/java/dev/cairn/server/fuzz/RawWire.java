@@ -70,8 +70,17 @@ final class RawWire implements AutoCloseable {
 
     /** Sends {@code payload} as one masked text frame, whatever its bytes. */
     void sendText(byte[] payload) throws IOException {
+        send(0x81, payload);
+    }
+
+    /** Sends {@code payload} as one masked binary frame (a protocol v2 page, or a broken one). */
+    void sendBinary(byte[] payload) throws IOException {
+        send(0x82, payload);
+    }
+
+    private void send(int firstByte, byte[] payload) throws IOException {
         ByteArrayOutputStream frame = new ByteArrayOutputStream(payload.length + 14);
-        frame.write(0x81);
+        frame.write(firstByte);
         if (payload.length < 126) {
             frame.write(0x80 | payload.length);
         } else if (payload.length < 65536) {

@@ -11,6 +11,7 @@ import dev.cairn.engine.fuzz.ValidInputs;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
+import dev.cairn.engine.protocol.PageCodec;
 import dev.cairn.engine.protocol.ProtocolException;
 import dev.cairn.server.RawSocket;
 import dev.cairn.server.TestServer;
@@ -29,7 +30,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
 /**
  * Fuzzes the sync socket of a real server (embedded store, random port) with hostile frames, as
  * bytes on the wire (invalid UTF-8 included): as the first frame of a fresh socket (the handshake)
- * and on a socket after hello. For every input the server answers only with well-formed frames,
+ * and on a socket after hello; and with hostile binary pages on a socket that negotiated protocol 2. For every input the server answers only with well-formed frames,
  * refuses with a declared error code or close code, writes nothing for a refused frame (the
  * user's head is unchanged), answers within a second, and keeps serving: the same socket answers
  * a ping afterwards unless it was closed with a reason, and a bystander user's socket is served
@@ -55,6 +56,7 @@ class SocketFuzzIT {
     private static final AtomicLong BATCHES = new AtomicLong(1_000_000);
 
     private RawWire ready;
+    private RawWire v2;
     private long inputs;
 
     @BeforeContainer
@@ -83,6 +85,20 @@ class SocketFuzzIT {
         } finally {
             if (ready != null) {
                 ready.close();
+            }
+        }
+        assertBystanderServed();
+    }
+
+    /** Hostile binary messages on a protocol v2 socket (PROTOCOL.md 7): pages, broken pages, deflate bombs. */
+    @Example
+    void pagesAfterV2Hello() {
+        try {
+            new FuzzLoop<>("SocketFuzzIT.pagesAfterV2Hello", new Corpus("socket-pages"), FuzzLoop.Format.BYTES,
+                    dev.cairn.engine.fuzz.PageCodecFuzzTest::input, this::pageAfterHello, 1000).run();
+        } finally {
+            if (v2 != null) {
+                v2.close();
             }
         }
         assertBystanderServed();
@@ -162,6 +178,65 @@ class SocketFuzzIT {
         return !closed && a.errorCodes.isEmpty();
     }
 
+    /** One hostile binary message on a socket that negotiated protocol 2; returns true if the server took it. */
+    private boolean pageAfterHello(byte[] input) throws IOException {
+        keepBystanderAlive();
+        String user = "fuzz-pages";
+        try {
+            if (v2 == null) {
+                v2 = RawWire.connect(server.port(), server.token(user));
+                v2.sendText("{\"type\":\"hello\",\"protocol\":1,\"versions\":[1,2],\"replica\":\"fuzz-2\",\"cursor\":" + server.head(user) + "}");
+                v2.sendText(PING);
+                Answer hello = Answer.until(v2, 1, null);
+                if (hello.welcomes != 1 || hello.closeCode != null || !hello.texts.get(0).contains("\"protocol\":2")) {
+                    throw new AssertionError("a v2 hello was not answered with a v2 welcome: " + hello);
+                }
+            }
+            long before = server.head(user);
+            Frame local;
+            try {
+                local = PageCodec.decode(input, MAX_FRAME_BYTES);
+            } catch (RuntimeException e) {
+                local = null;
+            }
+            boolean sent;
+            try {
+                v2.sendBinary(input);
+                sent = true;
+            } catch (IOException e) {
+                sent = false;
+            }
+            sendQuietly(v2, PING);
+            Answer a = Answer.until(v2, 1, local instanceof Frame.Push p ? p.batch() : null);
+            boolean closed = a.closeCode != null;
+            if (closed) {
+                if (!CLOSE_CODES.contains(a.closeCode) && !(a.closeCode == 1006 && !sent && input.length > MAX_FRAME_BYTES)) {
+                    throw new AssertionError("socket closed with " + a.closeCode + ", not a declared close code");
+                }
+                v2.close();
+                v2 = null;
+            }
+            for (ErrorCode code : a.errorCodes) {
+                if (!AFTER_HELLO.contains(code)) {
+                    throw new AssertionError("error code " + code.wire() + " is not one a hostile page may get");
+                }
+            }
+            if (local instanceof Frame.Push push && a.acked && !push.changes().isEmpty()) {
+                return true;
+            }
+            if (server.head(user) != before) {
+                throw new AssertionError("a refused page wrote: head " + before + " -> " + server.head(user) + " (" + a + ")");
+            }
+            return !closed && a.errorCodes.isEmpty();
+        } catch (IOException | RuntimeException | AssertionError e) {
+            if (v2 != null) {
+                v2.close();
+                v2 = null;
+            }
+            throw e;
+        }
+    }
+
     /** A hostile first frame on a fresh socket: the handshake. Pushes before hello are never applied. */
     private boolean firstFrame(byte[] input) throws IOException {
         keepBystanderAlive();
@@ -174,7 +249,8 @@ class SocketFuzzIT {
             if (a.closeCode != null && !CLOSE_CODES.contains(a.closeCode) && !(a.closeCode == 1006 && !sent && input.length > MAX_FRAME_BYTES)) {
                 throw new AssertionError("socket closed with " + a.closeCode + ", not a declared close code");
             }
-            boolean validHello = local instanceof Frame.Hello h && h.protocol() == Frame.PROTOCOL_VERSION
+            // valid: a version the server speaks is offered (PROTOCOL.md 7.1: protocol, or versions)
+            boolean validHello = local instanceof Frame.Hello h && h.negotiate(Frame.SUPPORTED_VERSIONS) >= 0
                     && dev.cairn.engine.clock.Stamp.isValidReplicaId(h.replica());
             if (a.welcomes != (validHello ? 1 : 0)) {
                 throw new AssertionError((validHello ? "no welcome for a valid hello" : "a welcome without a valid hello") + ": " + a);
@@ -215,12 +291,12 @@ class SocketFuzzIT {
                     a.closeCode = m.closeCode();
                     return a;
                 }
-                String text = m.text();
+                String text = m.opcode() == 2 ? "a page of " + m.payload().length + " bytes" : m.text();
                 a.texts.add(text);
                 Frame f;
                 try {
-                    f = FrameCodec.decode(text);
-                } catch (ProtocolException e) {
+                    f = m.opcode() == 2 ? PageCodec.decode(m.payload(), 64 << 20) : FrameCodec.decode(text);
+                } catch (ProtocolException | dev.cairn.engine.protocol.PageTooLargeException e) {
                     throw new AssertionError("the server sent a frame that breaks the protocol (" + e.getMessage() + "): " + text);
                 }
                 if (f instanceof Frame.Pong) {

@@ -187,6 +187,36 @@ abstract class SyncScenarios {
         assertEquals("\"hello from B\"", serverState().map("state").value("title"));
     }
 
+    /**
+     * PROTOCOL.md 7.1: a client forced to protocol 1 (today's v1 client: hello without versions,
+     * JSON frames) and a client speaking protocol 2 (binary pages) share one user on the v2 server:
+     * each one's writes, catch-up and live changes reach the other, and both end equal to the server.
+     */
+    @Test
+    void aV1ClientAndAV2ClientConverge(@TempDir Path dir) {
+        Device v1 = device(0, "dev-v1", dir, b -> b.maxProtocol(1)).startLive();
+        PersistentState<String> titleV1 = v1.cairn.state("title", String.class, "");
+        titleV1.set("written by v1 before v2 came");
+        v1.cairn.chat().append("conv-1", "user", "from v1");
+        v1.syncNow();
+
+        Device v2 = device(1, "dev-v2", dir).startLive(); // catches up in v2 pages
+        PersistentState<String> titleV2 = v2.cairn.state("title", String.class, "");
+        Poll.until("v2 to catch up with v1's title", () -> "written by v1 before v2 came".equals(titleV2.value()), v2::describe);
+        v2.cairn.state("zoom", Double.class, 1.0).set(1.5);
+        v2.cairn.chat().append("conv-1", "assistant", "from v2, caf\u00e9");
+        titleV2.set("written by v2");
+        Poll.until("v1 to see v2's live title", () -> "written by v2".equals(titleV1.value()), v1::describe);
+        Poll.until("v1 to see v2's chat message", () -> v1.cairn.chat().size("conv-1") == 2, v1::describe);
+
+        titleV1.set("written by v1 live");
+        Poll.until("v2 to see v1's live title", () -> "written by v1 live".equals(titleV2.value()), v2::describe);
+        v1.syncNow();
+        v2.syncNow();
+        assertConverged(v1, v2);
+        assertEquals("1.5", serverState().map("state").value("zoom"), "a number pushed in a page is stored in its canonical spelling");
+    }
+
     /** Both offline; same key, different keys, card fields and chat on both; after sync both equal the server. */
     @Test
     void offlineEditsConverge(@TempDir Path dir) {

@@ -7,18 +7,49 @@ import java.util.Objects;
 /** The frames of PROTOCOL.md section 3, one record per {@link FrameType}. */
 public sealed interface Frame {
 
-    /** The protocol version this code speaks. */
+    /** Protocol version 1: every frame JSON text (PROTOCOL.md 3); what a hello without {@code versions} speaks. */
     int PROTOCOL_VERSION = 1;
+
+    /** Protocol version 2: changes, push and ack as binary pages (PROTOCOL.md 7). */
+    int PROTOCOL_V2 = 2;
+
+    /** Every version this code speaks, lowest first. */
+    List<Integer> SUPPORTED_VERSIONS = List.of(PROTOCOL_VERSION, PROTOCOL_V2);
 
     FrameType type();
 
-    /** Client to server, first frame: protocol version, replica id, cursor. */
-    record Hello(int protocol, String replica, long cursor) implements Frame {
+    /**
+     * Client to server, first frame: protocol version, replica id, cursor, and optionally every
+     * version the client speaks ({@code versions}, PROTOCOL.md 7.1; null when it offers only
+     * {@code protocol}, as a v1 client does).
+     */
+    record Hello(int protocol, String replica, long cursor, List<Integer> versions) implements Frame {
         public Hello {
             Objects.requireNonNull(replica, "replica");
             if (cursor < 0) {
                 throw new IllegalArgumentException("cursor must be >= 0: " + cursor);
             }
+            versions = versions == null ? null : List.copyOf(versions);
+        }
+
+        /** A hello that offers only {@code protocol} (a v1 client's). */
+        public Hello(int protocol, String replica, long cursor) {
+            this(protocol, replica, cursor, null);
+        }
+
+        /**
+         * The version the server answers with: the highest it speaks among those offered
+         * ({@code versions}, or {@code protocol} alone), or -1 if there is none.
+         */
+        public int negotiate(List<Integer> serverSpeaks) {
+            List<Integer> offered = versions == null ? List.of(protocol) : versions;
+            int best = -1;
+            for (int v : offered) {
+                if (serverSpeaks.contains(v) && v > best) {
+                    best = v;
+                }
+            }
+            return best;
         }
 
         public FrameType type() {

@@ -31,6 +31,13 @@ public final class FrameCodec {
                 gen.writeNumberField("protocol", f.protocol());
                 gen.writeStringField("replica", f.replica());
                 gen.writeNumberField("cursor", f.cursor());
+                if (f.versions() != null) {
+                    gen.writeArrayFieldStart("versions");
+                    for (int v : f.versions()) {
+                        gen.writeNumber(v);
+                    }
+                    gen.writeEndArray();
+                }
             } else if (frame instanceof Frame.Welcome f) {
                 gen.writeNumberField("protocol", f.protocol());
                 gen.writeStringField("user", f.user());
@@ -106,6 +113,7 @@ public final class FrameCodec {
                     case "changes" -> readChanges(p, t, f);
                     case "supported" -> p.skipChildren(); // informative, on protocol-version errors
                     case "sections" -> f.sections = sections(p, t);
+                    case "versions" -> f.versions = versions(p, t);
                     default -> {
                         // Kept for build(): a client frame with it is refused, a server frame ignores it.
                         f.unknown = f.unknown == null ? name : f.unknown;
@@ -132,7 +140,7 @@ public final class FrameCodec {
 
     /** Members each frame type a client sends may have: exactly these (PROTOCOL.md 3). */
     private static final java.util.Map<FrameType, java.util.Set<String>> CLIENT_MEMBERS = java.util.Map.of(
-            FrameType.HELLO, java.util.Set.of("type", "protocol", "replica", "cursor"),
+            FrameType.HELLO, java.util.Set.of("type", "protocol", "replica", "cursor", "versions"),
             FrameType.PUSH, java.util.Set.of("type", "batch", "changes"),
             FrameType.PING, java.util.Set.of("type"),
             FrameType.PONG, java.util.Set.of("type"));
@@ -155,6 +163,24 @@ public final class FrameCodec {
         }
     }
 
+    /** hello's {@code versions} (PROTOCOL.md 7.1): 1 to 16 integers, {@code protocol} among them. */
+    private static List<Integer> versions(JsonParser p, JsonToken t) throws IOException {
+        if (t != JsonToken.START_ARRAY) {
+            throw malformed("field 'versions' must be an array of protocol versions");
+        }
+        List<Integer> out = new ArrayList<>();
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+            if (out.size() == 16) {
+                throw malformed("field 'versions' lists more than 16 versions");
+            }
+            out.add(intField(integer(p, p.currentToken(), "versions")));
+        }
+        if (out.isEmpty()) {
+            throw malformed("field 'versions' must list at least one version");
+        }
+        return out;
+    }
+
     private static java.util.Map<String, String> sections(JsonParser p, JsonToken t) throws IOException {
         if (t != JsonToken.START_OBJECT) {
             throw malformed("field 'sections' must be an object of section name to kind");
@@ -172,8 +198,7 @@ public final class FrameCodec {
 
     private static Frame build(FrameType type, Fields f) {
         return switch (type) {
-            case HELLO -> new Frame.Hello(intField(require(f.protocol, "protocol", type)), require(f.replica, "replica", type),
-                    nonNegative(require(f.cursor, "cursor", type), "cursor"));
+            case HELLO -> hello(f);
             case WELCOME -> new Frame.Welcome(intField(require(f.protocol, "protocol", type)), require(f.user, "user", type),
                     require(f.head, "head", type), intField(require(f.maxBatch, "maxBatch", type)), require(f.maxAhead, "maxAheadMillis", type),
                     f.maxFrameBytes == null ? Frame.Welcome.DEFAULT_MAX_FRAME_BYTES : f.maxFrameBytes, f.sections);
@@ -185,6 +210,15 @@ public final class FrameCodec {
             case PONG -> new Frame.Pong();
             case ERROR -> new Frame.Error(ErrorCode.fromWire(require(f.code, "code", type)), require(f.message, "message", type), f.batch);
         };
+    }
+
+    private static Frame.Hello hello(Fields f) {
+        int protocol = intField(require(f.protocol, "protocol", FrameType.HELLO));
+        if (f.versions != null && !f.versions.contains(protocol)) {
+            throw malformed("field 'versions' must include 'protocol' (" + protocol + ")");
+        }
+        return new Frame.Hello(protocol, require(f.replica, "replica", FrameType.HELLO),
+                nonNegative(require(f.cursor, "cursor", FrameType.HELLO), "cursor"), f.versions);
     }
 
     /** "changes" is a list of plain changes in a push and of {seq, change} in a changes frame. */
@@ -281,6 +315,7 @@ public final class FrameCodec {
         List<Change> plainChanges;
         List<Frame.SeqChange> seqChanges;
         java.util.Map<String, String> sections;
+        List<Integer> versions;
         String unknown;
         final java.util.List<String> names = new java.util.ArrayList<>();
     }

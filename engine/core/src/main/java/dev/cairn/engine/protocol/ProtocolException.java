@@ -4,10 +4,22 @@ package dev.cairn.engine.protocol;
 public final class ProtocolException extends RuntimeException {
 
     private final ErrorCode code;
+    private final Long batch;
 
     public ProtocolException(ErrorCode code, String message) {
+        this(code, message, null);
+    }
+
+    /** @param batch the refused push's batch id when it could be read (a v2 page names it before its changes), else null */
+    public ProtocolException(ErrorCode code, String message, Long batch) {
         super(message);
         this.code = code;
+        this.batch = batch;
+    }
+
+    /** The batch the error answers, or null. */
+    public Long batch() {
+        return batch;
     }
 
     public ErrorCode code() {

@@ -37,7 +37,7 @@ import org.junit.jupiter.api.TestFactory;
  */
 class VectorsTest {
 
-    private static final Set<String> REQUIRED = Set.of("lww-map.json", "grow-only-log.json", "hlc.json", "numbers.json");
+    private static final Set<String> REQUIRED = Set.of("lww-map.json", "grow-only-log.json", "hlc.json", "numbers.json", "v2-pages.json");
 
     /** Walks up from the working directory (the module, under Maven) to the repository's spec/vectors. */
     static Path vectorsDir() {
@@ -77,6 +77,8 @@ class VectorsTest {
             requireUniqueNames(name, cases);
             if ("numbers".equals(root.path("kind").asText())) {
                 nodes.add(DynamicContainer.dynamicContainer(name, file.toUri(), numberCases(cases)));
+            } else if ("v2-pages".equals(root.path("kind").asText())) {
+                nodes.add(DynamicContainer.dynamicContainer(name, file.toUri(), V2PageVectors.cases(root)));
             } else if (root.has("sections")) {
                 nodes.add(DynamicContainer.dynamicContainer(name, file.toUri(), stateCases(name, root)));
             } else if (cases.get(0).has("steps")) {

@@ -6,6 +6,8 @@ import dev.cairn.engine.protocol.CloseCodes;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
+import dev.cairn.engine.protocol.PageCodec;
+import dev.cairn.engine.protocol.PageTooLargeException;
 import dev.cairn.engine.protocol.ProtocolException;
 import java.io.IOException;
 import java.time.Duration;
@@ -105,7 +107,12 @@ final class Connection {
         }
         s.connection = connection;
         s.lastReceivedNanos = System.nanoTime();
-        send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, c.port.replicaId(), c.port.cursorForHello()));
+        if (c.maxProtocol >= Frame.PROTOCOL_V2 && connection.binary()) {
+            s.offered = Frame.SUPPORTED_VERSIONS;
+            send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, c.port.replicaId(), c.port.cursorForHello(), s.offered));
+        } else {
+            send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, c.port.replicaId(), c.port.cursorForHello()));
+        }
     }
 
     /** The socket could not be opened: tells a passing failure from a permanent one. */
@@ -282,6 +289,11 @@ final class Connection {
         }
 
         @Override
+        public void onBinary(byte[] page) {
+            loop.post(() -> onPage(s, page));
+        }
+
+        @Override
         public void onClosed(int code, String reason) {
             loop.post(() -> {
                 if (s.current()) {
@@ -337,12 +349,43 @@ final class Connection {
         try {
             frame = FrameCodec.decode(text);
         } catch (ProtocolException e) {
-            // It may have been a page of changes: going on would move the cursor past it. Resume
-            // from the cursor on a new connection instead.
-            pullFailed = true;
-            endSession(s, "malformed-frame", "the server sent a frame this client does not understand: " + e.getMessage(), Reconnect.BACKOFF);
+            undecodable(s, e.getMessage());
             return;
         }
+        dispatch(s, frame);
+    }
+
+    /** A binary message: a v2 page (PROTOCOL.md 7), only in a session whose welcome named version 2. */
+    private void onPage(Session s, byte[] page) {
+        if (!s.current()) {
+            return;
+        }
+        s.lastReceivedNanos = System.nanoTime();
+        s.pingSentNanos = 0;
+        if (s.protocol < Frame.PROTOCOL_V2) {
+            undecodable(s, "a binary message in a protocol " + s.protocol + " session");
+            return;
+        }
+        Frame frame;
+        try {
+            frame = PageCodec.decode(page, JdkWebSocketTransport.MAX_MESSAGE_CHARS);
+        } catch (ProtocolException | PageTooLargeException e) {
+            undecodable(s, e.getMessage());
+            return;
+        }
+        dispatch(s, frame);
+    }
+
+    /**
+     * It may have been a page of changes: going on would move the cursor past it. Resume from the
+     * cursor on a new connection instead.
+     */
+    private void undecodable(Session s, String why) {
+        pullFailed = true;
+        endSession(s, "malformed-frame", "the server sent a frame this client does not understand: " + why, Reconnect.BACKOFF);
+    }
+
+    private void dispatch(Session s, Frame frame) {
         if (frame instanceof Frame.Welcome welcome) {
             onWelcome(s, welcome);
         } else if (frame instanceof Frame.Changes changes) {
@@ -367,10 +410,11 @@ final class Connection {
             loop.publish();
             return;
         }
-        if (welcome.protocol() != Frame.PROTOCOL_VERSION) {
-            failPermanently(s, "protocol-version", "the server speaks protocol " + welcome.protocol() + ", this client " + Frame.PROTOCOL_VERSION);
+        if (!s.offered.contains(welcome.protocol())) {
+            failPermanently(s, "protocol-version", "the server speaks protocol " + welcome.protocol() + ", this client " + s.offered);
             return;
         }
+        s.protocol = welcome.protocol();
         s.welcomed = true;
         SyncLoop.cancel(s.handshakeTimer);
         s.maxBatch = welcome.maxBatch() > 0 ? welcome.maxBatch() : c.batchSize;
@@ -407,7 +451,7 @@ final class Connection {
     private void onErrorFrame(Session s, Frame.Error error) {
         ErrorCode code = error.code();
         if (code == ErrorCode.PROTOCOL_VERSION) {
-            failPermanently(s, "protocol-version", "the server does not speak protocol " + Frame.PROTOCOL_VERSION + ": " + error.message());
+            failPermanently(s, "protocol-version", "the server does not speak protocol " + s.offered + ": " + error.message());
         } else if (code == ErrorCode.SLOW_CONSUMER) {
             endSession(s, code.wire(), "server error " + code.wire() + ": " + error.message(), Reconnect.BACKOFF);
         } else if (!c.push.onError(s, error)) {
@@ -442,10 +486,27 @@ final class Connection {
         sendText(s, FrameCodec.encode(frame));
     }
 
+    /**
+     * Sends a push: a binary page in a v2 session, else its JSON text. Its size was checked on
+     * the text, which is never smaller than the uncompressed page (PROTOCOL.md 7.4).
+     */
+    void sendPush(Session s, Frame.Push push, String text) {
+        if (s.protocol >= Frame.PROTOCOL_V2) {
+            byte[] page = PageCodec.encode(push);
+            transmit(s, () -> s.connection.send(page));
+        } else {
+            sendText(s, text);
+        }
+    }
+
     void sendText(Session s, String text) {
+        transmit(s, () -> s.connection.send(text));
+    }
+
+    private void transmit(Session s, java.util.function.Supplier<CompletableFuture<Void>> sending) {
         CompletableFuture<Void> sent;
         try {
-            sent = s.connection.send(text);
+            sent = sending.get();
         } catch (RuntimeException e) {
             sent = CompletableFuture.failedFuture(e);
         }

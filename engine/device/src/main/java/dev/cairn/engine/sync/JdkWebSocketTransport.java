@@ -166,6 +166,7 @@ public final class JdkWebSocketTransport implements Transport {
 
         private final Listener listener;
         private final StringBuilder partial = new StringBuilder();
+        private final java.io.ByteArrayOutputStream binary = new java.io.ByteArrayOutputStream();
         private final AtomicBoolean terminated = new AtomicBoolean();
 
         Adapter(Listener listener) {
@@ -207,7 +208,30 @@ public final class JdkWebSocketTransport implements Transport {
 
         @Override
         public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
-            webSocket.request(1); // not part of the protocol: ignored
+            // A v2 page (PROTOCOL.md 7), bounded like a text message.
+            if (binary.size() + data.remaining() > MAX_MESSAGE_CHARS) {
+                binary.reset();
+                fail(new SyncException("the server sent a message of more than " + MAX_MESSAGE_CHARS + " bytes"));
+                webSocket.abort();
+                return null;
+            }
+            byte[] chunk = new byte[data.remaining()];
+            data.get(chunk);
+            binary.writeBytes(chunk);
+            if (!last) {
+                listener.onProgress();
+            } else {
+                byte[] message = binary.toByteArray();
+                binary.reset();
+                if (!terminated.get()) {
+                    try {
+                        listener.onBinary(message);
+                    } catch (RuntimeException e) {
+                        // the listener's problem; the connection goes on
+                    }
+                }
+            }
+            webSocket.request(1);
             return null;
         }
 
@@ -269,6 +293,23 @@ public final class JdkWebSocketTransport implements Transport {
                 // One outstanding sendText at a time: each send starts when the previous one is done.
                 CompletableFuture<Void> next = tail.handle((ignored, error) -> null)
                         .thenCompose(ignored -> ws.sendText(text, true))
+                        .thenApply(ignored -> null);
+                tail = next;
+                return next;
+            }
+        }
+
+        @Override
+        public boolean binary() {
+            return true;
+        }
+
+        @Override
+        public CompletableFuture<Void> send(byte[] page) {
+            Objects.requireNonNull(page, "page");
+            synchronized (lock) {
+                CompletableFuture<Void> next = tail.handle((ignored, error) -> null)
+                        .thenCompose(ignored -> ws.sendBinary(ByteBuffer.wrap(page), true))
                         .thenApply(ignored -> null);
                 tail = next;
                 return next;

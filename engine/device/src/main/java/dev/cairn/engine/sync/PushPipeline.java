@@ -113,7 +113,8 @@ final class PushPipeline {
                 s.owned.addAll(part.seqs());
             }
             long id = nextBatchId++;
-            String text = FrameCodec.encode(new Frame.Push(id, part.changes()));
+            Frame.Push push = new Frame.Push(id, part.changes());
+            String text = FrameCodec.encode(push);
             // text.length() * 3 bounds the UTF-8 bytes: count them only when that bound is over the limit
             if (part.size() > 1 && text.length() * 3L > s.maxFrameBytes && utf8Length(text) > s.maxFrameBytes) {
                 // Not expected (sizes are summed from the same encoder), but never send a frame the server closes on.
@@ -123,7 +124,7 @@ final class PushPipeline {
                 continue;
             }
             s.inFlight.put(id, new Batch(id, part));
-            c.connection.sendText(s, text);
+            c.connection.sendPush(s, push, text);
         }
     }
 

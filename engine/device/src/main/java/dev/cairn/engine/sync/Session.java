@@ -30,6 +30,10 @@ final class Session {
     volatile long progressNanos;
 
     // ---- welcome's limits
+    /** The version welcome named (PROTOCOL.md 7.1): 2 carries changes, push and ack as binary pages. */
+    int protocol = Frame.PROTOCOL_VERSION;
+    /** The versions hello offered. */
+    java.util.List<Integer> offered = java.util.List.of(Frame.PROTOCOL_VERSION);
     int maxBatch;
     /** The server's hard limit on a frame, in UTF-8 bytes. */
     long maxFrameBytes = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;

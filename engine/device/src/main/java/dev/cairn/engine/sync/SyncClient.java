@@ -80,6 +80,8 @@ public final class SyncClient implements AutoCloseable {
     final Supplier<String> token;
     final Transport transport;
     final int batchSize;
+    /** The highest protocol version offered in hello (PROTOCOL.md 7.1); 2 only on a transport that carries binary messages. */
+    final int maxProtocol;
     final int maxInFlight;
     final Duration backoffMin;
     final Duration backoffMax;
@@ -116,6 +118,7 @@ public final class SyncClient implements AutoCloseable {
         this.uri = b.uri;
         this.token = b.token;
         this.batchSize = b.batchSize == null ? DEFAULT_BATCH_SIZE : b.batchSize;
+        this.maxProtocol = b.maxProtocol == null ? dev.cairn.engine.protocol.Frame.PROTOCOL_V2 : b.maxProtocol;
         this.maxInFlight = b.maxInFlight == null ? DEFAULT_MAX_IN_FLIGHT_BATCHES : b.maxInFlight;
         this.backoffMin = b.backoffMin == null ? DEFAULT_BACKOFF_MIN : b.backoffMin;
         this.backoffMax = b.backoffMax == null ? DEFAULT_BACKOFF_MAX : b.backoffMax;
@@ -312,6 +315,7 @@ public final class SyncClient implements AutoCloseable {
         private final Supplier<String> token;
         private Transport transport;
         private Integer batchSize;
+        private Integer maxProtocol;
         private Integer maxInFlight;
         private Duration backoffMin;
         private Duration backoffMax;
@@ -381,6 +385,17 @@ public final class SyncClient implements AutoCloseable {
         }
 
         /** Most changes per push batch (also capped by the server's maxBatch); default 500. */
+        /**
+         * The highest protocol version to offer (PROTOCOL.md 7.1): 2 (the default) offers versions
+         * 1 and 2, and the server picks; 1 speaks version 1 only, as clients before version 2 did.
+         */
+        public Builder maxProtocol(int maxProtocol) {
+            requireState(this.maxProtocol == null, "maxProtocol was already set to %s", this.maxProtocol);
+            requireArgument(maxProtocol == 1 || maxProtocol == 2, "maxProtocol must be 1 or 2, was %s", maxProtocol);
+            this.maxProtocol = maxProtocol;
+            return this;
+        }
+
         public Builder batchSize(int batchSize) {
             requireState(this.batchSize == null, "batchSize was already set to %s", this.batchSize);
             requireArgument(batchSize >= 1, "batchSize must be at least 1, was %s", batchSize);

@@ -29,6 +29,10 @@ public interface Transport {
         /** One complete text message (one protocol frame). */
         void onText(String frame);
 
+        /** One complete binary message (a protocol v2 page, PROTOCOL.md 7), on a transport that {@link Connection#binary() carries them}. */
+        default void onBinary(byte[] page) {
+        }
+
         /** The connection was closed (by either side) with a WebSocket status code. */
         void onClosed(int code, String reason);
 
@@ -52,6 +56,19 @@ public interface Transport {
          * the message has been handed to the network (or fails if it could not be).
          */
         CompletableFuture<Void> send(String text);
+
+        /**
+         * True if this connection carries binary messages ({@link #send(byte[])} and
+         * {@link Listener#onBinary}): only then does the client offer protocol v2.
+         */
+        default boolean binary() {
+            return false;
+        }
+
+        /** Sends one binary message, in call order with the text messages. */
+        default CompletableFuture<Void> send(byte[] page) {
+            return CompletableFuture.failedFuture(new UnsupportedOperationException("this transport carries no binary messages"));
+        }
 
         /**
          * Closes the connection (normal closure); idempotent. The listener may still be told

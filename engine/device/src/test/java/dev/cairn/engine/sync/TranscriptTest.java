@@ -13,6 +13,9 @@ import dev.cairn.engine.StateOptions;
 import dev.cairn.engine.crdt.LogEntry;
 import dev.cairn.engine.crdt.SectionKind;
 import dev.cairn.engine.crypto.E2eKey;
+import dev.cairn.engine.protocol.Frame;
+import dev.cairn.engine.protocol.FrameCodec;
+import dev.cairn.engine.protocol.PageCodec;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -76,13 +79,16 @@ class TranscriptTest {
     // ------------------------------------------------------------------ the scripted server
 
     /** A frame the client sent, and when. */
-    private record Sent(String text, JsonNode frame, long at) {
+    private record Sent(String text, JsonNode frame, long at, boolean page) {
     }
 
     private static final class ScriptedConnection implements Transport.Connection {
         final Transport.Listener listener;
         final LinkedBlockingDeque<Sent> sent = new LinkedBlockingDeque<>();
         volatile long closedAt;
+
+        /** The last welcome sent named protocol 2: changes and ack go as binary pages. */
+        boolean v2;
 
         ScriptedConnection(Transport.Listener listener) {
             this.listener = listener;
@@ -96,8 +102,29 @@ class TranscriptTest {
             } catch (IOException e) {
                 frame = TextNode.valueOf(text);
             }
-            sent.add(new Sent(text, frame, System.nanoTime()));
+            sent.add(new Sent(text, frame, System.nanoTime(), false));
             return CompletableFuture.completedFuture(null);
+        }
+
+        /** Protocol v2 pages are matched in their v1 JSON form (spec/vectors/sync/README.md). */
+        @Override
+        public CompletableFuture<Void> send(byte[] page) {
+            String text;
+            JsonNode frame;
+            try {
+                text = FrameCodec.encode(PageCodec.decode(page, 64 << 20));
+                frame = JSON.readTree(text);
+            } catch (RuntimeException | IOException e) {
+                text = "an undecodable page: " + e.getMessage();
+                frame = TextNode.valueOf(text);
+            }
+            sent.add(new Sent(text, frame, System.nanoTime(), true));
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public boolean binary() {
+            return true;
         }
 
         @Override
@@ -170,6 +197,7 @@ class TranscriptTest {
             SyncClient.Builder b = SyncClient.builder(cairn, URI.create("ws://transcript.invalid/sync"), () -> "tok-" + tokens.incrementAndGet())
                     .transport(transport)
                     .batchSize(c.path("batchSize").asInt(500))
+                    .maxProtocol(c.path("maxProtocol").asInt(1))
                     .maxInFlightBatches(c.path("maxInFlight").asInt(4))
                     .backoff(ms(c, "backoffMinMillis", 20), ms(c, "backoffMaxMillis", 200))
                     .retry(ms(c, "retryMinMillis", 20), ms(c, "retryMaxMillis", 200))
@@ -214,9 +242,11 @@ class TranscriptTest {
             if (step.has("connect")) {
                 connect(step, after);
             } else if (step.has("recv")) {
-                recv(step.get("recv"), after);
+                recv(step.get("recv"), after, step.get("page"));
             } else if (step.has("send")) {
-                requireConnection().listener.onText(substitute(step.get("send")).toString());
+                send(substitute(step.get("send")));
+            } else if (step.has("sendPage")) {
+                requireConnection().listener.onBinary(java.util.HexFormat.of().parseHex(step.get("sendPage").asText()));
             } else if (step.has("sendRaw")) {
                 requireConnection().listener.onText(step.get("sendRaw").asText());
             } else if (step.has("close")) {
@@ -294,7 +324,21 @@ class TranscriptTest {
             };
         }
 
-        private void recv(JsonNode pattern, long after) {
+        /** A welcome naming protocol 2 switches the socket to pages: changes and ack frames are then sent as binary pages. */
+        private void send(JsonNode frame) {
+            ScriptedConnection c = requireConnection();
+            String type = frame.path("type").asText();
+            if ("welcome".equals(type)) {
+                c.v2 = frame.path("protocol").asInt() == Frame.PROTOCOL_V2;
+            }
+            if (c.v2 && ("changes".equals(type) || "ack".equals(type))) {
+                c.listener.onBinary(PageCodec.encode(FrameCodec.decode(frame.toString())));
+            } else {
+                c.listener.onText(frame.toString());
+            }
+        }
+
+        private void recv(JsonNode pattern, long after, JsonNode page) {
             ScriptedConnection c = requireConnection();
             boolean wantPing = "ping".equals(pattern.path("type").asText());
             long deadline = System.nanoTime() + STEP_TIMEOUT_NANOS;
@@ -312,6 +356,10 @@ class TranscriptTest {
                 }
                 if (s.at() < after) {
                     fail("the client sent " + s.text() + " " + ago(s.at()) + " too early");
+                }
+                if (page != null && page.asBoolean() != s.page()) {
+                    fail("the client sent " + s.text() + (s.page() ? " as a binary page" : " as text") + ", expected it "
+                            + (page.asBoolean() ? "as a binary page" : "as text"));
                 }
                 bound.putAll(tentative);
                 eventAt = s.at();
