@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * not drained) is read from the store since {@code sentCursor}. So there is a single path to
  * correctness and a fast path for the common case.
  *
- * <p>Event-loop confined, like everything the server verticle owns.
+ * <p>Confined to the event loop that accepted its socket: the hub's deliveries hop there
+ * ({@link #onLoop}), and the committer's answers complete there.
  */
 public final class SyncSession {
 
@@ -66,6 +67,8 @@ public final class SyncSession {
     private final String user;
     private final long tokenExpiresAtMillis;
     private final Runnable released;
+    /** The event loop this session lives on: every call into it runs there ({@link #onLoop}). */
+    private io.vertx.core.Context loop;
     private long expiryTimer = -1;
     private int changesInWindow;
 
@@ -119,6 +122,7 @@ public final class SyncSession {
 
     /** Wires the socket's handlers. */
     public void start() {
+        loop = ctx.vertx().getOrCreateContext();
         ws.setWriteQueueMaxSize(ctx.maxPendingWriteBytes());
         // Text messages are put together here, not by textMessageHandler: Vert.x decodes them
         // leniently (invalid UTF-8 becomes U+FFFD and would be stored), RFC 6455 says close 1007.
@@ -415,11 +419,21 @@ public final class SyncSession {
 
     // ------------------------------------------------------------------ outbound: delivery
 
+    /** Runs {@code task} on this session's event loop: now if called there, else queued to it (in call order). */
+    void onLoop(Runnable task) {
+        if (io.vertx.core.Vertx.currentContext() == loop) {
+            task.run();
+        } else {
+            loop.runOnContext(v -> task.run());
+        }
+    }
+
     /** A commit made on this node for this user. */
-    void onCommitted(CommitResult result) {
+    void onCommitted(CommittedFrame committed) {
         if (closed) {
             return;
         }
+        CommitResult result = committed.result();
         knownHead = Math.max(knownHead, result.head());
         notifications++;
         if (!welcomed) {
@@ -427,7 +441,7 @@ public final class SyncSession {
         }
         if (!reading && caughtUp && sentCursor == result.previousHead() && !ws.writeQueueFull()) {
             if (!result.applied().isEmpty()) {
-                send(changesFrame(result.applied(), result.head()));
+                sendShared(committed.encoded());
             }
             sentCursor = result.head();
             return;
@@ -550,11 +564,7 @@ public final class SyncSession {
     }
 
     private static Frame.Changes changesFrame(List<Sequenced> changes, long cursor) {
-        List<Frame.SeqChange> out = new ArrayList<>(changes.size());
-        for (Sequenced s : changes) {
-            out.add(new Frame.SeqChange(s.seq(), s.change()));
-        }
-        return new Frame.Changes(out, cursor);
+        return CommittedFrame.frame(changes, cursor);
     }
 
     // ------------------------------------------------------------------ plumbing
@@ -564,14 +574,35 @@ public final class SyncSession {
             return;
         }
         String text = FrameCodec.encode(frame);
-        int chars = text.length();
+        written(text.length(), ws.writeTextMessage(text));
+    }
+
+    /**
+     * Sends a commit's frame encoded once for all sessions: its bytes go out as one text frame
+     * without being encoded or copied again (a frame over the WebSocket frame limit, which
+     * Vert.x would split, goes as text).
+     */
+    private void sendShared(CommittedFrame.Encoded frame) {
+        if (closed) {
+            return;
+        }
+        if (frame.bytes().readableBytes() > ctx.maxFrameBytes()) {
+            written(frame.chars(), ws.writeTextMessage(frame.bytes().toString(java.nio.charset.StandardCharsets.UTF_8)));
+            return;
+        }
+        written(frame.chars(), ws.writeFrame(new io.vertx.core.http.impl.ws.WebSocketFrameImpl(
+                io.vertx.core.http.WebSocketFrameType.TEXT, frame.forOneWrite(), true)));
+    }
+
+    /** Accounts a frame of {@code chars} handed to the socket until {@code write} completes. */
+    private void written(int chars, Future<Void> write) {
         ctx.outbound().queued(chars);
         if (queuedChars == 0) {
             waitingSince = System.currentTimeMillis();
         }
         queuedChars += chars;
         // completes when written to the network, fails when the socket closes first: both free it
-        ws.writeTextMessage(text).onComplete(ar -> {
+        write.onComplete(ar -> {
             ctx.outbound().written(chars);
             queuedChars -= chars;
             waitingSince = System.currentTimeMillis();
