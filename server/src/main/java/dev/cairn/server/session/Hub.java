@@ -1,7 +1,13 @@
 package dev.cairn.server.session;
 
 import dev.cairn.server.store.ServerStore.CommitResult;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.LoggerFactory;
@@ -12,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * on the fan-out's context); passes each to the user's sessions on each session's own event loop.
  *
  * <p>Thread-safe: the map and each user's set are concurrent; a session joins and leaves from its
- * own event loop, and every delivery hops to that loop ({@link SyncSession#onLoop}). A commit's
+ * own event loop, and every delivery hops to that loop (one task per loop and delivery). A commit's
  * {@code changes} frame is encoded once here, lazily, and shared by all of the user's sessions
  * ({@link CommittedFrame}).
  */
@@ -44,15 +50,7 @@ public final class Hub {
             return;
         }
         CommittedFrame frame = new CommittedFrame(result);
-        for (SyncSession s : sessions) {
-            s.onLoop(() -> {
-                try {
-                    s.onCommitted(frame);
-                } catch (RuntimeException e) {
-                    LoggerFactory.getLogger(Hub.class).warn("delivery to a session of user={} failed: {}", result.user(), e.toString());
-                }
-            });
-        }
+        deliver(sessions, s -> s.onCommitted(frame), result.user());
     }
 
     /** Another node moved a user's head: sessions behind it read the rest from the store. */
@@ -61,15 +59,36 @@ public final class Hub {
         if (sessions == null) {
             return;
         }
+        deliver(sessions, s -> s.onHead(head), user);
+    }
+
+    /**
+     * Runs {@code call} for each session on the session's own loop: one task per loop, not per
+     * session (a user with hundreds of sockets costs each loop one wake-up per commit), and in
+     * place for the sessions of the loop this runs on.
+     */
+    private static void deliver(Set<SyncSession> sessions, Consumer<SyncSession> call, String user) {
+        Map<Context, List<SyncSession>> byLoop = new IdentityHashMap<>(4);
         for (SyncSession s : sessions) {
-            s.onLoop(() -> {
-                try {
-                    s.onHead(head);
-                } catch (RuntimeException e) {
-                    LoggerFactory.getLogger(Hub.class).warn("delivery to a session of user={} failed: {}", user, e.toString());
-                }
-            });
+            byLoop.computeIfAbsent(s.loop(), l -> new ArrayList<>()).add(s);
         }
+        Context current = Vertx.currentContext();
+        byLoop.forEach((loop, list) -> {
+            Runnable task = () -> {
+                for (SyncSession s : list) {
+                    try {
+                        call.accept(s);
+                    } catch (RuntimeException e) {
+                        LoggerFactory.getLogger(Hub.class).warn("delivery to a session of user={} failed: {}", user, e.toString());
+                    }
+                }
+            };
+            if (loop == current) {
+                task.run();
+            } else {
+                loop.runOnContext(v -> task.run());
+            }
+        });
     }
 
     /** Users with sessions on this node (for a resync after the fan-out connection was lost). */
