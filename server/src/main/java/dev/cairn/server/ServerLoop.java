@@ -2,6 +2,8 @@ package dev.cairn.server;
 
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.http.HttpApi;
+import dev.cairn.server.http.UpgradeHeaders;
+import dev.cairn.server.session.SessionSweep;
 import dev.cairn.server.session.SocketSlots;
 import dev.cairn.server.session.SyncSession;
 import io.vertx.core.Future;
@@ -31,6 +33,8 @@ final class ServerLoop extends VerticleBase {
     private final SyncServer.Node node;
     private final int port;
     private TokenAuth auth;
+    /** The deadlines of this loop's sessions, checked by one timer. */
+    private SessionSweep sweep;
     private HttpServer http;
 
     /** @param port the port to listen on: the node's, or a negative key that makes Vert.x share one random port */
@@ -49,6 +53,7 @@ final class ServerLoop extends VerticleBase {
         ServerConfig config = node.config();
         // Its own verifier per loop: the JWT provider's MAC is not shared between threads.
         auth = new TokenAuth(vertx, node.secret());
+        sweep = new SessionSweep(vertx, SessionSweep.periodFor(config.slowConsumerMillis()));
         Router router = Router.router(vertx);
         ServerConfig.UserData userData = config.userData();
         new HttpApi(vertx, node.store(), node.committer(), node.sections(), node.clock(), auth, config.devTokens(), node.metrics(),
@@ -167,8 +172,11 @@ final class ServerLoop extends VerticleBase {
                         + " open sockets (CAIRN_MAX_SOCKETS); try again later");
                 return;
             }
-            req.toWebSocket().onSuccess(ws -> new SyncSession(node.sessions(), ws, user, ar.result().expiresAtMillis(),
-                            () -> node.slots().release(user)).start())
+            req.toWebSocket().onSuccess(ws -> {
+                        UpgradeHeaders.drop(ws);
+                        new SyncSession(node.sessions(), ws, user, ar.result().expiresAtMillis(),
+                                () -> node.slots().release(user), sweep).start();
+                    })
                     .onFailure(e -> {
                         node.slots().release(user);
                         LOG.debug("upgrade failed: {}", e.toString());

@@ -40,8 +40,7 @@ import org.slf4j.LoggerFactory;
  * not drained) is read from the store since {@code sentCursor}. So there is a single path to
  * correctness and a fast path for the common case.
  *
- * <p>Confined to the event loop that accepted its socket: the hub's deliveries hop there
- * ({@link #onLoop}), and the committer's answers complete there.
+ * <p>Confined to the event loop that accepted its socket: the hub's deliveries hop there, and the committer's answers complete there.
  */
 public final class SyncSession {
 
@@ -67,9 +66,13 @@ public final class SyncSession {
     private final String user;
     private final long tokenExpiresAtMillis;
     private final Runnable released;
-    /** The event loop this session lives on: every call into it runs there ({@link #onLoop}). */
+    /** The event loop this session lives on: every call into it runs there (the hub hops to it). */
     private io.vertx.core.Context loop;
-    private long expiryTimer = -1;
+    /** When the sweep closes the socket for its token (Long.MAX_VALUE: never, or done). */
+    private long expiresAt = Long.MAX_VALUE;
+    /** When the sweep closes a socket that sent no hello (Long.MAX_VALUE: hello came, or done). */
+    private long helloDeadline = Long.MAX_VALUE;
+    private final SessionSweep sweep;
     private int changesInWindow;
 
     private String replica;
@@ -78,7 +81,6 @@ public final class SyncSession {
     private boolean readPaused;
     private boolean slowClosing;
     private long notifications;
-    private long slowTimer;
     private boolean closed;
     private boolean caughtUp;
     private boolean reading;
@@ -89,27 +91,26 @@ public final class SyncSession {
     private long queuedChars;
     /** Since when text has waited with no write completing: the last completion, or when the queue became non-empty. */
     private long waitingSince;
-    private final ArrayDeque<Future<CommitResult>> pendingAcks = new ArrayDeque<>();
-    private final ArrayDeque<Long> pendingAckBatches = new ArrayDeque<>();
+    // Sized small: most sockets are idle, and an ArrayDeque starts with 16 slots.
+    private final ArrayDeque<Future<CommitResult>> pendingAcks = new ArrayDeque<>(1);
+    private final ArrayDeque<Long> pendingAckBatches = new ArrayDeque<>(1);
     /** The rest of a page read from the store that did not fit in one frame (maxPageBytes), in seq order. */
-    private final ArrayDeque<Sequenced> unsent = new ArrayDeque<>();
+    private final ArrayDeque<Sequenced> unsent = new ArrayDeque<>(1);
     /** The cursor of the page {@link #unsent} came from (covers gaps after its last change). */
     private long unsentPageCursor;
     private long windowStart;
     private int framesInWindow;
-    private long helloTimer;
 
-    public SyncSession(Context ctx, ServerWebSocket ws, String user) {
-        this(ctx, ws, user, Long.MAX_VALUE, () -> { });
-    }
 
     /**
      * @param tokenExpiresAtMillis when the socket's token expires: the socket is closed then
      *                             ({@link CloseCodes#TOKEN_EXPIRED}), so a revoked user cannot keep it open
      * @param released             run once when the socket has closed (frees its slot in the socket limits)
+     * @param sweep                the timer of this event loop's sessions, which checks this one's deadlines
      */
-    public SyncSession(Context ctx, ServerWebSocket ws, String user, long tokenExpiresAtMillis, Runnable released) {
+    public SyncSession(Context ctx, ServerWebSocket ws, String user, long tokenExpiresAtMillis, Runnable released, SessionSweep sweep) {
         this.ctx = ctx;
+        this.sweep = sweep;
         this.ws = ws;
         this.user = user;
         this.tokenExpiresAtMillis = tokenExpiresAtMillis;
@@ -134,37 +135,41 @@ public final class SyncSession {
             updateReadPause();
             pump();
         });
-        // Checked on a timer, not only when there is something to send: a socket that stops
-        // reading must be closed even if the user writes nothing more.
-        slowTimer = ctx.vertx().setPeriodic(Math.max(1, ctx.slowConsumerMillis() / 3), id -> checkSlowConsumer());
-        helloTimer = ctx.vertx().setTimer(HELLO_TIMEOUT_MS, id -> {
-            if (!ready && !closed) {
-                ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
-            }
-        });
-        scheduleExpiry();
+        long now = System.currentTimeMillis();
+        helloDeadline = now + HELLO_TIMEOUT_MS;
+        expiresAt = expiry(now);
+        // Deadlines are checked by the loop's one sweep, not a timer per session; the slow-consumer
+        // check too: a socket that stops reading must be closed even if the user writes nothing more.
+        sweep.add(this);
         ctx.metrics().sessionOpened();
     }
 
     /**
-     * Closes the socket when its token expires. A token accepted within the verifier's leeway
+     * When the socket is closed for its token. A token accepted within the verifier's leeway
      * (already past its exp) gets the rest of that leeway, so it is not closed the moment it opens.
      */
-    private void scheduleExpiry() {
+    private long expiry(long now) {
         if (tokenExpiresAtMillis == Long.MAX_VALUE) {
+            return Long.MAX_VALUE;
+        }
+        return tokenExpiresAtMillis > now ? tokenExpiresAtMillis : tokenExpiresAtMillis + TokenAuth.LEEWAY_SECONDS * 1000L;
+    }
+
+    /** The sweep's check (on this session's loop): hello deadline, token expiry, slow consumer. */
+    void sweep(long now) {
+        if (closed) {
             return;
         }
-        long now = System.currentTimeMillis();
-        long delay = tokenExpiresAtMillis - now;
-        if (delay <= 0) {
-            delay = tokenExpiresAtMillis + TokenAuth.LEEWAY_SECONDS * 1000L - now;
+        if (!ready && now >= helloDeadline) {
+            helloDeadline = Long.MAX_VALUE;
+            ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
         }
-        expiryTimer = ctx.vertx().setTimer(Math.max(1, delay), id -> {
-            if (!closed) {
-                LOG.info("session token expired user={} replica={}", user, replica);
-                ws.close((short) CloseCodes.TOKEN_EXPIRED, "token expired");
-            }
-        });
+        if (now >= expiresAt) {
+            expiresAt = Long.MAX_VALUE;
+            LOG.info("session token expired user={} replica={}", user, replica);
+            ws.close((short) CloseCodes.TOKEN_EXPIRED, "token expired");
+        }
+        checkSlowConsumer();
     }
 
     // ------------------------------------------------------------------ inbound
@@ -243,7 +248,7 @@ public final class SyncSession {
             sendError(ErrorCode.MALFORMED_FRAME, "invalid replica id '" + hello.replica() + "'", null);
             return;
         }
-        ctx.vertx().cancelTimer(helloTimer);
+        helloDeadline = Long.MAX_VALUE;
         replica = hello.replica();
         ready = true;
         ws.pause(); // frames after hello wait until welcome is out, so replies keep protocol order
@@ -419,13 +424,9 @@ public final class SyncSession {
 
     // ------------------------------------------------------------------ outbound: delivery
 
-    /** Runs {@code task} on this session's event loop: now if called there, else queued to it (in call order). */
-    void onLoop(Runnable task) {
-        if (io.vertx.core.Vertx.currentContext() == loop) {
-            task.run();
-        } else {
-            loop.runOnContext(v -> task.run());
-        }
+    /** The event loop this session lives on (the hub delivers to it there). */
+    io.vertx.core.Context loop() {
+        return loop;
     }
 
     /** A commit made on this node for this user. */
@@ -702,9 +703,7 @@ public final class SyncSession {
             return;
         }
         closed = true;
-        ctx.vertx().cancelTimer(helloTimer);
-        ctx.vertx().cancelTimer(slowTimer);
-        ctx.vertx().cancelTimer(expiryTimer);
+        sweep.remove(this);
         released.run();
         ctx.hub().remove(this);
         ctx.metrics().sessionClosed();
