@@ -2,7 +2,6 @@ package dev.cairn.server;
 
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.http.HttpApi;
-import dev.cairn.server.http.UpgradeHeaders;
 import dev.cairn.server.session.SessionSweep;
 import dev.cairn.server.session.SocketSlots;
 import dev.cairn.server.session.SyncSession;
@@ -172,11 +171,8 @@ final class ServerLoop extends VerticleBase {
                         + " open sockets (CAIRN_MAX_SOCKETS); try again later");
                 return;
             }
-            req.toWebSocket().onSuccess(ws -> {
-                        UpgradeHeaders.drop(ws);
-                        new SyncSession(node.sessions(), ws, user, ar.result().expiresAtMillis(),
-                                () -> node.slots().release(user), sweep).start();
-                    })
+            req.toWebSocket().onSuccess(ws -> new SyncSession(node.sessions(), ws, user, ar.result().expiresAtMillis(),
+                            () -> node.slots().release(user), sweep).start())
                     .onFailure(e -> {
                         node.slots().release(user);
                         LOG.debug("upgrade failed: {}", e.toString());
