@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * not drained) is read from the store since {@code sentCursor}. So there is a single path to
  * correctness and a fast path for the common case.
  *
- * <p>Confined to the event loop that accepted its socket: the hub's deliveries hop there, and the committer's answers complete there.
+ * <p>Confined to the event loop that accepted its socket: the hub's deliveries hop there, and
+ * the committer's answers complete there.
  */
 public final class SyncSession {
 
@@ -100,7 +101,6 @@ public final class SyncSession {
     private long unsentPageCursor;
     private long windowStart;
     private int framesInWindow;
-
 
     /**
      * @param tokenExpiresAtMillis when the socket's token expires: the socket is closed then
