@@ -35,6 +35,8 @@ import java.util.function.Consumer;
  *   <li><b>Fan-out</b>: the idle devices are closed; {@code w5-fanout} devices of ONE user connect
  *       and catch up, then one more device of that user pushes one change; time from the push until
  *       every one of them has received it in a {@code changes} frame (p50 and last).</li>
+ *   <li><b>Floor</b> (with {@code --ceilings}, the default): the same idle counts held by a bare
+ *       Vert.x WebSocket server ({@link BareWs}) that accepts sockets and does nothing.</li>
  * </ul>
  */
 final class W5 {
@@ -48,6 +50,9 @@ final class W5 {
         int fan = ctx.args.integer("w5-fanout");
         int runs = ctx.args.integer("runs");
         for (int run = 1; run <= runs; run++) {
+            if (ctx.args.bool("ceilings")) {
+                floor(ctx, idle, run);
+            }
             for (String store : ctx.args.stores()) {
                 try (Site site = Site.start(ctx, store, 1)) {
                     WebSocketClient client = ctx.vertx.createWebSocketClient(new WebSocketClientOptions()
@@ -84,6 +89,51 @@ final class W5 {
                         Ctx.await(client.close());
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * The floor: the same counts of sockets held by a bare Vert.x WebSocket server ({@link BareWs}, own
+     * JVM, default flags like the Cairn server's), connected 50 at a time with the same client and no
+     * messages. KiB per connection as for Cairn.
+     */
+    private static void floor(Ctx ctx, List<Integer> idle, int run) throws Exception {
+        try (ServerProcess bare = ServerProcess.startMain(ctx.benchClasspath(), BareWs.class.getName(), Map.of(),
+                ctx.args.string("server-jvm").isBlank() ? List.of() : List.of(ctx.args.string("server-jvm").trim().split("\\s+")),
+                ctx.work.resolve("logs/bare-" + System.nanoTime() + ".log"))) {
+            WebSocketClient client = ctx.vertx.createWebSocketClient(new WebSocketClientOptions()
+                    .setMaxConnections(1_000_000).setConnectTimeout(60_000));
+            List<WebSocket> open = new ArrayList<>();
+            try {
+                Thread.sleep(2000);
+                long empty = bare.rssKiB();
+                for (int count : idle) {
+                    long c0 = System.nanoTime();
+                    while (open.size() < count) {
+                        List<Future<WebSocket>> wave = new ArrayList<>();
+                        for (int i = open.size(); i < Math.min(count, open.size() + 50); i++) {
+                            wave.add(client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(bare.port()).setURI("/sync")));
+                        }
+                        open.addAll(Ctx.await(Future.all(wave)).list());
+                    }
+                    double connectSeconds = (System.nanoTime() - c0) / 1e9;
+                    Thread.sleep(5000);
+                    long rss = bare.rssKiB();
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("connections", count);
+                    m.put("server RSS empty MiB", empty / 1024.0);
+                    m.put("server RSS MiB", rss / 1024.0);
+                    m.put("KiB per connection", (rss - empty) / (double) count);
+                    m.put("connect s", connectSeconds);
+                    Ctx.log("W5 floor (bare Vert.x) %,d idle: %.1f KiB per connection", count, (rss - empty) / (double) count);
+                    ctx.report.add("W5 idle connections", "floor: bare Vert.x WebSocket server, " + count + " sockets", run, m);
+                }
+            } finally {
+                for (WebSocket ws : open) {
+                    ws.close();
+                }
+                Ctx.await(client.close());
             }
         }
     }

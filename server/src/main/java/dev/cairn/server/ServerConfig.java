@@ -22,6 +22,7 @@ import java.util.UUID;
  * @param outbound       the node's bounds on text queued to sockets
  * @param userData       per-user quota and how long map history is kept
  * @param transfer       limits of export and import over HTTP
+ * @param eventLoops     event loops that serve sockets and HTTP (one server instance each; default: the cores)
  */
 public record ServerConfig(
         String host,
@@ -44,7 +45,8 @@ public record ServerConfig(
         long slowConsumerMillis,
         Outbound outbound,
         UserData userData,
-        Transfer transfer) {
+        Transfer transfer,
+        int eventLoops) {
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -61,6 +63,7 @@ public record ServerConfig(
         positive(maxBatch, "CAIRN_MAX_BATCH", false);
         positive(maxFramesPerSecond, "CAIRN_MAX_FRAMES_PER_SECOND", false);
         positive(pageSize, "CAIRN_PAGE_SIZE", false);
+        positive(eventLoops, "CAIRN_EVENT_LOOPS", false);
         positive(maxPendingWriteBytes, "CAIRN_MAX_PENDING_WRITE_BYTES", false);
         if (slowConsumerMillis <= 0) {
             throw new IllegalArgumentException("CAIRN_SLOW_CONSUMER_MS must be > 0, got " + slowConsumerMillis);
@@ -249,7 +252,8 @@ public record ServerConfig(
                 new UserData(
                         longValue(env, "CAIRN_USER_QUOTA_BYTES", 100L << 20),
                         longValue(env, "CAIRN_HISTORY_MS", 7L * 24 * 3600 * 1000)),
-                new Transfer(longValue(env, "CAIRN_MAX_IMPORT_BYTES", Transfer.DEFAULT_MAX_IMPORT_BYTES)));
+                new Transfer(longValue(env, "CAIRN_MAX_IMPORT_BYTES", Transfer.DEFAULT_MAX_IMPORT_BYTES)),
+                integer(env, "CAIRN_EVENT_LOOPS", Runtime.getRuntime().availableProcessors()));
     }
 
     private static Tls tls(Map<String, String> env) {
@@ -289,55 +293,61 @@ public record ServerConfig(
 
     public ServerConfig withPort(int value) {
         return new ServerConfig(host, value, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer, eventLoops);
     }
 
     public ServerConfig withDatabaseUrl(String value) {
         return new ServerConfig(host, port, value, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer, eventLoops);
     }
 
     public ServerConfig withDataDir(Path value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, value, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer, eventLoops);
     }
 
     public ServerConfig withJwtSecret(String value, boolean devTokensOn) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, value, devTokensOn, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer, eventLoops);
     }
 
     public ServerConfig withLimits(int frameBytes, int batch, int framesPerSecond, int page) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, frameBytes, batch,
-                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
+                maxAheadMillis, framesPerSecond, page, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer, eventLoops);
     }
 
     public ServerConfig withSecurity(Security value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, value, slowConsumerMillis, outbound, userData, transfer);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, value, slowConsumerMillis, outbound, userData, transfer, eventLoops);
     }
 
     public ServerConfig withNodeId(String value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
-                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer);
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, value, extraSections, webRoot, security, slowConsumerMillis, outbound, userData, transfer, eventLoops);
     }
 
     public ServerConfig withOutbound(Outbound value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
                 maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis,
-                value, userData, transfer);
+                value, userData, transfer, eventLoops);
     }
 
     public ServerConfig withUserData(UserData value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
                 maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis,
-                outbound, value, transfer);
+                outbound, value, transfer, eventLoops);
+    }
+
+    public ServerConfig withEventLoops(int value) {
+        return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
+                maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis,
+                outbound, userData, transfer, value);
     }
 
     public ServerConfig withTransfer(Transfer value) {
         return new ServerConfig(host, port, databaseUrl, dbPoolSize, dataDir, jwtSecret, devTokens, maxFrameBytes, maxBatch,
                 maxAheadMillis, maxFramesPerSecond, pageSize, maxPendingWriteBytes, nodeId, extraSections, webRoot, security, slowConsumerMillis,
-                outbound, userData, value);
+                outbound, userData, value, eventLoops);
     }
 
     private static Map<String, SectionKind> sections(String spec) {

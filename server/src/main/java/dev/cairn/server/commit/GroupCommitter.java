@@ -4,8 +4,11 @@ import dev.cairn.server.store.QuotaExceededException;
 import dev.cairn.server.store.ServerStore;
 import dev.cairn.server.store.ServerStore.CommitResult;
 import dev.cairn.server.store.ServerStore.UserBatch;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +26,10 @@ import java.util.function.LongConsumer;
  * each batch is committed on its own, and after a {@link QuotaExceededException} the other users'
  * batches go again together and only the refused user's batches fail (or go one by one).
  *
- * <p>Not thread-safe: call it from the server verticle's event loop only.
+ * <p>Its state is confined to one Vert.x context, its <em>home</em>: with a home given, {@link #submit}
+ * may be called from any event loop; the batch hops to the home context (so one committer per node
+ * groups the batches of every event loop into the same transactions) and the returned future
+ * completes back on the caller's context. Without a home, call it from one event loop only.
  */
 public final class GroupCommitter {
 
@@ -37,6 +43,8 @@ public final class GroupCommitter {
     private final int maxChangesPerCommit;
     private final Consumer<CommitResult> committed;
     private final LongConsumer commitNanos;
+    /** The context all state is confined to (null: the caller's, which must then be a single event loop). */
+    private final Context home;
     private final ArrayDeque<Entry> queue = new ArrayDeque<>();
     private int inFlight;
 
@@ -56,6 +64,16 @@ public final class GroupCommitter {
      */
     public GroupCommitter(ServerStore store, long quotaBytes, long historyMillis, int maxInFlight, int maxChangesPerCommit,
                           Consumer<CommitResult> committed, LongConsumer commitNanos) {
+        this(store, quotaBytes, historyMillis, maxInFlight, maxChangesPerCommit, committed, commitNanos, null);
+    }
+
+    /**
+     * @param home the context every transaction is started and finished on ({@code committed} is
+     *             told there); {@link #submit} may then be called from any event loop
+     */
+    public GroupCommitter(ServerStore store, long quotaBytes, long historyMillis, int maxInFlight, int maxChangesPerCommit,
+                          Consumer<CommitResult> committed, LongConsumer commitNanos, Context home) {
+        this.home = home;
         this.store = store;
         this.quotaBytes = quotaBytes;
         this.historyMillis = historyMillis;
@@ -67,10 +85,21 @@ public final class GroupCommitter {
 
     /** Queues a batch; the future completes when it is durable, with its user's commit result. */
     public Future<CommitResult> submit(UserBatch batch) {
-        Promise<CommitResult> promise = Promise.promise();
-        queue.add(new Entry(batch, promise));
-        drain();
+        Context caller = Vertx.currentContext();
+        if (home == null || caller == home) {
+            Promise<CommitResult> promise = Promise.promise();
+            enqueue(new Entry(batch, promise));
+            return promise.future();
+        }
+        // A promise of the caller's context: completed on the home context, its listeners run on the caller's.
+        Promise<CommitResult> promise = caller instanceof ContextInternal c ? c.promise() : Promise.promise();
+        home.runOnContext(v -> enqueue(new Entry(batch, promise)));
         return promise.future();
+    }
+
+    private void enqueue(Entry entry) {
+        queue.add(entry);
+        drain();
     }
 
     private ServerStore.Limits limits() {

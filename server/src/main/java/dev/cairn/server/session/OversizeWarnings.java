@@ -13,7 +13,7 @@ import org.slf4j.LoggerFactory;
  * at most. The {@value #THRESHOLD}th close of one user's sockets within {@value #WINDOW_MILLIS} ms
  * logs a WARNING naming the user and the frame size; further ones at most once a minute per user.
  *
- * <p>Event-loop confined like the Hub that holds it (one per server).
+ * <p>Thread-safe (synchronized): sockets close on every event loop; a 1009 close is rare.
  */
 public final class OversizeWarnings {
 
@@ -31,7 +31,7 @@ public final class OversizeWarnings {
      * Records one 1009 close of {@code user}'s socket at {@code nowMillis}; {@code frameBytes} is the
      * size seen (-1 if the transport did not say). Returns true if it logged a warning.
      */
-    public boolean closed(String user, long frameBytes, long maxFrameBytes, long nowMillis) {
+    public synchronized boolean closed(String user, long frameBytes, long maxFrameBytes, long nowMillis) {
         if (closes.size() >= MAX_USERS && !closes.containsKey(user)) {
             prune(nowMillis);
         }

@@ -6,7 +6,8 @@ import java.util.Map;
 /**
  * Counts the open sockets of this node, per user and in all, so one user (or a flood) cannot
  * exhaust the server's memory and file descriptors. A slot is taken before the upgrade and given
- * back when the socket closes or the upgrade fails. Event-loop confined.
+ * back when the socket closes or the upgrade fails. Thread-safe (synchronized): sockets open and
+ * close on every event loop, and each call is a few map operations.
  */
 public final class SocketSlots {
 
@@ -23,7 +24,7 @@ public final class SocketSlots {
         this.total = total;
     }
 
-    public Result acquire(String user) {
+    public synchronized Result acquire(String user) {
         if (open >= total) {
             return Result.SERVER_FULL;
         }
@@ -36,7 +37,7 @@ public final class SocketSlots {
         return Result.OK;
     }
 
-    public void release(String user) {
+    public synchronized void release(String user) {
         Integer mine = byUser.get(user);
         if (mine == null) {
             return;
@@ -49,7 +50,7 @@ public final class SocketSlots {
         open--;
     }
 
-    public int open() {
+    public synchronized int open() {
         return open;
     }
 

@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * not drained) is read from the store since {@code sentCursor}. So there is a single path to
  * correctness and a fast path for the common case.
  *
- * <p>Event-loop confined, like everything the server verticle owns.
+ * <p>Confined to the event loop that accepted its socket: the hub's deliveries hop there, and
+ * the committer's answers complete there.
  */
 public final class SyncSession {
 
@@ -68,7 +69,13 @@ public final class SyncSession {
     private final String user;
     private final long tokenExpiresAtMillis;
     private final Runnable released;
-    private long expiryTimer = -1;
+    /** The event loop this session lives on: every call into it runs there (the hub hops to it). */
+    private io.vertx.core.Context loop;
+    /** When the sweep closes the socket for its token (Long.MAX_VALUE: never, or done). */
+    private long expiresAt = Long.MAX_VALUE;
+    /** When the sweep closes a socket that sent no hello (Long.MAX_VALUE: hello came, or done). */
+    private long helloDeadline = Long.MAX_VALUE;
+    private final SessionSweep sweep;
     private int changesInWindow;
 
     private String replica;
@@ -79,7 +86,6 @@ public final class SyncSession {
     private boolean readPaused;
     private boolean slowClosing;
     private long notifications;
-    private long slowTimer;
     private boolean closed;
     private boolean caughtUp;
     private boolean reading;
@@ -90,27 +96,25 @@ public final class SyncSession {
     private long queuedChars;
     /** Since when text has waited with no write completing: the last completion, or when the queue became non-empty. */
     private long waitingSince;
-    private final ArrayDeque<Future<CommitResult>> pendingAcks = new ArrayDeque<>();
-    private final ArrayDeque<Long> pendingAckBatches = new ArrayDeque<>();
+    // Sized small: most sockets are idle, and an ArrayDeque starts with 16 slots.
+    private final ArrayDeque<Future<CommitResult>> pendingAcks = new ArrayDeque<>(1);
+    private final ArrayDeque<Long> pendingAckBatches = new ArrayDeque<>(1);
     /** The rest of a page read from the store that did not fit in one frame (maxPageBytes), in seq order. */
-    private final ArrayDeque<Sequenced> unsent = new ArrayDeque<>();
+    private final ArrayDeque<Sequenced> unsent = new ArrayDeque<>(1);
     /** The cursor of the page {@link #unsent} came from (covers gaps after its last change). */
     private long unsentPageCursor;
     private long windowStart;
     private int framesInWindow;
-    private long helloTimer;
-
-    public SyncSession(Context ctx, ServerWebSocket ws, String user) {
-        this(ctx, ws, user, Long.MAX_VALUE, () -> { });
-    }
 
     /**
      * @param tokenExpiresAtMillis when the socket's token expires: the socket is closed then
      *                             ({@link CloseCodes#TOKEN_EXPIRED}), so a revoked user cannot keep it open
      * @param released             run once when the socket has closed (frees its slot in the socket limits)
+     * @param sweep                the timer of this event loop's sessions, which checks this one's deadlines
      */
-    public SyncSession(Context ctx, ServerWebSocket ws, String user, long tokenExpiresAtMillis, Runnable released) {
+    public SyncSession(Context ctx, ServerWebSocket ws, String user, long tokenExpiresAtMillis, Runnable released, SessionSweep sweep) {
         this.ctx = ctx;
+        this.sweep = sweep;
         this.ws = ws;
         this.user = user;
         this.tokenExpiresAtMillis = tokenExpiresAtMillis;
@@ -123,6 +127,7 @@ public final class SyncSession {
 
     /** Wires the socket's handlers. */
     public void start() {
+        loop = ctx.vertx().getOrCreateContext();
         ws.setWriteQueueMaxSize(ctx.maxPendingWriteBytes());
         // Messages are put together here, not by textMessageHandler: Vert.x decodes them
         // leniently (invalid UTF-8 becomes U+FFFD and would be stored), RFC 6455 says close 1007.
@@ -134,37 +139,41 @@ public final class SyncSession {
             updateReadPause();
             pump();
         });
-        // Checked on a timer, not only when there is something to send: a socket that stops
-        // reading must be closed even if the user writes nothing more.
-        slowTimer = ctx.vertx().setPeriodic(Math.max(1, ctx.slowConsumerMillis() / 3), id -> checkSlowConsumer());
-        helloTimer = ctx.vertx().setTimer(HELLO_TIMEOUT_MS, id -> {
-            if (!ready && !closed) {
-                ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
-            }
-        });
-        scheduleExpiry();
+        long now = System.currentTimeMillis();
+        helloDeadline = now + HELLO_TIMEOUT_MS;
+        expiresAt = expiry(now);
+        // Deadlines are checked by the loop's one sweep, not a timer per session; the slow-consumer
+        // check too: a socket that stops reading must be closed even if the user writes nothing more.
+        sweep.add(this);
         ctx.metrics().sessionOpened();
     }
 
     /**
-     * Closes the socket when its token expires. A token accepted within the verifier's leeway
+     * When the socket is closed for its token. A token accepted within the verifier's leeway
      * (already past its exp) gets the rest of that leeway, so it is not closed the moment it opens.
      */
-    private void scheduleExpiry() {
+    private long expiry(long now) {
         if (tokenExpiresAtMillis == Long.MAX_VALUE) {
+            return Long.MAX_VALUE;
+        }
+        return tokenExpiresAtMillis > now ? tokenExpiresAtMillis : tokenExpiresAtMillis + TokenAuth.LEEWAY_SECONDS * 1000L;
+    }
+
+    /** The sweep's check (on this session's loop): hello deadline, token expiry, slow consumer. */
+    void sweep(long now) {
+        if (closed) {
             return;
         }
-        long now = System.currentTimeMillis();
-        long delay = tokenExpiresAtMillis - now;
-        if (delay <= 0) {
-            delay = tokenExpiresAtMillis + TokenAuth.LEEWAY_SECONDS * 1000L - now;
+        if (!ready && now >= helloDeadline) {
+            helloDeadline = Long.MAX_VALUE;
+            ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
         }
-        expiryTimer = ctx.vertx().setTimer(Math.max(1, delay), id -> {
-            if (!closed) {
-                LOG.info("session token expired user={} replica={}", user, replica);
-                ws.close((short) CloseCodes.TOKEN_EXPIRED, "token expired");
-            }
-        });
+        if (now >= expiresAt) {
+            expiresAt = Long.MAX_VALUE;
+            LOG.info("session token expired user={} replica={}", user, replica);
+            ws.close((short) CloseCodes.TOKEN_EXPIRED, "token expired");
+        }
+        checkSlowConsumer();
     }
 
     // ------------------------------------------------------------------ inbound
@@ -288,7 +297,7 @@ public final class SyncSession {
             sendError(ErrorCode.MALFORMED_FRAME, "invalid replica id '" + hello.replica() + "'", null);
             return;
         }
-        ctx.vertx().cancelTimer(helloTimer);
+        helloDeadline = Long.MAX_VALUE;
         replica = hello.replica();
         protocol = chosen;
         ready = true;
@@ -465,11 +474,17 @@ public final class SyncSession {
 
     // ------------------------------------------------------------------ outbound: delivery
 
+    /** The event loop this session lives on (the hub delivers to it there). */
+    io.vertx.core.Context loop() {
+        return loop;
+    }
+
     /** A commit made on this node for this user. */
-    void onCommitted(CommitResult result) {
+    void onCommitted(CommittedFrame committed) {
         if (closed) {
             return;
         }
+        CommitResult result = committed.result();
         knownHead = Math.max(knownHead, result.head());
         notifications++;
         if (!welcomed) {
@@ -477,7 +492,8 @@ public final class SyncSession {
         }
         if (!reading && caughtUp && sentCursor == result.previousHead() && !ws.writeQueueFull()) {
             if (!result.applied().isEmpty()) {
-                send(changesFrame(result.applied(), result.head()));
+                boolean page = protocol >= Frame.PROTOCOL_V2;
+                sendShared(page ? committed.page() : committed.encoded(), page);
             }
             sentCursor = result.head();
             return;
@@ -600,11 +616,7 @@ public final class SyncSession {
     }
 
     private static Frame.Changes changesFrame(List<Sequenced> changes, long cursor) {
-        List<Frame.SeqChange> out = new ArrayList<>(changes.size());
-        for (Sequenced s : changes) {
-            out.add(new Frame.SeqChange(s.seq(), s.change()));
-        }
-        return new Frame.Changes(out, cursor);
+        return CommittedFrame.frame(changes, cursor);
     }
 
     // ------------------------------------------------------------------ plumbing
@@ -613,24 +625,44 @@ public final class SyncSession {
         if (closed) {
             return;
         }
-        int chars;
-        Future<Void> written;
         if (protocol >= Frame.PROTOCOL_V2 && PageCodec.carries(frame)) {
             byte[] page = PageCodec.encode(frame); // a binary page (PROTOCOL.md 7); counted in bytes
-            chars = page.length;
-            written = ws.writeBinaryMessage(io.vertx.core.buffer.Buffer.buffer(page));
+            written(page.length, ws.writeBinaryMessage(io.vertx.core.buffer.Buffer.buffer(page)));
         } else {
             String text = FrameCodec.encode(frame);
-            chars = text.length();
-            written = ws.writeTextMessage(text);
+            written(text.length(), ws.writeTextMessage(text));
         }
+    }
+
+    /**
+     * Sends a commit's frame encoded once for all sessions of its protocol version (a text frame,
+     * or a binary page in protocol 2): its bytes go out without being encoded or copied again (a
+     * frame over the WebSocket frame limit, which Vert.x would split, goes as a whole message).
+     */
+    private void sendShared(CommittedFrame.Encoded frame, boolean page) {
+        if (closed) {
+            return;
+        }
+        if (frame.bytes().readableBytes() > ctx.maxFrameBytes()) {
+            byte[] bytes = new byte[frame.bytes().readableBytes()];
+            frame.forOneWrite().readBytes(bytes);
+            io.vertx.core.buffer.Buffer whole = io.vertx.core.buffer.Buffer.buffer(bytes);
+            written(frame.chars(), page ? ws.writeBinaryMessage(whole) : ws.writeTextMessage(whole.toString(java.nio.charset.StandardCharsets.UTF_8)));
+            return;
+        }
+        written(frame.chars(), ws.writeFrame(new io.vertx.core.http.impl.ws.WebSocketFrameImpl(
+                page ? io.vertx.core.http.WebSocketFrameType.BINARY : io.vertx.core.http.WebSocketFrameType.TEXT, frame.forOneWrite(), true)));
+    }
+
+    /** Accounts a frame of {@code chars} (bytes, for a page) handed to the socket until {@code write} completes. */
+    private void written(int chars, Future<Void> write) {
         ctx.outbound().queued(chars);
         if (queuedChars == 0) {
             waitingSince = System.currentTimeMillis();
         }
         queuedChars += chars;
         // completes when written to the network, fails when the socket closes first: both free it
-        written.onComplete(ar -> {
+        write.onComplete(ar -> {
             ctx.outbound().written(chars);
             queuedChars -= chars;
             waitingSince = System.currentTimeMillis();
@@ -730,9 +762,7 @@ public final class SyncSession {
             return;
         }
         closed = true;
-        ctx.vertx().cancelTimer(helloTimer);
-        ctx.vertx().cancelTimer(slowTimer);
-        ctx.vertx().cancelTimer(expiryTimer);
+        sweep.remove(this);
         released.run();
         ctx.hub().remove(this);
         ctx.metrics().sessionClosed();

@@ -577,7 +577,11 @@ public final class JournalServerStore implements ServerStore {
         }
         Future<T> done;
         try {
-            done = w.executeBlocking(work, true);
+            // Not ordered: Vert.x orders per calling context, with one queue per context that runs until
+            // it is empty, so the reads of busy event loops could hold a commit from the committer's
+            // context back for seconds (SlowConsumersIT). The pool's one thread runs every task in
+            // submission order anyway.
+            done = w.executeBlocking(work, false);
         } catch (RejectedExecutionException e) {   // closed concurrently
             return Future.failedFuture(new StoreUnavailableException("journal server store " + file + " is closed", e));
         }

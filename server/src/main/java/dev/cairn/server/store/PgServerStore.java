@@ -34,8 +34,9 @@ import java.util.TreeMap;
  *   <li>map section clears, log watermarks, log appends and map puts are each one multi-row {@code unnest} upsert whose
  *       {@code WHERE} is the CRDT merge rule, {@code RETURNING} the seqs of the rows it changed.
  *       Seqs are computed in SQL from the reserved head, so none of these statements waits for
- *       an earlier answer: every statement of the whole group commit is pipelined on the
- *       connection and the commit costs about one round trip plus BEGIN/COMMIT;</li>
+ *       an earlier answer: every statement of the whole group commit, with BEGIN before and
+ *       COMMIT after, is pipelined on the connection, so a commit costs one round trip (a failed
+ *       statement aborts the transaction and the pipelined COMMIT then rolls it back);</li>
  *   <li>each of those statements also adds its net change of the user's bytes to {@code user_usage}
  *       (reading the rows it replaces in a CTE, which sees the table as before the statement), and
  *       the map upsert moves the entries it replaces to {@code map_history}; a last statement,
@@ -53,8 +54,22 @@ public final class PgServerStore implements ServerStore {
     static final int PIPELINING_LIMIT = 256;
 
     private static final String HEAD = "SELECT seq FROM user_heads WHERE user_id = $1";
-    /** Gives back the unused tail of a reservation ($2 = the last seq the commit used). */
-    private static final String LOWER_HEAD = "UPDATE user_heads SET seq = $2 WHERE user_id = $1";
+    /**
+     * Gives back the unused tail of a reservation ($2 = the merged count): the head becomes the
+     * highest seq this commit wrote (the reserved range is the user's alone while its row is
+     * locked, so any row with a seq above the previous head is this commit's), or the previous head
+     * if it wrote none. Computed here, not from the answers, so it needs no round trip of its own.
+     */
+    private static final String RELEASE_UNUSED = """
+            WITH h AS (SELECT seq - $2 AS prev, seq AS reserved FROM user_heads WHERE user_id = $1),
+            used AS (
+                SELECT greatest(h.prev,
+                    (SELECT max(seq) FROM map_entries WHERE user_id = $1 AND seq > h.prev),
+                    (SELECT max(seq) FROM log_entries WHERE user_id = $1 AND seq > h.prev),
+                    (SELECT max(seq) FROM log_watermarks WHERE user_id = $1 AND seq > h.prev),
+                    (SELECT max(seq) FROM map_watermarks WHERE user_id = $1 AND seq > h.prev)) AS seq, h.reserved
+                FROM h)
+            UPDATE user_heads u SET seq = used.seq FROM used WHERE u.user_id = $1 AND used.seq <> used.reserved""";
 
     private static final String RESERVE = """
             INSERT INTO user_heads (user_id, seq) VALUES ($1, $2)
@@ -313,11 +328,20 @@ public final class PgServerStore implements ServerStore {
         if (writes.isEmpty()) {
             return Future.succeededFuture(Map.of());
         }
-        return pool.withTransaction(conn -> {
+        return pool.withConnection(conn -> {
+            // One round trip: BEGIN, every statement and COMMIT go out together (pipelining). Not
+            // withTransaction, which waits for BEGIN's answer before sending anything and for the
+            // answers before sending COMMIT: two more round trips per commit (W1, BENCHMARKS.md).
             List<Future<?>> pending = new ArrayList<>();
+            // Generic plans for this transaction only: PostgreSQL otherwise re-plans the commit's upserts on every
+            // execution (custom plans), 0.26-0.42 ms for the map upsert alone; reads keep custom plans (BENCHMARKS.md).
+            pending.add(conn.query("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan").execute());
             for (UserWrite write : writes) {
                 write.send(conn, pending, limits);
             }
+            // After a failed statement the transaction is aborted and COMMIT rolls it back (PostgreSQL
+            // answers ROLLBACK), so nothing of a failed commit stays; the failure is reported below.
+            pending.add(conn.query("COMMIT").execute());
             // join, not all: wait for every answer, so a refused quota is found whichever failed first
             // (the statements after it fail as "transaction aborted").
             return Future.join(pending).recover(e -> {
@@ -328,17 +352,6 @@ public final class PgServerStore implements ServerStore {
                     }
                 }
                 return Future.failedFuture(e);
-            }).compose(all -> {
-                // PROTOCOL.md 1.3: a change that alters nothing takes no seq. The range reserved up front
-                // gives back its unused tail, so re-pushed or outdated changes do not move the head.
-                List<Future<?>> lowered = new ArrayList<>();
-                for (UserWrite write : writes) {
-                    Future<?> f = write.releaseUnused(conn);
-                    if (f != null) {
-                        lowered.add(f);
-                    }
-                }
-                return lowered.isEmpty() ? Future.succeededFuture(all) : Future.all(lowered).map(all);
             }).map(all -> {
                 Map<String, CommitResult> results = new LinkedHashMap<>();
                 for (UserWrite write : writes) {
@@ -449,6 +462,9 @@ public final class PgServerStore implements ServerStore {
             pending.addAll(data);
             // After the user's data statements (same connection, so in order): settle the usage they changed.
             pending.add(conn.preparedQuery(SETTLE).execute(Tuple.of(user, limits.quotaBytes())));
+            // PROTOCOL.md 1.3: a change that alters nothing takes no seq. The range reserved up front
+            // gives back its unused tail, so re-pushed or outdated changes do not move the head.
+            pending.add(conn.preparedQuery(RELEASE_UNUSED).execute(Tuple.of(user, n)));
         }
 
         /** The highest seq this write used, or the previous head if it altered nothing. */
@@ -461,16 +477,6 @@ public final class PgServerStore implements ServerStore {
                 }
             }
             return used;
-        }
-
-        /** Lowers the user's head to the last seq actually used (same transaction, the row is still locked); null if all were used. */
-        Future<?> releaseUnused(SqlConnection conn) {
-            if (changes.isEmpty()) {
-                return null;
-            }
-            long reserved = firstLong(head.result());
-            long used = usedHead();
-            return used == reserved ? null : conn.preparedQuery(LOWER_HEAD).execute(Tuple.of(user, used));
         }
 
         CommitResult result() {

@@ -1,0 +1,213 @@
+package dev.cairn.server;
+
+import dev.cairn.server.auth.TokenAuth;
+import dev.cairn.server.http.HttpApi;
+import dev.cairn.server.session.SessionSweep;
+import dev.cairn.server.session.SocketSlots;
+import dev.cairn.server.session.SyncSession;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.KeyStoreOptions;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.StaticHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One event loop's share of the server: an HTTP server on the node's port (Vert.x spreads the
+ * accepted connections over every loop's server), the WebSocket upgrade, the HTTP API and the
+ * static pages. Everything here runs on this verticle's event loop; what the loops share (store,
+ * committer, hub, limits) is in {@link SyncServer.Node} and safe to call from any of them.
+ */
+final class ServerLoop extends VerticleBase {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ServerLoop.class);
+
+    private final SyncServer.Node node;
+    private final int port;
+    private TokenAuth auth;
+    /** The deadlines of this loop's sessions, checked by one timer. */
+    private SessionSweep sweep;
+    private HttpServer http;
+
+    /** @param port the port to listen on: the node's, or a negative key that makes Vert.x share one random port */
+    ServerLoop(SyncServer.Node node, int port) {
+        this.node = node;
+        this.port = port;
+    }
+
+    /** The port this loop listens on (after start). */
+    int actualPort() {
+        return http.actualPort();
+    }
+
+    @Override
+    public Future<?> start() {
+        ServerConfig config = node.config();
+        // Its own verifier per loop: the JWT provider's MAC is not shared between threads.
+        auth = new TokenAuth(vertx, node.secret());
+        sweep = new SessionSweep(vertx, SessionSweep.periodFor(config.slowConsumerMillis()));
+        Router router = Router.router(vertx);
+        ServerConfig.UserData userData = config.userData();
+        new HttpApi(vertx, node.store(), node.committer(), node.sections(), node.clock(), auth, config.devTokens(), node.metrics(),
+                config.maxFrameBytes(), config.pageSize(), config.transfer().maxImportBytes(), userData.quotaBytes(),
+                userData.historyMillis(), node.fanout()::listening).mount(router);
+        StaticHandler web = config.webRoot() != null
+                ? StaticHandler.create(io.vertx.ext.web.handler.FileSystemAccess.ROOT, config.webRoot().toAbsolutePath().toString())
+                : StaticHandler.create("web");
+        router.route("/*").handler(web.setCachingEnabled(false).setIndexPage("index.html"));
+
+        HttpServerOptions options = new HttpServerOptions()
+                .setHost(config.host())
+                .setPort(port)
+                .setMaxWebSocketFrameSize(config.maxFrameBytes())
+                .setMaxWebSocketMessageSize(config.maxFrameBytes())
+                .setIdleTimeout(120)
+                // Every request and response is handled on its connection's event loop (ResponseOutput hops
+                // back there), so Vert.x may skip the cross-thread write queue it otherwise gives every HTTP
+                // connection: a 1,024-slot queue chunk, about 4.7 KB per connection, kept for the life of
+                // each upgraded WebSocket (W5 heap histogram, BENCHMARKS.md).
+                .setStrictThreadMode(true)
+                .setTcpNoDelay(true);
+        tls(options);
+        http = vertx.createHttpServer(options).requestHandler(req -> {
+            node.headers().apply(req);
+            if (!node.origins().allows(req, "/sync")) {
+                refuse(req, 403, "forbidden-origin", "requests from origin " + req.getHeader("Origin")
+                        + " are not allowed (same origin only; see CAIRN_ALLOWED_ORIGINS)");
+            } else if (cors(req)) {
+                return; // a preflight, answered
+            } else if ("/sync".equals(req.path())) {
+                upgrade(req);
+            } else {
+                router.handle(req);
+            }
+        });
+        return http.listen();
+    }
+
+    /** Serves https and wss when a certificate is configured (PEM files or a PKCS#12 keystore). */
+    private void tls(HttpServerOptions options) {
+        ServerConfig.Tls tls = node.config().security().tls();
+        if (tls == null) {
+            return;
+        }
+        options.setSsl(true);
+        if (tls.keystore() != null) {
+            options.setKeyCertOptions(new KeyStoreOptions().setType("PKCS12").setPath(tls.keystore().toString())
+                    .setPassword(tls.keystorePassword()));
+        } else {
+            options.setKeyCertOptions(new PemKeyCertOptions().setCertPath(tls.cert().toString()).setKeyPath(tls.key().toString()));
+        }
+    }
+
+    /**
+     * CORS for the origins listed in CAIRN_ALLOWED_ORIGINS (a page served elsewhere calling the
+     * API): answers their preflight and marks their answers readable. True if the request was a
+     * preflight and is answered.
+     */
+    private boolean cors(HttpServerRequest req) {
+        String origin = req.getHeader("Origin");
+        if (!node.origins().crossOriginAllowed(req)) {
+            return false;
+        }
+        req.response().putHeader("Access-Control-Allow-Origin", origin).putHeader("Vary", "Origin")
+                // not CORS-safelisted: without this a cross-origin app cannot read them
+                .putHeader("Access-Control-Expose-Headers", "x-cairn-export-entries, Retry-After");
+        if (req.method() == HttpMethod.OPTIONS && req.getHeader("Access-Control-Request-Method") != null) {
+            req.response().setStatusCode(204)
+                    .putHeader("Access-Control-Allow-Methods", "GET, POST, DELETE")
+                    .putHeader("Access-Control-Allow-Headers", "Authorization, Content-Type")
+                    .putHeader("Access-Control-Max-Age", "600")
+                    .end();
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Authenticates before the upgrade completes: a bad token gets 401 and no socket, a user at
+     * their socket limit 429, a full server 503. The socket is closed when its token expires.
+     */
+    private void upgrade(HttpServerRequest req) {
+        String token = TokenAuth.bearer(req.getHeader("Authorization"));
+        if (token == null) {
+            token = req.getParam("access_token");
+        }
+        req.pause();
+        auth.verify(token).onComplete(ar -> {
+            if (ar.failed()) {
+                req.resume();
+                req.response().putHeader("WWW-Authenticate", "Bearer");
+                refuse(req, 401, "unauthorized", ar.cause().getMessage());
+                return;
+            }
+            if (!isWebSocketUpgrade(req)) {
+                // Vert.x would answer this itself, in plain text: PROTOCOL.md 2 promises the API's error shape.
+                req.resume();
+                refuse(req, 400, "bad-request", "/sync expects a WebSocket upgrade (GET with Upgrade: websocket, "
+                        + "Connection: Upgrade, Sec-WebSocket-Key and Sec-WebSocket-Version: 13)");
+                return;
+            }
+            String user = ar.result().user();
+            SocketSlots.Result slot = node.slots().acquire(user);
+            if (slot != SocketSlots.Result.OK) {
+                req.resume();
+            }
+            if (slot == SocketSlots.Result.USER_FULL) {
+                LOG.info("socket refused user={}: {} sockets open, the limit per user", user, node.slots().perUser());
+                refuse(req, 429, "too-many-sockets", "this user already has " + node.slots().perUser()
+                        + " sockets open on this server (CAIRN_MAX_SOCKETS_PER_USER); close one first");
+                return;
+            }
+            if (slot == SocketSlots.Result.SERVER_FULL) {
+                LOG.warn("socket refused user={}: the server has {} sockets open, its limit", user, node.slots().total());
+                req.response().putHeader("Retry-After", "10");
+                refuse(req, 503, "server-full", "the server has reached its limit of " + node.slots().total()
+                        + " open sockets (CAIRN_MAX_SOCKETS); try again later");
+                return;
+            }
+            req.toWebSocket().onSuccess(ws -> new SyncSession(node.sessions(), ws, user, ar.result().expiresAtMillis(),
+                            () -> node.slots().release(user), sweep).start())
+                    .onFailure(e -> {
+                        node.slots().release(user);
+                        LOG.debug("upgrade failed: {}", e.toString());
+                        // e.g. a plain GET /sync: without an answer the request would hang until the idle timeout
+                        if (!req.response().ended() && !req.response().headWritten()) {
+                            refuse(req, 400, "bad-request", "/sync expects a WebSocket upgrade");
+                        }
+                    });
+        });
+    }
+
+    /** A request Vert.x can upgrade (RFC 6455 4.2.1); anything else is answered 400 here. */
+    private static boolean isWebSocketUpgrade(HttpServerRequest req) {
+        String upgrade = req.getHeader("Upgrade");
+        String connection = req.getHeader("Connection");
+        return req.method() == HttpMethod.GET && req.version() == io.vertx.core.http.HttpVersion.HTTP_1_1
+                && upgrade != null && upgrade.trim().equalsIgnoreCase("websocket")
+                && connection != null && connection.toLowerCase(java.util.Locale.ROOT).contains("upgrade")
+                && req.getHeader("Sec-WebSocket-Key") != null
+                && "13".equals(req.getHeader("Sec-WebSocket-Version"));
+    }
+
+    /** An error answer before (instead of) an upgrade, in the HTTP API's error shape. */
+    private static void refuse(HttpServerRequest req, int status, String code, String message) {
+        if (req.response().ended()) {
+            return;
+        }
+        req.response().setStatusCode(status).putHeader("content-type", "application/json")
+                .end(new JsonObject().put("error", code).put("message", message).encode());
+    }
+
+    @Override
+    public Future<?> stop() {
+        return http == null ? Future.succeededFuture() : http.close();
+    }
+}
