@@ -16,7 +16,7 @@
 // stdout, one JSON event per line:
 //   {"ev":"ready"}                        opened (sync started)
 //   {"ev":"wrote","change":"<wire change>"}   every local change, as the client stamped it
-//   {"ev":"pushed","batch":B,"stamps":[...],"bytes":N}   a push frame the client sent (seen on the wire)
+//   {"ev":"pushed","batch":B,"stamps":[...],"bytes":N}   a push frame or page the client sent (seen on the wire)
 //   {"ev":"acked","batch":B,"stamps":[...]}  the server's ack of that push on the same socket: acknowledged (PROTOCOL.md 3.3)
 //   {"ev":"refused","code":C,"batch":B,"message":M}  an error frame from the server
 //   {"ev":"welcome","maxFrameBytes":N} / {"ev":"closed","code":C} / {"ev":"status","status":S} / {"ev":"error","code":C,"message":M}
@@ -28,6 +28,7 @@ import 'fake-indexeddb/auto';
 import { WebSocket as WsWebSocket } from 'ws';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { encodeChange } from '../../main/web/cairn/codec.js';
+import { decode as decodePage } from '../../main/web/cairn/page.js';
 
 // ------------------------------------------------------------------ arguments
 
@@ -62,49 +63,86 @@ for (const name of ['localStorage', 'sessionStorage']) {
 
 // ------------------------------------------------------------------ the wire tap
 
-/** `ws`'s WebSocket, recording every push the client sends and every ack, error and close it gets. */
+/**
+ * `ws`'s WebSocket, recording every push the client sends and every ack, error and close it gets,
+ * in protocol 1 (JSON text) and protocol 2 (binary pages, decoded with the client's own page.js).
+ * Pages decode asynchronously, so pushes and acks are tapped through one chain, in wire order.
+ */
 class TappedWebSocket extends WsWebSocket {
   constructor(url, protocols, options) {
     super(url, protocols, options);
     /** @type {Map<number, string[]>} batch -> stamps, for this socket only */
     this.pushes = new Map();
+    /** @type {Promise<void>} */
+    this.tap = Promise.resolve();
     this.on('message', (data, isBinary) => {
-      if (isBinary) return;
+      if (isBinary) {
+        const bytes = new Uint8Array(data);
+        this.tap = this.tap.then(async () => {
+          try {
+            this.seen(await decodePage(bytes, TAP_MAX_PAGE_BYTES), 0);
+          } catch {
+            // not ours to judge: the client answers it
+          }
+        });
+        return;
+      }
       let frame;
       try {
         frame = JSON.parse(data.toString());
       } catch {
         return;
       }
-      if (frame.type === 'ack') {
-        const stamps = this.pushes.get(frame.batch);
-        if (stamps) {
-          this.pushes.delete(frame.batch);
-          emit({ ev: 'acked', batch: frame.batch, stamps });
-        }
-      } else if (frame.type === 'error') {
-        emit({ ev: 'refused', code: frame.code, batch: frame.batch, message: frame.message });
-      } else if (frame.type === 'welcome') {
-        emit({ ev: 'welcome', maxFrameBytes: frame.maxFrameBytes, maxBatch: frame.maxBatch, head: frame.head });
-      }
+      this.tap = this.tap.then(() => this.seen(frame, 0));
     });
     this.on('close', (code) => emit({ ev: 'closed', code }));
   }
 
-  send(data, ...rest) {
-    if (typeof data === 'string' && data.startsWith('{"type":"push"')) {
-      try {
-        const frame = JSON.parse(data);
-        const stamps = frame.changes.map((c) => c.stamp);
-        this.pushes.set(frame.batch, stamps);
-        emit({ ev: 'pushed', batch: frame.batch, stamps, bytes: Buffer.byteLength(data) });
-      } catch {
-        // not ours to judge: the server answers it
+  /** A frame from the server (bytes 0) or a push the client sent (its size in bytes). @param {any} frame @param {number} bytes */
+  seen(frame, bytes) {
+    if (frame.type === 'push') {
+      const stamps = frame.changes.map((c) => c.stamp);
+      this.pushes.set(frame.batch, stamps);
+      emit({ ev: 'pushed', batch: frame.batch, stamps, bytes });
+    } else if (frame.type === 'ack') {
+      const stamps = this.pushes.get(frame.batch);
+      if (stamps) {
+        this.pushes.delete(frame.batch);
+        emit({ ev: 'acked', batch: frame.batch, stamps });
       }
+    } else if (frame.type === 'error') {
+      emit({ ev: 'refused', code: frame.code, batch: frame.batch, message: frame.message });
+    } else if (frame.type === 'welcome') {
+      emit({ ev: 'welcome', maxFrameBytes: frame.maxFrameBytes, maxBatch: frame.maxBatch, head: frame.head, protocol: frame.protocol });
+    }
+  }
+
+  send(data, ...rest) {
+    if (typeof data === 'string') {
+      if (data.startsWith('{"type":"push"')) {
+        try {
+          const frame = JSON.parse(data);
+          this.tap = this.tap.then(() => this.seen(frame, Buffer.byteLength(data)));
+        } catch {
+          // not ours to judge: the server answers it
+        }
+      }
+    } else {
+      const bytes = new Uint8Array(data instanceof ArrayBuffer ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+      this.tap = this.tap.then(async () => {
+        try {
+          this.seen(await decodePage(bytes, TAP_MAX_PAGE_BYTES), bytes.byteLength);
+        } catch {
+          // not ours to judge: the server answers it
+        }
+      });
     }
     return super.send(data, ...rest);
   }
 }
+
+/** The tap reads every page the client or the server sends, whatever their limits. */
+const TAP_MAX_PAGE_BYTES = 256 << 20;
 
 // ------------------------------------------------------------------ the device
 

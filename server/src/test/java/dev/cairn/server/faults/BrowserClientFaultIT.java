@@ -259,6 +259,11 @@ class BrowserClientFaultIT {
                 Thread.sleep(10);
             }
             assertTrue(!serverDown, "the server is up at the end");
+            for (NodeDevice b : browsers) {
+                // the browser client speaks protocol 2 (binary pages): the ledger counts only what the tap read
+                assertTrue(b.welcomesV2.get() > 0, "a browser device negotiated protocol 2: " + b.summary());
+                assertTrue(b.acknowledgedCount() > 0, "the tap read the browser device's acks: " + b.summary());
+            }
 
             // ---- the final figures and checks
             long written = browsers.stream().mapToLong(NodeDevice::writtenCount).sum() + jvm.madeCount();

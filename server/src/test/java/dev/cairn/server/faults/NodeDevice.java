@@ -49,6 +49,8 @@ final class NodeDevice implements AutoCloseable {
     /** The largest push frame since the last 1009 close: where the push budget settled. */
     final AtomicLong maxPushBytesSince1009 = new AtomicLong();
     final AtomicLong welcomes = new AtomicLong();
+    /** Welcomes that chose protocol 2 (binary pages): the wire tap must have read pages, not only text. */
+    final AtomicLong welcomesV2 = new AtomicLong();
     final Map<Integer, AtomicLong> closes = new ConcurrentHashMap<>();
     final Map<String, AtomicLong> refusals = new ConcurrentHashMap<>();
     final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
@@ -116,7 +118,12 @@ final class NodeDevice implements AutoCloseable {
                         }
                     }
                     case "acked" -> e.path("stamps").forEach(s -> acked.add(s.asText()));
-                    case "welcome" -> welcomes.incrementAndGet();
+                    case "welcome" -> {
+                        welcomes.incrementAndGet();
+                        if (e.path("protocol").asInt() == 2) {
+                            welcomesV2.incrementAndGet();
+                        }
+                    }
                     case "closed" -> {
                         closes.computeIfAbsent(e.path("code").asInt(), k -> new AtomicLong()).incrementAndGet();
                         if (e.path("code").asInt() == 1009) {
@@ -232,7 +239,7 @@ final class NodeDevice implements AutoCloseable {
 
     String summary() {
         return name + "{written=" + written.size() + ", acked=" + acked.size() + ", pushes=" + pushes + ", resent=" + resent
-                + ", maxPushBytes=" + maxPushBytes + ", maxPushBytesSince1009=" + maxPushBytesSince1009 + ", welcomes=" + welcomes + ", closes=" + new TreeMap<>(closes)
+                + ", maxPushBytes=" + maxPushBytes + ", maxPushBytesSince1009=" + maxPushBytesSince1009 + ", welcomes=" + welcomes + " (v2 " + welcomesV2 + ")" + ", closes=" + new TreeMap<>(closes)
                 + ", refused=" + new TreeMap<>(refusals) + ", errors=" + new TreeMap<>(errors) + "}";
     }
 
