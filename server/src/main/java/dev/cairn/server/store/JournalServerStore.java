@@ -560,6 +560,12 @@ public final class JournalServerStore implements ServerStore {
 
         final TieredLocalStore base;
         private final TreeMap<byte[], byte[]> writes = new TreeMap<>(Arrays::compareUnsigned);
+        /**
+         * What this commit already read from {@code base} (DELETED = absent): a push of 1,000 puts
+         * asks for its section's watermark 1,000 times, and a miss costs a B-tree lookup in every
+         * snapshot. Holds at most one entry per key the commit touches.
+         */
+        private final TreeMap<byte[], byte[]> read = new TreeMap<>(Arrays::compareUnsigned);
 
         Pending(TieredLocalStore base) {
             this.base = base;
@@ -567,10 +573,15 @@ public final class JournalServerStore implements ServerStore {
 
         byte[] get(byte[] key) {
             byte[] v = writes.get(key);
-            if (v != null) {
-                return v == DELETED ? null : v;
+            if (v == null) {
+                v = read.get(key);
             }
-            return base.get(key);
+            if (v == null) {
+                byte[] stored = base.get(key);
+                v = stored == null ? DELETED : stored;
+                read.put(key, v);
+            }
+            return v == DELETED ? null : v;
         }
 
         void put(byte[] key, byte[] value) {
