@@ -11,7 +11,11 @@ final class GcLog {
 
     private static final Pattern PAUSE = Pattern.compile("\\[gc\\s*\\] GC\\(\\d+\\) (Pause [A-Za-z]+).*?(\\d+)M->(\\d+)M\\((\\d+)M\\) ([\\d.]+)ms");
 
-    record Summary(int collections, int fullCollections, long maxAfterMiB, long maxCommittedMiB, double pauseMillis) {
+    /**
+     * @param maxAfterMiB       largest heap after any pause (G1 leaves old garbage until a concurrent cycle)
+     * @param maxAfterRemarkMiB largest heap after a Remark pause: closest to the live set the log shows
+     */
+    record Summary(int collections, int fullCollections, long maxAfterMiB, long maxAfterRemarkMiB, long maxCommittedMiB, double pauseMillis) {
     }
 
     private GcLog() {
@@ -21,6 +25,7 @@ final class GcLog {
         int n = 0;
         int full = 0;
         long maxAfter = 0;
+        long maxRemark = 0;
         long maxCommitted = 0;
         double pause = 0;
         for (String line : Files.readAllLines(log)) {
@@ -33,12 +38,15 @@ final class GcLog {
                 full++;
             }
             maxAfter = Math.max(maxAfter, Long.parseLong(m.group(3)));
+            if (m.group(1).equals("Pause Remark")) {
+                maxRemark = Math.max(maxRemark, Long.parseLong(m.group(3)));
+            }
             maxCommitted = Math.max(maxCommitted, Long.parseLong(m.group(4)));
             pause += Double.parseDouble(m.group(5));
         }
         if (n == 0) {
             throw new IllegalStateException("no GC pauses in " + log + " (was the server started with -Xlog:gc*?)");
         }
-        return new Summary(n, full, maxAfter, maxCommitted, pause);
+        return new Summary(n, full, maxAfter, maxRemark, maxCommitted, pause);
     }
 }

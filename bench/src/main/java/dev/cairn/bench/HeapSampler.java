@@ -9,7 +9,8 @@ import java.util.regex.Pattern;
 
 /**
  * Samples a server JVM's heap from outside: {@code jcmd <pid> GC.heap_info} (used KiB of the Java
- * heap, live and garbage not yet collected) and {@code VmRSS}, every {@value #PERIOD_MS} ms on a
+ * heap, live and garbage not yet collected), {@code VmRSS} and {@code RssAnon} (RSS without
+ * file pages: the memory-mapped snapshots count in VmRSS but are page cache the kernel can drop), every {@value #PERIOD_MS} ms on a
  * daemon thread, keeping the largest and a line per sample.
  */
 final class HeapSampler {
@@ -19,9 +20,10 @@ final class HeapSampler {
 
     private final long pid;
     private final long startNanos = System.nanoTime();
-    private final StringBuilder log = new StringBuilder("seconds\theap total KiB\theap used KiB\tRSS KiB\n");
+    private final StringBuilder log = new StringBuilder("seconds\theap total KiB\theap used KiB\tRSS KiB\tRssAnon KiB\n");
     private long maxUsed;
     private long maxRss;
+    private long maxRssAnon;
     private int samples;
     private volatile Thread thread;
 
@@ -62,22 +64,25 @@ final class HeapSampler {
         }
         long total = Long.parseLong(m.group(1));
         long used = Long.parseLong(m.group(2));
-        long rss = rss();
+        long rss = status("VmRSS:");
+        long anon = status("RssAnon:");
         maxUsed = Math.max(maxUsed, used);
         maxRss = Math.max(maxRss, rss);
+        maxRssAnon = Math.max(maxRssAnon, anon);
         samples++;
-        log.append(String.format(Locale.ROOT, "%.0f\t%d\t%d\t%d%n", (System.nanoTime() - startNanos) / 1e9, total, used, rss));
+        log.append(String.format(Locale.ROOT, "%.0f\t%d\t%d\t%d\t%d%n", (System.nanoTime() - startNanos) / 1e9, total, used, rss, anon));
     }
 
-    private long rss() {
+    /** A KiB figure of /proc/pid/status. */
+    private long status(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
+                if (line.startsWith(field)) {
                     return Long.parseLong(line.replaceAll("[^0-9]", ""));
                 }
             }
         } catch (IOException e) {
-            throw new IllegalStateException("cannot read the RSS of " + pid + ": " + e.getMessage(), e);
+            throw new IllegalStateException("cannot read " + field + " of " + pid + ": " + e.getMessage(), e);
         }
         return 0;
     }
@@ -88,6 +93,10 @@ final class HeapSampler {
 
     synchronized long maxRssKiB() {
         return maxRss;
+    }
+
+    synchronized long maxRssAnonKiB() {
+        return maxRssAnon;
     }
 
     synchronized int samples() {

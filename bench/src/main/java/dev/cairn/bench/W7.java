@@ -157,13 +157,16 @@ final class W7 {
                 m.put("jcmd samples", heap.samples());
                 GcLog.Summary gc = GcLog.read(gcLog);
                 m.put("GC log: max heap after GC MiB", gc.maxAfterMiB());
+                m.put("GC log: max heap after Remark MiB", gc.maxAfterRemarkMiB());
                 m.put("GC log: max heap committed MiB", gc.maxCommittedMiB());
                 m.put("GC log: collections", gc.collections());
                 m.put("GC log: full GCs", gc.fullCollections());
                 m.put("GC log: pause total s", gc.pauseMillis() / 1e3);
                 m.put("server RSS end MiB", server.rssKiB() / 1024.0);
                 m.put("server RSS max MiB (samples)", heap.maxRssKiB() / 1024.0);
-                String histogram = Jcmd.run(server.pid(), "GC.class_histogram");
+                m.put("server RssAnon max MiB (samples)", heap.maxRssAnonKiB() / 1024.0);
+                String histogram = Jcmd.run(server.pid(), "GC.class_histogram"); // a full GC first: the live heap
+                m.put("live heap after full GC MiB (class histogram total)", histogramTotal(histogram) / 1048576.0);
                 Files.writeString(out.resolve(tag + "-class-histogram.txt"), histogram);
                 Files.copy(gcLog, out.resolve(tag + "-gc.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 Files.writeString(out.resolve(tag + "-heap-samples.txt"), heap.log());
@@ -175,6 +178,15 @@ final class W7 {
             }
         }
         return m;
+    }
+
+    /** The "Total" bytes of a {@code GC.class_histogram}. */
+    private static long histogramTotal(String histogram) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)").matcher(histogram);
+        if (!m.find()) {
+            throw new IllegalStateException("no Total line in the class histogram");
+        }
+        return Long.parseLong(m.group(1));
     }
 
     /** Bytes of user data (key + value as the server counts them) of the big user. */
