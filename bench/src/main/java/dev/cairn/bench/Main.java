@@ -40,6 +40,7 @@ public final class Main {
 
     static {
         SUITES.put("local", new LocalSuite());
+        SUITES.put("store-ab", new StoreAB());
         workload("w1", "fan-out latency: A sets, B applies (HdrHistogram p50/p90/p99/max)", W1::run);
         workload("w2", "ingest: devices x changes, time until all durably acknowledged", W2::run);
         workload("w3", "catch-up: a fresh device reads a big state (readable, durable, bytes, server RSS)", W3::run);
