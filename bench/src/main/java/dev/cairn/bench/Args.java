@@ -36,6 +36,13 @@ final class Args {
             {"w5-idle", "1000,10000", "50,100", "W5: idle connection counts, one after another"},
             {"w5-fanout", "1000", "50", "W5: devices of one user that receive one change"},
             {"w6-nodes", "1,2,4", "1,2", "W6: server node counts for the W2 scaling run"},
+            {"w7-users", "10000", "200", "W7: users of w7-user-bytes each (besides the big user)"},
+            {"w7-user-bytes", "200000", "200000", "W7: user data per user (10,000-character values)"},
+            {"w7-big-entries", "1000000", "20000", "W7: map entries of the big user (~100 B each)"},
+            {"w7-heap", "256m", "64m", "W7: the server's -Xmx"},
+            {"w7-parallel", "8", "4", "W7: users loaded at a time"},
+            {"w7-write-seconds", "30", "5", "W7: seconds of writes after the catch-up"},
+            {"w7-out", "w7-heap-out", "w7-heap-out", "W7: where the GC log, heap samples and class histogram are kept"},
             {"w6-entries", "10000,100000,1000000", "200,1000", "W6: W3 catch-up sizes (map entries; chat = entries / 5)"},
     };
 

@@ -34,6 +34,11 @@ final class Site implements AutoCloseable {
     }
 
     static Site start(Ctx ctx, String store, int nodeCount) {
+        return start(ctx, store, nodeCount, Map.of(), List.of());
+    }
+
+    /** As above with more environment variables (they win) and JVM options (after {@code --server-jvm}). */
+    static Site start(Ctx ctx, String store, int nodeCount, Map<String, String> moreEnv, List<String> moreJvm) {
         Site site = new Site(ctx, store);
         try {
             Map<String, String> env = new LinkedHashMap<>();
@@ -57,8 +62,10 @@ final class Site implements AutoCloseable {
             } else {
                 throw new IllegalArgumentException("store " + store);
             }
-            List<String> jvm = ctx.args.string("server-jvm").isBlank() ? List.of()
-                    : Arrays.asList(ctx.args.string("server-jvm").trim().split("\\s+"));
+            env.putAll(moreEnv);
+            List<String> jvm = new ArrayList<>(ctx.args.string("server-jvm").isBlank() ? List.of()
+                    : Arrays.asList(ctx.args.string("server-jvm").trim().split("\\s+")));
+            jvm.addAll(moreJvm);
             for (int i = 0; i < nodeCount; i++) {
                 env.put("CAIRN_NODE_ID", "node-" + i);
                 Path log = ctx.work.resolve("logs/server-" + store + "-" + System.nanoTime() + "-node" + i + ".log");

@@ -66,6 +66,8 @@ public final class JournalServerStore implements ServerStore {
     public static final String STORE_DIR = "server-store";
     /** The MapDB file of earlier versions; its data is not read by this store. */
     static final String LEGACY_FILE_NAME = "cairn-server.db";
+    /** History records deleted per commit by {@link #pruneHistory}. */
+    static final int PRUNE_CHUNK = 10_000;
     private static final Logger LOG = LoggerFactory.getLogger(JournalServerStore.class);
 
     private final Vertx vertx;
@@ -451,21 +453,38 @@ public final class JournalServerStore implements ServerStore {
         return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
     }
 
-    /** A full scan of the store (journal tail and snapshots). */
+    /**
+     * A full scan of the store (journal tail and snapshots), deleting in commits of at most
+     * {@value #PRUNE_CHUNK} records so the heap holds one chunk, not every expired record.
+     */
     @Override
     public Future<Long> pruneHistory(long beforeMillis) {
         return run("history prune", () -> {
-            List<StoreWrite> deletes = new ArrayList<>();
-            journal().scan(new byte[0], new byte[] {(byte) 0xFF}, (k, v) -> {  // UTF-8 never holds 0xFF: every key
-                if (ServerRecords.isHistoryKey(k) && ServerRecords.historyReplacedAt(v) < beforeMillis) {
-                    deletes.add(StoreWrite.delete(k));
+            long pruned = 0;
+            byte[] from = new byte[0];
+            byte[] end = {(byte) 0xFF};  // UTF-8 never holds 0xFF: every key
+            while (from != null) {
+                List<StoreWrite> deletes = new ArrayList<>();
+                byte[][] last = {null};
+                boolean[] full = {false};
+                journal().scan(from, end, (k, v) -> {
+                    if (ServerRecords.isHistoryKey(k) && ServerRecords.historyReplacedAt(v) < beforeMillis) {
+                        deletes.add(StoreWrite.delete(k));
+                        if (deletes.size() == PRUNE_CHUNK) {
+                            last[0] = k;
+                            full[0] = true;
+                            return false;
+                        }
+                    }
+                    return true;
+                });
+                if (!deletes.isEmpty()) {
+                    journal().commit(deletes); // the scan is over: a commit cannot run inside one
+                    pruned += deletes.size();
                 }
-                return true;
-            });
-            if (!deletes.isEmpty()) {
-                journal().commit(deletes);
+                from = full[0] ? Arrays.copyOf(last[0], last[0].length + 1) : null; // the smallest key after the last one
             }
-            return (long) deletes.size();
+            return pruned;
         });
     }
 
@@ -603,6 +622,12 @@ public final class JournalServerStore implements ServerStore {
 
         final TieredLocalStore base;
         private final TreeMap<byte[], byte[]> writes = new TreeMap<>(Arrays::compareUnsigned);
+        /**
+         * What this commit already read from {@code base} (DELETED = absent): a push of 1,000 puts
+         * asks for its section's watermark 1,000 times, and a miss costs a B-tree lookup in every
+         * snapshot. Holds at most one entry per key the commit touches.
+         */
+        private final TreeMap<byte[], byte[]> read = new TreeMap<>(Arrays::compareUnsigned);
 
         Pending(TieredLocalStore base) {
             this.base = base;
@@ -610,10 +635,15 @@ public final class JournalServerStore implements ServerStore {
 
         byte[] get(byte[] key) {
             byte[] v = writes.get(key);
-            if (v != null) {
-                return v == DELETED ? null : v;
+            if (v == null) {
+                v = read.get(key);
             }
-            return base.get(key);
+            if (v == null) {
+                byte[] stored = base.get(key);
+                v = stored == null ? DELETED : stored;
+                read.put(key, v);
+            }
+            return v == DELETED ? null : v;
         }
 
         void put(byte[] key, byte[] value) {

@@ -45,6 +45,25 @@ class JournalServerStoreTest extends ServerStoreContract {
         }
     }
 
+    @Test
+    void pruningMoreHistoryThanOneChunkDeletesAllOfItInSeveralCommits() throws Exception {
+        int n = JournalServerStore.PRUNE_CHUNK * 2 + 1;
+        dev.cairn.engine.crdt.Change[] first = new dev.cairn.engine.crdt.Change[n];
+        dev.cairn.engine.crdt.Change[] second = new dev.cairn.engine.crdt.Change[n];
+        for (int i = 0; i < n; i++) {
+            first[i] = set("prefs", "k" + i, "1", 1, "phone");
+            second[i] = set("prefs", "k" + i, "2", 2, "phone");
+        }
+        // store.commit directly: the contract's commit helper checks every result with a message as long as the batch
+        await(store.commit(List.of(batch("alice", first)), new ServerStore.Limits(0, 60_000, 1_000)));
+        await(store.commit(List.of(batch("alice", second)), new ServerStore.Limits(0, 60_000, 1_000))); // n history records
+        assertEquals(1, history("alice", "prefs", "k" + (n - 1)).size());
+        assertEquals((long) n, await(store.pruneHistory(2_000)), "three chunks: every expired record, each once");
+        assertEquals(List.of(), history("alice", "prefs", "k0"));
+        assertEquals(List.of(), history("alice", "prefs", "k" + (n - 1)));
+        assertEquals(0L, await(store.pruneHistory(2_000)));
+    }
+
     @Override
     protected void destroyBacking() {
         // @TempDir removes the file.

@@ -19,7 +19,8 @@ import org.mapdb.Serializer;
 
 /**
  * One immutable snapshot of a {@link TieredLocalStore}: a MapDB B-tree of {@code byte[]} keys,
- * bulk-loaded once from sorted entries and never written again. A value is stored as
+ * bulk-loaded once from sorted entries and never written again; values are records of their own
+ * outside the B-tree nodes (older snapshots with values in the nodes still open). A value is stored as
  * {@code [1][bytes]}, a delete (which must hide older snapshots' values) as {@code [0]}.
  *
  * <p>Why this is crash-safe although MapDB is not: the file is written under a temporary name,
@@ -63,7 +64,9 @@ final class Snapshot {
         DB out = DBMaker.fileDB(tmp.toFile()).fileChannelEnable().allocateStartSize(64 << 10).allocateIncrement(64 << 10)
                 .concurrencyDisable().fileLockDisable().make();
         try {
-            var sink = out.treeMap(MAP, Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).createFromSink();
+            // Values outside the nodes: a get (a miss too) reads one small leaf of keys, not a leaf of up to 24
+            // values; with 10 KB values MapDB copied a ~240 KB linked record per lookup (BENCHMARKS.md, W7).
+            var sink = out.treeMap(MAP, Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).valuesOutsideNodesEnable().createFromSink();
             while (entries.hasNext()) {
                 Map.Entry<byte[], byte[]> e = entries.next();
                 sink.put(e.getKey(), encode(e.getValue()));
