@@ -2,7 +2,9 @@ package dev.cairn.server;
 
 import ch.qos.logback.classic.LoggerContext;
 import dev.cairn.server.store.PgServerStore;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,8 +33,9 @@ public final class Main {
         if (LoggerFactory.getILoggerFactory() instanceof LoggerContext logs) {
             logs.putProperty("node", config.nodeId());
         }
-        Vertx vertx = Vertx.vertx();
-        SyncServer server = new SyncServer(config);
+        PrometheusMeterRegistry registry = Monitoring.registry();
+        Vertx vertx = Monitoring.vertx(registry);
+        SyncServer server = new SyncServer(config, UnaryOperator.identity(), registry);
         vertx.deployVerticle(server).onSuccess(id -> {
             String where = config.embedded() ? "embedded store in " + config.dataDir().toAbsolutePath() : "PostgreSQL";
             System.out.println("Cairn server on http://localhost:" + server.port() + "/ (" + where + ")");

@@ -17,6 +17,7 @@ import dev.cairn.server.store.JournalServerStore;
 import dev.cairn.server.store.PgServerStore;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.DeploymentOptions;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import java.security.SecureRandom;
@@ -53,6 +54,8 @@ public final class SyncServer extends VerticleBase {
 
     private final ServerConfig config;
     private final UnaryOperator<ServerStore> storeDecorator;
+    private final PrometheusMeterRegistry registry;
+    private ServerMetrics metrics;
     private ServerStore store;
     private Fanout fanout;
     private TokenAuth auth;
@@ -64,8 +67,17 @@ public final class SyncServer extends VerticleBase {
 
     /** A server whose store is first passed through {@code storeDecorator} (fault tests wrap it). */
     public SyncServer(ServerConfig config, UnaryOperator<ServerStore> storeDecorator) {
+        this(config, storeDecorator, Monitoring.registry());
+    }
+
+    /**
+     * A server whose meters go to {@code registry}: with a Vert.x made by {@link Monitoring#vertx},
+     * /metrics then shows Vert.x's HTTP, WebSocket and pool meters next to Cairn's and the JVM's.
+     */
+    public SyncServer(ServerConfig config, UnaryOperator<ServerStore> storeDecorator, PrometheusMeterRegistry registry) {
         this.config = config;
         this.storeDecorator = storeDecorator;
+        this.registry = registry;
     }
 
     /** The port the server listens on (useful with port 0). */
@@ -97,9 +109,9 @@ public final class SyncServer extends VerticleBase {
         }
         auth = new TokenAuth(vertx, secret);
         HybridClock clock = new HybridClock(WallClock.system(), "server", config.maxAheadMillis());
-        ServerMetrics metrics = new ServerMetrics();
+        metrics = new ServerMetrics(registry);
         SectionRegistry sections = new SectionRegistry(config.extraSections());
-        Hub hub = new Hub();
+        Hub hub = new Hub(metrics);
         fanout = config.embedded() ? new LocalFanout() : new PgNotifyFanout(vertx, config.databaseUrl(), config.nodeId());
         ServerConfig.UserData userData = config.userData();
         // One committer per node, on this verticle's context: batches from every loop share its transactions.
@@ -186,6 +198,12 @@ public final class SyncServer extends VerticleBase {
         // The loops' servers are closed already: Vert.x undeploys a verticle's children first.
         return Future.<Void>succeededFuture()
                 .eventually(() -> fanout == null ? Future.succeededFuture() : fanout.close())
-                .eventually(() -> store == null ? Future.succeededFuture() : store.close());
+                .eventually(() -> store == null ? Future.succeededFuture() : store.close())
+                .eventually(() -> {
+                    if (metrics != null) {
+                        metrics.close();
+                    }
+                    return Future.succeededFuture();
+                });
     }
 }

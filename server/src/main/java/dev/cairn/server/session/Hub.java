@@ -25,6 +25,11 @@ import org.slf4j.LoggerFactory;
 public final class Hub {
 
     private final Map<String, Set<SyncSession>> byUser = new ConcurrentHashMap<>();
+    private final SessionMetrics metrics;
+
+    public Hub(SessionMetrics metrics) {
+        this.metrics = metrics;
+    }
     /** 1009 closes per user, for the storm warning. */
     final OversizeWarnings oversize = new OversizeWarnings();
 
@@ -50,7 +55,8 @@ public final class Hub {
             return;
         }
         CommittedFrame frame = new CommittedFrame(result);
-        deliver(sessions, s -> s.onCommitted(frame), result.user());
+        long committedAt = System.nanoTime();
+        deliver(sessions, s -> s.onCommitted(frame), result.user(), () -> metrics.fanOut(System.nanoTime() - committedAt));
     }
 
     /** Another node moved a user's head: sessions behind it read the rest from the store. */
@@ -59,7 +65,7 @@ public final class Hub {
         if (sessions == null) {
             return;
         }
-        deliver(sessions, s -> s.onHead(head), user);
+        deliver(sessions, s -> s.onHead(head), user, () -> { });
     }
 
     /**
@@ -67,7 +73,7 @@ public final class Hub {
      * session (a user with hundreds of sockets costs each loop one wake-up per commit), and in
      * place for the sessions of the loop this runs on.
      */
-    private static void deliver(Set<SyncSession> sessions, Consumer<SyncSession> call, String user) {
+    private static void deliver(Set<SyncSession> sessions, Consumer<SyncSession> call, String user, Runnable perLoop) {
         Map<Context, List<SyncSession>> byLoop = new IdentityHashMap<>(4);
         for (SyncSession s : sessions) {
             byLoop.computeIfAbsent(s.loop(), l -> new ArrayList<>()).add(s);
@@ -75,6 +81,7 @@ public final class Hub {
         Context current = Vertx.currentContext();
         byLoop.forEach((loop, list) -> {
             Runnable task = () -> {
+                perLoop.run();
                 for (SyncSession s : list) {
                     try {
                         call.accept(s);

@@ -16,4 +16,10 @@ public interface SessionMetrics {
     void rejectedBatch();
 
     void errorSent(String code);
+
+    /** A catch-up page of {@code changes} read from the store for a session. */
+    void catchUpPage(int changes);
+
+    /** A commit reached the sessions of one event loop, {@code nanos} after the commit completed. */
+    void fanOut(long nanos);
 }

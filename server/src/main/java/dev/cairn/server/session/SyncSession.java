@@ -551,6 +551,7 @@ public final class SyncSession {
                 return;
             }
             ServerStore.Page page = ar.result();
+            ctx.metrics().catchUpPage(page.changes().size());
             if (page.cursor() > sentCursor) {
                 unsent.addAll(page.changes());
                 unsentPageCursor = page.cursor();
