@@ -161,13 +161,13 @@ final class ServerLoop extends VerticleBase {
                 req.resume();
             }
             if (slot == SocketSlots.Result.USER_FULL) {
-                LOG.info("socket refused user={}: {} sockets open, the limit per user", user, node.slots().perUser());
+                LOG.atInfo().addKeyValue("user", user).log("socket refused: {} sockets open, the limit per user", node.slots().perUser());
                 refuse(req, 429, "too-many-sockets", "this user already has " + node.slots().perUser()
                         + " sockets open on this server (CAIRN_MAX_SOCKETS_PER_USER); close one first");
                 return;
             }
             if (slot == SocketSlots.Result.SERVER_FULL) {
-                LOG.warn("socket refused user={}: the server has {} sockets open, its limit", user, node.slots().total());
+                LOG.atWarn().addKeyValue("user", user).log("socket refused: the server has {} sockets open, its limit", node.slots().total());
                 req.response().putHeader("Retry-After", "10");
                 refuse(req, 503, "server-full", "the server has reached its limit of " + node.slots().total()
                         + " open sockets (CAIRN_MAX_SOCKETS); try again later");

@@ -86,7 +86,7 @@ public final class Hub {
                     try {
                         call.accept(s);
                     } catch (RuntimeException e) {
-                        LoggerFactory.getLogger(Hub.class).warn("delivery to a session of user={} failed: {}", user, e.toString());
+                        LoggerFactory.getLogger(Hub.class).atWarn().addKeyValue("user", user).log("delivery to a session failed: {}", e.toString());
                     }
                 }
             };

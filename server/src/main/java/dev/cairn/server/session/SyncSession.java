@@ -170,7 +170,7 @@ public final class SyncSession {
         }
         if (now >= expiresAt) {
             expiresAt = Long.MAX_VALUE;
-            LOG.info("session token expired user={} replica={}", user, replica);
+            fields(LOG.atInfo()).log("session token expired");
             ws.close((short) CloseCodes.TOKEN_EXPIRED, "token expired");
         }
         checkSlowConsumer();
@@ -311,7 +311,7 @@ public final class SyncSession {
             }
             ws.resume();
             if (ar.failed()) {
-                LOG.warn("store unavailable at hello user={} replica={}: {}", user, replica, ar.cause().toString());
+                fields(LOG.atWarn()).log("store unavailable at hello: {}", ar.cause().toString());
                 sendError(ErrorCode.UNAVAILABLE, "the store is unavailable; connect again later", null); // no driver text to the client
                 ws.close((short) 1011, "store unavailable");
                 return;
@@ -324,7 +324,7 @@ public final class SyncSession {
             send(new Frame.Welcome(protocol, user, head, ctx.maxBatch(), ctx.clock().maxAheadMillis(), ctx.maxFrameBytes(),
                     sectionKinds()));
             welcomed = true;
-            LOG.info("session open user={} replica={} protocol={} cursor={} head={}", user, replica, protocol, hello.cursor(), head);
+            fields(LOG.atInfo()).log("session open protocol={} cursor={} head={}", protocol, hello.cursor(), head);
             pump();
         });
     }
@@ -437,7 +437,7 @@ public final class SyncSession {
 
     /** Closes the TCP connection without a WebSocket close handshake. */
     private void cutConnection() {
-        LOG.info("cutting the connection of a slow consumer user={} replica={}", user, replica);
+        fields(LOG.atInfo()).log("cutting the connection of a slow consumer");
         if (ws instanceof io.vertx.core.internal.http.WebSocketInternal internal) {
             // Not channel().close(): Vert.x intercepts that in the pipeline and closes only after
             // the queued writes are flushed, which on this socket never happens. The channel's
@@ -461,11 +461,11 @@ public final class SyncSession {
                 send(new Frame.Ack(batch));
             } else if (f.cause() instanceof QuotaExceededException quota) {
                 ctx.metrics().rejectedBatch();
-                LOG.info("batch refused, over quota user={} batch={} used={} wouldUse={} quota={}", user, batch,
+                fields(LOG.atInfo()).log("batch refused, over quota batch={} used={} wouldUse={} quota={}", batch,
                         quota.usedBytes(), quota.wouldUseBytes(), quota.quotaBytes());
                 sendError(ErrorCode.QUOTA_EXCEEDED, quota.getMessage(), batch);
             } else {
-                LOG.warn("commit failed user={} batch={}: {}", user, batch, f.cause().toString());
+                fields(LOG.atWarn()).log("commit failed batch={}: {}", batch, f.cause().toString());
                 sendError(ErrorCode.UNAVAILABLE, "the store failed; the batch was not saved, send it again", batch);
             }
         }
@@ -546,7 +546,7 @@ public final class SyncSession {
                 return;
             }
             if (ar.failed()) {
-                LOG.warn("read failed user={}: {}", user, ar.cause().toString());
+                fields(LOG.atWarn()).log("read failed: {}", ar.cause().toString());
                 ctx.vertx().setTimer(500, id -> pump());
                 return;
             }
@@ -621,6 +621,12 @@ public final class SyncSession {
     }
 
     // ------------------------------------------------------------------ plumbing
+
+    /** {@code event} with the session's user and replica (once known) as fields (JSON logs: {@code kvpList}). */
+    private org.slf4j.spi.LoggingEventBuilder fields(org.slf4j.spi.LoggingEventBuilder event) {
+        event = event.addKeyValue("user", user);
+        return replica == null ? event : event.addKeyValue("replica", replica);
+    }
 
     private void send(Frame frame) {
         if (closed) {
@@ -735,7 +741,7 @@ public final class SyncSession {
      * IllegalStateException after which the message is silently dropped and the socket stays open.
      */
     private void onSocketError(Throwable e) {
-        LOG.debug("socket error user={} replica={}: {}", user, replica, e.toString());
+        fields(LOG.atDebug()).log("socket error: {}", e.toString());
         if (closed) {
             return;
         }
@@ -753,7 +759,7 @@ public final class SyncSession {
 
     /** Closes with 1009 and counts it for the user's storm warning ({@link OversizeWarnings}). */
     private void closeTooLarge(long frameBytes, String reason) {
-        LOG.info("socket closed with 1009 user={} replica={} frameBytes={}", user, replica, frameBytes < 0 ? "over-limit" : frameBytes);
+        fields(LOG.atInfo()).log("socket closed with 1009 frameBytes={}", frameBytes < 0 ? "over-limit" : frameBytes);
         ctx.hub().oversize.closed(user, frameBytes, ctx.maxFrameBytes(), System.currentTimeMillis());
         ws.close((short) 1009, reason);
     }
@@ -767,6 +773,6 @@ public final class SyncSession {
         released.run();
         ctx.hub().remove(this);
         ctx.metrics().sessionClosed();
-        LOG.info("session closed user={} replica={} sentCursor={}", user, replica, sentCursor);
+        fields(LOG.atInfo()).log("session closed sentCursor={}", sentCursor);
     }
 }
