@@ -1,6 +1,7 @@
 package dev.cairn.server;
 
 import ch.qos.logback.classic.LoggerContext;
+import dev.cairn.server.monitoring.Monitoring;
 import dev.cairn.server.store.PgServerStore;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;

@@ -1,5 +1,8 @@
 package dev.cairn.server;
 
+import dev.cairn.server.section.SectionRegistry;
+import dev.cairn.server.monitoring.ServerMetrics;
+import dev.cairn.server.monitoring.Monitoring;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.WallClock;
 import dev.cairn.server.auth.TokenAuth;

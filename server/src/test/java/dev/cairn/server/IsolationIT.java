@@ -1,5 +1,7 @@
 package dev.cairn.server;
 
+import dev.cairn.server.monitoring.ServerMetrics;
+import dev.cairn.server.section.SectionRegistry;
 import static dev.cairn.server.TestChanges.append;
 import static dev.cairn.server.TestChanges.set;
 import static dev.cairn.server.TestChanges.stamp;

@@ -1,5 +1,6 @@
 package dev.cairn.server;
 
+import dev.cairn.server.section.SectionRegistry;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cairn.engine.codec.CanonicalJson;
 import dev.cairn.engine.codec.Json;

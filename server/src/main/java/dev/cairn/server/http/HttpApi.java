@@ -3,8 +3,8 @@ package dev.cairn.server.http;
 import static dev.cairn.server.http.ApiErrors.error;
 
 import dev.cairn.engine.clock.HybridClock;
-import dev.cairn.server.SectionRegistry;
-import dev.cairn.server.ServerMetrics;
+import dev.cairn.server.section.SectionRegistry;
+import dev.cairn.server.monitoring.ServerMetrics;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.store.ServerStore;

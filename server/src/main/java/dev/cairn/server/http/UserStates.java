@@ -3,7 +3,7 @@ package dev.cairn.server.http;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.ReplicaState;
-import dev.cairn.server.SectionRegistry;
+import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.Future;

@@ -15,7 +15,7 @@ import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.protocol.PageCodec;
 import dev.cairn.engine.protocol.PageTooLargeException;
 import dev.cairn.engine.protocol.ProtocolException;
-import dev.cairn.server.SectionRegistry;
+import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.store.QuotaExceededException;

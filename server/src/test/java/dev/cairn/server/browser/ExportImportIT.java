@@ -8,7 +8,7 @@ import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.codec.CanonicalJson;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crdt.Change;
-import dev.cairn.server.SectionRegistry;
+import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.TestServer;
 import dev.cairn.server.store.ServerStore;
 import java.io.IOException;

@@ -7,7 +7,7 @@ import dev.cairn.engine.codec.CanonicalJson;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.sync.SyncClient;
-import dev.cairn.server.SectionRegistry;
+import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.TestServer;
 import dev.cairn.server.store.ServerStore;
 import java.net.URI;

@@ -10,7 +10,7 @@ import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.server.SectionRegistry;
+import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.ServerConfig;
 import dev.cairn.server.TestServer;
 import dev.cairn.server.store.ServerStore;

@@ -3,7 +3,7 @@ package dev.cairn.server.monitoring;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.cairn.server.Monitoring;
+import dev.cairn.server.monitoring.Monitoring;
 import dev.cairn.server.RawSocket;
 import dev.cairn.server.ServerConfig;
 import dev.cairn.server.SyncServer;

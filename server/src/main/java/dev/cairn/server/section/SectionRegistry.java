@@ -1,4 +1,4 @@
-package dev.cairn.server;
+package dev.cairn.server.section;
 
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;

@@ -1,4 +1,4 @@
-package dev.cairn.server;
+package dev.cairn.server.monitoring;
 
 import dev.cairn.server.session.SessionMetrics;
 import io.micrometer.core.instrument.Counter;

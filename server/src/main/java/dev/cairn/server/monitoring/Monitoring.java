@@ -1,4 +1,4 @@
-package dev.cairn.server;
+package dev.cairn.server.monitoring;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
