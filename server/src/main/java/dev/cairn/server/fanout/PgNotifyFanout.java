@@ -5,7 +5,9 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.pgclient.PgConnection;
+import io.vertx.pgclient.pubsub.PgSubscriber;
 import io.vertx.sqlclient.Tuple;
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.BiConsumer;
@@ -21,75 +23,83 @@ import org.slf4j.LoggerFactory;
  * payload limit requires), and only the latest head per user is sent. Payload:
  * {@code {"node":"a1b2","heads":{"alice":1350,"bob":7}}}; a node ignores its own.
  *
- * <p>If the listening connection drops, it reconnects and asks for a resync: every local session
- * re-reads its user's head, so nothing published meanwhile is missed. A NOTIFY that fails keeps
- * its heads queued for the next flush; and every node re-reads its users' heads every 30 s as a
- * safety net for anything still lost (SyncServer).
+ * <p>It listens through vertx-pg-client's {@link PgSubscriber}: its reconnect policy re-opens a
+ * dropped connection and LISTENs again, and the channel's subscribe handler, called after each
+ * re-LISTEN, asks for a resync: every local session re-reads its user's head, so nothing published
+ * meanwhile is missed. NOTIFYs go out on the same connection. A NOTIFY that fails keeps its heads
+ * queued for the next flush; and every node re-reads its users' heads every 30 s as a safety net
+ * for anything still lost (SyncServer).
  */
 public final class PgNotifyFanout implements Fanout {
 
     public static final String CHANNEL = "cairn_heads";
     static final int COALESCE_MS = 2;
     private static final int MAX_PAYLOAD = 7000;
+    private static final long FIRST_RETRY_MS = 500;
+    private static final long MAX_RETRY_MS = 5000;
     private static final Logger LOG = LoggerFactory.getLogger(PgNotifyFanout.class);
 
     private final Vertx vertx;
-    private final PgConnectOptions options;
+    private final PgSubscriber subscriber;
     private final String nodeId;
     private final Map<String, Long> pending = new LinkedHashMap<>();
     private BiConsumer<String, Long> remoteHead;
     private Runnable resync;
-    /** The LISTEN connection; null while it is re-opened. Read by health checks on any thread. */
-    private volatile PgConnection conn;
+    /**
+     * The connection on which LISTEN last succeeded. Listening while it is still the subscriber's
+     * connection: the subscriber drops its connection as soon as it closes, and a re-opened one
+     * counts only once its LISTEN is done. Read by health checks on any thread.
+     */
+    private volatile PgConnection listeningOn;
+    private int subscriptions;
     private boolean flushScheduled;
     private boolean closed;
 
     public PgNotifyFanout(Vertx vertx, String databaseUrl, String nodeId) {
         this.vertx = vertx;
-        this.options = PgConnectOptions.fromUri(databaseUrl);
         this.nodeId = nodeId;
+        // Reconnect forever: a node that gives up no longer hears other nodes until it restarts,
+        // and /health/ready would say so for good. The delay is bounded (500 ms, doubling to 5 s)
+        // so a database that comes back is heard within seconds without hammering one that is down.
+        this.subscriber = PgSubscriber.subscriber(vertx, PgConnectOptions.fromUri(databaseUrl))
+                .reconnectPolicy(retries -> {
+                    if (retries == 0) {
+                        // the policy is asked with 0 exactly when an open connection was lost
+                        LOG.warn("fan-out connection lost; reconnecting");
+                    }
+                    return Math.min(MAX_RETRY_MS, FIRST_RETRY_MS << Math.min(retries, 4));
+                });
     }
 
     @Override
     public Future<Void> start(BiConsumer<String, Long> remoteHead, Runnable resync) {
         this.remoteHead = remoteHead;
         this.resync = resync;
-        return connect();
+        subscriber.channel(CHANNEL)
+                .subscribeHandler(v -> onListening())
+                .handler(this::onNotification);
+        // connect() completes once the channel is LISTENed to on the first connection
+        return subscriber.connect()
+                .onSuccess(v -> listeningOn = subscriber.actualConnection())
+                .onFailure(e -> subscriber.close());
     }
 
-    private Future<Void> connect() {
-        return PgConnection.connect(vertx, options).compose(c -> {
-            c.notificationHandler(n -> {
-                if (CHANNEL.equals(n.getChannel())) {
-                    onNotification(n.getPayload());
-                }
-            });
-            c.closeHandler(v -> {
-                if (conn != c) {
-                    return; // an older connection; the current one is fine
-                }
-                conn = null;
-                if (!closed) {
-                    LOG.warn("fan-out connection lost; reconnecting");
-                    vertx.setTimer(500, id -> reconnect());
-                }
-            });
-            return c.query("LISTEN " + CHANNEL).execute()
-                    .<Void>mapEmpty()
-                    .onSuccess(v -> conn = c)
-                    .onFailure(e -> c.close());
-        });
-    }
-
-    private void reconnect() {
+    /** On the home context, each time LISTEN succeeded on a (re-)opened connection. */
+    private void onListening() {
+        PgConnection c = subscriber.actualConnection();
         if (closed) {
+            // a reconnect timer that was pending at close() opened this one: do not keep it
+            if (c != null) {
+                c.close();
+            }
             return;
         }
-        connect().onSuccess(v -> {
+        listeningOn = c;
+        if (++subscriptions > 1) {
             LOG.info("fan-out connection restored; resyncing sessions");
             resync.run();
             flush();
-        }).onFailure(e -> vertx.setTimer(1000, id -> reconnect()));
+        }
     }
 
     private void onNotification(String payload) {
@@ -109,7 +119,8 @@ public final class PgNotifyFanout implements Fanout {
 
     @Override
     public boolean listening() {
-        return conn != null;
+        PgConnection c = listeningOn;
+        return c != null && c == subscriber.actualConnection();
     }
 
     @Override
@@ -125,6 +136,7 @@ public final class PgNotifyFanout implements Fanout {
     }
 
     private void flush() {
+        PgConnection conn = subscriber.actualConnection();
         if (closed || pending.isEmpty() || conn == null) {
             return; // without a connection the heads wait; other nodes resync when it returns
         }
@@ -134,9 +146,9 @@ public final class PgNotifyFanout implements Fanout {
         while (it.hasNext()) {
             var e = it.next();
             // Postgres limits a payload to 8000 bytes: count UTF-8 bytes, not characters.
-            int entrySize = e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 24;
+            int entrySize = e.getKey().getBytes(StandardCharsets.UTF_8).length + 24;
             if (size + entrySize > MAX_PAYLOAD && !heads.isEmpty()) {
-                notify(heads);
+                notify(conn, heads);
                 heads = new JsonObject();
                 size = 0;
             }
@@ -144,10 +156,10 @@ public final class PgNotifyFanout implements Fanout {
             size += entrySize;
             it.remove();
         }
-        notify(heads);
+        notify(conn, heads);
     }
 
-    private void notify(JsonObject heads) {
+    private void notify(PgConnection conn, JsonObject heads) {
         String payload = new JsonObject().put("node", nodeId).put("heads", heads).encode();
         conn.preparedQuery("SELECT pg_notify($1, $2)").execute(Tuple.of(CHANNEL, payload))
                 .onFailure(e -> {
@@ -169,6 +181,6 @@ public final class PgNotifyFanout implements Fanout {
     @Override
     public Future<Void> close() {
         closed = true;
-        return conn == null ? Future.succeededFuture() : conn.close();
+        return subscriber.close();
     }
 }

@@ -35,7 +35,7 @@ class FanoutHealthIT {
                 while (killing.get()) {
                     // the node re-opens the connection within a second: kill it again and again
                     TestServer.await(pool.preparedQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            + "WHERE datname = $1 AND query = $2").execute(Tuple.of(database.name(), "LISTEN " + PgNotifyFanout.CHANNEL)));
+                            + "WHERE datname = $1 AND query = $2").execute(Tuple.of(database.name(), "LISTEN \"" + PgNotifyFanout.CHANNEL + "\"")));
                     try {
                         Thread.sleep(50);
                     } catch (InterruptedException e) {
