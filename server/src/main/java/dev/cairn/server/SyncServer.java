@@ -1,8 +1,5 @@
 package dev.cairn.server;
 
-import dev.cairn.server.section.SectionRegistry;
-import dev.cairn.server.monitoring.ServerMetrics;
-import dev.cairn.server.monitoring.Monitoring;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.WallClock;
 import dev.cairn.server.auth.TokenAuth;
@@ -12,6 +9,9 @@ import dev.cairn.server.fanout.LocalFanout;
 import dev.cairn.server.fanout.PgNotifyFanout;
 import dev.cairn.server.http.OriginPolicy;
 import dev.cairn.server.http.SecurityHeaders;
+import dev.cairn.server.monitoring.Monitoring;
+import dev.cairn.server.monitoring.ServerMetrics;
+import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.session.Hub;
 import dev.cairn.server.session.OutboundBudget;
 import dev.cairn.server.session.SocketSlots;
@@ -19,8 +19,8 @@ import dev.cairn.server.session.SyncSession;
 import dev.cairn.server.store.JournalServerStore;
 import dev.cairn.server.store.PgServerStore;
 import dev.cairn.server.store.ServerStore;
-import io.vertx.core.DeploymentOptions;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import java.security.SecureRandom;

@@ -1,11 +1,11 @@
 package dev.cairn.server;
 
-import dev.cairn.server.section.SectionRegistry;
-import dev.cairn.server.monitoring.ServerMetrics;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.WallClock;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.http.HttpApi;
+import dev.cairn.server.monitoring.ServerMetrics;
+import dev.cairn.server.section.SectionRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Route;

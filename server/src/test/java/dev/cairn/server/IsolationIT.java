@@ -1,21 +1,13 @@
 package dev.cairn.server;
 
-import dev.cairn.server.monitoring.ServerMetrics;
-import dev.cairn.server.section.SectionRegistry;
-import static dev.cairn.server.TestChanges.append;
-import static dev.cairn.server.TestChanges.set;
-import static dev.cairn.server.TestChanges.stamp;
-import static dev.cairn.server.TestChanges.stampAt;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.WallClock;
 import dev.cairn.engine.protocol.FrameType;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.http.HttpApi;
+import dev.cairn.server.monitoring.ServerMetrics;
+import dev.cairn.server.section.SectionRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Route;
@@ -37,6 +29,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import static dev.cairn.server.TestChanges.append;
+import static dev.cairn.server.TestChanges.set;
+import static dev.cairn.server.TestChanges.stamp;
+import static dev.cairn.server.TestChanges.stampAt;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Isolation (PROTOCOL.md 2 and 4.4): a token's user sees and changes only that user's data, on

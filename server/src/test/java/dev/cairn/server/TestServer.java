@@ -1,10 +1,10 @@
 package dev.cairn.server;
 
-import dev.cairn.server.section.SectionRegistry;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cairn.engine.codec.CanonicalJson;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crdt.ReplicaState;
+import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.store.ServerStore;
 import dev.cairn.server.store.TestDatabase;
 import io.vertx.core.Future;

@@ -2,8 +2,8 @@ package dev.cairn.server.http;
 
 import static dev.cairn.server.http.ApiErrors.error;
 
-import dev.cairn.server.monitoring.ServerMetrics;
 import dev.cairn.server.auth.TokenAuth;
+import dev.cairn.server.monitoring.ServerMetrics;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 

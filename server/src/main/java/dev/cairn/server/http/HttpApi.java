@@ -3,10 +3,10 @@ package dev.cairn.server.http;
 import static dev.cairn.server.http.ApiErrors.error;
 
 import dev.cairn.engine.clock.HybridClock;
-import dev.cairn.server.section.SectionRegistry;
-import dev.cairn.server.monitoring.ServerMetrics;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
+import dev.cairn.server.monitoring.ServerMetrics;
+import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;

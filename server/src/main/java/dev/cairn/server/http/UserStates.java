@@ -3,8 +3,8 @@ package dev.cairn.server.http;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.ReplicaState;
-import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.commit.GroupCommitter;
+import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
@@ -16,7 +16,8 @@ import java.util.function.Function;
 
 /**
  * The HTTP routes' way to a user's data: writes go through the same group committer as the
- * sockets' pushes, stamped by the server's clock; reads fold the user's state from the store.
+ * sockets' pushes, stamped by the server's clock; a view reads only its map section or key prefix, and
+ * the original spec's sync answer and clearing fold the whole state.
  */
 final class UserStates {
 

@@ -3,11 +3,11 @@ package dev.cairn.server.monitoring;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.cairn.server.monitoring.Monitoring;
 import dev.cairn.server.RawSocket;
 import dev.cairn.server.ServerConfig;
 import dev.cairn.server.SyncServer;
 import dev.cairn.server.TestServer;
+import dev.cairn.server.monitoring.Monitoring;
 import dev.cairn.server.store.TestDatabase;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
