@@ -23,7 +23,8 @@ import java.util.zip.CRC32C;
 final class JournalFile implements AutoCloseable {
 
     static final byte[] MAGIC = {'C', 'A', 'I', 'R', 'N', 'J', '1', '\n'};
-    private static final int RECORD_HEADER = 8;
+    /** A record's length and CRC32C, before its payload. */
+    static final int RECORD_HEADER = 8;
 
     private final Path file;
     private final boolean sync;
@@ -142,9 +143,8 @@ final class JournalFile implements AutoCloseable {
 
     /** Appends one commit and forces it; on failure cuts the file back so nothing of it remains. */
     void append(List<StoreWrite> writes) {
-        byte[] payload = encode(writes);
-        ByteBuffer record = ByteBuffer.allocate(RECORD_HEADER + payload.length);
-        record.putInt(payload.length).putInt(crc(payload)).put(payload).flip();
+        byte[] payload = encode(writes, maxRecordBytes, file);
+        ByteBuffer record = record(payload);
         long start = size;
         try {
             while (record.hasRemaining()) {
@@ -178,8 +178,11 @@ final class JournalFile implements AutoCloseable {
         }
     }
 
-    /** Refuses a commit too large to be replayed, before anything is written. */
-    byte[] encode(List<StoreWrite> writes) {
+    /**
+     * A commit's payload ({@link JournalLocalStore} writes the same format); refuses a commit too
+     * large to be replayed, before anything is written.
+     */
+    static byte[] encode(List<StoreWrite> writes, int maxRecordBytes, Path file) {
         long total = 4;
         for (StoreWrite w : writes) {
             total += 1 + 4 + w.key().length + (w.isDelete() ? 0 : 4 + w.value().length);
@@ -196,6 +199,13 @@ final class JournalFile implements AutoCloseable {
             }
         }
         return buf.array();
+    }
+
+    /** One record as it lies in the file: length, CRC32C, payload. */
+    static ByteBuffer record(byte[] payload) {
+        ByteBuffer record = ByteBuffer.allocate(RECORD_HEADER + payload.length);
+        record.putInt(payload.length).putInt(crc(payload)).put(payload).flip();
+        return record;
     }
 
     static List<StoreWrite> decode(byte[] payload) {

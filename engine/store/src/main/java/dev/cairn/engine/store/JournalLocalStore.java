@@ -14,7 +14,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.function.BiConsumer;
 import java.util.function.BiPredicate;
-import java.util.zip.CRC32C;
 
 /**
  * The engine's durable {@link LocalStore}: an append-only journal of checksummed commits, replayed
@@ -44,9 +43,9 @@ import java.util.zip.CRC32C;
 public final class JournalLocalStore implements LocalStore {
 
     private static final System.Logger LOG = System.getLogger(JournalLocalStore.class.getName());
-    private static final byte[] MAGIC = {'C', 'A', 'I', 'R', 'N', 'J', '1', '\n'};
+    private static final byte[] MAGIC = JournalFile.MAGIC;
     /** {@code [int length][int crc32c]} before every payload. */
-    private static final int RECORD_HEADER = 8;
+    private static final int RECORD_HEADER = JournalFile.RECORD_HEADER;
     /** Framing of one put in a payload: op byte, key length, value length. */
     private static final int PUT_OVERHEAD = 9;
     /** Compact when the file is this much larger than a compacted file would be (and at least minCompactBytes). */
@@ -144,7 +143,7 @@ public final class JournalLocalStore implements LocalStore {
             }
             ByteBuffer payload = ByteBuffer.allocate(length);
             readFully(payload, pos + RECORD_HEADER);
-            if (crc(payload.array()) != crc) {
+            if (JournalFile.crc(payload.array()) != crc) {
                 break;
             }
             try {
@@ -197,7 +196,7 @@ public final class JournalLocalStore implements LocalStore {
             }
             ByteBuffer payload = ByteBuffer.allocate(length);
             readFully(payload, p + RECORD_HEADER);
-            if (crc(payload.array()) == window.getInt(at + 4)) {
+            if (JournalFile.crc(payload.array()) == window.getInt(at + 4)) {
                 return p;
             }
         }
@@ -237,8 +236,7 @@ public final class JournalLocalStore implements LocalStore {
             return;
         }
         byte[] payload = encode(copy); // refuses a commit too large to be replayed, before anything is written
-        ByteBuffer record = ByteBuffer.allocate(RECORD_HEADER + payload.length);
-        record.putInt(payload.length).putInt(crc(payload)).put(payload).flip();
+        ByteBuffer record = JournalFile.record(payload);
         long start = fileBytes;
         try {
             while (record.hasRemaining()) {
@@ -417,37 +415,15 @@ public final class JournalLocalStore implements LocalStore {
     }
 
     private byte[] encode(List<StoreWrite> writes) {
-        long size = 4;
-        for (StoreWrite w : writes) {
-            size += 1 + 4 + w.key().length + (w.isDelete() ? 0 : 4 + w.value().length);
-        }
-        if (size > maxRecordBytes) {
-            throw new StoreException("a commit of " + writes.size() + " writes takes " + size + " bytes, more than the "
-                    + maxRecordBytes + " one journal record may hold; nothing of it was written to " + file);
-        }
-        ByteBuffer buf = ByteBuffer.allocate((int) size).putInt(writes.size());
-        for (StoreWrite w : writes) {
-            buf.put(w.isDelete() ? (byte) 0 : (byte) 1).putInt(w.key().length).put(w.key());
-            if (!w.isDelete()) {
-                buf.putInt(w.value().length).put(w.value());
-            }
-        }
-        return buf.array();
+        return JournalFile.encode(writes, maxRecordBytes, file);
     }
 
     private static long writeRecord(FileChannel out, byte[] payload) throws IOException {
-        ByteBuffer record = ByteBuffer.allocate(RECORD_HEADER + payload.length);
-        record.putInt(payload.length).putInt(crc(payload)).put(payload).flip();
+        ByteBuffer record = JournalFile.record(payload);
         while (record.hasRemaining()) {
             out.write(record);
         }
         return (long) RECORD_HEADER + payload.length;
-    }
-
-    private static int crc(byte[] payload) {
-        CRC32C crc = new CRC32C();
-        crc.update(payload);
-        return (int) crc.getValue();
     }
 
     private void readFully(ByteBuffer buf, long pos) throws IOException {
