@@ -25,6 +25,10 @@ final class Readiness {
     private final BooleanSupplier fanoutListening;
     private volatile long lastTickNanos = System.nanoTime();
     private volatile long lagMillis;
+    /** Each check's last answer, to log its changes only. */
+    private volatile boolean storeUp = true;
+    private volatile boolean fanoutUp = true;
+    private volatile boolean eventLoopUp = true;
 
     /** Starts timing the event loop of the calling context (the timer ends with the verticle). */
     Readiness(Vertx vertx, ServerStore store, BooleanSupplier fanoutListening) {
@@ -43,15 +47,24 @@ final class Readiness {
         boolean listening = fanoutListening.getAsBoolean();
         long late = Math.max(lagMillis, (System.nanoTime() - lastTickNanos) / 1_000_000 - TICK_MILLIS);
         boolean onTime = late <= MAX_LAG_MILLIS;
-        if (!listening) {
-            LOG.warn("health check: the fan-out connection is down; this node does not hear other nodes' commits until it is back");
+        // Logged when a check goes down (and back up), not at every probe of an orchestrator.
+        if (listening != fanoutUp) {
+            fanoutUp = listening;
+            LOG.warn(listening ? "health check: the fan-out connection is back"
+                    : "health check: the fan-out connection is down; this node does not hear other nodes' commits until it is back");
         }
-        if (!onTime) {
-            LOG.warn("health check: the event loop is {} ms late", late);
+        if (onTime != eventLoopUp) {
+            eventLoopUp = onTime;
+            LOG.warn(onTime ? "health check: the event loop is on time again" : "health check: the event loop is {} ms late", late);
         }
         return store.ping().transform(ar -> {
-            if (ar.failed()) {
-                LOG.warn("health check: the store did not answer: {}", ar.cause().toString());
+            if (ar.succeeded() != storeUp) {
+                storeUp = ar.succeeded();
+                if (ar.failed()) {
+                    LOG.warn("health check: the store did not answer: {}", ar.cause().toString());
+                } else {
+                    LOG.warn("health check: the store answers again");
+                }
             }
             out.put("store", ar.succeeded() ? "up" : "down");
             out.put("fanout", listening ? "up" : "down");
