@@ -38,7 +38,7 @@ final class HistoryApi {
         try {
             String raw = ctx.pathParam("*");
             key = raw == null ? "" : percentDecode(raw); // the router decodes named parameters, not the wildcard
-            if (section == null || section.isEmpty() || key == null || key.isEmpty()) {
+            if (section == null || section.isEmpty() || key.isEmpty()) {
                 throw new IllegalArgumentException("expected /api/history/{section}/{key}");
             }
             if (users.sections.apply(section) == null) {
