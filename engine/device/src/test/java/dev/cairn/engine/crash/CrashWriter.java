@@ -4,7 +4,6 @@ import dev.cairn.engine.Cairn;
 import dev.cairn.engine.ChatMessage;
 import dev.cairn.engine.PersistentState;
 import dev.cairn.engine.StateOptions;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -124,7 +123,7 @@ public final class CrashWriter {
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         long seed = Long.parseLong(args[1]);
-        watchParent();
+        ChildGuard.watchParent();
         PrintStream out = System.out;
         Random random = new Random(seed);
         Cairn cairn = Cairn.builder().dataDir(dir).replicaId(REPLICA).open();
@@ -197,32 +196,5 @@ public final class CrashWriter {
     private static void line(PrintStream out, String text) {
         out.println(text + " OK");
         out.flush();
-    }
-
-    /** Exits when the parent goes away (stdin closes) or after two minutes, so no child outlives its test. */
-    private static void watchParent() {
-        Thread t = new Thread(() -> {
-            try {
-                InputStream in = System.in;
-                while (in.read() != -1) {
-                    // the parent never writes; -1 means it closed the pipe or died
-                }
-            } catch (Exception ignored) {
-                // fall through: treat as parent gone
-            }
-            Runtime.getRuntime().halt(2);
-        }, "parent-watch");
-        t.setDaemon(true);
-        t.start();
-        Thread limit = new Thread(() -> {
-            try {
-                Thread.sleep(120_000);
-            } catch (InterruptedException ignored) {
-                return;
-            }
-            Runtime.getRuntime().halt(4);
-        }, "time-limit");
-        limit.setDaemon(true);
-        limit.start();
     }
 }

@@ -6,7 +6,6 @@ import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.LogEntry;
 import dev.cairn.engine.crdt.SectionKind;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -117,7 +116,7 @@ public final class RemoteApplyCrashWriter {
         Path dir = Path.of(args[0]);
         long seed = Long.parseLong(args[1]);
         long base = Long.parseLong(args[2]);
-        watchParent();
+        ChildGuard.watchParent();
         PrintStream out = System.out;
         Random random = new Random(seed);
         Cairn cairn = open(dir);
@@ -206,32 +205,5 @@ public final class RemoteApplyCrashWriter {
     private static void line(PrintStream out, String text) {
         out.println(text + " OK");
         out.flush();
-    }
-
-    /** Exits when the parent goes away (stdin closes) or after two minutes, so no child outlives its test. */
-    private static void watchParent() {
-        Thread t = new Thread(() -> {
-            try {
-                InputStream in = System.in;
-                while (in.read() != -1) {
-                    // the parent never writes
-                }
-            } catch (Exception ignored) {
-                // parent gone
-            }
-            Runtime.getRuntime().halt(2);
-        }, "parent-watch");
-        t.setDaemon(true);
-        t.start();
-        Thread limit = new Thread(() -> {
-            try {
-                Thread.sleep(120_000);
-            } catch (InterruptedException ignored) {
-                return;
-            }
-            Runtime.getRuntime().halt(4);
-        }, "time-limit");
-        limit.setDaemon(true);
-        limit.start();
     }
 }

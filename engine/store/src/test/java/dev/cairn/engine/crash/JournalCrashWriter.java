@@ -2,7 +2,6 @@ package dev.cairn.engine.crash;
 
 import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.StoreWrite;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -86,7 +85,7 @@ public final class JournalCrashWriter {
         Path file = Path.of(args[0]);
         Random random = new Random(Long.parseLong(args[1]));
         boolean sync = Boolean.parseBoolean(args[2]);
-        watchParent();
+        ChildGuard.watchParent();
         PrintStream out = System.out;
         JournalLocalStore store = JournalLocalStore.open(file, sync);
         byte[] last = store.get(LAST);
@@ -102,32 +101,5 @@ public final class JournalCrashWriter {
                 store.compact();
             }
         }
-    }
-
-    /** Exits when the parent goes away (stdin closes) or after two minutes. */
-    private static void watchParent() {
-        Thread t = new Thread(() -> {
-            try {
-                InputStream in = System.in;
-                while (in.read() != -1) {
-                    // the parent never writes
-                }
-            } catch (Exception ignored) {
-                // parent gone
-            }
-            Runtime.getRuntime().halt(2);
-        }, "parent-watch");
-        t.setDaemon(true);
-        t.start();
-        Thread limit = new Thread(() -> {
-            try {
-                Thread.sleep(120_000);
-            } catch (InterruptedException ignored) {
-                return;
-            }
-            Runtime.getRuntime().halt(4);
-        }, "time-limit");
-        limit.setDaemon(true);
-        limit.start();
     }
 }

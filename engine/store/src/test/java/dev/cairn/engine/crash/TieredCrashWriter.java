@@ -1,7 +1,6 @@
 package dev.cairn.engine.crash;
 
 import dev.cairn.engine.store.TieredLocalStore;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -32,7 +31,7 @@ public final class TieredCrashWriter {
         Path dir = Path.of(args[0]);
         boolean sync = Boolean.parseBoolean(args[2]);
         String target = args[3];
-        watchParent();
+        ChildGuard.watchParent();
         PrintStream out = System.out;
         PrintStream err = System.err;
         TieredLocalStore store = TieredLocalStore.open(dir, options(sync).withPhases(phase -> {
@@ -56,32 +55,5 @@ public final class TieredCrashWriter {
             out.flush();
             i++;
         }
-    }
-
-    /** Exits when the parent goes away (stdin closes) or after two minutes. */
-    private static void watchParent() {
-        Thread t = new Thread(() -> {
-            try {
-                InputStream in = System.in;
-                while (in.read() != -1) {
-                    // the parent never writes
-                }
-            } catch (Exception ignored) {
-                // parent gone
-            }
-            Runtime.getRuntime().halt(2);
-        }, "parent-watch");
-        t.setDaemon(true);
-        t.start();
-        Thread limit = new Thread(() -> {
-            try {
-                Thread.sleep(120_000);
-            } catch (InterruptedException ignored) {
-                return;
-            }
-            Runtime.getRuntime().halt(4);
-        }, "time-limit");
-        limit.setDaemon(true);
-        limit.start();
     }
 }
