@@ -6,8 +6,9 @@
 //   opened         Cairn.open resolved: what the device keeps is in memory ("readable from device")
 //   readable       every seeded map entry and chat message is readable in memory
 //   live           the sync status is 'live' (caught up with the server)
-//   durable        cairn.save() called once readable and live has resolved
-// Only the client's public API is used (open, on, status, save, get, chat.history), so the page
+//   saved          cairn.save(), called once readable and live, has resolved
+//   durable        cairn.close() has resolved after that: the catch-up's writes and the cursor are stored
+// Only the client's public API is used (open, on, status, startSync, save, close, get, chat.history), so the page
 // measures any client that keeps that API. Query: user, ws (sync URL; 'off' = no server
 // configured), nMap, nChat, wait ('live': wait for readable + live + durable; 'none': report once
 // open; sync still starts). The token is in the fragment (#token=...). The result goes to window.__result.
@@ -92,6 +93,11 @@ async function run() {
     status.textContent = 'catching up';
     await complete;
     await cairn.save();
+    mark('saved');
+    // save() waits for the app's own pending writes only; close() also waits for the sync cursor,
+    // which is saved once every server change before it has committed to the device's stores: the
+    // one public promise that covers a catch-up's writes. It stops sync (the page is done).
+    await cairn.close();
     mark('durable');
     after = count(cairn);
   }

@@ -20,7 +20,8 @@ import java.util.Map;
  * profile through four cases, each timed in the page from navigation start (see cairn-bench.js):
  * <ol>
  *   <li><b>first open</b>: open → readable (every seeded entry and message in memory) → live →
- *       durable ({@code cairn.save()} resolved);</li>
+ *       {@code cairn.save()} resolved → durable ({@code cairn.close()} resolved: it waits for the
+ *       sync cursor, saved only once the writes it covers have committed);</li>
  *   <li><b>reload</b> of that page: readable from the device, readable, live, durable;</li>
  *   <li><b>reload with the server stopped</b>: how many of the seeded entries and messages the
  *       device gives back, and when;</li>
@@ -149,6 +150,7 @@ final class BrowserBench {
         m.put("messages on device", device.get("messages"));
         putIf(m, "readable ms", t.get("readable"));
         putIf(m, "live ms", t.get("live"));
+        putIf(m, "save() ms", t.get("saved"));
         putIf(m, "durable ms", t.get("durable"));
         m.put("entries readable", after.get("entries"));
         m.put("messages readable", after.get("messages"));
