@@ -101,20 +101,20 @@ final class BrowserBench {
             Chromium browser = new Chromium(profile);
             try {
                 browser.open(base + "&wait=live" + fragment);
-                report(ctx, "first open", size, variant, run, browser, timeout, entries, chat);
+                report(ctx, "first open", size, variant, run, browser, timeout, entries);
                 Thread.sleep(1000);
                 browser.reload();
-                report(ctx, "reload", size, variant, run, browser, timeout, entries, chat);
+                report(ctx, "reload", size, variant, run, browser, timeout, entries);
                 site.close(); // the server is gone from here on
                 browser.open(base + "&wait=none" + fragment);
-                report(ctx, "reload with the server stopped", size, variant, run, browser, timeout, entries, chat);
+                report(ctx, "reload with the server stopped", size, variant, run, browser, timeout, entries);
             } finally {
                 browser.close();
             }
             browser = new Chromium(profile);
             try {
                 browser.open(base + "&wait=none" + fragment);
-                report(ctx, "restart with the server stopped", size, variant, run, browser, timeout, entries, chat);
+                report(ctx, "restart with the server stopped", size, variant, run, browser, timeout, entries);
             } finally {
                 browser.close();
             }
@@ -124,8 +124,8 @@ final class BrowserBench {
         }
     }
 
-    private static void report(Ctx ctx, String kase, String size, String variant, int run, Chromium browser, Duration timeout,
-            int entries, int chat) throws Exception {
+    private static void report(Ctx ctx, String kase, String size, String variant, int run, Chromium browser, Duration timeout, int entries)
+            throws Exception {
         Map<String, Object> r = browser.awaitResult(timeout);
         if (r.containsKey("failed")) {
             throw new IllegalStateException(kase + ": the page failed: " + r.get("failed"));
