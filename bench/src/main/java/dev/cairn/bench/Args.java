@@ -100,6 +100,7 @@ final class Args {
             throw new IllegalArgumentException("--store must be pg, embedded or both");
         }
         parsed.integer("runs");
+        BrowserBench.sizes(parsed.string("browser-sizes"));
         return parsed;
     }
 
