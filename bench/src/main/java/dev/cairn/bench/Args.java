@@ -43,15 +43,21 @@ final class Args {
             {"w7-parallel", "8", "4", "W7: users loaded at a time"},
             {"w7-write-seconds", "30", "5", "W7: seconds of writes after the catch-up"},
             {"w7-out", "w7-heap-out", "w7-heap-out", "W7: where the GC log, heap samples and class histogram are kept"},
+            {"browser-sizes", "20000x4000,100000x20000", "2000x400",
+                    "browser: user data sizes, ENTRIESxMESSAGES,... (e.g. add 1000000x200000)"},
+            {"peers", "", "", "browser: the Yjs peer's browser folder (/work/shared/peers/browser) to run in the same sitting"},
+            {"peers-variants", "tuned,docs", "tuned", "browser: the Yjs peer's VARIANTS (tuned, docs, idb-first-bc)"},
             {"w6-entries", "10000,100000,1000000", "200,1000", "W6: W3 catch-up sizes (map entries; chat = entries / 5)"},
     };
 
     private final Map<String, String> values = new LinkedHashMap<>();
+    private final java.util.Set<String> given;
     private final boolean smoke;
     private String commandLine = "";
 
     private Args(Map<String, String> given, boolean smoke) {
         this.smoke = smoke;
+        this.given = java.util.Set.copyOf(given.keySet());
         for (String[] k : KNOWN) {
             values.put(k[0], smoke ? k[2] : k[1]);
         }
@@ -94,6 +100,7 @@ final class Args {
             throw new IllegalArgumentException("--store must be pg, embedded or both");
         }
         parsed.integer("runs");
+        BrowserBench.sizes(parsed.string("browser-sizes"));
         return parsed;
     }
 
@@ -164,7 +171,12 @@ final class Args {
 
     /** The stores a workload runs on: pg, embedded, or both (pg first). */
     List<String> stores() {
-        String s = string("store");
+        return stores("both");
+    }
+
+    /** As {@link #stores()}, with the workload's own default when {@code --store} is not given. */
+    List<String> stores(String byDefault) {
+        String s = given.contains("store") ? string("store") : byDefault;
         return s.equals("both") ? List.of("pg", "embedded") : List.of(s);
     }
 

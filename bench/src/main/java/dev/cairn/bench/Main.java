@@ -15,6 +15,8 @@ import java.util.Map;
  *       with its ceiling measured in the same invocation. The server runs in its own JVM
  *       ({@code server/target/cairn-server.jar}); clients are in this JVM. Each run prints one
  *       {@code RESULT {json}} line on stdout; at the end a markdown table of medians [min–max].</li>
+ *   <li>{@code browser}: the browser client in headless Chromium against the server (BrowserBench),
+ *       and with {@code --peers} the Yjs peer's browser bench in the same sitting.</li>
  *   <li>{@code all}: w1 .. w6 (and w4 twice over, memory and durable) in one go, one table.</li>
  *   <li>{@code jmh}: the JMH micro-benchmarks of the hot paths (options are JMH's own).</li>
  * </ul>
@@ -47,6 +49,8 @@ public final class Main {
         workload("w4", "local writes in-process: map sets and chat appends, memory and durable tiers", W4::run);
         workload("w5", "connections: idle devices (server RSS per connection), fan-out of one change to many devices", W5::run);
         workload("w6", "scaling: W2 on 1, 2, 4 nodes of one PostgreSQL; W3 at growing sizes", W6::run);
+        workload("browser", "browser client in headless Chromium: first open, reload, reload and restart with the server stopped (--peers: Yjs too)",
+                BrowserBench::run);
         workload("w7", "big store: embedded server with -Xmx256m holds > 2 GB, serves a 1M-entry catch-up, keeps taking writes (heap)", W7::run);
     }
 
@@ -110,8 +114,9 @@ public final class Main {
             return 2;
         }
         Report report = new Report(System.out);
-        // w7 loads gigabytes and is run on its own
-        List<String> chosen = name.equals("all") ? WORKLOADS.keySet().stream().filter(w -> !w.equals("w7")).toList() : List.of(name);
+        // w7 loads gigabytes and browser needs Chromium: each is run on its own
+        List<String> chosen = name.equals("all") ? WORKLOADS.keySet().stream().filter(w -> !w.equals("w7") && !w.equals("browser")).toList()
+                : List.of(name);
         Instant started = Instant.now();
         int failures = 0;
         Device.maxProtocol = args.integer("protocol");
@@ -132,7 +137,8 @@ public final class Main {
             return 1;
         }
         System.out.println();
-        System.out.println("## Cairn server workloads" + (args.smoke() ? " (SMOKE: tiny sizes, not a measurement)" : ""));
+        System.out.println((name.equals("browser") ? "## Browser: Cairn's browser client (and Yjs with --peers) in headless Chromium"
+                : "## Cairn server workloads") + (args.smoke() ? " (SMOKE: tiny sizes, not a measurement)" : ""));
         System.out.println();
         System.out.printf(Locale.ROOT, "- `java -jar bench/target/cairn-bench.jar %s %s`; started %s, took %.0f s%n", name, args.describe(),
                 started.toString().substring(0, 19) + "Z", (System.currentTimeMillis() - started.toEpochMilli()) / 1e3);

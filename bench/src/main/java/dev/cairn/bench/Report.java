@@ -24,6 +24,7 @@ final class Report {
     }
 
     private final List<Result> results = new ArrayList<>();
+    private final List<String> appendices = new ArrayList<>();
     private final PrintStream out;
 
     Report(PrintStream out) {
@@ -45,6 +46,11 @@ final class Report {
             throw new IllegalStateException(e);
         }
         out.flush();
+    }
+
+    /** Markdown printed after the tables (e.g. a peer's own report). */
+    synchronized void appendix(String markdown) {
+        appendices.add(markdown);
     }
 
     synchronized List<Result> results() {
@@ -90,6 +96,7 @@ final class Report {
             }
             b.append('\n');
         }
+        appendices.forEach(a -> b.append(a).append('\n'));
         return b.toString();
     }
 

@@ -53,20 +53,7 @@ final class W3 {
         m.put("chat messages", chatCount);
         Thread.sleep(1000);
         long rssEmpty = site.rssKiB();
-        long seedStart = System.nanoTime();
-        try (Device seed = Device.open("w3-seed", null, site.syncUri(0), user)) {
-            MapSection map = seed.cairn.map(StandardSections.STATE);
-            for (int i = 0; i < entries; i++) {
-                map.put("k" + i, Values.mapValue(i));
-            }
-            Chat chat = seed.cairn.chat();
-            for (int j = 0; j < chatCount; j++) {
-                chat.append("conv-1", Values.chatRole(j), Values.chatText(j));
-            }
-            seed.start();
-            seed.sync.syncNow().get(30, TimeUnit.MINUTES);
-        }
-        Ctx.log("W3 %s: seeded %,d entries + %,d messages in %.1f s", site.store, entries, chatCount, (System.nanoTime() - seedStart) / 1e9);
+        seed(site, user, entries, chatCount);
         Thread.sleep(2000);
         long rssLoaded = site.rssKiB();
 
@@ -122,6 +109,28 @@ final class W3 {
             rawCatchUp(site, user, m);
         }
         return m;
+    }
+
+    /**
+     * Seeds {@code user} over the protocol (not timed): a seed device (memory store) writes
+     * {@code state["k" + i] = "value-i"} for i below {@code entries} and {@code chatCount} chat
+     * appends to {@code conv-1}, syncs them all to the server and closes.
+     */
+    static void seed(Site site, String user, int entries, int chatCount) throws Exception {
+        long seedStart = System.nanoTime();
+        try (Device seed = Device.open("w3-seed", null, site.syncUri(0), user)) {
+            MapSection map = seed.cairn.map(StandardSections.STATE);
+            for (int i = 0; i < entries; i++) {
+                map.put("k" + i, Values.mapValue(i));
+            }
+            Chat chat = seed.cairn.chat();
+            for (int j = 0; j < chatCount; j++) {
+                chat.append("conv-1", Values.chatRole(j), Values.chatText(j));
+            }
+            seed.start();
+            seed.sync.syncNow().get(30, TimeUnit.MINUTES);
+        }
+        Ctx.log("%s: seeded %,d entries + %,d messages in %.1f s", site.store, entries, chatCount, (System.nanoTime() - seedStart) / 1e9);
     }
 
     /**

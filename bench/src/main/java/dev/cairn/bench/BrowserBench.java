@@ -1,0 +1,212 @@
+package dev.cairn.bench;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The browser workload (issue 14, step 6): today's browser client in headless Chromium against the
+ * real server, on the W3 data shape, as the Yjs peer's browser bench (/work/shared/peers/browser).
+ *
+ * <p>The page ({@code cairn-bench.html}, {@code cairn-bench.js}) and the client modules the server
+ * jar ships come from a static origin in this JVM ({@link StaticSite}), so the page still loads
+ * when the server is stopped. Per run, size and store: a fresh server that lets that origin in; one
+ * user seeded over the protocol as W3 does; then one fresh Chromium
+ * profile through four cases, each timed in the page from navigation start (see cairn-bench.js):
+ * <ol>
+ *   <li><b>first open</b>: open → readable (every seeded entry and message in memory) → live →
+ *       {@code cairn.save()} resolved → durable ({@code cairn.close()} resolved: it waits for the
+ *       sync cursor, saved only once the writes it covers have committed);</li>
+ *   <li><b>reload</b> of that page: readable from the device, readable, live, durable;</li>
+ *   <li><b>reload with the server stopped</b>: how many of the seeded entries and messages the
+ *       device gives back, and when;</li>
+ *   <li><b>restart with the server stopped</b>: Chromium closed and started again on the same
+ *       profile, the same count.</li>
+ * </ol>
+ * After each case the page's V8 heap is read over the DevTools protocol before and after a full GC.
+ * {@code --peers PATH} then runs the Yjs peer's bench in the same sitting ({@link YjsBrowserPeers})
+ * and adds its rows to the same tables.
+ */
+final class BrowserBench {
+
+    private BrowserBench() {
+    }
+
+    static void run(Ctx ctx) throws Exception {
+        List<int[]> sizes = sizes(ctx.args.string("browser-sizes"));
+        int runs = ctx.args.integer("runs");
+        try (StaticSite pages = StaticSite.start(ctx.serverJar, ctx.newDir("web-root-"))) {
+            warmUp(ctx, pages);
+            for (int run = 1; run <= runs; run++) {
+                for (int[] size : sizes) {
+                    for (String store : ctx.args.stores("embedded")) {
+                        once(ctx, pages, store, size[0], size[1], run);
+                    }
+                }
+            }
+        }
+        String peers = ctx.args.string("peers");
+        if (!peers.isEmpty()) {
+            YjsBrowserPeers.run(ctx, Path.of(peers), ctx.args.string("browser-sizes"), runs);
+        }
+    }
+
+    /** "20000x4000,100000x20000": map entries x chat messages. */
+    static List<int[]> sizes(String text) {
+        List<int[]> out = new ArrayList<>();
+        for (String part : text.split(",")) {
+            String[] n = part.trim().split("x");
+            try {
+                int entries = Integer.parseInt(n[0].replace("_", ""));
+                int chat = n.length == 2 ? Integer.parseInt(n[1].replace("_", "")) : -1;
+                if (n.length != 2 || entries <= 0 || chat < 0) {
+                    throw new NumberFormatException();
+                }
+                out.add(new int[] {entries, chat});
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--browser-sizes must be ENTRIESxMESSAGES[,...], e.g. 20000x4000,100000x20000: " + text);
+            }
+        }
+        return out;
+    }
+
+    /** "100k+20k", as the peer labels its sizes. */
+    static String label(int entries, int chat) {
+        return thousands(entries) + "+" + thousands(chat);
+    }
+
+    private static String thousands(int n) {
+        return n % 1000 == 0 ? n / 1000 + "k" : String.valueOf(n / 1000.0).replaceAll("\\.?0+$", "") + "k";
+    }
+
+    private static void once(Ctx ctx, StaticSite pages, String store, int entries, int chat, int run) throws Exception {
+        String size = label(entries, chat);
+        String variant = "cairn " + store + " (today's client)";
+        String user = "br" + run + "-" + entries;
+        Duration timeout = Duration.ofSeconds(Math.max(120, entries / 1000));
+        Path profile = ctx.newDir("chromium-profile-");
+        Site site = Site.start(ctx, store, 1, Map.of("CAIRN_ALLOWED_ORIGINS", pages.origin()), List.of());
+        try {
+            W3.seed(site, user, entries, chat);
+            Thread.sleep(2000);
+            ServerProcess node = site.node(0);
+            String base = pages.origin() + "/" + StaticSite.PAGE + "?user=" + user + "&ws=" + enc(node.syncUri().toString())
+                    + "&nMap=" + entries + "&nChat=" + chat;
+            String fragment = "#token=" + Tokens.mint(user);
+            Chromium browser = new Chromium(profile);
+            try {
+                browser.open(base + "&wait=live" + fragment);
+                report(ctx, "first open", size, variant, run, browser, timeout, entries);
+                Thread.sleep(1000);
+                browser.reload();
+                report(ctx, "reload", size, variant, run, browser, timeout, entries);
+                site.close(); // the server is gone from here on
+                browser.open(base + "&wait=none" + fragment);
+                report(ctx, "reload with the server stopped", size, variant, run, browser, timeout, entries);
+            } finally {
+                browser.close();
+            }
+            browser = new Chromium(profile);
+            try {
+                browser.open(base + "&wait=none" + fragment);
+                report(ctx, "restart with the server stopped", size, variant, run, browser, timeout, entries);
+            } finally {
+                browser.close();
+            }
+        } finally {
+            site.close();
+            Dirs.deleteTree(profile);
+        }
+    }
+
+    private static void report(Ctx ctx, String kase, String size, String variant, int run, Chromium browser, Duration timeout, int entries)
+            throws Exception {
+        Map<String, Object> r = browser.awaitResult(timeout);
+        if (r.containsKey("failed")) {
+            throw new IllegalStateException(kase + ": the page failed: " + r.get("failed"));
+        }
+        double[] heap = browser.heapMiB();
+        Map<String, Object> m = metrics(r, heap);
+        ctx.report.add("Browser " + kase + ", " + size, variant, run, m);
+        Ctx.log("browser %s %s run %d: readable %s ms, live %s ms, durable %s ms, %s of %,d entries readable, heap after GC %.1f MiB",
+                kase, size, run, m.get("readable ms"), m.get("live ms"), m.get("durable ms"), m.get("entries readable"), entries, heap[1]);
+    }
+
+    /** The page's result as the table's metrics (names shared with the Yjs rows, see YjsBrowserPeers). */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> metrics(Map<String, Object> r, double[] heap) {
+        Map<String, Object> t = (Map<String, Object>) r.get("T");
+        Map<String, Object> device = (Map<String, Object>) r.get("fromDevice");
+        Map<String, Object> after = (Map<String, Object>) r.get("after");
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("modules loaded ms", t.get("modulesLoaded"));
+        m.put("device read ms", t.get("opened"));
+        m.put("entries on device", device.get("entries"));
+        m.put("messages on device", device.get("messages"));
+        putIf(m, "readable ms", t.get("readable"));
+        putIf(m, "live ms", t.get("live"));
+        putIf(m, "save() ms", t.get("saved"));
+        putIf(m, "durable ms", t.get("durable"));
+        m.put("entries readable", after.get("entries"));
+        m.put("messages readable", after.get("messages"));
+        // main-thread tasks over 50 ms, up to durable (or all), without the page's own counting
+        double countStart = num(t.get("countStart"));
+        double countEnd = num(t.get("countEnd"));
+        double until = t.containsKey("durable") ? num(t.get("durable")) : Double.MAX_VALUE;
+        int longTasks = 0;
+        double longest = 0;
+        for (List<Number> task : (List<List<Number>>) r.get("longTasks")) {
+            double start = task.get(0).doubleValue();
+            double end = start + task.get(1).doubleValue();
+            if (start > until || (end >= countStart && start <= countEnd)) {
+                continue;
+            }
+            longTasks++;
+            longest = Math.max(longest, task.get(1).doubleValue());
+        }
+        m.put("long tasks", longTasks);
+        m.put("longest task ms", longest);
+        m.put("heap MiB", heap[0]);
+        m.put("heap after GC MiB", heap[1]);
+        m.put("storage.estimate MiB", num(r.get("storageUsage")) / (1024 * 1024));
+        m.put("localStorage MiB", num(r.get("localStorageChars")) * 2 / (1024 * 1024)); // UTF-16
+        m.put("client errors", r.get("errorCount"));
+        m.put("page's own count ms", num(t.get("countEnd")) - num(t.get("countStart")));
+        m.put("status", r.get("status"));
+        if (!((List<?>) r.get("errors")).isEmpty()) {
+            m.put("first errors", r.get("errors"));
+        }
+        return m;
+    }
+
+    private static void putIf(Map<String, Object> m, String key, Object value) {
+        if (value != null) {
+            m.put(key, value);
+        }
+    }
+
+    private static double num(Object o) {
+        return o instanceof Number n ? n.doubleValue() : 0;
+    }
+
+    private static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    /** One unreported page load (no server), so the first measured launch doesn't pay for a cold disk cache. */
+    private static void warmUp(Ctx ctx, StaticSite pages) throws Exception {
+        Path profile = ctx.newDir("chromium-warm-up-");
+        try (Chromium browser = new Chromium(profile)) {
+            browser.open(pages.origin() + "/" + StaticSite.PAGE + "?user=warm-up&ws=off&nMap=1&nChat=0&wait=none");
+            browser.awaitResult(Duration.ofSeconds(60));
+            Ctx.log("browser: Chromium %s via %s, pages from %s", browser.version(), Chromium.DRIVER, pages.origin());
+        } finally {
+            Dirs.deleteTree(profile);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package dev.cairn.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.openqa.selenium.WebDriverException;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+
+/**
+ * One headless Debian Chromium on a given profile directory, driven by Debian's chromedriver
+ * through Selenium, as the server's browser tests (server/src/test/.../browser/Browser.java). Both
+ * paths are always given, so Selenium Manager never runs and nothing is downloaded. The flags are
+ * those of the Yjs peer's browser bench (/work/shared/peers/browser) plus the tests'
+ * {@code --disable-dev-shm-usage}.
+ */
+final class Chromium implements AutoCloseable {
+
+    static final Path BINARY = Path.of("/usr/bin/chromium");
+    static final Path DRIVER = Path.of("/usr/bin/chromedriver");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static {
+        // Selenium logs every retry and CDP lookup at INFO/WARNING; the bench's stderr is its progress.
+        Logger.getLogger("org.openqa.selenium").setLevel(Level.SEVERE);
+    }
+
+    private final ChromeDriverService service;
+    private final ChromeDriver driver;
+
+    /** Starts Chromium on {@code profile} (created if missing; kept, so a second start reopens it). */
+    Chromium(Path profile) {
+        for (Path p : List.of(BINARY, DRIVER)) {
+            if (!Files.isExecutable(p)) {
+                throw new IllegalStateException("the browser workload needs Debian's Chromium and its driver; missing " + p
+                        + " (apt-get install -y chromium chromium-driver)");
+            }
+        }
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(BINARY.toFile());
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                "--user-data-dir=" + profile.toAbsolutePath());
+        service = new ChromeDriverService.Builder().usingDriverExecutable(new File(DRIVER.toString())).usingAnyFreePort().build();
+        try {
+            driver = new ChromeDriver(service, options);
+        } catch (RuntimeException e) {
+            service.stop();
+            throw new IllegalStateException("could not start " + BINARY + " through " + DRIVER + ": " + e.getMessage(), e);
+        }
+        driver.manage().timeouts().scriptTimeout(Duration.ofSeconds(60));
+    }
+
+    /** Navigates (returns once the navigation has committed and the document loaded). */
+    void open(String url) {
+        driver.get(url);
+    }
+
+    void reload() {
+        driver.navigate().refresh();
+    }
+
+    /** Waits for the page's {@code window.__result} (polled every 100 ms) and returns it as a map. */
+    @SuppressWarnings("unchecked")
+    Map<String, Object> awaitResult(Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            Object json = driver.executeScript("return window.__result ? JSON.stringify(window.__result) : null");
+            if (json instanceof String s) {
+                return JSON.readValue(s, Map.class);
+            }
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("the page gave no result in " + timeout.toSeconds() + " s; it shows: "
+                + driver.executeScript("return document.getElementById('status')?.textContent"));
+    }
+
+    /** The page's V8 heap in MiB: used as it is, then after a full GC (Chrome DevTools Protocol). */
+    double[] heapMiB() {
+        double before = usedHeap();
+        driver.executeCdpCommand("HeapProfiler.collectGarbage", Map.of());
+        return new double[] {before, usedHeap()};
+    }
+
+    private double usedHeap() {
+        Object used = driver.executeCdpCommand("Runtime.getHeapUsage", Map.of()).get("usedSize");
+        return ((Number) used).doubleValue() / (1024 * 1024);
+    }
+
+    /** Chromium's version, e.g. "156.0.8078.114". */
+    String version() {
+        return String.valueOf(driver.getCapabilities().getBrowserVersion());
+    }
+
+    /**
+     * Closes Chromium the way a user does (DevTools {@code Browser.close}, as the Yjs peer's
+     * playwright does), so it writes its profile out (localStorage is committed to disk in batches,
+     * seconds after the writes); then ends the driver session.
+     */
+    @Override
+    public void close() {
+        try {
+            driver.executeCdpCommand("Browser.close", Map.of());
+        } catch (WebDriverException e) {
+            // the connection ends with the browser
+        }
+        try {
+            driver.quit();
+        } catch (WebDriverException e) {
+            // already gone
+        } finally {
+            service.stop();
+        }
+    }
+}
