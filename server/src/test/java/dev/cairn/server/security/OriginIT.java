@@ -1,6 +1,7 @@
 package dev.cairn.server.security;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.cairn.server.RawSocket;
@@ -8,6 +9,7 @@ import dev.cairn.server.TestServer;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -126,16 +128,26 @@ class OriginIT {
         TestServer.Response write = send(withList, "POST", "/api/preferences", "https://app.example", token, "{\"theme\":\"listed\"}");
         assertEquals(200, write.status(), write.toString());
         assertEquals("https://app.example", write.header("Access-Control-Allow-Origin"));
-        assertEquals("Origin", write.header("Vary"));
-        assertEquals("x-cairn-export-entries, Retry-After", write.header("Access-Control-Expose-Headers"),
-                "the export's entry count and a refusal's Retry-After are readable cross-origin");
+        assertEquals("origin", write.header("Vary").toLowerCase(java.util.Locale.ROOT));
+        assertEquals(Set.of("x-cairn-export-entries", "retry-after", "x-request-id"), list(write.header("Access-Control-Expose-Headers")),
+                "the export's entry count, a refusal's Retry-After and the request id are readable cross-origin");
+        TestServer.Response export = send(withList, "GET", "/api/export", "https://app.example", token, null);
+        assertEquals(200, export.status(), export.toString());
+        assertEquals("https://app.example", export.header("Access-Control-Allow-Origin"));
+        assertEquals(Set.of("x-cairn-export-entries", "retry-after", "x-request-id"), list(export.header("Access-Control-Expose-Headers")));
 
         TestServer.Response preflight = TestServer.send(HttpRequest.newBuilder(URI.create(withList.httpBase() + "/api/preferences"))
                 .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).header("Origin", "https://app.example")
                 .header("Access-Control-Request-Method", "POST").header("Access-Control-Request-Headers", "authorization, content-type").build());
         assertEquals(204, preflight.status(), preflight.toString());
         assertEquals("https://app.example", preflight.header("Access-Control-Allow-Origin"));
-        assertEquals("Authorization, Content-Type", preflight.header("Access-Control-Allow-Headers"));
+        assertEquals(Set.of("authorization", "content-type", "x-request-id"), list(preflight.header("Access-Control-Allow-Headers")));
+        assertEquals(Set.of("get", "post", "delete"), list(preflight.header("Access-Control-Allow-Methods")));
+        assertEquals("600", preflight.header("Access-Control-Max-Age"));
+        // a refused token still carries CORS headers, so the listed page can read why
+        TestServer.Response refused = send(withList, "GET", "/api/preferences", "https://app.example", "not-a-token", null);
+        assertEquals(401, refused.status(), refused.toString());
+        assertEquals("https://app.example", refused.header("Access-Control-Allow-Origin"));
 
         TestServer.Response evilPreflight = TestServer.send(HttpRequest.newBuilder(URI.create(withList.httpBase() + "/api/preferences"))
                 .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).header("Origin", "https://evil.example")
@@ -145,9 +157,20 @@ class OriginIT {
         assertEquals(403, evilWrite.status(), evilWrite.toString());
     }
 
+    /** A comma-separated header value as a set of lower-case items (CORS lists may be written with or without spaces). */
+    private static Set<String> list(String header) {
+        assertNotNull(header);
+        Set<String> out = new java.util.HashSet<>();
+        for (String item : header.split(",")) {
+            out.add(item.trim().toLowerCase(java.util.Locale.ROOT));
+        }
+        return out;
+    }
+
     @Test
     void aBadListIsAClearConfigurationError() {
-        for (String bad : new String[] {"app.example", "https://app.example/", "https://app.example/path", "ftp://x"}) {
+        for (String bad : new String[] {"app.example", "https://app.example/", "https://app.example/path", "ftp://x", "https://a:b:c",
+                "https://app.example:", "https://[::1"}) {
             IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                     () -> dev.cairn.server.ServerConfig.fromEnv(Map.of("CAIRN_ALLOWED_ORIGINS", bad)), bad);
             org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("CAIRN_ALLOWED_ORIGINS"), e.getMessage());
