@@ -446,7 +446,7 @@ class TransferIT {
      * Heap of this JVM (test client and server) from now on: used after a GC at the start, and the
      * peak of the heap pools since, an upper bound (uncollected garbage counts too).
      */
-    private static final class Heap {
+    static final class Heap {
         private final long baseline;
 
         private Heap(long baseline) {
