@@ -51,6 +51,9 @@ final class ApiErrors {
         int status = ctx.statusCode();
         if (status == 401) {
             unauthorized(ctx);
+        } else if (status == 403) {
+            // vertx-web's CorsHandler refusing an Origin it cannot parse (with CAIRN_ALLOWED_ORIGINS=*)
+            error(ctx, 403, "forbidden-origin", OriginPolicy.refusal(ctx.request().getHeader("Origin")));
         } else if (status == 413) {
             error(ctx, 413, "too-large", "request body is larger than " + maxBodyBytes + " bytes");
         } else if (status == 405) {

@@ -24,16 +24,18 @@ class OriginIT {
 
     private static TestServer sameOriginOnly;
     private static TestServer withList;
+    private static TestServer anyOrigin;
 
     @BeforeAll
     static void start() {
         sameOriginOnly = TestServer.embedded().start();
         withList = TestServer.embedded().env("CAIRN_ALLOWED_ORIGINS", "https://app.example, http://localhost:5173").start();
+        anyOrigin = TestServer.embedded().env("CAIRN_ALLOWED_ORIGINS", "*").start();
     }
 
     @AfterAll
     static void stop() {
-        for (TestServer s : new TestServer[] {sameOriginOnly, withList}) {
+        for (TestServer s : new TestServer[] {sameOriginOnly, withList, anyOrigin}) {
             if (s != null) {
                 s.close();
             }
@@ -155,6 +157,21 @@ class OriginIT {
         assertNull(evilPreflight.header("Access-Control-Allow-Origin"), evilPreflight.toString());
         TestServer.Response evilWrite = send(withList, "POST", "/api/preferences", "https://evil.example", token, "{\"theme\":\"pwned\"}");
         assertEquals(403, evilWrite.status(), evilWrite.toString());
+    }
+
+    @Test
+    void anyOriginGetsAWildcardAndAGarbledOneA403() {
+        String token = anyOrigin.token("o-dave");
+        assertEquals(101, upgrade(anyOrigin, "https://anywhere.example", token));
+        TestServer.Response write = send(anyOrigin, "POST", "/api/preferences", "https://anywhere.example", token, "{\"theme\":\"any\"}");
+        assertEquals(200, write.status(), write.toString());
+        assertEquals("*", write.header("Access-Control-Allow-Origin"), "no credentials are involved (the token is a header), so '*' is enough");
+        assertEquals(Set.of("x-cairn-export-entries", "retry-after", "x-request-id"), list(write.header("Access-Control-Expose-Headers")));
+        // vertx-web's CorsHandler refuses an Origin that is no origin at all: still PROTOCOL.md's shape
+        TestServer.Response garbled = send(anyOrigin, "POST", "/api/preferences", "garbage", token, "{\"theme\":\"x\"}");
+        assertEquals(403, garbled.status(), garbled.toString());
+        assertEquals("forbidden-origin", garbled.json().path("error").asText(), garbled.toString());
+        assertEquals("any", anyOrigin.get("/api/preferences", token).json().path("theme").asText(), "the refused write changed nothing");
     }
 
     /** A comma-separated header value as a set of lower-case items (CORS lists may be written with or without spaces). */
