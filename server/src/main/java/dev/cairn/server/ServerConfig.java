@@ -278,7 +278,7 @@ public record ServerConfig(
             if (origin.isEmpty()) {
                 continue;
             }
-            if (!origin.equals("*") && !origin.matches("(?i)https?://[a-z0-9.\\-\\[\\]:]+")) {
+            if (!origin.equals("*") && !origin.matches("(?i)https?://([a-z0-9.\\-]+|\\[[0-9a-f:.]+\\])(:[0-9]{1,5})?")) {
                 throw new IllegalArgumentException("CAIRN_ALLOWED_ORIGINS item '" + origin
                         + "' must be scheme://host[:port] (no path, no trailing slash) or *");
             }

@@ -2,6 +2,7 @@ package dev.cairn.server;
 
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.http.HttpApi;
+import dev.cairn.server.http.OriginPolicy;
 import dev.cairn.server.session.SessionSweep;
 import dev.cairn.server.session.SocketSlots;
 import dev.cairn.server.session.SyncSession;
@@ -54,6 +55,8 @@ final class ServerLoop extends VerticleBase {
         auth = new TokenAuth(vertx, node.secret());
         sweep = new SessionSweep(vertx, SessionSweep.periodFor(config.slowConsumerMillis()));
         Router router = Router.router(vertx);
+        node.headers().mount(router);
+        node.origins().mount(router);
         ServerConfig.UserData userData = config.userData();
         new HttpApi(vertx, node.store(), node.committer(), node.sections(), node.clock(), auth, config.devTokens(), node.metrics(),
                 config.maxFrameBytes(), config.pageSize(), config.transfer().maxImportBytes(), userData.quotaBytes(),
@@ -77,14 +80,14 @@ final class ServerLoop extends VerticleBase {
                 .setTcpNoDelay(true);
         tls(options);
         http = vertx.createHttpServer(options).requestHandler(req -> {
-            node.headers().apply(req);
-            if (!node.origins().allows(req, "/sync")) {
-                refuse(req, 403, "forbidden-origin", "requests from origin " + req.getHeader("Origin")
-                        + " are not allowed (same origin only; see CAIRN_ALLOWED_ORIGINS)");
-            } else if (cors(req)) {
-                return; // a preflight, answered
-            } else if ("/sync".equals(req.path())) {
-                upgrade(req);
+            if (OriginPolicy.SYNC_PATH.equals(req.path())) {
+                // The upgrade is taken here, before the router: the same headers and origin policy, then the token.
+                node.headers().apply(req);
+                if (node.origins().allows(req, OriginPolicy.SYNC_PATH)) {
+                    upgrade(req);
+                } else {
+                    refuse(req, 403, "forbidden-origin", OriginPolicy.refusal(req.getHeader("Origin")));
+                }
             } else {
                 router.handle(req);
             }
@@ -105,30 +108,6 @@ final class ServerLoop extends VerticleBase {
         } else {
             options.setKeyCertOptions(new PemKeyCertOptions().setCertPath(tls.cert().toString()).setKeyPath(tls.key().toString()));
         }
-    }
-
-    /**
-     * CORS for the origins listed in CAIRN_ALLOWED_ORIGINS (a page served elsewhere calling the
-     * API): answers their preflight and marks their answers readable. True if the request was a
-     * preflight and is answered.
-     */
-    private boolean cors(HttpServerRequest req) {
-        String origin = req.getHeader("Origin");
-        if (!node.origins().crossOriginAllowed(req)) {
-            return false;
-        }
-        req.response().putHeader("Access-Control-Allow-Origin", origin).putHeader("Vary", "Origin")
-                // not CORS-safelisted: without this a cross-origin app cannot read them
-                .putHeader("Access-Control-Expose-Headers", "x-cairn-export-entries, Retry-After");
-        if (req.method() == HttpMethod.OPTIONS && req.getHeader("Access-Control-Request-Method") != null) {
-            req.response().setStatusCode(204)
-                    .putHeader("Access-Control-Allow-Methods", "GET, POST, DELETE")
-                    .putHeader("Access-Control-Allow-Headers", "Authorization, Content-Type")
-                    .putHeader("Access-Control-Max-Age", "600")
-                    .end();
-            return true;
-        }
-        return false;
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.cairn.server.http;
 
+import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.store.QuotaExceededException;
 import dev.cairn.server.store.StoreUnavailableException;
 import io.vertx.core.json.JsonObject;
@@ -26,13 +27,34 @@ final class ApiErrors {
                 .end(new JsonObject().put("error", code).put("message", message).encode());
     }
 
+    /** 401 for a request whose token the authentication handler refused. */
+    static void unauthorized(RoutingContext ctx) {
+        ctx.response().putHeader("WWW-Authenticate", "Bearer");
+        error(ctx, 401, "unauthorized", refusedToken(ctx.failure()));
+    }
+
+    /** Why a token was refused: TokenAuth's words (never the token or a library's text), found in the failure's causes. */
+    static String refusedToken(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof TokenAuth.AuthException) {
+                return t.getMessage();
+            }
+        }
+        return "invalid token";
+    }
+
     /** The failure handler of every API route: Vert.x's statuses and the store's exceptions in the API's shape. */
     static void failure(RoutingContext ctx, int maxBodyBytes) {
         if (ctx.response().ended()) {
             return;
         }
         int status = ctx.statusCode();
-        if (status == 413) {
+        if (status == 401) {
+            unauthorized(ctx);
+        } else if (status == 403) {
+            // vertx-web's CorsHandler refusing an Origin it cannot parse (with CAIRN_ALLOWED_ORIGINS=*)
+            error(ctx, 403, "forbidden-origin", OriginPolicy.refusal(ctx.request().getHeader("Origin")));
+        } else if (status == 413) {
             error(ctx, 413, "too-large", "request body is larger than " + maxBodyBytes + " bytes");
         } else if (status == 405) {
             error(ctx, 405, "method-not-allowed", ctx.request().method() + " is not allowed on " + ctx.request().path());

@@ -37,7 +37,9 @@ final class HistoryApi {
         String key;
         try {
             String raw = ctx.pathParam("*");
-            key = raw == null ? "" : percentDecode(raw); // the router decodes named parameters, not the wildcard
+            // Decoded here, not by the router: it leaves the wildcard encoded, and decodes a named
+            // parameter's bytes that are not UTF-8 into U+FFFD, another key (HistoryPathDecodingTest).
+            key = raw == null ? "" : percentDecode(raw);
             if (section == null || section.isEmpty() || key.isEmpty()) {
                 throw new IllegalArgumentException("expected /api/history/{section}/{key}");
             }

@@ -9,9 +9,11 @@ import dev.cairn.server.monitoring.ServerMetrics;
 import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.Vertx;
+import io.vertx.ext.auth.User;
 import io.vertx.ext.web.Router;
-import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.AuthenticationHandler;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.SimpleAuthenticationHandler;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 
@@ -26,7 +28,7 @@ import java.util.function.BooleanSupplier;
  */
 public final class HttpApi {
 
-    private final TokenAuth auth;
+    private final AuthenticationHandler authentication;
     private final int maxBodyBytes;
     private final AdminApi admin;
     private final SpecApi spec;
@@ -45,12 +47,12 @@ public final class HttpApi {
     public HttpApi(Vertx vertx, ServerStore store, GroupCommitter committer, SectionRegistry sections, HybridClock clock,
                    TokenAuth auth, boolean devTokens, ServerMetrics metrics, int maxBodyBytes, int pageSize, long maxImportBytes,
                    long quotaBytes, long historyMillis, BooleanSupplier fanoutListening) {
-        this.auth = auth;
+        this.authentication = authentication(auth);
         this.maxBodyBytes = maxBodyBytes;
         UserStates users = new UserStates(store, committer, sections, clock);
         this.admin = new AdminApi(new Readiness(vertx, store, fanoutListening), metrics, auth, devTokens);
         this.spec = new SpecApi(users);
-        this.transfer = new TransferApi(vertx, users, auth, maxBodyBytes, pageSize, maxImportBytes);
+        this.transfer = new TransferApi(vertx, users, maxBodyBytes, pageSize, maxImportBytes);
         this.storage = new StorageApi(users, quotaBytes, historyMillis);
         this.history = new HistoryApi(users, historyMillis);
     }
@@ -62,11 +64,12 @@ public final class HttpApi {
         router.get("/health/ready").handler(admin::ready);
         router.get("/metrics").handler(admin::metrics);
         // Import streams its body under its own limit (CAIRN_MAX_IMPORT_BYTES), so it is routed before
-        // the BodyHandler that holds every other body in memory under CAIRN_MAX_FRAME_BYTES.
-        router.post("/api/import").handler(transfer::importDocument);
+        // the BodyHandler that holds every other body in memory under CAIRN_MAX_FRAME_BYTES. Its token
+        // is checked first; a refusal swallows the unread body (TransferApi.failed).
+        router.post("/api/import").handler(authentication).handler(transfer::importDocument).failureHandler(transfer::failed);
         router.route("/api/*").handler(BodyHandler.create().setBodyLimit(maxBodyBytes).setHandleFileUploads(false));
         router.post("/api/dev/token").handler(admin::devToken);
-        router.route("/api/*").handler(this::authenticate);
+        router.route("/api/*").handler(authentication);
         router.post("/api/persistence/sync").handler(spec::sync);
         router.get("/api/export").handler(transfer::export);
         router.delete("/api/sections/:section").handler(storage::clearSection);
@@ -96,14 +99,16 @@ public final class HttpApi {
     private static final List<String> KNOWN_PATHS = List.of("/api/import", "/api/dev/token", "/api/persistence/sync", "/api/export",
             "/api/sections/*", "/api/preferences", "/api/progress/onboarding", "/api/progress/assessment", "/api/usage", "/api/history/*");
 
-    private void authenticate(RoutingContext ctx) {
-        String token = TokenAuth.bearer(ctx.request().getHeader("Authorization"));
-        auth.authenticate(token).onSuccess(user -> {
-            ctx.put("user", user);
-            ctx.next();
-        }).onFailure(e -> {
-            ctx.response().putHeader("WWW-Authenticate", "Bearer");
-            error(ctx, 401, "unauthorized", e.getMessage());
-        });
+    /**
+     * The router's authentication: a valid bearer token (TokenAuth's rules: HS256, {@code sub} a
+     * user id, {@code exp} required) makes its {@code sub} the request's user
+     * ({@link UserStates#user}); anything else fails the request with 401, answered in the API's
+     * shape by {@link ApiErrors#failure}. Not vertx-web's JWTAuthHandler: it would answer a
+     * correctly signed token with a string {@code exp} with 500 (the library throws), accept a
+     * token without {@code exp} or with any {@code sub}, and not say why a token was refused.
+     */
+    private static AuthenticationHandler authentication(TokenAuth auth) {
+        return SimpleAuthenticationHandler.create()
+                .authenticate(ctx -> auth.authenticate(TokenAuth.bearer(ctx.request().getHeader("Authorization"))).map(User::fromName));
     }
 }

@@ -1,9 +1,14 @@
 package dev.cairn.server.http;
 
+import io.vertx.core.Handler;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.net.HostAndPort;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.CorsHandler;
 import java.net.URI;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 
@@ -15,8 +20,21 @@ import java.util.Locale;
  * curl) passes; one whose {@code Origin} is the server itself (same host and port as the
  * {@code Host} header or HTTP/2 authority) passes; one from a listed origin passes; anything else gets 403 before
  * the upgrade or the write.
+ *
+ * <p>The one list of allowed origins for both ways in: the {@code /sync} upgrade (which Vert.x
+ * takes before the router) asks {@link #allows}; the router runs the handlers of {@link #mount}.
  */
 public final class OriginPolicy {
+
+    /** The WebSocket endpoint: an upgrade to it is checked like a write. */
+    public static final String SYNC_PATH = "/sync";
+    /**
+     * Headers a listed origin's script may read (not CORS-safelisted): the export's entry count,
+     * a refusal's Retry-After and the request id to quote in a report.
+     */
+    static final List<String> EXPOSED_HEADERS = List.of("x-cairn-export-entries", "Retry-After", RequestIds.HEADER);
+    /** Headers a listed origin's script may send: the token, a JSON body's type, its own request id. */
+    static final List<String> ALLOWED_HEADERS = List.of("Authorization", "Content-Type", RequestIds.HEADER);
 
     private final List<String> allowed;
     private final boolean any;
@@ -56,6 +74,50 @@ public final class OriginPolicy {
     public boolean crossOriginAllowed(HttpServerRequest req) {
         String origin = req.getHeader("Origin");
         return origin != null && !sameOrigin(origin, authority(req)) && listed(origin);
+    }
+
+    /** The answer's message for a refused origin. */
+    public static String refusal(String origin) {
+        return "requests from origin " + origin + " are not allowed (same origin only; see CAIRN_ALLOWED_ORIGINS)";
+    }
+
+    /** The router's handlers for every route: the origin check, then CORS for listed origins. */
+    public void mount(Router router) {
+        router.route().handler(this::guard);
+        router.route().handler(cors());
+    }
+
+    /** Router handler: a write from an origin that is not allowed gets 403 before anything reads it. */
+    private void guard(RoutingContext ctx) {
+        if (allows(ctx.request(), SYNC_PATH)) {
+            ctx.next();
+        } else {
+            ApiErrors.error(ctx, 403, "forbidden-origin", refusal(ctx.request().getHeader("Origin")));
+        }
+    }
+
+    /**
+     * Router handler: vertx-web's {@link CorsHandler} (allowed origin, exposed headers, the
+     * preflight's 204) for a request from a listed origin other than the server's own. This policy
+     * decides who gets CORS answers, so a same-origin or foreign request passes untouched (a
+     * foreign read is answered without CORS headers: the page cannot read it).
+     */
+    private Handler<RoutingContext> cors() {
+        CorsHandler cors = CorsHandler.create()
+                .allowedMethods(new LinkedHashSet<>(List.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE)))
+                .allowedHeaders(new LinkedHashSet<>(ALLOWED_HEADERS))
+                .exposedHeaders(new LinkedHashSet<>(EXPOSED_HEADERS))
+                .maxAgeSeconds(600);
+        if (!any) {
+            cors.addOrigins(allowed); // with '*' none: the handler then answers "Access-Control-Allow-Origin: *"
+        }
+        return ctx -> {
+            if (crossOriginAllowed(ctx.request())) {
+                cors.handle(ctx);
+            } else {
+                ctx.next();
+            }
+        };
     }
 
     private boolean listed(String origin) {

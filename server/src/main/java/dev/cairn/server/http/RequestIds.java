@@ -30,7 +30,7 @@ final class RequestIds {
 
     /** {@code event} with the request's user (once authenticated) and id as fields. */
     static LoggingEventBuilder fields(LoggingEventBuilder event, RoutingContext ctx) {
-        String user = ctx.get("user");
+        String user = ctx.user() == null ? null : ctx.user().subject();
         String id = ctx.get(KEY);
         if (user != null) {
             event = event.addKeyValue("user", user);

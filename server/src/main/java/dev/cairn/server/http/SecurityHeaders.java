@@ -1,13 +1,18 @@
 package dev.cairn.server.http;
 
+import io.vertx.core.Handler;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
 import java.util.regex.Pattern;
 
 /**
  * Response headers that make the browser refuse what the demo page never does: run foreign or
  * inline script, be framed, sniff a JSON answer into HTML, leak the URL (with a user name) as a
- * referrer, keep API answers (user data) in a cache.
+ * referrer, keep API answers (user data) in a cache. The router's first handler (vertx-web has
+ * no one handler for all of them); the {@code /sync} upgrade, which Vert.x takes before the
+ * router, calls {@link #apply} itself.
  */
 public final class SecurityHeaders {
 
@@ -21,6 +26,18 @@ public final class SecurityHeaders {
 
     public SecurityHeaders(boolean tls) {
         this.tls = tls;
+    }
+
+    /**
+     * Mounts the headers on every route, also as a failure handler: an answer the router gives
+     * before any handler ran (a request without Host, say) carries them too.
+     */
+    public void mount(Router router) {
+        Handler<RoutingContext> set = ctx -> {
+            apply(ctx.request());
+            ctx.next();
+        };
+        router.route().handler(set).failureHandler(set);
     }
 
     /** Sets the headers on the response of {@code req} before any handler writes it. */

@@ -6,7 +6,6 @@ import dev.cairn.engine.clock.ClockSkewException;
 import dev.cairn.engine.codec.ExportDocument;
 import dev.cairn.engine.codec.TransferProgress;
 import dev.cairn.engine.crdt.Change;
-import dev.cairn.server.auth.TokenAuth;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
@@ -30,7 +29,6 @@ final class TransferApi {
 
     private final Vertx vertx;
     private final UserStates users;
-    private final TokenAuth auth;
     private final int maxBodyBytes;
     private final int pageSize;
     private final long maxImportBytes;
@@ -42,10 +40,9 @@ final class TransferApi {
      * @param pageSize       changes per store read of an export ({@code CAIRN_PAGE_SIZE}, as a catch-up page)
      * @param maxImportBytes largest import document ({@code CAIRN_MAX_IMPORT_BYTES})
      */
-    TransferApi(Vertx vertx, UserStates users, TokenAuth auth, int maxBodyBytes, int pageSize, long maxImportBytes) {
+    TransferApi(Vertx vertx, UserStates users, int maxBodyBytes, int pageSize, long maxImportBytes) {
         this.vertx = vertx;
         this.users = users;
-        this.auth = auth;
         this.maxBodyBytes = maxBodyBytes;
         this.pageSize = pageSize;
         this.maxImportBytes = maxImportBytes;
@@ -168,7 +165,7 @@ final class TransferApi {
      */
     void importDocument(RoutingContext ctx) {
         HttpServerRequest request = ctx.request();
-        request.pause();    // nothing may be read (and lost) while the token is checked
+        request.pause();    // nothing may be read (and lost) before the reader is in place
         RequestInput in = new RequestInput(vertx.getOrCreateContext(), request, STALL_MILLIS);
         String length = request.getHeader("Content-Length");
         long total = -1;
@@ -185,39 +182,49 @@ final class TransferApi {
             }
         }
         long size = total;
-        auth.authenticate(TokenAuth.bearer(request.getHeader("Authorization"))).onFailure(e -> {
-            ctx.response().putHeader("WWW-Authenticate", "Bearer");
-            refuse(ctx, in, 401, "unauthorized", e.getMessage());
-        }).onSuccess(user -> {
-            ctx.put("user", user);
-            TreeSet<String> chosen;
-            try {
-                chosen = chosen(ctx);
-            } catch (IllegalArgumentException e) {
-                refuse(ctx, in, 400, "unknown-section", e.getMessage());
-                return;
-            }
-            long started = System.nanoTime();
-            transfers().<List<Change>>executeBlocking(() -> ExportDocument.read(in, maxImportBytes, size, users.sections, TransferProgress.NONE), false)
-                    .onComplete(read -> {
-                        if (read.failed()) {
-                            Throwable e = read.cause();
-                            if (in.count() > maxImportBytes) {
-                                refuse(ctx, in, 413, "too-large", tooLarge());
-                            } else if (e instanceof IllegalArgumentException) {
-                                refuse(ctx, in, 400, "invalid-import", e.getMessage());
-                            } else {
-                                RequestIds.fields(LOG.atError(), ctx).setCause(e).log("import failed");
-                                refuse(ctx, in, 500, "internal", "the server failed to read the import");
-                            }
-                            return;
+        TreeSet<String> chosen;
+        try {
+            chosen = chosen(ctx);
+        } catch (IllegalArgumentException e) {
+            refuse(ctx, in, 400, "unknown-section", e.getMessage());
+            return;
+        }
+        long started = System.nanoTime();
+        transfers().<List<Change>>executeBlocking(() -> ExportDocument.read(in, maxImportBytes, size, users.sections, TransferProgress.NONE), false)
+                .onComplete(read -> {
+                    if (read.failed()) {
+                        Throwable e = read.cause();
+                        if (in.count() > maxImportBytes) {
+                            refuse(ctx, in, 413, "too-large", tooLarge());
+                        } else if (e instanceof IllegalArgumentException) {
+                            refuse(ctx, in, 400, "invalid-import", e.getMessage());
+                        } else {
+                            RequestIds.fields(LOG.atError(), ctx).setCause(e).log("import failed");
+                            refuse(ctx, in, 500, "internal", "the server failed to read the import");
                         }
-                        RequestIds.fields(LOG.atInfo(), ctx).log("import bytes={} changes={} readMs={}", in.count(), read.result().size(),
-                                (System.nanoTime() - started) / 1_000_000);
-                        importChanges(ctx, read.result(), chosen);
-                    });
-            in.start();
-        });
+                        return;
+                    }
+                    RequestIds.fields(LOG.atInfo(), ctx).log("import bytes={} changes={} readMs={}", in.count(), read.result().size(),
+                            (System.nanoTime() - started) / 1_000_000);
+                    importChanges(ctx, read.result(), chosen);
+                });
+        in.start();
+    }
+
+    /**
+     * The import route's failure handler. A refused token comes before its body was read: it is
+     * answered like the import's other refusals (the rest swallowed, then the connection closed),
+     * so a client still sending reads the answer. Other failures get the API's usual answers.
+     */
+    void failed(RoutingContext ctx) {
+        if (ctx.statusCode() != 401 || ctx.request().isEnded()) {
+            ApiErrors.failure(ctx, maxBodyBytes);
+            return;
+        }
+        ctx.request().pause();
+        ctx.response().putHeader("WWW-Authenticate", "Bearer");
+        refuse(ctx, new RequestInput(vertx.getOrCreateContext(), ctx.request(), STALL_MILLIS), 401, "unauthorized",
+                ApiErrors.refusedToken(ctx.failure()));
     }
 
     private void importChanges(RoutingContext ctx, List<Change> all, TreeSet<String> chosen) {

@@ -35,9 +35,9 @@ final class UserStates {
         this.clock = clock;
     }
 
-    /** The authenticated user of a request (put there by {@link HttpApi}'s authentication). */
+    /** The authenticated user of a request (set by {@link HttpApi}'s authentication handler). */
     static String user(RoutingContext ctx) {
-        return ctx.get("user");
+        return ctx.user().subject();
     }
 
     /** The whole state of one user, folded from the store. */

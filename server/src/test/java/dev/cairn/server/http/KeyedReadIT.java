@@ -106,10 +106,21 @@ class KeyedReadIT {
     static final class Counting {
         final AtomicLong changesRead = new AtomicLong();
         final AtomicLong entriesRead = new AtomicLong();
+        /** Store reads, and the most rows one of them returned. */
+        final AtomicLong reads = new AtomicLong();
+        final AtomicLong largestRead = new AtomicLong();
 
         void reset() {
             changesRead.set(0);
             entriesRead.set(0);
+            reads.set(0);
+            largestRead.set(0);
+        }
+
+        private void read(AtomicLong rows, int n) {
+            rows.addAndGet(n);
+            reads.incrementAndGet();
+            largestRead.accumulateAndGet(n, Math::max);
         }
 
         @SuppressWarnings("unchecked")
@@ -123,10 +134,10 @@ class KeyedReadIT {
                             throw e.getCause();
                         }
                         if (method.getName().equals("readSince")) {
-                            return ((Future<ServerStore.Page>) out).onSuccess(p -> changesRead.addAndGet(p.changes().size()));
+                            return ((Future<ServerStore.Page>) out).onSuccess(p -> read(changesRead, p.changes().size()));
                         }
                         if (method.getName().equals("readMap")) {
-                            return ((Future<ServerStore.MapPage>) out).onSuccess(p -> entriesRead.addAndGet(p.entries().size()));
+                            return ((Future<ServerStore.MapPage>) out).onSuccess(p -> read(entriesRead, p.entries().size()));
                         }
                         return out;
                     });

@@ -255,6 +255,13 @@ class TransferIT {
         assertRefused(new TestServer.Response(streamed.statusCode(), streamed.body(), streamed.headers().map()), 413,
                 "larger than the limit of " + limit + " bytes", "oversized, streamed");
         assertEquals(before, snapshot(store, server, user), "oversized: the store changed");
+        // Without a token: 401 before the body is read; the rest is swallowed, so the client, still sending, reads it.
+        HttpResponse<String> anonymous = HTTP.send(HttpRequest.newBuilder(java.net.URI.create(server.httpBase() + "/api/import"))
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> padded(8L << 20))).build(), HttpResponse.BodyHandlers.ofString());
+        assertRefused(new TestServer.Response(anonymous.statusCode(), anonymous.body(), anonymous.headers().map()), 401,
+                "missing bearer token", "no token");
+        assertEquals("Bearer", anonymous.headers().firstValue("WWW-Authenticate").orElse(null));
+        assertEquals(before, snapshot(store, server, user), "no token: the store changed");
 
         TestServer.Response ok = server.post("/api/import", token, valid);
         assertEquals(200, ok.status(), "the API still takes a good file: " + ok);
@@ -439,7 +446,7 @@ class TransferIT {
      * Heap of this JVM (test client and server) from now on: used after a GC at the start, and the
      * peak of the heap pools since, an upper bound (uncollected garbage counts too).
      */
-    private static final class Heap {
+    static final class Heap {
         private final long baseline;
 
         private Heap(long baseline) {

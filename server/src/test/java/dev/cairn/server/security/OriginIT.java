@@ -1,6 +1,7 @@
 package dev.cairn.server.security;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.cairn.server.RawSocket;
@@ -8,6 +9,7 @@ import dev.cairn.server.TestServer;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,16 +24,18 @@ class OriginIT {
 
     private static TestServer sameOriginOnly;
     private static TestServer withList;
+    private static TestServer anyOrigin;
 
     @BeforeAll
     static void start() {
         sameOriginOnly = TestServer.embedded().start();
         withList = TestServer.embedded().env("CAIRN_ALLOWED_ORIGINS", "https://app.example, http://localhost:5173").start();
+        anyOrigin = TestServer.embedded().env("CAIRN_ALLOWED_ORIGINS", "*").start();
     }
 
     @AfterAll
     static void stop() {
-        for (TestServer s : new TestServer[] {sameOriginOnly, withList}) {
+        for (TestServer s : new TestServer[] {sameOriginOnly, withList, anyOrigin}) {
             if (s != null) {
                 s.close();
             }
@@ -126,16 +130,26 @@ class OriginIT {
         TestServer.Response write = send(withList, "POST", "/api/preferences", "https://app.example", token, "{\"theme\":\"listed\"}");
         assertEquals(200, write.status(), write.toString());
         assertEquals("https://app.example", write.header("Access-Control-Allow-Origin"));
-        assertEquals("Origin", write.header("Vary"));
-        assertEquals("x-cairn-export-entries, Retry-After", write.header("Access-Control-Expose-Headers"),
-                "the export's entry count and a refusal's Retry-After are readable cross-origin");
+        assertEquals("origin", write.header("Vary").toLowerCase(java.util.Locale.ROOT));
+        assertEquals(Set.of("x-cairn-export-entries", "retry-after", "x-request-id"), list(write.header("Access-Control-Expose-Headers")),
+                "the export's entry count, a refusal's Retry-After and the request id are readable cross-origin");
+        TestServer.Response export = send(withList, "GET", "/api/export", "https://app.example", token, null);
+        assertEquals(200, export.status(), export.toString());
+        assertEquals("https://app.example", export.header("Access-Control-Allow-Origin"));
+        assertEquals(Set.of("x-cairn-export-entries", "retry-after", "x-request-id"), list(export.header("Access-Control-Expose-Headers")));
 
         TestServer.Response preflight = TestServer.send(HttpRequest.newBuilder(URI.create(withList.httpBase() + "/api/preferences"))
                 .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).header("Origin", "https://app.example")
                 .header("Access-Control-Request-Method", "POST").header("Access-Control-Request-Headers", "authorization, content-type").build());
         assertEquals(204, preflight.status(), preflight.toString());
         assertEquals("https://app.example", preflight.header("Access-Control-Allow-Origin"));
-        assertEquals("Authorization, Content-Type", preflight.header("Access-Control-Allow-Headers"));
+        assertEquals(Set.of("authorization", "content-type", "x-request-id"), list(preflight.header("Access-Control-Allow-Headers")));
+        assertEquals(Set.of("get", "post", "delete"), list(preflight.header("Access-Control-Allow-Methods")));
+        assertEquals("600", preflight.header("Access-Control-Max-Age"));
+        // a refused token still carries CORS headers, so the listed page can read why
+        TestServer.Response refused = send(withList, "GET", "/api/preferences", "https://app.example", "not-a-token", null);
+        assertEquals(401, refused.status(), refused.toString());
+        assertEquals("https://app.example", refused.header("Access-Control-Allow-Origin"));
 
         TestServer.Response evilPreflight = TestServer.send(HttpRequest.newBuilder(URI.create(withList.httpBase() + "/api/preferences"))
                 .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).header("Origin", "https://evil.example")
@@ -146,8 +160,34 @@ class OriginIT {
     }
 
     @Test
+    void anyOriginGetsAWildcardAndAGarbledOneA403() {
+        String token = anyOrigin.token("o-dave");
+        assertEquals(101, upgrade(anyOrigin, "https://anywhere.example", token));
+        TestServer.Response write = send(anyOrigin, "POST", "/api/preferences", "https://anywhere.example", token, "{\"theme\":\"any\"}");
+        assertEquals(200, write.status(), write.toString());
+        assertEquals("*", write.header("Access-Control-Allow-Origin"), "no credentials are involved (the token is a header), so '*' is enough");
+        assertEquals(Set.of("x-cairn-export-entries", "retry-after", "x-request-id"), list(write.header("Access-Control-Expose-Headers")));
+        // vertx-web's CorsHandler refuses an Origin that is no origin at all: still PROTOCOL.md's shape
+        TestServer.Response garbled = send(anyOrigin, "POST", "/api/preferences", "garbage", token, "{\"theme\":\"x\"}");
+        assertEquals(403, garbled.status(), garbled.toString());
+        assertEquals("forbidden-origin", garbled.json().path("error").asText(), garbled.toString());
+        assertEquals("any", anyOrigin.get("/api/preferences", token).json().path("theme").asText(), "the refused write changed nothing");
+    }
+
+    /** A comma-separated header value as a set of lower-case items (CORS lists may be written with or without spaces). */
+    private static Set<String> list(String header) {
+        assertNotNull(header);
+        Set<String> out = new java.util.HashSet<>();
+        for (String item : header.split(",")) {
+            out.add(item.trim().toLowerCase(java.util.Locale.ROOT));
+        }
+        return out;
+    }
+
+    @Test
     void aBadListIsAClearConfigurationError() {
-        for (String bad : new String[] {"app.example", "https://app.example/", "https://app.example/path", "ftp://x"}) {
+        for (String bad : new String[] {"app.example", "https://app.example/", "https://app.example/path", "ftp://x", "https://a:b:c",
+                "https://app.example:", "https://[::1"}) {
             IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                     () -> dev.cairn.server.ServerConfig.fromEnv(Map.of("CAIRN_ALLOWED_ORIGINS", bad)), bad);
             org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("CAIRN_ALLOWED_ORIGINS"), e.getMessage());

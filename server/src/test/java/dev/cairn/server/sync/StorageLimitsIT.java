@@ -160,6 +160,8 @@ class StorageLimitsIT {
             assertEquals(400, server.get("/api/history/chat/conv-1", token).status(), "history is kept for map sections");
             assertEquals(404, server.get("/api/history/nope/x", token).status());
             assertEquals(400, server.get("/api/history/cards/", token).status());
+            // bytes that are not UTF-8 are refused, not read as U+FFFD (HistoryPathDecodingTest)
+            assertEquals(400, server.get("/api/history/cards/%FF", token).status());
             assertEquals(401, server.get("/api/history/cards/x", null).status());
 
             if (kind == Store.POSTGRES) {
