@@ -322,7 +322,8 @@ test('storage disabled: an error event after open, and the app works from memory
     cairn.cards.card('intro').toggle();
     await cairn.save();
     await settle();
-    assert.ok(errors.some((e) => /localStorage is unavailable/.test(e.message) && e.code === 'storage-unavailable'), errors.map((e) => e.message).join('\n'));
+    assert.ok(errors.some((e) => /IndexedDB .* and localStorage are unavailable/.test(e.message) && e.code === 'storage-unavailable'), errors.map((e) => e.message).join('\n'));
+    assert.equal(cairn.storage.state, 'unavailable', 'a status the app shows, not a silent fall-back to memory');
     assert.equal(cairn.cards.card('intro').isExpanded, true);
     await cairn.close();
   } finally {

@@ -107,6 +107,7 @@ export class Persister {
     this.cairn.emit('change', { changes: [], origin: 'local' });
     this.cairn.sync?.push();
     await Promise.all([this.cairn.kv.logs, this.cairn.kv.outbox].map((k) => (k instanceof IdbKv ? k.flush() : undefined)));
+    await this.cairn.store?.idle();
     for (const [id] of batch) this.saving.delete(id);
     this.lastSaved = this.cairn.wall();
     this.cairn.emit('change', { changes: [], origin: 'local' });

@@ -41,6 +41,7 @@ export function merge(cairn, changes, origin) {
  * @param {Array<{seq: number, change: Change}>} entries @param {number} cursor
  */
 export function applyRemote(cairn, entries, cursor) {
+  cairn.lastPage = null;
   /** @type {Change[]} */
   const applied = [];
   let covered = cursor;
@@ -52,6 +53,9 @@ export function applyRemote(cairn, entries, cursor) {
   }
   cairn.merged(applied, 'remote');
   cairn.coverCursor(covered, covered < cursor);
+  // With IndexedDB the page and its cursor went into one transaction: the sync client waits for it
+  // before it takes the next page (backpressure, see startSync).
+  if (cairn.store) cairn.lastPage = cairn.store.idle();
   return applied.length;
 }
 
@@ -114,6 +118,17 @@ export function merged(cairn, applied, origin) {
  * @param {number} upTo @param {boolean} [hold]
  */
 export function coverCursor(cairn, upTo, hold = false) {
+  if (cairn.store) {
+    // The cursor goes into the same transaction as the page it covers (queued in this same task);
+    // after a failed transaction it is not written again (MirrorKv guard, cursorHeld).
+    if (cairn.cursorHeld) return;
+    if (hold) cairn.cursorHeld = true;
+    const target = Math.max(0, upTo);
+    if (target !== cairn.savedCursor && cairn.writeSetting('cursor', target)) cairn.savedCursor = target;
+    const store = cairn.store;
+    cairn.cursorChain = cairn.cursorChain.then(() => store.idle()).then(() => {});
+    return;
+  }
   const idb = [cairn.kv.logs, cairn.kv.outbox].filter((k, i, all) => k instanceof IdbKv && all.indexOf(k) === i);
   const failuresBefore = idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0);
   cairn.cursorChain = cairn.cursorChain.then(async () => {
@@ -132,6 +147,11 @@ export function coverCursor(cairn, upTo, hold = false) {
 
 /** The server lost or reset this user's data (its head is below our cursor): it resends from 0. */
 export function resetCursor(cairn) {
+  if (cairn.store) {
+    cairn.cursorHeld = false;
+    if (cairn.writeSetting('cursor', 0)) cairn.savedCursor = 0;
+    return;
+  }
   cairn.cursorChain = cairn.cursorChain.then(() => {
     cairn.cursorHeld = false;
     if (cairn.writeSetting('cursor', 0)) cairn.savedCursor = 0;
@@ -149,7 +169,9 @@ export function startSync(cairn) {
     cursor: cairn.savedCursor, // resume where the last page stopped (see coverCursor for memory-only keys)
     pending: () => cairn.outbox.entries(cairn.replica).filter((e) => cairn.isSyncing(e.change.section) || cairn.isPrivacyClear(e.change)),
     acked: (ids) => { cairn.outbox.remove(ids); cairn.emit('change', { changes: [], origin: 'remote' }); },
-    apply: (_changes, cursor, entries) => { cairn.applyRemote(entries, cursor); },
+    // Resolves once the page is saved: the next page is not decoded before (connection.js), so a
+    // long catch-up holds one page in memory at a time, not all of them.
+    apply: (_changes, cursor, entries) => { cairn.applyRemote(entries, cursor); return cairn.lastPage ?? undefined; },
     isPending: (id) => cairn.outbox.has(id),
     covered: (cursor) => cairn.coverCursor(cursor),
     reset: () => cairn.resetCursor(),

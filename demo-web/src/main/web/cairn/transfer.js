@@ -150,9 +150,14 @@ export function stats(cairn) {
     bytes: {
       memory: 2 * canonical(cairn.replicaState).length,
       sessionStorage: cairn.tiers.sessionStorage.bytes(),
-      localStorage: cairn.tiers.localStorage.bytes() + cairn.kv.local.bytes(`cairn:${cairn.user}:`),
-      indexedDB: cairn.kv.logs !== cairn.kv.local ? cairn.tiers.indexedDB.bytes() + cairn.outbox.bytes() : 0,
+      ...(cairn.store
+        ? { indexedDB: cairn.store.bytes } // every durable tier, outbox and settings included (approximate)
+        : {
+          localStorage: cairn.tiers.localStorage.bytes() + cairn.kv.local.bytes(`cairn:${cairn.user}:`),
+          indexedDB: cairn.kv.logs !== cairn.kv.local ? cairn.tiers.indexedDB.bytes() + cairn.outbox.bytes() : 0,
+        }),
     },
+    storage: cairn.storage,
     sections,
   };
 }
