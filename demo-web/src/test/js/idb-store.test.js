@@ -48,8 +48,10 @@ test('every durable tier is in the user\'s IndexedDB database; localStorage keep
   a.applyRemote(page(1, 50, Date.now()), 60);
   await a.close();
   assert.deepEqual(kv.local.keys(''), [`cairn-clock:${user}:tab-1`]);
-  assert.equal((await rows(user, 'maps')).length >= 51, true, 'the map entries');
-  assert.equal((await rows(user, 'logs')).length, 1, 'the chat message');
+  const stored = (await rows(user, 'chunks')).flatMap(([, chunk]) => chunk);
+  assert.equal(stored.filter((c) => c.section === 'state').length, 50, 'the map entries');
+  assert.equal(stored.filter((c) => c.section === 'chat').length, 1, 'the chat message');
+  assert.equal((await rows(user, 'chunks')).length, 2, 'one chunk per save, one per page');
   const meta = new Map(await rows(user, 'meta'));
   assert.equal(meta.get(`cairn:${user}:cursor`), '60', 'the cursor, beside the data it covers');
   assert.ok(meta.has(`cairn:${user}:clock:tab-1`), 'the clock mark');
@@ -89,14 +91,14 @@ test('a page and its cursor are written in one transaction: a failed one saves n
 
   const meta = new Map(await rows(user, 'meta'));
   assert.equal(meta.get(`cairn:${user}:cursor`), '10', 'the cursor stays below the page that was not saved');
-  const keys = (await rows(user, 'maps')).map(([k]) => k[1]);
-  assert.ok(keys.includes('k5') && keys.includes('k25') && !keys.includes('k15'));
+  const keys = (await rows(user, 'chunks')).flatMap(([, chunk]) => chunk).map((c) => c.key);
+  assert.ok(keys.includes('k5') && keys.includes('k25') && keys.includes('k15'), 'the failed page went again with the next transaction');
   const b = await open(user, kv);
   assert.equal(b.savedCursor, 10, 'the next load catches up from 10 and gets k11..k20 back');
   await b.close();
 });
 
-test('rows are merged on write: an older change never replaces a newer one another tab saved', async () => {
+test('chunks merge as a CRDT on load: an older change another tab saved later never wins; compaction drops what is superseded', async () => {
   const user = newUser();
   const kv = { local: new MemoryKv(), session: new MemoryKv() };
   const now = Date.now();
@@ -108,12 +110,23 @@ test('rows are merged on write: an older change never replaces a newer one anoth
   await b.lastPage;
   b.merge([makeChange('clear', 'chat', 'c', undefined, stamp(now, 3, 'p'))], 'tab');
   b.merge([makeChange('append', 'chat', 'c', encodeValue('before the clear'), stamp(now, 2, 'p'))], 'tab');
+  b.merge([makeChange('append', 'chat', 'c', encodeValue('after the clear'), stamp(now, 4, 'p'))], 'tab');
   await a.close();
   await b.close();
   const c = await open(user, kv);
   assert.equal(c.get('state', 'x'), 'new');
-  assert.equal((await rows(user, 'logs')).length, 0, 'an entry under a clear watermark is not stored');
+  assert.equal(c.chat.history('c').length, 1, 'the entry under the clear stays out');
+  const { changes, chunkKeys } = await c.store.load();
+  assert.equal(changes.length, 4, 'both values of x, the clear, the entry after it');
+  assert.ok(await c.store.compact(chunkKeys, changes, (s) => c.kind(s)));
+  const after = (await rows(user, 'chunks')).flatMap(([, chunk]) => chunk);
+  assert.deepEqual(after.map((x) => x.op).sort(), ['append', 'clear', 'set'], 'one value, the watermark, the entry after it');
   await c.close();
+  const d = await open(user, kv);
+  assert.equal(d.get('state', 'x'), 'new');
+  assert.equal(d.chat.history('c').length, 1);
+  assert.equal(d.savedCursor, 1, 'the cursor the last tab saved (a lower one only means a longer catch-up)');
+  await d.close();
 });
 
 test('an outbox row is deleted from IndexedDB only after its own write committed', async () => {

@@ -23,7 +23,7 @@ import { Persister, DEFAULT_POLICY, checkPolicy } from './persister.js';
 import * as privacy from './privacy.js';
 import * as transfer from './transfer.js';
 import * as port from './sync-port.js';
-import { openStores, loadState } from './open.js';
+import { openStores, loadState, compactLater } from './open.js';
 
 export { ChangeTooLargeError } from './sync-port.js';
 import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
@@ -91,6 +91,7 @@ export class Cairn {
     if (notes.length) setTimeout(() => notes.forEach((n) => cairn.emit('error', Object.assign(new Error(n), { code: 'storage-unavailable' }))), 0);
     if (browser && !idb) cairn.storageStatus.unavailable(notes.join('; '));
     await cairn.load(browser);
+    if (idb) compactLater(cairn, idb.snapshot);
     // Persistence and the first estimate are asked in the background: reads do not wait for them.
     if (browser) cairn.storageStatus.start();
     if (options.endToEnd) {
@@ -110,7 +111,7 @@ export class Cairn {
    * @param {OpenOptions} options @param {string} replica
    * @param {{local: import('./storage.js').Kv, session: import('./storage.js').Kv, logs: import('./storage.js').Kv, outbox: import('./storage.js').Kv}} kv
    * @param {Array<(e: Error) => void>} errorSinks
-   * @param {{store: IdbStore, snapshot: {changes: Change[], outbox: Map<string, string>, meta: Map<string, string>}}|null} [idb]
+   * @param {{store: IdbStore, snapshot: {changes: Change[], chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}}|null} [idb]
    *   the user's IndexedDB database (browser): every durable tier lives there
    */
   constructor(options, replica, kv, errorSinks, idb = null) {
@@ -163,6 +164,8 @@ export class Cairn {
     this.cursorChain = Promise.resolve();
     /** @type {Promise<boolean>|null} the transaction holding the last page from the server (IndexedDB) */
     this.lastPage = null;
+    /** @type {ReturnType<typeof setTimeout>|null} see compactLater */
+    this.compactTimer = null;
     /** @type {Map<string, Policy>} */
     this.sectionPolicies = new Map();
     for (const [s, p] of Object.entries(options.policies ?? {})) this.sectionPolicies.set(s, checkPolicy({ ...DEFAULT_POLICY, ...p, delayed: 'saveDelay' in p }));
@@ -632,6 +635,7 @@ export class Cairn {
   async close() {
     await this.save();
     await this.cursorChain;
+    if (this.compactTimer) clearTimeout(this.compactTimer);
     await this.store?.idle();
     this.sync?.stop();
     this.channel?.close();

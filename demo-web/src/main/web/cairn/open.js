@@ -15,7 +15,7 @@ import { migrateLegacy } from './migrate.js';
  * With IndexedDB (idb-store.js) `idb` holds the store and what it read: the map and log tiers, the
  * outbox and the settings all live there, and kv.local (localStorage) only keeps a copy of the clock
  * mark. Without it, the localStorage-era layout (kv.local for everything).
- * @returns {Promise<{replica: string, kv: {local: Kv, session: Kv, logs: Kv, outbox: Kv}, idb: {store: IdbStore, snapshot: {changes: import('./codec.js').Change[], outbox: Map<string, string>, meta: Map<string, string>}}|null, notes: string[]}>}
+ * @returns {Promise<{replica: string, kv: {local: Kv, session: Kv, logs: Kv, outbox: Kv}, idb: {store: IdbStore, snapshot: {changes: import('./codec.js').Change[], chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}}|null, notes: string[]}>}
  */
 export async function openStores(options, browser, onError) {
   let replica = options.replica;
@@ -96,3 +96,26 @@ export async function loadState(cairn, browser) {
     if (live) cairn.outbox.adopt((r) => !live.has(r), cairn.replica);
   }
 }
+
+/**
+ * Compacts the stored chunks a little after open when they hold many superseded changes (or
+ * many small chunks, which make loading slower): see IdbStore.compact. In the background: the
+ * page is readable before.
+ * @param {import('./cairn.js').Cairn} cairn @param {{changes: import('./codec.js').Change[], chunkKeys: IDBValidKey[]}} snapshot
+ */
+export function compactLater(cairn, snapshot) {
+  const store = cairn.store;
+  if (!store) return;
+  let held = 0;
+  for (const m of cairn.replicaState.maps.values()) held += m.size();
+  for (const l of cairn.replicaState.logs.values()) held += l.size();
+  const stored = snapshot.changes.length;
+  if (!(stored > 2 * held + 1000 || snapshot.chunkKeys.length > 200)) return;
+  const { changes, chunkKeys } = snapshot;
+  cairn.compactTimer = setTimeout(() => {
+    store.compact(chunkKeys, changes, (s) => cairn.kind(s)).catch((e) => cairn.emit('error', e));
+  }, COMPACT_AFTER_MILLIS);
+}
+
+/** How long after open the stored chunks are compacted (when worth it). */
+const COMPACT_AFTER_MILLIS = 3000;
