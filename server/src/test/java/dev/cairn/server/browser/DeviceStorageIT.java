@@ -109,10 +109,11 @@ class DeviceStorageIT {
         seed(user, 200, 30);
         String base = "http://localhost:" + server.port();
         page = new Browser("device-storage-legacy", dir);
-        // A page of the origin that does not open Cairn; the old client (the memory tier over
+        // The sign-in page (no user remembered yet: nothing opens Cairn); the old client (the memory tier over
         // localStorage, as the localStorage era kept map sections, settings, logs and the outbox
         // where IndexedDB was unavailable) catches the user up and writes locally, then closes.
-        page.driver().get(base + "/health");
+        page.driver().get(base + "/");
+        page.waitText("signin-submit", "Sign in"::equals, "the sign-in page");
         Object written = page.driver().executeAsyncScript(
                 "const [user, url, token, done] = arguments;"
                 + "(async () => {"
