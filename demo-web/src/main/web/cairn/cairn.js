@@ -164,6 +164,8 @@ export class Cairn {
     this.cursorChain = Promise.resolve();
     /** @type {Promise<boolean>|null} the transaction holding the last page from the server (IndexedDB) */
     this.lastPage = null;
+    /** @type {Array<Promise<boolean>>} pages from the server whose transaction may still be committing (sync-port.js pace) */
+    this.pagesInFlight = [];
     /** @type {ReturnType<typeof setTimeout>|null} see compactLater */
     this.compactTimer = null;
     /** @type {Map<string, Policy>} */
