@@ -209,6 +209,12 @@ export class Cairn {
         if (msg.type === 'changes') this.merge(msg.changes.map(decodeChange), 'tab');
         else if (msg.type === 'privacy') {
           const before = this.privacy;
+          // The message carries the switches: with IndexedDB each tab reads settings from its own
+          // copy (MirrorKv), which the other tab's write does not reach.
+          if (this.store && msg.privacy) {
+            this.settingsStore.mirror.set(`cairn:${this.user}:privacy`, JSON.stringify(msg.privacy));
+            this.settingsStore.mirror.set(`cairn:${this.user}:privacy-deleted`, JSON.stringify(msg.privacyDeleted ?? {}));
+          }
           this.privacy = this.readSetting('privacy', {});
           this.privacyDeleted = this.readSetting('privacy-deleted', {});
           // A section turned back on in another tab: this tab skipped its server changes too.
