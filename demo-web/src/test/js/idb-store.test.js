@@ -261,3 +261,19 @@ test('catch-up backpressure: the next page is not decoded before the previous on
 test('dbName is per user', () => {
   assert.equal(dbName('alice'), 'cairn-alice');
 });
+
+test('a privacy switch reaches the other tabs, which read settings from their own copy of the meta rows', async () => {
+  const user = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  const a = await Cairn.open({ user, storage: 'browser', replica: 'tab-1', startSync: false, kv });
+  const b = await Cairn.open({ user, storage: 'browser', replica: 'tab-2', startSync: false, kv });
+  a.setSectionSync('memory', false);
+  const end = Date.now() + 2000;
+  while (b.isSyncing('memory') && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(b.isSyncing('memory'), false);
+  await a.close();
+  await b.close();
+  const c = await open(user, kv);
+  assert.equal(c.isSyncing('memory'), false, 'and it is saved');
+  await c.close();
+});
