@@ -5,13 +5,17 @@
 // tier is just applying its changes. Tiers:
 //   memory          the ReplicaState itself (always; "context" in the original spec)
 //   sessionStorage  WebStorageKv over window.sessionStorage (gone with the tab)
-//   localStorage    WebStorageKv over window.localStorage (map sections)
-//   IndexedDB       IdbKv (log sections such as chat and consent, and the outbox: large data)
-// Every adapter is a small synchronous key-value port (`Kv`); IndexedDB is served from an in-memory
-// mirror loaded at open and written through asynchronously. Failures (quota exceeded, storage
-// disabled) are reported to `onError` as a StorageError (once per failing store, not per write) and
-// the app keeps working from memory. A failed write never removes what the store already held:
-// Web Storage's setItem and an IndexedDB transaction are all-or-nothing, and a tier only deletes rows
+//   durable         in a browser with IndexedDB: idb-store.js, one database per user holding the map
+//                   and log sections, the outbox and the settings ('localStorage' in a policy means
+//                   this). Without IndexedDB: the localStorage-era layout below, ChangeTier over
+//                   WebStorageKv(localStorage) for everything (about 5 MB), told to the app.
+// This file holds the synchronous key-value port (`Kv`) and its Web Storage and memory adapters,
+// ChangeTier, the Outbox, the replica id and StorageError. IdbKv and openIndexedDb are the
+// localStorage era's IndexedDB adapter (logs and outbox in the shared database 'cairn'): the app no
+// longer opens them; migrate.js reads what they wrote. Failures (quota exceeded, storage disabled)
+// are reported to `onError` as a StorageError (once per failing store, not per write) and the app
+// keeps working from memory. A failed write never removes what the store already held: Web
+// Storage's setItem and an IndexedDB transaction are all-or-nothing, and a tier only deletes rows
 // (entries hidden by a clear) after the write that hides them succeeded.
 
 import { beats } from './crdt.js';

@@ -47,6 +47,11 @@ final class Browser implements AutoCloseable {
     /** How long a live change may take to show in another window. */
     static final Duration LIVE = Duration.ofSeconds(3);
     static final Path SCREENSHOTS = Path.of("target", "browser-screenshots");
+    /** What a stopped server makes a page log: refused fetches and WebSocket connections. */
+    static final Pattern[] SERVER_DOWN = {
+        Pattern.compile("ERR_CONNECTION_REFUSED"),
+        Pattern.compile("WebSocket connection to '.*' failed"),
+    };
 
     private final String name;
     private final ChromeDriverService service;

@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,10 +33,6 @@ class DeviceStorageIT {
     private static final int MESSAGES = Integer.getInteger("cairn.browserStorage.messages", 4_000);
     private static final String CONVERSATION = "conv-1";   // not the page's chat: it is not rendered
     private static final String TEXT80 = "x".repeat(80);
-    private static final Pattern[] SERVER_DOWN = {
-        Pattern.compile("ERR_CONNECTION_REFUSED"),
-        Pattern.compile("WebSocket connection to '.*' failed"),
-    };
 
     @TempDir
     Path dir;
@@ -100,7 +95,7 @@ class DeviceStorageIT {
         System.out.printf("DeviceStorageIT %,d entries + %,d messages: first open readable %.0f ms, durable %.0f ms;"
                 + " reload with the server down: opened %.0f ms, readable %.0f ms (from navigation start)%n",
                 ENTRIES, MESSAGES, readable.doubleValue(), durable.doubleValue(), opened.doubleValue(), reloaded.doubleValue());
-        page.assertNoConsoleErrors(SERVER_DOWN);
+        page.assertNoConsoleErrors(Browser.SERVER_DOWN);
     }
 
     @Test
@@ -153,7 +148,7 @@ class DeviceStorageIT {
         page.until(() -> Long.valueOf(225).equals(page.script(
                 "return window.cairn ? window.cairn.entries('state').filter(([k]) => k.startsWith('k') || k.startsWith('local-')).length : 0")),
                 "every entry from the device");
-        page.assertNoConsoleErrors(SERVER_DOWN);
+        page.assertNoConsoleErrors(Browser.SERVER_DOWN);
     }
 
     @Test
