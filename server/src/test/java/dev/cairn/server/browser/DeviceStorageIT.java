@@ -92,9 +92,13 @@ class DeviceStorageIT {
                 "the stored cursor: the next catch-up brings only what changed since");
         assertTrue(!"live".equals(page.text("dash-status")), "not live with the server down");
         assertTrue(!page.byId("storage-banner").isDisplayed(), "no storage problem: " + page.text("storage-banner"));
+        Object usage = page.driver().executeAsyncScript(
+                "const done = arguments[0]; navigator.storage.estimate().then((e) => done(e.usage), () => done(-1))");
+        Object heap = page.script("return performance.memory ? performance.memory.usedJSHeapSize : -1");
         System.out.printf("DeviceStorageIT %,d entries + %,d messages: first open readable %.0f ms, durable %.0f ms;"
-                + " reload with the server down: opened %.0f ms, readable %.0f ms (from navigation start)%n",
-                ENTRIES, MESSAGES, readable.doubleValue(), durable.doubleValue(), opened.doubleValue(), reloaded.doubleValue());
+                + " reload with the server down: opened %.0f ms, readable %.0f ms (from navigation start);"
+                + " storage used %s bytes, JS heap %s bytes (not after a GC)%n",
+                ENTRIES, MESSAGES, readable.doubleValue(), durable.doubleValue(), opened.doubleValue(), reloaded.doubleValue(), usage, heap);
         page.assertNoConsoleErrors(Browser.SERVER_DOWN);
     }
 
