@@ -100,6 +100,25 @@ final class Browser implements AutoCloseable {
         driver.manage().timeouts().scriptTimeout(WAIT);
     }
 
+    /** Closes what a test started, in order, each even if one before failed (nulls: not started). */
+    static void closeAll(AutoCloseable... all) {
+        AssertionError failed = null;
+        for (AutoCloseable c : all) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (Exception | AssertionError e) {
+                if (failed == null) {
+                    failed = new AssertionError("closing " + c + " failed: " + e, e);
+                }
+            }
+        }
+        if (failed != null) {
+            throw failed;
+        }
+    }
+
     static Path downloads(Path profileDir) {
         return profileDir.resolve("downloads");
     }

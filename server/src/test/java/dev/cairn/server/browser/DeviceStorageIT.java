@@ -48,15 +48,7 @@ class DeviceStorageIT {
 
     @AfterEach
     void stop() {
-        try {
-            if (page != null) {
-                page.close();
-            }
-        } finally {
-            if (server != null) {
-                server.close();
-            }
-        }
+        Browser.closeAll(page, server);
     }
 
     @Test
