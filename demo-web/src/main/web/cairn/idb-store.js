@@ -224,7 +224,9 @@ export class IdbStore {
       tx.oncomplete = () => {
         /** @type {Change[][]} */
         const chunks = got['chunks.getAll'];
-        const changes = chunks.length === 1 ? chunks[0] : [].concat(...chunks);
+        /** @type {Change[]} */
+        const changes = chunks.length === 1 ? chunks[0] : [];
+        if (chunks.length > 1) for (const chunk of chunks) for (const c of chunk) changes.push(c); // no spread: chunks may be many
         let bytes = 0;
         for (const c of changes) bytes += rowBytes(c);
         /** @param {string} s */
