@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { IdbStore, MirrorKv, dbName } from '../../main/web/cairn/idb-store.js';
-import { IdbKv, MemoryKv, openIndexedDb } from '../../main/web/cairn/storage.js';
+import { MemoryKv } from '../../main/web/cairn/storage.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
 import { hlcHex, Stamp } from '../../main/web/cairn/stamp.js';
 import { SyncClient } from '../../main/web/cairn/sync.js';
@@ -150,11 +150,13 @@ test('an outbox row is deleted from IndexedDB only after its own write committed
 test('a localStorage-era device moves to IndexedDB on first open, nothing lost; a crash before the old rows are removed merges again harmlessly', async () => {
   const user = newUser();
   const now = Date.now();
-  // The old layout: map sections and settings in localStorage, logs and outbox in the shared database 'cairn'.
+  // The old layout: map sections and settings in localStorage, logs and outbox in the shared
+  // database 'cairn' (object stores 'logs' and 'outbox', rows keyed `<user>␀…`). The old client is
+  // run on Kvs in memory, then its log and outbox rows are put where it kept them.
   const local = new MemoryKv('localStorage');
-  const legacyDb = await openIndexedDb();
   const prefix = `${user}\u0000`;
-  const oldKv = { local, session: new MemoryKv(), logs: await IdbKv.open(legacyDb, 'logs', prefix, () => {}), outbox: await IdbKv.open(legacyDb, 'outbox', prefix, () => {}) };
+  const oldIdb = new MemoryKv('indexedDB');
+  const oldKv = { local, session: new MemoryKv(), logs: oldIdb, outbox: oldIdb };
   const old = await Cairn.open({ user, storage: 'memory', channel: null, replica: 'tab-1', kv: oldKv });
   old.applyRemote(page(1, 300, now), 320);
   old.applyRemote(Array.from({ length: 40 }, (_, i) => ({ seq: 321 + i, change: makeChange('append', 'chat', 'conv-1', encodeValue({ role: 'user', text: `m${i}` }), stamp(now, 400 + i, 'phone')) })), 360);
@@ -163,7 +165,18 @@ test('a localStorage-era device moves to IndexedDB on first open, nothing lost; 
   const pending = old.syncStatus.pending;
   assert.ok(pending > 0);
   await old.close();
-  await oldKv.logs.flush();
+  const legacyDb = await new Promise((resolve, reject) => {
+    const req = indexedDB.open('cairn', 1);
+    req.onupgradeneeded = () => { req.result.createObjectStore('logs'); req.result.createObjectStore('outbox'); };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  await new Promise((resolve) => {
+    const tx = legacyDb.transaction(['logs', 'outbox'], 'readwrite');
+    for (const k of oldIdb.keys(prefix)) tx.objectStore(k.startsWith(`${prefix}o\u0001`) ? 'outbox' : 'logs').put(oldIdb.get(k), k);
+    tx.oncomplete = resolve;
+  });
+  assert.ok(oldIdb.keys(prefix).length > 40);
   assert.equal(local.get(`cairn:${user}:cursor`), '360');
   const before = new Map(local.map);
 

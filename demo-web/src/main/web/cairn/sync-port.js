@@ -4,7 +4,6 @@
 // a write is checked against. Cairn's methods of the same names delegate here; apps do not call them.
 
 import { encodeChange } from './codec.js';
-import { IdbKv } from './storage.js';
 import { SyncClient } from './sync.js';
 import { pushFrameBytes, DEFAULT_MAX_FRAME_BYTES } from './push-pipeline.js';
 
@@ -103,8 +102,8 @@ export function merged(cairn, applied, origin) {
 }
 
 /**
- * Saves the sync cursor `upTo` once the writes queued so far have committed (IndexedDB is
- * asynchronous), so a saved cursor never claims a change that is not saved (PROTOCOL.md 3.2).
+ * Saves the sync cursor `upTo` with the writes it covers (with IndexedDB: in the same
+ * transaction), so a saved cursor never claims a change that is not saved (PROTOCOL.md 3.2).
  *
  * Keys kept only in memory (persistTo 'context') or in this tab's sessionStorage: a reload (or a
  * new tab) loses them, and only a catch-up from below their seq brings them back (catch-up sends
@@ -129,16 +128,9 @@ export function coverCursor(cairn, upTo, hold = false) {
     cairn.cursorChain = cairn.cursorChain.then(() => store.idle()).then(() => {});
     return;
   }
-  const idb = [cairn.kv.logs, cairn.kv.outbox].filter((k, i, all) => k instanceof IdbKv && all.indexOf(k) === i);
-  const failuresBefore = idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0);
-  cairn.cursorChain = cairn.cursorChain.then(async () => {
+  // Without IndexedDB every tier is synchronous: a refused write already lowered `upTo` (and set hold).
+  cairn.cursorChain = cairn.cursorChain.then(() => {
     if (cairn.cursorHeld) return;
-    await Promise.all(idb.map((k) => /** @type {IdbKv} */ (k).flush()));
-    if (cairn.cursorHeld) return;
-    if (idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0) !== failuresBefore) {
-      cairn.cursorHeld = true; // a write it covers may have failed
-      return;
-    }
     if (hold) cairn.cursorHeld = true;
     const target = Math.max(0, upTo);
     if (target !== cairn.savedCursor && cairn.writeSetting('cursor', target)) cairn.savedCursor = target;
