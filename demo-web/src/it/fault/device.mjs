@@ -1,6 +1,6 @@
 // One browser device for the server's fault tests (server/.../faults/BrowserClientFaultIT): the real
 // browser client (cairn.js and its sync, storage and codec modules, unchanged) in Node, with its
-// real storage code path: IndexedDB from `fake-indexeddb` (logs and the outbox, through IdbKv),
+// real storage code path: IndexedDB from `fake-indexeddb` (every durable tier, through IdbStore),
 // localStorage and sessionStorage through a Web Storage shim on globalThis (WebStorageKv), and
 // `ws` as the WebSocket. Kept out of `node --test`'s default globs on purpose (no `test` in its
 // path or name): it is driven by the Java test, not run on its own.
@@ -157,9 +157,8 @@ const cairn = await Cairn.open({
   // convergence is bounded by the faults, not by the defaults' 30 s backoff and keepalive.
   sync: { keepAliveMillis: 2000, connectTimeoutMillis: 2000, backoffMinMillis: 50, backoffMaxMillis: 1000 },
 });
-if (!(cairn.kv.logs?.constructor?.name === 'IdbKv' && cairn.kv.outbox?.constructor?.name === 'IdbKv'
-  && cairn.kv.local?.constructor?.name === 'WebStorageKv')) {
-  process.stderr.write(`device.mjs: not on the browser storage path: ${Object.entries(cairn.kv).map(([k, v]) => `${k}=${v?.constructor?.name}`).join(' ')}\n`);
+if (!(cairn.store?.constructor?.name === 'IdbStore' && cairn.kv.session?.constructor?.name === 'WebStorageKv')) {
+  process.stderr.write(`device.mjs: not on the browser storage path: store=${cairn.store?.constructor?.name} ${Object.entries(cairn.kv).map(([k, v]) => `${k}=${v?.constructor?.name}`).join(' ')}\n`);
   process.exit(3);
 }
 cairn.subscribe((e) => {

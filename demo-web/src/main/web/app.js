@@ -148,6 +148,7 @@ async function start(/** @type {{user: string, token: string}} */ session, passp
     },
     startSync: !e2e,
   });
+  performance.mark('cairn-open'); // readable: the state is loaded from this device
   notes = cairn.state('notes', '', { saveDelay: 1500, debounce: true, validate: (v) => typeof v === 'string' && v.length <= 10_000 });
   $('signin-view').hidden = true;
   $('app-view').hidden = false;
@@ -156,6 +157,9 @@ async function start(/** @type {{user: string, token: string}} */ session, passp
   $('greeting').textContent = `Welcome back, ${session.user}`;
   cairn.subscribe(() => scheduleRender());
   cairn.on('error', (/** @type {Error} */ e) => message(e.message, true));
+  cairn.on('storage', () => renderStorage());
+  // For the browser console (and the browser tests): the page's Cairn.
+  /** @type {any} */ (globalThis).cairn = cairn;
   // A saveDelay holds online too now: save what the user typed last if the page goes away first.
   addEventListener('pagehide', () => { cairn?.save(); });
   setInterval(renderDashboard, 1000);
@@ -325,6 +329,7 @@ function renderDashboard() {
   syncError.textContent = s.lastError ? `${s.lastError.code}: ${s.lastError.message}` : 'none';
   syncError.classList.toggle('error', !!s.lastError);
   renderServerUsage();
+  renderStorage();
   /** @type {HTMLInputElement} */ ($('offline-toggle')).checked = !!cairn.sync?.offline;
   renderE2e(s);
   const max = Math.max(1, ...Object.values(s.bytes));
@@ -353,6 +358,28 @@ function renderDashboard() {
           if (confirm(`Clear all ${sec.name} data on every device?`)) message(`Cleared ${/** @type {Cairn} */ (cairn).clear(sec.name)} ${sec.name} entries.`);
         } }, 'Clear')))));
   }
+}
+
+/** This device's storage: a banner when it is full, failing or unavailable; usage and persistence on the dashboard. */
+function renderStorage() {
+  if (!cairn) return;
+  const s = cairn.storage;
+  const banner = $('storage-banner');
+  const text = {
+    ok: '',
+    full: 'This device\'s storage is full: new changes are kept in memory and still sync, but are not saved on this device until space is freed.',
+    failing: `Saving on this device failed (${s.error?.message ?? 'unknown error'}): new changes are kept in memory and still sync.`,
+    unavailable: `Nothing is saved on this device (${s.error?.message ?? 'storage unavailable'}): closing this page loses what has not reached the server.`,
+  }[s.state];
+  banner.hidden = !text;
+  banner.textContent = text;
+  banner.dataset.state = s.state;
+  const used = s.usageBytes === null ? 'usage unknown' : s.quotaBytes === null ? size(s.usageBytes) : `${size(s.usageBytes)} of ${size(s.quotaBytes)}`;
+  const kept = s.persisted === true ? 'persistent' : s.persisted === false ? 'not persistent (the browser may clear it when space runs low)' : 'persistence unknown';
+  const line = $('dash-device-storage');
+  line.textContent = `${s.backend}: ${used}, ${kept}`;
+  line.dataset.state = s.state;
+  line.dataset.persisted = String(s.persisted);
 }
 
 /** The encryption status line and the passphrase form. @param {ReturnType<Cairn['stats']>} s */

@@ -9,7 +9,7 @@
 // - The cache name carries VERSION; activating a new version deletes the older caches.
 // Served at /sw.js, so its scope is the whole site.
 
-const VERSION = 'v3';
+const VERSION = 'v4';
 const PREFIX = 'cairn-shell-';
 const CACHE = `${PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 4000;
@@ -31,10 +31,14 @@ const SHELL = [
   'cairn/pull-applier.js',
   'cairn/waiters.js',
   'cairn/storage.js',
+  'cairn/idb-store.js',
+  'cairn/migrate.js',
+  'cairn/storage-status.js',
   'cairn/codec.js',
   'cairn/crdt.js',
   'cairn/stamp.js',
   'cairn/protocol.js',
+  'cairn/page.js',
   'cairn/crypto.js',
 ];
 const SCOPE = new URL(self.registration.scope).pathname;

@@ -8,7 +8,7 @@ import { Cairn } from '../../main/web/cairn/cairn.js';
 import { ReplicaState } from '../../main/web/cairn/crdt.js';
 import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
 import { HybridClock, ClockSkewError, hlcHex, Stamp } from '../../main/web/cairn/stamp.js';
-import { ChangeTier, IdbKv, MemoryKv, Outbox, StorageError, WebStorageKv } from '../../main/web/cairn/storage.js';
+import { ChangeTier, MemoryKv, Outbox, StorageError, WebStorageKv } from '../../main/web/cairn/storage.js';
 import { makeChange, encodeValue, writeExport } from '../../main/web/cairn/codec.js';
 
 const KINDS = { cards: 'map', preferences: 'map', chat: 'log', state: 'map', progress: 'map', consent: 'log', ui: 'map', memory: 'map', components: 'map', features: 'map' };
@@ -36,40 +36,6 @@ class FakeStorage {
   }
   removeItem(k) { this.guard(); this.map.delete(k); }
   guard() { if (this.disabled) throw Object.assign(new Error('The operation is insecure.'), { name: 'SecurityError', code: 18 }); }
-}
-
-/** An IndexedDB double for IdbKv: transactions commit when release() is called (or fail if told to). */
-class GatedDb {
-  constructor() {
-    /** @type {Map<string, string>} */
-    this.rows = new Map();
-    /** @type {Array<() => void>} */
-    this.queue = [];
-    this.fail = false;
-  }
-  transaction() {
-    const ops = [];
-    const tx = {
-      oncomplete: null, onerror: null, onabort: null, error: null,
-      objectStore: () => ({ put: (v, k) => ops.push(() => this.rows.set(k, v)), delete: (k) => ops.push(() => this.rows.delete(k)) }),
-    };
-    this.queue.push(() => {
-      if (this.fail) {
-        tx.error = Object.assign(new Error('quota'), { name: 'QuotaExceededError' });
-        tx.onerror?.();
-      } else {
-        ops.forEach((op) => op());
-        tx.oncomplete?.();
-      }
-    });
-    return tx;
-  }
-  /** Commits (or fails) every transaction started so far. */
-  release() {
-    const q = this.queue;
-    this.queue = [];
-    q.forEach((f) => f());
-  }
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
@@ -118,37 +84,7 @@ test('server changes beyond maxAhead are applied and move the clock; an import w
 
 // ------------------------------------------------------------------ the saved cursor
 
-test('the cursor is saved only after the IndexedDB writes it covers have committed', async () => {
-  const db = new GatedDb();
-  const kv = { local: new MemoryKv(), session: new MemoryKv(), logs: new IdbKv(/** @type {any} */ (db), 'logs', () => {}), outbox: new MemoryKv() };
-  const cairn = await open({ kv });
-  const now = Date.now();
-  cairn.applyRemote([
-    { seq: 4, change: makeChange('append', 'chat', 'conv-1', encodeValue({ role: 'user', text: 'hi' }), stamp(now, 0, 'phone')) },
-    { seq: 6, change: makeChange('set', 'cards', 'card-a/isExpanded', 'true', stamp(now, 1, 'phone')) },
-  ], 7);
-  await settle();
-  assert.equal(kv.local.get(CURSOR_KEY), null, 'not saved while the chat entry is still being written');
-  assert.equal(db.rows.size, 0);
-  db.release();
-  await cairn.cursorChain;
-  assert.equal(db.rows.size, 1, 'the chat entry is committed');
-  assert.equal(kv.local.get(CURSOR_KEY), '7', 'then the cursor that covers it');
-
-  db.fail = true;
-  cairn.applyRemote([{ seq: 8, change: makeChange('append', 'chat', 'conv-1', encodeValue({ role: 'user', text: 'again' }), stamp(now, 2, 'phone')) }], 8);
-  await settle();
-  db.release();
-  await cairn.cursorChain;
-  assert.equal(kv.local.get(CURSOR_KEY), '7', 'a failed write keeps the cursor below it');
-  db.fail = false;
-  cairn.applyRemote([{ seq: 9, change: makeChange('set', 'cards', 'card-b/isExpanded', 'true', stamp(now, 3, 'phone')) }], 9);
-  await settle();
-  db.release();
-  await cairn.cursorChain;
-  assert.equal(kv.local.get(CURSOR_KEY), '7', 'and it stays there for the rest of the page: the next load catches up from 7');
-  await cairn.close();
-});
+// The cursor and the IndexedDB writes it covers share one transaction: idb-store.test.js.
 
 test('a syncing key kept only in memory holds the saved cursor below its seq', async () => {
   const kv = { local: new MemoryKv(), session: new MemoryKv(), logs: new MemoryKv(), outbox: new MemoryKv() };
@@ -322,7 +258,8 @@ test('storage disabled: an error event after open, and the app works from memory
     cairn.cards.card('intro').toggle();
     await cairn.save();
     await settle();
-    assert.ok(errors.some((e) => /localStorage is unavailable/.test(e.message) && e.code === 'storage-unavailable'), errors.map((e) => e.message).join('\n'));
+    assert.ok(errors.some((e) => /IndexedDB .* and localStorage are unavailable/.test(e.message) && e.code === 'storage-unavailable'), errors.map((e) => e.message).join('\n'));
+    assert.equal(cairn.storage.state, 'unavailable', 'a status the app shows, not a silent fall-back to memory');
     assert.equal(cairn.cards.card('intro').isExpanded, true);
     await cairn.close();
   } finally {

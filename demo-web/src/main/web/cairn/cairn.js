@@ -16,12 +16,14 @@ import {
   encodeValue, decodeValue, makeChange, encodeChange, decodeChange, canonical, WHOLE_SECTION,
 } from './codec.js';
 import { ChangeTier, Outbox, StorageError } from './storage.js';
+import { IdbStore, IdbTier, MirrorKv } from './idb-store.js';
+import { StorageStatus } from './storage-status.js';
 /** @typedef {import('./sync.js').SyncClient} SyncClient */
 import { Persister, DEFAULT_POLICY, checkPolicy } from './persister.js';
 import * as privacy from './privacy.js';
 import * as transfer from './transfer.js';
 import * as port from './sync-port.js';
-import { openStores, loadState } from './open.js';
+import { openStores, loadState, compactLater } from './open.js';
 
 export { ChangeTooLargeError } from './sync-port.js';
 import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
@@ -54,6 +56,8 @@ export const STANDARD_SECTIONS = Object.freeze({
  * @property {typeof WebSocket} [WebSocket]
  * @property {{local?: import('./storage.js').Kv, session?: import('./storage.js').Kv, logs?: import('./storage.js').Kv, outbox?: import('./storage.js').Kv}} [kv]
  * @property {BroadcastChannel|null} [channel]
+ * @property {IDBFactory} [indexedDB] the IndexedDB to use in a browser (default: the global one; tests pass fake-indexeddb)
+ * @property {StorageManager} [storageManager] for persist() and estimate() (default: navigator.storage)
  * @property {EndToEndOptions} [endToEnd] encrypt these sections' values on the device (see enableEndToEnd)
  * @property {typeof fetch} [fetch] for usage(), history() and to learn why a socket was refused (default: the global fetch)
  * @property {Partial<import('./sync.js').SyncClientOptions>} [sync] sync tuning (spec/vectors/sync/README.md): batchSize,
@@ -80,12 +84,16 @@ export class Cairn {
     /** @type {Array<(e: Error) => void>} */
     const errorSinks = [];
     const onError = (/** @type {Error} */ e) => errorSinks.forEach((f) => f(e));
-    const { replica, kv, notes } = await openStores(options, browser, onError);
-    const cairn = new Cairn(options, replica, kv, errorSinks);
+    const { replica, kv, idb, notes } = await openStores(options, browser, onError);
+    const cairn = new Cairn(options, replica, kv, errorSinks, idb);
     // Told after open() returns, so listeners the app adds right away hear them; kept in storageNotes too.
     cairn.storageNotes = notes;
     if (notes.length) setTimeout(() => notes.forEach((n) => cairn.emit('error', Object.assign(new Error(n), { code: 'storage-unavailable' }))), 0);
+    if (browser && !idb) cairn.storageStatus.unavailable(notes.join('; '));
     await cairn.load(browser);
+    if (idb) compactLater(cairn, idb.snapshot);
+    // Persistence and the first estimate are asked in the background: reads do not wait for them.
+    if (browser) cairn.storageStatus.start();
     if (options.endToEnd) {
       try {
         await cairn.enableEndToEnd(options.endToEnd);
@@ -103,8 +111,10 @@ export class Cairn {
    * @param {OpenOptions} options @param {string} replica
    * @param {{local: import('./storage.js').Kv, session: import('./storage.js').Kv, logs: import('./storage.js').Kv, outbox: import('./storage.js').Kv}} kv
    * @param {Array<(e: Error) => void>} errorSinks
+   * @param {{store: IdbStore, snapshot: {changes: Change[], chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}}|null} [idb]
+   *   the user's IndexedDB database (browser): every durable tier lives there
    */
-  constructor(options, replica, kv, errorSinks) {
+  constructor(options, replica, kv, errorSinks, idb = null) {
     this.user = options.user;
     this.replica = replica;
     this.options = options;
@@ -117,14 +127,30 @@ export class Cairn {
     /** @type {Map<string, (...args: any[]) => void>} */
     const report = (/** @type {Error} */ e) => this.emit('error', e);
     errorSinks.push(report);
-    this.tiers = {
-      sessionStorage: new ChangeTier(kv.session, `cairn:${prefix}`, report),
-      localStorage: new ChangeTier(kv.local, `cairn:${prefix}`, report),
-      indexedDB: new ChangeTier(kv.logs, prefix, report),
-    };
+    /** @type {IdbStore|null} */
+    this.store = idb?.store ?? null;
+    this.storageStatus = new StorageStatus(idb ? 'indexedDB' : options.storage === 'memory' ? 'memory' : 'localStorage',
+      (type, payload) => this.emit(type, payload), options.storageManager);
+    if (idb) {
+      // One database: 'localStorage' (durable on this device) and the logs are both served by it.
+      const tier = new IdbTier(idb.store, idb.snapshot.changes);
+      this.tiers = { sessionStorage: new ChangeTier(kv.session, `cairn:${prefix}`, report), localStorage: tier, indexedDB: tier };
+      this.outbox = new Outbox(new MirrorKv(idb.store, 'outbox', idb.snapshot.outbox), `${prefix}o\u0001`, report);
+      this.settingsStore = new MirrorKv(idb.store, 'meta', idb.snapshot.meta, (k) => k.endsWith(':cursor'));
+      idb.store.onCommit = (ok, error) => {
+        if (!ok) this.cursorHeld = true; // a write the next cursor covers may be lost: keep the saved one below it
+        this.storageStatus.committed(ok, error);
+      };
+    } else {
+      this.tiers = {
+        sessionStorage: new ChangeTier(kv.session, `cairn:${prefix}`, report),
+        localStorage: new ChangeTier(kv.local, `cairn:${prefix}`, report),
+        indexedDB: new ChangeTier(kv.logs, prefix, report),
+      };
+      this.outbox = new Outbox(kv.outbox, `${prefix}o\u0001`, report);
+      this.settingsStore = kv.local;
+    }
     this.kv = kv;
-    this.outbox = new Outbox(kv.outbox, `${prefix}o\u0001`, report);
-    this.settingsStore = kv.local;
     /** @type {string[]} problems found at open (a store unavailable) */
     this.storageNotes = [];
     this.settingsFailing = false;
@@ -136,6 +162,12 @@ export class Cairn {
     this.cursorHeld = false;
     /** @type {Promise<void>} cursor saves, in order, each after the writes it covers */
     this.cursorChain = Promise.resolve();
+    /** @type {Promise<boolean>|null} the transaction holding the last page from the server (IndexedDB) */
+    this.lastPage = null;
+    /** @type {Array<Promise<boolean>>} pages from the server whose transaction may still be committing (sync-port.js pace) */
+    this.pagesInFlight = [];
+    /** @type {ReturnType<typeof setTimeout>|null} see compactLater */
+    this.compactTimer = null;
     /** @type {Map<string, Policy>} */
     this.sectionPolicies = new Map();
     for (const [s, p] of Object.entries(options.policies ?? {})) this.sectionPolicies.set(s, checkPolicy({ ...DEFAULT_POLICY, ...p, delayed: 'saveDelay' in p }));
@@ -177,6 +209,12 @@ export class Cairn {
         if (msg.type === 'changes') this.merge(msg.changes.map(decodeChange), 'tab');
         else if (msg.type === 'privacy') {
           const before = this.privacy;
+          // The message carries the switches: with IndexedDB each tab reads settings from its own
+          // copy (MirrorKv), which the other tab's write does not reach.
+          if (this.store && msg.privacy) {
+            this.settingsStore.mirror.set(`cairn:${this.user}:privacy`, JSON.stringify(msg.privacy));
+            this.settingsStore.mirror.set(`cairn:${this.user}:privacy-deleted`, JSON.stringify(msg.privacyDeleted ?? {}));
+          }
           this.privacy = this.readSetting('privacy', {});
           this.privacyDeleted = this.readSetting('privacy-deleted', {});
           // A section turned back on in another tab: this tab skipped its server changes too.
@@ -331,6 +369,33 @@ export class Cairn {
     if (last < this.clockMark) return;
     const mark = ((last >> 16n) + CLOCK_LEASE_MILLIS) << 16n;
     if (this.writeSetting(`clock:${this.replica}`, hlcHex(mark))) this.clockMark = mark;
+    if (this.store) {
+      // IndexedDB commits later: a synchronous copy keeps the mark ahead of every stamp that leaves now.
+      try { this.kv.local.set(this.clockCopyKey(), hlcHex(mark)); } catch { /* the IndexedDB mark still lands */ }
+    }
+  }
+
+  /** @private */
+  clockCopyKey() {
+    return `cairn-clock:${this.user}:${this.replica}`;
+  }
+
+  /** The synchronous copy of the clock mark (see reserveClock), or null. @private */
+  readClockCopy() {
+    try {
+      return this.store ? this.kv.local.get(this.clockCopyKey()) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * This device's storage: where durable data goes, whether the browser granted persistent storage,
+   * usage against the quota, and whether it is full or failing. A 'storage' event tells each change.
+   * @returns {import('./storage-status.js').StorageState}
+   */
+  get storage() {
+    return this.storageStatus.get();
   }
 
   /** The largest push frame a change may need: the server's (its welcome), else the client's option (default 1 MiB). */
@@ -578,6 +643,8 @@ export class Cairn {
   async close() {
     await this.save();
     await this.cursorChain;
+    if (this.compactTimer) clearTimeout(this.compactTimer);
+    await this.store?.idle();
     this.sync?.stop();
     this.channel?.close();
     this.persister.stop();

@@ -30,7 +30,8 @@ const MAX_INBOUND_PAGE_BYTES = 64 << 20;
 /**
  * @typedef {object} ConnectionHandlers
  * @property {() => number} cursor the cursor to send in hello
- * @property {(frame: any, ws: WebSocket) => void} frame every frame but ping/pong, welcome included, in arrival order
+ * @property {(frame: any, ws: WebSocket) => (void|Promise<void>)} frame every frame but ping/pong, welcome included, in arrival order;
+ *   a promise: the next message is decoded once it settles
  * @property {(state: 'connecting'|'offline') => void} state
  * @property {(error: SyncError, kind: 'passing'|'quiet'|'permanent'|'info') => void} problem 'quiet': in the status, not logged (the same outage again, a routine token refresh)
  * @property {() => void} down the session ended (in-flight batches must be re-sent on the next one)
@@ -193,7 +194,7 @@ export class Connection {
         this.drop({ code: frame.code, message: frame.message }, 'permanent');
         return;
       }
-      this.on.frame(frame, ws);
+      return this.on.frame(frame, ws);
     };
     // Nothing of an undecodable frame is used and the cursor stays: a new session resumes from it.
     const undecodable = (/** @type {any} */ e) => {
@@ -203,29 +204,24 @@ export class Connection {
       if (this.socket !== ws) return;
       this.heard();
       const data = event.data;
-      if (this.protocol < PROTOCOL_V2) {
-        let frame;
-        try {
-          if (typeof data !== 'string') throw new Error(`a binary message in a protocol ${this.protocol} session`);
-          frame = decodeFrame(data);
-        } catch (e) {
-          undecodable(e);
-          return;
-        }
-        handle(frame);
-        return;
-      }
-      // v2: pages inflate asynchronously, so every message waits for the ones before it
+      // Every message waits for the ones before it to be handled (v2 pages inflate asynchronously,
+      // and a page is applied and saved before the next one is decoded: backpressure, so a long
+      // catch-up keeps only the undecoded messages the browser buffered, not decoded pages).
       this.decoding = this.decoding.then(async () => {
         if (this.socket !== ws) return;
         let frame;
         try {
-          frame = typeof data === 'string' ? decodeFrame(data) : await decodePage(await bytesOf(data), MAX_INBOUND_PAGE_BYTES);
+          if (this.protocol < PROTOCOL_V2) {
+            if (typeof data !== 'string') throw new Error(`a binary message in a protocol ${this.protocol} session`);
+            frame = decodeFrame(data);
+          } else {
+            frame = typeof data === 'string' ? decodeFrame(data) : await decodePage(await bytesOf(data), MAX_INBOUND_PAGE_BYTES);
+          }
         } catch (e) {
           undecodable(e);
           return;
         }
-        handle(frame);
+        await handle(frame);
       });
     };
     ws.onclose = (event) => {

@@ -3,14 +3,19 @@
 // clock read back from them. Cairn.open and Cairn.load use these.
 
 import { isValidReplicaId } from './stamp.js';
-import { MemoryKv, WebStorageKv, IdbKv, openIndexedDb, claimReplicaId, liveReplicas, newReplicaId, webStorage } from './storage.js';
+import { MemoryKv, WebStorageKv, claimReplicaId, liveReplicas, newReplicaId, webStorage } from './storage.js';
+import { IdbStore } from './idb-store.js';
+import { migrateLegacy } from './migrate.js';
 
 /** @typedef {import('./storage.js').Kv} Kv */
 
 /**
  * The replica id and the stores of a new Cairn; `notes` says what was unavailable.
  * @param {import('./cairn.js').OpenOptions} options @param {boolean} browser @param {(e: Error) => void} onError
- * @returns {Promise<{replica: string, kv: {local: Kv, session: Kv, logs: Kv, outbox: Kv}, notes: string[]}>}
+ * With IndexedDB (idb-store.js) `idb` holds the store and what it read: the map and log tiers, the
+ * outbox and the settings all live there, and kv.local (localStorage) only keeps a copy of the clock
+ * mark. Without it, the localStorage-era layout (kv.local for everything).
+ * @returns {Promise<{replica: string, kv: {local: Kv, session: Kv, logs: Kv, outbox: Kv}, idb: {store: IdbStore, snapshot: {changes: import('./codec.js').Change[], chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}}|null, notes: string[]}>}
  */
 export async function openStores(options, browser, onError) {
   let replica = options.replica;
@@ -19,26 +24,28 @@ export async function openStores(options, browser, onError) {
 
   const kv = { ...(options.kv ?? {}) };
   const notes = [];
+  /** @type {{store: IdbStore, snapshot: Awaited<ReturnType<IdbStore['load']>>}|null} */
+  let idb = null;
   if (browser) {
     const ls = webStorage('localStorage');
     const ss = webStorage('sessionStorage');
-    if (!kv.local) kv.local = ls ? new WebStorageKv(ls, 'localStorage') : (notes.push('localStorage is unavailable'), new MemoryKv('localStorage (memory fallback)'));
+    if (!kv.local && ls) kv.local = new WebStorageKv(ls, 'localStorage');
     if (!kv.session) kv.session = ss ? new WebStorageKv(ss, 'sessionStorage') : (notes.push('sessionStorage is unavailable'), new MemoryKv('sessionStorage (memory fallback)'));
-    const db = await openIndexedDb();
-    const prefix = `${options.user}\u0000`;
-    if (db) {
-      try {
-        if (!kv.logs) kv.logs = await IdbKv.open(db, 'logs', prefix, onError);
-        if (!kv.outbox) kv.outbox = await IdbKv.open(db, 'outbox', prefix, onError);
-      } catch (e) {
-        notes.push(`IndexedDB could not be read (${/** @type {Error} */ (e)?.message ?? e}): logs and outbox use localStorage`);
-        if (!(kv.logs instanceof IdbKv)) kv.logs = kv.local;
-        kv.outbox = kv.local;
+    const factory = options.indexedDB ?? globalThis.indexedDB;
+    try {
+      // Every durable tier in the user's own database; the localStorage era's rows move there once.
+      const store = new IdbStore(await IdbStore.openDb(options.user, factory), onError);
+      await migrateLegacy(store, options.user, kv.local ?? null, factory, onError);
+      idb = { store, snapshot: await store.load() };
+    } catch (e) {
+      if (!kv.local) {
+        notes.push(`nothing is saved on this device: IndexedDB (${/** @type {Error} */ (e)?.message ?? e}) and localStorage are unavailable`);
+        kv.local = new MemoryKv('localStorage (memory fallback)');
+      } else {
+        notes.push(`IndexedDB is unavailable (${/** @type {Error} */ (e)?.message ?? e}): this device saves in localStorage (about 5 MB)`);
+        kv.logs = kv.logs ?? kv.local;
+        kv.outbox = kv.outbox ?? kv.local;
       }
-    } else {
-      notes.push('IndexedDB is unavailable: logs and outbox use localStorage');
-      kv.logs = kv.logs ?? kv.local;
-      kv.outbox = kv.outbox ?? kv.local;
     }
   }
   return {
@@ -49,32 +56,66 @@ export async function openStores(options, browser, onError) {
       logs: kv.logs ?? new MemoryKv('indexedDB'),
       outbox: kv.outbox ?? new MemoryKv('indexedDB'),
     },
+    idb,
     notes,
   };
 }
 
 /** Reads the state and the clock back from the tiers; takes over the outbox of closed tabs. @param {import('./cairn.js').Cairn} cairn @param {boolean} browser */
 export async function loadState(cairn, browser) {
-  const changes = [
-    ...cairn.tiers.localStorage.load(), ...cairn.tiers.sessionStorage.load(),
-    ...(cairn.kv.logs !== cairn.kv.local ? cairn.tiers.indexedDB.load() : []),
-    ...cairn.outbox.entries().map((e) => e.change),
+  const separateLogs = cairn.tiers.indexedDB !== cairn.tiers.localStorage && cairn.kv.logs !== cairn.kv.local;
+  const sources = [
+    cairn.tiers.localStorage.load(), cairn.tiers.sessionStorage.load(),
+    separateLogs ? cairn.tiers.indexedDB.load() : [],
+    cairn.outbox.entries().map((e) => e.change),
   ];
-  for (const c of changes) {
-    try {
-      cairn.clock.restore(BigInt('0x' + c.stamp.slice(0, 16)));
-      cairn.replicaState.apply(c);
-    } catch (e) {
-      cairn.emit('error', /** @type {Error} */ (e));
+  let highest = '';
+  for (const changes of sources) {
+    for (const c of changes) {
+      try {
+        if (c.stamp > highest) highest = c.stamp;
+        cairn.replicaState.apply(c);
+      } catch (e) {
+        cairn.emit('error', /** @type {Error} */ (e));
+      }
     }
   }
-  const saved = cairn.readSetting(`clock:${cairn.replica}`, null);
-  if (typeof saved === 'string' && /^[0-9a-f]{16}$/.test(saved)) {
-    cairn.clock.restore(saved);
-    cairn.clockMark = BigInt('0x' + saved);
+  try {
+    if (highest) cairn.clock.restore(BigInt('0x' + highest.slice(0, 16)));
+  } catch (e) {
+    cairn.emit('error', /** @type {Error} */ (e));
+  }
+  for (const saved of [cairn.readSetting(`clock:${cairn.replica}`, null), cairn.readClockCopy()]) {
+    if (typeof saved === 'string' && /^[0-9a-f]{16}$/.test(saved) && BigInt('0x' + saved) > cairn.clockMark) {
+      cairn.clock.restore(saved);
+      cairn.clockMark = BigInt('0x' + saved);
+    }
   }
   if (browser) {
     const live = await liveReplicas();
     if (live) cairn.outbox.adopt((r) => !live.has(r), cairn.replica);
   }
 }
+
+/**
+ * Compacts the stored chunks a little after open when they hold many superseded changes (or
+ * many small chunks, which make loading slower): see IdbStore.compact. In the background: the
+ * page is readable before.
+ * @param {import('./cairn.js').Cairn} cairn @param {{changes: import('./codec.js').Change[], chunkKeys: IDBValidKey[]}} snapshot
+ */
+export function compactLater(cairn, snapshot) {
+  const store = cairn.store;
+  if (!store) return;
+  let held = 0;
+  for (const m of cairn.replicaState.maps.values()) held += m.size();
+  for (const l of cairn.replicaState.logs.values()) held += l.size();
+  const stored = snapshot.changes.length;
+  if (!(stored > 2 * held + 1000 || snapshot.chunkKeys.length > 200)) return;
+  const { changes, chunkKeys } = snapshot;
+  cairn.compactTimer = setTimeout(() => {
+    store.compact(chunkKeys, changes, (s) => cairn.kind(s)).catch((e) => cairn.emit('error', e));
+  }, COMPACT_AFTER_MILLIS);
+}
+
+/** How long after open the stored chunks are compacted (when worth it). */
+const COMPACT_AFTER_MILLIS = 3000;

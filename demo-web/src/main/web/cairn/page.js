@@ -231,6 +231,13 @@ class Reader {
     this.pos = pos;
     /** @type {number|undefined} */
     this.batch = undefined;
+    /** @type {number|undefined} the change being read: names it in errors (built only then, not per field) */
+    this.at = undefined;
+  }
+
+  /** @param {string} what */
+  label(what) {
+    return this.at === undefined ? what : `change ${this.at}${what}`;
   }
 
   remaining() {
@@ -242,25 +249,25 @@ class Reader {
     return withBatch(new ProtocolError(ErrorCode.MALFORMED_FRAME, message), this.batch);
   }
 
-  /** @param {string} what */
-  u8(what) {
-    if (this.pos >= this.bytes.length) throw this.malformed(`page ends inside ${what}`);
+  /** @param {string} what @param {string} [suffix] */
+  u8(what, suffix = '') {
+    if (this.pos >= this.bytes.length) throw this.malformed(`page ends inside ${this.label(what)}${suffix}`);
     return this.bytes[this.pos++];
   }
 
-  /** @param {string} what */
-  varint(what) {
+  /** @param {string} what @param {string} [suffix] */
+  varint(what, suffix = '') {
     let value = 0;
     for (let shift = 0; shift < 56; shift += 7) {
-      const b = this.u8(what);
+      const b = this.u8(what, suffix);
       value += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) {
-        if (b === 0 && shift > 0) throw this.malformed(`${what} is an over-long varint`);
-        if (value > MAX_INT) throw this.malformed(`${what} is larger than 2^53 - 1`);
+        if (b === 0 && shift > 0) throw this.malformed(`${this.label(what)}${suffix} is an over-long varint`);
+        if (value > MAX_INT) throw this.malformed(`${this.label(what)}${suffix} is larger than 2^53 - 1`);
         return value;
       }
     }
-    throw this.malformed(`${what} is larger than 2^53 - 1`);
+    throw this.malformed(`${this.label(what)}${suffix} is larger than 2^53 - 1`);
   }
 
   /** @param {string} what */
@@ -269,22 +276,22 @@ class Reader {
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
   }
 
-  /** @param {string} what */
-  length(what) {
-    const n = this.varint(what);
-    if (n > this.remaining()) throw this.malformed(`${what} is ${n}, more than the ${this.remaining()} bytes left in the page`);
+  /** @param {string} what @param {string} [suffix] */
+  length(what, suffix = '') {
+    const n = this.varint(what, suffix);
+    if (n > this.remaining()) throw this.malformed(`${this.label(what)}${suffix} is ${n}, more than the ${this.remaining()} bytes left in the page`);
     return n;
   }
 
   /** @param {string} what */
   utf8(what) {
-    const n = this.length(`${what}'s length`);
+    const n = this.length(what, "'s length");
     try {
       const s = strictUtf8.decode(this.bytes.subarray(this.pos, this.pos + n));
       this.pos += n;
       return s;
     } catch {
-      throw this.malformed(`${what} is not valid UTF-8`);
+      throw this.malformed(`${this.label(what)} is not valid UTF-8`);
     }
   }
 }
@@ -346,7 +353,7 @@ function readEntries(in_, sequenced) {
   /** @param {string} what */
   const string = (what) => {
     const i = in_.varint(what);
-    if (i >= strings.length) throw in_.malformed(`${what} names string ${i} of ${strings.length}`);
+    if (i >= strings.length) throw in_.malformed(`${in_.label(what)} names string ${i} of ${strings.length}`);
     return strings[i];
   };
   /** @type {Array<any>} */
@@ -354,30 +361,30 @@ function readEntries(in_, sequenced) {
   let seq = 0;
   let millis = 0;
   for (let i = 0; i < count; i++) {
-    const at = `change ${i}`;
+    in_.at = i; // the reader names the change in its errors; nothing is built per field
     if (sequenced) {
-      const delta = in_.varint(`${at}'s seq`);
-      if (delta === 0 || seq + delta > MAX_INT) throw in_.malformed(`${at}: seqs must increase within a page, up to 2^53 - 1`);
+      const delta = in_.varint("'s seq");
+      if (delta === 0 || seq + delta > MAX_INT) throw in_.malformed(`change ${i}: seqs must increase within a page, up to 2^53 - 1`);
       seq += delta;
     }
-    const op = in_.u8(`${at}'s op`);
-    if (op > OP_CLEAR_SECTION) throw in_.malformed(`${at}: unknown op ${op}`);
-    const section = string(`${at}'s section`);
+    const op = in_.u8("'s op");
+    if (op > OP_CLEAR_SECTION) throw in_.malformed(`change ${i}: unknown op ${op}`);
+    const section = string("'s section");
     let targetName = WHOLE_SECTION;
     if (op !== OP_CLEAR_SECTION) {
-      const prefix = in_.varint(`${at}'s prefix`);
-      if (prefix > strings.length) throw in_.malformed(`${at}'s prefix names string ${prefix - 1} of ${strings.length}`);
-      const rest = in_.utf8(`${at}'s key or stream`);
+      const prefix = in_.varint("'s prefix");
+      if (prefix > strings.length) throw in_.malformed(`change ${i}'s prefix names string ${prefix - 1} of ${strings.length}`);
+      const rest = in_.utf8("'s key or stream");
       targetName = prefix === 0 ? rest : strings[prefix - 1] + rest;
     }
-    const replica = string(`${at}'s replica`);
-    millis += in_.zigzag(`${at}'s millis`);
-    if (millis < 0 || millis >= MILLIS_LIMIT) throw in_.malformed(`${at}: the stamp's millis is out of the 48-bit range`);
-    const counter = in_.varint(`${at}'s counter`);
-    if (counter > 0xffff) throw in_.malformed(`${at}: the stamp's counter is out of the 16-bit range`);
-    const raw = op === 0 || op === 2 ? in_.utf8(`${at}'s value`) : undefined;
+    const replica = string("'s replica");
+    millis += in_.zigzag("'s millis");
+    if (millis < 0 || millis >= MILLIS_LIMIT) throw in_.malformed(`change ${i}: the stamp's millis is out of the 48-bit range`);
+    const counter = in_.varint("'s counter");
+    if (counter > 0xffff) throw in_.malformed(`change ${i}: the stamp's counter is out of the 16-bit range`);
+    const raw = op === 0 || op === 2 ? in_.utf8("'s value") : undefined;
     if (millis > MAX_MILLIS) {
-      throw withBatch(new ProtocolError(ErrorCode.CLOCK_SKEW, `${at}: its stamp is too far ahead: its time is beyond year 6429, later than any clock allows`), in_.batch);
+      throw withBatch(new ProtocolError(ErrorCode.CLOCK_SKEW, `change ${i}: its stamp is too far ahead: its time is beyond year 6429, later than any clock allows`), in_.batch);
     }
     const stamp = millis.toString(16).padStart(12, '0') + counter.toString(16).padStart(4, '0') + '@' + replica;
     let change;
@@ -385,9 +392,10 @@ function readEntries(in_, sequenced) {
       if (op === 3 && targetName === '') throw new RangeError('a stream clear needs a stream');
       change = makeChange(OPS[op], section, targetName, raw === undefined ? undefined : normalize(raw), stamp);
     } catch (e) {
-      throw withBatch(new ProtocolError(ErrorCode.INVALID_CHANGE, `${at}: ${/** @type {Error} */ (e).message}`), in_.batch);
+      throw withBatch(new ProtocolError(ErrorCode.INVALID_CHANGE, `change ${i}: ${/** @type {Error} */ (e).message}`), in_.batch);
     }
     out.push(sequenced ? { seq, change } : change);
   }
+  in_.at = undefined;
   return out;
 }

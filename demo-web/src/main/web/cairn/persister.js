@@ -5,7 +5,6 @@
 // saved and pushed at once while the client is online. Online or offline, the same schedule.
 
 import { changeId, WHOLE_SECTION } from './codec.js';
-import { IdbKv } from './storage.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {'context'|'sessionStorage'|'localStorage'|'all'} PersistTo */
@@ -106,7 +105,7 @@ export class Persister {
     if (toSend.length) this.cairn.outbox.add(toSend, this.cairn.replica);
     this.cairn.emit('change', { changes: [], origin: 'local' });
     this.cairn.sync?.push();
-    await Promise.all([this.cairn.kv.logs, this.cairn.kv.outbox].map((k) => (k instanceof IdbKv ? k.flush() : undefined)));
+    await this.cairn.store?.idle();
     for (const [id] of batch) this.saving.delete(id);
     this.lastSaved = this.cairn.wall();
     this.cairn.emit('change', { changes: [], origin: 'local' });

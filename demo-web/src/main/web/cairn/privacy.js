@@ -37,7 +37,7 @@ export function setSectionSync(/** @type {Cairn} */ cairn, section, on, serverCo
       if (clears.length) cairn.outbox.add(clears, cairn.replica); // pushed (see isPrivacyClear), never applied here
       cairn.sync?.push();
     }
-    cairn.channel?.postMessage({ type: 'privacy', from: cairn.replica });
+    cairn.channel?.postMessage({ type: 'privacy', from: cairn.replica, privacy: cairn.privacy, privacyDeleted: cairn.privacyDeleted });
     cairn.emit('change', { changes: [], origin: 'local' });
     return;
   }
@@ -68,7 +68,7 @@ export function setSectionSync(/** @type {Cairn} */ cairn, section, on, serverCo
   // The server's changes to it were skipped while it was off: catch up from the start.
   cairn.resetCursor();
   cairn.sync?.resync(0);
-  cairn.channel?.postMessage({ type: 'privacy', from: cairn.replica });
+  cairn.channel?.postMessage({ type: 'privacy', from: cairn.replica, privacy: cairn.privacy, privacyDeleted: cairn.privacyDeleted });
   cairn.sync?.push();
   cairn.emit('change', { changes: [], origin: 'local' });
 }

@@ -10,7 +10,8 @@ import { E2eError } from './crypto.js';
 
 /**
  * @typedef {object} PullHandlers
- * @property {(changes: Change[], cursor: number, entries: Entry[]) => void} apply a page, covering seqs up to cursor
+ * @property {(changes: Change[], cursor: number, entries: Entry[]) => (void|Promise<unknown>)} apply a page, covering seqs up to cursor;
+ *   a promise: the page is saved when it settles (the next page waits for it)
  * @property {(cursor: number) => void} [covered] caught-up: every change up to cursor was sent
  * @property {() => void} [reset] the server's head is below our cursor: it sends everything from 0
  * @property {(error: E2eError) => void} lock values sealed with another key (a wrong passphrase)
@@ -39,7 +40,7 @@ export class PullApplier {
   async page(frame, current) {
     const entries = this.cipher ? await this.open(frame.changes) : frame.changes;
     if (!entries || !current()) return false; // nothing applied, the cursor stays
-    this.on.apply(entries.map((c) => c.change), frame.cursor, entries);
+    await this.on.apply(entries.map((c) => c.change), frame.cursor, entries);
     this.cursor = Math.max(this.cursor, frame.cursor);
     return true;
   }

@@ -5,13 +5,16 @@
 // tier is just applying its changes. Tiers:
 //   memory          the ReplicaState itself (always; "context" in the original spec)
 //   sessionStorage  WebStorageKv over window.sessionStorage (gone with the tab)
-//   localStorage    WebStorageKv over window.localStorage (map sections)
-//   IndexedDB       IdbKv (log sections such as chat and consent, and the outbox: large data)
-// Every adapter is a small synchronous key-value port (`Kv`); IndexedDB is served from an in-memory
-// mirror loaded at open and written through asynchronously. Failures (quota exceeded, storage
-// disabled) are reported to `onError` as a StorageError (once per failing store, not per write) and
-// the app keeps working from memory. A failed write never removes what the store already held:
-// Web Storage's setItem and an IndexedDB transaction are all-or-nothing, and a tier only deletes rows
+//   durable         in a browser with IndexedDB: idb-store.js, one database per user holding the map
+//                   and log sections, the outbox and the settings ('localStorage' in a policy means
+//                   this). Without IndexedDB: the localStorage-era layout below, ChangeTier over
+//                   WebStorageKv(localStorage) for everything (about 5 MB), told to the app.
+// This file holds the synchronous key-value port (`Kv`) and its Web Storage and memory adapters,
+// ChangeTier, the Outbox, the replica id and StorageError. (The localStorage era kept logs and the
+// outbox in a shared database 'cairn' through a mirrored adapter; migrate.js moves that.) Failures (quota exceeded, storage disabled)
+// are reported to `onError` as a StorageError (once per failing store, not per write) and the app
+// keeps working from memory. A failed write never removes what the store already held: Web
+// Storage's setItem and an IndexedDB transaction are all-or-nothing, and a tier only deletes rows
 // (entries hidden by a clear) after the write that hides them succeeded.
 
 import { beats } from './crdt.js';
@@ -91,109 +94,6 @@ export class WebStorageKv {
     for (const k of this.keys(p)) n += 2 * (k.length + (this.storage.getItem(k)?.length ?? 0));
     return n;
   }
-}
-
-/** Kv over one IndexedDB object store, served from a mirror; writes go through asynchronously. */
-export class IdbKv {
-  /**
-   * @param {IDBDatabase} db @param {string} store @param {string} prefix rows outside it are not mirrored
-   * @param {(e: Error) => void} onError
-   */
-  static async open(db, store, prefix, onError) {
-    const kv = new IdbKv(db, store, onError);
-    await kv.reload(prefix);
-    return kv;
-  }
-
-  /** @param {IDBDatabase} db @param {string} store @param {(e: Error) => void} onError */
-  constructor(db, store, onError) {
-    this.db = db;
-    this.store = store;
-    this.name = 'indexedDB';
-    this.onError = onError;
-    /** @type {Map<string, string>} */
-    this.mirror = new Map();
-    /** @type {Promise<void>} */
-    this.pending = Promise.resolve();
-    /** Writes that failed so far (the sync cursor is not saved past a failed write). */
-    this.failures = 0;
-    this.failing = false;
-  }
-
-  /** Re-reads every row under the prefix (other tabs write the same database). @param {string} prefix */
-  reload(prefix) {
-    return new Promise((resolve, reject) => {
-      const tx = this.db.transaction(this.store, 'readonly');
-      const req = tx.objectStore(this.store).openCursor(IDBKeyRange.bound(prefix, prefix + '\uffff'));
-      /** @type {Map<string, string>} */
-      const rows = new Map();
-      req.onsuccess = () => {
-        const cursor = req.result;
-        if (cursor) {
-          rows.set(String(cursor.key), String(cursor.value));
-          cursor.continue();
-        }
-      };
-      tx.oncomplete = () => {
-        for (const k of this.keys(prefix)) this.mirror.delete(k);
-        for (const [k, v] of rows) this.mirror.set(k, v);
-        resolve();
-      };
-      tx.onerror = () => reject(tx.error);
-    });
-  }
-
-  /** @param {string} k */ get(k) { return this.mirror.get(k) ?? null; }
-  /** @param {string} k @param {string} v */ set(k, v) { this.mirror.set(k, v); this.write((s) => s.put(v, k)); }
-  /** @param {string} k */ delete(k) { this.mirror.delete(k); this.write((s) => s.delete(k)); }
-  /** @param {string} p */ keys(p) { return [...this.mirror.keys()].filter((k) => k.startsWith(p)); }
-  /** @param {string} p */ bytes(p) { let n = 0; for (const [k, v] of this.mirror) if (k.startsWith(p)) n += 2 * (k.length + v.length); return n; }
-
-  /** @param {(store: IDBObjectStore) => void} op */
-  write(op) {
-    this.pending = this.pending.then(() => new Promise((resolve) => {
-      try {
-        const tx = this.db.transaction(this.store, 'readwrite');
-        op(tx.objectStore(this.store));
-        tx.oncomplete = () => { this.failing = false; resolve(undefined); };
-        tx.onerror = tx.onabort = () => { this.failed(tx.error ?? new Error('IndexedDB write failed')); resolve(undefined); };
-      } catch (e) {
-        this.failed(e);
-        resolve(undefined);
-      }
-    }));
-  }
-
-  /** @private @param {unknown} e */
-  failed(e) {
-    this.failures++;
-    if (!this.failing) this.onError(new StorageError(`indexedDB (${this.store})`, e));
-    this.failing = true;
-  }
-
-  /** Resolves when every write so far has committed (or failed). */
-  flush() {
-    return this.pending;
-  }
-}
-
-/** Opens (creating) the client's IndexedDB database; null if IndexedDB is unavailable. */
-export function openIndexedDb(name = 'cairn') {
-  return new Promise((resolve) => {
-    try {
-      if (typeof indexedDB === 'undefined') return resolve(null);
-      const req = indexedDB.open(name, 1);
-      req.onupgradeneeded = () => {
-        req.result.createObjectStore('logs');
-        req.result.createObjectStore('outbox');
-      };
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => resolve(null);
-      req.onblocked = () => resolve(null);
-    } catch {
-      resolve(null);
-    }
-  });
 }
 
 const SEP = '\u0001'; // keys, streams and sections never hold control characters

@@ -4,7 +4,6 @@
 // a write is checked against. Cairn's methods of the same names delegate here; apps do not call them.
 
 import { encodeChange } from './codec.js';
-import { IdbKv } from './storage.js';
 import { SyncClient } from './sync.js';
 import { pushFrameBytes, DEFAULT_MAX_FRAME_BYTES } from './push-pipeline.js';
 
@@ -41,6 +40,7 @@ export function merge(cairn, changes, origin) {
  * @param {Array<{seq: number, change: Change}>} entries @param {number} cursor
  */
 export function applyRemote(cairn, entries, cursor) {
+  cairn.lastPage = null;
   /** @type {Change[]} */
   const applied = [];
   let covered = cursor;
@@ -52,6 +52,9 @@ export function applyRemote(cairn, entries, cursor) {
   }
   cairn.merged(applied, 'remote');
   cairn.coverCursor(covered, covered < cursor);
+  // With IndexedDB the page and its cursor went into one transaction: the sync client waits for it
+  // before it takes the next page (backpressure, see startSync).
+  if (cairn.store) cairn.lastPage = cairn.store.idle();
   return applied.length;
 }
 
@@ -99,8 +102,8 @@ export function merged(cairn, applied, origin) {
 }
 
 /**
- * Saves the sync cursor `upTo` once the writes queued so far have committed (IndexedDB is
- * asynchronous), so a saved cursor never claims a change that is not saved (PROTOCOL.md 3.2).
+ * Saves the sync cursor `upTo` with the writes it covers (with IndexedDB: in the same
+ * transaction), so a saved cursor never claims a change that is not saved (PROTOCOL.md 3.2).
  *
  * Keys kept only in memory (persistTo 'context') or in this tab's sessionStorage: a reload (or a
  * new tab) loses them, and only a catch-up from below their seq brings them back (catch-up sends
@@ -114,16 +117,20 @@ export function merged(cairn, applied, origin) {
  * @param {number} upTo @param {boolean} [hold]
  */
 export function coverCursor(cairn, upTo, hold = false) {
-  const idb = [cairn.kv.logs, cairn.kv.outbox].filter((k, i, all) => k instanceof IdbKv && all.indexOf(k) === i);
-  const failuresBefore = idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0);
-  cairn.cursorChain = cairn.cursorChain.then(async () => {
+  if (cairn.store) {
+    // The cursor goes into the same transaction as the page it covers (queued in this same task);
+    // after a failed transaction it is not written again (MirrorKv guard, cursorHeld).
     if (cairn.cursorHeld) return;
-    await Promise.all(idb.map((k) => /** @type {IdbKv} */ (k).flush()));
+    if (hold) cairn.cursorHeld = true;
+    const target = Math.max(0, upTo);
+    if (target !== cairn.savedCursor && cairn.writeSetting('cursor', target)) cairn.savedCursor = target;
+    const store = cairn.store;
+    cairn.cursorChain = cairn.cursorChain.then(() => store.idle()).then(() => {});
+    return;
+  }
+  // Without IndexedDB every tier is synchronous: a refused write already lowered `upTo` (and set hold).
+  cairn.cursorChain = cairn.cursorChain.then(() => {
     if (cairn.cursorHeld) return;
-    if (idb.reduce((n, k) => n + /** @type {IdbKv} */ (k).failures, 0) !== failuresBefore) {
-      cairn.cursorHeld = true; // a write it covers may have failed
-      return;
-    }
     if (hold) cairn.cursorHeld = true;
     const target = Math.max(0, upTo);
     if (target !== cairn.savedCursor && cairn.writeSetting('cursor', target)) cairn.savedCursor = target;
@@ -132,6 +139,11 @@ export function coverCursor(cairn, upTo, hold = false) {
 
 /** The server lost or reset this user's data (its head is below our cursor): it resends from 0. */
 export function resetCursor(cairn) {
+  if (cairn.store) {
+    cairn.cursorHeld = false;
+    if (cairn.writeSetting('cursor', 0)) cairn.savedCursor = 0;
+    return;
+  }
   cairn.cursorChain = cairn.cursorChain.then(() => {
     cairn.cursorHeld = false;
     if (cairn.writeSetting('cursor', 0)) cairn.savedCursor = 0;
@@ -149,7 +161,9 @@ export function startSync(cairn) {
     cursor: cairn.savedCursor, // resume where the last page stopped (see coverCursor for memory-only keys)
     pending: () => cairn.outbox.entries(cairn.replica).filter((e) => cairn.isSyncing(e.change.section) || cairn.isPrivacyClear(e.change)),
     acked: (ids) => { cairn.outbox.remove(ids); cairn.emit('change', { changes: [], origin: 'remote' }); },
-    apply: (_changes, cursor, entries) => { cairn.applyRemote(entries, cursor); },
+    // Backpressure: the next page is decoded once this returns (connection.js), so a long catch-up
+    // holds at most PAGES_IN_FLIGHT pages waiting for their transaction, not all of them.
+    apply: (_changes, cursor, entries) => { cairn.applyRemote(entries, cursor); return pace(cairn); },
     isPending: (id) => cairn.outbox.has(id),
     covered: (cursor) => cairn.coverCursor(cursor),
     reset: () => cairn.resetCursor(),
@@ -167,6 +181,21 @@ export function startSync(cairn) {
   });
   cairn.sync.start();
   return cairn.sync;
+}
+
+/**
+ * Pages applied whose transaction may still be committing when the next page is decoded. 1: the
+ * next page waits for the previous one's transaction, so a long catch-up holds one page at a time.
+ * (3 overlapped commit and decoding but measured no faster in Chromium: the main thread is the limit.)
+ */
+export const PAGES_IN_FLIGHT = 1;
+
+/** Resolves when at most PAGES_IN_FLIGHT - 1 saved pages are still committing. @param {import('./cairn.js').Cairn} cairn */
+function pace(cairn) {
+  if (!cairn.lastPage) return undefined;
+  cairn.pagesInFlight.push(cairn.lastPage);
+  if (cairn.pagesInFlight.length < PAGES_IN_FLIGHT) return undefined; // never with 1: every page waits
+  return cairn.pagesInFlight.shift();
 }
 
 /** The largest push frame a change may need: the server's (its welcome), else the client's option (default 1 MiB). */

@@ -73,6 +73,7 @@ export class SyncClient {
       frame: (frame, ws) => {
         this.inbound = this.inbound.then(() => (this.connection.socket === ws ? this.receive(frame, ws) : undefined))
           .catch((e) => this.report({ code: 'internal', message: /** @type {Error} */ (e).message }));
+        return this.inbound; // the connection decodes the next message once this one is handled
       },
       state: (s) => this.setStatus(this.locked ? 'locked' : s),
       problem: (error, kind) => {

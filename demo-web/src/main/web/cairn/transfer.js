@@ -2,7 +2,7 @@
 // over-large changes refused before anything is written) and what the server keeps (usage,
 // history). Cairn's methods of the same names delegate here.
 
-import { writeExport, readExport, canonical, WHOLE_SECTION } from './codec.js';
+import { writeExport, readExport, WHOLE_SECTION } from './codec.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {import('./cairn.js').Cairn} Cairn */
@@ -128,6 +128,28 @@ export function clear(cairn, section) {
   return n;
 }
 
+/** How often the memory tier's size is summed again (stats() is called on every render of a dashboard). */
+const MEMORY_BYTES_EVERY_MILLIS = 2000;
+
+/**
+ * Bytes the state takes as text (UTF-16, keys, values and stamps): a sum over the entries, not the
+ * canonical encoding (which sorts and builds the whole state as one string: seconds per call at
+ * 100,000 entries). Summed at most every 2 s.
+ * @param {Cairn} cairn
+ */
+function memoryBytes(cairn) {
+  const now = Date.now();
+  const cache = /** @type {{at: number, bytes: number}|undefined} */ (/** @type {any} */ (cairn).memoryBytesCache);
+  if (cache && now - cache.at < MEMORY_BYTES_EVERY_MILLIS) return cache.bytes;
+  let n = 0;
+  for (const m of cairn.replicaState.maps.values()) for (const [k, e] of m.entries) n += k.length + e.stamp.length + (e.value?.length ?? 0);
+  for (const l of cairn.replicaState.logs.values()) {
+    for (const [stream, entries] of l.streamsMap) for (const [stamp, v] of entries) n += stream.length + stamp.length + v.length;
+  }
+  /** @type {any} */ (cairn).memoryBytesCache = { at: now, bytes: 2 * n };
+  return 2 * n;
+}
+
 /** Storage use and sync state, for a dashboard. */
 export function stats(cairn) {
   const sections = Object.keys(cairn.kinds).sort().map((name) => ({
@@ -148,11 +170,16 @@ export function stats(cairn) {
     pending: cairn.outbox.entries(cairn.replica).length,
     outbox: cairn.outbox.size(),
     bytes: {
-      memory: 2 * canonical(cairn.replicaState).length,
+      memory: memoryBytes(cairn),
       sessionStorage: cairn.tiers.sessionStorage.bytes(),
-      localStorage: cairn.tiers.localStorage.bytes() + cairn.kv.local.bytes(`cairn:${cairn.user}:`),
-      indexedDB: cairn.kv.logs !== cairn.kv.local ? cairn.tiers.indexedDB.bytes() + cairn.outbox.bytes() : 0,
+      ...(cairn.store
+        ? { indexedDB: cairn.store.bytes } // every durable tier, outbox and settings included (approximate)
+        : {
+          localStorage: cairn.tiers.localStorage.bytes() + cairn.kv.local.bytes(`cairn:${cairn.user}:`),
+          indexedDB: cairn.kv.logs !== cairn.kv.local ? cairn.tiers.indexedDB.bytes() + cairn.outbox.bytes() : 0,
+        }),
     },
+    storage: cairn.storage,
     sections,
   };
 }

@@ -47,6 +47,11 @@ final class Browser implements AutoCloseable {
     /** How long a live change may take to show in another window. */
     static final Duration LIVE = Duration.ofSeconds(3);
     static final Path SCREENSHOTS = Path.of("target", "browser-screenshots");
+    /** What a stopped server makes a page log: refused fetches and WebSocket connections. */
+    static final Pattern[] SERVER_DOWN = {
+        Pattern.compile("ERR_CONNECTION_REFUSED"),
+        Pattern.compile("WebSocket connection to '.*' failed"),
+    };
 
     private final String name;
     private final ChromeDriverService service;
@@ -93,6 +98,25 @@ final class Browser implements AutoCloseable {
             throw new AssertionError("could not start " + CHROMIUM + " through " + CHROMEDRIVER + ": " + e.getMessage(), e);
         }
         driver.manage().timeouts().scriptTimeout(WAIT);
+    }
+
+    /** Closes what a test started, in order, each even if one before failed (nulls: not started). */
+    static void closeAll(AutoCloseable... all) {
+        AssertionError failed = null;
+        for (AutoCloseable c : all) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (Exception | AssertionError e) {
+                if (failed == null) {
+                    failed = new AssertionError("closing " + c + " failed: " + e, e);
+                }
+            }
+        }
+        if (failed != null) {
+            throw failed;
+        }
     }
 
     static Path downloads(Path profileDir) {

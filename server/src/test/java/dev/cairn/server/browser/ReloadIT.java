@@ -8,7 +8,6 @@ import dev.cairn.server.TestServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -23,11 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
 class ReloadIT {
 
     private static final String USER = "reload-ada";
-    /** What a stopped server makes the page log: refused fetches and WebSocket connections. */
-    private static final Pattern[] SERVER_DOWN = {
-        Pattern.compile("ERR_CONNECTION_REFUSED"),
-        Pattern.compile("WebSocket connection to '.*' failed"),
-    };
 
     @TempDir
     static Path dir;
@@ -128,6 +122,6 @@ class ReloadIT {
         assertFalse(page.chatBubbles().isEmpty());
         assertEquals(List.of("kept across reloads"), page.chatBubbles().subList(0, 1));
         page.screenshot("server-back");
-        page.assertNoConsoleErrors(SERVER_DOWN);
+        page.assertNoConsoleErrors(Browser.SERVER_DOWN);
     }
 }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.cairn.server.TestServer;
 import java.nio.file.Path;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -19,10 +18,6 @@ import org.openqa.selenium.WindowType;
 class TwoTabsIT {
 
     private static final String USER = "two-tabs-ada";
-    private static final Pattern[] SERVER_DOWN = {
-        Pattern.compile("ERR_CONNECTION_REFUSED"),
-        Pattern.compile("WebSocket connection to '.*' failed"),
-    };
 
     @TempDir
     static Path dir;
@@ -95,6 +90,6 @@ class TwoTabsIT {
         System.out.println("tab 1 -> tab 2 without the server: " + ms + " ms");
         assertFalse("live".equals(page.text("dash-status")), "still without a server");
         assertEquals(2, page.driver().getWindowHandles().size());
-        page.assertNoConsoleErrors(SERVER_DOWN);
+        page.assertNoConsoleErrors(Browser.SERVER_DOWN);
     }
 }
