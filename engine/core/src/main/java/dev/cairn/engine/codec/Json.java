@@ -39,7 +39,7 @@ public final class Json {
     /**
      * Reads the value at the parser's current token and returns it as compact JSON text, so values
      * keep one canonical spelling whatever whitespace the sender used. Every number must keep its
-     * value exactly ({@link #checkNumber}); one that would not is an {@link InvalidNumberException}.
+     * value exactly ({@link #canonicalNumber(String)}); one that would not is an {@link InvalidNumberException}.
      */
     public static String copyValue(JsonParser parser) throws IOException {
         if (parser.currentToken() == null || parser.currentToken() == JsonToken.END_OBJECT
