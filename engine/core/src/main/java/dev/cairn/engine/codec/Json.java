@@ -28,6 +28,11 @@ public final class Json {
             .enable(com.fasterxml.jackson.core.StreamWriteFeature.USE_FAST_DOUBLE_WRITER)
             .build();
 
+    /**
+     * The mapper over {@link #FACTORY} that turns app values into JSON and back: dates as ISO-8601
+     * text, unknown properties ignored on read, and whatever Jackson modules the class path offers
+     * registered. Thread-safe for reading and writing; never reconfigure it (every codec shares it).
+     */
     public static final ObjectMapper MAPPER = new ObjectMapper(FACTORY)
             .findAndRegisterModules()
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
@@ -240,6 +245,10 @@ public final class Json {
     public static final class InvalidNumberException extends com.fasterxml.jackson.core.JsonParseException {
         private static final long serialVersionUID = 1L;
 
+        /**
+         * @param parser the parser at the number, for its location
+         * @param message why the number is refused (from {@link #canonicalNumber(String)})
+         */
         public InvalidNumberException(JsonParser parser, String message) {
             super(parser, message);
         }

@@ -54,6 +54,7 @@ public final class ReplicaState {
         }
     }
 
+    /** The kind of a section, or null if this replica does not know the section. */
     public SectionKind kind(String section) {
         return kinds.apply(section);
     }
