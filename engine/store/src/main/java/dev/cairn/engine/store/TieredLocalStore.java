@@ -77,7 +77,7 @@ public final class TieredLocalStore implements LocalStore {
             return new Options(flushBytes, n, sync, maxRecordBytes, phases);
         }
 
-        /** These options with fdatasync on or off (off: for tests and benchmarks only). */
+        /** These options with fdatasync on or off (off: a commit survives a process kill, not a power cut). */
         public Options withSync(boolean on) {
             return new Options(flushBytes, fanout, on, maxRecordBytes, phases);
         }
