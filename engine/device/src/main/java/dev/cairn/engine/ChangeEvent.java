@@ -2,9 +2,16 @@ package dev.cairn.engine;
 
 import dev.cairn.engine.crdt.Change;
 
-/** A change that altered the visible state, and where it came from. */
+/**
+ * A change that altered the visible state, and where it came from: what a {@link ChangeListener}
+ * receives. A change that lost to a newer one (and so altered nothing) produces no event.
+ *
+ * @param change the change as applied (a map put or delete, a log append, or a clear)
+ * @param origin where it came from
+ */
 public record ChangeEvent(Change change, Origin origin) {
 
+    /** Where a change came from. */
     public enum Origin {
         /** Written through this engine's API. */
         LOCAL,
@@ -14,6 +21,7 @@ public record ChangeEvent(Change change, Origin origin) {
         IMPORT
     }
 
+    /** The section the change belongs to. */
     public String section() {
         return change.section();
     }
@@ -23,6 +31,7 @@ public record ChangeEvent(Change change, Origin origin) {
         return change.target();
     }
 
+    /** Whether the change came from another replica through sync ({@link Origin#REMOTE}). */
     public boolean isRemote() {
         return origin == Origin.REMOTE;
     }

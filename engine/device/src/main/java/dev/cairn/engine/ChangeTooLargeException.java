@@ -15,12 +15,18 @@ public final class ChangeTooLargeException extends IllegalArgumentException {
     private final long frameBytes;
     private final long maxFrameBytes;
 
+    /**
+     * @param message       which change, how large, and that nothing was written, for people
+     * @param frameBytes    the UTF-8 bytes of the push frame that would carry the change alone
+     * @param maxFrameBytes the limit it exceeds, in bytes
+     */
     public ChangeTooLargeException(String message, long frameBytes, long maxFrameBytes) {
         super(message);
         this.frameBytes = frameBytes;
         this.maxFrameBytes = maxFrameBytes;
     }
 
+    /** Always {@link #CODE}; an import refused for this reports it too ({@link ImportException#code()}). */
     public String code() {
         return CODE;
     }
@@ -30,6 +36,10 @@ public final class ChangeTooLargeException extends IllegalArgumentException {
         return frameBytes;
     }
 
+    /**
+     * The limit the frame exceeds, in bytes: the builder's {@code maxFrameBytes}, or the connected
+     * server's {@code welcome.maxFrameBytes} once one was received.
+     */
     public long maxFrameBytes() {
         return maxFrameBytes;
     }

@@ -14,7 +14,10 @@ import java.util.Set;
 
 /**
  * Chat history: one stream per conversation in the {@code chat} log section. Messages are
- * immutable; {@link #clear} hides a conversation's messages on every device.
+ * immutable and kept from every device, ordered by stamp; {@link #clear} hides a conversation's
+ * messages on every device. Conversation ids are 1-512 characters without control characters
+ * ({@link IllegalArgumentException} otherwise). Writes throw {@link IllegalStateException} once the
+ * engine is closed. Thread-safe.
  */
 public final class Chat {
 
@@ -26,10 +29,16 @@ public final class Chat {
         this.wall = wall;
     }
 
+    /** Appends a message without metadata; see {@link #append(String, String, String, Map)}. */
     public ChatMessage append(String conversation, String role, String text) {
         return append(conversation, role, text, Map.of());
     }
 
+    /**
+     * Appends a message stamped now (this engine's wall clock) and returns it as stored.
+     * {@code role} and {@code text} must not be null (NullPointerException); {@code metadata} holds
+     * any values Jackson can write ({@link ValidationException} for one JSON cannot carry exactly).
+     */
     public ChatMessage append(String conversation, String role, String text, Map<String, Object> metadata) {
         Objects.requireNonNull(role, "role");
         Objects.requireNonNull(text, "text");
@@ -47,10 +56,12 @@ public final class Chat {
         return decodeAll(log.page(conversation, before, limit));
     }
 
+    /** How many visible messages the conversation holds (0 if none). */
     public int size(String conversation) {
         return log.size(conversation);
     }
 
+    /** Ids of conversations with visible messages or a clear (a cleared conversation stays listed). */
     public Set<String> conversations() {
         return log.streams();
     }

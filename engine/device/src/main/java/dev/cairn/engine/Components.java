@@ -1,8 +1,9 @@
 package dev.cairn.engine;
 
 /**
- * Show/hide components (the original {@code useVisibleComponent}), stored field by field under
- * {@code component-<id>/}: {@code isVisible}, {@code isEnabled}, {@code lastState}, {@code customData/<name>}.
+ * Show/hide components, the {@code components} section ({@code useVisibleComponent} in the browser
+ * client's React bindings), stored field by field under {@code component-<id>/}: {@code isVisible},
+ * {@code isEnabled}, {@code lastState}, {@code customData/<name>}. Thread-safe.
  */
 public final class Components {
 
@@ -12,6 +13,7 @@ public final class Components {
         this.map = map;
     }
 
+    /** A handle on component {@code id}, visible until it is first hidden on any device. */
     public Component component(String id) {
         return component(id, true);
     }

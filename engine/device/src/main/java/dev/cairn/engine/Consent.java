@@ -14,10 +14,11 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * Waivers and legal consent (the original {@code useWaiverPersistence}): an append-only audit
- * trail per waiver in the {@code consent} log section. Nothing is overwritten; whether a waiver
- * is valid is derived: the latest event for the waiver version is a signature that has not
- * expired ({@link #hasValidWaiver}).
+ * Waivers and legal consent ({@code useWaiverPersistence} in the browser client's React
+ * bindings): an append-only audit trail per waiver in the {@code consent} log section, kept from
+ * every device. Nothing is overwritten; whether a waiver is valid is derived: the latest event for
+ * the waiver version is a signature that has not expired ({@link #hasValidWaiver}). Writes throw
+ * {@link IllegalStateException} once the engine is closed. Thread-safe.
  */
 public final class Consent {
 
@@ -37,6 +38,7 @@ public final class Consent {
         return record(waiverId, ConsentEvent.Type.SIGNED, version, now, expires, data);
     }
 
+    /** Records a signature of one waiver version that never expires, without data. */
     public ConsentEvent sign(String waiverId, String version) {
         return sign(waiverId, version, null, null);
     }

@@ -12,7 +12,13 @@ import java.util.Map;
 public record ConsentEvent(String waiverId, Type type, String version, Instant at, Instant expiresAt,
                            Map<String, Object> data, Stamp stamp) {
 
-    public enum Type { SIGNED, REVOKED }
+    /** What the event records. */
+    public enum Type {
+        /** The user signed this waiver version (valid until {@code expiresAt}, if any). */
+        SIGNED,
+        /** The user withdrew consent to this waiver version. */
+        REVOKED
+    }
 
     /** True if this is a signature that has not expired at {@code now}. */
     public boolean isActiveSignature(Instant now) {

@@ -7,6 +7,7 @@ package dev.cairn.engine;
  */
 public record ImportResult(int changesRead, int changesApplied, int restored) {
 
+    /** The result of a plain import, which restores nothing ({@code restored} is 0). */
     public ImportResult(int changesRead, int changesApplied) {
         this(changesRead, changesApplied, 0);
     }

@@ -6,7 +6,12 @@ import dev.cairn.engine.crdt.LogEntry;
 import java.util.List;
 import java.util.Set;
 
-/** Untyped access to one log section: streams of immutable JSON entries. */
+/**
+ * Untyped access to one log section: named streams of immutable JSON entries, ordered by stamp.
+ * Entries from every device are kept (a grow-only log); a clear hides what was written before it.
+ * Stream names are 1-512 characters without control characters ({@link IllegalArgumentException}
+ * otherwise). Writes throw {@link IllegalStateException} once the engine is closed. Thread-safe.
+ */
 public final class LogSection {
 
     private final Cairn engine;
@@ -17,6 +22,7 @@ public final class LogSection {
         this.section = section;
     }
 
+    /** The section's name, as registered with the engine. */
     public String name() {
         return section;
     }
@@ -38,6 +44,7 @@ public final class LogSection {
         return engine.state().log(section).page(stream, before, limit);
     }
 
+    /** How many visible entries the stream holds (0 for an unknown stream). */
     public int size(String stream) {
         return engine.state().log(section).size(stream);
     }

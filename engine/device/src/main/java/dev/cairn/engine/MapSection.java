@@ -10,7 +10,16 @@ import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
-/** Untyped access to one map section: keys to JSON values. The typed handles are built on it. */
+/**
+ * Untyped access to one map section: keys to JSON values, each key a last-writer-wins register
+ * merged on its own. The typed handles ({@link Cards}, {@link Preferences}, ...) are built on it.
+ *
+ * <p>Reads come from memory, without a lock, and see remote changes as soon as they are merged.
+ * A write lands in memory at once, is saved as the section's policy says, and syncs through a
+ * running {@link dev.cairn.engine.sync.SyncClient}. Keys are 1-512 characters without control
+ * characters ({@link IllegalArgumentException} otherwise). Writes throw
+ * {@link IllegalStateException} once the engine is closed. Thread-safe.
+ */
 public final class MapSection {
 
     private final Cairn engine;
@@ -21,6 +30,7 @@ public final class MapSection {
         this.section = section;
     }
 
+    /** The section's name, as registered with the engine. */
     public String name() {
         return section;
     }
@@ -29,16 +39,20 @@ public final class MapSection {
         return engine;
     }
 
-    /** The value as JSON text, or null. */
+    /** The value as compact JSON text, or null if the key is absent or deleted. */
     public String json(String key) {
         return engine.state().map(section).value(key);
     }
 
+    /** Whether the key holds a value (a deleted key does not). */
     public boolean contains(String key) {
         return json(key) != null;
     }
 
-    /** The value read as {@code type}, or {@code fallback} if absent. */
+    /**
+     * The value read as {@code type}, or {@code fallback} if absent or deleted.
+     * {@link IllegalStateException} if the stored JSON does not read as {@code type}.
+     */
     public <T> T get(String key, Class<T> type, T fallback) {
         String json = json(key);
         if (json == null) {
@@ -52,15 +66,22 @@ public final class MapSection {
         }
     }
 
+    /** The value read as {@code type}, or null if absent; {@link IllegalStateException} if it does not read as {@code type}. */
     public <T> T get(String key, Class<T> type) {
         return get(key, type, null);
     }
 
+    /** The value as a Jackson tree, or null if absent. */
     public JsonNode node(String key) {
         return get(key, JsonNode.class, null);
     }
 
-    /** Sets a key to any value Jackson can write. */
+    /**
+     * Sets a key to any value Jackson can write, with a fresh stamp that wins over every value
+     * seen so far. {@link ValidationException} for a value JSON cannot carry exactly (NaN, an
+     * infinity, a number a double would change); {@link ChangeTooLargeException} if the change
+     * could never fit in a server frame. Either way nothing changes.
+     */
     public void put(String key, Object value) {
         engine.put(section, key, Cairn.valueText(value));
     }
@@ -104,6 +125,7 @@ public final class MapSection {
         return engine.state().map(section).entry(key);
     }
 
+    /** How many keys hold a value (deleted keys do not count). */
     public int size() {
         return engine.state().map(section).liveSize();
     }

@@ -10,8 +10,9 @@ import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
 
 /**
- * One typed key of a map section: the JVM counterpart of the original {@code usePersistentState}
- * hook. Values are stored as JSON (Jackson), so {@code T} is any type Jackson can write and read.
+ * One typed key of a map section: the JVM counterpart of the browser client's
+ * {@code usePersistentState} hook. Values are stored as JSON (Jackson), so {@code T} is any type
+ * Jackson can write and read.
  *
  * <p>{@link #set} lands in memory at once and is saved to the key's tiers after its save delay,
  * or at {@link #save()}; {@link #isDirty()} and {@link #isSaving()} say where it stands. Reads
@@ -41,10 +42,12 @@ public final class PersistentState<T> {
         this.validator = validator;
     }
 
+    /** The key within its section. */
     public String key() {
         return key;
     }
 
+    /** The map section the key lives in ({@code state} unless {@link StateOptions#section} chose another). */
     public String section() {
         return section;
     }

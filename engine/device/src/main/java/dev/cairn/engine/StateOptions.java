@@ -6,9 +6,15 @@ import java.time.Duration;
 import java.util.function.Predicate;
 
 /**
- * Options of a {@link PersistentState}, as in the original spec: {@code autoSave},
- * {@code saveDelay}, {@code debounce}, {@code validate}, {@code persistTo}, and {@code sync}
- * (the spec's {@code syncWithBackend}). Unset options take the section's policy. Immutable.
+ * Options of a {@link PersistentState}: {@code autoSave}, {@code saveDelay}, {@code debounce},
+ * {@code validate}, {@code persistTo}, {@code sync} and {@code section}, the same options the
+ * browser client's {@code usePersistentState} takes (its {@code syncWithBackend} is {@code sync}
+ * here). Options left unset take the section's {@link StoragePolicy}. Immutable: every setter
+ * returns a new instance, so one instance may be shared.
+ *
+ * <pre>{@code
+ * StateOptions.<String>defaults().saveDelay(Duration.ofMillis(500)).validate(s -> s.length() < 200)
+ * }</pre>
  */
 public final class StateOptions<T> {
 
@@ -31,14 +37,30 @@ public final class StateOptions<T> {
         this.section = section;
     }
 
+    /**
+     * Options that set nothing: the key takes its section's policy, which is
+     * {@link StoragePolicy#DEFAULT} (durable, synced, saved 1 s after the last write of a burst)
+     * unless the app registered the section with another one.
+     */
     public static <T> StateOptions<T> defaults() {
         return new StateOptions<>(null, null, null, null, null, null, null);
     }
 
+    /**
+     * {@code false} makes the key's writes drafts: they are not saved on a timer but wait for
+     * {@link PersistentState#save()}, {@link Cairn#save()} or {@link Cairn#close()}. While a sync
+     * client is connected, a write of a syncing key is still committed and pushed at once.
+     */
     public StateOptions<T> autoSave(boolean value) {
         return new StateOptions<>(value, saveDelay, debounce, persistTo, sync, validator, section);
     }
 
+    /**
+     * How long after a write the key is saved (zero: at once); {@link IllegalArgumentException} if
+     * null or negative. A non-zero delay also holds the key's push: it reaches the server when the
+     * user pauses, at the latest {@value StoragePolicy#MAX_PUSH_WAIT_FACTOR} delays into continuous
+     * writing, so the server keeps one history version per pause rather than per keystroke.
+     */
     public StateOptions<T> saveDelay(Duration value) {
         if (value == null || value.isNegative()) {
             throw new IllegalArgumentException("saveDelay must be zero or positive: " + value);
@@ -46,10 +68,21 @@ public final class StateOptions<T> {
         return new StateOptions<>(autoSave, value, debounce, persistTo, sync, validator, section);
     }
 
+    /**
+     * {@code true}: a burst of writes is saved {@code saveDelay} after its last write (but no later
+     * than {@value StoragePolicy#MAX_WAIT_FACTOR} delays after its first); {@code false}:
+     * {@code saveDelay} after its first write.
+     */
     public StateOptions<T> debounce(boolean value) {
         return new StateOptions<>(autoSave, saveDelay, value, persistTo, sync, validator, section);
     }
 
+    /**
+     * Which local tiers keep the key besides memory ({@link PersistTo}); {@link IllegalArgumentException}
+     * if null. Whether it syncs is chosen separately ({@link #sync(boolean)}): a syncing
+     * {@link PersistTo#CONTEXT} key is kept only in memory here but still reaches the server
+     * through the outbox.
+     */
     public StateOptions<T> persistTo(PersistTo value) {
         if (value == null) {
             throw new IllegalArgumentException("persistTo must not be null");

@@ -10,6 +10,7 @@ import java.util.Map;
  */
 public record Stats(Map<Tier, Long> bytesPerTier, Map<String, Integer> entriesPerSection, int outboxSize, int unsavedRecords) {
 
+    /** Copies both maps (unmodifiable); NullPointerException for a null map, key or value. */
     public Stats {
         bytesPerTier = Map.copyOf(bytesPerTier);
         entriesPerSection = Map.copyOf(entriesPerSection);

@@ -25,6 +25,15 @@ public final class HybridClock {
     private final long maxAheadMillis;
     private long last;
 
+    /**
+     * A clock starting at 0 (call {@link #restore} with the persisted high-water mark before the first tick).
+     *
+     * @param wall the physical time source
+     * @param replica the id every stamp carries; IllegalArgumentException unless 1-64 characters of
+     *     A-Z, a-z, 0-9, '-' and '_'
+     * @param maxAheadMillis how far (ms) a remote stamp may lie ahead of {@code wall} before
+     *     {@link #observe} refuses it; IllegalArgumentException if negative
+     */
     public HybridClock(WallClock wall, String replica, long maxAheadMillis) {
         this.wall = Objects.requireNonNull(wall, "wall");
         this.replica = new Stamp(0, replica).replica(); // validates the id
@@ -34,10 +43,12 @@ public final class HybridClock {
         this.maxAheadMillis = maxAheadMillis;
     }
 
+    /** The replica id this clock writes into every stamp it issues. */
     public String replica() {
         return replica;
     }
 
+    /** The bound, in milliseconds, on how far ahead of the wall clock an observed stamp may be. */
     public long maxAheadMillis() {
         return maxAheadMillis;
     }

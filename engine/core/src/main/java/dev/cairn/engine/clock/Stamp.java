@@ -15,11 +15,17 @@ import java.util.Objects;
  */
 public record Stamp(long hlc, String replica) implements Comparable<Stamp> {
 
+    /** Width of the logical counter in the low bits of {@code hlc}. */
     public static final int COUNTER_BITS = 16;
     /** Largest wall time a stamp can carry: the packed hlc must stay a non-negative long (year 6429). */
     public static final long MAX_MILLIS = (1L << 47) - 1;
+    /** Mask of the counter bits of {@code hlc}; also the largest counter (65535). */
     public static final long COUNTER_MASK = (1L << COUNTER_BITS) - 1;
 
+    /**
+     * Checks the parts: IllegalArgumentException if {@code hlc} is negative or the replica id is
+     * not 1-64 characters of A-Z, a-z, 0-9, '-' and '_'; NullPointerException if it is null.
+     */
     public Stamp {
         Objects.requireNonNull(replica, "replica");
         if (hlc < 0) {
@@ -47,6 +53,10 @@ public record Stamp(long hlc, String replica) implements Comparable<Stamp> {
         return true;
     }
 
+    /**
+     * The {@code hlc} of a wall time and counter: millis in the high 48 bits, counter in the low 16.
+     * IllegalArgumentException if millis is outside 0..{@link #MAX_MILLIS} or counter outside 0..65535.
+     */
     public static long pack(long millis, int counter) {
         if (millis < 0 || millis > MAX_MILLIS) {
             throw new IllegalArgumentException("millis out of 48-bit range: " + millis);
@@ -57,14 +67,17 @@ public record Stamp(long hlc, String replica) implements Comparable<Stamp> {
         return (millis << COUNTER_BITS) | counter;
     }
 
+    /** The wall time, in milliseconds since the epoch, packed in an {@code hlc}. */
     public static long millisOf(long hlc) {
         return hlc >>> COUNTER_BITS;
     }
 
+    /** This stamp's wall time, in milliseconds since the epoch. */
     public long millis() {
         return millisOf(hlc);
     }
 
+    /** This stamp's logical counter within its millisecond (0..65535). */
     public int counter() {
         return (int) (hlc & COUNTER_MASK);
     }
@@ -75,6 +88,7 @@ public record Stamp(long hlc, String replica) implements Comparable<Stamp> {
         return byClock != 0 ? byClock : replica.compareTo(other.replica);
     }
 
+    /** Whether this stamp orders after {@code other}, so its write wins (false for an equal stamp). */
     public boolean isAfter(Stamp other) {
         return compareTo(other) > 0;
     }
@@ -121,6 +135,11 @@ public record Stamp(long hlc, String replica) implements Comparable<Stamp> {
     public static final class TooFarAheadException extends IllegalArgumentException {
         private static final long serialVersionUID = 1L;
 
+        /**
+         * An exception whose message quotes the stamp.
+         *
+         * @param text the stamp's text form
+         */
         public TooFarAheadException(String text) {
             super("stamp '" + text + "' is too far ahead: its time is beyond year 6429, later than any clock allows");
         }

@@ -7,6 +7,7 @@ package dev.cairn.engine.clock;
 @FunctionalInterface
 public interface WallClock {
 
+    /** The current time in milliseconds since 1970-01-01T00:00Z; may jump backwards (the clock copes). */
     long millis();
 
     /** The system clock. */

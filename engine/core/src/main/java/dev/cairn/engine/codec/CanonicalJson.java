@@ -47,6 +47,7 @@ public final class CanonicalJson {
         return out.toString();
     }
 
+    /** Writes the named sections' object (as {@link #encode(ReplicaState, Collection)} spells it) to {@code gen}. */
     public static void writeSections(JsonGenerator gen, ReplicaState state, Collection<String> sections) throws IOException {
         writeSections(gen, state, sections, TransferProgress.NONE);
     }

@@ -30,6 +30,7 @@ public final class ChangeJson {
     private ChangeJson() {
     }
 
+    /** The change as one compact JSON object in the form above. */
     public static String encode(Change change) {
         StringWriter out = new StringWriter();
         try (JsonGenerator gen = Json.FACTORY.createGenerator(out)) {
@@ -40,6 +41,7 @@ public final class ChangeJson {
         return out.toString();
     }
 
+    /** The changes as a compact JSON array of objects in the form above, in the given order. */
     public static String encodeAll(List<? extends Change> changes) {
         StringWriter out = new StringWriter();
         try (JsonGenerator gen = Json.FACTORY.createGenerator(out)) {
@@ -54,6 +56,7 @@ public final class ChangeJson {
         return out.toString();
     }
 
+    /** Writes the change's object to {@code gen}, for callers that build a larger document. */
     public static void write(JsonGenerator gen, Change change) throws IOException {
         gen.writeStartObject();
         if (change instanceof Change.Put put) {
@@ -82,6 +85,7 @@ public final class ChangeJson {
         gen.writeEndObject();
     }
 
+    /** Reads one change object; anything else (trailing content included) is a {@link MalformedChangeException}. */
     public static Change decode(String json) {
         try (JsonParser parser = Json.FACTORY.createParser(json)) {
             parser.nextToken();
@@ -95,6 +99,7 @@ public final class ChangeJson {
         }
     }
 
+    /** Reads a JSON array of change objects; anything else is a {@link MalformedChangeException}. */
     public static List<Change> decodeAll(String json) {
         try (JsonParser parser = Json.FACTORY.createParser(json)) {
             if (parser.nextToken() != JsonToken.START_ARRAY) {

@@ -36,7 +36,9 @@ import java.util.function.Function;
  */
 public final class ExportDocument {
 
+    /** The envelope's {@code format} field; a document with another one is refused as foreign. */
     public static final String FORMAT = "cairn-export";
+    /** The envelope's {@code version} field this code writes and reads; another version is refused. */
     public static final int VERSION = 1;
 
     /**
@@ -52,6 +54,10 @@ public final class ExportDocument {
     private ExportDocument() {
     }
 
+    /**
+     * The document of the named sections of {@code state} as one string (for a small state; see the
+     * streaming {@code write} for a large one). {@code exportedAt} is written as ISO-8601 UTC.
+     */
     public static String write(String replicaId, Instant exportedAt, ReplicaState state, Collection<String> sections) {
         StringWriter out = new StringWriter();
         try (JsonGenerator gen = Json.FACTORY.createGenerator(out)) {
@@ -134,6 +140,7 @@ public final class ExportDocument {
             section = kind;
         }
 
+        /** Writes one entry (value or tombstone) of the open map section; IllegalStateException if none is open. */
         public void mapEntry(String key, dev.cairn.engine.crdt.LwwEntry entry) throws IOException {
             if (section != SectionKind.MAP) {
                 throw new IllegalStateException("no map section is open");
@@ -151,6 +158,7 @@ public final class ExportDocument {
             inStream = true;
         }
 
+        /** Writes one entry (compact JSON text) of the open stream; IllegalStateException if none is open. */
         public void logEntry(Stamp stamp, String value) throws IOException {
             if (!inStream) {
                 throw new IllegalStateException("no stream is open");
@@ -167,6 +175,7 @@ public final class ExportDocument {
             finished = true;
         }
 
+        /** Whether {@link #finish} completed: false means the written bytes are a truncated document. */
         public boolean finished() {
             return finished;
         }

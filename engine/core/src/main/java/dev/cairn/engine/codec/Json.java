@@ -28,6 +28,11 @@ public final class Json {
             .enable(com.fasterxml.jackson.core.StreamWriteFeature.USE_FAST_DOUBLE_WRITER)
             .build();
 
+    /**
+     * The mapper over {@link #FACTORY} that turns app values into JSON and back: dates as ISO-8601
+     * text, unknown properties ignored on read, and whatever Jackson modules the class path offers
+     * registered. Thread-safe for reading and writing; never reconfigure it (every codec shares it).
+     */
     public static final ObjectMapper MAPPER = new ObjectMapper(FACTORY)
             .findAndRegisterModules()
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
@@ -39,7 +44,7 @@ public final class Json {
     /**
      * Reads the value at the parser's current token and returns it as compact JSON text, so values
      * keep one canonical spelling whatever whitespace the sender used. Every number must keep its
-     * value exactly ({@link #checkNumber}); one that would not is an {@link InvalidNumberException}.
+     * value exactly ({@link #canonicalNumber(String)}); one that would not is an {@link InvalidNumberException}.
      */
     public static String copyValue(JsonParser parser) throws IOException {
         if (parser.currentToken() == null || parser.currentToken() == JsonToken.END_OBJECT
@@ -240,6 +245,10 @@ public final class Json {
     public static final class InvalidNumberException extends com.fasterxml.jackson.core.JsonParseException {
         private static final long serialVersionUID = 1L;
 
+        /**
+         * @param parser the parser at the number, for its location
+         * @param message why the number is refused (from {@link #canonicalNumber(String)})
+         */
         public InvalidNumberException(JsonParser parser, String message) {
             super(parser, message);
         }

@@ -7,7 +7,14 @@ package dev.cairn.engine.codec;
 @FunctionalInterface
 public interface TransferProgress {
 
+    /** Ignores every update. */
     TransferProgress NONE = (done, total) -> { };
 
+    /**
+     * Reports progress so far.
+     *
+     * @param done entries written or bytes read so far
+     * @param total the total of the same unit, or -1 when unknown
+     */
     void update(long done, long total);
 }

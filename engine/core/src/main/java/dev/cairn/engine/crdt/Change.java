@@ -9,8 +9,10 @@ import java.util.Objects;
  */
 public sealed interface Change permits Change.Put, Change.Append, Change.Clear {
 
+    /** The name of the section the change applies to. */
     String section();
 
+    /** The change's stamp: its identity, and what decides it against concurrent changes. */
     Stamp stamp();
 
     /** The map key or log stream the change touches ({@code ""} for a whole-section clear). */
@@ -21,6 +23,10 @@ public sealed interface Change permits Change.Put, Change.Append, Change.Clear {
 
     /** Set a map key to a JSON value, or delete it ({@code value == null} writes a tombstone). */
     record Put(String section, String key, String value, Stamp stamp) implements Change {
+        /**
+         * Checks the parts: IllegalArgumentException for a section name, key or value that
+         * {@link Names} refuses (the value may be null: a delete); NullPointerException for a null stamp.
+         */
         public Put {
             Names.checkSection(section);
             Names.checkKey(key, "key");
@@ -28,10 +34,12 @@ public sealed interface Change permits Change.Put, Change.Append, Change.Clear {
             Objects.requireNonNull(stamp, "stamp");
         }
 
+        /** Whether this is a delete, which writes a tombstone. */
         public boolean isDelete() {
             return value == null;
         }
 
+        /** The register this change writes: its value (null for a delete) and stamp. */
         public LwwEntry entry() {
             return new LwwEntry(value, stamp);
         }
@@ -49,6 +57,10 @@ public sealed interface Change permits Change.Put, Change.Append, Change.Clear {
 
     /** Append an immutable JSON value to a log stream. */
     record Append(String section, String stream, String value, Stamp stamp) implements Change {
+        /**
+         * Checks the parts: IllegalArgumentException for a section name, stream name or value that
+         * {@link Names} refuses; NullPointerException for a null value or stamp.
+         */
         public Append {
             Names.checkSection(section);
             Names.checkKey(stream, "stream");
@@ -81,6 +93,10 @@ public sealed interface Change permits Change.Put, Change.Append, Change.Clear {
          */
         public static final String WHOLE_SECTION = "";
 
+        /**
+         * Checks the parts: IllegalArgumentException for a section name that {@link Names} refuses or a
+         * stream name that is neither {@link #WHOLE_SECTION} nor a valid key; NullPointerException for a null stamp.
+         */
         public Clear {
             Names.checkSection(section);
             if (!WHOLE_SECTION.equals(stream)) {

@@ -54,6 +54,7 @@ public final class GrowOnlyLog {
         return false;
     }
 
+    /** As {@link #append(String, Stamp, String)} for an entry; true if it is new and visible. */
     public boolean append(LogEntry entry) {
         return append(entry.stream(), entry.stamp(), entry.value());
     }
@@ -82,6 +83,7 @@ public final class GrowOnlyLog {
         return watermarks.get(stream);
     }
 
+    /** Every cleared stream's watermark, sorted by stream name: an unmodifiable snapshot. */
     public Map<String, Stamp> watermarks() {
         return Collections.unmodifiableMap(new TreeMap<>(watermarks));
     }
@@ -145,6 +147,7 @@ public final class GrowOnlyLog {
         other.streams.forEach((stream, entries) -> entries.forEach((stamp, value) -> append(stream, stamp, value)));
     }
 
+    /** An independent log with the same entries and watermarks; later writes to either do not reach the other. */
     public GrowOnlyLog copy() {
         GrowOnlyLog copy = new GrowOnlyLog();
         copy.mergeFrom(this);

@@ -13,14 +13,17 @@ import java.util.Objects;
  */
 public record LwwEntry(String value, Stamp stamp) {
 
+    /** NullPointerException if {@code stamp} is null; a null {@code value} is a tombstone. */
     public LwwEntry {
         Objects.requireNonNull(stamp, "stamp");
     }
 
+    /** A tombstone: the register of a delete stamped {@code stamp}. */
     public static LwwEntry tombstone(Stamp stamp) {
         return new LwwEntry(null, stamp);
     }
 
+    /** Whether this register records a delete (it has no value). */
     public boolean isTombstone() {
         return value == null;
     }

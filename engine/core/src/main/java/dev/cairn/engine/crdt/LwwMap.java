@@ -112,6 +112,7 @@ public final class LwwMap {
         other.entries.forEach(this::apply);
     }
 
+    /** An independent map with the same entries and watermark; later writes to either do not reach the other. */
     public LwwMap copy() {
         LwwMap copy = new LwwMap();
         copy.mergeFrom(this);

@@ -10,7 +10,7 @@ import java.util.function.Function;
 /**
  * All sections of one user's state on one replica: section name to {@link LwwMap} or
  * {@link GrowOnlyLog}. Pure: no I/O, no clock. Applying the same set of changes in any order,
- * with any duplicates, yields equal states (and equal {@link CanonicalJson} encodings).
+ * with any duplicates, yields equal states (and equal {@link dev.cairn.engine.codec.CanonicalJson} encodings).
  *
  * <p>Thread-safety: reads from any thread; {@link #apply} must be serialized by the caller.
  */
@@ -54,6 +54,7 @@ public final class ReplicaState {
         }
     }
 
+    /** The kind of a section, or null if this replica does not know the section. */
     public SectionKind kind(String section) {
         return kinds.apply(section);
     }

@@ -16,6 +16,7 @@ public sealed interface Frame {
     /** Every version this code speaks, lowest first. */
     List<Integer> SUPPORTED_VERSIONS = List.of(PROTOCOL_VERSION, PROTOCOL_V2);
 
+    /** The frame's type, which is its {@code "type"} member on the wire. */
     FrameType type();
 
     /**
@@ -24,6 +25,10 @@ public sealed interface Frame {
      * {@code protocol}, as a v1 client does).
      */
     record Hello(int protocol, String replica, long cursor, List<Integer> versions) implements Frame {
+        /**
+         * NullPointerException for a null replica, IllegalArgumentException for a negative cursor;
+         * {@code versions} is copied (null stays null).
+         */
         public Hello {
             Objects.requireNonNull(replica, "replica");
             if (cursor < 0) {
@@ -52,6 +57,7 @@ public sealed interface Frame {
             return best;
         }
 
+        @Override
         public FrameType type() {
             return FrameType.HELLO;
         }
@@ -76,6 +82,7 @@ public sealed interface Frame {
             this(protocol, user, head, maxBatch, maxAheadMillis, maxFrameBytes, null);
         }
 
+        @Override
         public FrameType type() {
             return FrameType.WELCOME;
         }
@@ -83,10 +90,12 @@ public sealed interface Frame {
 
     /** Server to client: a page of catch-up or live changes, and the cursor it covers. */
     record Changes(List<SeqChange> changes, long cursor) implements Frame {
+        /** {@code changes} is copied: the frame is immutable. */
         public Changes {
             changes = List.copyOf(changes);
         }
 
+        @Override
         public FrameType type() {
             return FrameType.CHANGES;
         }
@@ -94,6 +103,7 @@ public sealed interface Frame {
 
     /** Server to client: catch-up is complete; the session is live. */
     record CaughtUp(long cursor) implements Frame {
+        @Override
         public FrameType type() {
             return FrameType.CAUGHT_UP;
         }
@@ -101,10 +111,12 @@ public sealed interface Frame {
 
     /** Client to server: a batch of local changes. */
     record Push(long batch, List<Change> changes) implements Frame {
+        /** {@code changes} is copied: the frame is immutable. */
         public Push {
             changes = List.copyOf(changes);
         }
 
+        @Override
         public FrameType type() {
             return FrameType.PUSH;
         }
@@ -112,18 +124,23 @@ public sealed interface Frame {
 
     /** Server to client: the batch is durable. */
     record Ack(long batch) implements Frame {
+        @Override
         public FrameType type() {
             return FrameType.ACK;
         }
     }
 
+    /** Either side: a keepalive the other side answers with {@link Pong} (PROTOCOL.md 3.4). */
     record Ping() implements Frame {
+        @Override
         public FrameType type() {
             return FrameType.PING;
         }
     }
 
+    /** Either side: the answer to a {@link Ping}. */
     record Pong() implements Frame {
+        @Override
         public FrameType type() {
             return FrameType.PONG;
         }
@@ -131,11 +148,13 @@ public sealed interface Frame {
 
     /** An error; {@code batch} is set when it answers a push. */
     record Error(ErrorCode code, String message, Long batch) implements Frame {
+        /** NullPointerException for a null code or message; {@code batch} may be null. */
         public Error {
             Objects.requireNonNull(code, "code");
             Objects.requireNonNull(message, "message");
         }
 
+        @Override
         public FrameType type() {
             return FrameType.ERROR;
         }

@@ -22,6 +22,7 @@ public final class FrameCodec {
     private FrameCodec() {
     }
 
+    /** The frame as one compact JSON text frame (protocol version 1's form). */
     public static String encode(Frame frame) {
         StringWriter out = new StringWriter(64);
         try (JsonGenerator gen = Json.FACTORY.createGenerator(out)) {
@@ -88,6 +89,7 @@ public final class FrameCodec {
         return out.toString();
     }
 
+    /** Reads one JSON text frame; anything but a declared frame is a {@link ProtocolException}. */
     public static Frame decode(String text) {
         try (JsonParser p = Json.FACTORY.createParser(text)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {

@@ -9,6 +9,13 @@ public final class PageTooLargeException extends RuntimeException {
 
     private final long bytes;
 
+    /**
+     * An exception whose message names what was too large, its size and the limit.
+     *
+     * @param bytes the size the page has or claims
+     * @param limit the receiver's limit, in bytes
+     * @param what what was measured, e.g. "the inflated page"
+     */
     public PageTooLargeException(long bytes, long limit, String what) {
         super(what + " is " + bytes + " bytes; the limit is " + limit);
         this.bytes = bytes;

@@ -6,6 +6,7 @@ public final class ProtocolException extends RuntimeException {
     private final ErrorCode code;
     private final Long batch;
 
+    /** An error that answers no particular push. */
     public ProtocolException(ErrorCode code, String message) {
         this(code, message, null);
     }
@@ -22,6 +23,7 @@ public final class ProtocolException extends RuntimeException {
         return batch;
     }
 
+    /** The error code to answer with; {@link ErrorCode#closesSocket()} says whether the socket closes after it. */
     public ErrorCode code() {
         return code;
     }

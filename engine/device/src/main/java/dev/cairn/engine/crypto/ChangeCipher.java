@@ -16,15 +16,21 @@ public final class ChangeCipher {
     private final ValueCipher cipher;
     private final Set<String> sections;
 
+    /**
+     * Seals and opens the changes of {@code sections} (copied) with {@code cipher}; other sections
+     * pass in clear. NullPointerException for a null cipher, set or section name.
+     */
     public ChangeCipher(ValueCipher cipher, Set<String> sections) {
         this.cipher = Objects.requireNonNull(cipher, "cipher");
         this.sections = Set.copyOf(sections);
     }
 
+    /** The end-to-end encrypted sections (unmodifiable). */
     public Set<String> sections() {
         return sections;
     }
 
+    /** Whether the values of {@code section} are encrypted on the wire. */
     public boolean covers(String section) {
         return sections.contains(section);
     }

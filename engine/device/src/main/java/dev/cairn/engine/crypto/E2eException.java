@@ -20,11 +20,16 @@ public final class E2eException extends RuntimeException {
 
     private final Reason reason;
 
+    /**
+     * @param reason  why decryption failed
+     * @param message which value (section and key) and why, for people; never the key or plaintext
+     */
     public E2eException(Reason reason, String message) {
         super(message);
         this.reason = reason;
     }
 
+    /** Why decryption failed; never null when thrown by {@link ValueCipher} or {@link ChangeCipher}. */
     public Reason reason() {
         return reason;
     }

@@ -48,6 +48,14 @@ public final class E2eKey {
         return derive(passphrase, userId, DEFAULT_ITERATIONS);
     }
 
+    /**
+     * The key of {@code userId} for {@code passphrase} with {@code iterations} PBKDF2 rounds. Every
+     * device of the user must use the same count (the browser client's {@code iterations} option),
+     * or it derives another key and reads the others' values as {@link E2eException.Reason#WRONG_PASSPHRASE}.
+     * Takes time in proportion to {@code iterations}; call it off the UI thread. The caller's
+     * {@code passphrase} array is not cleared. NullPointerException for a null argument,
+     * IllegalArgumentException for an empty passphrase or user id or fewer than {@link #MIN_ITERATIONS}.
+     */
     public static E2eKey derive(char[] passphrase, String userId, int iterations) {
         Objects.requireNonNull(passphrase, "passphrase");
         Objects.requireNonNull(userId, "userId");

@@ -46,10 +46,12 @@ public final class ValueCipher {
 
     private final E2eKey key;
 
+    /** A cipher under {@code key} (NullPointerException if null). */
     public ValueCipher(E2eKey key) {
         this.key = Objects.requireNonNull(key, "key");
     }
 
+    /** The key values are sealed and opened with; its {@link E2eKey#id()} goes into every envelope. */
     public E2eKey key() {
         return key;
     }

@@ -26,10 +26,15 @@ import java.nio.charset.StandardCharsets;
  */
 public final class Records {
 
+    /** Type byte of a map section's winning entry (a value or a tombstone). */
     public static final byte MAP = 'm';
+    /** Type byte of a visible log entry. */
     public static final byte LOG = 'l';
+    /** Type byte of a clear's watermark: one log stream's, or a whole map section's. */
     public static final byte WATERMARK = 'w';
+    /** Type byte of an outbox entry: a change the server has not acknowledged yet. */
     public static final byte OUTBOX = 'o';
+    /** Type byte of the engine's own metadata (replica id, clock high-water mark, sync cursor, privacy switches). */
     public static final byte META = 'x';
 
     private Records() {
@@ -37,14 +42,17 @@ public final class Records {
 
     // ---- keys
 
+    /** The record key of one map key's winning entry. */
     public static byte[] mapKey(String section, String key) {
         return join(MAP, section, key);
     }
 
+    /** The record key of a log stream's watermark, or with an empty {@code stream} a map section's. */
     public static byte[] watermarkKey(String section, String stream) {
         return join(WATERMARK, section, stream);
     }
 
+    /** The record key of one log entry: records sort by section and stream, then by stamp. */
     public static byte[] logKey(String section, String stream, Stamp stamp) {
         byte[] s = utf8(section);
         byte[] t = utf8(stream);
@@ -58,19 +66,23 @@ public final class Records {
         return join(LOG, section, stream + '\u0000');
     }
 
+    /** The record key of outbox entry {@code seq}: big-endian, so entries sort oldest first. */
     public static byte[] outboxKey(long seq) {
         return ByteBuffer.allocate(9).put(OUTBOX).putLong(seq).array();
     }
 
+    /** The record key of one engine metadata value. */
     public static byte[] metaKey(String name) {
         byte[] n = utf8(name);
         return ByteBuffer.allocate(1 + n.length).put(META).put(n).array();
     }
 
+    /** The prefix every record of one type starts with (for a scan of that kind). */
     public static byte[] prefix(byte type) {
         return new byte[] {type};
     }
 
+    /** The sequence number in an {@link #outboxKey(long)}. */
     public static long outboxSeq(byte[] key) {
         return ByteBuffer.wrap(key, 1, 8).getLong();
     }
@@ -132,10 +144,12 @@ public final class Records {
         }
     }
 
+    /** An outbox record's value: the change as the wire's change JSON, in UTF-8. */
     public static byte[] outboxValue(Change change) {
         return utf8(ChangeJson.encode(change));
     }
 
+    /** Decodes an {@link #outboxValue(Change)}; {@link StoreException} if the record is damaged. */
     public static Change readOutbox(byte[] value) {
         try {
             return ChangeJson.decode(new String(value, StandardCharsets.UTF_8));
@@ -146,6 +160,7 @@ public final class Records {
 
     // ---- helpers
 
+    /** The UTF-8 bytes of {@code s}. */
     public static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }

@@ -6,6 +6,9 @@ public enum Tier {
     MEMORY,
     /** Kept while the engine is open, then dropped. */
     SESSION,
-    /** The MapDB file (or an in-memory stand-in when the engine has no data directory). */
+    /**
+     * The store in the data directory: checksummed journal segments compacted into MapDB
+     * snapshots (or an in-memory stand-in when the engine was opened {@code inMemory()}).
+     */
     DURABLE
 }

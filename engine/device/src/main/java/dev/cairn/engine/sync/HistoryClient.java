@@ -38,6 +38,7 @@ public final class HistoryClient {
 
     /** An earlier value of a key: JSON text ({@code null}: the key was deleted), its stamp, and when it was replaced. */
     public record Version(String value, Stamp stamp, Instant replacedAt) {
+        /** Whether this version is a delete (it has no value). */
         public boolean deleted() {
             return value == null;
         }
@@ -45,6 +46,7 @@ public final class HistoryClient {
 
     /** Bytes the user holds on the server and the quota ({@code 0}: no limit). */
     public record Usage(long usedBytes, long quotaBytes) {
+        /** Whether the server sets no quota for this user ({@code quotaBytes} is 0). */
         public boolean unlimited() {
             return quotaBytes == 0;
         }

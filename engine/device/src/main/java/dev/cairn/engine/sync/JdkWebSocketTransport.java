@@ -53,6 +53,7 @@ public final class JdkWebSocketTransport implements Transport {
         this(DEFAULT_CONNECT_TIMEOUT);
     }
 
+    /** A transport with its own {@link HttpClient}; {@code connectTimeout} must be positive (IllegalArgumentException). */
     public JdkWebSocketTransport(Duration connectTimeout) {
         this(HttpClient.newHttpClient(), connectTimeout);
     }

@@ -10,10 +10,23 @@ public final class SyncConnectException extends SyncException {
     private final int httpStatus;
     private final String body;
 
+    /**
+     * A failure without a response body.
+     *
+     * @param message    what failed, for people
+     * @param httpStatus the status the upgrade was refused with, or 0 if the server never answered
+     * @param cause      the transport's exception, or null
+     */
     public SyncConnectException(String message, int httpStatus, Throwable cause) {
         this(message, httpStatus, null, cause);
     }
 
+    /**
+     * @param message    what failed, for people
+     * @param httpStatus the status the upgrade was refused with, or 0 if the server never answered
+     * @param body       what the server answered with the refusal, or null
+     * @param cause      the transport's exception, or null
+     */
     public SyncConnectException(String message, int httpStatus, String body, Throwable cause) {
         super(null, message, cause);
         this.httpStatus = httpStatus;

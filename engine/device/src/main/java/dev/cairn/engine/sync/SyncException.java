@@ -5,10 +5,12 @@ public class SyncException extends RuntimeException {
 
     private final String code;
 
+    /** A failure without a code or cause; {@code message} is for people. */
     public SyncException(String message) {
         this(null, message, null);
     }
 
+    /** A failure without a code, caused by {@code cause}; {@code message} is for people. */
     public SyncException(String message, Throwable cause) {
         this(null, message, cause);
     }

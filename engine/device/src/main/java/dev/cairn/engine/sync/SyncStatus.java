@@ -24,14 +24,17 @@ import java.util.Objects;
  */
 public record SyncStatus(SyncState state, Instant lastSyncedAt, int pendingChanges, String lastError, long cursor, String lastErrorCode) {
 
+    /** NullPointerException if {@code state} is null; {@code lastSyncedAt}, {@code lastError} and {@code lastErrorCode} may be null. */
     public SyncStatus {
         Objects.requireNonNull(state, "state");
     }
 
+    /** A status without a {@code lastErrorCode}. */
     public SyncStatus(SyncState state, Instant lastSyncedAt, int pendingChanges, String lastError, long cursor) {
         this(state, lastSyncedAt, pendingChanges, lastError, cursor, null);
     }
 
+    /** Whether the client is connected and caught up ({@link SyncState#LIVE}): changes flow both ways as they happen. */
     public boolean isLive() {
         return state == SyncState.LIVE;
     }

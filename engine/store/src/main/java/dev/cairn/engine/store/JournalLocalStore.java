@@ -372,6 +372,7 @@ public final class JournalLocalStore implements LocalStore {
         return tornTailsCut;
     }
 
+    /** The journal file this store reads and appends to. */
     public Path file() {
         return file;
     }

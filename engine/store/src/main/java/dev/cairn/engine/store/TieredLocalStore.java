@@ -50,31 +50,39 @@ public final class TieredLocalStore implements LocalStore {
      * @param flushBytes journal bytes after which a segment is moved into a snapshot
      * @param fanout     snapshots of one size level merged together
      * @param sync       fdatasync commits and snapshots (off: survives a process kill, not a power cut)
+     * @param maxRecordBytes the largest commit (one journal record) in bytes: a larger one is a
+     *                   {@link StoreException}, and a record claiming more is read as corrupt
      * @param phases     told each step of the background move (crash tests kill the process there)
      */
     public record Options(long flushBytes, int fanout, boolean sync, int maxRecordBytes, Consumer<String> phases) {
+        /** IllegalArgumentException if flushBytes &lt; 1, fanout &lt; 2 or maxRecordBytes &lt; 64. */
         public Options {
             if (flushBytes < 1 || fanout < 2 || maxRecordBytes < 64) {
                 throw new IllegalArgumentException("bad store options: flushBytes " + flushBytes + ", fanout " + fanout);
             }
         }
 
+        /** 4 MiB segments, fanout 4, fdatasync on, commits up to 256 MiB, no phase listener. */
         public static Options defaults() {
             return new Options(4L << 20, 4, true, JournalLocalStore.MAX_RECORD_BYTES, p -> { });
         }
 
+        /** These options with another segment size, in journal bytes. */
         public Options withFlushBytes(long bytes) {
             return new Options(bytes, fanout, sync, maxRecordBytes, phases);
         }
 
+        /** These options merging {@code n} snapshots of one level at a time. */
         public Options withFanout(int n) {
             return new Options(flushBytes, n, sync, maxRecordBytes, phases);
         }
 
+        /** These options with fdatasync on or off (off: a commit survives a process kill, not a power cut). */
         public Options withSync(boolean on) {
             return new Options(flushBytes, fanout, on, maxRecordBytes, phases);
         }
 
+        /** These options telling {@code listener} each step of a snapshot move by name (crash tests stop the process there). */
         public Options withPhases(Consumer<String> listener) {
             return new Options(flushBytes, fanout, sync, maxRecordBytes, listener);
         }
@@ -124,6 +132,7 @@ public final class TieredLocalStore implements LocalStore {
         this.mover = new SnapshotMover(this);
     }
 
+    /** Opens (or creates) the store in {@code dir} with {@link Options#defaults()}; {@link StoreException} if it cannot. */
     public static TieredLocalStore open(Path dir) {
         return open(dir, Options.defaults());
     }
@@ -381,10 +390,12 @@ public final class TieredLocalStore implements LocalStore {
         return view.snapshots.size();
     }
 
+    /** How many torn journal records were cut off when the store was opened (0 after a clean close). */
     public int tornTailsCut() {
         return tornTailsCut;
     }
 
+    /** The store's directory, absolute. */
     public Path dir() {
         return dir;
     }
