@@ -57,9 +57,13 @@ import javax.net.ssl.SSLContext;
  */
 public final class SyncClient implements AutoCloseable {
 
+    /** Most changes in one push; the server's {@code welcome.maxBatch} lowers it, never raises it. */
     public static final int DEFAULT_BATCH_SIZE = 500;
+    /** Most pushes sent and not yet acknowledged at once. */
     public static final int DEFAULT_MAX_IN_FLIGHT_BATCHES = 4;
+    /** Shortest delay before reconnecting; the bound doubles with each failed attempt up to {@link #DEFAULT_BACKOFF_MAX} (full jitter below it). */
     public static final Duration DEFAULT_BACKOFF_MIN = Duration.ofMillis(200);
+    /** Longest delay between reconnection attempts. */
     public static final Duration DEFAULT_BACKOFF_MAX = Duration.ofSeconds(30);
     /** A ping is sent after this much silence from the server; no answer for as long again closes the connection. */
     public static final Duration DEFAULT_KEEP_ALIVE = Duration.ofSeconds(20);
@@ -67,9 +71,11 @@ public final class SyncClient implements AutoCloseable {
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
     /** Delays before re-sending a batch the server answered with {@code clock-skew}. */
     public static final Duration DEFAULT_CLOCK_SKEW_RETRY_MIN = Duration.ofSeconds(5);
+    /** Longest delay before re-sending a batch refused with {@code clock-skew}. */
     public static final Duration DEFAULT_CLOCK_SKEW_RETRY_MAX = Duration.ofSeconds(30);
     /** Delays before re-sending a batch the server answered with {@code quota-exceeded}. */
     public static final Duration DEFAULT_QUOTA_RETRY_MIN = Duration.ofSeconds(15);
+    /** Longest delay before re-sending a batch refused with {@code quota-exceeded}. */
     public static final Duration DEFAULT_QUOTA_RETRY_MAX = Duration.ofMinutes(5);
     private static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
@@ -396,6 +402,10 @@ public final class SyncClient implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Most changes in one push (default {@value SyncClient#DEFAULT_BATCH_SIZE}); the server's
+         * {@code welcome.maxBatch} still caps it. May be set once; at least 1.
+         */
         public Builder batchSize(int batchSize) {
             requireState(this.batchSize == null, "batchSize was already set to %s", this.batchSize);
             requireArgument(batchSize >= 1, "batchSize must be at least 1, was %s", batchSize);
