@@ -335,7 +335,7 @@ final class PushPipeline {
         pump();
         loop.publish(); // before failing the waiters: a caller whose syncNow failed sees the reason in status()
         long first = batch.part().seqs().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
-        c.waiters.failFrom(first, "quota-exceeded", loop.lastError);
+        c.waiters.overQuota(first, loop.lastError);
     }
 
     /** Takes batches out of flight to wait for {@code reason}'s timer; starts it if idle. */

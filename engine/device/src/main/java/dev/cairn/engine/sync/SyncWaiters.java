@@ -27,13 +27,20 @@ final class SyncWaiters {
         }
     }
 
-    private static final int KEPT_DROPS = 100;
+    private static final int KEPT_REFUSALS = 100;
 
     private final SyncClient c;
     private final List<Waiter> waiters = new ArrayList<>();
-    /** Recent drops (code, description): a syncNow() whose waiter registers late still covers them. */
-    private final List<String[]> drops = new ArrayList<>();
-    private long droppedBefore;
+    /**
+     * Recent refusals of pending changes: a syncNow() registers its waiter only once its local
+     * changes are saved, so one made before a refusal but registered after it still sees it.
+     */
+    private final List<Refusal> refusals = new ArrayList<>();
+    private long refusedBefore;
+
+    /** A dropped change (it covers every call pending at the time) or a quota refusal from outbox seq {@code first}. */
+    private record Refusal(boolean dropped, long first, String code, String text) {
+    }
 
     SyncWaiters(SyncClient client) {
         this.c = client;
@@ -66,8 +73,7 @@ final class SyncWaiters {
                 result.completeExceptionally(new SyncException(c.isClosed() ? "the sync client was closed" : "sync was switched off (goOffline)"));
             } else if (c.connection.permanent != null || c.pull.locked()) {
                 result.completeExceptionally(new SyncException(c.loop.lastErrorCode, c.loop.lastError, null));
-            } else {
-                add(result, mark);
+            } else if (add(result, mark)) {
                 Session s = c.connection.session();
                 if (s != null) {
                     c.push.release(s, PushPipeline.Reason.QUOTA); // the caller may have freed space: try now
@@ -76,22 +82,32 @@ final class SyncWaiters {
         }));
     }
 
-    /** A mark to pass to {@link #add}: drops after it count for that call. */
+    /** A mark to pass to {@link #add}: refusals after it count for that call. */
     long mark() {
-        return droppedBefore + drops.size();
+        return refusedBefore + refusals.size();
     }
 
-    /** Registers a syncNow() call made at {@code mark}, once its local changes are saved. */
-    void add(CompletableFuture<Void> result, long mark) {
+    /**
+     * Registers a syncNow() call made at {@code mark}, once its local changes are saved; false if
+     * a quota refusal since the mark already failed it.
+     */
+    boolean add(CompletableFuture<Void> result, long mark) {
         NavigableMap<Long, Change> outbox = c.port.outbox(Integer.MAX_VALUE);
         Waiter w = new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result);
-        // dropped between the call and now: they were pending at call time, so this call covers them
-        for (int i = (int) Math.max(0, mark - droppedBefore); i < drops.size(); i++) {
-            w.rejected.add(drops.get(i)[1]);
-            w.rejectedCode = drops.get(i)[0];
+        for (int i = (int) Math.max(0, mark - refusedBefore); i < refusals.size(); i++) {
+            Refusal r = refusals.get(i);
+            if (r.dropped()) {
+                // pending at call time, so this call covers it
+                w.rejected.add(r.text());
+                w.rejectedCode = r.code();
+            } else if (r.first() <= w.target) {
+                result.completeExceptionally(new SyncException(r.code(), r.text(), null));
+                return false;
+            }
         }
         waiters.add(w);
         check();
+        return true;
     }
 
     /** A change the server can never accept was dropped: the calls covering it will fail. */
@@ -102,10 +118,20 @@ final class SyncWaiters {
                 w.rejectedCode = code;
             }
         }
-        drops.add(new String[] {code, what});
-        if (drops.size() > KEPT_DROPS) {
-            drops.remove(0);
-            droppedBefore++;
+        remember(new Refusal(true, seq, code, what));
+    }
+
+    /** The server refused changes from outbox seq {@code first} for the user's quota: the calls covering them fail now. */
+    void overQuota(long first, String why) {
+        failFrom(first, "quota-exceeded", why);
+        remember(new Refusal(false, first, "quota-exceeded", why));
+    }
+
+    private void remember(Refusal refusal) {
+        refusals.add(refusal);
+        if (refusals.size() > KEPT_REFUSALS) {
+            refusals.remove(0);
+            refusedBefore++;
         }
     }
 
