@@ -728,7 +728,7 @@ public final class Cairn implements AutoCloseable {
         });
     }
 
-    /** Told (on the persistence thread) when committed changes enter the outbox. */
+    /** Told (on the persistence thread) when changes enter the outbox, while their commit runs. */
     private Subscription onOutbox(Runnable listener) {
         Runnable remove = persister.onOutboxGrew(listener);
         return remove::run;
@@ -778,10 +778,10 @@ public final class Cairn implements AutoCloseable {
 
     /** Local changes the server has not acknowledged yet (committed outbox plus queued ones). */
     public int pendingChanges() {
-        return persister.outboxSize() + persister.pendingOutboxCount();
+        return persister.unacknowledgedCount();
     }
 
-    /** Committed outbox entries (sequence number to change), oldest first. */
+    /** Outbox entries (sequence number to change), oldest first: committed or being committed. */
     private NavigableMap<Long, Change> outbox(int limit) {
         return persister.outbox(limit);
     }

@@ -72,8 +72,12 @@ public final class Persister implements AutoCloseable {
     private record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
                            long firstNanos, long deadlineNanos, boolean outboxOnly, boolean held) {
 
+        /**
+         * Queued again after a failed commit. An outbox change may have been pushed meanwhile, and
+         * the cursor may come to cover the server's copy: the cursor must then wait for this record.
+         */
         Pending retry(long deadline) {
-            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline, outboxOnly, held);
+            return new Pending(change, meta, policy, toOutbox, remote || toOutbox, firstNanos, deadline, outboxOnly, held);
         }
     }
 
@@ -259,7 +263,10 @@ public final class Persister implements AutoCloseable {
         this.urgentOutbox = urgent;
     }
 
-    /** Called on the persistence thread after a commit that added outbox entries. */
+    /**
+     * Called on the persistence thread when a commit adds outbox entries, just before it forces
+     * them to disk, so they can be pushed in parallel with the local commit.
+     */
     public Runnable onOutboxGrew(Runnable listener) {
         outboxListeners.add(listener);
         return () -> outboxListeners.remove(listener);
@@ -329,7 +336,10 @@ public final class Persister implements AutoCloseable {
 
     // ---- outbox
 
-    /** Outbox entries (sequence number to change) in order, up to {@code limit}. */
+    /**
+     * Outbox entries (sequence number to change) in order, up to {@code limit}: committed ones, and
+     * those of the commit running now (pushed while it forces them to disk; see {@link #acknowledge}).
+     */
     public NavigableMap<Long, Change> outbox(int limit) {
         NavigableMap<Long, Change> out = new java.util.TreeMap<>();
         for (Map.Entry<Long, Change> e : outbox.entrySet()) {
@@ -345,14 +355,26 @@ public final class Persister implements AutoCloseable {
         return outbox.size();
     }
 
-    /** Outbox entries that are still queued in memory (not yet committed anywhere). */
+    /** Local changes not acknowledged yet: the outbox plus the outbox records still queued, counted at one instant. */
+    public int unacknowledgedCount() {
+        synchronized (lock) {
+            return outbox.size() + pendingOutbox + inFlightOutbox;
+        }
+    }
+
+    /** Outbox entries that are still queued in memory (not yet in the outbox). */
     public int pendingOutboxCount() {
         synchronized (lock) {
             return pendingOutbox + inFlightOutbox;
         }
     }
 
-    /** Removes acknowledged outbox entries, durably. */
+    /**
+     * Removes acknowledged outbox entries, durably. Runs on the persistence thread, after the
+     * commit that inserted them (an ack can arrive while that commit is still being forced to
+     * disk): so the entry's delete never precedes its insert, and the change's own state record,
+     * written by that same commit, is durable before the entry leaves the outbox.
+     */
     public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         if (executor.isShutdown()) {
@@ -366,7 +388,9 @@ public final class Persister implements AutoCloseable {
                     deletes.add(StoreWrite.delete(Records.outboxKey(seq)));
                 }
                 durable.commit(deletes);
-                seqs.forEach(outbox::remove);
+                synchronized (lock) {
+                    seqs.forEach(outbox::remove);
+                }
                 done.complete(null);
             } catch (Throwable e) {
                 done.completeExceptionally(e);
@@ -425,9 +449,8 @@ public final class Persister implements AutoCloseable {
             }
             inFlight = batch;
         }
-        boolean outboxGrew;
         try {
-            outboxGrew = write(batch.values());
+            write(batch.values());
         } catch (RuntimeException e) {
             synchronized (lock) {
                 long retryAt = System.nanoTime() + RETRY_NANOS;
@@ -447,20 +470,20 @@ public final class Persister implements AutoCloseable {
             inFlight = Map.of();
             inFlightOutbox = 0;
         }
-        // Told only now, so a listener reading pendingChanges() does not count the batch twice.
-        if (outboxGrew) {
-            for (Runnable listener : outboxListeners) {
-                try {
-                    listener.run();
-                } catch (RuntimeException e) {
-                    onError.accept(e);
-                }
+    }
+
+    private void tellOutboxListeners() {
+        for (Runnable listener : outboxListeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                onError.accept(e);
             }
         }
     }
 
-    /** Commits a batch to its tiers; returns true if it added outbox entries. */
-    private boolean write(Collection<Pending> batch) {
+    /** Commits a batch to its tiers. */
+    private void write(Collection<Pending> batch) {
         List<StoreWrite> toDurable = new ArrayList<>(batch.size() * 2 + 1);
         List<StoreWrite> toSession = new ArrayList<>();
         // Purges go first: a record the batch rewrites (a map key written after a clear) must survive them.
@@ -516,12 +539,32 @@ public final class Persister implements AutoCloseable {
         toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
         purgeDurable.addAll(toDurable);
         purgeSession.addAll(toSession);
-        durable.commit(purgeDurable);
+        // Seqs are never given twice, even if this commit fails: an acknowledgement of a pushed
+        // seq must never delete a later entry.
         nextOutboxSeq = seq;
+        if (!newOutbox.isEmpty()) {
+            // Pushed while the commit below forces them to disk (issue 13, step 3). Their removal
+            // after an ack is a task of this same thread (acknowledge), so it can only follow this
+            // commit: a delete never overtakes its insert, and an ack never makes the change itself
+            // less durable here.
+            synchronized (lock) {
+                outbox.putAll(newOutbox);
+                inFlightOutbox = 0;
+            }
+            tellOutboxListeners();
+        }
+        try {
+            durable.commit(purgeDurable);
+        } catch (RuntimeException e) {
+            // Not saved: the batch is queued again (under new seqs). A push of these already on its
+            // way is harmless: the server keeps one copy per stamp.
+            synchronized (lock) {
+                newOutbox.keySet().forEach(outbox::remove);
+            }
+            throw e;
+        }
         supersededOutbox.forEach(outbox::remove);
-        outbox.putAll(newOutbox);
         session.commit(purgeSession);
-        return !newOutbox.isEmpty();
     }
 
     /**
