@@ -2,6 +2,7 @@ package dev.cairn.engine.persist;
 
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.section.PersistTo;
 import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.StoreWrite;
@@ -82,6 +83,24 @@ public final class Persister implements AutoCloseable {
     }
 
     private static final String CURSOR_KEY = "x\u0000cursor";
+
+    /**
+     * A page of server changes that won in memory, with the cursor that covers it (or -1): written
+     * by one durable commit, records and cursor together (issue 13, step 5), instead of one queued
+     * record per change. Pages queued while a commit runs are written together.
+     */
+    private record RemotePage(List<Change> changes, List<StoragePolicy> policies, long cursor, long cursorVersion) {
+    }
+
+    /** Orders cursors recorded by pages and by {@link #recordCursor} (which may move it back). Guarded by {@link #lock}. */
+    private long cursorVersion;
+    private long pendingCursorVersion;
+    /** Keys of in-flight records a queued page replaced: a failed commit must not queue them again. Guarded by {@link #lock}. */
+    private final java.util.HashSet<String> replacedInFlight = new java.util.HashSet<>();
+
+    private final java.util.concurrent.ConcurrentLinkedQueue<RemotePage> pages = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Records of queued pages, for {@link #pendingCount()}. */
+    private final java.util.concurrent.atomic.AtomicInteger pageRecords = new java.util.concurrent.atomic.AtomicInteger();
 
     public Persister(LocalStore durable, LocalStore session, LongSupplier clockHighWater, Consumer<Throwable> onError) {
         this.durable = durable;
@@ -184,7 +203,45 @@ public final class Persister implements AutoCloseable {
      */
     public void recordCursor(long cursor) {
         StoreWrite meta = StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
-        enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false, false);
+        synchronized (lock) {
+            pendingCursorVersion = ++cursorVersion;
+            enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false, false);
+        }
+    }
+
+    /**
+     * Queues a page of server changes that won in memory ({@code policies} in the same order; no
+     * clears: those take {@link #recordRemote}) and the cursor that covers it ({@code cursor < 0}:
+     * none), to be written by one durable commit. Call it under the lock that merged the changes,
+     * so a queued record of an older write of the same key is dropped here (the page's is newer)
+     * and a later local write is queued after the page.
+     */
+    public void recordRemotePage(List<Change> changes, List<StoragePolicy> policies, long cursor) {
+        if (changes.isEmpty() && cursor < 0) {
+            return;
+        }
+        synchronized (lock) {
+            Map<String, Pending> flying = inFlight;
+            if (!pending.isEmpty() || !flying.isEmpty()) {
+                for (Change change : changes) {
+                    String key = pendingKey(change);
+                    Pending replaced = pending.remove(key);
+                    if (replaced != null && replaced.toOutbox) {
+                        pendingOutbox--;
+                    }
+                    if (flying.containsKey(key)) {
+                        replacedInFlight.add(key);
+                    }
+                }
+            }
+            pages.add(new RemotePage(changes, policies, cursor, cursor < 0 ? 0 : ++cursorVersion));
+            pageRecords.addAndGet(changes.size());
+        }
+        try {
+            executor.execute(this::commitPages);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closed: the pages' changes are in memory only, as any write after close
+        }
     }
 
     private void record(Change change, StoragePolicy policy, boolean toOutbox, boolean remote) {
@@ -249,8 +306,11 @@ public final class Persister implements AutoCloseable {
      * record now stands for the remote change too, so the cursor must not be saved without it.
      */
     public void coverRemote(Change change) {
-        String key = pendingKey(change);
         synchronized (lock) {
+            if (pending.isEmpty()) {
+                return;
+            }
+            String key = pendingKey(change);
             Pending p = pending.get(key);
             if (p != null && !p.remote) {
                 pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos, p.outboxOnly, p.held));
@@ -297,7 +357,7 @@ public final class Persister implements AutoCloseable {
     /** Number of queued records (not yet committed). */
     public int pendingCount() {
         synchronized (lock) {
-            return pending.size() + inFlight.size();
+            return pending.size() + inFlight.size() + pageRecords.get();
         }
     }
 
@@ -322,6 +382,7 @@ public final class Persister implements AutoCloseable {
         try {
             executor.execute(() -> {
                 try {
+                    commitPages();
                     commit(which);
                     done.complete(null);
                 } catch (Throwable e) {
@@ -401,12 +462,90 @@ public final class Persister implements AutoCloseable {
 
     // ---- the persistence thread
 
+    /**
+     * Writes the queued pages. Usually one commit: their records, the last cursor and the clock.
+     * If records are queued that a saved cursor must not overtake (remote changes queued one by
+     * one, local writes standing for a remote change, a queued cursor), three, in this order: the
+     * pages' records (a queued record of the same key is newer: a page drops older ones when it
+     * is queued), then those queued records, then the pages' cursor unless a newer one was queued.
+     */
+    private void commitPages() {
+        if (pages.isEmpty()) {
+            return; // an earlier task wrote them
+        }
+        List<RemotePage> batch = new ArrayList<>();
+        List<StoreWrite> toDurable = new ArrayList<>();
+        List<StoreWrite> toSession = new ArrayList<>();
+        long cursor = -1;
+        long version = 0;
+        for (RemotePage page; (page = pages.poll()) != null; ) {
+            batch.add(page);
+            for (int i = 0; i < page.changes.size(); i++) {
+                PersistTo to = page.policies.get(i).persistTo();
+                if (to.durable() || to.session()) {
+                    StoreWrite record = Records.write(page.changes.get(i));
+                    if (to.durable()) {
+                        toDurable.add(record);
+                    }
+                    if (to.session()) {
+                        toSession.add(record);
+                    }
+                }
+            }
+            if (page.cursor >= 0) {
+                cursor = Math.max(cursor, page.cursor);
+                version = Math.max(version, page.cursorVersion);
+            }
+        }
+        boolean ordered;
+        long queuedCursorVersion;
+        synchronized (lock) {
+            ordered = pending.containsKey(CURSOR_KEY) || pending.values().stream().anyMatch(p -> p.remote);
+            queuedCursorVersion = pending.containsKey(CURSOR_KEY) ? pendingCursorVersion : 0;
+        }
+        StoreWrite cursorWrite = cursor < 0 ? null : StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
+        try {
+            if (cursorWrite != null && !ordered) {
+                toDurable.add(cursorWrite);
+            }
+            toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
+            durable.commit(toDurable);
+            session.commit(toSession);
+        } catch (RuntimeException e) {
+            // Queued again record by record, with their cursor: the ordinary retry takes them.
+            for (RemotePage page : batch) {
+                for (int i = 0; i < page.changes.size(); i++) {
+                    recordRemote(page.changes.get(i), page.policies.get(i));
+                }
+                if (page.cursor >= 0) {
+                    recordCursor(page.cursor);
+                }
+            }
+            onError.accept(e);
+            return;
+        } finally {
+            batch.forEach(page -> pageRecords.addAndGet(-page.changes.size()));
+        }
+        if (ordered) {
+            commit(p -> p.remote || p == pendingCursor());
+            if (cursorWrite != null && version > queuedCursorVersion) {
+                durable.commit(List.of(cursorWrite));
+            }
+        }
+    }
+
+    private Pending pendingCursor() {
+        return pending.get(CURSOR_KEY); // under the lock: called from commit()'s predicate
+    }
+
+
     private void flushDue() {
         long now = System.nanoTime();
         synchronized (lock) {
             scheduledWakeup = Long.MAX_VALUE;
         }
         try {
+            commitPages();
             commit(p -> p.deadlineNanos <= now);
         } catch (Throwable e) {
             // commit() already re-queued the records and scheduled a retry; onError was told.
@@ -455,10 +594,14 @@ public final class Persister implements AutoCloseable {
             synchronized (lock) {
                 long retryAt = System.nanoTime() + RETRY_NANOS;
                 batch.forEach((k, p) -> {
+                    if (replacedInFlight.contains(k)) {
+                        return; // a queued page holds a newer record of the key
+                    }
                     if (pending.putIfAbsent(k, p.retry(p.policy.autoSave() ? retryAt : Long.MAX_VALUE)) == null && p.toOutbox) {
                         pendingOutbox++;
                     }
                 });
+                replacedInFlight.clear();
                 inFlight = Map.of();
                 inFlightOutbox = 0;
             }
@@ -467,6 +610,7 @@ public final class Persister implements AutoCloseable {
             throw e;
         }
         synchronized (lock) {
+            replacedInFlight.clear();
             inFlight = Map.of();
             inFlightOutbox = 0;
         }
