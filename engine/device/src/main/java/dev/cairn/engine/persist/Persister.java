@@ -2,7 +2,6 @@ package dev.cairn.engine.persist;
 
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
-import dev.cairn.engine.section.PersistTo;
 import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.StoreWrite;
@@ -84,23 +83,13 @@ public final class Persister implements AutoCloseable {
 
     private static final String CURSOR_KEY = "x\u0000cursor";
 
-    /**
-     * A page of server changes that won in memory, with the cursor that covers it (or -1): written
-     * by one durable commit, records and cursor together (issue 13, step 5), instead of one queued
-     * record per change. Pages queued while a commit runs are written together.
-     */
-    private record RemotePage(List<Change> changes, List<StoragePolicy> policies, long cursor, long cursorVersion) {
-    }
-
     /** Orders cursors recorded by pages and by {@link #recordCursor} (which may move it back). Guarded by {@link #lock}. */
     private long cursorVersion;
     private long pendingCursorVersion;
     /** Keys of in-flight records a queued page replaced: a failed commit must not queue them again. Guarded by {@link #lock}. */
     private final java.util.HashSet<String> replacedInFlight = new java.util.HashSet<>();
 
-    private final java.util.concurrent.ConcurrentLinkedQueue<RemotePage> pages = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    /** Records of queued pages, for {@link #pendingCount()}. */
-    private final java.util.concurrent.atomic.AtomicInteger pageRecords = new java.util.concurrent.atomic.AtomicInteger();
+    private final RemotePages pages = new RemotePages();
 
     public Persister(LocalStore durable, LocalStore session, LongSupplier clockHighWater, Consumer<Throwable> onError) {
         this.durable = durable;
@@ -234,8 +223,7 @@ public final class Persister implements AutoCloseable {
                     }
                 }
             }
-            pages.add(new RemotePage(changes, policies, cursor, cursor < 0 ? 0 : ++cursorVersion));
-            pageRecords.addAndGet(changes.size());
+            pages.add(new RemotePages.Page(changes, policies, cursor, cursor < 0 ? 0 : ++cursorVersion));
         }
         try {
             executor.execute(this::commitPages);
@@ -357,7 +345,7 @@ public final class Persister implements AutoCloseable {
     /** Number of queued records (not yet committed). */
     public int pendingCount() {
         synchronized (lock) {
-            return pending.size() + inFlight.size() + pageRecords.get();
+            return pending.size() + inFlight.size() + pages.records();
         }
     }
 
@@ -473,62 +461,40 @@ public final class Persister implements AutoCloseable {
         if (pages.isEmpty()) {
             return; // an earlier task wrote them
         }
-        List<RemotePage> batch = new ArrayList<>();
-        List<StoreWrite> toDurable = new ArrayList<>();
-        List<StoreWrite> toSession = new ArrayList<>();
-        long cursor = -1;
-        long version = 0;
-        for (RemotePage page; (page = pages.poll()) != null; ) {
-            batch.add(page);
-            for (int i = 0; i < page.changes.size(); i++) {
-                PersistTo to = page.policies.get(i).persistTo();
-                if (to.durable() || to.session()) {
-                    StoreWrite record = Records.write(page.changes.get(i));
-                    if (to.durable()) {
-                        toDurable.add(record);
-                    }
-                    if (to.session()) {
-                        toSession.add(record);
-                    }
-                }
-            }
-            if (page.cursor >= 0) {
-                cursor = Math.max(cursor, page.cursor);
-                version = Math.max(version, page.cursorVersion);
-            }
-        }
+        RemotePages.Drained batch = pages.drain();
         boolean ordered;
         long queuedCursorVersion;
         synchronized (lock) {
             ordered = pending.containsKey(CURSOR_KEY) || pending.values().stream().anyMatch(p -> p.remote);
             queuedCursorVersion = pending.containsKey(CURSOR_KEY) ? pendingCursorVersion : 0;
         }
-        StoreWrite cursorWrite = cursor < 0 ? null : StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
+        StoreWrite cursorWrite = batch.cursorWrite();
+        List<StoreWrite> toDurable = batch.durable();
         try {
             if (cursorWrite != null && !ordered) {
                 toDurable.add(cursorWrite);
             }
             toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
             durable.commit(toDurable);
-            session.commit(toSession);
+            session.commit(batch.session());
         } catch (RuntimeException e) {
             // Queued again record by record, with their cursor: the ordinary retry takes them.
-            for (RemotePage page : batch) {
-                for (int i = 0; i < page.changes.size(); i++) {
-                    recordRemote(page.changes.get(i), page.policies.get(i));
+            for (RemotePages.Page page : batch.pages()) {
+                for (int i = 0; i < page.changes().size(); i++) {
+                    recordRemote(page.changes().get(i), page.policies().get(i));
                 }
-                if (page.cursor >= 0) {
-                    recordCursor(page.cursor);
+                if (page.cursor() >= 0) {
+                    recordCursor(page.cursor());
                 }
             }
             onError.accept(e);
             return;
         } finally {
-            batch.forEach(page -> pageRecords.addAndGet(-page.changes.size()));
+            pages.done(batch);
         }
         if (ordered) {
             commit(p -> p.remote || p == pendingCursor());
-            if (cursorWrite != null && version > queuedCursorVersion) {
+            if (cursorWrite != null && batch.cursorVersion() > queuedCursorVersion) {
                 durable.commit(List.of(cursorWrite));
             }
         }

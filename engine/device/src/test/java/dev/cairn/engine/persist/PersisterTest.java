@@ -403,6 +403,40 @@ class PersisterTest {
     }
 
     @Test
+    void aPageIsOneCommitWithItsCursor() {
+        StoragePolicy policy = StoragePolicy.DEFAULT;
+        persister.recordRemotePage(List.of(put("a", "1"), put("b", "2")), List.of(policy, policy), 9);
+        persister.flush().join();
+        assertEquals(1, durable.commits.size(), "records, cursor and clock in one commit: " + durable.commits);
+        assertNotNull(durable.get(Records.mapKey("state", "a")));
+        assertNotNull(durable.get(Records.mapKey("state", "b")));
+        assertEquals(9, persister.storedCursor());
+        assertEquals(0, persister.pendingCount());
+    }
+
+    @Test
+    void recordsQueuedAfterAPageAreWrittenAfterItAndANewerCursorWins() throws Exception {
+        durable.entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        durable.release = release;
+        persister.record(put("local", "1"), MANUAL, false);
+        CompletableFuture<Void> first = persister.flush();
+        assertTrue(durable.entered.await(10, TimeUnit.SECONDS)); // the persistence thread is busy: what follows queues up
+        StoragePolicy policy = StoragePolicy.DEFAULT;
+        persister.recordRemotePage(List.of(put("k", "\"page\"")), List.of(policy), 5);
+        Change.Put newer = put("k", "\"newer\"");
+        persister.recordRemote(newer, policy); // a later page that took the one-by-one path (it had a clear)
+        persister.recordCursor(0);             // then a resync reset the cursor
+        assertEquals(4, persister.pendingCount(), "the local record, the page's record, the newer record, the cursor");
+        release.countDown();
+        first.get(10, TimeUnit.SECONDS);
+        persister.flush().join();
+        assertEquals("\"newer\"", Records.read(Records.mapKey("state", "k"), durable.get(Records.mapKey("state", "k"))) instanceof Change.Put p
+                ? p.value() : null, "the newer record is written after the page's");
+        assertEquals(0, persister.storedCursor(), "the page's cursor does not overwrite the newer reset");
+    }
+
+    @Test
     void anExplicitFlushOfAFailingStoreCompletesExceptionallyAndKeepsTheRecords() {
         durable.failNext.set(1);
         Change.Put change = put("k", "1");
