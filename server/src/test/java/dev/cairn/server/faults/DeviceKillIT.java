@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.MapSection;
 import dev.cairn.engine.crash.ChildClasspath;
+import dev.cairn.engine.crash.ChildKill;
 import dev.cairn.engine.crash.ChildLines;
 import dev.cairn.engine.crash.CrashSettings;
 import dev.cairn.engine.crdt.Change;
@@ -126,11 +127,7 @@ class DeviceKillIT {
                 fail("kill " + k + ": the child exited by itself with " + process.waitFor() + "; stderr:\n" + Files.readString(err));
             }
         } finally {
-            process.destroyForcibly(); // SIGKILL
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                throw new AssertionError("child pid " + process.pid() + " survived SIGKILL for 10 s");
-            }
-            process.getOutputStream().close();
+            ChildKill.sigkill(process);
         }
         out.finish();
         assertEquals(137, process.exitValue(), "kill " + k + ": killed by SIGKILL");

@@ -504,7 +504,6 @@ public final class Persister implements AutoCloseable {
         return pending.get(CURSOR_KEY); // under the lock: called from commit()'s predicate
     }
 
-
     private void flushDue() {
         long now = System.nanoTime();
         synchronized (lock) {
