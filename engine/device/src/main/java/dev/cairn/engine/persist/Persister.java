@@ -451,11 +451,13 @@ public final class Persister implements AutoCloseable {
     // ---- the persistence thread
 
     /**
-     * Writes the queued pages. Usually one commit: their records, the last cursor and the clock.
-     * If records are queued that a saved cursor must not overtake (remote changes queued one by
-     * one, local writes standing for a remote change, a queued cursor), three, in this order: the
-     * pages' records (a queued record of the same key is newer: a page drops older ones when it
-     * is queued), then those queued records, then the pages' cursor unless a newer one was queued.
+     * Writes the queued pages: one commit of their records, the last cursor and the clock. If
+     * records are queued that a saved cursor must not overtake (remote changes queued one by one,
+     * local writes standing for a remote change, a queued cursor), the commit holds the records
+     * only (a queued record of the same key is newer: a page drops older ones when it is queued),
+     * and the cursor is queued like one recorded alone, unless a newer one is queued already.
+     * Queued local records are never committed ahead of their turn, so writes stay durable in
+     * the order they were made.
      */
     private void commitPages() {
         if (pages.isEmpty()) {
@@ -463,10 +465,8 @@ public final class Persister implements AutoCloseable {
         }
         RemotePages.Drained batch = pages.drain();
         boolean ordered;
-        long queuedCursorVersion;
         synchronized (lock) {
             ordered = pending.containsKey(CURSOR_KEY) || pending.values().stream().anyMatch(p -> p.remote);
-            queuedCursorVersion = pending.containsKey(CURSOR_KEY) ? pendingCursorVersion : 0;
         }
         StoreWrite cursorWrite = batch.cursorWrite();
         List<StoreWrite> toDurable = batch.durable();
@@ -492,16 +492,16 @@ public final class Persister implements AutoCloseable {
         } finally {
             pages.done(batch);
         }
-        if (ordered) {
-            commit(p -> p.remote || p == pendingCursor());
-            if (cursorWrite != null && batch.cursorVersion() > queuedCursorVersion) {
-                durable.commit(List.of(cursorWrite));
+        if (ordered && cursorWrite != null) {
+            // The cursor waits in the queue, as one recorded alone would, and is committed with
+            // (or after) the records it must not overtake, at its deadline or the next save.
+            synchronized (lock) {
+                if (!pending.containsKey(CURSOR_KEY) || batch.cursorVersion() > pendingCursorVersion) {
+                    pendingCursorVersion = batch.cursorVersion();
+                    enqueue(CURSOR_KEY, null, cursorWrite, StoragePolicy.DEFAULT, false, false, false);
+                }
             }
         }
-    }
-
-    private Pending pendingCursor() {
-        return pending.get(CURSOR_KEY); // under the lock: called from commit()'s predicate
     }
 
     private void flushDue() {

@@ -415,6 +415,26 @@ class PersisterTest {
     }
 
     @Test
+    void aPageNeverCommitsQueuedLocalWritesAheadOfTheirTurn() {
+        StoragePolicy policy = StoragePolicy.DEFAULT.withSaveDelay(Duration.ofMinutes(1)); // both local writes stay queued
+        Change.Put first = put("a", "1");
+        Change.Put older = put("b", "0");
+        Change.Put second = put("b", "2");
+        persister.record(first, policy, true);
+        persister.record(second, policy, true);
+        persister.coverRemote(older); // a page brought an older write of b: the queued b now stands for it
+        persister.recordRemotePage(List.of(put("r", "1")), List.of(policy), 7);
+        await("the page's commit", () -> durable.get(Records.mapKey("state", "r")) != null);
+        assertNull(durable.get(Records.mapKey("state", "b")), "b is not committed ahead of the older write of a");
+        assertNull(durable.get(Records.mapKey("state", "a")));
+        assertEquals(0, persister.storedCursor(), "the cursor waits for b, which stands for a change it covers");
+        persister.flush().join();
+        assertNotNull(durable.get(Records.mapKey("state", "a")));
+        assertNotNull(durable.get(Records.mapKey("state", "b")));
+        assertEquals(7, persister.storedCursor());
+    }
+
+    @Test
     void recordsQueuedAfterAPageAreWrittenAfterItAndANewerCursorWins() throws Exception {
         durable.entered = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
