@@ -191,7 +191,7 @@ public final class Persister implements AutoCloseable {
      * queued before it, so a persisted cursor never claims changes that were not saved.
      */
     public void recordCursor(long cursor) {
-        StoreWrite meta = StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
+        StoreWrite meta = cursorRecord(cursor);
         synchronized (lock) {
             pendingCursorVersion = ++cursorVersion;
             enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false, false);
@@ -478,13 +478,16 @@ public final class Persister implements AutoCloseable {
             durable.commit(toDurable);
             session.commit(batch.session());
         } catch (RuntimeException e) {
-            // Queued again record by record, with their cursor: the ordinary retry takes them.
-            for (RemotePages.Page page : batch.pages()) {
-                for (int i = 0; i < page.changes().size(); i++) {
-                    recordRemote(page.changes().get(i), page.policies().get(i));
-                }
-                if (page.cursor() >= 0) {
-                    recordCursor(page.cursor());
+            // Queued again record by record, with their cursor: the ordinary retry takes them. A
+            // record queued since for the same key is newer and stays.
+            synchronized (lock) {
+                for (RemotePages.Page page : batch.pages()) {
+                    for (int i = 0; i < page.changes().size(); i++) {
+                        if (!pending.containsKey(pendingKey(page.changes().get(i)))) {
+                            recordRemote(page.changes().get(i), page.policies().get(i));
+                        }
+                    }
+                    queuePageCursor(page.cursor(), page.cursorVersion());
                 }
             }
             onError.accept(e);
@@ -492,14 +495,23 @@ public final class Persister implements AutoCloseable {
         } finally {
             pages.done(batch);
         }
-        if (ordered && cursorWrite != null) {
+        if (ordered) {
             // The cursor waits in the queue, as one recorded alone would, and is committed with
             // (or after) the records it must not overtake, at its deadline or the next save.
-            synchronized (lock) {
-                if (!pending.containsKey(CURSOR_KEY) || batch.cursorVersion() > pendingCursorVersion) {
-                    pendingCursorVersion = batch.cursorVersion();
-                    enqueue(CURSOR_KEY, null, cursorWrite, StoragePolicy.DEFAULT, false, false, false);
-                }
+            queuePageCursor(batch.cursor(), batch.cursorVersion());
+        }
+    }
+
+    static StoreWrite cursorRecord(long cursor) {
+        return StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
+    }
+
+    /** Queues a page's cursor (if it has one) unless a newer cursor (a resync's) is queued already. */
+    private void queuePageCursor(long cursor, long version) {
+        synchronized (lock) {
+            if (cursor >= 0 && (!pending.containsKey(CURSOR_KEY) || version > pendingCursorVersion)) {
+                pendingCursorVersion = version;
+                enqueue(CURSOR_KEY, null, cursorRecord(cursor), StoragePolicy.DEFAULT, false, false, false);
             }
         }
     }

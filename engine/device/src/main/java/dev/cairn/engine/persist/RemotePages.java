@@ -4,7 +4,6 @@ import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.section.PersistTo;
 import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.StoreWrite;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -27,7 +26,7 @@ final class RemotePages {
 
         /** The cursor's record, or null if no page had one. */
         StoreWrite cursorWrite() {
-            return cursor < 0 ? null : StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
+            return cursor < 0 ? null : Persister.cursorRecord(cursor);
         }
     }
 

@@ -435,6 +435,18 @@ class PersisterTest {
     }
 
     @Test
+    void aPageWhoseCommitFailsIsQueuedAgainWithItsCursor() {
+        durable.failNext.set(1);
+        StoragePolicy policy = StoragePolicy.DEFAULT;
+        persister.recordRemotePage(List.of(put("a", "1")), List.of(policy), 4);
+        await("the error report", () -> !errors.isEmpty());
+        persister.flush().join();
+        assertNotNull(durable.get(Records.mapKey("state", "a")));
+        assertEquals(4, persister.storedCursor());
+        assertEquals(0, persister.pendingCount());
+    }
+
+    @Test
     void recordsQueuedAfterAPageAreWrittenAfterItAndANewerCursorWins() throws Exception {
         durable.entered = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
