@@ -685,15 +685,50 @@ public final class Cairn implements AutoCloseable {
         }
         // No skew check here: the server already refused stamps too far ahead of ITS clock, and a
         // device whose own clock lags must not stall on changes everyone else has accepted.
-        int applied = merge(changes, ChangeEvent.Origin.REMOTE, true);
-        locked(() -> {
-            if (cursor > this.cursor && !cursorHeld) {
-                this.cursor = cursor;
-                persister.recordCursor(cursor);
+        List<Change> page = changes;
+        return locked(() -> {
+            if (page.stream().anyMatch(c -> c instanceof Change.Clear)) {
+                // Clears purge stored records and outbox entries: the one-by-one path does that.
+                int applied = merge(page, ChangeEvent.Origin.REMOTE, true);
+                if (advanceCursor(cursor)) {
+                    persister.recordCursor(cursor);
+                }
+                return applied;
             }
-            return null;
+            return mergePage(page, cursor);
         });
-        return applied;
+    }
+
+    /** Moves the cursor forward unless a resync holds it at 0; true if it moved. Under the write lock. */
+    private boolean advanceCursor(long to) {
+        if (to > this.cursor && !cursorHeld) {
+            this.cursor = to;
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * A page of server changes without clears: merged into memory, and the winners written to
+     * their tiers with the cursor by one commit ({@link Persister#recordRemotePage}), with no
+     * queued record per change. Under the write lock.
+     */
+    private int mergePage(List<Change> page, long cursor) {
+        List<Change> won = new ArrayList<>(page.size());
+        List<StoragePolicy> policies = new ArrayList<>(page.size());
+        List<ChangeEvent> events = queuedEvents.get();
+        for (Change change : page) {
+            clock.advance(change.stamp());
+            if (state.apply(change)) {
+                won.add(change);
+                policies.add(policyFor(change));
+                events.add(new ChangeEvent(change, ChangeEvent.Origin.REMOTE));
+            } else {
+                persister.coverRemote(change);
+            }
+        }
+        persister.recordRemotePage(won, policies, advanceCursor(cursor) ? cursor : -1);
+        return won.size();
     }
 
     /** Server changes of sections whose sync is switched off here are not applied (see {@link #disableSync}). */
@@ -728,7 +763,7 @@ public final class Cairn implements AutoCloseable {
         });
     }
 
-    /** Told (on the persistence thread) when committed changes enter the outbox. */
+    /** Told (on the persistence thread) when changes enter the outbox, while their commit runs. */
     private Subscription onOutbox(Runnable listener) {
         Runnable remove = persister.onOutboxGrew(listener);
         return remove::run;
@@ -778,10 +813,10 @@ public final class Cairn implements AutoCloseable {
 
     /** Local changes the server has not acknowledged yet (committed outbox plus queued ones). */
     public int pendingChanges() {
-        return persister.outboxSize() + persister.pendingOutboxCount();
+        return persister.unacknowledgedCount();
     }
 
-    /** Committed outbox entries (sequence number to change), oldest first. */
+    /** Outbox entries (sequence number to change), oldest first: committed or being committed. */
     private NavigableMap<Long, Change> outbox(int limit) {
         return persister.outbox(limit);
     }
@@ -990,7 +1025,7 @@ public final class Cairn implements AutoCloseable {
 
     private StoragePolicy policyFor(Change change) {
         StoragePolicy policy = null;
-        if (change instanceof Change.Put put) {
+        if (change instanceof Change.Put put && !keyPolicies.isEmpty()) {
             policy = keyPolicies.get(Persister.pendingKey(put.section(), put.key()));
         }
         if (policy == null) {

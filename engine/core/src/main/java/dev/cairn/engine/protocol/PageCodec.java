@@ -1,6 +1,7 @@
 package dev.cairn.engine.protocol;
 
 import dev.cairn.engine.clock.Stamp;
+import dev.cairn.engine.codec.CanonicalScan;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crdt.Change;
 import java.util.ArrayList;
@@ -382,22 +383,11 @@ public final class PageCodec {
     }
 
     /**
-     * A value's canonical spelling (the number rule, PROTOCOL.md 1.2). A plain string literal of
-     * printable ASCII without escapes is canonical as it is: it skips the parser (the common case).
+     * A value's canonical spelling (the number rule, PROTOCOL.md 1.2). Values in the common
+     * shapes that are canonical as they are skip the parser ({@link CanonicalScan}).
      */
     private static String canonical(String value) {
-        int n = value.length();
-        if (n >= 2 && value.charAt(0) == '"' && value.charAt(n - 1) == '"') {
-            boolean plain = true;
-            for (int i = 1; i < n - 1 && plain; i++) {
-                char c = value.charAt(i);
-                plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-            }
-            if (plain) {
-                return value;
-            }
-        }
-        return Json.canonicalValue(value);
+        return CanonicalScan.isCanonical(value) ? value : Json.canonicalValue(value);
     }
 
     /** The page's strings in first-use order, each once. */

@@ -72,12 +72,24 @@ public final class Persister implements AutoCloseable {
     private record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
                            long firstNanos, long deadlineNanos, boolean outboxOnly, boolean held) {
 
+        /**
+         * Queued again after a failed commit. An outbox change may have been pushed meanwhile, and
+         * the cursor may come to cover the server's copy: the cursor must then wait for this record.
+         */
         Pending retry(long deadline) {
-            return new Pending(change, meta, policy, toOutbox, remote, firstNanos, deadline, outboxOnly, held);
+            return new Pending(change, meta, policy, toOutbox, remote || toOutbox, firstNanos, deadline, outboxOnly, held);
         }
     }
 
     private static final String CURSOR_KEY = "x\u0000cursor";
+
+    /** Orders cursors recorded by pages and by {@link #recordCursor} (which may move it back). Guarded by {@link #lock}. */
+    private long cursorVersion;
+    private long pendingCursorVersion;
+    /** Keys of in-flight records a queued page replaced: a failed commit must not queue them again. Guarded by {@link #lock}. */
+    private final java.util.HashSet<String> replacedInFlight = new java.util.HashSet<>();
+
+    private final RemotePages pages = new RemotePages();
 
     public Persister(LocalStore durable, LocalStore session, LongSupplier clockHighWater, Consumer<Throwable> onError) {
         this.durable = durable;
@@ -179,8 +191,45 @@ public final class Persister implements AutoCloseable {
      * queued before it, so a persisted cursor never claims changes that were not saved.
      */
     public void recordCursor(long cursor) {
-        StoreWrite meta = StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
-        enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false, false);
+        StoreWrite meta = cursorRecord(cursor);
+        synchronized (lock) {
+            pendingCursorVersion = ++cursorVersion;
+            enqueue(CURSOR_KEY, null, meta, StoragePolicy.DEFAULT, false, false, false);
+        }
+    }
+
+    /**
+     * Queues a page of server changes that won in memory ({@code policies} in the same order; no
+     * clears: those take {@link #recordRemote}) and the cursor that covers it ({@code cursor < 0}:
+     * none), to be written by one durable commit. Call it under the lock that merged the changes,
+     * so a queued record of an older write of the same key is dropped here (the page's is newer)
+     * and a later local write is queued after the page.
+     */
+    public void recordRemotePage(List<Change> changes, List<StoragePolicy> policies, long cursor) {
+        if (changes.isEmpty() && cursor < 0) {
+            return;
+        }
+        synchronized (lock) {
+            Map<String, Pending> flying = inFlight;
+            if (!pending.isEmpty() || !flying.isEmpty()) {
+                for (Change change : changes) {
+                    String key = pendingKey(change);
+                    Pending replaced = pending.remove(key);
+                    if (replaced != null && replaced.toOutbox) {
+                        pendingOutbox--;
+                    }
+                    if (flying.containsKey(key)) {
+                        replacedInFlight.add(key);
+                    }
+                }
+            }
+            pages.add(new RemotePages.Page(changes, policies, cursor, cursor < 0 ? 0 : ++cursorVersion));
+        }
+        try {
+            executor.execute(this::commitPages);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closed: the pages' changes are in memory only, as any write after close
+        }
     }
 
     private void record(Change change, StoragePolicy policy, boolean toOutbox, boolean remote) {
@@ -245,8 +294,11 @@ public final class Persister implements AutoCloseable {
      * record now stands for the remote change too, so the cursor must not be saved without it.
      */
     public void coverRemote(Change change) {
-        String key = pendingKey(change);
         synchronized (lock) {
+            if (pending.isEmpty()) {
+                return;
+            }
+            String key = pendingKey(change);
             Pending p = pending.get(key);
             if (p != null && !p.remote) {
                 pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, true, p.firstNanos, p.deadlineNanos, p.outboxOnly, p.held));
@@ -259,7 +311,10 @@ public final class Persister implements AutoCloseable {
         this.urgentOutbox = urgent;
     }
 
-    /** Called on the persistence thread after a commit that added outbox entries. */
+    /**
+     * Called on the persistence thread when a commit adds outbox entries, just before it forces
+     * them to disk, so they can be pushed in parallel with the local commit.
+     */
     public Runnable onOutboxGrew(Runnable listener) {
         outboxListeners.add(listener);
         return () -> outboxListeners.remove(listener);
@@ -290,7 +345,7 @@ public final class Persister implements AutoCloseable {
     /** Number of queued records (not yet committed). */
     public int pendingCount() {
         synchronized (lock) {
-            return pending.size() + inFlight.size();
+            return pending.size() + inFlight.size() + pages.records();
         }
     }
 
@@ -315,6 +370,7 @@ public final class Persister implements AutoCloseable {
         try {
             executor.execute(() -> {
                 try {
+                    commitPages();
                     commit(which);
                     done.complete(null);
                 } catch (Throwable e) {
@@ -329,7 +385,10 @@ public final class Persister implements AutoCloseable {
 
     // ---- outbox
 
-    /** Outbox entries (sequence number to change) in order, up to {@code limit}. */
+    /**
+     * Outbox entries (sequence number to change) in order, up to {@code limit}: committed ones, and
+     * those of the commit running now (pushed while it forces them to disk; see {@link #acknowledge}).
+     */
     public NavigableMap<Long, Change> outbox(int limit) {
         NavigableMap<Long, Change> out = new java.util.TreeMap<>();
         for (Map.Entry<Long, Change> e : outbox.entrySet()) {
@@ -345,14 +404,26 @@ public final class Persister implements AutoCloseable {
         return outbox.size();
     }
 
-    /** Outbox entries that are still queued in memory (not yet committed anywhere). */
+    /** Local changes not acknowledged yet: the outbox plus the outbox records still queued, counted at one instant. */
+    public int unacknowledgedCount() {
+        synchronized (lock) {
+            return outbox.size() + pendingOutbox + inFlightOutbox;
+        }
+    }
+
+    /** Outbox entries that are still queued in memory (not yet in the outbox). */
     public int pendingOutboxCount() {
         synchronized (lock) {
             return pendingOutbox + inFlightOutbox;
         }
     }
 
-    /** Removes acknowledged outbox entries, durably. */
+    /**
+     * Removes acknowledged outbox entries, durably. Runs on the persistence thread, after the
+     * commit that inserted them (an ack can arrive while that commit is still being forced to
+     * disk): so the entry's delete never precedes its insert, and the change's own state record,
+     * written by that same commit, is durable before the entry leaves the outbox.
+     */
     public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         if (executor.isShutdown()) {
@@ -366,7 +437,9 @@ public final class Persister implements AutoCloseable {
                     deletes.add(StoreWrite.delete(Records.outboxKey(seq)));
                 }
                 durable.commit(deletes);
-                seqs.forEach(outbox::remove);
+                synchronized (lock) {
+                    seqs.forEach(outbox::remove);
+                }
                 done.complete(null);
             } catch (Throwable e) {
                 done.completeExceptionally(e);
@@ -377,12 +450,79 @@ public final class Persister implements AutoCloseable {
 
     // ---- the persistence thread
 
+    /**
+     * Writes the queued pages: one commit of their records, the last cursor and the clock. If
+     * records are queued that a saved cursor must not overtake (remote changes queued one by one,
+     * local writes standing for a remote change, a queued cursor), the commit holds the records
+     * only (a queued record of the same key is newer: a page drops older ones when it is queued),
+     * and the cursor is queued like one recorded alone, unless a newer one is queued already.
+     * Queued local records are never committed ahead of their turn, so writes stay durable in
+     * the order they were made.
+     */
+    private void commitPages() {
+        if (pages.isEmpty()) {
+            return; // an earlier task wrote them
+        }
+        RemotePages.Drained batch = pages.drain();
+        boolean ordered;
+        synchronized (lock) {
+            ordered = pending.containsKey(CURSOR_KEY) || pending.values().stream().anyMatch(p -> p.remote);
+        }
+        StoreWrite cursorWrite = batch.cursorWrite();
+        List<StoreWrite> toDurable = batch.durable();
+        try {
+            if (cursorWrite != null && !ordered) {
+                toDurable.add(cursorWrite);
+            }
+            toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
+            durable.commit(toDurable);
+            session.commit(batch.session());
+        } catch (RuntimeException e) {
+            // Queued again record by record, with their cursor: the ordinary retry takes them. A
+            // record queued since for the same key is newer and stays.
+            synchronized (lock) {
+                for (RemotePages.Page page : batch.pages()) {
+                    for (int i = 0; i < page.changes().size(); i++) {
+                        if (!pending.containsKey(pendingKey(page.changes().get(i)))) {
+                            recordRemote(page.changes().get(i), page.policies().get(i));
+                        }
+                    }
+                    queuePageCursor(page.cursor(), page.cursorVersion());
+                }
+            }
+            onError.accept(e);
+            return;
+        } finally {
+            pages.done(batch);
+        }
+        if (ordered) {
+            // The cursor waits in the queue, as one recorded alone would, and is committed with
+            // (or after) the records it must not overtake, at its deadline or the next save.
+            queuePageCursor(batch.cursor(), batch.cursorVersion());
+        }
+    }
+
+    static StoreWrite cursorRecord(long cursor) {
+        return StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
+    }
+
+    /** Queues a page's cursor (if it has one) unless a newer cursor (a resync's) is queued already. */
+    private void queuePageCursor(long cursor, long version) {
+        synchronized (lock) {
+            if (cursor >= 0 && (!pending.containsKey(CURSOR_KEY) || version > pendingCursorVersion)) {
+                pendingCursorVersion = version;
+                enqueue(CURSOR_KEY, null, cursorRecord(cursor), StoragePolicy.DEFAULT, false, false, false);
+            }
+        }
+    }
+
     private void flushDue() {
         long now = System.nanoTime();
         synchronized (lock) {
             scheduledWakeup = Long.MAX_VALUE;
         }
         try {
+            commitPages();
             commit(p -> p.deadlineNanos <= now);
         } catch (Throwable e) {
             // commit() already re-queued the records and scheduled a retry; onError was told.
@@ -425,17 +565,20 @@ public final class Persister implements AutoCloseable {
             }
             inFlight = batch;
         }
-        boolean outboxGrew;
         try {
-            outboxGrew = write(batch.values());
+            write(batch.values());
         } catch (RuntimeException e) {
             synchronized (lock) {
                 long retryAt = System.nanoTime() + RETRY_NANOS;
                 batch.forEach((k, p) -> {
+                    if (replacedInFlight.contains(k)) {
+                        return; // a queued page holds a newer record of the key
+                    }
                     if (pending.putIfAbsent(k, p.retry(p.policy.autoSave() ? retryAt : Long.MAX_VALUE)) == null && p.toOutbox) {
                         pendingOutbox++;
                     }
                 });
+                replacedInFlight.clear();
                 inFlight = Map.of();
                 inFlightOutbox = 0;
             }
@@ -444,23 +587,24 @@ public final class Persister implements AutoCloseable {
             throw e;
         }
         synchronized (lock) {
+            replacedInFlight.clear();
             inFlight = Map.of();
             inFlightOutbox = 0;
         }
-        // Told only now, so a listener reading pendingChanges() does not count the batch twice.
-        if (outboxGrew) {
-            for (Runnable listener : outboxListeners) {
-                try {
-                    listener.run();
-                } catch (RuntimeException e) {
-                    onError.accept(e);
-                }
+    }
+
+    private void tellOutboxListeners() {
+        for (Runnable listener : outboxListeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                onError.accept(e);
             }
         }
     }
 
-    /** Commits a batch to its tiers; returns true if it added outbox entries. */
-    private boolean write(Collection<Pending> batch) {
+    /** Commits a batch to its tiers. */
+    private void write(Collection<Pending> batch) {
         List<StoreWrite> toDurable = new ArrayList<>(batch.size() * 2 + 1);
         List<StoreWrite> toSession = new ArrayList<>();
         // Purges go first: a record the batch rewrites (a map key written after a clear) must survive them.
@@ -516,12 +660,32 @@ public final class Persister implements AutoCloseable {
         toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
         purgeDurable.addAll(toDurable);
         purgeSession.addAll(toSession);
-        durable.commit(purgeDurable);
+        // Seqs are never given twice, even if this commit fails: an acknowledgement of a pushed
+        // seq must never delete a later entry.
         nextOutboxSeq = seq;
+        if (!newOutbox.isEmpty()) {
+            // Pushed while the commit below forces them to disk (issue 13, step 3). Their removal
+            // after an ack is a task of this same thread (acknowledge), so it can only follow this
+            // commit: a delete never overtakes its insert, and an ack never makes the change itself
+            // less durable here.
+            synchronized (lock) {
+                outbox.putAll(newOutbox);
+                inFlightOutbox = 0;
+            }
+            tellOutboxListeners();
+        }
+        try {
+            durable.commit(purgeDurable);
+        } catch (RuntimeException e) {
+            // Not saved: the batch is queued again (under new seqs). A push of these already on its
+            // way is harmless: the server keeps one copy per stamp.
+            synchronized (lock) {
+                newOutbox.keySet().forEach(outbox::remove);
+            }
+            throw e;
+        }
         supersededOutbox.forEach(outbox::remove);
-        outbox.putAll(newOutbox);
         session.commit(purgeSession);
-        return !newOutbox.isEmpty();
     }
 
     /**

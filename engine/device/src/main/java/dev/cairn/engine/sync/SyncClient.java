@@ -280,15 +280,15 @@ public final class SyncClient implements AutoCloseable {
         return closed;
     }
 
-    /** Called on the persistence thread when outbox entries were committed: push them (coalesced). */
+    /** Called on the persistence thread when outbox entries are being committed: push them now (coalesced). */
     private void requestPump() {
         if (pumpRequested.compareAndSet(false, true)) {
             loop.post(() -> {
                 pumpRequested.set(false);
                 push.pump();
                 loop.publish();
-                // The engine tells us while its commit is still finishing, when pendingChanges()
-                // counts the new entries twice (outbox and in flight): look again shortly.
+                // The engine tells us while its commit is still running: look again shortly, so
+                // the status settles once it finished.
                 if (settleRequested.compareAndSet(false, true)) {
                     loop.schedule(() -> {
                         settleRequested.set(false);

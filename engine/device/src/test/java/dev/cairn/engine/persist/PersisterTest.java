@@ -23,6 +23,9 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.NavigableMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -41,6 +44,9 @@ class PersisterTest {
         final InMemoryLocalStore inner = new InMemoryLocalStore();
         final List<List<StoreWrite>> commits = new CopyOnWriteArrayList<>();
         final AtomicInteger failNext = new AtomicInteger();
+        /** When set, the next commit announces itself on {@code entered} and waits for {@code release}: a slow fsync. */
+        volatile CountDownLatch entered;
+        volatile CountDownLatch release;
 
         @Override
         public void scan(byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
@@ -54,6 +60,16 @@ class PersisterTest {
 
         @Override
         public void commit(List<StoreWrite> writes) {
+            CountDownLatch gate = release;
+            if (gate != null) {
+                release = null;
+                entered.countDown();
+                try {
+                    gate.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             if (failNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
                 throw new StoreException("injected failure");
             }
@@ -323,6 +339,133 @@ class PersisterTest {
         assertEquals(1, persister.outboxSize(), "a retried commit must not duplicate outbox entries");
         assertEquals(1, durable.keys(Records.OUTBOX).size());
         assertNotNull(durable.get(Records.mapKey("state", "k")));
+    }
+
+    @Test
+    void anOutboxEntryIsPushableWhileItsCommitRunsAndItsAckWaitsForThatCommit() throws Exception {
+        durable.entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        durable.release = release;
+        List<NavigableMap<Long, Change>> told = new CopyOnWriteArrayList<>();
+        persister.onOutboxGrew(() -> told.add(persister.outbox(10)));
+        Change.Put change = put("k", "1");
+        persister.record(change, MANUAL, true);
+        CompletableFuture<Void> saved = persister.flush();
+        assertTrue(durable.entered.await(10, TimeUnit.SECONDS));
+
+        // The commit is being forced to disk: the entry is already in the outbox, and the listener was told.
+        assertEquals(1, told.size());
+        NavigableMap<Long, Change> outbox = persister.outbox(10);
+        assertEquals(List.of(change), new ArrayList<>(outbox.values()));
+        assertEquals(outbox, told.get(0));
+        assertTrue(persister.isDirty(Persister.pendingKey(change)), "not saved yet");
+        assertEquals(1, persister.unacknowledgedCount(), "counted once, not as queued and in the outbox");
+        // The server acknowledges it before the local commit completed.
+        CompletableFuture<Void> acked = persister.acknowledge(outbox.keySet());
+        Thread.sleep(50);
+        assertFalse(acked.isDone(), "the removal waits for the commit that inserted the entry");
+        assertFalse(saved.isDone());
+        assertEquals(1, persister.outboxSize());
+
+        release.countDown();
+        saved.get(10, TimeUnit.SECONDS);
+        acked.get(10, TimeUnit.SECONDS);
+        assertEquals(2, durable.commits.size(), "the insert's commit, then the delete's: " + durable.commits);
+        byte[] outboxKey = Records.outboxKey(outbox.firstKey());
+        assertTrue(durable.commits.get(0).stream().anyMatch(w -> java.util.Arrays.equals(w.key(), outboxKey) && w.value() != null));
+        assertTrue(durable.commits.get(1).stream().anyMatch(w -> java.util.Arrays.equals(w.key(), outboxKey) && w.value() == null));
+        assertNotNull(durable.get(Records.mapKey("state", "k")), "the ack does not replace the change's own durable record");
+        assertEquals(List.of(), durable.keys(Records.OUTBOX));
+        assertEquals(0, persister.outboxSize());
+        assertEquals(0, persister.unacknowledgedCount());
+    }
+
+    @Test
+    void aPushedEntryWhoseCommitFailsIsQueuedAgainUnderANewSeqAndTheCursorWaitsForIt() {
+        durable.failNext.set(1);
+        List<Long> told = new CopyOnWriteArrayList<>();
+        persister.onOutboxGrew(() -> told.add(persister.outbox(10).lastKey()));
+        Change.Put change = put("k", "1");
+        persister.record(change, MANUAL, true);
+        assertThrows(CompletionException.class, () -> persister.flush().join());
+        assertEquals(1, told.size(), "pushable while the (failing) commit ran");
+        assertEquals(0, persister.outboxSize(), "not saved: out of the outbox again");
+        assertEquals(1, persister.unacknowledgedCount(), "queued again");
+        // The server acked the pushed copy and echoed it; its page's cursor is saved: the change must come with it.
+        persister.acknowledge(List.of(told.get(0))).join();
+        persister.recordCursor(7);
+        persister.flushAutoSaved().join();
+        assertEquals(7, persister.storedCursor());
+        assertNotNull(durable.get(Records.mapKey("state", "k")), "a saved cursor never covers a change this device lost");
+        NavigableMap<Long, Change> outbox = persister.outbox(10);
+        assertEquals(List.of(change), new ArrayList<>(outbox.values()), "re-pushed; the server keeps one copy per stamp");
+        assertTrue(outbox.firstKey() > told.get(0), "a seq is never given twice");
+    }
+
+    @Test
+    void aPageIsOneCommitWithItsCursor() {
+        StoragePolicy policy = StoragePolicy.DEFAULT;
+        persister.recordRemotePage(List.of(put("a", "1"), put("b", "2")), List.of(policy, policy), 9);
+        persister.flush().join();
+        assertEquals(1, durable.commits.size(), "records, cursor and clock in one commit: " + durable.commits);
+        assertNotNull(durable.get(Records.mapKey("state", "a")));
+        assertNotNull(durable.get(Records.mapKey("state", "b")));
+        assertEquals(9, persister.storedCursor());
+        assertEquals(0, persister.pendingCount());
+    }
+
+    @Test
+    void aPageNeverCommitsQueuedLocalWritesAheadOfTheirTurn() {
+        StoragePolicy policy = StoragePolicy.DEFAULT.withSaveDelay(Duration.ofMinutes(1)); // both local writes stay queued
+        Change.Put first = put("a", "1");
+        Change.Put older = put("b", "0");
+        Change.Put second = put("b", "2");
+        persister.record(first, policy, true);
+        persister.record(second, policy, true);
+        persister.coverRemote(older); // a page brought an older write of b: the queued b now stands for it
+        persister.recordRemotePage(List.of(put("r", "1")), List.of(policy), 7);
+        await("the page's commit", () -> durable.get(Records.mapKey("state", "r")) != null);
+        assertNull(durable.get(Records.mapKey("state", "b")), "b is not committed ahead of the older write of a");
+        assertNull(durable.get(Records.mapKey("state", "a")));
+        assertEquals(0, persister.storedCursor(), "the cursor waits for b, which stands for a change it covers");
+        persister.flush().join();
+        assertNotNull(durable.get(Records.mapKey("state", "a")));
+        assertNotNull(durable.get(Records.mapKey("state", "b")));
+        assertEquals(7, persister.storedCursor());
+    }
+
+    @Test
+    void aPageWhoseCommitFailsIsQueuedAgainWithItsCursor() {
+        durable.failNext.set(1);
+        StoragePolicy policy = StoragePolicy.DEFAULT;
+        persister.recordRemotePage(List.of(put("a", "1")), List.of(policy), 4);
+        await("the error report", () -> !errors.isEmpty());
+        persister.flush().join();
+        assertNotNull(durable.get(Records.mapKey("state", "a")));
+        assertEquals(4, persister.storedCursor());
+        assertEquals(0, persister.pendingCount());
+    }
+
+    @Test
+    void recordsQueuedAfterAPageAreWrittenAfterItAndANewerCursorWins() throws Exception {
+        durable.entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        durable.release = release;
+        persister.record(put("local", "1"), MANUAL, false);
+        CompletableFuture<Void> first = persister.flush();
+        assertTrue(durable.entered.await(10, TimeUnit.SECONDS)); // the persistence thread is busy: what follows queues up
+        StoragePolicy policy = StoragePolicy.DEFAULT;
+        persister.recordRemotePage(List.of(put("k", "\"page\"")), List.of(policy), 5);
+        Change.Put newer = put("k", "\"newer\"");
+        persister.recordRemote(newer, policy); // a later page that took the one-by-one path (it had a clear)
+        persister.recordCursor(0);             // then a resync reset the cursor
+        assertEquals(4, persister.pendingCount(), "the local record, the page's record, the newer record, the cursor");
+        release.countDown();
+        first.get(10, TimeUnit.SECONDS);
+        persister.flush().join();
+        assertEquals("\"newer\"", Records.read(Records.mapKey("state", "k"), durable.get(Records.mapKey("state", "k"))) instanceof Change.Put p
+                ? p.value() : null, "the newer record is written after the page's");
+        assertEquals(0, persister.storedCursor(), "the page's cursor does not overwrite the newer reset");
     }
 
     @Test

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The class path the crash tests give their child JVMs (shared by the store's and the device's crash tests). */
-final class ChildClasspath {
+public final class ChildClasspath {
 
     private ChildClasspath() {
     }
@@ -18,7 +18,7 @@ final class ChildClasspath {
      * under {@code into}, so a build running concurrently in the same module cannot pull classes
      * from under a child. Jars are used where they are.
      */
-    static String copy(Path into) throws IOException {
+    public static String copy(Path into) throws IOException {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> entries = new ArrayList<>();
         int n = 0;

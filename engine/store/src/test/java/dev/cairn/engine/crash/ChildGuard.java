@@ -3,13 +3,13 @@ package dev.cairn.engine.crash;
 import java.io.InputStream;
 
 /** What every crash-test child starts with, so no child outlives its test. */
-final class ChildGuard {
+public final class ChildGuard {
 
     private ChildGuard() {
     }
 
     /** Halts the child when its parent goes away (stdin closes: exit 2) or after two minutes (exit 4). */
-    static void watchParent() {
+    public static void watchParent() {
         Thread t = new Thread(() -> {
             try {
                 InputStream in = System.in;

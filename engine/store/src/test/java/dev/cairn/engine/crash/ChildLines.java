@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * last lines the child printed are lost; the parent then under-counts what was saved and checks
  * less than it should. A file keeps every byte the child wrote before the kill.
  */
-final class ChildLines {
+public final class ChildLines {
 
     private static final Pattern LINE = Pattern.compile("(START|SAVED) (\\d+) OK");
 
@@ -41,12 +41,12 @@ final class ChildLines {
     }
 
     /** Sends the child's stdout to {@code file} (truncated); call {@link #startTailing} once the child started. */
-    static ChildLines redirect(ProcessBuilder pb, Path file) {
+    public static ChildLines redirect(ProcessBuilder pb, Path file) {
         pb.redirectOutput(file.toFile());
         return new ChildLines(file);
     }
 
-    void startTailing() {
+    public void startTailing() {
         tailer = new Thread(() -> {
             while (!finished) {
                 try {
@@ -62,7 +62,7 @@ final class ChildLines {
     }
 
     /** After the child is dead: reads the rest. A last line without its newline counts only if it is complete. */
-    void finish() throws InterruptedException {
+    public void finish() throws InterruptedException {
         finished = true;
         if (tailer != null) {
             tailer.join(5_000);
@@ -83,15 +83,15 @@ final class ChildLines {
         }
     }
 
-    long start() {
+    public long start() {
         return start.get();
     }
 
-    long saved() {
+    public long saved() {
         return saved.get();
     }
 
-    long lines() {
+    public long lines() {
         return lines.get();
     }
 

@@ -7,25 +7,25 @@ import java.util.Optional;
  * {@code -Dcairn.seed} (the older {@code CAIRN_CRASH_SEED} / {@code -Dcairn.crash.seed} still
  * work), long mode from {@code CAIRN_LONG=1} / {@code -Dcairn.long=true}.
  */
-final class CrashSettings {
+public final class CrashSettings {
 
     /** Iterations (kills) of each device-kill test in long mode. */
-    static final int LONG_KILLS = 200;
+    public static final int LONG_KILLS = 200;
 
     private CrashSettings() {
     }
 
-    static long seed() {
+    public static long seed() {
         return setting("cairn.seed", "CAIRN_SEED")
                 .or(() -> setting("cairn.crash.seed", "CAIRN_CRASH_SEED"))
                 .map(Long::parseLong).orElseGet(System::nanoTime);
     }
 
-    static boolean longRun() {
+    public static boolean longRun() {
         return setting("cairn.long", "CAIRN_LONG").map(v -> v.equals("1") || v.equalsIgnoreCase("true")).orElse(false);
     }
 
-    static Optional<String> setting(String property, String env) {
+    public static Optional<String> setting(String property, String env) {
         String v = System.getProperty(property);
         if (v == null || v.isBlank()) {
             v = System.getenv(env);

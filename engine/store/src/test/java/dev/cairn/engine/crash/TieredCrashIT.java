@@ -234,11 +234,7 @@ class TieredCrashIT {
                         + (out.saved() < 0 ? "made no commit" : "exited by itself") + "; stderr:\n" + stderr);
             }
         } finally {
-            process.destroyForcibly(); // SIGKILL
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                throw new AssertionError("child pid " + process.pid() + " survived SIGKILL for 10 s");
-            }
-            process.getOutputStream().close();
+            ChildKill.sigkill(process);
         }
         out.finish();
         if (process.exitValue() != 137) {

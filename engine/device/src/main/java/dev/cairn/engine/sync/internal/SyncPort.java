@@ -43,10 +43,16 @@ public interface SyncPort {
     /** The cursor a new session sends in its {@code hello}; from then on its pages may move the cursor again. */
     long cursorForHello();
 
-    /** Committed outbox entries (sequence number to change), oldest first. */
+    /**
+     * Outbox entries (sequence number to change), oldest first: committed, or in the commit running
+     * now (pushed while the device forces them to disk; their removal after an ack waits for it).
+     */
     NavigableMap<Long, Change> outbox(int limit);
 
-    /** Removes outbox entries the server acknowledged (or that were dropped for good). */
+    /**
+     * Removes outbox entries the server acknowledged (or that were dropped for good); completes
+     * when the removal is durable, which is never before the entries' own commit completed.
+     */
     CompletableFuture<Void> acknowledge(Collection<Long> seqs);
 
     /** Local changes not acknowledged yet (outbox plus queued). */
@@ -55,7 +61,7 @@ public interface SyncPort {
     /** Saves everything queued now (including writes held for a save delay). */
     CompletableFuture<Void> save();
 
-    /** Told (on the persistence thread) when committed changes enter the outbox. */
+    /** Told (on the persistence thread) when changes enter the outbox, as their commit starts. */
     Subscription onOutbox(Runnable listener);
 
     /** Told when the replica must catch up from its (reset) cursor again: a connected client reconnects. */
