@@ -90,6 +90,7 @@ public final class Cairn implements AutoCloseable {
 
     /** The export document format this engine writes and reads. */
     public static final String EXPORT_FORMAT = ExportDocument.FORMAT;
+    /** The export document version this engine writes; it reads this version and older ones. */
     public static final int EXPORT_VERSION = ExportDocument.VERSION;
 
     private final String replicaId;
@@ -228,6 +229,7 @@ public final class Cairn implements AutoCloseable {
         loadSyncOff(persister.meta(SYNC_OFF_META));
     }
 
+    /** Starts configuring an engine: set {@code dataDir(path)} or {@code inMemory()}, then {@code open()}. */
     public static Builder builder() {
         return new Builder();
     }
@@ -239,10 +241,15 @@ public final class Cairn implements AutoCloseable {
         return state(key, Json.MAPPER.constructType(type), defaultValue, StateOptions.defaults());
     }
 
+    /**
+     * A typed state handle whose storage, save timing, sync and validation come from
+     * {@code options} (section {@code state} unless the options name another map section).
+     */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue, StateOptions<T> options) {
         return state(key, Json.MAPPER.constructType(type), defaultValue, options);
     }
 
+    /** {@link #state(String, Class, Object, StateOptions)} for a generic type, such as {@code List<Note>}. */
     public <T> PersistentState<T> state(String key, TypeReference<T> type, T defaultValue, StateOptions<T> options) {
         return state(key, Json.MAPPER.constructType(type), defaultValue, options);
     }
@@ -272,38 +279,47 @@ public final class Cairn implements AutoCloseable {
         return new LogSection(this, section);
     }
 
+    /** Expandable cards (the {@code cards} section), stored field by field: expanded, visible, last interaction, custom data. */
     public Cards cards() {
         return new Cards(map(StandardSections.CARDS));
     }
 
+    /** Shown and hidden components (the {@code components} section). */
     public Components components() {
         return new Components(map(StandardSections.COMPONENTS));
     }
 
+    /** Legal waivers and consents (the {@code consent} log): signed and revoked, never rewritten. */
     public Consent consent() {
         return new Consent(log(StandardSections.CONSENT), wall);
     }
 
+    /** Onboarding and assessment progress (the {@code progress} section). */
     public Progress progress() {
         return new Progress(map(StandardSections.PROGRESS), wall);
     }
 
+    /** Chat history (the {@code chat} log): messages appended per conversation, merged from every device. */
     public Chat chat() {
         return new Chat(log(StandardSections.CHAT), wall);
     }
 
+    /** The AI assistant's memory (the {@code memory} section): facts by key. */
     public Memory memory() {
         return new Memory(map(StandardSections.MEMORY));
     }
 
+    /** User preferences (the {@code preferences} section), such as theme and language. */
     public Preferences preferences() {
         return new Preferences(map(StandardSections.PREFERENCES));
     }
 
+    /** UI state such as layout and navigation (the {@code ui} map section). */
     public MapSection ui() {
         return map(StandardSections.UI);
     }
 
+    /** Which features the user has access to (the {@code features} map section). */
     public MapSection features() {
         return map(StandardSections.FEATURES);
     }
@@ -797,6 +813,7 @@ public final class Cairn implements AutoCloseable {
         return () -> errorListeners.remove(listener);
     }
 
+    /** Bytes held in each tier, live entries per section and what is not yet saved or acknowledged, now. */
     public Stats stats() {
         Map<Tier, Long> bytes = new EnumMap<>(Tier.class);
         long memory = 0;
@@ -827,10 +844,12 @@ public final class Cairn implements AutoCloseable {
         return persister.acknowledge(seqs);
     }
 
+    /** This device's replica id: it names the device in every stamp it writes and in {@code hello}. */
     public String replicaId() {
         return replicaId;
     }
 
+    /** The hybrid logical clock that stamps this engine's changes (it also observes every stamp received). */
     public HybridClock clock() {
         return clock;
     }
@@ -1230,6 +1249,12 @@ public final class Cairn implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Opens the engine: loads the state from its tiers (the data directory is locked while
+         * open) and returns it ready to read and write.
+         *
+         * @throws IllegalStateException if neither a data directory nor {@code inMemory()} was set
+         */
         public Cairn open() {
             if (dataDir == null && !inMemory) {
                 throw new IllegalStateException("set dataDir(path) for a durable engine, or inMemory() for one without files");

@@ -25,6 +25,10 @@ public final class CanonicalScan {
         this.s = s;
     }
 
+    /**
+     * True only if {@code json} is one whole JSON value already in canonical spelling, so it can
+     * be kept as it is; false sends the value to the parser, which canonicalises or refuses it.
+     */
     public static boolean isCanonical(String json) {
         CanonicalScan scan = new CanonicalScan(json);
         return scan.value(0) && scan.i == json.length();

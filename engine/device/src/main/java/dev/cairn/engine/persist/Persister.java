@@ -91,6 +91,11 @@ public final class Persister implements AutoCloseable {
 
     private final RemotePages pages = new RemotePages();
 
+    /**
+     * A persister over the durable and session stores, with its own persistence thread.
+     * {@code clockHighWater} is written with every commit, so a restart never stamps behind a
+     * saved change; {@code onError} hears failures no caller is waiting for.
+     */
     public Persister(LocalStore durable, LocalStore session, LongSupplier clockHighWater, Consumer<Throwable> onError) {
         this.durable = durable;
         this.session = session;
@@ -152,6 +157,7 @@ public final class Persister implements AutoCloseable {
         return "w\u0000" + change.section() + '\u0000' + change.target();
     }
 
+    /** {@link #pendingKey(Change)} of a map key. */
     public static String pendingKey(String section, String key) {
         return "m\u0000" + section + '\u0000' + key;
     }
@@ -338,6 +344,7 @@ public final class Persister implements AutoCloseable {
         return inFlight.containsKey(pendingKey);
     }
 
+    /** True while a commit is running. */
     public boolean isSaving() {
         return !inFlight.isEmpty();
     }
@@ -400,6 +407,7 @@ public final class Persister implements AutoCloseable {
         return out;
     }
 
+    /** Outbox entries held now: committed, or in the commit running now. */
     public int outboxSize() {
         return outbox.size();
     }
