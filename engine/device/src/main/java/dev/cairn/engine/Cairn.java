@@ -1218,8 +1218,8 @@ public final class Cairn implements AutoCloseable {
         /**
          * The Jackson mapper that turns the app's values into JSON and back: {@link PersistentState},
          * {@link MapSection#put}/{@link MapSection#get}, {@link LogSection#append}, card and
-         * component custom data. Default {@link Cairn#defaultObjectMapper()}; start from a copy of
-         * it to keep its settings. The engine's own records (chat messages, consent events) always
+         * component custom data. Default {@link Cairn#defaultObjectMapper()}; customize the mapper it
+         * returns to keep its settings. The engine's own records (chat messages, consent events) always
          * use the default one, so every device reads them alike. The mapper must not be
          * reconfigured once the engine is open, and must write a value the same way on every
          * device of the user (the JSON is what syncs).
