@@ -2,6 +2,7 @@ package dev.cairn.engine;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JavaType;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.clock.WallClock;
@@ -111,6 +112,9 @@ public final class Cairn implements AutoCloseable {
     private final CopyOnWriteArrayList<Consumer<Throwable>> errorListeners = new CopyOnWriteArrayList<>();
     private final ReentrantLock writeLock = new ReentrantLock();
     private volatile boolean closed;
+    /** App values to JSON and back: the builder's objectMapper, or the default one. */
+    private final ValueMapper values;
+    private final Lifecycle lifecycle = new Lifecycle(this::reportError);
     private volatile long cursor;
     /**
      * Set when turning a section's sync back on reset the cursor to 0: pages of a session that
@@ -200,11 +204,16 @@ public final class Cairn implements AutoCloseable {
                 maxFrameBytes = bytes;
             }
         }
+
+        public Subscription beforeClose(Runnable listener) {
+            return lifecycle.beforeClose(listener);
+        }
     }
 
     private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
         this.wall = b.wall;
         this.maxFrameBytes = b.maxFrameBytes;
+        this.values = b.objectMapper == null ? ValueMapper.DEFAULT : new ValueMapper(b.objectMapper);
         this.sections = Map.copyOf(b.sections);
         this.state = new ReplicaState(name -> {
             SectionSpec spec = sections.get(name);
@@ -227,6 +236,9 @@ public final class Cairn implements AutoCloseable {
         clock.restore(highWater);
         this.cursor = persister.storedCursor();
         loadSyncOff(persister.meta(SYNC_OFF_META));
+        if (b.saveOnShutdown) {
+            lifecycle.addShutdownHook(() -> close(true));
+        }
     }
 
     /** Starts configuring an engine: set {@code dataDir(path)} or {@code inMemory()}, then {@code open()}. */
@@ -234,11 +246,23 @@ public final class Cairn implements AutoCloseable {
         return new Builder();
     }
 
+    /**
+     * A new {@link ObjectMapper} with the settings of the engine's default one, to customize and
+     * pass to {@link Builder#objectMapper}: the engine's strict JSON factory (bounded depth,
+     * repeated names refused), {@code java.time} types as ISO-8601 text (jackson-datatype-jsr310),
+     * {@code Optional} (jackson-datatype-jdk8), unknown properties ignored on read. Its modules are
+     * registered explicitly, never found on the class path, so the stored encoding does not depend
+     * on what else the application ships.
+     */
+    public static ObjectMapper defaultObjectMapper() {
+        return ValueMapper.newDefaultMapper();
+    }
+
     // ------------------------------------------------------------------ typed API
 
     /** A typed state handle in the generic {@code state} section with the section's default policy. */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue) {
-        return state(key, Json.MAPPER.constructType(type), defaultValue, StateOptions.defaults());
+        return state(key, values.type(type), defaultValue, StateOptions.defaults());
     }
 
     /**
@@ -246,12 +270,12 @@ public final class Cairn implements AutoCloseable {
      * {@code options} (section {@code state} unless the options name another map section).
      */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue, StateOptions<T> options) {
-        return state(key, Json.MAPPER.constructType(type), defaultValue, options);
+        return state(key, values.type(type), defaultValue, options);
     }
 
     /** {@link #state(String, Class, Object, StateOptions)} for a generic type, such as {@code List<Note>}. */
     public <T> PersistentState<T> state(String key, TypeReference<T> type, T defaultValue, StateOptions<T> options) {
-        return state(key, Json.MAPPER.constructType(type), defaultValue, options);
+        return state(key, values.type(type), defaultValue, options);
     }
 
     private <T> PersistentState<T> state(String key, JavaType type, T defaultValue, StateOptions<T> options) {
@@ -864,20 +888,35 @@ public final class Cairn implements AutoCloseable {
         return dev.cairn.engine.codec.CanonicalJson.encode(state);
     }
 
-    /** Saves everything queued, then releases the data directory. */
+    /**
+     * Stops the sync clients attached to this engine (each reports its final status and fails its
+     * pending {@code syncNow()} calls with code {@code engine-closed}), saves everything queued
+     * (drafts too), then releases the data directory and removes the shutdown hook of
+     * {@link Builder#saveOnShutdown}. Idempotent.
+     */
     @Override
     public void close() {
+        close(false);
+    }
+
+    /** {@code exiting}: run by the shutdown hook, which saves what autoSave would save, not the drafts. */
+    private void close(boolean exiting) {
+        // Sync clients stop first, outside the write lock: a client's thread may be waiting for it.
+        if (!lifecycle.startClosing()) {
+            return;
+        }
         writeLock.lock();
         try {
-            if (closed) {
-                return;
-            }
             closed = true;
         } finally {
             writeLock.unlock();
         }
         try {
-            persister.close();
+            if (exiting) {
+                persister.closeForExit();
+            } else {
+                persister.close();
+            }
         } finally {
             try {
                 session.close();
@@ -894,6 +933,11 @@ public final class Cairn implements AutoCloseable {
         return state;
     }
 
+    /** How app values become JSON and back (the builder's objectMapper or the default). */
+    ValueMapper values() {
+        return values;
+    }
+
     /** Writes (or with {@code json == null} deletes) one map key with a fresh stamp. */
     Change.Put put(String section, String key, String json) {
         Names.checkKey(key, "key");
@@ -906,15 +950,6 @@ public final class Cairn implements AutoCloseable {
      * number the server would refuse (NaN, an infinity, -0, a long or decimal a double would change)
      * is refused here, before it reaches the outbox. Returns the canonical text.
      */
-    /** The canonical JSON text of an application's value; {@link ValidationException} if JSON cannot carry it exactly. */
-    static String valueText(Object value) {
-        try {
-            return Json.writeValue(value);
-        } catch (IllegalArgumentException e) {
-            throw new ValidationException(e.getMessage());
-        }
-    }
-
     private static String checkedValue(String json) {
         try {
             return Json.canonicalValue(json);
@@ -1168,6 +1203,9 @@ public final class Cairn implements AutoCloseable {
         private WallClock wall;
         private Duration maxClockAhead;
         private long maxFrameBytes;
+        private ObjectMapper objectMapper;
+        private boolean saveOnShutdown;
+        private boolean saveOnShutdownSet;
         private final Map<String, SectionSpec> sections = new LinkedHashMap<>();
         private final java.util.Set<String> customized = new java.util.HashSet<>();
 
@@ -1228,6 +1266,37 @@ public final class Cairn implements AutoCloseable {
                 throw new IllegalArgumentException("maxFrameBytes must be at least 256, was " + bytes);
             }
             this.maxFrameBytes = bytes;
+            return this;
+        }
+
+        /**
+         * The Jackson mapper that turns the app's values into JSON and back: {@link PersistentState},
+         * {@link MapSection#put}/{@link MapSection#get}, {@link LogSection#append}, card and
+         * component custom data. Default {@link Cairn#defaultObjectMapper()}; customize the mapper it
+         * returns to keep its settings. The engine's own records (chat messages, consent events) always
+         * use the default one, so every device reads them alike. The mapper must not be
+         * reconfigured once the engine is open, and must write a value the same way on every
+         * device of the user (the JSON is what syncs).
+         */
+        public Builder objectMapper(ObjectMapper mapper) {
+            once(this.objectMapper == null, "objectMapper");
+            this.objectMapper = Objects.requireNonNull(mapper, "objectMapper");
+            return this;
+        }
+
+        /**
+         * {@code true} registers a JVM shutdown hook that saves and closes the engine if the
+         * application exits (e.g. {@code System.exit}, the end of {@code main}, SIGTERM) without
+         * calling {@link Cairn#close()}: it stops the attached sync clients and saves what autoSave
+         * would have saved later (writes still within their {@code saveDelay} included), but not the
+         * drafts of keys with {@code autoSave(false)}, which stay unsaved as after a crash.
+         * {@link Cairn#close()} removes the hook. Default {@code false}: without it, writes still
+         * within their save delay at exit are lost. Nothing runs on {@code kill -9} or a crash.
+         */
+        public Builder saveOnShutdown(boolean enabled) {
+            once(!saveOnShutdownSet, "saveOnShutdown");
+            this.saveOnShutdownSet = true;
+            this.saveOnShutdown = enabled;
             return this;
         }
 

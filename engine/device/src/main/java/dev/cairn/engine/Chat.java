@@ -43,7 +43,7 @@ public final class Chat {
         Objects.requireNonNull(role, "role");
         Objects.requireNonNull(text, "text");
         ChatMessage.Body body = new ChatMessage.Body(role, text, Instant.ofEpochMilli(wall.millis()).toString(), metadata);
-        return decode(log.append(conversation, body));
+        return decode(log.appendRecord(conversation, body));
     }
 
     /** The whole conversation, oldest first. */

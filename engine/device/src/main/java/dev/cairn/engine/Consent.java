@@ -79,7 +79,7 @@ public final class Consent {
                                 Map<String, Object> data) {
         ConsentEvent.Body body = new ConsentEvent.Body(type.name().toLowerCase(Locale.ROOT), version, at.toString(),
                 expires == null ? null : expires.toString(), data);
-        LogEntry entry = log.append(waiverId, body);
+        LogEntry entry = log.appendRecord(waiverId, body);
         return decode(waiverId, entry);
     }
 

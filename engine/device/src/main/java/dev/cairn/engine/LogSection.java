@@ -1,7 +1,6 @@
 package dev.cairn.engine;
 
 import dev.cairn.engine.clock.Stamp;
-import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crdt.LogEntry;
 import java.util.List;
 import java.util.Set;
@@ -27,9 +26,21 @@ public final class LogSection {
         return section;
     }
 
-    /** Appends any value Jackson can write; returns the stored entry. */
+    /**
+     * Appends any value the engine's {@link Cairn.Builder#objectMapper object mapper} can write;
+     * returns the stored entry. {@link ValidationException} for a value it cannot write or JSON
+     * cannot carry exactly.
+     */
     public LogEntry append(String stream, Object value) {
-        String json = Cairn.valueText(value);
+        return append(stream, engine.values().write(value));
+    }
+
+    /** Appends one of the engine's own records (a chat message, a consent event): always the default encoding. */
+    LogEntry appendRecord(String stream, Object value) {
+        return append(stream, ValueMapper.DEFAULT.write(value));
+    }
+
+    private LogEntry append(String stream, String json) {
         var change = engine.append(section, stream, json);
         return new LogEntry(stream, change.stamp(), json);
     }

@@ -59,7 +59,7 @@ public final class MapSection {
             return fallback;
         }
         try {
-            return Json.MAPPER.readValue(json, type);
+            return engine.values().read(json, engine.values().type(type));
         } catch (IOException e) {
             throw new IllegalStateException("value of '" + section + "/" + key + "' does not read as " + type.getSimpleName()
                     + ": " + Json.describe(e), e);
@@ -77,13 +77,14 @@ public final class MapSection {
     }
 
     /**
-     * Sets a key to any value Jackson can write, with a fresh stamp that wins over every value
-     * seen so far. {@link ValidationException} for a value JSON cannot carry exactly (NaN, an
+     * Sets a key to any value the engine's {@link Cairn.Builder#objectMapper object mapper} can
+     * write, with a fresh stamp that wins over every value seen so far. {@link ValidationException}
+     * for a value it cannot write or JSON cannot carry exactly (NaN, an
      * infinity, a number a double would change); {@link ChangeTooLargeException} if the change
      * could never fit in a server frame. Either way nothing changes.
      */
     public void put(String key, Object value) {
-        engine.put(section, key, Cairn.valueText(value));
+        engine.put(section, key, engine.values().write(value));
     }
 
     /** Deletes a key (a tombstone that syncs). */

@@ -11,8 +11,10 @@ import java.util.function.UnaryOperator;
 
 /**
  * One typed key of a map section: the JVM counterpart of the browser client's
- * {@code usePersistentState} hook. Values are stored as JSON (Jackson), so {@code T} is any type
- * Jackson can write and read.
+ * {@code usePersistentState} hook. Values are stored as JSON through the engine's
+ * {@link Cairn.Builder#objectMapper object mapper}, so {@code T} is any type it can write and
+ * read back: {@link #set} checks that a value reads back before anything changes. The default
+ * mapper handles records, POJOs, collections, {@code java.time} types and {@code Optional}.
  *
  * <p>{@link #set} lands in memory at once and is saved to the key's tiers after its save delay,
  * or at {@link #save()}; {@link #isDirty()} and {@link #isSaving()} say where it stands. Reads
@@ -63,7 +65,7 @@ public final class PersistentState<T> {
             return c.value;
         }
         try {
-            T value = Json.MAPPER.readValue(json, type);
+            T value = engine.values().read(json, type);
             cache = new Decoded<>(json, value);
             return value;
         } catch (IOException e) {
@@ -72,17 +74,33 @@ public final class PersistentState<T> {
         }
     }
 
-    /** Sets the value; a value the validator refuses throws {@link ValidationException} and changes nothing. */
+    /**
+     * Sets the value. Refused, with nothing changed: {@code null} ({@link IllegalArgumentException}:
+     * use {@link #reset()} to go back to the default, or an {@code Optional} type for "no value"); a
+     * value the validator refuses ({@link ValidationException}); a value that does not read back as
+     * {@code T}, i.e. the object mapper cannot write it, cannot read it back, or reads back a value
+     * that is neither equal to it nor written as the same JSON ({@link ValidationException}: it
+     * would be lost or changed at the next start). After {@code set}, {@link #value()} returns the
+     * value as read back from its JSON, exactly what a restart returns.
+     */
     public void set(T value) {
+        if (value == null) {
+            throw new IllegalArgumentException("set(null) on '" + section + "/" + key + "' is refused: use reset() to go back to the default"
+                    + " value, or an Optional type for a value that may be absent");
+        }
         validate(value);
-        String json = Cairn.valueText(value);
-        engine.put(section, key, json);
+        ValueMapper.Checked<T> checked = engine.values().writeChecked(value, type, section + "/" + key);
+        engine.put(section, key, checked.json());
         // Cache under the text this call wrote (the map holds that very String): if another write
-        // landed meanwhile, value() sees a different instance and decodes it.
-        cache = new Decoded<>(json, value);
+        // landed meanwhile, value() sees a different instance and decodes it. The cached value is
+        // the one read back, so a later change to the caller's object does not show here.
+        cache = new Decoded<>(checked.json(), checked.value());
     }
 
-    /** Applies {@code fn} to the current value and sets the result, atomically with respect to other writers. */
+    /**
+     * Applies {@code fn} to the current value and sets the result, atomically with respect to other
+     * writers; the result is checked as {@link #set} checks it (so {@code fn} must not return null).
+     */
     public T update(UnaryOperator<T> fn) {
         Objects.requireNonNull(fn, "fn");
         return engine.locked(() -> {

@@ -29,12 +29,13 @@ public final class Json {
             .build();
 
     /**
-     * The mapper over {@link #FACTORY} that turns app values into JSON and back: dates as ISO-8601
-     * text, unknown properties ignored on read, and whatever Jackson modules the class path offers
-     * registered. Thread-safe for reading and writing; never reconfigure it (every codec shares it).
+     * The mapper over {@link #FACTORY} the codecs share: dates as ISO-8601 text, unknown
+     * properties ignored on read, and no modules (none found on the class path either, so what it
+     * writes never depends on the class path). App values go through the device engine's own
+     * mapper, which registers java.time and Optional support explicitly. Thread-safe for reading
+     * and writing; never reconfigure it (every codec shares it).
      */
     public static final ObjectMapper MAPPER = new ObjectMapper(FACTORY)
-            .findAndRegisterModules()
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 

@@ -754,11 +754,23 @@ public final class Persister implements AutoCloseable {
     /** Commits everything queued, stops the persistence thread. Stores are closed by their owner. */
     @Override
     public void close() {
+        close(p -> true);
+    }
+
+    /**
+     * {@link #close()} for a process that is exiting without the app's close: commits what
+     * autoSave would commit later (writes held for a save delay too), not the drafts.
+     */
+    public void closeForExit() {
+        close(p -> p.policy.autoSave());
+    }
+
+    private void close(Predicate<Pending> which) {
         if (executor.isShutdown()) {
             return;
         }
         try {
-            flush().join();
+            flush(which).join();
         } catch (RuntimeException e) {
             onError.accept(e);
         } finally {

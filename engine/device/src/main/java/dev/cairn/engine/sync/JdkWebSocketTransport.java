@@ -12,12 +12,19 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLHandshakeException;
 
 /**
@@ -45,8 +52,13 @@ public final class JdkWebSocketTransport implements Transport {
     /** How long a closing connection waits for the server's close before it is aborted. */
     private static final long CLOSE_GRACE_MILLIS = 5_000;
 
-    private final HttpClient http;
+    /** Null once {@link #release()}d: a JDK 17 HttpClient has no close, its threads end when nothing refers to it. */
+    private volatile HttpClient http;
     private final Duration connectTimeout;
+    /** The executor of the HttpClient this transport built for a SyncClient; stopped by {@link #release()}. */
+    private final ExecutorService ownedExecutor;
+    /** Connections opening or open, each done when it ended: {@link #release()} waits for them. */
+    private final Set<CompletableFuture<Void>> live = ConcurrentHashMap.newKeySet();
 
     /** A transport with its own {@link HttpClient} and a 10 second connect timeout. */
     public JdkWebSocketTransport() {
@@ -60,37 +72,92 @@ public final class JdkWebSocketTransport implements Transport {
 
     /** A transport over a given client (for TLS settings, a proxy or an executor). */
     public JdkWebSocketTransport(HttpClient http, Duration connectTimeout) {
+        this(http, null, connectTimeout);
+    }
+
+    private JdkWebSocketTransport(HttpClient http, ExecutorService ownedExecutor, Duration connectTimeout) {
         this.http = Objects.requireNonNull(http, "http");
         Objects.requireNonNull(connectTimeout, "connectTimeout");
         if (connectTimeout.isNegative() || connectTimeout.isZero()) {
             throw new IllegalArgumentException("connectTimeout must be positive: " + connectTimeout);
         }
         this.connectTimeout = connectTimeout;
+        this.ownedExecutor = ownedExecutor;
+    }
+
+    /**
+     * A {@link SyncClient}'s default transport: over the app's {@code client}, or over one built
+     * here (with {@code ssl} if given) that runs on the app's {@code executor} or, if none, on a
+     * pool of daemon threads ({@code cairn-sync-http}) that {@link #release()} stops.
+     */
+    static JdkWebSocketTransport forSyncClient(HttpClient client, Executor executor, SSLContext ssl, Duration connectTimeout) {
+        if (client != null) {
+            return new JdkWebSocketTransport(client, null, connectTimeout);
+        }
+        ExecutorService owned = null;
+        if (executor == null) {
+            AtomicInteger n = new AtomicInteger();
+            owned = Executors.newCachedThreadPool(r -> {
+                Thread t = new Thread(r, "cairn-sync-http-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        HttpClient.Builder builder = HttpClient.newBuilder().executor(executor != null ? executor : owned);
+        if (ssl != null) {
+            builder.sslContext(ssl);
+        }
+        return new JdkWebSocketTransport(builder.build(), owned, connectTimeout);
+    }
+
+    /**
+     * Its sync client closed: drops the HttpClient (so the JDK's selector thread ends) and, once
+     * every connection has ended (at the latest a close grace later), stops the executor this
+     * transport owns. An app's client or executor is left running. Later connects fail.
+     */
+    void release() {
+        http = null;
+        if (ownedExecutor == null) {
+            return;
+        }
+        CompletableFuture.allOf(live.toArray(CompletableFuture[]::new))
+                .completeOnTimeout(null, CLOSE_GRACE_MILLIS + 1_000, TimeUnit.MILLISECONDS)
+                .whenComplete((ignored, error) -> ownedExecutor.shutdown());
     }
 
     @Override
     public CompletableFuture<Connection> connect(URI uri, String bearerToken, Listener listener) {
         Objects.requireNonNull(uri, "uri");
         Objects.requireNonNull(listener, "listener");
-        Adapter adapter = new Adapter(listener);
         CompletableFuture<Connection> result = new CompletableFuture<>();
+        HttpClient client = http;
+        if (client == null) {
+            result.completeExceptionally(new SyncConnectException("cannot connect to " + uri + ": the sync client is closed", 0, null));
+            return result;
+        }
+        CompletableFuture<Void> ended = new CompletableFuture<>();
+        live.add(ended);
+        ended.whenComplete((ignored, error) -> live.remove(ended));
+        Adapter adapter = new Adapter(listener, ended);
         CompletableFuture<WebSocket> opening;
         try {
-            WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(connectTimeout);
+            WebSocket.Builder builder = client.newWebSocketBuilder().connectTimeout(connectTimeout);
             if (bearerToken != null) {
                 builder.header("Authorization", "Bearer " + bearerToken);
             }
             opening = builder.buildAsync(uri, adapter);
         } catch (RuntimeException e) { // a bad URI or header
+            ended.complete(null);
             result.completeExceptionally(new SyncConnectException("cannot connect to " + uri + ": " + e.getMessage(), 0, e));
             return result;
         }
         opening.whenComplete((ws, error) -> {
             if (error != null) {
+                ended.complete(null);
                 result.completeExceptionally(describe(uri, error));
                 return;
             }
-            result.complete(new JdkConnection(ws));
+            result.complete(new JdkConnection(ws, ended));
             ws.request(1); // messages flow only once the caller holds the connection
         });
         return result;
@@ -169,9 +236,11 @@ public final class JdkWebSocketTransport implements Transport {
         private final StringBuilder partial = new StringBuilder();
         private final java.io.ByteArrayOutputStream binary = new java.io.ByteArrayOutputStream();
         private final AtomicBoolean terminated = new AtomicBoolean();
+        private final CompletableFuture<Void> ended;
 
-        Adapter(Listener listener) {
+        Adapter(Listener listener, CompletableFuture<Void> ended) {
             this.listener = listener;
+            this.ended = ended;
         }
 
         @Override
@@ -250,6 +319,7 @@ public final class JdkWebSocketTransport implements Transport {
 
         @Override
         public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+            ended.complete(null);
             if (terminated.compareAndSet(false, true)) {
                 try {
                     listener.onClosed(statusCode, reason);
@@ -266,6 +336,7 @@ public final class JdkWebSocketTransport implements Transport {
         }
 
         private void fail(Throwable error) {
+            ended.complete(null);
             if (terminated.compareAndSet(false, true)) {
                 try {
                     listener.onError(error);
@@ -282,9 +353,16 @@ public final class JdkWebSocketTransport implements Transport {
         private final Object lock = new Object();
         private final AtomicBoolean closing = new AtomicBoolean();
         private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
+        private final CompletableFuture<Void> ended;
 
-        JdkConnection(WebSocket ws) {
+        JdkConnection(WebSocket ws, CompletableFuture<Void> ended) {
             this.ws = ws;
+            this.ended = ended;
+        }
+
+        private void abort() {
+            ws.abort();
+            ended.complete(null);
         }
 
         @Override
@@ -325,17 +403,17 @@ public final class JdkWebSocketTransport implements Transport {
             try {
                 ws.sendClose(WebSocket.NORMAL_CLOSURE, "").whenComplete((w, error) -> {
                     if (error != null) {
-                        ws.abort();
+                        abort();
                     }
                 });
             } catch (RuntimeException e) {
-                ws.abort();
+                abort();
                 return;
             }
             // A server that never answers the close must not keep the socket open.
             CompletableFuture.delayedExecutor(CLOSE_GRACE_MILLIS, TimeUnit.MILLISECONDS).execute(() -> {
                 if (!ws.isInputClosed()) {
-                    ws.abort();
+                    abort();
                 }
             });
         }

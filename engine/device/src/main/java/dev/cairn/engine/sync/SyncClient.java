@@ -21,6 +21,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
@@ -53,7 +54,15 @@ import javax.net.ssl.SSLContext;
  *
  * <p><b>Threading.</b> One thread ({@code cairn-sync}) owns all client state; transport callbacks
  * and engine listeners only post tasks to it. Status listeners run on that thread. The public
- * methods are thread-safe. Close the client before the engine.
+ * methods are thread-safe. The default transport's {@link HttpClient} runs on a pool of daemon
+ * threads ({@code cairn-sync-http-*}) unless the app gives its own client or executor
+ * ({@link Builder#httpClient}, {@link Builder#executor}).
+ *
+ * <p><b>Lifecycle.</b> {@link #close()} stops the client and leaves no thread of its own behind
+ * (the HTTP threads end within seconds, once the socket's close handshake is over); an app's
+ * client or executor is left running. Closing the engine closes its clients first: such a client
+ * ends {@link SyncState#OFFLINE} with {@link SyncStatus#lastErrorCode()} {@code engine-closed},
+ * and its pending {@link #syncNow()} calls fail with that code.
  */
 public final class SyncClient implements AutoCloseable {
 
@@ -115,6 +124,9 @@ public final class SyncClient implements AutoCloseable {
     private final Subscription outboxSubscription;
     private final Subscription changeSubscription;
     private final Subscription resyncSubscription;
+    private final Subscription engineCloseSubscription;
+    /** The default transport, released at close; null when the app gave its own transport. */
+    private final JdkWebSocketTransport ownTransport;
     private final AtomicBoolean pumpRequested = new AtomicBoolean();
     private final AtomicBoolean settleRequested = new AtomicBoolean();
     private volatile boolean closed;
@@ -138,9 +150,9 @@ public final class SyncClient implements AutoCloseable {
         this.retryMin = b.retryMin == null ? backoffMin : b.retryMin;
         this.retryMax = b.retryMax == null ? backoffMax : b.retryMax;
         this.applier = b.applier == null ? port::applyRemote : b.applier;
-        this.transport = b.transport != null ? b.transport
-                : b.sslContext != null ? new JdkWebSocketTransport(HttpClient.newBuilder().sslContext(b.sslContext).build(), connectTimeout)
-                : new JdkWebSocketTransport(connectTimeout);
+        this.ownTransport = b.transport != null ? null
+                : JdkWebSocketTransport.forSyncClient(b.httpClient, b.executor, b.sslContext, connectTimeout);
+        this.transport = b.transport != null ? b.transport : ownTransport;
         this.sections = port.sections();
         this.cipher = b.cipher;
         this.loop = new SyncLoop(port::pendingChanges, port::cursor);
@@ -160,6 +172,14 @@ public final class SyncClient implements AutoCloseable {
                 connection.reconnectNow(connection.session());
             }
         }));
+        Subscription engineClose;
+        try {
+            engineClose = port.beforeClose(() -> close("engine-closed", "the engine was closed, which stops its sync clients"));
+        } catch (IllegalStateException e) { // the engine is closed: no client for it
+            close();
+            throw e;
+        }
+        this.engineCloseSubscription = engineClose;
     }
 
     /**
@@ -258,22 +278,41 @@ public final class SyncClient implements AutoCloseable {
         });
     }
 
-    /** Closes the connection and stops the client; idempotent. Does not close the engine. */
+    /**
+     * Closes the connection and stops the client; idempotent. Pending {@link #syncNow()} calls
+     * fail. Does not close the engine ({@link Cairn#close()} closes its clients itself).
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        close(null, "the sync client was closed");
+    }
+
+    /** Stops for good; {@code code} (null for the app's own close) and {@code why} are the final status's error. */
+    private void close(String code, String why) {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
         }
-        closed = true;
         loop.shutdown(() -> {
             connection.stop();
             outboxSubscription.close();
             changeSubscription.close();
             resyncSubscription.close();
-            waiters.failAll(null, "the sync client was closed");
+            if (engineCloseSubscription != null) {
+                engineCloseSubscription.close();
+            }
+            waiters.failAll(code, why);
             loop.state = SyncState.OFFLINE;
+            if (code != null) {
+                loop.report(code, why);
+            }
             loop.publish();
         });
+        if (ownTransport != null) {
+            ownTransport.release();
+        }
     }
 
     boolean isClosed() {
@@ -336,6 +375,8 @@ public final class SyncClient implements AutoCloseable {
         private Duration retryMax;
         private BiFunction<List<Change>, Long, Integer> applier;
         private SSLContext sslContext;
+        private HttpClient httpClient;
+        private Executor executor;
         private ChangeCipher cipher;
 
         private Builder(Cairn cairn, URI uri, Supplier<String> token) {
@@ -352,6 +393,7 @@ public final class SyncClient implements AutoCloseable {
         public Builder transport(Transport transport) {
             requireState(this.transport == null, "transport was already set to %s", this.transport);
             requireState(this.sslContext == null, "sslContext applies to the default transport; configure TLS on the given transport instead");
+            requireState(this.httpClient == null && this.executor == null, "httpClient and executor apply to the default transport, not to a given one");
             this.transport = Objects.requireNonNull(transport, "transport");
             return this;
         }
@@ -363,7 +405,36 @@ public final class SyncClient implements AutoCloseable {
         public Builder sslContext(SSLContext sslContext) {
             requireState(this.sslContext == null, "sslContext was already set");
             requireState(this.transport == null, "sslContext applies to the default transport; configure TLS on the given transport instead");
+            requireState(this.httpClient == null, "sslContext applies to the client the default transport builds; configure TLS on the given httpClient instead");
             this.sslContext = Objects.requireNonNull(sslContext, "sslContext");
+            return this;
+        }
+
+        /**
+         * The app's own {@link HttpClient} for the default transport's WebSockets (a proxy, TLS, an
+         * executor of the app's, one client shared by several sync clients). The app owns it:
+         * {@link SyncClient#close()} leaves it and its threads running. Default: a client the
+         * sync client builds and releases at close.
+         */
+        public Builder httpClient(HttpClient client) {
+            requireState(this.httpClient == null, "httpClient was already set");
+            requireState(this.transport == null, "httpClient applies to the default transport, not to a given one");
+            requireState(this.sslContext == null, "sslContext applies to the client the default transport builds; configure TLS on the given httpClient instead");
+            requireState(this.executor == null, "executor applies to the client the default transport builds; give the httpClient its executor instead");
+            this.httpClient = Objects.requireNonNull(client, "httpClient");
+            return this;
+        }
+
+        /**
+         * The executor the default transport's {@link HttpClient} runs its work on (socket events,
+         * message delivery). The app owns it: {@link SyncClient#close()} does not shut it down.
+         * Default: a pool of daemon threads ({@code cairn-sync-http-*}) that close() stops.
+         */
+        public Builder executor(Executor executor) {
+            requireState(this.executor == null, "executor was already set");
+            requireState(this.transport == null, "executor applies to the default transport, not to a given one");
+            requireState(this.httpClient == null, "executor applies to the client the default transport builds; give the httpClient its executor instead");
+            this.executor = Objects.requireNonNull(executor, "executor");
             return this;
         }
 

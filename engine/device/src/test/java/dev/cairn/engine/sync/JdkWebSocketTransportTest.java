@@ -16,11 +16,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -150,31 +148,7 @@ class JdkWebSocketTransportTest {
         FakeServer protocol = new FakeServer();
         closeables.add(protocol);
         MiniWebSocketServer server = server();
-        Map<MiniWebSocketServer.Peer, CompletableFuture<Transport.Connection>> bridges = new ConcurrentHashMap<>();
-        server.onOpen = peer -> bridges.put(peer, protocol.connect(server.uri(), peer.authorization.substring("Bearer ".length()),
-                new Transport.Listener() {
-                    @Override
-                    public void onText(String frame) {
-                        peer.sendText(frame);
-                    }
-
-                    @Override
-                    public void onClosed(int code, String reason) {
-                        peer.sendClose(code, reason);
-                    }
-
-                    @Override
-                    public void onError(Throwable error) {
-                        peer.sendClose(1011, "error");
-                    }
-                }));
-        server.onMessage = (peer, text) -> bridges.get(peer).join().send(text);
-        server.onClose = peer -> {
-            CompletableFuture<Transport.Connection> c = bridges.remove(peer);
-            if (c != null) {
-                c.join().close();
-            }
-        };
+        server.bridgeTo(protocol);
         protocol.commit("alice", List.of(new Change.Put("state", "from-server", "42",
                 new dev.cairn.engine.clock.Stamp(dev.cairn.engine.clock.Stamp.pack(System.currentTimeMillis(), 0), "web-1"))));
 

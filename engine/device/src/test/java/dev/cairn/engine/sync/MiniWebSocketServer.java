@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.BiConsumer;
@@ -49,6 +51,36 @@ final class MiniWebSocketServer implements AutoCloseable {
         Thread acceptor = new Thread(this::acceptLoop, "mini-ws-accept");
         acceptor.setDaemon(true);
         acceptor.start();
+    }
+
+    /** Serves the sync protocol: each WebSocket is bridged to a connection of the in-JVM {@code protocol} server. */
+    MiniWebSocketServer bridgeTo(FakeServer protocol) {
+        Map<Peer, CompletableFuture<Transport.Connection>> bridges = new ConcurrentHashMap<>();
+        onOpen = peer -> bridges.put(peer, protocol.connect(uri(), peer.authorization.substring("Bearer ".length()),
+                new Transport.Listener() {
+                    @Override
+                    public void onText(String frame) {
+                        peer.sendText(frame);
+                    }
+
+                    @Override
+                    public void onClosed(int code, String reason) {
+                        peer.sendClose(code, reason);
+                    }
+
+                    @Override
+                    public void onError(Throwable error) {
+                        peer.sendClose(1011, "error");
+                    }
+                }));
+        onMessage = (peer, text) -> bridges.get(peer).join().send(text);
+        onClose = peer -> {
+            CompletableFuture<Transport.Connection> c = bridges.remove(peer);
+            if (c != null) {
+                c.join().close();
+            }
+        };
+        return this;
     }
 
     URI uri() {

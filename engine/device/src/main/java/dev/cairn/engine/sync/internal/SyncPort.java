@@ -75,4 +75,10 @@ public interface SyncPort {
 
     /** The server's frame limit (welcome): from now on writes that could never fit it are refused. */
     void serverMaxFrameBytes(long bytes);
+
+    /**
+     * Told when the engine starts closing, before it stops saving: an attached client stops then.
+     * {@link IllegalStateException} if the engine is closed already.
+     */
+    Subscription beforeClose(Runnable listener);
 }
