@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * completes; full segments move into MapDB snapshots in the background, and MapDB never
  * overwrites a file the store depends on (ARCHITECTURE.md, "Durable store"), so a kill at any
  * moment leaves a store that opens with every acknowledged commit. The heap holds only the
- * journal tail ({@code CAIRN_STORE_SEGMENT_BYTES}, default 4 MiB, times at most three) and the
+ * journal tail ({@code CAIRN_STORE_SEGMENT_BYTES}, default 4 MiB, times at most four) and the
  * work in flight: a catch-up page is read from the memory-mapped snapshots. Opening replays only
  * the tail. A {@code server.journal} of earlier versions is moved into the store and adopted.
  *
