@@ -2,6 +2,7 @@ package dev.cairn.bench;
 
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -94,14 +95,30 @@ final class BrowserBench {
         try {
             W3.seed(site, user, entries, chat);
             Thread.sleep(2000);
+            if (ctx.args.bool("browser-raw-catchup")) {
+                Map<String, Object> raw = new LinkedHashMap<>();
+                W3.rawCatchUp(site, user, raw);
+                Ctx.log("browser %s run %d: a bare protocol client caught up in %.0f ms", size, run, (Double) raw.get("ceiling: raw protocol client caught-up ms"));
+                Thread.sleep(1000);
+            }
             ServerProcess node = site.node(0);
             String base = pages.origin() + "/" + StaticSite.PAGE + "?user=" + user + "&ws=" + enc(node.syncUri().toString())
                     + "&nMap=" + entries + "&nChat=" + chat;
             String fragment = "#token=" + Tokens.mint(user);
             Chromium browser = new Chromium(profile);
             try {
+                String profileDir = ctx.args.string("browser-profile");
+                if (!profileDir.isEmpty()) {
+                    // A page of the same origin first, so the first open runs in the renderer being profiled.
+                    browser.open(pages.origin() + "/" + StaticSite.PAGE);
+                    browser.startProfiler();
+                }
                 browser.open(base + "&wait=live" + fragment);
                 report(ctx, "first open", size, variant, run, browser, timeout, entries);
+                if (!profileDir.isEmpty()) {
+                    Path dir = Files.createDirectories(Path.of(profileDir));
+                    CpuProfile.save(browser.stopProfiler(), dir.resolve("first-open-" + size + "-run" + run + ".cpuprofile"), 30);
+                }
                 Thread.sleep(1000);
                 browser.reload();
                 report(ctx, "reload", size, variant, run, browser, timeout, entries);
