@@ -6,7 +6,8 @@
 // change invalid-change (or clock-skew) naming its index, a page over the limit a PageTooLargeError;
 // no length in a page makes the decoder allocate more than the bytes left or the limit.
 
-import { makeChange, normalize, WHOLE_SECTION } from './codec.js';
+import { makeChange, normalize, checkSection, WHOLE_SECTION } from './codec.js';
+import { isValidReplicaId } from './stamp.js';
 import { ProtocolError, ErrorCode } from './protocol.js';
 
 const CHANGES = 1;
@@ -21,6 +22,7 @@ const MILLIS_LIMIT = 2 ** 48;
 const MAX_MILLIS = 2 ** 47 - 1;
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const latin1 = new TextDecoder('latin1'); // one char per byte; only its ASCII chars are used
 
 /** A page larger than maxFrameBytes, sent or inflated: the socket is closed with 1009 (PROTOCOL.md 7.4). */
 export class PageTooLargeError extends Error {
@@ -191,8 +193,21 @@ export async function encode(frame) {
 
 /** @param {Uint8Array} bytes @returns {Promise<Uint8Array>} */
 async function deflateRaw(bytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream('deflate-raw'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  return new Uint8Array(await new Response(through(new CompressionStream('deflate-raw'), bytes)).arrayBuffer());
+}
+
+/**
+ * The readable side of a (de)compression stream fed `bytes`. Written straight into the stream, not
+ * through a Blob: a Blob's bytes go to the browser process and its stream reads them back, two
+ * inter-process hops per page that left a catch-up waiting most of its time (see BENCHMARKS.md,
+ * "Browser (issue 14)"). A failure surfaces on the readable side.
+ * @param {CompressionStream|DecompressionStream} stream @param {Uint8Array} bytes
+ */
+function through(stream, bytes) {
+  const writer = stream.writable.getWriter();
+  writer.write(bytes).catch(() => {});
+  writer.close().catch(() => {});
+  return stream.readable;
 }
 
 /**
@@ -202,7 +217,7 @@ async function deflateRaw(bytes) {
 async function inflateRaw(data, declared) {
   const out = new Uint8Array(declared);
   let n = 0;
-  const reader = new Blob([data]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  const reader = through(new DecompressionStream('deflate-raw'), data).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -233,6 +248,16 @@ class Reader {
     this.batch = undefined;
     /** @type {number|undefined} the change being read: names it in errors (built only then, not per field) */
     this.at = undefined;
+    /** @type {string|null} the bytes as one char per byte (latin1), so an ASCII string is a slice of it */
+    this.chars = null;
+  }
+
+  /**
+   * Decodes the bytes once as one char per byte: a key or value that is all ASCII is then sliced
+   * from it, not decoded on its own (a TextDecoder call costs ~1 µs, three per change).
+   */
+  sliceAscii() {
+    this.chars = latin1.decode(this.bytes);
   }
 
   /** @param {string} what */
@@ -286,6 +311,17 @@ class Reader {
   /** @param {string} what */
   utf8(what) {
     const n = this.length(what, "'s length");
+    if (this.chars !== null) {
+      const bytes = this.bytes;
+      const from = this.pos;
+      const end = from + n;
+      let i = from;
+      while (i < end && bytes[i] < 0x80) i++;
+      if (i === end) {
+        this.pos = end;
+        return this.chars.slice(from, end); // ASCII: the same chars in every decoding
+      }
+    }
     try {
       const s = strictUtf8.decode(this.bytes.subarray(this.pos, this.pos + n));
       this.pos += n;
@@ -293,6 +329,16 @@ class Reader {
     } catch {
       throw this.malformed(`${this.label(what)} is not valid UTF-8`);
     }
+  }
+}
+
+/** @param {string} name */
+function isSection(name) {
+  try {
+    checkSection(name);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -345,17 +391,23 @@ function decodeBody(kind, in_) {
 
 /** @param {Reader} in_ @param {boolean} sequenced */
 function readEntries(in_, sequenced) {
+  in_.sliceAscii();
   const count = in_.length('the change count');
   const n = in_.length('the string count');
   /** @type {string[]} */
   const strings = [];
   for (let i = 0; i < n; i++) strings.push(in_.utf8(`string ${i}`));
   /** @param {string} what */
-  const string = (what) => {
+  const index = (what) => {
     const i = in_.varint(what);
     if (i >= strings.length) throw in_.malformed(`${in_.label(what)} names string ${i} of ${strings.length}`);
-    return strings[i];
+    return i;
   };
+  // A table string is checked once as a section name or replica id, not once per change naming it
+  // (a page of 1,000 changes names one section and a few replicas); a string that fails is left
+  // to makeChange, which refuses the change with its usual message.
+  const goodSection = new Uint8Array(n); // 0 unchecked, 1 valid, 2 invalid
+  const goodReplica = new Uint8Array(n);
   /** @type {Array<any>} */
   const out = [];
   let seq = 0;
@@ -369,7 +421,8 @@ function readEntries(in_, sequenced) {
     }
     const op = in_.u8("'s op");
     if (op > OP_CLEAR_SECTION) throw in_.malformed(`change ${i}: unknown op ${op}`);
-    const section = string("'s section");
+    const sectionIndex = index("'s section");
+    const section = strings[sectionIndex];
     let targetName = WHOLE_SECTION;
     if (op !== OP_CLEAR_SECTION) {
       const prefix = in_.varint("'s prefix");
@@ -377,7 +430,8 @@ function readEntries(in_, sequenced) {
       const rest = in_.utf8("'s key or stream");
       targetName = prefix === 0 ? rest : strings[prefix - 1] + rest;
     }
-    const replica = string("'s replica");
+    const replicaIndex = index("'s replica");
+    const replica = strings[replicaIndex];
     millis += in_.zigzag("'s millis");
     if (millis < 0 || millis >= MILLIS_LIMIT) throw in_.malformed(`change ${i}: the stamp's millis is out of the 48-bit range`);
     const counter = in_.varint("'s counter");
@@ -390,7 +444,11 @@ function readEntries(in_, sequenced) {
     let change;
     try {
       if (op === 3 && targetName === '') throw new RangeError('a stream clear needs a stream');
-      change = makeChange(OPS[op], section, targetName, raw === undefined ? undefined : normalize(raw), stamp);
+      if (goodSection[sectionIndex] === 0) goodSection[sectionIndex] = isSection(section) ? 1 : 2;
+      if (goodReplica[replicaIndex] === 0) goodReplica[replicaIndex] = isValidReplicaId(replica) ? 1 : 2;
+      // The stamp is built from checked millis and counter: with a valid replica it parses.
+      const checked = goodSection[sectionIndex] === 1 && goodReplica[replicaIndex] === 1;
+      change = makeChange(OPS[op], section, targetName, raw === undefined ? undefined : normalize(raw), stamp, checked);
     } catch (e) {
       throw withBatch(new ProtocolError(ErrorCode.INVALID_CHANGE, `change ${i}: ${/** @type {Error} */ (e).message}`), in_.batch);
     }
