@@ -22,7 +22,8 @@ const MILLIS_LIMIT = 2 ** 48;
 const MAX_MILLIS = 2 ** 47 - 1;
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-const latin1 = new TextDecoder('latin1'); // one char per byte; only its ASCII chars are used
+/** Strings up to this many bytes are built without a TextDecoder when they are ASCII. */
+const SHORT_ASCII = 256;
 
 /** A page larger than maxFrameBytes, sent or inflated: the socket is closed with 1009 (PROTOCOL.md 7.4). */
 export class PageTooLargeError extends Error {
@@ -248,16 +249,6 @@ class Reader {
     this.batch = undefined;
     /** @type {number|undefined} the change being read: names it in errors (built only then, not per field) */
     this.at = undefined;
-    /** @type {string|null} the bytes as one char per byte (latin1), so an ASCII string is a slice of it */
-    this.chars = null;
-  }
-
-  /**
-   * Decodes the bytes once as one char per byte: a key or value that is all ASCII is then sliced
-   * from it, not decoded on its own (a TextDecoder call costs ~1 µs, three per change).
-   */
-  sliceAscii() {
-    this.chars = latin1.decode(this.bytes);
   }
 
   /** @param {string} what */
@@ -311,7 +302,10 @@ class Reader {
   /** @param {string} what */
   utf8(what) {
     const n = this.length(what, "'s length");
-    if (this.chars !== null) {
+    if (n <= SHORT_ASCII) {
+      // A short ASCII key or value is built from its bytes: a TextDecoder call costs ~1 µs, three
+      // per change. (Not sliced from one decode of the page: a slice would keep the whole page
+      // alive, and a page with any byte over 0x7f decodes to two-byte chars, stored at twice the size.)
       const bytes = this.bytes;
       const from = this.pos;
       const end = from + n;
@@ -319,7 +313,7 @@ class Reader {
       while (i < end && bytes[i] < 0x80) i++;
       if (i === end) {
         this.pos = end;
-        return this.chars.slice(from, end); // ASCII: the same chars in every decoding
+        return String.fromCharCode.apply(null, /** @type {any} */ (bytes.subarray(from, end)));
       }
     }
     try {
@@ -391,7 +385,6 @@ function decodeBody(kind, in_) {
 
 /** @param {Reader} in_ @param {boolean} sequenced */
 function readEntries(in_, sequenced) {
-  in_.sliceAscii();
   const count = in_.length('the change count');
   const n = in_.length('the string count');
   /** @type {string[]} */
