@@ -199,9 +199,9 @@ async function deflateRaw(bytes) {
 
 /**
  * The readable side of a (de)compression stream fed `bytes`. Written straight into the stream, not
- * through a Blob: a Blob's bytes go to the browser process and its stream reads them back, two
- * inter-process hops per page that left a catch-up waiting most of its time (see BENCHMARKS.md,
- * "Browser (issue 14)"). A failure surfaces on the readable side.
+ * through a Blob, whose bytes go to the browser process and are read back from it (inflating took
+ * 0.14-0.2 s of a first open at 100,000 entries that way; see BENCHMARKS.md, "Browser (issue 14)").
+ * A failure surfaces on the readable side.
  * @param {CompressionStream|DecompressionStream} stream @param {Uint8Array} bytes
  */
 function through(stream, bytes) {
