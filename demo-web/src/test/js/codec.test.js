@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  normalize, javaDouble, quote, encodeChange, decodeChange, MalformedChangeError, encodeValue,
+  normalize, parseNode, writeNode, javaDouble, quote, encodeChange, decodeChange, MalformedChangeError, encodeValue,
   writeExport, readExport, MalformedDocumentError, canonical, instantText,
 } from '../../main/web/cairn/codec.js';
 import { ReplicaState } from '../../main/web/cairn/crdt.js';
@@ -49,6 +49,23 @@ test('malformed JSON is refused: duplicates, depth, trailing content, lone surro
   }
   assert.throws(() => encodeValue(JSON.parse('[' .repeat(33) + ']'.repeat(33))), /deeper/);
   assert.equal(encodeValue(JSON.parse('[' .repeat(32) + ']'.repeat(32))).length, 64);
+});
+
+test('text already compact is kept as is, and agrees with the full parse and rewrite', () => {
+  const texts = [
+    '"value-1"', '""', '"caf\u00e9"', '"h\u00e9 \ud83d\ude00"', '"a\\"b"', '"tab\tin"', '"\u2028"', '0', '-1', '123456789012345',
+    '1234567890123456', '-0', '1.5', '1e3', '1E3', '10', 'true', 'false', 'null', '[]', '{}', '[1,"a",{"b":[null,true]}]',
+    '{"role":"user","text":"hello there"}', '{"a":1,"a":2}', '{"a":1,"b":{"a":2}}', '[1, 2]', ' 1', '{"a" :1}', '[' .repeat(64) + ']'.repeat(64),
+    '[' .repeat(65) + ']'.repeat(65), '"\ud800"', '[1,]', '{"a":1,}', '01', '-', '"unterminated', 'nul', '[1]x',
+  ];
+  for (const t of texts) {
+    let full;
+    try { full = writeNode(parseNode(t)); } catch (e) { full = e instanceof SyntaxError ? 'refused' : String(e); }
+    let fast;
+    try { fast = normalize(t); } catch (e) { fast = e instanceof SyntaxError ? 'refused' : String(e); }
+    assert.equal(fast, full, t);
+  }
+  assert.equal(normalize('{"role":"user","text":"hello"}'), '{"role":"user","text":"hello"}');
 });
 
 test('every change op round-trips through its JSON form', () => {

@@ -160,3 +160,24 @@ function clockCase(c) {
     });
   });
 }
+
+// The decoder builds short ASCII strings from their bytes (others through the TextDecoder) and
+// checks each table string once as a section or replica: pages mixing ASCII and other text, long
+// strings, and a bad replica decode as before.
+test('a page mixing ASCII and non-ASCII keys, values and streams decodes exactly; a bad replica is still refused', async () => {
+  const changes = [
+    { seq: 1, change: { op: 'set', section: 'state', key: 'k1', value: '"value-1"', stamp: '0190a1b2c3d40000@laptop' } },
+    { seq: 2, change: { op: 'set', section: 'state', key: 'clé/€', value: '{"text":"héllo 😀","n":-12}', stamp: '0190a1b2c3d40001@laptop' } },
+    { seq: 3, change: { op: 'append', section: 'chat', stream: 'conv-ü', value: '"日本"', stamp: '0190a1b2c3d40002@phone_2' } },
+    { seq: 4, change: { op: 'delete', section: 'state', key: 'k2', stamp: '0190a1b2c3d40003@phone_2' } },
+    { seq: 5, change: { op: 'set', section: 'state', key: 'k3', value: '[1, 2.50]', stamp: '0190a1b2c3d40004@laptop' } },
+    { seq: 6, change: { op: 'set', section: 'state', key: 'long', value: `"${'x'.repeat(300)}"`, stamp: '0190a1b2c3d40005@laptop' } },
+  ];
+  const frame = { type: 'changes', changes, cursor: 6 };
+  const expected = structuredClone(frame);
+  expected.changes[4].change.value = '[1,2.5]'; // normalized as ever
+  assert.deepEqual(await decodePage(encodePlain(frame), 1 << 20), expected);
+  assert.deepEqual(await decodePage(await encodePage(frame), 1 << 20), expected);
+  const bad = { type: 'changes', cursor: 1, changes: [{ seq: 1, change: { ...changes[0].change, stamp: '0190a1b2c3d40000@bad.replica' } }] };
+  await assert.rejects(decodePage(encodePlain(bad), 1 << 20), (e) => e instanceof ProtocolError && e.code === 'invalid-change');
+});

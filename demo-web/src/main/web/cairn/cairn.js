@@ -239,7 +239,8 @@ export class Cairn {
 
   /** The policy of one key (its own, else its section's, else the default). @param {string} section @param {string} [key] */
   policyFor(section, key) {
-    return (key !== undefined && this.keyPolicies.get(`${section}\u0000${key}`)) || this.sectionPolicies.get(section) || DEFAULT_POLICY;
+    // No key string is built while no key has its own policy (a catch-up asks once per change).
+    return (key !== undefined && this.keyPolicies.size > 0 && this.keyPolicies.get(`${section}\u0000${key}`)) || this.sectionPolicies.get(section) || DEFAULT_POLICY;
   }
 
   /** Sets a section's policy. @param {string} section @param {Partial<Policy>} policy */
@@ -337,9 +338,9 @@ export class Cairn {
     return port.applyRemote(this, entries, cursor);
   }
 
-  /** @private @param {Change} c @param {'remote'|'tab'|'import'} origin */
-  mergeOne(c, origin) {
-    return port.mergeOne(this, c, origin);
+  /** @private @param {Change} c @param {'remote'|'tab'|'import'} origin @param {boolean} [advance] */
+  mergeOne(c, origin, advance = true) {
+    return port.mergeOne(this, c, origin, advance);
   }
 
   /** @private @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */

@@ -6,7 +6,8 @@
 // change invalid-change (or clock-skew) naming its index, a page over the limit a PageTooLargeError;
 // no length in a page makes the decoder allocate more than the bytes left or the limit.
 
-import { makeChange, normalize, WHOLE_SECTION } from './codec.js';
+import { makeChange, normalize, checkSection, WHOLE_SECTION } from './codec.js';
+import { isValidReplicaId } from './stamp.js';
 import { ProtocolError, ErrorCode } from './protocol.js';
 
 const CHANGES = 1;
@@ -21,6 +22,8 @@ const MILLIS_LIMIT = 2 ** 48;
 const MAX_MILLIS = 2 ** 47 - 1;
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** Strings up to this many bytes are built without a TextDecoder when they are ASCII. */
+const SHORT_ASCII = 256;
 
 /** A page larger than maxFrameBytes, sent or inflated: the socket is closed with 1009 (PROTOCOL.md 7.4). */
 export class PageTooLargeError extends Error {
@@ -191,8 +194,21 @@ export async function encode(frame) {
 
 /** @param {Uint8Array} bytes @returns {Promise<Uint8Array>} */
 async function deflateRaw(bytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream('deflate-raw'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  return new Uint8Array(await new Response(through(new CompressionStream('deflate-raw'), bytes)).arrayBuffer());
+}
+
+/**
+ * The readable side of a (de)compression stream fed `bytes`. Written straight into the stream, not
+ * through a Blob, whose bytes go to the browser process and are read back from it (inflating took
+ * 0.14-0.2 s of a first open at 100,000 entries that way; see BENCHMARKS.md, "Browser (issue 14)").
+ * A failure surfaces on the readable side.
+ * @param {CompressionStream|DecompressionStream} stream @param {Uint8Array} bytes
+ */
+function through(stream, bytes) {
+  const writer = stream.writable.getWriter();
+  writer.write(bytes).catch(() => {});
+  writer.close().catch(() => {});
+  return stream.readable;
 }
 
 /**
@@ -202,7 +218,7 @@ async function deflateRaw(bytes) {
 async function inflateRaw(data, declared) {
   const out = new Uint8Array(declared);
   let n = 0;
-  const reader = new Blob([data]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  const reader = through(new DecompressionStream('deflate-raw'), data).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -286,6 +302,20 @@ class Reader {
   /** @param {string} what */
   utf8(what) {
     const n = this.length(what, "'s length");
+    if (n <= SHORT_ASCII) {
+      // A short ASCII key or value is built from its bytes: a TextDecoder call costs ~1 µs, three
+      // per change. (Not sliced from one decode of the page: a slice would keep the whole page
+      // alive, and a page with any byte over 0x7f decodes to two-byte chars, stored at twice the size.)
+      const bytes = this.bytes;
+      const from = this.pos;
+      const end = from + n;
+      let i = from;
+      while (i < end && bytes[i] < 0x80) i++;
+      if (i === end) {
+        this.pos = end;
+        return String.fromCharCode.apply(null, /** @type {any} */ (bytes.subarray(from, end)));
+      }
+    }
     try {
       const s = strictUtf8.decode(this.bytes.subarray(this.pos, this.pos + n));
       this.pos += n;
@@ -293,6 +323,16 @@ class Reader {
     } catch {
       throw this.malformed(`${this.label(what)} is not valid UTF-8`);
     }
+  }
+}
+
+/** @param {string} name */
+function isSection(name) {
+  try {
+    checkSection(name);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -351,11 +391,16 @@ function readEntries(in_, sequenced) {
   const strings = [];
   for (let i = 0; i < n; i++) strings.push(in_.utf8(`string ${i}`));
   /** @param {string} what */
-  const string = (what) => {
+  const index = (what) => {
     const i = in_.varint(what);
     if (i >= strings.length) throw in_.malformed(`${in_.label(what)} names string ${i} of ${strings.length}`);
-    return strings[i];
+    return i;
   };
+  // A table string is checked once as a section name or replica id, not once per change naming it
+  // (a page of 1,000 changes names one section and a few replicas); a string that fails is left
+  // to makeChange, which refuses the change with its usual message.
+  const goodSection = new Uint8Array(n); // 0 unchecked, 1 valid, 2 invalid
+  const goodReplica = new Uint8Array(n);
   /** @type {Array<any>} */
   const out = [];
   let seq = 0;
@@ -369,7 +414,8 @@ function readEntries(in_, sequenced) {
     }
     const op = in_.u8("'s op");
     if (op > OP_CLEAR_SECTION) throw in_.malformed(`change ${i}: unknown op ${op}`);
-    const section = string("'s section");
+    const sectionIndex = index("'s section");
+    const section = strings[sectionIndex];
     let targetName = WHOLE_SECTION;
     if (op !== OP_CLEAR_SECTION) {
       const prefix = in_.varint("'s prefix");
@@ -377,7 +423,8 @@ function readEntries(in_, sequenced) {
       const rest = in_.utf8("'s key or stream");
       targetName = prefix === 0 ? rest : strings[prefix - 1] + rest;
     }
-    const replica = string("'s replica");
+    const replicaIndex = index("'s replica");
+    const replica = strings[replicaIndex];
     millis += in_.zigzag("'s millis");
     if (millis < 0 || millis >= MILLIS_LIMIT) throw in_.malformed(`change ${i}: the stamp's millis is out of the 48-bit range`);
     const counter = in_.varint("'s counter");
@@ -390,7 +437,11 @@ function readEntries(in_, sequenced) {
     let change;
     try {
       if (op === 3 && targetName === '') throw new RangeError('a stream clear needs a stream');
-      change = makeChange(OPS[op], section, targetName, raw === undefined ? undefined : normalize(raw), stamp);
+      if (goodSection[sectionIndex] === 0) goodSection[sectionIndex] = isSection(section) ? 1 : 2;
+      if (goodReplica[replicaIndex] === 0) goodReplica[replicaIndex] = isValidReplicaId(replica) ? 1 : 2;
+      // The stamp is built from checked millis and counter: with a valid replica it parses.
+      const checked = goodSection[sectionIndex] === 1 && goodReplica[replicaIndex] === 1;
+      change = makeChange(OPS[op], section, targetName, raw === undefined ? undefined : normalize(raw), stamp, checked);
     } catch (e) {
       throw withBatch(new ProtocolError(ErrorCode.INVALID_CHANGE, `change ${i}: ${/** @type {Error} */ (e).message}`), in_.batch);
     }

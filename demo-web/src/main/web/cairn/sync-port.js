@@ -44,12 +44,16 @@ export function applyRemote(cairn, entries, cursor) {
   /** @type {Change[]} */
   const applied = [];
   let covered = cursor;
+  // The clock moves past the page's greatest stamp once (text order is stamp order), not per change.
+  let latest = '';
   for (const { seq, change } of entries) {
     if (cairn.privacy[change.section] === false) continue; // sync switched off here: not applied (see setSectionSync)
-    const r = cairn.mergeOne(change, 'remote');
+    const r = cairn.mergeOne(change, 'remote', false);
     if (r.applied) applied.push(change);
     if (!r.durable) covered = Math.min(covered, seq - 1);
+    if (r !== REFUSED && change.stamp > latest) latest = change.stamp;
   }
+  if (latest) cairn.clock.advance(latest); // the server checked it against its own bound
   cairn.merged(applied, 'remote');
   cairn.coverCursor(covered, covered < cursor);
   // With IndexedDB the page and its cursor went into one transaction: the sync client waits for it
@@ -58,21 +62,25 @@ export function applyRemote(cairn, entries, cursor) {
   return applied.length;
 }
 
+/** mergeOne's answer for a change that does not fit the known sections (reported, not applied). */
+const REFUSED = Object.freeze({ applied: false, durable: false });
+
 /**
  * One change from elsewhere: applied to memory, and written to its tiers (server changes always,
  * even when they lose in memory, so the tiers hold what the cursor claims).
  * @param {Change} c @param {'remote'|'tab'|'import'} origin
+ * @param {boolean} [advance] a remote change moves the clock (false: the caller does it once for a page)
  * @returns {{applied: boolean, durable: boolean}}
  */
-export function mergeOne(cairn, c, origin) {
+export function mergeOne(cairn, c, origin, advance = true) {
   try {
     cairn.replicaState.check(c);
   } catch (e) {
     cairn.emit('error', /** @type {Error} */ (e));
-    return { applied: false, durable: false };
+    return REFUSED;
   }
   if (origin === 'remote') {
-    cairn.clock.advance(c.stamp); // the server checked it against its own bound
+    if (advance) cairn.clock.advance(c.stamp); // the server checked it against its own bound
   } else {
     try {
       cairn.clock.observe(c.stamp);

@@ -2,6 +2,7 @@ package dev.cairn.bench;
 
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -94,14 +95,31 @@ final class BrowserBench {
         try {
             W3.seed(site, user, entries, chat);
             Thread.sleep(2000);
+            boolean raw = ctx.args.bool("browser-raw-catchup");
+            if (raw) {
+                rawCatchUp(site, user, size, run, "before first open");
+            }
             ServerProcess node = site.node(0);
             String base = pages.origin() + "/" + StaticSite.PAGE + "?user=" + user + "&ws=" + enc(node.syncUri().toString())
                     + "&nMap=" + entries + "&nChat=" + chat;
             String fragment = "#token=" + Tokens.mint(user);
             Chromium browser = new Chromium(profile);
             try {
+                String profileDir = ctx.args.string("browser-profile");
+                if (!profileDir.isEmpty()) {
+                    // A page of the same origin first, so the first open runs in the renderer being profiled.
+                    browser.open(pages.origin() + "/" + StaticSite.PAGE);
+                    browser.startProfiler();
+                }
                 browser.open(base + "&wait=live" + fragment);
                 report(ctx, "first open", size, variant, run, browser, timeout, entries);
+                if (!profileDir.isEmpty()) {
+                    Path dir = Files.createDirectories(Path.of(profileDir));
+                    CpuProfile.save(browser.stopProfiler(), dir.resolve("first-open-" + size + "-run" + run + ".cpuprofile"), 30);
+                }
+                if (raw) {
+                    rawCatchUp(site, user, size, run, "after first open (a server warmed twice)");
+                }
                 Thread.sleep(1000);
                 browser.reload();
                 report(ctx, "reload", size, variant, run, browser, timeout, entries);
@@ -122,6 +140,14 @@ final class BrowserBench {
             site.close();
             Dirs.deleteTree(profile);
         }
+    }
+
+    /** Times a bare protocol client's catch-up of {@code user} (the server's side alone) and logs it. */
+    private static void rawCatchUp(Site site, String user, String size, int run, String when) throws Exception {
+        Map<String, Object> m = new LinkedHashMap<>();
+        W3.rawCatchUp(site, user, m);
+        Ctx.log("browser %s run %d: %s, a bare protocol client caught up in %.0f ms", size, run, when, (Double) m.get("ceiling: raw protocol client caught-up ms"));
+        Thread.sleep(1000);
     }
 
     private static void report(Ctx ctx, String kase, String size, String variant, int run, Chromium browser, Duration timeout, int entries)

@@ -67,6 +67,19 @@ final class Chromium implements AutoCloseable {
         driver.navigate().refresh();
     }
 
+    /** Starts the V8 sampling CPU profiler of the current page's renderer (Chrome DevTools Protocol). */
+    void startProfiler() {
+        driver.executeCdpCommand("Profiler.enable", Map.of());
+        driver.executeCdpCommand("Profiler.setSamplingInterval", Map.of("interval", 200));
+        driver.executeCdpCommand("Profiler.start", Map.of());
+    }
+
+    /** Stops the profiler; the profile as the DevTools protocol gives it (nodes, samples, timeDeltas). */
+    @SuppressWarnings("unchecked")
+    Map<String, Object> stopProfiler() {
+        return (Map<String, Object>) driver.executeCdpCommand("Profiler.stop", Map.of()).get("profile");
+    }
+
     /** Waits for the page's {@code window.__result} (polled every 100 ms) and returns it as a map. */
     @SuppressWarnings("unchecked")
     Map<String, Object> awaitResult(Duration timeout) throws Exception {

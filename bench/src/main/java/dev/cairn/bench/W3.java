@@ -138,7 +138,7 @@ final class W3 {
      * cursor 0, and only counts the bytes until {@code caught-up}: the server's side of the catch-up
      * without any client engine work.
      */
-    private static void rawCatchUp(Site site, String user, Map<String, Object> m) throws Exception {
+    static void rawCatchUp(Site site, String user, Map<String, Object> m) throws Exception {
         java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();
         CompletableFuture<Long> caughtUp = new CompletableFuture<>();
         long t0 = System.nanoTime();
