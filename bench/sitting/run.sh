@@ -16,7 +16,13 @@ OUT=${OUT:-bench/sitting/results}
 W5_IDLE=${W5_IDLE:-10000}
 JAR=bench/target/cairn-bench.jar
 [ -f "$JAR" ] || { echo "no $JAR: run mvn -q -B -DskipTests package first" >&2; exit 1; }
-[ -d "$PEERS/node_modules" ] || (cd "$PEERS" && npm ci --no-audit --no-fund >&2)
+if [ ! -d "$PEERS/node_modules" ]; then
+  if [ ! -w "$PEERS" ]; then   # a read-only checkout of the peers: install into a copy
+    copy=${TMPDIR:-/tmp}/cairn-sitting-peers
+    rm -rf "$copy" && cp -r "$PEERS" "$copy" && chmod -R u+w "$copy" && PEERS=$copy
+  fi
+  (cd "$PEERS" && npm ci --no-audit --no-fund >&2)
+fi
 mkdir -p "$OUT"
 : > "$OUT/cairn.jsonl"
 : > "$OUT/peers.jsonl"
