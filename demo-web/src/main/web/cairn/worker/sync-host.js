@@ -5,9 +5,9 @@
 // (its stamps), applies the pages the host sends it and writes its local changes through it.
 //
 // Messages (ARCHITECTURE.md, "Browser storage"); `id` marks a request, answered by {type: 'answer', id, ...}:
-//   tab -> host  attach {user, replica, lock, server: {url}|null, tuning}   -> answer {ok} | {error}
+//   tab -> host  attach {user, lock, server: {url}|null, tuning}            -> answer {ok} | {error}
 //                write {changes, rows: [{store, key, value?, guard}]}       -> answer {ok}, after the transaction
-//                sync                                                       -> answer {status, cursor, lastError}: this tab syncs through the host
+//                sync {replica}                                             -> answer {status, cursor, lastError}: this tab syncs through the host
 //                unsync | detach | push | offline {offline} | resync {cursor} | hold {cursor}
 //                sync-now                                                   -> answer {} | {error}
 //                idle                                                       -> answer {ok}: everything queued so far committed
@@ -15,7 +15,7 @@
 //                token {id, token|error}                                    the answer to token?
 //   host -> tab  page {page, changes}   server changes to apply (memory only: the host saved them)
 //                acked {ids}            outbox entries the server has: forget them
-//                status {status, cursor, lastError, lastSync} | error {error, lastError} | cursor {cursor} | limits {maxFrameBytes}
+//                status {status, cursor, lastError, lastSync, offline} | error {error, lastError, ...} | cursor {cursor} | limits {maxFrameBytes}
 //                storage {ok, error}    a transaction of the host ended (the tab's storage status)
 //                storage-error {error}  the store started failing (the tab's 'error' event, once)
 //                token? {id}            a token for the next connect (asked of a syncing tab)
@@ -96,7 +96,7 @@ export class SyncHost {
   /** A new tab's port. @param {MessagePort} port @param {any} hello the attach message */
   attach(port, hello) {
     /** @type {Tab} */
-    const tab = { port, replica: hello.replica, syncing: false, applied: 0 };
+    const tab = { port, replica: '', syncing: false, applied: 0 };
     this.tabs.set(port, tab);
     if (!this.server && hello.server) this.server = hello.server;
     if (Object.keys(this.tuning).length === 0) this.tuning = hello.tuning ?? {};
@@ -161,6 +161,7 @@ export class SyncHost {
   /** @private @param {Tab} tab @param {{id: number}} msg */
   startSync(tab, msg) {
     tab.syncing = true;
+    tab.replica = msg.replica;
     this.syncersChanged();
     if (!this.sync && this.server) {
       this.sync = new SyncClient({
@@ -190,7 +191,10 @@ export class SyncHost {
 
   /** @private */
   syncState() {
-    return { cursor: this.sync?.cursor ?? this.savedCursor, lastError: this.sync?.lastError ?? null, lastSync: this.sync?.lastSync ?? null };
+    return {
+      cursor: this.sync?.cursor ?? this.savedCursor, lastError: this.sync?.lastError ?? null, lastSync: this.sync?.lastSync ?? null,
+      offline: this.sync?.offline ?? false,
+    };
   }
 
   /** Unacknowledged local changes of every tab that syncs through the host, and of tabs that are gone; oldest first. @private */

@@ -24,12 +24,18 @@ export function wantsWorker(options) {
 }
 
 /**
- * Starts (or joins) the user's worker; resolves with a link once the worker has its database open,
- * or null (with the reason in `notes`) when it cannot be used: the caller keeps the in-page path.
- * @param {import('../cairn.js').OpenOptions} options @param {string} replica @param {string[]} notes
- * @returns {Promise<WorkerLink|null>}
+ * Starts (or joins) the user's worker, while the tab reads its own state (Cairn.open runs both at
+ * once); resolves with a link once the worker has its database open, or with why it cannot be
+ * used (the caller keeps the in-page path). Null when the options do not want it (wantsWorker).
+ * @param {import('../cairn.js').OpenOptions} options
+ * @returns {Promise<WorkerLink|string>|null}
  */
-export async function connectWorker(options, replica, notes) {
+export function startWorker(options) {
+  return wantsWorker(options) ? connectWorker(options) : null;
+}
+
+/** @param {import('../cairn.js').OpenOptions} options @returns {Promise<WorkerLink|string>} */
+async function connectWorker(options) {
   /** @type {MessagePort} */
   let port;
   try {
@@ -40,18 +46,16 @@ export async function connectWorker(options, replica, notes) {
       worker.onerror = () => port.close();
     }
   } catch (e) {
-    notes.push(`the sync worker could not start (${/** @type {Error} */ (e).message}): sync runs in this page`);
-    return null;
+    return `the sync worker could not start (${/** @type {Error} */ (e).message}): sync runs in this page`;
   }
-  const link = new WorkerLink(port, replica);
+  const link = new WorkerLink(port);
   const server = options.server ? { url: new URL(options.server.url, globalThis.location?.href).toString() } : null;
   const tuning = Object.fromEntries(Object.entries(options.sync ?? {}).filter(([, v]) => typeof v === 'number'));
   const lock = await holdTabLock();
-  const answer = await link.request({ type: 'attach', user: options.user, replica, lock, server, tuning }, ATTACH_TIMEOUT_MILLIS);
+  const answer = await link.request({ type: 'attach', user: options.user, lock, server, tuning }, ATTACH_TIMEOUT_MILLIS);
   if (!answer || answer.error) {
-    notes.push(`the sync worker is unavailable (${answer?.error ?? 'no answer'}): sync runs in this page`);
     link.close();
-    return null;
+    return `the sync worker is unavailable (${answer?.error ?? 'no answer'}): sync runs in this page`;
   }
   return link;
 }
@@ -75,10 +79,11 @@ async function holdTabLock() {
 
 /** The tab's end of the worker's port: requests with answers, and the worker's broadcasts. */
 export class WorkerLink {
-  /** @param {MessagePort} port @param {string} replica */
-  constructor(port, replica) {
+  /** @param {MessagePort} port */
+  constructor(port) {
     this.port = port;
-    this.replica = replica;
+    /** @type {string|null} the tab's replica id, told to the worker when it syncs */
+    this.replica = null;
     this.nextId = 1;
     /** @type {Map<number, (answer: any) => void>} */
     this.answers = new Map();
@@ -252,9 +257,10 @@ export class SharedSyncClient {
     }
   }
 
-  /** @private @param {{cursor?: number, lastError?: any, lastSync?: number|null}} msg */
+  /** @private @param {{cursor?: number, lastError?: any, lastSync?: number|null, offline?: boolean}} msg */
   sync(msg) {
     if (msg.cursor !== undefined) this.cursor = msg.cursor;
+    if (msg.offline !== undefined) this.offline = msg.offline; // the switch is the shared socket's: any tab may turn it
     if (msg.lastError !== undefined) this.lastError = msg.lastError;
     if (msg.lastSync !== undefined) this.lastSync = msg.lastSync;
   }
@@ -262,7 +268,7 @@ export class SharedSyncClient {
   start() {
     if (this.running) return;
     this.running = true;
-    this.link.request({ type: 'sync' }).then((a) => a && this.receive({ ...a, type: 'status' }));
+    this.link.request({ type: 'sync', replica: this.link.replica }).then((a) => a && this.receive({ ...a, type: 'status' }));
   }
 
   stop() {
@@ -301,15 +307,25 @@ export class SharedSyncClient {
 }
 
 /**
- * Hands the tab's store over to the worker when it can run (see wantsWorker): the tab has read its
- * state (and migrated) with its own connection, which it closes; from then on every write goes
- * through the worker (`idb.store` becomes a WorkerStore). Null: the in-page path, unchanged.
- * @param {import('../cairn.js').OpenOptions} options @param {string} replica
- * @param {{store: any, snapshot: any}} idb @param {string[]} notes
+ * Hands the tab's store over to the worker when it runs (startWorker): the tab has read its state
+ * (and migrated) with its own connection, which it closes; from then on every write goes through
+ * the worker (`idb.store` becomes a WorkerStore). Null: the in-page path, unchanged.
+ * @param {Promise<WorkerLink|string>|null} starting @param {string} replica
+ * @param {{store: any, snapshot: any}|null} idb null: IndexedDB did not open in the page, the worker is not used
+ * @param {string[]} notes
  */
-export async function useWorker(options, replica, idb, notes) {
-  const link = await connectWorker(options, replica, notes);
+export async function useWorker(starting, replica, idb, notes) {
+  const link = await starting;
   if (!link) return null;
+  if (typeof link === 'string') {
+    notes.push(link);
+    return null;
+  }
+  if (!idb) {
+    link.close();
+    return null;
+  }
+  link.replica = replica;
   const own = idb.store;
   idb.store = new WorkerStore(link, { bytes: own.bytes, stored: own.stored });
   own.close();
