@@ -154,11 +154,34 @@ test('the worker compacts superseded chunks, the tabs do not', async () => {
   }
   await a.close();
   const host = await hosts.get(user);
-  assert.equal(await host.compact(), true, 'compacted: 4000 stored for 1000 held');
-  const stored = (await rows(user, 'chunks')).flatMap(([, chunk]) => chunk);
+  await host.compact(); // or its timer did (3 s after the host opened): one compaction at a time
+  const chunks = await rows(user, 'chunks');
+  assert.ok(chunks.length <= 2, `4,000 stored changes for 1,000 held compacted into ${chunks.length} chunk(s)`);
+  const stored = chunks.flatMap(([, chunk]) => chunk);
   assert.equal(stored.filter((c) => c.section === "state").length, 1000);
   const b = await tab('tab-b');
   assert.deepEqual(b.get('state', 'k5'), { round: 3 });
   assert.equal(b.compactTimer, null, 'no compaction timer in the tab');
   await b.close();
+});
+
+test('a transaction the worker\'s store refuses (quota) is the tab\'s storage state \'full\' and an error event', async () => {
+  const server = new FakeServer();
+  const { user, tab, hosts } = worker(server);
+  const a = await tab('tab-a');
+  const errors = [];
+  a.on('error', (e) => errors.push(e.code));
+  const host = await hosts.get(user);
+  const transaction = host.store.db.transaction.bind(host.store.db);
+  host.store.db.transaction = () => { throw new DOMException('the quota is exceeded', 'QuotaExceededError'); };
+  a.state('big', '').setValue('y'.repeat(200));
+  await a.save();
+  await until(() => a.storage.state === 'full', 'the storage state');
+  assert.ok(errors.includes('quota-exceeded'), `an error event: ${errors}`);
+  assert.equal(a.get('state', 'big'), 'y'.repeat(200), 'kept in memory');
+  host.store.db.transaction = transaction;
+  a.state('small', '').setValue('x');
+  await a.save();
+  await until(() => a.storage.state === 'ok', 'recovered after a transaction that commits');
+  await a.close();
 });

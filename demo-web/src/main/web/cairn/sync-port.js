@@ -252,6 +252,7 @@ function startShared(cairn, link) {
     acked: (ids) => { cairn.outbox.remove(ids); cairn.emit('change', { changes: [], origin: 'remote' }); },
     applyPage: (changes) => applyShared(cairn, changes),
     onLimits: (max) => { cairn.serverFrameBytes = max; },
+    saved: (cursor) => { cairn.savedCursor = cursor; },
     onStatus: (status) => {
       if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => cairn.pendingSaves.get(id)?.policy.sync === true);
       cairn.emit('status', status);

@@ -15,7 +15,7 @@
 //                token {id, token|error}                                    the answer to token?
 //   host -> tab  page {page, changes}   server changes to apply (memory only: the host saved them)
 //                acked {ids}            outbox entries the server has: forget them
-//                status {status, cursor, lastError, lastSync, offline} | error {error, lastError, ...} | cursor {cursor} | limits {maxFrameBytes}
+//                status {status, cursor, lastError, lastSync, offline} | error {error, lastError, ...} | cursor {cursor, saved} | limits {maxFrameBytes}
 //                storage {ok, error}    a transaction of the host ended (the tab's storage status)
 //                storage-error {error}  the store started failing (the tab's 'error' event, once)
 //                token? {id}            a token for the next connect (asked of a syncing tab)
@@ -82,6 +82,8 @@ export class SyncHost {
     this.savedCursor = Number.isSafeInteger(stored) && stored > 0 ? stored : 0;
     this.cursorHeld = false;
     this.page = 0;
+    /** @type {Promise<boolean>|null} */
+    this.compacting = null;
     this.tokenAsks = 0;
     /** @type {Map<number, (answer: any) => void>} */
     this.tokenAnswers = new Map();
@@ -193,7 +195,7 @@ export class SyncHost {
   syncState() {
     return {
       cursor: this.sync?.cursor ?? this.savedCursor, lastError: this.sync?.lastError ?? null, lastSync: this.sync?.lastSync ?? null,
-      offline: this.sync?.offline ?? false,
+      offline: this.sync?.offline ?? false, saved: this.savedCursor,
     };
   }
 
@@ -236,7 +238,7 @@ export class SyncHost {
     this.coverCursor(covered, covered < cursor);
     const page = ++this.page;
     this.toSyncing({ type: 'page', page, changes });
-    this.toSyncing({ type: 'cursor', cursor });
+    this.toSyncing({ type: 'cursor', cursor, saved: this.savedCursor });
     return Promise.all([this.store.idle(), this.tabsApplied(page - 1)]).then(() => {});
   }
 
@@ -361,7 +363,14 @@ export class SyncHost {
   }
 
   /** Compacts the stored chunks when worth it, off every page's main thread; resolves with whether it did. */
-  async compact() {
+  compact() {
+    // One at a time: two would both replace the same chunks, each adding the merge.
+    if (!this.compacting) this.compacting = this.compactNow().finally(() => { this.compacting = null; });
+    return this.compacting;
+  }
+
+  /** @private */
+  async compactNow() {
     try {
       const kinds = this.readMeta('sections', null);
       if (!kinds) return false;

@@ -223,7 +223,8 @@ export class SharedSyncClient {
   /**
    * @param {WorkerLink} link
    * @param {{token: () => (string|Promise<string>), acked: (ids: string[]) => void, applyPage: (changes: Change[]) => void,
-   *   onStatus: (s: string) => void, onError: (e: {code: string, message: string}) => void, onLimits: (max: number) => void}} on
+   *   onStatus: (s: string) => void, onError: (e: {code: string, message: string}) => void, onLimits: (max: number) => void,
+   *   saved: (cursor: number) => void}} on the last two: the server's frame limit, the cursor the worker saved
    */
   constructor(link, on) {
     this.link = link;
@@ -261,6 +262,7 @@ export class SharedSyncClient {
   sync(msg) {
     if (msg.cursor !== undefined) this.cursor = msg.cursor;
     if (msg.offline !== undefined) this.offline = msg.offline; // the switch is the shared socket's: any tab may turn it
+    if (msg.saved !== undefined) this.on.saved(msg.saved);
     if (msg.lastError !== undefined) this.lastError = msg.lastError;
     if (msg.lastSync !== undefined) this.lastSync = msg.lastSync;
   }
