@@ -24,7 +24,7 @@ import * as privacy from './privacy.js';
 import * as transfer from './transfer.js';
 import * as port from './sync-port.js';
 import { openStores, loadState, compactLater } from './open.js';
-import { wantsWorker, useWorker, bindWorker } from './worker/tab-link.js';
+import { startWorker, useWorker, bindWorker } from './worker/tab-link.js';
 
 export { ChangeTooLargeError } from './sync-port.js';
 import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
@@ -89,9 +89,11 @@ export class Cairn {
     /** @type {Array<(e: Error) => void>} */
     const errorSinks = [];
     const onError = (/** @type {Error} */ e) => errorSinks.forEach((f) => f(e));
+    // Sync and IndexedDB writes in the user's shared worker where it runs (worker/), else in this
+    // page; the worker starts while the page reads the device.
+    const starting = startWorker(options);
     const { replica, kv, idb, notes } = await openStores(options, browser, onError);
-    // Sync and IndexedDB writes in the user's shared worker where it runs (worker/), else in this page.
-    const worker = idb && wantsWorker(options) ? await useWorker(options, replica, idb, notes) : null;
+    const worker = await useWorker(starting, replica, idb, notes);
     const cairn = new Cairn(options, replica, kv, errorSinks, idb);
     cairn.worker = worker;
     if (worker) bindWorker(worker, cairn);
