@@ -882,8 +882,9 @@ public final class Cairn implements AutoCloseable {
      * it happens on:
      * <ul>
      *   <li>a background save that failed: a {@link StorageException} (from the persistence
-     *       thread). The values stay in memory and the save is tried again about a second later;
-     *       a {@code save()} future waiting for it fails with the same exception;</li>
+     *       thread). The values stay in memory and the save is tried again about a second later
+     *       (a draft's at its next save); a {@code save()} future waiting for it fails with the
+     *       same exception;</li>
      *   <li>a change listener ({@link #onChange}, {@link PersistentState#subscribe}) that threw:
      *       the exception it threw (from the writing thread, after the write). It is logged at
      *       WARNING with its stack trace too, and the other listeners still run;</li>
