@@ -177,7 +177,8 @@ export function startSync(cairn) {
     reset: () => cairn.resetCursor(),
     onLimits: (max) => { cairn.serverFrameBytes = max; },
     onStatus: (status) => {
-      if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => cairn.pendingSaves.get(id)?.policy.sync === true);
+      // connected: what waits only for a connection goes now; not the drafts (autoSave off), which wait for save()
+      if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => { const p = cairn.pendingSaves.get(id)?.policy; return p?.sync === true && p.autoSave; });
       cairn.emit('status', status);
       cairn.emit('change', { changes: [], origin: 'remote' });
     },

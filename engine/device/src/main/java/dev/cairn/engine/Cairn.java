@@ -17,7 +17,6 @@ import dev.cairn.engine.crdt.LwwMap;
 import dev.cairn.engine.crdt.Names;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.crdt.UnknownSectionException;
 import dev.cairn.engine.persist.Persister;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
@@ -28,7 +27,6 @@ import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.InMemoryLocalStore;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.TieredLocalStore;
-import dev.cairn.engine.store.StoreException;
 import dev.cairn.engine.sync.internal.SyncPort;
 import dev.cairn.engine.sync.internal.SyncPorts;
 import java.io.IOException;
@@ -93,6 +91,8 @@ public final class Cairn implements AutoCloseable {
     public static final String EXPORT_FORMAT = ExportDocument.FORMAT;
     /** The export document version this engine writes; it reads this version and older ones. */
     public static final int EXPORT_VERSION = ExportDocument.VERSION;
+
+    private static final System.Logger LOG = System.getLogger(Cairn.class.getName());
 
     private final String replicaId;
     /** The builder's limit until a server's welcome says otherwise (SyncPort#serverMaxFrameBytes). */
@@ -260,7 +260,11 @@ public final class Cairn implements AutoCloseable {
 
     // ------------------------------------------------------------------ typed API
 
-    /** A typed state handle in the generic {@code state} section with the section's default policy. */
+    /**
+     * A typed state handle in the generic {@code state} section with the section's default policy.
+     *
+     * @throws IllegalArgumentException if the key is not a valid key name
+     */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue) {
         return state(key, values.type(type), defaultValue, StateOptions.defaults());
     }
@@ -268,12 +272,20 @@ public final class Cairn implements AutoCloseable {
     /**
      * A typed state handle whose storage, save timing, sync and validation come from
      * {@code options} (section {@code state} unless the options name another map section).
+     *
+     * @throws UnknownSectionException if the options name a section that is not registered, or a log section
+     * @throws IllegalArgumentException if the key is not a valid key name
      */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue, StateOptions<T> options) {
         return state(key, values.type(type), defaultValue, options);
     }
 
-    /** {@link #state(String, Class, Object, StateOptions)} for a generic type, such as {@code List<Note>}. */
+    /**
+     * {@link #state(String, Class, Object, StateOptions)} for a generic type, such as {@code List<Note>}.
+     *
+     * @throws UnknownSectionException if the options name a section that is not registered, or a log section
+     * @throws IllegalArgumentException if the key is not a valid key name
+     */
     public <T> PersistentState<T> state(String key, TypeReference<T> type, T defaultValue, StateOptions<T> options) {
         return state(key, values.type(type), defaultValue, options);
     }
@@ -291,13 +303,21 @@ public final class Cairn implements AutoCloseable {
         return new PersistentState<>(this, section, key, type, defaultValue, options.validator());
     }
 
-    /** Any map section, for untyped access. */
+    /**
+     * Any map section, for untyped access.
+     *
+     * @throws UnknownSectionException if no section of that name is registered, or it is a log section
+     */
     public MapSection map(String section) {
         spec(section, SectionKind.MAP);
         return new MapSection(this, section);
     }
 
-    /** Any log section. */
+    /**
+     * Any log section.
+     *
+     * @throws UnknownSectionException if no section of that name is registered, or it is a map section
+     */
     public LogSection log(String section) {
         spec(section, SectionKind.LOG);
         return new LogSection(this, section);
@@ -356,6 +376,8 @@ public final class Cairn implements AutoCloseable {
      * before it, here, on the server and on each device as it syncs, and keeps out older writes
      * of a device that was offline), a log section with a watermark per stream. Returns how many
      * live map keys or log streams it cleared.
+     *
+     * @throws UnknownSectionException if no section of that name is registered
      */
     public int clear(String section) {
         SectionSpec spec = spec(section, null);
@@ -376,7 +398,11 @@ public final class Cairn implements AutoCloseable {
         });
     }
 
-    /** Clears one stream of a log section (one chat conversation). */
+    /**
+     * Clears one stream of a log section (one chat conversation).
+     *
+     * @throws UnknownSectionException if no section of that name is registered, or it is a map section
+     */
     public void clear(String section, String stream) {
         spec(section, SectionKind.LOG);
         Names.checkKey(stream, "stream");
@@ -388,6 +414,8 @@ public final class Cairn implements AutoCloseable {
     /**
      * True if the section syncs from this device: registered with a syncing policy and not
      * switched off with {@link #disableSync}. (Keys given {@code sync(false)} stay local either way.)
+     *
+     * @throws UnknownSectionException if no section of that name is registered
      */
     public boolean isSyncing(String section) {
         return spec(section, null).policy().sync() && !syncOff.containsKey(section);
@@ -409,7 +437,10 @@ public final class Cairn implements AutoCloseable {
      * </ul>
      * Switching an off section off again with DELETE deletes the server's copy then; with KEEP it
      * changes nothing. The switch is saved and survives restarts. The returned future completes
-     * when the switch (and for DELETE the clear, in the outbox) is durable.
+     * when the switch (and for DELETE the clear, in the outbox) is durable, or fails with a
+     * {@link StorageException} if it could not be saved.
+     *
+     * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> disableSync(String section, ServerCopy serverCopy) {
         Objects.requireNonNull(serverCopy, "serverCopy");
@@ -440,7 +471,7 @@ public final class Cairn implements AutoCloseable {
             }
             syncOff.put(section, new SyncOff(serverCopy, deletedUpTo));
             saved.add(persister.queueMeta(SYNC_OFF_META, syncOffJson()));
-            return CompletableFuture.allOf(saved.toArray(CompletableFuture[]::new));
+            return StorageException.translated(CompletableFuture.allOf(saved.toArray(CompletableFuture[]::new)));
         });
     }
 
@@ -451,7 +482,10 @@ public final class Cairn implements AutoCloseable {
      * share this device's copy again). The sync cursor goes back to 0, so the next connection
      * catches up from the server's whole current state and brings in what changed in the section
      * while it was off (a connected {@link dev.cairn.engine.sync.SyncClient} reconnects for that).
-     * The returned future completes when the pushed changes are in the durable outbox.
+     * The returned future completes when the pushed changes are in the durable outbox, or fails
+     * with a {@link StorageException} if they could not be saved.
+     *
+     * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> enableSync(String section) {
         SectionSpec spec = spec(section, null);
@@ -463,7 +497,7 @@ public final class Cairn implements AutoCloseable {
             }
             CompletableFuture<Void> meta = persister.queueMeta(SYNC_OFF_META, syncOffJson());
             if (!spec.policy().sync()) {
-                return meta; // registered local-only: the switch alone never made it sync
+                return StorageException.translated(meta); // registered local-only: the switch alone never made it sync
             }
             Stamp upTo = off.deletedUpTo();
             StoragePolicy policy = spec.policy();
@@ -512,7 +546,7 @@ public final class Cairn implements AutoCloseable {
             this.cursorHeld = true;
             persister.recordCursor(0);
             resync[0] = true;
-            return CompletableFuture.allOf(meta, persister.flush());
+            return StorageException.translated(CompletableFuture.allOf(meta, persister.flush()));
         });
         if (resync[0]) {
             for (Runnable listener : resyncListeners) {
@@ -580,7 +614,7 @@ public final class Cairn implements AutoCloseable {
                 }
             });
         } catch (IOException | RuntimeException e) {
-            throw new StoreException("damaged privacy switches in the local store: " + e.getMessage(), e);
+            throw new StorageException("damaged privacy switches in the local store: " + e.getMessage(), e);
         }
     }
 
@@ -589,7 +623,11 @@ public final class Cairn implements AutoCloseable {
         return ExportDocument.write(replicaId, Instant.ofEpochMilli(wall.millis()), state, sections.keySet());
     }
 
-    /** The chosen sections as an export document. */
+    /**
+     * The chosen sections as an export document.
+     *
+     * @throws UnknownSectionException if a chosen section is not registered
+     */
     public String exportData(Collection<String> chosen) {
         chosen.forEach(s -> spec(s, null));
         return ExportDocument.write(replicaId, Instant.ofEpochMilli(wall.millis()), state, chosen);
@@ -599,6 +637,9 @@ public final class Cairn implements AutoCloseable {
      * Streams the chosen sections as an export document to {@code out} (UTF-8; flushed, not
      * closed), reporting entries written to {@code progress}. Writers wait while it runs (it reads
      * one consistent state), so a very large export briefly pauses writes.
+     *
+     * @throws UnknownSectionException if a chosen section is not registered
+     * @throws IOException if writing to {@code out} fails
      */
     public void exportData(OutputStream out, Collection<String> chosen, TransferProgress progress) throws IOException {
         checkOpen();
@@ -817,10 +858,16 @@ public final class Cairn implements AutoCloseable {
         }
     }
 
-    /** Saves everything queued to its tiers now; completes when durable. */
+    /**
+     * Saves everything queued to its tiers now, drafts ({@code autoSave(false)}) too, and so puts
+     * the syncing ones in the outbox. The future completes when they are durable, or fails with a
+     * {@link StorageException} if the store refused them (they stay queued for the next save).
+     *
+     * @throws IllegalStateException if the engine is closed
+     */
     public CompletableFuture<Void> save() {
         checkOpen();
-        return persister.flush();
+        return StorageException.translated(persister.flush());
     }
 
     /** Subscribes to every visible change. */
@@ -830,7 +877,27 @@ public final class Cairn implements AutoCloseable {
         return () -> listeners.remove(listener);
     }
 
-    /** Subscribes to background errors (a failed save, a throwing listener). */
+    /**
+     * Subscribes to the errors no caller is waiting for, each given as it happens, on the thread
+     * it happens on:
+     * <ul>
+     *   <li>a background save that failed: a {@link StorageException} (from the persistence
+     *       thread). The values stay in memory and the save is tried again about a second later
+     *       (a draft's at its next save); a {@code save()} future waiting for it fails with the
+     *       same exception;</li>
+     *   <li>a change listener ({@link #onChange}, {@link PersistentState#subscribe}) that threw:
+     *       the exception it threw (from the writing thread, after the write). It is logged at
+     *       WARNING with its stack trace too, and the other listeners still run;</li>
+     *   <li>a stored value the app cannot read as its type, or one written by a newer version of
+     *       the app, when the typed state that reads it reports one ({@code UnreadableValueException},
+     *       {@code StoredByNewerVersionException}): the app gets its default or the value it can
+     *       read, and the stored bytes stay.</li>
+     * </ul>
+     * While no onError listener is subscribed, background failures are logged at WARNING (logger
+     * {@code dev.cairn.engine.Cairn}). A listener that throws is logged and does not keep the
+     * next one from hearing the error. Sync problems are not reported here: they are in the sync
+     * client's status ({@link dev.cairn.engine.sync.SyncClient#onStatus}) and its log.
+     */
     public Subscription onError(Consumer<Throwable> listener) {
         Objects.requireNonNull(listener, "listener");
         errorListeners.add(listener);
@@ -893,10 +960,17 @@ public final class Cairn implements AutoCloseable {
      * pending {@code syncNow()} calls with code {@code engine-closed}), saves everything queued
      * (drafts too), then releases the data directory and removes the shutdown hook of
      * {@link Builder#saveOnShutdown}. Idempotent.
+     *
+     * @throws StorageException if the last save or closing the store's files failed (the data
+     *         directory is released all the same)
      */
     @Override
     public void close() {
-        close(false);
+        try {
+            close(false);
+        } catch (RuntimeException e) {
+            throw StorageException.of(e);
+        }
     }
 
     /** {@code exiting}: run by the shutdown hook, which saves what autoSave would save, not the drafts. */
@@ -991,7 +1065,7 @@ public final class Cairn implements AutoCloseable {
 
     CompletableFuture<Void> save(String section, String key) {
         checkOpen();
-        return persister.flushWith(Persister.pendingKey(section, key));
+        return StorageException.translated(persister.flushWith(Persister.pendingKey(section, key)));
     }
 
     WallClock wall() {
@@ -1108,21 +1182,37 @@ public final class Cairn implements AutoCloseable {
                 try {
                     listener.onChange(event);
                 } catch (RuntimeException e) {
-                    reportError(e);
+                    listenerFailed(e);
                 }
             }
         }
     }
 
+    /** A background failure (a save, a before-close step): to the onError listeners, or logged if there are none. */
     private void reportError(Throwable error) {
+        Throwable reported = StorageException.of(error);
         if (errorListeners.isEmpty()) {
-            System.getLogger(Cairn.class.getName()).log(System.Logger.Level.WARNING, "cairn: " + error.getMessage());
+            LOG.log(System.Logger.Level.WARNING, "cairn: " + reported.getMessage());
         }
+        tellErrorListeners(reported);
+    }
+
+    /**
+     * A change listener threw: a bug in the app, so it is logged with its stack trace whether or
+     * not onError listeners hear it too; the other listeners still run.
+     */
+    private void listenerFailed(RuntimeException error) {
+        LOG.log(System.Logger.Level.WARNING, "cairn: a change listener failed: " + error, error);
+        tellErrorListeners(error);
+    }
+
+    private void tellErrorListeners(Throwable error) {
         for (Consumer<Throwable> l : errorListeners) {
             try {
                 l.accept(error);
-            } catch (RuntimeException ignored) {
-                // an error listener that throws must not hide the next one
+            } catch (RuntimeException e) {
+                // logged, and it must not hide the next one
+                LOG.log(System.Logger.Level.WARNING, "cairn: an error listener failed: " + e, e);
             }
         }
     }
@@ -1148,7 +1238,7 @@ public final class Cairn implements AutoCloseable {
         String stored = persister.meta("replica");
         if (stored != null) {
             if (requested != null && !requested.equals(stored)) {
-                throw new StoreException("this data directory belongs to replica '" + stored + "', not '" + requested
+                throw new StorageException("this data directory belongs to replica '" + stored + "', not '" + requested
                         + "': a replica id must stay the same for the life of its data");
             }
             return stored;
@@ -1206,6 +1296,7 @@ public final class Cairn implements AutoCloseable {
         private ObjectMapper objectMapper;
         private boolean saveOnShutdown;
         private boolean saveOnShutdownSet;
+        private LocalStore durableStore; // tests only: see durableStore(LocalStore)
         private final Map<String, SectionSpec> sections = new LinkedHashMap<>();
         private final java.util.Set<String> customized = new java.util.HashSet<>();
 
@@ -1323,6 +1414,8 @@ public final class Cairn implements AutoCloseable {
          * open) and returns it ready to read and write.
          *
          * @throws IllegalStateException if neither a data directory nor {@code inMemory()} was set
+         * @throws StorageException if the data directory is open in another engine (of this or another
+         *         process), belongs to another replica id, or cannot be read (a damaged file)
          */
         public Cairn open() {
             if (dataDir == null && !inMemory) {
@@ -1338,7 +1431,11 @@ public final class Cairn implements AutoCloseable {
                 maxFrameBytes = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
             }
             if (inMemory) {
-                return new Cairn(this, new InMemoryLocalStore(), null);
+                try {
+                    return new Cairn(this, durableStore != null ? durableStore : new InMemoryLocalStore(), null);
+                } catch (RuntimeException e) {
+                    throw StorageException.of(e);
+                }
             }
             FileLock lock = lockDirectory(dataDir);
             LocalStore store = null;
@@ -1350,8 +1447,15 @@ public final class Cairn implements AutoCloseable {
                     store.close();
                 }
                 releaseLock(lock);
-                throw e;
+                throw StorageException.of(e);
             }
+        }
+
+        /** Tests only: an engine without files whose durable tier is {@code store} (one that fails on purpose). */
+        Builder durableStore(LocalStore store) {
+            inMemory();
+            this.durableStore = Objects.requireNonNull(store, "store");
+            return this;
         }
 
         private static FileLock lockDirectory(Path dir) {
@@ -1372,14 +1476,14 @@ public final class Cairn implements AutoCloseable {
                         }
                     }
                     if (lock == null) {
-                        throw new StoreException("data directory " + dir + " is already open in another Cairn engine"
+                        throw new StorageException("data directory " + dir + " is already open in another Cairn engine"
                                 + " (lock file " + dir.resolve("cairn.lock") + " is held); close that engine first");
                     }
                     LOCKED_DIRS.put(key, lock);
                     return lock;
                 }
             } catch (IOException e) {
-                throw new StoreException("cannot lock data directory " + dir + ": " + e.getMessage(), e);
+                throw new StorageException("cannot lock data directory " + dir + ": " + e.getMessage(), e);
             }
         }
 

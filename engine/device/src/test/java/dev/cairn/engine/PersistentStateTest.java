@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.core.type.TypeReference;
-import dev.cairn.engine.crdt.UnknownSectionException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -252,13 +252,13 @@ public final class Persister implements AutoCloseable {
             long first = previous == null ? now : previous.firstNanos;
             long delay = policy.saveDelay().toNanos();
             long deadline;
-            if (held) {
+            if (!policy.autoSave()) {
+                deadline = Long.MAX_VALUE; // a draft: saved, and so pushed, only by an explicit save, online too
+            } else if (held) {
                 // one push (and one server history version) per pause, not per keystroke
                 deadline = policy.debounce() ? Math.min(now + delay, first + StoragePolicy.MAX_PUSH_WAIT_FACTOR * delay) : first + delay;
             } else if (toOutbox && urgentOutbox) {
                 deadline = now; // connected: the server is waiting for it
-            } else if (!policy.autoSave()) {
-                deadline = Long.MAX_VALUE;
             } else if (policy.debounce()) {
                 deadline = Math.min(now + delay, first + StoragePolicy.MAX_WAIT_FACTOR * delay);
             } else {
@@ -312,7 +312,10 @@ public final class Persister implements AutoCloseable {
         }
     }
 
-    /** While true (a sync client is connected), syncing changes are committed at once so they can be pushed. */
+    /**
+     * While true (a sync client is connected), syncing changes are committed at once so they can be
+     * pushed; not the drafts (autoSave off) nor the writes held for a save delay.
+     */
     public void setUrgentOutbox(boolean urgent) {
         this.urgentOutbox = urgent;
     }
