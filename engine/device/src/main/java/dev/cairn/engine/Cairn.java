@@ -261,7 +261,11 @@ public final class Cairn implements AutoCloseable {
 
     // ------------------------------------------------------------------ typed API
 
-    /** A typed state handle in the generic {@code state} section with the section's default policy. */
+    /**
+     * A typed state handle in the generic {@code state} section with the section's default policy.
+     * {@link IllegalArgumentException} for a key that is not a valid map key or holds {@code #}
+     * (the keys {@code key#...} hold an object value's fields).
+     */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue) {
         return state(key, values.type(type), defaultValue, StateOptions.defaults());
     }

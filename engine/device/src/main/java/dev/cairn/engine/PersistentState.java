@@ -62,7 +62,8 @@ public final class PersistentState<T> {
     private record Decoded<T>(long modCount, List<LwwEntry> entries, T value) {
     }
 
-    private record Read<T>(T value) {
+    /** A value the app read or wrote, with its JSON tree once known. */
+    private record Read<T>(T value, JsonNode tree) {
     }
 
     PersistentState(Cairn engine, String section, String key, JavaType type, T defaultValue, Predicate<? super T> validator,
@@ -97,7 +98,10 @@ public final class PersistentState<T> {
      */
     public T value() {
         T value = current();
-        lastRead = new Read<>(value);
+        Read<T> last = lastRead;
+        if (last == null || last.value != value) {
+            lastRead = new Read<>(value, null);
+        }
         return value;
     }
 
@@ -180,7 +184,7 @@ public final class PersistentState<T> {
                 LwwEntry root = map.entry(key);
                 NavigableMap<String, LwwEntry> fields = map.fieldsOf(key);
                 if (sameEntries(migrated, entries(root, fields))) {
-                    StoredValue stored = StoredValue.read(key, root, fields);
+                    StoredValue stored = StoredValue.forWrite(key, root, fields);
                     write(stored, tree(checked.json()), null, true);
                 }
                 return null;
@@ -216,13 +220,13 @@ public final class PersistentState<T> {
         JsonNode tree = tree(checked.json());
         engine.locked(() -> {
             Read<T> read = lastRead;
-            JsonNode known = engine.values().tree(read == null ? current() : read.value());
+            JsonNode known = read == null ? engine.values().tree(current()) : read.tree != null ? read.tree : engine.values().tree(read.value);
             LwwMap map = engine.state().map(section);
-            write(StoredValue.read(key, map.entry(key), map.fieldsOf(key)), tree, known, false);
+            write(StoredValue.forWrite(key, map.entry(key), map.fieldsOf(key)), tree, known, false);
             // Cache what this call wrote, read back: a later change to the caller's object does not show here.
             long mod = map.modCount();
             cache = new Decoded<>(mod, entries(map.entry(key), map.fieldsOf(key)), checked.value());
-            lastRead = new Read<>(checked.value());
+            lastRead = new Read<>(checked.value(), tree);
             return null;
         });
     }
@@ -255,7 +259,7 @@ public final class PersistentState<T> {
     public void reset() {
         engine.locked(() -> {
             LwwMap map = engine.state().map(section);
-            engine.putAll(section, FieldWrite.reset(key, StoredValue.read(key, map.entry(key), map.fieldsOf(key))));
+            engine.putAll(section, FieldWrite.reset(key, StoredValue.forWrite(key, map.entry(key), map.fieldsOf(key))));
             return null;
         });
     }

@@ -19,7 +19,7 @@ import java.util.TreeMap;
  * object assembled from field entries; with the stored version and the live entries a write
  * compares against.
  *
- * @param value the value (null if absent)
+ * @param value the value (null if absent, or not assembled: {@link #forWrite})
  * @param whole true if the root entry holds the value whole (plain or versioned)
  * @param version the stored version S
  * @param rootText the live root entry's text, or null
@@ -32,7 +32,7 @@ public record StoredValue(JsonNode value, boolean whole, int version, String roo
     /** Key of the root entry's layout member. */
     public static final String MARKER = "$cairn";
 
-    /** True if no live entry holds the value. */
+    /** True if no live entry holds the value (of a {@link #read}). */
     public boolean absent() {
         return value == null;
     }
@@ -42,36 +42,62 @@ public record StoredValue(JsonNode value, boolean whole, int version, String roo
      * the entries under {@code key#} (tombstones included; they are ignored).
      */
     public static StoredValue read(String key, LwwEntry root, NavigableMap<String, LwwEntry> fieldEntries) {
-        Node tree = new Node();
+        return read(key, root, fieldEntries, true);
+    }
+
+    /**
+     * What a write compares against: as {@link #read} (version, root, live fields) without
+     * assembling or parsing the value, which is null unless the root holds it whole.
+     */
+    public static StoredValue forWrite(String key, LwwEntry root, NavigableMap<String, LwwEntry> fieldEntries) {
+        return read(key, root, fieldEntries, false);
+    }
+
+    private static StoredValue read(String key, LwwEntry root, NavigableMap<String, LwwEntry> fieldEntries, boolean assemble) {
         NavigableMap<String, String> live = new TreeMap<>();
-        int prefix = key.length() + 1;
+        Stamp newestField = null;
         for (Map.Entry<String, LwwEntry> e : fieldEntries.entrySet()) {
-            if (e.getValue().isTombstone()) {
-                continue;
+            LwwEntry entry = e.getValue();
+            if (!entry.isTombstone()) {
+                live.put(e.getKey(), entry.value());
+                newestField = newestField == null || entry.stamp().compareTo(newestField) > 0 ? entry.stamp() : newestField;
             }
-            live.put(e.getKey(), e.getValue().value());
-            Node at = tree;
-            for (String segment : e.getKey().substring(prefix).split("#", -1)) {
-                at = at.children.computeIfAbsent(segment, s -> new Node());
-            }
-            at.leaf = e.getValue();
         }
         live = Collections.unmodifiableNavigableMap(live);
         String rootText = root == null || root.isTombstone() ? null : root.value();
         if (rootText == null && live.isEmpty()) {
             return new StoredValue(null, false, 0, null, false, live);
         }
-        JsonNode rootTree = rootText == null ? null : parse(rootText);
-        Integer headVersion = rootTree == null ? null : headVersion(rootTree);
-        if (rootTree != null && headVersion == null && (live.isEmpty() || root.stamp().compareTo(tree.deepest()) > 0)) {
-            Integer v = versionedWholeVersion(rootTree);
+        // Only a root that starts like a head or a versioned value needs a look inside.
+        boolean marked = rootText != null && rootText.startsWith("{\"" + MARKER + "\":");
+        JsonNode rootTree = rootText == null || (!marked && !assemble) ? null : parse(rootText);
+        Integer headVersion = marked ? headVersion(rootTree) : null;
+        if (rootText != null && headVersion == null && (newestField == null || root.stamp().compareTo(newestField) > 0)) {
+            Integer v = marked ? versionedWholeVersion(rootTree) : null;
             return v == null
                     ? new StoredValue(rootTree, true, 0, rootText, false, live)
                     : new StoredValue(rootTree.get("value"), true, v, rootText, false, live);
         }
         // The fields win (a head counts as part of them); a whole root that lost gives no version.
         int version = headVersion == null ? 0 : headVersion;
-        return new StoredValue(tree.assemble(), false, version, rootText, headVersion != null, live);
+        return new StoredValue(assemble ? assemble(key, fieldEntries) : null, false, version, rootText, headVersion != null, live);
+    }
+
+    /** The object of the live field entries, each path resolved leaf against subtree. */
+    private static JsonNode assemble(String key, NavigableMap<String, LwwEntry> fieldEntries) {
+        Node tree = new Node();
+        int prefix = key.length() + 1;
+        for (Map.Entry<String, LwwEntry> e : fieldEntries.entrySet()) {
+            if (e.getValue().isTombstone()) {
+                continue;
+            }
+            Node at = tree;
+            for (String segment : e.getKey().substring(prefix).split("#", -1)) {
+                at = at.children.computeIfAbsent(segment, s -> new Node());
+            }
+            at.leaf = e.getValue();
+        }
+        return tree.assemble();
     }
 
     /** The head text of version {@code version}: {@code {"$cairn":"fields","version":N}}. */
