@@ -6,6 +6,7 @@ import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crdt.LwwEntry;
 import dev.cairn.engine.crdt.LwwMap;
 import dev.cairn.engine.value.DefaultMerge;
+import dev.cairn.engine.value.FieldKeys;
 import dev.cairn.engine.value.FieldWrite;
 import dev.cairn.engine.value.StoredValue;
 import java.io.IOException;
@@ -171,14 +172,16 @@ public final class PersistentState<T> {
 
     /**
      * Writes a migrated value back once (every stored field is known: those the new value lacks
-     * are deleted); returns the value as read back. The entries must still be the ones migrated.
+     * are deleted) if the entries are still the ones migrated; returns the value as a read of what
+     * was written gives it ("then read as usual": the default fills in fields it lacks).
      */
     private T writeBack(T value, List<LwwEntry> migrated) {
-        if (!engine.isOpen()) {
-            return value;
-        }
         try {
             ValueMapper.Checked<T> checked = engine.values().writeChecked(value, type, where);
+            T asRead = asStored(checked);
+            if (!engine.isOpen()) {
+                return asRead;
+            }
             engine.locked(() -> {
                 LwwMap map = engine.state().map(section);
                 LwwEntry root = map.entry(key);
@@ -189,12 +192,23 @@ public final class PersistentState<T> {
                 }
                 return null;
             });
-            return checked.value();
-        } catch (RuntimeException e) {
+            return asRead;
+        } catch (IOException | RuntimeException e) {
             engine.report(new UnreadableValueException(where, "the migrated value of '" + where + "' could not be written back ("
                     + e.getMessage() + "); it is used in memory and migrated again at the next start", e));
             return value;
         }
+    }
+
+    /** A written value as reading it back gives it: an object stored field by field takes the default's missing fields. */
+    private T asStored(ValueMapper.Checked<T> checked) throws IOException {
+        JsonNode tree = tree(checked.json());
+        JsonNode defaults = defaultTree();
+        if (merge != Merge.FIELDS || defaults == null || FieldKeys.leaves(key, tree) == null) {
+            return checked.value();
+        }
+        JsonNode merged = DefaultMerge.merge(defaults, tree);
+        return merged.equals(tree) ? checked.value() : engine.values().read(merged, type);
     }
 
     /**
