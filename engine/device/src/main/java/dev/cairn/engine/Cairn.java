@@ -29,6 +29,7 @@ import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.TieredLocalStore;
 import dev.cairn.engine.sync.internal.SyncPort;
 import dev.cairn.engine.sync.internal.SyncPorts;
+import dev.cairn.engine.value.FieldWrite;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -263,7 +264,8 @@ public final class Cairn implements AutoCloseable {
     /**
      * A typed state handle in the generic {@code state} section with the section's default policy.
      *
-     * @throws IllegalArgumentException if the key is not a valid key name
+     * @throws IllegalArgumentException if the key is not a valid map key or holds {@code #}
+     *         (the keys {@code key#...} hold an object value's fields)
      */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue) {
         return state(key, values.type(type), defaultValue, StateOptions.defaults());
@@ -295,12 +297,17 @@ public final class Cairn implements AutoCloseable {
         String section = options.section() == null ? StandardSections.STATE : options.section();
         SectionSpec spec = spec(section, SectionKind.MAP);
         Names.checkKey(key, "key");
+        if (key.indexOf('#') >= 0) {
+            throw new IllegalArgumentException("invalid key '" + key + "': a state handle's key may not hold '#', because the keys '"
+                    + key.substring(0, key.indexOf('#')) + "#...' hold the fields of the value stored under '" + key.substring(0, key.indexOf('#')) + "'");
+        }
         StoragePolicy policy = options.applyTo(spec.policy());
         keyPolicies.put(Persister.pendingKey(section, key), policy);
         if (options.holdsPush()) {
             heldKeys.add(Persister.pendingKey(section, key));
         }
-        return new PersistentState<>(this, section, key, type, defaultValue, options.validator());
+        return new PersistentState<>(this, section, key, type, defaultValue, options.validator(),
+                options.mergeMode(), options.versionNumber(), options.migration());
     }
 
     /**
@@ -1020,6 +1027,28 @@ public final class Cairn implements AutoCloseable {
     }
 
     /**
+     * Writes (null: deletes) several keys of one section as one local write: every change is
+     * checked before any applies, each gets its own fresh stamp in the given order, and they are
+     * saved and pushed together (a typed value's field entries, spec/vectors/values/README.md).
+     */
+    void putAll(String section, List<FieldWrite.Op> ops) {
+        locked(() -> {
+            List<Change> changes = new ArrayList<>(ops.size());
+            for (FieldWrite.Op op : ops) {
+                Names.checkKey(op.key(), "key");
+                Change.Put put = new Change.Put(section, op.key(), op.json() == null ? null : checkedValue(op.json()), clock.tick());
+                if (policyFor(put).sync()) {
+                    checkFits(put);
+                }
+                changes.add(put);
+            }
+            changes.forEach(this::applyLocal);
+            persister.alignDeadlines(changes);
+            return null;
+        });
+    }
+
+    /**
      * PROTOCOL.md 1.2 at write time: a value must come back exactly as written, so one holding a
      * number the server would refuse (NaN, an infinity, -0, a long or decimal a double would change)
      * is refused here, before it reaches the outbox. Returns the canonical text.
@@ -1055,17 +1084,27 @@ public final class Cairn implements AutoCloseable {
         return result;
     }
 
+    /** Whether the key or one of its field entries ({@code key#...}) is not yet saved. */
     boolean isDirty(String section, String key) {
-        return persister.isDirty(Persister.pendingKey(section, key));
+        return persister.isDirty(Persister.pendingKey(section, key), true);
     }
 
     boolean isSaving(String section, String key) {
-        return persister.isSaving(Persister.pendingKey(section, key));
+        return persister.isSaving(Persister.pendingKey(section, key), true);
     }
 
     CompletableFuture<Void> save(String section, String key) {
         checkOpen();
-        return StorageException.translated(persister.flushWith(Persister.pendingKey(section, key)));
+        return StorageException.translated(persister.flushWith(Persister.pendingKey(section, key), true));
+    }
+
+    boolean isOpen() {
+        return !closed;
+    }
+
+    /** Tells the error listeners (a typed value that does not read, or was stored by a newer app). */
+    void report(Throwable error) {
+        reportError(error);
     }
 
     WallClock wall() {
@@ -1115,7 +1154,7 @@ public final class Cairn implements AutoCloseable {
     private void applyLocal(Change change) {
         if (state.apply(change)) {
             StoragePolicy policy = policyFor(change);
-            if (policy.sync() && change instanceof Change.Put put && heldKeys.contains(Persister.pendingKey(put.section(), put.key()))) {
+            if (policy.sync() && change instanceof Change.Put put && heldKeys.contains(Persister.pendingKey(put.section(), handleKey(put.key())))) {
                 persister.recordHeld(change, policy);
             } else {
                 persister.record(change, policy, policy.sync());
@@ -1155,12 +1194,21 @@ public final class Cairn implements AutoCloseable {
         StoragePolicy policy = null;
         if (change instanceof Change.Put put && !keyPolicies.isEmpty()) {
             policy = keyPolicies.get(Persister.pendingKey(put.section(), put.key()));
+            if (policy == null && put.key().indexOf('#') > 0) {
+                policy = keyPolicies.get(Persister.pendingKey(put.section(), handleKey(put.key())));
+            }
         }
         if (policy == null) {
             policy = sections.get(change.section()).policy();
         }
         // A privacy switch turned off: the write stays on this device.
         return syncOff.containsKey(change.section()) ? policy.withSync(false) : policy;
+    }
+
+    /** The handle key a field entry {@code K#a#b} belongs to ({@code K}); any other key itself. */
+    private static String handleKey(String key) {
+        int hash = key.indexOf('#');
+        return hash > 0 ? key.substring(0, hash) : key;
     }
 
     private List<ChangeEvent> drainEvents() {

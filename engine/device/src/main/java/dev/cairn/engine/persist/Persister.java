@@ -347,6 +347,66 @@ public final class Persister implements AutoCloseable {
         return inFlight.containsKey(pendingKey);
     }
 
+    /**
+     * {@link #isDirty(String)}, with {@code fields}: also true if a field entry of the key's typed
+     * value ({@code key#...}) is not yet committed.
+     */
+    public boolean isDirty(String pendingKey, boolean fields) {
+        synchronized (lock) {
+            return isDirty(pendingKey) || (fields && (anyField(pending.keySet(), pendingKey) || anyField(inFlight.keySet(), pendingKey)));
+        }
+    }
+
+    /** {@link #isSaving(String)}, with {@code fields}: also for the key's field entries. */
+    public boolean isSaving(String pendingKey, boolean fields) {
+        return isSaving(pendingKey) || (fields && anyField(inFlight.keySet(), pendingKey));
+    }
+
+    /** {@link #flushWith(String)}, with {@code fields}: also the key's field entries. */
+    public CompletableFuture<Void> flushWith(String pendingKey, boolean fields) {
+        String prefix = pendingKey + '#';
+        return flush(p -> p.policy.autoSave() || (p.change != null
+                && (pendingKey(p.change).equals(pendingKey) || (fields && pendingKey(p.change).startsWith(prefix)))));
+    }
+
+    private static boolean anyField(java.util.Set<String> keys, String pendingKey) {
+        String prefix = pendingKey + '#';
+        for (String k : keys) {
+            if (k.startsWith(prefix)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Gives the queued records of {@code changes} (one local write of several keys) the earliest of
+     * their deadlines, so they are committed, and pushed, together.
+     */
+    public void alignDeadlines(java.util.List<Change> changes) {
+        if (changes.size() < 2) {
+            return;
+        }
+        synchronized (lock) {
+            long deadline = Long.MAX_VALUE;
+            long first = Long.MAX_VALUE;
+            for (Change c : changes) {
+                Pending p = pending.get(pendingKey(c));
+                if (p != null && p.change == c) {
+                    deadline = Math.min(deadline, p.deadlineNanos);
+                    first = Math.min(first, p.firstNanos);
+                }
+            }
+            for (Change c : changes) {
+                String key = pendingKey(c);
+                Pending p = pending.get(key);
+                if (p != null && p.change == c) {
+                    pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, p.remote, first, deadline, p.outboxOnly, p.held));
+                }
+            }
+        }
+    }
+
     /** True while a commit is running. */
     public boolean isSaving() {
         return !inFlight.isEmpty();
