@@ -58,6 +58,11 @@ function readCase(c) {
   const want = c.read;
   if (want.absent) {
     assert.equal(r.state, 'absent');
+  } else if (want.error === 'newer-version') {
+    // read as is, and the app is told
+    assert.equal(r.state, 'value');
+    assert.ok(/** @type {any} */ (r).newer, 'stored by a newer version');
+    if (want.value !== undefined) assert.deepEqual(/** @type {any} */ (r).value, want.value);
   } else if (want.error !== undefined) {
     assert.equal(r.state, 'unreadable', `expected ${want.error}, read ${JSON.stringify(r)}`);
     assert.equal(/** @type {any} */ (r).error.code, want.error);
