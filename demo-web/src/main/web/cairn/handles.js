@@ -3,7 +3,7 @@
 
 import { instantText } from './codec.js';
 import { ValidationError, checkPolicy } from './persister.js';
-import { readValue, planWrite, plainJson, StoredByNewerVersionError } from './fields.js';
+import { readValue, planWrite, plainJson, compareKeys, StoredByNewerVersionError } from './fields.js';
 
 /** @typedef {import('./cairn.js').Cairn} Cairn */
 /** @typedef {import('./persister.js').Policy} Policy */
@@ -147,10 +147,10 @@ export class StateHandle {
     return this.cairn.flush(true, (id) => this.owns(id));
   }
 
-  /** Deletes the value (back to the default): its root entry and every field entry. */
+  /** Deletes the value (back to the default): its root entry (always, as before) and every live field entry. */
   reset() {
-    const entries = this.cairn.fieldIndex.entries(this.section, this.key);
-    this.cairn.writeBatch(this.section, entries.map((e) => ({ op: 'delete', key: e.key })), this.policy);
+    const fields = this.cairn.fieldIndex.entries(this.section, this.key).filter((e) => e.key !== this.key).sort((a, b) => compareKeys(a.key, b.key));
+    this.cairn.writeBatch(this.section, [{ op: 'delete', key: this.key }, ...fields.map((e) => ({ op: /** @type {const} */ ('delete'), key: e.key }))], this.policy);
   }
 
   /** Called when this value changes, from anywhere. @param {(value: T) => void} fn */
