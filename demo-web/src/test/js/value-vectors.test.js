@@ -50,8 +50,12 @@ function readCase(c) {
   const calls = [];
   const r = readValue(c.key, entriesOf(c), {
     version: options.version ?? 0,
-    // returns the old value unchanged and records the version it was called with
-    migrate: (/** @type {unknown} */ old, /** @type {number} */ from) => { calls.push(from); return old; },
+    // returns the old value unchanged (or throws, with options.migrate "throw") and records the version it was called with
+    migrate: (/** @type {unknown} */ old, /** @type {number} */ from) => {
+      calls.push(from);
+      if (options.migrate === 'throw') throw new Error("the vector's migration throws");
+      return old;
+    },
     hasDefault: 'default' in options,
     defaultValue: options.default,
   });
@@ -72,7 +76,8 @@ function readCase(c) {
     assert.deepEqual(v.value, want.value);
     if (want.version !== undefined) assert.equal(v.version, want.version, 'stored version');
   }
-  assert.deepEqual(calls, want.migrateFrom === undefined ? [] : [want.migrateFrom], 'migrate calls (fromVersion)');
+  if (want.migrateFrom !== undefined) assert.deepEqual(calls, [want.migrateFrom], 'migrate called once, with the stored version');
+  else if (options.migrate !== 'throw') assert.deepEqual(calls, [], 'no migration');
 }
 
 /** @param {any} c */

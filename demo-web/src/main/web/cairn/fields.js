@@ -68,14 +68,9 @@ export function escapeName(name) {
   return name.replace(/~/g, '~0').replace(/#/g, '~1');
 }
 
-/** @param {string} segment @param {string} key the entry's key, for the error */
-function unescapeSegment(segment, key) {
-  if (!segment.includes('~')) return segment;
-  return segment.replace(/~(.?)/g, (_m, c) => {
-    if (c === '0') return '~';
-    if (c === '1') return '#';
-    throw new UnreadableValueError(key.slice(0, key.indexOf('#')), `field key '${key}' holds '~' not followed by 0 or 1`);
-  });
+/** The member name of one field key segment; a '~' not followed by 0 or 1 is kept as it is (as the JVM reads it). @param {string} segment */
+function unescapeSegment(segment) {
+  return segment.includes('~') ? segment.replace(/~([01])/g, (_m, c) => (c === '0' ? '~' : '#')) : segment;
 }
 
 /** A plain JSON object (not an array, not null). @param {unknown} v @returns {v is Record<string, unknown>} */
@@ -130,17 +125,25 @@ export function plainJson(value) {
 
 // ------------------------------------------------------------------ reading
 
-/** What a root entry's text is: a head, a versioned whole value, or a plain whole value. @param {string} text @returns {RootForm} */
+/** The largest version a head or versioned whole value may carry (a Java int, as the engine reads it). */
+export const MAX_VERSION = 2147483647;
+
+/**
+ * What a root entry's text is: a head (exactly `$cairn: "fields"`, `version`, in this order), a
+ * versioned whole value (exactly `$cairn: "value"`, `version` at least 1, `value`, in this order),
+ * or a plain whole value. `version` is a JSON integer (digits only) up to MAX_VERSION.
+ * @param {string} text @returns {RootForm}
+ */
 export function rootForm(text) {
-  if (!text.includes('"$cairn"')) return { kind: 'plain' };
+  if (!text.startsWith('{"$cairn":')) return { kind: 'plain' };
   const node = parseNode(text);
-  if (node.t !== 'o') return { kind: 'plain' };
-  const m = new Map(node.m);
-  const tag = m.get('$cairn');
-  const version = m.get('version');
-  if (tag?.t !== 's' || version?.t !== 'n' || !/^(0|[1-9][0-9]{0,15})$/.test(version.v) || !Number.isSafeInteger(Number(version.v))) return { kind: 'plain' };
-  if (tag.v === 'fields' && m.size === 2) return { kind: 'head', version: Number(version.v) };
-  if (tag.v === 'value' && m.size === 3 && m.has('value')) return { kind: 'versioned', version: Number(version.v), value: JSON.parse(text).value };
+  if (node.t !== 'o' || node.m.length < 2 || node.m[0][0] !== '$cairn' || node.m[1][0] !== 'version') return { kind: 'plain' };
+  const tag = node.m[0][1];
+  const version = node.m[1][1];
+  if (tag.t !== 's' || version.t !== 'n' || !/^(0|[1-9][0-9]{0,9})$/.test(version.v) || Number(version.v) > MAX_VERSION) return { kind: 'plain' };
+  const n = Number(version.v);
+  if (tag.v === 'fields' && node.m.length === 2) return { kind: 'head', version: n };
+  if (tag.v === 'value' && node.m.length === 3 && node.m[2][0] === 'value' && n >= 1) return { kind: 'versioned', version: n, value: JSON.parse(text).value };
   return { kind: 'plain' };
 }
 
@@ -166,8 +169,8 @@ export function resolveRoot(key, entries) {
   }
   fields.sort((a, b) => compareKeys(a.key, b.key));
   const form = root ? rootForm(root.value) : null;
-  // At equal stamps (only a forged stamp) the leaf side wins, here and below.
-  const wholeWins = !!root && form?.kind !== 'head' && (fields.length === 0 || root.stamp >= latest);
+  // At equal stamps (only a reused stamp) the subtree wins, here and below.
+  const wholeWins = !!root && form?.kind !== 'head' && (fields.length === 0 || root.stamp > latest);
   const version = form?.kind === 'head' || (wholeWins && form?.kind === 'versioned') ? /** @type {{version: number}} */ (form).version : 0;
   return { root, form, fields, wholeWins, version };
 }
@@ -203,7 +206,7 @@ function assemble(key, fields) {
     for (const seg of e.key.slice(key.length + 1).split('#')) {
       let child = node.children.get(seg);
       if (!child) {
-        child = { name: unescapeSegment(seg, e.key), leaf: null, children: new Map(), latest: '' };
+        child = { name: unescapeSegment(seg), leaf: null, children: new Map(), latest: '' };
         node.children.set(seg, child);
       }
       if (e.stamp > child.latest) child.latest = e.stamp;
@@ -219,7 +222,7 @@ function valueOf(node) {
   if (node.leaf) {
     let below = '';
     for (const c of node.children.values()) if (c.latest > below) below = c.latest;
-    if (node.children.size === 0 || node.leaf.stamp >= below) return JSON.parse(node.leaf.value);
+    if (node.children.size === 0 || node.leaf.stamp > below) return JSON.parse(node.leaf.value);
   }
   return objectOf(node);
 }
@@ -289,13 +292,13 @@ export function readValue(key, entries, options = {}) {
  * @typedef {object} WriteOptions
  * @property {number} [version] the app's version A (default 0)
  * @property {MergeMode} [merge] default 'fields'
- * @property {boolean} [everythingKnown] every live stored entry is known (a migration's write-back)
+ * @property {boolean} [everythingKnown] every live stored entry is known (a migration's write-back, or any write before it)
  */
 
 /**
  * The changes that store `next` (README "Writing"), sorted by key; empty when the stored entries
  * already hold it. `known` is the value the app last read (its leaves are the fields it knows);
- * after a migration (stored version below the app's) every live stored entry is known.
+ * `everythingKnown`: every live stored entry is (a write while the stored version is below the app's).
  * @param {string} key @param {Iterable<StoredEntry>} entries live entries of the key (others are ignored)
  * @param {unknown} known @param {unknown} next a JSON value, not null @param {WriteOptions} [options]
  * @returns {PlannedChange[]}
@@ -307,7 +310,7 @@ export function planWrite(key, entries, known, next, options = {}) {
   /** @type {Map<string, string>} */
   const live = new Map(r.fields.map((e) => [e.key, e.value]));
   /** @type {Set<string>} */
-  const knownKeys = options.everythingKnown || r.version < app ? new Set(live.keys()) : new Set((leavesOf(key, known) ?? []).map(([k]) => k));
+  const knownKeys = options.everythingKnown ? new Set(live.keys()) : new Set((leavesOf(key, known) ?? []).map(([k]) => k));
   const leaves = (options.merge ?? 'fields') === 'fields' ? leavesOf(key, next) : null;
   /** @type {PlannedChange[]} */
   const out = [];
@@ -322,7 +325,7 @@ export function planWrite(key, entries, known, next, options = {}) {
     }
     if (!newer) {
       for (const k of live.keys()) {
-        if (!fresh.has(k) && (within(k, key, knownKeys) || above.has(k) || within(k, key, fresh))) out.push({ op: 'delete', key: k });
+        if (!fresh.has(k) && (within(k, key, knownKeys) || above.has(k))) out.push({ op: 'delete', key: k });
       }
     }
     const head = encodeValue({ $cairn: 'fields', version: app });

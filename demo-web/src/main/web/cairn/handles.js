@@ -3,7 +3,7 @@
 
 import { instantText } from './codec.js';
 import { ValidationError, checkPolicy } from './persister.js';
-import { readValue, planWrite, plainJson, compareKeys, StoredByNewerVersionError } from './fields.js';
+import { readValue, resolveRoot, planWrite, plainJson, compareKeys, StoredByNewerVersionError } from './fields.js';
 
 /** @typedef {import('./cairn.js').Cairn} Cairn */
 /** @typedef {import('./persister.js').Policy} Policy */
@@ -118,9 +118,14 @@ export class StateHandle {
     this.store(value, false);
   }
 
-  /** Writes the minimal changes for `value` in one local write. @private @param {unknown} value @param {boolean} everythingKnown */
-  store(value, everythingKnown) {
+  /**
+   * Writes the minimal changes for `value` in one local write. While the stored version is below
+   * the app's (a migration's write-back, or a write before it), every stored field is known.
+   * @private @param {unknown} value @param {boolean} writeBack
+   */
+  store(value, writeBack) {
     const entries = this.cairn.fieldIndex.entries(this.section, this.key);
+    const everythingKnown = writeBack || resolveRoot(this.key, entries).version < this.version;
     const changes = planWrite(this.key, entries, this.known, plainJson(value), { version: this.version, merge: this.merge, everythingKnown });
     this.cairn.writeBatch(this.section, changes, this.policy);
     this.known = value;
