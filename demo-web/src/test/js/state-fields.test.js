@@ -201,11 +201,16 @@ test('an unreadable value: the default, an unreadable-value error, the stored en
   assert.deepEqual(seen.map((e) => e.code), ['unreadable-value']);
   assert.match(seen[0].message, /'prefs'.*migrate from version 1 threw: cannot migrate/);
   assert.equal(a.canonical(), before, 'nothing written');
-  // A malformed field key (another client's bug) is unreadable too.
-  a.write('set', 'state', 'bad#x~2', 1);
-  assert.equal(a.state('bad', 'fallback').value, 'fallback');
+  // A migration that returns nothing is unreadable too.
+  const empty = a.state('prefs', 'fallback', { version: 3, migrate: () => undefined });
+  assert.equal(empty.value, 'fallback');
   await tick();
   assert.deepEqual(seen.map((e) => e.code), ['unreadable-value', 'unreadable-value']);
+  assert.match(seen[1].message, /returned undefined/);
+  assert.equal(a.canonical(), before, 'still nothing written');
+  // The app's next write replaces the stored value.
+  h.setValue({ color: 'green' });
+  assert.deepEqual(entries(a), { prefs: { $cairn: 'fields', version: 2 }, 'prefs#color': 'green' }, 'a write while the stored version is older knows every stored field');
   await a.close();
 });
 
