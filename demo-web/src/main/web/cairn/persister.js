@@ -64,6 +64,23 @@ export class Persister {
     this.schedule();
   }
 
+  /**
+   * Records the changes of one write (Cairn.writeBatch): all are due at the earliest of their
+   * times, so they are saved and pushed together.
+   * @param {Change[]} changes @param {Policy} policy
+   */
+  recordBatch(changes, policy) {
+    for (const c of changes) this.record(c, policy);
+    const ids = changes.map((c) => `${c.section}\u0000m\u0000${/** @type {{key: string}} */ (c).key}`);
+    let due = Infinity;
+    for (const id of ids) due = Math.min(due, this.pending.get(id)?.due ?? Infinity);
+    for (const id of ids) {
+      const p = this.pending.get(id);
+      if (p) p.due = due;
+    }
+    this.schedule();
+  }
+
   /** @private */
   schedule() {
     if (this.timer) clearTimeout(this.timer);
