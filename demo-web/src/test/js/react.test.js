@@ -124,6 +124,26 @@ test('usePersistentState: a change on the instance, another hook, or a remote re
   await cairn.close();
 });
 
+test('usePersistentState: fields merge with a remote edit of another field; version and migrate; null refused', async () => {
+  const cairn = await open();
+  cairn.state('prefs', {}, { version: 1 }).setValue({ colour: 'red', size: 1 });
+  const calls = [];
+  const migrate = (old, from) => { calls.push(from); const { colour, ...rest } = old; return { ...rest, color: colour }; };
+  const m = mount(cairn, () => usePersistentState('prefs', { color: 'blue', size: 0, zoom: 1 }, { version: 2, migrate }));
+  assert.deepEqual(m.last().value, { color: 'red', size: 1, zoom: 1 }, 'migrated on read, default filled in');
+  await act(() => new Promise((r) => setTimeout(r, 0))); // the write-back
+  assert.deepEqual(Object.fromEntries(cairn.entries('state')), { prefs: { $cairn: 'fields', version: 2 }, 'prefs#color': 'red', 'prefs#size': 1 });
+  assert.deepEqual(calls, [1]);
+  const changes = await remoteChanges(cairn, (o) => o.state('prefs', {}, { version: 2 }).setValue((p) => ({ ...p, size: 5 })));
+  act(() => m.last().setValue((p) => ({ ...p, color: 'green' })));
+  act(() => { cairn.merge(changes, 'remote'); });
+  assert.deepEqual(m.last().value, { color: 'green', size: 5, zoom: 1 }, 'both edits kept');
+  assert.throws(() => m.last().setValue(null), /use reset\(\)/);
+  assert.deepEqual(calls, [1]);
+  act(() => m.renderer.unmount());
+  await cairn.close();
+});
+
 test('snapshots are stable: inline defaults, parent re-renders and unrelated writes give the same objects', async () => {
   const cairn = await open();
   // Inline object default and inline options on every render: an unstable getSnapshot would loop

@@ -158,6 +158,8 @@ async function run(t) {
   const calls = new Map();
   /** @type {Map<string, any>} */
   const handles = new Map();
+  /** @type {Map<string, any>} the handle the last write of a key through the persistent-state API used (for "save") */
+  const lastHandle = new Map();
   let lastEnd = Date.now();
   /** @type {number|null} when the client sent the frame a recv took, or closed the socket */
   let ended = null;
@@ -288,6 +290,10 @@ async function run(t) {
         assert.equal(call.ok, want.ok, `syncNow ${want.id}: ${call.error?.message}`);
         if (want.error) assert.equal(call.error?.code, want.error, `syncNow ${want.id} failed with ${call.error?.code}: ${call.error?.message}`);
       });
+    } else if ('save' in step) {
+      const h = lastHandle.get(step.save);
+      assert.ok(h, `save: no write of key ${step.save} through the persistent-state API`);
+      await h.save();
     } else if ('goOffline' in step) {
       cairn.setOffline(true);
     } else if ('goOnline' in step) {
@@ -302,11 +308,16 @@ async function run(t) {
     const value = w.valueBytes !== undefined ? 'x'.repeat(w.valueBytes) : w.value;
     const before = cairn.canonical();
     const act = () => {
-      if (step.saveDelayMillis !== undefined) {
-        assert.equal(w.section ?? 'state', 'state', 'saveDelayMillis writes go to section state');
-        const id = `${w.key}\u0000${step.saveDelayMillis}`;
-        if (!handles.has(id)) handles.set(id, cairn.state(w.key, undefined, { saveDelay: step.saveDelayMillis }));
+      if (step.saveDelayMillis !== undefined || step.autoSave !== undefined) {
+        assert.equal(w.section ?? 'state', 'state', 'saveDelayMillis and autoSave writes go to section state');
+        const id = `${w.key}\u0000${step.saveDelayMillis}\u0000${step.autoSave}`;
+        const options = {
+          ...(step.saveDelayMillis !== undefined ? { saveDelay: step.saveDelayMillis } : {}),
+          ...(step.autoSave !== undefined ? { autoSave: step.autoSave } : {}),
+        };
+        if (!handles.has(id)) handles.set(id, cairn.state(w.key, undefined, options));
         const h = handles.get(id);
+        lastHandle.set(w.key, h);
         if (w.op === 'delete') h.reset();
         else h.setValue(value);
         return;

@@ -25,6 +25,7 @@ import * as transfer from './transfer.js';
 import * as port from './sync-port.js';
 import { openStores, loadState, compactLater } from './open.js';
 import { startWorker, useWorker, bindWorker } from './worker/tab-link.js';
+import { FieldIndex } from './field-index.js';
 
 export { ChangeTooLargeError } from './sync-port.js';
 import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
@@ -187,6 +188,9 @@ export class Cairn {
     this.persister = new Persister(this);
     /** @type {Map<string, Set<Function>>} */
     this.listeners = new Map();
+    /** Where the fields of each persistent value are; told of changes before any listener of the app. */
+    this.fieldIndex = new FieldIndex(this.replicaState);
+    this.on('change', (/** @type {ChangeEvent} */ e) => this.fieldIndex.changed(e.changes));
     /** @type {SyncClient|null} */
     this.sync = null;
     /** @type {import('./worker/tab-link.js').WorkerLink|null} the shared worker (set by open) */
@@ -253,7 +257,15 @@ export class Cairn {
   /** The policy of one key (its own, else its section's, else the default). @param {string} section @param {string} [key] */
   policyFor(section, key) {
     // No key string is built while no key has its own policy (a catch-up asks once per change).
-    return (key !== undefined && this.keyPolicies.size > 0 && this.keyPolicies.get(`${section}\u0000${key}`)) || this.sectionPolicies.get(section) || DEFAULT_POLICY;
+    return (key !== undefined && this.keyPolicies.size > 0 && this.keyPolicyOf(section, key)) || this.sectionPolicies.get(section) || DEFAULT_POLICY;
+  }
+
+  /** A key's own policy; a field entry `K#a#b` of a persistent value has the policy of `K`. @private @param {string} section @param {string} key */
+  keyPolicyOf(section, key) {
+    const own = this.keyPolicies.get(`${section}\u0000${key}`);
+    if (own) return own;
+    const cut = key.indexOf('#');
+    return cut > 0 ? this.keyPolicies.get(`${section}\u0000${key.slice(0, cut)}`) : undefined;
   }
 
   /** Sets a section's policy. @param {string} section @param {Partial<Policy>} policy */
@@ -306,6 +318,34 @@ export class Cairn {
       this.emit('change', { changes: [change], origin: 'local' });
     }
     return change;
+  }
+
+  /**
+   * Stamps and applies the sets and deletes of one map section as one local write: each change its
+   * own stamp, all checked before any is applied, told in one event and one message to the other
+   * tabs, and saved (so pushed) together. Returns the changes that altered the state.
+   * @param {string} section @param {Array<{op: 'set', key: string, value: string} | {op: 'delete', key: string}>} writes values as JSON text
+   * @param {Policy} [policy]
+   * @returns {Change[]}
+   */
+  writeBatch(section, writes, policy) {
+    if (writes.length === 0) return [];
+    const p = policy ?? this.policyFor(section, writes[0].key);
+    const value = (/** @type {typeof writes[number]} */ w) => (w.op === 'set' ? w.value : undefined);
+    // checked before the clock ticks: a refused write changes nothing
+    for (const w of writes) {
+      const probe = makeChange(w.op, section, w.key, value(w), `7fffffffffffffff@${this.replica}`);
+      if (p.sync && this.privacy[section] !== false) this.checkFits(probe);
+    }
+    const changes = writes.map((w) => makeChange(w.op, section, w.key, value(w), this.clock.tick()));
+    this.reserveClock();
+    const applied = changes.filter((c) => this.replicaState.apply(c));
+    if (applied.length) {
+      this.persister.recordBatch(applied, p);
+      this.channel?.postMessage({ type: 'changes', from: this.replica, changes: applied.map(encodeChange) });
+      this.emit('change', { changes: applied, origin: 'local' });
+    }
+    return applied;
   }
 
   /** @private @param {Change} change @param {Policy} policy */
@@ -584,9 +624,13 @@ export class Cairn {
 
   /**
    * A persistent value (the original usePersistentState), in the `state` section by default.
+   * Options: the policy (persistTo, autoSave, saveDelay, debounce, sync), validate, section,
+   * merge ('fields' by default: a non-empty object is stored one entry per field; 'whole'),
+   * version (the app's version of this value, default 0) and migrate(oldValue, fromVersion).
+   * The key may not contain '#'.
    * @template T
    * @param {string} key @param {T} defaultValue
-   * @param {Partial<Policy> & {validate?: (value: T) => boolean, defaultValue?: T, section?: string}} [options]
+   * @param {import('./handles.js').StateOptions<T>} [options]
    * @returns {StateHandle<T>}
    */
   state(key, defaultValue, options = {}) {

@@ -3,67 +3,166 @@
 
 import { instantText } from './codec.js';
 import { ValidationError, checkPolicy } from './persister.js';
+import { readValue, resolveRoot, planWrite, plainJson, compareKeys, StoredByNewerVersionError } from './fields.js';
 
 /** @typedef {import('./cairn.js').Cairn} Cairn */
 /** @typedef {import('./persister.js').Policy} Policy */
+/** @typedef {import('./fields.js').MergeMode} MergeMode */
+/** @typedef {import('./fields.js').ValueRead} ValueRead */
 
 /**
- * One persistent value: the original hook's value, setValue, isDirty, isSaving, save().
+ * @template T
+ * @typedef {Partial<Policy> & {validate?: (value: T) => boolean, defaultValue?: T, section?: string,
+ *   merge?: MergeMode, version?: number, migrate?: (oldValue: any, fromVersion: number) => T}} StateOptions
+ */
+
+/**
+ * One persistent value: the original hook's value, setValue, isDirty, isSaving, save(). A non-empty
+ * object is stored field by field (`merge: 'fields'`, the default) so concurrent edits of different
+ * fields both survive; `version` and `migrate` upgrade values stored by older versions of the app
+ * (spec/vectors/values/README.md, the logic in fields.js).
  * @template T
  */
 export class StateHandle {
   /**
    * @param {Cairn} cairn @param {string} key @param {T} defaultValue
-   * @param {Partial<Policy> & {validate?: (value: T) => boolean, defaultValue?: T, section?: string}} options
+   * @param {StateOptions<T>} options
    */
   constructor(cairn, key, defaultValue, options) {
+    if (typeof key === 'string' && key.includes('#')) {
+      throw new Error(`state key '${key}' may not contain '#': it separates the fields of a stored object (${key.replace(/#/g, '_')} would do)`);
+    }
+    const { validate, defaultValue: _d, section, merge = 'fields', version = 0, migrate, ...policy } = options;
+    if (merge !== 'fields' && merge !== 'whole') throw new RangeError(`merge must be 'fields' or 'whole', not '${merge}'`);
+    if (!Number.isSafeInteger(version) || version < 0) throw new RangeError(`version must be an integer >= 0, not ${version}`);
+    if (migrate !== undefined && typeof migrate !== 'function') throw new TypeError('migrate must be a function (oldValue, fromVersion) => newValue');
     this.cairn = cairn;
     this.key = key;
-    this.section = options.section ?? 'state';
+    this.section = section ?? 'state';
     this.defaultValue = defaultValue !== undefined ? defaultValue : options.defaultValue;
-    this.validate = options.validate;
-    const { validate, defaultValue: _d, section, ...policy } = options;
+    this.validate = validate;
+    /** @type {MergeMode} */
+    this.merge = merge;
+    this.version = version;
+    this.migrate = migrate;
     const parent = cairn.policyFor(this.section);
     this.policy = checkPolicy({ ...parent, ...policy, delayed: 'saveDelay' in policy || !!parent.delayed });
     cairn.keyPolicies.set(`${this.section}\u0000${key}`, this.policy);
     this.id = `${this.section}\u0000m\u0000${key}`;
+    /** @type {{generation: string, root: unknown, read: ValueRead, value: T}|null} the last read, until an entry of the value changes */
+    this.cache = null;
+    /** @type {unknown} the value the app last read: the fields it knows when it writes */
+    this.known = undefined;
+    this.hasRead = false;
+    this.newerReported = false;
+    this.writeBackDue = false;
   }
 
   /** @returns {T} */
   get value() {
-    return this.cairn.get(this.section, this.key, this.defaultValue);
+    const { value } = this.read();
+    this.known = value;
+    this.hasRead = true;
+    return value;
+  }
+
+  /** The cached read, or a new one once an entry of this value changed. @private */
+  read() {
+    const index = this.cairn.fieldIndex;
+    const generation = index.generation(this.section, this.key);
+    const root = this.cairn.replicaState.map(this.section).entry(this.key);
+    if (this.cache && this.cache.generation === generation && this.cache.root === root) return this.cache;
+    const read = readValue(this.key, index.entries(this.section, this.key), {
+      version: this.version, migrate: this.migrate, hasDefault: true, defaultValue: this.defaultValue,
+    });
+    const value = /** @type {T} */ (read.state === 'value' ? read.value : this.defaultValue);
+    this.cache = { generation, root, read, value };
+    if (read.state === 'unreadable') this.report(read.error);
+    else if (read.state === 'value') {
+      if (read.newer && !this.newerReported) {
+        this.newerReported = true;
+        this.report(new StoredByNewerVersionError(this.key, read.version, this.version));
+      }
+      if (read.migrated) this.writeBack();
+    }
+    return this.cache;
+  }
+
+  /** Tells 'error' listeners after the read (a read may happen while React renders). @private @param {Error} error */
+  report(error) {
+    queueMicrotask(() => this.cairn.emit('error', error));
+  }
+
+  /** Writes a migrated value back once, after the read that migrated it. @private */
+  writeBack() {
+    if (this.writeBackDue) return;
+    this.writeBackDue = true;
+    queueMicrotask(() => {
+      this.writeBackDue = false;
+      const { read } = this.read();
+      if (read.state !== 'value' || !read.migrated) return;
+      try {
+        this.store(read.stored, true);
+      } catch (e) {
+        this.cairn.emit('error', e);
+      }
+    });
   }
 
   /** Sets the value (or applies an updater to the current one); a rejected value throws ValidationError. @param {T | ((prev: T) => T)} next */
   setValue(next) {
     const value = typeof next === 'function' ? /** @type {(prev: T) => T} */ (next)(this.value) : next;
+    if (value === null || value === undefined) throw new TypeError(`setValue(${value}) on '${this.key}': a stored value cannot be ${value}; use reset() to delete it (back to the default)`);
     if (this.validate && !this.validate(value)) throw new ValidationError(`value for '${this.key}' was rejected by its validator; the old value stays`);
-    this.cairn.write('set', this.section, this.key, value, this.policy);
+    if (!this.hasRead) void this.value;
+    this.store(value, false);
+  }
+
+  /**
+   * Writes the minimal changes for `value` in one local write. While the stored version is below
+   * the app's (a migration's write-back, or a write before it), every stored field is known.
+   * @private @param {unknown} value @param {boolean} writeBack
+   */
+  store(value, writeBack) {
+    const entries = this.cairn.fieldIndex.entries(this.section, this.key);
+    const everythingKnown = writeBack || resolveRoot(this.key, entries).version < this.version;
+    const changes = planWrite(this.key, entries, this.known, plainJson(value), { version: this.version, merge: this.merge, everythingKnown });
+    this.cairn.writeBatch(this.section, changes, this.policy);
+    this.known = value;
+  }
+
+  /** @param {string} id */
+  owns(id) {
+    return id === this.id || id.startsWith(`${this.id}#`);
   }
 
   /** True while a write has not yet been saved to its tiers. */
   get isDirty() {
-    return this.cairn.pendingSaves.has(this.id);
+    for (const id of this.cairn.pendingSaves.keys()) if (this.owns(id)) return true;
+    return false;
   }
 
   get isSaving() {
-    return this.cairn.saving.has(this.id);
+    for (const id of this.cairn.saving) if (this.owns(id)) return true;
+    return false;
   }
 
   /** Saves this value now. */
   save() {
-    return this.cairn.flush(true, (id) => id === this.id);
+    return this.cairn.flush(true, (id) => this.owns(id));
   }
 
-  /** Deletes the value (back to the default). */
+  /** Deletes the value (back to the default): its root entry (always, as before) and every live field entry. */
   reset() {
-    this.cairn.write('delete', this.section, this.key, undefined, this.policy);
+    const fields = this.cairn.fieldIndex.entries(this.section, this.key).filter((e) => e.key !== this.key).sort((a, b) => compareKeys(a.key, b.key));
+    this.cairn.writeBatch(this.section, [{ op: 'delete', key: this.key }, ...fields.map((e) => ({ op: /** @type {const} */ ('delete'), key: e.key }))], this.policy);
   }
 
   /** Called when this value changes, from anywhere. @param {(value: T) => void} fn */
   subscribe(fn) {
+    const prefix = `${this.key}#`;
     return this.cairn.subscribe((e) => {
-      if (e.changes.length === 0 || e.changes.some((c) => c.section === this.section && 'key' in c && c.key === this.key)) fn(this.value);
+      if (e.changes.length === 0 || e.changes.some((c) => c.section === this.section && ('key' in c ? c.key === this.key || c.key.startsWith(prefix) : c.op === 'clear'))) fn(this.value);
     });
   }
 }

@@ -2,7 +2,8 @@
 // "Saving"). Moves writes from memory to their tiers and the outbox on each key's schedule: a write
 // with saveDelay is saved (and so pushed) once the user pauses for that long, at the latest 10 x the
 // delay after the first write of a burst (debounce); a syncing write with no delay of its own is
-// saved and pushed at once while the client is online. Online or offline, the same schedule.
+// saved and pushed at once while the client is online; a draft (autoSave off) only by the app's
+// save(). Online or offline, the same schedule.
 
 import { changeId, WHOLE_SECTION } from './codec.js';
 
@@ -56,9 +57,27 @@ export class Persister {
     // debounce: saved once the user pauses, but no later than 10 × saveDelay after the first write
     if (prior && policy.autoSave) due = policy.debounce ? Math.min(due, first + 10 * policy.saveDelay) : Math.min(due, prior.due);
     // Online, a syncing write with no delay of its own is saved and pushed at once (a card toggle);
-    // a chosen saveDelay holds online too (one push once the user pauses, not one per keystroke).
-    if (live && !policy.delayed && policy.sync && this.cairn.privacy[change.section] !== false) due = now;
+    // a chosen saveDelay holds online too (one push once the user pauses, not one per keystroke),
+    // and a draft (autoSave off) waits for the app's save(), online too.
+    if (live && policy.autoSave && !policy.delayed && policy.sync && this.cairn.privacy[change.section] !== false) due = now;
     this.pending.set(id, { change, due, policy, first });
+    this.schedule();
+  }
+
+  /**
+   * Records the changes of one write (Cairn.writeBatch): all are due at the earliest of their
+   * times, so they are saved and pushed together.
+   * @param {Change[]} changes @param {Policy} policy
+   */
+  recordBatch(changes, policy) {
+    for (const c of changes) this.record(c, policy);
+    const ids = changes.map((c) => `${c.section}\u0000m\u0000${/** @type {{key: string}} */ (c).key}`);
+    let due = Infinity;
+    for (const id of ids) due = Math.min(due, this.pending.get(id)?.due ?? Infinity);
+    for (const id of ids) {
+      const p = this.pending.get(id);
+      if (p) p.due = due;
+    }
     this.schedule();
   }
 

@@ -38,7 +38,6 @@ const { createContext, createElement, useCallback, useContext, useEffect, useMem
 /** @typedef {import('./cairn.js').ChangeEvent} ChangeEvent */
 
 const ANY = '*';
-const ABSENT = Symbol('absent');
 
 /**
  * Returns `prev` when `next` is structurally equal to it, else `next` with every nested part
@@ -243,17 +242,21 @@ export function useCairn() {
  * is stable across renders; `save()` resolves when the value is in its tiers. The default is the
  * one given on the first render for this key (like useState); a stored value wins over it.
  * Options are the state handle's: persistTo, autoSave, saveDelay, debounce, sync, validate,
- * defaultValue, section.
+ * defaultValue, section, merge ('fields', the default: an object is stored field by field, so
+ * concurrent edits of different fields merge; or 'whole'), version and migrate (see StateHandle).
  * @template T
  * @param {string} key @param {T} defaultValue
- * @param {Partial<import('./cairn.js').Policy> & {validate?: (value: T) => boolean, defaultValue?: T, section?: string}} [options]
+ * @param {import('./handles.js').StateOptions<T>} [options]
  * @returns {{value: T, setValue: (next: T | ((prev: T) => T)) => void, isDirty: boolean, hasChanges: boolean, isSaving: boolean, save: () => Promise<void>, reset: () => void}}
  */
 export function usePersistentState(key, defaultValue, options = {}) {
   const b = useBinding('usePersistentState');
-  const { validate, defaultValue: optDefault, section = 'state', persistTo, autoSave, saveDelay, debounce, sync } = options;
+  const { validate, defaultValue: optDefault, section = 'state', persistTo, autoSave, saveDelay, debounce, sync, merge, version, migrate } = options;
   const validateRef = useRef(validate);
   validateRef.current = validate;
+  const migrateRef = useRef(migrate);
+  migrateRef.current = migrate;
+  const hasMigrate = migrate !== undefined;
   const defaults = useRef(/** @type {{key: string, section: string, value: T}|null} */ (null));
   if (!defaults.current || defaults.current.key !== key || defaults.current.section !== section) {
     defaults.current = { key, section, value: /** @type {T} */ (defaultValue !== undefined ? defaultValue : optDefault) };
@@ -267,17 +270,21 @@ export function usePersistentState(key, defaultValue, options = {}) {
     if (saveDelay !== undefined) policy.saveDelay = saveDelay;
     if (debounce !== undefined) policy.debounce = debounce;
     if (sync !== undefined) policy.sync = sync;
+    if (merge !== undefined) policy.merge = merge;
+    if (version !== undefined) policy.version = version;
+    if (hasMigrate) policy.migrate = (/** @type {unknown} */ old, /** @type {number} */ from) => /** @type {Function} */ (migrateRef.current)(old, from);
     return b.cairn.state(key, fallback, policy);
-  }, [b, key, section, persistTo, autoSave, saveDelay, debounce, sync, fallback]);
+  }, [b, key, section, persistTo, autoSave, saveDelay, debounce, sync, merge, version, hasMigrate, fallback]);
+  // The handle caches its value until an entry of it changes; its field entries are in the same section.
   const snap = useSnapshot(b, `state\u0000${section}\u0000${key}`, [`s:${section}`, ANY], () => ({
-    stored: /** @type {unknown} */ (b.cairn.get(section, key, ABSENT)),
+    value: handle.value,
     isDirty: handle.isDirty,
     isSaving: handle.isSaving,
   }));
   const setValue = useCallback((/** @type {T | ((prev: T) => T)} */ next) => handle.setValue(next), [handle]);
   const save = useCallback(() => handle.save(), [handle]);
   const reset = useCallback(() => handle.reset(), [handle]);
-  const value = /** @type {T} */ (snap.stored === ABSENT ? fallback : snap.stored);
+  const value = snap.value;
   return useMemo(
     () => ({ value, setValue, isDirty: snap.isDirty, hasChanges: snap.isDirty, isSaving: snap.isSaving, save, reset }),
     [value, setValue, snap, save, reset],

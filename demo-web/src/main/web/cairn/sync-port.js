@@ -185,11 +185,7 @@ export function startSync(cairn) {
     covered: (cursor) => cairn.coverCursor(cursor),
     reset: () => cairn.resetCursor(),
     onLimits: (max) => { cairn.serverFrameBytes = max; },
-    onStatus: (status) => {
-      if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => cairn.pendingSaves.get(id)?.policy.sync === true);
-      cairn.emit('status', status);
-      cairn.emit('change', { changes: [], origin: 'remote' });
-    },
+    onStatus: (status) => statusChanged(cairn, status),
     onError: (e) => cairn.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
     WebSocket: cairn.options.WebSocket,
     fetch: cairn.options.fetch,
@@ -198,6 +194,14 @@ export function startSync(cairn) {
   });
   cairn.sync.start();
   return cairn.sync;
+}
+
+/** The sync status changed (in this page or in the shared worker). @param {import('./cairn.js').Cairn} cairn @param {string} status */
+function statusChanged(cairn, status) {
+  // connected: what waits only for a connection goes now; not the drafts (autoSave off), which wait for save()
+  if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => { const p = cairn.pendingSaves.get(id)?.policy; return p?.sync === true && p.autoSave; });
+  cairn.emit('status', status);
+  cairn.emit('change', { changes: [], origin: 'remote' });
 }
 
 /**
@@ -253,11 +257,7 @@ function startShared(cairn, link) {
     applyPage: (changes) => applyShared(cairn, changes),
     onLimits: (max) => { cairn.serverFrameBytes = max; },
     saved: (cursor) => { cairn.savedCursor = cursor; },
-    onStatus: (status) => {
-      if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => cairn.pendingSaves.get(id)?.policy.sync === true);
-      cairn.emit('status', status);
-      cairn.emit('change', { changes: [], origin: 'remote' });
-    },
+    onStatus: (status) => statusChanged(cairn, status),
     onError: (e) => cairn.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
   });
   const push = client.push.bind(client);

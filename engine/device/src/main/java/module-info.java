@@ -4,7 +4,7 @@
  */
 module dev.cairn.engine {
     requires transitive dev.cairn.core; // Stamp, Change, SectionKind, StoragePolicy appear in the API
-    requires transitive dev.cairn.store; // LocalStore and StoreException appear in the API
+    requires transitive dev.cairn.store; // LocalStore appears in the API (Persister); its StoreException reaches apps as StorageException
     requires transitive java.net.http; // HttpClient appears in the API (TLS settings)
     requires com.fasterxml.jackson.datatype.jsr310; // the default value mapper's java.time support
     requires com.fasterxml.jackson.datatype.jdk8; // ... and its Optional support

@@ -17,7 +17,6 @@ import dev.cairn.engine.crdt.LwwMap;
 import dev.cairn.engine.crdt.Names;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.crdt.UnknownSectionException;
 import dev.cairn.engine.persist.Persister;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
@@ -28,9 +27,9 @@ import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.InMemoryLocalStore;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.TieredLocalStore;
-import dev.cairn.engine.store.StoreException;
 import dev.cairn.engine.sync.internal.SyncPort;
 import dev.cairn.engine.sync.internal.SyncPorts;
+import dev.cairn.engine.value.FieldWrite;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -93,6 +92,8 @@ public final class Cairn implements AutoCloseable {
     public static final String EXPORT_FORMAT = ExportDocument.FORMAT;
     /** The export document version this engine writes; it reads this version and older ones. */
     public static final int EXPORT_VERSION = ExportDocument.VERSION;
+
+    private static final System.Logger LOG = System.getLogger(Cairn.class.getName());
 
     private final String replicaId;
     /** The builder's limit until a server's welcome says otherwise (SyncPort#serverMaxFrameBytes). */
@@ -260,7 +261,12 @@ public final class Cairn implements AutoCloseable {
 
     // ------------------------------------------------------------------ typed API
 
-    /** A typed state handle in the generic {@code state} section with the section's default policy. */
+    /**
+     * A typed state handle in the generic {@code state} section with the section's default policy.
+     *
+     * @throws IllegalArgumentException if the key is not a valid map key or holds {@code #}
+     *         (the keys {@code key#...} hold an object value's fields)
+     */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue) {
         return state(key, values.type(type), defaultValue, StateOptions.defaults());
     }
@@ -268,12 +274,20 @@ public final class Cairn implements AutoCloseable {
     /**
      * A typed state handle whose storage, save timing, sync and validation come from
      * {@code options} (section {@code state} unless the options name another map section).
+     *
+     * @throws UnknownSectionException if the options name a section that is not registered, or a log section
+     * @throws IllegalArgumentException if the key is not a valid key name
      */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue, StateOptions<T> options) {
         return state(key, values.type(type), defaultValue, options);
     }
 
-    /** {@link #state(String, Class, Object, StateOptions)} for a generic type, such as {@code List<Note>}. */
+    /**
+     * {@link #state(String, Class, Object, StateOptions)} for a generic type, such as {@code List<Note>}.
+     *
+     * @throws UnknownSectionException if the options name a section that is not registered, or a log section
+     * @throws IllegalArgumentException if the key is not a valid key name
+     */
     public <T> PersistentState<T> state(String key, TypeReference<T> type, T defaultValue, StateOptions<T> options) {
         return state(key, values.type(type), defaultValue, options);
     }
@@ -283,21 +297,34 @@ public final class Cairn implements AutoCloseable {
         String section = options.section() == null ? StandardSections.STATE : options.section();
         SectionSpec spec = spec(section, SectionKind.MAP);
         Names.checkKey(key, "key");
+        if (key.indexOf('#') >= 0) {
+            throw new IllegalArgumentException("invalid key '" + key + "': a state handle's key may not hold '#', because the keys '"
+                    + key.substring(0, key.indexOf('#')) + "#...' hold the fields of the value stored under '" + key.substring(0, key.indexOf('#')) + "'");
+        }
         StoragePolicy policy = options.applyTo(spec.policy());
         keyPolicies.put(Persister.pendingKey(section, key), policy);
         if (options.holdsPush()) {
             heldKeys.add(Persister.pendingKey(section, key));
         }
-        return new PersistentState<>(this, section, key, type, defaultValue, options.validator());
+        return new PersistentState<>(this, section, key, type, defaultValue, options.validator(),
+                options.mergeMode(), options.versionNumber(), options.migration());
     }
 
-    /** Any map section, for untyped access. */
+    /**
+     * Any map section, for untyped access.
+     *
+     * @throws UnknownSectionException if no section of that name is registered, or it is a log section
+     */
     public MapSection map(String section) {
         spec(section, SectionKind.MAP);
         return new MapSection(this, section);
     }
 
-    /** Any log section. */
+    /**
+     * Any log section.
+     *
+     * @throws UnknownSectionException if no section of that name is registered, or it is a map section
+     */
     public LogSection log(String section) {
         spec(section, SectionKind.LOG);
         return new LogSection(this, section);
@@ -356,6 +383,8 @@ public final class Cairn implements AutoCloseable {
      * before it, here, on the server and on each device as it syncs, and keeps out older writes
      * of a device that was offline), a log section with a watermark per stream. Returns how many
      * live map keys or log streams it cleared.
+     *
+     * @throws UnknownSectionException if no section of that name is registered
      */
     public int clear(String section) {
         SectionSpec spec = spec(section, null);
@@ -376,7 +405,11 @@ public final class Cairn implements AutoCloseable {
         });
     }
 
-    /** Clears one stream of a log section (one chat conversation). */
+    /**
+     * Clears one stream of a log section (one chat conversation).
+     *
+     * @throws UnknownSectionException if no section of that name is registered, or it is a map section
+     */
     public void clear(String section, String stream) {
         spec(section, SectionKind.LOG);
         Names.checkKey(stream, "stream");
@@ -388,6 +421,8 @@ public final class Cairn implements AutoCloseable {
     /**
      * True if the section syncs from this device: registered with a syncing policy and not
      * switched off with {@link #disableSync}. (Keys given {@code sync(false)} stay local either way.)
+     *
+     * @throws UnknownSectionException if no section of that name is registered
      */
     public boolean isSyncing(String section) {
         return spec(section, null).policy().sync() && !syncOff.containsKey(section);
@@ -409,7 +444,10 @@ public final class Cairn implements AutoCloseable {
      * </ul>
      * Switching an off section off again with DELETE deletes the server's copy then; with KEEP it
      * changes nothing. The switch is saved and survives restarts. The returned future completes
-     * when the switch (and for DELETE the clear, in the outbox) is durable.
+     * when the switch (and for DELETE the clear, in the outbox) is durable, or fails with a
+     * {@link StorageException} if it could not be saved.
+     *
+     * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> disableSync(String section, ServerCopy serverCopy) {
         Objects.requireNonNull(serverCopy, "serverCopy");
@@ -440,7 +478,7 @@ public final class Cairn implements AutoCloseable {
             }
             syncOff.put(section, new SyncOff(serverCopy, deletedUpTo));
             saved.add(persister.queueMeta(SYNC_OFF_META, syncOffJson()));
-            return CompletableFuture.allOf(saved.toArray(CompletableFuture[]::new));
+            return StorageException.translated(CompletableFuture.allOf(saved.toArray(CompletableFuture[]::new)));
         });
     }
 
@@ -451,7 +489,10 @@ public final class Cairn implements AutoCloseable {
      * share this device's copy again). The sync cursor goes back to 0, so the next connection
      * catches up from the server's whole current state and brings in what changed in the section
      * while it was off (a connected {@link dev.cairn.engine.sync.SyncClient} reconnects for that).
-     * The returned future completes when the pushed changes are in the durable outbox.
+     * The returned future completes when the pushed changes are in the durable outbox, or fails
+     * with a {@link StorageException} if they could not be saved.
+     *
+     * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> enableSync(String section) {
         SectionSpec spec = spec(section, null);
@@ -463,7 +504,7 @@ public final class Cairn implements AutoCloseable {
             }
             CompletableFuture<Void> meta = persister.queueMeta(SYNC_OFF_META, syncOffJson());
             if (!spec.policy().sync()) {
-                return meta; // registered local-only: the switch alone never made it sync
+                return StorageException.translated(meta); // registered local-only: the switch alone never made it sync
             }
             Stamp upTo = off.deletedUpTo();
             StoragePolicy policy = spec.policy();
@@ -512,7 +553,7 @@ public final class Cairn implements AutoCloseable {
             this.cursorHeld = true;
             persister.recordCursor(0);
             resync[0] = true;
-            return CompletableFuture.allOf(meta, persister.flush());
+            return StorageException.translated(CompletableFuture.allOf(meta, persister.flush()));
         });
         if (resync[0]) {
             for (Runnable listener : resyncListeners) {
@@ -580,7 +621,7 @@ public final class Cairn implements AutoCloseable {
                 }
             });
         } catch (IOException | RuntimeException e) {
-            throw new StoreException("damaged privacy switches in the local store: " + e.getMessage(), e);
+            throw new StorageException("damaged privacy switches in the local store: " + e.getMessage(), e);
         }
     }
 
@@ -589,7 +630,11 @@ public final class Cairn implements AutoCloseable {
         return ExportDocument.write(replicaId, Instant.ofEpochMilli(wall.millis()), state, sections.keySet());
     }
 
-    /** The chosen sections as an export document. */
+    /**
+     * The chosen sections as an export document.
+     *
+     * @throws UnknownSectionException if a chosen section is not registered
+     */
     public String exportData(Collection<String> chosen) {
         chosen.forEach(s -> spec(s, null));
         return ExportDocument.write(replicaId, Instant.ofEpochMilli(wall.millis()), state, chosen);
@@ -599,6 +644,9 @@ public final class Cairn implements AutoCloseable {
      * Streams the chosen sections as an export document to {@code out} (UTF-8; flushed, not
      * closed), reporting entries written to {@code progress}. Writers wait while it runs (it reads
      * one consistent state), so a very large export briefly pauses writes.
+     *
+     * @throws UnknownSectionException if a chosen section is not registered
+     * @throws IOException if writing to {@code out} fails
      */
     public void exportData(OutputStream out, Collection<String> chosen, TransferProgress progress) throws IOException {
         checkOpen();
@@ -817,10 +865,16 @@ public final class Cairn implements AutoCloseable {
         }
     }
 
-    /** Saves everything queued to its tiers now; completes when durable. */
+    /**
+     * Saves everything queued to its tiers now, drafts ({@code autoSave(false)}) too, and so puts
+     * the syncing ones in the outbox. The future completes when they are durable, or fails with a
+     * {@link StorageException} if the store refused them (they stay queued for the next save).
+     *
+     * @throws IllegalStateException if the engine is closed
+     */
     public CompletableFuture<Void> save() {
         checkOpen();
-        return persister.flush();
+        return StorageException.translated(persister.flush());
     }
 
     /** Subscribes to every visible change. */
@@ -830,7 +884,27 @@ public final class Cairn implements AutoCloseable {
         return () -> listeners.remove(listener);
     }
 
-    /** Subscribes to background errors (a failed save, a throwing listener). */
+    /**
+     * Subscribes to the errors no caller is waiting for, each given as it happens, on the thread
+     * it happens on:
+     * <ul>
+     *   <li>a background save that failed: a {@link StorageException} (from the persistence
+     *       thread). The values stay in memory and the save is tried again about a second later
+     *       (a draft's at its next save); a {@code save()} future waiting for it fails with the
+     *       same exception;</li>
+     *   <li>a change listener ({@link #onChange}, {@link PersistentState#subscribe}) that threw:
+     *       the exception it threw (from the writing thread, after the write). It is logged at
+     *       WARNING with its stack trace too, and the other listeners still run;</li>
+     *   <li>a stored value the app cannot read as its type, or one written by a newer version of
+     *       the app, when the typed state that reads it reports one ({@code UnreadableValueException},
+     *       {@code StoredByNewerVersionException}): the app gets its default or the value it can
+     *       read, and the stored bytes stay.</li>
+     * </ul>
+     * While no onError listener is subscribed, background failures are logged at WARNING (logger
+     * {@code dev.cairn.engine.Cairn}). A listener that throws is logged and does not keep the
+     * next one from hearing the error. Sync problems are not reported here: they are in the sync
+     * client's status ({@link dev.cairn.engine.sync.SyncClient#onStatus}) and its log.
+     */
     public Subscription onError(Consumer<Throwable> listener) {
         Objects.requireNonNull(listener, "listener");
         errorListeners.add(listener);
@@ -893,10 +967,17 @@ public final class Cairn implements AutoCloseable {
      * pending {@code syncNow()} calls with code {@code engine-closed}), saves everything queued
      * (drafts too), then releases the data directory and removes the shutdown hook of
      * {@link Builder#saveOnShutdown}. Idempotent.
+     *
+     * @throws StorageException if the last save or closing the store's files failed (the data
+     *         directory is released all the same)
      */
     @Override
     public void close() {
-        close(false);
+        try {
+            close(false);
+        } catch (RuntimeException e) {
+            throw StorageException.of(e);
+        }
     }
 
     /** {@code exiting}: run by the shutdown hook, which saves what autoSave would save, not the drafts. */
@@ -946,6 +1027,28 @@ public final class Cairn implements AutoCloseable {
     }
 
     /**
+     * Writes (null: deletes) several keys of one section as one local write: every change is
+     * checked before any applies, each gets its own fresh stamp in the given order, and they are
+     * saved and pushed together (a typed value's field entries, spec/vectors/values/README.md).
+     */
+    void putAll(String section, List<FieldWrite.Op> ops) {
+        locked(() -> {
+            List<Change> changes = new ArrayList<>(ops.size());
+            for (FieldWrite.Op op : ops) {
+                Names.checkKey(op.key(), "key");
+                Change.Put put = new Change.Put(section, op.key(), op.json() == null ? null : checkedValue(op.json()), clock.tick());
+                if (policyFor(put).sync()) {
+                    checkFits(put);
+                }
+                changes.add(put);
+            }
+            changes.forEach(this::applyLocal);
+            persister.alignDeadlines(changes);
+            return null;
+        });
+    }
+
+    /**
      * PROTOCOL.md 1.2 at write time: a value must come back exactly as written, so one holding a
      * number the server would refuse (NaN, an infinity, -0, a long or decimal a double would change)
      * is refused here, before it reaches the outbox. Returns the canonical text.
@@ -981,17 +1084,27 @@ public final class Cairn implements AutoCloseable {
         return result;
     }
 
+    /** Whether the key or one of its field entries ({@code key#...}) is not yet saved. */
     boolean isDirty(String section, String key) {
-        return persister.isDirty(Persister.pendingKey(section, key));
+        return persister.isDirty(Persister.pendingKey(section, key), true);
     }
 
     boolean isSaving(String section, String key) {
-        return persister.isSaving(Persister.pendingKey(section, key));
+        return persister.isSaving(Persister.pendingKey(section, key), true);
     }
 
     CompletableFuture<Void> save(String section, String key) {
         checkOpen();
-        return persister.flushWith(Persister.pendingKey(section, key));
+        return StorageException.translated(persister.flushWith(Persister.pendingKey(section, key), true));
+    }
+
+    boolean isOpen() {
+        return !closed;
+    }
+
+    /** Tells the error listeners (a typed value that does not read, or was stored by a newer app). */
+    void report(Throwable error) {
+        reportError(error);
     }
 
     WallClock wall() {
@@ -1041,7 +1154,7 @@ public final class Cairn implements AutoCloseable {
     private void applyLocal(Change change) {
         if (state.apply(change)) {
             StoragePolicy policy = policyFor(change);
-            if (policy.sync() && change instanceof Change.Put put && heldKeys.contains(Persister.pendingKey(put.section(), put.key()))) {
+            if (policy.sync() && change instanceof Change.Put put && heldKeys.contains(Persister.pendingKey(put.section(), handleKey(put.key())))) {
                 persister.recordHeld(change, policy);
             } else {
                 persister.record(change, policy, policy.sync());
@@ -1081,12 +1194,21 @@ public final class Cairn implements AutoCloseable {
         StoragePolicy policy = null;
         if (change instanceof Change.Put put && !keyPolicies.isEmpty()) {
             policy = keyPolicies.get(Persister.pendingKey(put.section(), put.key()));
+            if (policy == null && put.key().indexOf('#') > 0) {
+                policy = keyPolicies.get(Persister.pendingKey(put.section(), handleKey(put.key())));
+            }
         }
         if (policy == null) {
             policy = sections.get(change.section()).policy();
         }
         // A privacy switch turned off: the write stays on this device.
         return syncOff.containsKey(change.section()) ? policy.withSync(false) : policy;
+    }
+
+    /** The handle key a field entry {@code K#a#b} belongs to ({@code K}); any other key itself. */
+    private static String handleKey(String key) {
+        int hash = key.indexOf('#');
+        return hash > 0 ? key.substring(0, hash) : key;
     }
 
     private List<ChangeEvent> drainEvents() {
@@ -1108,21 +1230,37 @@ public final class Cairn implements AutoCloseable {
                 try {
                     listener.onChange(event);
                 } catch (RuntimeException e) {
-                    reportError(e);
+                    listenerFailed(e);
                 }
             }
         }
     }
 
+    /** A background failure (a save, a before-close step): to the onError listeners, or logged if there are none. */
     private void reportError(Throwable error) {
+        Throwable reported = StorageException.of(error);
         if (errorListeners.isEmpty()) {
-            System.getLogger(Cairn.class.getName()).log(System.Logger.Level.WARNING, "cairn: " + error.getMessage());
+            LOG.log(System.Logger.Level.WARNING, "cairn: " + reported.getMessage());
         }
+        tellErrorListeners(reported);
+    }
+
+    /**
+     * A change listener threw: a bug in the app, so it is logged with its stack trace whether or
+     * not onError listeners hear it too; the other listeners still run.
+     */
+    private void listenerFailed(RuntimeException error) {
+        LOG.log(System.Logger.Level.WARNING, "cairn: a change listener failed: " + error, error);
+        tellErrorListeners(error);
+    }
+
+    private void tellErrorListeners(Throwable error) {
         for (Consumer<Throwable> l : errorListeners) {
             try {
                 l.accept(error);
-            } catch (RuntimeException ignored) {
-                // an error listener that throws must not hide the next one
+            } catch (RuntimeException e) {
+                // logged, and it must not hide the next one
+                LOG.log(System.Logger.Level.WARNING, "cairn: an error listener failed: " + e, e);
             }
         }
     }
@@ -1148,7 +1286,7 @@ public final class Cairn implements AutoCloseable {
         String stored = persister.meta("replica");
         if (stored != null) {
             if (requested != null && !requested.equals(stored)) {
-                throw new StoreException("this data directory belongs to replica '" + stored + "', not '" + requested
+                throw new StorageException("this data directory belongs to replica '" + stored + "', not '" + requested
                         + "': a replica id must stay the same for the life of its data");
             }
             return stored;
@@ -1206,6 +1344,7 @@ public final class Cairn implements AutoCloseable {
         private ObjectMapper objectMapper;
         private boolean saveOnShutdown;
         private boolean saveOnShutdownSet;
+        private LocalStore durableStore; // tests only: see durableStore(LocalStore)
         private final Map<String, SectionSpec> sections = new LinkedHashMap<>();
         private final java.util.Set<String> customized = new java.util.HashSet<>();
 
@@ -1323,6 +1462,8 @@ public final class Cairn implements AutoCloseable {
          * open) and returns it ready to read and write.
          *
          * @throws IllegalStateException if neither a data directory nor {@code inMemory()} was set
+         * @throws StorageException if the data directory is open in another engine (of this or another
+         *         process), belongs to another replica id, or cannot be read (a damaged file)
          */
         public Cairn open() {
             if (dataDir == null && !inMemory) {
@@ -1338,7 +1479,11 @@ public final class Cairn implements AutoCloseable {
                 maxFrameBytes = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
             }
             if (inMemory) {
-                return new Cairn(this, new InMemoryLocalStore(), null);
+                try {
+                    return new Cairn(this, durableStore != null ? durableStore : new InMemoryLocalStore(), null);
+                } catch (RuntimeException e) {
+                    throw StorageException.of(e);
+                }
             }
             FileLock lock = lockDirectory(dataDir);
             LocalStore store = null;
@@ -1350,8 +1495,15 @@ public final class Cairn implements AutoCloseable {
                     store.close();
                 }
                 releaseLock(lock);
-                throw e;
+                throw StorageException.of(e);
             }
+        }
+
+        /** Tests only: an engine without files whose durable tier is {@code store} (one that fails on purpose). */
+        Builder durableStore(LocalStore store) {
+            inMemory();
+            this.durableStore = Objects.requireNonNull(store, "store");
+            return this;
         }
 
         private static FileLock lockDirectory(Path dir) {
@@ -1372,14 +1524,14 @@ public final class Cairn implements AutoCloseable {
                         }
                     }
                     if (lock == null) {
-                        throw new StoreException("data directory " + dir + " is already open in another Cairn engine"
+                        throw new StorageException("data directory " + dir + " is already open in another Cairn engine"
                                 + " (lock file " + dir.resolve("cairn.lock") + " is held); close that engine first");
                     }
                     LOCKED_DIRS.put(key, lock);
                     return lock;
                 }
             } catch (IOException e) {
-                throw new StoreException("cannot lock data directory " + dir + ": " + e.getMessage(), e);
+                throw new StorageException("cannot lock data directory " + dir + ": " + e.getMessage(), e);
             }
         }
 

@@ -19,6 +19,9 @@ import java.util.TreeSet;
  * running {@link dev.cairn.engine.sync.SyncClient}. Keys are 1-512 characters without control
  * characters ({@link IllegalArgumentException} otherwise). Writes throw
  * {@link IllegalStateException} once the engine is closed. Thread-safe.
+ *
+ * <p>An object a {@link PersistentState} stores under a key {@code K} ({@link Merge#FIELDS}) spans
+ * the entries {@code K} (a head) and {@code K#field...}: read it through a handle, not {@link #get}.
  */
 public final class MapSection {
 

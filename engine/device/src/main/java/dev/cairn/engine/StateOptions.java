@@ -7,9 +7,9 @@ import java.util.function.Predicate;
 
 /**
  * Options of a {@link PersistentState}: {@code autoSave}, {@code saveDelay}, {@code debounce},
- * {@code validate}, {@code persistTo}, {@code sync} and {@code section}, the same options the
- * browser client's {@code usePersistentState} takes (its {@code syncWithBackend} is {@code sync}
- * here). Options left unset take the section's {@link StoragePolicy}. Immutable: every setter
+ * {@code validate}, {@code persistTo}, {@code sync}, {@code section}, {@code merge},
+ * {@code version} and {@code migrate}, the same options the browser client's
+ * {@code usePersistentState} takes (its {@code syncWithBackend} is {@code sync} here). Options left unset take the section's {@link StoragePolicy}. Immutable: every setter
  * returns a new instance, so one instance may be shared.
  *
  * <pre>{@code
@@ -25,9 +25,12 @@ public final class StateOptions<T> {
     private final Boolean sync;
     private final Predicate<? super T> validator;
     private final String section;
+    private final Merge merge;
+    private final int version;
+    private final Migration<T> migration;
 
     private StateOptions(Boolean autoSave, Duration saveDelay, Boolean debounce, PersistTo persistTo, Boolean sync,
-                         Predicate<? super T> validator, String section) {
+                         Predicate<? super T> validator, String section, Merge merge, int version, Migration<T> migration) {
         this.autoSave = autoSave;
         this.saveDelay = saveDelay;
         this.debounce = debounce;
@@ -35,6 +38,9 @@ public final class StateOptions<T> {
         this.sync = sync;
         this.validator = validator;
         this.section = section;
+        this.merge = merge;
+        this.version = version;
+        this.migration = migration;
     }
 
     /**
@@ -43,7 +49,7 @@ public final class StateOptions<T> {
      * unless the app registered the section with another one.
      */
     public static <T> StateOptions<T> defaults() {
-        return new StateOptions<>(null, null, null, null, null, null, null);
+        return new StateOptions<>(null, null, null, null, null, null, null, Merge.FIELDS, 0, null);
     }
 
     /**
@@ -52,7 +58,7 @@ public final class StateOptions<T> {
      * client is connected, a write of a syncing key is still committed and pushed at once.
      */
     public StateOptions<T> autoSave(boolean value) {
-        return new StateOptions<>(value, saveDelay, debounce, persistTo, sync, validator, section);
+        return new StateOptions<>(value, saveDelay, debounce, persistTo, sync, validator, section, merge, version, migration);
     }
 
     /**
@@ -65,7 +71,7 @@ public final class StateOptions<T> {
         if (value == null || value.isNegative()) {
             throw new IllegalArgumentException("saveDelay must be zero or positive: " + value);
         }
-        return new StateOptions<>(autoSave, value, debounce, persistTo, sync, validator, section);
+        return new StateOptions<>(autoSave, value, debounce, persistTo, sync, validator, section, merge, version, migration);
     }
 
     /**
@@ -74,7 +80,7 @@ public final class StateOptions<T> {
      * {@code saveDelay} after its first write.
      */
     public StateOptions<T> debounce(boolean value) {
-        return new StateOptions<>(autoSave, saveDelay, value, persistTo, sync, validator, section);
+        return new StateOptions<>(autoSave, saveDelay, value, persistTo, sync, validator, section, merge, version, migration);
     }
 
     /**
@@ -87,12 +93,12 @@ public final class StateOptions<T> {
         if (value == null) {
             throw new IllegalArgumentException("persistTo must not be null");
         }
-        return new StateOptions<>(autoSave, saveDelay, debounce, value, sync, validator, section);
+        return new StateOptions<>(autoSave, saveDelay, debounce, value, sync, validator, section, merge, version, migration);
     }
 
     /** False keeps the key on this device: it never enters the outbox. */
     public StateOptions<T> sync(boolean value) {
-        return new StateOptions<>(autoSave, saveDelay, debounce, persistTo, value, validator, section);
+        return new StateOptions<>(autoSave, saveDelay, debounce, persistTo, value, validator, section, merge, version, migration);
     }
 
     /** A value the validator refuses is not written; the caller gets a {@link ValidationException}. */
@@ -100,16 +106,72 @@ public final class StateOptions<T> {
         if (value == null) {
             throw new IllegalArgumentException("validate must not be null");
         }
-        return new StateOptions<>(autoSave, saveDelay, debounce, persistTo, sync, value, section);
+        return new StateOptions<>(autoSave, saveDelay, debounce, persistTo, sync, value, section, merge, version, migration);
     }
 
     /** The map section the key lives in; default {@code state}. */
     public StateOptions<T> section(String value) {
-        return new StateOptions<>(autoSave, saveDelay, debounce, persistTo, sync, validator, value);
+        return new StateOptions<>(autoSave, saveDelay, debounce, persistTo, sync, validator, value, merge, version, migration);
+    }
+
+    /**
+     * How an object value is stored: {@link Merge#FIELDS} (the default) one map entry per field, so
+     * concurrent edits of different fields on two devices both survive; {@link Merge#WHOLE} one
+     * entry. {@link IllegalArgumentException} if null.
+     */
+    public StateOptions<T> merge(Merge value) {
+        if (value == null) {
+            throw new IllegalArgumentException("merge must not be null");
+        }
+        return new StateOptions<>(autoSave, saveDelay, debounce, persistTo, sync, validator, section, value, version, migration);
+    }
+
+    /**
+     * The version of the value's shape, 0 unless set ({@link IllegalArgumentException} if negative).
+     * Raise it when the type changes in a way old values do not read as (a renamed or retyped
+     * field) and give a {@link #migrate} function: a value stored with a lower version is migrated
+     * when read and written back once. An added field needs no new version: it takes its value from
+     * the default value. A value stored with a higher version (by a newer app) is still read, and
+     * this app's writes delete nothing of it ({@link StoredByNewerVersionException}).
+     *
+     * <pre>{@code
+     * record Settings(String displayName, int fontSize) {}   // version 1 called the name "name"
+     * StateOptions.<Settings>defaults().version(2).migrate((old, from) ->
+     *         new Settings(old.path("name").asText(), old.path("fontSize").asInt(14)))
+     * }</pre>
+     */
+    public StateOptions<T> version(int value) {
+        if (value < 0) {
+            throw new IllegalArgumentException("version must be zero or positive: " + value);
+        }
+        return new StateOptions<>(autoSave, saveDelay, debounce, persistTo, sync, validator, section, merge, value, migration);
+    }
+
+    /**
+     * How a value stored with a lower {@link #version} becomes this version's value; without one
+     * such a value is read as it is. {@link IllegalArgumentException} if null.
+     */
+    public StateOptions<T> migrate(Migration<T> value) {
+        if (value == null) {
+            throw new IllegalArgumentException("migrate must not be null");
+        }
+        return new StateOptions<>(autoSave, saveDelay, debounce, persistTo, sync, validator, section, merge, version, value);
     }
 
     String section() {
         return section;
+    }
+
+    Merge mergeMode() {
+        return merge;
+    }
+
+    int versionNumber() {
+        return version;
+    }
+
+    Migration<T> migration() {
+        return migration;
     }
 
     Predicate<? super T> validator() {

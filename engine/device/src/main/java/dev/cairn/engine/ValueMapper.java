@@ -72,6 +72,16 @@ final class ValueMapper {
         }
     }
 
+    /** Reads a stored JSON tree as {@code type}; the IOException says why not. */
+    <T> T read(JsonNode tree, JavaType type) throws IOException {
+        return mapper.readerFor(type).readValue(tree);
+    }
+
+    /** The JSON tree of an app value as this mapper writes it; null for null. */
+    JsonNode tree(Object value) {
+        return value == null ? null : mapper.valueToTree(value);
+    }
+
     /** Reads stored JSON text as {@code type}; the IOException says why not. */
     <T> T read(String json, JavaType type) throws IOException {
         return mapper.readValue(json, type);

@@ -18,11 +18,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.crdt.UnknownSectionException;
 import dev.cairn.engine.section.StandardSections;
 import dev.cairn.engine.persist.Tier;
 import dev.cairn.engine.store.TieredLocalStore;
-import dev.cairn.engine.store.StoreException;
 import dev.cairn.engine.store.StoreWrite;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -222,7 +220,7 @@ class CairnTest {
     void aSecondEngineOnTheSameDirectoryIsRefusedAndTheFirstKeepsWorking() {
         try (Cairn first = Cairn.builder().dataDir(dir).replicaId("a").open()) {
             first.state("n", Integer.class, 0).set(1);
-            StoreException e = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).replicaId("a").open());
+            StorageException e = assertThrows(StorageException.class, () -> Cairn.builder().dataDir(dir).replicaId("a").open());
             assertTrue(e.getMessage().contains("already open"), e.getMessage());
             first.state("n", Integer.class, 0).set(2);
             first.save().join();
@@ -237,7 +235,7 @@ class CairnTest {
     void theSameDirectoryByAnotherPathIsAlsoRefused() {
         try (Cairn first = Cairn.builder().dataDir(dir).open()) {
             Path sameDir = dir.resolve("sub").resolve("..");
-            assertThrows(StoreException.class, () -> Cairn.builder().dataDir(sameDir).open());
+            assertThrows(StorageException.class, () -> Cairn.builder().dataDir(sameDir).open());
             assertEquals(first.replicaId(), first.replicaId());
         }
     }
@@ -246,7 +244,7 @@ class CairnTest {
     void aRefusedSecondOpenDoesNotReleaseTheFirstEnginesLockForOtherProcesses() throws Exception {
         try (Cairn first = Cairn.builder().dataDir(dir).open()) {
             assertEquals("HELD-BY-OTHER", probeLockFromAnotherProcess(), "before the refused open");
-            assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).open());
+            assertThrows(StorageException.class, () -> Cairn.builder().dataDir(dir).open());
             assertEquals("HELD-BY-OTHER", probeLockFromAnotherProcess(),
                     "after a refused second open, another process must still see the directory as locked");
             first.state("n", Integer.class, 0).set(1);
@@ -296,7 +294,7 @@ class CairnTest {
         try (Cairn cairn = Cairn.builder().dataDir(dir).replicaId("phone").open()) {
             cairn.state("k", String.class, "").set("v");
         }
-        StoreException e = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).replicaId("laptop").open());
+        StorageException e = assertThrows(StorageException.class, () -> Cairn.builder().dataDir(dir).replicaId("laptop").open());
         assertTrue(e.getMessage().contains("phone") && e.getMessage().contains("laptop"), e.getMessage());
         try (Cairn cairn = Cairn.builder().dataDir(dir).replicaId("phone").open()) {
             assertEquals("v", cairn.state("k", String.class, "").value());
@@ -311,9 +309,9 @@ class CairnTest {
         TieredLocalStore raw = TieredLocalStore.open(dir);
         raw.commit(List.of(StoreWrite.put(Records.mapKey("state", "broken"), new byte[] {1, 2, 3})));
         raw.close();
-        StoreException first = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).open());
+        StorageException first = assertThrows(StorageException.class, () -> Cairn.builder().dataDir(dir).open());
         assertTrue(first.getMessage().contains("damaged"), first.getMessage());
-        StoreException second = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).open());
+        StorageException second = assertThrows(StorageException.class, () -> Cairn.builder().dataDir(dir).open());
         assertTrue(second.getMessage().contains("damaged"), "a failed open must release the lock: " + second.getMessage());
     }
 
@@ -323,11 +321,11 @@ class CairnTest {
         Path journal = dir.resolve(Cairn.DURABLE_FILE);
         byte[] garbage = "not a journal\n".repeat(100).getBytes(StandardCharsets.UTF_8);
         Files.write(journal, garbage);
-        StoreException e = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).open());
+        StorageException e = assertThrows(StorageException.class, () -> Cairn.builder().dataDir(dir).open());
         assertTrue(e.getMessage().contains(journal.toString()), "the message names the file: " + e.getMessage());
         assertArrayEquals(garbage, Files.readAllBytes(journal), "a file that is not a journal is left untouched");
         // The directory lock is released: a second attempt is refused for the same reason, not as "open in another engine".
-        StoreException again = assertThrows(StoreException.class, () -> Cairn.builder().dataDir(dir).open());
+        StorageException again = assertThrows(StorageException.class, () -> Cairn.builder().dataDir(dir).open());
         assertFalse(again.getMessage().contains("another Cairn engine"), again.getMessage());
         assertEquals(e.getMessage(), again.getMessage());
         assertArrayEquals(garbage, Files.readAllBytes(journal));

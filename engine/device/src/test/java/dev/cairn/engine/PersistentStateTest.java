@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.core.type.TypeReference;
-import dev.cairn.engine.crdt.UnknownSectionException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -160,11 +159,18 @@ class PersistentStateTest {
     }
 
     @Test
-    void aStoredValueOfAnotherTypeIsAnIllegalStateExceptionNamingTheKey() {
+    void aStoredValueOfAnotherTypeReadsAsTheDefaultAndIsReportedOnceNamingTheKey() {
         cairn.map("state").put("k", "not a number");
+        List<Throwable> errors = new ArrayList<>();
+        cairn.onError(errors::add);
         PersistentState<Integer> n = cairn.state("k", Integer.class, 0);
-        IllegalStateException e = assertThrows(IllegalStateException.class, n::value);
+        assertEquals(0, n.value());
+        assertEquals(0, n.value());
+        assertEquals(1, errors.size(), "reported once: " + errors);
+        UnreadableValueException e = assertInstanceOf(UnreadableValueException.class, errors.get(0));
+        assertEquals("state/k", e.key());
         assertTrue(e.getMessage().contains("state/k"), e.getMessage());
+        assertEquals("\"not a number\"", cairn.map("state").json("k"), "the stored value stays");
     }
 
     // ------------------------------------------------------------------ validation
@@ -265,7 +271,10 @@ class PersistentStateTest {
         Form read = cairn.state("my-component-state", Form.class, null).value();
         assertEquals(1, read.getCount());
         assertEquals("typed", read.getName());
-        assertEquals("{\"count\":1,\"name\":\"typed\"}", cairn.map("state").json("my-component-state"));
+        // one entry per field under a head (spec/vectors/values/README.md)
+        assertEquals("{\"$cairn\":\"fields\",\"version\":0}", cairn.map("state").json("my-component-state"));
+        assertEquals("1", cairn.map("state").json("my-component-state#count"));
+        assertEquals("\"typed\"", cairn.map("state").json("my-component-state#name"));
     }
 
     // ------------------------------------------------------------------ subscribe

@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.NavigableMap;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.function.BiConsumer;
 
 /**
@@ -28,8 +29,14 @@ import java.util.function.BiConsumer;
 public final class LwwMap {
 
     private final ConcurrentHashMap<String, LwwEntry> entries = new ConcurrentHashMap<>();
+    // Keys holding a '#', sorted: the field entries of typed values (spec/vectors/values/README.md)
+    // are read by prefix. Only those keys pay for the index; most keys never hold a '#'.
+    private final ConcurrentSkipListSet<String> fieldKeys = new ConcurrentSkipListSet<>();
     private int live;
     private volatile Stamp watermark;
+    // Bumped by every visible change (writes are serialized, so ++ on a volatile is safe): lets a
+    // reader's cache see "nothing changed" without looking at any entry.
+    private volatile long modCount;
 
     /** Merges one entry; returns true if it became the key's winner (the visible state may have changed). */
     public boolean apply(String key, LwwEntry entry) {
@@ -42,7 +49,11 @@ public final class LwwMap {
             return false;
         }
         entries.put(key, entry);
+        if (current == null && key.indexOf('#') >= 0) {
+            fieldKeys.add(key);
+        }
         live += (entry.isTombstone() ? 0 : 1) - (current == null || current.isTombstone() ? 0 : 1);
+        modCount++;
         return true;
     }
 
@@ -63,8 +74,10 @@ public final class LwwMap {
             if (!e.getValue().isTombstone()) {
                 live--;
             }
+            fieldKeys.remove(e.getKey());
             return true;
         });
+        modCount++;
         return true;
     }
 
@@ -82,6 +95,27 @@ public final class LwwMap {
     public String value(String key) {
         LwwEntry e = entries.get(key);
         return e == null ? null : e.value();
+    }
+
+    /**
+     * The entries (tombstones included) whose key starts with {@code prefix + '#'}, sorted by key:
+     * the field entries of the typed value stored under {@code prefix}.
+     */
+    public NavigableMap<String, LwwEntry> fieldsOf(String prefix) {
+        TreeMap<String, LwwEntry> out = new TreeMap<>();
+        // '$' is the character after '#': the range holds exactly the keys starting with prefix + '#'
+        for (String key : fieldKeys.subSet(prefix + '#', prefix + '$')) {
+            LwwEntry e = entries.get(key);
+            if (e != null) {
+                out.put(key, e);
+            }
+        }
+        return out;
+    }
+
+    /** A counter that changes whenever the visible state may have changed (any key). */
+    public long modCount() {
+        return modCount;
     }
 
     /** Number of live (non-tombstone) keys. */
@@ -125,7 +159,12 @@ public final class LwwMap {
      * tombstones are purged only by a {@link #clear} that covers them.
      */
     public boolean purgeTombstone(String key, LwwEntry tombstone) {
-        return tombstone.isTombstone() && entries.remove(key, tombstone);
+        if (tombstone.isTombstone() && entries.remove(key, tombstone)) {
+            fieldKeys.remove(key);
+            modCount++;
+            return true;
+        }
+        return false;
     }
 
     @Override

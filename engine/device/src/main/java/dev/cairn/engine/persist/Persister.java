@@ -252,13 +252,13 @@ public final class Persister implements AutoCloseable {
             long first = previous == null ? now : previous.firstNanos;
             long delay = policy.saveDelay().toNanos();
             long deadline;
-            if (held) {
+            if (!policy.autoSave()) {
+                deadline = Long.MAX_VALUE; // a draft: saved, and so pushed, only by an explicit save, online too
+            } else if (held) {
                 // one push (and one server history version) per pause, not per keystroke
                 deadline = policy.debounce() ? Math.min(now + delay, first + StoragePolicy.MAX_PUSH_WAIT_FACTOR * delay) : first + delay;
             } else if (toOutbox && urgentOutbox) {
                 deadline = now; // connected: the server is waiting for it
-            } else if (!policy.autoSave()) {
-                deadline = Long.MAX_VALUE;
             } else if (policy.debounce()) {
                 deadline = Math.min(now + delay, first + StoragePolicy.MAX_WAIT_FACTOR * delay);
             } else {
@@ -312,7 +312,10 @@ public final class Persister implements AutoCloseable {
         }
     }
 
-    /** While true (a sync client is connected), syncing changes are committed at once so they can be pushed. */
+    /**
+     * While true (a sync client is connected), syncing changes are committed at once so they can be
+     * pushed; not the drafts (autoSave off) nor the writes held for a save delay.
+     */
     public void setUrgentOutbox(boolean urgent) {
         this.urgentOutbox = urgent;
     }
@@ -342,6 +345,66 @@ public final class Persister implements AutoCloseable {
     /** True if the key's latest write is being committed right now. */
     public boolean isSaving(String pendingKey) {
         return inFlight.containsKey(pendingKey);
+    }
+
+    /**
+     * {@link #isDirty(String)}, with {@code fields}: also true if a field entry of the key's typed
+     * value ({@code key#...}) is not yet committed.
+     */
+    public boolean isDirty(String pendingKey, boolean fields) {
+        synchronized (lock) {
+            return isDirty(pendingKey) || (fields && (anyField(pending.keySet(), pendingKey) || anyField(inFlight.keySet(), pendingKey)));
+        }
+    }
+
+    /** {@link #isSaving(String)}, with {@code fields}: also for the key's field entries. */
+    public boolean isSaving(String pendingKey, boolean fields) {
+        return isSaving(pendingKey) || (fields && anyField(inFlight.keySet(), pendingKey));
+    }
+
+    /** {@link #flushWith(String)}, with {@code fields}: also the key's field entries. */
+    public CompletableFuture<Void> flushWith(String pendingKey, boolean fields) {
+        String prefix = pendingKey + '#';
+        return flush(p -> p.policy.autoSave() || (p.change != null
+                && (pendingKey(p.change).equals(pendingKey) || (fields && pendingKey(p.change).startsWith(prefix)))));
+    }
+
+    private static boolean anyField(java.util.Set<String> keys, String pendingKey) {
+        String prefix = pendingKey + '#';
+        for (String k : keys) {
+            if (k.startsWith(prefix)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Gives the queued records of {@code changes} (one local write of several keys) the earliest of
+     * their deadlines, so they are committed, and pushed, together.
+     */
+    public void alignDeadlines(java.util.List<Change> changes) {
+        if (changes.size() < 2) {
+            return;
+        }
+        synchronized (lock) {
+            long deadline = Long.MAX_VALUE;
+            long first = Long.MAX_VALUE;
+            for (Change c : changes) {
+                Pending p = pending.get(pendingKey(c));
+                if (p != null && p.change == c) {
+                    deadline = Math.min(deadline, p.deadlineNanos);
+                    first = Math.min(first, p.firstNanos);
+                }
+            }
+            for (Change c : changes) {
+                String key = pendingKey(c);
+                Pending p = pending.get(key);
+                if (p != null && p.change == c) {
+                    pending.put(key, new Pending(p.change, p.meta, p.policy, p.toOutbox, p.remote, first, deadline, p.outboxOnly, p.held));
+                }
+            }
+        }
     }
 
     /** True while a commit is running. */

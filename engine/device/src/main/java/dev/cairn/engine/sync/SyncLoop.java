@@ -110,7 +110,7 @@ final class SyncLoop {
         try {
             listener.accept(status);
         } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "cairn sync: a status listener failed: " + e);
+            LOG.log(System.Logger.Level.WARNING, "cairn sync: a status listener failed: " + e, e); // a bug in the app: with its stack trace
         }
     }
 

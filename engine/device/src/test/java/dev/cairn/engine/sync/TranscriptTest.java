@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.TextNode;
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.ChangeTooLargeException;
 import dev.cairn.engine.LogSection;
+import dev.cairn.engine.PersistentState;
 import dev.cairn.engine.StateOptions;
 import dev.cairn.engine.crdt.LogEntry;
 import dev.cairn.engine.crdt.SectionKind;
@@ -178,6 +179,8 @@ class TranscriptTest {
         final ScriptedTransport transport = new ScriptedTransport();
         final Map<String, JsonNode> bound = new HashMap<>();
         final Map<String, CompletableFuture<Void>> syncNows = new HashMap<>();
+        /** The persistent-state handle the last write with saveDelayMillis or autoSave used, by key (for "save"). */
+        final Map<String, PersistentState<JsonNode>> handles = new HashMap<>();
         final List<String> log = new ArrayList<>();
         ScriptedConnection current;
         /** Where afterMillis counts from: the last non-check step's end, or when the client did what it awaited. */
@@ -279,6 +282,13 @@ class TranscriptTest {
                 syncNows.put(step.get("syncNow").asText(), sync.syncNow());
             } else if (step.has("syncNowResult")) {
                 syncNowResult(step.get("syncNowResult"));
+            } else if (step.has("save")) {
+                String key = step.get("save").asText();
+                PersistentState<JsonNode> handle = handles.get(key);
+                if (handle == null) {
+                    fail("save: no write of key " + key + " through the persistent-state API");
+                }
+                handle.save().orTimeout(3, TimeUnit.SECONDS).join();
             } else if (step.has("goOffline")) {
                 sync.goOffline();
             } else if (step.has("goOnline")) {
@@ -412,10 +422,17 @@ class TranscriptTest {
             JsonNode value = w.has("valueBytes") ? TextNode.valueOf("x".repeat(w.get("valueBytes").asInt())) : w.get("value");
             switch (op) {
                 case "set" -> {
-                    if (step.has("saveDelayMillis")) {
-                        cairn.state(w.get("key").asText(), JsonNode.class, null,
-                                StateOptions.<JsonNode>defaults().saveDelay(Duration.ofMillis(step.get("saveDelayMillis").asLong())))
-                                .set(value);
+                    if (step.has("saveDelayMillis") || step.has("autoSave")) {
+                        StateOptions<JsonNode> options = StateOptions.defaults();
+                        if (step.has("saveDelayMillis")) {
+                            options = options.saveDelay(Duration.ofMillis(step.get("saveDelayMillis").asLong()));
+                        }
+                        if (step.has("autoSave")) {
+                            options = options.autoSave(step.get("autoSave").asBoolean());
+                        }
+                        PersistentState<JsonNode> handle = cairn.state(w.get("key").asText(), JsonNode.class, null, options);
+                        handles.put(w.get("key").asText(), handle);
+                        handle.set(value);
                     } else {
                         cairn.map(section).put(w.get("key").asText(), value);
                     }

@@ -146,35 +146,49 @@ final class JournalFile implements AutoCloseable {
         byte[] payload = encode(writes, maxRecordBytes, file);
         ByteBuffer record = record(payload);
         long start = size;
+        writeRecord(file, channel, reopened -> channel = reopened, sync, start, record);
+        size = start + RECORD_HEADER + payload.length;
+    }
+
+    /**
+     * The write path of a journal commit, here and in {@link JournalLocalStore}: writes {@code record}
+     * at {@code start} and forces it (fdatasync, unless {@code sync} is off). On failure it cuts the
+     * file back to {@code start}, so nothing of the commit remains, and throws a
+     * {@link StoreException} saying whether that worked. An interrupt closes a FileChannel
+     * (ClosedByInterruptException), so the rollback reopens a closed channel, with the interrupt set
+     * aside, and hands the new one to {@code reopened}.
+     */
+    static void writeRecord(Path file, FileChannel channel, Consumer<FileChannel> reopened, boolean sync, long start, ByteBuffer record) {
         try {
             while (record.hasRemaining()) {
                 channel.write(record, start + record.position());
             }
-            force();
-        } catch (IOException e) {
-            boolean rolledBack = rollBack(start, e);
+            if (sync) {
+                channel.force(false);
+            }
+        } catch (IOException failure) {
+            boolean rolledBack = false;
+            boolean interrupted = Thread.interrupted();
+            try {
+                if (!channel.isOpen()) {
+                    channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                    reopened.accept(channel);
+                }
+                channel.truncate(start);
+                if (sync) {
+                    channel.force(false);
+                }
+                rolledBack = true;
+            } catch (IOException e) {
+                failure.addSuppressed(e);
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             throw new StoreException("commit to " + file + " failed" + (rolledBack ? " and was rolled back: "
-                    : " and could not be rolled back (a later commit overwrites it): ") + e, e);
-        }
-        size = start + RECORD_HEADER + payload.length;
-    }
-
-    private boolean rollBack(long start, IOException failure) {
-        boolean interrupted = Thread.interrupted();
-        try {
-            if (!channel.isOpen()) {
-                channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            }
-            channel.truncate(start);
-            force();
-            return true;
-        } catch (IOException e) {
-            failure.addSuppressed(e);
-            return false;
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+                    : " and could not be rolled back (a later commit overwrites it; if none does, it may be replayed at the next open): ")
+                    + failure, failure);
         }
     }
 

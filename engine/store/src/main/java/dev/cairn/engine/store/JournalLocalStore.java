@@ -238,16 +238,7 @@ public final class JournalLocalStore implements LocalStore {
         byte[] payload = encode(copy); // refuses a commit too large to be replayed, before anything is written
         ByteBuffer record = JournalFile.record(payload);
         long start = fileBytes;
-        try {
-            while (record.hasRemaining()) {
-                channel.write(record, start + record.position());
-            }
-            force();
-        } catch (IOException e) {
-            boolean rolledBack = rollBack(start, e);
-            throw new StoreException("commit to " + file + " failed" + (rolledBack ? " and was rolled back: "
-                    : " and could not be rolled back (a later commit overwrites it; if none does, it may be replayed at the next open): ") + e, e);
-        }
+        JournalFile.writeRecord(file, channel, reopened -> channel = reopened, sync, start, record);
         fileBytes = start + RECORD_HEADER + payload.length;
         applyPayload(payload);
         if (fileBytes > minCompactBytes && fileBytes > COMPACT_FACTOR * (MAGIC.length + liveBytes) && fileBytes >= compactNoSoonerThan) {
@@ -258,29 +249,6 @@ public final class JournalLocalStore implements LocalStore {
                 // retry or re-number what it wrote). Compaction is retried once the file has grown by half.
                 compactNoSoonerThan = fileBytes + fileBytes / 2;
                 LOG.log(System.Logger.Level.WARNING, "cairn: automatic compaction failed; the journal keeps growing: " + e.getMessage(), e);
-            }
-        }
-    }
-
-    /**
-     * Cuts the file back to {@code start} after a failed append. An interrupt closes a FileChannel
-     * (ClosedByInterruptException), so the channel is reopened, with the interrupt set aside.
-     */
-    private boolean rollBack(long start, IOException failure) {
-        boolean interrupted = Thread.interrupted();
-        try {
-            if (!channel.isOpen()) {
-                channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            }
-            channel.truncate(start);
-            force();
-            return true;
-        } catch (IOException e) {
-            failure.addSuppressed(e);
-            return false;
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
             }
         }
     }
