@@ -40,6 +40,8 @@ const SHELL = [
   'cairn/protocol.js',
   'cairn/page.js',
   'cairn/crypto.js',
+  'cairn/fields.js',
+  'cairn/field-index.js',
   'cairn/worker/tab-link.js',
   'cairn/worker/sync-worker.js',
   'cairn/worker/sync-host.js',
