@@ -9,6 +9,7 @@ import { NotesEditor, NOTES_MAX } from './demo/notes-editor.js';
 import { lastSync, renderDashboard, renderServerUsage } from './demo/dashboard.js';
 import { downloadFromServer, saveFile, uploadToServer } from './demo/transfers.js';
 import * as panels from './demo/panels.js';
+import { preview } from './demo/backup-preview.js';
 
 /** The sections the demo encrypts end to end when the user gives a passphrase. */
 const E2E_SECTIONS = ['chat', 'memory'];
@@ -273,7 +274,9 @@ function wire() {
     input.value = '';
     if (!file) return;
     try {
-      const r = c().restoreData(await file.text());
+      const text = await file.text();
+      if (!(await preview(c(), text, 'import'))) return;
+      const r = c().restoreData(text);
       message(`Imported ${r.changesRead} entries (${r.changesApplied} changed this device, ${r.restored} restored).`);
     } catch (ex) {
       message(`Import failed: ${/** @type {Error} */ (ex).message}`, true);
@@ -297,6 +300,9 @@ function wire() {
     input.value = '';
     if (!file) return;
     try {
+      // A file this device cannot read goes up all the same: the server checks it and says why it refuses.
+      const readable = await file.text().then((text) => preview(c(), text, 'upload'), () => true).catch(() => true);
+      if (!readable) return;
       const r = await uploadToServer(file, /** @type {ServerLink} */ (link).session);
       message(`Uploaded ${r.changesRead} entries to the server (${r.changesApplied} changed it).`);
     } catch (ex) {

@@ -25,6 +25,7 @@ const SHELL = [
   'demo/dashboard.js',
   'demo/panels.js',
   'demo/transfers.js',
+  'demo/backup-preview.js',
   'cairn/cairn.js',
   'cairn/persister.js',
   'cairn/handles.js',

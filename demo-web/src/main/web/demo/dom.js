@@ -33,7 +33,9 @@ export function ago(t) {
 
 /** @param {number} n */
 export function size(n) {
-  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(2)} MB`;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return n < 1024 ** 3 ? `${(n / 1024 / 1024).toFixed(2)} MB` : `${(n / 1024 ** 3).toFixed(1)} GB`;
 }
 
 /** How long a message stays: long enough to read, never so long that it describes a past state. */

@@ -28,7 +28,7 @@ import org.openqa.selenium.WindowType;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DemoFixesIT {
 
-    private static final String USER = "demo-fixes-ada";
+    private static final String USER = "demo-fixes-ada.lovelace@example.org";
     private static final String OTHER = "demo-fixes-bob";
 
     @TempDir
