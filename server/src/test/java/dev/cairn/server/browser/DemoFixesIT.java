@@ -192,9 +192,11 @@ class DemoFixesIT {
         page.driver().executeCdpCommand("Emulation.setDeviceMetricsOverride",
                 Map.of("width", 390, "height", 844, "deviceScaleFactor", 2, "mobile", true));
         try {
-            page.until(() -> Long.valueOf(390).equals(page.script("return window.innerWidth")), "a 390 px wide viewport");
-            page.until(() -> ((Number) page.script("return document.documentElement.scrollWidth")).longValue() <= 390,
-                    "nothing wider than the screen, scrollWidth "
+            page.until(() -> Long.valueOf(390).equals(page.script("return screen.width")), "a 390 px wide phone");
+            // A phone widens the layout viewport (and zooms out) to fit content wider than the screen.
+            page.until(() -> Boolean.TRUE.equals(page.script(
+                    "return innerWidth === 390 && document.documentElement.scrollWidth <= 390")),
+                    "nothing wider than the screen: innerWidth " + page.script("return innerWidth") + ", scrollWidth "
                             + page.script("return document.documentElement.scrollWidth"));
             page.script("window.scrollTo(0, 0)");
             page.screenshot("390-wide");
