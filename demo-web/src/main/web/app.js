@@ -88,7 +88,7 @@ async function start(session, passphrase = '') {
   const save = () => { cairn?.save(); };
   addEventListener('pagehide', save);
   stops.push(() => removeEventListener('pagehide', save));
-  const timer = setInterval(render, 1000);
+  const timer = setInterval(renderStatus, 1000);
   stops.push(() => clearInterval(timer));
   for (const type of ['online', 'offline']) {
     addEventListener(type, scheduleRender);
@@ -123,6 +123,13 @@ function render() {
   panels.renderChat(c);
   panels.renderPreferences(c);
   panels.renderLayout(c);
+  renderStatus();
+}
+
+/** The dashboard and the banner: also every second, for "last sync 8 s ago" and the retry countdown. */
+function renderStatus() {
+  const c = cairn;
+  if (!c) return;
   const s = c.stats();
   const page = { e2eSections: E2E_SECTIONS, wantsE2e: wantsE2e(c.user) };
   renderDashboard(c, s, page);
