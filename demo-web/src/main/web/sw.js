@@ -9,7 +9,7 @@
 // - The cache name carries VERSION; activating a new version deletes the older caches.
 // Served at /sw.js, so its scope is the whole site.
 
-const VERSION = 'v5';
+const VERSION = 'v6';
 const PREFIX = 'cairn-shell-';
 const CACHE = `${PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 4000;
@@ -18,6 +18,14 @@ const SHELL = [
   'index.html',
   'app.js',
   'styles.css',
+  'demo/dom.js',
+  'demo/session.js',
+  'demo/status-banner.js',
+  'demo/notes-editor.js',
+  'demo/dashboard.js',
+  'demo/panels.js',
+  'demo/transfers.js',
+  'demo/backup-preview.js',
   'cairn/cairn.js',
   'cairn/persister.js',
   'cairn/handles.js',

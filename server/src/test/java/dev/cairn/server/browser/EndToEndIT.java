@@ -92,6 +92,8 @@ class EndToEndIT {
         w.waitText("current-user", USER::equals, "signed in as " + USER);
         w.until(() -> "waiting".equals(w.attr("e2e-status", "data-state")), "the page to wait for the passphrase");
         assertEquals("offline", w.text("dash-status"), "no sync before the key is derived");
+        w.until(() -> "passphrase".equals(w.attr("status-banner", "data-state")), "the banner waits for the passphrase");
+        assertTrue(w.byId("status-passphrase").isDisplayed(), "the banner leads to the passphrase field");
         return w;
     }
 
@@ -166,6 +168,7 @@ class EndToEndIT {
         b.until(() -> "locked".equals(b.attr("e2e-status", "data-state")), "the page to say the passphrase is wrong");
         b.waitText("dash-message", t -> t.contains("wrong passphrase"), "a clear error message");
         assertTrue(b.text("e2e-status").startsWith("Wrong passphrase"), b.text("e2e-status"));
+        b.until(() -> "locked".equals(b.attr("status-banner", "data-state")), "the banner says sync is locked");
         System.out.println("wrong passphrase: " + b.text("dash-message"));
         b.screenshot("locked");
         b.holds(() -> "locked".equals(b.text("dash-status"))

@@ -109,6 +109,15 @@ class ExportImportIT {
         //    written again as new changes (Cairn#restoreData), so the restore wins over the clear
         //    on every device, and the server has them too
         page.byId("import-file").sendKeys(file.toAbsolutePath().toString());
+        // first a preview: nothing is written until the user confirms, and it says what each way does
+        page.until(() -> page.byId("file-preview").isDisplayed(), "the preview of the file");
+        assertTrue(Integer.parseInt(page.attr("file-preview", "data-missing")) > 0, "the cleared entries are counted as not here");
+        assertTrue(page.text("file-preview-import").contains("come back"), page.text("file-preview-import"));
+        assertTrue(page.text("file-preview-upload").contains("stay deleted"), page.text("file-preview-upload"));
+        assertEquals("Import to this device", page.text("file-preview-confirm"));
+        page.holds(() -> page.chatBubbles().isEmpty(), java.time.Duration.ofMillis(500), "nothing imported before the confirmation");
+        page.screenshot("import-preview");
+        page.click("file-preview-confirm");
         page.waitText("dash-message", t -> t.matches("Imported [1-9][0-9]* entries \\([1-9][0-9]* changed this device, [1-9][0-9]* restored\\)\\."),
                 "import message: entries restored");
         System.out.println("import into the cleared account: " + page.text("dash-message"));
@@ -130,6 +139,7 @@ class ExportImportIT {
                 Browser restore = new Browser("export-import-restore", restoreDir).signIn(fresh.httpBase(), USER)) {
             restore.waitCard("sync", false, Browser.WAIT);
             restore.byId("import-file").sendKeys(file.toAbsolutePath().toString());
+            restore.click("file-preview-confirm");
             restore.waitText("dash-message", t -> t.matches("Imported [1-9][0-9]* entries \\([1-9][0-9]* changed this device, 0 restored\\)\\."),
                     "import message");
             System.out.println("import into an empty account: " + restore.text("dash-message"));
@@ -194,6 +204,8 @@ class ExportImportIT {
             try (TestServer fresh = TestServer.embedded().start();
                     Browser up = new Browser("export-import-upload", uploadDir).signIn(fresh.httpBase(), user)) {
                 up.byId("server-import-file").sendKeys(file.toAbsolutePath().toString());
+                up.until(() -> "Upload to server".equals(up.text("file-preview-confirm")), "the upload's preview");
+                up.click("file-preview-confirm");
                 up.waitText("dash-message", "Uploaded 7000 entries to the server (7000 changed it)."::equals, "upload message");
                 assertEquals("Uploaded to the server", up.text("transfer-label"));
                 assertEquals("100", up.attr("transfer-bar", "aria-valuenow"));
