@@ -502,13 +502,19 @@ public final class JournalServerStore implements ServerStore {
             long head = headValue == null ? 0L : ServerRecords.readLong(headValue);
             List<Sequenced> changes = new ArrayList<>();
             boolean[] more = {false};
-            j.scan(ServerRecords.seqKey(prefix, cursor + 1), ServerRecords.seqKeyEnd(prefix), (indexKey, entryKey) -> {
+            // An entry and its seq index record are written in one commit, and a later write of the
+            // entry deletes that record in its commit: the tier holding a live index record holds the
+            // entry's live value, so one lookup there, not one per tier (BENCHMARKS.md, session 8).
+            j.scanWithTier(ServerRecords.seqKey(prefix, cursor + 1), ServerRecords.seqKeyEnd(prefix), (indexKey, entryKey, sameTier) -> {
                 if (changes.size() == limit) {
                     more[0] = true;
                     return false;
                 }
-                byte[] entry = j.get(entryKey);
                 long seq = ServerRecords.seqOfIndexKey(indexKey);
+                byte[] entry = sameTier.apply(entryKey);
+                if (entry == null || ServerRecords.seqOf(entry) != seq) {
+                    entry = j.get(entryKey); // not expected: the full read, and the check below
+                }
                 if (entry == null || ServerRecords.seqOf(entry) != seq) {
                     throw new IllegalStateException("server store " + file + " is damaged: seq " + seq + " of user '" + user
                             + "' points to a missing or newer entry");

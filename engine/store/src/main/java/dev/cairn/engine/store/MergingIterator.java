@@ -24,6 +24,8 @@ final class MergingIterator implements Iterator<Map.Entry<byte[], byte[]>> {
     });
     private final boolean dropTombstones;
     private Map.Entry<byte[], byte[]> next;
+    private int nextRank;
+    private int rank = -1;
 
     MergingIterator(List<Iterator<Map.Entry<byte[], byte[]>>> newestFirst, boolean dropTombstones) {
         this.dropTombstones = dropTombstones;
@@ -50,6 +52,7 @@ final class MergingIterator implements Iterator<Map.Entry<byte[], byte[]>> {
                 advance(older.rest, older.rank);
             }
             if (!(dropTombstones && top.entry.getValue() == Snapshot.TOMBSTONE)) {
+                nextRank = top.rank;
                 return top.entry;
             }
         }
@@ -67,7 +70,13 @@ final class MergingIterator implements Iterator<Map.Entry<byte[], byte[]>> {
             throw new NoSuchElementException();
         }
         Map.Entry<byte[], byte[]> e = next;
+        rank = nextRank;
         next = fetch();
         return e;
+    }
+
+    /** The index (in the newest-first list) of the source the entry last returned by {@link #next} came from. */
+    int rank() {
+        return rank;
     }
 }

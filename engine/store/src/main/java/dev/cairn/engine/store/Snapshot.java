@@ -16,6 +16,7 @@ import org.mapdb.BTreeMap;
 import org.mapdb.DB;
 import org.mapdb.DBMaker;
 import org.mapdb.Serializer;
+import org.mapdb.serializer.SerializerByteArray;
 
 /**
  * One immutable snapshot of a {@link TieredLocalStore}: a MapDB B-tree of {@code byte[]} keys,
@@ -157,7 +158,7 @@ final class Snapshot {
             verify();
             try {
                 db = DBMaker.fileDB(file.toFile()).readOnly().fileMmapEnableIfSupported().fileLockDisable().make();
-                map = db.treeMap(MAP, Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).open();
+                map = withFastLookups(db.treeMap(MAP, Serializer.BYTE_ARRAY, Serializer.BYTE_ARRAY).open());
             } catch (RuntimeException e) {
                 if (db != null) {
                     db.close();
@@ -166,6 +167,19 @@ final class Snapshot {
             }
         }
         return map;
+    }
+
+    /**
+     * The same read-only tree, searched by {@link SnapshotKeys}. MapDB takes a map's key serializer
+     * from the file's catalog, so it is swapped here rather than named when the file is written.
+     */
+    private static BTreeMap<byte[], byte[]> withFastLookups(BTreeMap<byte[], byte[]> m) {
+        if (m.getKeySerializer().getClass() != SerializerByteArray.class) {
+            return m;
+        }
+        return new BTreeMap<>(SnapshotKeys.INSTANCE, m.getValueSerializer(), m.getRootRecidRecid(), m.getStore(),
+                m.getValueInline(), m.getMaxNodeSize(), SnapshotKeys.INSTANCE, m.isThreadSafe(), m.getCounterRecid(),
+                m.getHasValues(), null);
     }
 
     /** The value, {@link #TOMBSTONE} for a delete, or null when this snapshot does not know the key. */

@@ -279,4 +279,40 @@ class TieredLocalStoreTest extends LocalStoreContract {
             assertTrue(wa < 12, "write amplification " + wa);
         }
     }
+
+    /** scanWithTier: the visitor reads other keys from the visited entry's tier only (journal tail or snapshot). */
+    @Test
+    void scanWithTierLooksUpInTheVisitedEntrysTier() {
+        try (TieredLocalStore t = TieredLocalStore.open(dir.resolve("tiers"), tiny().withFanout(10))) { // no merges: two snapshots
+            scanWithTier(t);
+        }
+    }
+
+    private static void scanWithTier(TieredLocalStore t) {
+        t.commit(List.of(StoreWrite.put(s("i1"), s("e1")), StoreWrite.put(s("e1"), s("old"))));
+        t.checkpoint(); // into a snapshot
+        t.commit(List.of(StoreWrite.put(s("i2"), s("e2")), StoreWrite.put(s("e2"), s("two"))));
+        t.checkpoint();
+        t.commit(List.of(StoreWrite.put(s("i3"), s("e3")), StoreWrite.put(s("e3"), s("three")))); // the journal tail
+        Map<String, String> seen = new TreeMap<>();
+        t.scanWithTier(s("i"), s("j"), (k, v, sameTier) -> {
+            for (String other : List.of("e1", "e2", "e3")) {
+                byte[] found = sameTier.apply(s(other));
+                seen.put(new String(k, StandardCharsets.UTF_8) + "->" + other, found == null ? null : new String(found, StandardCharsets.UTF_8));
+            }
+            return true;
+        });
+        Map<String, String> expected = new TreeMap<>();
+        for (int i = 1; i <= 3; i++) {
+            for (int j = 1; j <= 3; j++) {
+                expected.put("i" + i + "->e" + j, i == j ? List.of("old", "two", "three").get(i - 1) : null);
+            }
+        }
+        assertEquals(expected, seen);
+        // A newer tier deletes i1 with e1's new value: i1 is no longer visited, the others unchanged.
+        t.commit(List.of(StoreWrite.delete(s("i1")), StoreWrite.put(s("e1"), s("new"))));
+        List<String> visited = new ArrayList<>();
+        t.scanWithTier(s("i"), s("j"), (k, v, sameTier) -> visited.add(new String(k, StandardCharsets.UTF_8)));
+        assertEquals(List.of("i2", "i3"), visited);
+    }
 }
