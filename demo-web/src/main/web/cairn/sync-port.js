@@ -198,8 +198,9 @@ export function startSync(cairn) {
 
 /** The sync status changed (in this page or in the shared worker). @param {import('./cairn.js').Cairn} cairn @param {string} status */
 function statusChanged(cairn, status) {
-  // connected: what waits only for a connection goes now; not the drafts (autoSave off), which wait for save()
-  if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => { const p = cairn.pendingSaves.get(id)?.policy; return p?.sync === true && p.autoSave; });
+  // connected: what waits only for a connection goes now; not the drafts (autoSave off), which wait
+  // for save(), nor a write held for the user's pause (saveDelay): a reconnect is no pause
+  if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => { const p = cairn.pendingSaves.get(id)?.policy; return p?.sync === true && p.autoSave && !p.delayed; });
   cairn.emit('status', status);
   cairn.emit('change', { changes: [], origin: 'remote' });
 }
