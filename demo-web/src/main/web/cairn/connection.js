@@ -174,7 +174,7 @@ export class Connection {
     }, this.connectTimeout());
     ws.onopen = () => {
       opened = true;
-      const hello = { type: 'hello', protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.on.cursor() };
+      const hello = { type: /** @type {const} */ ('hello'), protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.on.cursor() };
       ws.send(encodeFrame(offered.length > 1 ? { ...hello, versions: offered } : hello));
     };
     /** @param {any} frame */
