@@ -1,5 +1,6 @@
 // The npm package @cairn/client (demo-web/package.json) as an app gets it: `npm pack` (whose
-// prepack generates the TypeScript declarations from the JSDoc), the tarball's file list, then the
+// prepack generates the TypeScript declarations from the JSDoc; in the build, the pom's npm-pack),
+// the tarball's file list, then the
 // tarball unpacked into an app's node_modules: both entry points import through `exports`, and a
 // TypeScript app type-checks against the shipped .d.ts files. npm is the one on the PATH, or
 // CAIRN_NPM.
@@ -9,13 +10,28 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, symlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { PROTOCOL_V2 } from '../../main/web/cairn/protocol.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const clientDir = join(root, 'src', 'main', 'web', 'cairn');
 const npm = process.env.CAIRN_NPM || 'npm';
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+/**
+ * The packed tarball: the one the build packed (CAIRN_PACKED_DIR, demo-web's pom: npm-pack), else
+ * one packed now into `work`.
+ */
+function packed(work) {
+  const dir = process.env.CAIRN_PACKED_DIR;
+  if (dir) {
+    const found = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
+    assert.equal(found.length, 1, `one tarball in ${dir}: ${found}`);
+    return join(dir, found[0]);
+  }
+  const out = execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return join(work, JSON.parse(out.slice(out.indexOf('[')))[0].filename);
+}
 
 /** Every .js file of the client, relative to its folder ('react/sections.js'...). */
 function clientFiles(dir = clientDir) {
@@ -38,9 +54,9 @@ test('package.json: name, exports of the client and ./react with their types, en
 test('npm pack: the tarball holds every client module and its declarations, and nothing else; an app imports and type-checks it', () => {
   const work = mkdtempSync(join(tmpdir(), 'cairn-pack-'));
   try {
-    const out = execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    const [info] = JSON.parse(out.slice(out.indexOf('[')));
-    const files = info.files.map((f) => f.path).sort();
+    const tarball = packed(work);
+    const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter((f) => f && !f.endsWith('/'))
+      .map((f) => f.replace(/^package\//, '')).sort();
     const modules = clientFiles();
     assert.ok(modules.includes('react/sections.js'));
     for (const m of modules) {
@@ -54,7 +70,7 @@ test('npm pack: the tarball holds every client module and its declarations, and 
     const app = join(work, 'app');
     const modulesDir = join(app, 'node_modules');
     mkdirSync(join(modulesDir, '@cairn', 'client'), { recursive: true });
-    execFileSync('tar', ['-xzf', join(work, info.filename), '-C', join(modulesDir, '@cairn', 'client'), '--strip-components=1']);
+    execFileSync('tar', ['-xzf', tarball, '-C', join(modulesDir, '@cairn', 'client'), '--strip-components=1']);
     for (const dep of ['react', '@types/react']) {
       mkdirSync(dirname(join(modulesDir, dep)), { recursive: true });
       symlinkSync(join(root, 'node_modules', dep), join(modulesDir, dep), 'dir');
