@@ -147,6 +147,8 @@ async function start(/** @type {{user: string, token: string}} */ session, passp
       },
     },
     startSync: !e2e,
+    // ?worker=none keeps sync and storage in this page (the in-page path, for comparison and tests)
+    worker: new URLSearchParams(location.search).get('worker') === 'none' ? 'none' : 'shared',
   });
   performance.mark('cairn-open'); // readable: the state is loaded from this device
   notes = cairn.state('notes', '', { saveDelay: 1500, debounce: true, validate: (v) => typeof v === 'string' && v.length <= 10_000 });

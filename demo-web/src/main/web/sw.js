@@ -9,7 +9,7 @@
 // - The cache name carries VERSION; activating a new version deletes the older caches.
 // Served at /sw.js, so its scope is the whole site.
 
-const VERSION = 'v4';
+const VERSION = 'v5';
 const PREFIX = 'cairn-shell-';
 const CACHE = `${PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 4000;
@@ -40,6 +40,12 @@ const SHELL = [
   'cairn/protocol.js',
   'cairn/page.js',
   'cairn/crypto.js',
+  'cairn/fields.js',
+  'cairn/field-index.js',
+  'cairn/worker/tab-link.js',
+  'cairn/worker/sync-worker.js',
+  'cairn/worker/sync-host.js',
+  'cairn/worker/compaction.js',
 ];
 const SCOPE = new URL(self.registration.scope).pathname;
 const NEVER = [/^api\//, /^sync(?:$|[/?])/, /^health$/, /^metrics$/];

@@ -11,7 +11,7 @@
 // Only the client's public API is used (open, on, status, startSync, save, close, get, chat.history), so the page
 // measures any client that keeps that API. Query: user, ws (sync URL; 'off' = no server
 // configured), nMap, nChat, wait ('live': wait for readable + live + durable; 'none': report once
-// open; sync still starts). The token is in the fragment (#token=...). The result goes to window.__result.
+// open; sync still starts), worker ('shared' or 'none', see Cairn.open; absent: the client's default). The token is in the fragment (#token=...). The result goes to window.__result.
 import { Cairn } from './cairn/cairn.js';
 
 const T = { modulesLoaded: performance.now() };
@@ -57,7 +57,8 @@ async function run() {
   // Sync starts after the page has counted what the device gave back (its own task, left out of
   // the long-task figures), so the count sees the device's data alone.
   const server = ws === 'off' ? null : { url: ws, token: () => token };
-  const cairn = await Cairn.open({ user, server, startSync: false });
+  // worker: 'shared' (the default: sync and IndexedDB in the user's shared worker) or 'none' (in the page)
+  const cairn = await Cairn.open({ user, server, startSync: false, ...(q.get('worker') ? { worker: q.get('worker') } : {}) });
   mark('opened');
   window.__cairn = cairn; // kept reachable: the heap after GC includes the state
   cairn.on('error', (e) => { errorCount++; if (errors.length < 5) errors.push(String(e?.message ?? e).slice(0, 200)); });

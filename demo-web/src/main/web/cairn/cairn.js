@@ -24,6 +24,7 @@ import * as privacy from './privacy.js';
 import * as transfer from './transfer.js';
 import * as port from './sync-port.js';
 import { openStores, loadState, compactLater } from './open.js';
+import { startWorker, useWorker, bindWorker } from './worker/tab-link.js';
 import { FieldIndex } from './field-index.js';
 
 export { ChangeTooLargeError } from './sync-port.js';
@@ -61,6 +62,10 @@ export const STANDARD_SECTIONS = Object.freeze({
  * @property {StorageManager} [storageManager] for persist() and estimate() (default: navigator.storage)
  * @property {EndToEndOptions} [endToEnd] encrypt these sections' values on the device (see enableEndToEnd)
  * @property {typeof fetch} [fetch] for usage(), history() and to learn why a socket was refused (default: the global fetch)
+ * @property {'shared'|'none'} [worker] 'shared' (default where SharedWorker exists): the socket and the IndexedDB writes run
+ *   in one shared worker per user, for all its tabs; 'none': in this page (also without SharedWorker, and with an app
+ *   `WebSocket`, `indexedDB` or `kv`). End-to-end encryption syncs in the page (the key stays there).
+ * @property {MessagePort} [workerPort] tests: a port to a SyncHost (worker/sync-host.js) to use instead of a SharedWorker
  * @property {Partial<import('./sync.js').SyncClientOptions>} [sync] sync tuning (spec/vectors/sync/README.md): batchSize,
  *   maxInFlight, maxFrameBytes (default 1 MiB: a change whose push frame alone is larger is refused when written), backoff...
  */
@@ -85,14 +90,20 @@ export class Cairn {
     /** @type {Array<(e: Error) => void>} */
     const errorSinks = [];
     const onError = (/** @type {Error} */ e) => errorSinks.forEach((f) => f(e));
+    // Sync and IndexedDB writes in the user's shared worker where it runs (worker/), else in this
+    // page; the worker starts while the page reads the device.
+    const starting = startWorker(options);
     const { replica, kv, idb, notes } = await openStores(options, browser, onError);
+    const worker = await useWorker(starting, replica, idb, notes);
     const cairn = new Cairn(options, replica, kv, errorSinks, idb);
+    cairn.worker = worker;
+    if (worker) bindWorker(worker, cairn);
     // Told after open() returns, so listeners the app adds right away hear them; kept in storageNotes too.
     cairn.storageNotes = notes;
     if (notes.length) setTimeout(() => notes.forEach((n) => cairn.emit('error', Object.assign(new Error(n), { code: 'storage-unavailable' }))), 0);
     if (browser && !idb) cairn.storageStatus.unavailable(notes.join('; '));
     await cairn.load(browser);
-    if (idb) compactLater(cairn, idb.snapshot);
+    if (idb && !worker) compactLater(cairn, idb.snapshot); // the worker compacts, off the main thread
     // Persistence and the first estimate are asked in the background: reads do not wait for them.
     if (browser) cairn.storageStatus.start();
     if (options.endToEnd) {
@@ -181,6 +192,8 @@ export class Cairn {
     this.on('change', (/** @type {ChangeEvent} */ e) => this.fieldIndex.changed(e.changes));
     /** @type {SyncClient|null} */
     this.sync = null;
+    /** @type {import('./worker/tab-link.js').WorkerLink|null} the shared worker (set by open) */
+    this.worker = null;
     /** @type {ChangeCipher|null} seals and opens the end-to-end encrypted sections at the sync boundary */
     this.cipher = null;
     /** @type {string|null} id of the end-to-end key (not secret: it tells keys apart) */
@@ -691,6 +704,7 @@ export class Cairn {
     await this.store?.idle();
     this.sync?.stop();
     this.channel?.close();
+    this.worker?.close();
     this.persister.stop();
   }
 }

@@ -209,9 +209,12 @@ export class IdbStore {
   /**
    * Reads everything once (open): the changes to apply to the ReplicaState (and the chunk keys
    * they came from, for `compact`), and the outbox and meta rows. A few getAll, not one request per row.
+   * `chunks: false` skips the changes (the sync worker's start: it keeps no state), `meta: false`
+   * the outbox and meta rows (compaction).
+   * @param {{chunks?: boolean, meta?: boolean}} [what]
    * @returns {Promise<{changes: Change[], chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}>}
    */
-  load() {
+  load({ chunks: withChunks = true, meta: withMeta = true } = {}) {
     return new Promise((resolve, reject) => {
       const tx = this.db.transaction(STORES, 'readonly');
       /** @type {Record<string, any[]>} */
@@ -220,7 +223,11 @@ export class IdbStore {
         const req = tx.objectStore(store)[what]();
         req.onsuccess = () => { got[`${store}.${what}`] = req.result; };
       };
-      for (const s of STORES) { all(s, 'getAll'); all(s, 'getAllKeys'); }
+      for (const s of STORES) {
+        if (s === 'chunks' ? !withChunks : !withMeta) { got[`${s}.getAll`] = []; got[`${s}.getAllKeys`] = []; continue; }
+        all(s, 'getAll');
+        all(s, 'getAllKeys');
+      }
       tx.oncomplete = () => {
         /** @type {Change[][]} */
         const chunks = got['chunks.getAll'];
@@ -242,8 +249,10 @@ export class IdbStore {
         };
         const outbox = rows('outbox');
         const meta = rows('meta');
-        this.bytes = bytes;
-        this.stored = changes.length;
+        if (withChunks && withMeta) {
+          this.bytes = bytes;
+          this.stored = changes.length;
+        }
         resolve({ changes, chunkKeys: got['chunks.getAllKeys'], outbox, meta });
       };
       tx.onerror = () => reject(tx.error);
@@ -255,13 +264,16 @@ export class IdbStore {
    * values and entries under a clear are dropped. One transaction: a crash keeps the old chunks.
    * Chunks written since (this tab's or another's) are not touched, so nothing is lost.
    * @param {IDBValidKey[]} keys @param {Change[]} changes @param {(section: string) => ('map'|'log'|undefined)} kinds
+   * @param {ReplicaState} [state] `changes` already merged (the caller counted it)
    * @returns {Promise<boolean>}
    */
-  compact(keys, changes, kinds) {
+  compact(keys, changes, kinds, state) {
     if (keys.length === 0) return Promise.resolve(true);
-    const merged = new ReplicaState(kinds);
-    for (const c of changes) {
-      try { merged.apply(c); } catch { /* a section this app no longer has: dropped */ }
+    const merged = state ?? new ReplicaState(kinds);
+    if (!state) {
+      for (const c of changes) {
+        try { merged.apply(c); } catch { /* a section this app no longer has: dropped */ }
+      }
     }
     /** @type {Change[]} */
     const out = [];

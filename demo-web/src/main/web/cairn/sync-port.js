@@ -5,6 +5,7 @@
 
 import { encodeChange } from './codec.js';
 import { SyncClient } from './sync.js';
+import { SharedSyncClient } from './worker/tab-link.js';
 import { pushFrameBytes, DEFAULT_MAX_FRAME_BYTES } from './push-pipeline.js';
 
 /** @typedef {import('./codec.js').Change} Change */
@@ -125,6 +126,11 @@ export function merged(cairn, applied, origin) {
  * @param {number} upTo @param {boolean} [hold]
  */
 export function coverCursor(cairn, upTo, hold = false) {
+  if (cairn.sync?.shared) {
+    // The sync worker saves the cursor (worker/sync-host.js); a tab only asks it to hold it.
+    if (hold) cairn.sync.hold(upTo);
+    return;
+  }
   if (cairn.store) {
     // The cursor goes into the same transaction as the page it covers (queued in this same task);
     // after a failed transaction it is not written again (MirrorKv guard, cursorHeld).
@@ -147,6 +153,7 @@ export function coverCursor(cairn, upTo, hold = false) {
 
 /** The server lost or reset this user's data (its head is below our cursor): it resends from 0. */
 export function resetCursor(cairn) {
+  if (cairn.sync?.shared) return; // the worker resets it with the resync that follows
   if (cairn.store) {
     cairn.cursorHeld = false;
     if (cairn.writeSetting('cursor', 0)) cairn.savedCursor = 0;
@@ -162,6 +169,8 @@ export function resetCursor(cairn) {
 export function startSync(cairn) {
   const server = cairn.options.server;
   if (!server || cairn.sync) return cairn.sync;
+  // Through the shared worker unless end-to-end encryption is on: the key stays in the page.
+  if (cairn.worker && !cairn.cipher) return startShared(cairn, cairn.worker);
   cairn.sync = new SyncClient({
     url: server.url,
     token: server.token,
@@ -176,12 +185,7 @@ export function startSync(cairn) {
     covered: (cursor) => cairn.coverCursor(cursor),
     reset: () => cairn.resetCursor(),
     onLimits: (max) => { cairn.serverFrameBytes = max; },
-    onStatus: (status) => {
-      // connected: what waits only for a connection goes now; not the drafts (autoSave off), which wait for save()
-      if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => { const p = cairn.pendingSaves.get(id)?.policy; return p?.sync === true && p.autoSave; });
-      cairn.emit('status', status);
-      cairn.emit('change', { changes: [], origin: 'remote' });
-    },
+    onStatus: (status) => statusChanged(cairn, status),
     onError: (e) => cairn.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
     WebSocket: cairn.options.WebSocket,
     fetch: cairn.options.fetch,
@@ -190,6 +194,14 @@ export function startSync(cairn) {
   });
   cairn.sync.start();
   return cairn.sync;
+}
+
+/** The sync status changed (in this page or in the shared worker). @param {import('./cairn.js').Cairn} cairn @param {string} status */
+function statusChanged(cairn, status) {
+  // connected: what waits only for a connection goes now; not the drafts (autoSave off), which wait for save()
+  if (status === 'live' || status === 'catching-up') cairn.flush(true, (id) => { const p = cairn.pendingSaves.get(id)?.policy; return p?.sync === true && p.autoSave; });
+  cairn.emit('status', status);
+  cairn.emit('change', { changes: [], origin: 'remote' });
 }
 
 /**
@@ -228,4 +240,75 @@ export function checkFits(cairn, change) {
   if (bytes <= limit) return;
   const where = `${change.section}/${'key' in change ? change.key : change.stream}`;
   throw new ChangeTooLargeError(`change-too-large: the change to ${where} needs a ${bytes}-byte push frame, over the server's limit of ${limit} bytes; it was not written`);
+}
+
+/**
+ * Syncs through the user's shared worker (worker/sync-host.js): its one socket pushes this tab's
+ * outbox and sends every syncing tab the server's pages, which the worker has already saved; this
+ * tab applies them to memory (reads stay synchronous).
+ * @param {import('./cairn.js').Cairn} cairn @param {import('./worker/tab-link.js').WorkerLink} link
+ */
+function startShared(cairn, link) {
+  const server = /** @type {{url: string, token: () => (string|Promise<string>)}} */ (cairn.options.server);
+  sharePolicies(cairn);
+  const client = new SharedSyncClient(link, {
+    token: server.token,
+    acked: (ids) => { cairn.outbox.remove(ids); cairn.emit('change', { changes: [], origin: 'remote' }); },
+    applyPage: (changes) => applyShared(cairn, changes),
+    onLimits: (max) => { cairn.serverFrameBytes = max; },
+    saved: (cursor) => { cairn.savedCursor = cursor; },
+    onStatus: (status) => statusChanged(cairn, status),
+    onError: (e) => cairn.emit('error', Object.assign(new Error(`${e.code}: ${e.message}`), { code: e.code })),
+  });
+  const push = client.push.bind(client);
+  client.push = () => { sharePolicies(cairn); push(); };
+  cairn.sync = client;
+  client.start();
+  return client;
+}
+
+/**
+ * The worker saves the server's changes by the tabs' policies (keys kept in memory or
+ * sessionStorage only are not saved, and hold the cursor): they go to it as settings, written
+ * again when they changed. @param {import('./cairn.js').Cairn} cairn
+ */
+function sharePolicies(cairn) {
+  const sig = `${cairn.sectionPolicies.size}/${cairn.keyPolicies.size}/${Object.keys(cairn.kinds).length}`;
+  if (cairn.sharedPolicies === sig) return;
+  cairn.sharedPolicies = sig;
+  /** @type {Record<string, string>} */
+  const sections = {};
+  for (const [s, p] of cairn.sectionPolicies) sections[s] = p.persistTo;
+  /** @type {Record<string, string>} */
+  const keys = {};
+  for (const [k, p] of cairn.keyPolicies) keys[k] = p.persistTo;
+  cairn.writeSetting('policies', { sections, keys });
+  cairn.writeSetting('sections', cairn.kinds);
+}
+
+/**
+ * A page the worker applied and saved: into memory here (and this tab's sessionStorage tier for
+ * keys kept there), the clock past its greatest stamp. Returns how many changes altered the state.
+ * @param {import('./cairn.js').Cairn} cairn @param {Change[]} changes
+ */
+export function applyShared(cairn, changes) {
+  /** @type {Change[]} */
+  const applied = [];
+  let latest = '';
+  for (const c of changes) {
+    try {
+      cairn.replicaState.check(c);
+    } catch (e) {
+      cairn.emit('error', /** @type {Error} */ (e));
+      continue;
+    }
+    if (c.stamp > latest) latest = c.stamp;
+    if (!cairn.replicaState.apply(c)) continue;
+    applied.push(c);
+    const p = cairn.policyFor(c.section, c.op === 'set' || c.op === 'delete' ? c.key : undefined);
+    if (p.persistTo === 'sessionStorage' || p.persistTo === 'all') cairn.tiers.sessionStorage.write([c]);
+  }
+  if (latest) cairn.clock.advance(latest);
+  cairn.merged(applied, 'remote');
+  return applied.length;
 }

@@ -46,7 +46,9 @@ final class BrowserBench {
             for (int run = 1; run <= runs; run++) {
                 for (int[] size : sizes) {
                     for (String store : ctx.args.stores("embedded")) {
-                        once(ctx, pages, store, size[0], size[1], run);
+                        for (String worker : ctx.args.string("browser-worker").split(",")) {
+                            once(ctx, pages, store, worker.trim(), size[0], size[1], run);
+                        }
                     }
                 }
             }
@@ -85,10 +87,13 @@ final class BrowserBench {
         return n % 1000 == 0 ? n / 1000 + "k" : String.valueOf(n / 1000.0).replaceAll("\\.?0+$", "") + "k";
     }
 
-    private static void once(Ctx ctx, StaticSite pages, String store, int entries, int chat, int run) throws Exception {
+    private static void once(Ctx ctx, StaticSite pages, String store, String worker, int entries, int chat, int run) throws Exception {
+        if (!worker.equals("shared") && !worker.equals("none")) {
+            throw new IllegalArgumentException("--browser-worker takes shared and/or none, not '" + worker + "'");
+        }
         String size = label(entries, chat);
-        String variant = "cairn " + store + " (today's client)";
-        String user = "br" + run + "-" + entries;
+        String variant = "cairn " + store + (worker.equals("shared") ? " (sync in a shared worker)" : " (sync in the page)");
+        String user = "br" + run + "-" + worker + "-" + entries;
         Duration timeout = Duration.ofSeconds(Math.max(120, entries / 1000));
         Path profile = ctx.newDir("chromium-profile-");
         Site site = Site.start(ctx, store, 1, Map.of("CAIRN_ALLOWED_ORIGINS", pages.origin()), List.of());
@@ -101,7 +106,7 @@ final class BrowserBench {
             }
             ServerProcess node = site.node(0);
             String base = pages.origin() + "/" + StaticSite.PAGE + "?user=" + user + "&ws=" + enc(node.syncUri().toString())
-                    + "&nMap=" + entries + "&nChat=" + chat;
+                    + "&nMap=" + entries + "&nChat=" + chat + "&worker=" + worker;
             String fragment = "#token=" + Tokens.mint(user);
             Chromium browser = new Chromium(profile);
             try {
@@ -111,8 +116,9 @@ final class BrowserBench {
                     browser.open(pages.origin() + "/" + StaticSite.PAGE);
                     browser.startProfiler();
                 }
+                double busy = browser.mainThreadSeconds();
                 browser.open(base + "&wait=live" + fragment);
-                report(ctx, "first open", size, variant, run, browser, timeout, entries);
+                report(ctx, "first open", size, variant, run, browser, timeout, entries, busy);
                 if (!profileDir.isEmpty()) {
                     Path dir = Files.createDirectories(Path.of(profileDir));
                     CpuProfile.save(browser.stopProfiler(), dir.resolve("first-open-" + size + "-run" + run + ".cpuprofile"), 30);
@@ -121,18 +127,21 @@ final class BrowserBench {
                     rawCatchUp(site, user, size, run, "after first open (a server warmed twice)");
                 }
                 Thread.sleep(1000);
+                busy = browser.mainThreadSeconds();
                 browser.reload();
-                report(ctx, "reload", size, variant, run, browser, timeout, entries);
+                report(ctx, "reload", size, variant, run, browser, timeout, entries, busy);
                 site.close(); // the server is gone from here on
+                busy = browser.mainThreadSeconds();
                 browser.open(base + "&wait=none" + fragment);
-                report(ctx, "reload with the server stopped", size, variant, run, browser, timeout, entries);
+                report(ctx, "reload with the server stopped", size, variant, run, browser, timeout, entries, busy);
             } finally {
                 browser.close();
             }
             browser = new Chromium(profile);
             try {
+                double busy = browser.mainThreadSeconds();
                 browser.open(base + "&wait=none" + fragment);
-                report(ctx, "restart with the server stopped", size, variant, run, browser, timeout, entries);
+                report(ctx, "restart with the server stopped", size, variant, run, browser, timeout, entries, busy);
             } finally {
                 browser.close();
             }
@@ -150,17 +159,22 @@ final class BrowserBench {
         Thread.sleep(1000);
     }
 
-    private static void report(Ctx ctx, String kase, String size, String variant, int run, Chromium browser, Duration timeout, int entries)
-            throws Exception {
+    /** {@code busyBefore}: the renderer's main-thread task seconds before the navigation (a new renderer starts from 0). */
+    private static void report(Ctx ctx, String kase, String size, String variant, int run, Chromium browser, Duration timeout, int entries,
+            double busyBefore) throws Exception {
         Map<String, Object> r = browser.awaitResult(timeout);
         if (r.containsKey("failed")) {
             throw new IllegalStateException(kase + ": the page failed: " + r.get("failed"));
         }
+        double busyAfter = browser.mainThreadSeconds();
         double[] heap = browser.heapMiB();
         Map<String, Object> m = metrics(r, heap);
+        // up to the result (durable for the cases that wait for it), the page's polling included
+        m.put("main thread busy ms", Math.round(1000 * (busyAfter >= busyBefore ? busyAfter - busyBefore : busyAfter)));
         ctx.report.add("Browser " + kase + ", " + size, variant, run, m);
-        Ctx.log("browser %s %s run %d: readable %s ms, live %s ms, durable %s ms, %s of %,d entries readable, heap after GC %.1f MiB",
-                kase, size, run, m.get("readable ms"), m.get("live ms"), m.get("durable ms"), m.get("entries readable"), entries, heap[1]);
+        Ctx.log("browser %s %s %s run %d: readable %s ms, live %s ms, durable %s ms, %s of %,d entries readable, heap after GC %.1f MiB, main thread busy %s ms",
+                kase, size, variant, run, m.get("readable ms"), m.get("live ms"), m.get("durable ms"), m.get("entries readable"), entries, heap[1],
+                m.get("main thread busy ms"));
     }
 
     /** The page's result as the table's metrics (names shared with the Yjs rows, see YjsBrowserPeers). */
@@ -186,6 +200,7 @@ final class BrowserBench {
         double until = t.containsKey("durable") ? num(t.get("durable")) : Double.MAX_VALUE;
         int longTasks = 0;
         double longest = 0;
+        double busy = 0;
         for (List<Number> task : (List<List<Number>>) r.get("longTasks")) {
             double start = task.get(0).doubleValue();
             double end = start + task.get(1).doubleValue();
@@ -194,9 +209,11 @@ final class BrowserBench {
             }
             longTasks++;
             longest = Math.max(longest, task.get(1).doubleValue());
+            busy += task.get(1).doubleValue();
         }
         m.put("long tasks", longTasks);
         m.put("longest task ms", longest);
+        m.put("long tasks total ms", Math.round(busy)); // main-thread busy time in tasks over 50 ms
         m.put("heap MiB", heap[0]);
         m.put("heap after GC MiB", heap[1]);
         m.put("storage.estimate MiB", num(r.get("storageUsage")) / (1024 * 1024));

@@ -95,6 +95,21 @@ final class Chromium implements AutoCloseable {
                 + driver.executeScript("return document.getElementById('status')?.textContent"));
     }
 
+    /**
+     * Seconds the current renderer's main thread has spent running tasks so far (DevTools
+     * Performance.getMetrics {@code TaskDuration}; a worker's thread is not in it).
+     */
+    @SuppressWarnings("unchecked")
+    double mainThreadSeconds() {
+        driver.executeCdpCommand("Performance.enable", Map.of());
+        for (Map<String, Object> m : (List<Map<String, Object>>) driver.executeCdpCommand("Performance.getMetrics", Map.of()).get("metrics")) {
+            if ("TaskDuration".equals(m.get("name"))) {
+                return ((Number) m.get("value")).doubleValue();
+            }
+        }
+        return Double.NaN;
+    }
+
     /** The page's V8 heap in MiB: used as it is, then after a full GC (Chrome DevTools Protocol). */
     double[] heapMiB() {
         double before = usedHeap();

@@ -151,7 +151,12 @@ class DeviceStorageIT {
     void aFullStorageIsABannerAndAnErrorEvent() {
         String user = "full-ada";
         String base = "http://localhost:" + server.port();
-        page = new Browser("device-storage-full", dir).signIn(base, user);
+        // In the page (?worker=none): DevTools' quota override reaches the page's own IndexedDB, not a
+        // SharedWorker's (a target of its own). The worker's path to the banner: sync-worker.test.js.
+        page = new Browser("device-storage-full", dir);
+        page.driver().get(base + "/?worker=none&user=" + user);
+        page.waitText("current-user", user::equals, "signed in");
+        page.waitLiveAndSynced();
         // A quota-limited profile: the origin's quota set to what it uses now plus a little.
         Number usage = (Number) page.driver().executeAsyncScript(
                 "const done = arguments[0]; navigator.storage.estimate().then((e) => done(e.usage))");
