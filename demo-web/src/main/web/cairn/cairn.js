@@ -395,7 +395,7 @@ export class Cairn {
     return port.mergeOne(this, c, origin, advance);
   }
 
-  /** @private @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
+  /** @internal @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
   merged(applied, origin) {
     return port.merged(this, applied, origin);
   }
