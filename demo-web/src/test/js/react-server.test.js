@@ -9,7 +9,8 @@ import { renderToString } from 'react-dom/server';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import {
   PersistenceProvider, usePersistentState, useExpandableCard, useVisibleComponent, useWaiverPersistence,
-  useProgressPersistence, usePersistence, useCairn,
+  useProgressPersistence, usePersistence, useCairn, useChatHistory, useMemoryContext, useUserPreferences, useUIState,
+  useFeatureAccess, useSyncStatus,
 } from '../../main/web/cairn/react.js';
 
 const h = React.createElement;
@@ -45,6 +46,26 @@ test('server rendering uses the instance state (getServerSnapshot)', async () =>
     return h('p', null, `${value}:${isExpanded}`);
   }
   assert.equal(renderToString(h(PersistenceProvider, { cairn }, h(Page))), '<p>Ada:true</p>');
+  await cairn.close();
+});
+
+test('server rendering: the section hooks and the sync status read the instance too', async () => {
+  const cairn = await open();
+  cairn.chat.append('main', 'user', 'hi');
+  cairn.memory.remember('name', 'Ada');
+  cairn.preferences.setTheme('dark');
+  cairn.ui.set('tab', 'settings');
+  cairn.features.set('beta', true);
+  function Page() {
+    const { messages } = useChatHistory('main');
+    const { facts } = useMemoryContext();
+    const { theme } = useUserPreferences();
+    const [tab] = useUIState('tab', 'home');
+    const { isEnabled } = useFeatureAccess();
+    const { state } = useSyncStatus();
+    return h('p', null, [messages[0].text, facts.name, theme, tab, isEnabled('beta'), state].join(' '));
+  }
+  assert.equal(renderToString(h(PersistenceProvider, { cairn }, h(Page))), '<p>hi Ada dark settings true offline</p>');
   await cairn.close();
 });
 

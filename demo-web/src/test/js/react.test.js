@@ -1,28 +1,26 @@
-// The React bindings (cairn/react.js) with React from npm (demo-web/package.json), headless:
-// react-test-renderer for mounting and updates (inside act); server rendering is in
-// react-server.test.js (a process of its own: React warns when two renderers use one context). Every test fails on any console.error React prints (act warnings, "getSnapshot
-// should be cached", key warnings...), except react-test-renderer's own deprecation notice.
+// The React bindings (cairn/react.js) with React from npm (demo-web/package.json), rendered into
+// jsdom by @testing-library/react (dom.js installs the DOM first); server rendering is in
+// react-server.test.js (a process of its own: React warns when two renderers use one context).
+// Every test fails on any console.error React prints (act warnings, "getSnapshot should be
+// cached", key warnings...). The hooks of react/sections.js are in react-sections.test.js.
+import './dom.js';
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import React from 'react';
-import TestRenderer from 'react-test-renderer';
+import { render, act, screen } from '@testing-library/react';
 import { Cairn, ValidationError } from '../../main/web/cairn/cairn.js';
 import {
   PersistenceProvider, usePersistentState, useExpandableCard, useVisibleComponent, useWaiverPersistence,
   useProgressPersistence, usePersistence, useCairn, share,
 } from '../../main/web/cairn/react.js';
 
-globalThis.IS_REACT_ACT_ENVIRONMENT = true;
-const { act } = TestRenderer;
 const h = React.createElement;
 
 /** console.error lines of the current test (React reports its warnings there). */
 let errors = [];
 const realError = console.error;
 console.error = (...args) => {
-  const text = args.map(String).join(' ');
-  if (text.includes('react-test-renderer is deprecated')) return;
-  errors.push(text);
+  errors.push(args.map(String).join(' '));
 };
 beforeEach(() => { errors = []; });
 afterEach(() => { assert.deepEqual(errors, [], 'React printed errors or warnings'); });
@@ -33,7 +31,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Mounts `use` (a hook call) in a component under a provider; every render's result is kept.
- * @returns {{renders: any[], last: () => any, renderer: any, rerender: () => void}}
+ * @returns {{renders: any[], last: () => any, renderer: import('@testing-library/react').RenderResult, rerender: () => void}}
  */
 function mount(cairn, use, { strict = false } = {}) {
   const renders = [];
@@ -44,10 +42,7 @@ function mount(cairn, use, { strict = false } = {}) {
     renders.push(use());
     return null;
   }
-  let renderer;
-  act(() => {
-    renderer = TestRenderer.create(h(PersistenceProvider, { cairn }, h(Probe)), { unstable_strictMode: strict });
-  });
+  const renderer = render(h(PersistenceProvider, { cairn }, h(Probe)), { reactStrictMode: strict });
   return { renders, last: () => renders[renders.length - 1], renderer, rerender: () => act(() => bump()) };
 }
 
@@ -191,14 +186,13 @@ test('a component re-renders only for what it reads', async () => {
     cardRenders++;
     return h('span', null, c.isExpanded ? 'open' : 'closed');
   }
-  let r;
-  act(() => { r = TestRenderer.create(h(PersistenceProvider, { cairn }, h(Card))); });
+  const r = render(h(PersistenceProvider, { cairn }, h(Card)));
   assert.equal(cardRenders, 1);
   act(() => { cairn.preferences.setTheme('dark'); cairn.chat.append('main', 'user', 'hi'); cairn.cards.card('zzz').toggle(); });
   assert.equal(cardRenders, 1, 'other sections and other cards do not re-render the card');
   act(() => cairn.cards.card('intro').toggle());
   assert.equal(cardRenders, 2);
-  assert.deepEqual(r.toJSON(), { type: 'span', props: {}, children: ['open'] });
+  assert.equal(screen.getByText(/open|closed/).textContent, 'open');
   act(() => r.unmount());
   await cairn.close();
 });
@@ -343,9 +337,8 @@ test('the hooks need a provider: the client renderer reports the same error', ()
     static getDerivedStateFromError(error) { return { error }; }
     render() { return this.state.error ? h('p', null, this.state.error.message) : this.props.children; }
   }
-  let r;
-  act(() => { r = TestRenderer.create(h(Boundary, null, h(Orphan))); });
-  assert.match(r.toJSON().children[0], /useExpandableCard must be used inside <PersistenceProvider>/);
+  const r = render(h(Boundary, null, h(Orphan)));
+  assert.match(r.container.textContent, /useExpandableCard must be used inside <PersistenceProvider>/);
   act(() => r.unmount());
   errors = errors.filter((e) => !e.includes('must be used inside <PersistenceProvider>') && !e.includes('error boundary'));
 });
@@ -357,16 +350,13 @@ test('PersistenceProvider with options opens an instance, shows the fallback mea
     const { value } = usePersistentState('greeting', 'hi');
     return h('p', null, value);
   }
-  let r;
-  act(() => {
-    r = TestRenderer.create(h(PersistenceProvider, { options: { user: 'bob', storage: 'memory', channel: null }, fallback: 'loading' }, h(Page)));
-  });
-  assert.equal(r.toJSON(), 'loading');
+  const r = render(h(PersistenceProvider, { options: { user: 'bob', storage: 'memory', channel: null }, fallback: 'loading' }, h(Page)));
+  assert.equal(r.container.innerHTML, 'loading');
   await act(() => sleep(20));
-  assert.deepEqual(r.toJSON(), { type: 'p', props: {}, children: ['hi'] });
+  assert.equal(r.container.innerHTML, '<p>hi</p>');
   assert.equal(seen.user, 'bob');
   act(() => seen.state('greeting', 'hi').setValue('hello'));
-  assert.deepEqual(r.toJSON().children, ['hello']);
+  assert.equal(r.container.innerHTML, '<p>hello</p>');
   let closed = false;
   const close = seen.close.bind(seen);
   seen.close = () => { closed = true; return close(); };
@@ -375,7 +365,7 @@ test('PersistenceProvider with options opens an instance, shows the fallback mea
 
   let failure;
   await act(async () => {
-    TestRenderer.create(h(PersistenceProvider, { options: { user: '' }, onError: (e) => { failure = e; } }, h(Page)));
+    render(h(PersistenceProvider, { options: { user: '' }, onError: (e) => { failure = e; } }, h(Page)));
     await sleep(10);
   });
   assert.match(String(failure), /needs a user/);

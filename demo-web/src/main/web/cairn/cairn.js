@@ -136,7 +136,6 @@ export class Cairn {
     this.replicaState = new ReplicaState((s) => this.kinds[s]);
     this.clock = new HybridClock(this.wall, replica, options.maxAheadMillis ?? 60_000);
     const prefix = `${this.user}\u0000`;
-    /** @type {Map<string, (...args: any[]) => void>} */
     const report = (/** @type {Error} */ e) => this.emit('error', e);
     errorSinks.push(report);
     /** @type {IdbStore|null} */
@@ -229,8 +228,8 @@ export class Cairn {
           // The message carries the switches: with IndexedDB each tab reads settings from its own
           // copy (MirrorKv), which the other tab's write does not reach.
           if (this.store && msg.privacy) {
-            this.settingsStore.mirror.set(`cairn:${this.user}:privacy`, JSON.stringify(msg.privacy));
-            this.settingsStore.mirror.set(`cairn:${this.user}:privacy-deleted`, JSON.stringify(msg.privacyDeleted ?? {}));
+            /** @type {MirrorKv} */ (this.settingsStore).mirror.set(`cairn:${this.user}:privacy`, JSON.stringify(msg.privacy));
+            /** @type {MirrorKv} */ (this.settingsStore).mirror.set(`cairn:${this.user}:privacy-deleted`, JSON.stringify(msg.privacyDeleted ?? {}));
           }
           this.privacy = this.readSetting('privacy', {});
           this.privacyDeleted = this.readSetting('privacy-deleted', {});
@@ -305,7 +304,7 @@ export class Cairn {
     return this.writeText(op, section, target, op === 'set' || op === 'append' ? encodeValue(value) : undefined, policy);
   }
 
-  /** @private As write, with the value already JSON text. */
+  /** @internal As write, with the value already JSON text (privacy.js). */
   writeText(op, section, target, text, policy) {
     const p = policy ?? this.policyFor(section, op === 'set' || op === 'delete' ? target : undefined);
     // checked before the clock ticks: a refused write changes nothing
@@ -367,7 +366,7 @@ export class Cairn {
     return this.persister.flush(true);
   }
 
-  /** Writes a change to its tiers; true if it is now durable (see Persister.persist). @private @param {Change} change @param {Policy} policy */
+  /** Writes a change to its tiers; true if it is now durable (see Persister.persist). @internal @param {Change} change @param {Policy} policy */
   persist(change, policy) {
     return this.persister.persist(change, policy);
   }
@@ -396,17 +395,17 @@ export class Cairn {
     return port.mergeOne(this, c, origin, advance);
   }
 
-  /** @private @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
+  /** @internal @param {Change[]} applied @param {'remote'|'tab'|'import'} origin */
   merged(applied, origin) {
     return port.merged(this, applied, origin);
   }
 
-  /** Saves the sync cursor once the writes it covers are saved (remote.js). @private @param {number} upTo @param {boolean} [hold] */
+  /** Saves the sync cursor once the writes it covers are saved (remote.js). @internal @param {number} upTo @param {boolean} [hold] */
   coverCursor(upTo, hold = false) {
     return port.coverCursor(this, upTo, hold);
   }
 
-  /** @private */
+  /** @internal */
   resetCursor() {
     return port.resetCursor(this);
   }
@@ -416,7 +415,7 @@ export class Cairn {
    * once per CLOCK_LEASE_MILLIS of stamps, not on every write; a reload restores the clock to the
    * mark, above every stamp this replica issued, so none is ever issued twice. Call after tick(),
    * before the stamp leaves (synchronously).
-   * @private
+   * @internal
    */
   reserveClock() {
     const last = BigInt('0x' + this.clock.last());
@@ -434,7 +433,7 @@ export class Cairn {
     return `cairn-clock:${this.user}:${this.replica}`;
   }
 
-  /** The synchronous copy of the clock mark (see reserveClock), or null. @private */
+  /** The synchronous copy of the clock mark (see reserveClock), or null. @internal */
   readClockCopy() {
     try {
       return this.store ? this.kv.local.get(this.clockCopyKey()) : null;
@@ -674,7 +673,7 @@ export class Cairn {
     return out;
   }
 
-  /** @private @param {string} name @param {any} fallback */
+  /** @internal @param {string} name @param {any} fallback */
   readSetting(name, fallback) {
     try {
       const text = this.settingsStore.get(`cairn:${this.user}:${name}`);
@@ -684,7 +683,7 @@ export class Cairn {
     }
   }
 
-  /** True if stored. A failing store is reported once until it works again. @private @param {string} name @param {any} value */
+  /** True if stored. A failing store is reported once until it works again. @internal @param {string} name @param {any} value */
   writeSetting(name, value) {
     try {
       this.settingsStore.set(`cairn:${this.user}:${name}`, JSON.stringify(value));

@@ -467,9 +467,9 @@ export function checkKey(key, what) {
 /**
  * One replicated operation, as in PROTOCOL.md 1.2. `value` is compact JSON text.
  * @typedef {{op:'set', section:string, key:string, value:string, stamp:string}
- *   | {op:'delete', section:string, key:string, stamp:string}
+ *   | {op:'delete', section:string, key:string, stamp:string, value?: undefined}
  *   | {op:'append', section:string, stream:string, value:string, stamp:string}
- *   | {op:'clear', section:string, stream:string, stamp:string}} Change
+ *   | {op:'clear', section:string, stream:string, stamp:string, value?: undefined}} Change
  * A clear with `stream` WHOLE_SECTION ('') clears a whole map section; on the wire it has no "stream".
  */
 

@@ -174,7 +174,7 @@ export class Connection {
     }, this.connectTimeout());
     ws.onopen = () => {
       opened = true;
-      const hello = { type: 'hello', protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.on.cursor() };
+      const hello = { type: /** @type {const} */ ('hello'), protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.on.cursor() };
       ws.send(encodeFrame(offered.length > 1 ? { ...hello, versions: offered } : hello));
     };
     /** @param {any} frame */
@@ -304,6 +304,14 @@ export class Connection {
       try { body = JSON.parse(text); } catch { body = null; }
     } catch (e) {
       if (abort.signal.aborted) return { ...lost, message: `no answer from ${url.pathname} within ${limit} ms` };
+      if (await this.answersOpaquely(fetchFn, url)) {
+        const page = globalThis.location?.origin;
+        return {
+          code: 'forbidden-origin',
+          message: `the server at ${url.origin} answers, but not to pages of ${page}: add ${page} to the server's CAIRN_ALLOWED_ORIGINS`,
+          permanent: true,
+        };
+      }
       return { ...lost, message: `could not reach the server: ${/** @type {Error} */ (e).message}` };
     } finally {
       clearTimeout(timer);
@@ -320,6 +328,29 @@ export class Connection {
       return { code: 'not-a-sync-endpoint', message: `${url.pathname} is not a Cairn sync endpoint (${told}); check the server URL`, permanent: true };
     }
     return { code: body.error, message: `the server refused the socket (${told})`, permanent: status === 403 };
+  }
+
+  /**
+   * The probe failed in a page of another origin: a CORS refusal looks like a network failure to
+   * the script. The server refuses origins it does not allow (OriginPolicy: 403 forbidden-origin
+   * to the upgrade and to the probe's preflight), so a request the page may not read
+   * (mode 'no-cors', no headers) that is answered means the server is there but this origin is
+   * not allowed; when it fails too, the server is out of reach.
+   * @private @param {typeof fetch} fetchFn @param {URL} url
+   */
+  async answersOpaquely(fetchFn, url) {
+    const page = globalThis.location?.origin;
+    if (!page || page === 'null' || page === url.origin) return false;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.connectTimeout());
+    try {
+      await fetchFn(url.toString(), { method: 'GET', mode: 'no-cors', cache: 'no-store', credentials: 'omit', signal: abort.signal });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** @private @param {SyncError} error */

@@ -136,7 +136,7 @@ export class IdbStore {
   /** Resolves once everything queued so far has committed (true) or a transaction failed (false). */
   async idle() {
     let ok = true;
-    while (this.next || this.running) ok = (await (this.next ? this.next.done : this.running)) && ok;
+    while (this.next || this.running) ok = (await (this.next ? this.next.done : /** @type {Promise<boolean>} */ (this.running))) && ok;
     return ok;
   }
 

@@ -206,7 +206,7 @@ async function deflateRaw(bytes) {
  */
 function through(stream, bytes) {
   const writer = stream.writable.getWriter();
-  writer.write(bytes).catch(() => {});
+  writer.write(/** @type {BufferSource} */ (bytes)).catch(() => {});
   writer.close().catch(() => {});
   return stream.readable;
 }

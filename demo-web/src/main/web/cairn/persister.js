@@ -46,7 +46,7 @@ export class Persister {
     this.lastSaved = null;
   }
 
-  /** @private @param {Change} change @param {Policy} policy */
+  /** @internal @param {Change} change @param {Policy} policy */
   record(change, policy) {
     const id = change.op === 'set' || change.op === 'delete' ? `${change.section}\u0000m\u0000${change.key}` : changeId(change);
     const now = this.cairn.wall();
@@ -98,6 +98,7 @@ export class Persister {
    */
   async flush(all = true, only) {
     const now = this.cairn.wall();
+    /** @type {Array<[string, {change: Change, due: number, policy: Policy, first: number}]>} */
     const batch = [];
     for (const [id, p] of this.pending) {
       if ((all || p.due <= now) && (!only || only(id))) {
@@ -134,7 +135,7 @@ export class Persister {
    * Writes a change to its tiers; true if it is now in durable storage (localStorage or IndexedDB,
    * IndexedDB still committing asynchronously), false if it is kept only in memory or this tab's
    * sessionStorage, or a store refused it.
-   * @private @param {Change} change @param {Policy} policy
+   * @internal @param {Change} change @param {Policy} policy
    */
   persist(change, policy) {
     let ok = true;

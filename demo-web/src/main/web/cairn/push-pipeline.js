@@ -82,6 +82,8 @@ export class PushPipeline {
     this.held = new Map();
     /** @type {Map<string, Entry[][]>} refused batches by reason: re-sent as they were, before anything new */
     this.heldBatches = new Map();
+    /** @type {(() => void)|undefined} set by the sync client: held batches were released, push now */
+    this.onRelease = undefined;
     /** @type {Map<string, ReturnType<typeof setTimeout>>} */
     this.timers = new Map();
     /** @type {Map<string, number>} */

@@ -263,7 +263,7 @@ function startShared(cairn, link) {
   });
   const push = client.push.bind(client);
   client.push = () => { sharePolicies(cairn); push(); };
-  cairn.sync = client;
+  cairn.sync = /** @type {any} */ (client); // the SyncClient's surface the façade uses
   client.start();
   return client;
 }
@@ -275,8 +275,8 @@ function startShared(cairn, link) {
  */
 function sharePolicies(cairn) {
   const sig = `${cairn.sectionPolicies.size}/${cairn.keyPolicies.size}/${Object.keys(cairn.kinds).length}`;
-  if (cairn.sharedPolicies === sig) return;
-  cairn.sharedPolicies = sig;
+  if (/** @type {any} */ (cairn).sharedPolicies === sig) return;
+  /** @type {any} */ (cairn).sharedPolicies = sig;
   /** @type {Record<string, string>} */
   const sections = {};
   for (const [s, p] of cairn.sectionPolicies) sections[s] = p.persistTo;

@@ -160,7 +160,7 @@ export class SyncHost {
     Promise.all(done).then((oks) => answer(tab, msg, { ok: oks.every(Boolean) }));
   }
 
-  /** @private @param {Tab} tab @param {{id: number}} msg */
+  /** @private @param {Tab} tab @param {{id: number, replica: string}} msg */
   startSync(tab, msg) {
     tab.syncing = true;
     tab.replica = msg.replica;
@@ -254,6 +254,7 @@ export class SyncHost {
         self.wakeApplied = null;
         resolve(undefined);
       }
+      /** @type {(() => void)|null} */
       this.wakeApplied = () => { if (done()) finish(); };
     });
   }
@@ -382,10 +383,13 @@ export class SyncHost {
   }
 }
 
-/** @param {{sections: Record<string, string>, keys: Record<string, string>}|null} policies @param {string} section @param {string} [key] */
+/**
+ * @param {{sections: Record<string, string>, keys: Record<string, string>}|null} policies @param {string} section @param {string} [key]
+ * @returns {import('../persister.js').PersistTo} what the tab set (its policies are checked there)
+ */
 function policyOf(policies, section, key) {
   if (!policies) return DEFAULT_POLICY.persistTo;
-  return (key !== undefined && policies.keys[`${section}\u0000${key}`]) || policies.sections[section] || DEFAULT_POLICY.persistTo;
+  return /** @type {import('../persister.js').PersistTo} */ ((key !== undefined && policies.keys[`${section}\u0000${key}`]) || policies.sections[section] || DEFAULT_POLICY.persistTo);
 }
 
 /** @param {Tab} tab @param {{id?: number}} msg @param {object} body */

@@ -161,6 +161,7 @@ export class WorkerStore {
     if (this.next) return this.next;
     /** @type {(ok: boolean) => void} */
     let resolve = () => {};
+    /** @type {{changes: Change[], rows: Array<{store: 'outbox'|'meta', key: string, value?: string, guard: boolean}>, done: Promise<boolean>}} */
     const b = { changes: [], rows: [], done: new Promise((r) => { resolve = r; }) };
     this.next = b;
     queueMicrotask(() => {
@@ -258,7 +259,7 @@ export class SharedSyncClient {
     }
   }
 
-  /** @private @param {{cursor?: number, lastError?: any, lastSync?: number|null, offline?: boolean}} msg */
+  /** @private @param {{cursor?: number, saved?: number, lastError?: any, lastSync?: number|null, offline?: boolean}} msg */
   sync(msg) {
     if (msg.cursor !== undefined) this.cursor = msg.cursor;
     if (msg.offline !== undefined) this.offline = msg.offline; // the switch is the shared socket's: any tab may turn it
@@ -302,7 +303,7 @@ export class SharedSyncClient {
   }
 
   async syncNow() {
-    await new Promise((r) => queueMicrotask(() => queueMicrotask(r))); // after this task's writes
+    await new Promise((r) => queueMicrotask(() => queueMicrotask(/** @type {VoidFunction} */ (r)))); // after this task's writes
     const a = await this.link.request({ type: 'sync-now' });
     if (a?.error) throw Object.assign(new Error(a.error.message), { code: a.error.code });
   }
@@ -340,8 +341,8 @@ export async function useWorker(starting, replica, idb, notes) {
  */
 export function bindWorker(link, cairn) {
   link.onBroadcast = (msg) => {
-    if (msg.type === 'storage') /** @type {WorkerStore} */ (cairn.store).committed(msg.ok, msg.error);
+    if (msg.type === 'storage') /** @type {WorkerStore} */ (/** @type {unknown} */ (cairn.store)).committed(msg.ok, msg.error);
     else if (msg.type === 'storage-error') cairn.emit('error', Object.assign(new StorageError('indexedDB', msg.error), { code: msg.error.code }));
-    else if (cairn.sync && /** @type {any} */ (cairn.sync).shared) /** @type {SharedSyncClient} */ (cairn.sync).receive(msg);
+    else if (cairn.sync && /** @type {any} */ (cairn.sync).shared) /** @type {SharedSyncClient} */ (/** @type {unknown} */ (cairn.sync)).receive(msg);
   };
 }
