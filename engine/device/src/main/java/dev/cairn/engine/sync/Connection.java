@@ -138,9 +138,14 @@ final class Connection {
             return;
         }
         unauthorizedInARow = 0;
+        if (status == 403) { // forbidden-origin (PROTOCOL.md 2): the same origin is refused on every try
+            failPermanently(s, code != null ? code : "forbidden-origin", message + "; the server refuses this client's origin"
+                    + " (CAIRN_ALLOWED_ORIGINS)");
+            return;
+        }
         boolean noBody = body == null || body.isBlank();
         // 404, or a page that is not PROTOCOL.md's error shape: some other service lives at this URL
-        if (status == 404 || (!noBody && code == null) || (noBody && status < 500 && status != 403 && status != 429)) {
+        if (status == 404 || (!noBody && code == null) || (noBody && status < 500 && status != 429)) {
             failPermanently(s, "not-a-sync-endpoint", "the server at " + c.uri + " answered HTTP " + status
                     + " and is not a Cairn sync endpoint (check the URL)");
             return;
