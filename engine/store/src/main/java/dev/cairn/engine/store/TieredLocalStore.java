@@ -263,6 +263,14 @@ public final class TieredLocalStore implements LocalStore {
     /** A visitor of {@link #scanWithTier}: {@code sameTier} reads a key from the tier the visited entry is in. */
     @FunctionalInterface
     public interface TierVisitor {
+        /**
+         * One entry of the scan, in key order.
+         *
+         * @param key the entry's key
+         * @param value its live value
+         * @param sameTier looks a key up in the tier that holds this entry (null if that tier does not hold it)
+         * @return false to stop the scan
+         */
         boolean visit(byte[] key, byte[] value, java.util.function.Function<byte[], byte[]> sameTier);
     }
 
