@@ -6,10 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.clock.WallClock;
-import dev.cairn.engine.codec.ChangeJson;
 import dev.cairn.engine.codec.ExportDocument;
-import dev.cairn.engine.codec.Json;
-import dev.cairn.engine.codec.MalformedDocumentException;
 import dev.cairn.engine.codec.TransferProgress;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.GrowOnlyLog;
@@ -19,7 +16,6 @@ import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
 import dev.cairn.engine.persist.Persister;
 import dev.cairn.engine.protocol.Frame;
-import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.persist.Tier;
 import dev.cairn.engine.section.SectionSpec;
 import dev.cairn.engine.section.StandardSections;
@@ -27,34 +23,22 @@ import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.InMemoryLocalStore;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.TieredLocalStore;
-import dev.cairn.engine.sync.internal.SyncPort;
 import dev.cairn.engine.sync.internal.SyncPorts;
 import dev.cairn.engine.value.FieldWrite;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.NavigableMap;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -93,128 +77,36 @@ public final class Cairn implements AutoCloseable {
     /** The export document version this engine writes; it reads this version and older ones. */
     public static final int EXPORT_VERSION = ExportDocument.VERSION;
 
-    private static final System.Logger LOG = System.getLogger(Cairn.class.getName());
-
     private final String replicaId;
-    /** The builder's limit until a server's welcome says otherwise (SyncPort#serverMaxFrameBytes). */
-    private volatile long maxFrameBytes;
-    private final WallClock wall;
-    private final HybridClock clock;
-    private final Map<String, SectionSpec> sections;
-    private final ReplicaState state;
+    final WallClock wall;
+    final HybridClock clock;
+    final Map<String, SectionSpec> sections;
+    final ReplicaState state;
     private final LocalStore durable;
     private final LocalStore session;
-    private final Persister persister;
+    final Persister persister;
     private final FileLock dirLock;
-    private final ConcurrentHashMap<String, StoragePolicy> keyPolicies = new ConcurrentHashMap<>();
-    /** Keys whose app set a saveDelay: pushed when the user pauses, not per write (see Persister#recordHeld). */
-    private final java.util.Set<String> heldKeys = ConcurrentHashMap.newKeySet();
-    private final CopyOnWriteArrayList<ChangeListener> listeners = new CopyOnWriteArrayList<>();
-    private final CopyOnWriteArrayList<Consumer<Throwable>> errorListeners = new CopyOnWriteArrayList<>();
-    private final ReentrantLock writeLock = new ReentrantLock();
+    final ReentrantLock writeLock = new ReentrantLock();
     private volatile boolean closed;
     /** App values to JSON and back: the builder's objectMapper, or the default one. */
     private final ValueMapper values;
-    private final Lifecycle lifecycle = new Lifecycle(this::reportError);
-    private volatile long cursor;
-    /**
-     * Set when turning a section's sync back on reset the cursor to 0: pages of a session that
-     * started before must not move it up again, only a new session's catch-up from 0 may.
-     */
-    private volatile boolean cursorHeld;
-    /** Sections whose sync the user switched off on this device (privacy switch), with the server-copy choice. */
-    private final ConcurrentHashMap<String, SyncOff> syncOff = new ConcurrentHashMap<>();
-    private final CopyOnWriteArrayList<Runnable> resyncListeners = new CopyOnWriteArrayList<>();
-
-    /** A privacy switch in the off position; {@code deletedUpTo} is the stamp of the server-side clear (DELETE), else null. */
-    private record SyncOff(ServerCopy serverCopy, Stamp deletedUpTo) {
-    }
-
-    private static final String SYNC_OFF_META = "sync-off";
+    final Listeners listeners = new Listeners(writeLock);
+    final Lifecycle lifecycle = new Lifecycle(listeners::reportError);
+    final Privacy privacy = new Privacy(this);
+    private final Transfer transfer = new Transfer(this);
+    final WritePath writes;
 
     static {
         SyncPorts.install(cairn -> cairn.port);
     }
 
     /** The sync plumbing, for the sync client only (not part of the API: see SyncPorts). */
-    private final SyncPort port = new Port();
-
-    private final class Port implements SyncPort {
-        public String replicaId() {
-            return replicaId;
-        }
-
-        public Map<String, SectionSpec> sections() {
-            return Cairn.this.sections();
-        }
-
-        public int applyRemote(List<Change> changes) {
-            return Cairn.this.applyRemote(changes);
-        }
-
-        public int applyRemote(List<Change> changes, long cursor) {
-            return Cairn.this.applyRemote(changes, cursor);
-        }
-
-        public long cursor() {
-            return cursor;
-        }
-
-        public void resetCursor() {
-            Cairn.this.resetCursor();
-        }
-
-        public long cursorForHello() {
-            return Cairn.this.cursorForHello();
-        }
-
-        public NavigableMap<Long, Change> outbox(int limit) {
-            return Cairn.this.outbox(limit);
-        }
-
-        public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
-            return Cairn.this.acknowledge(seqs);
-        }
-
-        public int pendingChanges() {
-            return Cairn.this.pendingChanges();
-        }
-
-        public CompletableFuture<Void> save() {
-            return Cairn.this.save();
-        }
-
-        public Subscription onOutbox(Runnable listener) {
-            return Cairn.this.onOutbox(listener);
-        }
-
-        public Subscription onResync(Runnable listener) {
-            return Cairn.this.onResync(listener);
-        }
-
-        public Subscription onChange(ChangeListener listener) {
-            return Cairn.this.onChange(listener);
-        }
-
-        public void setSyncConnected(boolean connected) {
-            Cairn.this.setSyncConnected(connected);
-        }
-
-        public void serverMaxFrameBytes(long bytes) {
-            if (bytes > 0) {
-                maxFrameBytes = bytes;
-            }
-        }
-
-        public Subscription beforeClose(Runnable listener) {
-            return lifecycle.beforeClose(listener);
-        }
-    }
+    final EnginePort port = new EnginePort(this);
 
     private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
         this.wall = b.wall;
-        this.maxFrameBytes = b.maxFrameBytes;
         this.values = b.objectMapper == null ? ValueMapper.DEFAULT : new ValueMapper(b.objectMapper);
+        this.writes = new WritePath(this, b.maxFrameBytes);
         this.sections = Map.copyOf(b.sections);
         this.state = new ReplicaState(name -> {
             SectionSpec spec = sections.get(name);
@@ -224,8 +116,8 @@ public final class Cairn implements AutoCloseable {
         this.session = new InMemoryLocalStore();
         this.dirLock = dirLock;
         HybridClock[] clockRef = new HybridClock[1];
-        this.persister = new Persister(durable, session, () -> clockRef[0].last(), this::reportError);
-        this.replicaId = resolveReplicaId(b.replicaId);
+        this.persister = new Persister(durable, session, () -> clockRef[0].last(), listeners::reportError);
+        this.replicaId = DataDir.replicaId(persister, b.replicaId);
         this.clock = new HybridClock(wall, replicaId, b.maxClockAhead.toMillis());
         clockRef[0] = clock;
         long highWater = persister.load(change -> {
@@ -235,8 +127,8 @@ public final class Cairn implements AutoCloseable {
             }
         });
         clock.restore(highWater);
-        this.cursor = persister.storedCursor();
-        loadSyncOff(persister.meta(SYNC_OFF_META));
+        port.loadCursor(persister.storedCursor());
+        privacy.load();
         if (b.saveOnShutdown) {
             lifecycle.addShutdownHook(() -> close(true));
         }
@@ -302,9 +194,9 @@ public final class Cairn implements AutoCloseable {
                     + key.substring(0, key.indexOf('#')) + "#...' hold the fields of the value stored under '" + key.substring(0, key.indexOf('#')) + "'");
         }
         StoragePolicy policy = options.applyTo(spec.policy());
-        keyPolicies.put(Persister.pendingKey(section, key), policy);
+        writes.keyPolicies.put(Persister.pendingKey(section, key), policy);
         if (options.holdsPush()) {
-            heldKeys.add(Persister.pendingKey(section, key));
+            writes.heldKeys.add(Persister.pendingKey(section, key));
         }
         return new PersistentState<>(this, section, key, type, defaultValue, options.validator(),
                 options.mergeMode(), options.versionNumber(), options.migration());
@@ -387,22 +279,7 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if no section of that name is registered
      */
     public int clear(String section) {
-        SectionSpec spec = spec(section, null);
-        return locked(() -> {
-            if (spec.kind() == SectionKind.MAP) {
-                int live = state.map(section).liveSize();
-                applyLocal(Change.Clear.wholeSection(section, clock.tick()));
-                return live;
-            }
-            List<Change> changes = new ArrayList<>();
-            for (String stream : state.log(section).streams()) {
-                if (state.log(section).size(stream) > 0) {
-                    changes.add(new Change.Clear(section, stream, clock.tick()));
-                }
-            }
-            changes.forEach(c -> applyLocal(c));
-            return changes.size();
-        });
+        return writes.clear(spec(section, null));
     }
 
     /**
@@ -413,7 +290,7 @@ public final class Cairn implements AutoCloseable {
     public void clear(String section, String stream) {
         spec(section, SectionKind.LOG);
         Names.checkKey(stream, "stream");
-        writeLocal(() -> new Change.Clear(section, stream, clock.tick()));
+        writes.writeLocal(() -> new Change.Clear(section, stream, clock.tick()));
     }
 
     // ------------------------------------------------------------------ privacy switches
@@ -425,7 +302,7 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if no section of that name is registered
      */
     public boolean isSyncing(String section) {
-        return spec(section, null).policy().sync() && !syncOff.containsKey(section);
+        return spec(section, null).policy().sync() && !privacy.isOff(section);
     }
 
     /**
@@ -450,36 +327,7 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> disableSync(String section, ServerCopy serverCopy) {
-        Objects.requireNonNull(serverCopy, "serverCopy");
-        SectionSpec spec = spec(section, null);
-        return locked(() -> {
-            SyncOff previous = syncOff.get(section);
-            if (previous != null && (serverCopy == ServerCopy.KEEP || previous.serverCopy() == ServerCopy.DELETE)) {
-                return CompletableFuture.<Void>completedFuture(null);
-            }
-            List<CompletableFuture<Void>> saved = new ArrayList<>();
-            Stamp deletedUpTo = null;
-            if (serverCopy == ServerCopy.DELETE) {
-                List<Change> clears = new ArrayList<>();
-                if (spec.kind() == SectionKind.MAP) {
-                    clears.add(Change.Clear.wholeSection(section, clock.tick()));
-                } else {
-                    for (String stream : state.log(section).streams()) {
-                        clears.add(new Change.Clear(section, stream, clock.tick()));
-                    }
-                }
-                for (Change clear : clears) {
-                    deletedUpTo = clear.stamp();
-                    saved.add(persister.recordOutboxOnly(clear));
-                }
-                if (deletedUpTo == null) {
-                    deletedUpTo = clock.tick(); // nothing here to clear; still the point "before the switch"
-                }
-            }
-            syncOff.put(section, new SyncOff(serverCopy, deletedUpTo));
-            saved.add(persister.queueMeta(SYNC_OFF_META, syncOffJson()));
-            return StorageException.translated(CompletableFuture.allOf(saved.toArray(CompletableFuture[]::new)));
-        });
+        return privacy.disableSync(section, serverCopy);
     }
 
     /**
@@ -495,139 +343,12 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> enableSync(String section) {
-        SectionSpec spec = spec(section, null);
-        boolean[] resync = {false};
-        CompletableFuture<Void> done = locked(() -> {
-            SyncOff off = syncOff.remove(section);
-            if (off == null) {
-                return CompletableFuture.<Void>completedFuture(null);
-            }
-            CompletableFuture<Void> meta = persister.queueMeta(SYNC_OFF_META, syncOffJson());
-            if (!spec.policy().sync()) {
-                return StorageException.translated(meta); // registered local-only: the switch alone never made it sync
-            }
-            Stamp upTo = off.deletedUpTo();
-            StoragePolicy policy = spec.policy();
-            if (spec.kind() == SectionKind.MAP) {
-                LwwMap map = state.map(section);
-                for (Map.Entry<String, dev.cairn.engine.crdt.LwwEntry> e : map.sorted().entrySet()) {
-                    Change.Put put = new Change.Put(section, e.getKey(), e.getValue().value(), e.getValue().stamp());
-                    StoragePolicy keyPolicy = policyFor(put);
-                    if (!keyPolicy.sync()) {
-                        continue; // a key of its own local-only policy
-                    }
-                    if (upTo != null && put.stamp().compareTo(upTo) <= 0) {
-                        if (!put.isDelete()) {
-                            applyLocal(new Change.Put(section, put.key(), put.value(), clock.tick()));
-                        }
-                    } else {
-                        persister.record(put, keyPolicy, true);
-                    }
-                }
-                if (map.watermark() != null && (upTo == null || map.watermark().compareTo(upTo) > 0)) {
-                    persister.record(Change.Clear.wholeSection(section, map.watermark()), policy, true);
-                }
-                if (upTo != null) {
-                    applyServerClear(Change.Clear.wholeSection(section, upTo), policy);
-                }
-            } else {
-                GrowOnlyLog log = state.log(section);
-                for (String stream : log.streams()) {
-                    Stamp mark = log.watermark(stream);
-                    if (mark != null && (upTo == null || mark.compareTo(upTo) > 0)) {
-                        persister.record(new Change.Clear(section, stream, mark), policy, true);
-                    }
-                    for (dev.cairn.engine.crdt.LogEntry entry : log.entries(stream)) {
-                        if (upTo != null && entry.stamp().compareTo(upTo) <= 0) {
-                            applyLocal(new Change.Append(section, stream, entry.value(), clock.tick()));
-                        } else {
-                            persister.record(new Change.Append(section, stream, entry.value(), entry.stamp()), policy, true);
-                        }
-                    }
-                    if (upTo != null) {
-                        applyServerClear(new Change.Clear(section, stream, upTo), policy);
-                    }
-                }
-            }
-            this.cursor = 0;
-            this.cursorHeld = true;
-            persister.recordCursor(0);
-            resync[0] = true;
-            return StorageException.translated(CompletableFuture.allOf(meta, persister.flush()));
-        });
-        if (resync[0]) {
-            for (Runnable listener : resyncListeners) {
-                try {
-                    listener.run();
-                } catch (RuntimeException e) {
-                    reportError(e);
-                }
-            }
-        }
-        return done;
-    }
-
-    /**
-     * Told when this replica must catch up from its (reset) cursor again, e.g. after
-     * {@link #enableSync}: a connected sync client reconnects.
-     */
-    private Subscription onResync(Runnable listener) {
-        Objects.requireNonNull(listener, "listener");
-        resyncListeners.add(listener);
-        return () -> resyncListeners.remove(listener);
-    }
-
-    /**
-     * The cursor a new sync session sends in its {@code hello}; from then on that session's pages
-     * may move the cursor again (see {@link #enableSync}).
-     */
-    private long cursorForHello() {
-        cursorHeld = false;
-        return cursor;
-    }
-
-    /** Applies here the server-side clear of a DELETE switch (the server has it already): hides the old copies. Lock held. */
-    private void applyServerClear(Change.Clear clear, StoragePolicy policy) {
-        if (state.apply(clear)) {
-            persister.record(clear, policy, false);
-            queuedEvents.get().add(new ChangeEvent(clear, ChangeEvent.Origin.LOCAL));
-        }
-    }
-
-    private String syncOffJson() {
-        Map<String, Map<String, String>> out = new TreeMap<>();
-        syncOff.forEach((section, off) -> {
-            Map<String, String> v = new TreeMap<>();
-            v.put("serverCopy", off.serverCopy().name());
-            if (off.deletedUpTo() != null) {
-                v.put("deletedUpTo", off.deletedUpTo().toString());
-            }
-            out.put(section, v);
-        });
-        return Json.write(out);
-    }
-
-    private void loadSyncOff(String json) {
-        if (json == null) {
-            return;
-        }
-        try {
-            Map<String, Map<String, String>> saved = Json.MAPPER.readValue(json,
-                    new TypeReference<Map<String, Map<String, String>>>() { });
-            saved.forEach((section, v) -> {
-                if (sections.containsKey(section)) {
-                    String mark = v.get("deletedUpTo");
-                    syncOff.put(section, new SyncOff(ServerCopy.valueOf(v.get("serverCopy")), mark == null ? null : Stamp.parse(mark)));
-                }
-            });
-        } catch (IOException | RuntimeException e) {
-            throw new StorageException("damaged privacy switches in the local store: " + e.getMessage(), e);
-        }
+        return privacy.enableSync(section);
     }
 
     /** The whole state as a versioned JSON document that keeps stamps, so importing it merges. */
     public String exportData() {
-        return ExportDocument.write(replicaId, Instant.ofEpochMilli(wall.millis()), state, sections.keySet());
+        return transfer.exportData();
     }
 
     /**
@@ -636,8 +357,7 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if a chosen section is not registered
      */
     public String exportData(Collection<String> chosen) {
-        chosen.forEach(s -> spec(s, null));
-        return ExportDocument.write(replicaId, Instant.ofEpochMilli(wall.millis()), state, chosen);
+        return transfer.exportData(chosen);
     }
 
     /**
@@ -649,15 +369,7 @@ public final class Cairn implements AutoCloseable {
      * @throws IOException if writing to {@code out} fails
      */
     public void exportData(OutputStream out, Collection<String> chosen, TransferProgress progress) throws IOException {
-        checkOpen();
-        chosen.forEach(s -> spec(s, null));
-        Instant at = Instant.ofEpochMilli(wall.millis());
-        writeLock.lock();
-        try {
-            ExportDocument.write(out, replicaId, at, state, chosen, progress);
-        } finally {
-            writeLock.unlock();
-        }
+        transfer.exportData(out, chosen, progress);
     }
 
     /**
@@ -666,9 +378,7 @@ public final class Cairn implements AutoCloseable {
      * {@link ImportException} and nothing changes. Applied changes sync like local ones.
      */
     public ImportResult importData(String document) {
-        checkOpen();
-        List<Change> changes = checkImport(() -> ExportDocument.read(document, state::kind));
-        return new ImportResult(changes.size(), merge(changes, ChangeEvent.Origin.IMPORT, false));
+        return transfer.importData(document);
     }
 
     /**
@@ -677,9 +387,7 @@ public final class Cairn implements AutoCloseable {
      * gets bytes read of {@code totalBytes} (-1 if unknown).
      */
     public ImportResult importData(InputStream in, long maxBytes, long totalBytes, TransferProgress progress) {
-        checkOpen();
-        List<Change> changes = checkImport(() -> ExportDocument.read(in, maxBytes, totalBytes, state::kind, progress));
-        return new ImportResult(changes.size(), merge(changes, ChangeEvent.Origin.IMPORT, false));
+        return transfer.importData(in, maxBytes, totalBytes, progress);
     }
 
     /**
@@ -688,181 +396,17 @@ public final class Cairn implements AutoCloseable {
      * restore" brings the state back on every device. All or nothing, like an import.
      */
     public ImportResult restoreData(String document) {
-        checkOpen();
-        return restore(checkImport(() -> ExportDocument.read(document, state::kind)));
+        return transfer.restoreData(document);
     }
 
     /** {@link #restoreData(String)} from a stream, with the limits of {@link #importData(InputStream, long, long, TransferProgress)}. */
     public ImportResult restoreData(InputStream in, long maxBytes, long totalBytes, TransferProgress progress) {
-        checkOpen();
-        return restore(checkImport(() -> ExportDocument.read(in, maxBytes, totalBytes, state::kind, progress)));
-    }
-
-    private ImportResult restore(List<Change> changes) {
-        // One lock for merge and re-writes, so no write of another thread lands in between.
-        return locked(() -> {
-            int applied = merge(changes, ChangeEvent.Origin.IMPORT, false);
-            int restored = 0;
-            for (Change change : changes) {
-                if (change instanceof Change.Put p && !p.isDelete()) {
-                    if (state.map(p.section()).value(p.key()) == null) {
-                        put(p.section(), p.key(), p.value());
-                        restored++;
-                    }
-                } else if (change instanceof Change.Append append) {
-                    // The same text already there is the same entry restored before (entries carry their own time).
-                    boolean present = state.log(append.section()).entries(append.stream()).stream()
-                            .anyMatch(e -> e.stamp().equals(append.stamp()) || e.value().equals(append.value()));
-                    if (!present) {
-                        append(append.section(), append.stream(), append.value());
-                        restored++;
-                    }
-                }
-            }
-            return new ImportResult(changes.size(), applied, restored);
-        });
-    }
-
-    /** Reads an import and checks every stamp against the clock bound, before anything is applied. */
-    private List<Change> checkImport(Supplier<List<Change>> read) {
-        List<Change> changes;
-        try {
-            changes = read.get();
-        } catch (MalformedDocumentException e) {
-            throw new ImportException(e.getMessage(), e);
-        }
-        for (Change change : changes) {
-            try {
-                clock.check(change.stamp());
-            } catch (RuntimeException e) {
-                throw new ImportException("import refused: " + e.getMessage(), e);
-            }
-            try {
-                checkFits(change);
-            } catch (ChangeTooLargeException e) {
-                throw new ImportException("import refused: " + e.getMessage(), e);
-            }
-        }
-        return changes;
-    }
-
-    /**
-     * Merges changes received from another replica (the sync client's entry point). All are
-     * checked first (known sections, clock bound), so a bad batch changes nothing. Returns how
-     * many altered the state; remote-change listeners see those.
-     */
-    private int applyRemote(List<Change> changes) {
-        checkOpen();
-        changes = withoutSyncOff(changes);
-        for (Change change : changes) {
-            state.check(change);
-            clock.check(change.stamp());
-        }
-        return merge(changes, ChangeEvent.Origin.REMOTE, false);
-    }
-
-    /**
-     * Applies a page of server changes and advances the sync cursor to {@code cursor}. The cursor
-     * is saved no earlier than the changes it covers (PROTOCOL.md 3.2).
-     */
-    private int applyRemote(List<Change> changes, long cursor) {
-        checkOpen();
-        changes = withoutSyncOff(changes);
-        for (Change change : changes) {
-            state.check(change);
-        }
-        // No skew check here: the server already refused stamps too far ahead of ITS clock, and a
-        // device whose own clock lags must not stall on changes everyone else has accepted.
-        List<Change> page = changes;
-        return locked(() -> {
-            if (page.stream().anyMatch(c -> c instanceof Change.Clear)) {
-                // Clears purge stored records and outbox entries: the one-by-one path does that.
-                int applied = merge(page, ChangeEvent.Origin.REMOTE, true);
-                if (advanceCursor(cursor)) {
-                    persister.recordCursor(cursor);
-                }
-                return applied;
-            }
-            return mergePage(page, cursor);
-        });
-    }
-
-    /** Moves the cursor forward unless a resync holds it at 0; true if it moved. Under the write lock. */
-    private boolean advanceCursor(long to) {
-        if (to > this.cursor && !cursorHeld) {
-            this.cursor = to;
-            return true;
-        }
-        return false;
-    }
-
-    /**
-     * A page of server changes without clears: merged into memory, and the winners written to
-     * their tiers with the cursor by one commit ({@link Persister#recordRemotePage}), with no
-     * queued record per change. Under the write lock.
-     */
-    private int mergePage(List<Change> page, long cursor) {
-        List<Change> won = new ArrayList<>(page.size());
-        List<StoragePolicy> policies = new ArrayList<>(page.size());
-        List<ChangeEvent> events = queuedEvents.get();
-        for (Change change : page) {
-            clock.advance(change.stamp());
-            if (state.apply(change)) {
-                won.add(change);
-                policies.add(policyFor(change));
-                events.add(new ChangeEvent(change, ChangeEvent.Origin.REMOTE));
-            } else {
-                persister.coverRemote(change);
-            }
-        }
-        persister.recordRemotePage(won, policies, advanceCursor(cursor) ? cursor : -1);
-        return won.size();
-    }
-
-    /** Server changes of sections whose sync is switched off here are not applied (see {@link #disableSync}). */
-    private List<Change> withoutSyncOff(List<Change> changes) {
-        if (syncOff.isEmpty()) {
-            return changes;
-        }
-        List<Change> out = new ArrayList<>(changes.size());
-        for (Change change : changes) {
-            if (!syncOff.containsKey(change.section())) {
-                out.add(change);
-            }
-        }
-        return out;
+        return transfer.restoreData(in, maxBytes, totalBytes, progress);
     }
 
     /** The highest server seq this replica has applied (PROTOCOL.md 1.3). */
     public long cursor() {
-        return cursor;
-    }
-
-    /**
-     * Forgets the sync cursor, so the next connection catches up from the start (used when the
-     * server's data was reset and it is behind this replica's cursor).
-     */
-    private void resetCursor() {
-        locked(() -> {
-            this.cursor = 0;
-            this.cursorHeld = false;
-            persister.recordCursor(0);
-            return null;
-        });
-    }
-
-    /** Told (on the persistence thread) when changes enter the outbox, while their commit runs. */
-    private Subscription onOutbox(Runnable listener) {
-        Runnable remove = persister.onOutboxGrew(listener);
-        return remove::run;
-    }
-
-    /** While a sync client is connected, changes to push are committed at once instead of after saveDelay. */
-    private void setSyncConnected(boolean connected) {
-        persister.setUrgentOutbox(connected);
-        if (connected) {
-            persister.flushAutoSaved(); // drafts with autoSave off stay local until the app saves them
-        }
+        return port.cursor();
     }
 
     /**
@@ -879,9 +423,7 @@ public final class Cairn implements AutoCloseable {
 
     /** Subscribes to every visible change. */
     public Subscription onChange(ChangeListener listener) {
-        Objects.requireNonNull(listener, "listener");
-        listeners.add(listener);
-        return () -> listeners.remove(listener);
+        return listeners.onChange(listener);
     }
 
     /**
@@ -906,9 +448,7 @@ public final class Cairn implements AutoCloseable {
      * client's status ({@link dev.cairn.engine.sync.SyncClient#onStatus}) and its log.
      */
     public Subscription onError(Consumer<Throwable> listener) {
-        Objects.requireNonNull(listener, "listener");
-        errorListeners.add(listener);
-        return () -> errorListeners.remove(listener);
+        return listeners.onError(listener);
     }
 
     /** Bytes held in each tier, live entries per section and what is not yet saved or acknowledged, now. */
@@ -929,17 +469,6 @@ public final class Cairn implements AutoCloseable {
     /** Local changes the server has not acknowledged yet (committed outbox plus queued ones). */
     public int pendingChanges() {
         return persister.unacknowledgedCount();
-    }
-
-    /** Outbox entries (sequence number to change), oldest first: committed or being committed. */
-    private NavigableMap<Long, Change> outbox(int limit) {
-        return persister.outbox(limit);
-    }
-
-    /** Removes outbox entries the server has acknowledged. */
-    private CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
-        checkOpen();
-        return persister.acknowledge(seqs);
     }
 
     /** This device's replica id: it names the device in every stamp it writes and in {@code hello}. */
@@ -1003,7 +532,7 @@ public final class Cairn implements AutoCloseable {
                 session.close();
                 durable.close();
             } finally {
-                releaseLock(dirLock);
+                DataDir.releaseLock(dirLock);
             }
         }
     }
@@ -1022,49 +551,19 @@ public final class Cairn implements AutoCloseable {
     /** Writes (or with {@code json == null} deletes) one map key with a fresh stamp. */
     Change.Put put(String section, String key, String json) {
         Names.checkKey(key, "key");
-        String value = json == null ? null : checkedValue(json);
-        return (Change.Put) writeLocal(() -> new Change.Put(section, key, value, clock.tick()));
+        String value = json == null ? null : WritePath.checkedValue(json);
+        return (Change.Put) writes.writeLocal(() -> new Change.Put(section, key, value, clock.tick()));
     }
 
-    /**
-     * Writes (null: deletes) several keys of one section as one local write: every change is
-     * checked before any applies, each gets its own fresh stamp in the given order, and they are
-     * saved and pushed together (a typed value's field entries, spec/vectors/values/README.md).
-     */
+    /** Writes (null: deletes) several keys of one section as one local write ({@link WritePath#putAll}). */
     void putAll(String section, List<FieldWrite.Op> ops) {
-        locked(() -> {
-            List<Change> changes = new ArrayList<>(ops.size());
-            for (FieldWrite.Op op : ops) {
-                Names.checkKey(op.key(), "key");
-                Change.Put put = new Change.Put(section, op.key(), op.json() == null ? null : checkedValue(op.json()), clock.tick());
-                if (policyFor(put).sync()) {
-                    checkFits(put);
-                }
-                changes.add(put);
-            }
-            changes.forEach(this::applyLocal);
-            persister.alignDeadlines(changes);
-            return null;
-        });
-    }
-
-    /**
-     * PROTOCOL.md 1.2 at write time: a value must come back exactly as written, so one holding a
-     * number the server would refuse (NaN, an infinity, -0, a long or decimal a double would change)
-     * is refused here, before it reaches the outbox. Returns the canonical text.
-     */
-    private static String checkedValue(String json) {
-        try {
-            return Json.canonicalValue(json);
-        } catch (IllegalArgumentException e) {
-            throw new ValidationException(e.getMessage());
-        }
+        writes.putAll(section, ops);
     }
 
     Change.Append append(String section, String stream, String json) {
         Names.checkKey(stream, "stream");
-        String value = checkedValue(json);
-        return (Change.Append) writeLocal(() -> new Change.Append(section, stream, value, clock.tick()));
+        String value = WritePath.checkedValue(json);
+        return (Change.Append) writes.writeLocal(() -> new Change.Append(section, stream, value, clock.tick()));
     }
 
     /** Runs a read-modify-write atomically with respect to other writers. */
@@ -1077,10 +576,10 @@ public final class Cairn implements AutoCloseable {
             checkOpen(); // again under the lock: close() may have run while this thread waited for it
             result = action.get();
         } finally {
-            events = drainEvents();
+            events = listeners.drainEvents();
             writeLock.unlock();
         }
-        fire(events);
+        listeners.fire(events);
         return result;
     }
 
@@ -1104,165 +603,16 @@ public final class Cairn implements AutoCloseable {
 
     /** Tells the error listeners (a typed value that does not read, or was stored by a newer app). */
     void report(Throwable error) {
-        reportError(error);
+        listeners.reportError(error);
     }
 
     WallClock wall() {
         return wall;
     }
 
-    // ------------------------------------------------------------------ write path
-
-    /** Events produced under the write lock, fired after it is released (same thread). */
-    private final ThreadLocal<List<ChangeEvent>> queuedEvents = ThreadLocal.withInitial(ArrayList::new);
-
-    private Change writeLocal(Supplier<Change> make) {
-        return locked(() -> {
-            Change change = make.get();
-            if (policyFor(change).sync()) {
-                checkFits(change);
-            }
-            applyLocal(change);
-            return change;
-        });
-    }
-
-    /** The bytes of an empty push frame with the longest batch id. */
-    private static final long PUSH_OVERHEAD_BYTES =
-            FrameCodec.encode(new Frame.Push(Long.MIN_VALUE, List.of())).getBytes(StandardCharsets.UTF_8).length;
-
-    /** Refuses a change that no push frame of maxFrameBytes could carry: it would block the outbox. */
-    private void checkFits(Change change) {
-        String json = ChangeJson.encode(change);
-        if (PUSH_OVERHEAD_BYTES + json.length() * 3L <= maxFrameBytes) {
-            return; // 3 bytes per UTF-16 char bound the UTF-8 size: no counting needed
-        }
-        long bytes = PUSH_OVERHEAD_BYTES + json.getBytes(StandardCharsets.UTF_8).length;
-        if (bytes > maxFrameBytes) {
-            throw new ChangeTooLargeException("change-too-large: " + change.section() + "/" + change.target() + " needs a push frame of "
-                    + bytes + " bytes, more than the " + maxFrameBytes + " bytes a server frame may hold; nothing was written",
-                    bytes, maxFrameBytes);
-        }
-    }
-
     /** The frame limit writes are checked against: the builder's maxFrameBytes, then the server's (welcome). */
     public long maxFrameBytes() {
-        return maxFrameBytes;
-    }
-
-    /** Applies a fresh local change (it always wins: its stamp is newer than anything seen). Lock held. */
-    private void applyLocal(Change change) {
-        if (state.apply(change)) {
-            StoragePolicy policy = policyFor(change);
-            if (policy.sync() && change instanceof Change.Put put && heldKeys.contains(Persister.pendingKey(put.section(), handleKey(put.key())))) {
-                persister.recordHeld(change, policy);
-            } else {
-                persister.record(change, policy, policy.sync());
-            }
-            queuedEvents.get().add(new ChangeEvent(change, ChangeEvent.Origin.LOCAL));
-        }
-    }
-
-    private int merge(List<Change> changes, ChangeEvent.Origin origin, boolean trustedStamps) {
-        return locked(() -> {
-            int applied = 0;
-            for (Change change : changes) {
-                if (trustedStamps) {
-                    clock.advance(change.stamp());
-                } else {
-                    clock.observe(change.stamp());
-                }
-                if (state.apply(change)) {
-                    applied++;
-                    StoragePolicy policy = policyFor(change);
-                    if (origin == ChangeEvent.Origin.REMOTE) {
-                        persister.recordRemote(change, policy);
-                    } else {
-                        // Imports reach the server like local writes.
-                        persister.record(change, policy, policy.sync());
-                    }
-                    queuedEvents.get().add(new ChangeEvent(change, origin));
-                } else if (origin == ChangeEvent.Origin.REMOTE) {
-                    persister.coverRemote(change);
-                }
-            }
-            return applied;
-        });
-    }
-
-    private StoragePolicy policyFor(Change change) {
-        StoragePolicy policy = null;
-        if (change instanceof Change.Put put && !keyPolicies.isEmpty()) {
-            policy = keyPolicies.get(Persister.pendingKey(put.section(), put.key()));
-            if (policy == null && put.key().indexOf('#') > 0) {
-                policy = keyPolicies.get(Persister.pendingKey(put.section(), handleKey(put.key())));
-            }
-        }
-        if (policy == null) {
-            policy = sections.get(change.section()).policy();
-        }
-        // A privacy switch turned off: the write stays on this device.
-        return syncOff.containsKey(change.section()) ? policy.withSync(false) : policy;
-    }
-
-    /** The handle key a field entry {@code K#a#b} belongs to ({@code K}); any other key itself. */
-    private static String handleKey(String key) {
-        int hash = key.indexOf('#');
-        return hash > 0 ? key.substring(0, hash) : key;
-    }
-
-    private List<ChangeEvent> drainEvents() {
-        if (writeLock.getHoldCount() > 1) {
-            return List.of(); // nested: the outermost call fires
-        }
-        List<ChangeEvent> queued = queuedEvents.get();
-        if (queued.isEmpty()) {
-            return List.of();
-        }
-        List<ChangeEvent> events = new ArrayList<>(queued);
-        queued.clear();
-        return events;
-    }
-
-    private void fire(List<ChangeEvent> events) {
-        for (ChangeEvent event : events) {
-            for (ChangeListener listener : listeners) {
-                try {
-                    listener.onChange(event);
-                } catch (RuntimeException e) {
-                    listenerFailed(e);
-                }
-            }
-        }
-    }
-
-    /** A background failure (a save, a before-close step): to the onError listeners, or logged if there are none. */
-    private void reportError(Throwable error) {
-        Throwable reported = StorageException.of(error);
-        if (errorListeners.isEmpty()) {
-            LOG.log(System.Logger.Level.WARNING, "cairn: " + reported.getMessage());
-        }
-        tellErrorListeners(reported);
-    }
-
-    /**
-     * A change listener threw: a bug in the app, so it is logged with its stack trace whether or
-     * not onError listeners hear it too; the other listeners still run.
-     */
-    private void listenerFailed(RuntimeException error) {
-        LOG.log(System.Logger.Level.WARNING, "cairn: a change listener failed: " + error, error);
-        tellErrorListeners(error);
-    }
-
-    private void tellErrorListeners(Throwable error) {
-        for (Consumer<Throwable> l : errorListeners) {
-            try {
-                l.accept(error);
-            } catch (RuntimeException e) {
-                // logged, and it must not hide the next one
-                LOG.log(System.Logger.Level.WARNING, "cairn: an error listener failed: " + e, e);
-            }
-        }
+        return writes.maxFrameBytes;
     }
 
     SectionSpec spec(String section, SectionKind expected) {
@@ -1276,56 +626,9 @@ public final class Cairn implements AutoCloseable {
         return spec;
     }
 
-    private void checkOpen() {
+    void checkOpen() {
         if (closed) {
             throw new IllegalStateException("engine is closed");
-        }
-    }
-
-    private String resolveReplicaId(String requested) {
-        String stored = persister.meta("replica");
-        if (stored != null) {
-            if (requested != null && !requested.equals(stored)) {
-                throw new StorageException("this data directory belongs to replica '" + stored + "', not '" + requested
-                        + "': a replica id must stay the same for the life of its data");
-            }
-            return stored;
-        }
-        String id = requested != null ? requested : randomReplicaId();
-        persister.putMeta("replica", id);
-        return id;
-    }
-
-    private static String randomReplicaId() {
-        String alphabet = "abcdefghijklmnopqrstuvwxyz234567";
-        SecureRandom random = new SecureRandom();
-        StringBuilder id = new StringBuilder(16);
-        for (int i = 0; i < 16; i++) {
-            id.append(alphabet.charAt(random.nextInt(alphabet.length())));
-        }
-        return id.toString();
-    }
-
-    /**
-     * Data directories this process has locked. Checked before the lock file is opened again:
-     * OS file locks belong to the process, so closing a second channel on the lock file (after a
-     * refused open) would silently release the first engine's lock for other processes.
-     */
-    private static final Map<Path, FileLock> LOCKED_DIRS = new java.util.HashMap<>();
-
-    private static void releaseLock(FileLock lock) {
-        if (lock == null) {
-            return;
-        }
-        synchronized (LOCKED_DIRS) {
-            try {
-                lock.release();
-                lock.channel().close();
-            } catch (IOException ignored) {
-                // the lock dies with the channel or the process anyway
-            } finally {
-                LOCKED_DIRS.values().remove(lock);
-            }
         }
     }
 
@@ -1485,7 +788,7 @@ public final class Cairn implements AutoCloseable {
                     throw StorageException.of(e);
                 }
             }
-            FileLock lock = lockDirectory(dataDir);
+            FileLock lock = DataDir.lockDirectory(dataDir);
             LocalStore store = null;
             try {
                 store = TieredLocalStore.open(dataDir);
@@ -1494,7 +797,7 @@ public final class Cairn implements AutoCloseable {
                 if (store != null) {
                     store.close();
                 }
-                releaseLock(lock);
+                DataDir.releaseLock(lock);
                 throw StorageException.of(e);
             }
         }
@@ -1504,35 +807,6 @@ public final class Cairn implements AutoCloseable {
             inMemory();
             this.durableStore = Objects.requireNonNull(store, "store");
             return this;
-        }
-
-        private static FileLock lockDirectory(Path dir) {
-            try {
-                Files.createDirectories(dir);
-                Path key = dir.toRealPath();
-                synchronized (LOCKED_DIRS) {
-                    FileLock lock = null;
-                    if (!LOCKED_DIRS.containsKey(key)) {
-                        FileChannel channel = FileChannel.open(dir.resolve("cairn.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                        try {
-                            lock = channel.tryLock();
-                        } catch (OverlappingFileLockException e) {
-                            lock = null;
-                        }
-                        if (lock == null) {
-                            channel.close(); // holds no lock of ours (another process has it), so this releases nothing
-                        }
-                    }
-                    if (lock == null) {
-                        throw new StorageException("data directory " + dir + " is already open in another Cairn engine"
-                                + " (lock file " + dir.resolve("cairn.lock") + " is held); close that engine first");
-                    }
-                    LOCKED_DIRS.put(key, lock);
-                    return lock;
-                }
-            } catch (IOException e) {
-                throw new StorageException("cannot lock data directory " + dir + ": " + e.getMessage(), e);
-            }
         }
 
         private static void once(boolean firstTime, String setting) {

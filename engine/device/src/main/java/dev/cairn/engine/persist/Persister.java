@@ -1,13 +1,11 @@
 package dev.cairn.engine.persist;
 
-import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.StoreWrite;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -15,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -31,6 +28,11 @@ import java.util.function.Predicate;
  * A change that must reach the server gets an outbox entry <b>in the same durable commit</b> as
  * its state record, so a crash can never keep one without the other.
  *
+ * <p>This class is the write queue: when each queued record is saved, on its key's policy (save
+ * delays, drafts, deadlines, retries). What each commit writes and in which order (outbox seqs,
+ * pushes while a commit is forced, acknowledgements, pages of server changes and their cursor) is
+ * the job of the package's {@code Commits}.
+ *
  * <p>Thread-safety: all public methods are thread-safe; store I/O happens only on the persistence
  * thread, never under the caller's locks.
  */
@@ -40,27 +42,22 @@ public final class Persister implements AutoCloseable {
     private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final LocalStore durable;
-    private final LocalStore session;
-    private final LongSupplier clockHighWater;
     private final Consumer<Throwable> onError;
     private final ScheduledThreadPoolExecutor executor;
 
     private final Object lock = new Object();
-    private final HashMap<String, Pending> pending = new HashMap<>();
-    private volatile Map<String, Pending> inFlight = Map.of();
+    final HashMap<String, Pending> pending = new HashMap<>();
+    volatile Map<String, Pending> inFlight = Map.of();
     /**
      * Outbox records in {@link #pending} and {@link #inFlight}, kept as they change: the sync
      * client asks for the count on every status update, and counting by iteration made a large
      * catch-up or burst quadratic (W3 profile, BENCHMARKS.md). Guarded by {@link #lock}.
      */
-    private int pendingOutbox;
-    private int inFlightOutbox;
+    int pendingOutbox;
+    int inFlightOutbox;
     private long scheduledWakeup = Long.MAX_VALUE;
 
-    private final ConcurrentSkipListMap<Long, Change> outbox = new ConcurrentSkipListMap<>();
-    private long nextOutboxSeq = 1;
     private volatile boolean urgentOutbox;
-    private final java.util.concurrent.CopyOnWriteArrayList<Runnable> outboxListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /**
      * A queued record: a change's state record (with {@code change}), or engine metadata
@@ -69,8 +66,8 @@ public final class Persister implements AutoCloseable {
      * {@code outboxOnly} marks a change that goes to the server without touching this device's
      * state records (a privacy switch's server-side clear, see {@link #recordOutboxOnly}).
      */
-    private record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
-                           long firstNanos, long deadlineNanos, boolean outboxOnly, boolean held) {
+    record Pending(Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote,
+                   long firstNanos, long deadlineNanos, boolean outboxOnly, boolean held) {
 
         /**
          * Queued again after a failed commit. An outbox change may have been pushed meanwhile, and
@@ -81,15 +78,16 @@ public final class Persister implements AutoCloseable {
         }
     }
 
-    private static final String CURSOR_KEY = "x\u0000cursor";
+    static final String CURSOR_KEY = "x\u0000cursor";
 
     /** Orders cursors recorded by pages and by {@link #recordCursor} (which may move it back). Guarded by {@link #lock}. */
-    private long cursorVersion;
-    private long pendingCursorVersion;
+    long cursorVersion;
+    long pendingCursorVersion;
     /** Keys of in-flight records a queued page replaced: a failed commit must not queue them again. Guarded by {@link #lock}. */
-    private final java.util.HashSet<String> replacedInFlight = new java.util.HashSet<>();
+    final java.util.HashSet<String> replacedInFlight = new java.util.HashSet<>();
 
-    private final RemotePages pages = new RemotePages();
+    /** What each commit writes, and in which order: the outbox, acknowledgements, server pages. */
+    private final Commits commits;
 
     /**
      * A persister over the durable and session stores, with its own persistence thread.
@@ -98,8 +96,6 @@ public final class Persister implements AutoCloseable {
      */
     public Persister(LocalStore durable, LocalStore session, LongSupplier clockHighWater, Consumer<Throwable> onError) {
         this.durable = durable;
-        this.session = session;
-        this.clockHighWater = clockHighWater;
         this.onError = onError;
         this.executor = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "cairn-persist");
@@ -110,6 +106,7 @@ public final class Persister implements AutoCloseable {
         // close() flushes everything itself; a pending wake-up (up to saveDelay away) must not keep
         // the executor, and so close(), waiting after shutdown.
         executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        this.commits = new Commits(this, durable, session, clockHighWater, onError, executor, lock);
     }
 
     /**
@@ -120,8 +117,7 @@ public final class Persister implements AutoCloseable {
         durable.scan(Records.prefix(Records.MAP), (k, v) -> apply.accept(Records.read(k, v)));
         durable.scan(Records.prefix(Records.WATERMARK), (k, v) -> apply.accept(Records.read(k, v)));
         durable.scan(Records.prefix(Records.LOG), (k, v) -> apply.accept(Records.read(k, v)));
-        durable.scan(Records.prefix(Records.OUTBOX), (k, v) -> outbox.put(Records.outboxSeq(k), Records.readOutbox(v)));
-        nextOutboxSeq = outbox.isEmpty() ? 1 : outbox.lastKey() + 1;
+        commits.load();
         byte[] clock = durable.get(Records.metaKey("clock"));
         return clock == null ? 0 : ByteBuffer.wrap(clock).getLong();
     }
@@ -215,27 +211,7 @@ public final class Persister implements AutoCloseable {
         if (changes.isEmpty() && cursor < 0) {
             return;
         }
-        synchronized (lock) {
-            Map<String, Pending> flying = inFlight;
-            if (!pending.isEmpty() || !flying.isEmpty()) {
-                for (Change change : changes) {
-                    String key = pendingKey(change);
-                    Pending replaced = pending.remove(key);
-                    if (replaced != null && replaced.toOutbox) {
-                        pendingOutbox--;
-                    }
-                    if (flying.containsKey(key)) {
-                        replacedInFlight.add(key);
-                    }
-                }
-            }
-            pages.add(new RemotePages.Page(changes, policies, cursor, cursor < 0 ? 0 : ++cursorVersion));
-        }
-        try {
-            executor.execute(this::commitPages);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            // closed: the pages' changes are in memory only, as any write after close
-        }
+        commits.recordRemotePage(changes, policies, cursor);
     }
 
     private void record(Change change, StoragePolicy policy, boolean toOutbox, boolean remote) {
@@ -245,7 +221,7 @@ public final class Persister implements AutoCloseable {
         enqueue(pendingKey(change), change, null, policy, toOutbox, remote, false);
     }
 
-    private void enqueue(String key, Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote, boolean held) {
+    void enqueue(String key, Change change, StoreWrite meta, StoragePolicy policy, boolean toOutbox, boolean remote, boolean held) {
         long now = System.nanoTime();
         synchronized (lock) {
             Pending previous = pending.get(key);
@@ -325,8 +301,7 @@ public final class Persister implements AutoCloseable {
      * them to disk, so they can be pushed in parallel with the local commit.
      */
     public Runnable onOutboxGrew(Runnable listener) {
-        outboxListeners.add(listener);
-        return () -> outboxListeners.remove(listener);
+        return commits.onOutboxGrew(listener);
     }
 
     /** The persisted sync cursor (0 if none). */
@@ -415,7 +390,7 @@ public final class Persister implements AutoCloseable {
     /** Number of queued records (not yet committed). */
     public int pendingCount() {
         synchronized (lock) {
-            return pending.size() + inFlight.size() + pages.records();
+            return pending.size() + inFlight.size() + commits.pages.records();
         }
     }
 
@@ -440,7 +415,7 @@ public final class Persister implements AutoCloseable {
         try {
             executor.execute(() -> {
                 try {
-                    commitPages();
+                    commits.commitPages();
                     commit(which);
                     done.complete(null);
                 } catch (Throwable e) {
@@ -460,25 +435,18 @@ public final class Persister implements AutoCloseable {
      * those of the commit running now (pushed while it forces them to disk; see {@link #acknowledge}).
      */
     public NavigableMap<Long, Change> outbox(int limit) {
-        NavigableMap<Long, Change> out = new java.util.TreeMap<>();
-        for (Map.Entry<Long, Change> e : outbox.entrySet()) {
-            if (out.size() >= limit) {
-                break;
-            }
-            out.put(e.getKey(), e.getValue());
-        }
-        return out;
+        return commits.outbox(limit);
     }
 
     /** Outbox entries held now: committed, or in the commit running now. */
     public int outboxSize() {
-        return outbox.size();
+        return commits.size();
     }
 
     /** Local changes not acknowledged yet: the outbox plus the outbox records still queued, counted at one instant. */
     public int unacknowledgedCount() {
         synchronized (lock) {
-            return outbox.size() + pendingOutbox + inFlightOutbox;
+            return commits.size() + pendingOutbox + inFlightOutbox;
         }
     }
 
@@ -496,104 +464,19 @@ public final class Persister implements AutoCloseable {
      * written by that same commit, is durable before the entry leaves the outbox.
      */
     public CompletableFuture<Void> acknowledge(Collection<Long> seqs) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        if (executor.isShutdown()) {
-            done.completeExceptionally(new IllegalStateException("engine is closed"));
-            return done;
-        }
-        executor.execute(() -> {
-            try {
-                List<StoreWrite> deletes = new ArrayList<>(seqs.size());
-                for (long seq : seqs) {
-                    deletes.add(StoreWrite.delete(Records.outboxKey(seq)));
-                }
-                durable.commit(deletes);
-                synchronized (lock) {
-                    seqs.forEach(outbox::remove);
-                }
-                done.complete(null);
-            } catch (Throwable e) {
-                done.completeExceptionally(e);
-            }
-        });
-        return done;
-    }
-
-    // ---- the persistence thread
-
-    /**
-     * Writes the queued pages: one commit of their records, the last cursor and the clock. If
-     * records are queued that a saved cursor must not overtake (remote changes queued one by one,
-     * local writes standing for a remote change, a queued cursor), the commit holds the records
-     * only (a queued record of the same key is newer: a page drops older ones when it is queued),
-     * and the cursor is queued like one recorded alone, unless a newer one is queued already.
-     * Queued local records are never committed ahead of their turn, so writes stay durable in
-     * the order they were made.
-     */
-    private void commitPages() {
-        if (pages.isEmpty()) {
-            return; // an earlier task wrote them
-        }
-        RemotePages.Drained batch = pages.drain();
-        boolean ordered;
-        synchronized (lock) {
-            ordered = pending.containsKey(CURSOR_KEY) || pending.values().stream().anyMatch(p -> p.remote);
-        }
-        StoreWrite cursorWrite = batch.cursorWrite();
-        List<StoreWrite> toDurable = batch.durable();
-        try {
-            if (cursorWrite != null && !ordered) {
-                toDurable.add(cursorWrite);
-            }
-            toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
-            durable.commit(toDurable);
-            session.commit(batch.session());
-        } catch (RuntimeException e) {
-            // Queued again record by record, with their cursor: the ordinary retry takes them. A
-            // record queued since for the same key is newer and stays.
-            synchronized (lock) {
-                for (RemotePages.Page page : batch.pages()) {
-                    for (int i = 0; i < page.changes().size(); i++) {
-                        if (!pending.containsKey(pendingKey(page.changes().get(i)))) {
-                            recordRemote(page.changes().get(i), page.policies().get(i));
-                        }
-                    }
-                    queuePageCursor(page.cursor(), page.cursorVersion());
-                }
-            }
-            onError.accept(e);
-            return;
-        } finally {
-            pages.done(batch);
-        }
-        if (ordered) {
-            // The cursor waits in the queue, as one recorded alone would, and is committed with
-            // (or after) the records it must not overtake, at its deadline or the next save.
-            queuePageCursor(batch.cursor(), batch.cursorVersion());
-        }
+        return commits.acknowledge(seqs);
     }
 
     static StoreWrite cursorRecord(long cursor) {
         return StoreWrite.put(Records.metaKey("cursor"), ByteBuffer.allocate(8).putLong(cursor).array());
     }
-
-    /** Queues a page's cursor (if it has one) unless a newer cursor (a resync's) is queued already. */
-    private void queuePageCursor(long cursor, long version) {
-        synchronized (lock) {
-            if (cursor >= 0 && (!pending.containsKey(CURSOR_KEY) || version > pendingCursorVersion)) {
-                pendingCursorVersion = version;
-                enqueue(CURSOR_KEY, null, cursorRecord(cursor), StoragePolicy.DEFAULT, false, false, false);
-            }
-        }
-    }
-
     private void flushDue() {
         long now = System.nanoTime();
         synchronized (lock) {
             scheduledWakeup = Long.MAX_VALUE;
         }
         try {
-            commitPages();
+            commits.commitPages();
             commit(p -> p.deadlineNanos <= now);
         } catch (Throwable e) {
             // commit() already re-queued the records and scheduled a retry; onError was told.
@@ -637,7 +520,7 @@ public final class Persister implements AutoCloseable {
             inFlight = batch;
         }
         try {
-            write(batch.values());
+            commits.write(batch.values());
         } catch (RuntimeException e) {
             synchronized (lock) {
                 long retryAt = System.nanoTime() + RETRY_NANOS;
@@ -662,130 +545,6 @@ public final class Persister implements AutoCloseable {
             inFlight = Map.of();
             inFlightOutbox = 0;
         }
-    }
-
-    private void tellOutboxListeners() {
-        for (Runnable listener : outboxListeners) {
-            try {
-                listener.run();
-            } catch (RuntimeException e) {
-                onError.accept(e);
-            }
-        }
-    }
-
-    /** Commits a batch to its tiers. */
-    private void write(Collection<Pending> batch) {
-        List<StoreWrite> toDurable = new ArrayList<>(batch.size() * 2 + 1);
-        List<StoreWrite> toSession = new ArrayList<>();
-        // Purges go first: a record the batch rewrites (a map key written after a clear) must survive them.
-        List<StoreWrite> purgeDurable = new ArrayList<>();
-        List<StoreWrite> purgeSession = new ArrayList<>();
-        Map<Long, Change> newOutbox = new java.util.TreeMap<>(); // in seq order, so readers never see a later seq first
-        List<Long> supersededOutbox = new ArrayList<>();
-        long seq = nextOutboxSeq;
-        // Outbox seqs follow the stamps (write order), so the server gets changes in the order they were made.
-        List<Pending> ordered = new ArrayList<>(batch);
-        ordered.sort(java.util.Comparator.comparing((Pending p) -> p.change == null ? null : p.change.stamp(),
-                java.util.Comparator.nullsFirst(java.util.Comparator.naturalOrder())));
-        for (Pending p : ordered) {
-            if (p.meta != null) {
-                toDurable.add(p.meta);
-                continue;
-            }
-            if (p.outboxOnly) {
-                newOutbox.put(seq, p.change);
-                toDurable.add(StoreWrite.put(Records.outboxKey(seq), Records.outboxValue(p.change)));
-                seq++;
-                continue;
-            }
-            StoreWrite record = Records.write(p.change);
-            boolean toDurableTier = p.policy.persistTo().durable();
-            boolean toSessionTier = p.policy.persistTo().session();
-            if (p.change instanceof Change.Clear clear) {
-                // A tier that held entries the clear hides keeps the watermark too, so they stay hidden after a restart.
-                toDurableTier |= purgeHidden(durable, clear, purgeDurable);
-                toSessionTier |= purgeHidden(session, clear, purgeSession);
-                if (p.toOutbox || p.remote) {
-                    // The server gets (or has) the clear: unsent writes it covers would only be dropped there.
-                    for (Map.Entry<Long, Change> e : outbox.entrySet()) {
-                        if (covers(clear, e.getValue())) {
-                            supersededOutbox.add(e.getKey());
-                            purgeDurable.add(StoreWrite.delete(Records.outboxKey(e.getKey())));
-                        }
-                    }
-                }
-            }
-            if (toDurableTier) {
-                toDurable.add(record);
-            }
-            if (toSessionTier) {
-                toSession.add(record);
-            }
-            if (p.toOutbox) {
-                newOutbox.put(seq, p.change);
-                toDurable.add(StoreWrite.put(Records.outboxKey(seq), Records.outboxValue(p.change)));
-                seq++;
-            }
-        }
-        toDurable.add(StoreWrite.put(Records.metaKey("clock"), ByteBuffer.allocate(8).putLong(clockHighWater.getAsLong()).array()));
-        purgeDurable.addAll(toDurable);
-        purgeSession.addAll(toSession);
-        // Seqs are never given twice, even if this commit fails: an acknowledgement of a pushed
-        // seq must never delete a later entry.
-        nextOutboxSeq = seq;
-        if (!newOutbox.isEmpty()) {
-            // Pushed while the commit below forces them to disk (issue 13, step 3). Their removal
-            // after an ack is a task of this same thread (acknowledge), so it can only follow this
-            // commit: a delete never overtakes its insert, and an ack never makes the change itself
-            // less durable here.
-            synchronized (lock) {
-                outbox.putAll(newOutbox);
-                inFlightOutbox = 0;
-            }
-            tellOutboxListeners();
-        }
-        try {
-            durable.commit(purgeDurable);
-        } catch (RuntimeException e) {
-            // Not saved: the batch is queued again (under new seqs). A push of these already on its
-            // way is harmless: the server keeps one copy per stamp.
-            synchronized (lock) {
-                newOutbox.keySet().forEach(outbox::remove);
-            }
-            throw e;
-        }
-        supersededOutbox.forEach(outbox::remove);
-        session.commit(purgeSession);
-    }
-
-    /**
-     * Deletes the stored records a clear hides (a log stream's entries, or a whole map section's
-     * values and tombstones), so clearing frees space; returns true if there were any.
-     */
-    private static boolean purgeHidden(LocalStore store, Change.Clear clear, List<StoreWrite> writes) {
-        byte[] prefix = clear.isWholeSection()
-                ? Records.mapKey(clear.section(), "")
-                : Records.logStreamPrefix(clear.section(), clear.stream());
-        int before = writes.size();
-        store.scan(prefix, (k, v) -> {
-            Stamp stamp = Records.read(k, v).stamp();
-            if (stamp.compareTo(clear.stamp()) <= 0) {
-                writes.add(StoreWrite.delete(k));
-            }
-        });
-        return writes.size() > before;
-    }
-
-    /** True if {@code change} is hidden by {@code clear} (a write of its stream or map section, or an older clear of it). */
-    private static boolean covers(Change.Clear clear, Change change) {
-        if (!change.section().equals(clear.section()) || change.stamp().compareTo(clear.stamp()) > 0) {
-            return false;
-        }
-        if (clear.isWholeSection()) {
-            return change instanceof Change.Put || (change instanceof Change.Clear c && c.isWholeSection());
-        }
-        return change.target().equals(clear.stream()) && !(change instanceof Change.Put);
     }
 
     /**

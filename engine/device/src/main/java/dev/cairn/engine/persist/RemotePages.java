@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Pages of server changes waiting for their durable commit (issue 13, step 5): each page's
- * winners, their policies and the cursor that covers them, written by {@link Persister} in one
+ * winners, their policies and the cursor that covers them, written by {@link Commits} in one
  * store commit instead of one queued record per change. Thread-safe: pages are added by the
  * thread that merged them and drained by the persistence thread.
  */
