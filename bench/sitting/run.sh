@@ -21,7 +21,8 @@ if [ ! -d "$PEERS/node_modules" ]; then
     copy=${TMPDIR:-/tmp}/cairn-sitting-peers
     rm -rf "$copy" && cp -r "$PEERS" "$copy" && chmod -R u+w "$copy" && PEERS=$copy
   fi
-  (cd "$PEERS" && npm ci --no-audit --no-fund >&2)
+  # npm ci refuses a lock file an older npm wrote without every platform's optional packages; install then
+  (cd "$PEERS" && { npm ci --no-audit --no-fund >&2 || npm install --no-audit --no-fund >&2; })
 fi
 mkdir -p "$OUT"
 : > "$OUT/cairn.jsonl"
