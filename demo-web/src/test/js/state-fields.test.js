@@ -4,50 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
-import { ReplicaState } from '../../main/web/cairn/crdt.js';
-import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
-
-const KINDS = { cards: 'map', preferences: 'map', chat: 'log', state: 'map', progress: 'map', consent: 'log', ui: 'map', memory: 'map', components: 'map', features: 'map' };
+import { ScriptedServer } from './support/scripted-server.js';
 
 /** A server speaking PROTOCOL.md over a fake WebSocket; keeps every push it received. */
-class FakeServer {
-  constructor() {
-    this.state = new ReplicaState((s) => KINDS[s]);
-    /** @type {Array<{seq: number, change: any}>} */
-    this.log = [];
-    this.sockets = new Set();
-    /** @type {any[][]} the changes of each push frame */
-    this.pushes = [];
-    const server = this;
-    this.WebSocket = class {
-      constructor() {
-        this.readyState = 0;
-        this.live = false;
-        setTimeout(() => { this.readyState = 1; server.sockets.add(this); this.onopen?.(); }, 1);
-      }
-      send(text) { setTimeout(() => server.receive(this, text), 1); }
-      close() { this.readyState = 3; server.sockets.delete(this); }
-      deliver(frame) { setTimeout(() => this.readyState === 1 && this.onmessage?.({ data: encodeFrame(frame) }), 1); }
-    };
-  }
-
-  receive(ws, text) {
-    const f = decodeFrame(text);
-    if (f.type === 'hello') {
-      ws.deliver({ type: 'welcome', protocol: 1, user: 'alice', head: this.log.length, maxBatch: 50, maxAheadMillis: 60000 });
-      const page = this.log.filter((e) => e.seq > f.cursor);
-      if (page.length) ws.deliver({ type: 'changes', changes: page, cursor: this.log.length });
-      ws.deliver({ type: 'caught-up', cursor: this.log.length });
-      ws.live = true;
-    } else if (f.type === 'push') {
-      this.pushes.push(f.changes);
-      const fresh = [];
-      for (const change of f.changes) if (this.state.apply(change)) { const e = { seq: this.log.length + 1, change }; this.log.push(e); fresh.push(e); }
-      ws.deliver({ type: 'ack', batch: f.batch });
-      if (fresh.length) for (const s of this.sockets) if (s.live) s.deliver({ type: 'changes', changes: fresh, cursor: this.log.length });
-    } else if (f.type === 'ping') ws.deliver({ type: 'pong' });
-  }
-}
+const newServer = () => new ScriptedServer({ maxBatch: 50 });
 
 const until = async (cond, what, ms = 3000) => {
   const end = Date.now() + ms;
@@ -70,7 +30,7 @@ const entries = (cairn) => Object.fromEntries(cairn.entries('state'));
 const errorsOf = (cairn) => { const seen = []; cairn.on('error', (e) => seen.push(e)); return seen; };
 
 test('concurrent offline edits of different fields of one object both survive (through a server)', async () => {
-  const server = new FakeServer();
+  const server = newServer();
   const a = await online(server, 'dev-a');
   const b = await online(server, 'dev-b');
   await until(() => a.status === 'live' && b.status === 'live', 'both live');
@@ -92,7 +52,7 @@ test('concurrent offline edits of different fields of one object both survive (t
 });
 
 test('one setValue is one write: its changes are saved and pushed together', async () => {
-  const server = new FakeServer();
+  const server = newServer();
   const a = await online(server, 'dev-a');
   await until(() => a.status === 'live', 'live');
   const events = [];

@@ -5,9 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
-import { ReplicaState } from '../../main/web/cairn/crdt.js';
-import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
 import { MemoryKv } from '../../main/web/cairn/storage.js';
+import { ScriptedServer } from './support/scripted-server.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const until = async (cond, what, ms = 3000) => {
@@ -17,46 +16,6 @@ const until = async (cond, what, ms = 3000) => {
     await sleep(5);
   }
 };
-
-/** A server speaking PROTOCOL.md that keeps every push it got. */
-class Server {
-  constructor() {
-    this.state = new ReplicaState((s) => (s === 'chat' || s === 'consent' ? 'log' : 'map'));
-    this.log = [];
-    /** @type {Array<any>} */
-    this.pushes = [];
-    this.sockets = new Set();
-    const server = this;
-    this.WebSocket = class {
-      constructor() {
-        this.readyState = 0;
-        setTimeout(() => { this.readyState = 1; server.sockets.add(this); this.onopen?.(); }, 1);
-      }
-      send(text) { setTimeout(() => server.receive(this, text), 1); }
-      close() { this.readyState = 3; server.sockets.delete(this); }
-      deliver(frame) { setTimeout(() => this.readyState === 1 && this.onmessage?.({ data: encodeFrame(frame) }), 1); }
-    };
-  }
-  receive(ws, text) {
-    const f = decodeFrame(text);
-    if (f.type === 'hello') {
-      ws.deliver({ type: 'welcome', protocol: 1, user: 'alice', head: this.log.length, maxBatch: 1000, maxAheadMillis: 60000 });
-      const page = this.log.filter((e) => e.seq > f.cursor);
-      if (page.length) ws.deliver({ type: 'changes', changes: page, cursor: this.log.length });
-      ws.deliver({ type: 'caught-up', cursor: this.log.length });
-      ws.live = true;
-    } else if (f.type === 'push') {
-      this.pushes.push(f);
-      const fresh = [];
-      for (const change of f.changes) if (this.state.apply(change)) { const e = { seq: this.log.length + 1, change }; this.log.push(e); fresh.push(e); }
-      ws.deliver({ type: 'ack', batch: f.batch });
-      if (fresh.length) for (const s of this.sockets) if (s.live) s.deliver({ type: 'changes', changes: fresh, cursor: this.log.length });
-    } else if (f.type === 'ping') ws.deliver({ type: 'pong' });
-  }
-  pushed(key) {
-    return this.pushes.flatMap((p) => p.changes).filter((c) => c.key === key);
-  }
-}
 
 const open = (server, extra = {}) => Cairn.open({
   user: 'alice', storage: 'memory', channel: null,
@@ -75,7 +34,7 @@ class CountingKv extends MemoryKv {
 }
 
 test('an over-large change is refused when written, changes nothing, and the next small one syncs', async () => {
-  const server = new Server();
+  const server = new ScriptedServer();
   const a = await open(server, { replica: 'a' });
   const b = await open(server, { replica: 'b' });
   await until(() => a.status === 'live' && b.status === 'live', 'live');
@@ -90,7 +49,7 @@ test('an over-large change is refused when written, changes nothing, and the nex
 });
 
 test('an import holding one over-large message is refused as a whole; later changes sync', async () => {
-  const server = new Server();
+  const server = new ScriptedServer();
   const source = await open(null, { replica: 's', sync: { maxFrameBytes: 4 * 1024 * 1024 } });
   source.chat.append('c1', 'user', 'before');
   source.chat.append('c1', 'user', 'z'.repeat(1536 * 1024));
@@ -152,7 +111,7 @@ test('debounce has a maximum wait of 10 x saveDelay', async () => {
 });
 
 test('online, typing for 10 s into a key with saveDelay 1000 gives one push after the pause; a toggle syncs at once', async () => {
-  const server = new Server();
+  const server = new ScriptedServer();
   const a = await open(server, { replica: 'a' });
   await until(() => a.status === 'live', 'live');
   const note = a.state('note', '', { saveDelay: 1000 });
@@ -179,7 +138,7 @@ test('online, typing for 10 s into a key with saveDelay 1000 gives one push afte
 });
 
 test('the outbox is parsed once, not on every push', async () => {
-  const server = new Server();
+  const server = new ScriptedServer();
   const outbox = new CountingKv();
   const a = await open(server, { replica: 'a', kv: { outbox } });
   await until(() => a.status === 'live', 'live');

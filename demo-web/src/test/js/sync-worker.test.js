@@ -6,52 +6,12 @@ import 'fake-indexeddb/auto';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
-import { ReplicaState } from '../../main/web/cairn/crdt.js';
-import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
+import { ScriptedServer } from './support/scripted-server.js';
 import { IdbStore } from '../../main/web/cairn/idb-store.js';
 import { acceptPort } from '../../main/web/cairn/worker/sync-host.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
 
-class FakeServer {
-  constructor() {
-    this.state = new ReplicaState((s) => (s === 'chat' || s === 'consent' ? 'log' : 'map'));
-    this.log = [];
-    this.sockets = new Set();
-    this.pushed = [];
-    const server = this;
-    this.WebSocket = class {
-      constructor() {
-        this.readyState = 0;
-        setTimeout(() => { this.readyState = 1; server.sockets.add(this); this.onopen?.(); }, 1);
-      }
-      send(text) { setTimeout(() => server.receive(this, text), 1); }
-      close() { this.readyState = 3; server.sockets.delete(this); }
-      deliver(frame) { setTimeout(() => this.readyState === 1 && this.onmessage?.({ data: encodeFrame(frame) }), 1); }
-    };
-  }
-
-  receive(ws, text) {
-    const f = decodeFrame(text);
-    if (f.type === 'hello') {
-      ws.deliver({ type: 'welcome', protocol: 1, user: 'u', head: this.log.length, maxBatch: 100, maxAheadMillis: 60000 });
-      const page = this.log.filter((e) => e.seq > f.cursor);
-      if (page.length) ws.deliver({ type: 'changes', changes: page, cursor: this.log.length });
-      ws.deliver({ type: 'caught-up', cursor: this.log.length });
-      ws.live = true;
-    } else if (f.type === 'push') {
-      this.pushed.push(...f.changes);
-      this.commit(f.changes, ws);
-      ws.deliver({ type: 'ack', batch: f.batch });
-    }
-  }
-
-  /** Commits changes and sends them to the live sockets but `from`. */
-  commit(changes, from = null) {
-    const fresh = [];
-    for (const change of changes) if (this.state.apply(change)) { const e = { seq: this.log.length + 1, change }; this.log.push(e); fresh.push(e); }
-    if (fresh.length) for (const s of this.sockets) if (s.live && s !== from) s.deliver({ type: 'changes', changes: fresh, cursor: this.log.length });
-  }
-}
+const newServer = () => new ScriptedServer({ user: 'u', maxBatch: 100, echoToSender: false });
 
 const until = async (cond, what, ms = 3000) => {
   const end = Date.now() + ms;
@@ -97,7 +57,7 @@ async function rows(user, store) {
 }
 
 test('two tabs share one socket: a write is pushed once, the server\'s page is saved once and applied in both', async () => {
-  const server = new FakeServer();
+  const server = newServer();
   const { user, tab } = worker(server);
   const a = await tab('tab-a');
   const b = await tab('tab-b');
@@ -107,7 +67,7 @@ test('two tabs share one socket: a write is pushed once, the server\'s page is s
 
   a.cards.card('intro').toggle();
   await a.syncNow();
-  const stamps = server.pushed.map((c) => c.stamp);
+  const stamps = server.pushed().map((c) => c.stamp);
   assert.ok(stamps.length >= 1 && new Set(stamps).size === stamps.length, 'each change pushed once: ' + stamps);
   assert.equal(a.syncStatus.pending, 0, 'acknowledged in the writing tab');
 
@@ -122,7 +82,7 @@ test('two tabs share one socket: a write is pushed once, the server\'s page is s
 });
 
 test('a tab\'s write is in IndexedDB when save() resolves; a tab gone with it pending loses nothing', async () => {
-  const server = new FakeServer();
+  const server = newServer();
   const { user, tab } = worker(server);
   const a = await tab('tab-a');
   const b = await tab('tab-b');
@@ -136,7 +96,7 @@ test('a tab\'s write is in IndexedDB when save() resolves; a tab gone with it pe
   assert.equal(outbox[0].replica, 'tab-a');
   a.worker.port.close(); // the tab is gone without a goodbye
   b.setOffline(false);
-  await until(() => server.pushed.some((c) => c.key === 'draft'), 'the worker pushes the gone tab\'s write');
+  await until(() => server.pushed().some((c) => c.key === 'draft'), 'the worker pushes the gone tab\'s write');
   await until(async () => (await rows(user, 'outbox')).length === 0, 'acknowledged and removed');
   const c = await tab('tab-c');
   assert.equal(c.get('state', 'draft'), 'kept', 'reopened: on the device');
@@ -145,7 +105,7 @@ test('a tab\'s write is in IndexedDB when save() resolves; a tab gone with it pe
 });
 
 test('the worker compacts superseded chunks, the tabs do not', async () => {
-  const server = new FakeServer();
+  const server = newServer();
   const { user, tab, hosts } = worker(server);
   const a = await tab('tab-a');
   for (let round = 0; round < 4; round++) {
@@ -166,7 +126,7 @@ test('the worker compacts superseded chunks, the tabs do not', async () => {
 });
 
 test('a transaction the worker\'s store refuses (quota) is the tab\'s storage state \'full\' and an error event', async () => {
-  const server = new FakeServer();
+  const server = newServer();
   const { user, tab, hosts } = worker(server);
   const a = await tab('tab-a');
   const errors = [];
