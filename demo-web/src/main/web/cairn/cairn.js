@@ -294,7 +294,7 @@ export class Cairn {
 
   /** A clear sent by a 'delete' privacy switch: pushed although its section does not sync. @param {Change} c */
   isPrivacyClear(c) {
-    return privacy.isPrivacyClear(this, c);
+    return privacy.isPrivacyClear(this.privacyDeleted, c);
   }
 
   // ------------------------------------------------------------------ writes

@@ -73,8 +73,12 @@ export function setSectionSync(/** @type {Cairn} */ cairn, section, on, serverCo
   cairn.emit('change', { changes: [], origin: 'local' });
 }
 
-/** A clear sent by a 'delete' privacy switch: pushed although its section does not sync. @param {Change} c */
-export function isPrivacyClear(/** @type {Cairn} */ cairn, c) {
-  const upTo = cairn.privacyDeleted[c.section];
+/**
+ * A clear sent by a 'delete' privacy switch: pushed although its section does not sync. Takes the
+ * switches' watermarks (`privacy-deleted`) so the page and the shared worker use one rule.
+ * @param {Record<string, string>} privacyDeleted @param {Change} c
+ */
+export function isPrivacyClear(privacyDeleted, c) {
+  const upTo = privacyDeleted[c.section];
   return c.op === 'clear' && upTo !== undefined && c.stamp <= upTo;
 }

@@ -27,6 +27,7 @@ import { Outbox, liveReplicas, newReplicaId } from '../storage.js';
 import { SyncClient } from '../sync.js';
 import { isDurable, DEFAULT_POLICY } from '../persister.js';
 import { compactIfWorth } from './compaction.js';
+import { isPrivacyClear } from '../privacy.js';
 
 /** @typedef {import('../codec.js').Change} Change */
 
@@ -205,9 +206,7 @@ export class SyncHost {
     const deleted = this.readMeta('privacy-deleted', {});
     return this.outbox.entries().filter((e) => {
       if (this.others.has(e.replica)) return false; // that tab pushes it itself
-      const c = e.change;
-      const clear = c.op === 'clear' && deleted[c.section] !== undefined && c.stamp <= deleted[c.section];
-      return privacy[c.section] !== false || clear;
+      return privacy[e.change.section] !== false || isPrivacyClear(deleted, e.change);
     });
   }
 
