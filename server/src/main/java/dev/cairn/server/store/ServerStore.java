@@ -126,8 +126,35 @@ public interface ServerStore {
     record MapPage(List<MapEntry> entries, boolean more) {
     }
 
-    /** Changes pushed by one socket (or one HTTP request) for one user. */
-    record UserBatch(String user, List<Change> changes) {
+    /**
+     * Changes pushed by one socket (or one HTTP request) for one user or space ({@code user} is the
+     * store key: a user id, or {@code SpaceKeys.storeKey(spaceId)}), committed only if its
+     * {@code guard} holds at commit (null: no condition).
+     */
+    record UserBatch(String user, List<Change> changes, Guard guard) {
+        /** A batch without a guard. */
+        public UserBatch(String user, List<Change> changes) {
+            this(user, changes, null);
+        }
+    }
+
+    /**
+     * A condition checked inside the transaction that would commit a batch (PROTOCOL.md 8.2:
+     * authorization as of the commit): the map entry {@code key} of section {@code section} of
+     * store key {@code owner} must be live (not deleted, not hidden by a clear) and its JSON value
+     * an object whose {@code "role"} member is one of {@code roles}. When it does not hold, the
+     * batch fails with {@link GuardFailedException} and nothing of it is kept; the other batches
+     * of the commit are committed without it. A guard and a removal that change the same entry are
+     * serialized: a batch that commits after the entry changed sees the change.
+     */
+    record Guard(String owner, String section, String key, java.util.Set<String> roles) {
+        /** {@code roles} is copied; every argument is required. */
+        public Guard {
+            java.util.Objects.requireNonNull(owner, "owner");
+            java.util.Objects.requireNonNull(section, "section");
+            java.util.Objects.requireNonNull(key, "key");
+            roles = java.util.Set.copyOf(roles);
+        }
     }
 
     /** A change with the seq the server gave it. */
