@@ -11,11 +11,14 @@ import dev.cairn.server.http.OriginPolicy;
 import dev.cairn.server.http.SecurityHeaders;
 import dev.cairn.server.monitoring.Monitoring;
 import dev.cairn.server.monitoring.ServerMetrics;
+import dev.cairn.server.presence.PresenceBoard;
 import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.session.Hub;
 import dev.cairn.server.session.OutboundBudget;
 import dev.cairn.server.session.SocketSlots;
 import dev.cairn.server.session.SyncSession;
+import dev.cairn.server.space.SpaceEvents;
+import dev.cairn.server.space.SpaceKeys;
 import dev.cairn.server.store.JournalServerStore;
 import dev.cairn.server.store.PgServerStore;
 import dev.cairn.server.store.ServerStore;
@@ -63,6 +66,8 @@ public final class SyncServer extends VerticleBase {
     private Fanout fanout;
     private TokenAuth auth;
     private final List<ServerLoop> loops = new CopyOnWriteArrayList<>();
+    private volatile GroupCommitter committer;
+    private volatile SpaceEvents spaceEvents;
 
     public SyncServer(ServerConfig config) {
         this(config, UnaryOperator.identity());
@@ -91,6 +96,22 @@ public final class SyncServer extends VerticleBase {
     /** The store this server runs on (tests read the server's view through it). */
     public ServerStore store() {
         return store;
+    }
+
+    /**
+     * The node's group committer (the membership service commits through it; tests write membership
+     * entries with it so sessions hear of them as of any commit). Call it from any event loop.
+     */
+    public GroupCommitter committer() {
+        return committer;
+    }
+
+    /**
+     * Where the membership service reports a membership that ended (PROTOCOL.md 8.4): the node's
+     * sessions of that user send {@code space-left}. Call it on the home context (the committer's).
+     */
+    public SpaceEvents spaceEvents() {
+        return spaceEvents;
     }
 
     /** Mints a token (for tests and the dev sign-in). */
@@ -131,10 +152,15 @@ public final class SyncServer extends VerticleBase {
         metrics.gauge("cairn_commit_queue_batches", committer::queued);
         OutboundBudget outbound = new OutboundBudget(config.outbound().maxBytes());
         metrics.gauge("cairn_outbound_queued_chars", outbound::queued);
+        // Presence lives on this node only (ARCHITECTURE.md, "Presence"); changes go to the space's sessions here.
+        PresenceBoard presence = new PresenceBoard(update -> hub.presence(SpaceKeys.storeKey(update.space()), update));
+        vertx.setPeriodic(PresenceBoard.SWEEP_MILLIS, id -> presence.expire(System.currentTimeMillis()));
         SyncSession.Context sessions = new SyncSession.Context(vertx, hub, committer, store, sections, clock, config.maxBatch(),
                 config.pageSize(), config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics,
                 config.security().maxChangesPerSecond(), config.slowConsumerMillis(),
-                outbound, config.outbound().maxPageBytes());
+                outbound, config.outbound().maxPageBytes(), presence);
+        this.committer = committer;
+        this.spaceEvents = hub;
         Node node = new Node(config, secret, store, committer, sections, clock, metrics, sessions,
                 new SocketSlots(config.security().maxSocketsPerUser(), config.security().maxSockets()),
                 new OriginPolicy(config.security().allowedOrigins()), new SecurityHeaders(config.security().tls() != null), fanout);

@@ -18,6 +18,9 @@ import dev.cairn.engine.protocol.ProtocolException;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.section.SectionRegistry;
+import dev.cairn.engine.section.SpaceSections;
+import dev.cairn.server.presence.PresenceBoard;
+import dev.cairn.server.store.GuardFailedException;
 import dev.cairn.server.store.QuotaExceededException;
 import dev.cairn.server.store.ServerStore.CommitResult;
 import dev.cairn.server.store.ServerStore.Sequenced;
@@ -33,14 +36,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One WebSocket of one authenticated user: the handshake, push/ack, and delivery of catch-up
- * and live changes (PROTOCOL.md section 3).
+ * One WebSocket of one authenticated user: the handshake, push/ack, delivery of catch-up and live
+ * changes (PROTOCOL.md section 3), and in a session whose hello named {@code spaces} the user's
+ * spaces (section 8): each space's catch-up after the user's, its pushes authorized at commit,
+ * the cut when the user's membership ends, and presence.
  *
- * <p>Delivery keeps one number, {@code sentCursor}: every change with seq at or below it has been
- * written to the socket. A commit on this node whose previous head equals {@code sentCursor} is
- * sent straight from memory; anything else (catch-up, other nodes' commits, a socket that was
- * not drained) is read from the store since {@code sentCursor}. So there is a single path to
- * correctness and a fast path for the common case.
+ * <p>Delivery is one {@link Feed} per store key: the user's own, and one per space.
  *
  * <p>Confined to the event loop that accepted its socket: the hub's deliveries hop there, and
  * the committer's answers complete there.
@@ -56,13 +57,14 @@ public final class SyncSession {
     public record Context(Vertx vertx, Hub hub, GroupCommitter committer, ServerStore store, SectionRegistry sections,
                           HybridClock clock, int maxBatch, int pageSize, int maxFramesPerSecond, int maxFrameBytes,
                           int maxPendingWriteBytes, SessionMetrics metrics, int maxChangesPerSecond, long slowConsumerMillis,
-                          OutboundBudget outbound, int maxPageBytes) {
+                          OutboundBudget outbound, int maxPageBytes, PresenceBoard presence) {
     }
+
+    /** Most spaces a hello may name. */
+    static final int MAX_SPACES = 1000;
 
     /** How long a socket closed as a slow consumer may take to finish its close handshake before its connection is cut. */
     private static final long SLOW_CLOSE_GRACE_MS = 5_000;
-    /** How often a catch-up waiting for the node's outbound budget looks again. */
-    private static final long BUDGET_RETRY_MS = 20;
 
     private final Context ctx;
     private final ServerWebSocket ws;
@@ -85,13 +87,11 @@ public final class SyncSession {
     private boolean welcomed;
     private boolean readPaused;
     private boolean slowClosing;
-    private long notifications;
     private boolean closed;
-    private boolean caughtUp;
-    private boolean reading;
-    private long sentCursor;
-    private long knownHead;
-    private long welcomeHead;
+    /** The user's own state. */
+    private final Feed own;
+    /** The user's spaces, when hello named {@code spaces} in a version 2 session (PROTOCOL.md 8.1); else null. */
+    private SessionSpaces spaces;
     /** Text handed to the socket and not yet written to the network (this session's share of the node's budget). */
     private long queuedChars;
     /** Since when text has waited with no write completing: the last completion, or when the queue became non-empty. */
@@ -99,10 +99,8 @@ public final class SyncSession {
     // Sized small: most sockets are idle, and an ArrayDeque starts with 16 slots.
     private final ArrayDeque<Future<CommitResult>> pendingAcks = new ArrayDeque<>(1);
     private final ArrayDeque<Long> pendingAckBatches = new ArrayDeque<>(1);
-    /** The rest of a page read from the store that did not fit in one frame (maxPageBytes), in seq order. */
-    private final ArrayDeque<Sequenced> unsent = new ArrayDeque<>(1);
-    /** The cursor of the page {@link #unsent} came from (covers gaps after its last change). */
-    private long unsentPageCursor;
+    /** The space of each pending batch (null: the user's own), in step with {@link #pendingAckBatches}. */
+    private final ArrayDeque<java.util.Optional<String>> pendingAckSpaces = new ArrayDeque<>(1);
     private long windowStart;
     private int framesInWindow;
 
@@ -119,6 +117,7 @@ public final class SyncSession {
         this.user = user;
         this.tokenExpiresAtMillis = tokenExpiresAtMillis;
         this.released = released;
+        this.own = new Feed(this, user, null);
     }
 
     public String user() {
@@ -137,7 +136,7 @@ public final class SyncSession {
         ws.closeHandler(v -> onClosed());
         ws.drainHandler(v -> {
             updateReadPause();
-            pump();
+            pumpAll();
         });
         long now = System.currentTimeMillis();
         helloDeadline = now + HELLO_TIMEOUT_MS;
@@ -237,8 +236,12 @@ public final class SyncSession {
             onHello(hello);
         } else if (frame instanceof Frame.Push push && protocol >= Frame.PROTOCOL_V2) {
             sendError(ErrorCode.MALFORMED_FRAME, "this session speaks protocol " + protocol + ": a push is a binary page", push.batch());
+        } else if (frame instanceof Frame.Push push && push.space() != null) {
+            sendError(ErrorCode.MALFORMED_FRAME, "spaces need protocol 2 (PROTOCOL.md 8.1)", push.batch());
         } else if (frame instanceof Frame.Push push) {
             onPush(push);
+        } else if (frame instanceof Frame.Presence presence) {
+            onPresenceFrame(presence);
         } else if (frame instanceof Frame.Ping) {
             send(new Frame.Pong());
         } else if (frame instanceof Frame.Pong) {
@@ -272,7 +275,9 @@ public final class SyncSession {
             sendError(e.code(), e.getMessage(), e.batch());
             return;
         }
-        if (frame instanceof Frame.Push push) {
+        if (frame instanceof Frame.Push push && push.space() != null) {
+            onSpacePush(push);
+        } else if (frame instanceof Frame.Push push) {
             onPush(push);
         } else {
             sendError(ErrorCode.MALFORMED_FRAME, "a client may not send '" + frame.type().wire() + "' frames", null);
@@ -297,15 +302,22 @@ public final class SyncSession {
             sendError(ErrorCode.MALFORMED_FRAME, "invalid replica id '" + hello.replica() + "'", null);
             return;
         }
+        if (hello.spaces() != null && hello.spaces().size() > MAX_SPACES) {
+            sendError(ErrorCode.MALFORMED_FRAME, "hello names more than " + MAX_SPACES + " spaces", null);
+            return;
+        }
         helloDeadline = Long.MAX_VALUE;
         replica = hello.replica();
         protocol = chosen;
+        // A session that negotiates version 1 ignores spaces (8.1).
+        spaces = hello.spaces() != null && protocol >= Frame.PROTOCOL_V2 ? new SessionSpaces(this) : null;
         ready = true;
         ws.pause(); // frames after hello wait until welcome is out, so replies keep protocol order
         // Join the hub BEFORE reading the head: a commit that lands while the head is read is
         // then either in the head or reported to this session, never neither.
-        ctx.hub().add(this);
-        ctx.store().head(user).onComplete(ar -> {
+        ctx.hub().add(user, this);
+        Future<java.util.Map<String, Frame.SpaceInfo>> memberOf = spaces != null ? spaces.atHello() : Future.succeededFuture(null);
+        Future.all(ctx.store().head(user), memberOf).onComplete(ar -> {
             if (closed) {
                 return;
             }
@@ -316,16 +328,17 @@ public final class SyncSession {
                 ws.close((short) 1011, "store unavailable");
                 return;
             }
-            long head = ar.result();
-            welcomeHead = head;
-            knownHead = Math.max(knownHead, head);
-            // A cursor beyond our head means this server lost or reset the user's data: send everything.
-            sentCursor = hello.cursor() > head ? 0 : hello.cursor();
+            long head = ar.result().resultAt(0);
+            java.util.Map<String, Frame.SpaceInfo> member = ar.result().resultAt(1);
             send(new Frame.Welcome(protocol, user, head, ctx.maxBatch(), ctx.clock().maxAheadMillis(), ctx.maxFrameBytes(),
-                    sectionKinds()));
+                    sectionKinds(), member));
             welcomed = true;
-            fields(LOG.atInfo()).log("session open protocol={} cursor={} head={}", protocol, hello.cursor(), head);
-            pump();
+            fields(LOG.atInfo()).log("session open protocol={} cursor={} head={} spaces={}", protocol, hello.cursor(), head,
+                    member == null ? "-" : member.size());
+            if (member != null) {
+                spaces.welcomed(hello.spaces(), member);
+            }
+            own.start(hello.cursor(), head);
         });
     }
 
@@ -354,17 +367,24 @@ public final class SyncSession {
         List<Change> changes = push.changes();
         for (int i = 0; i < changes.size(); i++) {
             Change c = changes.get(i);
+            if (SpaceSections.RESERVED.contains(c.section())) {
+                // Membership is the server's (PROTOCOL.md 8): spaces, members and invitations are read-only.
+                ctx.metrics().rejectedBatch();
+                sendError(ErrorCode.FORBIDDEN, "change " + i + ": section '" + c.section() + "' is written by the server only",
+                        push.batch(), push.space());
+                return;
+            }
             try {
                 ctx.sections().check(c);
                 ctx.clock().check(c.stamp());
             } catch (ClockSkewException e) {
                 // Not wrong, just early: the client keeps it and retries (PROTOCOL.md 3.5).
                 ctx.metrics().rejectedBatch();
-                sendError(ErrorCode.CLOCK_SKEW, "change " + i + ": " + e.getMessage(), push.batch());
+                sendError(ErrorCode.CLOCK_SKEW, "change " + i + ": " + e.getMessage(), push.batch(), push.space());
                 return;
             } catch (RuntimeException e) {
                 ctx.metrics().rejectedBatch();
-                sendError(ErrorCode.INVALID_CHANGE, "change " + i + ": " + e.getMessage(), push.batch());
+                sendError(ErrorCode.INVALID_CHANGE, "change " + i + ": " + e.getMessage(), push.batch(), push.space());
                 return;
             }
         }
@@ -373,18 +393,42 @@ public final class SyncSession {
             ctx.clock().observe(c.stamp());
         }
         if (changes.isEmpty()) {
-            enqueueAck(push.batch(), Future.succeededFuture(null));
+            enqueueAck(push.batch(), push.space(), Future.succeededFuture(null)); // nothing to write, nothing to authorize
             return;
         }
-        Future<CommitResult> commit = ctx.committer().submit(new ServerStore.UserBatch(user, changes));
-        enqueueAck(push.batch(), commit);
+        ServerStore.UserBatch batch = push.space() == null ? new ServerStore.UserBatch(user, changes) : SessionSpaces.guarded(user, push);
+        Future<CommitResult> commit = ctx.committer().submit(batch);
+        enqueueAck(push.batch(), push.space(), commit);
         ctx.metrics().changesIn(changes.size());
     }
 
+    /** A push of a space's changes (page kind 5): checked as any push, authorized at commit by its guard (8.2). */
+    private void onSpacePush(Frame.Push push) {
+        if (ready && spaces == null) {
+            sendError(ErrorCode.MALFORMED_FRAME, "this session did not name spaces in its hello (PROTOCOL.md 8.1)", push.batch(), push.space());
+            return;
+        }
+        onPush(push);
+    }
+
+    /** A client's presence in a space (8.6). */
+    private void onPresenceFrame(Frame.Presence presence) {
+        if (presence.user() != null) {
+            sendError(ErrorCode.MALFORMED_FRAME, "a client's presence has only 'space' and 'state'", null);
+        } else if (!ready) {
+            sendError(ErrorCode.NOT_READY, "send hello first", null);
+        } else if (spaces == null) {
+            sendError(ErrorCode.MALFORMED_FRAME, "this session did not name spaces in its hello (PROTOCOL.md 8.1)", null, presence.space());
+        } else {
+            spaces.onPresence(presence);
+        }
+    }
+
     /** Acks go out in the order batches arrived, each after its commit. */
-    private void enqueueAck(long batch, Future<CommitResult> commit) {
+    private void enqueueAck(long batch, String space, Future<CommitResult> commit) {
         pendingAcks.add(commit);
         pendingAckBatches.add(batch);
+        pendingAckSpaces.add(java.util.Optional.ofNullable(space));
         updateReadPause();
         commit.onComplete(ar -> flushAcks());
     }
@@ -409,7 +453,7 @@ public final class SyncSession {
      * (it reads slowly or not at all). Judged by this session's own accounting, not only by
      * Vert.x's queue: a single large frame can sit in Netty's buffer with Vert.x's queue empty.
      */
-    private void checkSlowConsumer() {
+    void checkSlowConsumer() {
         if (closed || slowClosing || queuedChars == 0) {
             return;
         }
@@ -454,6 +498,7 @@ public final class SyncSession {
         while (!pendingAcks.isEmpty() && pendingAcks.peek().isComplete()) {
             Future<CommitResult> f = pendingAcks.poll();
             long batch = pendingAckBatches.poll();
+            String space = pendingAckSpaces.poll().orElse(null);
             if (closed) {
                 continue;
             }
@@ -463,10 +508,20 @@ public final class SyncSession {
                 ctx.metrics().rejectedBatch();
                 fields(LOG.atInfo()).log("batch refused, over quota batch={} used={} wouldUse={} quota={}", batch,
                         quota.usedBytes(), quota.wouldUseBytes(), quota.quotaBytes());
-                sendError(ErrorCode.QUOTA_EXCEEDED, quota.getMessage(), batch);
+                sendError(ErrorCode.QUOTA_EXCEEDED, quota.getMessage(), batch, space);
+            } else if (f.cause() instanceof GuardFailedException guard) {
+                // Authorization as of the commit (PROTOCOL.md 8.2): no role is not a member, a role without writing is forbidden.
+                ctx.metrics().rejectedBatch();
+                fields(LOG.atInfo()).log("space batch refused batch={} space={} role={}", batch, space, guard.foundRole());
+                if (guard.foundRole() == null) {
+                    sendError(ErrorCode.NOT_A_MEMBER, "not a member of space '" + space + "'; the batch was not applied", batch, space);
+                } else {
+                    sendError(ErrorCode.FORBIDDEN, "the role '" + guard.foundRole() + "' may not write to space '" + space
+                            + "'; the batch was not applied", batch, space);
+                }
             } else {
                 fields(LOG.atWarn()).log("commit failed batch={}: {}", batch, f.cause().toString());
-                sendError(ErrorCode.UNAVAILABLE, "the store failed; the batch was not saved, send it again", batch);
+                sendError(ErrorCode.UNAVAILABLE, "the store failed; the batch was not saved, send it again", batch, space);
             }
         }
         updateReadPause();
@@ -479,145 +534,106 @@ public final class SyncSession {
         return loop;
     }
 
-    /** A commit made on this node for this user. */
+    /** A commit made on this node for one of this session's store keys (the user's, or a space's). */
     void onCommitted(CommittedFrame committed) {
         if (closed) {
             return;
         }
-        CommitResult result = committed.result();
-        knownHead = Math.max(knownHead, result.head());
-        notifications++;
-        if (!welcomed) {
-            return; // delivered by the first pump after welcome
+        Feed feed = feedOf(committed.result().user());
+        if (feed != null) {
+            feed.onCommitted(committed);
         }
-        if (!reading && caughtUp && sentCursor == result.previousHead() && !ws.writeQueueFull()) {
-            if (!result.applied().isEmpty()) {
-                boolean page = protocol >= Frame.PROTOCOL_V2;
-                sendShared(page ? committed.page() : committed.encoded(), page);
-            }
-            sentCursor = result.head();
-            return;
-        }
-        pump();
     }
 
-    /** Another node moved the head. */
-    void onHead(long head) {
+    /** Another node moved the head of one of this session's store keys. */
+    void onHead(String key, long head) {
         if (closed) {
             return;
         }
-        knownHead = Math.max(knownHead, head);
-        notifications++;
-        if (welcomed) {
-            pump();
+        Feed feed = feedOf(key);
+        if (feed != null) {
+            feed.onHead(head);
         }
     }
 
-    /** Reads from the store since {@code sentCursor} until the session has everything up to {@code knownHead}. */
-    private void pump() {
-        if (closed || !welcomed || reading) {
-            return;
+    /** The membership service ended the user's membership of a space (PROTOCOL.md 8.4). */
+    void onSpaceEnded(String spaceId, String reason) {
+        if (!closed && spaces != null) {
+            spaces.ended(spaceId, reason);
         }
-        if (ws.writeQueueFull()) {
-            checkSlowConsumer();
-            return; // the drain handler calls pump again
-        }
-        if (!unsent.isEmpty()) {
-            sendUnsent();
-            if (!unsent.isEmpty()) {
-                ctx.vertx().runOnContext(v -> pump()); // next frame after other sockets had their turn
-                return;
-            }
-        }
-        if (sentCursor >= knownHead) {
-            markCaughtUp();
-            return;
-        }
-        if (ctx.outbound().exhausted()) {
-            // The node holds too much unsent text: this catch-up waits (live changes still go out).
-            ctx.vertx().setTimer(BUDGET_RETRY_MS, id -> pump());
-            return;
-        }
-        reading = true;
-        long notificationsBefore = notifications;
-        ctx.store().readSince(user, sentCursor, ctx.pageSize()).onComplete(ar -> {
-            reading = false;
-            if (closed) {
-                return;
-            }
-            if (ar.failed()) {
-                fields(LOG.atWarn()).log("read failed: {}", ar.cause().toString());
-                ctx.vertx().setTimer(500, id -> pump());
-                return;
-            }
-            ServerStore.Page page = ar.result();
-            ctx.metrics().catchUpPage(page.changes().size());
-            if (page.cursor() > sentCursor) {
-                unsent.addAll(page.changes());
-                unsentPageCursor = page.cursor();
-                sendUnsent(); // the first frame now, the rest (if any) by the pump below
-                knownHead = Math.max(knownHead, page.cursor());
-            }
-            if (!page.more() && notifications == notificationsBefore) {
-                // Everything committed is sent. A head announced higher than the store's (a stale
-                // or bogus notification) must not keep us reading in a loop.
-                knownHead = Math.max(sentCursor, page.cursor());
-            }
-            if (!unsent.isEmpty() || page.more() || sentCursor < knownHead) {
-                pump();
-            } else {
-                markCaughtUp();
-            }
-        });
     }
 
-    /**
-     * Sends one frame of {@link #unsent}: as many changes as fit in maxPageBytes (at least one).
-     * Its cursor is the last change's seq, or the page's cursor when it empties the page.
-     */
-    private void sendUnsent() {
-        List<Sequenced> frame = new ArrayList<>();
-        long chars = 0;
-        while (!unsent.isEmpty()) {
-            Sequenced next = unsent.peekFirst();
-            long size = textEstimate(next.change());
-            if (!frame.isEmpty() && chars + size > ctx.maxPageBytes()) {
-                break;
-            }
-            frame.add(unsent.pollFirst());
-            chars += size;
+    /** Someone's presence in a space this session is listed under. */
+    void onPresence(dev.cairn.server.presence.PresenceUpdate update) {
+        if (!closed && spaces != null && update.origin() != this) {
+            spaces.deliverPresence(update);
         }
-        long cursor = unsent.isEmpty() ? unsentPageCursor : frame.get(frame.size() - 1).seq();
-        if (frame.isEmpty() && cursor <= sentCursor) {
-            return;
-        }
-        send(changesFrame(frame, cursor));
-        sentCursor = cursor;
     }
 
-    /** About the characters a change takes in a frame (its strings plus field names, stamp and seq), without encoding it. */
-    private static long textEstimate(Change change) {
-        long strings;
-        if (change instanceof Change.Put p) {
-            strings = p.section().length() + p.key().length() + (p.value() == null ? 4 : p.value().length());
-        } else if (change instanceof Change.Append a) {
-            strings = a.section().length() + a.stream().length() + a.value().length();
+    private Feed feedOf(String key) {
+        if (key.equals(user)) {
+            return own;
+        }
+        return spaces == null ? null : spaces.feedOf(key);
+    }
+
+    /** Every feed reads on (the socket drained). */
+    private void pumpAll() {
+        own.pump();
+        if (spaces != null) {
+            spaces.pumpAll();
+        }
+    }
+
+    // ------------------------------------------------------------------ what the feeds call
+
+    Context context() {
+        return ctx;
+    }
+
+    String replica() {
+        return replica;
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    boolean writeQueueFull() {
+        return ws.writeQueueFull();
+    }
+
+    void logWarn(String message) {
+        fields(LOG.atWarn()).log(message);
+    }
+
+    /** A feed sent these changes: the user's own may add spaces the user joined (8.1). */
+    void sent(Feed feed, List<Sequenced> changes) {
+        if (feed == own && spaces != null && !changes.isEmpty()) {
+            spaces.userChangesSent(changes);
+        }
+    }
+
+    /** The index of the change where a space's feed must end for this user (the cut, 8.4), or -1. */
+    int cutAt(Feed feed, List<Sequenced> changes) {
+        return feed == own ? -1 : SessionSpaces.cutAt(user, changes);
+    }
+
+    /** A space's feed reached its cut at {@code change}. */
+    void cut(Feed feed, Change change) {
+        spaces.cut(feed, change);
+    }
+
+    /** A feed sent its {@code caught-up}: the user's own starts the spaces' catch-up; a space's sends who is present. */
+    void caughtUp(Feed feed) {
+        if (spaces == null) {
+            return;
+        }
+        if (feed == own) {
+            spaces.startAll();
         } else {
-            Change.Clear c = (Change.Clear) change;
-            strings = c.section().length() + c.stream().length();
+            spaces.live(feed);
         }
-        return strings + 96; // names, quotes, stamp, seq; escapes are rare and the limit has headroom
-    }
-
-    private void markCaughtUp() {
-        if (!caughtUp && sentCursor >= welcomeHead) {
-            caughtUp = true;
-            send(new Frame.CaughtUp(sentCursor));
-        }
-    }
-
-    private static Frame.Changes changesFrame(List<Sequenced> changes, long cursor) {
-        return CommittedFrame.frame(changes, cursor);
     }
 
     // ------------------------------------------------------------------ plumbing
@@ -628,7 +644,7 @@ public final class SyncSession {
         return replica == null ? event : event.addKeyValue("replica", replica);
     }
 
-    private void send(Frame frame) {
+    void send(Frame frame) {
         if (closed) {
             return;
         }
@@ -646,6 +662,11 @@ public final class SyncSession {
      * or a binary page in protocol 2): its bytes go out without being encoded or copied again (a
      * frame over the WebSocket frame limit, which Vert.x would split, goes as a whole message).
      */
+    void sendShared(CommittedFrame committed) {
+        boolean page = protocol >= Frame.PROTOCOL_V2;
+        sendShared(page ? committed.page() : committed.encoded(), page);
+    }
+
     private void sendShared(CommittedFrame.Encoded frame, boolean page) {
         if (closed) {
             return;
@@ -678,8 +699,19 @@ public final class SyncSession {
     }
 
     private void sendError(ErrorCode code, String message, Long batch) {
+        sendError(code, message, batch, null);
+    }
+
+    void sendError(ErrorCode code, String message, Long batch, String space) {
         ctx.metrics().errorSent(code.wire());
-        send(new Frame.Error(code, message, batch));
+        send(new Frame.Error(code, message, batch, space));
+    }
+
+    /** Sends the text of a frame encoded once for several sessions (presence). */
+    void sendText(String text) {
+        if (!closed) {
+            written(text.length(), ws.writeTextMessage(text));
+        }
     }
 
     private boolean withinRate() {
@@ -771,8 +803,11 @@ public final class SyncSession {
         closed = true;
         sweep.remove(this);
         released.run();
-        ctx.hub().remove(this);
+        ctx.hub().remove(user, this);
+        if (spaces != null) {
+            spaces.closed();
+        }
         ctx.metrics().sessionClosed();
-        fields(LOG.atInfo()).log("session closed sentCursor={}", sentCursor);
+        fields(LOG.atInfo()).log("session closed sentCursor={}", own.sentCursor());
     }
 }
