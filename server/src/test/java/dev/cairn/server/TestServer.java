@@ -273,6 +273,11 @@ public final class TestServer implements AutoCloseable {
         return live().store();
     }
 
+    /** The running node (its committer and SpaceEvents: what the membership service uses). */
+    public SyncServer node() {
+        return live();
+    }
+
     private SyncServer live() {
         SyncServer s = server;
         if (s == null) {

@@ -1,0 +1,156 @@
+package dev.cairn.server.spaces;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.protocol.ErrorCode;
+import dev.cairn.engine.protocol.Frame;
+import dev.cairn.engine.section.SpaceSections;
+import dev.cairn.server.TestServer;
+import dev.cairn.server.space.SpaceKeys;
+import dev.cairn.server.store.ServerStore;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Issue 18's removal race (PROTOCOL.md 8.2, 8.4), on both stores: a member pushes to a space
+ * continuously while their {@code members} entry is deleted in a commit. No change of theirs is
+ * committed after the removal (every one has a lower seq than the removal), every acked change is
+ * in the space and every refused one is not, and neither of their sockets gets anything of the
+ * space at or after the removal: their pages stop before it, then {@code space-left}, then nothing.
+ */
+class SpaceRemovalRaceIT {
+
+    private static final Duration WAIT = SpaceWire.WAIT;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"embedded", "postgres"})
+    void nothingCommittedOrDeliveredAfterTheRemoval(String store) throws Exception {
+        try (SpaceServers servers = SpaceServers.start(store)) {
+            TestServer server = servers.server;
+            Memberships members = new Memberships(server);
+            String space = "race-" + store;
+            String key = SpaceKeys.storeKey(space);
+            members.add(space, "alice", SpaceSections.OWNER);
+            members.add(space, "bob", SpaceSections.EDITOR);
+
+            try (SpaceWire pusher = SpaceWire.connect(server.syncUri(), server.token("bob"));
+                 SpaceWire reader = SpaceWire.connect(server.syncUri(), server.token("bob"))) {
+                for (SpaceWire ws : List.of(pusher, reader)) {
+                    ws.hello(ws == pusher ? "phone" : "laptop", 0, Map.of());
+                    ws.until(f -> f instanceof Frame.CaughtUp c && space.equals(c.space()), WAIT);
+                }
+                AtomicBoolean stop = new AtomicBoolean();
+                int[] sent = {0};
+                Thread pushing = new Thread(() -> {
+                    // one change per batch, about 200 a second, until told to stop
+                    while (!stop.get()) {
+                        int n = sent[0]++;
+                        pusher.send(new Frame.Push(n, List.of(new Change.Put("cards", "bob-" + n, "true", Memberships.stampFor("phone"))), space));
+                        try {
+                            Thread.sleep(5);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                }, "bob-pushes");
+                pushing.start();
+                Thread.sleep(300);
+                members.remove(space, "bob", "removed");
+                for (int i = 0; i < 5; i++) {
+                    members.commit(key, new Change.Put("cards", "after-" + i, "true", Memberships.stamp()));
+                }
+                Thread.sleep(300);
+                stop.set(true);
+                pushing.join();
+
+                // every batch answered: acked, or refused as not-a-member
+                Map<Long, Frame> answers = new HashMap<>();
+                long deadline = System.nanoTime() + WAIT.toNanos();
+                while (answers.size() < sent[0] && System.nanoTime() < deadline) {
+                    Frame f = pusher.poll(Duration.ofMillis(200));
+                    if (f instanceof Frame.Ack a) {
+                        answers.put(a.batch(), a);
+                    } else if (f instanceof Frame.Error e && e.batch() != null) {
+                        assertEquals(ErrorCode.NOT_A_MEMBER, e.code(), "only not-a-member refusals: " + e);
+                        assertEquals(space, e.space());
+                        answers.put(e.batch(), e);
+                    }
+                }
+                assertEquals(sent[0], answers.size(), "every push answered");
+
+                ServerStore.Page page = TestServer.await(server.store().readSince(key, 0, 100_000));
+                long cut = -1;
+                Map<String, Long> seqs = new HashMap<>();
+                for (ServerStore.Sequenced s : page.changes()) {
+                    if (s.change() instanceof Change.Put p && SpaceSections.MEMBERS.equals(p.section()) && p.key().equals("bob") && p.isDelete()) {
+                        cut = s.seq();
+                    }
+                    seqs.put(s.change().section() + "/" + s.change().target(), s.seq());
+                }
+                assertTrue(cut > 0, "the removal is in the space");
+                int acked = 0;
+                int refused = 0;
+                for (var e : answers.entrySet()) {
+                    Long seq = seqs.get("cards/bob-" + e.getKey());
+                    if (e.getValue() instanceof Frame.Ack) {
+                        acked++;
+                        assertTrue(seq != null && seq < cut, "acked batch " + e.getKey() + " committed before the removal: seq " + seq + ", cut " + cut);
+                    } else {
+                        refused++;
+                        if (seq != null) {
+                            fail("refused batch " + e.getKey() + " is in the space at seq " + seq);
+                        }
+                    }
+                }
+                assertTrue(acked > 0 && refused > 0, "the pushes straddled the removal: acked " + acked + ", refused " + refused);
+                for (String k : seqs.keySet()) {
+                    if (k.startsWith("cards/bob-")) {
+                        assertTrue(seqs.get(k) < cut, k + " committed after the removal");
+                    }
+                }
+
+                // both of bob's sockets: the space stops before the cut, then space-left, then nothing of it
+                for (SpaceWire ws : List.of(pusher, reader)) {
+                    ws.until(f -> f instanceof Frame.SpaceLeft, WAIT);
+                    Thread.sleep(200);
+                    List<Frame> frames = ws.received();
+                    int left = -1;
+                    Set<String> keys = new HashSet<>();
+                    for (int i = 0; i < frames.size(); i++) {
+                        Frame f = frames.get(i);
+                        if (f instanceof Frame.SpaceLeft l) {
+                            assertEquals(new Frame.SpaceLeft(space, "removed"), l);
+                            assertEquals(-1, left, "space-left once");
+                            left = i;
+                        }
+                        if (f instanceof Frame.Changes c && space.equals(c.space())) {
+                            assertEquals(-1, left, "a page of the space after space-left: " + c);
+                            assertTrue(c.cursor() < cut, "a page covering the removal: " + c);
+                            for (Frame.SeqChange sc : c.changes()) {
+                                assertTrue(sc.seq() < cut, "a change at or after the removal was delivered: " + sc);
+                                keys.add(sc.change().target());
+                            }
+                        }
+                        if (f instanceof Frame.Presence p) {
+                            assertEquals(-1, left, "presence after space-left: " + p);
+                        }
+                    }
+                    for (int i = 0; i < 5; i++) {
+                        assertFalse(keys.contains("after-" + i));
+                    }
+                }
+            }
+        }
+    }
+}
