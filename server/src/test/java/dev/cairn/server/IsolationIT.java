@@ -71,7 +71,8 @@ class IsolationIT {
             FrameType.HELLO, IsolationIT::helloCatchUpShowsNothingOfA,
             FrameType.PUSH, IsolationIT::pushLandsOnlyInB,
             FrameType.PING, IsolationIT::pingIsAnsweredOnlyToB,
-            FrameType.PONG, IsolationIT::pongDoesNothing));
+            FrameType.PONG, IsolationIT::pongDoesNothing,
+            FrameType.PRESENCE, IsolationIT::presenceWithoutSpacesIsRefused));
 
     /** Frame types only the server sends, each with a well-formed sample a hostile client might send. */
     private static final Map<FrameType, String> SERVER_ONLY_FRAMES = new EnumMap<>(Map.of(
@@ -79,7 +80,8 @@ class IsolationIT {
             FrameType.CHANGES, "{\"type\":\"changes\",\"changes\":[{\"seq\":1,\"change\":" + set("preferences", "theme", "\"b-evil\"", stamp(A_REPLICA)) + "}],\"cursor\":1}",
             FrameType.CAUGHT_UP, "{\"type\":\"caught-up\",\"cursor\":0}",
             FrameType.ACK, "{\"type\":\"ack\",\"batch\":1}",
-            FrameType.ERROR, "{\"type\":\"error\",\"code\":\"unavailable\",\"message\":\"x\"}"));
+            FrameType.ERROR, "{\"type\":\"error\",\"code\":\"unavailable\",\"message\":\"x\"}",
+            FrameType.SPACE_LEFT, "{\"type\":\"space-left\",\"space\":\"sp-1\",\"reason\":\"removed\"}"));
 
     /** Every route of the HTTP API ("METHOD path" as mounted), each with its isolation case. */
     private static final Map<String, Runnable> ROUTES = new LinkedHashMap<>();
@@ -172,8 +174,8 @@ class IsolationIT {
         covered.addAll(SERVER_ONLY_FRAMES.keySet());
         assertEquals(EnumSet.allOf(FrameType.class), covered, "a frame type has no isolation case: add it to CLIENT_FRAMES or SERVER_ONLY_FRAMES");
         assertTrue(java.util.Collections.disjoint(CLIENT_FRAMES.keySet(), SERVER_ONLY_FRAMES.keySet()));
-        assertEquals(EnumSet.of(FrameType.HELLO, FrameType.PUSH, FrameType.PING, FrameType.PONG), CLIENT_FRAMES.keySet(),
-                "PROTOCOL.md 3: clients send hello, push, ping and pong");
+        assertEquals(EnumSet.of(FrameType.HELLO, FrameType.PUSH, FrameType.PING, FrameType.PONG, FrameType.PRESENCE), CLIENT_FRAMES.keySet(),
+                "PROTOCOL.md 3: clients send hello, push, ping, pong and presence");
     }
 
     @Test
@@ -287,6 +289,23 @@ class IsolationIT {
             ws.send("{\"type\":\"pong\"}");
             ws.send("{\"type\":\"ping\"}");
             ws.expectType("pong", RawSocket.WAIT); // the answer to the ping: the pong itself got none
+        }
+        assertEquals(bHead, server.head(B));
+    }
+
+    /**
+     * A presence in a session that syncs no spaces (this one speaks version 1) is refused; the
+     * spaces' own matrix (owner, editor, viewer, removed, never a member, another space's owner)
+     * is {@code SpaceIsolationMatrixIT}.
+     */
+    private static void presenceWithoutSpacesIsRefused() {
+        long bHead = server.head(B);
+        try (RawSocket ws = RawSocket.connect(server.syncUri(), bToken)) {
+            ws.hello("b-1", bHead);
+            ws.send("{\"type\":\"presence\",\"space\":\"sp-1\",\"state\":{\"at\":\"x\"}}");
+            ws.expectError("malformed-frame");
+            ws.send("{\"type\":\"ping\"}");
+            ws.expectType("pong", RawSocket.WAIT);
         }
         assertEquals(bHead, server.head(B));
     }

@@ -1,0 +1,64 @@
+package dev.cairn.server.spaces;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.protocol.Frame;
+import dev.cairn.engine.section.SpaceSections;
+import dev.cairn.server.TestServer;
+import dev.cairn.server.space.SpaceKeys;
+import dev.cairn.server.store.TestDatabase;
+import io.vertx.core.Vertx;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Spaces across two nodes on one PostgreSQL database: a space's commits on one node reach a
+ * member's session on the other (the fan-out carries the space's store key like a user's), a join
+ * made on one node starts the space on the other, and a removal made on one node cuts the space on
+ * the other, which names the reason from the page itself (PROTOCOL.md 8.4).
+ */
+class TwoNodeSpacesIT {
+
+    private static final Duration WAIT = SpaceWire.WAIT;
+
+    @Test
+    void aSpaceSyncsAcrossNodesAndTheCutHoldsOnTheOtherNode() {
+        Vertx admin = Vertx.vertx();
+        try (TestDatabase db = TestDatabase.create(admin);
+             TestServer a = TestServer.postgres(db.url()).nodeId("node-a").start();
+             TestServer b = TestServer.postgres(db.url()).nodeId("node-b").start()) {
+            Memberships onA = new Memberships(a);
+            String s = "two-nodes";
+            onA.add(s, "alice", SpaceSections.OWNER);
+            try (SpaceWire bob = SpaceWire.connect(b.syncUri(), b.token("bob"));
+                 SpaceWire alice = SpaceWire.connect(a.syncUri(), a.token("alice"))) {
+                bob.hello("phone", 0, Map.of());
+                bob.until(f -> f instanceof Frame.CaughtUp c && c.space() == null, WAIT);
+                alice.hello("web", 0, Map.of());
+                alice.until(f -> f instanceof Frame.CaughtUp c && s.equals(c.space()), WAIT);
+
+                onA.add(s, "bob", SpaceSections.EDITOR); // committed on node A: bob on node B joins
+                bob.until(f -> f instanceof Frame.CaughtUp c && s.equals(c.space()), WAIT);
+
+                alice.send(new Frame.Push(1, List.of(new Change.Put("cards", "from-a", "true", Memberships.stampFor("web"))), s));
+                alice.until(f -> f instanceof Frame.Ack, WAIT);
+                bob.until(f -> f instanceof Frame.Changes c && s.equals(c.space())
+                        && c.changes().stream().anyMatch(x -> x.change().target().equals("from-a")), WAIT);
+
+                onA.remove(s, "bob", "left"); // SpaceEvents on node A only: node B tells the reason from the page
+                onA.commit(SpaceKeys.storeKey(s), new Change.Put("cards", "after", "true", Memberships.stamp()));
+                assertEquals(new Frame.SpaceLeft(s, "removed"), bob.until(f -> f instanceof Frame.SpaceLeft, WAIT));
+                alice.until(f -> f instanceof Frame.Changes c && c.changes().stream().anyMatch(x -> x.change().target().equals("after")), WAIT);
+                for (Frame f : bob.received()) {
+                    assertFalse(f.toString().contains("key=after,"), "node B sent bob a change after the removal: " + f);
+                }
+            }
+        } finally {
+            TestServer.await(admin.close());
+        }
+    }
+}
