@@ -1,11 +1,13 @@
 package dev.cairn.server.fanout;
 
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
 import java.util.function.BiConsumer;
 
 /**
- * Tells other server nodes that a user's head moved, and this node when others' did. Only heads
- * travel; a node that hears of one reads what its sessions have not seen from the shared store.
+ * Tells other server nodes that a user's (or a space's) head moved, and this node when others' did.
+ * Only heads travel, and presence, which is never stored; a node that hears of a head reads what
+ * its sessions have not seen from the shared store.
  */
 public interface Fanout {
 
@@ -21,6 +23,18 @@ public interface Fanout {
      */
     default boolean listening() {
         return true;
+    }
+
+    /**
+     * Tells the other nodes of a presence change made here (PROTOCOL.md 8.6): one replica's state
+     * in a space ({@code PresenceBoard} writes the item), or its refresh. Ephemeral: may be dropped
+     * while the connection is down. Called on the home context. Default: nobody to tell.
+     */
+    default void publishPresence(JsonObject item) {
+    }
+
+    /** Other nodes' presence changes go to {@code remote} (their node id and the item), on the home context. */
+    default void onPresence(BiConsumer<String, JsonObject> remote) {
     }
 
     Future<Void> close();

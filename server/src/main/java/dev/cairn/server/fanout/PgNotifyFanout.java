@@ -21,7 +21,10 @@ import org.slf4j.LoggerFactory;
  * database then tops out near 500-600 writes/s), so this notifies <b>after</b> commit, coalesced:
  * heads published within {@link #COALESCE_MS} ms travel in one NOTIFY (split if the 8000-byte
  * payload limit requires), and only the latest head per user is sent. Payload:
- * {@code {"node":"a1b2","heads":{"alice":1350,"bob":7}}}; a node ignores its own.
+ * {@code {"node":"a1b2","heads":{"alice":1350,"bob":7}}}; a node ignores its own. Presence
+ * (PROTOCOL.md 8.6) travels on the same channel, coalesced the same way, as
+ * {@code {"node":"a1b2","presence":[{"space":...,"user":...,"replica":...,"state":"<JSON text>"|null}]}};
+ * it is ephemeral, so a NOTIFY that fails is not retried (the replica's next refresh carries it).
  *
  * <p>It listens through vertx-pg-client's {@link PgSubscriber}: its reconnect policy re-opens a
  * dropped connection and LISTENs again, and the channel's subscribe handler, called after each
@@ -43,7 +46,10 @@ public final class PgNotifyFanout implements Fanout {
     private final PgSubscriber subscriber;
     private final String nodeId;
     private final Map<String, Long> pending = new LinkedHashMap<>();
+    /** Presence items to send with the next flush (ephemeral: dropped if there is no connection). */
+    private final java.util.List<JsonObject> pendingPresence = new java.util.ArrayList<>();
     private BiConsumer<String, Long> remoteHead;
+    private BiConsumer<String, JsonObject> remotePresence = (node, item) -> { };
     private Runnable resync;
     /**
      * The connection on which LISTEN last succeeded. Listening while it is still the subscriber's
@@ -109,8 +115,17 @@ public final class PgNotifyFanout implements Fanout {
                 return;
             }
             JsonObject heads = msg.getJsonObject("heads");
-            for (String user : heads.fieldNames()) {
-                remoteHead.accept(user, heads.getLong(user));
+            if (heads != null) {
+                for (String user : heads.fieldNames()) {
+                    remoteHead.accept(user, heads.getLong(user));
+                }
+            }
+            io.vertx.core.json.JsonArray presence = msg.getJsonArray("presence");
+            if (presence != null) {
+                String node = msg.getString("node");
+                for (int i = 0; i < presence.size(); i++) {
+                    remotePresence.accept(node, presence.getJsonObject(i));
+                }
             }
         } catch (RuntimeException e) {
             LOG.warn("ignoring malformed fan-out payload: {}", e.toString());
@@ -126,6 +141,21 @@ public final class PgNotifyFanout implements Fanout {
     @Override
     public void publish(String user, long head) {
         pending.merge(user, head, Math::max);
+        scheduleFlush();
+    }
+
+    @Override
+    public void publishPresence(JsonObject item) {
+        pendingPresence.add(item);
+        scheduleFlush();
+    }
+
+    @Override
+    public void onPresence(BiConsumer<String, JsonObject> remote) {
+        this.remotePresence = remote;
+    }
+
+    private void scheduleFlush() {
         if (!flushScheduled) {
             flushScheduled = true;
             vertx.setTimer(COALESCE_MS, id -> {
@@ -137,8 +167,13 @@ public final class PgNotifyFanout implements Fanout {
 
     private void flush() {
         PgConnection conn = subscriber.actualConnection();
-        if (closed || pending.isEmpty() || conn == null) {
+        if (closed || conn == null) {
+            pendingPresence.clear(); // presence is ephemeral: the next refresh (every 2 s) carries it again
             return; // without a connection the heads wait; other nodes resync when it returns
+        }
+        flushPresence(conn);
+        if (pending.isEmpty()) {
+            return;
         }
         JsonObject heads = new JsonObject();
         int size = 0;
@@ -157,6 +192,33 @@ public final class PgNotifyFanout implements Fanout {
             it.remove();
         }
         notify(conn, heads);
+    }
+
+    /** Presence items in as few NOTIFYs as the payload limit allows; a failed one is not retried (refreshes follow). */
+    private void flushPresence(PgConnection conn) {
+        io.vertx.core.json.JsonArray items = new io.vertx.core.json.JsonArray();
+        int size = 0;
+        for (JsonObject item : pendingPresence) {
+            String text = item.encode();
+            int itemSize = text.getBytes(StandardCharsets.UTF_8).length + 1;
+            if (size + itemSize > MAX_PAYLOAD && !items.isEmpty()) {
+                notifyPresence(conn, items);
+                items = new io.vertx.core.json.JsonArray();
+                size = 0;
+            }
+            items.add(item);
+            size += itemSize;
+        }
+        pendingPresence.clear();
+        if (!items.isEmpty()) {
+            notifyPresence(conn, items);
+        }
+    }
+
+    private void notifyPresence(PgConnection conn, io.vertx.core.json.JsonArray items) {
+        String payload = new JsonObject().put("node", nodeId).put("presence", items).encode();
+        conn.preparedQuery("SELECT pg_notify($1, $2)").execute(Tuple.of(CHANNEL, payload))
+                .onFailure(e -> LOG.warn("presence NOTIFY failed (the next refresh carries it): {}", e.toString()));
     }
 
     private void notify(PgConnection conn, JsonObject heads) {

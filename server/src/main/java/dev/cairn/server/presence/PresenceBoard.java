@@ -1,6 +1,7 @@
 package dev.cairn.server.presence;
 
 import dev.cairn.engine.protocol.Frame;
+import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -15,6 +16,10 @@ import java.util.function.Consumer;
  * the last state and when it was last refreshed. Never stored. A change (set, changed, withdrawn,
  * dropped when its socket closed, expired) is passed once to {@code broadcast}, which gives it to
  * the sessions of the space's members on this node; an unchanged state only refreshes the entry.
+ *
+ * <p>Across nodes: every change made here, and a refresh at most once a second, is forwarded to
+ * the other nodes ({@link #forwardTo}: the fan-out), which apply it with {@link #applyRemote} and
+ * expire it like their own entries when the refreshes stop.
  *
  * <p>Thread-safe (one lock; a few map operations per presence frame): sessions of every event loop
  * call it, and the expiry sweep runs on the node's home context.
@@ -34,15 +39,71 @@ public final class PresenceBoard {
     private record Key(String user, String replica) {
     }
 
-    private record Entry(String state, long refreshedAt, Object origin) {
+    /** {@code forwardedAt}: when a local entry was last told to the other nodes (refreshes go at most once a second). */
+    private record Entry(String state, long refreshedAt, Object origin, long forwardedAt) {
     }
+
+    /** The origin of an entry another node set: its sessions are not ours, and its changes are not sent on again. */
+    private record Remote(String node) {
+    }
+
+    /** Refreshes of an unchanged state are told to the other nodes at most this often (clients refresh every 2 s). */
+    static final long FORWARD_REFRESH_MILLIS = 1_000;
 
     private final Map<String, Map<Key, Entry>> bySpace = new HashMap<>();
     private final Consumer<PresenceUpdate> broadcast;
+    private volatile Consumer<JsonObject> forward = item -> { };
 
     /** @param broadcast told of every change, in order, under the board's lock (it only hands the update to the sessions' loops) */
     public PresenceBoard(Consumer<PresenceUpdate> broadcast) {
         this.broadcast = broadcast;
+    }
+
+    /**
+     * Where changes and refreshes made on this node go for the other nodes (the fan-out), called
+     * under the board's lock: it should only hand the item on. Items: {@code space}, {@code user},
+     * {@code replica} and {@code state} (the state's JSON text, or null: withdrawn).
+     */
+    public void forwardTo(Consumer<JsonObject> forward) {
+        this.forward = forward;
+    }
+
+    private void forward(String space, Key key, String state) {
+        forward.accept(new JsonObject().put("space", space).put("user", key.user).put("replica", key.replica).put("state", state));
+    }
+
+    /**
+     * Another node's presence change or refresh: applied like a local one (passed to this node's
+     * sessions when it changes), never sent on, and expired here like any entry if its refreshes stop
+     * (so the presence of a node that died goes too). A malformed item is ignored.
+     */
+    public synchronized void applyRemote(String node, JsonObject item, long nowMillis) {
+        String space = item.getValue("space") instanceof String s ? s : null;
+        String user = item.getValue("user") instanceof String u ? u : null;
+        String replica = item.getValue("replica") instanceof String r ? r : null;
+        Object state = item.getValue("state");
+        if (space == null || user == null || replica == null || !(state == null || state instanceof String) || !Frame.isValidSpaceId(space)) {
+            return;
+        }
+        Key key = new Key(user, replica);
+        Map<Key, Entry> present = bySpace.get(space);
+        Entry old = present == null ? null : present.get(key);
+        Remote origin = new Remote(node);
+        if (state == null) {
+            if (old != null && old.origin instanceof Remote) {
+                remove(space, present, key);
+                broadcast.accept(gone(space, key, origin));
+            }
+            return;
+        }
+        if (present == null) {
+            present = new HashMap<>();
+            bySpace.put(space, present);
+        }
+        present.put(key, new Entry((String) state, nowMillis, origin, nowMillis));
+        if (old == null || !old.state.equals(state)) {
+            broadcast.accept(PresenceUpdate.of(new Frame.Presence(space, user, replica, (String) state), origin));
+        }
     }
 
     /** True if the state (compact JSON text, or null) is small enough (8.6). */
@@ -65,14 +126,20 @@ public final class PresenceBoard {
                 if (old != null) {
                     remove(space, present, key);
                     update = gone(space, key, origin);
+                    forward(space, key, null);
                 }
             } else {
                 if (present == null) {
                     present = new HashMap<>();
                     bySpace.put(space, present);
                 }
-                present.put(key, new Entry(state, nowMillis, origin));
-                if (old == null || !old.state.equals(state)) {
+                boolean changed = old == null || !old.state.equals(state);
+                boolean tell = changed || nowMillis - old.forwardedAt >= FORWARD_REFRESH_MILLIS;
+                present.put(key, new Entry(state, nowMillis, origin, tell ? nowMillis : old.forwardedAt));
+                if (tell) {
+                    forward(space, key, state);
+                }
+                if (changed) {
                     update = PresenceUpdate.of(new Frame.Presence(space, user, replica, state), origin);
                 }
             }
@@ -93,6 +160,7 @@ public final class PresenceBoard {
                     if (e.getValue().origin == origin) {
                         it.remove();
                         updates.add(gone(space.getKey(), e.getKey(), origin));
+                        forward(space.getKey(), e.getKey(), null);
                     }
                 }
                 if (space.getValue().isEmpty()) {
@@ -116,6 +184,7 @@ public final class PresenceBoard {
                 if (e.getKey().user.equals(user)) {
                     it.remove();
                     updates.add(gone(space, e.getKey(), e.getValue().origin));
+                    forward(space, e.getKey(), null);
                 }
             }
             if (present.isEmpty()) {
@@ -136,6 +205,9 @@ public final class PresenceBoard {
                     if (nowMillis - e.getValue().refreshedAt >= EXPIRE_MILLIS) {
                         it.remove();
                         updates.add(gone(space.getKey(), e.getKey(), e.getValue().origin));
+                        if (!(e.getValue().origin instanceof Remote)) {
+                            forward(space.getKey(), e.getKey(), null); // another node's entry expires there too
+                        }
                     }
                 }
                 if (space.getValue().isEmpty()) {

@@ -88,6 +88,31 @@ class PresenceBoardTest {
     }
 
     @Test
+    void localChangesAndRefreshesGoToTheOtherNodesAndRemoteOnesAreNotSentOn() {
+        List<io.vertx.core.json.JsonObject> forwarded = new ArrayList<>();
+        board.forwardTo(forwarded::add);
+        board.set("s", "bob", "phone", "1", phoneSocket, 0);
+        board.set("s", "bob", "phone", "1", phoneSocket, 500); // a refresh within the second: not told
+        board.set("s", "bob", "phone", "1", phoneSocket, 1_000); // told: keeps the other nodes' copy alive
+        board.set("s", "bob", "phone", null, phoneSocket, 1_100);
+        assertEquals(List.of("1", "1", "null"), forwarded.stream().map(j -> String.valueOf(j.getValue("state"))).toList());
+        forwarded.clear();
+        frames();
+
+        io.vertx.core.json.JsonObject remote = new io.vertx.core.json.JsonObject().put("space", "s").put("user", "alice").put("replica", "web").put("state", "{\"a\":1}");
+        board.applyRemote("node-b", remote, 0);
+        board.applyRemote("node-b", remote, 2_000); // a refresh: nothing passed on
+        assertEquals(List.of(new Frame.Presence("s", "alice", "web", "{\"a\":1}")), frames());
+        board.expire(6_000);
+        assertTrue(frames().isEmpty(), "refreshed at 2,000 ms");
+        board.expire(6_500);
+        assertEquals(List.of(new Frame.Presence("s", "alice", "web", null)), frames(), "the other node stopped refreshing: gone here too");
+        assertTrue(forwarded.isEmpty(), "another node's entries are never sent on");
+        board.applyRemote("node-b", new io.vertx.core.json.JsonObject().put("space", "a b").put("user", "x").put("replica", "y").put("state", "1"), 0);
+        assertTrue(board.present("a b").isEmpty(), "a malformed item is ignored");
+    }
+
+    @Test
     void theSizeLimitIs1024BytesOfUtf8() {
         assertTrue(PresenceBoard.fits("\"" + "x".repeat(1022) + "\""));
         assertFalse(PresenceBoard.fits("\"" + "x".repeat(1023) + "\""));

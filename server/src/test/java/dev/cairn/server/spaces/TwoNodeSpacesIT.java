@@ -2,6 +2,8 @@ package dev.cairn.server.spaces;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.protocol.Frame;
@@ -19,7 +21,8 @@ import org.junit.jupiter.api.Test;
  * Spaces across two nodes on one PostgreSQL database: a space's commits on one node reach a
  * member's session on the other (the fan-out carries the space's store key like a user's), a join
  * made on one node starts the space on the other, and a removal made on one node cuts the space on
- * the other, which names the reason from the page itself (PROTOCOL.md 8.4).
+ * the other, which names the reason from the page itself (PROTOCOL.md 8.4); presence set on one
+ * node is seen on the other within a second, kept while refreshed, and gone with its socket.
  */
 class TwoNodeSpacesIT {
 
@@ -56,6 +59,49 @@ class TwoNodeSpacesIT {
                 for (Frame f : bob.received()) {
                     assertFalse(f.toString().contains("key=after,"), "node B sent bob a change after the removal: " + f);
                 }
+            }
+        } finally {
+            TestServer.await(admin.close());
+        }
+    }
+
+    @Test
+    void presenceCrossesNodesStaysWhileRefreshedAndGoesWithTheSocket() throws Exception {
+        Vertx admin = Vertx.vertx();
+        try (TestDatabase db = TestDatabase.create(admin);
+             TestServer a = TestServer.postgres(db.url()).nodeId("node-a").start();
+             TestServer b = TestServer.postgres(db.url()).nodeId("node-b").start()) {
+            Memberships onA = new Memberships(a);
+            String s = "two-nodes-presence";
+            onA.add(s, "alice", SpaceSections.OWNER);
+            onA.add(s, "bob", SpaceSections.EDITOR);
+            try (SpaceWire alice = SpaceWire.connect(a.syncUri(), a.token("alice"))) {
+                alice.hello("web", 0, Map.of());
+                alice.until(f -> f instanceof Frame.CaughtUp c && s.equals(c.space()), WAIT);
+                SpaceWire bob = SpaceWire.connect(b.syncUri(), b.token("bob"));
+                bob.hello("phone", 0, Map.of());
+                bob.until(f -> f instanceof Frame.CaughtUp c && s.equals(c.space()), WAIT);
+
+                long set = System.nanoTime();
+                bob.send(new Frame.Presence(s, "{\"at\":1}"));
+                Frame.Presence seen = (Frame.Presence) alice.until(f -> f instanceof Frame.Presence, WAIT);
+                assertEquals(new Frame.Presence(s, "bob", "phone", "{\"at\":1}"), seen);
+                assertTrue(System.nanoTime() - set < 1_000_000_000L, "presence from the other node took over 1 s");
+
+                // refreshed every 2 s for 7 s: node A keeps it (no withdrawal), and passes on nothing unchanged
+                for (int i = 0; i < 4; i++) {
+                    Thread.sleep(1_750);
+                    bob.send(new Frame.Presence(s, "{\"at\":1}"));
+                    Frame f = alice.poll(Duration.ofMillis(1));
+                    assertTrue(f == null || !(f instanceof Frame.Presence), "a refresh was passed on, or the presence expired: " + f);
+                }
+                assertNull(alice.poll(Duration.ofMillis(250)));
+
+                long closed = System.nanoTime();
+                bob.close();
+                Frame.Presence gone = (Frame.Presence) alice.until(f -> f instanceof Frame.Presence, WAIT);
+                assertNull(gone.state());
+                assertTrue(System.nanoTime() - closed < 1_000_000_000L, "presence outlived its socket on the other node by over 1 s");
             }
         } finally {
             TestServer.await(admin.close());
