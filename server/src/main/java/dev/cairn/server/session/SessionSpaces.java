@@ -226,7 +226,7 @@ final class SessionSpaces {
         String pageReason = change instanceof Change.Clear ? "deleted" : "removed";
         String reason = endedReasons.remove(id);
         if (reason != null) {
-            session.send(new Frame.SpaceLeft(id, reason));
+            left(feed, reason);
             return;
         }
         // The membership service names the reason (left or removed) right after the commit, on this node;
@@ -235,7 +235,23 @@ final class SessionSpaces {
         session.context().vertx().setTimer(CUT_REASON_WAIT_MS, t -> {
             String waiting = cutsWaiting.remove(id);
             if (waiting != null && !session.isClosed()) {
-                session.send(new Frame.SpaceLeft(id, waiting));
+                left(feed, waiting);
+            }
+        });
+    }
+
+    /**
+     * Sends {@code space-left}, then looks at the space's own {@code members/<user>}: a user added
+     * again after the removal, whose page this session passed before it reached the cut (a catch-up
+     * read that was behind), is caught up again from 0 (8.4: the client dropped its cursor).
+     */
+    private void left(Feed feed, String reason) {
+        String id = feed.space;
+        session.send(new Frame.SpaceLeft(id, reason));
+        session.context().store().readMap(feed.key, SpaceSections.MEMBERS, user, null, 1).onSuccess(page -> {
+            boolean member = page.entries().stream().anyMatch(e -> e.key().equals(user) && role(e.value()) != null);
+            if (member && feeds.get(id) == feed && !session.isClosed()) {
+                join(id);
             }
         });
     }
@@ -247,7 +263,7 @@ final class SessionSpaces {
             return; // this session never delivered it
         }
         if (cutsWaiting.remove(id) != null) {
-            session.send(new Frame.SpaceLeft(id, reason));
+            left(feed, reason);
         } else if (!feed.ended()) {
             // The cut is committed: this session sends up to it, then space-left with this reason.
             endedReasons.put(id, reason);

@@ -177,6 +177,29 @@ class SpaceSessionsIT {
     }
 
     @Test
+    void aMemberAddedAgainIsCaughtUpFrom0AfterSpaceLeft() {
+        String bob = id("bob");
+        String s = id("trip");
+        members.add(s, id("alice"), SpaceSections.OWNER);
+        members.add(s, bob, SpaceSections.EDITOR);
+        members.commit(SpaceKeys.storeKey(s), card("card-1/isExpanded", "laptop"));
+        try (SpaceWire ws = SpaceWire.connect(server.syncUri(), server.token(bob))) {
+            ws.hello("phone", 0, Map.of());
+            caughtUp(ws, s);
+            members.remove(s, bob, "removed");
+            members.add(s, bob, SpaceSections.VIEWER);
+            Frame left = ws.until(f -> f instanceof Frame.SpaceLeft, WAIT);
+            assertEquals(new Frame.SpaceLeft(s, "removed"), left);
+            Frame.CaughtUp again = caughtUp(ws, s);
+            List<Frame> frames = ws.received();
+            List<Frame.Changes> after = pagesOf(frames.subList(frames.indexOf(left), frames.size()), s);
+            assertTrue(after.stream().anyMatch(p -> p.changes().stream().anyMatch(c -> c.change().target().equals("card-1/isExpanded"))),
+                    "caught up again from 0: " + after);
+            assertEquals(server.head(SpaceKeys.storeKey(s)), again.cursor());
+        }
+    }
+
+    @Test
     void theCutSaysRemovedOrDeletedByItselfWhenNoServiceTellsTheReason() {
         String bob = id("bob");
         String s = id("trip");
