@@ -24,7 +24,14 @@ public enum ErrorCode {
     /** The server's store failed: the batch was not acknowledged; re-send it later. */
     UNAVAILABLE("unavailable", false),
     /** The client did not read fast enough; the server closes the socket. */
-    SLOW_CONSUMER("slow-consumer", true);
+    SLOW_CONSUMER("slow-consumer", true),
+    /**
+     * The user's role does not allow it (a viewer's space push, a change of {@code members} in a
+     * space or of {@code spaces} in the user's state: PROTOCOL.md 8.2); nothing applied; do not retry.
+     */
+    FORBIDDEN("forbidden", false),
+    /** The user is not a member of the space (never was, removed, or the space deleted: PROTOCOL.md 8.2); do not retry. */
+    NOT_A_MEMBER("not-a-member", false);
 
     private final String wire;
     private final boolean closes;

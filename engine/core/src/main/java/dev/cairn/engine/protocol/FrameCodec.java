@@ -39,6 +39,13 @@ public final class FrameCodec {
                     }
                     gen.writeEndArray();
                 }
+                if (f.spaces() != null) {
+                    gen.writeObjectFieldStart("spaces");
+                    for (var e : f.spaces().entrySet()) {
+                        gen.writeNumberField(e.getKey(), e.getValue());
+                    }
+                    gen.writeEndObject();
+                }
             } else if (frame instanceof Frame.Welcome f) {
                 gen.writeNumberField("protocol", f.protocol());
                 gen.writeStringField("user", f.user());
@@ -53,7 +60,18 @@ public final class FrameCodec {
                     }
                     gen.writeEndObject();
                 }
+                if (f.spaces() != null) {
+                    gen.writeObjectFieldStart("spaces");
+                    for (var e : f.spaces().entrySet()) {
+                        gen.writeObjectFieldStart(e.getKey());
+                        gen.writeStringField("role", e.getValue().role());
+                        gen.writeNumberField("head", e.getValue().head());
+                        gen.writeEndObject();
+                    }
+                    gen.writeEndObject();
+                }
             } else if (frame instanceof Frame.Changes f) {
+                writeSpace(gen, f.space());
                 gen.writeArrayFieldStart("changes");
                 for (Frame.SeqChange c : f.changes()) {
                     gen.writeStartObject();
@@ -65,8 +83,10 @@ public final class FrameCodec {
                 gen.writeEndArray();
                 gen.writeNumberField("cursor", f.cursor());
             } else if (frame instanceof Frame.CaughtUp f) {
+                writeSpace(gen, f.space());
                 gen.writeNumberField("cursor", f.cursor());
             } else if (frame instanceof Frame.Push f) {
+                writeSpace(gen, f.space());
                 gen.writeNumberField("batch", f.batch());
                 gen.writeArrayFieldStart("changes");
                 for (Change c : f.changes()) {
@@ -81,12 +101,35 @@ public final class FrameCodec {
                 if (f.batch() != null) {
                     gen.writeNumberField("batch", f.batch());
                 }
+                writeSpace(gen, f.space());
+            } else if (frame instanceof Frame.SpaceLeft f) {
+                gen.writeStringField("space", f.space());
+                gen.writeStringField("reason", f.reason());
+            } else if (frame instanceof Frame.Presence f) {
+                gen.writeStringField("space", f.space());
+                if (f.user() != null) {
+                    gen.writeStringField("user", f.user());
+                    gen.writeStringField("replica", f.replica());
+                }
+                gen.writeFieldName("state");
+                if (f.state() == null) {
+                    gen.writeNull();
+                } else {
+                    gen.writeRawValue(f.state());
+                }
             }
             gen.writeEndObject();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return out.toString();
+    }
+
+    /** The {@code space} member, when the frame is about a space. */
+    private static void writeSpace(JsonGenerator gen, String space) throws IOException {
+        if (space != null) {
+            gen.writeStringField("space", space);
+        }
     }
 
     /** Reads one JSON text frame; anything but a declared frame is a {@link ProtocolException}. */
@@ -116,6 +159,13 @@ public final class FrameCodec {
                     case "supported" -> p.skipChildren(); // informative, on protocol-version errors
                     case "sections" -> f.sections = sections(p, t);
                     case "versions" -> f.versions = versions(p, t);
+                    case "space" -> f.space = string(p, t, name);
+                    case "spaces" -> f.spaces = Json.MAPPER.readTree(p);
+                    case "reason" -> f.reason = string(p, t, name);
+                    case "state" -> {
+                        f.state = state(p, t);
+                        f.hasState = true;
+                    }
                     default -> {
                         // Kept for build(): a client frame with it is refused, a server frame ignores it.
                         f.unknown = f.unknown == null ? name : f.unknown;
@@ -142,8 +192,11 @@ public final class FrameCodec {
 
     /** Members each frame type a client sends may have: exactly these (PROTOCOL.md 3). */
     private static final java.util.Map<FrameType, java.util.Set<String>> CLIENT_MEMBERS = java.util.Map.of(
-            FrameType.HELLO, java.util.Set.of("type", "protocol", "replica", "cursor", "versions"),
-            FrameType.PUSH, java.util.Set.of("type", "batch", "changes"),
+            FrameType.HELLO, java.util.Set.of("type", "protocol", "replica", "cursor", "versions", "spaces"),
+            FrameType.PUSH, java.util.Set.of("type", "batch", "changes", "space"),
+            // A client's presence has only space and state; the server's also user and replica, which
+            // a server refuses from a client (Frame.Presence#user is null in a client's).
+            FrameType.PRESENCE, java.util.Set.of("type", "space", "state", "user", "replica"),
             FrameType.PING, java.util.Set.of("type"),
             FrameType.PONG, java.util.Set.of("type"));
 
@@ -203,15 +256,72 @@ public final class FrameCodec {
             case HELLO -> hello(f);
             case WELCOME -> new Frame.Welcome(intField(require(f.protocol, "protocol", type)), require(f.user, "user", type),
                     require(f.head, "head", type), intField(require(f.maxBatch, "maxBatch", type)), require(f.maxAhead, "maxAheadMillis", type),
-                    f.maxFrameBytes == null ? Frame.Welcome.DEFAULT_MAX_FRAME_BYTES : f.maxFrameBytes, f.sections);
-            case CHANGES -> new Frame.Changes(require(f.seqChanges, "changes", type), require(f.cursor, "cursor", type));
-            case CAUGHT_UP -> new Frame.CaughtUp(require(f.cursor, "cursor", type));
-            case PUSH -> new Frame.Push(batchId(require(f.batch, "batch", type)), require(f.plainChanges, "changes", type));
+                    f.maxFrameBytes == null ? Frame.Welcome.DEFAULT_MAX_FRAME_BYTES : f.maxFrameBytes, f.sections,
+                    f.spaces == null ? null : spaceInfos(f.spaces));
+            case CHANGES -> new Frame.Changes(require(f.seqChanges, "changes", type), require(f.cursor, "cursor", type), f.space);
+            case CAUGHT_UP -> new Frame.CaughtUp(require(f.cursor, "cursor", type), f.space);
+            case PUSH -> new Frame.Push(batchId(require(f.batch, "batch", type)), require(f.plainChanges, "changes", type), f.space);
             case ACK -> new Frame.Ack(require(f.batch, "batch", type));
             case PING -> new Frame.Ping();
             case PONG -> new Frame.Pong();
-            case ERROR -> new Frame.Error(ErrorCode.fromWire(require(f.code, "code", type)), require(f.message, "message", type), f.batch);
+            case ERROR -> new Frame.Error(ErrorCode.fromWire(require(f.code, "code", type)), require(f.message, "message", type), f.batch,
+                    f.space);
+            case SPACE_LEFT -> new Frame.SpaceLeft(require(f.space, "space", type), require(f.reason, "reason", type));
+            case PRESENCE -> {
+                if (!f.hasState) {
+                    throw malformed("'presence' frame needs 'state'");
+                }
+                yield new Frame.Presence(require(f.space, "space", type), f.user, f.replica, f.state);
+            }
         };
+    }
+
+    /** welcome's {@code spaces}: space id to {@code {"role":..., "head":n}} (PROTOCOL.md 8.1). */
+    private static java.util.Map<String, Frame.SpaceInfo> spaceInfos(com.fasterxml.jackson.databind.JsonNode spaces) {
+        if (!spaces.isObject()) {
+            throw malformed("field 'spaces' must be an object of space id to {role, head}");
+        }
+        java.util.Map<String, Frame.SpaceInfo> out = new java.util.TreeMap<>();
+        spaces.fields().forEachRemaining(e -> {
+            com.fasterxml.jackson.databind.JsonNode v = e.getValue();
+            if (!v.isObject() || !v.path("role").isTextual() || !v.path("head").isIntegralNumber() || !v.path("head").canConvertToLong()) {
+                throw malformed("field 'spaces': '" + e.getKey() + "' must be {\"role\":string,\"head\":integer}");
+            }
+            out.put(e.getKey(), new Frame.SpaceInfo(v.get("role").asText(), v.get("head").asLong()));
+        });
+        return out;
+    }
+
+    /** hello's {@code spaces}: space id to cursor, each an integer >= 0 (PROTOCOL.md 8.1). */
+    private static java.util.Map<String, Long> spaceCursors(com.fasterxml.jackson.databind.JsonNode spaces) {
+        if (!spaces.isObject()) {
+            throw malformed("field 'spaces' must be an object of space id to cursor");
+        }
+        java.util.Map<String, Long> out = new java.util.TreeMap<>();
+        spaces.fields().forEachRemaining(e -> {
+            com.fasterxml.jackson.databind.JsonNode v = e.getValue();
+            if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 0) {
+                throw malformed("field 'spaces': the cursor of '" + e.getKey() + "' must be an integer >= 0");
+            }
+            out.put(e.getKey(), v.asLong());
+        });
+        return out;
+    }
+
+    /** presence's {@code state}: one JSON value in its canonical spelling (1.2's rules), or null for JSON null. */
+    private static String state(JsonParser p, JsonToken t) throws IOException {
+        if (t == JsonToken.VALUE_NULL) {
+            return null;
+        }
+        StringWriter copy = new StringWriter();
+        try (JsonGenerator gen = Json.FACTORY.createGenerator(copy)) {
+            Json.copyVerbatim(p, gen);
+        }
+        try {
+            return dev.cairn.engine.crdt.Names.checkValueDepth(Json.canonicalValue(copy.toString()));
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException(ErrorCode.INVALID_CHANGE, "presence state: " + e.getMessage());
+        }
     }
 
     private static Frame.Hello hello(Fields f) {
@@ -219,8 +329,16 @@ public final class FrameCodec {
         if (f.versions != null && !f.versions.contains(protocol)) {
             throw malformed("field 'versions' must include 'protocol' (" + protocol + ")");
         }
+        java.util.Map<String, Long> spaces = null;
+        if (f.spaces != null) {
+            // PROTOCOL.md 8.1: spaces need version 2, so a hello with them offers it.
+            if (f.versions == null || !f.versions.contains(Frame.PROTOCOL_V2)) {
+                throw malformed("field 'spaces' needs protocol 2 offered in 'versions'");
+            }
+            spaces = spaceCursors(f.spaces);
+        }
         return new Frame.Hello(protocol, require(f.replica, "replica", FrameType.HELLO),
-                nonNegative(require(f.cursor, "cursor", FrameType.HELLO), "cursor"), f.versions);
+                nonNegative(require(f.cursor, "cursor", FrameType.HELLO), "cursor"), f.versions, spaces);
     }
 
     /** "changes" is a list of plain changes in a push and of {seq, change} in a changes frame. */
@@ -318,6 +436,11 @@ public final class FrameCodec {
         List<Frame.SeqChange> seqChanges;
         java.util.Map<String, String> sections;
         List<Integer> versions;
+        String space;
+        com.fasterxml.jackson.databind.JsonNode spaces;
+        String reason;
+        String state;
+        boolean hasState;
         String unknown;
         final java.util.List<String> names = new java.util.ArrayList<>();
     }

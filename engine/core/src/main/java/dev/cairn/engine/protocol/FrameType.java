@@ -19,7 +19,11 @@ public enum FrameType {
     /** Either side: the answer to a ping (3.4). */
     PONG("pong"),
     /** Either side: an error with its code (3.5). */
-    ERROR("error");
+    ERROR("error"),
+    /** Server to client: the user is no longer in a space (8.4). */
+    SPACE_LEFT("space-left"),
+    /** Either side: presence in a space (8.6). */
+    PRESENCE("presence");
 
     private final String wire;
 

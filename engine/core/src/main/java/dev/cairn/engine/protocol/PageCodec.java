@@ -17,6 +17,7 @@ import java.util.zip.Inflater;
  * frames as one binary WebSocket message each. A page names each section, replica id, key prefix
  * and stream once (its string table), carries stamps as numbers delta-encoded within the page and
  * values as their canonical JSON bytes, and is compressed with raw deflate when that is smaller.
+ * A space's pages (kinds 4 and 5, PROTOCOL.md 8.3) are its id followed by a kind 1 or 2 body.
  *
  * <p>Decoding is as strict as {@link FrameCodec}: a page that breaks the format is a
  * {@code malformed-frame} {@link ProtocolException}, a bad change inside it {@code invalid-change}
@@ -30,6 +31,9 @@ public final class PageCodec {
     static final int CHANGES = 1;
     static final int PUSH = 2;
     static final int ACK = 3;
+    /** A space's changes and push (PROTOCOL.md 8.3): the space id, then a kind 1 or 2 body. */
+    static final int SPACE_CHANGES = 4;
+    static final int SPACE_PUSH = 5;
     /** Encodings, the second byte. */
     static final int PLAIN = 0;
     static final int DEFLATE_RAW = 1;
@@ -68,10 +72,12 @@ public final class PageCodec {
         PageBytes entries = new PageBytes(1024);
         int kind;
         long head;
+        String space;
         List<Change> changes = new ArrayList<>();
         List<Long> seqs = null;
         if (frame instanceof Frame.Changes page) {
-            kind = CHANGES;
+            space = page.space();
+            kind = space == null ? CHANGES : SPACE_CHANGES;
             head = page.cursor();
             seqs = new ArrayList<>(page.changes().size());
             for (Frame.SeqChange c : page.changes()) {
@@ -79,7 +85,8 @@ public final class PageCodec {
                 changes.add(c.change());
             }
         } else if (frame instanceof Frame.Push push) {
-            kind = PUSH;
+            space = push.space();
+            kind = space == null ? PUSH : SPACE_PUSH;
             head = push.batch();
         } else {
             throw new IllegalArgumentException("v2 pages carry changes, push and ack frames, not " + frame.type().wire());
@@ -115,6 +122,9 @@ public final class PageCodec {
         PageBytes out = new PageBytes(entries.size() + table.bytes + 32);
         out.write(kind);
         out.write(PLAIN);
+        if (space != null) {
+            out.string(space);
+        }
         out.varint(head);
         out.varint(changes.size());
         out.varint(table.strings.size());
@@ -191,7 +201,7 @@ public final class PageCodec {
             throw new ProtocolException(ErrorCode.MALFORMED_FRAME, "a v2 page has at least 2 bytes (kind, encoding), got " + page.length);
         }
         int kind = page[0] & 0xff;
-        if (kind != CHANGES && kind != PUSH && kind != ACK) {
+        if (kind < CHANGES || kind > SPACE_PUSH) {
             throw new ProtocolException(ErrorCode.MALFORMED_FRAME, "unknown v2 page kind " + kind);
         }
         PageReader body = switch (page[1] & 0xff) {
@@ -201,8 +211,10 @@ public final class PageCodec {
         };
         Frame frame = switch (kind) {
             case ACK -> new Frame.Ack(body.varint("the ack's batch"));
-            case PUSH -> readPush(body);
-            default -> readChanges(body);
+            case PUSH -> readPush(body, null);
+            case SPACE_PUSH -> readPush(body, readSpace(body));
+            case SPACE_CHANGES -> readChanges(body, readSpace(body));
+            default -> readChanges(body, null);
         };
         if (!body.atEnd()) {
             throw body.malformed(body.remaining() + " bytes after the end of the page");
@@ -215,12 +227,17 @@ public final class PageCodec {
      * push page, reading (and inflating) no more than its first bytes; null if there is none.
      */
     public static Long batchOf(byte[] page) {
-        if (page.length < 3 || (page[0] & 0xff) != PUSH) {
+        int kind = page.length < 3 ? 0 : page[0] & 0xff;
+        if (kind != PUSH && kind != SPACE_PUSH) {
             return null;
         }
         try {
             if (page[1] == PLAIN) {
-                return new PageReader(page, 2, page.length).varint("batch");
+                PageReader plain = new PageReader(page, 2, page.length);
+                if (kind == SPACE_PUSH) {
+                    plain.utf8("space id");
+                }
+                return plain.varint("batch");
             }
             if (page[1] != DEFLATE_RAW) {
                 return null;
@@ -231,9 +248,14 @@ public final class PageCodec {
             Inflater inflater = new Inflater(true);
             try {
                 inflater.setInput(page, start, page.length - start);
-                byte[] head = new byte[8];
+                // a space id (at most 64 bytes and its length) comes before a space push's batch
+                byte[] head = new byte[kind == SPACE_PUSH ? 1 + 64 + 8 : 8];
                 int n = inflater.inflate(head);
-                return new PageReader(head, 0, n).varint("batch");
+                PageReader r = new PageReader(head, 0, n);
+                if (kind == SPACE_PUSH) {
+                    r.utf8("space id");
+                }
+                return r.varint("batch");
             } finally {
                 inflater.end();
             }
@@ -279,20 +301,29 @@ public final class PageCodec {
         return new PageReader(out, 0, out.length);
     }
 
-    private static Frame readPush(PageReader in) {
-        long batch = in.varint("the push's batch");
-        in.batch = batch;
-        return new Frame.Push(batch, readEntries(in, false).changes);
+    /** A space page's space id (PROTOCOL.md 8.3): one that is not valid is {@code malformed-frame}. */
+    private static String readSpace(PageReader in) {
+        String space = in.utf8("the space id");
+        if (!Frame.isValidSpaceId(space)) {
+            throw in.malformed("the space id is not 1-64 characters of A-Z a-z 0-9 - _");
+        }
+        return space;
     }
 
-    private static Frame readChanges(PageReader in) {
+    private static Frame readPush(PageReader in, String space) {
+        long batch = in.varint("the push's batch");
+        in.batch = batch;
+        return new Frame.Push(batch, readEntries(in, false).changes, space);
+    }
+
+    private static Frame readChanges(PageReader in, String space) {
         long cursor = in.varint("the page's cursor");
         Entries e = readEntries(in, true);
         List<Frame.SeqChange> out = new ArrayList<>(e.changes.size());
         for (int i = 0; i < e.changes.size(); i++) {
             out.add(new Frame.SeqChange(e.seqs[i], e.changes.get(i)));
         }
-        return new Frame.Changes(out, cursor);
+        return new Frame.Changes(out, cursor, space);
     }
 
     private record Entries(List<Change> changes, long[] seqs) {
