@@ -711,12 +711,12 @@ public final class Cairn implements AutoCloseable {
      */
     void checkWritable(String section) {
         if (serverOnly.contains(section)) {
-            throw new ValidationException("section '" + section + "' is written by the server only (PROTOCOL.md 8): membership"
+            throw new ValidationException("forbidden: section '" + section + "' is written by the server only (PROTOCOL.md 8): membership"
                     + " changes go through the spaces HTTP API (dev.cairn.engine.sync.SpacesClient); nothing was written");
         }
         String left = leftReason;
         if (left != null) {
-            throw new ValidationException("space '" + spaceId + "' was left (" + left + "): its local copy is read-only; nothing was written");
+            throw new ValidationException("space-left: space '" + spaceId + "' was left (" + left + "): its local copy is read-only; nothing was written");
         }
     }
 
