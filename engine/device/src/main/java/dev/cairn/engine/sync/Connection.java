@@ -475,7 +475,7 @@ final class Connection {
         if (c.spaces != null) {
             c.spaces.onWelcome(s, welcome);
             if (s.spaces != null) {
-                long refresh = SpaceSync.PRESENCE_REFRESH.toNanos();
+                long refresh = SpaceSync.PRESENCE_TICK.toNanos();
                 s.presenceTask = loop.every(() -> c.spaces.refreshPresence(s), refresh);
             }
         }

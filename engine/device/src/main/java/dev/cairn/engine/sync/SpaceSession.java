@@ -13,6 +13,9 @@ final class SpaceSession {
     /** Spaces whose caught-up came: live, presence is sent. */
     final Set<String> live = new HashSet<>();
 
+    /** When this session last sent each space's presence (System.nanoTime), for the 2 s refresh. */
+    final java.util.Map<String, Long> presenceSentAt = new java.util.HashMap<>();
+
     SpaceSession(Set<String> hello) {
         known.addAll(hello);
     }

@@ -19,8 +19,10 @@ import java.util.TreeMap;
  */
 final class SpaceSync {
 
-    /** How often a set presence is sent again (PROTOCOL.md 8.6). */
+    /** How often a set presence is sent again (PROTOCOL.md 8.6): 2 s after it was last sent. */
     static final Duration PRESENCE_REFRESH = Duration.ofSeconds(2);
+    /** How often the refresh looks whether a presence is due. */
+    static final Duration PRESENCE_TICK = Duration.ofMillis(100);
 
     private static final System.Logger LOG = SyncLoop.LOG;
 
@@ -224,20 +226,23 @@ final class SpaceSync {
 
     /** The app set or withdrew its presence in {@code id}: sent at once on a live session. */
     void ownPresenceChanged(Session s, String id) {
-        if (s != null && s.spaces != null && s.spaces.live.contains(id)) {
-            c.connection.send(s, new Frame.Presence(id, c.port.ownPresence(id)));
+        if (s != null && s.current() && s.spaces != null && s.spaces.live.contains(id)) {
+            String state = c.port.ownPresence(id);
+            c.connection.send(s, new Frame.Presence(id, state)); // null withdraws it, once
+            stamp(s, id, state);
         }
     }
 
-    /** Every 2 s: the set presences again, so the server keeps them (it drops one not refreshed for 5 s). */
+    /** Each tick: a set presence last sent 2 s ago goes again, so the server keeps it (it drops one not refreshed for 5 s). */
     void refreshPresence(Session s) {
         if (s.spaces == null || !s.current()) {
             return;
         }
+        long now = System.nanoTime();
         for (String id : s.spaces.live) {
-            String state = c.port.ownPresence(id);
-            if (state != null) {
-                c.connection.send(s, new Frame.Presence(id, state));
+            Long at = s.spaces.presenceSentAt.get(id);
+            if (at != null && now - at >= PRESENCE_REFRESH.toNanos()) {
+                sendPresence(s, id);
             }
         }
     }
@@ -246,6 +251,15 @@ final class SpaceSync {
         String state = c.port.ownPresence(id);
         if (state != null) {
             c.connection.send(s, new Frame.Presence(id, state));
+        }
+        stamp(s, id, state);
+    }
+
+    private static void stamp(Session s, String id, String state) {
+        if (state == null) {
+            s.spaces.presenceSentAt.remove(id);
+        } else {
+            s.spaces.presenceSentAt.put(id, System.nanoTime());
         }
     }
 
