@@ -461,7 +461,8 @@ final class PushPipeline {
             }
             loop.report("local-store", "could not remove acknowledged changes from the outbox: " + SyncLoop.messageOf(error));
             loop.publish();
-            if (!c.isClosed()) {
+            boolean gone = space != null && (c.spaces == null || c.spaces.pipelines.get(space) != this);
+            if (!c.isClosed() && !gone) { // a left space's pipeline stops: its outbox is kept read-only or dropped
                 long delay = c.connection.backoffCeilingMillis(failures + 3); // from 1.6 s with the default minimum
                 loop.schedule(() -> acknowledgeLocally(seqs, failures + 1), TimeUnit.MILLISECONDS.toNanos(delay));
             }

@@ -223,7 +223,8 @@ public final class SyncClient implements AutoCloseable {
      * but refused for now ({@code quota-exceeded}), of a section the server does not know
      * ({@code unknown-section}), a permanent failure, a wrong passphrase, sync switched off
      * ({@link #goOffline()}) or the client closed. It does not time out by itself: use
-     * {@link CompletableFuture#orTimeout}.
+     * {@link CompletableFuture#orTimeout}. It covers the user's own changes; a space's are
+     * followed with {@link #spaceStatus(String)} and {@link dev.cairn.engine.Space#pendingChanges()}.
      */
     public CompletableFuture<Void> syncNow() {
         CompletableFuture<Void> result = new CompletableFuture<>();
