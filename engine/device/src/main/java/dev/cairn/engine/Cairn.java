@@ -358,6 +358,7 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> disableSync(String section, ServerCopy serverCopy) {
+        checkNotServerOnly(section);
         return privacy.disableSync(section, serverCopy);
     }
 
@@ -374,6 +375,7 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> enableSync(String section) {
+        checkNotServerOnly(section);
         return privacy.enableSync(section);
     }
 
@@ -717,6 +719,14 @@ public final class Cairn implements AutoCloseable {
         String left = leftReason;
         if (left != null) {
             throw new ValidationException("space-left: space '" + spaceId + "' was left (" + left + "): its local copy is read-only; nothing was written");
+        }
+    }
+
+    /** The membership sections have no privacy switch: the server writes them and every device needs them. */
+    private void checkNotServerOnly(String section) {
+        if (serverOnly.contains(section)) {
+            throw new ValidationException("forbidden: section '" + section + "' is written by the server only (PROTOCOL.md 8)"
+                    + " and has no privacy switch");
         }
     }
 

@@ -71,6 +71,8 @@ class SpaceReplicaTest {
 
             assertThrows(ValidationException.class, () -> cairn.map("spaces").put("sp-3", "{}"));
             assertThrows(ValidationException.class, () -> cairn.clear("spaces"));
+            assertThrows(ValidationException.class, () -> cairn.disableSync("spaces", ServerCopy.DELETE));
+            assertThrows(ValidationException.class, () -> trip.map("members").clear());
             assertThrows(ValidationException.class, () -> trip.map("members").put("eve", "{\"role\":\"owner\"}"));
             assertThrows(ValidationException.class, () -> trip.map("members").remove("bob"));
             assertEquals(2, trip.members().size(), "nothing was written");
