@@ -10,8 +10,10 @@ final class SpaceSession {
     final Set<String> known = new HashSet<>();
     /** Spaces whose space-left came: nothing more of them is taken or pushed on this session. */
     final Set<String> left = new HashSet<>();
-    /** Spaces whose caught-up came: live, presence is sent. */
+    /** Spaces whose caught-up came: live. */
     final Set<String> live = new HashSet<>();
+    /** Spaces the session knows the user is a member of (welcome, or joined while up): presence is sent. */
+    final Set<String> present = new HashSet<>();
 
     /** When this session last sent each space's presence (System.nanoTime), for the 2 s refresh. */
     final java.util.Map<String, Long> presenceSentAt = new java.util.HashMap<>();

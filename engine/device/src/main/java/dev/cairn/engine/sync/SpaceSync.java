@@ -36,7 +36,7 @@ final class SpaceSync {
     final Map<String, PushPipeline> pipelines = new TreeMap<>();
 
     private static final class Mutable {
-        SpaceSyncState state = SpaceSyncState.IDLE;
+        SpaceSyncState state = SpaceSyncState.OFFLINE;
         int refused;
         String left;
         String role;
@@ -80,10 +80,18 @@ final class SpaceSync {
         publish();
     }
 
+    /** The session knows the user is a member (welcome, or joined while up): its presence may go now. */
+    private void member(Session s, String id) {
+        if (s.spaces.present.add(id)) {
+            sendPresence(s, id);
+        }
+    }
+
     /** A space the user is a member of on this session: its pages are taken from now on. */
     private void joined(Session s, String id) {
         s.spaces.known.add(id);
         s.spaces.left.remove(id);
+        member(s, id);
         Mutable m = mutable(id);
         m.state = SpaceSyncState.CATCHING_UP;
         m.left = null;
@@ -154,7 +162,6 @@ final class SpaceSync {
         }
         s.spaces.live.add(id);
         mutable(id).state = SpaceSyncState.LIVE;
-        sendPresence(s, id);
         publish();
     }
 
@@ -163,6 +170,7 @@ final class SpaceSync {
         if (s.spaces != null) {
             s.spaces.left.add(id);
             s.spaces.live.remove(id);
+            s.spaces.present.remove(id);
             Session.Lane lane = s.spaceLanes.remove(id);
             if (lane != null) {
                 lane.retry.cancelAll(); // what was in flight stays in the kept copy's outbox, not pushed
@@ -226,7 +234,7 @@ final class SpaceSync {
 
     /** The app set or withdrew its presence in {@code id}: sent at once on a live session. */
     void ownPresenceChanged(Session s, String id) {
-        if (s != null && s.current() && s.spaces != null && s.spaces.live.contains(id)) {
+        if (s != null && s.current() && s.spaces != null && s.spaces.present.contains(id)) {
             String state = c.port.ownPresence(id);
             c.connection.send(s, new Frame.Presence(id, state)); // null withdraws it, once
             stamp(s, id, state);
@@ -239,7 +247,7 @@ final class SpaceSync {
             return;
         }
         long now = System.nanoTime();
-        for (String id : s.spaces.live) {
+        for (String id : s.spaces.present) {
             Long at = s.spaces.presenceSentAt.get(id);
             if (at != null && now - at >= PRESENCE_REFRESH.toNanos()) {
                 sendPresence(s, id);
@@ -267,7 +275,7 @@ final class SpaceSync {
     void sessionEnded() {
         for (Mutable m : statuses.values()) {
             if (m.state != SpaceSyncState.LEFT) {
-                m.state = SpaceSyncState.IDLE;
+                m.state = SpaceSyncState.OFFLINE;
             }
         }
         try {
