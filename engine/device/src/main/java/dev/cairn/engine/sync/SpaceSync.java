@@ -77,6 +77,7 @@ final class SpaceSync {
             joined(s, e.getKey());
             mutable(e.getKey()).role = e.getValue().role();
         }
+        openPipelines();
         publish();
     }
 
@@ -97,6 +98,7 @@ final class SpaceSync {
         m.left = null;
         try {
             c.port.spaceRejoined(id);
+            pipeline(id); // a kept copy of an earlier membership pushes what it queued
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cairn sync: space " + id + ": " + SyncLoop.messageOf(e));
         }
@@ -213,13 +215,21 @@ final class SpaceSync {
         return p;
     }
 
-    /** Pumps every open space's outbox. */
+    /**
+     * Pumps every space's outbox that has a pipeline: those held at hello (welcome makes them,
+     * {@link #openPipelines}) and those the app opened since ({@link SyncClient}'s onSpaceOpened).
+     * No directory listing per write.
+     */
     void pumpAll() {
+        for (PushPipeline p : new ArrayList<>(pipelines.values())) {
+            p.pump();
+        }
+    }
+
+    /** Makes the pipelines of every space held here (at welcome: hello opened them all). */
+    void openPipelines() {
         for (String id : c.port.heldSpaces()) {
-            PushPipeline p = pipeline(id);
-            if (p != null) {
-                p.pump();
-            }
+            pipeline(id);
         }
     }
 

@@ -167,7 +167,12 @@ public final class SyncClient implements AutoCloseable {
         this.pull = new PullApplier(this, loop);
         this.connection = new Connection(this, loop);
         this.spaces = b.onSpaceLeft == null ? null : new SpaceSync(this, loop, b.onSpaceLeft);
-        this.spaceOpenedSubscription = spaces == null ? null : port.onSpaceOpened(id -> requestPump());
+        this.spaceOpenedSubscription = spaces == null ? null : port.onSpaceOpened(id -> loop.post(() -> {
+            PushPipeline p = spaces.pipeline(id); // a space the app opened: its outbox is pushed from now on
+            if (p != null) {
+                p.pump();
+            }
+        }));
         this.presenceSubscription = spaces == null ? null
                 : port.onOwnPresence(id -> loop.post(() -> spaces.ownPresenceChanged(connection.session(), id)));
         this.outboxSubscription = port.onOutbox(this::requestPump);
