@@ -12,7 +12,7 @@ final class SpaceSession {
     final Set<String> left = new HashSet<>();
     /** Spaces whose caught-up came: live. */
     final Set<String> live = new HashSet<>();
-    /** Spaces whose presence goes on this session: live ones not left since. */
+    /** Spaces the session knows the user is a member of (welcome, or joined while up): presence is sent. */
     final Set<String> present = new HashSet<>();
 
     /** When this session last sent each space's presence (System.nanoTime), for the 2 s refresh. */

@@ -81,8 +81,8 @@ final class SpaceSync {
         publish();
     }
 
-    /** The space is live on the session (its caught-up came): a presence set goes now (PROTOCOL.md 8.6). */
-    private void live(Session s, String id) {
+    /** The session knows the user is a member (welcome, or joined while up): its presence may go now. */
+    private void member(Session s, String id) {
         if (s.spaces.present.add(id)) {
             sendPresence(s, id);
         }
@@ -92,6 +92,7 @@ final class SpaceSync {
     private void joined(Session s, String id) {
         s.spaces.known.add(id);
         s.spaces.left.remove(id);
+        member(s, id);
         Mutable m = mutable(id);
         m.state = SpaceSyncState.CATCHING_UP;
         m.left = null;
@@ -163,7 +164,6 @@ final class SpaceSync {
         }
         s.spaces.live.add(id);
         mutable(id).state = SpaceSyncState.LIVE;
-        live(s, id);
         publish();
     }
 
