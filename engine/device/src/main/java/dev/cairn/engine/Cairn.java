@@ -81,6 +81,23 @@ public final class Cairn implements AutoCloseable {
     final WallClock wall;
     final HybridClock clock;
     final Map<String, SectionSpec> sections;
+    /**
+     * The reserved sections this engine holds (PROTOCOL.md 8): {@code spaces} in a user's engine,
+     * {@code members} in a space's. Read by the app, written by the server only.
+     */
+    final java.util.Set<String> serverOnly;
+    /** The space this engine is the local replica of; null for the user's own engine. */
+    final String spaceId;
+    /** The user's engine of a space replica (null for the user's own engine). */
+    final Cairn owner;
+    /** Where this engine's files are; null in memory. */
+    private final Path dataDir;
+    /** The settings space replicas are opened with (the user's engine's). */
+    private final Builder settings;
+    /** The local replicas of the user's spaces (user engine only; null in a space replica). */
+    final SpaceReplicas spaceReplicas;
+    /** Set when this space replica's space was left and its copy kept: then it is read-only. */
+    volatile String leftReason;
     final ReplicaState state;
     private final LocalStore durable;
     private final LocalStore session;
@@ -104,10 +121,19 @@ public final class Cairn implements AutoCloseable {
     final EnginePort port = new EnginePort(this);
 
     private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
+        this.spaceId = b.spaceId;
+        this.owner = b.owner;
+        this.dataDir = b.dataDir;
+        this.settings = b;
         this.wall = b.wall;
         this.values = b.objectMapper == null ? ValueMapper.DEFAULT : new ValueMapper(b.objectMapper);
         this.writes = new WritePath(this, b.maxFrameBytes);
-        this.sections = Map.copyOf(b.sections);
+        Map<String, SectionSpec> all = new LinkedHashMap<>(b.sections);
+        SectionSpec reserved = b.spaceId == null ? SpaceReplicas.SPACES_SPEC : SpaceReplicas.MEMBERS_SPEC;
+        all.put(reserved.name(), reserved);
+        this.sections = Map.copyOf(all);
+        this.serverOnly = java.util.Set.of(reserved.name());
+        this.spaceReplicas = b.spaceId == null ? new SpaceReplicas(this) : null;
         this.state = new ReplicaState(name -> {
             SectionSpec spec = sections.get(name);
             return spec == null ? null : spec.kind();
@@ -128,6 +154,8 @@ public final class Cairn implements AutoCloseable {
         });
         clock.restore(highWater);
         port.loadCursor(persister.storedCursor());
+        String left = persister.meta(SpaceReplicas.LEFT_META);
+        this.leftReason = left == null || left.isEmpty() ? null : left;
         privacy.load();
         if (b.saveOnShutdown) {
             lifecycle.addShutdownHook(() -> close(true));
@@ -279,7 +307,9 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if no section of that name is registered
      */
     public int clear(String section) {
-        return writes.clear(spec(section, null));
+        SectionSpec spec = spec(section, null);
+        checkWritable(section);
+        return writes.clear(spec);
     }
 
     /**
@@ -289,6 +319,7 @@ public final class Cairn implements AutoCloseable {
      */
     public void clear(String section, String stream) {
         spec(section, SectionKind.LOG);
+        checkWritable(section);
         Names.checkKey(stream, "stream");
         writes.writeLocal(() -> new Change.Clear(section, stream, clock.tick()));
     }
@@ -327,6 +358,7 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> disableSync(String section, ServerCopy serverCopy) {
+        checkNotServerOnly(section);
         return privacy.disableSync(section, serverCopy);
     }
 
@@ -343,6 +375,7 @@ public final class Cairn implements AutoCloseable {
      * @throws UnknownSectionException if no section of that name is registered
      */
     public CompletableFuture<Void> enableSync(String section) {
+        checkNotServerOnly(section);
         return privacy.enableSync(section);
     }
 
@@ -457,6 +490,9 @@ public final class Cairn implements AutoCloseable {
         long memory = 0;
         Map<String, Integer> entries = new TreeMap<>();
         for (SectionSpec spec : sections.values()) {
+            if (serverOnly.contains(spec.name())) {
+                continue;
+            }
             entries.put(spec.name(), state.liveSize(spec.name()));
             memory += MemoryEstimate.of(state, spec);
         }
@@ -483,7 +519,46 @@ public final class Cairn implements AutoCloseable {
 
     /** Registered sections by name. */
     public Map<String, SectionSpec> sections() {
+        TreeMap<String, SectionSpec> out = new TreeMap<>(sections);
+        out.keySet().removeAll(serverOnly);
+        return out;
+    }
+
+    /** Every section, the reserved ones too (the sync port's view). */
+    Map<String, SectionSpec> allSections() {
         return new TreeMap<>(sections);
+    }
+
+    // ------------------------------------------------------------------ spaces
+
+    /**
+     * The local replica of the shared space {@code id} (PROTOCOL.md 8): the same section API as
+     * this engine ({@link Space#state}, {@link Space#map}, {@link Space#log}, ...), with its own
+     * durable store (under this engine's data directory, in {@code spaces/<id>}), its own sync
+     * cursor and outbox. A running {@link dev.cairn.engine.sync.SyncClient} of this engine syncs
+     * it over the same socket. Opening a space the user is not (yet) a member of is allowed: its
+     * writes wait in its outbox and are refused by the server if the user is not a member then.
+     * The same object is returned for the same id while this engine is open.
+     *
+     * @throws IllegalArgumentException if {@code id} is not a valid space id (1-64 of A-Z a-z 0-9 - _)
+     * @throws IllegalStateException if this engine is a space replica itself, or closed
+     * @throws StorageException if the space's store cannot be opened
+     */
+    public Space space(String id) {
+        checkOpen();
+        if (spaceReplicas == null) {
+            throw new IllegalStateException("space " + spaceId + " holds no spaces of its own: call space(id) on the user's engine");
+        }
+        return spaceReplicas.open(id, true);
+    }
+
+    /**
+     * The spaces the user belongs to, from the user's read-only {@code spaces} section as last
+     * synced (so it works offline), sorted by id. Empty before the first sync, and for an engine
+     * that is a space replica.
+     */
+    public List<SpaceMembership> spaces() {
+        return spaceReplicas == null ? List.of() : spaceReplicas.memberships();
     }
 
     /** The canonical encoding of the whole state: equal on two replicas exactly when they have converged. */
@@ -514,6 +589,9 @@ public final class Cairn implements AutoCloseable {
         // Sync clients stop first, outside the write lock: a client's thread may be waiting for it.
         if (!lifecycle.startClosing()) {
             return;
+        }
+        if (spaceReplicas != null) {
+            spaceReplicas.closeAll(exiting); // their sync lanes stopped with this engine's clients above
         }
         writeLock.lock();
         try {
@@ -550,6 +628,7 @@ public final class Cairn implements AutoCloseable {
 
     /** Writes (or with {@code json == null} deletes) one map key with a fresh stamp. */
     Change.Put put(String section, String key, String json) {
+        checkWritable(section);
         Names.checkKey(key, "key");
         String value = json == null ? null : WritePath.checkedValue(json);
         return (Change.Put) writes.writeLocal(() -> new Change.Put(section, key, value, clock.tick()));
@@ -557,10 +636,12 @@ public final class Cairn implements AutoCloseable {
 
     /** Writes (null: deletes) several keys of one section as one local write ({@link WritePath#putAll}). */
     void putAll(String section, List<FieldWrite.Op> ops) {
+        checkWritable(section);
         writes.putAll(section, ops);
     }
 
     Change.Append append(String section, String stream, String json) {
+        checkWritable(section);
         Names.checkKey(stream, "stream");
         String value = WritePath.checkedValue(json);
         return (Change.Append) writes.writeLocal(() -> new Change.Append(section, stream, value, clock.tick()));
@@ -626,6 +707,54 @@ public final class Cairn implements AutoCloseable {
         return spec;
     }
 
+    /**
+     * Refuses a local write of a server-only section ({@code spaces}, {@code members}), or of any
+     * section of a space replica whose space was left (its kept copy is read-only).
+     */
+    void checkWritable(String section) {
+        if (serverOnly.contains(section)) {
+            throw new ValidationException("forbidden: section '" + section + "' is written by the server only (PROTOCOL.md 8): membership"
+                    + " changes go through the spaces HTTP API (dev.cairn.engine.sync.SpacesClient); nothing was written");
+        }
+        String left = leftReason;
+        if (left != null) {
+            throw new ValidationException("space-left: space '" + spaceId + "' was left (" + left + "): its local copy is read-only; nothing was written");
+        }
+    }
+
+    /** The membership sections have no privacy switch: the server writes them and every device needs them. */
+    private void checkNotServerOnly(String section) {
+        if (serverOnly.contains(section)) {
+            throw new ValidationException("forbidden: section '" + section + "' is written by the server only (PROTOCOL.md 8)"
+                    + " and has no privacy switch");
+        }
+    }
+
+    /** This engine's data directory; null in memory. */
+    Path dataDir() {
+        return dataDir;
+    }
+
+    /** Opens the local replica of space {@code id} at {@code dir} (null: in memory), with this engine's settings. */
+    Cairn openSpaceReplica(String id, Path dir) {
+        Builder b = new Builder();
+        b.sections.clear();
+        b.sections.putAll(settings.sections);
+        b.spaceId = id;
+        b.owner = this;
+        b.replicaId = replicaId;
+        b.wall = wall;
+        b.maxClockAhead = settings.maxClockAhead;
+        b.maxFrameBytes = writes.maxFrameBytes;
+        b.objectMapper = settings.objectMapper;
+        if (dir == null) {
+            b.inMemory = true;
+        } else {
+            b.dataDir = dir;
+        }
+        return b.open();
+    }
+
     void checkOpen() {
         if (closed) {
             throw new IllegalStateException("engine is closed");
@@ -648,6 +777,8 @@ public final class Cairn implements AutoCloseable {
         private boolean saveOnShutdown;
         private boolean saveOnShutdownSet;
         private LocalStore durableStore; // tests only: see durableStore(LocalStore)
+        private String spaceId; // a space replica's (Cairn#openSpaceReplica)
+        private Cairn owner;
         private final Map<String, SectionSpec> sections = new LinkedHashMap<>();
         private final java.util.Set<String> customized = new java.util.HashSet<>();
 
@@ -750,6 +881,10 @@ public final class Cairn implements AutoCloseable {
         /** Registers an app section, or changes a standard section's policy (same kind only). */
         public Builder section(String name, SectionKind kind, StoragePolicy policy) {
             SectionSpec spec = new SectionSpec(name, kind, policy);
+            if (dev.cairn.engine.section.SpaceSections.RESERVED.contains(name)) {
+                throw new IllegalArgumentException("section name '" + name + "' is reserved for shared spaces (PROTOCOL.md 8): "
+                        + "the engine holds it itself, read-only; choose another name");
+            }
             once(customized.add(name), "section '" + name + "'");
             SectionSpec existing = sections.get(name);
             if (existing != null && existing.kind() != kind) {

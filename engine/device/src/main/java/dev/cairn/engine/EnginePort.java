@@ -42,7 +42,7 @@ final class EnginePort implements SyncPort {
     }
 
     public Map<String, SectionSpec> sections() {
-        return cairn.sections();
+        return cairn.allSections();
     }
 
     /**
@@ -177,7 +177,11 @@ final class EnginePort implements SyncPort {
     /** Told (on the persistence thread) when changes enter the outbox, while their commit runs. */
     public Subscription onOutbox(Runnable listener) {
         Runnable remove = cairn.persister.onOutboxGrew(listener);
-        return remove::run;
+        Runnable spaces = cairn.spaceReplicas == null ? () -> { } : cairn.spaceReplicas.onOutbox(listener);
+        return () -> {
+            remove.run();
+            spaces.run();
+        };
     }
 
     public Subscription onResync(Runnable listener) {
@@ -204,5 +208,97 @@ final class EnginePort implements SyncPort {
 
     public Subscription beforeClose(Runnable listener) {
         return cairn.lifecycle.beforeClose(listener);
+    }
+
+    // ------------------------------------------------------------------ spaces
+
+    private SpaceReplicas replicas() {
+        if (cairn.spaceReplicas == null) {
+            throw new IllegalStateException("a space replica holds no spaces");
+        }
+        return cairn.spaceReplicas;
+    }
+
+    public List<String> heldSpaces() {
+        if (cairn.spaceReplicas == null) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (String id : cairn.spaceReplicas.held()) {
+            Space space = cairn.spaceReplicas.open(id, false);
+            if (space != null && space.leftReason() == null) {
+                out.add(id);
+            }
+        }
+        return out;
+    }
+
+    public SyncPort space(String id, boolean create) {
+        Space space = replicas().open(id, create);
+        return space == null ? null : space.engine().port;
+    }
+
+    public boolean isMemberOf(String id) {
+        return cairn.spaceReplicas != null && cairn.spaceReplicas.isMember(id);
+    }
+
+    public java.util.Set<String> memberSpaces() {
+        java.util.Set<String> ids = new java.util.TreeSet<>();
+        if (cairn.spaceReplicas != null) {
+            cairn.spaceReplicas.memberships().forEach(m -> ids.add(m.id()));
+        }
+        return ids;
+    }
+
+    public void spaceLeft(String id, String reason, boolean keep) {
+        replicas().left(id, reason, keep);
+    }
+
+    public void spaceRejoined(String id) {
+        Space space = replicas().open(id, false);
+        if (space != null) {
+            space.rejoined();
+        }
+    }
+
+    public void spaceRefused(String id, String code, List<Change> changes, String message) {
+        Space space = replicas().open(id, false);
+        if (space != null) {
+            space.addRefused(code, changes, message);
+        }
+    }
+
+    public Subscription onSpaceOpened(java.util.function.Consumer<String> listener) {
+        if (cairn.spaceReplicas == null) {
+            return () -> { };
+        }
+        Runnable remove = cairn.spaceReplicas.onOpened(space -> listener.accept(space.id()));
+        return remove::run;
+    }
+
+    public String ownPresence(String id) {
+        Space space = cairn.spaceReplicas == null ? null : cairn.spaceReplicas.open(id, false);
+        return space == null || space.isDropped() ? null : space.ownPresence();
+    }
+
+    public Subscription onOwnPresence(java.util.function.Consumer<String> listener) {
+        if (cairn.spaceReplicas == null) {
+            return () -> { };
+        }
+        Runnable remove = cairn.spaceReplicas.onOwnPresence(listener);
+        return remove::run;
+    }
+
+    public void peerPresence(String id, String user, String replica, String stateJson) {
+        Space space = cairn.spaceReplicas == null ? null : cairn.spaceReplicas.open(id, false);
+        if (space != null && !space.isDropped()) {
+            space.peerPresence(user, replica, stateJson);
+        }
+    }
+
+    public void clearPresence() {
+        if (cairn.spaceReplicas != null) {
+            cairn.spaceReplicas.openSpaces().forEach(Space::clearPresence);
+        }
     }
 }

@@ -26,7 +26,7 @@ final class Transfer {
     }
 
     String exportData() {
-        return ExportDocument.write(cairn.replicaId(), Instant.ofEpochMilli(cairn.wall.millis()), cairn.state, cairn.sections.keySet());
+        return ExportDocument.write(cairn.replicaId(), Instant.ofEpochMilli(cairn.wall.millis()), cairn.state, cairn.sections().keySet());
     }
 
     String exportData(Collection<String> chosen) {
@@ -101,6 +101,8 @@ final class Transfer {
         } catch (MalformedDocumentException e) {
             throw new ImportException(e.getMessage(), e);
         }
+        // Membership sections are the server's (PROTOCOL.md 8): an import never writes them.
+        changes = changes.stream().filter(c -> !cairn.serverOnly.contains(c.section())).toList();
         for (Change change : changes) {
             try {
                 cairn.clock.check(change.stamp());

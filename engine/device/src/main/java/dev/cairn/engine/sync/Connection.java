@@ -71,7 +71,7 @@ final class Connection {
             return;
         }
         cancelReconnect();
-        Session s = new Session(++sessionCount, this, c.push.newRetryQueue());
+        Session s = new Session(++sessionCount, this, c.push::newRetryQueue);
         session = s;
         loop.state = SyncState.CONNECTING;
         loop.publish();
@@ -109,7 +109,9 @@ final class Connection {
         s.lastReceivedNanos = System.nanoTime();
         if (c.maxProtocol >= Frame.PROTOCOL_V2 && connection.binary()) {
             s.offered = Frame.SUPPORTED_VERSIONS;
-            send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, c.port.replicaId(), c.port.cursorForHello(), s.offered));
+            // Spaces need version 2 (PROTOCOL.md 8.1): only a client that syncs them names them, {} for none.
+            java.util.Map<String, Long> spaces = c.spaces == null ? null : c.spaces.hello(s);
+            send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, c.port.replicaId(), c.port.cursorForHello(), s.offered, spaces));
         } else {
             send(s, new Frame.Hello(Frame.PROTOCOL_VERSION, c.port.replicaId(), c.port.cursorForHello()));
         }
@@ -198,12 +200,16 @@ final class Connection {
         SyncLoop.cancel(s.handshakeTimer);
         SyncLoop.cancel(s.keepAliveTask);
         SyncLoop.cancel(s.pullRetryTimer);
-        s.retry.cancelAll();
+        SyncLoop.cancel(s.presenceTask);
+        s.cancelRetries();
         if (s.connection != null) {
             s.connection.close();
         }
         if (session == s) {
             session = null;
+        }
+        if (s.spaces != null && c.spaces != null) {
+            c.spaces.sessionEnded();
         }
         if (s.welcomed) {
             try {
@@ -385,7 +391,7 @@ final class Connection {
      * It may have been a page of changes: going on would move the cursor past it. Resume from the
      * cursor on a new connection instead.
      */
-    private void undecodable(Session s, String why) {
+    void undecodable(Session s, String why) {
         pullFailed = true;
         endSession(s, "malformed-frame", "the server sent a frame this client does not understand: " + why, Reconnect.BACKOFF);
     }
@@ -393,12 +399,20 @@ final class Connection {
     private void dispatch(Session s, Frame frame) {
         if (frame instanceof Frame.Welcome welcome) {
             onWelcome(s, welcome);
+        } else if (frame instanceof Frame.Changes changes && changes.space() != null) {
+            spaceFrame(s, frame, () -> c.spaces.onChanges(s, changes));
         } else if (frame instanceof Frame.Changes changes) {
             c.pull.onChanges(s, changes);
+        } else if (frame instanceof Frame.CaughtUp caughtUp && caughtUp.space() != null) {
+            spaceFrame(s, frame, () -> c.spaces.onCaughtUp(s, caughtUp));
         } else if (frame instanceof Frame.CaughtUp caughtUp) {
             c.pull.onCaughtUp(s, caughtUp);
+        } else if (frame instanceof Frame.SpaceLeft left) {
+            spaceFrame(s, frame, () -> c.spaces.onSpaceLeft(s, left));
+        } else if (frame instanceof Frame.Presence presence) {
+            spaceFrame(s, frame, () -> c.spaces.onPresence(s, presence));
         } else if (frame instanceof Frame.Ack ack) {
-            c.push.onAck(s, ack);
+            c.pushFor(s, ack.batch()).onAck(s, ack);
         } else if (frame instanceof Frame.Error error) {
             onErrorFrame(s, error);
         } else if (frame instanceof Frame.Ping) {
@@ -407,6 +421,15 @@ final class Connection {
             loop.report("malformed-frame", "the server sent a '" + frame.type().wire() + "' frame, which only clients send");
             loop.publish();
         }
+    }
+
+    /** A frame about a space: only in a welcomed session that syncs spaces (PROTOCOL.md 8); else malformed-frame. */
+    private void spaceFrame(Session s, Frame frame, Runnable handle) {
+        if (!s.welcomed || s.spaces == null || c.spaces == null) {
+            undecodable(s, "a '" + frame.type().wire() + "' frame about a space in a session that does not sync spaces");
+            return;
+        }
+        handle.run();
     }
 
     private void onWelcome(Session s, Frame.Welcome welcome) {
@@ -449,8 +472,15 @@ final class Connection {
         long period = Math.max(1, c.keepAlive.toNanos() / 4);
         s.keepAliveTask = loop.every(() -> keepAlive(s), period);
         loop.state = SyncState.CATCHING_UP;
+        if (c.spaces != null) {
+            c.spaces.onWelcome(s, welcome);
+            if (s.spaces != null) {
+                long refresh = SpaceSync.PRESENCE_TICK.toNanos();
+                s.presenceTask = loop.every(() -> c.spaces.refreshPresence(s), refresh);
+            }
+        }
         loop.publish();
-        c.push.pump();
+        c.pumpAll();
     }
 
     private void onErrorFrame(Session s, Frame.Error error) {
@@ -459,8 +489,21 @@ final class Connection {
             failPermanently(s, "protocol-version", "the server does not speak protocol " + s.offered + ": " + error.message());
         } else if (code == ErrorCode.SLOW_CONSUMER) {
             endSession(s, code.wire(), "server error " + code.wire() + ": " + error.message(), Reconnect.BACKOFF);
-        } else if (!c.push.onError(s, error)) {
+        } else if (error.batch() != null) {
+            if (!c.pushFor(s, error.batch()).onError(s, error)) {
+                loop.publish();
+            }
+        } else if (error.space() != null) {
+            // about a space but no batch: a refused presence (PROTOCOL.md 8.6); nothing to retry
+            loop.report(code.wire(), "server error " + code.wire() + " for space '" + error.space() + "': " + error.message());
             loop.publish();
+        } else {
+            if (code == ErrorCode.RATE_LIMITED && c.spaces != null) {
+                c.spaces.pipelines.values().forEach(p -> p.parkAll(s));
+            }
+            if (!c.push.onError(s, error)) {
+                loop.publish();
+            }
         }
     }
 

@@ -86,6 +86,9 @@ final class PullApplier {
         if (s.caughtUp) {
             loop.lastSyncedAt = Instant.now();
         }
+        if (c.spaces != null) {
+            c.spaces.afterUserPage(s); // a spaces entry added: a space joined while connected
+        }
         loop.publish();
         c.waiters.check();
     }
@@ -147,7 +150,7 @@ final class PullApplier {
         loop.publish();
         c.waiters.check();
         if (c.cipher != null) {
-            c.push.pump(); // pushes were held until this catch-up proved the key
+            c.pumpAll(); // pushes were held until this catch-up proved the key
         }
     }
 }

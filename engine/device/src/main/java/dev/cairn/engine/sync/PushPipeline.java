@@ -56,13 +56,33 @@ final class PushPipeline {
 
     private final SyncClient c;
     private final SyncLoop loop;
-    private long nextBatchId = 1;
+    /** The outbox this pipeline sends: the user's, or a space's. */
+    final dev.cairn.engine.sync.internal.SyncPort port;
+    /** The space whose outbox this is; null for the user's own. */
+    final String space;
     /** Outbox seqs acknowledged (or dropped) whose removal from the outbox is in progress. */
     private final Set<Long> acking = new HashSet<>();
 
     PushPipeline(SyncClient client, SyncLoop loop) {
+        this(client, loop, client.port, null);
+    }
+
+    /** The pipeline of space {@code space}'s outbox ({@code port} its replica's). */
+    PushPipeline(SyncClient client, SyncLoop loop, dev.cairn.engine.sync.internal.SyncPort port, String space) {
         this.c = client;
         this.loop = loop;
+        this.port = port;
+        this.space = space;
+    }
+
+    /** This pipeline's lane of session {@code s}. */
+    private Session.Lane lane(Session s) {
+        return s.lane(space);
+    }
+
+    /** Whether batch {@code id} is one of this pipeline's, in flight on {@code s}. */
+    boolean owns(Session s, long id) {
+        return lane(s).inFlight.containsKey(id);
     }
 
     Session.RetryQueue newRetryQueue() {
@@ -73,17 +93,20 @@ final class PushPipeline {
     /** Sends outbox entries while the in-flight window has room. */
     void pump() {
         Session s = c.connection.session();
-        if (s == null || !s.current() || !s.welcomed || s.connection == null || s.retry.timers[Reason.RETRY.ordinal()] != null) {
+        if (s == null || !s.current() || !s.welcomed || s.connection == null || lane(s).retry.timers[Reason.RETRY.ordinal()] != null) {
             return;
         }
-        if (c.cipher != null && !s.caughtUp) {
+        if (space != null && s.spaces != null && !s.spaces.pushes(space)) {
+            return; // a space left (or refused at hello): its outbox waits for a new membership
+        }
+        if (space == null && c.cipher != null && !s.caughtUp) {
             // Push only once this session's catch-up opened every encrypted value with this key, so
             // a device with a wrong passphrase never puts values the other devices cannot open.
             return;
         }
         int perBatch = Math.max(1, Math.min(c.batchSize, s.maxBatch));
-        while (s.inFlight.size() < c.maxInFlight) {
-            Part part = s.resend.pollFirst();
+        while (lane(s).inFlight.size() < c.maxInFlight) {
+            Part part = lane(s).resend.pollFirst();
             boolean fromOutbox = part == null;
             if (fromOutbox) {
                 part = readOutbox(s, perBatch);
@@ -97,7 +120,7 @@ final class PushPipeline {
                 // The first change alone makes a frame larger than the server takes: it can never be accepted.
                 Part rest = part.slice(1, part.size());
                 if (!fromOutbox && rest.size() > 0) {
-                    s.resend.addFirst(rest);
+                    lane(s).resend.addFirst(rest);
                 }
                 dropForGood(s, part.seqs().get(0), part.changes().get(0), "change-too-large",
                         "its push frame is larger than the server's limit of " + s.maxFrameBytes + " bytes");
@@ -105,25 +128,25 @@ final class PushPipeline {
             }
             if (fits < part.size()) {
                 if (!fromOutbox) {
-                    s.resend.addFirst(part.slice(fits, part.size()));
+                    lane(s).resend.addFirst(part.slice(fits, part.size()));
                 }
                 part = part.slice(0, fits);
             }
             if (fromOutbox) {
-                s.owned.addAll(part.seqs());
+                lane(s).owned.addAll(part.seqs());
             }
-            long id = nextBatchId++;
-            Frame.Push push = new Frame.Push(id, part.changes());
+            long id = c.nextBatchId++; // unique across the user's and every space's batches (PROTOCOL.md 8.2)
+            Frame.Push push = new Frame.Push(id, part.changes(), space);
             String text = FrameCodec.encode(push);
             // text.length() * 3 bounds the UTF-8 bytes: count them only when that bound is over the limit
             if (part.size() > 1 && text.length() * 3L > s.maxFrameBytes && utf8Length(text) > s.maxFrameBytes) {
                 // Not expected (sizes are summed from the same encoder), but never send a frame the server closes on.
                 int half = part.size() / 2;
-                s.resend.addFirst(part.slice(half, part.size()));
-                s.resend.addFirst(part.slice(0, half));
+                lane(s).resend.addFirst(part.slice(half, part.size()));
+                lane(s).resend.addFirst(part.slice(0, half));
                 continue;
             }
-            s.inFlight.put(id, new Batch(id, part));
+            lane(s).inFlight.put(id, new Batch(id, part));
             c.connection.sendPush(s, push, text);
         }
     }
@@ -177,20 +200,20 @@ final class PushPipeline {
 
     /** Up to {@code n} committed outbox entries not owned by this session, held, or being acknowledged. */
     private Part readOutbox(Session s, int n) {
-        long limit = (long) s.owned.size() + s.held.size() + acking.size() + n;
+        long limit = (long) lane(s).owned.size() + lane(s).held.size() + acking.size() + n;
         while (true) {
             int asked = (int) Math.min(Integer.MAX_VALUE, limit);
-            NavigableMap<Long, Change> outbox = c.port.outbox(asked);
+            NavigableMap<Long, Change> outbox = port.outbox(asked);
             List<Long> seqs = new ArrayList<>(n);
             List<Change> changes = new ArrayList<>(n);
             for (Map.Entry<Long, Change> e : outbox.entrySet()) {
-                if (!s.owned.contains(e.getKey()) && !acking.contains(e.getKey()) && !s.held.contains(e.getKey())) {
+                if (!lane(s).owned.contains(e.getKey()) && !acking.contains(e.getKey()) && !lane(s).held.contains(e.getKey())) {
                     if (s.serverSections != null && !s.serverSections.contains(e.getValue().section())) {
                         unknownSection(s, e.getKey(), e.getValue());
                         continue;
                     }
                     seqs.add(e.getKey());
-                    changes.add(c.cipher == null ? e.getValue() : c.cipher.seal(e.getValue()));
+                    changes.add(c.cipher == null || space != null ? e.getValue() : c.cipher.seal(e.getValue()));
                     if (seqs.size() == n) {
                         break;
                     }
@@ -210,28 +233,30 @@ final class PushPipeline {
      * (invalid-change). It stays queued (a later welcome may list the section) and is reported.
      */
     private void unknownSection(Session s, long seq, Change change) {
-        s.held.add(seq);
+        lane(s).held.add(seq);
         loop.report("unknown-section", "the server does not know section '" + change.section()
                 + "': its changes stay queued on this device (update the server, or check the app's sections)");
         LOG.log(System.Logger.Level.WARNING, "cairn sync: " + loop.lastError);
-        c.waiters.failHeld(s);
+        if (space == null) {
+            c.waiters.failHeld(s);
+        }
         loop.requestPublish();
     }
 
     void onAck(Session s, Frame.Ack ack) {
-        Batch batch = s.inFlight.remove(ack.batch());
+        Batch batch = lane(s).inFlight.remove(ack.batch());
         if (batch == null) {
             return; // a duplicate, or a batch already given up on and sent again under another id
         }
         // An ack forgets its batch only, whatever the order (spec/vectors/sync/README.md): the
         // server names a batch it did not apply (rate-limited), so no guessing from the order.
         for (Reason r : Reason.values()) {
-            if (r == Reason.RETRY || s.retry.parked(r).isEmpty()) {
-                s.retry.backoffs[r.ordinal()].reset();
+            if (r == Reason.RETRY || lane(s).retry.parked(r).isEmpty()) {
+                lane(s).retry.backoffs[r.ordinal()].reset();
             }
         }
         c.connection.pushesGetThrough();
-        s.owned.removeAll(batch.part().seqs());
+        lane(s).owned.removeAll(batch.part().seqs());
         acknowledgeLocally(batch.part().seqs(), 0);
         if (s.caughtUp) {
             loop.lastSyncedAt = java.time.Instant.now();
@@ -243,7 +268,7 @@ final class PushPipeline {
     /** An error frame about a push; false if it is not about one. */
     boolean onError(Session s, Frame.Error error) {
         ErrorCode code = error.code();
-        Batch batch = error.batch() == null ? null : s.inFlight.get(error.batch());
+        Batch batch = error.batch() == null ? null : lane(s).inFlight.get(error.batch());
         String message = "server error " + code.wire() + (error.batch() == null ? "" : " for batch " + error.batch()) + ": " + error.message();
         switch (code) {
             case CLOCK_SKEW -> {
@@ -264,6 +289,13 @@ final class PushPipeline {
                 overQuota(s, batch, error.message());
                 return true;
             }
+            case FORBIDDEN, NOT_A_MEMBER -> {
+                if (batch == null) {
+                    loop.report(code.wire(), message);
+                    return false;
+                }
+                refusedForGood(s, batch, code, error.message());
+            }
             case INVALID_CHANGE, BATCH_TOO_LARGE -> {
                 if (batch == null) {
                     loop.report(code.wire(), message);
@@ -277,7 +309,7 @@ final class PushPipeline {
                     return false; // at hello: the server closes the socket
                 }
                 // A rate-limited frame named no batch: any push in flight may have been it; send them all again later.
-                park(s, Reason.RETRY, batch != null ? List.of(batch) : new ArrayList<>(s.inFlight.values()));
+                park(s, Reason.RETRY, batch != null ? List.of(batch) : new ArrayList<>(lane(s).inFlight.values()));
             }
             default -> {
                 loop.report(code.wire(), message);
@@ -294,18 +326,52 @@ final class PushPipeline {
 
     /** The server refused a batch for good: split it to find the change(s) it refuses, drop only those. */
     private void refused(Session s, Batch batch, ErrorCode code, String message) {
-        s.inFlight.remove(batch.id());
+        lane(s).inFlight.remove(batch.id());
         Part part = batch.part();
         if (part.size() > 1) {
             if (code == ErrorCode.BATCH_TOO_LARGE) {
                 s.maxBatch = Math.max(1, Math.min(s.maxBatch, part.size() / 2));
             }
             int half = part.size() / 2;
-            s.resend.addFirst(part.slice(half, part.size()));
-            s.resend.addFirst(part.slice(0, half));
+            lane(s).resend.addFirst(part.slice(half, part.size()));
+            lane(s).resend.addFirst(part.slice(0, half));
         } else {
             dropForGood(s, part.seqs().get(0), part.changes().get(0), code.wire(), code.wire() + ": " + message);
         }
+    }
+
+    /**
+     * The whole batch was refused by the membership check (PROTOCOL.md 8.2): not retried, not
+     * split; a space's changes stay visible as refused (the space's refusedChanges, onError), a
+     * user's (a change of {@code spaces}, which the engine never writes) are dropped.
+     */
+    private void refusedForGood(Session s, Batch batch, dev.cairn.engine.protocol.ErrorCode code, String message) {
+        lane(s).inFlight.remove(batch.id());
+        Part part = batch.part();
+        if (space == null) {
+            for (int i = 0; i < part.size(); i++) {
+                dropForGood(s, part.seqs().get(i), part.changes().get(i), code.wire(), code.wire() + ": " + message);
+            }
+            return;
+        }
+        loop.report(code.wire(), "the server refused " + part.size() + " change(s) of space '" + space + "' (" + code.wire()
+                + "); they are not sent again and stay visible as refused: " + message);
+        LOG.log(System.Logger.Level.WARNING, "cairn sync: " + loop.lastError);
+        lane(s).owned.removeAll(part.seqs());
+        try {
+            c.port.spaceRefused(space, code.wire(), part.changes(), message);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "cairn sync: could not record refused changes of space " + space + ": " + SyncLoop.messageOf(e));
+        }
+        if (c.spaces != null) {
+            c.spaces.refused(space, part.size());
+        }
+        acknowledgeLocally(part.seqs(), 0);
+    }
+
+    /** Every batch in flight waits for the retry timer (a rate-limited frame that named no batch). */
+    void parkAll(Session s) {
+        park(s, Reason.RETRY, new ArrayList<>(lane(s).inFlight.values()));
     }
 
     /**
@@ -316,8 +382,10 @@ final class PushPipeline {
         String what = describe(change) + ": " + why;
         loop.report(code, "the server refused a change, which was dropped: " + what);
         LOG.log(System.Logger.Level.WARNING, "cairn sync: " + loop.lastError);
-        c.waiters.dropped(seq, code, what);
-        s.owned.remove(seq);
+        if (space == null) {
+            c.waiters.dropped(seq, code, what);
+        }
+        lane(s).owned.remove(seq);
         acknowledgeLocally(List.of(seq), 0);
     }
 
@@ -328,46 +396,48 @@ final class PushPipeline {
      */
     private void overQuota(Session s, Batch batch, String message) {
         park(s, Reason.QUOTA, List.of(batch));
-        int parked = s.retry.parked(Reason.QUOTA).stream().mapToInt(Part::size).sum();
+        int parked = lane(s).retry.parked(Reason.QUOTA).stream().mapToInt(Part::size).sum();
         loop.report("quota-exceeded", "storage quota exceeded: the server refused " + parked
                 + " change(s), which stay pending (sent again later; delete data to free space): " + message);
         LOG.log(System.Logger.Level.WARNING, "cairn sync: " + loop.lastError);
         pump();
         loop.publish(); // before failing the waiters: a caller whose syncNow failed sees the reason in status()
         long first = batch.part().seqs().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
-        c.waiters.overQuota(first, loop.lastError);
+        if (space == null) {
+            c.waiters.overQuota(first, loop.lastError);
+        }
     }
 
     /** Takes batches out of flight to wait for {@code reason}'s timer; starts it if idle. */
     private void park(Session s, Reason reason, List<Batch> batches) {
-        List<Part> parked = s.retry.parked(reason);
+        List<Part> parked = lane(s).retry.parked(reason);
         for (Batch b : batches) {
-            if (s.inFlight.remove(b.id()) != null) {
+            if (lane(s).inFlight.remove(b.id()) != null) {
                 parked.add(b.part());
             }
         }
         int i = reason.ordinal();
-        if (s.retry.timers[i] != null || parked.isEmpty()) {
+        if (lane(s).retry.timers[i] != null || parked.isEmpty()) {
             return;
         }
-        Duration delay = s.retry.backoffs[i].next();
-        s.retry.timers[i] = loop.schedule(() -> {
-            s.retry.timers[i] = null;
+        Duration delay = lane(s).retry.backoffs[i].next();
+        lane(s).retry.timers[i] = loop.schedule(() -> {
+            lane(s).retry.timers[i] = null;
             release(s, reason);
         }, Math.max(TimeUnit.MILLISECONDS.toNanos(1), delay.toNanos()));
     }
 
     /** Sends {@code reason}'s parked parts again now (its timer fired, or syncNow for the quota). */
     void release(Session s, Reason reason) {
-        List<Part> parked = s.retry.parked(reason);
+        List<Part> parked = lane(s).retry.parked(reason);
         if (!s.current() || parked.isEmpty()) {
             return;
         }
         int i = reason.ordinal();
-        SyncLoop.cancel(s.retry.timers[i]);
-        s.retry.timers[i] = null;
+        SyncLoop.cancel(lane(s).retry.timers[i]);
+        lane(s).retry.timers[i] = null;
         for (int k = parked.size() - 1; k >= 0; k--) {
-            s.resend.addFirst(parked.get(k));
+            lane(s).resend.addFirst(parked.get(k));
         }
         parked.clear();
         pump();
@@ -378,7 +448,7 @@ final class PushPipeline {
         acking.addAll(seqs);
         CompletableFuture<Void> removal;
         try {
-            removal = c.port.acknowledge(seqs);
+            removal = port.acknowledge(seqs);
         } catch (RuntimeException e) {
             removal = CompletableFuture.failedFuture(e);
         }
@@ -391,7 +461,8 @@ final class PushPipeline {
             }
             loop.report("local-store", "could not remove acknowledged changes from the outbox: " + SyncLoop.messageOf(error));
             loop.publish();
-            if (!c.isClosed()) {
+            boolean gone = space != null && (c.spaces == null || c.spaces.pipelines.get(space) != this);
+            if (!c.isClosed() && !gone) { // a left space's pipeline stops: its outbox is kept read-only or dropped
                 long delay = c.connection.backoffCeilingMillis(failures + 3); // from 1.6 s with the default minimum
                 loop.schedule(() -> acknowledgeLocally(seqs, failures + 1), TimeUnit.MILLISECONDS.toNanos(delay));
             }

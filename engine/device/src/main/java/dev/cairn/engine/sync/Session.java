@@ -24,6 +24,8 @@ final class Session {
     boolean caughtUp;
     ScheduledFuture<?> handshakeTimer;
     ScheduledFuture<?> keepAliveTask;
+    /** Sends the set presences again every 2 s (PROTOCOL.md 8.6); null without spaces. */
+    ScheduledFuture<?> presenceTask;
     long lastReceivedNanos = System.nanoTime();
     long pingSentNanos;
     /** When part of a frame last arrived (transport thread; 0 = never): also a sign of life. */
@@ -48,22 +50,53 @@ final class Session {
     boolean pullStalled;
     ScheduledFuture<?> pullRetryTimer;
 
-    // ---- push
-    /** Sent, unanswered batches in send order (batch ids increase). */
-    final LinkedHashMap<Long, PushPipeline.Batch> inFlight = new LinkedHashMap<>();
-    /** Parts to send again before reading new outbox entries. */
-    final ArrayDeque<PushPipeline.Part> resend = new ArrayDeque<>();
-    /** Outbox seqs in flight, to resend or waiting for a retry: never read from the outbox again on this session. */
-    final Set<Long> owned = new HashSet<>();
-    /** Outbox seqs of sections the server does not know: queued, not pushed on this session. */
-    final TreeSet<Long> held = new TreeSet<>();
-    /** The retry queue, keyed by reason: parts waiting for their reason's timer. */
-    final RetryQueue retry;
+    // ---- push, one lane per outbox: the user's own (space null) and each space's
+    /** The user's own lane. */
+    final Lane user;
+    /** The spaces' lanes, by space id (created on first use). */
+    final java.util.Map<String, Lane> spaceLanes = new java.util.TreeMap<>();
+    private final java.util.function.Supplier<RetryQueue> retries;
 
-    Session(long id, Connection owner, RetryQueue retry) {
+    /** Space sync on this session (PROTOCOL.md 8), null when hello did not say spaces. */
+    SpaceSession spaces;
+
+    Session(long id, Connection owner, java.util.function.Supplier<RetryQueue> retries) {
         this.id = id;
         this.owner = owner;
-        this.retry = retry;
+        this.retries = retries;
+        this.user = new Lane(null, retries.get());
+    }
+
+    /** The lane of {@code space} (null: the user's own), created on first use. */
+    Lane lane(String space) {
+        return space == null ? user : spaceLanes.computeIfAbsent(space, k -> new Lane(k, retries.get()));
+    }
+
+    /** Stops every lane's retry timers (the session ends). */
+    void cancelRetries() {
+        user.retry.cancelAll();
+        spaceLanes.values().forEach(l -> l.retry.cancelAll());
+    }
+
+    /** What one outbox has on this session: its batches in flight, parts to send again, retries. */
+    static final class Lane {
+        /** The space, or null for the user's own outbox. */
+        final String space;
+        /** Sent, unanswered batches in send order (batch ids increase). */
+        final LinkedHashMap<Long, PushPipeline.Batch> inFlight = new LinkedHashMap<>();
+        /** Parts to send again before reading new outbox entries. */
+        final ArrayDeque<PushPipeline.Part> resend = new ArrayDeque<>();
+        /** Outbox seqs in flight, to resend or waiting for a retry: never read from the outbox again on this session. */
+        final Set<Long> owned = new HashSet<>();
+        /** Outbox seqs of sections the server does not know: queued, not pushed on this session. */
+        final TreeSet<Long> held = new TreeSet<>();
+        /** The retry queue, keyed by reason: parts waiting for their reason's timer. */
+        final RetryQueue retry;
+
+        Lane(String space, RetryQueue retry) {
+            this.space = space;
+            this.retry = retry;
+        }
     }
 
     /** Not ended, and still the connection's session. */

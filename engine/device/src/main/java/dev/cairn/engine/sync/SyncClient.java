@@ -120,6 +120,12 @@ public final class SyncClient implements AutoCloseable {
     final PushPipeline push;
     final PullApplier pull;
     final SyncWaiters waiters;
+    /** The spaces over this socket (PROTOCOL.md 8); null when the app did not turn space sync on. */
+    final SpaceSync spaces;
+    /** The next push batch id: one counter for the user's and every space's batches (PROTOCOL.md 8.2). */
+    long nextBatchId = 1;
+    private final Subscription spaceOpenedSubscription;
+    private final Subscription presenceSubscription;
 
     private final Subscription outboxSubscription;
     private final Subscription changeSubscription;
@@ -160,6 +166,15 @@ public final class SyncClient implements AutoCloseable {
         this.push = new PushPipeline(this, loop);
         this.pull = new PullApplier(this, loop);
         this.connection = new Connection(this, loop);
+        this.spaces = b.onSpaceLeft == null ? null : new SpaceSync(this, loop, b.onSpaceLeft);
+        this.spaceOpenedSubscription = spaces == null ? null : port.onSpaceOpened(id -> loop.post(() -> {
+            PushPipeline p = spaces.pipeline(id); // a space the app opened: its outbox is pushed from now on
+            if (p != null) {
+                p.pump();
+            }
+        }));
+        this.presenceSubscription = spaces == null ? null
+                : port.onOwnPresence(id -> loop.post(() -> spaces.ownPresenceChanged(connection.session(), id)));
         this.outboxSubscription = port.onOutbox(this::requestPump);
         this.changeSubscription = port.onChange(event -> {
             if (event.origin() != ChangeEvent.Origin.REMOTE) {
@@ -213,7 +228,8 @@ public final class SyncClient implements AutoCloseable {
      * but refused for now ({@code quota-exceeded}), of a section the server does not know
      * ({@code unknown-section}), a permanent failure, a wrong passphrase, sync switched off
      * ({@link #goOffline()}) or the client closed. It does not time out by itself: use
-     * {@link CompletableFuture#orTimeout}.
+     * {@link CompletableFuture#orTimeout}. It covers the user's own changes; a space's are
+     * followed with {@link #spaceStatus(String)} and {@link dev.cairn.engine.Space#pendingChanges()}.
      */
     public CompletableFuture<Void> syncNow() {
         CompletableFuture<Void> result = new CompletableFuture<>();
@@ -300,6 +316,10 @@ public final class SyncClient implements AutoCloseable {
             outboxSubscription.close();
             changeSubscription.close();
             resyncSubscription.close();
+            if (spaceOpenedSubscription != null) {
+                spaceOpenedSubscription.close();
+                presenceSubscription.close();
+            }
             if (engineCloseSubscription != null) {
                 engineCloseSubscription.close();
             }
@@ -319,12 +339,45 @@ public final class SyncClient implements AutoCloseable {
         return closed;
     }
 
+    /** Sends what the user's and every space's outbox hold, as far as their windows allow. Sync thread. */
+    void pumpAll() {
+        push.pump();
+        if (spaces != null) {
+            spaces.pumpAll();
+        }
+    }
+
+    /** The pipeline whose batch {@code batch} is in flight on {@code s}; the user's if none (a late answer). */
+    PushPipeline pushFor(Session s, long batch) {
+        if (spaces != null && !push.owns(s, batch)) {
+            for (PushPipeline p : spaces.pipelines.values()) {
+                if (p.owns(s, batch)) {
+                    return p;
+                }
+            }
+        }
+        return push;
+    }
+
+    /**
+     * The sync of space {@code id} on this client (PROTOCOL.md 8): catching up, live or left, its
+     * cursor and refused changes; null if this client has not synced that space (or syncs no spaces).
+     */
+    public SpaceStatus spaceStatus(String id) {
+        return spaces == null ? null : spaces.status(id);
+    }
+
+    /** Every space this client has synced, by id (empty if it syncs no spaces). */
+    public Map<String, SpaceStatus> spaceStatuses() {
+        return spaces == null ? Map.of() : spaces.statuses();
+    }
+
     /** Called on the persistence thread when outbox entries are being committed: push them now (coalesced). */
     private void requestPump() {
         if (pumpRequested.compareAndSet(false, true)) {
             loop.post(() -> {
                 pumpRequested.set(false);
-                push.pump();
+                pumpAll();
                 loop.publish();
                 // The engine tells us while its commit is still running: look again shortly, so
                 // the status settles once it finished.
@@ -378,6 +431,7 @@ public final class SyncClient implements AutoCloseable {
         private HttpClient httpClient;
         private Executor executor;
         private ChangeCipher cipher;
+        private dev.cairn.engine.LeftSpaceCopy onSpaceLeft;
 
         private Builder(Cairn cairn, URI uri, Supplier<String> token) {
             this.cairn = Objects.requireNonNull(cairn, "cairn");
@@ -461,7 +515,21 @@ public final class SyncClient implements AutoCloseable {
             return this;
         }
 
-        /** Most changes per push batch (also capped by the server's maxBatch); default 500. */
+        /**
+         * Syncs the user's spaces (PROTOCOL.md 8) over this client's socket: {@link Cairn#space}
+         * replicas are named in {@code hello} with their cursors, every space the user is a member
+         * of is caught up and then live, space writes are pushed (the server refuses a viewer's or a
+         * non-member's, which stay visible as refused: {@link dev.cairn.engine.Space#refusedChanges()}),
+         * and presence is sent and received. {@code onLeft} says what happens to a space's copy when
+         * the user leaves it, is removed or it is deleted. Needs protocol version 2 (the default
+         * {@link #maxProtocol}); a session on version 1 syncs no spaces. Default: spaces are not synced.
+         */
+        public Builder syncSpaces(dev.cairn.engine.LeftSpaceCopy onLeft) {
+            requireState(this.onSpaceLeft == null, "syncSpaces was already set to %s", this.onSpaceLeft);
+            this.onSpaceLeft = Objects.requireNonNull(onLeft, "onLeft");
+            return this;
+        }
+
         /**
          * The highest protocol version to offer (PROTOCOL.md 7.1): 2 (the default) offers versions
          * 1 and 2, and the server picks; 1 speaks version 1 only, as clients before version 2 did.

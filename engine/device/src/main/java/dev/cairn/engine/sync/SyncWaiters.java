@@ -148,8 +148,8 @@ final class SyncWaiters {
 
     /** Changes the server does not know the section of stay queued: the calls covering them fail. */
     void failHeld(Session s) {
-        if (!s.held.isEmpty()) {
-            failFrom(s.held.first(), "unknown-section", c.loop.lastError);
+        if (!s.user.held.isEmpty()) {
+            failFrom(s.user.held.first(), "unknown-section", c.loop.lastError);
         }
     }
 

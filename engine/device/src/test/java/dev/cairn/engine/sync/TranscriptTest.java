@@ -8,7 +8,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.ChangeTooLargeException;
+import dev.cairn.engine.LeftSpaceCopy;
 import dev.cairn.engine.LogSection;
+import dev.cairn.engine.Space;
+import dev.cairn.engine.SpacePresence;
+import dev.cairn.engine.ValidationException;
 import dev.cairn.engine.PersistentState;
 import dev.cairn.engine.StateOptions;
 import dev.cairn.engine.crdt.LogEntry;
@@ -48,7 +52,7 @@ class TranscriptTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long STEP_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(3);
     /** Steps that only look: afterMillis does not count from them. */
-    private static final java.util.Set<String> CHECKS = java.util.Set.of("status", "get", "cursor", "syncNowResult");
+    private static final java.util.Set<String> CHECKS = java.util.Set.of("status", "get", "cursor", "syncNowResult", "spaceStatus", "peers");
 
     static Path transcriptsDir() {
         Path start = Path.of("").toAbsolutePath();
@@ -182,6 +186,8 @@ class TranscriptTest {
         /** The persistent-state handle the last write with saveDelayMillis or autoSave used, by key (for "save"). */
         final Map<String, PersistentState<JsonNode>> handles = new HashMap<>();
         final List<String> log = new ArrayList<>();
+        /** The space handles the app got (space(S)): a dropped one stays dropped, as the app's handle would. */
+        final Map<String, Space> spaceHandles = new HashMap<>();
         ScriptedConnection current;
         /** Where afterMillis counts from: the last non-check step's end, or when the client did what it awaited. */
         long prevEnd = System.nanoTime();
@@ -209,6 +215,14 @@ class TranscriptTest {
                     .keepAlive(ms(c, "keepAliveMillis", 60_000))
                     .connectTimeout(ms(c, "connectTimeoutMillis", 5000))
                     .random(new FixedJitter(c.path("jitter").asDouble(0.5)));
+            // A transcript whose hello names spaces (PROTOCOL.md 8.1) runs a client that syncs spaces.
+            boolean spaces = false;
+            for (JsonNode step : script.get("steps")) {
+                spaces |= "hello".equals(step.path("recv").path("type").asText()) && step.path("recv").has("spaces");
+            }
+            if (spaces) {
+                b.syncSpaces("drop".equals(c.path("onSpaceLeft").asText("keep")) ? LeftSpaceCopy.DROP : LeftSpaceCopy.KEEP);
+            }
             if (c.has("passphrase")) {
                 List<String> e2e = new ArrayList<>();
                 c.path("e2eSections").forEach(s -> e2e.add(s.asText()));
@@ -289,6 +303,16 @@ class TranscriptTest {
                     fail("save: no write of key " + key + " through the persistent-state API");
                 }
                 handle.save().orTimeout(3, TimeUnit.SECONDS).join();
+            } else if (step.has("spaceStatus")) {
+                JsonNode want = step.get("spaceStatus");
+                await("space status " + want, () -> spaceStatusMatches(want));
+            } else if (step.has("presence")) {
+                JsonNode p = step.get("presence");
+                JsonNode state = p.get("state");
+                space(p.path("space").asText()).setPresence(state == null || state.isNull() ? null : state.toString());
+            } else if (step.has("peers")) {
+                JsonNode want = step.get("peers");
+                await("peers " + want, () -> peersMatch(want));
             } else if (step.has("goOffline")) {
                 sync.goOffline();
             } else if (step.has("goOnline")) {
@@ -395,10 +419,23 @@ class TranscriptTest {
         private void write(JsonNode step) {
             JsonNode w = step.get("write");
             String refused = step.path("refused").asText(null);
-            String before = cairn.canonicalState();
-            int pendingBefore = cairn.pendingChanges();
+            Space space = w.has("space") ? space(w.get("space").asText()) : null;
+            Supplier<String> canonical = space == null ? cairn::canonicalState : space::canonicalState;
+            Supplier<Integer> pending = space == null ? cairn::pendingChanges : space::pendingChanges;
+            String before = canonical.get();
+            int pendingBefore = pending.get();
             try {
-                doWrite(w, step);
+                doWrite(w, step, space);
+            } catch (ValidationException e) {
+                // A local write of a server-only section (spaces, members): forbidden (PROTOCOL.md 8)
+                String code = e.getMessage().startsWith("forbidden:") ? "forbidden" : "validation";
+                if (!code.equals(refused)) {
+                    throw new AssertionError("the write was refused (" + code + ", expected " + refused + "): " + e.getMessage(), e);
+                }
+                if (!before.equals(canonical.get()) || pendingBefore != pending.get()) {
+                    fail("a refused write changed the state");
+                }
+                return;
             } catch (ChangeTooLargeException e) {
                 if (refused == null) {
                     throw new AssertionError("the write was refused: " + e.getMessage(), e);
@@ -416,7 +453,11 @@ class TranscriptTest {
             }
         }
 
-        private void doWrite(JsonNode w, JsonNode step) {
+        private void doWrite(JsonNode w, JsonNode step, Space space) {
+            if (space != null) {
+                doSpaceWrite(w, space);
+                return;
+            }
             String op = w.path("op").asText();
             String section = w.path("section").asText();
             JsonNode value = w.has("valueBytes") ? TextNode.valueOf("x".repeat(w.get("valueBytes").asInt())) : w.get("value");
@@ -450,6 +491,68 @@ class TranscriptTest {
             }
         }
 
+        /** A write into a space (the app got the handle with space(S)): the same API as the user's. */
+        private void doSpaceWrite(JsonNode w, Space space) {
+            String section = w.path("section").asText();
+            JsonNode value = w.get("value");
+            switch (w.path("op").asText()) {
+                case "set" -> space.map(section).put(w.get("key").asText(), value);
+                case "delete" -> space.map(section).remove(w.get("key").asText());
+                case "append" -> space.log(section).append(w.get("stream").asText(), value);
+                case "clear" -> space.clear(section);
+                default -> fail("unknown write op " + w.path("op").asText());
+            }
+        }
+
+        private Space space(String id) {
+            Space held = spaceHandles.get(id);
+            if (held == null || (!held.isDropped() && held != cairn.space(id))) {
+                held = cairn.space(id);
+                spaceHandles.put(id, held);
+            }
+            return held;
+        }
+
+        private boolean spaceStatusMatches(JsonNode want) {
+            String id = want.path("space").asText();
+            SpaceStatus s = sync.spaceStatus(id);
+            if (s == null) {
+                return false;
+            }
+            for (Iterator<Map.Entry<String, JsonNode>> it = want.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                JsonNode v = e.getValue();
+                boolean ok = switch (e.getKey()) {
+                    case "space" -> true;
+                    case "state" -> v.asText().equals(s.state().name().toLowerCase().replace('_', '-'));
+                    case "cursor" -> v.asLong() == s.cursor();
+                    case "refused" -> v.asInt() == s.refused();
+                    case "left" -> v.asText().equals(s.leftReason());
+                    case "pending" -> {
+                        Space space = space(id);
+                        yield v.asInt() == (space.isDropped() ? 0 : space.pendingChanges());
+                    }
+                    default -> throw new AssertionError("unknown spaceStatus member " + e.getKey());
+                };
+                if (!ok) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        private boolean peersMatch(JsonNode want) {
+            List<Map<String, Object>> present = new ArrayList<>();
+            for (SpacePresence p : space(want.path("space").asText()).presence()) {
+                Map<String, Object> m = new java.util.LinkedHashMap<>();
+                m.put("user", p.user());
+                m.put("replica", p.replica());
+                m.put("state", readTree(p.state()));
+                present.add(m);
+            }
+            return matches(want.get("present"), JSON.valueToTree(present), new HashMap<>());
+        }
+
         private boolean statusMatches(JsonNode want) {
             SyncStatus s = sync.status();
             for (Iterator<Map.Entry<String, JsonNode>> it = want.fields(); it.hasNext(); ) {
@@ -471,15 +574,19 @@ class TranscriptTest {
 
         private boolean valueMatches(JsonNode want) {
             String section = want.path("section").asText();
+            Space space = want.has("space") ? space(want.get("space").asText()) : null;
+            if (space != null && space.isDropped()) {
+                return want.path("absent").asBoolean(false) || (want.has("values") && want.get("values").isEmpty());
+            }
             if (want.has("stream")) {
-                LogSection log = cairn.log(section);
+                LogSection log = space == null ? cairn.log(section) : space.log(section);
                 List<JsonNode> values = new ArrayList<>();
                 for (LogEntry e : log.entries(want.get("stream").asText())) {
                     values.add(readTree(e.value()));
                 }
                 return matches(want.get("values"), JSON.valueToTree(values), new HashMap<>());
             }
-            String json = cairn.map(section).json(want.path("key").asText());
+            String json = (space == null ? cairn.map(section) : space.map(section)).json(want.path("key").asText());
             if (want.path("absent").asBoolean(false)) {
                 return json == null;
             }

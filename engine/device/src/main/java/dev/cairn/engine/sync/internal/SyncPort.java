@@ -81,4 +81,45 @@ public interface SyncPort {
      * {@link IllegalStateException} if the engine is closed already.
      */
     Subscription beforeClose(Runnable listener);
+
+    // ---- spaces (PROTOCOL.md 8): on the user's port; a space's port has none of its own
+
+    /** The spaces with a local replica here whose copy was not left, sorted: hello's {@code spaces}. */
+    List<String> heldSpaces();
+
+    /** The port of space {@code id}'s replica, opened (created if {@code create}); null if none here and not created. */
+    SyncPort space(String id, boolean create);
+
+    /** Whether the user's {@code spaces} section (as applied so far) lists {@code id}. */
+    boolean isMemberOf(String id);
+
+    /** The space ids the user's {@code spaces} section lists now. */
+    java.util.Set<String> memberSpaces();
+
+    /**
+     * The user's membership of {@code id} ended ({@code space-left}): its cursor is dropped, and
+     * its copy kept read-only ({@code keep}) or closed and deleted.
+     */
+    void spaceLeft(String id, String reason, boolean keep);
+
+    /** The user is a member of {@code id} (again): a kept copy of an earlier membership becomes writable. */
+    void spaceRejoined(String id);
+
+    /** The server refused these changes of {@code id} for good: they stay visible as refused and are told to onError. */
+    void spaceRefused(String id, String code, List<Change> changes, String message);
+
+    /** Told when a space replica is opened, with its id (to sync it on the running session). */
+    Subscription onSpaceOpened(java.util.function.Consumer<String> listener);
+
+    /** This replica's own presence in space {@code id} (JSON text), or null if it has none. */
+    String ownPresence(String id);
+
+    /** Told when the app sets or withdraws its presence in a space, with the space id. */
+    Subscription onOwnPresence(java.util.function.Consumer<String> listener);
+
+    /** Another replica's presence in {@code id} changed ({@code stateJson} null: gone). */
+    void peerPresence(String id, String user, String replica, String stateJson);
+
+    /** Every peer's presence in every space is unknown now (the session ended). */
+    void clearPresence();
 }
