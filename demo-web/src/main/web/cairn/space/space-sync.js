@@ -166,32 +166,34 @@ class SpaceChannel {
 
   /** Sets (or withdraws, null) this replica's presence. @param {unknown} state */
   setPresence(state) {
-    const withdraw = state === null;
-    if (withdraw && this.presence === undefined) return;
-    this.presence = withdraw ? null : state;
+    if (state === null && this.presence === undefined) return;
+    this.presence = state; // null: a withdrawal still to send
     this.sendPresence(true);
-    if (withdraw) this.presence = undefined;
   }
 
   /**
-   * Sends the presence now (or as soon as the rate allows) and keeps refreshing it every 2 s while set.
+   * Sends the presence now (or as soon as the rate allows: the latest state then) and keeps
+   * refreshing it every 2 s while set; a withdrawal (null) is sent once.
    * @param {boolean} changed a new state (else a refresh)
    */
   sendPresence(changed) {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceTimer = null;
-    if (this.presence === undefined || !this.inSession) return;
+    if (this.presence === undefined) return;
+    if (!this.inSession) {
+      if (this.presence === null) this.presence = undefined; // the server forgets it with the session
+      return;
+    }
     const now = Date.now();
     const gap = now - this.presenceSentAt;
     if (changed && gap < PRESENCE_MIN_GAP_MILLIS) {
-      const state = this.presence;
-      this.presenceTimer = setTimeout(() => { if (this.presence === state) this.sendPresence(true); }, PRESENCE_MIN_GAP_MILLIS - gap);
+      this.presenceTimer = setTimeout(() => this.sendPresence(true), PRESENCE_MIN_GAP_MILLIS - gap);
       return;
     }
     this.presenceSentAt = now;
-    const text = '{"type":"presence","space":' + JSON.stringify(this.id) + ',"state":' + JSON.stringify(this.presence) + '}';
-    this.owner.client.connection.send(text);
-    if (this.presence !== null) this.presenceTimer = setTimeout(() => this.sendPresence(false), PRESENCE_REFRESH_MILLIS);
+    this.owner.client.connection.send('{"type":"presence","space":' + JSON.stringify(this.id) + ',"state":' + JSON.stringify(this.presence) + '}');
+    if (this.presence === null) this.presence = undefined;
+    else this.presenceTimer = setTimeout(() => this.sendPresence(false), PRESENCE_REFRESH_MILLIS);
   }
 
   /** @param {string} reason */
