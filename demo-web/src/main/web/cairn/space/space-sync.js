@@ -125,6 +125,7 @@ class SpaceChannel {
   /** The session syncs this space from now on (its catch-up comes after the user's). @param {any} welcome @param {number} [head] */
   begin(welcome, head) {
     this.inSession = true;
+    this.port.rejoined(); // a member (again): a space left before syncs from here
     this.pipeline.begin(welcome);
     if (head !== undefined) this.puller.welcome({ head });
     this.setState('catching-up');
@@ -290,7 +291,6 @@ export class SpaceSync {
       if (change.section !== 'spaces' || change.op !== 'set') continue;
       const c = await this.opened(change.key);
       if (c.inSession) continue;
-      c.port.rejoined();
       c.puller.cursor = 0;
       c.begin(this.welcomeFrame);
     }

@@ -1,0 +1,142 @@
+// Spaces on the device (cairn/space/): one local replica per space in its own IndexedDB database
+// (its chunks, outbox and cursor apart from the user's), what the hello names after a reload, the
+// local copy dropped on space-left with onSpaceLeft 'drop', and the membership calls over fetch.
+import 'fake-indexeddb/auto';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cairn } from '../../main/web/cairn/cairn.js';
+import { IdbStore, dbName } from '../../main/web/cairn/idb-store.js';
+import { MemoryKv } from '../../main/web/cairn/storage.js';
+import { makeChange } from '../../main/web/cairn/codec.js';
+import { spaceStoreName } from '../../main/web/cairn/space/space.js';
+
+let users = 0;
+const newUser = () => `space-user${++users}`;
+let millis = Date.now() + 5000;
+const server = (section, key, value) => makeChange('set', section, key, JSON.stringify(value), `${(millis++).toString(16).padStart(12, '0')}0000@server`);
+
+/** A WebSocket that opens, records what the client sends, and answers nothing. */
+function recordingSocket() {
+  const sent = [];
+  class Ws {
+    constructor() {
+      this.readyState = 0;
+      setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 1);
+    }
+    send(data) { sent.push(typeof data === 'string' ? JSON.parse(data) : data); }
+    close() { this.readyState = 3; }
+  }
+  return { Ws, sent };
+}
+
+/** Row counts of a database's object stores. @param {string} user */
+async function counts(user) {
+  const db = await IdbStore.openDb(user);
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(['chunks', 'outbox'], 'readonly');
+      const chunks = tx.objectStore('chunks').count();
+      const outbox = tx.objectStore('outbox').count();
+      tx.oncomplete = () => resolve({ chunks: chunks.result, outbox: outbox.result });
+      tx.onerror = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+const open = (user, kv, extra = {}) => Cairn.open({ user, storage: 'browser', channel: null, replica: 'tab-1', startSync: false, kv, spaces: true, ...extra });
+
+test('a space keeps its data, outbox and cursor in its own database; after a reload the hello names it with its cursor', async () => {
+  const user = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  const cairn = await open(user, kv);
+  cairn.applyRemote([{ seq: 1, change: server('spaces', 'trip', { name: 'Trip', role: 'editor' }) }], 1);
+  const trip = await cairn.space('trip');
+  trip.applyRemote([{ seq: 1, change: server('members', user, { role: 'editor' }) }, { seq: 7, change: server('state', 'items/a', 'tent') }], 7);
+  trip.write('set', 'state', 'items/b', 'stove');
+  await trip.save();
+  await cairn.close();
+
+  const stored = await counts(spaceStoreName(user, 'trip'));
+  assert.ok(stored.chunks >= 1, 'the space\'s page is in its database');
+  assert.equal(stored.outbox, 1, 'its local write waits in its own outbox');
+  assert.equal((await counts(user)).outbox, 0, 'nothing of the space in the user\'s outbox');
+
+  const { Ws, sent } = recordingSocket();
+  const again = await open(user, kv, { startSync: true, server: { url: 'ws://x/sync', token: () => 't' }, WebSocket: Ws });
+  const reopened = again.openedSpace('trip');
+  assert.ok(reopened, 'the spaces of the spaces section open with the user');
+  assert.equal(reopened.get('state', 'items/a'), 'tent');
+  assert.equal(reopened.get('state', 'items/b'), 'stove');
+  assert.equal(reopened.savedCursor, 7);
+  assert.deepEqual(reopened.members(), [{ user, role: 'editor' }]);
+  assert.equal(reopened.syncStatus.pending, 1, 'its unacknowledged write is still there to push');
+  assert.deepEqual(again.spaces(), [{ id: 'trip', name: 'Trip', role: 'editor' }]);
+  for (let i = 0; i < 100 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(sent[0], { type: 'hello', protocol: 1, versions: [1, 2], replica: 'tab-1', cursor: 1, spaces: { trip: 7 } });
+  await again.close();
+});
+
+test('space-left with onSpaceLeft drop: the values, the outbox and the database leave the device', async () => {
+  const user = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  const cairn = await open(user, kv, { onSpaceLeft: 'drop' });
+  const trip = await cairn.space('trip');
+  trip.applyRemote([{ seq: 1, change: server('state', 'items/a', 'tent') }], 1);
+  trip.write('set', 'state', 'items/b', 'stove');
+  await trip.save();
+  const left = [];
+  trip.on('left', (e) => left.push(e));
+  trip.leftBySync('removed');
+  assert.deepEqual(left, [{ space: 'trip', reason: 'removed' }]);
+  assert.equal(trip.get('state', 'items/a'), undefined);
+  assert.equal(trip.syncStatus.pending, 0);
+  assert.equal(cairn.openedSpace('trip'), null, 'space(id) opens a fresh one');
+  for (let i = 0; i < 100; i++) {
+    const names = (await indexedDB.databases()).map((d) => d.name);
+    if (!names.includes(dbName(spaceStoreName(user, 'trip')))) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(!(await indexedDB.databases()).map((d) => d.name).includes(dbName(spaceStoreName(user, 'trip'))), 'the database is deleted');
+  const fresh = await cairn.space('trip');
+  assert.equal(fresh.get('state', 'items/b'), undefined);
+  await cairn.close();
+});
+
+test('membership calls go over fetch with the token; an error answer rejects with its code; bad input is refused before any call', async () => {
+  const calls = [];
+  const answers = {
+    'POST /api/spaces': [200, { id: 'sp-1', name: 'Trip', role: 'owner' }],
+    'POST /api/spaces/sp-1/invitations': [200, { code: 'c0de', role: 'viewer', expiresAtMillis: 5 }],
+    'DELETE /api/spaces/sp-1/members/bob': [403, { error: 'forbidden', message: 'only the owner removes members' }],
+    'POST /api/spaces/join': [404, { error: 'invalid-invitation', message: 'unknown, used or expired' }],
+    'DELETE /api/spaces/sp-1/members/alice': [200, { removed: true }],
+    'POST /api/spaces/sp-1/owner': [200, { owner: 'bob' }],
+    'DELETE /api/spaces/sp-1': [200, { deleted: true }],
+  };
+  const fetch = async (url, init) => {
+    const u = new URL(url);
+    const key = `${init.method} ${u.pathname}`;
+    calls.push({ key, auth: init.headers.Authorization, body: init.body ? JSON.parse(init.body) : undefined });
+    const [status, body] = answers[key] ?? [404, { error: 'not-found', message: key }];
+    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  };
+  const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true, startSync: false, fetch, server: { url: 'wss://host/sync', token: () => 'tok' } });
+  assert.deepEqual(await cairn.createSpace('Trip'), { id: 'sp-1', name: 'Trip', role: 'owner' });
+  assert.deepEqual(calls[0], { key: 'POST /api/spaces', auth: 'Bearer tok', body: { name: 'Trip' } });
+  const space = await cairn.space('sp-1');
+  assert.deepEqual(await space.invite('viewer', 3600), { code: 'c0de', role: 'viewer', expiresAtMillis: 5 });
+  assert.deepEqual(calls[1].body, { role: 'viewer', expiresInSeconds: 3600 });
+  await assert.rejects(space.removeMember('bob'), (e) => e.code === 'forbidden' && e.status === 403);
+  await assert.rejects(cairn.joinSpace('nope'), (e) => e.code === 'invalid-invitation' && e.status === 404);
+  assert.deepEqual(await space.leave(), { removed: true });
+  assert.deepEqual(await space.transferOwnership('bob'), { owner: 'bob' });
+  assert.deepEqual(await space.deleteSpace(), { deleted: true });
+  const n = calls.length;
+  assert.throws(() => space.addMember('bob', 'owner'), RangeError);
+  assert.throws(() => space.invite('admin'), RangeError);
+  await assert.rejects(cairn.createSpace(''), RangeError);
+  assert.equal(calls.length, n, 'nothing was sent');
+  await cairn.close();
+});
