@@ -129,6 +129,7 @@ class SpaceChannel {
     this.pipeline.begin(welcome);
     if (head !== undefined) this.puller.welcome({ head });
     this.setState('catching-up');
+    this.presenceSentAt = 0; // the rate is per socket: a new session may send at once
     this.sendPresence(true);
     this.pump();
   }

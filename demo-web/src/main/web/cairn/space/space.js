@@ -277,8 +277,18 @@ class SpaceSyncView {
   /** @param {boolean} offline */
   setOffline(offline) { this.client()?.setOffline(offline); }
 
-  /** The user's session carries the space: catching up a space again means a new session. */
-  resync() { this.client()?.resync(this.client()?.cursor ?? 0); }
+  /**
+   * Catches the space up again from `cursor` (0: its whole state, e.g. a section switched back on):
+   * the user's session carries it, so that session starts again, the user resuming from its cursor.
+   * @param {number} [cursor]
+   */
+  resync(cursor = 0) {
+    const client = this.client();
+    if (cursor === 0) this.space.resetCursor();
+    const channel = client?.spaces?.channels.get(this.space.id);
+    if (channel) channel.puller.cursor = cursor;
+    client?.connection.restart();
+  }
 
   stop() {}
 }
