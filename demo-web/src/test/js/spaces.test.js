@@ -140,3 +140,38 @@ test('membership calls go over fetch with the token; an error answer rejects wit
   assert.equal(calls.length, n, 'nothing was sent');
   await cairn.close();
 });
+
+test('presence: every space counts toward the socket\'s 10 frames a second; a refused presence is an error event of its space', async () => {
+  const sent = [];
+  let socket = null;
+  class Ws {
+    constructor() {
+      this.readyState = 0;
+      socket = this;
+      setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 1);
+    }
+    send(data) { if (typeof data === 'string') sent.push({ at: Date.now(), frame: JSON.parse(data) }); }
+    close() { this.readyState = 3; }
+  }
+  const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true, WebSocket: Ws, server: { url: 'ws://x/sync', token: () => 't' } });
+  const [a, b] = [await cairn.space('a'), await cairn.space('b')];
+  const until = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5)); assert.ok(check()); };
+  await until(() => sent.length === 1);
+  assert.deepEqual(sent[0].frame.spaces, { a: 0, b: 0 });
+  const deliver = (frame) => socket.onmessage({ data: JSON.stringify(frame) });
+  deliver({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { a: { role: 'editor', head: 0 }, b: { role: 'viewer', head: 0 } } });
+  await until(() => a.status === 'catching-up' && b.status === 'catching-up');
+  a.setPresence({ at: 1 });
+  b.setPresence({ at: 2 });
+  await until(() => sent.filter((s) => s.frame.type === 'presence').length === 2);
+  const [pa, pb] = sent.filter((s) => s.frame.type === 'presence');
+  assert.deepEqual([pa.frame, pb.frame], [{ type: 'presence', space: 'a', state: { at: 1 } }, { type: 'presence', space: 'b', state: { at: 2 } }]);
+  assert.ok(pb.at - pa.at >= 140, `the second frame waited for the socket's rate (${pb.at - pa.at} ms)`);
+  const errors = [];
+  b.on('error', (e) => errors.push(e));
+  deliver({ type: 'error', code: 'not-a-member', space: 'b', message: 'not a member of b' });
+  await until(() => errors.length === 1);
+  assert.equal(errors[0].code, 'not-a-member');
+  assert.equal(errors[0].space, 'b');
+  await cairn.close();
+});

@@ -17,7 +17,7 @@ import { SyncWaiters } from '../waiters.js';
 
 /** Presence is sent again this often while set (PROTOCOL.md 8.6: the server forgets it after 5 s). */
 export const PRESENCE_REFRESH_MILLIS = 2000;
-/** At most 10 presence frames a second per socket: one space sends at most one per this many ms. */
+/** At most 10 presence frames a second per socket (PROTOCOL.md 8.6): the socket sends at most one per this many ms. */
 const PRESENCE_MIN_GAP_MILLIS = 150;
 /** Refusals a space's batch never gets past: not retried, the changes stay visible as refused. */
 const FOR_GOOD = new Set([ErrorCode.FORBIDDEN, ErrorCode.NOT_A_MEMBER]);
@@ -65,7 +65,6 @@ class SpaceChannel {
     this.peers = new Map();
     /** @type {unknown} this replica's presence; undefined: none set */
     this.presence = port.myPresence;
-    this.presenceSentAt = 0;
     /** @type {ReturnType<typeof setTimeout>|null} */
     this.presenceTimer = null;
     this.waiters = new SyncWaiters();
@@ -129,8 +128,7 @@ class SpaceChannel {
     this.pipeline.begin(welcome);
     if (head !== undefined) this.puller.welcome({ head });
     this.setState('catching-up');
-    this.presenceSentAt = 0; // the rate is per socket: a new session may send at once
-    this.sendPresence(true);
+    this.sendPresence();
     this.pump();
   }
 
@@ -170,15 +168,14 @@ class SpaceChannel {
   setPresence(state) {
     if (state === null && this.presence === undefined) return;
     this.presence = state; // null: a withdrawal still to send
-    this.sendPresence(true);
+    this.sendPresence();
   }
 
   /**
-   * Sends the presence now (or as soon as the rate allows: the latest state then) and keeps
-   * refreshing it every 2 s while set; a withdrawal (null) is sent once.
-   * @param {boolean} changed a new state (else a refresh)
+   * Sends the presence now (or as soon as the socket's rate allows: the latest state then) and
+   * keeps refreshing it every 2 s while set; a withdrawal (null) is sent once.
    */
-  sendPresence(changed) {
+  sendPresence() {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceTimer = null;
     if (this.presence === undefined) return;
@@ -187,15 +184,15 @@ class SpaceChannel {
       return;
     }
     const now = Date.now();
-    const gap = now - this.presenceSentAt;
-    if (changed && gap < PRESENCE_MIN_GAP_MILLIS) {
-      this.presenceTimer = setTimeout(() => this.sendPresence(true), PRESENCE_MIN_GAP_MILLIS - gap);
+    const gap = now - this.owner.presenceSentAt;
+    if (gap < PRESENCE_MIN_GAP_MILLIS) {
+      this.presenceTimer = setTimeout(() => this.sendPresence(), PRESENCE_MIN_GAP_MILLIS - gap);
       return;
     }
-    this.presenceSentAt = now;
+    this.owner.presenceSentAt = now;
     this.owner.client.connection.send('{"type":"presence","space":' + JSON.stringify(this.id) + ',"state":' + JSON.stringify(this.presence) + '}');
     if (this.presence === null) this.presence = undefined;
-    else this.presenceTimer = setTimeout(() => this.sendPresence(false), PRESENCE_REFRESH_MILLIS);
+    else this.presenceTimer = setTimeout(() => this.sendPresence(), PRESENCE_REFRESH_MILLIS);
   }
 
   /** @param {string} reason */
@@ -236,6 +233,8 @@ export class SpaceSync {
     this.welcomeFrame = null;
     /** One batch counter for the user's pushes and every space's: ids unique on the socket (PROTOCOL.md 8.2). */
     this.nextBatch = client.nextBatchId;
+    /** When this socket last sent a presence frame (every space's count toward the socket's rate). */
+    this.presenceSentAt = 0;
   }
 
   /** The hello's `spaces`: every space this device holds data of, with its cursor. */
@@ -367,6 +366,7 @@ export class SpaceSync {
 
   /** The session ended. */
   down() {
+    this.presenceSentAt = 0; // the rate is per socket: the next session may send at once
     for (const c of this.channels.values()) c.end();
   }
 
