@@ -114,6 +114,8 @@ test('membership calls go over fetch with the token; an error answer rejects wit
     'DELETE /api/spaces/sp-1/members/alice': [200, { removed: true }],
     'POST /api/spaces/sp-1/owner': [200, { owner: 'bob' }],
     'DELETE /api/spaces/sp-1': [200, { deleted: true }],
+    'GET /api/spaces': [200, { spaces: [{ id: 'sp-1', name: 'Trip', role: 'owner' }] }],
+    'GET /api/spaces/sp-1': [200, { id: 'sp-1', name: 'Trip', role: 'owner', members: [{ user: 'alice', role: 'owner' }] }],
   };
   const fetch = async (url, init) => {
     const u = new URL(url);
@@ -126,6 +128,9 @@ test('membership calls go over fetch with the token; an error answer rejects wit
   assert.deepEqual(await cairn.createSpace('Trip'), { id: 'sp-1', name: 'Trip', role: 'owner' });
   assert.deepEqual(calls[0], { key: 'POST /api/spaces', auth: 'Bearer tok', body: { name: 'Trip' } });
   const space = await cairn.space('sp-1');
+  assert.deepEqual(await cairn.listSpaces(), [{ id: 'sp-1', name: 'Trip', role: 'owner' }]);
+  assert.deepEqual((await space.info()).members, [{ user: 'alice', role: 'owner' }]);
+  calls.length = 1;
   assert.deepEqual(await space.invite('viewer', 3600), { code: 'c0de', role: 'viewer', expiresAtMillis: 5 });
   assert.deepEqual(calls[1].body, { role: 'viewer', expiresInSeconds: 3600 });
   await assert.rejects(space.removeMember('bob'), (e) => e.code === 'forbidden' && e.status === 403);

@@ -640,6 +640,11 @@ export class Cairn {
     return entry;
   }
 
+  /** The user's spaces as the server has them now (GET /api/spaces): [{id, name, role}]. spaces() is the same list as synced, offline too. */
+  listSpaces() {
+    return membership.listSpaces(this);
+  }
+
   /** Joins a space with an invitation code: {id, name, role}. Its replica opens at once. @param {string} code */
   async joinSpace(code) {
     const entry = await membership.joinSpace(this, code);

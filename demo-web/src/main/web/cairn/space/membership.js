@@ -60,6 +60,12 @@ export function createSpace(cairn, name) {
   return request(cairn, 'POST', '/api/spaces', { name });
 }
 
+/** The user's spaces as the server has them now: [{id, name, role}]. @param {Cairn} cairn @returns {Promise<SpaceEntry[]>} */
+export async function listSpaces(cairn) {
+  const answer = await request(cairn, 'GET', '/api/spaces');
+  return Array.isArray(answer.spaces) ? answer.spaces : [];
+}
+
 /** Joins with an invitation code. @param {Cairn} cairn @param {string} code @returns {Promise<SpaceEntry>} */
 export function joinSpace(cairn, code) {
   if (typeof code !== 'string' || code === '') throw new TypeError('an invitation code is a non-empty string');
