@@ -9,7 +9,7 @@ import React from 'react';
 import { render, act, screen, fireEvent, cleanup } from '@testing-library/react';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { makeChange } from '../../main/web/cairn/codec.js';
-import { PersistenceProvider, usePersistentState, useSpace, useSpaceMembers, usePresence } from '../../main/web/cairn/react.js';
+import { PersistenceProvider, usePersistentState, useSpaces, useSpace, useSpaceMembers, usePresence } from '../../main/web/cairn/react.js';
 
 const h = React.createElement;
 let errors = [];
@@ -106,6 +106,22 @@ test('usePresence: peers as the sync client tells them, and the setter of this r
   assert.equal(space.myPresence, undefined);
   act(() => { space.peersBySync([]); });
   assert.equal(screen.queryAllByRole('listitem').length, 0);
+  await act(() => cairn.close());
+});
+
+test('useSpaces: the user\'s spaces from the spaces section, joined and left', async () => {
+  const cairn = await open();
+  function Picker() {
+    return h('ul', null, useSpaces().map((s) => h('li', { key: s.id }, `${s.id}:${s.name}:${s.role}`)));
+  }
+  show(cairn, h(Picker));
+  assert.equal(screen.queryAllByRole('listitem').length, 0);
+  act(() => {
+    cairn.applyRemote([{ seq: 1, change: server('spaces', 'trip', { name: 'Trip', role: 'owner' }) }, { seq: 2, change: server('spaces', 'band', { name: 'Band', role: 'viewer' }) }], 2);
+  });
+  assert.deepEqual(screen.getAllByRole('listitem').map((li) => li.textContent), ['band:Band:viewer', 'trip:Trip:owner']);
+  act(() => { cairn.applyRemote([{ seq: 3, change: server('spaces', 'band') }], 3); });
+  assert.deepEqual(screen.getAllByRole('listitem').map((li) => li.textContent), ['trip:Trip:owner']);
   await act(() => cairn.close());
 });
 

@@ -180,3 +180,20 @@ test('presence: every space counts toward the socket\'s 10 frames a second; a re
   assert.equal(errors[0].space, 'b');
   await cairn.close();
 });
+
+test('export and import leave the server-written sections alone: spaces and members are neither exported by default nor imported', async () => {
+  const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true });
+  cairn.applyRemote([{ seq: 1, change: server('spaces', 'trip', { name: 'Trip', role: 'viewer' }) }], 1);
+  cairn.write('set', 'state', 'mine', 1);
+  const doc = cairn.exportData();
+  assert.ok(!doc.includes('"spaces"'), 'not in the default export');
+  const withSpaces = cairn.exportData(['spaces', 'state']);
+  const other = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true });
+  other.importData(withSpaces);
+  assert.equal(other.get('state', 'mine'), 1);
+  assert.deepEqual(other.spaces(), [], 'membership is not imported: the server is its record');
+  await other.save();
+  assert.equal(other.syncStatus.pending, 1, 'only the user\'s own data waits to be pushed');
+  await cairn.close();
+  await other.close();
+});

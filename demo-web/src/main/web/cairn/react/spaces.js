@@ -1,5 +1,5 @@
 // React hooks of spaces (PROTOCOL.md 8; the provider's Cairn opened with `spaces: true`):
-// useSpace (the space's handle and the user's membership), useSpaceMembers, usePresence. A space
+// useSpaces (the user's spaces), useSpace (the space's handle and the user's membership), useSpaceMembers, usePresence. A space
 // is its own Cairn instance with its own Binding (binding.js), so a change in one space re-renders
 // only the components that read it; membership (name, role) comes from the user's `spaces` section.
 
@@ -58,6 +58,16 @@ export function useSpace(id) {
   const state = useSpaceSnapshot(space, 'space-state', [ANY], (s) => ({ status: /** @type {string} */ (s.status), left: s.leftReason, refused: s.refused.length }),
     /** @type {{status: string, left: string|null, refused: number}} */ (OPENING));
   return { space, id, name: entry?.name ?? null, role: entry?.role ?? null, status: state.status, left: state.left, refused: state.refused };
+}
+
+/**
+ * The spaces the user is a member of, from the read-only `spaces` section (known offline):
+ * [{id, name, role}] sorted by id; re-renders when one is joined, left or renamed.
+ * @returns {Array<{id: string, name: string, role: string}>}
+ */
+export function useSpaces() {
+  const b = useBinding('useSpaces');
+  return useSnapshot(b, 'spaces', ['s:spaces'], () => b.cairn.spaces());
 }
 
 const OPENING = Object.freeze({ status: 'opening', left: null, refused: 0 });
