@@ -627,12 +627,6 @@ export class Cairn {
     return this.openSpaces.get(id) ?? null;
   }
 
-  /** A space dropped from this device (space-left with onSpaceLeft 'drop'): space(id) opens a fresh one. @internal @param {string} id */
-  forgetSpace(id) {
-    this.openSpaces.delete(id);
-    this.spaceOpening.delete(id);
-  }
-
   /** Creates a space on the server; the user is its owner: {id, name, role}. Its replica opens at once. @param {string} name */
   async createSpace(name) {
     const entry = await membership.createSpace(this, name);

@@ -48,7 +48,7 @@ import { SpaceSync } from './space/space-sync.js';
  */
 
 /** Errors of changes the server can never take: they stay until another problem replaces them. */
-const DROPPED = new Set(['change-too-large', ErrorCode.INVALID_CHANGE]);
+const DROPPED = new Set(['change-too-large', ErrorCode.INVALID_CHANGE, ErrorCode.FORBIDDEN, ErrorCode.NOT_A_MEMBER]);
 export class SyncClient {
   /** @param {SyncClientOptions} options */
   constructor(options) {

@@ -8,13 +8,11 @@
 export function spaceDirectory(cairn) {
   return {
     cursors: () => {
-      const members = new Set(cairn.spaces().map((s) => s.id));
       /** @type {Record<string, number>} */
       const out = {};
-      for (const [id, space] of cairn.openSpaces) {
-        if (members.has(id)) space.rejoined();
-        if (!space.leftReason) out[id] = space.savedCursor; // a space left is named again once the user is a member again
-      }
+      // A space left is not named until the user is a member again: a welcome naming it, or a
+      // `spaces` entry set during a session (space-sync.js begin).
+      for (const [id, space] of cairn.openSpaces) if (!space.leftReason) out[id] = space.savedCursor;
       return out;
     },
     isMember: (id) => cairn.get('spaces', id) !== undefined,

@@ -82,6 +82,7 @@ class SpaceChannel {
       problem: (error) => this.problem(error),
       refused: (ids, error) => {
         this.port.refused(ids, this.tagged(error));
+        /** @type {any} */ (client).report(this.tagged(error), false); // the status reports it; the port told the app
         this.waiters.fail(error, ids);
       },
     });
@@ -128,7 +129,6 @@ class SpaceChannel {
     this.pipeline.begin(welcome);
     if (head !== undefined) this.puller.welcome({ head });
     this.setState('catching-up');
-    this.sendPresence();
     this.pump();
   }
 
@@ -173,13 +173,14 @@ class SpaceChannel {
 
   /**
    * Sends the presence now (or as soon as the socket's rate allows: the latest state then) and
-   * keeps refreshing it every 2 s while set; a withdrawal (null) is sent once.
+   * keeps refreshing it every 2 s while set; a withdrawal (null) is sent once. Only while the space
+   * is live on the session (PROTOCOL.md 8.6): the space's caught-up sends one set before.
    */
   sendPresence() {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceTimer = null;
     if (this.presence === undefined) return;
-    if (!this.inSession) {
+    if (!this.inSession || this.state !== 'live') {
       if (this.presence === null) this.presence = undefined; // the server forgets it with the session
       return;
     }
@@ -317,6 +318,7 @@ export class SpaceSync {
     if (!c) return;
     c.puller.caughtUp(frame);
     c.setState('live');
+    c.sendPresence(); // presence goes only while the space is live (PROTOCOL.md 8.6): one set before goes now
     c.pump();
     c.settle();
   }

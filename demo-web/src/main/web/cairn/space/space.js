@@ -8,7 +8,7 @@
 import { Cairn } from '../cairn.js';
 import { ReplicaState } from '../crdt.js';
 import { FieldIndex } from '../field-index.js';
-import { dbName } from '../idb-store.js';
+import { ChangeTier } from '../storage.js';
 import { openStores, loadState, compactLater } from '../open.js';
 import { ErrorCode } from '../protocol.js';
 import * as membership from './membership.js';
@@ -69,6 +69,8 @@ export class Space extends Cairn {
     this.myPresence = undefined;
     /** @type {SpaceState} */
     this.syncState = this.leftReason ? 'left' : 'offline';
+    /** @type {Promise<void>|undefined} the stored chunks being deleted (dropLocalCopy) */
+    this.dropping = undefined;
     // The façade's sync surface (status, syncNow, push, the cursor) over the user's sync client.
     this.sync = /** @type {any} */ (new SpaceSyncView(this));
   }
@@ -222,8 +224,9 @@ export class Space extends Cairn {
   }
 
   /**
-   * space-left with onSpaceLeft 'drop': the space's data leaves this device (memory, outbox and,
-   * in a browser, its database once closed).
+   * space-left with onSpaceLeft 'drop': the space's data leaves this device (memory, outbox, refused
+   * changes and every stored chunk), while the replica stays open and marked left, so later hellos
+   * do not name it; a user added again catches it up from 0 into the empty replica.
    * @private
    */
   dropLocalCopy() {
@@ -231,17 +234,26 @@ export class Space extends Cairn {
     state.maps.clear();
     state.logs.clear();
     this.fieldIndex = new FieldIndex(this.replicaState);
+    this.persister.pending.clear();
     this.outbox.remove(this.outbox.entries().map((e) => e.id));
     this.refused = [];
-    const store = this.store;
-    if (store) {
-      const factory = this.options.indexedDB ?? globalThis.indexedDB;
-      store.idle().then(() => {
-        store.close();
-        factory?.deleteDatabase(dbName(this.user));
-      }).catch((e) => this.emit('error', e));
+    this.writeSetting('refused', []);
+    for (const tier of new Set(Object.values(this.tiers))) {
+      if (tier instanceof ChangeTier) for (const section of Object.keys(this.kinds)) tier.drop(section);
     }
-    this.parent.forgetSpace(this.id);
+    const store = this.store;
+    if (store && typeof store.load === 'function') {
+      // Every chunk stored so far goes, in one transaction (compaction with nothing to keep).
+      this.dropping = store.idle().then(() => store.load({ meta: false }))
+        .then(({ chunkKeys }) => store.compact(chunkKeys, [], (s) => this.kind(s)))
+        .then(() => {}, (e) => this.emit('error', e));
+    }
+  }
+
+  /** Saves what is pending (and finishes a drop) before it closes. */
+  async close() {
+    await this.dropping;
+    return super.close();
   }
 }
 
