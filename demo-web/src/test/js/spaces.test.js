@@ -158,32 +158,40 @@ test('presence: every space counts toward the socket\'s 10 frames a second; a re
     close() { this.readyState = 3; }
   }
   const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true, WebSocket: Ws, server: { url: 'ws://x/sync', token: () => 't' } });
-  const [a, b] = [await cairn.space('a'), await cairn.space('b')];
-  const until = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5)); assert.ok(check()); };
-  await until(() => sent.length === 1);
-  assert.deepEqual(sent[0].frame.spaces, { a: 0, b: 0 });
-  const deliver = (frame) => socket.onmessage({ data: JSON.stringify(frame) });
-  deliver({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { a: { role: 'editor', head: 0 }, b: { role: 'viewer', head: 0 } } });
-  await until(() => a.status === 'catching-up' && b.status === 'catching-up');
-  a.setPresence({ at: 1 });
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(sent.filter((x) => x.frame.type === 'presence').length, 0, 'no presence before the space is live');
-  deliver({ type: 'caught-up', cursor: 0 });
-  deliver({ type: 'caught-up', space: 'a', cursor: 0 });
-  deliver({ type: 'caught-up', space: 'b', cursor: 0 });
-  await until(() => a.status === 'live' && b.status === 'live');
-  b.setPresence({ at: 2 });
-  await until(() => sent.filter((s) => s.frame.type === 'presence').length === 2);
-  const [pa, pb] = sent.filter((s) => s.frame.type === 'presence');
-  assert.deepEqual([pa.frame, pb.frame], [{ type: 'presence', space: 'a', state: { at: 1 } }, { type: 'presence', space: 'b', state: { at: 2 } }]);
-  assert.ok(pb.at - pa.at >= 140, `the second frame waited for the socket's rate (${pb.at - pa.at} ms)`);
-  const errors = [];
-  b.on('error', (e) => errors.push(e));
-  deliver({ type: 'error', code: 'not-a-member', space: 'b', message: 'not a member of b' });
-  await until(() => errors.length === 1);
-  assert.equal(errors[0].code, 'not-a-member');
-  assert.equal(errors[0].space, 'b');
-  await cairn.close();
+  try {
+    await presenceChecks(cairn);
+  } finally {
+    await cairn.close(); // its timers end with it, passed or not
+  }
+
+  /** @param {Cairn} cairn */
+  async function presenceChecks(cairn) {
+    const [a, b] = [await cairn.space('a'), await cairn.space('b')];
+    const until = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5)); assert.ok(check()); };
+    await until(() => sent.length === 1);
+    assert.deepEqual(sent[0].frame.spaces, { a: 0, b: 0 });
+    const deliver = (frame) => socket.onmessage({ data: JSON.stringify(frame) });
+    deliver({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { a: { role: 'editor', head: 0 }, b: { role: 'viewer', head: 0 } } });
+    await until(() => a.status === 'catching-up' && b.status === 'catching-up');
+    a.setPresence({ at: 1 });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(sent.filter((x) => x.frame.type === 'presence').length, 0, 'no presence before the space is live');
+    deliver({ type: 'caught-up', cursor: 0 });
+    deliver({ type: 'caught-up', space: 'a', cursor: 0 });
+    deliver({ type: 'caught-up', space: 'b', cursor: 0 });
+    await until(() => a.status === 'live' && b.status === 'live');
+    b.setPresence({ at: 2 });
+    await until(() => sent.filter((s) => s.frame.type === 'presence').length === 2);
+    const [pa, pb] = sent.filter((s) => s.frame.type === 'presence');
+    assert.deepEqual([pa.frame, pb.frame], [{ type: 'presence', space: 'a', state: { at: 1 } }, { type: 'presence', space: 'b', state: { at: 2 } }]);
+    assert.ok(pb.at - pa.at >= 140, `the second frame waited for the socket's rate (${pb.at - pa.at} ms)`);
+    const errors = [];
+    b.on('error', (e) => errors.push(e));
+    deliver({ type: 'error', code: 'not-a-member', space: 'b', message: 'not a member of b' });
+    await until(() => errors.length === 1);
+    assert.equal(errors[0].code, 'not-a-member');
+    assert.equal(errors[0].space, 'b');
+  }
 });
 
 test('export and import leave the server-written sections alone: spaces and members are neither exported by default nor imported', async () => {
@@ -201,4 +209,53 @@ test('export and import leave the server-written sections alone: spaces and memb
   assert.equal(other.syncStatus.pending, 1, 'only the user\'s own data waits to be pushed');
   await cairn.close();
   await other.close();
+});
+
+test('space.syncNow resolves once the space is live and its writes are acknowledged; it fails when the push is refused for good', async () => {
+  const { decode } = await import('../../main/web/cairn/page.js');
+  const pages = [];
+  let socket = null;
+  class Ws {
+    constructor() {
+      this.readyState = 0;
+      socket = this;
+      setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 1);
+    }
+    send(data) { if (typeof data !== 'string') decode(new Uint8Array(data), 1 << 20).then((f) => pages.push(f)); }
+    close() { this.readyState = 3; }
+  }
+  const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true, WebSocket: Ws, server: { url: 'ws://x/sync', token: () => 't' } });
+  const until = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5)); assert.ok(check()); };
+  try {
+    const trip = await cairn.space('trip');
+    await until(() => socket?.readyState === 1);
+    const deliver = (frame) => socket.onmessage({ data: JSON.stringify(frame) });
+    const ack = async (batch) => {
+      const { encode } = await import('../../main/web/cairn/page.js');
+      const page = await encode({ type: 'ack', batch });
+      socket.onmessage({ data: page.buffer.slice(page.byteOffset, page.byteOffset + page.byteLength) });
+    };
+    deliver({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { trip: { role: 'editor', head: 0 } } });
+    deliver({ type: 'caught-up', cursor: 0 });
+    trip.write('set', 'state', 'a', 1);
+    let settled = null;
+    trip.syncNow().then(() => { settled = 'ok'; }, (e) => { settled = e.code; });
+    await until(() => pages.length === 1);
+    assert.equal(pages[0].space, 'trip');
+    await ack(pages[0].batch);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(settled, null, 'not live yet: the space is still catching up');
+    deliver({ type: 'caught-up', space: 'trip', cursor: 0 });
+    await until(() => settled === 'ok');
+    trip.write('set', 'state', 'b', 2);
+    let refused = null;
+    trip.syncNow().then(() => { refused = 'ok'; }, (e) => { refused = e.code; });
+    await until(() => pages.length === 2);
+    deliver({ type: 'error', code: 'forbidden', batch: pages[1].batch, space: 'trip', message: 'a viewer now' });
+    await until(() => refused === 'forbidden');
+    assert.equal(trip.refused.length, 1);
+    assert.equal(cairn.lastError?.code, 'forbidden', 'the status reports it');
+  } finally {
+    await cairn.close();
+  }
 });
