@@ -40,6 +40,7 @@ function portOf(space) {
   port = {
     get savedCursor() { return space.savedCursor; },
     get myPresence() { return space.myPresence; },
+    get leftReason() { return space.leftReason; },
     pending: () => space.pendingForSync(),
     isPending: (id) => space.outbox.has(id),
     acked: (ids) => space.ackedBySync(ids),

@@ -27,6 +27,7 @@ const FOR_GOOD = new Set([ErrorCode.FORBIDDEN, ErrorCode.NOT_A_MEMBER]);
  * @typedef {object} SpacePort
  * @property {number} savedCursor the space's cursor on this device
  * @property {unknown} myPresence this replica's presence in the space, set before the session (undefined: none)
+ * @property {string|null} leftReason why the space was left (space-left), null while a member
  * @property {() => void} rejoined the user is a member again after space-left: it syncs from 0
  * @property {() => Array<{id: string, change: Change}>} pending unacknowledged local changes, oldest first
  * @property {(id: string) => boolean} isPending
@@ -58,7 +59,7 @@ class SpaceChannel {
     this.id = id;
     this.port = port;
     /** @type {SpaceState} */
-    this.state = 'offline';
+    this.state = port.leftReason ? 'left' : 'offline';
     /** The current session syncs this space (welcome named it, or it was joined during the session). */
     this.inSession = false;
     /** @type {Map<string, Peer>} user\0replica -> peer */

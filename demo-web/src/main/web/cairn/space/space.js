@@ -35,7 +35,7 @@ export class Space extends Cairn {
     const options = {
       user: spaceStoreName(parent.user, id), replica: parent.replica, storage: o.storage, wall: o.wall, maxAheadMillis: o.maxAheadMillis,
       sections: { ...(o.sections ?? {}), members: 'map' }, policies: o.policies, indexedDB: o.indexedDB, storageManager: o.storageManager,
-      channel: o.channel === null ? null : undefined, sync: o.sync, server: null, startSync: false, worker: 'none',
+      channel: o.channel === null ? null : undefined, kv: o.kv, sync: o.sync, server: null, startSync: false, worker: 'none',
     };
     /** @type {Array<(e: Error) => void>} */
     const errorSinks = [];
