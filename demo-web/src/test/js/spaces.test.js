@@ -171,15 +171,11 @@ test('presence: every space counts toward the socket\'s 10 frames a second; a re
     await until(() => sent.length === 1);
     assert.deepEqual(sent[0].frame.spaces, { a: 0, b: 0 });
     const deliver = (frame) => socket.onmessage({ data: JSON.stringify(frame) });
-    deliver({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { a: { role: 'editor', head: 0 }, b: { role: 'viewer', head: 0 } } });
-    await until(() => a.status === 'catching-up' && b.status === 'catching-up');
     a.setPresence({ at: 1 });
     await new Promise((r) => setTimeout(r, 20));
-    assert.equal(sent.filter((x) => x.frame.type === 'presence').length, 0, 'no presence before the space is live');
-    deliver({ type: 'caught-up', cursor: 0 });
-    deliver({ type: 'caught-up', space: 'a', cursor: 0 });
-    deliver({ type: 'caught-up', space: 'b', cursor: 0 });
-    await until(() => a.status === 'live' && b.status === 'live');
+    assert.equal(sent.filter((x) => x.frame.type === 'presence').length, 0, 'no presence before the session knows the space');
+    deliver({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { a: { role: 'editor', head: 0 }, b: { role: 'viewer', head: 0 } } });
+    await until(() => a.status === 'catching-up' && b.status === 'catching-up');
     b.setPresence({ at: 2 });
     await until(() => sent.filter((s) => s.frame.type === 'presence').length === 2);
     const [pa, pb] = sent.filter((s) => s.frame.type === 'presence');

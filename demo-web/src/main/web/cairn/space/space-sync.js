@@ -130,6 +130,7 @@ class SpaceChannel {
     this.pipeline.begin(welcome);
     if (head !== undefined) this.puller.welcome({ head });
     this.setState('catching-up');
+    this.sendPresence(); // the session knows the space now (PROTOCOL.md 8.6): a presence set earlier goes
     this.pump();
   }
 
@@ -174,14 +175,14 @@ class SpaceChannel {
 
   /**
    * Sends the presence now (or as soon as the socket's rate allows: the latest state then) and
-   * keeps refreshing it every 2 s while set; a withdrawal (null) is sent once. Only while the space
-   * is live on the session (PROTOCOL.md 8.6): the space's caught-up sends one set before.
+   * keeps refreshing it every 2 s while set; a withdrawal (null) is sent once. Only once the session
+   * knows the space (its welcome named it, or it was joined during the session: PROTOCOL.md 8.6).
    */
   sendPresence() {
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceTimer = null;
     if (this.presence === undefined) return;
-    if (!this.inSession || this.state !== 'live') {
+    if (!this.inSession) {
       if (this.presence === null) this.presence = undefined; // the server forgets it with the session
       return;
     }
@@ -301,8 +302,9 @@ export class SpaceSync {
   /** @param {any} frame @param {() => boolean} current */
   async page(frame, current) {
     const id = frame.space;
-    if (!this.said.has(id) && !this.directory.isMember(id)) {
-      this.client.connection.fail({ code: ErrorCode.MALFORMED_FRAME, message: `a page of space ${id}, which this client did not name in hello and is not a member of` });
+    // Known: named in hello, in this session's welcome (or joined during it), or in the `spaces` section.
+    if (!this.said.has(id) && !this.channels.get(id)?.inSession && !this.directory.isMember(id)) {
+      this.client.connection.fail({ code: ErrorCode.MALFORMED_FRAME, message: `a page of space ${id}, which this client did not name in hello, was not told of in welcome and is not a member of` });
       return;
     }
     const c = await this.opened(id);
@@ -319,7 +321,6 @@ export class SpaceSync {
     if (!c) return;
     c.puller.caughtUp(frame);
     c.setState('live');
-    c.sendPresence(); // presence goes only while the space is live (PROTOCOL.md 8.6): one set before goes now
     c.pump();
     c.settle();
   }
