@@ -371,6 +371,7 @@ export class SpaceSync {
   /** The session ended. */
   down() {
     this.presenceSentAt = 0; // the rate is per socket: the next session may send at once
+    this.welcomeFrame = null;
     for (const c of this.channels.values()) c.end();
   }
 
