@@ -85,17 +85,29 @@ test('npm pack: the tarball holds every client module and its declarations, and 
     assert.equal(seen.open, 'function');
     for (const hook of ['usePersistentState', 'useExpandableCard', 'useVisibleComponent', 'useComponentVisibility', 'useWaiverPersistence',
       'useServiceWaiver', 'useProgressPersistence', 'useUserProgress', 'useChatHistory', 'useMemoryContext', 'useUserPreferences',
-      'useUIState', 'useFeatureAccess', 'useSyncStatus', 'usePersistence', 'useCairn']) {
+      'useUIState', 'useFeatureAccess', 'useSyncStatus', 'usePersistence', 'useCairn', 'useSpaces', 'useSpace', 'useSpaceMembers', 'usePresence']) {
       assert.ok(seen.hooks.includes(hook), `@cairn/client/react exports ${hook}`);
     }
 
     // A TypeScript app: the declarations resolve through `exports` and type its calls; a wrong call fails.
     writeFileSync(join(app, 'app.ts'), `
       import { Cairn } from '@cairn/client';
-      import { usePersistentState, useUIState, useSyncStatus } from '@cairn/client/react';
+      import { usePersistentState, useUIState, useSyncStatus, useSpaces, useSpace, useSpaceMembers, usePresence } from '@cairn/client/react';
       export async function start(): Promise<string> {
         const cairn: Cairn = await Cairn.open({ user: 'alice', server: { url: 'wss://sync.example/sync', token: async () => 'jwt' } });
         return cairn.status;
+      }
+      export async function shared(cairn: Cairn): Promise<string> {
+        const trip = await cairn.space('trip');
+        trip.setPresence({ at: 'item-3' });
+        return trip.members().map((m) => m.user + m.role).join() + trip.presence().map((p) => p.user + p.replica).join() + trip.id;
+      }
+      export function useTrip(): [string | null, string, number, number, string] {
+        const { role, status } = useSpace('trip');
+        const members = useSpaceMembers('trip');
+        const [peers, setMine] = usePresence('trip');
+        setMine(null);
+        return [role, status, members.length, peers.length, useSpaces()[0]?.id ?? ''];
       }
       export function useThings(): [number, boolean, string | null] {
         const { value } = usePersistentState('count', 0);

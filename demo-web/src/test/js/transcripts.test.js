@@ -13,7 +13,7 @@ import { encode as encodePage, decode as decodePage } from '../../main/web/cairn
 const DIR = new URL('../../../../spec/vectors/sync/', import.meta.url);
 const EVENTUALLY_MS = 3000;
 /** Steps that only check: they do not move the mark afterMillis counts from. */
-const CHECKS = ['status', 'get', 'cursor', 'syncNowResult'];
+const CHECKS = ['status', 'get', 'cursor', 'syncNowResult', 'spaceStatus', 'peers'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until check() stops throwing (it is an assertion), at most 3 s. */
@@ -147,12 +147,16 @@ async function run(t) {
     maxProtocol: c.maxProtocol ?? 1,
     random: () => jitter,
   };
+  // A transcript whose hello names spaces (PROTOCOL.md 8.1) runs a client that syncs spaces.
+  const spaces = t.steps.some((s) => s.recv?.type === 'hello' && 'spaces' in s.recv);
   const cairn = await Cairn.open({
+    ...(spaces ? { spaces: true, onSpaceLeft: c.onSpaceLeft ?? 'keep' } : {}),
     user: 'alice', storage: 'memory', channel: null, replica: c.replica ?? 'dev-1', sections: c.sections ?? {},
     server: { url: 'ws://scripted/sync', token: () => `tok-${++tokens}` },
     WebSocket: /** @type {any} */ (script.WebSocket), fetch: /** @type {any} */ (script.fetch), sync,
     ...(c.passphrase ? { endToEnd: { passphrase: c.passphrase, sections: c.e2eSections ?? [], iterations: 1000 } } : {}),
   });
+  const outer = cairn;
   const binds = new Map();
   /** @type {Map<string, {settled: boolean, ok?: boolean, error?: any}>} */
   const calls = new Map();
@@ -227,6 +231,7 @@ async function run(t) {
       const frame = bind(step.send, binds);
       const ws = script.current;
       if (frame.type === 'welcome') ws.v2 = frame.protocol === 2;
+      // a space's changes go as a page of kind 4 (PROTOCOL.md 8.3)
       if (ws.v2 && (frame.type === 'changes' || frame.type === 'ack')) {
         const page = await encodePage(decodeFrame(JSON.stringify(frame)));
         ws.onmessage?.({ data: page.buffer.slice(page.byteOffset, page.byteOffset + page.byteLength) });
@@ -255,7 +260,7 @@ async function run(t) {
     } else if ('wait' in step) {
       await sleep(step.wait);
     } else if ('write' in step) {
-      write(step);
+      write(step, step.write.space === undefined ? cairn : await cairn.space(step.write.space));
     } else if ('status' in step) {
       await eventually(() => {
         const s = cairn.syncStatus;
@@ -267,6 +272,7 @@ async function run(t) {
       });
     } else if ('get' in step) {
       const g = step.get;
+      const cairn = g.space === undefined ? outer : await outer.space(g.space);
       await eventually(() => {
         if ('stream' in g) {
           const values = cairn.replicaState.log(g.section).entries(g.stream).map((e) => JSON.parse(e.value));
@@ -294,6 +300,22 @@ async function run(t) {
       const h = lastHandle.get(step.save);
       assert.ok(h, `save: no write of key ${step.save} through the persistent-state API`);
       await h.save();
+    } else if ('spaceStatus' in step) {
+      const want = step.spaceStatus;
+      const space = await cairn.space(want.space);
+      await eventually(() => {
+        const s = space.syncStatus;
+        if ('state' in want) assert.equal(s.state, want.state, `space ${want.space}: state`);
+        if ('cursor' in want) assert.equal(s.cursor, want.cursor, `space ${want.space}: cursor`);
+        if ('pending' in want) assert.equal(s.pending, want.pending, `space ${want.space}: pending`);
+        if ('refused' in want) assert.equal(s.refused, want.refused, `space ${want.space}: refused`);
+        if ('left' in want) assert.equal(s.left, want.left, `space ${want.space}: the reason it was left`);
+      });
+    } else if ('presence' in step) {
+      (await cairn.space(step.presence.space)).setPresence(step.presence.state);
+    } else if ('peers' in step) {
+      const space = await cairn.space(step.peers.space);
+      await eventually(() => assert.deepEqual(space.presence(), step.peers.present, `who is present in ${step.peers.space}`));
     } else if ('goOffline' in step) {
       cairn.setOffline(true);
     } else if ('goOnline' in step) {
@@ -303,7 +325,8 @@ async function run(t) {
     }
   }
 
-  function write(step) {
+  /** @param {any} step @param {any} cairn the user's Cairn, or the space the write names */
+  function write(step, cairn) {
     const w = step.write;
     const value = w.valueBytes !== undefined ? 'x'.repeat(w.valueBytes) : w.value;
     const before = cairn.canonical();

@@ -33,6 +33,8 @@ import { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Pre
 export { DEFAULT_POLICY, ValidationError } from './persister.js';
 export { StateHandle, Cards, Components, Consent, Progress, Chat, KeyValues, Preferences } from './handles.js';
 import { E2eKey, ValueCipher, ChangeCipher } from './crypto.js';
+import { isSpaceId } from './protocol.js';
+import * as membership from './space/membership.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {import('./persister.js').Policy} Policy */
@@ -66,6 +68,10 @@ export const STANDARD_SECTIONS = Object.freeze({
  *   in one shared worker per user, for all its tabs; 'none': in this page (also without SharedWorker, and with an app
  *   `WebSocket`, `indexedDB` or `kv`). End-to-end encryption syncs in the page (the key stays there).
  * @property {MessagePort} [workerPort] tests: a port to a SyncHost (worker/sync-host.js) to use instead of a SharedWorker
+ * @property {boolean} [spaces] sync the user's spaces too (PROTOCOL.md 8, `cairn.space(id)`): the hello names them and the
+ *   socket carries their pages. Spaces sync in the page (the shared worker does not carry them yet), so this implies worker 'none'
+ * @property {'keep'|'drop'} [onSpaceLeft] when the user leaves a space, is removed or it is deleted: 'keep' (default) the
+ *   local copy (read-only in effect: the server refuses its pushes) or 'drop' it from this device
  * @property {Partial<import('./sync.js').SyncClientOptions>} [sync] sync tuning (spec/vectors/sync/README.md): batchSize,
  *   maxInFlight, maxFrameBytes (default 1 MiB: a change whose push frame alone is larger is refused when written), backoff...
  */
@@ -92,7 +98,8 @@ export class Cairn {
     const onError = (/** @type {Error} */ e) => errorSinks.forEach((f) => f(e));
     // Sync and IndexedDB writes in the user's shared worker where it runs (worker/), else in this
     // page; the worker starts while the page reads the device.
-    const starting = startWorker(options);
+    // Spaces sync in this page: the worker's host does not multiplex them (ARCHITECTURE.md, "Spaces").
+    const starting = startWorker(options.spaces ? { ...options, worker: 'none' } : options);
     const { replica, kv, idb, notes } = await openStores(options, browser, onError);
     const worker = await useWorker(starting, replica, idb, notes);
     const cairn = new Cairn(options, replica, kv, errorSinks, idb);
@@ -106,6 +113,8 @@ export class Cairn {
     if (idb && !worker) compactLater(cairn, idb.snapshot); // the worker compacts, off the main thread
     // Persistence and the first estimate are asked in the background: reads do not wait for them.
     if (browser) cairn.storageStatus.start();
+    // The replicas of the spaces the user is a member of open before the socket: hello names their cursors.
+    if (options.spaces) await Promise.all(cairn.spaces().map((s) => cairn.space(s.id).catch((e) => cairn.emit('error', e))));
     if (options.endToEnd) {
       try {
         await cairn.enableEndToEnd(options.endToEnd);
@@ -132,7 +141,13 @@ export class Cairn {
     this.options = options;
     this.wall = options.wall ?? Date.now;
     /** @type {Record<string, 'map'|'log'>} */
-    this.kinds = { ...STANDARD_SECTIONS, ...(options.sections ?? {}) };
+    this.kinds = { ...STANDARD_SECTIONS, ...(options.sections ?? {}), ...(options.spaces ? { spaces: 'map' } : {}) };
+    /** Sections only the server writes (PROTOCOL.md 8): a local write of them is refused with `forbidden`. @type {Set<string>} */
+    this.readOnlySections = options.spaces ? new Set(['spaces']) : new Set();
+    /** @type {Map<string, import('./space/space.js').Space>} the spaces whose replica is open */
+    this.openSpaces = new Map();
+    /** @type {Map<string, Promise<import('./space/space.js').Space>>} */
+    this.spaceOpening = new Map();
     this.replicaState = new ReplicaState((s) => this.kinds[s]);
     this.clock = new HybridClock(this.wall, replica, options.maxAheadMillis ?? 60_000);
     const prefix = `${this.user}\u0000`;
@@ -306,6 +321,7 @@ export class Cairn {
 
   /** @internal As write, with the value already JSON text (privacy.js). */
   writeText(op, section, target, text, policy) {
+    this.checkWritable(section);
     const p = policy ?? this.policyFor(section, op === 'set' || op === 'delete' ? target : undefined);
     // checked before the clock ticks: a refused write changes nothing
     if (p.sync && this.privacy[section] !== false) this.checkFits(makeChange(op, section, target, text, `7fffffffffffffff@${this.replica}`));
@@ -329,6 +345,7 @@ export class Cairn {
    */
   writeBatch(section, writes, policy) {
     if (writes.length === 0) return [];
+    this.checkWritable(section);
     const p = policy ?? this.policyFor(section, writes[0].key);
     const value = (/** @type {typeof writes[number]} */ w) => (w.op === 'set' ? w.value : undefined);
     // checked before the clock ticks: a refused write changes nothing
@@ -345,6 +362,13 @@ export class Cairn {
       this.emit('change', { changes: applied, origin: 'local' });
     }
     return applied;
+  }
+
+  /** Refuses a local write of a section only the server writes (`spaces`, a space's `members`). @private @param {string} section */
+  checkWritable(section) {
+    if (!this.readOnlySections.has(section)) return;
+    throw Object.assign(new Error(`forbidden: the section '${section}' is written by the server only (membership changes go through `
+      + `createSpace, joinSpace and the space's invite, addMember, removeMember, leave, transferOwnership, deleteSpace); nothing was written`), { code: 'forbidden' });
   }
 
   /** @private @param {Change} change @param {Policy} policy */
@@ -561,6 +585,67 @@ export class Cairn {
     return transfer.restore(this, section, key, version);
   }
 
+  // ------------------------------------------------------------------ spaces (PROTOCOL.md 8)
+
+  /**
+   * The spaces the user is a member of, from the read-only `spaces` section (so known offline):
+   * [{id, name, role}] sorted by id. Needs `spaces: true` at open.
+   * @returns {Array<{id: string, name: string, role: string}>}
+   */
+  spaces() {
+    if (!this.options.spaces) return [];
+    return this.entries('spaces').map(([id, v]) => ({ id, name: typeof v?.name === 'string' ? v.name : id, role: typeof v?.role === 'string' ? v.role : 'viewer' }));
+  }
+
+  /**
+   * The local replica of a space, with the same handles as this Cairn (state, cards, chat, get,
+   * write, ...) plus members(), presence and the membership calls. Opened on first use (its own
+   * IndexedDB database); the spaces the user is a member of at open are open already. Needs
+   * `spaces: true` at open. A space the user is not a member of opens too (its writes stay local and
+   * are refused by the server; status 'left' with 'not-a-member' once the server said so).
+   * @param {string} id @returns {Promise<import('./space/space.js').Space>}
+   */
+  space(id) {
+    if (!this.options.spaces) return Promise.reject(Object.assign(new Error('spaces are off: open with Cairn.open({spaces: true, ...})'), { code: 'spaces-off' }));
+    if (!isSpaceId(id)) return Promise.reject(new RangeError(`not a space id: ${JSON.stringify(id)} (1-64 of A-Z a-z 0-9 - _)`));
+    let opening = this.spaceOpening.get(id);
+    if (!opening) {
+      // Loaded when first used: space.js extends this class.
+      opening = import('./space/space.js').then((m) => m.Space.openFor(this, id)).then((space) => {
+        this.openSpaces.set(id, space);
+        this.emit('change', { changes: [], origin: 'remote' });
+        return space;
+      });
+      opening.catch(() => this.spaceOpening.delete(id));
+      this.spaceOpening.set(id, opening);
+    }
+    return opening;
+  }
+
+  /** The space's replica if it is open, else null (synchronous; React). @param {string} id @returns {import('./space/space.js').Space|null} */
+  openedSpace(id) {
+    return this.openSpaces.get(id) ?? null;
+  }
+
+  /** Creates a space on the server; the user is its owner: {id, name, role}. Its replica opens at once. @param {string} name */
+  async createSpace(name) {
+    const entry = await membership.createSpace(this, name);
+    if (this.options.spaces) await this.space(entry.id);
+    return entry;
+  }
+
+  /** The user's spaces as the server has them now (GET /api/spaces): [{id, name, role}]. spaces() is the same list as synced, offline too. */
+  listSpaces() {
+    return membership.listSpaces(this);
+  }
+
+  /** Joins a space with an invitation code: {id, name, role}. Its replica opens at once. @param {string} code */
+  async joinSpace(code) {
+    const entry = await membership.joinSpace(this, code);
+    if (this.options.spaces) await this.space(entry.id);
+    return entry;
+  }
+
   // ------------------------------------------------------------------ whole state
 
   /**
@@ -706,5 +791,6 @@ export class Cairn {
     this.channel?.close();
     this.worker?.close();
     this.persister.stop();
+    for (const space of this.openSpaces.values()) if (space !== /** @type {any} */ (this)) await space.close();
   }
 }

@@ -30,6 +30,7 @@ const MAX_INBOUND_PAGE_BYTES = 64 << 20;
 /**
  * @typedef {object} ConnectionHandlers
  * @property {() => number} cursor the cursor to send in hello
+ * @property {() => (Record<string, number>|null)} [spaces] the spaces to name in hello with their cursors (only when version 2 is offered, PROTOCOL.md 8.1)
  * @property {(frame: any, ws: WebSocket) => (void|Promise<void>)} frame every frame but ping/pong, welcome included, in arrival order;
  *   a promise: the next message is decoded once it settles
  * @property {(state: 'connecting'|'offline') => void} state
@@ -174,8 +175,14 @@ export class Connection {
     }, this.connectTimeout());
     ws.onopen = () => {
       opened = true;
+      /** @type {any} */
       const hello = { type: /** @type {const} */ ('hello'), protocol: PROTOCOL_VERSION, replica: this.options.replica, cursor: this.on.cursor() };
-      ws.send(encodeFrame(offered.length > 1 ? { ...hello, versions: offered } : hello));
+      if (offered.length > 1) {
+        hello.versions = offered;
+        const spaces = this.on.spaces?.();
+        if (spaces) hello.spaces = spaces;
+      }
+      ws.send(encodeFrame(hello));
     };
     /** @param {any} frame */
     const handle = (frame) => {

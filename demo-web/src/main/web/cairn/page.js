@@ -8,11 +8,14 @@
 
 import { makeChange, normalize, checkSection, WHOLE_SECTION } from './codec.js';
 import { isValidReplicaId } from './stamp.js';
-import { ProtocolError, ErrorCode } from './protocol.js';
+import { ProtocolError, ErrorCode, isSpaceId } from './protocol.js';
 
 const CHANGES = 1;
 const PUSH = 2;
 const ACK = 3;
+/** A space's changes and push (PROTOCOL.md 8.3): the space id, then a kind 1 or 2 body. */
+const SPACE_CHANGES = 4;
+const SPACE_PUSH = 5;
 const PLAIN = 0;
 const DEFLATE_RAW = 1;
 const OPS = ['set', 'delete', 'append', 'clear', 'clear'];
@@ -35,7 +38,7 @@ export class PageTooLargeError extends Error {
   }
 }
 
-/** True for the frames v2 carries as pages. @param {{type:string}} frame */
+/** True for the frames v2 carries as pages (a space's changes and push too, kinds 4 and 5). @param {{type:string}} frame */
 export function carries(frame) {
   return frame.type === 'changes' || frame.type === 'push' || frame.type === 'ack';
 }
@@ -125,11 +128,11 @@ export function encodePlain(frame) {
   /** @type {Array<{seq?:number, change:import('./codec.js').Change}>} */
   let items;
   if (frame.type === 'changes') {
-    kind = CHANGES;
+    kind = frame.space === undefined ? CHANGES : SPACE_CHANGES;
     head = frame.cursor;
     items = frame.changes;
   } else if (frame.type === 'push') {
-    kind = PUSH;
+    kind = frame.space === undefined ? PUSH : SPACE_PUSH;
     head = frame.batch;
     items = frame.changes.map((change) => ({ change }));
   } else {
@@ -139,7 +142,7 @@ export function encodePlain(frame) {
   let prevMillis = 0;
   for (const item of items) {
     const c = item.change;
-    if (kind === CHANGES) {
+    if (kind !== PUSH && kind !== SPACE_PUSH) {
       entries.varint(/** @type {number} */ (item.seq) - prevSeq);
       prevSeq = /** @type {number} */ (item.seq);
     }
@@ -167,6 +170,10 @@ export function encodePlain(frame) {
   const out = new Bytes(entries.size + 64);
   out.byte(kind);
   out.byte(PLAIN);
+  if (kind === SPACE_CHANGES || kind === SPACE_PUSH) {
+    if (!isSpaceId(frame.space)) throw new RangeError(`not a space id: ${JSON.stringify(frame.space)}`);
+    out.string(/** @type {string} */ (frame.space));
+  }
   out.varint(head);
   out.varint(items.length);
   out.varint(table.size);
@@ -350,7 +357,7 @@ export async function decode(page, maxFrameBytes) {
   if (page.length > maxFrameBytes) throw new PageTooLargeError(page.length, maxFrameBytes, 'the page');
   if (page.length < 2) throw new ProtocolError(ErrorCode.MALFORMED_FRAME, `a v2 page has at least 2 bytes (kind, encoding), got ${page.length}`);
   const kind = page[0];
-  if (kind !== CHANGES && kind !== PUSH && kind !== ACK) throw new ProtocolError(ErrorCode.MALFORMED_FRAME, `unknown v2 page kind ${kind}`);
+  if (kind < CHANGES || kind > SPACE_PUSH) throw new ProtocolError(ErrorCode.MALFORMED_FRAME, `unknown v2 page kind ${kind}`);
   let body;
   if (page[1] === PLAIN) {
     body = new Reader(page, 2);
@@ -367,6 +374,13 @@ export async function decode(page, maxFrameBytes) {
 
 /** @param {number} kind @param {Reader} in_ */
 function decodeBody(kind, in_) {
+  /** @type {string|undefined} */
+  let space;
+  if (kind === SPACE_CHANGES || kind === SPACE_PUSH) {
+    space = in_.utf8('the space id');
+    if (!isSpaceId(space)) throw in_.malformed(`the space id ${JSON.stringify(space)} is not valid (1-64 of A-Z a-z 0-9 - _)`);
+    kind -= SPACE_CHANGES - CHANGES; // the body of the kind it extends
+  }
   /** @type {any} */
   let frame;
   if (kind === ACK) {
@@ -380,6 +394,7 @@ function decodeBody(kind, in_) {
     frame = { type: 'changes', changes: readEntries(in_, true), cursor };
   }
   if (in_.remaining() > 0) throw in_.malformed(`${in_.remaining()} bytes after the end of the page`);
+  if (space !== undefined) frame.space = space;
   return frame;
 }
 

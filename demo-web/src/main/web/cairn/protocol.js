@@ -19,7 +19,17 @@ export const FrameType = Object.freeze({
   PING: 'ping',
   PONG: 'pong',
   ERROR: 'error',
+  SPACE_LEFT: 'space-left',
+  PRESENCE: 'presence',
 });
+
+/** A space id (PROTOCOL.md 8): 1-64 characters of A-Z a-z 0-9 - _. */
+export const SPACE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** @param {unknown} id */
+export function isSpaceId(id) {
+  return typeof id === 'string' && SPACE_ID.test(id);
+}
 
 /** Error codes (PROTOCOL.md 3.5). */
 export const ErrorCode = Object.freeze({
@@ -33,6 +43,8 @@ export const ErrorCode = Object.freeze({
   QUOTA_EXCEEDED: 'quota-exceeded',
   UNAVAILABLE: 'unavailable',
   SLOW_CONSUMER: 'slow-consumer',
+  FORBIDDEN: 'forbidden',
+  NOT_A_MEMBER: 'not-a-member',
 });
 
 export class ProtocolError extends Error {
@@ -46,30 +58,48 @@ export class ProtocolError extends Error {
 
 /** @typedef {import('./codec.js').Change} Change */
 /**
- * @typedef {{type:'hello', protocol:number, replica:string, cursor:number, versions?:number[]}
- *  | {type:'welcome', protocol:number, user:string, head:number, maxBatch:number, maxAheadMillis:number, maxFrameBytes?:number, sections?:Record<string,string>}
- *  | {type:'changes', changes:Array<{seq:number, change:Change}>, cursor:number}
- *  | {type:'caught-up', cursor:number}
- *  | {type:'push', batch:number, changes:Change[]}
+ * Frames; `space` names a space's changes, push, caught-up or error (PROTOCOL.md 8), absent for the user's own.
+ * @typedef {{type:'hello', protocol:number, replica:string, cursor:number, versions?:number[], spaces?:Record<string,number>}
+ *  | {type:'welcome', protocol:number, user:string, head:number, maxBatch:number, maxAheadMillis:number, maxFrameBytes?:number, sections?:Record<string,string>, spaces?:Record<string,{role:string, head:number}>}
+ *  | {type:'changes', changes:Array<{seq:number, change:Change}>, cursor:number, space?:string}
+ *  | {type:'caught-up', cursor:number, space?:string}
+ *  | {type:'push', batch:number, changes:Change[], space?:string}
  *  | {type:'ack', batch:number}
+ *  | {type:'space-left', space:string, reason:string}
+ *  | {type:'presence', space:string, state:unknown, user?:string, replica?:string}
  *  | {type:'ping'} | {type:'pong'}
- *  | {type:'error', code:string, message:string, batch?:number, supported?:number[]}} Frame
+ *  | {type:'error', code:string, message:string, batch?:number, supported?:number[], space?:string}} Frame
  */
 
 /** Frame text. Changes are written in their ChangeJson form. @param {Frame} frame */
 export function encodeFrame(frame) {
   switch (frame.type) {
     case 'push':
-      return '{"type":"push","batch":' + int(frame.batch) + ',"changes":[' + frame.changes.map(encodeChange).join(',') + ']}';
+      return '{"type":"push",' + spaceMember(frame.space) + '"batch":' + int(frame.batch) + ',"changes":[' + frame.changes.map(encodeChange).join(',') + ']}';
     case 'changes':
-      return '{"type":"changes","changes":[' + frame.changes.map((c) => '{"seq":' + int(c.seq) + ',"change":' + encodeChange(c.change) + '}').join(',')
+      return '{"type":"changes",' + spaceMember(frame.space) + '"changes":[' + frame.changes.map((c) => '{"seq":' + int(c.seq) + ',"change":' + encodeChange(c.change) + '}').join(',')
         + '],"cursor":' + int(frame.cursor) + '}';
     case 'hello':
       return '{"type":"hello","protocol":' + int(frame.protocol) + ',"replica":' + quote(frame.replica) + ',"cursor":' + int(frame.cursor)
-        + (frame.versions ? ',"versions":[' + frame.versions.map(int).join(',') + ']' : '') + '}';
+        + (frame.versions ? ',"versions":[' + frame.versions.map(int).join(',') + ']' : '')
+        + (frame.spaces ? ',"spaces":{' + Object.entries(frame.spaces).map(([id, c]) => quote(spaceId(id)) + ':' + int(c)).join(',') + '}' : '') + '}';
+    case 'presence':
+      // client -> server: only space and state (PROTOCOL.md 8.6); the state is any JSON value
+      return '{"type":"presence","space":' + quote(spaceId(frame.space)) + ',"state":' + (frame.state === undefined ? 'null' : JSON.stringify(frame.state)) + '}';
     default:
       return JSON.stringify(frame);
   }
+}
+
+/** `"space":"<id>",` for a space's frame, nothing for the user's own. @param {string|undefined} space */
+function spaceMember(space) {
+  return space === undefined ? '' : '"space":' + quote(spaceId(space)) + ',';
+}
+
+/** @param {string} id */
+function spaceId(id) {
+  if (!isSpaceId(id)) throw new RangeError(`not a space id: ${JSON.stringify(id)}`);
+  return id;
 }
 
 /** @param {number} n */
@@ -92,8 +122,19 @@ export function decodeFrame(text) {
   if (root.t !== 'o') throw new ProtocolError(ErrorCode.MALFORMED_FRAME, 'a frame must be a JSON object');
   const type = str(root, 'type');
   switch (type) {
-    case 'hello':
-      return { type, protocol: num(root, 'protocol'), replica: str(root, 'replica'), cursor: num(root, 'cursor') };
+    case 'hello': {
+      /** @type {any} */
+      const frame = { type, protocol: num(root, 'protocol'), replica: str(root, 'replica'), cursor: num(root, 'cursor') };
+      const spaces = member(root, 'spaces');
+      if (spaces !== undefined) {
+        if (spaces.t !== 'o') throw missing('spaces', 'an object of space id to cursor');
+        /** @type {Record<string, number>} */
+        const cursors = {};
+        for (const [id] of spaces.m) cursors[checkedSpace(id, `spaces.${id}`)] = num(spaces, id);
+        frame.spaces = cursors;
+      }
+      return frame;
+    }
     case 'welcome': {
       /** @type {any} */
       const frame = {
@@ -115,6 +156,18 @@ export function decodeFrame(text) {
         }
         frame.sections = kinds;
       }
+      // Optional (PROTOCOL.md 8.1): the spaces of a session that speaks them, id -> {role, head}.
+      const spaces = member(root, 'spaces');
+      if (spaces !== undefined) {
+        if (spaces.t !== 'o') throw missing('spaces', 'an object of space id to {role, head}');
+        /** @type {Record<string, {role: string, head: number}>} */
+        const out = {};
+        for (const [id, info] of spaces.m) {
+          if (info.t !== 'o') throw missing(`spaces.${id}`, 'an object');
+          out[checkedSpace(id, `spaces.${id}`)] = { role: str(info, 'role'), head: num(info, 'head') };
+        }
+        frame.spaces = out;
+      }
       return frame;
     }
     case 'changes': {
@@ -131,14 +184,26 @@ export function decodeFrame(text) {
           throw e;
         }
       });
-      return { type, changes, cursor: num(root, 'cursor') };
+      return withSpace(root, { type, changes, cursor: num(root, 'cursor') });
     }
     case 'caught-up':
-      return { type, cursor: num(root, 'cursor') };
+      return withSpace(root, { type, cursor: num(root, 'cursor') });
     case 'push': {
       const list = member(root, 'changes');
       if (!list || list.t !== 'a') throw missing('changes', 'an array');
-      return { type, batch: num(root, 'batch'), changes: list.v.map(changeFromNode) };
+      return withSpace(root, { type, batch: num(root, 'batch'), changes: list.v.map(changeFromNode) });
+    }
+    case 'space-left':
+      return { type, space: checkedSpace(str(root, 'space'), 'space'), reason: str(root, 'reason') };
+    case 'presence': {
+      const state = member(root, 'state');
+      if (state === undefined) throw missing('state', 'a JSON value (null: withdrawn)');
+      /** @type {any} */
+      const frame = { type, space: checkedSpace(str(root, 'space'), 'space'), state: JSON.parse(text).state };
+      // server -> client frames name whose presence it is
+      if (member(root, 'user') !== undefined) frame.user = str(root, 'user');
+      if (member(root, 'replica') !== undefined) frame.replica = str(root, 'replica');
+      return frame;
     }
     case 'ack':
       return { type, batch: num(root, 'batch') };
@@ -151,11 +216,24 @@ export function decodeFrame(text) {
       if (member(root, 'batch') !== undefined) frame.batch = num(root, 'batch');
       const supported = member(root, 'supported');
       if (supported && supported.t === 'a') frame.supported = supported.v.map((n) => (n.t === 'n' ? Number(n.v) : NaN));
+      if (member(root, 'space') !== undefined) frame.space = str(root, 'space');
       return frame;
     }
     default:
       throw new ProtocolError(ErrorCode.MALFORMED_FRAME, `unknown frame type '${type}'`);
   }
+}
+
+/** A frame's optional `space` member (PROTOCOL.md 8.3). @param {import('./codec.js').JsonNode} root @param {any} frame */
+function withSpace(root, frame) {
+  if (member(root, 'space') !== undefined) frame.space = checkedSpace(str(root, 'space'), 'space');
+  return frame;
+}
+
+/** @param {string} id @param {string} field */
+function checkedSpace(id, field) {
+  if (!isSpaceId(id)) throw new ProtocolError(ErrorCode.MALFORMED_FRAME, `field '${field}' must name a space id (1-64 of A-Z a-z 0-9 - _)`);
+  return id;
 }
 
 /** @param {string} field @param {string} what */

@@ -49,6 +49,8 @@ const RETRY_CLASS = {
  * @property {number} [quotaRetryMinMillis] @property {number} [quotaRetryMaxMillis] after quota-exceeded
  * @property {() => number} [random]
  * @property {import('./crypto.js').ChangeCipher|null} [cipher]
+ * @property {string} [space] the space whose changes this pipeline pushes (PROTOCOL.md 8.2); none: the user's own
+ * @property {() => number} [nextBatch] batch ids shared with the other pipelines of the socket (unique among them)
  */
 
 /**
@@ -59,6 +61,8 @@ const RETRY_CLASS = {
  * @property {(ids: string[], error: SyncError) => void} dropped the server can never take these: forget them
  * @property {(ids: string[], error: SyncError) => void} stuck these wait (quota, unknown section); waiters for them fail
  * @property {(error: SyncError) => void} problem
+ * @property {(ids: string[], error: SyncError) => void} [refused] refused for good (forbidden, not-a-member: PROTOCOL.md 8.2):
+ *   never retried, kept visible to the app; without it such changes are dropped
  */
 
 export class PushPipeline {
@@ -215,12 +219,16 @@ export class PushPipeline {
 
   /** @private @param {Entry[]} entries */
   sendBatch(entries) {
-    const batch = this.nextBatch++;
+    const batch = this.options.nextBatch ? this.options.nextBatch() : this.nextBatch++;
     this.window.set(batch, entries);
     entries.forEach((e) => this.inFlight.add(e.id));
     const wires = entries.map((e) => this.wire.get(e.id) ?? this.remember(e.id, e.change));
-    this.on.send(`{"type":"push","batch":${batch},"changes":[${wires.map((w) => w.text).join(',')}]}`,
-      { type: 'push', batch, changes: wires.map((w) => w.change) });
+    const space = this.options.space;
+    const text = `{"type":"push",${space === undefined ? '' : `"space":${JSON.stringify(space)},`}"batch":${batch},"changes":[${wires.map((w) => w.text).join(',')}]}`;
+    /** @type {any} */
+    const frame = { type: 'push', batch, changes: wires.map((w) => w.change) };
+    if (space !== undefined) frame.space = space;
+    this.on.send(text, frame);
   }
 
   /** The server committed a batch. @param {number} batch @param {() => boolean} canPush */
@@ -242,7 +250,13 @@ export class PushPipeline {
     this.on.problem(error);
     if (!entries) return;
     const split = error.code === ErrorCode.INVALID_CHANGE || error.code === ErrorCode.BATCH_TOO_LARGE;
-    if (split && entries.length > 1) {
+    if (error.code === ErrorCode.FORBIDDEN || error.code === ErrorCode.NOT_A_MEMBER) {
+      // The membership as of the commit refused the whole batch: retrying cannot cure it (PROTOCOL.md 8.2).
+      const ids = entries.map((e) => e.id);
+      ids.forEach((id) => this.wire.delete(id));
+      if (this.on.refused) this.on.refused(ids, error);
+      else this.on.dropped(ids, error);
+    } else if (split && entries.length > 1) {
       // Find the refused change by halving; the others go through.
       const half = Math.ceil(entries.length / 2);
       this.splits.push(entries.slice(0, half), entries.slice(half));

@@ -42,6 +42,7 @@ export { share, Binding, bindingOf, PersistenceProvider, useCairn } from './reac
 export {
   useChatHistory, useMemoryContext, useUserPreferences, useUIState, useFeatureAccess, useSyncStatus,
 } from './react/sections.js';
+export { useSpaces, useSpace, useSpaceMembers, usePresence } from './react/spaces.js';
 
 const { useCallback, useEffect, useMemo, useRef } = React;
 

@@ -7,6 +7,7 @@ import { encodeChange } from './codec.js';
 import { SyncClient } from './sync.js';
 import { SharedSyncClient } from './worker/tab-link.js';
 import { pushFrameBytes, DEFAULT_MAX_FRAME_BYTES } from './push-pipeline.js';
+import { spaceDirectory } from './space/directory.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 
@@ -190,6 +191,7 @@ export function startSync(cairn) {
     WebSocket: cairn.options.WebSocket,
     fetch: cairn.options.fetch,
     cipher: cairn.cipher,
+    ...(cairn.options.spaces ? { spaces: spaceDirectory(cairn) } : {}),
     ...(cairn.options.sync ?? {}),
   });
   cairn.sync.start();

@@ -10,6 +10,7 @@ import { Connection } from './connection.js';
 import { PushPipeline } from './push-pipeline.js';
 import { PullApplier } from './pull-applier.js';
 import { SyncWaiters } from './waiters.js';
+import { SpaceSync } from './space/space-sync.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {'offline'|'connecting'|'catching-up'|'live'|'locked'} SyncStatus */
@@ -43,10 +44,11 @@ import { SyncWaiters } from './waiters.js';
  * @property {number} [quotaRetryMinMillis] @property {number} [quotaRetryMaxMillis]
  * @property {number} [keepAliveMillis] @property {number} [connectTimeoutMillis]
  * @property {number} [maxProtocol] the highest protocol version offered (PROTOCOL.md 7.1): 2 (default) or 1
+ * @property {import('./space/space-sync.js').SpaceDirectory} [spaces] sync the user's spaces too (PROTOCOL.md 8; version 2 only)
  */
 
 /** Errors of changes the server can never take: they stay until another problem replaces them. */
-const DROPPED = new Set(['change-too-large', ErrorCode.INVALID_CHANGE]);
+const DROPPED = new Set(['change-too-large', ErrorCode.INVALID_CHANGE, ErrorCode.FORBIDDEN, ErrorCode.NOT_A_MEMBER]);
 export class SyncClient {
   /** @param {SyncClientOptions} options */
   constructor(options) {
@@ -66,10 +68,14 @@ export class SyncClient {
     /** @type {Promise<void>} inbound frames, handled in arrival order */
     this.inbound = Promise.resolve();
     this.waiters = new SyncWaiters();
+    this.batchCounter = 1;
+    /** Batch ids for every pipeline of the socket (the user's and each space's): unique among them. */
+    this.nextBatchId = () => this.batchCounter++;
     const canPush = () => this.canPush();
     this.canPushFn = canPush;
     this.connection = new Connection({ ...options }, {
       cursor: () => this.puller.cursor,
+      spaces: () => this.spaces?.helloSpaces() ?? null,
       frame: (frame, ws) => {
         this.inbound = this.inbound.then(() => (this.connection.socket === ws ? this.receive(frame, ws) : undefined))
           .catch((e) => this.report({ code: 'internal', message: /** @type {Error} */ (e).message }));
@@ -83,10 +89,11 @@ export class SyncClient {
       down: () => {
         this.caughtUp = false;
         this.pipeline.end();
+        this.spaces?.down();
       },
       tooLarge: () => this.pipeline.halve(),
     });
-    this.pipeline = new PushPipeline({ ...options }, {
+    this.pipeline = new PushPipeline({ ...options, nextBatch: this.nextBatchId }, {
       pending: () => this.options.pending(),
       send: (text, frame) => this.connection.send(text, frame),
       acked: (ids) => this.options.acked(ids),
@@ -107,6 +114,8 @@ export class SyncClient {
       problem: (error) => this.report(error),
       fail: (error) => this.connection.fail(error),
     });
+    /** @type {SpaceSync|null} the spaces this socket syncs besides the user's own state */
+    this.spaces = options.spaces ? new SpaceSync(this, options.spaces) : null;
   }
 
   /** The highest seq applied. */
@@ -126,6 +135,7 @@ export class SyncClient {
   stop() {
     this.connection.stop();
     this.pipeline.stop();
+    this.spaces?.stop();
     this.setStatus(this.locked ? 'locked' : 'offline');
   }
 
@@ -156,6 +166,7 @@ export class SyncClient {
   /** Sends what is pending and fits the window (call after local writes). */
   push() {
     this.pipeline.pump(this.canPushFn);
+    this.spaces?.pump();
   }
 
   /** @private */
@@ -173,17 +184,27 @@ export class SyncClient {
         if (frame.maxFrameBytes !== undefined) this.options.onLimits?.(frame.maxFrameBytes);
         this.puller.welcome(frame);
         this.setStatus('catching-up');
+        await this.spaces?.welcome(frame);
         this.push();
         break;
       case 'changes':
+        if (frame.space !== undefined) {
+          if (this.spaces) await this.spaces.page(frame, () => this.connection.socket === ws);
+          else this.connection.fail({ code: ErrorCode.MALFORMED_FRAME, message: `a page of space ${frame.space}, but this client syncs no spaces` });
+          break;
+        }
         try {
-          await this.puller.page(frame, () => this.connection.socket === ws);
+          if (await this.puller.page(frame, () => this.connection.socket === ws)) await this.spaces?.userPage(frame.changes);
         } catch (e) {
           // Not applied (a store failed): the cursor stays; pull again on a new session after a backoff.
           this.connection.fail({ code: 'apply-failed', message: `a page from the server could not be applied: ${/** @type {Error} */ (e).message}` });
         }
         break;
       case 'caught-up':
+        if (frame.space !== undefined) {
+          this.spaces?.caughtUp(frame);
+          break;
+        }
         this.puller.caughtUp(frame);
         this.lastSync = this.now();
         this.caughtUp = true;
@@ -194,6 +215,10 @@ export class SyncClient {
         this.settle();
         break;
       case 'ack':
+        if (this.spaces && !this.pipeline.window.has(frame.batch)) {
+          this.spaces.ack(frame.batch);
+          break;
+        }
         if (this.pipeline.ack(frame.batch, this.canPushFn)) {
           this.lastSync = this.now();
           this.connection.healthy('ack');
@@ -202,8 +227,15 @@ export class SyncClient {
         this.settle();
         break;
       case 'error':
+        if (frame.batch !== undefined && this.spaces && !this.pipeline.window.has(frame.batch) && this.spaces.refused(frame)) break;
         if (frame.batch !== undefined) this.pipeline.refused(frame, this.canPushFn);
-        else this.report(frame);
+        else if (!this.spaces?.error(frame)) this.report(frame);
+        break;
+      case 'space-left':
+        await this.spaces?.left(frame);
+        break;
+      case 'presence':
+        this.spaces?.presence(frame);
         break;
       default:
         this.connection.fail({ code: ErrorCode.MALFORMED_FRAME, message: `unexpected frame '${frame.type}' from the server` });

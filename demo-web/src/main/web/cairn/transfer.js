@@ -60,7 +60,8 @@ export function restore(cairn, section, key, version) {
  * @param {string[]} [sections]
  */
 export function exportData(cairn, sections) {
-  return writeExport(cairn.replica, cairn.wall(), cairn.replicaState, sections ?? Object.keys(cairn.kinds));
+  // The server-written sections (spaces, members) are the server's record, not the user's data: not exported by default.
+  return writeExport(cairn.replica, cairn.wall(), cairn.replicaState, sections ?? Object.keys(cairn.kinds).filter((s) => !cairn.readOnlySections.has(s)));
 }
 
 /** Imports an export document: all-or-nothing check, then a merge that syncs. @param {string} document */
@@ -75,7 +76,8 @@ export function importData(cairn, document) {
  * @param {string} document
  */
 export function readImport(cairn, document) {
-  const changes = readExport(document, (s) => cairn.kinds[s]);
+  // An import never writes a section only the server writes (membership comes from the server).
+  const changes = readExport(document, (s) => cairn.kinds[s]).filter((c) => !cairn.readOnlySections.has(c.section));
   for (const c of changes) {
     cairn.clock.check(c.stamp);
     if (cairn.isSyncing(c.section)) cairn.checkFits(c);
