@@ -203,6 +203,7 @@ public final class JournalServerStore implements ServerStore {
         TreeMap<String, List<Change>> byUser;
         try {
             byUser = UserChanges.byUser(batches);
+            UserChanges.checkGuards(batches);
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
@@ -211,6 +212,12 @@ public final class JournalServerStore implements ServerStore {
         }
         return run("commit", () -> {
             Pending r = new Pending(journal());
+            // Guards read the state before this commit (as PostgreSQL's, which run before their
+            // owner's writes); the committer never puts a guard and a write of its entry in one commit.
+            Guards.check(batches, g -> {
+                byte[] v = r.get(ServerRecords.mapKey(ServerRecords.userPrefix(g.owner()), g.section(), g.key()));
+                return v == null ? null : ServerRecords.mapEntry(v).value();
+            });
             Map<String, CommitResult> results = new LinkedHashMap<>();
             // A QuotaExceededException thrown here leaves the journal untouched: the writes are only in r.
             byUser.forEach((user, changes) -> results.put(user, commitUser(r, user, UserChanges.merge(changes), limits)));
@@ -611,7 +618,8 @@ public final class JournalServerStore implements ServerStore {
             return Future.failedFuture(new StoreUnavailableException("journal server store " + file + " is closed", e));
         }
         return done.recover(e -> {
-            if (e instanceof StoreUnavailableException || e instanceof IllegalArgumentException || e instanceof QuotaExceededException) {
+            if (e instanceof StoreUnavailableException || e instanceof IllegalArgumentException || e instanceof QuotaExceededException
+                    || e instanceof GuardFailedException) {
                 return Future.failedFuture(e);
             }
             return Future.failedFuture(new StoreUnavailableException("journal " + what + " on " + file + " failed: " + e.getMessage(), e));
