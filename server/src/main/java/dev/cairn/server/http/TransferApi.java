@@ -6,6 +6,7 @@ import dev.cairn.engine.clock.ClockSkewException;
 import dev.cairn.engine.codec.ExportDocument;
 import dev.cairn.engine.codec.TransferProgress;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.server.section.SectionRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
@@ -78,7 +79,20 @@ final class TransferApi {
         if (chosen == null) {
             return;
         }
-        String user = UserStates.user(ctx);
+        exportOf(ctx, UserStates.user(ctx), chosen);
+    }
+
+    /**
+     * {@code GET /api/spaces/{id}/export}: the export document of a space's sections (the caller
+     * is a member by then): every section but {@code spaces}; {@code members} included, read-only.
+     */
+    void exportSpace(RoutingContext ctx, String storeKey) {
+        TreeSet<String> chosen = new TreeSet<>(users.sections.all().keySet());
+        chosen.remove(dev.cairn.engine.section.SpaceSections.SPACES);
+        exportOf(ctx, storeKey, chosen);
+    }
+
+    private void exportOf(RoutingContext ctx, String user, TreeSet<String> chosen) {
         Context context = vertx.getOrCreateContext();
         long started = System.nanoTime();
         transfers().<ExportStream.Spill>executeBlocking(() -> ExportStream.spill(users.store, user, chosen, pageSize), false).onComplete(read -> {
@@ -230,7 +244,9 @@ final class TransferApi {
     private void importChanges(RoutingContext ctx, List<Change> all, TreeSet<String> chosen) {
         List<Change> changes = new ArrayList<>(all.size());
         for (Change c : all) {
-            if (!chosen.contains(c.section())) {
+            // spaces and members are the server's record of memberships (PROTOCOL.md 8): an import,
+            // like a push, never writes them; an export holds them, so they are skipped, not refused.
+            if (!chosen.contains(c.section()) || SectionRegistry.serverWritten(c.section())) {
                 continue;
             }
             try {
