@@ -256,8 +256,14 @@ public final class JournalServerStore implements ServerStore {
             }
         }
         long usedAfter = usedBefore + delta[0];
-        if (limits.quotaBytes() > 0 && delta[0] > 0 && usedAfter > limits.quotaBytes()) {
-            throw new QuotaExceededException(user, usedBefore, usedAfter, limits.quotaBytes());
+        // PROTOCOL.md 8.5: a space's bytes count against its owner's quota (and move with ownership).
+        String account = dev.cairn.server.space.SpaceKeys.isSpaceKey(user) ? chargeOwner(r, prefix, usedBefore, usedAfter) : user;
+        if (account != null && limits.quotaBytes() > 0 && delta[0] > 0) {
+            byte[] accountPrefix = ServerRecords.userPrefix(account);
+            long total = (account.equals(user) ? usedAfter : usage(r::get, r.base, accountPrefix)) + owned(r, accountPrefix);
+            if (total > limits.quotaBytes()) {
+                throw new QuotaExceededException(user, total - delta[0], total, limits.quotaBytes());
+            }
         }
         byte[] usageKey = ServerRecords.usageKey(prefix);
         if (delta[0] != 0 || r.get(usageKey) == null) {
@@ -268,6 +274,49 @@ public final class JournalServerStore implements ServerStore {
             r.put(headKey, ServerRecords.longValue(head));
         }
         return new CommitResult(user, previousHead, head, Collections.unmodifiableList(applied));
+    }
+
+    /**
+     * Keeps a space's bytes charged to its owner (the member whose role is owner, after this
+     * commit's changes): moves the whole charge when the owner changed (a transfer; none after a
+     * delete), else adds the commit's change. Returns the owner, or null for none.
+     */
+    private static String chargeOwner(Pending r, byte[] space, long usedBefore, long usedAfter) {
+        String owner = null;
+        for (Map.Entry<byte[], byte[]> e : r.rangeInclusive(ServerRecords.mapSectionPrefix(space, "members"),
+                ServerRecords.mapSectionLast(space, "members")).entrySet()) {
+            Change.Put member = (Change.Put) ServerRecords.decode(e.getKey(), space.length, e.getValue()).change();
+            if ("owner".equals(Guards.roleOf(member.value()))) {
+                owner = member.key();
+                break;
+            }
+        }
+        byte[] chargedKey = ServerRecords.chargedKey(space);
+        byte[] c = r.get(chargedKey);
+        String charged = c == null ? null : new String(c, java.nio.charset.StandardCharsets.UTF_8);
+        if (!Objects.equals(charged, owner)) {
+            if (charged != null) {
+                addOwned(r, ServerRecords.userPrefix(charged), -usedBefore);
+            }
+            if (owner != null) {
+                addOwned(r, ServerRecords.userPrefix(owner), usedAfter);
+                r.put(chargedKey, owner.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            } else {
+                r.remove(chargedKey);
+            }
+        } else if (owner != null && usedAfter != usedBefore) {
+            addOwned(r, ServerRecords.userPrefix(owner), usedAfter - usedBefore);
+        }
+        return owner;
+    }
+
+    private static long owned(Pending r, byte[] user) {
+        byte[] v = r.get(ServerRecords.ownedKey(user));
+        return v == null ? 0L : ServerRecords.readLong(v);
+    }
+
+    private static void addOwned(Pending r, byte[] user, long bytes) {
+        r.put(ServerRecords.ownedKey(user), ServerRecords.longValue(owned(r, user) + bytes));
     }
 
     /**
@@ -392,7 +441,9 @@ public final class JournalServerStore implements ServerStore {
         }
         return run("usage read", () -> {
             TieredLocalStore j = journal();
-            return usage(j::get, j, ServerRecords.userPrefix(user));
+            byte[] prefix = ServerRecords.userPrefix(user);
+            byte[] owned = j.get(ServerRecords.ownedKey(prefix));
+            return usage(j::get, j, prefix) + (owned == null ? 0L : ServerRecords.readLong(owned));
         });
     }
 

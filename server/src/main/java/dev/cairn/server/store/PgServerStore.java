@@ -213,7 +213,8 @@ public final class PgServerStore implements ServerStore {
     /** SQLSTATE cairn_settle_usage raises for a refused growth. */
     static final String QUOTA_SQLSTATE = "CQ001";
 
-    private static final String USAGE = "SELECT used_bytes FROM user_usage WHERE user_id = $1";
+    /** A user's own bytes plus those of the spaces they own (V5); a space's own bytes. */
+    private static final String USAGE = "SELECT used_bytes + space_bytes FROM user_usage WHERE user_id = $1";
 
     /** One map section's entries, or those of a key prefix, a page at a time (code point order: COLLATE "C"). */
     private static final String MAP_SECTION = """

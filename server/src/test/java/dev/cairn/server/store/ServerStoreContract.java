@@ -987,4 +987,41 @@ public abstract class ServerStoreContract {
                 guarded(new ServerStore.Guard("", "members", "bob", Set.of("owner")), "alice", set("prefs", "a", "1", 1, "x"))))));
         assertEquals(0L, await(store.head("alice")));
     }
+
+    @Test
+    void aSpacesBytesCountAgainstItsOwnersQuotaAndMoveWithOwnership() throws Exception {
+        ServerStore.Limits quota = new ServerStore.Limits(50, 0, 1_000);
+        String owner = "{\"role\":\"owner\"}", editor = "{\"role\":\"editor\"}";
+        commit(quota, batch(SPACE, set("members", "alice", owner, 1, "server")));
+        long members = utf8("alice") + utf8(owner);
+        assertEquals(members, usage(SPACE), "a space's own bytes");
+        assertEquals(members, usage("alice"), "the owner is charged the space's bytes");
+        commit(quota, batch("alice", set("prefs", "a", "\"" + "x".repeat(8) + "\"", 1, "phone")));   // 1 + 10 bytes
+        assertEquals(members + 11, usage("alice"));
+        // a push to the space that would take its owner over the quota is refused, whoever pushes
+        String twenty = "\"" + "y".repeat(18) + "\"";
+        QuotaExceededException refused = assertInstanceOf(QuotaExceededException.class,
+                failureOf(store.commit(List.of(batch(SPACE, set("cards", "c", twenty, 2, "bob-phone"))), quota)));
+        assertEquals(SPACE, refused.user());
+        assertEquals(members + 11, refused.usedBytes());
+        assertEquals(members + 11 + 21, refused.wouldUseBytes());
+        assertEquals(members, usage(SPACE), "nothing of the refused push");
+        // and so is the owner's own growth past it with the space counted
+        assertInstanceOf(QuotaExceededException.class, failureOf(store.commit(List.of(batch("alice", set("prefs", "b", twenty, 2, "phone"))), quota)));
+        commit(quota, batch(SPACE, set("cards", "c", "1", 2, "bob-phone")));
+        long space = members + 2;
+        assertEquals(space, usage(SPACE));
+        assertEquals(space + 11, usage("alice"));
+        // transfer: the whole charge moves to the new owner in the same commit
+        commit(quota, batch(SPACE, set("members", "alice", editor, 3, "server"), set("members", "bob", owner, 3, "server")));
+        space = utf8("alice") + utf8(editor) + utf8("bob") + utf8(owner) + 2;
+        assertEquals(space, usage(SPACE));
+        assertEquals(11L, usage("alice"), "the old owner is charged nothing of the space any more");
+        assertEquals(space, usage("bob"));
+        // deleted (members and data cleared): charged to nobody
+        commit(quota, batch(SPACE, clearSection("members", 4, "server"), clearSection("cards", 4, "server")));
+        assertEquals(0L, usage(SPACE));
+        assertEquals(0L, usage("bob"));
+        assertEquals(11L, usage("alice"));
+    }
 }
