@@ -234,7 +234,21 @@ class SpacesIT {
         TestServer.await(server.store().commit(List.of(new ServerStore.UserBatch(key, List.of(
                 new Change.Put("cards", "c1", "\"hello\"", new Stamp(now, "olga-phone")),
                 new Change.Append("chat", "general", "\"hi\"", new Stamp(now, "olga-phone"))))), ServerStore.Limits.NONE));
-        assertTrue(ok(server.get("/api/spaces/" + id + "/export", olga)).toString().contains("hello"));
+        JsonNode spaceExport = ok(server.get("/api/spaces/" + id + "/export", olga));
+        assertEquals("hello", spaceExport.path("sections").path("cards").path("entries").path("c1").path("value").asText(), spaceExport.toString());
+        assertTrue(spaceExport.path("sections").has("members") && !spaceExport.path("sections").has("spaces")
+                && !spaceExport.toString().contains("invitations"), spaceExport.toString());
+        // a user's export holds their spaces, marked by their role, each with its sections
+        JsonNode userExport = ok(server.get("/api/export", olga));
+        assertEquals(1, userExport.path("spaces").size(), userExport.toString());
+        JsonNode mine = userExport.path("spaces").get(0);
+        assertEquals(id, mine.path("id").asText());
+        assertEquals("Team", mine.path("name").asText());
+        assertEquals("editor", mine.path("role").asText());
+        assertEquals(spaceExport.path("sections"), mine.path("sections"));
+        assertEquals(0, ok(server.get("/api/export", carol)).path("spaces").size(), "carol left: no spaces");
+        assertEquals(200, server.post("/api/import", carol, userExport.toString()).status(), "an import ignores \"spaces\"");
+        assertNull(entry(SpaceKeys.storeKey(id), "members", "carol"));
         refused(403, "forbidden", server.delete("/api/spaces/" + id, olga));
         assertEquals("{\"deleted\":true}", ok(server.delete("/api/spaces/" + id, bob)).toString());
         assertNull(entry("bob", "spaces", id));
