@@ -68,15 +68,23 @@ public final class GroupCommitter {
             this.changes = n;
         }
 
-        /** Sections this unit writes, as "storeKey NUL section". */
+        private Set<String> writes;
+
+        /** Sections this unit writes, as "storeKey NUL section" (computed once: a push may hold thousands of changes). */
         Set<String> writes() {
-            Set<String> out = new HashSet<>();
-            for (UserBatch b : batches) {
-                for (var c : b.changes()) {
-                    out.add(b.user() + '\u0000' + c.section());
+            if (writes == null) {
+                writes = new HashSet<>();
+                for (UserBatch b : batches) {
+                    String last = null;
+                    for (var c : b.changes()) {
+                        if (!c.section().equals(last)) {
+                            last = c.section();
+                            writes.add(b.user() + '\u0000' + last);
+                        }
+                    }
                 }
             }
-            return out;
+            return writes;
         }
 
         /** Sections this unit's guards read. */
