@@ -49,6 +49,7 @@ public final class Main {
         workload("w4", "local writes in-process: map sets and chat appends, memory and durable tiers", W4::run);
         workload("w5", "connections: idle devices (server RSS per connection), fan-out of one change to many devices", W5::run);
         workload("w6", "scaling: W2 on 1, 2, 4 nodes of one PostgreSQL; W3 at growing sizes", W6::run);
+        workload("w8", "space fan-out: one change to every device of a shared space's members (p50/p99 per delivery and to the last device)", W8::run);
         workload("browser", "browser client in headless Chromium: first open, reload, reload and restart with the server stopped (--peers: Yjs too)",
                 BrowserBench::run);
         workload("w7", "big store: embedded server with -Xmx256m holds > 2 GB, serves a 1M-entry catch-up, keeps taking writes (heap)", W7::run);
