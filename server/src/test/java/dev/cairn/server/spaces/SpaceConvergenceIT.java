@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.LeftSpaceCopy;
 import dev.cairn.engine.RefusedChange;
@@ -21,6 +24,7 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -34,12 +38,14 @@ import org.junit.jupiter.params.provider.ValueSource;
  * alice created over HTTP ({@link SpacesClient}) and added bob and carol to as editors. All six go
  * offline, each edits the same keys and its own keys of the space's map and log sections, all
  * come back: every device's copy of the space and the server's state of it are byte-identical
- * (canonical JSON). A viewer's offline write is refused with {@code forbidden} when it comes
- * online, stays visible as refused on the viewer's device, and reaches nobody else.
+ * (canonical JSON), and the space's export over HTTP has every device's exported sections. A
+ * viewer's offline write is refused with {@code forbidden} when it comes online, stays visible as
+ * refused on the viewer's device, and reaches nobody else.
  */
 class SpaceConvergenceIT {
 
     private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path dirs;
@@ -164,6 +170,17 @@ class SpaceConvergenceIT {
                     assertEquals(0, d.space(id).pendingChanges(), d.name);
                     assertTrue(d.space(id).refusedChanges().isEmpty(), d.name + " had changes refused");
                 }
+                // The space's export over HTTP holds the same sections as every device's export of its copy, and
+                // the membership (a device's export leaves out that read-only section; its canonical state has it).
+                TestServer.Response export = server.request("GET", "/api/spaces/" + id + "/export", server.token("bob"), null);
+                assertEquals(200, export.status(), export.body());
+                ObjectNode served = (ObjectNode) export.json().get("sections");
+                JsonNode members = served.remove("members");
+                assertEquals(List.of("alice", "bob", "carol", "vic"), iterable(members.get("entries").fieldNames()));
+                assertEquals("viewer", members.get("entries").get("vic").get("value").get("role").asText());
+                for (Device d : devices) {
+                    assertEquals(served, JSON.readTree(d.space(id).exportData()).get("sections"), d.name + "'s export of the space");
+                }
                 Space any = devices.get(3).space(id);
                 String title = any.map("state").get("title", String.class);
                 assertTrue(title.startsWith("title by ") && !title.contains("vic"), title);
@@ -204,6 +221,12 @@ class SpaceConvergenceIT {
                 }
             }
         }
+    }
+
+    private static List<String> iterable(Iterator<String> names) {
+        List<String> out = new ArrayList<>();
+        names.forEachRemaining(out::add);
+        return out;
     }
 
     /** Waits until no device has pending space changes and every device's copy equals the server's state of the space. */
