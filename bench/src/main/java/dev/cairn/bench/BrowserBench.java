@@ -121,7 +121,7 @@ final class BrowserBench {
                 report(ctx, "first open", size, variant, run, browser, timeout, entries, busy);
                 if (!profileDir.isEmpty()) {
                     Path dir = Files.createDirectories(Path.of(profileDir));
-                    CpuProfile.save(browser.stopProfiler(), dir.resolve("first-open-" + size + "-run" + run + ".cpuprofile"), 30);
+                    CpuProfile.save(browser.stopProfiler(), dir.resolve("first-open-" + size + "-" + worker + "-run" + run + ".cpuprofile"), 30);
                 }
                 if (raw) {
                     rawCatchUp(site, user, size, run, "after first open (a server warmed twice)");
@@ -131,9 +131,15 @@ final class BrowserBench {
                 browser.reload();
                 report(ctx, "reload", size, variant, run, browser, timeout, entries, busy);
                 site.close(); // the server is gone from here on
+                if (!profileDir.isEmpty()) {
+                    browser.startProfiler(); // the same renderer: the page is of the same origin
+                }
                 busy = browser.mainThreadSeconds();
                 browser.open(base + "&wait=none" + fragment);
                 report(ctx, "reload with the server stopped", size, variant, run, browser, timeout, entries, busy);
+                if (!profileDir.isEmpty()) {
+                    CpuProfile.save(browser.stopProfiler(), Path.of(profileDir).resolve("reload-offline-" + size + "-" + worker + "-run" + run + ".cpuprofile"), 30);
+                }
             } finally {
                 browser.close();
             }
