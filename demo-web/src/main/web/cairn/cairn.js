@@ -62,9 +62,10 @@ export const STANDARD_SECTIONS = Object.freeze({
  * @property {StorageManager} [storageManager] for persist() and estimate() (default: navigator.storage)
  * @property {EndToEndOptions} [endToEnd] encrypt these sections' values on the device (see enableEndToEnd)
  * @property {typeof fetch} [fetch] for usage(), history() and to learn why a socket was refused (default: the global fetch)
- * @property {'shared'|'none'} [worker] 'shared' (default where SharedWorker exists): the socket and the IndexedDB writes run
- *   in one shared worker per user, for all its tabs; 'none': in this page (also without SharedWorker, and with an app
- *   `WebSocket`, `indexedDB` or `kv`). End-to-end encryption syncs in the page (the key stays there).
+ * @property {'shared'|'dedicated'|'none'} [worker] 'shared' (default where SharedWorker exists): the socket and the IndexedDB
+ *   writes run in one shared worker per user, for all its tabs; 'dedicated' (the default where only Worker exists): in a
+ *   worker of this tab's own (one socket per tab); 'none': in this page (also without Worker, and with an app `WebSocket`,
+ *   `indexedDB` or `kv`). End-to-end encryption syncs in the page (the key stays there).
  * @property {MessagePort} [workerPort] tests: a port to a SyncHost (worker/sync-host.js) to use instead of a SharedWorker
  * @property {Partial<import('./sync.js').SyncClientOptions>} [sync] sync tuning (spec/vectors/sync/README.md): batchSize,
  *   maxInFlight, maxFrameBytes (default 1 MiB: a change whose push frame alone is larger is refused when written), backoff...
@@ -192,7 +193,7 @@ export class Cairn {
     this.on('change', (/** @type {ChangeEvent} */ e) => this.fieldIndex.changed(e.changes));
     /** @type {SyncClient|null} */
     this.sync = null;
-    /** @type {import('./worker/tab-link.js').WorkerLink|null} the shared worker (set by open) */
+    /** @type {import('./worker/tab-link.js').WorkerLink|null} the sync worker, shared or dedicated (`kind`; set by open) */
     this.worker = null;
     /** @type {ChangeCipher|null} seals and opens the end-to-end encrypted sections at the sync boundary */
     this.cipher = null;

@@ -88,11 +88,15 @@ final class BrowserBench {
     }
 
     private static void once(Ctx ctx, StaticSite pages, String store, String worker, int entries, int chat, int run) throws Exception {
-        if (!worker.equals("shared") && !worker.equals("none")) {
-            throw new IllegalArgumentException("--browser-worker takes shared and/or none, not '" + worker + "'");
+        if (!worker.equals("shared") && !worker.equals("dedicated") && !worker.equals("none")) {
+            throw new IllegalArgumentException("--browser-worker takes shared, dedicated and/or none, not '" + worker + "'");
         }
         String size = label(entries, chat);
-        String variant = "cairn " + store + (worker.equals("shared") ? " (sync in a shared worker)" : " (sync in the page)");
+        String variant = "cairn " + store + switch (worker) {
+            case "shared" -> " (sync in a shared worker)";
+            case "dedicated" -> " (sync in a dedicated worker)";
+            default -> " (sync in the page)";
+        };
         String user = "br" + run + "-" + worker + "-" + entries;
         Duration timeout = Duration.ofSeconds(Math.max(120, entries / 1000));
         Path profile = ctx.newDir("chromium-profile-");
