@@ -142,6 +142,15 @@ export class IdbStore {
     return ok;
   }
 
+  /**
+   * Resolves once what is queued so far has committed (true) or failed (false), without waiting
+   * for what is queued after this call (`idle` does).
+   * @returns {Promise<boolean>}
+   */
+  settled() {
+    return this.next ? this.next.done : (this.running ?? Promise.resolve(true));
+  }
+
   /** Commits the filled batch unless a transaction is running (then it goes when that one ends). @private */
   pump() {
     if (this.running || !this.next) return;
