@@ -4,6 +4,7 @@
 // and ARCHITECTURE.md ("Browser storage"). The tab keeps its ReplicaState: reads stay synchronous.
 
 import { StorageError } from '../storage.js';
+import { unpack } from '../chunk.js';
 
 /** @typedef {import('../codec.js').Change} Change */
 
@@ -263,7 +264,7 @@ export class SharedSyncClient {
   receive(msg) {
     switch (msg.type) {
       case 'page':
-        this.on.applyPage(msg.changes);
+        this.on.applyPage(unpack(msg.chunk));
         this.link.post({ type: 'applied', page: msg.page });
         break;
       case 'acked': this.on.acked(msg.ids); break;
