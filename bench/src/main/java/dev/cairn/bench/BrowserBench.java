@@ -131,9 +131,15 @@ final class BrowserBench {
                     rawCatchUp(site, user, size, run, "after first open (a server warmed twice)");
                 }
                 Thread.sleep(1000);
+                if (!profileDir.isEmpty()) {
+                    browser.startProfiler();
+                }
                 busy = browser.mainThreadSeconds();
                 browser.reload();
                 report(ctx, "reload", size, variant, run, browser, timeout, entries, busy);
+                if (!profileDir.isEmpty()) {
+                    CpuProfile.save(browser.stopProfiler(), Path.of(profileDir).resolve("reload-" + size + "-" + worker + "-run" + run + ".cpuprofile"), 30);
+                }
                 site.close(); // the server is gone from here on
                 if (!profileDir.isEmpty()) {
                     browser.startProfiler(); // the same renderer: the page is of the same origin
