@@ -5,7 +5,7 @@ import 'fake-indexeddb/auto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
-import { unpack } from '../../main/web/cairn/chunk.js';
+import { unpack, pack } from '../../main/web/cairn/chunk.js';
 import { IdbStore, MirrorKv, dbName } from '../../main/web/cairn/idb-store.js';
 import { MemoryKv } from '../../main/web/cairn/storage.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
@@ -324,4 +324,34 @@ test('chunks of the first IndexedDB layout (an array of changes) still load, and
   assert.equal(b.entries('state').length, 310);
   assert.equal(b.get('state', 'k7'), 'newer');
   await b.close();
+});
+
+test('a large state merges at open in slices: the open yields to the page between chunks', async () => {
+  const user = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  const now = Date.now();
+  const db = await IdbStore.openDb(user);
+  await new Promise((resolve, reject) => {
+    const tx = db.transaction('chunks', 'readwrite');
+    for (let c = 0; c < 40; c++) {
+      const n = 5000 * c;
+      tx.objectStore('chunks').add(pack(Array.from({ length: 5000 }, (_, i) =>
+        makeChange('set', 'state', `k${n + i}`, encodeValue(n + i), stamp(now, 1, 'phone')))));
+    }
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+  });
+  db.close();
+  const saved = globalThis.scheduler;
+  let yields = 0;
+  globalThis.scheduler = { yield: () => { yields++; return Promise.resolve(); } };
+  try {
+    const a = await open(user, kv);
+    assert.equal(a.entries('state').length, 200_000);
+    assert.ok(yields >= 1, `200,000 entries merged in one task (no yield): ${yields}`);
+    await a.close();
+  } finally {
+    if (saved === undefined) delete globalThis.scheduler;
+    else globalThis.scheduler = saved;
+  }
 });

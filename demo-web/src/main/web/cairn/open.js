@@ -67,13 +67,20 @@ export async function loadState(cairn, browser) {
   const separateLogs = cairn.tiers.indexedDB !== cairn.tiers.localStorage && cairn.kv.logs !== cairn.kv.local;
   const durable = /** @type {any} */ (cairn.tiers.localStorage);
   let highest = '';
-  // IndexedDB's chunks merge in bulk (chunk.js); the other tiers change by change.
+  // IndexedDB's chunks merge in bulk (chunk.js); the other tiers change by change. A large state
+  // (1,000,000 entries) takes seconds to merge: it yields to the page between chunks every
+  // YIELD_AFTER_MILLIS, so no task of the open blocks input that long.
   const bulk = typeof durable.takeChunks === 'function';
   if (bulk) {
     const onError = (/** @type {Error} */ e) => cairn.emit('error', e);
+    let slice = performance.now();
     for (const chunk of durable.takeChunks()) {
       const h = applyChunk(cairn.replicaState, chunk, onError);
       if (h > highest) highest = h;
+      if (performance.now() - slice > YIELD_AFTER_MILLIS) {
+        await yieldToPage();
+        slice = performance.now();
+      }
     }
   }
   const sources = [
@@ -125,6 +132,16 @@ export function compactLater(cairn, snapshot) {
   cairn.compactTimer = setTimeout(() => {
     store.compact(chunkKeys, chunks, stored, (s) => cairn.kind(s)).catch((e) => cairn.emit('error', e));
   }, COMPACT_AFTER_MILLIS);
+}
+
+/** The longest the merge of the stored chunks runs at open before it lets the page handle input. */
+const YIELD_AFTER_MILLIS = 40;
+
+/** Lets the page's other tasks run (Chromium's scheduler.yield keeps this task's priority; else a macrotask). */
+function yieldToPage() {
+  const scheduler = /** @type {any} */ (globalThis).scheduler;
+  if (typeof scheduler?.yield === 'function') return scheduler.yield();
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** How long after open the stored chunks are compacted (when worth it). */
