@@ -334,24 +334,30 @@ test('a large state merges at open in slices: the open yields to the page betwee
   await new Promise((resolve, reject) => {
     const tx = db.transaction('chunks', 'readwrite');
     for (let c = 0; c < 40; c++) {
-      const n = 5000 * c;
-      tx.objectStore('chunks').add(pack(Array.from({ length: 5000 }, (_, i) =>
+      const n = 500 * c;
+      tx.objectStore('chunks').add(pack(Array.from({ length: 500 }, (_, i) =>
         makeChange('set', 'state', `k${n + i}`, encodeValue(n + i), stamp(now, 1, 'phone')))));
     }
     tx.oncomplete = resolve;
     tx.onerror = () => reject(tx.error);
   });
   db.close();
-  const saved = globalThis.scheduler;
+  const saved = { scheduler: globalThis.scheduler, now: performance.now };
   let yields = 0;
+  let clock = 0;
   globalThis.scheduler = { yield: () => { yields++; return Promise.resolve(); } };
+  // A slow device: this clock moves 12.5 ms per reading, one reading per chunk merged, so the
+  // 40 ms slice ends every 4 chunks.
+  performance.now = () => (clock += 12.5);
   try {
     const a = await open(user, kv);
-    assert.equal(a.entries('state').length, 200_000);
-    assert.ok(yields >= 1, `200,000 entries merged in one task (no yield): ${yields}`);
+    performance.now = saved.now;
+    assert.equal(a.entries('state').length, 20_000);
+    assert.equal(yields, 10, '40 chunks, a yield after every 4');
     await a.close();
   } finally {
-    if (saved === undefined) delete globalThis.scheduler;
-    else globalThis.scheduler = saved;
+    performance.now = saved.now;
+    if (saved.scheduler === undefined) delete globalThis.scheduler;
+    else globalThis.scheduler = saved.scheduler;
   }
 });
