@@ -69,8 +69,9 @@ async function start(session, passphrase = '') {
     // Asked on every (re)connect: waits while the server does not answer (see ServerLink).
     server: { url: `${scheme}://${location.host}/sync`, token: () => serverLink.token() },
     startSync: false,
-    // ?worker=none keeps sync and storage in this page (the in-page path, for comparison and tests)
-    worker: new URLSearchParams(location.search).get('worker') === 'none' ? 'none' : 'shared',
+    // ?worker=none keeps sync and storage in this page (the in-page path, for comparison and tests);
+    // ?worker=dedicated uses a worker of this tab's own, as where SharedWorker is missing
+    worker: /** @type {'none'|'dedicated'|'shared'} */ ({ none: 'none', dedicated: 'dedicated' }[new URLSearchParams(location.search).get('worker') ?? ''] ?? 'shared'),
   });
   if (!e2e) startSyncing(cairn);
   performance.mark('cairn-open'); // readable: the state is loaded from this device

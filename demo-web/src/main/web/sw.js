@@ -9,7 +9,7 @@
 // - The cache name carries VERSION; activating a new version deletes the older caches.
 // Served at /sw.js, so its scope is the whole site.
 
-const VERSION = 'v6';
+const VERSION = 'v8';
 const PREFIX = 'cairn-shell-';
 const CACHE = `${PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 4000;
@@ -40,6 +40,10 @@ const SHELL = [
   'cairn/waiters.js',
   'cairn/storage.js',
   'cairn/idb-store.js',
+  'cairn/chunk.js',
+  'cairn/space/space-sync.js',
+  'cairn/space/directory.js',
+  'cairn/space/membership.js',
   'cairn/migrate.js',
   'cairn/storage-status.js',
   'cairn/codec.js',
@@ -52,6 +56,7 @@ const SHELL = [
   'cairn/field-index.js',
   'cairn/worker/tab-link.js',
   'cairn/worker/sync-worker.js',
+  'cairn/worker/worker-scope.js',
   'cairn/worker/sync-host.js',
   'cairn/worker/compaction.js',
 ];

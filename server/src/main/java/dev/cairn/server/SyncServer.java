@@ -70,6 +70,7 @@ public final class SyncServer extends VerticleBase {
     private final List<ServerLoop> loops = new CopyOnWriteArrayList<>();
     private volatile GroupCommitter committer;
     private volatile SpaceEvents spaceEvents;
+    private volatile Memberships memberships;
 
     public SyncServer(ServerConfig config) {
         this(config, UnaryOperator.identity());
@@ -114,6 +115,11 @@ public final class SyncServer extends VerticleBase {
      */
     public SpaceEvents spaceEvents() {
         return spaceEvents;
+    }
+
+    /** The node's membership service (PROTOCOL.md 8.5), as the HTTP API calls it. */
+    public Memberships memberships() {
+        return memberships;
     }
 
     /** Mints a token (for tests and the dev sign-in). */
@@ -168,9 +174,10 @@ public final class SyncServer extends VerticleBase {
                 config.security().maxChangesPerSecond(), config.slowConsumerMillis(),
                 outbound, config.outbound().maxPageBytes(), presence);
         this.committer = committer;
+        // The hub is told on this (home) context when a membership ended; its sessions send space-left (PROTOCOL.md 8.4).
         this.spaceEvents = hub;
-        // Told on this (home) context when a membership ended; the sessions send space-left (PROTOCOL.md 8.4).
         Memberships memberships = new Memberships(store, committer, clock, sections, hub, context);
+        this.memberships = memberships;
         Node node = new Node(config, secret, store, committer, sections, clock, metrics, sessions,
                 new SocketSlots(config.security().maxSocketsPerUser(), config.security().maxSockets()),
                 new OriginPolicy(config.security().allowedOrigins()), new SecurityHeaders(config.security().tls() != null), fanout,

@@ -31,7 +31,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 
 /**
  * Membership of shared spaces (PROTOCOL.md 8, 8.5). Each call that changes membership is ONE
@@ -72,15 +71,12 @@ public final class Memberships {
 
     private static final Set<String> ANY_ROLE = Set.of(OWNER, EDITOR, VIEWER);
     private static final Set<String> GRANTABLE = Set.of(EDITOR, VIEWER);
-    /** Entries per store read of a section. */
-    private static final int PAGE = 1000;
-
-    private final ServerStore store;
     private final GroupCommitter committer;
     private final HybridClock clock;
     private final SectionRegistry sections;
     private final SpaceEvents events;
     private final Context home;
+    private final SpaceReads reads;
     private final SecureRandom random = new SecureRandom();
 
     /**
@@ -89,19 +85,19 @@ public final class Memberships {
      */
     public Memberships(ServerStore store, GroupCommitter committer, HybridClock clock, SectionRegistry sections,
                        SpaceEvents events, Context home) {
-        this.store = store;
         this.committer = committer;
         this.clock = clock;
         this.sections = sections;
         this.events = events;
         this.home = home;
+        this.reads = new SpaceReads(store, clock);
     }
 
     // ---- reads
 
     /** The caller's role in the space, or null when not a member (or no such space). */
     public Future<String> roleOf(String user, String spaceId) {
-        return entry(SpaceKeys.storeKey(spaceId), MEMBERS, user).map(e -> e == null ? null : SpaceValues.text(e.value(), "role"));
+        return reads.entry(SpaceKeys.storeKey(spaceId), MEMBERS, user).map(e -> e == null ? null : SpaceValues.text(e.value(), "role"));
     }
 
     /** Fails with not-a-member unless the user is a member with one of {@code roles} (forbidden: another role). */
@@ -119,7 +115,7 @@ public final class Memberships {
 
     /** The user's spaces, from their own {@code spaces} section, sorted by id. */
     public Future<List<SpaceView>> list(String user) {
-        return liveEntries(user, SPACES).map(entries -> {
+        return reads.liveEntries(user, SPACES).map(entries -> {
             List<SpaceView> out = new ArrayList<>();
             entries.forEach((id, e) -> out.add(new SpaceView(id, SpaceValues.text(e.value(), "name"), SpaceValues.text(e.value(), "role"))));
             return out;
@@ -128,8 +124,8 @@ public final class Memberships {
 
     /** A space the user is a member of, with its members. */
     public Future<SpaceDetails> details(String user, String spaceId) {
-        return require(user, spaceId, ANY_ROLE).compose(role -> Future.all(liveEntries(SpaceKeys.storeKey(spaceId), MEMBERS),
-                entry(user, SPACES, spaceId)).map(all -> {
+        return require(user, spaceId, ANY_ROLE).compose(role -> Future.all(reads.liveEntries(SpaceKeys.storeKey(spaceId), MEMBERS),
+                reads.entry(user, SPACES, spaceId)).map(all -> {
                     Map<String, MapEntry> members = all.resultAt(0);
                     MapEntry own = all.resultAt(1);
                     List<Member> list = new ArrayList<>();
@@ -180,7 +176,7 @@ public final class Memberships {
         String spaceId = code.substring(0, dot);
         String key = SpaceKeys.storeKey(spaceId);
         String hash = hash(code.substring(dot + 1));
-        return Future.all(entry(key, INVITATIONS, hash), entry(key, MEMBERS, user), entry(user, SPACES, spaceId)).compose(all -> {
+        return Future.all(reads.entry(key, INVITATIONS, hash), reads.entry(key, MEMBERS, user), reads.entry(user, SPACES, spaceId)).compose(all -> {
             MapEntry invitation = all.resultAt(0);
             MapEntry member = all.resultAt(1);
             MapEntry own = all.resultAt(2);
@@ -212,8 +208,8 @@ public final class Memberships {
             if (target.equals(actor)) {
                 throw bad("the owner's own role changes only by transferring ownership");
             }
-        }).compose(v -> Future.all(spaceName(actor, spaceId), entry(SpaceKeys.storeKey(spaceId), MEMBERS, target),
-                entry(target, SPACES, spaceId))).compose(all -> {
+        }).compose(v -> Future.all(spaceName(actor, spaceId), reads.entry(SpaceKeys.storeKey(spaceId), MEMBERS, target),
+                reads.entry(target, SPACES, spaceId))).compose(all -> {
                     String name = all.resultAt(0);
                     advance(all.resultAt(1), all.resultAt(2));
                     String key = SpaceKeys.storeKey(spaceId);
@@ -233,7 +229,7 @@ public final class Memberships {
         return checked(() -> {
             checkSpace(spaceId);
             checkUser(target);
-        }).compose(v -> Future.all(entry(SpaceKeys.storeKey(spaceId), MEMBERS, target), entry(target, SPACES, spaceId))).compose(all -> {
+        }).compose(v -> Future.all(reads.entry(SpaceKeys.storeKey(spaceId), MEMBERS, target), reads.entry(target, SPACES, spaceId))).compose(all -> {
             MapEntry member = all.resultAt(0);
             String role = member == null ? null : SpaceValues.text(member.value(), "role");
             if (leaving && OWNER.equals(role)) {
@@ -265,8 +261,8 @@ public final class Memberships {
             checkUser(newOwner);
         }).compose(v -> {
             String key = SpaceKeys.storeKey(spaceId);
-            return Future.all(List.of(spaceName(actor, spaceId), entry(key, MEMBERS, newOwner), entry(key, MEMBERS, actor),
-                    entry(actor, SPACES, spaceId), entry(newOwner, SPACES, spaceId))).compose(all -> {
+            return Future.all(List.of(spaceName(actor, spaceId), reads.entry(key, MEMBERS, newOwner), reads.entry(key, MEMBERS, actor),
+                    reads.entry(actor, SPACES, spaceId), reads.entry(newOwner, SPACES, spaceId))).compose(all -> {
                         String name = all.resultAt(0);
                         if (newOwner.equals(actor)) {
                             return require(actor, spaceId, Set.of(OWNER)).map(r -> actor);   // nothing to hand over
@@ -301,12 +297,12 @@ public final class Memberships {
         } catch (IllegalArgumentException e) {
             return Future.failedFuture(notAMember());
         }
-        return require(actor, spaceId, Set.of(OWNER)).compose(r -> Future.all(liveEntries(key, MEMBERS), logStreams(key)))
+        return require(actor, spaceId, Set.of(OWNER)).compose(r -> Future.all(reads.liveEntries(key, MEMBERS), reads.logStreams(key)))
                 .compose(all -> {
                     Map<String, MapEntry> members = all.resultAt(0);
                     Map<String, List<String>> streams = all.resultAt(1);
                     List<Future<MapEntry>> own = new ArrayList<>();
-                    members.keySet().forEach(u -> own.add(entry(u, SPACES, spaceId)));
+                    members.keySet().forEach(u -> own.add(reads.entry(u, SPACES, spaceId)));
                     return Future.all(own).compose(ownAll -> {
                         members.values().forEach(e -> clock.advance(e.stamp()));
                         own.forEach(f -> advance(f.result()));
@@ -340,35 +336,9 @@ public final class Memberships {
         return out;
     }
 
-    /** The streams of each log section of a store key (read from its changes: logs have no per-section read). */
-    private Future<Map<String, List<String>>> logStreams(String key) {
-        Map<String, java.util.TreeSet<String>> out = new TreeMap<>();
-        return readStreams(key, 0, out).map(v -> {
-            Map<String, List<String>> result = new TreeMap<>();
-            out.forEach((s, names) -> result.put(s, List.copyOf(names)));
-            return result;
-        });
-    }
-
-    private Future<Void> readStreams(String key, long cursor, Map<String, java.util.TreeSet<String>> into) {
-        return store.readSince(key, cursor, 5000).compose(page -> {
-            for (ServerStore.Sequenced s : page.changes()) {
-                if (s.change() instanceof Change.Append a) {
-                    clock.advance(a.stamp());
-                    into.computeIfAbsent(a.section(), x -> new java.util.TreeSet<>()).add(a.stream());
-                } else if (s.change() instanceof Change.Clear c && !c.isWholeSection()) {
-                    clock.advance(c.stamp());
-                } else {
-                    clock.advance(s.change().stamp());
-                }
-            }
-            return page.more() ? readStreams(key, page.cursor(), into) : Future.succeededFuture();
-        });
-    }
-
     /** The name of a space from the caller's own {@code spaces} entry; not-a-member without one. */
     private Future<String> spaceName(String user, String spaceId) {
-        return entry(user, SPACES, spaceId).compose(e -> {
+        return reads.entry(user, SPACES, spaceId).compose(e -> {
             String name = e == null ? null : SpaceValues.text(e.value(), "name");
             return name == null ? Future.failedFuture(notAMember()) : Future.succeededFuture(name);
         });
@@ -411,51 +381,6 @@ public final class Memberships {
         } else {
             home.runOnContext(v -> tell.run());
         }
-    }
-
-    /** One map entry (null: none, or a tombstone). */
-    private Future<MapEntry> entry(String storeKey, String section, String key) {
-        return store.readMap(storeKey, section, key, null, PAGE).compose(page -> {
-            for (MapEntry e : page.entries()) {
-                if (e.key().equals(key)) {
-                    clock.advance(e.stamp());   // a write that replaces it (or its tombstone) must beat it
-                    return Future.succeededFuture(e.value() == null ? null : e);
-                }
-            }
-            // keys sort by code point: more than a page of longer keys with this prefix comes first
-            return page.more() ? readAfter(storeKey, section, key, page.entries().get(page.entries().size() - 1).key())
-                    : Future.succeededFuture(null);
-        });
-    }
-
-    private Future<MapEntry> readAfter(String storeKey, String section, String key, String after) {
-        return store.readMap(storeKey, section, key, after, PAGE).compose(page -> {
-            for (MapEntry e : page.entries()) {
-                if (e.key().equals(key)) {
-                    clock.advance(e.stamp());
-                    return Future.succeededFuture(e.value() == null ? null : e);
-                }
-            }
-            return page.more() ? readAfter(storeKey, section, key, page.entries().get(page.entries().size() - 1).key())
-                    : Future.succeededFuture(null);
-        });
-    }
-
-    /** The live entries of a map section, by key. */
-    private Future<Map<String, MapEntry>> liveEntries(String storeKey, String section) {
-        return liveEntries(storeKey, section, null, new TreeMap<>());
-    }
-
-    private Future<Map<String, MapEntry>> liveEntries(String storeKey, String section, String after, Map<String, MapEntry> into) {
-        return store.readMap(storeKey, section, "", after, PAGE).compose(page -> {
-            page.entries().forEach(e -> {
-                if (e.value() != null) {
-                    into.put(e.key(), e);
-                }
-            });
-            return page.more() ? liveEntries(storeKey, section, page.entries().get(page.entries().size() - 1).key(), into)
-                    : Future.succeededFuture(into);
-        });
     }
 
     /** Moves the clock past entries about to be replaced, so the server's new writes win over them. */
