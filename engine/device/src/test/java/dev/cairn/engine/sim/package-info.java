@@ -34,5 +34,29 @@
  * its own appends stay visible or hidden by a later clear (own writes never disappear, monotonic
  * reads; after a crash only back to what was saved); no accepted stamp is more than maxAheadMillis
  * ahead of the server's clock.
+ *
+ * <p><b>Not simulated yet: spaces (issue 18).</b> The simulator has one user and no spaces; spaces
+ * are covered by the transcripts (both clients), the server's ITs and {@code SpaceConvergenceIT}
+ * (three users x two real devices, one offline round). To cover them here it needs, precisely:
+ * (1) {@link dev.cairn.engine.sim.ServerModel}'s store state (head, seqs, maps, logs, watermarks,
+ * accepted, seq per identity) per store key, the user's and {@code space:<id>}'s, each with its
+ * own seqs in commit order; (2) membership in the model as the server keeps it: the space's
+ * {@code members} entry and each user's {@code spaces} entry (SpaceSections), written by seeded
+ * owner steps (add, role change, remove, leave) as one commit of both keys; (3) sessions that belong
+ * to a user: hello's {@code spaces} cursors, welcome's {@code spaces} (role, head), each space
+ * caught up after the user's own {@code caught-up}, live pages with {@code space} to every session of
+ * every member, and a push with {@code space} checked against the membership as of its commit
+ * ({@code not-a-member}, {@code forbidden} for a viewer: the whole batch refused), the removal a cut
+ * (nothing of the space at or after its seq reaches that user) followed by {@code space-left};
+ * (4) several users, each with several {@link dev.cairn.engine.sim.SimDevice}s, and SimDevice
+ * mirroring {@code SpaceSync} and PushPipeline's space path through {@code SyncPort.space(id, true)}
+ * (outbox, acknowledge, applyRemote with the space's cursor, spaceRefused, spaceLeft, spaceRejoined);
+ * (5) {@link dev.cairn.engine.sim.KeySpace} writes to {@code cairn.space(id)} sections, by editors,
+ * viewers and removed members; (6) checks per space: every member device's space canonical state
+ * equals the model's space key, which equals the fold of the accepted space changes; no refused
+ * change is accepted and each is in its device's {@code refusedChanges()}; no change of a user
+ * committed after their removal; no page of the space at or after the cut delivered to them; a
+ * kept copy equals the fold up to the cut plus its own refused writes; and the monotonic-read and
+ * own-write oracles allow a refused write to be overwritten by the space's data.
  */
 package dev.cairn.engine.sim;
