@@ -255,3 +255,21 @@ test('space.syncNow resolves once the space is live and its writes are acknowled
     await cairn.close();
   }
 });
+
+test("a server's export lists the server-written sections: an import reads past them and writes none", async () => {
+  const doc = JSON.stringify({
+    format: 'cairn-export', version: 1, exportedAt: '2026-12-06T00:00:00Z', sections: {
+      members: { kind: 'map', entries: { bob: { value: { role: 'owner' }, stamp: '0190a1b2c3d40001@server' } } },
+      spaces: { kind: 'map', entries: { sp1: { value: { name: 'Trip', role: 'owner' }, stamp: '0190a1b2c3d40002@server' } } },
+      state: { kind: 'map', entries: { a: { value: 1, stamp: '0190a1b2c3d40003@x' } } },
+    },
+  });
+  for (const spaces of [true, false]) {
+    const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces, startSync: false });
+    const r = cairn.importData(doc);
+    assert.equal(r.changesApplied, 1);
+    assert.equal(cairn.state('a').value, 1);
+    if (spaces) assert.deepEqual(cairn.spaces(), []);
+    cairn.close();
+  }
+});

@@ -4,6 +4,9 @@
 
 import { writeExport, readExport, WHOLE_SECTION } from './codec.js';
 
+
+/** The sections only the server writes (PROTOCOL.md 8): never imported, whatever the file holds. */
+const SERVER_WRITTEN = new Set(['spaces', 'members', 'invitations']);
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {import('./cairn.js').Cairn} Cairn */
 
@@ -76,8 +79,10 @@ export function importData(cairn, document) {
  * @param {string} document
  */
 export function readImport(cairn, document) {
-  // An import never writes a section only the server writes (membership comes from the server).
-  const changes = readExport(document, (s) => cairn.kinds[s]).filter((c) => !cairn.readOnlySections.has(c.section));
+  // An import never writes a section only the server writes (membership comes from the server),
+  // and reads past those of a file that this replica does not hold (a server export lists them all).
+  const known = (/** @type {string} */ s) => cairn.kinds[s] ?? (SERVER_WRITTEN.has(s) ? 'map' : undefined);
+  const changes = readExport(document, known).filter((c) => !SERVER_WRITTEN.has(c.section));
   for (const c of changes) {
     cairn.clock.check(c.stamp);
     if (cairn.isSyncing(c.section)) cairn.checkFits(c);

@@ -1,9 +1,15 @@
 package dev.cairn.engine;
 
+import dev.cairn.engine.crdt.SectionKind;
+
+import dev.cairn.engine.section.SpaceSections;
+
 import dev.cairn.engine.codec.ExportDocument;
 import dev.cairn.engine.codec.MalformedDocumentException;
 import dev.cairn.engine.codec.TransferProgress;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.engine.section.SpaceSections;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -48,24 +54,24 @@ final class Transfer {
 
     ImportResult importData(String document) {
         cairn.checkOpen();
-        List<Change> changes = checkImport(() -> ExportDocument.read(document, cairn.state::kind));
+        List<Change> changes = checkImport(() -> ExportDocument.read(document, this::importKind));
         return new ImportResult(changes.size(), cairn.writes.merge(changes, ChangeEvent.Origin.IMPORT, false));
     }
 
     ImportResult importData(InputStream in, long maxBytes, long totalBytes, TransferProgress progress) {
         cairn.checkOpen();
-        List<Change> changes = checkImport(() -> ExportDocument.read(in, maxBytes, totalBytes, cairn.state::kind, progress));
+        List<Change> changes = checkImport(() -> ExportDocument.read(in, maxBytes, totalBytes, this::importKind, progress));
         return new ImportResult(changes.size(), cairn.writes.merge(changes, ChangeEvent.Origin.IMPORT, false));
     }
 
     ImportResult restoreData(String document) {
         cairn.checkOpen();
-        return restore(checkImport(() -> ExportDocument.read(document, cairn.state::kind)));
+        return restore(checkImport(() -> ExportDocument.read(document, this::importKind)));
     }
 
     ImportResult restoreData(InputStream in, long maxBytes, long totalBytes, TransferProgress progress) {
         cairn.checkOpen();
-        return restore(checkImport(() -> ExportDocument.read(in, maxBytes, totalBytes, cairn.state::kind, progress)));
+        return restore(checkImport(() -> ExportDocument.read(in, maxBytes, totalBytes, this::importKind, progress)));
     }
 
     private ImportResult restore(List<Change> changes) {
@@ -93,6 +99,15 @@ final class Transfer {
         });
     }
 
+    /**
+     * A section's kind for reading an import: the server-written sections (PROTOCOL.md 8) are read
+     * past even where this replica does not hold them (a server's export lists them all), then dropped.
+     */
+    private SectionKind importKind(String section) {
+        SectionKind kind = cairn.state.kind(section);
+        return kind != null || !SpaceSections.RESERVED.contains(section) ? kind : SectionKind.MAP;
+    }
+
     /** Reads an import and checks every stamp against the clock bound, before anything is applied. */
     private List<Change> checkImport(Supplier<List<Change>> read) {
         List<Change> changes;
@@ -102,7 +117,7 @@ final class Transfer {
             throw new ImportException(e.getMessage(), e);
         }
         // Membership sections are the server's (PROTOCOL.md 8): an import never writes them.
-        changes = changes.stream().filter(c -> !cairn.serverOnly.contains(c.section())).toList();
+        changes = changes.stream().filter(c -> !SpaceSections.RESERVED.contains(c.section())).toList();
         for (Change change : changes) {
             try {
                 cairn.clock.check(change.stamp());

@@ -115,6 +115,18 @@ class ExportImportTest {
     }
 
     @Test
+    void theServerWrittenSectionsOfAServersExportAreReadPastNotWritten() {
+        // A server's export lists every section it knows, the membership sections too (PROTOCOL.md 8).
+        String doc = "{\"format\":\"cairn-export\",\"version\":1,\"exportedAt\":\"2026-12-06T00:00:00Z\",\"sections\":{"
+                + "\"members\":{\"kind\":\"map\",\"entries\":{\"bob\":{\"value\":{\"role\":\"owner\"},\"stamp\":\"0190a1b2c3d40001@server\"}}},"
+                + "\"spaces\":{\"kind\":\"map\",\"entries\":{\"sp1\":{\"value\":{\"name\":\"Trip\",\"role\":\"owner\"},\"stamp\":\"0190a1b2c3d40002@server\"}}},"
+                + "\"state\":{\"kind\":\"map\",\"entries\":{\"a\":{\"value\":1,\"stamp\":\"0190a1b2c3d40003@x\"}}}}}";
+        ImportResult result = b.importData(doc);
+        assertEquals(1, result.changesApplied(), result.toString());
+        assertTrue(b.spaces().isEmpty(), "membership comes from the server only");
+    }
+
+    @Test
     void importingTheSameFileTwiceAppliesNothingTheSecondTime() {
         fill(a);
         String doc = a.exportData();
