@@ -142,6 +142,7 @@ export class Checklist {
     // Members and roles; the owner changes roles, removes members and invites.
     const owner = role === 'owner';
     $('checklist-owner').hidden = !owner;
+    $('checklist-members-part').hidden = !!space.leftReason;
     $('checklist-invite-code').textContent = owner ? this.invitation : '';
     $('checklist-members').replaceChildren(...(space.leftReason ? [] : space.members()).map((m) => el('li', { id: `checklist-member-${m.user}`, dataset: { role: m.role } },
       el('span', { class: `avatar small ${colour(m.user)}` }, initials(m.user)),
