@@ -81,6 +81,8 @@ export class Checklist {
     }
     $('checklist-off').hidden = true;
     $('checklist-on').hidden = false;
+    // Once the `spaces` section has a space, it is the truth (a role changed, a removal): forget the answer.
+    for (const id of [...this.answered.keys()]) if (c.spaces().some((s) => s.id === id)) this.answered.delete(id);
     const choices = this.choices();
     if (!this.current && choices.length) this.show(choices[0].id);
     const picker = /** @type {HTMLSelectElement} */ ($('checklist-select'));
