@@ -72,8 +72,9 @@ async function start(session, passphrase = '') {
     // Asked on every (re)connect: waits while the server does not answer (see ServerLink).
     server: { url: `${scheme}://${location.host}/sync`, token: () => serverLink.token() },
     startSync: false,
-    // ?worker=none keeps sync and storage in this page (the in-page path, for comparison and tests)
-    worker: new URLSearchParams(location.search).get('worker') === 'none' ? 'none' : 'shared',
+    // ?worker=none keeps sync and storage in this page (the in-page path, for comparison and tests);
+    // ?worker=dedicated uses a worker of this tab's own, as where SharedWorker is missing
+    worker: /** @type {'none'|'dedicated'|'shared'} */ ({ none: 'none', dedicated: 'dedicated' }[new URLSearchParams(location.search).get('worker') ?? ''] ?? 'shared'),
     // Shared checklists (spaces), when the user turned them on here: they sync in this tab, not the
     // shared worker (ARCHITECTURE.md "Spaces in the browser"); a space left stays as a read-only copy.
     spaces: wantsSpaces(user),

@@ -9,7 +9,7 @@
 // - The cache name carries VERSION; activating a new version deletes the older caches.
 // Served at /sw.js, so its scope is the whole site.
 
-const VERSION = 'v7';
+const VERSION = 'v9';
 const PREFIX = 'cairn-shell-';
 const CACHE = `${PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 4000;
@@ -41,6 +41,10 @@ const SHELL = [
   'cairn/waiters.js',
   'cairn/storage.js',
   'cairn/idb-store.js',
+  'cairn/chunk.js',
+  'cairn/space/space-sync.js',
+  'cairn/space/directory.js',
+  'cairn/space/membership.js',
   'cairn/migrate.js',
   'cairn/storage-status.js',
   'cairn/codec.js',
@@ -53,6 +57,7 @@ const SHELL = [
   'cairn/field-index.js',
   'cairn/worker/tab-link.js',
   'cairn/worker/sync-worker.js',
+  'cairn/worker/worker-scope.js',
   'cairn/worker/sync-host.js',
   'cairn/worker/compaction.js',
   'cairn/space/membership.js',

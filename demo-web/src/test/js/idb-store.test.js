@@ -5,6 +5,7 @@ import 'fake-indexeddb/auto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
+import { unpack, pack } from '../../main/web/cairn/chunk.js';
 import { IdbStore, MirrorKv, dbName } from '../../main/web/cairn/idb-store.js';
 import { MemoryKv } from '../../main/web/cairn/storage.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
@@ -48,7 +49,7 @@ test('every durable tier is in the user\'s IndexedDB database; localStorage keep
   a.applyRemote(page(1, 50, Date.now()), 60);
   await a.close();
   assert.deepEqual(kv.local.keys(''), [`cairn-clock:${user}:tab-1`]);
-  const stored = (await rows(user, 'chunks')).flatMap(([, chunk]) => chunk);
+  const stored = (await rows(user, 'chunks')).flatMap(([, chunk]) => unpack(chunk));
   assert.equal(stored.filter((c) => c.section === 'state').length, 50, 'the map entries');
   assert.equal(stored.filter((c) => c.section === 'chat').length, 1, 'the chat message');
   assert.equal((await rows(user, 'chunks')).length, 2, 'one chunk per save, one per page');
@@ -91,7 +92,7 @@ test('a page and its cursor are written in one transaction: a failed one saves n
 
   const meta = new Map(await rows(user, 'meta'));
   assert.equal(meta.get(`cairn:${user}:cursor`), '10', 'the cursor stays below the page that was not saved');
-  const keys = (await rows(user, 'chunks')).flatMap(([, chunk]) => chunk).map((c) => c.key);
+  const keys = (await rows(user, 'chunks')).flatMap(([, chunk]) => unpack(chunk)).map((c) => c.key);
   assert.ok(keys.includes('k5') && keys.includes('k25') && keys.includes('k15'), 'the failed page went again with the next transaction');
   const b = await open(user, kv);
   assert.equal(b.savedCursor, 10, 'the next load catches up from 10 and gets k11..k20 back');
@@ -116,10 +117,11 @@ test('chunks merge as a CRDT on load: an older change another tab saved later ne
   const c = await open(user, kv);
   assert.equal(c.get('state', 'x'), 'new');
   assert.equal(c.chat.history('c').length, 1, 'the entry under the clear stays out');
-  const { changes, chunkKeys } = await c.store.load();
-  assert.equal(changes.length, 4, 'both values of x, the clear, the entry after it');
-  assert.ok(await c.store.compact(chunkKeys, changes, (s) => c.kind(s)));
-  const after = (await rows(user, 'chunks')).flatMap(([, chunk]) => chunk);
+  const { chunks, stored, chunkKeys } = await c.store.load();
+  assert.equal(stored, 4, 'both values of x, the clear, the entry after it');
+  assert.equal(chunks.flatMap(unpack).length, 4);
+  assert.ok(await c.store.compact(chunkKeys, chunks, stored, (s) => c.kind(s)));
+  const after = (await rows(user, 'chunks')).flatMap(([, chunk]) => unpack(chunk));
   assert.deepEqual(after.map((x) => x.op).sort(), ['append', 'clear', 'set'], 'one value, the watermark, the entry after it');
   await c.close();
   const d = await open(user, kv);
@@ -289,4 +291,73 @@ test('a privacy switch reaches the other tabs, which read settings from their ow
   const c = await open(user, kv);
   assert.equal(c.isSyncing('memory'), false, 'and it is saved');
   await c.close();
+});
+
+test('chunks of the first IndexedDB layout (an array of changes) still load, and compaction rewrites them packed', async () => {
+  const user = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  const now = Date.now();
+  const db = await IdbStore.openDb(user);
+  await new Promise((resolve, reject) => {
+    const tx = db.transaction('chunks', 'readwrite');
+    const old = page(1, 300, now).map((p) => p.change);
+    tx.objectStore('chunks').add(old);
+    tx.objectStore('chunks').add(old.map((c) => ({ ...c, value: encodeValue('newer'), stamp: stamp(now + 1, 0, 'phone') })));
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+  });
+  db.close();
+  const a = await open(user, kv);
+  assert.equal(a.entries('state').length, 300);
+  assert.equal(a.get('state', 'k7'), 'newer', 'merged as before');
+  a.applyRemote(page(301, 10, now), 400);
+  await a.lastPage;
+  const { chunks, stored, chunkKeys } = await a.store.load();
+  assert.deepEqual(chunks.map((c) => Array.isArray(c)), [true, true, false], 'old chunks as they were; the new one packed');
+  assert.equal(stored, 610);
+  assert.ok(await a.store.compact(chunkKeys, chunks, stored, (s) => a.kind(s)));
+  const after = await rows(user, 'chunks');
+  assert.ok(after.every(([, c]) => !Array.isArray(c) && c.v === 2), 'compacted into packed chunks');
+  assert.equal(after.flatMap(([, c]) => unpack(c)).length, 310, 'one change per key left');
+  await a.close();
+  const b = await open(user, kv);
+  assert.equal(b.entries('state').length, 310);
+  assert.equal(b.get('state', 'k7'), 'newer');
+  await b.close();
+});
+
+test('a large state merges at open in slices: the open yields to the page between chunks', async () => {
+  const user = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  const now = Date.now();
+  const db = await IdbStore.openDb(user);
+  await new Promise((resolve, reject) => {
+    const tx = db.transaction('chunks', 'readwrite');
+    for (let c = 0; c < 40; c++) {
+      const n = 500 * c;
+      tx.objectStore('chunks').add(pack(Array.from({ length: 500 }, (_, i) =>
+        makeChange('set', 'state', `k${n + i}`, encodeValue(n + i), stamp(now, 1, 'phone')))));
+    }
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+  });
+  db.close();
+  const saved = { scheduler: globalThis.scheduler, now: performance.now };
+  let yields = 0;
+  let clock = 0;
+  globalThis.scheduler = { yield: () => { yields++; return Promise.resolve(); } };
+  // A slow device: this clock moves 12.5 ms per reading, one reading per chunk merged, so the
+  // 40 ms slice ends every 4 chunks.
+  performance.now = () => (clock += 12.5);
+  try {
+    const a = await open(user, kv);
+    performance.now = saved.now;
+    assert.equal(a.entries('state').length, 20_000);
+    assert.equal(yields, 10, '40 chunks, a yield after every 4');
+    await a.close();
+  } finally {
+    performance.now = saved.now;
+    if (saved.scheduler === undefined) delete globalThis.scheduler;
+    else globalThis.scheduler = saved.scheduler;
+  }
 });

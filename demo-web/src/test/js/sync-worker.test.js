@@ -7,6 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { ScriptedServer } from './support/scripted-server.js';
+import { unpack } from '../../main/web/cairn/chunk.js';
 import { IdbStore } from '../../main/web/cairn/idb-store.js';
 import { acceptPort } from '../../main/web/cairn/worker/sync-host.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
@@ -75,7 +76,7 @@ test('two tabs share one socket: a write is pushed once, the server\'s page is s
   server.commit([phone]);
   await until(() => a.preferences.theme === 'dark' && b.preferences.theme === 'dark', 'the server\'s change in both tabs');
   await until(async () => (await rows(user, 'meta')).some(([k, v]) => k.endsWith(':cursor') && Number(v) === server.log.length), 'the cursor saved');
-  const stored = (await rows(user, 'chunks')).flatMap(([, chunk]) => chunk);
+  const stored = (await rows(user, 'chunks')).flatMap(([, chunk]) => unpack(chunk));
   assert.equal(stored.filter((c) => c.key === 'theme').length, 1, 'the page saved once, by the worker');
   await a.close();
   await b.close();
@@ -117,7 +118,7 @@ test('the worker compacts superseded chunks, the tabs do not', async () => {
   await host.compact(); // or its timer did (3 s after the host opened): one compaction at a time
   const chunks = await rows(user, 'chunks');
   assert.ok(chunks.length <= 2, `4,000 stored changes for 1,000 held compacted into ${chunks.length} chunk(s)`);
-  const stored = chunks.flatMap(([, chunk]) => chunk);
+  const stored = chunks.flatMap(([, chunk]) => unpack(chunk));
   assert.equal(stored.filter((c) => c.section === "state").length, 1000);
   const b = await tab('tab-b');
   assert.deepEqual(b.get('state', 'k5'), { round: 3 });

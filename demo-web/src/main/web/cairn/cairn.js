@@ -64,9 +64,10 @@ export const STANDARD_SECTIONS = Object.freeze({
  * @property {StorageManager} [storageManager] for persist() and estimate() (default: navigator.storage)
  * @property {EndToEndOptions} [endToEnd] encrypt these sections' values on the device (see enableEndToEnd)
  * @property {typeof fetch} [fetch] for usage(), history() and to learn why a socket was refused (default: the global fetch)
- * @property {'shared'|'none'} [worker] 'shared' (default where SharedWorker exists): the socket and the IndexedDB writes run
- *   in one shared worker per user, for all its tabs; 'none': in this page (also without SharedWorker, and with an app
- *   `WebSocket`, `indexedDB` or `kv`). End-to-end encryption syncs in the page (the key stays there).
+ * @property {'shared'|'dedicated'|'none'} [worker] 'shared' (default where SharedWorker exists): the socket and the IndexedDB
+ *   writes run in one shared worker per user, for all its tabs; 'dedicated' (the default where only Worker exists): in a
+ *   worker of this tab's own (one socket per tab); 'none': in this page (also without Worker, and with an app `WebSocket`,
+ *   `indexedDB` or `kv`). End-to-end encryption syncs in the page (the key stays there).
  * @property {MessagePort} [workerPort] tests: a port to a SyncHost (worker/sync-host.js) to use instead of a SharedWorker
  * @property {boolean} [spaces] sync the user's spaces too (PROTOCOL.md 8, `cairn.space(id)`): the hello names them and the
  *   socket carries their pages. Spaces sync in the page (the shared worker does not carry them yet), so this implies worker 'none'
@@ -132,7 +133,7 @@ export class Cairn {
    * @param {OpenOptions} options @param {string} replica
    * @param {{local: import('./storage.js').Kv, session: import('./storage.js').Kv, logs: import('./storage.js').Kv, outbox: import('./storage.js').Kv}} kv
    * @param {Array<(e: Error) => void>} errorSinks
-   * @param {{store: IdbStore, snapshot: {changes: Change[], chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}}|null} [idb]
+   * @param {{store: IdbStore, snapshot: {chunks: import('./chunk.js').Chunk[], stored: number, chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}}|null} [idb]
    *   the user's IndexedDB database (browser): every durable tier lives there
    */
   constructor(options, replica, kv, errorSinks, idb = null) {
@@ -159,7 +160,7 @@ export class Cairn {
       (type, payload) => this.emit(type, payload), options.storageManager);
     if (idb) {
       // One database: 'localStorage' (durable on this device) and the logs are both served by it.
-      const tier = new IdbTier(idb.store, idb.snapshot.changes);
+      const tier = new IdbTier(idb.store, idb.snapshot.chunks);
       this.tiers = { sessionStorage: new ChangeTier(kv.session, `cairn:${prefix}`, report), localStorage: tier, indexedDB: tier };
       this.outbox = new Outbox(new MirrorKv(idb.store, 'outbox', idb.snapshot.outbox), `${prefix}o\u0001`, report);
       this.settingsStore = new MirrorKv(idb.store, 'meta', idb.snapshot.meta, (k) => k.endsWith(':cursor'));
@@ -207,7 +208,7 @@ export class Cairn {
     this.on('change', (/** @type {ChangeEvent} */ e) => this.fieldIndex.changed(e.changes));
     /** @type {SyncClient|null} */
     this.sync = null;
-    /** @type {import('./worker/tab-link.js').WorkerLink|null} the shared worker (set by open) */
+    /** @type {import('./worker/tab-link.js').WorkerLink|null} the sync worker, shared or dedicated (`kind`; set by open) */
     this.worker = null;
     /** @type {ChangeCipher|null} seals and opens the end-to-end encrypted sections at the sync boundary */
     this.cipher = null;

@@ -74,6 +74,24 @@ export class LwwMap {
     return true;
   }
 
+  /**
+   * Merges many entries at once, as `apply` one by one (the device read at open): `values` null
+   * for tombstones. One entry object per key kept, no change objects.
+   * @param {string[]} keys @param {string[]} stamps @param {string[]|null} values
+   */
+  applyMany(keys, stamps, values) {
+    const mark = this.watermark;
+    for (let i = 0; i < keys.length; i++) {
+      const stamp = stamps[i];
+      if (mark !== undefined && stamp <= mark) continue;
+      const entry = { value: values ? values[i] : null, stamp };
+      const current = this.entries.get(keys[i]);
+      if (current && !beats(entry, current)) continue;
+      this.entries.set(keys[i], entry);
+      this.live += (entry.value === null ? 0 : 1) - (!current || current.value === null ? 0 : 1);
+    }
+  }
+
   /** Raises the clear watermark and purges what it hides; true if it moved. @param {string} upTo */
   clear(upTo) {
     if (this.watermark !== undefined && upTo <= this.watermark) return false;

@@ -1,8 +1,8 @@
 // The device's durable store in a browser: ONE IndexedDB database per user ('cairn-<user>') holds
 // every durable tier (map and log sections, the outbox, and the small settings: sync cursor, clock
 // mark, privacy switches). Object stores:
-//   chunks  auto-increment key -> an array of changes (a page from the server, a save of local
-//           writes, a part of a compacted state): the state is the merge of every chunk
+//   chunks  auto-increment key -> the changes of a page from the server, a save of local writes or
+//           a part of a compacted state, packed in columns (chunk.js): the state is the merge of every chunk
 //   outbox  id                 -> JSON {replica, change} (unacknowledged local changes)
 //   meta    name               -> JSON setting ('cairn:<user>:cursor', ...: the names of the localStorage era)
 //
@@ -26,8 +26,10 @@
 
 import { ReplicaState } from './crdt.js';
 import { StorageError } from './storage.js';
+import { pack, unpack, countOf, bytesOf, changeBytes, applyChunk } from './chunk.js';
 
 /** @typedef {import('./codec.js').Change} Change */
+/** @typedef {import('./chunk.js').Chunk} Chunk */
 
 export const SCHEMA_VERSION = 1;
 const STORES = ['chunks', 'outbox', 'meta'];
@@ -109,7 +111,7 @@ export class IdbStore {
     const b = this.batch();
     for (const c of changes) {
       b.changes.push(c);
-      this.bytes += rowBytes(c);
+      this.bytes += changeBytes(c);
     }
     return b.done;
   }
@@ -138,6 +140,15 @@ export class IdbStore {
     let ok = true;
     while (this.next || this.running) ok = (await (this.next ? this.next.done : /** @type {Promise<boolean>} */ (this.running))) && ok;
     return ok;
+  }
+
+  /**
+   * Resolves once what is queued so far has committed (true) or failed (false), without waiting
+   * for what is queued after this call (`idle` does).
+   * @returns {Promise<boolean>}
+   */
+  settled() {
+    return this.next ? this.next.done : (this.running ?? Promise.resolve(true));
   }
 
   /** Commits the filled batch unless a transaction is running (then it goes when that one ends). @private */
@@ -192,7 +203,7 @@ export class IdbStore {
       tx.onabort = () => failed(tx.error);
       try {
         for (const op of b.ops) op(tx);
-        if (b.changes.length) tx.objectStore('chunks').add(b.changes);
+        if (b.changes.length) tx.objectStore('chunks').add(pack(b.changes));
         for (const r of b.rows) {
           if (r.guard && this.failures > 0) continue;
           const s = tx.objectStore(r.store);
@@ -207,12 +218,12 @@ export class IdbStore {
   }
 
   /**
-   * Reads everything once (open): the changes to apply to the ReplicaState (and the chunk keys
-   * they came from, for `compact`), and the outbox and meta rows. A few getAll, not one request per row.
-   * `chunks: false` skips the changes (the sync worker's start: it keeps no state), `meta: false`
-   * the outbox and meta rows (compaction).
+   * Reads everything once (open): the chunks to merge into the ReplicaState (`applyChunk`), their
+   * keys (for `compact`) and how many changes they hold, and the outbox and meta rows. A few
+   * getAll, not one request per row. `chunks: false` skips the chunks (the sync worker's start: it
+   * keeps no state), `meta: false` the outbox and meta rows (compaction).
    * @param {{chunks?: boolean, meta?: boolean}} [what]
-   * @returns {Promise<{changes: Change[], chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}>}
+   * @returns {Promise<{chunks: Chunk[], stored: number, chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}>}
    */
   load({ chunks: withChunks = true, meta: withMeta = true } = {}) {
     return new Promise((resolve, reject) => {
@@ -229,13 +240,14 @@ export class IdbStore {
         all(s, 'getAllKeys');
       }
       tx.oncomplete = () => {
-        /** @type {Change[][]} */
+        /** @type {Chunk[]} */
         const chunks = got['chunks.getAll'];
-        /** @type {Change[]} */
-        const changes = chunks.length === 1 ? chunks[0] : [];
-        if (chunks.length > 1) for (const chunk of chunks) for (const c of chunk) changes.push(c); // no spread: chunks may be many
         let bytes = 0;
-        for (const c of changes) bytes += rowBytes(c);
+        let stored = 0;
+        for (const chunk of chunks) {
+          bytes += bytesOf(chunk);
+          stored += countOf(chunk);
+        }
         /** @param {string} s */
         const rows = (s) => {
           const keys = got[`${s}.getAllKeys`];
@@ -251,40 +263,37 @@ export class IdbStore {
         const meta = rows('meta');
         if (withChunks && withMeta) {
           this.bytes = bytes;
-          this.stored = changes.length;
+          this.stored = stored;
         }
-        resolve({ changes, chunkKeys: got['chunks.getAllKeys'], outbox, meta });
+        resolve({ chunks, stored, chunkKeys: got['chunks.getAllKeys'], outbox, meta });
       };
       tx.onerror = () => reject(tx.error);
     });
   }
 
   /**
-   * Replaces the chunks `keys` (read by load, holding `changes`) by their merge: superseded
+   * Replaces the chunks `keys` (read by load, holding `stored` changes) by their merge: superseded
    * values and entries under a clear are dropped. One transaction: a crash keeps the old chunks.
-   * Chunks written since (this tab's or another's) are not touched, so nothing is lost.
-   * @param {IDBValidKey[]} keys @param {Change[]} changes @param {(section: string) => ('map'|'log'|undefined)} kinds
-   * @param {ReplicaState} [state] `changes` already merged (the caller counted it)
+   * Chunks written since (this tab's or another's) are not touched, so nothing is lost. Chunks of
+   * the first layout come out packed.
+   * @param {IDBValidKey[]} keys @param {Chunk[]} chunks @param {number} stored
+   * @param {(section: string) => ('map'|'log'|undefined)} kinds
+   * @param {ReplicaState} [state] `chunks` already merged (the caller counted it)
    * @returns {Promise<boolean>}
    */
-  compact(keys, changes, kinds, state) {
+  compact(keys, chunks, stored, kinds, state) {
     if (keys.length === 0) return Promise.resolve(true);
     const merged = state ?? new ReplicaState(kinds);
-    if (!state) {
-      for (const c of changes) {
-        try { merged.apply(c); } catch { /* a section this app no longer has: dropped */ }
-      }
-    }
+    if (!state) for (const chunk of chunks) applyChunk(merged, chunk, () => { /* a section this app no longer has: dropped */ });
     /** @type {Change[]} */
     const out = [];
-    for (const section of merged.sections().keys()) out.push(...merged.changesOf(section));
-    const before = changes.length;
+    for (const section of merged.sections().keys()) for (const c of merged.changesOf(section)) out.push(c);
     return this.run((tx) => {
       const store = tx.objectStore('chunks');
       for (const k of keys) store.delete(k);
-      for (let i = 0; i < out.length; i += COMPACT_CHUNK) store.add(out.slice(i, i + COMPACT_CHUNK));
+      for (let i = 0; i < out.length; i += COMPACT_CHUNK) store.add(pack(out.slice(i, i + COMPACT_CHUNK)));
     }).then((ok) => {
-      if (ok) this.stored += out.length - before;
+      if (ok) this.stored += out.length - stored;
       return ok;
     });
   }
@@ -294,20 +303,15 @@ export class IdbStore {
   }
 }
 
-/** @param {Change} c */
-function rowBytes(c) {
-  return 2 * (c.section.length + ('key' in c ? c.key.length : c.stream.length) + c.stamp.length + (c.value?.length ?? 0) + 24);
-}
-
 /**
  * The map and log tiers over the store (the `localStorage` and `indexedDB` tiers of a policy are
  * both this one in a browser with IndexedDB). The ChangeTier interface: write, load, bytes.
  */
 export class IdbTier {
-  /** @param {IdbStore} store @param {Change[]} snapshot the changes read at open */
+  /** @param {IdbStore} store @param {Chunk[]} snapshot the chunks read at open */
   constructor(store, snapshot) {
     this.store = store;
-    /** @type {Change[]|null} handed over once to the ReplicaState, then dropped */
+    /** @type {Chunk[]|null} handed over once to the ReplicaState, then dropped */
     this.snapshot = snapshot;
     this.name = 'indexedDB';
   }
@@ -318,11 +322,16 @@ export class IdbTier {
     return true;
   }
 
-  /** The changes read at open (once: they then live in the ReplicaState only). */
-  load() {
+  /** The chunks read at open, to merge in bulk (`applyChunk`); once: they then live in the ReplicaState only. */
+  takeChunks() {
     const out = this.snapshot ?? [];
     this.snapshot = null;
     return out;
+  }
+
+  /** The changes read at open, as objects (the ChangeTier interface); once, as `takeChunks`. */
+  load() {
+    return this.takeChunks().flatMap(unpack);
   }
 
   bytes() {

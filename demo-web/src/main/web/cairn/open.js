@@ -6,6 +6,7 @@ import { isValidReplicaId } from './stamp.js';
 import { MemoryKv, WebStorageKv, claimReplicaId, liveReplicas, newReplicaId, webStorage } from './storage.js';
 import { IdbStore } from './idb-store.js';
 import { migrateLegacy } from './migrate.js';
+import { applyChunk } from './chunk.js';
 
 /** @typedef {import('./storage.js').Kv} Kv */
 
@@ -15,7 +16,7 @@ import { migrateLegacy } from './migrate.js';
  * With IndexedDB (idb-store.js) `idb` holds the store and what it read: the map and log tiers, the
  * outbox and the settings all live there, and kv.local (localStorage) only keeps a copy of the clock
  * mark. Without it, the localStorage-era layout (kv.local for everything).
- * @returns {Promise<{replica: string, kv: {local: Kv, session: Kv, logs: Kv, outbox: Kv}, idb: {store: IdbStore, snapshot: {changes: import('./codec.js').Change[], chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}}|null, notes: string[]}>}
+ * @returns {Promise<{replica: string, kv: {local: Kv, session: Kv, logs: Kv, outbox: Kv}, idb: {store: IdbStore, snapshot: Awaited<ReturnType<IdbStore['load']>>}|null, notes: string[]}>}
  */
 export async function openStores(options, browser, onError) {
   let replica = options.replica;
@@ -64,12 +65,29 @@ export async function openStores(options, browser, onError) {
 /** Reads the state and the clock back from the tiers; takes over the outbox of closed tabs. @param {import('./cairn.js').Cairn} cairn @param {boolean} browser */
 export async function loadState(cairn, browser) {
   const separateLogs = cairn.tiers.indexedDB !== cairn.tiers.localStorage && cairn.kv.logs !== cairn.kv.local;
+  const durable = /** @type {any} */ (cairn.tiers.localStorage);
+  let highest = '';
+  // IndexedDB's chunks merge in bulk (chunk.js); the other tiers change by change. A large state
+  // (1,000,000 entries) takes seconds to merge: it yields to the page between chunks every
+  // YIELD_AFTER_MILLIS, so no task of the open blocks input that long.
+  const bulk = typeof durable.takeChunks === 'function';
+  if (bulk) {
+    const onError = (/** @type {Error} */ e) => cairn.emit('error', e);
+    let slice = performance.now();
+    for (const chunk of durable.takeChunks()) {
+      const h = applyChunk(cairn.replicaState, chunk, onError);
+      if (h > highest) highest = h;
+      if (performance.now() - slice > YIELD_AFTER_MILLIS) {
+        await yieldToPage();
+        slice = performance.now();
+      }
+    }
+  }
   const sources = [
-    cairn.tiers.localStorage.load(), cairn.tiers.sessionStorage.load(),
+    bulk ? [] : cairn.tiers.localStorage.load(), cairn.tiers.sessionStorage.load(),
     separateLogs ? cairn.tiers.indexedDB.load() : [],
     cairn.outbox.entries().map((e) => e.change),
   ];
-  let highest = '';
   for (const changes of sources) {
     for (const c of changes) {
       try {
@@ -101,7 +119,7 @@ export async function loadState(cairn, browser) {
  * Compacts the stored chunks a little after open when they hold many superseded changes (or
  * many small chunks, which make loading slower): see IdbStore.compact. In the background: the
  * page is readable before.
- * @param {import('./cairn.js').Cairn} cairn @param {{changes: import('./codec.js').Change[], chunkKeys: IDBValidKey[]}} snapshot
+ * @param {import('./cairn.js').Cairn} cairn @param {{chunks: import('./chunk.js').Chunk[], stored: number, chunkKeys: IDBValidKey[]}} snapshot
  */
 export function compactLater(cairn, snapshot) {
   const store = cairn.store;
@@ -109,12 +127,21 @@ export function compactLater(cairn, snapshot) {
   let held = 0;
   for (const m of cairn.replicaState.maps.values()) held += m.size();
   for (const l of cairn.replicaState.logs.values()) held += l.size();
-  const stored = snapshot.changes.length;
-  if (!(stored > 2 * held + 1000 || snapshot.chunkKeys.length > 200)) return;
-  const { changes, chunkKeys } = snapshot;
+  const { chunks, stored, chunkKeys } = snapshot;
+  if (!(stored > 2 * held + 1000 || chunkKeys.length > 200)) return;
   cairn.compactTimer = setTimeout(() => {
-    store.compact(chunkKeys, changes, (s) => cairn.kind(s)).catch((e) => cairn.emit('error', e));
+    store.compact(chunkKeys, chunks, stored, (s) => cairn.kind(s)).catch((e) => cairn.emit('error', e));
   }, COMPACT_AFTER_MILLIS);
+}
+
+/** The longest the merge of the stored chunks runs at open before it lets the page handle input. */
+const YIELD_AFTER_MILLIS = 40;
+
+/** Lets the page's other tasks run (Chromium's scheduler.yield keeps this task's priority; else a macrotask). */
+function yieldToPage() {
+  const scheduler = /** @type {any} */ (globalThis).scheduler;
+  if (typeof scheduler?.yield === 'function') return scheduler.yield();
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** How long after open the stored chunks are compacted (when worth it). */

@@ -245,7 +245,7 @@ export class Space extends Cairn {
     if (store && typeof store.load === 'function') {
       // Every chunk stored so far goes, in one transaction (compaction with nothing to keep).
       this.dropping = store.idle().then(() => store.load({ meta: false }))
-        .then(({ chunkKeys }) => store.compact(chunkKeys, [], (s) => this.kind(s)))
+        .then(({ chunkKeys, stored }) => store.compact(chunkKeys, [], stored, (s) => this.kind(s)))
         .then(() => {}, (e) => this.emit('error', e));
     }
   }

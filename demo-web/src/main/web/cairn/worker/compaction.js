@@ -3,6 +3,7 @@
 // replaced by their merge in one transaction (IdbStore.compact: chunks written since are kept).
 
 import { ReplicaState } from '../crdt.js';
+import { applyChunk } from '../chunk.js';
 
 /** @typedef {import('../idb-store.js').IdbStore} IdbStore */
 
@@ -11,14 +12,12 @@ import { ReplicaState } from '../crdt.js';
  * @param {IdbStore} store @param {(section: string) => ('map'|'log'|undefined)} kinds
  */
 export async function compactIfWorth(store, kinds) {
-  const { changes, chunkKeys } = await store.load({ meta: false });
+  const { chunks, stored, chunkKeys } = await store.load({ meta: false });
   const state = new ReplicaState(kinds);
-  for (const c of changes) {
-    try { state.apply(c); } catch { /* a section this app no longer has: dropped by compact too */ }
-  }
+  for (const chunk of chunks) applyChunk(state, chunk, () => { /* a section this app no longer has: dropped by compact too */ });
   let held = 0;
   for (const m of state.maps.values()) held += m.size();
   for (const l of state.logs.values()) held += l.size();
-  if (!(changes.length > 2 * held + 1000 || chunkKeys.length > 200)) return false;
-  return store.compact(chunkKeys, changes, kinds, state);
+  if (!(stored > 2 * held + 1000 || chunkKeys.length > 200)) return false;
+  return store.compact(chunkKeys, chunks, stored, kinds, state);
 }

@@ -13,7 +13,8 @@
 //                idle                                                       -> answer {ok}: everything queued so far committed
 //                applied {page}    the tab applied that page (backpressure)
 //                token {id, token|error}                                    the answer to token?
-//   host -> tab  page {page, changes}   server changes to apply (memory only: the host saved them)
+//   host -> tab  page {page, chunk}     server changes to apply (memory only: the host saved them),
+//                                       packed as a stored chunk (chunk.js: a few arrays clone far faster than 1,000 objects)
 //                acked {ids}            outbox entries the server has: forget them
 //                status {status, cursor, lastError, lastSync, offline} | error {error, lastError, ...} | cursor {cursor, saved} | limits {maxFrameBytes}
 //                storage {ok, error}    a transaction of the host ended (the tab's storage status)
@@ -27,6 +28,7 @@ import { Outbox, liveReplicas, newReplicaId } from '../storage.js';
 import { SyncClient } from '../sync.js';
 import { isDurable, DEFAULT_POLICY } from '../persister.js';
 import { compactIfWorth } from './compaction.js';
+import { pack } from '../chunk.js';
 import { isPrivacyClear } from '../privacy.js';
 
 /** @typedef {import('../codec.js').Change} Change */
@@ -35,6 +37,13 @@ import { isPrivacyClear } from '../privacy.js';
 const COMPACT_AFTER_MILLIS = 3000;
 /** A page waits for the tabs to apply the one before it, but no longer than this (a frozen tab must not stall the others). */
 const TAB_APPLY_WAIT_MILLIS = 2000;
+/**
+ * Pages whose transaction may still be committing while the next one is decoded: meanwhile the
+ * next pages' writes queue into the following transaction (fewer, larger commits), so the commit
+ * latency is not paid once per page; at most this many pages wait in memory, as the catch-up's
+ * backpressure.
+ */
+const PAGES_UNSAVED = 3;
 /** How long a tab has to hand over a token. */
 const TOKEN_WAIT_MILLIS = 10_000;
 
@@ -83,6 +92,8 @@ export class SyncHost {
     this.savedCursor = Number.isSafeInteger(stored) && stored > 0 ? stored : 0;
     this.cursorHeld = false;
     this.page = 0;
+    /** @type {Array<Promise<boolean>>} the commits of the last pages, oldest first (PAGES_UNSAVED) */
+    this.unsaved = [];
     /** @type {Promise<boolean>|null} */
     this.compacting = null;
     this.tokenAsks = 0;
@@ -212,8 +223,9 @@ export class SyncHost {
 
   /**
    * A page from the server: its changes are saved in one chunk with the cursor that covers them
-   * (one transaction, as in a page), and sent to the syncing tabs; the next page is decoded once the
-   * transaction committed and the tabs applied this one (or TAB_APPLY_WAIT_MILLIS passed).
+   * (one transaction, as in a page, possibly with the next pages'), and sent to the syncing tabs;
+   * the next page is decoded once the tabs applied this one (or TAB_APPLY_WAIT_MILLIS passed) and
+   * at most PAGES_UNSAVED pages are not committed yet.
    * Server changes of keys the tabs keep in memory or sessionStorage only are not saved here: the
    * saved cursor stays below them, as in a page (sync-port.js coverCursor).
    * @private @param {Array<{seq: number, change: Change}>} entries @param {number} cursor
@@ -236,9 +248,11 @@ export class SyncHost {
     if (durable.length) this.store.putChanges(durable);
     this.coverCursor(covered, covered < cursor);
     const page = ++this.page;
-    this.toSyncing({ type: 'page', page, changes });
+    this.toSyncing({ type: 'page', page, chunk: pack(changes) });
     this.toSyncing({ type: 'cursor', cursor, saved: this.savedCursor });
-    return Promise.all([this.store.idle(), this.tabsApplied(page - 1)]).then(() => {});
+    this.unsaved.push(this.store.settled()); // this page and its cursor
+    const oldest = this.unsaved.length > PAGES_UNSAVED ? this.unsaved.shift() : undefined;
+    return Promise.all([oldest, this.tabsApplied(page - 1)]).then(() => {});
   }
 
   /** Resolves once every syncing tab applied page `n` (or after TAB_APPLY_WAIT_MILLIS). @private @param {number} n */

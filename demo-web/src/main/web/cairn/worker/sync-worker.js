@@ -1,11 +1,13 @@
-// The shared worker of the browser client (issue 14 step 4): one per user and browser profile
-// (the SharedWorker's name is `cairn-<user>`), so the user's tabs share one WebSocket and one
-// IndexedDB writer. It only hands ports to the user's SyncHost (sync-host.js, where the message
-// set is); tabs start it through tab-link.js. A module worker: no DOM, no page globals.
+// The sync worker of the browser client (issue 14 step 4): a SharedWorker, one per user and
+// browser profile (its name is `cairn-<user>`), so the user's tabs share one WebSocket and one
+// IndexedDB writer; where SharedWorker is missing, a dedicated Worker per tab (one socket per tab,
+// still off the page's main thread). It only hands its tabs to the user's SyncHost (sync-host.js,
+// where the message set is; worker-scope.js tells the two kinds apart); tabs start it through
+// tab-link.js. A module worker: no DOM, no page globals.
 
-import { acceptPort } from './sync-host.js';
+import { serveScope } from './worker-scope.js';
 
 /** @type {Map<string, Promise<import('./sync-host.js').SyncHost>>} */
 const hosts = new Map();
 
-/** @type {any} */ (globalThis).onconnect = (/** @type {MessageEvent} */ event) => acceptPort(event.ports[0], hosts);
+serveScope(globalThis, hosts);

@@ -4,6 +4,7 @@
 // and ARCHITECTURE.md ("Browser storage"). The tab keeps its ReplicaState: reads stay synchronous.
 
 import { StorageError } from '../storage.js';
+import { unpack } from '../chunk.js';
 
 /** @typedef {import('../codec.js').Change} Change */
 
@@ -11,44 +12,58 @@ import { StorageError } from '../storage.js';
 const ATTACH_TIMEOUT_MILLIS = 5000;
 
 /**
- * Whether this Cairn runs its sync and storage in the shared worker. 'shared' (the default where
- * SharedWorker and module workers exist), or 'none': the in-page path (sync and IndexedDB in this
- * tab, as before). An app WebSocket or IndexedDB of its own (tests, Node) keeps the in-page path.
- * @param {import('../cairn.js').OpenOptions} options
+ * Where this Cairn runs its sync and IndexedDB writes: 'shared' (the default where SharedWorker
+ * exists: one worker for all the user's tabs), 'dedicated' (a Worker of this tab's own: the
+ * fallback where SharedWorker is missing, or asked for), or null: the in-page path (`worker:
+ * 'none'`, no Worker either, or an app WebSocket, IndexedDB or kv of its own: tests, Node).
+ * @param {import('../cairn.js').OpenOptions} options @param {any} [scope] the globals (tests stub them)
+ * @returns {'shared'|'dedicated'|null}
  */
-export function wantsWorker(options) {
-  if (options.workerPort) return true;
-  if ((options.worker ?? 'shared') !== 'shared') return false;
-  if ((options.storage ?? 'browser') !== 'browser' || options.WebSocket || options.indexedDB || options.kv) return false;
-  return typeof SharedWorker === 'function';
+export function workerKind(options, scope = globalThis) {
+  if (options.workerPort) return 'shared';
+  const asked = options.worker ?? 'shared';
+  if (asked === 'none') return null;
+  if ((options.storage ?? 'browser') !== 'browser' || options.WebSocket || options.indexedDB || options.kv) return null;
+  if (asked === 'shared' && typeof scope.SharedWorker === 'function') return 'shared';
+  return typeof scope.Worker === 'function' ? 'dedicated' : null;
 }
 
 /**
  * Starts (or joins) the user's worker, while the tab reads its own state (Cairn.open runs both at
  * once); resolves with a link once the worker has its database open, or with why it cannot be
- * used (the caller keeps the in-page path). Null when the options do not want it (wantsWorker).
+ * used (the caller keeps the in-page path). Null when the options do not want it (workerKind).
  * @param {import('../cairn.js').OpenOptions} options
  * @returns {Promise<WorkerLink|string>|null}
  */
 export function startWorker(options) {
-  return wantsWorker(options) ? connectWorker(options) : null;
+  const kind = workerKind(options);
+  return kind ? connectWorker(options, kind) : null;
 }
 
-/** @param {import('../cairn.js').OpenOptions} options @returns {Promise<WorkerLink|string>} */
-async function connectWorker(options) {
+/**
+ * @param {import('../cairn.js').OpenOptions} options @param {'shared'|'dedicated'} kind
+ * @returns {Promise<WorkerLink|string>}
+ */
+async function connectWorker(options, kind) {
   /** @type {MessagePort} */
   let port;
   try {
+    const url = new URL('./sync-worker.js', import.meta.url);
+    const name = `cairn-${options.user}`;
     if (options.workerPort) port = options.workerPort;
-    else {
-      const worker = new SharedWorker(new URL('./sync-worker.js', import.meta.url), { type: 'module', name: `cairn-${options.user}` });
+    else if (kind === 'shared') {
+      const worker = new SharedWorker(url, { type: 'module', name });
       port = worker.port;
       worker.onerror = () => port.close();
+    } else {
+      // A Worker speaks like a port (postMessage, onmessage); it ends itself once its tab detached.
+      // One that fails to load never answers the attach: open() then falls back to the page.
+      port = /** @type {MessagePort} */ (/** @type {unknown} */ (new Worker(url, { type: 'module', name })));
     }
   } catch (e) {
     return `the sync worker could not start (${/** @type {Error} */ (e).message}): sync runs in this page`;
   }
-  const link = new WorkerLink(port);
+  const link = new WorkerLink(port, kind);
   const server = options.server ? { url: new URL(options.server.url, globalThis.location?.href).toString() } : null;
   const tuning = Object.fromEntries(Object.entries(options.sync ?? {}).filter(([, v]) => typeof v === 'number'));
   const lock = await holdTabLock();
@@ -79,9 +94,11 @@ async function holdTabLock() {
 
 /** The tab's end of the worker's port: requests with answers, and the worker's broadcasts. */
 export class WorkerLink {
-  /** @param {MessagePort} port */
-  constructor(port) {
+  /** @param {MessagePort} port @param {'shared'|'dedicated'} [kind] */
+  constructor(port, kind = 'shared') {
     this.port = port;
+    /** 'shared': the user's one worker for all tabs; 'dedicated': this tab's own (one socket per tab) */
+    this.kind = kind;
     /** @type {string|null} the tab's replica id, told to the worker when it syncs */
     this.replica = null;
     this.nextId = 1;
@@ -133,7 +150,7 @@ export class WorkerLink {
 
   close() {
     try { this.post({ type: 'detach' }); } catch { /* closed */ }
-    this.port.close();
+    this.port.close?.(); // a dedicated Worker has none: it closes itself on detach
   }
 }
 
@@ -247,7 +264,7 @@ export class SharedSyncClient {
   receive(msg) {
     switch (msg.type) {
       case 'page':
-        this.on.applyPage(msg.changes);
+        this.on.applyPage(unpack(msg.chunk));
         this.link.post({ type: 'applied', page: msg.page });
         break;
       case 'acked': this.on.acked(msg.ids); break;

@@ -50,9 +50,9 @@ final class Args {
             {"browser-raw-catchup", "false", "false",
                     "browser: before first open, a bare protocol client catches the user up once (logged: the server's side alone; it also warms the server's catch-up path)"},
             {"browser-worker", "shared", "shared",
-                    "browser: where the client syncs, shared (the user's shared worker) and/or none (in the page); 'none,shared' runs both, interleaved"},
+                    "browser: where the client syncs, shared (the user's shared worker), dedicated (a worker per tab, the fallback without SharedWorker) and/or none (in the page); 'none,shared' runs both, interleaved"},
             {"browser-profile", "", "",
-                    "browser: a folder; first open is recorded with the V8 CPU profiler into it (.cpuprofile) and its top functions logged"},
+                    "browser: a folder; first open and both reloads are recorded with the V8 CPU profiler into it (.cpuprofile) and their top functions logged"},
             {"w6-entries", "10000,100000,1000000", "200,1000", "W6: W3 catch-up sizes (map entries; chat = entries / 5)"},
     };
 

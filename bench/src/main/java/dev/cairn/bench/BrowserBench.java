@@ -88,11 +88,15 @@ final class BrowserBench {
     }
 
     private static void once(Ctx ctx, StaticSite pages, String store, String worker, int entries, int chat, int run) throws Exception {
-        if (!worker.equals("shared") && !worker.equals("none")) {
-            throw new IllegalArgumentException("--browser-worker takes shared and/or none, not '" + worker + "'");
+        if (!worker.equals("shared") && !worker.equals("dedicated") && !worker.equals("none")) {
+            throw new IllegalArgumentException("--browser-worker takes shared, dedicated and/or none, not '" + worker + "'");
         }
         String size = label(entries, chat);
-        String variant = "cairn " + store + (worker.equals("shared") ? " (sync in a shared worker)" : " (sync in the page)");
+        String variant = "cairn " + store + switch (worker) {
+            case "shared" -> " (sync in a shared worker)";
+            case "dedicated" -> " (sync in a dedicated worker)";
+            default -> " (sync in the page)";
+        };
         String user = "br" + run + "-" + worker + "-" + entries;
         Duration timeout = Duration.ofSeconds(Math.max(120, entries / 1000));
         Path profile = ctx.newDir("chromium-profile-");
@@ -121,19 +125,31 @@ final class BrowserBench {
                 report(ctx, "first open", size, variant, run, browser, timeout, entries, busy);
                 if (!profileDir.isEmpty()) {
                     Path dir = Files.createDirectories(Path.of(profileDir));
-                    CpuProfile.save(browser.stopProfiler(), dir.resolve("first-open-" + size + "-run" + run + ".cpuprofile"), 30);
+                    CpuProfile.save(browser.stopProfiler(), dir.resolve("first-open-" + size + "-" + worker + "-run" + run + ".cpuprofile"), 30);
                 }
                 if (raw) {
                     rawCatchUp(site, user, size, run, "after first open (a server warmed twice)");
                 }
                 Thread.sleep(1000);
+                if (!profileDir.isEmpty()) {
+                    browser.startProfiler();
+                }
                 busy = browser.mainThreadSeconds();
                 browser.reload();
                 report(ctx, "reload", size, variant, run, browser, timeout, entries, busy);
+                if (!profileDir.isEmpty()) {
+                    CpuProfile.save(browser.stopProfiler(), Path.of(profileDir).resolve("reload-" + size + "-" + worker + "-run" + run + ".cpuprofile"), 30);
+                }
                 site.close(); // the server is gone from here on
+                if (!profileDir.isEmpty()) {
+                    browser.startProfiler(); // the same renderer: the page is of the same origin
+                }
                 busy = browser.mainThreadSeconds();
                 browser.open(base + "&wait=none" + fragment);
                 report(ctx, "reload with the server stopped", size, variant, run, browser, timeout, entries, busy);
+                if (!profileDir.isEmpty()) {
+                    CpuProfile.save(browser.stopProfiler(), Path.of(profileDir).resolve("reload-offline-" + size + "-" + worker + "-run" + run + ".cpuprofile"), 30);
+                }
             } finally {
                 browser.close();
             }

@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Enumeration;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
 
@@ -36,9 +38,21 @@ final class StaticSite implements AutoCloseable {
 
     static StaticSite start(Path serverJar, Path root) throws IOException {
         extract(serverJar, root);
+        // The JDK's server leaves Nagle's algorithm on unless told (read once, at its first use): each
+        // answer (headers, then the body) then waited ~40 ms for the browser's delayed ACK, one wait
+        // per level of the page's module graph, ~0.25 s of every load. Node's http server (the Yjs
+        // peer's serve.mjs) and the Cairn server (Vert.x) set TCP_NODELAY.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         StaticSite site = new StaticSite(http, root);
         http.createContext("/", site::serve);
+        // The browser fetches a level's modules in parallel (up to 6 connections): answer them so.
+        ExecutorService threads = Executors.newFixedThreadPool(6, r -> {
+            Thread t = new Thread(r, "static-site");
+            t.setDaemon(true);
+            return t;
+        });
+        http.setExecutor(threads);
         http.start();
         return site;
     }

@@ -60,7 +60,7 @@ final class ServerLoop extends VerticleBase {
         ServerConfig.UserData userData = config.userData();
         new HttpApi(vertx, node.store(), node.committer(), node.sections(), node.clock(), auth, config.devTokens(), node.metrics(),
                 config.maxFrameBytes(), config.pageSize(), config.transfer().maxImportBytes(), userData.quotaBytes(),
-                userData.historyMillis(), node.fanout()::listening).mount(router);
+                userData.historyMillis(), node.fanout()::listening, node.memberships()).mount(router);
         StaticHandler web = config.webRoot() != null
                 ? StaticHandler.create(io.vertx.ext.web.handler.FileSystemAccess.ROOT, config.webRoot().toAbsolutePath().toString())
                 : StaticHandler.create("web");

@@ -13,6 +13,8 @@ import dev.cairn.server.monitoring.Monitoring;
 import dev.cairn.server.monitoring.ServerMetrics;
 import dev.cairn.server.presence.PresenceBoard;
 import dev.cairn.server.section.SectionRegistry;
+import dev.cairn.server.space.Memberships;
+import dev.cairn.server.space.SpaceEvents;
 import dev.cairn.server.session.Hub;
 import dev.cairn.server.session.OutboundBudget;
 import dev.cairn.server.session.SocketSlots;
@@ -55,7 +57,7 @@ public final class SyncServer extends VerticleBase {
     /** What every event loop of the node shares; each part is thread-safe or hops to the home context itself. */
     record Node(ServerConfig config, String secret, ServerStore store, GroupCommitter committer, SectionRegistry sections,
                 HybridClock clock, ServerMetrics metrics, SyncSession.Context sessions, SocketSlots slots, OriginPolicy origins,
-                SecurityHeaders headers, Fanout fanout) {
+                SecurityHeaders headers, Fanout fanout, Memberships memberships) {
     }
 
     private final ServerConfig config;
@@ -68,6 +70,7 @@ public final class SyncServer extends VerticleBase {
     private final List<ServerLoop> loops = new CopyOnWriteArrayList<>();
     private volatile GroupCommitter committer;
     private volatile SpaceEvents spaceEvents;
+    private volatile Memberships memberships;
 
     public SyncServer(ServerConfig config) {
         this(config, UnaryOperator.identity());
@@ -112,6 +115,11 @@ public final class SyncServer extends VerticleBase {
      */
     public SpaceEvents spaceEvents() {
         return spaceEvents;
+    }
+
+    /** The node's membership service (PROTOCOL.md 8.5), as the HTTP API calls it. */
+    public Memberships memberships() {
+        return memberships;
     }
 
     /** Mints a token (for tests and the dev sign-in). */
@@ -166,10 +174,14 @@ public final class SyncServer extends VerticleBase {
                 config.security().maxChangesPerSecond(), config.slowConsumerMillis(),
                 outbound, config.outbound().maxPageBytes(), presence);
         this.committer = committer;
+        // The hub is told on this (home) context when a membership ended; its sessions send space-left (PROTOCOL.md 8.4).
         this.spaceEvents = hub;
+        Memberships memberships = new Memberships(store, committer, clock, sections, hub, context);
+        this.memberships = memberships;
         Node node = new Node(config, secret, store, committer, sections, clock, metrics, sessions,
                 new SocketSlots(config.security().maxSocketsPerUser(), config.security().maxSockets()),
-                new OriginPolicy(config.security().allowedOrigins()), new SecurityHeaders(config.security().tls() != null), fanout);
+                new OriginPolicy(config.security().allowedOrigins()), new SecurityHeaders(config.security().tls() != null), fanout,
+                memberships);
         int port = config.port() != 0 ? config.port() : -RANDOM_PORT_KEYS.incrementAndGet();
         return store.start()
                 .compose(v -> fanout.start(hub::headMoved, () -> resync(hub)))

@@ -144,8 +144,12 @@ class TokenIT {
     /** Routes that need no token; every other mounted route must refuse every bad token. */
     private static final Set<String> PUBLIC_ROUTES = Set.of("GET /health", "GET /health/live", "GET /health/ready", "GET /metrics", "POST /api/dev/token");
 
-    /** The only path parameters a route may have: none of them names a user (the token alone decides whose data it is). */
-    private static final Map<String, String> PATH_VALUES = Map.of("section", "preferences");
+    /**
+     * The only path parameters a route may have. None names whose data it is (the token alone
+     * decides); a space's routes name the space and a member ({@code :user}), and whom each caller
+     * may act on there is SpaceAccessIT's matrix.
+     */
+    private static final Map<String, String> PATH_VALUES = Map.of("section", "preferences", "id", "sp-x", "user", "bob");
 
     @Test
     void noRouteNamesAUser() {

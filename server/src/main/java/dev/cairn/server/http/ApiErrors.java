@@ -1,6 +1,7 @@
 package dev.cairn.server.http;
 
 import dev.cairn.server.auth.TokenAuth;
+import dev.cairn.server.space.MembershipException;
 import dev.cairn.server.store.QuotaExceededException;
 import dev.cairn.server.store.StoreUnavailableException;
 import io.vertx.core.json.JsonObject;
@@ -64,7 +65,9 @@ final class ApiErrors {
             error(ctx, status, "bad-request", "request refused");
         } else {
             Throwable cause = ctx.failure();
-            if (cause instanceof QuotaExceededException quota) {
+            if (cause instanceof MembershipException refused) {
+                error(ctx, refused.kind().status, refused.kind().code, refused.getMessage());
+            } else if (cause instanceof QuotaExceededException quota) {
                 // 413: with what the user already holds, the content is more than the server will keep for them.
                 ctx.response().setStatusCode(413).putHeader("content-type", "application/json")
                         .end(new JsonObject().put("error", "quota-exceeded").put("message", quota.getMessage())

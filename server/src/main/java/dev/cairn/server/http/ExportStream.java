@@ -149,6 +149,14 @@ final class ExportStream {
         }
     }
 
+    /** A space of a user's export: its id, name, the user's role, its chosen sections and its runs. */
+    record SpaceSpill(String id, String name, String role, SortedSet<String> sections, Spill spill) implements Closeable {
+        @Override
+        public void close() throws IOException {
+            spill.close();
+        }
+    }
+
     /** The sorted runs of one export, in a temp file deleted by {@link #close}. */
     static final class Spill implements Closeable {
         private final Path file;
@@ -166,9 +174,33 @@ final class ExportStream {
          * engine's export does) to {@code out}; returns the entries written.
          */
         long writeTo(OutputStream out, SortedSet<String> sections, Function<String, SectionKind> kinds, Instant exportedAt) throws IOException {
+            return writeTo(out, sections, kinds, exportedAt, List.of());
+        }
+
+        /**
+         * As above, then the document's {@code "spaces"} (PROTOCOL.md 8.5): each space's own spill,
+         * written the same way into its {@code "sections"}.
+         */
+        long writeTo(OutputStream out, SortedSet<String> sections, Function<String, SectionKind> kinds, Instant exportedAt,
+                     List<SpaceSpill> spaces) throws IOException {
+            try (ExportDocument.StreamWriter w = new ExportDocument.StreamWriter(out, "server", exportedAt)) {
+                long entries = writeSections(w, sections, kinds);
+                if (!spaces.isEmpty()) {
+                    w.spaces();
+                    for (SpaceSpill space : spaces) {
+                        w.space(space.id(), space.name(), space.role());
+                        entries += space.spill().writeSections(w, space.sections(), kinds);
+                    }
+                }
+                w.finish();
+                return entries;
+            }
+        }
+
+        private long writeSections(ExportDocument.StreamWriter w, SortedSet<String> sections, Function<String, SectionKind> kinds)
+                throws IOException {
             long entries = 0;
-            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
-                    ExportDocument.StreamWriter w = new ExportDocument.StreamWriter(out, "server", exportedAt)) {
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
                 Merge merge = new Merge(channel, runs);
                 for (String section : sections) {
                     SectionKind kind = kinds.apply(section);
@@ -184,7 +216,6 @@ final class ExportStream {
                     w.section(section, kind, mapMark);
                     entries += kind == SectionKind.MAP ? writeMap(w, merge, section, mapMark) : writeLog(w, merge, section);
                 }
-                w.finish();
             }
             return entries;
         }

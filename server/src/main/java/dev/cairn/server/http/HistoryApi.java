@@ -33,6 +33,11 @@ final class HistoryApi {
      * '/' (e.g. {@code card-intro/isExpanded}), also encoded as {@code %2F}.
      */
     void history(RoutingContext ctx) {
+        history(ctx, UserStates.user(ctx));
+    }
+
+    /** The history of a map key of a store key (a user's, or a space's: the caller is a member by then). */
+    void history(RoutingContext ctx, String storeKey) {
         String section = ctx.pathParam("section");
         String key;
         try {
@@ -70,7 +75,7 @@ final class HistoryApi {
         }
         long since = historyMillis == 0 ? Long.MAX_VALUE : System.currentTimeMillis() - historyMillis;
         Future<List<ServerStore.HistoryEntry>> read = historyMillis == 0 ? Future.succeededFuture(List.of())
-                : users.store.history(UserStates.user(ctx), section, key, since, limit);
+                : users.store.history(storeKey, section, key, since, limit);
         read.onSuccess(entries -> {
             JsonArray out = new JsonArray();
             for (ServerStore.HistoryEntry e : entries) {

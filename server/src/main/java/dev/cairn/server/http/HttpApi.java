@@ -7,6 +7,8 @@ import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.monitoring.ServerMetrics;
 import dev.cairn.server.section.SectionRegistry;
+import dev.cairn.server.space.Memberships;
+import dev.cairn.server.space.SpaceEvents;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.Vertx;
 import io.vertx.ext.auth.User;
@@ -22,7 +24,8 @@ import java.util.function.BooleanSupplier;
  * sockets: the route table, authentication and the answers for unknown paths. The routes
  * themselves live by concern: {@link SpecApi} (the original spec's sync, preferences and
  * progress), {@link TransferApi} (export, import), {@link StorageApi} (usage, clearing a
- * section), {@link HistoryApi} and {@link AdminApi} (health, metrics, dev token). Writes are
+ * section), {@link HistoryApi}, {@link SpaceApi} (shared spaces, PROTOCOL.md 8.5) and {@link AdminApi}
+ * (health, metrics, dev token). Writes are
  * stamped by the server's clock (replica id {@code server}). Every route but /health, /metrics and
  * the dev token requires a bearer token and acts on its user only.
  */
@@ -35,6 +38,7 @@ public final class HttpApi {
     private final TransferApi transfer;
     private final StorageApi storage;
     private final HistoryApi history;
+    private final SpaceApi spaces;
 
     /**
      * @param maxBodyBytes   largest body of every route but import ({@code CAIRN_MAX_FRAME_BYTES})
@@ -47,6 +51,14 @@ public final class HttpApi {
     public HttpApi(Vertx vertx, ServerStore store, GroupCommitter committer, SectionRegistry sections, HybridClock clock,
                    TokenAuth auth, boolean devTokens, ServerMetrics metrics, int maxBodyBytes, int pageSize, long maxImportBytes,
                    long quotaBytes, long historyMillis, BooleanSupplier fanoutListening) {
+        this(vertx, store, committer, sections, clock, auth, devTokens, metrics, maxBodyBytes, pageSize, maxImportBytes, quotaBytes,
+                historyMillis, fanoutListening, new Memberships(store, committer, clock, sections, SpaceEvents.NONE, null));
+    }
+
+    /** @param memberships the node's membership service (it tells the sessions when a membership ends) */
+    public HttpApi(Vertx vertx, ServerStore store, GroupCommitter committer, SectionRegistry sections, HybridClock clock,
+                   TokenAuth auth, boolean devTokens, ServerMetrics metrics, int maxBodyBytes, int pageSize, long maxImportBytes,
+                   long quotaBytes, long historyMillis, BooleanSupplier fanoutListening, Memberships memberships) {
         this.authentication = authentication(auth);
         this.maxBodyBytes = maxBodyBytes;
         UserStates users = new UserStates(store, committer, sections, clock);
@@ -55,6 +67,7 @@ public final class HttpApi {
         this.transfer = new TransferApi(vertx, users, maxBodyBytes, pageSize, maxImportBytes);
         this.storage = new StorageApi(users, quotaBytes, historyMillis);
         this.history = new HistoryApi(users, historyMillis);
+        this.spaces = new SpaceApi(memberships, transfer, storage, history);
     }
 
     public void mount(Router router) {
@@ -82,6 +95,7 @@ public final class HttpApi {
         router.get("/api/usage").handler(storage::usage);
         router.get("/api/history/:section/*").handler(history::history);
         router.get("/api/history/*").handler(history::malformed);
+        spaces.mount(router);
         router.route("/api/*").failureHandler(ctx -> ApiErrors.failure(ctx, maxBodyBytes));
         // Anything else under /api is answered in the API's error shape, not Vert.x's HTML page.
         router.route("/api/*").handler(ctx -> {
@@ -97,7 +111,8 @@ public final class HttpApi {
 
     /** The API's paths, for telling a wrong method (405) from an unknown path (404). */
     private static final List<String> KNOWN_PATHS = List.of("/api/import", "/api/dev/token", "/api/persistence/sync", "/api/export",
-            "/api/sections/*", "/api/preferences", "/api/progress/onboarding", "/api/progress/assessment", "/api/usage", "/api/history/*");
+            "/api/sections/*", "/api/preferences", "/api/progress/onboarding", "/api/progress/assessment", "/api/usage", "/api/history/*",
+            "/api/spaces", "/api/spaces/*");
 
     /**
      * The router's authentication: a valid bearer token (TokenAuth's rules: HS256, {@code sub} a

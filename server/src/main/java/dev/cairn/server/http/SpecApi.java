@@ -59,8 +59,11 @@ final class SpecApi {
         }
         List<Change> changes;
         try {
-            changes = ExportDocument.readSections(root.get("sections"), users.sections);
+            changes = new ArrayList<>(ExportDocument.readSections(root.get("sections"), users.sections));
             changes.forEach(c -> users.clock.check(c.stamp()));
+            // The server's record of memberships (PROTOCOL.md 8) is never written by a client; a
+            // client's state holds it, so it is skipped, as an import skips it.
+            changes.removeIf(c -> dev.cairn.server.section.SectionRegistry.serverWritten(c.section()));
         } catch (IllegalArgumentException | ClockSkewException e) { // a stamp too far ahead is bad input, not a store failure
             error(ctx, 400, "invalid-change", e.getMessage());
             return;

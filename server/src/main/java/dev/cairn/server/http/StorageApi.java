@@ -6,6 +6,8 @@ import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.GrowOnlyLog;
 import dev.cairn.engine.crdt.LwwMap;
 import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.server.section.SectionRegistry;
+import dev.cairn.server.store.ServerStore;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.util.ArrayList;
@@ -30,13 +32,26 @@ final class StorageApi {
 
     /** {@code DELETE /api/sections/{section}}: clears the section on every device, devices that are offline now included. */
     void clearSection(RoutingContext ctx) {
+        clearSection(ctx, UserStates.user(ctx), null);
+    }
+
+    /**
+     * Clears a section of a store key (a user's, or a space's under {@code guard}: the caller's
+     * role as of the commit). The server-written sections ({@code spaces}, {@code members}) are
+     * refused with 403 {@code forbidden}.
+     */
+    void clearSection(RoutingContext ctx, String storeKey, ServerStore.Guard guard) {
         String section = ctx.pathParam("section");
         SectionKind kind = users.sections.apply(section);
-        if (kind == null) {
+        if (kind == null || (guard != null && section.equals(dev.cairn.engine.section.SpaceSections.SPACES))) {
             error(ctx, 404, "unknown-section", "unknown section '" + section + "'");
             return;
         }
-        users.load(UserStates.user(ctx)).compose(state -> {
+        if (SectionRegistry.serverWritten(section)) {
+            error(ctx, 403, "forbidden", "section '" + section + "' is written by the server only (PROTOCOL.md 8)");
+            return;
+        }
+        users.load(storeKey).compose(state -> {
             List<Change> changes = new ArrayList<>();
             int cleared;
             if (kind == SectionKind.MAP) {
@@ -62,11 +77,16 @@ final class StorageApi {
                 }
                 cleared = changes.size();
             }
-            return users.commit(ctx, changes).map(cleared);
+            return users.commit(storeKey, changes, guard).map(cleared);
         }).onSuccess(n -> ctx.json(new JsonObject().put("cleared", n))).onFailure(ctx::fail);
     }
 
-    /** {@code GET /api/usage}: use against quota. */
+    /** {@code GET /api/spaces/{id}/usage}: the space's own bytes (they count against its owner's quota). */
+    void spaceUsage(RoutingContext ctx, String storeKey) {
+        users.store.usage(storeKey).onSuccess(used -> ctx.json(new JsonObject().put("usedBytes", used))).onFailure(ctx::fail);
+    }
+
+    /** {@code GET /api/usage}: use against quota (the user's data plus every space they own, PROTOCOL.md 8.5). */
     void usage(RoutingContext ctx) {
         users.store.usage(UserStates.user(ctx)).onSuccess(used -> ctx.json(new JsonObject()
                 .put("usedBytes", used)

@@ -6,6 +6,9 @@ import dev.cairn.engine.clock.ClockSkewException;
 import dev.cairn.engine.codec.ExportDocument;
 import dev.cairn.engine.codec.TransferProgress;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.section.SpaceSections;
+import dev.cairn.server.section.SectionRegistry;
+import dev.cairn.server.space.SpaceKeys;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
@@ -79,9 +82,51 @@ final class TransferApi {
             return;
         }
         String user = UserStates.user(ctx);
+        // PROTOCOL.md 8.5: the document's "spaces" holds every space the user belongs to (their own
+        // "spaces" section says which and with what role), each with the chosen sections but "spaces".
+        users.liveValues(user, SpaceSections.SPACES, "").onSuccess(memberOf -> {
+            List<SpaceRef> spaces = new ArrayList<>();
+            memberOf.forEach((id, value) -> {
+                JsonObject v = new JsonObject(value);
+                if (v.getValue("name") instanceof String name && v.getValue("role") instanceof String role) {
+                    spaces.add(new SpaceRef(id, name, role));
+                }
+            });
+            exportOf(ctx, user, chosen, spaces);
+        }).onFailure(ctx::fail);
+    }
+
+    private record SpaceRef(String id, String name, String role) {
+    }
+
+    /**
+     * {@code GET /api/spaces/{id}/export}: the export document of a space's sections (the caller
+     * is a member by then): every section but {@code spaces}; {@code members} included, read-only.
+     */
+    void exportSpace(RoutingContext ctx, String storeKey) {
+        TreeSet<String> chosen = new TreeSet<>(users.sections.all().keySet());
+        chosen.remove(SpaceSections.SPACES);
+        exportOf(ctx, storeKey, chosen, List.of());
+    }
+
+    private void exportOf(RoutingContext ctx, String user, TreeSet<String> chosen, List<SpaceRef> spaceRefs) {
         Context context = vertx.getOrCreateContext();
         long started = System.nanoTime();
-        transfers().<ExportStream.Spill>executeBlocking(() -> ExportStream.spill(users.store, user, chosen, pageSize), false).onComplete(read -> {
+        TreeSet<String> spaceSections = new TreeSet<>(chosen);
+        spaceSections.remove(SpaceSections.SPACES);
+        List<ExportStream.SpaceSpill> spaces = new ArrayList<>();
+        transfers().<ExportStream.Spill>executeBlocking(() -> {
+            try {
+                for (SpaceRef ref : spaceRefs) {
+                    spaces.add(new ExportStream.SpaceSpill(ref.id(), ref.name(), ref.role(), spaceSections,
+                            ExportStream.spill(users.store, SpaceKeys.storeKey(ref.id()), spaceSections, pageSize)));
+                }
+                return ExportStream.spill(users.store, user, chosen, pageSize);
+            } catch (IOException | RuntimeException e) {
+                spaces.forEach(TransferApi::closeQuietly);
+                throw e;
+            }
+        }, false).onComplete(read -> {
             if (read.failed()) {
                 ctx.fail(read.cause());
                 return;
@@ -90,19 +135,26 @@ final class TransferApi {
             HttpServerResponse response = ctx.response();
             if (response.closed()) {
                 closeQuietly(spill);
+                spaces.forEach(TransferApi::closeQuietly);
                 return;
+            }
+            long spaceChanges = 0;
+            for (ExportStream.SpaceSpill s : spaces) {
+                spaceChanges += s.spill().changes;
             }
             response.setChunked(true)
                     .putHeader("content-type", "application/json")
                     .putHeader("content-disposition", "attachment; filename=\"cairn-export.json\"")
                     // An upper bound of the entries (a key rewritten while reading is counted twice): for progress bars.
-                    .putHeader("x-cairn-export-entries", Long.toString(spill.changes));
+                    .putHeader("x-cairn-export-entries", Long.toString(spill.changes + spaceChanges));
             ResponseOutput out = new ResponseOutput(context, response, STALL_MILLIS);
             transfers().<Long>executeBlocking(() -> {
                 try (spill) {
-                    long entries = spill.writeTo(out, chosen, users.sections, Instant.now());
+                    long entries = spill.writeTo(out, chosen, users.sections, Instant.now(), spaces);
                     out.flush();
                     return entries;
+                } finally {
+                    spaces.forEach(TransferApi::closeQuietly);
                 }
             }, false).onComplete(written -> {
                 if (written.succeeded()) {
@@ -230,7 +282,9 @@ final class TransferApi {
     private void importChanges(RoutingContext ctx, List<Change> all, TreeSet<String> chosen) {
         List<Change> changes = new ArrayList<>(all.size());
         for (Change c : all) {
-            if (!chosen.contains(c.section())) {
+            // spaces and members are the server's record of memberships (PROTOCOL.md 8): an import,
+            // like a push, never writes them; an export holds them, so they are skipped, not refused.
+            if (!chosen.contains(c.section()) || SectionRegistry.serverWritten(c.section())) {
                 continue;
             }
             try {

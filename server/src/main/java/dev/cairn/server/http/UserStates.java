@@ -5,6 +5,7 @@ import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.section.SectionRegistry;
+import dev.cairn.server.space.MembershipException;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
@@ -48,7 +49,12 @@ final class UserStates {
 
     private Future<Void> readAll(String user, long cursor, ReplicaState into) {
         return store.readSince(user, cursor, 5000).compose(page -> {
-            page.changes().forEach(s -> into.apply(s.change()));
+            // A space's invitations are the server's alone (PROTOCOL.md 8): in no state a client or view sees.
+            page.changes().forEach(s -> {
+                if (!s.change().section().equals(dev.cairn.engine.section.SpaceSections.INVITATIONS)) {
+                    into.apply(s.change());
+                }
+            });
             return page.more() ? readAll(user, page.cursor(), into) : Future.succeededFuture();
         });
     }
@@ -81,10 +87,26 @@ final class UserStates {
 
     /** Commits the request user's changes; null result for none. */
     Future<ServerStore.CommitResult> commit(RoutingContext ctx, List<Change> changes) {
+        return commit(user(ctx), changes, null);
+    }
+
+    /**
+     * Commits changes of a store key (a user's, or a space's) under {@code guard} (null: none);
+     * null result for no changes. A failed guard fails the future with a
+     * {@link dev.cairn.server.space.MembershipException} (not-a-member or forbidden).
+     */
+    Future<ServerStore.CommitResult> commit(String storeKey, List<Change> changes, ServerStore.Guard guard) {
         if (changes.isEmpty()) {
             return Future.succeededFuture(null);
         }
         changes.forEach(c -> clock.observe(c.stamp()));
-        return committer.submit(new ServerStore.UserBatch(user(ctx), changes));
+        return committer.submit(new ServerStore.UserBatch(storeKey, changes, guard)).recover(e -> {
+            if (e instanceof dev.cairn.server.store.GuardFailedException g) {
+                return Future.failedFuture(g.foundRole() == null
+                        ? new MembershipException(MembershipException.Kind.NOT_A_MEMBER, "not a member of this space (or no such space)")
+                        : new MembershipException(MembershipException.Kind.FORBIDDEN, "a space's " + g.foundRole() + " may not do this"));
+            }
+            return Future.failedFuture(e);
+        });
     }
 }

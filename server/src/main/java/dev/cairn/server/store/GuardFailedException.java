@@ -9,12 +9,28 @@ public final class GuardFailedException extends RuntimeException {
 
     private final ServerStore.Guard guard;
     private final String foundRole;
+    private final int batchIndex;
 
+    /** A guard that failed, found role unknown to the batch index (-1). */
     public GuardFailedException(ServerStore.Guard guard, String foundRole) {
+        this(guard, foundRole, -1);
+    }
+
+    /**
+     * @param batchIndex the index of the refused batch in the list given to {@code ServerStore.commit}
+     *                   (-1: not known), so the committer fails only that batch
+     */
+    public GuardFailedException(ServerStore.Guard guard, String foundRole, int batchIndex) {
         super("guard failed: " + guard.owner() + " " + guard.section() + "/" + guard.key() + " has role " + foundRole
                 + ", needed one of " + guard.roles());
         this.guard = guard;
         this.foundRole = foundRole;
+        this.batchIndex = batchIndex;
+    }
+
+    /** The index of the refused batch in the commit's list of batches (-1: not known). */
+    public int batchIndex() {
+        return batchIndex;
     }
 
     /** The guard that failed. */

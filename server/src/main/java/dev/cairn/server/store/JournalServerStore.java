@@ -203,6 +203,7 @@ public final class JournalServerStore implements ServerStore {
         TreeMap<String, List<Change>> byUser;
         try {
             byUser = UserChanges.byUser(batches);
+            UserChanges.checkGuards(batches);
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
@@ -211,6 +212,12 @@ public final class JournalServerStore implements ServerStore {
         }
         return run("commit", () -> {
             Pending r = new Pending(journal());
+            // Guards read the state before this commit (as PostgreSQL's, which run before their
+            // owner's writes); the committer never puts a guard and a write of its entry in one commit.
+            Guards.check(batches, g -> {
+                byte[] v = r.get(ServerRecords.mapKey(ServerRecords.userPrefix(g.owner()), g.section(), g.key()));
+                return v == null ? null : ServerRecords.mapEntry(v).value();
+            });
             Map<String, CommitResult> results = new LinkedHashMap<>();
             // A QuotaExceededException thrown here leaves the journal untouched: the writes are only in r.
             byUser.forEach((user, changes) -> results.put(user, commitUser(r, user, UserChanges.merge(changes), limits)));
@@ -249,8 +256,14 @@ public final class JournalServerStore implements ServerStore {
             }
         }
         long usedAfter = usedBefore + delta[0];
-        if (limits.quotaBytes() > 0 && delta[0] > 0 && usedAfter > limits.quotaBytes()) {
-            throw new QuotaExceededException(user, usedBefore, usedAfter, limits.quotaBytes());
+        // PROTOCOL.md 8.5: a space's bytes count against its owner's quota (and move with ownership).
+        String account = dev.cairn.server.space.SpaceKeys.isSpaceKey(user) ? chargeOwner(r, prefix, usedBefore, usedAfter) : user;
+        if (account != null && limits.quotaBytes() > 0 && delta[0] > 0) {
+            byte[] accountPrefix = ServerRecords.userPrefix(account);
+            long total = (account.equals(user) ? usedAfter : usage(r::get, r.base, accountPrefix)) + owned(r, accountPrefix);
+            if (total > limits.quotaBytes()) {
+                throw new QuotaExceededException(user, total - delta[0], total, limits.quotaBytes());
+            }
         }
         byte[] usageKey = ServerRecords.usageKey(prefix);
         if (delta[0] != 0 || r.get(usageKey) == null) {
@@ -261,6 +274,49 @@ public final class JournalServerStore implements ServerStore {
             r.put(headKey, ServerRecords.longValue(head));
         }
         return new CommitResult(user, previousHead, head, Collections.unmodifiableList(applied));
+    }
+
+    /**
+     * Keeps a space's bytes charged to its owner (the member whose role is owner, after this
+     * commit's changes): moves the whole charge when the owner changed (a transfer; none after a
+     * delete), else adds the commit's change. Returns the owner, or null for none.
+     */
+    private static String chargeOwner(Pending r, byte[] space, long usedBefore, long usedAfter) {
+        String owner = null;
+        for (Map.Entry<byte[], byte[]> e : r.rangeInclusive(ServerRecords.mapSectionPrefix(space, "members"),
+                ServerRecords.mapSectionLast(space, "members")).entrySet()) {
+            Change.Put member = (Change.Put) ServerRecords.decode(e.getKey(), space.length, e.getValue()).change();
+            if ("owner".equals(Guards.roleOf(member.value()))) {
+                owner = member.key();
+                break;
+            }
+        }
+        byte[] chargedKey = ServerRecords.chargedKey(space);
+        byte[] c = r.get(chargedKey);
+        String charged = c == null ? null : new String(c, java.nio.charset.StandardCharsets.UTF_8);
+        if (!Objects.equals(charged, owner)) {
+            if (charged != null) {
+                addOwned(r, ServerRecords.userPrefix(charged), -usedBefore);
+            }
+            if (owner != null) {
+                addOwned(r, ServerRecords.userPrefix(owner), usedAfter);
+                r.put(chargedKey, owner.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            } else {
+                r.remove(chargedKey);
+            }
+        } else if (owner != null && usedAfter != usedBefore) {
+            addOwned(r, ServerRecords.userPrefix(owner), usedAfter - usedBefore);
+        }
+        return owner;
+    }
+
+    private static long owned(Pending r, byte[] user) {
+        byte[] v = r.get(ServerRecords.ownedKey(user));
+        return v == null ? 0L : ServerRecords.readLong(v);
+    }
+
+    private static void addOwned(Pending r, byte[] user, long bytes) {
+        r.put(ServerRecords.ownedKey(user), ServerRecords.longValue(owned(r, user) + bytes));
     }
 
     /**
@@ -385,7 +441,9 @@ public final class JournalServerStore implements ServerStore {
         }
         return run("usage read", () -> {
             TieredLocalStore j = journal();
-            return usage(j::get, j, ServerRecords.userPrefix(user));
+            byte[] prefix = ServerRecords.userPrefix(user);
+            byte[] owned = j.get(ServerRecords.ownedKey(prefix));
+            return usage(j::get, j, prefix) + (owned == null ? 0L : ServerRecords.readLong(owned));
         });
     }
 
@@ -611,7 +669,8 @@ public final class JournalServerStore implements ServerStore {
             return Future.failedFuture(new StoreUnavailableException("journal server store " + file + " is closed", e));
         }
         return done.recover(e -> {
-            if (e instanceof StoreUnavailableException || e instanceof IllegalArgumentException || e instanceof QuotaExceededException) {
+            if (e instanceof StoreUnavailableException || e instanceof IllegalArgumentException || e instanceof QuotaExceededException
+                    || e instanceof GuardFailedException) {
                 return Future.failedFuture(e);
             }
             return Future.failedFuture(new StoreUnavailableException("journal " + what + " on " + file + " failed: " + e.getMessage(), e));

@@ -204,10 +204,17 @@ public final class PgServerStore implements ServerStore {
     /** Last statement of a user's part of a commit: settles usage, refuses growth past the quota (V3 migration). */
     private static final String SETTLE = "SELECT cairn_settle_usage($1, $2)";
 
+    /** A batch's guard (V4 migration): raises {@value #GUARD_SQLSTATE} when it does not hold. */
+    private static final String GUARD = "SELECT cairn_guard($1, $2, $3, $4, $5)";
+
+    /** SQLSTATE cairn_guard raises for a guard that does not hold. */
+    static final String GUARD_SQLSTATE = "CG001";
+
     /** SQLSTATE cairn_settle_usage raises for a refused growth. */
     static final String QUOTA_SQLSTATE = "CQ001";
 
-    private static final String USAGE = "SELECT used_bytes FROM user_usage WHERE user_id = $1";
+    /** A user's own bytes plus those of the spaces they own (V5); a space's own bytes. */
+    private static final String USAGE = "SELECT used_bytes + space_bytes FROM user_usage WHERE user_id = $1";
 
     /** One map section's entries, or those of a key prefix, a page at a time (code point order: COLLATE "C"). */
     private static final String MAP_SECTION = """
@@ -321,6 +328,7 @@ public final class PgServerStore implements ServerStore {
         List<UserWrite> writes = new ArrayList<>();
         try {
             TreeMap<String, List<Change>> byUser = UserChanges.byUser(batches);
+            UserChanges.checkGuards(batches);
             byUser.forEach((user, changes) -> writes.add(new UserWrite(user, UserChanges.merge(changes))));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
@@ -336,8 +344,14 @@ public final class PgServerStore implements ServerStore {
             // Generic plans for this transaction only: PostgreSQL otherwise re-plans the commit's upserts on every
             // execution (custom plans), 0.26-0.42 ms for the map upsert alone; reads keep custom plans (BENCHMARKS.md).
             pending.add(conn.query("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan").execute());
+            // A guard whose owner writes nothing in this commit goes first; the others right after
+            // their owner's head statement, so they take the owner's user_heads lock first (the lock a
+            // removal takes too: no deadlock between the two) and read the state before this commit.
+            java.util.Set<String> written = new java.util.HashSet<>();
+            writes.forEach(w -> written.add(w.user));
+            sendGuards(conn, pending, batches, owner -> !written.contains(owner));
             for (UserWrite write : writes) {
-                write.send(conn, pending, limits);
+                write.send(conn, pending, limits, () -> sendGuards(conn, pending, batches, write.user::equals));
             }
             // After a failed statement the transaction is aborted and COMMIT rolls it back (PostgreSQL
             // answers ROLLBACK), so nothing of a failed commit stays; the failure is reported below.
@@ -346,6 +360,10 @@ public final class PgServerStore implements ServerStore {
             // (the statements after it fail as "transaction aborted").
             return Future.join(pending).recover(e -> {
                 for (Future<?> f : pending) {
+                    GuardFailedException guard = guardRefusal(f.cause(), batches);
+                    if (guard != null) {
+                        return Future.failedFuture(guard);
+                    }
                     QuotaExceededException quota = quotaRefusal(f.cause());
                     if (quota != null) {
                         return Future.failedFuture(quota);
@@ -359,7 +377,34 @@ public final class PgServerStore implements ServerStore {
                 }
                 return Collections.unmodifiableMap(results);
             });
-        }).recover(e -> e instanceof QuotaExceededException ? Future.failedFuture(e) : unavailable("commit", e));
+        }).recover(e -> e instanceof QuotaExceededException || e instanceof GuardFailedException
+                ? Future.failedFuture(e) : unavailable("commit", e));
+    }
+
+    private static void sendGuards(SqlConnection conn, List<Future<?>> pending, List<UserBatch> batches,
+                                   java.util.function.Predicate<String> owners) {
+        for (int i = 0; i < batches.size(); i++) {
+            Guard g = batches.get(i).guard();
+            if (g != null && owners.test(g.owner())) {
+                pending.add(conn.preparedQuery(GUARD).execute(Tuple.tuple().addString(g.owner()).addString(g.section())
+                        .addString(g.key()).addArrayOfString(g.roles().toArray(new String[0])).addInteger(i)));
+            }
+        }
+    }
+
+    /** The refusal cairn_guard raised, or null. */
+    private static GuardFailedException guardRefusal(Throwable e, List<UserBatch> batches) {
+        if (e instanceof io.vertx.pgclient.PgException pg && GUARD_SQLSTATE.equals(pg.getSqlState()) && pg.getDetail() != null) {
+            try {
+                int index = Integer.parseInt(pg.getDetail().trim());
+                String hint = pg.getHint();
+                String role = hint != null && hint.startsWith("role:") ? hint.substring("role:".length()) : null;
+                return new GuardFailedException(batches.get(index).guard(), role, index);
+            } catch (RuntimeException ignored) {
+                return null;
+            }
+        }
+        return null;
     }
 
     /** The refusal cairn_settle_usage raised, or null. */
@@ -389,15 +434,17 @@ public final class PgServerStore implements ServerStore {
             this.changes = changes;
         }
 
-        void send(SqlConnection conn, List<Future<?>> pending, Limits limits) {
+        void send(SqlConnection conn, List<Future<?>> pending, Limits limits, Runnable guards) {
             long n = changes.size();
             if (n == 0) {
                 head = conn.preparedQuery(HEAD).execute(Tuple.of(user));
                 pending.add(head);
+                guards.run();
                 return;
             }
             head = conn.preparedQuery(RESERVE).execute(Tuple.of(user, n));
             pending.add(head);
+            guards.run();
             List<String> cSections = new ArrayList<>(), cStreams = new ArrayList<>(), cReplicas = new ArrayList<>();
             List<Long> cHlcs = new ArrayList<>(), cOffsets = new ArrayList<>();
             List<String> mSections = new ArrayList<>(), mReplicas = new ArrayList<>();

@@ -20,7 +20,9 @@ import java.util.Arrays;
  * user NUL 'w' section NUL stream                seq, hlc, replica     (log watermark)
  * user NUL 'w' section NUL                       seq, hlc, replica     (map section clear watermark: empty stream)
  * user NUL 's' seq                               the key of the entry holding that seq (index for readSince)
- * user NUL 'u'                                   bytes the user holds (ServerStore.usage; 8 bytes)
+ * user NUL 'u'                                   bytes the user (or space) holds itself (8 bytes)
+ * user NUL 'o'                                   bytes of the spaces the user owns (8 bytes; ServerStore.usage is 'u' + 'o')
+ * space NUL 'c'                                  the user a space's bytes are charged to (UTF-8), while it has an owner
  * user NUL 'y' section NUL key NUL seq           replaced at (8 bytes), then the replaced map entry's value as above (history)
  * </pre>
  * Numbers are 8 bytes big-endian; seqs and hlcs are non-negative, so byte order is numeric order,
@@ -36,6 +38,8 @@ final class ServerRecords {
     static final byte SEQ = 's';
     static final byte USAGE = 'u';
     static final byte HISTORY = 'y';
+    static final byte OWNED = 'o';
+    static final byte CHARGED = 'c';
 
     private ServerRecords() {
     }
@@ -88,6 +92,16 @@ final class ServerRecords {
 
     static byte[] usageKey(byte[] user) {
         return concat(user, new byte[] {USAGE});
+    }
+
+    /** Bytes of the spaces a user owns, charged to their quota (PROTOCOL.md 8.5). */
+    static byte[] ownedKey(byte[] user) {
+        return concat(user, new byte[] {OWNED});
+    }
+
+    /** Whom a space's bytes are charged to now. */
+    static byte[] chargedKey(byte[] space) {
+        return concat(space, new byte[] {CHARGED});
     }
 
     /** Prefix of every history record of one map key; they sort by the replaced entry's seq after it. */

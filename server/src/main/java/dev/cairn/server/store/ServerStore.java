@@ -59,6 +59,14 @@ public interface ServerStore {
      * live map entry, plus of stream name and value of every visible log entry. Tombstones,
      * watermarks, history and bookkeeping count nothing. Kept by {@link #commit} in the same
      * transaction as the data, so it is exact.
+     *
+     * <p>Shared spaces (PROTOCOL.md 8.5): a space's store key holds its own bytes; a user's usage
+     * also counts the bytes of every space they own (the member of the space's {@code members}
+     * section whose role is {@code "owner"}, as of each commit of the space), and the quota of
+     * {@link #commit} applies to that total: a commit that grows a space is refused
+     * ({@link QuotaExceededException} naming the space's store key) when it takes the space's owner
+     * over the quota. When the owner changes (a transfer), the commit that changes it moves the
+     * whole charge; a space without an owner (deleted) is charged to nobody.
      */
     Future<Long> usage(String user);
 

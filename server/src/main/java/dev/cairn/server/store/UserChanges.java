@@ -107,6 +107,15 @@ final class UserChanges {
         return out;
     }
 
+    /** Every guard's owner must be a valid store key (IllegalArgumentException otherwise). */
+    static void checkGuards(List<ServerStore.UserBatch> batches) {
+        for (ServerStore.UserBatch batch : batches) {
+            if (batch.guard() != null) {
+                checkUser(batch.guard().owner());
+            }
+        }
+    }
+
     private record MapTarget(String section, String key) {
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.cairn.server.TestServer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -18,8 +19,9 @@ import org.openqa.selenium.WindowType;
 /**
  * Issue 14 step 4: the tabs of one user in one profile sync through ONE shared worker, so the
  * server sees one WebSocket for them; an edit in one tab shows in the other; a tab closed with an
- * unacknowledged write loses nothing; and the page works with the worker switched off
- * ({@code ?worker=none}, the in-page path).
+ * unacknowledged write loses nothing; the page works with the worker switched off
+ * ({@code ?worker=none}, the in-page path); and where SharedWorker is missing, a tab syncs through
+ * a dedicated Worker of its own.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SharedWorkerIT {
@@ -126,6 +128,32 @@ class SharedWorkerIT {
         page.until(() -> server.canonical(USER).contains("privacy"), Browser.WAIT, "tab C's edit on the server");
         page.holds(() -> page.pending() == 0, Duration.ofSeconds(1), "nothing pushed twice or left pending in tab B");
         to(tabC);
+        page.assertNoConsoleErrors();
+    }
+
+    @Test
+    @Order(4)
+    void withoutSharedWorkerATabSyncsThroughADedicatedWorker() {
+        page.driver().switchTo().newWindow(WindowType.TAB);
+        String tabD = page.driver().getWindowHandle();
+        // As in a browser without SharedWorker (Chrome on Android): gone before the page's scripts run.
+        page.driver().executeCdpCommand("Page.addScriptToEvaluateOnNewDocument", Map.of("source", "delete globalThis.SharedWorker;"));
+        page.driver().get(server.httpBase() + "/?user=" + USER);
+        page.waitText("current-user", USER::equals, "signed in");
+        page.waitLiveAndSynced();
+        assertEquals(Boolean.TRUE, page.script("return typeof SharedWorker === 'undefined'"), "no SharedWorker in tab D");
+        assertEquals("dedicated", page.script("return globalThis.cairn.worker && globalThis.cairn.worker.kind"), "tab D syncs through a dedicated worker");
+        page.until(() -> sessions() == 3, Duration.ofSeconds(5), "the shared worker's socket, tab C's and tab D's worker's, got " + sessions());
+        page.click("card-intro-toggle"); // expanded by default: collapsed here, the first write of it
+        page.waitCard("intro", false, Browser.WAIT);
+        page.waitLiveAndSynced();
+        page.until(() -> server.canonical(USER).contains("intro"), Browser.WAIT, "tab D's edit on the server");
+        to(tabB);
+        page.until(() -> page.isCard("intro", false), Browser.LIVE, "tab D's edit in tab B");
+        String token = server.token(USER);
+        assertEquals(200, server.post("/api/preferences", token, "{\"theme\":\"light\"}").status());
+        to(tabD);
+        page.until(() -> "light".equals(page.htmlTheme()), Browser.LIVE, "the server's change in tab D, through its worker");
         page.assertNoConsoleErrors();
     }
 

@@ -12,8 +12,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Membership written the way the membership service writes it (PROTOCOL.md 8: the space's
  * {@code members} entry and the user's {@code spaces} entry, stamped by the server), through the
- * node's group committer so live sessions hear of it as of any commit. Until the membership
- * service lands, tests seed and end memberships with this.
+ * node's group committer so live sessions hear of it as of any commit. Tests of sessions seed
+ * and end memberships of any space id with this (no owner needed, each entry its own commit);
+ * the removal race goes through the real service ({@code dev.cairn.server.space.Memberships}).
  */
 final class Memberships {
 

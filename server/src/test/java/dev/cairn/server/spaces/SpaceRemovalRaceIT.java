@@ -39,10 +39,11 @@ class SpaceRemovalRaceIT {
         try (SpaceServers servers = SpaceServers.start(store)) {
             TestServer server = servers.server;
             Memberships members = new Memberships(server);
-            String space = "race-" + store;
+            // the real membership service: the removal is its one atomic, guarded commit
+            dev.cairn.server.space.Memberships service = server.node().memberships();
+            String space = TestServer.await(service.create("alice", "race-" + store)).id();
             String key = SpaceKeys.storeKey(space);
-            members.add(space, "alice", SpaceSections.OWNER);
-            members.add(space, "bob", SpaceSections.EDITOR);
+            TestServer.await(service.setRole("alice", space, "bob", SpaceSections.EDITOR));
 
             try (SpaceWire pusher = SpaceWire.connect(server.syncUri(), server.token("bob"));
                  SpaceWire reader = SpaceWire.connect(server.syncUri(), server.token("bob"))) {
@@ -66,7 +67,7 @@ class SpaceRemovalRaceIT {
                 }, "bob-pushes");
                 pushing.start();
                 Thread.sleep(300);
-                members.remove(space, "bob", "removed");
+                TestServer.await(service.remove("alice", space, "bob"));
                 for (int i = 0; i < 5; i++) {
                     members.commit(key, new Change.Put("cards", "after-" + i, "true", Memberships.stamp()));
                 }

@@ -1,6 +1,7 @@
 package dev.cairn.server.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -68,6 +69,42 @@ class PgServerStoreIT extends ServerStoreContract {
             await(pool.query(statement).execute());
         } finally {
             await(pool.close());
+        }
+    }
+
+    /**
+     * PROTOCOL.md 8.2 on several nodes: a push's guard and a removal committed by another node are
+     * serialized; a guard that waited for the removal's row lock sees the removal.
+     */
+    @Test
+    void aGuardWaitsForAConcurrentRemovalAndSeesIt() throws Exception {
+        String space = "space:s9";
+        commit(space, set("members", "bob", "{\"role\":\"editor\"}", 1, "server"));
+        ServerStore.Guard guard = new ServerStore.Guard(space, "members", "bob", java.util.Set.of("owner", "editor"));
+        for (boolean removalCommits : new boolean[] {true, false}) {
+            Pool other = PgBuilder.pool().connectingTo(database.connectOptions()).using(adminVertx).build();
+            try {
+                io.vertx.sqlclient.SqlConnection conn = await(other.getConnection());
+                await(conn.query("BEGIN").execute());
+                // the other node's removal, not yet committed: it holds the member row's lock
+                await(conn.query("UPDATE map_entries SET value = NULL, hlc = hlc + 1 WHERE user_id = '" + space
+                        + "' AND section = 'members' AND key = 'bob'").execute());
+                Future<java.util.Map<String, ServerStore.CommitResult>> push = store.commit(List.of(
+                        new UserBatch(space, List.of(set("cards", "c", "1", 10, "bob-phone")), guard)));
+                Thread.sleep(300);
+                assertFalse(push.isComplete(), "the guard waits for the removal's lock");
+                await(conn.query(removalCommits ? "COMMIT" : "ROLLBACK").execute());
+                if (removalCommits) {
+                    GuardFailedException refused = assertInstanceOf(GuardFailedException.class, failureOf(push));
+                    assertEquals(null, refused.foundRole(), "the guard sees the removal that committed while it waited");
+                    commit(space, set("members", "bob", "{\"role\":\"editor\"}", 100, "server"));
+                } else {
+                    assertEquals(1, await(push).get(space).applied().size(), "a rolled back removal lets the push through");
+                }
+                await(conn.close());
+            } finally {
+                await(other.close());
+            }
         }
     }
 
@@ -232,9 +269,9 @@ class PgServerStoreIT extends ServerStoreContract {
             await(first.close());
             Pool pool = PgBuilder.pool().connectingTo(fresh.connectOptions()).using(vertx).build();
             try {
-                // as a V1/V2 database with data: no usage rows, V3 not applied yet
+                // as a V1/V2 database with data: no usage rows, V3 not applied yet (nor V5, which extends its table)
                 await(pool.query("DROP TABLE user_usage; DROP TABLE map_history; DROP FUNCTION cairn_settle_usage(text, bigint); "
-                        + "DELETE FROM cairn_migrations WHERE version = 3").execute());
+                        + "DELETE FROM cairn_migrations WHERE version IN (3, 5)").execute());
             } finally {
                 await(pool.close());
             }

@@ -48,7 +48,8 @@ public abstract class ServerStoreContract {
 
     /** The sections the tests use, with their kinds. */
     protected static final Map<String, SectionKind> SECTIONS = Map.of(
-            "prefs", SectionKind.MAP, "cards", SectionKind.MAP, "chat", SectionKind.LOG, "consent", SectionKind.LOG);
+            "prefs", SectionKind.MAP, "cards", SectionKind.MAP, "chat", SectionKind.LOG, "consent", SectionKind.LOG,
+            "members", SectionKind.MAP);
 
     protected Vertx vertx;
     protected ServerStore store;
@@ -908,5 +909,119 @@ public abstract class ServerStoreContract {
 
     protected static String encodeAll(List<Sequenced> sequenced) {
         return encode(sequenced.stream().map(Sequenced::change).toArray(Change[]::new));
+    }
+
+    // ---- guards (shared spaces, PROTOCOL.md 8.2)
+
+    private static final String SPACE = "space:s1";
+
+    private static ServerStore.Guard memberGuard(String user, String... roles) {
+        return new ServerStore.Guard(SPACE, "members", user, Set.of(roles));
+    }
+
+    private static UserBatch guarded(ServerStore.Guard guard, String user, Change... changes) {
+        return new UserBatch(user, List.of(changes), guard);
+    }
+
+    @Test
+    void aBatchWhoseGuardHoldsIsCommitted() throws Exception {
+        commit(SPACE, set("members", "bob", "{\"role\":\"editor\"}", 1, "server"));
+        Map<String, CommitResult> r = commit(guarded(memberGuard("bob", "owner", "editor"), SPACE, set("cards", "c1", "1", 5, "bob-phone")),
+                batch("carol", set("prefs", "theme", "\"dark\"", 1, "laptop")));
+        assertEquals(2, r.get(SPACE).applied().size() + r.get("carol").applied().size());
+        assertEquals(encode(set("members", "bob", "{\"role\":\"editor\"}", 1, "server"), set("cards", "c1", "1", 5, "bob-phone")),
+                foldedState(SPACE, 10));
+        // a guard with no changes of its own still commits (a membership call guarded by the actor's role)
+        commit(guarded(memberGuard("bob", "editor"), "carol"));
+    }
+
+    @Test
+    void aFailedGuardNamesItsBatchAndFoundRoleAndKeepsNothingOfTheCommit() throws Exception {
+        commit(SPACE, set("members", "bob", "{\"role\":\"viewer\"}", 1, "server"),
+                set("members", "dan", "\"not an object\"", 1, "server"));
+        long head = await(store.head(SPACE));
+        String state = foldedState(SPACE, 10);
+        // another role: found, named
+        GuardFailedException viewer = assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(
+                batch("carol", set("prefs", "theme", "\"dark\"", 1, "laptop")),
+                guarded(memberGuard("bob", "owner", "editor"), SPACE, set("cards", "c1", "1", 5, "bob-phone"))))));
+        assertEquals(1, viewer.batchIndex());
+        assertEquals("viewer", viewer.foundRole());
+        assertEquals(memberGuard("bob", "owner", "editor"), viewer.guard());
+        assertEquals(head, await(store.head(SPACE)), "nothing of the refused batch");
+        assertEquals(state, foldedState(SPACE, 10));
+        assertEquals(0L, await(store.head("carol")), "the commit is refused whole; the committer retries the others without it");
+        // never a member, a value that is not an object with a role: no role
+        for (String user : List.of("eve", "dan")) {
+            GuardFailedException none = assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(
+                    guarded(memberGuard(user, "owner", "editor", "viewer"), SPACE, set("cards", "c2", "2", 5, "x"))))));
+            assertEquals(0, none.batchIndex());
+            assertNull(none.foundRole(), user);
+        }
+        // the others alone commit
+        commit(batch("carol", set("prefs", "theme", "\"dark\"", 1, "laptop")));
+        assertEquals(state, foldedState(SPACE, 10));
+    }
+
+    @Test
+    void aDeletedOrClearedEntryFailsAGuardWithNoRole() throws Exception {
+        commit(SPACE, set("members", "bob", "{\"role\":\"editor\"}", 1, "server"),
+                set("members", "carol", "{\"role\":\"owner\"}", 1, "server"));
+        commit(SPACE, delete("members", "bob", 2, "server"));
+        GuardFailedException removed = assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(
+                guarded(memberGuard("bob", "owner", "editor", "viewer"), SPACE, set("cards", "c1", "1", 5, "bob-phone"))))));
+        assertNull(removed.foundRole(), "a deleted entry has no role");
+        commit(guarded(memberGuard("carol", "owner"), SPACE, set("cards", "c1", "1", 5, "carol-phone")));
+        commit(SPACE, clearSection("members", 3, "server"));
+        GuardFailedException cleared = assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(
+                guarded(memberGuard("carol", "owner"), SPACE, set("cards", "c1", "2", 6, "carol-phone"))))));
+        assertNull(cleared.foundRole(), "an entry a section clear purged has no role");
+        // the role read is the one at commit: a member added again passes
+        commit(SPACE, set("members", "bob", "{\"role\":\"viewer\"}", 4, "server"));
+        commit(guarded(memberGuard("bob", "viewer"), SPACE));
+    }
+
+    @Test
+    void aGuardWithAnInvalidOwnerFailsWithoutTouchingTheStore() throws Exception {
+        assertInstanceOf(IllegalArgumentException.class, failureOf(store.commit(List.of(
+                guarded(new ServerStore.Guard("", "members", "bob", Set.of("owner")), "alice", set("prefs", "a", "1", 1, "x"))))));
+        assertEquals(0L, await(store.head("alice")));
+    }
+
+    @Test
+    void aSpacesBytesCountAgainstItsOwnersQuotaAndMoveWithOwnership() throws Exception {
+        ServerStore.Limits quota = new ServerStore.Limits(50, 0, 1_000);
+        String owner = "{\"role\":\"owner\"}", editor = "{\"role\":\"editor\"}";
+        commit(quota, batch(SPACE, set("members", "alice", owner, 1, "server")));
+        long members = utf8("alice") + utf8(owner);
+        assertEquals(members, usage(SPACE), "a space's own bytes");
+        assertEquals(members, usage("alice"), "the owner is charged the space's bytes");
+        commit(quota, batch("alice", set("prefs", "a", "\"" + "x".repeat(8) + "\"", 1, "phone")));   // 1 + 10 bytes
+        assertEquals(members + 11, usage("alice"));
+        // a push to the space that would take its owner over the quota is refused, whoever pushes
+        String twenty = "\"" + "y".repeat(18) + "\"";
+        QuotaExceededException refused = assertInstanceOf(QuotaExceededException.class,
+                failureOf(store.commit(List.of(batch(SPACE, set("cards", "c", twenty, 2, "bob-phone"))), quota)));
+        assertEquals(SPACE, refused.user());
+        assertEquals(members + 11, refused.usedBytes());
+        assertEquals(members + 11 + 21, refused.wouldUseBytes());
+        assertEquals(members, usage(SPACE), "nothing of the refused push");
+        // and so is the owner's own growth past it with the space counted
+        assertInstanceOf(QuotaExceededException.class, failureOf(store.commit(List.of(batch("alice", set("prefs", "b", twenty, 2, "phone"))), quota)));
+        commit(quota, batch(SPACE, set("cards", "c", "1", 2, "bob-phone")));
+        long space = members + 2;
+        assertEquals(space, usage(SPACE));
+        assertEquals(space + 11, usage("alice"));
+        // transfer: the whole charge moves to the new owner in the same commit
+        commit(quota, batch(SPACE, set("members", "alice", editor, 3, "server"), set("members", "bob", owner, 3, "server")));
+        space = utf8("alice") + utf8(editor) + utf8("bob") + utf8(owner) + 2;
+        assertEquals(space, usage(SPACE));
+        assertEquals(11L, usage("alice"), "the old owner is charged nothing of the space any more");
+        assertEquals(space, usage("bob"));
+        // deleted (members and data cleared): charged to nobody
+        commit(quota, batch(SPACE, clearSection("members", 4, "server"), clearSection("cards", 4, "server")));
+        assertEquals(0L, usage(SPACE));
+        assertEquals(0L, usage("bob"));
+        assertEquals(11L, usage("alice"));
     }
 }

@@ -111,6 +111,8 @@ public final class ExportDocument {
         private SectionKind section;
         private boolean inStream;
         private boolean finished;
+        /** 0: in "sections"; 1: "spaces" opened; 2: inside a space's "sections". */
+        private int spaces;
 
         /** Writes the envelope at once (format, version, replica, time). {@code out} is flushed, never closed. */
         public StreamWriter(OutputStream out, String replicaId, Instant exportedAt) throws IOException {
@@ -166,10 +168,51 @@ public final class ExportDocument {
             CanonicalJson.writeLogEntry(gen, stamp, value);
         }
 
+        /**
+         * Ends {@code "sections"} and opens the document's {@code "spaces"} array (a server's
+         * export of a user, PROTOCOL.md 8.5): each space is then opened with {@link #space} and its
+         * sections written as above. Readers ignore the member.
+         */
+        public void spaces() throws IOException {
+            if (spaces != 0) {
+                throw new IllegalStateException("spaces were already opened");
+            }
+            closeSection();
+            gen.writeEndObject();
+            gen.writeArrayFieldStart("spaces");
+            spaces = 1;
+        }
+
+        /** Opens one space of {@code "spaces"}: {@code {"id":...,"name":...,"role":...,"sections":{}}}. */
+        public void space(String id, String name, String role) throws IOException {
+            if (spaces == 0) {
+                throw new IllegalStateException("spaces() was not called");
+            }
+            closeSection();
+            if (spaces == 2) {
+                gen.writeEndObject();
+                gen.writeEndObject();
+            }
+            gen.writeStartObject();
+            gen.writeStringField("id", id);
+            gen.writeStringField("name", name);
+            gen.writeStringField("role", role);
+            gen.writeObjectFieldStart("sections");
+            spaces = 2;
+        }
+
         /** Ends the document and flushes it. */
         public void finish() throws IOException {
             closeSection();
-            gen.writeEndObject();
+            if (spaces == 2) {
+                gen.writeEndObject();
+                gen.writeEndObject();
+            }
+            if (spaces != 0) {
+                gen.writeEndArray();
+            } else {
+                gen.writeEndObject();
+            }
             gen.writeEndObject();
             gen.flush();
             finished = true;

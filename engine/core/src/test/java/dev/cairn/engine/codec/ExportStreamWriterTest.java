@@ -126,4 +126,39 @@ class ExportStreamWriterTest {
                 () -> ExportDocument.read(new ByteArrayInputStream(bytes), 1 << 20, -1, KINDS::get, TransferProgress.NONE));
         assertTrue(e.getMessage().contains("stream name"), e.getMessage());
     }
+
+    @Test
+    void spacesFollowTheSectionsAndReadersIgnoreThem() throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (ExportDocument.StreamWriter w = new ExportDocument.StreamWriter(out, "server", AT)) {
+            w.section("cards", SectionKind.MAP);
+            w.mapEntry("mine", new dev.cairn.engine.crdt.LwwEntry("1", s(1, "a")));
+            w.spaces();
+            w.space("sp-1", "Trip", "editor");
+            w.section("cards", SectionKind.MAP);
+            w.mapEntry("shared", new dev.cairn.engine.crdt.LwwEntry("2", s(2, "b")));
+            w.section("chat", SectionKind.LOG);
+            w.space("sp-2", "Team", "owner");
+            w.finish();
+        }
+        String doc = out.toString(StandardCharsets.UTF_8);
+        var tree = dev.cairn.engine.codec.Json.MAPPER.readTree(doc);
+        assertEquals("[\"mine\"]", fieldNames(tree.path("sections").path("cards").path("entries")));
+        assertEquals(2, tree.path("spaces").size(), doc);
+        assertEquals("Trip", tree.path("spaces").get(0).path("name").asText());
+        assertEquals("[\"shared\"]", fieldNames(tree.path("spaces").get(0).path("sections").path("cards").path("entries")));
+        assertEquals("log", tree.path("spaces").get(0).path("sections").path("chat").path("kind").asText());
+        assertEquals("{}", tree.path("spaces").get(1).path("sections").toString());
+        List<Change> read = ExportDocument.read(doc, KINDS::get);
+        assertEquals(1, read.size(), "an import reads the user's sections only: " + read);
+        assertEquals("mine", ((Change.Put) read.get(0)).key());
+        ExportDocument.StreamWriter again = new ExportDocument.StreamWriter(new ByteArrayOutputStream(), "server", AT);
+        assertThrows(IllegalStateException.class, () -> again.space("sp-1", "x", "owner"), "a space needs spaces() first");
+    }
+
+    private static String fieldNames(com.fasterxml.jackson.databind.JsonNode node) {
+        List<String> names = new java.util.ArrayList<>();
+        node.fieldNames().forEachRemaining(names::add);
+        return "[" + String.join(",", names.stream().map(n -> "\"" + n + "\"").toList()) + "]";
+    }
 }

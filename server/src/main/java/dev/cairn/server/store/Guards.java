@@ -1,0 +1,43 @@
+package dev.cairn.server.store;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cairn.engine.codec.Json;
+import java.io.IOException;
+
+/** What a {@link ServerStore.Guard} reads: the role of a map entry's value. Both stores use it (PostgreSQL mirrors it in SQL). */
+final class Guards {
+
+    private Guards() {
+    }
+
+    /** The {@code "role"} member of a JSON object value as text, or null (no value, not an object, no role). */
+    static String roleOf(String value) {
+        if (value == null) {
+            return null;
+        }
+        try {
+            JsonNode node = Json.readCheckedTree(value);
+            if (node == null || !node.isObject()) {
+                return null;
+            }
+            JsonNode role = node.get("role");
+            return role == null || role.isNull() ? null : role.isTextual() ? role.asText() : role.toString();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** Checks every guard of {@code batches}, the first failing one throws; {@code role} reads a guard's entry. */
+    static void check(java.util.List<ServerStore.UserBatch> batches, java.util.function.Function<ServerStore.Guard, String> value) {
+        for (int i = 0; i < batches.size(); i++) {
+            ServerStore.Guard guard = batches.get(i).guard();
+            if (guard == null) {
+                continue;
+            }
+            String role = roleOf(value.apply(guard));
+            if (role == null || !guard.roles().contains(role)) {
+                throw new GuardFailedException(guard, role, i);
+            }
+        }
+    }
+}
