@@ -60,10 +60,6 @@ const SHELL = [
   'cairn/worker/worker-scope.js',
   'cairn/worker/sync-host.js',
   'cairn/worker/compaction.js',
-  'cairn/space/membership.js',
-  'cairn/space/directory.js',
-  'cairn/space/space-sync.js',
-  'cairn/space/space.js',
 ];
 const SCOPE = new URL(self.registration.scope).pathname;
 const NEVER = [/^api\//, /^sync(?:$|[/?])/, /^health$/, /^metrics$/];
