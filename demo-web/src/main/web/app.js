@@ -10,6 +10,7 @@ import { lastSync, renderDashboard, renderServerUsage } from './demo/dashboard.j
 import { downloadFromServer, saveFile, uploadToServer } from './demo/transfers.js';
 import * as panels from './demo/panels.js';
 import { preview } from './demo/backup-preview.js';
+import { Checklist, enableSpaces, wantsSpaces } from './demo/checklist.js';
 
 /** The sections the demo encrypts end to end when the user gives a passphrase. */
 const E2E_SECTIONS = ['chat', 'memory'];
@@ -20,6 +21,8 @@ let cairn = null;
 let link = null;
 /** @type {NotesEditor|null} */
 let notesEditor = null;
+/** @type {Checklist|null} */
+let checklist = null;
 /** Timers and listeners of the signed-in page, stopped before the session is cleared on sign-out. @type {Array<() => void>} */
 const stops = [];
 
@@ -72,10 +75,16 @@ async function start(session, passphrase = '') {
     // ?worker=none keeps sync and storage in this page (the in-page path, for comparison and tests);
     // ?worker=dedicated uses a worker of this tab's own, as where SharedWorker is missing
     worker: /** @type {'none'|'dedicated'|'shared'} */ ({ none: 'none', dedicated: 'dedicated' }[new URLSearchParams(location.search).get('worker') ?? ''] ?? 'shared'),
+    // Shared checklists (spaces), when the user turned them on here: they sync in this tab, not the
+    // shared worker (ARCHITECTURE.md "Spaces in the browser"); a space left stays as a read-only copy.
+    spaces: wantsSpaces(user),
+    onSpaceLeft: 'keep',
   });
   if (!e2e) startSyncing(cairn);
   performance.mark('cairn-open'); // readable: the state is loaded from this device
   notesEditor = new NotesEditor(cairn.state('notes', '', { saveDelay: 1500, debounce: true, validate: (v) => typeof v === 'string' && v.length <= NOTES_MAX }));
+  checklist = new Checklist(cairn, () => scheduleRender());
+  checklist.wire();
   $('signin-view').hidden = true;
   $('app-view').hidden = false;
   $('session-bar').hidden = false;
@@ -87,6 +96,7 @@ async function start(session, passphrase = '') {
   // For the browser console (and the browser tests): the page's Cairn and its server link.
   /** @type {any} */ (globalThis).cairn = cairn;
   /** @type {any} */ (globalThis).cairnLink = link;
+  /** @type {any} */ (globalThis).checklist = checklist;
   // A saveDelay holds online too: save what the user typed last if the page goes away first.
   const save = () => { cairn?.save(); };
   addEventListener('pagehide', save);
@@ -126,6 +136,7 @@ function render() {
   panels.renderChat(c);
   panels.renderPreferences(c);
   panels.renderLayout(c);
+  checklist?.render();
   renderStatus();
 }
 
@@ -150,6 +161,7 @@ async function signOut(removeData) {
   const c = cairn;
   if (!c) return;
   while (stops.length) /** @type {() => void} */ (stops.pop())();
+  checklist?.stopWatching();
   link?.stop();
   forgetSession(c.user);
   cairn = null;
@@ -334,6 +346,8 @@ if ('serviceWorker' in navigator) {
 const params = new URLSearchParams(location.search);
 const requested = params.get('user');
 if (requested && params.get('e2e') === '1') local.set(e2eKey(requested), '1');
+// `&spaces=1` turns the shared checklist (spaces) on for that user on this device, like its button.
+if (requested && params.get('spaces') === '1') enableSpaces(requested);
 const showError = (/** @type {Error} */ e) => {
   $('signin-error').textContent = e.message;
   $('signin-error').hidden = false;

@@ -9,7 +9,7 @@
 // - The cache name carries VERSION; activating a new version deletes the older caches.
 // Served at /sw.js, so its scope is the whole site.
 
-const VERSION = 'v8';
+const VERSION = 'v9';
 const PREFIX = 'cairn-shell-';
 const CACHE = `${PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 4000;
@@ -26,6 +26,7 @@ const SHELL = [
   'demo/panels.js',
   'demo/transfers.js',
   'demo/backup-preview.js',
+  'demo/checklist.js',
   'cairn/cairn.js',
   'cairn/persister.js',
   'cairn/handles.js',

@@ -88,7 +88,7 @@ function renderSections(cairn, s) {
           cairn.setSectionSync(sec.name, on, copy);
         } }),
       el('span', { class: 'track' }))),
-    el('td', {}, el('button', { class: 'btn ghost tiny', id: `clear-${sec.name}`, disabled: sec.live === 0,
+    el('td', {}, el('button', { class: 'btn ghost tiny', id: `clear-${sec.name}`, disabled: sec.live === 0 || cairn.readOnlySections.has(sec.name), // `spaces` is the server's to write
       onclick: () => {
         if (confirm(`Clear all ${sec.name} data on every device?`)) message(`Cleared ${cairn.clear(sec.name)} ${sec.name} entries.`);
       } }, 'Clear')))));
