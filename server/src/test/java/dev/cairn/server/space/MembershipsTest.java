@@ -1,5 +1,7 @@
 package dev.cairn.server.space;
 
+import static dev.cairn.server.TestFutures.await;
+import static dev.cairn.server.TestFutures.failureOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
@@ -18,7 +20,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -101,22 +102,5 @@ class MembershipsTest {
         settle();
         assertEquals(List.of("bob " + id + " removed", "carol " + id + " left", "dan " + id + " deleted", "olga " + id + " deleted"), told);
         assertEquals(null, firstKey("olga", id));
-    }
-
-    private static <T> T await(Future<T> f) throws Exception {
-        try {
-            return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof Exception c ? c : e;
-        }
-    }
-
-    private static Throwable failureOf(Future<?> f) throws Exception {
-        try {
-            f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            return e.getCause();
-        }
-        throw new AssertionError("expected a failure");
     }
 }
