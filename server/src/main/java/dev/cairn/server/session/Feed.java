@@ -109,7 +109,7 @@ final class Feed {
         if (!started || ended) {
             return; // delivered by the first pump after the start
         }
-        if (!reading && caughtUp && unsent.isEmpty() && sentCursor == result.previousHead() && !session.writeQueueFull()) {
+        if (!reading && caughtUp && unsent.isEmpty() && sentCursor == result.previousHead() && !session.writer().writeQueueFull()) {
             List<Sequenced> visible = committed.visible();
             int cut = session.cutAt(this, visible);
             if (cut >= 0) {
@@ -117,7 +117,7 @@ final class Feed {
                 return;
             }
             if (!visible.isEmpty()) {
-                session.sendShared(committed);
+                session.writer().sendShared(committed);
             }
             sentCursor = result.head();
             session.sent(this, visible);
@@ -140,8 +140,8 @@ final class Feed {
         if (session.isClosed() || !started || ended || reading) {
             return;
         }
-        if (session.writeQueueFull()) {
-            session.checkSlowConsumer();
+        if (session.writer().writeQueueFull()) {
+            session.writer().checkSlowConsumer();
             return; // the drain handler calls pump again
         }
         if (!unsent.isEmpty()) {

@@ -277,7 +277,7 @@ final class SessionSpaces {
     void live(Feed feed) {
         for (PresenceUpdate p : session.context().presence().present(feed.space)) {
             if (p.origin() != session) {
-                session.sendText(p.text());
+                session.writer().sendText(p.text());
             }
         }
     }
@@ -286,7 +286,7 @@ final class SessionSpaces {
     void deliverPresence(PresenceUpdate update) {
         Feed feed = feeds.get(update.space());
         if (feed != null && !feed.ended() && feed.caughtUp()) {
-            session.sendText(update.text());
+            session.writer().sendText(update.text());
         }
     }
 

@@ -1,10 +1,5 @@
 package dev.cairn.server.session;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.StreamReadConstraints;
-import dev.cairn.engine.clock.ClockSkewException;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
@@ -15,22 +10,15 @@ import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.protocol.PageCodec;
 import dev.cairn.engine.protocol.PageTooLargeException;
 import dev.cairn.engine.protocol.ProtocolException;
-import dev.cairn.engine.section.SpaceSections;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.presence.PresenceBoard;
 import dev.cairn.server.section.SectionRegistry;
-import dev.cairn.server.store.GuardFailedException;
-import dev.cairn.server.store.QuotaExceededException;
-import dev.cairn.server.store.ServerStore.CommitResult;
 import dev.cairn.server.store.ServerStore.Sequenced;
 import dev.cairn.server.store.ServerStore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ServerWebSocket;
-import java.io.IOException;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,7 +29,9 @@ import org.slf4j.LoggerFactory;
  * spaces (section 8): each space's catch-up after the user's, its pushes authorized at commit,
  * the cut when the user's membership ends, and presence.
  *
- * <p>Delivery is one {@link Feed} per store key: the user's own, and one per space.
+ * <p>Delivery is one {@link Feed} per store key: the user's own, and one per space; the spaces are
+ * {@link SessionSpaces}, pushes and their acks {@link SessionPushes}, what goes to the socket
+ * {@link SessionWriter}. This class reads the socket, answers hello and routes the rest.
  *
  * <p>Confined to the event loop that accepted its socket: the hub's deliveries hop there, and
  * the committer's answers complete there.
@@ -50,8 +40,6 @@ public final class SyncSession {
 
     private static final Logger LOG = LoggerFactory.getLogger(SyncSession.class);
     private static final long HELLO_TIMEOUT_MS = 10_000;
-    /** Unacknowledged pushes a socket may have before the server stops reading from it. */
-    private static final int MAX_PENDING_ACKS = 64;
 
     /** Limits and collaborators a session needs. */
     public record Context(Vertx vertx, Hub hub, GroupCommitter committer, ServerStore store, SectionRegistry sections,
@@ -62,9 +50,6 @@ public final class SyncSession {
 
     /** Most spaces a hello may name. */
     static final int MAX_SPACES = 1000;
-
-    /** How long a socket closed as a slow consumer may take to finish its close handshake before its connection is cut. */
-    private static final long SLOW_CLOSE_GRACE_MS = 5_000;
 
     private final Context ctx;
     private final ServerWebSocket ws;
@@ -78,31 +63,20 @@ public final class SyncSession {
     /** When the sweep closes a socket that sent no hello (Long.MAX_VALUE: hello came, or done). */
     private long helloDeadline = Long.MAX_VALUE;
     private final SessionSweep sweep;
-    private int changesInWindow;
 
     private String replica;
     /** The version hello negotiated (PROTOCOL.md 7.1): 2 sends changes, push and ack as binary pages. */
     private int protocol = Frame.PROTOCOL_VERSION;
     private boolean ready;
     private boolean welcomed;
-    private boolean readPaused;
-    private boolean slowClosing;
     private boolean closed;
     /** The user's own state. */
     private final Feed own;
     /** The user's spaces, when hello named {@code spaces} in a version 2 session (PROTOCOL.md 8.1); else null. */
     private SessionSpaces spaces;
-    /** Text handed to the socket and not yet written to the network (this session's share of the node's budget). */
-    private long queuedChars;
-    /** Since when text has waited with no write completing: the last completion, or when the queue became non-empty. */
-    private long waitingSince;
-    // Sized small: most sockets are idle, and an ArrayDeque starts with 16 slots.
-    private final ArrayDeque<Future<CommitResult>> pendingAcks = new ArrayDeque<>(1);
-    private final ArrayDeque<Long> pendingAckBatches = new ArrayDeque<>(1);
-    /** The space of each pending batch (null: the user's own), in step with {@link #pendingAckBatches}. */
-    private final ArrayDeque<java.util.Optional<String>> pendingAckSpaces = new ArrayDeque<>(1);
-    private long windowStart;
-    private int framesInWindow;
+    private final FrameRate rate;
+    private final SessionWriter writer;
+    private final SessionPushes pushes;
 
     /**
      * @param tokenExpiresAtMillis when the socket's token expires: the socket is closed then
@@ -118,6 +92,9 @@ public final class SyncSession {
         this.tokenExpiresAtMillis = tokenExpiresAtMillis;
         this.released = released;
         this.own = new Feed(this, user, null);
+        this.rate = new FrameRate(ctx.maxFramesPerSecond(), ctx.maxChangesPerSecond());
+        this.writer = new SessionWriter(this, ws);
+        this.pushes = new SessionPushes(this, ws, rate);
     }
 
     public String user() {
@@ -135,7 +112,7 @@ public final class SyncSession {
         ws.exceptionHandler(this::onSocketError);
         ws.closeHandler(v -> onClosed());
         ws.drainHandler(v -> {
-            updateReadPause();
+            pushes.updateReadPause();
             pumpAll();
         });
         long now = System.currentTimeMillis();
@@ -172,7 +149,7 @@ public final class SyncSession {
             fields(LOG.atInfo()).log("session token expired");
             ws.close((short) CloseCodes.TOKEN_EXPIRED, "token expired");
         }
-        checkSlowConsumer();
+        writer.checkSlowConsumer();
     }
 
     // ------------------------------------------------------------------ inbound
@@ -220,16 +197,16 @@ public final class SyncSession {
             return;
         }
         ctx.metrics().frameIn();
-        if (!withinRate()) {
+        if (!rate.withinRate()) {
             // Name the batch if the dropped frame was a push, so the client re-sends just that one.
-            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxFramesPerSecond() + " frames per second; frame dropped", batchOf(text));
+            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxFramesPerSecond() + " frames per second; frame dropped", RefusedFrameBatch.of(text));
             return;
         }
         Frame frame;
         try {
             frame = FrameCodec.decode(text);
         } catch (ProtocolException e) {
-            sendError(e.code(), e.getMessage(), batchOf(text));
+            sendError(e.code(), e.getMessage(), RefusedFrameBatch.of(text));
             return;
         }
         if (frame instanceof Frame.Hello hello) {
@@ -239,7 +216,7 @@ public final class SyncSession {
         } else if (frame instanceof Frame.Push push && push.space() != null) {
             sendError(ErrorCode.MALFORMED_FRAME, "spaces need protocol 2 (PROTOCOL.md 8.1)", push.batch());
         } else if (frame instanceof Frame.Push push) {
-            onPush(push);
+            pushes.onPush(push);
         } else if (frame instanceof Frame.Presence presence) {
             onPresenceFrame(presence);
         } else if (frame instanceof Frame.Ping) {
@@ -257,7 +234,7 @@ public final class SyncSession {
             return;
         }
         ctx.metrics().frameIn();
-        if (!withinRate()) {
+        if (!rate.withinRate()) {
             sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxFramesPerSecond() + " frames per second; frame dropped", PageCodec.batchOf(bytes));
             return;
         }
@@ -278,7 +255,7 @@ public final class SyncSession {
         if (frame instanceof Frame.Push push && push.space() != null) {
             onSpacePush(push);
         } else if (frame instanceof Frame.Push push) {
-            onPush(push);
+            pushes.onPush(push);
         } else {
             sendError(ErrorCode.MALFORMED_FRAME, "a client may not send '" + frame.type().wire() + "' frames", null);
         }
@@ -309,6 +286,7 @@ public final class SyncSession {
         helloDeadline = Long.MAX_VALUE;
         replica = hello.replica();
         protocol = chosen;
+        writer.protocol(chosen);
         // A session that negotiates version 1 ignores spaces (8.1).
         spaces = hello.spaces() != null && protocol >= Frame.PROTOCOL_V2 ? new SessionSpaces(this) : null;
         ready = true;
@@ -349,66 +327,13 @@ public final class SyncSession {
         return out;
     }
 
-    private void onPush(Frame.Push push) {
-        if (!ready) {
-            sendError(ErrorCode.NOT_READY, "send hello first", push.batch());
-            return;
-        }
-        if (push.changes().size() > ctx.maxBatch()) {
-            sendError(ErrorCode.BATCH_TOO_LARGE, push.changes().size() + " changes in one batch; the limit is " + ctx.maxBatch(), push.batch());
-            return;
-        }
-        if (!changesWithinRate(push.changes().size())) {
-            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxChangesPerSecond() + " changes per second; batch dropped, send it again later",
-                    push.batch());
-            return;
-        }
-        // Check the whole batch before anything is applied: nothing half-applied.
-        List<Change> changes = push.changes();
-        for (int i = 0; i < changes.size(); i++) {
-            Change c = changes.get(i);
-            if (SpaceSections.RESERVED.contains(c.section())) {
-                // Membership is the server's (PROTOCOL.md 8): spaces, members and invitations are read-only.
-                ctx.metrics().rejectedBatch();
-                sendError(ErrorCode.FORBIDDEN, "change " + i + ": section '" + c.section() + "' is written by the server only",
-                        push.batch(), push.space());
-                return;
-            }
-            try {
-                ctx.sections().check(c);
-                ctx.clock().check(c.stamp());
-            } catch (ClockSkewException e) {
-                // Not wrong, just early: the client keeps it and retries (PROTOCOL.md 3.5).
-                ctx.metrics().rejectedBatch();
-                sendError(ErrorCode.CLOCK_SKEW, "change " + i + ": " + e.getMessage(), push.batch(), push.space());
-                return;
-            } catch (RuntimeException e) {
-                ctx.metrics().rejectedBatch();
-                sendError(ErrorCode.INVALID_CHANGE, "change " + i + ": " + e.getMessage(), push.batch(), push.space());
-                return;
-            }
-        }
-        // The server's clock moves past every accepted stamp, so its own writes (HTTP) win over them.
-        for (Change c : changes) {
-            ctx.clock().observe(c.stamp());
-        }
-        if (changes.isEmpty()) {
-            enqueueAck(push.batch(), push.space(), Future.succeededFuture(null)); // nothing to write, nothing to authorize
-            return;
-        }
-        ServerStore.UserBatch batch = push.space() == null ? new ServerStore.UserBatch(user, changes) : SessionSpaces.guarded(user, push);
-        Future<CommitResult> commit = ctx.committer().submit(batch);
-        enqueueAck(push.batch(), push.space(), commit);
-        ctx.metrics().changesIn(changes.size());
-    }
-
     /** A push of a space's changes (page kind 5): checked as any push, authorized at commit by its guard (8.2). */
     private void onSpacePush(Frame.Push push) {
         if (ready && spaces == null) {
             sendError(ErrorCode.MALFORMED_FRAME, "this session did not name spaces in its hello (PROTOCOL.md 8.1)", push.batch(), push.space());
             return;
         }
-        onPush(push);
+        pushes.onPush(push);
     }
 
     /** A client's presence in a space (8.6). */
@@ -422,109 +347,6 @@ public final class SyncSession {
         } else {
             spaces.onPresence(presence);
         }
-    }
-
-    /** Acks go out in the order batches arrived, each after its commit. */
-    private void enqueueAck(long batch, String space, Future<CommitResult> commit) {
-        pendingAcks.add(commit);
-        pendingAckBatches.add(batch);
-        pendingAckSpaces.add(java.util.Optional.ofNullable(space));
-        updateReadPause();
-        commit.onComplete(ar -> flushAcks());
-    }
-
-    /** Stops reading from a socket that pushes faster than we commit or does not read our replies. */
-    private void updateReadPause() {
-        if (closed || !welcomed) {
-            return;
-        }
-        boolean shouldPause = pendingAcks.size() >= MAX_PENDING_ACKS || ws.writeQueueFull();
-        if (shouldPause && !readPaused) {
-            ws.pause();
-            readPaused = true;
-        } else if (!shouldPause && readPaused) {
-            ws.resume();
-            readPaused = false;
-        }
-    }
-
-    /**
-     * A slow consumer is a socket with text waiting and no write completing for the allowed time
-     * (it reads slowly or not at all). Judged by this session's own accounting, not only by
-     * Vert.x's queue: a single large frame can sit in Netty's buffer with Vert.x's queue empty.
-     */
-    void checkSlowConsumer() {
-        if (closed || slowClosing || queuedChars == 0) {
-            return;
-        }
-        long now = System.currentTimeMillis();
-        // When the node is over its outbound budget, a socket that cannot take more is closed
-        // after a quarter of the usual time: the memory is needed by sockets that read.
-        long allowed = ctx.outbound().exhausted() ? ctx.slowConsumerMillis() / 4 : ctx.slowConsumerMillis();
-        if (now - waitingSince > allowed) {
-            // Once: the error and close frames queue behind the full write queue, and a graceful close
-            // never completes on a socket that does not read, so re-sending grew the queue every check
-            // (SlowConsumersIT: 17,576 error frames queued for 200 stalled sockets in 30 s).
-            slowClosing = true;
-            sendError(ErrorCode.SLOW_CONSUMER, "the socket did not read for " + (now - waitingSince) + " ms", null);
-            ws.close((short) 1008, "slow consumer");
-            // The close frame waits behind the full queue and a socket that never reads never
-            // answers it: cut the connection after a grace, which frees everything queued to it.
-            long grace = Math.min(SLOW_CLOSE_GRACE_MS, allowed);
-            ctx.vertx().setTimer(grace, id -> {
-                if (!closed) {
-                    cutConnection();
-                }
-            });
-        }
-    }
-
-    /** Closes the TCP connection without a WebSocket close handshake. */
-    private void cutConnection() {
-        fields(LOG.atInfo()).log("cutting the connection of a slow consumer");
-        if (ws instanceof io.vertx.core.internal.http.WebSocketInternal internal) {
-            // Not channel().close(): Vert.x intercepts that in the pipeline and closes only after
-            // the queued writes are flushed, which on this socket never happens. The channel's
-            // own close skips the pipeline: the socket closes now and its queued writes fail,
-            // which frees them (and Vert.x still sees the channel go inactive).
-            io.netty.channel.Channel channel = internal.channelHandlerContext().channel();
-            channel.unsafe().close(channel.voidPromise());
-        } else {
-            ws.close(); // not expected with Vert.x's own sockets
-        }
-    }
-
-    private void flushAcks() {
-        while (!pendingAcks.isEmpty() && pendingAcks.peek().isComplete()) {
-            Future<CommitResult> f = pendingAcks.poll();
-            long batch = pendingAckBatches.poll();
-            String space = pendingAckSpaces.poll().orElse(null);
-            if (closed) {
-                continue;
-            }
-            if (f.succeeded()) {
-                send(new Frame.Ack(batch));
-            } else if (f.cause() instanceof QuotaExceededException quota) {
-                ctx.metrics().rejectedBatch();
-                fields(LOG.atInfo()).log("batch refused, over quota batch={} used={} wouldUse={} quota={}", batch,
-                        quota.usedBytes(), quota.wouldUseBytes(), quota.quotaBytes());
-                sendError(ErrorCode.QUOTA_EXCEEDED, quota.getMessage(), batch, space);
-            } else if (f.cause() instanceof GuardFailedException guard) {
-                // Authorization as of the commit (PROTOCOL.md 8.2): no role is not a member, a role without writing is forbidden.
-                ctx.metrics().rejectedBatch();
-                fields(LOG.atInfo()).log("space batch refused batch={} space={} role={}", batch, space, guard.foundRole());
-                if (guard.foundRole() == null) {
-                    sendError(ErrorCode.NOT_A_MEMBER, "not a member of space '" + space + "'; the batch was not applied", batch, space);
-                } else {
-                    sendError(ErrorCode.FORBIDDEN, "the role '" + guard.foundRole() + "' may not write to space '" + space
-                            + "'; the batch was not applied", batch, space);
-                }
-            } else {
-                fields(LOG.atWarn()).log("commit failed batch={}: {}", batch, f.cause().toString());
-                sendError(ErrorCode.UNAVAILABLE, "the store failed; the batch was not saved, send it again", batch, space);
-            }
-        }
-        updateReadPause();
     }
 
     // ------------------------------------------------------------------ outbound: delivery
@@ -599,10 +421,6 @@ public final class SyncSession {
         return closed;
     }
 
-    boolean writeQueueFull() {
-        return ws.writeQueueFull();
-    }
-
     void logWarn(String message) {
         fields(LOG.atWarn()).log(message);
     }
@@ -639,131 +457,33 @@ public final class SyncSession {
     // ------------------------------------------------------------------ plumbing
 
     /** {@code event} with the session's user and replica (once known) as fields (JSON logs: {@code kvpList}). */
-    private org.slf4j.spi.LoggingEventBuilder fields(org.slf4j.spi.LoggingEventBuilder event) {
+    org.slf4j.spi.LoggingEventBuilder fields(org.slf4j.spi.LoggingEventBuilder event) {
         event = event.addKeyValue("user", user);
         return replica == null ? event : event.addKeyValue("replica", replica);
     }
 
+    SessionWriter writer() {
+        return writer;
+    }
+
+    boolean isReady() {
+        return ready;
+    }
+
+    boolean isWelcomed() {
+        return welcomed;
+    }
+
     void send(Frame frame) {
-        if (closed) {
-            return;
-        }
-        if (protocol >= Frame.PROTOCOL_V2 && PageCodec.carries(frame)) {
-            byte[] page = PageCodec.encode(frame); // a binary page (PROTOCOL.md 7); counted in bytes
-            written(page.length, ws.writeBinaryMessage(io.vertx.core.buffer.Buffer.buffer(page)));
-        } else {
-            String text = FrameCodec.encode(frame);
-            written(text.length(), ws.writeTextMessage(text));
-        }
+        writer.send(frame);
     }
 
-    /**
-     * Sends a commit's frame encoded once for all sessions of its protocol version (a text frame,
-     * or a binary page in protocol 2): its bytes go out without being encoded or copied again (a
-     * frame over the WebSocket frame limit, which Vert.x would split, goes as a whole message).
-     */
-    void sendShared(CommittedFrame committed) {
-        boolean page = protocol >= Frame.PROTOCOL_V2;
-        sendShared(page ? committed.page() : committed.encoded(), page);
-    }
-
-    private void sendShared(CommittedFrame.Encoded frame, boolean page) {
-        if (closed) {
-            return;
-        }
-        if (frame.bytes().readableBytes() > ctx.maxFrameBytes()) {
-            byte[] bytes = new byte[frame.bytes().readableBytes()];
-            frame.forOneWrite().readBytes(bytes);
-            io.vertx.core.buffer.Buffer whole = io.vertx.core.buffer.Buffer.buffer(bytes);
-            written(frame.chars(), page ? ws.writeBinaryMessage(whole) : ws.writeTextMessage(whole.toString(java.nio.charset.StandardCharsets.UTF_8)));
-            return;
-        }
-        written(frame.chars(), ws.writeFrame(new io.vertx.core.http.impl.ws.WebSocketFrameImpl(
-                page ? io.vertx.core.http.WebSocketFrameType.BINARY : io.vertx.core.http.WebSocketFrameType.TEXT, frame.forOneWrite(), true)));
-    }
-
-    /** Accounts a frame of {@code chars} (bytes, for a page) handed to the socket until {@code write} completes. */
-    private void written(int chars, Future<Void> write) {
-        ctx.outbound().queued(chars);
-        if (queuedChars == 0) {
-            waitingSince = System.currentTimeMillis();
-        }
-        queuedChars += chars;
-        // completes when written to the network, fails when the socket closes first: both free it
-        write.onComplete(ar -> {
-            ctx.outbound().written(chars);
-            queuedChars -= chars;
-            waitingSince = System.currentTimeMillis();
-        });
-        ctx.metrics().frameOut();
-    }
-
-    private void sendError(ErrorCode code, String message, Long batch) {
-        sendError(code, message, batch, null);
+    void sendError(ErrorCode code, String message, Long batch) {
+        writer.sendError(code, message, batch, null);
     }
 
     void sendError(ErrorCode code, String message, Long batch, String space) {
-        ctx.metrics().errorSent(code.wire());
-        send(new Frame.Error(code, message, batch, space));
-    }
-
-    /** Sends the text of a frame encoded once for several sessions (presence). */
-    void sendText(String text) {
-        if (!closed) {
-            written(text.length(), ws.writeTextMessage(text));
-        }
-    }
-
-    private boolean withinRate() {
-        long now = System.currentTimeMillis();
-        if (now - windowStart >= 1000) {
-            windowStart = now;
-            framesInWindow = 0;
-            changesInWindow = 0;
-        }
-        return ++framesInWindow <= ctx.maxFramesPerSecond();
-    }
-
-    /** Counts a push's changes in the current one-second window (the one {@link #withinRate} keeps); a refused batch does not count. */
-    private boolean changesWithinRate(int changes) {
-        if (changesInWindow + changes > ctx.maxChangesPerSecond()) {
-            return false;
-        }
-        changesInWindow += changes;
-        return true;
-    }
-
-    /** Only for {@link #batchOf}: nesting is skipped token by token (no recursion), so no depth limit is needed. */
-    private static final JsonFactory LENIENT = JsonFactory.builder()
-            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(Integer.MAX_VALUE).build())
-            .build();
-
-    /**
-     * Best effort: the top-level {@code batch} of a frame that was refused, so the client can match the
-     * error to its push; null if there is none or the frame breaks before it. Only top-level fields
-     * count: a {@code "batch"} key inside a change's value must not be taken for the frame's.
-     */
-    private static Long batchOf(String text) {
-        if (text.length() > 1 << 20) {
-            return null;
-        }
-        try (JsonParser p = LENIENT.createParser(text)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                return null;
-            }
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                JsonToken value = p.nextToken();
-                if ("batch".equals(name)) {
-                    return value == JsonToken.VALUE_NUMBER_INT && p.getNumberType() != JsonParser.NumberType.BIG_INTEGER
-                            ? p.getLongValue() : null;
-                }
-                p.skipChildren();
-            }
-        } catch (IOException | RuntimeException e) {
-            // broken before a top-level batch: none to name
-        }
-        return null;
+        writer.sendError(code, message, batch, space);
     }
 
     /**

@@ -1,0 +1,36 @@
+package dev.cairn.server.session;
+
+/** One socket's rate limits (PROTOCOL.md 2): frames and pushed changes per one-second window. */
+final class FrameRate {
+
+    private final int maxFramesPerSecond;
+    private final int maxChangesPerSecond;
+    private long windowStart;
+    private int framesInWindow;
+    private int changesInWindow;
+
+    FrameRate(int maxFramesPerSecond, int maxChangesPerSecond) {
+        this.maxFramesPerSecond = maxFramesPerSecond;
+        this.maxChangesPerSecond = maxChangesPerSecond;
+    }
+
+    /** Counts a frame in the current one-second window; false once the window holds more than the limit. */
+    boolean withinRate() {
+        long now = System.currentTimeMillis();
+        if (now - windowStart >= 1000) {
+            windowStart = now;
+            framesInWindow = 0;
+            changesInWindow = 0;
+        }
+        return ++framesInWindow <= maxFramesPerSecond;
+    }
+
+    /** Counts a push's changes in the current one-second window (the one {@link #withinRate} keeps); a refused batch does not count. */
+    boolean changesWithinRate(int changes) {
+        if (changesInWindow + changes > maxChangesPerSecond) {
+            return false;
+        }
+        changesInWindow += changes;
+        return true;
+    }
+}
