@@ -15,12 +15,10 @@ import dev.cairn.engine.crdt.Names;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
 import dev.cairn.engine.persist.Persister;
-import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.persist.Tier;
 import dev.cairn.engine.section.SectionSpec;
 import dev.cairn.engine.section.StandardSections;
 import dev.cairn.engine.section.StoragePolicy;
-import dev.cairn.engine.store.InMemoryLocalStore;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.TieredLocalStore;
 import dev.cairn.engine.sync.internal.SyncPorts;
@@ -93,16 +91,14 @@ public final class Cairn implements AutoCloseable {
     /** Where this engine's files are; null in memory. */
     private final Path dataDir;
     /** The settings space replicas are opened with (the user's engine's). */
-    private final Builder settings;
+    private final EngineSettings settings;
     /** The local replicas of the user's spaces (user engine only; null in a space replica). */
     final SpaceReplicas spaceReplicas;
     /** Set when this space replica's space was left and its copy kept: then it is read-only. */
     volatile String leftReason;
     final ReplicaState state;
-    private final LocalStore durable;
-    private final LocalStore session;
+    private final EngineTiers tiers;
     final Persister persister;
-    private final FileLock dirLock;
     final ReentrantLock writeLock = new ReentrantLock();
     private volatile boolean closed;
     /** App values to JSON and back: the builder's objectMapper, or the default one. */
@@ -120,7 +116,7 @@ public final class Cairn implements AutoCloseable {
     /** The sync plumbing, for the sync client only (not part of the API: see SyncPorts). */
     final EnginePort port = new EnginePort(this);
 
-    private Cairn(Builder b, LocalStore durable, FileLock dirLock) {
+    Cairn(EngineSettings b, LocalStore durable, FileLock dirLock) {
         this.spaceId = b.spaceId;
         this.owner = b.owner;
         this.dataDir = b.dataDir;
@@ -138,11 +134,9 @@ public final class Cairn implements AutoCloseable {
             SectionSpec spec = sections.get(name);
             return spec == null ? null : spec.kind();
         });
-        this.durable = durable;
-        this.session = new InMemoryLocalStore();
-        this.dirLock = dirLock;
         HybridClock[] clockRef = new HybridClock[1];
-        this.persister = new Persister(durable, session, () -> clockRef[0].last(), listeners::reportError);
+        this.tiers = new EngineTiers(durable, dirLock, () -> clockRef[0].last(), listeners::reportError);
+        this.persister = tiers.persister;
         this.replicaId = DataDir.replicaId(persister, b.replicaId);
         this.clock = new HybridClock(wall, replicaId, b.maxClockAhead.toMillis());
         clockRef[0] = clock;
@@ -497,8 +491,7 @@ public final class Cairn implements AutoCloseable {
             memory += MemoryEstimate.of(state, spec);
         }
         bytes.put(Tier.MEMORY, memory);
-        bytes.put(Tier.SESSION, session.sizeBytes());
-        bytes.put(Tier.DURABLE, durable.sizeBytes());
+        tiers.sizes(bytes);
         return new Stats(bytes, entries, pendingChanges(), persister.pendingCount());
     }
 
@@ -599,20 +592,7 @@ public final class Cairn implements AutoCloseable {
         } finally {
             writeLock.unlock();
         }
-        try {
-            if (exiting) {
-                persister.closeForExit();
-            } else {
-                persister.close();
-            }
-        } finally {
-            try {
-                session.close();
-                durable.close();
-            } finally {
-                DataDir.releaseLock(dirLock);
-            }
-        }
+        tiers.close(exiting);
     }
 
     // ------------------------------------------------------------------ internals used by the handles
@@ -737,22 +717,7 @@ public final class Cairn implements AutoCloseable {
 
     /** Opens the local replica of space {@code id} at {@code dir} (null: in memory), with this engine's settings. */
     Cairn openSpaceReplica(String id, Path dir) {
-        Builder b = new Builder();
-        b.sections.clear();
-        b.sections.putAll(settings.sections);
-        b.spaceId = id;
-        b.owner = this;
-        b.replicaId = replicaId;
-        b.wall = wall;
-        b.maxClockAhead = settings.maxClockAhead;
-        b.maxFrameBytes = writes.maxFrameBytes;
-        b.objectMapper = settings.objectMapper;
-        if (dir == null) {
-            b.inMemory = true;
-        } else {
-            b.dataDir = dir;
-        }
-        return b.open();
+        return settings.forSpaceReplica(id, this, dir).open();
     }
 
     void checkOpen() {
@@ -767,63 +732,39 @@ public final class Cairn implements AutoCloseable {
      */
     public static final class Builder {
 
-        private Path dataDir;
-        private boolean inMemory;
-        private String replicaId;
-        private WallClock wall;
-        private Duration maxClockAhead;
-        private long maxFrameBytes;
-        private ObjectMapper objectMapper;
-        private boolean saveOnShutdown;
-        private boolean saveOnShutdownSet;
-        private LocalStore durableStore; // tests only: see durableStore(LocalStore)
-        private String spaceId; // a space replica's (Cairn#openSpaceReplica)
-        private Cairn owner;
-        private final Map<String, SectionSpec> sections = new LinkedHashMap<>();
-        private final java.util.Set<String> customized = new java.util.HashSet<>();
+        /** What the setters collect; it also does the opening. */
+        private final EngineSettings settings = new EngineSettings();
 
         private Builder() {
-            StandardSections.ALL.forEach(s -> sections.put(s.name(), s));
         }
 
         /** The directory holding the durable store ({@code cairn.journal}) and its lock file ({@code cairn.lock}). */
         public Builder dataDir(Path dir) {
-            once(this.dataDir == null && !inMemory, "dataDir (or inMemory)");
-            this.dataDir = Objects.requireNonNull(dir, "dataDir");
+            settings.dataDir(dir);
             return this;
         }
 
         /** No data directory: the durable tier lives in memory (tests, ephemeral replicas). */
         public Builder inMemory() {
-            once(this.dataDir == null && !inMemory, "dataDir (or inMemory)");
-            this.inMemory = true;
+            settings.inMemory();
             return this;
         }
 
         /** This device's replica id (1-64 of A-Z a-z 0-9 - _); generated and stored if not given. */
         public Builder replicaId(String id) {
-            once(this.replicaId == null, "replicaId");
-            if (id == null || !Stamp.isValidReplicaId(id)) {
-                throw new IllegalArgumentException("replicaId '" + id + "' is invalid: use 1-64 characters of A-Z, a-z, 0-9, '-' and '_'");
-            }
-            this.replicaId = id;
+            settings.replicaId(id);
             return this;
         }
 
         /** The wall clock stamps are based on (tests inject a manual one). */
         public Builder wallClock(WallClock clock) {
-            once(this.wall == null, "wallClock");
-            this.wall = Objects.requireNonNull(clock, "wallClock");
+            settings.wallClock(clock);
             return this;
         }
 
         /** How far ahead of this device's clock a remote stamp may be; default 1 minute. */
         public Builder maxClockAhead(Duration bound) {
-            once(this.maxClockAhead == null, "maxClockAhead");
-            if (bound == null || bound.isNegative()) {
-                throw new IllegalArgumentException("maxClockAhead must be zero or positive: " + bound);
-            }
-            this.maxClockAhead = bound;
+            settings.maxClockAhead(bound);
             return this;
         }
 
@@ -834,11 +775,7 @@ public final class Cairn implements AutoCloseable {
          * import holding one.
          */
         public Builder maxFrameBytes(long bytes) {
-            once(this.maxFrameBytes == 0, "maxFrameBytes");
-            if (bytes < 256) {
-                throw new IllegalArgumentException("maxFrameBytes must be at least 256, was " + bytes);
-            }
-            this.maxFrameBytes = bytes;
+            settings.maxFrameBytes(bytes);
             return this;
         }
 
@@ -852,8 +789,7 @@ public final class Cairn implements AutoCloseable {
          * device of the user (the JSON is what syncs).
          */
         public Builder objectMapper(ObjectMapper mapper) {
-            once(this.objectMapper == null, "objectMapper");
-            this.objectMapper = Objects.requireNonNull(mapper, "objectMapper");
+            settings.objectMapper(mapper);
             return this;
         }
 
@@ -867,9 +803,7 @@ public final class Cairn implements AutoCloseable {
          * within their save delay at exit are lost. Nothing runs on {@code kill -9} or a crash.
          */
         public Builder saveOnShutdown(boolean enabled) {
-            once(!saveOnShutdownSet, "saveOnShutdown");
-            this.saveOnShutdownSet = true;
-            this.saveOnShutdown = enabled;
+            settings.saveOnShutdown(enabled);
             return this;
         }
 
@@ -880,18 +814,7 @@ public final class Cairn implements AutoCloseable {
 
         /** Registers an app section, or changes a standard section's policy (same kind only). */
         public Builder section(String name, SectionKind kind, StoragePolicy policy) {
-            SectionSpec spec = new SectionSpec(name, kind, policy);
-            if (dev.cairn.engine.section.SpaceSections.RESERVED.contains(name)) {
-                throw new IllegalArgumentException("section name '" + name + "' is reserved for shared spaces (PROTOCOL.md 8): "
-                        + "the engine holds it itself, read-only; choose another name");
-            }
-            once(customized.add(name), "section '" + name + "'");
-            SectionSpec existing = sections.get(name);
-            if (existing != null && existing.kind() != kind) {
-                throw new IllegalArgumentException("section '" + name + "' is a standard " + existing.kind().wireName()
-                        + " section; it cannot be registered as a " + kind.wireName() + " section");
-            }
-            sections.put(name, spec);
+            settings.section(name, kind, policy);
             return this;
         }
 
@@ -904,50 +827,13 @@ public final class Cairn implements AutoCloseable {
          *         process), belongs to another replica id, or cannot be read (a damaged file)
          */
         public Cairn open() {
-            if (dataDir == null && !inMemory) {
-                throw new IllegalStateException("set dataDir(path) for a durable engine, or inMemory() for one without files");
-            }
-            if (wall == null) {
-                wall = WallClock.system();
-            }
-            if (maxClockAhead == null) {
-                maxClockAhead = Duration.ofMinutes(1);
-            }
-            if (maxFrameBytes == 0) {
-                maxFrameBytes = Frame.Welcome.DEFAULT_MAX_FRAME_BYTES;
-            }
-            if (inMemory) {
-                try {
-                    return new Cairn(this, durableStore != null ? durableStore : new InMemoryLocalStore(), null);
-                } catch (RuntimeException e) {
-                    throw StorageException.of(e);
-                }
-            }
-            FileLock lock = DataDir.lockDirectory(dataDir);
-            LocalStore store = null;
-            try {
-                store = TieredLocalStore.open(dataDir);
-                return new Cairn(this, store, lock);
-            } catch (RuntimeException e) {
-                if (store != null) {
-                    store.close();
-                }
-                DataDir.releaseLock(lock);
-                throw StorageException.of(e);
-            }
+            return settings.open();
         }
 
         /** Tests only: an engine without files whose durable tier is {@code store} (one that fails on purpose). */
         Builder durableStore(LocalStore store) {
-            inMemory();
-            this.durableStore = Objects.requireNonNull(store, "store");
+            settings.durableStore(store);
             return this;
-        }
-
-        private static void once(boolean firstTime, String setting) {
-            if (!firstTime) {
-                throw new IllegalStateException(setting + " was already set");
-            }
         }
     }
 }
