@@ -7,9 +7,6 @@ import dev.cairn.engine.codec.Json;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -53,17 +50,11 @@ public final class HistoryClient {
     }
 
     private final Cairn cairn;
-    private final URI base;
-    private final Supplier<String> token;
-    private final HttpClient http;
-    private final Duration timeout;
+    private final ServerApi api;
 
-    private HistoryClient(Cairn cairn, URI base, Supplier<String> token, HttpClient http, Duration timeout) {
+    private HistoryClient(Cairn cairn, ServerApi api) {
         this.cairn = cairn;
-        this.base = base;
-        this.token = token;
-        this.http = http;
-        this.timeout = timeout;
+        this.api = api;
     }
 
     /**
@@ -71,33 +62,18 @@ public final class HistoryClient {
      * sync endpoint ({@code wss://host:port/sync}, as given to {@link SyncClient}).
      */
     public static HistoryClient create(Cairn cairn, URI server, Supplier<String> token) {
-        return create(cairn, server, token, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(15)).build());
+        return create(cairn, server, token, ServerApi.defaultHttpClient());
     }
 
     /** As {@link #create(Cairn, URI, Supplier)} with an own {@link HttpClient} (e.g. with an {@code SSLContext}). */
     public static HistoryClient create(Cairn cairn, URI server, Supplier<String> token, HttpClient http) {
         Objects.requireNonNull(cairn, "cairn");
-        Objects.requireNonNull(token, "token");
-        Objects.requireNonNull(http, "http");
-        return new HistoryClient(cairn, baseOf(Objects.requireNonNull(server, "server")), token, http, Duration.ofSeconds(30));
-    }
-
-    static URI baseOf(URI server) {
-        String scheme = server.getScheme();
-        if (scheme == null || server.getHost() == null) {
-            throw new IllegalArgumentException("server URI must be absolute, e.g. https://host:8080, got " + server);
-        }
-        String http = switch (scheme.toLowerCase(java.util.Locale.ROOT)) {
-            case "ws", "http" -> "http";
-            case "wss", "https" -> "https";
-            default -> throw new IllegalArgumentException("server URI must be http(s) or ws(s), got " + server);
-        };
-        return URI.create(http + "://" + server.getRawAuthority() + "/");
+        return new HistoryClient(cairn, new ServerApi(server, token, http, Duration.ofSeconds(30)));
     }
 
     /** Earlier values of a map key, newest first (those the server still keeps: {@code CAIRN_HISTORY_MS}). */
     public List<Version> history(String section, String key) throws IOException, InterruptedException {
-        JsonNode body = get("api/history/" + encode(section) + "/" + encode(key));
+        JsonNode body = get("api/history/" + ServerApi.encode(section) + "/" + ServerApi.encode(key));
         List<Version> out = new ArrayList<>();
         for (JsonNode e : body.path("entries")) {
             JsonNode value = e.get("value");
@@ -134,37 +110,14 @@ public final class HistoryClient {
     }
 
     private JsonNode get(String path) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(base.resolve(path))
-                .timeout(timeout)
-                .header("Authorization", "Bearer " + token.get())
-                .header("Accept", "application/json")
-                .GET().build();
-        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-        JsonNode body;
-        try {
-            body = Json.MAPPER.readTree(response.body());
-        } catch (IOException e) {
-            throw new IOException("GET " + request.uri().getPath() + " answered " + response.statusCode() + " with a body that is not JSON", e);
+        ServerApi.Answer answer = api.send("GET", path, null);
+        if (answer.body() == null) {
+            throw new IOException("GET " + answer.uri().getPath() + " answered " + answer.status() + " with a body that is not JSON", answer.notJson());
         }
-        if (response.statusCode() != 200) {
-            throw new IOException("GET " + request.uri().getPath() + " failed with " + response.statusCode() + " "
-                    + body.path("error").asText("") + ": " + body.path("message").asText(""));
+        if (answer.status() != 200) {
+            throw new IOException("GET " + answer.uri().getPath() + " failed with " + answer.status() + " "
+                    + answer.error() + ": " + answer.message());
         }
-        return body;
-    }
-
-    /** Percent-encodes one path segment (RFC 3986 unreserved characters stay). */
-    static String encode(String segment) {
-        StringBuilder out = new StringBuilder();
-        for (byte b : segment.getBytes(StandardCharsets.UTF_8)) {
-            int c = b & 0xFF;
-            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
-                out.append((char) c);
-            } else {
-                out.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
-                        .append(Character.toUpperCase(Character.forDigit(c & 0xF, 16)));
-            }
-        }
-        return out.toString();
+        return answer.body();
     }
 }

@@ -8,9 +8,6 @@ import dev.cairn.engine.codec.Json;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -52,17 +49,12 @@ public final class SpacesClient {
     public record Details(String id, String name, String role, List<SpaceMember> members) {
     }
 
-    private final URI base;
+    private final ServerApi api;
     private final String user;
-    private final Supplier<String> token;
-    private final HttpClient http;
-    private final Duration timeout = Duration.ofSeconds(30);
 
-    private SpacesClient(URI base, String user, Supplier<String> token, HttpClient http) {
-        this.base = base;
+    private SpacesClient(ServerApi api, String user) {
+        this.api = api;
         this.user = user;
-        this.token = token;
-        this.http = http;
     }
 
     /**
@@ -70,7 +62,7 @@ public final class SpacesClient {
      * endpoint), for {@code user} (the user the tokens authenticate: {@link Remote#leave()} names them).
      */
     public static SpacesClient create(URI server, String user, Supplier<String> token) {
-        return create(server, user, token, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(15)).build());
+        return create(server, user, token, ServerApi.defaultHttpClient());
     }
 
     /** As {@link #create(URI, String, Supplier)} with an own {@link HttpClient} (a proxy, TLS settings). */
@@ -78,7 +70,7 @@ public final class SpacesClient {
         Objects.requireNonNull(user, "user");
         Objects.requireNonNull(token, "token");
         Objects.requireNonNull(http, "http");
-        return new SpacesClient(HistoryClient.baseOf(Objects.requireNonNull(server, "server")), user, token, http);
+        return new SpacesClient(new ServerApi(server, token, http, Duration.ofSeconds(30)), user);
     }
 
     /** Creates a space named {@code name} (1-200 characters); the caller is its owner. */
@@ -163,7 +155,7 @@ public final class SpacesClient {
         /** Removes a member (owner only); their devices get {@code space-left} {@code removed}. */
         public void removeMember(String member) throws IOException, InterruptedException {
             Objects.requireNonNull(member, "member");
-            call("DELETE", path + "/members/" + HistoryClient.encode(member), null);
+            call("DELETE", path + "/members/" + ServerApi.encode(member), null);
         }
 
         /** The user leaves the space (the owner cannot: transfer the ownership first). */
@@ -194,31 +186,16 @@ public final class SpacesClient {
     }
 
     private JsonNode call(String method, String path, JsonNode body) throws IOException, InterruptedException {
-        HttpRequest.Builder rb = HttpRequest.newBuilder(base.resolve(path))
-                .timeout(timeout)
-                .header("Authorization", "Bearer " + token.get())
-                .header("Accept", "application/json");
-        if (body != null) {
-            rb.header("Content-Type", "application/json")
-                    .method(method, HttpRequest.BodyPublishers.ofString(Json.write(body), StandardCharsets.UTF_8));
-        } else {
-            rb.method(method, HttpRequest.BodyPublishers.noBody());
+        ServerApi.Answer answer = api.send(method, path, body);
+        if (answer.body() == null) {
+            throw new SpaceApiException(answer.status(), "http-" + answer.status(),
+                    method + " /" + path + " answered " + answer.status() + " with a body that is not JSON");
         }
-        HttpRequest request = rb.build();
-        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-        JsonNode answer;
-        try {
-            String text = response.body();
-            answer = text == null || text.isBlank() ? Json.MAPPER.createObjectNode() : Json.MAPPER.readTree(text);
-        } catch (IOException e) {
-            throw new SpaceApiException(response.statusCode(), "http-" + response.statusCode(),
-                    method + " /" + path + " answered " + response.statusCode() + " with a body that is not JSON");
+        if (answer.status() / 100 != 2) {
+            String code = answer.error();
+            throw new SpaceApiException(answer.status(), code.isEmpty() ? "http-" + answer.status() : code,
+                    method + " /" + path + " failed with " + answer.status() + " " + code + ": " + answer.message());
         }
-        if (response.statusCode() / 100 != 2) {
-            String code = answer.path("error").asText("");
-            throw new SpaceApiException(response.statusCode(), code.isEmpty() ? "http-" + response.statusCode() : code,
-                    method + " /" + path + " failed with " + response.statusCode() + " " + code + ": " + answer.path("message").asText(""));
-        }
-        return answer;
+        return answer.body();
     }
 }
