@@ -77,6 +77,7 @@ public final class SyncSession {
     private final FrameRate rate;
     private final SessionWriter writer;
     private final SessionPushes pushes;
+    private final MessageReader reader;
 
     /**
      * @param tokenExpiresAtMillis when the socket's token expires: the socket is closed then
@@ -95,6 +96,7 @@ public final class SyncSession {
         this.rate = new FrameRate(ctx.maxFramesPerSecond(), ctx.maxChangesPerSecond());
         this.writer = new SessionWriter(this, ws);
         this.pushes = new SessionPushes(this, ws, rate);
+        this.reader = new MessageReader(this, ws);
     }
 
     public String user() {
@@ -105,11 +107,9 @@ public final class SyncSession {
     public void start() {
         loop = ctx.vertx().getOrCreateContext();
         ws.setWriteQueueMaxSize(ctx.maxPendingWriteBytes());
-        // Messages are put together here, not by textMessageHandler: Vert.x decodes them
-        // leniently (invalid UTF-8 becomes U+FFFD and would be stored), RFC 6455 says close 1007.
-        // Binary messages (v2 pages) the same way, so both meet maxFrameBytes alike.
-        ws.frameHandler(this::onFrame);
-        ws.exceptionHandler(this::onSocketError);
+        // Messages are put together by the reader, not by textMessageHandler (see MessageReader).
+        ws.frameHandler(reader::onFrame);
+        ws.exceptionHandler(reader::onSocketError);
         ws.closeHandler(v -> onClosed());
         ws.drainHandler(v -> {
             pushes.updateReadPause();
@@ -154,45 +154,8 @@ public final class SyncSession {
 
     // ------------------------------------------------------------------ inbound
 
-    /** The message being received, while its frames arrive; null between messages. */
-    private io.vertx.core.buffer.Buffer textMessage;
-    private boolean binaryMessage;
-
-    private void onFrame(io.vertx.core.http.WebSocketFrame frame) {
-        boolean first = frame.isText() || frame.isBinary();
-        if (closed || !(first || frame.isContinuation() && textMessage != null)) {
-            return; // control frames are Vert.x's
-        }
-        if (first) {
-            binaryMessage = frame.isBinary();
-        }
-        textMessage = textMessage == null ? frame.binaryData().copy() : textMessage.appendBuffer(frame.binaryData());
-        if (textMessage.length() > ctx.maxFrameBytes()) {
-            long size = textMessage.length();
-            textMessage = null;
-            closeTooLarge(size, "message larger than the server's limit");
-            return;
-        }
-        if (!frame.isFinal()) {
-            return;
-        }
-        byte[] bytes = textMessage.getBytes();
-        textMessage = null;
-        if (binaryMessage) {
-            onBinary(bytes);
-            return;
-        }
-        String text;
-        try {
-            text = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
-            ws.close((short) 1007, "text frame is not valid UTF-8");
-            return;
-        }
-        onText(text);
-    }
-
-    private void onText(String text) {
+    /** A complete text message: a JSON frame (PROTOCOL.md 3). */
+    void onText(String text) {
         if (closed) {
             return;
         }
@@ -229,7 +192,7 @@ public final class SyncSession {
     }
 
     /** A binary message: a v2 page (PROTOCOL.md 7), checked as a text frame is. */
-    private void onBinary(byte[] bytes) {
+    void onBinary(byte[] bytes) {
         if (closed) {
             return;
         }
@@ -246,7 +209,7 @@ public final class SyncSession {
         try {
             frame = PageCodec.decode(bytes, ctx.maxFrameBytes());
         } catch (PageTooLargeException e) {
-            closeTooLarge(e.bytes(), "page larger than the server's limit");
+            reader.closeTooLarge(e.bytes(), "page larger than the server's limit");
             return;
         } catch (ProtocolException e) {
             sendError(e.code(), e.getMessage(), e.batch());
@@ -484,36 +447,6 @@ public final class SyncSession {
 
     void sendError(ErrorCode code, String message, Long batch, String space) {
         writer.sendError(code, message, batch, space);
-    }
-
-    /**
-     * PROTOCOL.md 2: a frame larger than maxFrameBytes closes the socket with 1009. Vert.x does not
-     * do that itself: a single oversized frame surfaces here as a CorruptedWebSocketFrameException
-     * (the decoder then drops everything that follows) and a fragmented message over the limit as an
-     * IllegalStateException after which the message is silently dropped and the socket stays open.
-     */
-    private void onSocketError(Throwable e) {
-        fields(LOG.atDebug()).log("socket error: {}", e.toString());
-        if (closed) {
-            return;
-        }
-        if (e instanceof io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException corrupt) {
-            int status = corrupt.closeStatus() == null ? 1002 : corrupt.closeStatus().code();
-            if (status == 1009) {
-                closeTooLarge(-1, "frame larger than the server's limit");
-            } else {
-                ws.close((short) status, "protocol violation");
-            }
-        } else if (e instanceof IllegalStateException && e.getMessage() != null && e.getMessage().contains("max message size")) {
-            closeTooLarge(-1, "message larger than the server's limit");
-        }
-    }
-
-    /** Closes with 1009 and counts it for the user's storm warning ({@link OversizeWarnings}). */
-    private void closeTooLarge(long frameBytes, String reason) {
-        fields(LOG.atInfo()).log("socket closed with 1009 frameBytes={}", frameBytes < 0 ? "over-limit" : frameBytes);
-        ctx.hub().oversize.closed(user, frameBytes, ctx.maxFrameBytes(), System.currentTimeMillis());
-        ws.close((short) 1009, reason);
     }
 
     private void onClosed() {
