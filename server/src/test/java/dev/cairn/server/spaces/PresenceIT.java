@@ -8,12 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.section.SpaceSections;
-import dev.cairn.server.TestServer;
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,26 +18,9 @@ import org.junit.jupiter.api.Test;
  * the socket goes silent, a session that becomes live in the space first gets everyone present,
  * nobody gets their own replica's presence back, and the rate and size limits hold.
  */
-class PresenceIT {
+class PresenceIT extends EmbeddedSpaces {
 
     private static final Duration WAIT = SpaceWire.WAIT;
-    private static final AtomicLong IDS = new AtomicLong();
-    private static TestServer server;
-    private static Memberships members;
-
-    @BeforeAll
-    static void start() {
-        server = TestServer.embedded().start();
-        members = new Memberships(server);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) {
-            server.close();
-        }
-    }
-
     /** A session of {@code user} that is live in {@code space}. */
     private static SpaceWire live(String user, String replica, String space) {
         SpaceWire ws = SpaceWire.connect(server.syncUri(), server.token(user));
@@ -55,8 +34,7 @@ class PresenceIT {
     }
 
     private static String space() {
-        String s = "presence-" + IDS.incrementAndGet();
-        members.add(s, "alice", SpaceSections.OWNER);
+        String s = members.create("alice");
         members.add(s, "bob", SpaceSections.EDITOR);
         return s;
     }

@@ -38,7 +38,7 @@ class SpaceRemovalRaceIT {
     void nothingCommittedOrDeliveredAfterTheRemoval(String store) throws Exception {
         try (SpaceServers servers = SpaceServers.start(store)) {
             TestServer server = servers.server;
-            Memberships members = new Memberships(server);
+            SpaceFixture members = SpaceFixture.over(server);
             // the real membership service: the removal is its one atomic, guarded commit
             dev.cairn.server.space.Memberships service = server.node().memberships();
             String space = TestServer.await(service.create("alice", "race-" + store)).id();
@@ -57,7 +57,7 @@ class SpaceRemovalRaceIT {
                     // one change per batch, about 200 a second, until told to stop
                     while (!stop.get()) {
                         int n = sent[0]++;
-                        pusher.send(new Frame.Push(n, List.of(new Change.Put("cards", "bob-" + n, "true", Memberships.stampFor("phone"))), space));
+                        pusher.send(new Frame.Push(n, List.of(new Change.Put("cards", "bob-" + n, "true", SpaceFixture.stampFor("phone"))), space));
                         try {
                             Thread.sleep(5);
                         } catch (InterruptedException e) {
@@ -69,7 +69,7 @@ class SpaceRemovalRaceIT {
                 Thread.sleep(300);
                 TestServer.await(service.remove("alice", space, "bob"));
                 for (int i = 0; i < 5; i++) {
-                    members.commit(key, new Change.Put("cards", "after-" + i, "true", Memberships.stamp()));
+                    members.commit(key, new Change.Put("cards", "after-" + i, "true", SpaceFixture.stamp()));
                 }
                 Thread.sleep(300);
                 stop.set(true);

@@ -34,9 +34,8 @@ class TwoNodeSpacesIT {
         try (TestDatabase db = TestDatabase.create(admin);
              TestServer a = TestServer.postgres(db.url()).nodeId("node-a").start();
              TestServer b = TestServer.postgres(db.url()).nodeId("node-b").start()) {
-            Memberships onA = new Memberships(a);
-            String s = "two-nodes";
-            onA.add(s, "alice", SpaceSections.OWNER);
+            SpaceFixture onA = SpaceFixture.over(a);
+            String s = onA.create("alice");
             try (SpaceWire bob = SpaceWire.connect(b.syncUri(), b.token("bob"));
                  SpaceWire alice = SpaceWire.connect(a.syncUri(), a.token("alice"))) {
                 bob.hello("phone", 0, Map.of());
@@ -47,13 +46,13 @@ class TwoNodeSpacesIT {
                 onA.add(s, "bob", SpaceSections.EDITOR); // committed on node A: bob on node B joins
                 bob.until(f -> f instanceof Frame.CaughtUp c && s.equals(c.space()), WAIT);
 
-                alice.send(new Frame.Push(1, List.of(new Change.Put("cards", "from-a", "true", Memberships.stampFor("web"))), s));
+                alice.send(new Frame.Push(1, List.of(new Change.Put("cards", "from-a", "true", SpaceFixture.stampFor("web"))), s));
                 alice.until(f -> f instanceof Frame.Ack, WAIT);
                 bob.until(f -> f instanceof Frame.Changes c && s.equals(c.space())
                         && c.changes().stream().anyMatch(x -> x.change().target().equals("from-a")), WAIT);
 
-                onA.remove(s, "bob", "left"); // SpaceEvents on node A only: node B tells the reason from the page
-                onA.commit(SpaceKeys.storeKey(s), new Change.Put("cards", "after", "true", Memberships.stamp()));
+                onA.leave(s, "bob"); // SpaceEvents on node A only (left): node B tells the reason from the page
+                onA.commit(SpaceKeys.storeKey(s), new Change.Put("cards", "after", "true", SpaceFixture.stamp()));
                 assertEquals(new Frame.SpaceLeft(s, "removed"), bob.until(f -> f instanceof Frame.SpaceLeft, WAIT));
                 alice.until(f -> f instanceof Frame.Changes c && c.changes().stream().anyMatch(x -> x.change().target().equals("after")), WAIT);
                 for (Frame f : bob.received()) {
@@ -71,9 +70,8 @@ class TwoNodeSpacesIT {
         try (TestDatabase db = TestDatabase.create(admin);
              TestServer a = TestServer.postgres(db.url()).nodeId("node-a").start();
              TestServer b = TestServer.postgres(db.url()).nodeId("node-b").start()) {
-            Memberships onA = new Memberships(a);
-            String s = "two-nodes-presence";
-            onA.add(s, "alice", SpaceSections.OWNER);
+            SpaceFixture onA = SpaceFixture.over(a);
+            String s = onA.create("alice");
             onA.add(s, "bob", SpaceSections.EDITOR);
             try (SpaceWire alice = SpaceWire.connect(a.syncUri(), a.token("alice"))) {
                 alice.hello("web", 0, Map.of());
