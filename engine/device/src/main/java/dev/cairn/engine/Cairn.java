@@ -1,7 +1,6 @@
 package dev.cairn.engine;
 
 import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.clock.Stamp;
@@ -22,7 +21,6 @@ import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.store.LocalStore;
 import dev.cairn.engine.store.TieredLocalStore;
 import dev.cairn.engine.sync.internal.SyncPorts;
-import dev.cairn.engine.value.FieldWrite;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -34,7 +32,6 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantLock;
@@ -182,7 +179,7 @@ public final class Cairn implements AutoCloseable {
      *         (the keys {@code key#...} hold an object value's fields)
      */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue) {
-        return state(key, values.type(type), defaultValue, StateOptions.defaults());
+        return PersistentState.open(this, key, values.type(type), defaultValue, StateOptions.defaults());
     }
 
     /**
@@ -193,7 +190,7 @@ public final class Cairn implements AutoCloseable {
      * @throws IllegalArgumentException if the key is not a valid key name
      */
     public <T> PersistentState<T> state(String key, Class<T> type, T defaultValue, StateOptions<T> options) {
-        return state(key, values.type(type), defaultValue, options);
+        return PersistentState.open(this, key, values.type(type), defaultValue, options);
     }
 
     /**
@@ -203,25 +200,7 @@ public final class Cairn implements AutoCloseable {
      * @throws IllegalArgumentException if the key is not a valid key name
      */
     public <T> PersistentState<T> state(String key, TypeReference<T> type, T defaultValue, StateOptions<T> options) {
-        return state(key, values.type(type), defaultValue, options);
-    }
-
-    private <T> PersistentState<T> state(String key, JavaType type, T defaultValue, StateOptions<T> options) {
-        Objects.requireNonNull(options, "options");
-        String section = options.section() == null ? StandardSections.STATE : options.section();
-        SectionSpec spec = spec(section, SectionKind.MAP);
-        Names.checkKey(key, "key");
-        if (key.indexOf('#') >= 0) {
-            throw new IllegalArgumentException("invalid key '" + key + "': a state handle's key may not hold '#', because the keys '"
-                    + key.substring(0, key.indexOf('#')) + "#...' hold the fields of the value stored under '" + key.substring(0, key.indexOf('#')) + "'");
-        }
-        StoragePolicy policy = options.applyTo(spec.policy());
-        writes.keyPolicies.put(Persister.pendingKey(section, key), policy);
-        if (options.holdsPush()) {
-            writes.heldKeys.add(Persister.pendingKey(section, key));
-        }
-        return new PersistentState<>(this, section, key, type, defaultValue, options.validator(),
-                options.mergeMode(), options.versionNumber(), options.migration());
+        return PersistentState.open(this, key, values.type(type), defaultValue, options);
     }
 
     /**
@@ -604,27 +583,6 @@ public final class Cairn implements AutoCloseable {
     /** How app values become JSON and back (the builder's objectMapper or the default). */
     ValueMapper values() {
         return values;
-    }
-
-    /** Writes (or with {@code json == null} deletes) one map key with a fresh stamp. */
-    Change.Put put(String section, String key, String json) {
-        checkWritable(section);
-        Names.checkKey(key, "key");
-        String value = json == null ? null : WritePath.checkedValue(json);
-        return (Change.Put) writes.writeLocal(() -> new Change.Put(section, key, value, clock.tick()));
-    }
-
-    /** Writes (null: deletes) several keys of one section as one local write ({@link WritePath#putAll}). */
-    void putAll(String section, List<FieldWrite.Op> ops) {
-        checkWritable(section);
-        writes.putAll(section, ops);
-    }
-
-    Change.Append append(String section, String stream, String json) {
-        checkWritable(section);
-        Names.checkKey(stream, "stream");
-        String value = WritePath.checkedValue(json);
-        return (Change.Append) writes.writeLocal(() -> new Change.Append(section, stream, value, clock.tick()));
     }
 
     /** Runs a read-modify-write atomically with respect to other writers. */

@@ -41,7 +41,7 @@ public final class LogSection {
     }
 
     private LogEntry append(String stream, String json) {
-        var change = engine.append(section, stream, json);
+        var change = engine.writes.append(section, stream, json);
         return new LogEntry(stream, change.stamp(), json);
     }
 

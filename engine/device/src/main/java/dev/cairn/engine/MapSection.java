@@ -87,13 +87,13 @@ public final class MapSection {
      * could never fit in a server frame. Either way nothing changes.
      */
     public void put(String key, Object value) {
-        engine.put(section, key, engine.values().write(value));
+        engine.writes.put(section, key, engine.values().write(value));
     }
 
     /** Deletes a key (a tombstone that syncs). */
     public void remove(String key) {
         if (contains(key)) {
-            engine.put(section, key, null);
+            engine.writes.put(section, key, null);
         }
     }
 

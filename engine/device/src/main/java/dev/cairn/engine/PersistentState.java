@@ -5,6 +5,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.cairn.engine.codec.Json;
 import dev.cairn.engine.crdt.LwwEntry;
 import dev.cairn.engine.crdt.LwwMap;
+import dev.cairn.engine.crdt.Names;
+import dev.cairn.engine.crdt.SectionKind;
+import dev.cairn.engine.persist.Persister;
+import dev.cairn.engine.section.SectionSpec;
+import dev.cairn.engine.section.StandardSections;
+import dev.cairn.engine.section.StoragePolicy;
 import dev.cairn.engine.value.DefaultMerge;
 import dev.cairn.engine.value.FieldKeys;
 import dev.cairn.engine.value.FieldWrite;
@@ -65,6 +71,25 @@ public final class PersistentState<T> {
 
     /** A value the app read or wrote, with its JSON tree once known. */
     private record Read<T>(T value, JsonNode tree) {
+    }
+
+    /** A handle of {@code key} with {@code options} ({@link Cairn#state(String, Class, Object, StateOptions)}): its policy and push hold registered. */
+    static <T> PersistentState<T> open(Cairn engine, String key, JavaType type, T defaultValue, StateOptions<T> options) {
+        Objects.requireNonNull(options, "options");
+        String section = options.section() == null ? StandardSections.STATE : options.section();
+        SectionSpec spec = engine.spec(section, SectionKind.MAP);
+        Names.checkKey(key, "key");
+        if (key.indexOf('#') >= 0) {
+            throw new IllegalArgumentException("invalid key '" + key + "': a state handle's key may not hold '#', because the keys '"
+                    + key.substring(0, key.indexOf('#')) + "#...' hold the fields of the value stored under '" + key.substring(0, key.indexOf('#')) + "'");
+        }
+        StoragePolicy policy = options.applyTo(spec.policy());
+        engine.writes.keyPolicies.put(Persister.pendingKey(section, key), policy);
+        if (options.holdsPush()) {
+            engine.writes.heldKeys.add(Persister.pendingKey(section, key));
+        }
+        return new PersistentState<>(engine, section, key, type, defaultValue, options.validator(),
+                options.mergeMode(), options.versionNumber(), options.migration());
     }
 
     PersistentState(Cairn engine, String section, String key, JavaType type, T defaultValue, Predicate<? super T> validator,
@@ -249,7 +274,7 @@ public final class PersistentState<T> {
     private void write(StoredValue stored, JsonNode tree, JsonNode known, boolean knowsAll) {
         List<FieldWrite.Op> ops = FieldWrite.plan(key, stored, tree, known, knowsAll, merge == Merge.FIELDS, version);
         if (!ops.isEmpty()) {
-            engine.putAll(section, ops);
+            engine.writes.putAll(section, ops);
         }
     }
 
@@ -273,7 +298,7 @@ public final class PersistentState<T> {
     public void reset() {
         engine.locked(() -> {
             LwwMap map = engine.state().map(section);
-            engine.putAll(section, FieldWrite.reset(key, StoredValue.forWrite(key, map.entry(key), map.fieldsOf(key))));
+            engine.writes.putAll(section, FieldWrite.reset(key, StoredValue.forWrite(key, map.entry(key), map.fieldsOf(key))));
             return null;
         });
     }

@@ -82,7 +82,7 @@ final class Transfer {
             for (Change change : changes) {
                 if (change instanceof Change.Put p && !p.isDelete()) {
                     if (cairn.state.map(p.section()).value(p.key()) == null) {
-                        cairn.put(p.section(), p.key(), p.value());
+                        cairn.writes.put(p.section(), p.key(), p.value());
                         restored++;
                     }
                 } else if (change instanceof Change.Append append) {
@@ -90,7 +90,7 @@ final class Transfer {
                     boolean present = cairn.state.log(append.section()).entries(append.stream()).stream()
                             .anyMatch(e -> e.stamp().equals(append.stamp()) || e.value().equals(append.value()));
                     if (!present) {
-                        cairn.append(append.section(), append.stream(), append.value());
+                        cairn.writes.append(append.section(), append.stream(), append.value());
                         restored++;
                     }
                 }

@@ -61,12 +61,29 @@ final class WritePath {
         });
     }
 
+    /** Writes (or with {@code json == null} deletes) one map key with a fresh stamp. */
+    Change.Put put(String section, String key, String json) {
+        cairn.checkWritable(section);
+        Names.checkKey(key, "key");
+        String value = json == null ? null : WritePath.checkedValue(json);
+        return (Change.Put) writeLocal(() -> new Change.Put(section, key, value, cairn.clock.tick()));
+    }
+
+    /** Appends one value to a stream of a log section with a fresh stamp. */
+    Change.Append append(String section, String stream, String json) {
+        cairn.checkWritable(section);
+        Names.checkKey(stream, "stream");
+        String value = WritePath.checkedValue(json);
+        return (Change.Append) writeLocal(() -> new Change.Append(section, stream, value, cairn.clock.tick()));
+    }
+
     /**
      * Writes (null: deletes) several keys of one section as one local write: every change is
      * checked before any applies, each gets its own fresh stamp in the given order, and they are
      * saved and pushed together (a typed value's field entries, spec/vectors/values/README.md).
      */
     void putAll(String section, List<FieldWrite.Op> ops) {
+        cairn.checkWritable(section);
         cairn.locked(() -> {
             List<Change> changes = new ArrayList<>(ops.size());
             for (FieldWrite.Op op : ops) {
