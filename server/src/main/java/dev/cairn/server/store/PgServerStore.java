@@ -326,7 +326,7 @@ public final class PgServerStore implements ServerStore {
         try {
             TreeMap<String, List<Change>> byUser = UserChanges.byUser(batches);
             UserChanges.checkGuards(batches);
-            byUser.forEach((user, changes) -> writes.add(new UserWrite(user, UserChanges.merge(changes), limits)));
+            byUser.forEach((user, changes) -> writes.add(new UserWrite(user, UserChanges.merge(changes))));
         } catch (RuntimeException e) {
             return Future.failedFuture(e);
         }
@@ -348,7 +348,7 @@ public final class PgServerStore implements ServerStore {
             writes.forEach(w -> written.add(w.user));
             sendGuards(conn, pending, batches, owner -> !written.contains(owner));
             for (UserWrite write : writes) {
-                write.send(conn, pending, () -> sendGuards(conn, pending, batches, write.user::equals));
+                write.send(conn, pending, limits, () -> sendGuards(conn, pending, batches, write.user::equals));
             }
             // After a failed statement the transaction is aborted and COMMIT rolls it back (PostgreSQL
             // answers ROLLBACK), so nothing of a failed commit stays; the failure is reported below.
@@ -419,27 +419,29 @@ public final class PgServerStore implements ServerStore {
         return null;
     }
 
-    /**
-     * One user's part of a group commit: its statements, sent without waiting, and their answers.
-     * The statements' arguments (the arrays) are built when it is made, before the commit takes a
-     * connection and sends BEGIN: the transaction, and the user_heads row lock its reserve takes,
-     * then wait only for PostgreSQL, not for this thread (BENCHMARKS.md, "idle in transaction").
-     */
+    /** One user's part of a group commit: its statements, sent without waiting, and their answers. */
     private static final class UserWrite {
         final String user;
         final List<Change> changes;
-        /** The data statements in the order they must run (appends and puts see this commit's watermarks). */
-        private final List<String> sqls = new ArrayList<>();
-        private final List<Tuple> arguments = new ArrayList<>();
-        private final long quotaBytes;
         Future<RowSet<Row>> head;
         final List<Future<RowSet<Row>>> data = new ArrayList<>();
 
-        UserWrite(String user, List<Change> changes, Limits limits) {
+        UserWrite(String user, List<Change> changes) {
             this.user = user;
             this.changes = changes;
-            this.quotaBytes = limits.quotaBytes();
+        }
+
+        void send(SqlConnection conn, List<Future<?>> pending, Limits limits, Runnable guards) {
             long n = changes.size();
+            if (n == 0) {
+                head = conn.preparedQuery(HEAD).execute(Tuple.of(user));
+                pending.add(head);
+                guards.run();
+                return;
+            }
+            head = conn.preparedQuery(RESERVE).execute(Tuple.of(user, n));
+            pending.add(head);
+            guards.run();
             List<String> cSections = new ArrayList<>(), cStreams = new ArrayList<>(), cReplicas = new ArrayList<>();
             List<Long> cHlcs = new ArrayList<>(), cOffsets = new ArrayList<>();
             List<String> mSections = new ArrayList<>(), mReplicas = new ArrayList<>();
@@ -479,53 +481,33 @@ public final class PgServerStore implements ServerStore {
                     cOffsets.add(offset);
                 }
             }
+            // Order matters: appends and puts must see this commit's watermarks.
             if (!mSections.isEmpty()) {
-                add(MAP_CLEARS, Tuple.tuple().addString(user).addLong(n)
+                data.add(conn.preparedQuery(MAP_CLEARS).execute(Tuple.tuple().addString(user).addLong(n)
                         .addArrayOfString(strings(mSections)).addArrayOfLong(longs(mHlcs))
-                        .addArrayOfString(strings(mReplicas)).addArrayOfLong(longs(mOffsets)));
+                        .addArrayOfString(strings(mReplicas)).addArrayOfLong(longs(mOffsets))));
             }
             if (!cSections.isEmpty()) {
-                add(CLEARS, Tuple.tuple().addString(user).addLong(n)
+                data.add(conn.preparedQuery(CLEARS).execute(Tuple.tuple().addString(user).addLong(n)
                         .addArrayOfString(strings(cSections)).addArrayOfString(strings(cStreams)).addArrayOfLong(longs(cHlcs))
-                        .addArrayOfString(strings(cReplicas)).addArrayOfLong(longs(cOffsets)));
+                        .addArrayOfString(strings(cReplicas)).addArrayOfLong(longs(cOffsets))));
             }
             if (!aSections.isEmpty()) {
-                add(APPENDS, Tuple.tuple().addString(user).addLong(n)
+                data.add(conn.preparedQuery(APPENDS).execute(Tuple.tuple().addString(user).addLong(n)
                         .addArrayOfString(strings(aSections)).addArrayOfString(strings(aStreams)).addArrayOfLong(longs(aHlcs))
-                        .addArrayOfString(strings(aReplicas)).addArrayOfString(strings(aValues)).addArrayOfLong(longs(aOffsets)));
+                        .addArrayOfString(strings(aReplicas)).addArrayOfString(strings(aValues)).addArrayOfLong(longs(aOffsets))));
             }
             if (!pSections.isEmpty()) {
-                add(PUTS, Tuple.tuple().addString(user).addLong(n)
+                data.add(conn.preparedQuery(PUTS).execute(Tuple.tuple().addString(user).addLong(n)
                         .addArrayOfString(strings(pSections)).addArrayOfString(strings(pKeys)).addArrayOfString(strings(pValues))
                         .addArrayOfLong(longs(pHlcs)).addArrayOfString(strings(pReplicas)).addArrayOfLong(longs(pOffsets))
-                        .addLong(limits.nowMillis()).addBoolean(limits.historyMillis() > 0));
-            }
-        }
-
-        private void add(String sql, Tuple tuple) {
-            sqls.add(sql);
-            arguments.add(tuple);
-        }
-
-        void send(SqlConnection conn, List<Future<?>> pending, Runnable guards) {
-            long n = changes.size();
-            if (n == 0) {
-                head = conn.preparedQuery(HEAD).execute(Tuple.of(user));
-                pending.add(head);
-                guards.run();
-                return;
-            }
-            head = conn.preparedQuery(RESERVE).execute(Tuple.of(user, n));
-            pending.add(head);
-            guards.run();
-            for (int i = 0; i < sqls.size(); i++) {
-                data.add(conn.preparedQuery(sqls.get(i)).execute(arguments.get(i)));
+                        .addLong(limits.nowMillis()).addBoolean(limits.historyMillis() > 0)));
             }
             pending.addAll(data);
             // After the user's data statements (same connection, so in order), from what they noted:
             // PROTOCOL.md 1.3, a change that alters nothing takes no seq (the reservation's unused tail
             // is given back, so re-pushed or outdated changes do not move the head); usage and quota.
-            pending.add(conn.preparedQuery(FINISH).execute(Tuple.of(user, quotaBytes)));
+            pending.add(conn.preparedQuery(FINISH).execute(Tuple.of(user, limits.quotaBytes())));
         }
 
         /** The highest seq this write used, or the previous head if it altered nothing. */
