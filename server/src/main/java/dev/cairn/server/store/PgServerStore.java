@@ -38,10 +38,13 @@ import java.util.TreeMap;
  *       COMMIT after, is pipelined on the connection, so a commit costs one round trip (a failed
  *       statement aborts the transaction and the pipelined COMMIT then rolls it back);</li>
  *   <li>each of those statements also adds its net change of the user's bytes to {@code user_usage}
- *       (reading the rows it replaces in a CTE, which sees the table as before the statement), and
- *       the map upsert moves the entries it replaces to {@code map_history}; a last statement,
- *       {@code cairn_settle_usage}, raises SQLSTATE {@value #QUOTA_SQLSTATE} for growth past the
- *       quota, which rolls the whole transaction back ({@link QuotaExceededException}).</li>
+ *       (reading the rows it replaces in a CTE, which sees the table as before the statement) and
+ *       notes its highest seq and its growth in two transaction-local settings the reserve started;
+ *       the map upsert moves the entries it replaces to {@code map_history};</li>
+ *   <li>a last statement, {@code cairn_finish_commit}, reads the notes: it lowers the head to the
+ *       highest seq written, charges a space's growth to its owner, and raises SQLSTATE
+ *       {@value #QUOTA_SQLSTATE} for growth past the quota, which rolls the whole transaction back
+ *       ({@link QuotaExceededException}).</li>
  * </ol>
  * Any failure rolls the whole transaction back and fails the future with
  * {@link StoreUnavailableException}.
@@ -50,48 +53,42 @@ import java.util.TreeMap;
  */
 public final class PgServerStore implements ServerStore {
 
-    /** How many statements one connection may have in flight (a group commit sends up to 5 per user). */
+    /** How many statements one connection may have in flight (a group commit sends up to 6 per user, and its guards). */
     static final int PIPELINING_LIMIT = 256;
 
     private static final String HEAD = "SELECT seq FROM user_heads WHERE user_id = $1";
-    /**
-     * Gives back the unused tail of a reservation ($2 = the merged count): the head becomes the
-     * highest seq this commit wrote (the reserved range is the user's alone while its row is
-     * locked, so any row with a seq above the previous head is this commit's), or the previous head
-     * if it wrote none. Computed here, not from the answers, so it needs no round trip of its own.
-     */
-    private static final String RELEASE_UNUSED = """
-            WITH h AS (SELECT seq - $2 AS prev, seq AS reserved FROM user_heads WHERE user_id = $1),
-            used AS (
-                SELECT greatest(h.prev,
-                    (SELECT max(seq) FROM map_entries WHERE user_id = $1 AND seq > h.prev),
-                    (SELECT max(seq) FROM log_entries WHERE user_id = $1 AND seq > h.prev),
-                    (SELECT max(seq) FROM log_watermarks WHERE user_id = $1 AND seq > h.prev),
-                    (SELECT max(seq) FROM map_watermarks WHERE user_id = $1 AND seq > h.prev)) AS seq, h.reserved
-                FROM h)
-            UPDATE user_heads u SET seq = used.seq FROM used WHERE u.user_id = $1 AND used.seq <> used.reserved""";
 
+    /**
+     * Reserves $2 (the merged count) seqs for the user and starts the two transaction-local notes
+     * the data statements keep and {@link #FINISH} reads: {@code cairn.written}, the highest seq
+     * written (the previous head until one is), and {@code cairn.grown}, the bytes added.
+     */
     private static final String RESERVE = """
             INSERT INTO user_heads (user_id, seq) VALUES ($1, $2)
             ON CONFLICT (user_id) DO UPDATE SET seq = user_heads.seq + excluded.seq
-            RETURNING seq""";
+            RETURNING seq, set_config('cairn.written', (seq - $2)::text, true), set_config('cairn.grown', '0', true)""";
 
     /** The seq just below the ones this commit reserved for the user ($1 = user, $2 = merged count). */
     private static final String BASE = "WITH base AS (SELECT seq - $2 AS seq FROM user_heads WHERE user_id = $1)\n";
 
     /**
-     * A CTE adding {@code delta} (a query of one bigint: the statement's net change of the user's
-     * bytes) to {@code user_usage}, and to its {@code pending_bytes} for {@link #SETTLE}.
+     * The end of a data statement: {@code delta} (a query of one bigint: the statement's net change
+     * of the user's bytes) is added to {@code user_usage}, and one row answers: the seqs of
+     * {@code rows} (a CTE with a {@code seq} column: what the statement wrote) as an array, after
+     * noting the highest of them and the delta for {@link #FINISH}. A query without FROM yields
+     * exactly one row, so the notes are taken exactly once, whatever the plan.
      */
-    private static String addUsage(String delta) {
+    private static String addUsageAndNote(String delta, String rows) {
         return """
+                , delta AS (%s)
                 , usage AS (
-                    INSERT INTO user_usage AS u (user_id, used_bytes, pending_bytes)
-                    SELECT $1, d, d FROM (%s) AS delta(d) WHERE d <> 0
-                    ON CONFLICT (user_id) DO UPDATE
-                        SET used_bytes = u.used_bytes + excluded.used_bytes, pending_bytes = u.pending_bytes + excluded.pending_bytes
+                    INSERT INTO user_usage AS u (user_id, used_bytes)
+                    SELECT $1, d FROM delta AS x(d) WHERE d <> 0
+                    ON CONFLICT (user_id) DO UPDATE SET used_bytes = u.used_bytes + excluded.used_bytes
                 )
-                """.formatted(delta);
+                SELECT ARRAY(SELECT seq FROM %2$s),
+                    set_config('cairn.written', greatest(current_setting('cairn.written')::int8, (SELECT max(seq) FROM %2$s))::text, true),
+                    set_config('cairn.grown', (current_setting('cairn.grown')::int8 + (SELECT d FROM delta AS x(d)))::text, true)""".formatted(delta, rows);
     }
 
     /** Raise watermarks that are older than the new ones, purge the entries they hide. */
@@ -110,8 +107,7 @@ public final class PgServerStore implements ServerStore {
                   AND (e.hlc, e.replica) <= (m.hlc, m.replica)
                 RETURNING octet_length(e.stream) + octet_length(e.value) AS bytes
             )
-            """ + addUsage("SELECT -coalesce(sum(bytes), 0) FROM purged") + """
-            SELECT seq FROM marks""";
+            """ + addUsageAndNote("SELECT -coalesce(sum(bytes), 0) FROM purged", "marks");
 
     /**
      * Raise map sections' clear watermarks that are older than the new ones, purge every value
@@ -132,8 +128,7 @@ public final class PgServerStore implements ServerStore {
                   AND (e.hlc, e.replica) <= (m.hlc, m.replica)
                 RETURNING CASE WHEN e.value IS NULL THEN 0 ELSE octet_length(e.key) + octet_length(e.value) END AS bytes
             )
-            """ + addUsage("SELECT -coalesce(sum(bytes), 0) FROM purged") + """
-            SELECT seq FROM marks""";
+            """ + addUsageAndNote("SELECT -coalesce(sum(bytes), 0) FROM purged", "marks");
 
     /** Add entries above their stream's watermark; at an equal stamp the greater value text wins (as GrowOnlyLog). */
     private static final String APPENDS = BASE + """
@@ -157,12 +152,11 @@ public final class PgServerStore implements ServerStore {
                 WHERE excluded.value > e.value
             RETURNING e.section, e.stream, e.hlc, e.replica, e.value, e.seq
             )
-            """ + addUsage("""
+            """ + addUsageAndNote("""
                 SELECT coalesce(sum(octet_length(a.stream) + octet_length(a.value)
                                     - coalesce(octet_length(o.stream) + octet_length(o.value), 0)), 0)
                 FROM added a LEFT JOIN old o
-                  ON o.section = a.section AND o.stream = a.stream AND o.hlc = a.hlc AND o.replica = a.replica""") + """
-            SELECT seq FROM added""";
+                  ON o.section = a.section AND o.stream = a.stream AND o.hlc = a.hlc AND o.replica = a.replica""", "added");
 
     /** Replace a key's entry only if the new one beats it, exactly as LwwEntry.beats; nothing at or below the section's clear. */
     private static final String PUTS = BASE + """
@@ -195,14 +189,17 @@ public final class PgServerStore implements ServerStore {
                 WHERE $10::boolean
                 ON CONFLICT DO NOTHING
             )
-            """ + addUsage("""
+            """ + addUsageAndNote("""
                 SELECT coalesce(sum(CASE WHEN w.value IS NULL THEN 0 ELSE octet_length(w.key) + octet_length(w.value) END
                                     - CASE WHEN o.value IS NULL THEN 0 ELSE octet_length(o.key) + octet_length(o.value) END), 0)
-                FROM won w LEFT JOIN old o ON o.section = w.section AND o.key = w.key""") + """
-            SELECT seq FROM won""";
+                FROM won w LEFT JOIN old o ON o.section = w.section AND o.key = w.key""", "won");
 
-    /** Last statement of a user's part of a commit: settles usage, refuses growth past the quota (V3 migration). */
-    private static final String SETTLE = "SELECT cairn_settle_usage($1, $2)";
+    /**
+     * Last statement of a key's part of a commit (V6 migration): lowers the head to the highest seq
+     * written (a change that alters nothing takes no seq), settles a space's charge to its owner,
+     * refuses growth past the quota.
+     */
+    private static final String FINISH = "SELECT cairn_finish_commit($1, $2)";
 
     /** A batch's guard (V4 migration): raises {@value #GUARD_SQLSTATE} when it does not hold. */
     private static final String GUARD = "SELECT cairn_guard($1, $2, $3, $4, $5)";
@@ -210,7 +207,7 @@ public final class PgServerStore implements ServerStore {
     /** SQLSTATE cairn_guard raises for a guard that does not hold. */
     static final String GUARD_SQLSTATE = "CG001";
 
-    /** SQLSTATE cairn_settle_usage raises for a refused growth. */
+    /** SQLSTATE cairn_finish_commit raises for a refused growth. */
     static final String QUOTA_SQLSTATE = "CQ001";
 
     /** A user's own bytes plus those of the spaces they own (V5); a space's own bytes. */
@@ -407,7 +404,7 @@ public final class PgServerStore implements ServerStore {
         return null;
     }
 
-    /** The refusal cairn_settle_usage raised, or null. */
+    /** The refusal cairn_finish_commit raised, or null. */
     private static QuotaExceededException quotaRefusal(Throwable e) {
         if (e instanceof io.vertx.pgclient.PgException pg && QUOTA_SQLSTATE.equals(pg.getSqlState()) && pg.getDetail() != null) {
             String[] n = pg.getDetail().trim().split(" ");
@@ -507,33 +504,38 @@ public final class PgServerStore implements ServerStore {
                         .addLong(limits.nowMillis()).addBoolean(limits.historyMillis() > 0)));
             }
             pending.addAll(data);
-            // After the user's data statements (same connection, so in order): settle the usage they changed.
-            pending.add(conn.preparedQuery(SETTLE).execute(Tuple.of(user, limits.quotaBytes())));
-            // PROTOCOL.md 1.3: a change that alters nothing takes no seq. The range reserved up front
-            // gives back its unused tail, so re-pushed or outdated changes do not move the head.
-            pending.add(conn.preparedQuery(RELEASE_UNUSED).execute(Tuple.of(user, n)));
+            // After the user's data statements (same connection, so in order), from what they noted:
+            // PROTOCOL.md 1.3, a change that alters nothing takes no seq (the reservation's unused tail
+            // is given back, so re-pushed or outdated changes do not move the head); usage and quota.
+            pending.add(conn.preparedQuery(FINISH).execute(Tuple.of(user, limits.quotaBytes())));
         }
 
         /** The highest seq this write used, or the previous head if it altered nothing. */
         private long usedHead() {
             long reserved = firstLong(head.result());
             long used = reserved - changes.size();
-            for (Future<RowSet<Row>> f : data) {
-                for (Row row : f.result()) {
-                    used = Math.max(used, row.getLong(0));
-                }
+            for (long seq : written()) {
+                used = Math.max(used, seq);
             }
             return used;
+        }
+
+        /** The seqs the data statements wrote (each answers one row: their array). */
+        private List<Long> written() {
+            List<Long> seqs = new ArrayList<>();
+            for (Future<RowSet<Row>> f : data) {
+                for (Row row : f.result()) {
+                    Collections.addAll(seqs, row.getArrayOfLongs(0));
+                }
+            }
+            return seqs;
         }
 
         CommitResult result() {
             long reserved = firstLong(head.result());
             long previousHead = reserved - changes.size();
             long newHead = changes.isEmpty() ? reserved : usedHead();
-            List<Long> seqs = new ArrayList<>();
-            for (Future<RowSet<Row>> f : data) {
-                f.result().forEach(row -> seqs.add(row.getLong(0)));
-            }
+            List<Long> seqs = written();
             Collections.sort(seqs);
             List<Sequenced> applied = new ArrayList<>(seqs.size());
             for (long seq : seqs) {

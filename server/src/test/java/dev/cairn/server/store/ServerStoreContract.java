@@ -1024,4 +1024,89 @@ public abstract class ServerStoreContract {
         assertEquals(0L, usage("bob"));
         assertEquals(11L, usage("alice"));
     }
+
+    // ---- the head and the quota over every kind of change in one commit (issue 13: PostgreSQL notes what each statement did)
+
+    @Test
+    void theHeadAndTheQuotaAddUpEveryKindOfChangeInOneCommit() throws Exception {
+        addUpEveryKindOfChange("alice", 0);
+    }
+
+    @Test
+    void theHeadAndTheQuotaAddUpEveryKindOfChangeInOneCommitOfASpaceChargedToItsOwner() throws Exception {
+        String owner = "{\"role\":\"owner\"}";
+        commit(ServerStore.Limits.NONE, batch("alice", set("prefs", "own", "\"" + "o".repeat(8) + "\"", 1, "phone")));
+        commit(ServerStore.Limits.NONE, batch(SPACE, set("members", "alice", owner, 1, "server")));
+        addUpEveryKindOfChange(SPACE, utf8("own") + 10);
+    }
+
+    /**
+     * Drives {@code key} (a user, or a space owned by alice, whose own bytes are {@code ownBytes})
+     * through commits mixing map section clears, stream clears, appends and puts: the head is the
+     * last seq a change that altered something took, whichever statement wrote it, and the quota
+     * is checked against the net growth of all of them, charged to whoever the key's bytes count for.
+     */
+    private void addUpEveryKindOfChange(String key, long ownBytes) throws Exception {
+        String account = key.startsWith("space:") ? "alice" : key;
+        long start = usage(key);
+        String v40 = "\"" + "a".repeat(38) + "\"", v30 = "\"" + "c".repeat(28) + "\"", v20 = "\"" + "k".repeat(18) + "\"";
+        commit(ServerStore.Limits.NONE, batch(key, set("prefs", "a", v40, 1, "phone"), append("chat", "c1", v30, 1, "phone"),
+                set("cards", "k1", v20, 1, "phone"), set("cards", "k2", v20, 1, "phone")));
+        long bytes = start + 41 + 32 + 22 + 22;
+        assertEquals(bytes, usage(key));
+        assertEquals(bytes + ownBytes, usage(account), "charged to " + account);
+        ServerStore.Limits quota = new ServerStore.Limits(bytes + ownBytes + 3, 0, 1_000);
+
+        // a winning append before a losing put: the head stops at the append's seq (and the 3 bytes fill the quota)
+        long head = await(store.head(key));
+        CommitResult r = commit(quota, batch(key, append("chat", "c2", "1", 2, "phone"), set("prefs", "a", "\"lost\"", 0, "laptop"))).get(key);
+        assertEquals(1, r.applied().size());
+        assertEquals(head + 1, r.applied().get(0).seq());
+        assertEquals(head + 1, r.head(), "the losing put's seq is given back");
+        assertEquals(head + 1, (long) await(store.head(key)));
+        bytes += utf8("c2") + 1;
+        assertEquals(bytes, usage(key));
+        assertEquals(bytes + ownBytes, usage(account));
+
+        // above the quota (no limit for this one)
+        commit(ServerStore.Limits.NONE, batch(key, set("prefs", "big", v40, 3, "phone")));
+        bytes += 3 + 40;
+        assertTrue(bytes + ownBytes > quota.quotaBytes());
+        head = await(store.head(key));
+
+        // every kind in one commit, the clears freeing more (32 + 44) than the append and the put add (5 + 31):
+        // accepted above the quota; the last change loses, so the head is the put's seq
+        r = commit(quota, batch(key, clearSection("cards", 4, "phone"), clear("chat", "c1", 4, "phone"),
+                append("chat", "c3", "\"x\"", 4, "phone"), set("prefs", "b", v30, 4, "phone"),
+                set("prefs", "a", "\"lost\"", 0, "laptop"))).get(key);
+        assertEquals(4, r.applied().size(), "all but the losing put: " + r);
+        assertEquals(head + 4, r.head());
+        assertEquals(head + 4, (long) await(store.head(key)));
+        bytes += -44 - 32 + 5 + 31;
+        assertEquals(bytes, usage(key));
+        assertEquals(bytes + ownBytes, usage(account));
+        assertTrue(bytes + ownBytes > quota.quotaBytes(), "still above the quota");
+        head = r.head();
+        String state = foldedState(key, 100);
+
+        // a clear that frees less (5) than a put adds (21): refused whole, naming the key, nothing kept
+        QuotaExceededException refused = assertInstanceOf(QuotaExceededException.class, failureOf(store.commit(List.of(
+                batch(key, clear("chat", "c3", 5, "phone"), set("prefs", "c", v20, 5, "phone"))), quota)));
+        assertEquals(key, refused.user());
+        assertEquals(bytes + ownBytes, refused.usedBytes());
+        assertEquals(bytes + ownBytes - 5 + 21, refused.wouldUseBytes());
+        assertEquals(quota.quotaBytes(), refused.quotaBytes());
+        assertEquals(head, await(store.head(key)));
+        assertEquals(state, foldedState(key, 100));
+        assertEquals(bytes, usage(key));
+        assertEquals(bytes + ownBytes, usage(account));
+
+        // with a delete beside it the same put fits: the seqs continue right after the last head
+        r = commit(quota, batch(key, clear("chat", "c3", 5, "phone"), delete("prefs", "big", 5, "phone"),
+                set("prefs", "c", v20, 5, "phone"))).get(key);
+        assertEquals(List.of(head + 1, head + 2, head + 3), r.applied().stream().map(Sequenced::seq).toList());
+        bytes += -5 - 43 + 21;
+        assertEquals(bytes, usage(key));
+        assertEquals(bytes + ownBytes, usage(account));
+    }
 }
