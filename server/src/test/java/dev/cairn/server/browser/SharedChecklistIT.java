@@ -67,12 +67,13 @@ class SharedChecklistIT {
         }
     }
 
-    /** The panel's button: the page opens again with spaces on (they sync in the tab, not the shared worker). */
+    /** The panel's button: the page opens again with spaces on (they sync through the shared worker, as the user's state). */
     private static Browser turnOnSpaces(Browser w) {
         w.click("checklist-enable");
         w.until(() -> w.byId("checklist-create-name").isDisplayed(), "the checklist panel with spaces on");
         w.waitLiveAndSynced();
         assertEquals(Boolean.TRUE, w.script("return globalThis.cairn.options.spaces === true"));
+        assertEquals("shared", w.script("return globalThis.cairn.worker && globalThis.cairn.worker.kind"), "spaces do not keep the page off the shared worker");
         return w;
     }
 
@@ -110,6 +111,8 @@ class SharedChecklistIT {
         alice.waitText("checklist-name", "Groceries"::equals, "the new checklist shown");
         alice.waitText("checklist-role", "owner"::equals, "alice owns it");
         spaceId = (String) alice.script("return globalThis.checklist.current");
+        assertEquals(Boolean.TRUE, alice.script("return !!globalThis.cairn.openedSpace(globalThis.checklist.current).workerLink"),
+                "the space's database and traffic are the shared worker's");
 
         alice.select("checklist-invite-role", "editor");
         alice.click("checklist-invite");
