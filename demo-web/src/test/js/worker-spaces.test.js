@@ -212,3 +212,20 @@ test('sign-out with the data removed: the spaces the worker kept go with the use
   const names = (await indexedDB.databases()).map((d) => d.name);
   assert.deepEqual(names.filter((n) => n.startsWith(`cairn-${user}`)), [], 'nothing of the user: ' + names);
 });
+
+test('the worker compacts a space\'s superseded chunks, as the user\'s', async () => {
+  const { a, b, ta, user, hosts } = await liveTrip();
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < 1000; i++) ta.write('set', 'state', `k${i}`, { round });
+    await ta.save();
+  }
+  const host = await hosts.get(user);
+  assert.equal(await host.spaceHosts.get('trip').compact(), true, 'compacted');
+  const chunks = await rows(spaceStoreName(user, 'trip'), 'chunks');
+  assert.ok(chunks.length <= 2, `4,000 stored changes for 1,000 held compacted into ${chunks.length} chunk(s)`);
+  const stored = chunks.flatMap(([, chunk]) => unpack(chunk));
+  assert.equal(stored.filter((c) => c.section === 'state' && c.key.startsWith('k')).length, 1000);
+  assert.ok(stored.some((c) => c.key === 'items/a'), 'the server\'s page kept');
+  await a.close();
+  await b.close();
+});

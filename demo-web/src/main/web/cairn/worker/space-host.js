@@ -16,10 +16,14 @@ import { IdbStore, MirrorKv } from '../idb-store.js';
 import { Outbox } from '../storage.js';
 import { isDurable, DEFAULT_POLICY } from '../persister.js';
 import { pack } from '../chunk.js';
+import { compactIfWorth } from './compaction.js';
 
 /** @typedef {import('../codec.js').Change} Change */
 /** @typedef {import('../space/space-sync.js').SpaceState} SpaceState */
 /** @typedef {import('../space/space-sync.js').Peer} Peer */
+
+/** How long after a space's database opens here its chunks are compacted (when worth it), as the user's. */
+const COMPACT_AFTER_MILLIS = 3000;
 
 /** The name of a space's stores (space.js spaceStoreName, repeated: the worker does not load the façade). @param {string} user @param {string} id */
 export function spaceStoreName(user, id) {
@@ -69,6 +73,29 @@ export class SpaceHost {
     /** space-left drops the local copy (a tab opened with onSpaceLeft 'drop'). */
     this.drop = false;
     store.onCommit = (ok, error) => { if (!ok) this.cursorHeld = true; if (error) this.problem({ code: error.code ?? 'storage-unavailable', message: error.message }); };
+    /** @type {Promise<boolean>|null} */
+    this.compacting = null;
+    this.compactTimer = setTimeout(() => this.compact(), COMPACT_AFTER_MILLIS);
+    /** @type {any} */ (this.compactTimer).unref?.(); // Node (tests): not a reason to keep running
+  }
+
+  /**
+   * Compacts the space's chunks when worth it, one compaction at a time. Its sections are the
+   * user's (the tabs' `sections` setting) and `members`; without that setting nothing is compacted
+   * (a section missing from the kinds would be dropped). Resolves with whether it did.
+   */
+  compact() {
+    if (!this.compacting) {
+      this.compacting = (async () => {
+        const kinds = this.host.readKinds();
+        if (!kinds) return false;
+        return compactIfWorth(this.store, (s) => (s === 'members' ? 'map' : kinds[s]));
+      })().catch((e) => {
+        this.problem({ code: 'storage-unavailable', message: e.message });
+        return false;
+      }).finally(() => { this.compacting = null; });
+    }
+    return this.compacting;
   }
 
   /** @param {any} msg */
@@ -160,7 +187,8 @@ export class SpaceHost {
       this.outbox.remove(this.outbox.entries().map((e) => e.id));
       this.writeMeta('refused', []);
       const store = this.store;
-      store.idle().then(() => store.load({ meta: false }))
+      // after a compaction under way (both would replace the same chunks)
+      Promise.resolve(this.compacting).then(() => store.idle()).then(() => store.load({ meta: false }))
         .then(({ chunkKeys, stored }) => store.compact(chunkKeys, [], stored, () => undefined))
         .catch((e) => this.problem({ code: 'storage-unavailable', message: e.message }));
     }
@@ -202,6 +230,7 @@ export class SpaceHost {
   }
 
   close() {
+    clearTimeout(this.compactTimer);
     this.store.close();
   }
 }

@@ -489,6 +489,11 @@ export class SyncHost {
     return this.readMeta('policies', null);
   }
 
+  /** The sections the tabs told (their `sections` setting, written when they sync through the host), or null. @returns {Record<string, 'map'|'log'>|null} */
+  readKinds() {
+    return this.readMeta('sections', null);
+  }
+
   /** Compacts the stored chunks when worth it, off every page's main thread; resolves with whether it did. */
   compact() {
     // One at a time: two would both replace the same chunks, each adding the merge.
