@@ -191,4 +191,29 @@ class SharedChecklistIT {
         assertTrue(shows(bob, "Milk"), "bob keeps his read-only copy of what he had");
         assertFalse(enabled(bob, "checklist-new"), "bob's copy is read-only");
     }
+
+    @Test
+    @Order(6)
+    void signingOutWithTheDataRemovedDeletesTheSpacesDatabasesToo() {
+        String spaceDb = "cairn-" + ALICE + "/space/" + spaceId;
+        assertTrue(databases(alice).contains(spaceDb), "alice's space has its database: " + databases(alice));
+        alice.click("signout");
+        alice.until(() -> alice.byId("signout-dialog").isDisplayed(), "the sign-out dialog");
+        alice.click("signout-remove");
+        alice.click("signout-confirm");
+        alice.until(() -> alice.byId("signin-form").isDisplayed(), "the sign-in form after signing out");
+        alice.driver().navigate().refresh();
+        alice.until(() -> alice.byId("signin-form").isDisplayed(), "still signed out after a reload");
+        // The shared worker held the databases open: the browser deletes them once it ended with the page.
+        alice.until(() -> databases(alice).stream().noneMatch(n -> n.startsWith("cairn-" + ALICE)), LIVE,
+                "nothing of alice's in IndexedDB (her space's database included)");
+        assertTrue(databases(bob).stream().anyMatch(n -> n.startsWith("cairn-" + BOB + "/space/")), "bob's profile keeps his copy");
+    }
+
+    /** The IndexedDB databases of a profile. */
+    @SuppressWarnings("unchecked")
+    private static List<String> databases(Browser w) {
+        return (List<String>) w.driver().executeAsyncScript(
+                "const done = arguments[0]; indexedDB.databases().then(l => done(l.map(d => d.name)))");
+    }
 }
