@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { IdbStore } from '../../main/web/cairn/idb-store.js';
 import { acceptPort } from '../../main/web/cairn/worker/sync-host.js';
+import { serveScope } from '../../main/web/cairn/worker/worker-scope.js';
 import { spaceStoreName } from '../../main/web/cairn/space/space.js';
 import { unpack } from '../../main/web/cairn/chunk.js';
 import { encode, decode } from '../../main/web/cairn/page.js';
@@ -228,4 +229,54 @@ test('the worker compacts a space\'s superseded chunks, as the user\'s', async (
   assert.ok(stored.some((c) => c.key === 'items/a'), 'the server\'s page kept');
   await a.close();
   await b.close();
+});
+
+test('without SharedWorker, a tab\'s dedicated Worker carries its spaces the same way', async () => {
+  const net = scriptedSockets();
+  const saved = { SharedWorker: globalThis.SharedWorker, Worker: globalThis.Worker };
+  delete globalThis.SharedWorker;
+  const hosts = new Map();
+  workers.push(hosts);
+  globalThis.Worker = class {
+    constructor() {
+      const channel = new MessageChannel();
+      // the worker's side: its global scope, served by the real worker code
+      const scope = {
+        set onmessage(f) { channel.port2.onmessage = f; },
+        get onmessage() { return channel.port2.onmessage; },
+        postMessage: (m) => channel.port2.postMessage(m),
+        close: () => channel.port2.close(),
+      };
+      serveScope(scope, hosts, undefined, { WebSocket: net.Ws });
+      this.port = channel.port1;
+    }
+    set onmessage(f) { this.port.onmessage = f; }
+    get onmessage() { return this.port.onmessage; }
+    postMessage(m) { this.port.postMessage(m); }
+    terminate() { this.port.close(); }
+  };
+  try {
+    const user = `wspace-user${++users}`;
+    const a = await Cairn.open({ user, replica: 'tab-a', channel: null, spaces: true, server: { url: 'ws://fake/sync', token: () => 'tok' } });
+    assert.equal(a.worker?.kind, 'dedicated');
+    const trip = await a.space('trip');
+    assert.ok(trip.workerLink, 'the space goes through the tab\'s worker');
+    await until(() => net.sockets.length === 1 && net.last().readyState === 1 && net.last().sent.length >= 1, 'the hello');
+    const ws = net.last();
+    await ws.deliver(welcome({ trip: { role: 'editor', head: 1 } }));
+    await ws.deliver({ type: 'caught-up', cursor: 0 });
+    await ws.deliver({ type: 'changes', space: 'trip', changes: [{ seq: 1, change: change('state', 'items/a', 'tent') }], cursor: 1 });
+    await ws.deliver({ type: 'caught-up', space: 'trip', cursor: 1 });
+    await until(() => trip.status === 'live' && trip.get('state', 'items/a') === 'tent', 'the space page in the tab');
+    trip.write('set', 'state', 'items/b', 'stove');
+    await trip.save();
+    await until(() => ws.sent.some((f) => f.type === 'push' && f.space === 'trip'), 'the space push');
+    await ws.deliver({ type: 'ack', batch: ws.sent.find((f) => f.type === 'push' && f.space === 'trip').batch });
+    await until(() => trip.syncStatus.pending === 0, 'acknowledged');
+    await a.close();
+  } finally {
+    if (saved.SharedWorker) globalThis.SharedWorker = saved.SharedWorker;
+    if (saved.Worker) globalThis.Worker = saved.Worker;
+    else delete globalThis.Worker;
+  }
 });
