@@ -75,8 +75,8 @@ async function start(session, passphrase = '') {
     // ?worker=none keeps sync and storage in this page (the in-page path, for comparison and tests);
     // ?worker=dedicated uses a worker of this tab's own, as where SharedWorker is missing
     worker: /** @type {'none'|'dedicated'|'shared'} */ ({ none: 'none', dedicated: 'dedicated' }[new URLSearchParams(location.search).get('worker') ?? ''] ?? 'shared'),
-    // Shared checklists (spaces), when the user turned them on here: they sync in this tab, not the
-    // shared worker (ARCHITECTURE.md "Spaces in the browser"); a space left stays as a read-only copy.
+    // Shared checklists (spaces), when the user turned them on here: they sync through the same
+    // worker (ARCHITECTURE.md "Spaces in the browser"); a space left stays as a read-only copy.
     spaces: wantsSpaces(user),
     onSpaceLeft: 'keep',
   });

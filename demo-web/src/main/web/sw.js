@@ -9,7 +9,7 @@
 // - The cache name carries VERSION; activating a new version deletes the older caches.
 // Served at /sw.js, so its scope is the whole site.
 
-const VERSION = 'v9';
+const VERSION = 'v10';
 const PREFIX = 'cairn-shell-';
 const CACHE = `${PREFIX}${VERSION}`;
 const NETWORK_TIMEOUT_MS = 4000;
@@ -60,6 +60,8 @@ const SHELL = [
   'cairn/worker/worker-scope.js',
   'cairn/worker/sync-host.js',
   'cairn/worker/compaction.js',
+  'cairn/worker/space-host.js',
+  'cairn/worker/space-link.js',
 ];
 const SCOPE = new URL(self.registration.scope).pathname;
 const NEVER = [/^api\//, /^sync(?:$|[/?])/, /^health$/, /^metrics$/];

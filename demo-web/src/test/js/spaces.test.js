@@ -273,3 +273,28 @@ test("a server's export lists the server-written sections: an import reads past 
     cairn.close();
   }
 });
+
+test('removing the device data (sign-out) deletes the user\'s database and every space\'s, and no other user\'s', async () => {
+  const user = newUser();
+  const other = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  const cairn = await open(user, kv);
+  cairn.applyRemote([{ seq: 1, change: server('spaces', 'trip', { name: 'Trip', role: 'editor' }) }], 1);
+  for (const id of ['trip', 'camp']) {
+    const space = await cairn.space(id);
+    space.write('set', 'state', 'x', id);
+    await space.save();
+  }
+  const keep = await open(other, { local: new MemoryKv(), session: new MemoryKv() });
+  await (await keep.space('trip')).save();
+  await keep.close();
+  await cairn.close();
+  const names = async () => (await indexedDB.databases()).map((d) => d.name);
+  assert.ok((await names()).includes(`cairn-${spaceStoreName(user, 'camp')}`));
+  for (const s of cairn.openSpaces.values()) s.store.close();
+  cairn.store.close();
+  assert.equal(await Cairn.removeDeviceDatabases(user), true, 'found by the browser\'s list, none blocked');
+  const left = await names();
+  assert.deepEqual(left.filter((n) => n.startsWith(`cairn-${user}`)), [], 'nothing of the user: ' + left);
+  assert.ok(left.includes(`cairn-${other}`) && left.includes(`cairn-${spaceStoreName(other, 'trip')}`), 'the other user\'s stay');
+});

@@ -29,3 +29,9 @@ test('the service worker caches every module the page and its sync worker import
   const missing = [...needed].filter((f) => !shell.has(f));
   assert.deepEqual(missing, [], 'modules not in sw.js SHELL');
 });
+
+test('the shell lists each file once: cache.addAll refuses duplicate requests, and the whole install with them', () => {
+  const sw = readFileSync(join(web, 'sw.js'), 'utf8');
+  const listed = [...sw.slice(sw.indexOf('const SHELL'), sw.indexOf('];', sw.indexOf('const SHELL'))).matchAll(/'([^']+)'/g)].map((m) => m[1]);
+  assert.deepEqual(listed.filter((f, i) => listed.indexOf(f) !== i), [], 'listed twice in sw.js SHELL');
+});

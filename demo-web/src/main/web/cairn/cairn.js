@@ -16,7 +16,7 @@ import {
   encodeValue, decodeValue, makeChange, encodeChange, decodeChange, canonical, WHOLE_SECTION,
 } from './codec.js';
 import { ChangeTier, Outbox, StorageError } from './storage.js';
-import { IdbStore, IdbTier, MirrorKv } from './idb-store.js';
+import { IdbStore, IdbTier, MirrorKv, dbName } from './idb-store.js';
 import { StorageStatus } from './storage-status.js';
 /** @typedef {import('./sync.js').SyncClient} SyncClient */
 import { Persister, DEFAULT_POLICY, checkPolicy } from './persister.js';
@@ -70,7 +70,7 @@ export const STANDARD_SECTIONS = Object.freeze({
  *   `indexedDB` or `kv`). End-to-end encryption syncs in the page (the key stays there).
  * @property {MessagePort} [workerPort] tests: a port to a SyncHost (worker/sync-host.js) to use instead of a SharedWorker
  * @property {boolean} [spaces] sync the user's spaces too (PROTOCOL.md 8, `cairn.space(id)`): the hello names them and the
- *   socket carries their pages. Spaces sync in the page (the shared worker does not carry them yet), so this implies worker 'none'
+ *   socket carries their pages; through the sync worker like the user's state (each space's database is the worker's then)
  * @property {'keep'|'drop'} [onSpaceLeft] when the user leaves a space, is removed or it is deleted: 'keep' (default) the
  *   local copy (read-only in effect: the server refuses its pushes) or 'drop' it from this device
  * @property {Partial<import('./sync.js').SyncClientOptions>} [sync] sync tuning (spec/vectors/sync/README.md): batchSize,
@@ -99,8 +99,9 @@ export class Cairn {
     const onError = (/** @type {Error} */ e) => errorSinks.forEach((f) => f(e));
     // Sync and IndexedDB writes in the user's shared worker where it runs (worker/), else in this
     // page; the worker starts while the page reads the device.
-    // Spaces sync in this page: the worker's host does not multiplex them (ARCHITECTURE.md, "Spaces").
-    const starting = startWorker(options.spaces ? { ...options, worker: 'none' } : options);
+    // Spaces sync through the worker too (worker/space-host.js); with end-to-end encryption in the
+    // page, as the user's state does (the key stays there).
+    const starting = startWorker(options.spaces && options.endToEnd ? { ...options, worker: 'none' } : options);
     const { replica, kv, idb, notes } = await openStores(options, browser, onError);
     const worker = await useWorker(starting, replica, idb, notes);
     const cairn = new Cairn(options, replica, kv, errorSinks, idb);
@@ -126,6 +127,30 @@ export class Cairn {
     }
     if (options.server && options.startSync !== false) cairn.startSync();
     return cairn;
+  }
+
+  /**
+   * Deletes the IndexedDB databases this device keeps for `user` (sign-out with "remove the data"):
+   * the user's and every space's (`cairn-<user>/space/<id>`: those of `spaces` and those the
+   * browser lists). Close the user's Cairn first. Resolves to false when one could not be deleted
+   * now, e.g. another tab (or the sync worker, until it ends) still holds it open: the browser
+   * deletes it once that connection closes.
+   * @param {string} user @param {{indexedDB?: IDBFactory, spaces?: string[]}} [options]
+   * @returns {Promise<boolean>}
+   */
+  static async removeDeviceDatabases(user, { indexedDB: factory = globalThis.indexedDB, spaces = [] } = {}) {
+    if (!factory) return true;
+    const names = new Set([dbName(user), ...spaces.map((id) => dbName(`${user}/space/${id}`))]);
+    try {
+      for (const d of (await factory.databases?.()) ?? []) if (d.name?.startsWith(`${dbName(user)}/space/`)) names.add(d.name);
+    } catch { /* databases() is missing (older browsers): the named spaces go */ }
+    const deleted = await Promise.all([...names].map((name) => new Promise((resolve) => {
+      const req = factory.deleteDatabase(name);
+      req.onsuccess = () => resolve(true);
+      req.onerror = () => resolve(false);
+      req.onblocked = () => resolve(false);
+    })));
+    return deleted.every(Boolean);
   }
 
   /**
@@ -784,6 +809,8 @@ export class Cairn {
 
   /** Stops syncing and timers (saving what is pending first). */
   async close() {
+    // The spaces first: they write through this Cairn's worker link, which closes below.
+    for (const space of this.openSpaces.values()) if (space !== /** @type {any} */ (this)) await space.close();
     await this.save();
     await this.cursorChain;
     if (this.compactTimer) clearTimeout(this.compactTimer);
@@ -792,6 +819,5 @@ export class Cairn {
     this.channel?.close();
     this.worker?.close();
     this.persister.stop();
-    for (const space of this.openSpaces.values()) if (space !== /** @type {any} */ (this)) await space.close();
   }
 }

@@ -6,6 +6,7 @@
 // so the page can open signed in with the server unreachable.
 
 import { local } from './dom.js';
+import { Cairn } from '../cairn/cairn.js';
 
 const WINDOW_USER = 'cairn-demo:window-user';
 const LAST_USER = 'cairn-demo:last-user';
@@ -82,26 +83,25 @@ export function forgetSession(user) {
 }
 
 /**
- * Removes everything this device keeps for `user`: the IndexedDB database and the web-storage
- * rows of the client and of this page. Resolves to false when another tab of the user still holds
- * the database open (the browser deletes it once that tab closes).
- * @param {string} user @param {{store?: {close(): void}|null}} cairn a closed Cairn of that user
+ * Removes everything this device keeps for `user`: the IndexedDB databases (the user's and each
+ * space's) and the web-storage rows of the client and of this page. Resolves to false when another
+ * tab of the user still holds a database open (the browser deletes it once that tab closes).
+ * @param {string} user @param {import('../cairn/cairn.js').Cairn} cairn a closed Cairn of that user
  */
 export async function removeDeviceData(user, cairn) {
-  try { cairn.store?.close(); } catch { /* already closed */ }
+  const spaces = [...(cairn.openSpaces?.values() ?? [])];
+  for (const c of [cairn, ...spaces]) {
+    try { c.store?.close(); } catch { /* already closed */ }
+  }
   const mine = (/** @type {string} */ k) => k.startsWith(`cairn:${user}:`) || k.startsWith(`cairn:${user}\u0000`)
-    || k.startsWith(`cairn-clock:${user}:`) || (k.startsWith('cairn-demo:') && k.endsWith(`:${user}`));
+    || k.startsWith(`cairn-clock:${user}:`) || (k.startsWith('cairn-demo:') && k.endsWith(`:${user}`))
+    || k.startsWith(`cairn:${user}/space/`) || k.startsWith(`cairn-clock:${user}/space/`);
   for (const area of [localStorage, sessionStorage]) {
     try {
       for (const k of Object.keys(area)) if (mine(k)) area.removeItem(k);
     } catch { /* storage disabled: nothing kept there */ }
   }
-  return new Promise((resolve) => {
-    const req = indexedDB.deleteDatabase(`cairn-${user}`);
-    req.onsuccess = () => resolve(true);
-    req.onerror = () => resolve(false);
-    req.onblocked = () => resolve(false);
-  });
+  return Cairn.removeDeviceDatabases(user, { spaces: [...new Set([...spaces.map((s) => s.id), ...cairn.spaces().map((s) => s.id)])] });
 }
 
 /**

@@ -387,6 +387,23 @@ export class SpaceSync {
     this.channel(id)?.setPresence(state);
   }
 
+  /** The cursor of what this session applied of a space (undefined: not in this session). @param {string} id */
+  cursorOf(id) {
+    return this.channels.get(id)?.puller.cursor;
+  }
+
+  /** Sends a space's pending changes that fit its window. @param {string} id */
+  push(id) {
+    this.channel(id)?.pump();
+  }
+
+  /** Catches a space up again from `cursor` on a new session (the user resumes from its own cursor). @param {string} id @param {number} cursor */
+  resync(id, cursor) {
+    const c = this.channels.get(id);
+    if (c) c.puller.cursor = cursor;
+    this.client.connection.restart();
+  }
+
   /** Resolves once the space is live with nothing written before the call pending. @param {string} id */
   syncNow(id) {
     const c = this.channel(id);

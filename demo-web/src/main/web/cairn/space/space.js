@@ -12,6 +12,7 @@ import { ChangeTier } from '../storage.js';
 import { openStores, loadState, compactLater } from '../open.js';
 import { ErrorCode } from '../protocol.js';
 import * as membership from './membership.js';
+import { joinWorker, bindToWorker } from '../worker/space-link.js';
 
 /** @typedef {import('../codec.js').Change} Change */
 /** @typedef {import('./space-sync.js').SpaceState} SpaceState */
@@ -39,11 +40,23 @@ export class Space extends Cairn {
     };
     /** @type {Array<(e: Error) => void>} */
     const errorSinks = [];
+    // With the user's sync worker, the worker owns the space's database and socket traffic: the tab
+    // registers first (its messages wait here), then reads the database, then writes through it.
+    const link = parent.worker && !parent.cipher ? parent.worker : null;
+    const joined = link ? await joinWorker(link, parent, id) : null;
     const { replica, kv, idb, notes } = await openStores(options, browser, (e) => errorSinks.forEach((f) => f(e)));
+    const own = joined && idb ? idb.store : null;
+    if (own && joined && idb) idb.store = /** @type {any} */ (joined.store(own));
     const space = new Space(parent, id, options, replica, kv, errorSinks, idb);
     space.storageNotes = notes;
     await loadState(space, browser);
-    if (idb) compactLater(space, idb.snapshot);
+    if (own && joined) {
+      own.close();
+      bindToWorker(space, joined);
+    } else {
+      joined?.cancel(); // IndexedDB did not open in the page: this space stays in memory here
+      if (idb) compactLater(space, idb.snapshot);
+    }
     return space;
   }
 
@@ -71,6 +84,10 @@ export class Space extends Cairn {
     this.syncState = this.leftReason ? 'left' : 'offline';
     /** @type {Promise<void>|undefined} the stored chunks being deleted (dropLocalCopy) */
     this.dropping = undefined;
+    /** @type {import('../worker/tab-link.js').WorkerLink|null} the user's sync worker, when it owns this space's database (space-link.js) */
+    this.workerLink = null;
+    /** @type {(() => void)|null} stops the worker's messages of this space (close) */
+    this.unbindWorker = null;
     // The façade's sync surface (status, syncNow, push, the cursor) over the user's sync client.
     this.sync = /** @type {any} */ (new SpaceSyncView(this));
   }
@@ -253,7 +270,8 @@ export class Space extends Cairn {
   /** Saves what is pending (and finishes a drop) before it closes. */
   async close() {
     await this.dropping;
-    return super.close();
+    await super.close();
+    this.unbindWorker?.();
   }
 }
 
@@ -262,7 +280,6 @@ class SpaceSyncView {
   /** @param {Space} space */
   constructor(space) {
     this.space = space;
-    this.shared = false;
     this.locked = false;
     this.lastSync = null;
   }
@@ -272,13 +289,19 @@ class SpaceSyncView {
     return this.space.parent.sync;
   }
 
+  /** Through the user's sync worker: the worker saves the cursor, a tab only asks it to hold it (sync-port.js coverCursor). */
+  get shared() { return !!this.space.workerLink; }
+
+  /** @param {number} cursor */
+  hold(cursor) { this.space.workerLink?.post({ type: 'space-hold', space: this.space.id, cursor }); }
+
   get status() { return this.space.syncState; }
   get running() { return !!this.client()?.running; }
   get offline() { return !!this.client()?.offline; }
   get lastError() { return this.client()?.lastError ?? null; }
-  get cursor() { return this.client()?.spaces?.channels.get(this.space.id)?.puller.cursor ?? this.space.savedCursor; }
+  get cursor() { return this.client()?.spaces?.cursorOf(this.space.id) ?? this.space.savedCursor; }
 
-  push() { this.client()?.spaces?.channel(this.space.id)?.pump(); }
+  push() { this.client()?.spaces?.push(this.space.id); }
 
   syncNow() {
     const spaces = this.client()?.spaces;
@@ -295,11 +318,8 @@ class SpaceSyncView {
    * @param {number} [cursor]
    */
   resync(cursor = 0) {
-    const client = this.client();
     if (cursor === 0) this.space.resetCursor();
-    const channel = client?.spaces?.channels.get(this.space.id);
-    if (channel) channel.puller.cursor = cursor;
-    client?.connection.restart();
+    this.client()?.spaces?.resync(this.space.id, cursor);
   }
 
   stop() {}

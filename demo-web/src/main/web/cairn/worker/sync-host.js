@@ -13,6 +13,7 @@
 //                idle                                                       -> answer {ok}: everything queued so far committed
 //                applied {page}    the tab applied that page (backpressure)
 //                token {id, token|error}                                    the answer to token?
+//                space-* and write/idle {space}                             a space's (worker/space-host.js)
 //   host -> tab  page {page, chunk}     server changes to apply (memory only: the host saved them),
 //                                       packed as a stored chunk (chunk.js: a few arrays clone far faster than 1,000 objects)
 //                acked {ids}            outbox entries the server has: forget them
@@ -20,6 +21,7 @@
 //                storage {ok, error}    a transaction of the host ended (the tab's storage status)
 //                storage-error {error}  the store started failing (the tab's 'error' event, once)
 //                token? {id}            a token for the next connect (asked of a syncing tab)
+//                space-* {space, ...}   a space's pages, acks, states... to the tabs that have it open (space-host.js)
 // The host answers a write only once its transaction committed: a tab closing after its save()
 // resolved loses nothing (the outbox row is on disk; the host pushes it, or the next host does).
 
@@ -30,6 +32,7 @@ import { isDurable, DEFAULT_POLICY } from '../persister.js';
 import { compactIfWorth } from './compaction.js';
 import { pack } from '../chunk.js';
 import { isPrivacyClear } from '../privacy.js';
+import { SpaceHost, hostDirectory } from './space-host.js';
 
 /** @typedef {import('../codec.js').Change} Change */
 
@@ -63,6 +66,7 @@ export class SyncHost {
     const store = new IdbStore(await IdbStore.openDb(user, factory), (e) => host?.broadcast({ type: 'storage-error', error: plain(e) }));
     const { outbox, meta } = await store.load({ chunks: false });
     host = new SyncHost(user, store, outbox, meta, env);
+    host.factory = factory;
     return host;
   }
 
@@ -99,6 +103,16 @@ export class SyncHost {
     this.tokenAsks = 0;
     /** @type {Map<number, (answer: any) => void>} */
     this.tokenAnswers = new Map();
+    /** @type {IDBFactory|undefined} */
+    this.factory = undefined;
+    /** A tab asked for spaces (PROTOCOL.md 8): the socket names them in hello and carries their pages. */
+    this.wantsSpaces = false;
+    /** @type {Map<string, SpaceHost>} the spaces whose database is open here */
+    this.spaceHosts = new Map();
+    /** @type {Map<string, Promise<SpaceHost>>} */
+    this.spaceOpening = new Map();
+    /** Spaces the user is a member of, as the tabs and the user's pages told (a page of another space is malformed). @type {Set<string>} */
+    this.members = new Set();
     store.onCommit = (ok, error) => {
       if (!ok) this.cursorHeld = true; // as in a page: the saved cursor stays below what may be lost
       this.broadcast({ type: 'storage', ok, error: error ? plain(error) : null });
@@ -114,6 +128,7 @@ export class SyncHost {
     this.tabs.set(port, tab);
     if (!this.server && hello.server) this.server = hello.server;
     if (Object.keys(this.tuning).length === 0) this.tuning = hello.tuning ?? {};
+    if (hello.spaces) this.wantsSpaces = true;
     port.onmessage = (event) => this.receive(tab, event.data);
     if (hello.lock && typeof navigator !== 'undefined' && navigator.locks) {
       // Granted once the tab is gone (it holds the lock for its lifetime).
@@ -126,7 +141,7 @@ export class SyncHost {
   /** @private @param {Tab} tab @param {any} msg */
   receive(tab, msg) {
     switch (msg.type) {
-      case 'write': this.write(tab, msg); break;
+      case 'write': if (msg.space !== undefined) this.spaceWrite(tab, msg); else this.write(tab, msg); break;
       case 'sync': this.startSync(tab, msg); break;
       case 'unsync': tab.syncing = false; this.syncersChanged(); break;
       case 'detach': this.detach(tab); break;
@@ -138,7 +153,16 @@ export class SyncHost {
         this.sync.resync(msg.cursor);
         break;
       case 'hold': this.coverCursor(msg.cursor, true); break;
-      case 'idle': this.store.idle().then((ok) => answer(tab, msg, { ok })); break;
+      case 'idle': (msg.space !== undefined ? this.spaceHosts.get(msg.space)?.store ?? this.store : this.store).idle().then((ok) => answer(tab, msg, { ok })); break;
+      case 'space-open': this.spaceOpen(tab, msg); break;
+      case 'space-close': this.spaceHosts.get(msg.space)?.tabs.delete(tab.port); break;
+      case 'space-presence': this.spacePresence(msg.space, msg.state); break;
+      case 'space-hold': this.spaceHosts.get(msg.space)?.coverCursor(msg.cursor, true); break;
+      case 'space-sync-now': this.spaceSyncNow(tab, msg); break;
+      case 'space-resync':
+        if (msg.cursor === 0) this.spaceHosts.get(msg.space)?.resetCursor();
+        this.sync?.spaces?.resync(msg.space, msg.cursor);
+        break;
       case 'sync-now': this.syncNow(tab, msg); break;
       case 'applied': tab.applied = Math.max(tab.applied, msg.page); this.wakeApplied?.(); break;
       case 'token': this.tokenAnswers.get(msg.id)?.(msg); break;
@@ -177,6 +201,11 @@ export class SyncHost {
     tab.syncing = true;
     tab.replica = msg.replica;
     this.syncersChanged();
+    if (this.sync && this.wantsSpaces && !this.sync.spaces) {
+      // The first tab did not sync spaces, this one does: the session starts again naming them.
+      this.sync.stop();
+      this.sync = null;
+    }
     if (!this.sync && this.server) {
       this.sync = new SyncClient({
         url: this.server.url,
@@ -196,6 +225,7 @@ export class SyncHost {
         onStatus: (status) => this.toSyncing({ type: 'status', status, ...this.syncState() }),
         onError: (error) => this.toSyncing({ type: 'error', error, ...this.syncState() }),
         WebSocket: this.env.WebSocket,
+        ...(this.wantsSpaces ? { spaces: hostDirectory(this) } : {}),
         ...this.tuning,
       });
       this.sync.start();
@@ -239,6 +269,8 @@ export class SyncHost {
     const changes = [];
     let covered = cursor;
     for (const { seq, change } of entries) {
+      if (change.section === 'spaces' && change.op === 'set') this.members.add(change.key);
+      else if (change.section === 'spaces' && change.op === 'delete') this.members.delete(change.key);
       if (privacy[change.section] === false) continue; // switched off on this device (privacy.js)
       changes.push(change);
       const key = change.op === 'set' || change.op === 'delete' ? change.key : undefined;
@@ -325,11 +357,92 @@ export class SyncHost {
     this.sync?.stop();
     for (const tab of [...this.tabs.values()]) this.detach(tab);
     this.store.close();
+    for (const space of this.spaceHosts.values()) space.close();
+  }
+
+  // ------------------------------------------------------------------ spaces (space-host.js)
+
+  /** The space's database, opened on first use. @param {string} id @returns {Promise<SpaceHost>} */
+  openSpace(id) {
+    let opening = this.spaceOpening.get(id);
+    if (!opening) {
+      opening = SpaceHost.open(this, id, this.factory).then((space) => { this.spaceHosts.set(id, space); return space; });
+      opening.catch(() => this.spaceOpening.delete(id));
+      this.spaceOpening.set(id, opening);
+    }
+    return opening;
+  }
+
+  /**
+   * A tab opened a space: it gets the space's messages from now on, and the answer once every page
+   * saved before is committed, so the tab's read of the database misses none (later ones it gets).
+   * @private @param {Tab} tab @param {{id: number, space: string, member?: boolean, drop?: boolean}} msg
+   */
+  async spaceOpen(tab, msg) {
+    try {
+      const space = await this.openSpace(msg.space);
+      if (msg.member) this.members.add(msg.space);
+      if (msg.drop) space.drop = true;
+      space.tabs.add(tab.port);
+      const ok = await space.store.idle();
+      answer(tab, msg, { ok, state: space.state, peers: space.peers, left: space.leftReason, cursor: this.sync?.spaces?.channels.get(msg.space)?.puller.cursor ?? space.savedCursor });
+    } catch (e) {
+      answer(tab, msg, { error: plain(e) });
+    }
+  }
+
+  /** A tab's save of a space's rows, as write(). @private @param {Tab} tab @param {any} msg */
+  async spaceWrite(tab, msg) {
+    const space = this.spaceHosts.get(msg.space);
+    if (!space) {
+      answer(tab, msg, { ok: false });
+      return;
+    }
+    /** @type {Array<Promise<boolean>>} */
+    const done = [];
+    if (msg.changes.length) done.push(space.store.putChanges(msg.changes));
+    let outbox = false;
+    for (const r of msg.rows) {
+      const kv = r.store === 'outbox' ? space.outbox.kv : space.meta;
+      if (r.store === 'outbox') outbox = true;
+      if (r.value === undefined) /** @type {MirrorKv} */ (kv).delete(r.key);
+      else {
+        /** @type {MirrorKv} */ (kv).mirror.set(r.key, r.value);
+        done.push(space.store.putRow(r.store, r.key, r.value, r.guard));
+      }
+    }
+    if (outbox) {
+      space.outbox.reload();
+      this.sync?.push();
+    }
+    Promise.all(done).then((oks) => answer(tab, msg, { ok: oks.every(Boolean) }));
+  }
+
+  /** The socket carries one presence per space: the last a tab set. @private @param {string} id @param {unknown} state */
+  spacePresence(id, state) {
+    const space = this.spaceHosts.get(id);
+    if (!space) return;
+    space.myPresence = state === null ? undefined : state;
+    this.sync?.spaces?.setPresence(id, state);
+  }
+
+  /** @private @param {Tab} tab @param {{id: number, space: string}} msg */
+  async spaceSyncNow(tab, msg) {
+    try {
+      await this.spaceHosts.get(msg.space)?.store.idle();
+      const spaces = this.sync?.spaces;
+      if (!spaces) throw Object.assign(new Error('no sync server configured'), { code: 'offline' });
+      await spaces.syncNow(msg.space);
+      answer(tab, msg, {});
+    } catch (e) {
+      answer(tab, msg, { error: { code: /** @type {any} */ (e).code ?? 'internal', message: /** @type {Error} */ (e).message } });
+    }
   }
 
   /** @private @param {Tab} tab */
   detach(tab) {
     if (!this.tabs.delete(tab.port)) return;
+    for (const space of this.spaceHosts.values()) space.tabs.delete(tab.port);
     try { tab.port.close(); } catch { /* gone */ }
     this.syncersChanged();
     this.wakeApplied?.();
@@ -371,9 +484,14 @@ export class SyncHost {
     }
   }
 
-  /** The tabs' storage policies (written by them into meta as 'policies'). @private */
+  /** The tabs' storage policies (written by them into meta as 'policies'; space-host.js saves a space's pages by them too). */
   readPolicies() {
     return this.readMeta('policies', null);
+  }
+
+  /** The sections the tabs told (their `sections` setting, written when they sync through the host), or null. @returns {Record<string, 'map'|'log'>|null} */
+  readKinds() {
+    return this.readMeta('sections', null);
   }
 
   /** Compacts the stored chunks when worth it, off every page's main thread; resolves with whether it did. */

@@ -67,7 +67,7 @@ async function connectWorker(options, kind) {
   const server = options.server ? { url: new URL(options.server.url, globalThis.location?.href).toString() } : null;
   const tuning = Object.fromEntries(Object.entries(options.sync ?? {}).filter(([, v]) => typeof v === 'number'));
   const lock = await holdTabLock();
-  const answer = await link.request({ type: 'attach', user: options.user, lock, server, tuning }, ATTACH_TIMEOUT_MILLIS);
+  const answer = await link.request({ type: 'attach', user: options.user, lock, server, tuning, spaces: !!options.spaces }, ATTACH_TIMEOUT_MILLIS);
   if (!answer || answer.error) {
     link.close();
     return `the sync worker is unavailable (${answer?.error ?? 'no answer'}): sync runs in this page`;
@@ -108,6 +108,10 @@ export class WorkerLink {
     this.onBroadcast = () => {};
     /** @type {(() => (string|Promise<string>))|null} */
     this.token = null;
+    /** @type {Map<string, (msg: any) => void>} where each open space's messages go (space-link.js) */
+    this.spaceRoutes = new Map();
+    /** @type {Map<string, number>} each space's cursor in the worker's session, as last told */
+    this.spaceCursors = new Map();
     port.onmessage = (event) => this.receive(event.data);
     port.start?.();
   }
@@ -160,9 +164,13 @@ export class WorkerLink {
  * in one transaction before it answers; `idle()` resolves once every write sent has its answer.
  */
 export class WorkerStore {
-  /** @param {WorkerLink} link @param {{bytes: number, stored: number}} counts from the tab's read at open */
-  constructor(link, counts) {
+  /**
+   * @param {WorkerLink} link @param {{bytes: number, stored: number}} counts from the tab's read at open
+   * @param {string} [space] a space's database (space-link.js), else the user's
+   */
+  constructor(link, counts, space) {
     this.link = link;
+    this.space = space;
     this.bytes = counts.bytes;
     this.stored = counts.stored;
     /** @type {{changes: Change[], rows: Array<{store: string, key: string, value?: string, guard: boolean}>, done: Promise<boolean>}|null} */
@@ -183,7 +191,7 @@ export class WorkerStore {
     this.next = b;
     queueMicrotask(() => {
       this.next = null;
-      const answered = this.link.request({ type: 'write', changes: b.changes, rows: b.rows }).then((a) => !!a?.ok);
+      const answered = this.link.request({ type: 'write', changes: b.changes, rows: b.rows, ...this.target() }).then((a) => !!a?.ok);
       this.sent.add(answered);
       answered.then((ok) => { this.sent.delete(answered); resolve(ok); });
     });
@@ -208,6 +216,11 @@ export class WorkerStore {
     return b.done;
   }
 
+  /** @private */
+  target() {
+    return this.space === undefined ? {} : { space: this.space };
+  }
+
   /** Only the migration at open runs operations, on the tab's own store before the worker takes over. */
   run() {
     return Promise.reject(new Error('the sync worker owns this database: no transaction runs in the page'));
@@ -220,7 +233,7 @@ export class WorkerStore {
   async idle() {
     let ok = true;
     while (this.next || this.sent.size) ok = (await (this.next ? this.next.done : [...this.sent][0])) && ok;
-    const worker = await this.link.request({ type: 'idle' });
+    const worker = await this.link.request({ type: 'idle', ...this.target() });
     return ok && !!worker?.ok;
   }
 
@@ -258,6 +271,8 @@ export class SharedSyncClient {
     this.locked = false;
     this.offline = false;
     link.token = on.token;
+    /** The spaces the worker's socket carries, as the tab's spaces see them (space/space.js SpaceSyncView). */
+    this.spaces = new SharedSpaces(link);
   }
 
   /** A broadcast of the worker. @param {any} msg */
@@ -360,6 +375,42 @@ export function bindWorker(link, cairn) {
   link.onBroadcast = (msg) => {
     if (msg.type === 'storage') /** @type {WorkerStore} */ (/** @type {unknown} */ (cairn.store)).committed(msg.ok, msg.error);
     else if (msg.type === 'storage-error') cairn.emit('error', Object.assign(new StorageError('indexedDB', msg.error), { code: msg.error.code }));
+    else if (typeof msg.type === 'string' && msg.type.startsWith('space-')) link.spaceRoutes.get(msg.space)?.(msg);
     else if (cairn.sync && /** @type {any} */ (cairn.sync).shared) /** @type {SharedSyncClient} */ (/** @type {unknown} */ (cairn.sync)).receive(msg);
   };
+}
+
+/** The spaces half of SharedSyncClient: the calls of space-sync.js SpaceSync a tab's spaces make, sent to the worker. */
+export class SharedSpaces {
+  /** @param {WorkerLink} link */
+  constructor(link) {
+    this.link = link;
+  }
+
+  /** @param {string} id */
+  cursorOf(id) {
+    return this.link.spaceCursors.get(id);
+  }
+
+  /** After writes: sent after the write messages of this task, as SharedSyncClient.push. @param {string} _id */
+  push(_id) {
+    queueMicrotask(() => queueMicrotask(() => this.link.post({ type: 'push' })));
+  }
+
+  /** The socket carries one presence per space: the last any tab of the user set. @param {string} id @param {unknown} state */
+  setPresence(id, state) {
+    this.link.post({ type: 'space-presence', space: id, state });
+  }
+
+  /** @param {string} id @param {number} cursor */
+  resync(id, cursor) {
+    this.link.post({ type: 'space-resync', space: id, cursor });
+  }
+
+  /** @param {string} id */
+  async syncNow(id) {
+    await new Promise((r) => queueMicrotask(() => queueMicrotask(/** @type {VoidFunction} */ (r)))); // after this task's writes
+    const a = await this.link.request({ type: 'space-sync-now', space: id });
+    if (a?.error) throw Object.assign(new Error(a.error.message), { code: a.error.code });
+  }
 }

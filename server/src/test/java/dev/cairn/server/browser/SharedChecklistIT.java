@@ -67,12 +67,13 @@ class SharedChecklistIT {
         }
     }
 
-    /** The panel's button: the page opens again with spaces on (they sync in the tab, not the shared worker). */
+    /** The panel's button: the page opens again with spaces on (they sync through the shared worker, as the user's state). */
     private static Browser turnOnSpaces(Browser w) {
         w.click("checklist-enable");
         w.until(() -> w.byId("checklist-create-name").isDisplayed(), "the checklist panel with spaces on");
         w.waitLiveAndSynced();
         assertEquals(Boolean.TRUE, w.script("return globalThis.cairn.options.spaces === true"));
+        assertEquals("shared", w.script("return globalThis.cairn.worker && globalThis.cairn.worker.kind"), "spaces do not keep the page off the shared worker");
         return w;
     }
 
@@ -110,6 +111,8 @@ class SharedChecklistIT {
         alice.waitText("checklist-name", "Groceries"::equals, "the new checklist shown");
         alice.waitText("checklist-role", "owner"::equals, "alice owns it");
         spaceId = (String) alice.script("return globalThis.checklist.current");
+        assertEquals(Boolean.TRUE, alice.script("return !!globalThis.cairn.openedSpace(globalThis.checklist.current).workerLink"),
+                "the space's database and traffic are the shared worker's");
 
         alice.select("checklist-invite-role", "editor");
         alice.click("checklist-invite");
@@ -187,5 +190,30 @@ class SharedChecklistIT {
         bob.holds(() -> !shows(bob, "After"), Duration.ofSeconds(2), "nothing alice writes later reaches bob");
         assertTrue(shows(bob, "Milk"), "bob keeps his read-only copy of what he had");
         assertFalse(enabled(bob, "checklist-new"), "bob's copy is read-only");
+    }
+
+    @Test
+    @Order(6)
+    void signingOutWithTheDataRemovedDeletesTheSpacesDatabasesToo() {
+        String spaceDb = "cairn-" + ALICE + "/space/" + spaceId;
+        assertTrue(databases(alice).contains(spaceDb), "alice's space has its database: " + databases(alice));
+        alice.click("signout");
+        alice.until(() -> alice.byId("signout-dialog").isDisplayed(), "the sign-out dialog");
+        alice.click("signout-remove");
+        alice.click("signout-confirm");
+        alice.until(() -> alice.byId("signin-form").isDisplayed(), "the sign-in form after signing out");
+        alice.driver().navigate().refresh();
+        alice.until(() -> alice.byId("signin-form").isDisplayed(), "still signed out after a reload");
+        // The shared worker held the databases open: the browser deletes them once it ended with the page.
+        alice.until(() -> databases(alice).stream().noneMatch(n -> n.startsWith("cairn-" + ALICE)), LIVE,
+                "nothing of alice's in IndexedDB (her space's database included)");
+        assertTrue(databases(bob).stream().anyMatch(n -> n.startsWith("cairn-" + BOB + "/space/")), "bob's profile keeps his copy");
+    }
+
+    /** The IndexedDB databases of a profile. */
+    @SuppressWarnings("unchecked")
+    private static List<String> databases(Browser w) {
+        return (List<String>) w.driver().executeAsyncScript(
+                "const done = arguments[0]; indexedDB.databases().then(l => done(l.map(d => d.name)))");
     }
 }
