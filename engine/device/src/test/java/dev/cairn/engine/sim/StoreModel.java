@@ -41,6 +41,7 @@ final class StoreModel {
     private final HashMap<String, Sequenced> watermarks = new HashMap<>();
     /** Every change ever accepted in a committed batch (for the fold check). */
     final List<Change> accepted = new ArrayList<>();
+    private final java.util.Set<Change> acceptedSet = new java.util.HashSet<>();
     /** Change identity to the seq that applied it: a second seq for one identity is a duplicate. */
     private final HashMap<Change, Long> seqOf = new HashMap<>();
 
@@ -48,6 +49,11 @@ final class StoreModel {
         this.key = key;
         this.kinds = kinds;
         this.stats = stats;
+    }
+
+    /** Whether this change (by identity) was accepted in an earlier commit. */
+    boolean hasAccepted(Change c) {
+        return acceptedSet.contains(c);
     }
 
     long head() {
@@ -97,6 +103,7 @@ final class StoreModel {
 
     CommitResult commit(List<Change> batch) {
         accepted.addAll(batch);
+        acceptedSet.addAll(batch);
         List<Change> merged = merge(batch);
         long previousHead = head;
         List<Sequenced> applied = new ArrayList<>();
