@@ -3,7 +3,9 @@ package dev.cairn.engine.sim;
 import dev.cairn.engine.Cairn;
 import dev.cairn.engine.Space;
 import dev.cairn.engine.ValidationException;
+import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.crdt.LwwEntry;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
@@ -111,6 +113,7 @@ final class SpaceDevice {
         try {
             space.map(section).put(key, value);
             spaceWrites.computeIfAbsent(id, k -> new ArrayList<>()).addAll(opChanges);
+            checkSpaceReads(id);
         } catch (ValidationException e) {
             if (space.leftReason() == null) {
                 throw e;
@@ -135,6 +138,34 @@ final class SpaceDevice {
             }
         }
     }
+
+    /**
+     * The monotonic-read and own-write oracle of a space copy: no key of it ever reads an older stamp
+     * than this device read or wrote before (a refused write stays until newer data of the space overwrites it).
+     */
+    void checkSpaceReads(String id) {
+        SyncPort p = port.space(id, false);
+        if (p == null) {
+            return;
+        }
+        Space space = cairn.space(id);
+        for (String section : SpaceSim.SECTIONS) {
+            for (int k = 0; k < SpaceSim.KEYS; k++) {
+                String target = id + '\u0000' + section + '\u0000' + "k" + k;
+                LwwEntry e = space.map(section).entry("k" + k);
+                Stamp floor = readFloor.get(target);
+                if (floor != null && (e == null || e.stamp().compareTo(floor) < 0)) {
+                    throw new AssertionError(replica + " read " + id + ":" + section + "/k" + k + " at " + (e == null ? "none" : e.stamp())
+                            + " after it had read or written " + floor + " (a write disappeared or a read went back)");
+                }
+                if (e != null) {
+                    readFloor.put(target, e.stamp());
+                }
+            }
+        }
+    }
+
+    private final Map<String, Stamp> readFloor = new HashMap<>();
 
     // ------------------------------------------------------------------ the sync client
 
@@ -226,6 +257,7 @@ final class SpaceDevice {
         keptCut.remove(id);
         port.spaceRejoined(id);
         pipeline(id);
+        checkSpaceReads(id);
     }
 
     private void onUserPage(Session s, Frame.Changes page) {
@@ -276,6 +308,7 @@ final class SpaceDevice {
                 + " cursor " + page.cursor() + " (local cursor " + p.cursor() + ")");
         p.applyRemote(changes, page.cursor());
         sim.stats().spacePagesApplied++;
+        checkSpaceReads(id);
         if (sim.rng().nextInt(4) == 0) {
             save();
         }
@@ -298,6 +331,7 @@ final class SpaceDevice {
         Long cut = "not-a-member".equals(spaceLeft.reason()) || cuts == null ? null : cuts.pollFirst();
         keptCut.put(id, "not-a-member".equals(spaceLeft.reason()) || cut == null ? -1L : cut);
         port.spaceLeft(id, spaceLeft.reason(), true);
+        checkSpaceReads(id);
     }
 
     private void onAck(Session s, Frame.Ack ack) {
@@ -327,6 +361,7 @@ final class SpaceDevice {
             s.owned(batch.lane()).removeAll(batch.seqs());
             sim.trace().add(replica + " refused " + error.code().wire() + " batch " + batch.id() + " of " + batch.lane() + ": " + batch.changes());
             port.spaceRefused(batch.lane(), error.code().wire(), batch.changes(), error.message());
+            checkSpaceReads(batch.lane()); // refused writes stay visible
             acknowledgeLocally(batch);
             pump();
             return;
