@@ -282,6 +282,9 @@ final class SpaceDevice {
 
     private void onSpacePage(Session s, Frame.Changes page) {
         String id = page.space();
+        if (s.leftHere.contains(id) && port.isMemberOf(id)) {
+            joined(s, id); // added again while up: the server catches the space up from 0 after space-left
+        }
         if (!(s.known.contains(id) || port.isMemberOf(id)) || s.leftHere.contains(id)) {
             // SpaceSync: a page of a space not said in hello and not a member of, or left on this session:
             // malformed-frame, nothing applied; the session ends and the next resumes from the cursors.
