@@ -44,8 +44,6 @@ final class SpaceServer {
     final MembershipModel members;
     private final Map<String, StoreModel> userStores = new TreeMap<>();
     private final Map<String, StoreModel> spaceStores = new TreeMap<>();
-    /** Every change the server refused for good (not-a-member, forbidden), with the space. */
-    final Set<Change> refused = new HashSet<>();
     /** Refused changes a previous push of which was accepted (at-least-once re-send after a lost ack, refused as of its commit). */
     final Set<Change> refusedResend = new HashSet<>();
     /** The author user of every accepted space change (the check that nobody wrote without the right). */
@@ -250,7 +248,6 @@ final class SpaceServer {
         String role = spaceStores.containsKey(space) ? members.role(space, s.user) : null;
         if (role == null || role.equals(SpaceSections.VIEWER)) {
             ErrorCode code = role == null ? ErrorCode.NOT_A_MEMBER : ErrorCode.FORBIDDEN;
-            refused.addAll(push.changes());
             StoreModel target = spaceStores.get(space);
             for (Change c : push.changes()) {
                 if (target != null && target.hasAccepted(c)) {
