@@ -308,6 +308,12 @@ export class SpaceSync {
       return;
     }
     const c = await this.opened(id);
+    if (!c.inSession && c.state === 'left' && this.welcomeFrame && this.directory.isMember(id)) {
+      // Added again while the session is up: after space-left the server catches the space up from 0 on
+      // this session (PROTOCOL.md 8.1, 8.4; found by the JVM simulator, SpacesSimTest), so it is joined again.
+      c.puller.cursor = 0;
+      c.begin(this.welcomeFrame);
+    }
     try {
       await c.puller.page(frame, current);
     } catch (e) {

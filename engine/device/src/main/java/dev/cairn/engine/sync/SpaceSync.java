@@ -126,6 +126,11 @@ final class SpaceSync {
 
     void onChanges(Session s, Frame.Changes page) {
         String id = page.space();
+        if (s.spaces != null && s.spaces.left.contains(id) && c.port.isMemberOf(id)) {
+            // Added again while the session is up: after space-left the server catches the space up from 0
+            // on this session (PROTOCOL.md 8.1, 8.4; found by the simulator, SpacesSimTest), so join it again.
+            joined(s, id);
+        }
         if (s.spaces == null || !(s.spaces.known.contains(id) || c.port.isMemberOf(id)) || s.spaces.left.contains(id)) {
             // PROTOCOL.md 8.3: a space this client did not say and is not a member of: malformed-frame.
             // Nothing of it is applied; the session ends and the next one resumes from the cursors.

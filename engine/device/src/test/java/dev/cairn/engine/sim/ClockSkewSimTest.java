@@ -85,7 +85,7 @@ class ClockSkewSimTest {
             assertInstanceOf(Frame.Ack.class, push(ahead));
             assertEquals(0, ahead.pendingChanges());
             assertEquals(2, server.readSince(0, 100).changes().size());
-            for (Change c : server.accepted) {
+            for (Change c : server.store.accepted) {
                 assertTrue(c.stamp().millis() - now[0] <= AHEAD_BOUND, "no accepted stamp beyond the server's bound: " + c);
             }
             assertEquals(server.canonicalFromStore(), ahead.canonicalState());

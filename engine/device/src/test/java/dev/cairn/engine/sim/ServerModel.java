@@ -2,34 +2,23 @@ package dev.cairn.engine.sim;
 
 import dev.cairn.engine.clock.ClockSkewException;
 import dev.cairn.engine.clock.HybridClock;
-import dev.cairn.engine.clock.Stamp;
-import dev.cairn.engine.codec.CanonicalJson;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.LwwEntry;
 import dev.cairn.engine.crdt.ReplicaState;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.engine.crdt.TextOrder;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.protocol.ProtocolException;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.NavigableMap;
-import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 
 /**
- * One user's sync server, in memory, following PROTOCOL.md and the server's store semantics
- * ({@code server/.../store/UserChanges.java} and {@code JournalServerStore.java}): a batch is merged
- * first (one change per target), the i-th merged change gets {@code previousHead + 1 + i}, keeps
- * that seq only if it altered the state, and the head moves by the merged count (gaps allowed).
- * Map keys keep only the winning entry and its seq; log streams keep visible entries and the
- * watermark; a map section keeps its clear watermark; entries a watermark hides are purged. Push: whole batch checked first (clock bound
+ * One user's sync server, in memory, following PROTOCOL.md, on one {@link StoreModel} (the
+ * server store's merge and seq rules). Push: whole batch checked first (clock bound
  * with the engine's own {@link HybridClock#check}, as {@code SyncSession} does), merged,
  * "committed" and only then acked. Sessions catch up from a cursor one page per server step and
  * then get live changes, the fast path when the session is exactly at the previous head.
@@ -58,15 +47,7 @@ final class ServerModel {
     private final Trace trace;
 
     // ---- the store (what a commit makes durable; survives a server restart)
-    private long head;
-    private final TreeMap<Long, Change> bySeq = new TreeMap<>();
-    private final HashMap<String, Sequenced> maps = new HashMap<>();
-    private final HashMap<String, TreeMap<Stamp, Sequenced>> logs = new HashMap<>();
-    private final HashMap<String, Sequenced> watermarks = new HashMap<>();
-    /** Every change ever accepted in a committed batch (for the fold check). */
-    final List<Change> accepted = new ArrayList<>();
-    /** Change identity to the seq that applied it: a second seq for one identity is a duplicate. */
-    private final HashMap<Change, Long> seqOf = new HashMap<>();
+    final StoreModel store;
 
     // ---- sessions (lost on a server restart)
     final List<ServerSession> sessions = new ArrayList<>();
@@ -84,6 +65,7 @@ final class ServerModel {
         this.kinds = kinds;
         this.stats = stats;
         this.trace = trace;
+        this.store = new StoreModel("sim-user", kinds, stats);
     }
 
     /** A restarted server process starts a fresh clock (the real one keeps it in memory only). */
@@ -93,17 +75,16 @@ final class ServerModel {
     }
 
     long head() {
-        return head;
+        return store.head();
     }
 
-    /** The highest seq an entry still holds (the head may be higher: seqs have gaps). */
     long lastSeq() {
-        return bySeq.isEmpty() ? 0 : bySeq.lastKey();
+        return store.lastSeq();
     }
 
     /** The session has sent everything up to the head and said caught-up. */
     boolean settled(ServerSession s) {
-        return s != null && sessions.contains(s) && s.caughtUp && s.sentCursor == head;
+        return s != null && sessions.contains(s) && s.caughtUp && s.sentCursor == store.head();
     }
 
     /** One socket's server side. */
@@ -119,7 +100,7 @@ final class ServerModel {
         }
 
         boolean needsPump() {
-            return welcomed && (sentCursor < head || (!caughtUp && sentCursor >= welcomeHead));
+            return welcomed && (sentCursor < store.head() || (!caughtUp && sentCursor >= welcomeHead));
         }
     }
 
@@ -145,10 +126,10 @@ final class ServerModel {
         }
         if (frame instanceof Frame.Hello hello) {
             s.welcomed = true;
-            s.welcomeHead = head;
+            s.welcomeHead = store.head();
             // A cursor beyond our head means the server lost the user's data: send everything.
-            s.sentCursor = hello.cursor() > head ? 0 : hello.cursor();
-            send(s, new Frame.Welcome(Frame.PROTOCOL_VERSION, "sim-user", head, maxBatch, maxAheadMillis, Frame.Welcome.DEFAULT_MAX_FRAME_BYTES));
+            s.sentCursor = hello.cursor() > store.head() ? 0 : hello.cursor();
+            send(s, new Frame.Welcome(Frame.PROTOCOL_VERSION, "sim-user", store.head(), maxBatch, maxAheadMillis, Frame.Welcome.DEFAULT_MAX_FRAME_BYTES));
         } else if (frame instanceof Frame.Push push) {
             onPush(s, push);
         } else if (frame instanceof Frame.Ping) {
@@ -239,14 +220,14 @@ final class ServerModel {
 
     /** One step of a session's catch-up: the next page since its sent cursor, or caught-up. */
     void pumpOne(ServerSession s) {
-        if (s.sentCursor < head) {
+        if (s.sentCursor < store.head()) {
             Page page = readSince(s.sentCursor, pageSize);
             if (page.cursor() > s.sentCursor) {
                 send(s, changesFrame(page.changes(), page.cursor()));
                 s.sentCursor = page.cursor();
             }
         }
-        if (!s.caughtUp && s.sentCursor >= s.welcomeHead && s.sentCursor >= head) {
+        if (!s.caughtUp && s.sentCursor >= s.welcomeHead && s.sentCursor >= store.head()) {
             s.caughtUp = true;
             send(s, new Frame.CaughtUp(s.sentCursor));
         }
@@ -291,188 +272,24 @@ final class ServerModel {
 
     // ------------------------------------------------------------------ the store
 
-    /** One change per target, as UserChanges.merge: the CRDT winner; appends at or below the batch's own clear dropped. */
-    static List<Change> merge(List<Change> changes) {
-        LinkedHashMap<String, Change> winners = new LinkedHashMap<>();
-        Map<String, Stamp> clears = new HashMap<>();
-        for (Change change : changes) {
-            if (change instanceof Change.Put put) {
-                winners.merge("m\u0000" + put.section() + '\u0000' + put.key(), put,
-                        (a, b) -> ((Change.Put) b).entry().beats(((Change.Put) a).entry()) ? b : a);
-            } else if (change instanceof Change.Append append) {
-                winners.merge("e\u0000" + append.section() + '\u0000' + append.stream() + '\u0000' + append.stamp(), append,
-                        (a, b) -> TextOrder.compare(((Change.Append) b).value(), ((Change.Append) a).value()) > 0 ? b : a);
-            } else {
-                Change.Clear clear = (Change.Clear) change;
-                String target = streamKey(clear.section(), clear.stream());
-                winners.merge("w\u0000" + target, clear, (a, b) -> b.stamp().compareTo(a.stamp()) > 0 ? b : a);
-                clears.merge(target, clear.stamp(), (a, b) -> b.compareTo(a) > 0 ? b : a);
-            }
-        }
-        List<Change> out = new ArrayList<>(winners.size());
-        for (Change change : winners.values()) {
-            if (change instanceof Change.Append append) {
-                Stamp mark = clears.get(streamKey(append.section(), append.stream()));
-                if (mark != null && append.stamp().compareTo(mark) <= 0) {
-                    continue;
-                }
-            } else if (change instanceof Change.Put put) {
-                Stamp mark = clears.get(streamKey(put.section(), Change.Clear.WHOLE_SECTION));
-                if (mark != null && put.stamp().compareTo(mark) <= 0) {
-                    continue;
-                }
-            }
-            out.add(change);
-        }
-        return out;
-    }
-
-    private CommitResult commit(List<Change> batch) {
-        accepted.addAll(batch);
-        List<Change> merged = merge(batch);
-        long previousHead = head;
-        List<Sequenced> applied = new ArrayList<>();
-        for (int i = 0; i < merged.size(); i++) {
-            long seq = previousHead + 1 + i;
-            Change change = merged.get(i);
-            boolean altered;
-            if (change instanceof Change.Put put) {
-                altered = put(put, seq);
-            } else if (change instanceof Change.Append append) {
-                altered = append(append, seq);
-            } else {
-                altered = clear((Change.Clear) change, seq);
-            }
-            if (altered) {
-                Long before = seqOf.putIfAbsent(change, seq);
-                if (before != null) {
-                    throw new AssertionError("duplicate: change " + change + " got seq " + seq + " but already had seq " + before);
-                }
-                applied.add(new Sequenced(seq, change));
-            } else {
-                stats.changesAlteringNothing++;
-            }
-        }
-        head = previousHead + merged.size();
-        stats.seqsGiven += applied.size();
-        return new CommitResult(previousHead, head, List.copyOf(applied));
-    }
-
-    private static String streamKey(String section, String stream) {
-        return section + '\u0000' + stream;
-    }
-
-    private boolean put(Change.Put put, long seq) {
-        Sequenced mark = watermarks.get(streamKey(put.section(), Change.Clear.WHOLE_SECTION));
-        if (mark != null && put.stamp().compareTo(mark.change().stamp()) <= 0) {
-            return false;
-        }
-        String key = put.section() + '\u0000' + put.key();
-        Sequenced old = maps.get(key);
-        if (old != null) {
-            if (!put.entry().beats(((Change.Put) old.change()).entry())) {
-                return false;
-            }
-            bySeq.remove(old.seq());
-        }
-        maps.put(key, new Sequenced(seq, put));
-        bySeq.put(seq, put);
-        return true;
-    }
-
-    private boolean append(Change.Append append, long seq) {
-        String stream = streamKey(append.section(), append.stream());
-        Sequenced mark = watermarks.get(stream);
-        if (mark != null && append.stamp().compareTo(mark.change().stamp()) <= 0) {
-            return false;
-        }
-        TreeMap<Stamp, Sequenced> entries = logs.computeIfAbsent(stream, k -> new TreeMap<>());
-        Sequenced old = entries.get(append.stamp());
-        if (old != null) {
-            if (TextOrder.compare(append.value(), ((Change.Append) old.change()).value()) <= 0) {
-                return false;
-            }
-            bySeq.remove(old.seq());
-        }
-        entries.put(append.stamp(), new Sequenced(seq, append));
-        bySeq.put(seq, append);
-        return true;
-    }
-
-    private boolean clear(Change.Clear clear, long seq) {
-        String stream = streamKey(clear.section(), clear.stream());
-        Sequenced old = watermarks.get(stream);
-        if (old != null) {
-            if (clear.stamp().compareTo(old.change().stamp()) <= 0) {
-                return false;
-            }
-            bySeq.remove(old.seq());
-        }
-        watermarks.put(stream, new Sequenced(seq, clear));
-        bySeq.put(seq, clear);
-        if (clear.isWholeSection()) {
-            // A map section's clear purges its values and tombstones at once.
-            String prefix = clear.section() + '\u0000';
-            maps.entrySet().removeIf(e -> {
-                if (e.getKey().startsWith(prefix) && e.getValue().change().stamp().compareTo(clear.stamp()) <= 0) {
-                    bySeq.remove(e.getValue().seq());
-                    return true;
-                }
-                return false;
-            });
-            return true;
-        }
-        TreeMap<Stamp, Sequenced> entries = logs.get(stream);
-        if (entries != null) {
-            NavigableMap<Stamp, Sequenced> hidden = entries.headMap(clear.stamp(), true);
-            for (Sequenced h : hidden.values()) {
-                bySeq.remove(h.seq());
-            }
-            hidden.clear();
-        }
-        return true;
-    }
-
-    /** As ServerStore.readSince: changes with seq > cursor in seq order; cursor is the head when nothing more is left. */
-    Page readSince(long cursor, int limit) {
-        List<Sequenced> changes = new ArrayList<>();
-        boolean more = false;
-        for (Map.Entry<Long, Change> e : bySeq.tailMap(cursor, false).entrySet()) {
-            if (changes.size() == limit) {
-                more = true;
-                break;
-            }
-            changes.add(new Sequenced(e.getKey(), e.getValue()));
-        }
-        long last = changes.isEmpty() ? 0L : changes.get(changes.size() - 1).seq();
-        return new Page(changes, more ? last : Math.max(head, last), more);
-    }
-
-    /** The server's view: its store read from 0 and folded into a fresh replica, canonically encoded. */
-    String canonicalFromStore() {
-        ReplicaState state = new ReplicaState(kinds);
-        long cursor = 0;
-        while (true) {
-            Page page = readSince(cursor, 1000);
-            page.changes().forEach(q -> state.apply(q.change()));
-            cursor = page.cursor();
-            if (!page.more()) {
-                break;
-            }
-        }
-        return CanonicalJson.encode(state);
-    }
-
-    /** Every accepted change folded by the merge rules, canonically encoded. */
-    ReplicaState foldAccepted() {
-        ReplicaState state = new ReplicaState(kinds);
-        accepted.forEach(state::apply);
-        return state;
-    }
-
     /** The winning map entry for a key in the store (null if never written). */
     LwwEntry entry(String section, String key) {
-        Sequenced q = maps.get(section + '\u0000' + key);
-        return q == null ? null : ((Change.Put) q.change()).entry();
+        return store.entry(section, key);
+    }
+
+    Page readSince(long cursor, int limit) {
+        return store.readSince(cursor, limit);
+    }
+
+    String canonicalFromStore() {
+        return store.canonicalFromStore();
+    }
+
+    ReplicaState foldAccepted() {
+        return store.foldAccepted();
+    }
+
+    private CommitResult commit(List<Change> changes) {
+        return store.commit(changes);
     }
 }

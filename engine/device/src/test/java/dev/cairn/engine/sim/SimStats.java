@@ -32,6 +32,17 @@ final class SimStats {
     long serverWrites;
     long resentChanges;
     long ineffectiveServerClears;
+    // spaces (SpaceSim)
+    long membershipSteps;
+    long spaceBatchesCommitted;
+    long spaceBatchesRefused;
+    long spaceLeftSent;
+    long spacePagesApplied;
+    long readOnlyWrites;
+    long pageOfLeftSpaceEnds;
+    long keptEntriesOlderThanCut;
+    long refusedResends;
+    long refusalsOfLeftBatches;
 
     void add(SimStats o) {
         seeds += o.seeds;
@@ -60,6 +71,16 @@ final class SimStats {
         serverWrites += o.serverWrites;
         resentChanges += o.resentChanges;
         ineffectiveServerClears += o.ineffectiveServerClears;
+        membershipSteps += o.membershipSteps;
+        spaceBatchesCommitted += o.spaceBatchesCommitted;
+        spaceBatchesRefused += o.spaceBatchesRefused;
+        spaceLeftSent += o.spaceLeftSent;
+        spacePagesApplied += o.spacePagesApplied;
+        readOnlyWrites += o.readOnlyWrites;
+        pageOfLeftSpaceEnds += o.pageOfLeftSpaceEnds;
+        keptEntriesOlderThanCut += o.keptEntriesOlderThanCut;
+        refusedResends += o.refusedResends;
+        refusalsOfLeftBatches += o.refusalsOfLeftBatches;
     }
 
     long faults() {
@@ -77,5 +98,14 @@ final class SimStats {
                 seeds, ops, localChanges, acknowledgedChanges, seqsGiven, pushesCommitted, pagesApplied, resentChanges,
                 faults(), drops, ackDrops, resets, latePushCuts, lateFramesProcessed, staleFrameCuts, staleFramesIgnored,
                 duplicatePages, partitions, restarts, crashes, serverRestarts, clockJumps, skewRefusedBatches, serverWrites, ineffectiveServerClears);
+    }
+
+    /** The spaces run's counters. */
+    String spaces() {
+        return String.format(Locale.ROOT,
+                "seeds=%d ops=%d pushesCommitted=%d membershipSteps=%d spaceBatchesCommitted=%d spaceBatchesRefused=%d spaceLeft=%d"
+                        + " spacePagesApplied=%d readOnlyWrites=%d pageOfLeftSpaceEnds=%d refusalsOfLeftBatches=%d refusedResends=%d keptEntriesOlderThanCut=%d resets=%d",
+                seeds, ops, pushesCommitted, membershipSteps, spaceBatchesCommitted, spaceBatchesRefused, spaceLeftSent,
+                spacePagesApplied, readOnlyWrites, pageOfLeftSpaceEnds, refusalsOfLeftBatches, refusedResends, keptEntriesOlderThanCut, resets);
     }
 }

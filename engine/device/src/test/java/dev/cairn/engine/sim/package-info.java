@@ -35,28 +35,41 @@
  * reads; after a crash only back to what was saved); no accepted stamp is more than maxAheadMillis
  * ahead of the server's clock.
  *
- * <p><b>Not simulated yet: spaces (issue 18).</b> The simulator has one user and no spaces; spaces
- * are covered by the transcripts (both clients), the server's ITs and {@code SpaceConvergenceIT}
- * (three users x two real devices, one offline round). To cover them here it needs, precisely:
- * (1) {@link dev.cairn.engine.sim.ServerModel}'s store state (head, seqs, maps, logs, watermarks,
- * accepted, seq per identity) per store key, the user's and {@code space:<id>}'s, each with its
- * own seqs in commit order; (2) membership in the model as the server keeps it: the space's
- * {@code members} entry and each user's {@code spaces} entry (SpaceSections), written by seeded
- * owner steps (add, role change, remove, leave) as one commit of both keys; (3) sessions that belong
- * to a user: hello's {@code spaces} cursors, welcome's {@code spaces} (role, head), each space
- * caught up after the user's own {@code caught-up}, live pages with {@code space} to every session of
- * every member, and a push with {@code space} checked against the membership as of its commit
- * ({@code not-a-member}, {@code forbidden} for a viewer: the whole batch refused), the removal a cut
- * (nothing of the space at or after its seq reaches that user) followed by {@code space-left};
- * (4) several users, each with several {@link dev.cairn.engine.sim.SimDevice}s, and SimDevice
- * mirroring {@code SpaceSync} and PushPipeline's space path through {@code SyncPort.space(id, true)}
- * (outbox, acknowledge, applyRemote with the space's cursor, spaceRefused, spaceLeft, spaceRejoined);
- * (5) {@link dev.cairn.engine.sim.KeySpace} writes to {@code cairn.space(id)} sections, by editors,
- * viewers and removed members; (6) checks per space: every member device's space canonical state
- * equals the model's space key, which equals the fold of the accepted space changes; no refused
- * change is accepted and each is in its device's {@code refusedChanges()}; no change of a user
- * committed after their removal; no page of the space at or after the cut delivered to them; a
- * kept copy equals the fold up to the cut plus its own refused writes; and the monotonic-read and
- * own-write oracles allow a refused write to be overwritten by the space's data.
+ * <p><b>Spaces (issue 18): {@link dev.cairn.engine.sim.SpacesSimTest}.</b> A run of its own
+ * ({@link dev.cairn.engine.sim.SpaceSim}): several users, each with several
+ * {@link dev.cairn.engine.sim.SpaceDevice}s (real engines and their space replicas, opened through
+ * {@code SyncPort.space(id, true)}), one {@link dev.cairn.engine.sim.SpaceServer} with a
+ * {@link dev.cairn.engine.sim.StoreModel} per store key (each user's, and {@code space:<id>}, each
+ * with its own seqs in commit order; {@link dev.cairn.engine.sim.ServerModel} keeps one for its
+ * user). Membership as the server keeps it ({@link dev.cairn.engine.sim.MembershipModel}): the
+ * space's {@code members} entry and the user's {@code spaces} entry written by seeded owner steps
+ * (add as editor or viewer, role change, remove, leave) as one commit of both keys. Sessions belong
+ * to a user: hello's {@code spaces} cursors, welcome's {@code spaces} (role, head), each space caught
+ * up after the user's {@code caught-up}, pages with {@code space} to every session of every member, a
+ * space joined while up caught up from 0 once the page with its {@code spaces} entry went out, a
+ * held space the user is not in answered with {@code space-left} {@code not-a-member}, pushes with
+ * {@code space} checked against the membership as of their commit ({@code not-a-member},
+ * {@code forbidden} for a viewer: the whole batch refused), and a removal a cut followed by
+ * {@code space-left}. SpaceDevice mirrors SyncClient, SpaceSync and PushPipeline's space path
+ * (welcome's spaces joined with {@code spaceRejoined}, {@code afterUserPage}, a page of a space
+ * left on the session ends the session, {@code space-left} drops the lane and keeps the copy with
+ * {@code spaceLeft}, refusals through {@code spaceRefused} then acknowledged, a refusal of a batch
+ * no lane holds only reported). Devices write their spaces' map sections as editors, as viewers,
+ * after their removal (a kept copy refuses the write locally), and to spaces they never joined,
+ * under connection resets. Checks after the heal: every user's devices hold the user's store (with
+ * its {@code spaces} section), which equals the fold of what it accepted; per space, the store
+ * equals the fold of its accepted changes, every device of a member holds that fold plus its own
+ * refused writes, a copy kept after a live {@code space-left} holds the fold up to the cut plus its
+ * own writes (except a key written again at or after the cut, which may keep an older entry: the
+ * store keeps only each key's winner), no change a device lists as refused was accepted (unless an
+ * earlier push of it was, its ack lost), every own write is accepted, listed as refused, queued in
+ * a left copy or superseded, and no page of a space at or after its user's cut reaches them; while
+ * running, no key of a space copy reads an older stamp than the device read or wrote.
+ *
+ * <p><b>Not simulated in the spaces run</b> (covered by the transcripts of both clients, the
+ * server's ITs and {@code SpaceConvergenceIT}): device crashes and restarts, partitions, clock
+ * skew, late pushes and stale frames (only resets), server restarts, log sections, binary v2 pages
+ * (the frames' JSON form, through the real {@code FrameCodec}), presence, invitations, deleting a
+ * space, and dropping a left copy ({@code LeftSpaceCopy.DROP}).
  */
 package dev.cairn.engine.sim;
