@@ -185,7 +185,12 @@ final class EnginePort implements SyncPort {
     }
 
     public Subscription onResync(Runnable listener) {
-        return cairn.privacy.onResync(listener);
+        Subscription privacy = cairn.privacy.onResync(listener);
+        Runnable spaces = cairn.spaceReplicas == null ? () -> { } : cairn.spaceReplicas.onResync(listener);
+        return () -> {
+            privacy.close();
+            spaces.run();
+        };
     }
 
     public Subscription onChange(ChangeListener listener) {
