@@ -540,7 +540,7 @@ export class Cairn {
 
   /** Saves and pushes everything, resolves when the server has it. */
   async syncNow() {
-    await this.save();
+    await Promise.all([this.save(), ...[...(this.openSpaces?.values() ?? [])].map((s) => s.save())]); // the spaces' writes go too
     if (!this.sync) throw new Error('no sync server configured');
     await this.sync.syncNow();
   }

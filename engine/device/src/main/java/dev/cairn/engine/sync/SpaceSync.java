@@ -165,6 +165,7 @@ final class SpaceSync {
         s.spaces.live.add(id);
         mutable(id).state = SpaceSyncState.LIVE;
         publish();
+        c.waiters.check(); // a syncNow may wait for this space
     }
 
     void onSpaceLeft(Session s, Frame.SpaceLeft left) {
@@ -182,6 +183,7 @@ final class SpaceSync {
         m.state = SpaceSyncState.LEFT;
         m.left = left.reason();
         pipelines.remove(id);
+        c.waiters.spaceLeft(id, left.reason());
         try {
             c.port.spaceLeft(id, left.reason(), onLeft == LeftSpaceCopy.KEEP);
         } catch (RuntimeException e) {
