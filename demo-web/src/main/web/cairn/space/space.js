@@ -9,6 +9,7 @@ import { Cairn } from '../cairn.js';
 import { ReplicaState } from '../crdt.js';
 import { FieldIndex } from '../field-index.js';
 import { ChangeTier } from '../storage.js';
+import { isDurable } from '../persister.js';
 import { openStores, loadState, compactLater } from '../open.js';
 import { ErrorCode } from '../protocol.js';
 import * as membership from './membership.js';
@@ -166,13 +167,16 @@ export class Space extends Cairn {
     const store = this.store;
     if (!store || typeof store.load !== 'function') return;
     const kinds = (/** @type {string} */ s) => this.kind(s);
-    const stored = (/** @type {string} */ s) => { const p = this.policyFor(s).persistTo; return p === 'localStorage' || p === 'indexedDB' || p === 'all'; };
     this.dropping = Promise.resolve(this.dropping).then(() => store.idle()).then(() => store.load({ meta: false }))
       .then(({ chunkKeys, stored: count }) => {
+        // what this device stores durably, as the persister would (a key's own policy included)
         const kept = new ReplicaState(kinds);
         const state = /** @type {ReplicaState} */ (this.replicaState);
-        for (const [s, m] of state.maps) if (stored(s)) kept.map(s).mergeFrom(m);
-        for (const [s, l] of state.logs) if (stored(s)) kept.log(s).mergeFrom(l);
+        for (const [s, m] of state.maps) {
+          if (m.watermark !== undefined) kept.map(s).clear(m.watermark);
+          for (const [k, e] of m.entries) if (isDurable(this.policyFor(s, k).persistTo)) kept.map(s).apply(k, e);
+        }
+        for (const [s, l] of state.logs) if (isDurable(this.policyFor(s).persistTo)) kept.log(s).mergeFrom(l);
         return store.compact(chunkKeys, [], count, kinds, kept);
       })
       .then(() => {}, (e) => this.emit('error', e));
