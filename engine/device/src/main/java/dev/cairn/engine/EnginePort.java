@@ -273,6 +273,11 @@ final class EnginePort implements SyncPort {
         }
     }
 
+    public int spaceRefusedCount(String id) {
+        Space space = replicas().open(id, false);
+        return space == null || space.isDropped() ? 0 : space.refusedChanges().size();
+    }
+
     public Subscription onSpaceOpened(java.util.function.Consumer<String> listener) {
         if (cairn.spaceReplicas == null) {
             return () -> { };

@@ -305,11 +305,30 @@ final class SpaceSync {
     }
 
     SpaceStatus status(String id) {
-        return published.get(id);
+        return withRefused(published.get(id));
     }
 
     Map<String, SpaceStatus> statuses() {
-        return published;
+        Map<String, SpaceStatus> out = new TreeMap<>();
+        published.forEach((id, st) -> out.put(id, withRefused(st)));
+        return Collections.unmodifiableMap(out);
+    }
+
+    /**
+     * {@code refused} as the space lists its refused changes now (the browser's
+     * {@code space.refused.length}): kept across restarts, down to 0 after dropRefused.
+     */
+    private SpaceStatus withRefused(SpaceStatus st) {
+        if (st == null) {
+            return null;
+        }
+        int refused;
+        try {
+            refused = c.port.spaceRefusedCount(st.space());
+        } catch (RuntimeException e) {
+            refused = 0; // dropped or closed
+        }
+        return refused == st.refused() ? st : new SpaceStatus(st.space(), st.state(), st.cursor(), refused, st.leftReason(), st.role());
     }
 
     void publish() {
