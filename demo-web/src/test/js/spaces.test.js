@@ -298,3 +298,40 @@ test('removing the device data (sign-out) deletes the user\'s database and every
   assert.deepEqual(left.filter((n) => n.startsWith(`cairn-${user}`)), [], 'nothing of the user: ' + left);
   assert.ok(left.includes(`cairn-${other}`) && left.includes(`cairn-${spaceStoreName(other, 'trip')}`), 'the other user\'s stay');
 });
+
+test('dropRefused rolls the refused values back in memory and in IndexedDB, and the cursor goes to 0 so the server\'s values come back', async () => {
+  const user = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  const cairn = await open(user, kv);
+  cairn.applyRemote([{ seq: 1, change: server('spaces', 'trip', { name: 'Trip', role: 'viewer' }) }], 1);
+  const trip = await cairn.space('trip');
+  const theirs = server('state', 'title', 'theirs');
+  trip.applyRemote([{ seq: 1, change: server('members', user, { role: 'viewer' }) }, { seq: 2, change: theirs }, { seq: 3, change: server('state', 'kept', 1) }], 3);
+  trip.write('set', 'state', 'title', 'mine');
+  trip.write('set', 'state', 'other', 'mine too');
+  trip.write('append', 'chat', 'c1', 'hello');
+  await trip.save();
+  const ids = trip.outbox.entries().map((e) => e.id);
+  trip.refusedBySync(ids, { code: 'forbidden', message: 'a viewer cannot write' });
+  assert.equal(trip.replicaState.log('chat').size('c1'), 1);
+  trip.write('set', 'state', 'other', 'newer'); // overwritten since: not rolled back
+  await trip.save();
+  trip.dropRefused();
+  assert.equal(trip.get('state', 'title'), undefined, 'the refused value is gone');
+  assert.equal(trip.get('state', 'other'), 'newer');
+  assert.equal(trip.replicaState.log('chat').size('c1'), 0, 'the refused append is gone');
+  assert.equal(trip.get('state', 'kept'), 1);
+  assert.equal(trip.savedCursor, 0, 'the space is taken again from the server');
+  assert.deepEqual(trip.refused, []);
+  trip.applyRemote([{ seq: 2, change: theirs }], 3);
+  assert.equal(trip.get('state', 'title'), 'theirs', 'the value the refused write replaced is back');
+  await cairn.close();
+
+  const again = await open(user, kv);
+  const reopened = await again.space('trip');
+  assert.equal(reopened.get('state', 'title'), 'theirs', 'rolled back in IndexedDB too');
+  assert.equal(reopened.get('state', 'other'), 'newer');
+  assert.equal(reopened.get('state', 'kept'), 1);
+  assert.equal(reopened.replicaState.log('chat').size('c1'), 0);
+  await again.close();
+});

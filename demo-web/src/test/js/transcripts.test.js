@@ -311,6 +311,8 @@ async function run(t) {
         if ('refused' in want) assert.equal(s.refused, want.refused, `space ${want.space}: refused`);
         if ('left' in want) assert.equal(s.left, want.left, `space ${want.space}: the reason it was left`);
       });
+    } else if ('dropRefused' in step) {
+      (await cairn.space(step.dropRefused.space)).dropRefused();
     } else if ('presence' in step) {
       (await cairn.space(step.presence.space)).setPresence(step.presence.state);
     } else if ('peers' in step) {

@@ -565,7 +565,7 @@ export class Cairn {
 
   /** Saves and pushes everything, resolves when the server has it. */
   async syncNow() {
-    await this.save();
+    await Promise.all([this.save(), ...[...(this.openSpaces?.values() ?? [])].map((s) => s.save())]); // the spaces' writes go too
     if (!this.sync) throw new Error('no sync server configured');
     await this.sync.syncNow();
   }
@@ -578,7 +578,18 @@ export class Cairn {
   /** The sync status: {state, pending (unacknowledged local changes), error (the last problem's code or null), lastError, cursor}. */
   get syncStatus() {
     const lastError = this.lastError;
-    return { state: this.status, pending: this.outbox.entries(this.replica).length, error: lastError?.code ?? null, lastError, cursor: this.sync?.cursor ?? 0 };
+    return { state: this.status, pending: this.pendingCount(), error: lastError?.code ?? null, lastError, cursor: this.sync?.cursor ?? 0 };
+  }
+
+  /**
+   * `pending` of the status (spec/vectors/sync/README.md, the JVM's pendingChanges): the local
+   * changes the server has not acknowledged, saved in the outbox or still waiting for their save
+   * (a save delay, a draft) if they will go to the server once saved.
+   */
+  pendingCount() {
+    let n = this.outbox.entries(this.replica).length;
+    for (const p of this.persister.pending.values()) if (p.policy.sync && this.privacy[p.change.section] !== false) n++;
+    return n;
   }
 
   // ------------------------------------------------------------------ what the server keeps (issue 7)

@@ -92,6 +92,19 @@ export class LwwMap {
     }
   }
 
+  /**
+   * Removes the key's entry if it is still the one with this stamp, leaving no tombstone, so an
+   * older entry can win again: a refused change rolled back (space.js dropRefused), never a change
+   * any server has. True if it was removed. @param {string} key @param {string} stamp
+   */
+  forget(key, stamp) {
+    const current = this.entries.get(key);
+    if (!current || current.stamp !== stamp) return false;
+    this.entries.delete(key);
+    if (current.value !== null) this.live--;
+    return true;
+  }
+
   /** Raises the clear watermark and purges what it hides; true if it moved. @param {string} upTo */
   clear(upTo) {
     if (this.watermark !== undefined && upTo <= this.watermark) return false;
@@ -175,6 +188,15 @@ export class GrowOnlyLog {
       return true;
     }
     return false;
+  }
+
+  /** Removes the entry with this stamp (a refused append rolled back, as LwwMap.forget); true if there was one. @param {string} stream @param {string} stamp */
+  forget(stream, stamp) {
+    const entries = this.streamsMap.get(stream);
+    if (!entries || !entries.delete(stamp)) return false;
+    this.count--;
+    if (entries.size === 0) this.streamsMap.delete(stream);
+    return true;
   }
 
   /** Raises the watermark and purges what it hides; true if it moved. @param {string} stream @param {string} upTo */

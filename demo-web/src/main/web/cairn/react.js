@@ -242,7 +242,7 @@ export function usePersistence() {
     isSyncing: b.syncing > 0 || c.status === 'catching-up',
     lastSync: c.sync?.lastSync ?? null,
     lastSaved: c.lastSaved,
-    pending: c.outbox.entries(c.replica).length,
+    pending: c.pendingCount(),
     unsaved: c.pendingSaves.size,
     privacy: { ...c.privacy },
   }));

@@ -195,6 +195,15 @@ export class ChangeTier {
     return this.kv.bytes(this.prefix);
   }
 
+  /** Deletes the row a change rolled back in memory wrote, if it is still that change's (space.js dropRefused). @param {Change} c */
+  forget(c) {
+    const p = this.prefix;
+    const k = c.op === 'set' || c.op === 'delete' ? `${p}m${SEP}${c.section}${SEP}${c.key}`
+      : c.op === 'append' ? `${p}l${SEP}${c.section}${SEP}${c.stream}${SEP}${c.stamp}` : null;
+    const row = k === null ? null : this.kv.get(k);
+    if (row !== null && decodeChange(row).stamp === c.stamp) this.kv.delete(/** @type {string} */ (k));
+  }
+
   /** Drops every row of a section from this tier (a section that is no longer stored here). @param {string} section */
   drop(section) {
     for (const t of ['m', 'l', 'w']) for (const k of this.kv.keys(`${this.prefix}${t}${SEP}${section}${SEP}`)) this.kv.delete(k);

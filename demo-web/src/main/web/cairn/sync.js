@@ -151,7 +151,11 @@ export class SyncClient {
     this.connection.restart();
   }
 
-  /** Pushes pending changes now; resolves once live with nothing written before the call pending. */
+  /**
+   * Pushes pending changes now; resolves once live with nothing written before the call pending:
+   * the user's and, with spaces, each held space's (that space live too; a space refused or left
+   * meanwhile fails it, as the space's own syncNow does).
+   */
   syncNow() {
     if (this.locked) return Promise.reject(Object.assign(new Error(/** @type {string} */ (this.lockReason)), { code: 'wrong-passphrase' }));
     if (!this.running || this.offline) return Promise.reject(Object.assign(new Error('offline: sync is switched off'), { code: 'offline' }));
@@ -160,7 +164,10 @@ export class SyncClient {
     this.pipeline.release(); // the user may have freed space: re-send held changes at once
     this.push();
     this.settle();
-    return promise;
+    const spaces = this.spaces;
+    if (!spaces) return promise;
+    const held = Object.keys(spaces.directory.cursors()).map((id) => spaces.syncNow(id));
+    return Promise.all([promise, ...held]).then(() => {});
   }
 
   /** Sends what is pending and fits the window (call after local writes). */

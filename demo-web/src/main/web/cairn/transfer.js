@@ -174,7 +174,7 @@ export function stats(cairn) {
     lastError: cairn.sync?.lastError ?? null,
     keyId: cairn.keyId,
     unsaved: cairn.pendingSaves.size,
-    pending: cairn.outbox.entries(cairn.replica).length,
+    pending: cairn.pendingCount(),
     outbox: cairn.outbox.size(),
     bytes: {
       memory: memoryBytes(cairn),

@@ -252,6 +252,16 @@ export class SpaceSync {
     return cursors;
   }
 
+  /**
+   * The space's cursor went back to 0 (its refused changes rolled back, space.js dropRefused): the
+   * session starts over at once, so the space is taken again from the server. @param {string} id
+   */
+  retake(id) {
+    const c = this.channels.get(id);
+    if (c) c.puller.cursor = 0;
+    this.client.connection.restart();
+  }
+
   /** The channel of an open space (null if its replica is not open). @param {string} id */
   channel(id) {
     let c = this.channels.get(id);

@@ -9,6 +9,7 @@ import { Cairn } from '../cairn.js';
 import { ReplicaState } from '../crdt.js';
 import { FieldIndex } from '../field-index.js';
 import { ChangeTier } from '../storage.js';
+import { isDurable } from '../persister.js';
 import { openStores, loadState, compactLater } from '../open.js';
 import { ErrorCode } from '../protocol.js';
 import * as membership from './membership.js';
@@ -141,12 +142,61 @@ export class Space extends Cairn {
 
   // ------------------------------------------------------------------ refused changes (PROTOCOL.md 8.2)
 
-  /** Forgets the refused changes (all, or those ids); the values they wrote stay until the space's data overwrites them. @param {string[]} [ids] */
+  /**
+   * Forgets the refused changes (all, or those ids) and rolls their values back: each that still
+   * holds its key here leaves this copy (memory and storage), and the space is taken from the
+   * server again from cursor 0 (at once when connected: the session starts over), so the value it
+   * replaced comes back and the copy shows the space as the server has it. A kept copy of a left
+   * space only loses them. @param {string[]} [ids]
+   */
   dropRefused(ids) {
     const drop = ids ? new Set(ids) : null;
+    const dropped = drop ? this.refused.filter((r) => drop.has(r.id)) : this.refused;
     this.refused = drop ? this.refused.filter((r) => !drop.has(r.id)) : [];
     this.writeSetting('refused', this.refused);
-    this.emit('change', { changes: [], origin: 'remote' });
+    /** @type {Change[]} */
+    const gone = [];
+    const state = /** @type {ReplicaState} */ (this.replicaState);
+    for (const { change: c } of dropped) {
+      const forgot = c.op === 'set' || c.op === 'delete' ? state.map(c.section).forget(c.key, c.stamp)
+        : c.op === 'append' ? state.log(c.section).forget(c.stream, c.stamp) : false; // a clear is not rolled back
+      if (forgot) gone.push(c);
+    }
+    if (gone.length > 0) {
+      this.forgetStored(gone);
+      if (!this.leftReason) {
+        this.resetCursor();
+        this.parent.sync?.spaces?.retake(this.id);
+      }
+    }
+    // a key rolled back reads as deleted until the server's value comes back
+    const changes = gone.filter((c) => c.op !== 'append').map((c) => ({ op: 'delete', section: c.section, key: /** @type {any} */ (c).key, stamp: c.stamp }));
+    this.emit('change', { changes, origin: 'remote' });
+  }
+
+  /**
+   * Rolled-back changes leave storage too: a row of a key-value tier is deleted; the IndexedDB
+   * chunks (appended, never edited) are written again from memory, as a compaction does.
+   * @private @param {Change[]} gone
+   */
+  forgetStored(gone) {
+    for (const tier of new Set(Object.values(this.tiers))) if (tier instanceof ChangeTier) for (const c of gone) tier.forget(c);
+    const store = this.store;
+    if (!store || typeof store.load !== 'function') return;
+    const kinds = (/** @type {string} */ s) => this.kind(s);
+    this.dropping = Promise.resolve(this.dropping).then(() => store.idle()).then(() => store.load({ meta: false }))
+      .then(({ chunkKeys, stored: count }) => {
+        // what this device stores durably, as the persister would (a key's own policy included)
+        const kept = new ReplicaState(kinds);
+        const state = /** @type {ReplicaState} */ (this.replicaState);
+        for (const [s, m] of state.maps) {
+          if (m.watermark !== undefined) kept.map(s).clear(m.watermark);
+          for (const [k, e] of m.entries) if (isDurable(this.policyFor(s, k).persistTo)) kept.map(s).apply(k, e);
+        }
+        for (const [s, l] of state.logs) if (isDurable(this.policyFor(s).persistTo)) kept.log(s).mergeFrom(l);
+        return store.compact(chunkKeys, [], count, kinds, kept);
+      })
+      .then(() => {}, (e) => this.emit('error', e));
   }
 
   // ------------------------------------------------------------------ membership over HTTP (PROTOCOL.md 8.5)

@@ -185,7 +185,12 @@ final class EnginePort implements SyncPort {
     }
 
     public Subscription onResync(Runnable listener) {
-        return cairn.privacy.onResync(listener);
+        Subscription privacy = cairn.privacy.onResync(listener);
+        Runnable spaces = cairn.spaceReplicas == null ? () -> { } : cairn.spaceReplicas.onResync(listener);
+        return () -> {
+            privacy.close();
+            spaces.run();
+        };
     }
 
     public Subscription onChange(ChangeListener listener) {
@@ -266,6 +271,11 @@ final class EnginePort implements SyncPort {
         if (space != null) {
             space.addRefused(code, changes, message);
         }
+    }
+
+    public int spaceRefusedCount(String id) {
+        Space space = replicas().open(id, false);
+        return space == null || space.isDropped() ? 0 : space.refusedChanges().size();
     }
 
     public Subscription onSpaceOpened(java.util.function.Consumer<String> listener) {

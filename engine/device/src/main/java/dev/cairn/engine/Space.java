@@ -188,15 +188,54 @@ public final class Space {
         return List.copyOf(refused);
     }
 
-    /** Forgets the refused changes (the app has shown them); returns how many there were. */
+    /**
+     * Forgets the refused changes (the app has shown them) and rolls their values back: each that
+     * still holds its key here leaves this copy (memory and disk), and the space is taken from the
+     * server again from cursor 0 (at once when connected: the session starts over), so the value
+     * it replaced comes back and the copy shows the space as the server has it. A kept copy of a
+     * left space only loses them. Returns how many there were.
+     */
     public int dropRefused() {
-        int n;
+        List<RefusedChange> dropped;
         synchronized (this) {
-            n = refused.size();
+            dropped = List.copyOf(refused);
             refused.clear();
         }
         saveRefused();
-        return n;
+        Cairn e = engine();
+        boolean forgot = e.locked(() -> {
+            boolean any = false;
+            for (RefusedChange r : dropped) {
+                any |= forget(e, r.change());
+            }
+            if (any && e.leftReason == null) {
+                e.port.resyncFromZero();
+            }
+            return any;
+        });
+        if (forgot && e.leftReason == null) {
+            user.spaceReplicas.resync();
+        }
+        return dropped.size();
+    }
+
+    /** Forgets a refused change that still wins in {@code e} (under its write lock); true if it did. */
+    private static boolean forget(Cairn e, Change c) {
+        boolean gone;
+        if (c instanceof Change.Put put) {
+            gone = e.state.map(put.section()).forget(put.key(), put.stamp());
+            if (gone) { // the key's value is gone: listeners see it as a delete until the server's comes back
+                e.listeners.queued().add(new ChangeEvent(new Change.Put(put.section(), put.key(), null, put.stamp()), ChangeEvent.Origin.REMOTE));
+            }
+        } else if (c instanceof Change.Append a) {
+            gone = e.state.log(a.section()).forget(a.stream(), a.stamp());
+        } else {
+            gone = false; // a clear is not rolled back: what it hid comes back only with newer data
+        }
+        if (gone) {
+            e.persister.forget(c);
+        }
+        return gone;
     }
 
     /**

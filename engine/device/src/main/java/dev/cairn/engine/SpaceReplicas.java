@@ -45,6 +45,7 @@ final class SpaceReplicas {
     private final Cairn user;
     private final Map<String, Space> open = new LinkedHashMap<>(); // guarded by this
     private final CopyOnWriteArrayList<Runnable> outboxListeners = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<Runnable> resyncListeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<Space>> openListeners = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Consumer<String>> presenceListeners = new CopyOnWriteArrayList<>();
     private boolean closed; // guarded by this
@@ -141,6 +142,16 @@ final class SpaceReplicas {
     Runnable onOutbox(Runnable listener) {
         outboxListeners.add(listener);
         return () -> outboxListeners.remove(listener);
+    }
+
+    /** Told when a space's cursor went back to 0 (refused changes rolled back): the space is taken again from the server. */
+    Runnable onResync(Runnable listener) {
+        resyncListeners.add(listener);
+        return () -> resyncListeners.remove(listener);
+    }
+
+    void resync() {
+        resyncListeners.forEach(Runnable::run);
     }
 
     /** Told when a space replica is opened (by the app or by sync). */

@@ -142,6 +142,43 @@ class SpaceReplicaTest {
     }
 
     @Test
+    void droppingRefusedChangesRollsTheirValuesBackAndRetakesTheSpace() {
+        List<Integer> resyncs = new CopyOnWriteArrayList<>();
+        try (Cairn cairn = Cairn.builder().dataDir(dir).replicaId("phone").open()) {
+            SyncPort port = SyncPorts.of(cairn);
+            port.onResync(() -> resyncs.add(1));
+            Space space = cairn.space("sp-1");
+            Change theirs = new Change.Put("state", "title", "\"theirs\"", serverStamp(1_000));
+            port.space("sp-1", false).applyRemote(List.of(theirs, new Change.Put("state", "kept", "1", serverStamp(1_001))), 2);
+            space.map("state").put("title", "mine");
+            space.map("state").put("other", "mine too");
+            space.log("chat").append("c1", "hello");
+            space.save().join();
+            List<Change> mine = space.engine().port.outbox(10).values().stream().toList();
+            port.spaceRefused("sp-1", "forbidden", mine, "viewers cannot write");
+            space.map("state").put("other", "newer"); // overwritten since: not rolled back
+            space.save().join();
+            assertEquals(3, space.dropRefused());
+            assertNull(space.map("state").json("title"), "the refused value is gone");
+            assertEquals("\"newer\"", space.map("state").json("other"));
+            assertEquals(0, space.log("chat").size("c1"), "the refused append is gone");
+            assertEquals("1", space.map("state").json("kept"));
+            assertEquals(0, space.cursor(), "the space is taken again from the server");
+            assertEquals(List.of(1), resyncs, "the sync client is told to start over");
+            port.space("sp-1", false).applyRemote(List.of(theirs), 2);
+            assertEquals("\"theirs\"", space.map("state").json("title"), "the value the refused write replaced is back");
+            space.map("state").put("title2", "x"); // not refused: unaffected below
+            space.save().join();
+        }
+        try (Cairn cairn = Cairn.builder().dataDir(dir).replicaId("phone").open()) {
+            Space space = cairn.space("sp-1");
+            assertEquals("\"theirs\"", space.map("state").json("title"), "rolled back on disk too");
+            assertEquals(0, space.log("chat").size("c1"));
+            assertEquals(0, space.dropRefused());
+        }
+    }
+
+    @Test
     void presenceIsValidatedAndPeersAreListedSorted() {
         try (Cairn cairn = TestSupport.inMemory("a")) {
             Space space = cairn.space("sp-1");

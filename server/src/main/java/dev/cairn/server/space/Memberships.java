@@ -285,10 +285,16 @@ public final class Memberships {
         });
     }
 
+    /** Delete attempts when joins keep committing between the delete's reads and its commit. */
+    private static final int DELETE_ATTEMPTS = 5;
+
     /**
      * The owner deletes the space: one commit clears every section of the space (a whole-section
      * clear per map section, {@code members} and {@code invitations} included; a clear per stream of
-     * each log section) and deletes every member's {@code spaces} entry.
+     * each log section) and deletes every member's {@code spaces} entry. A join commits its member
+     * and uses up its invitation together, so the commit is guarded by every invitation read: a join
+     * that committed after the reads fails it, and the delete reads the members again (else the
+     * joiner would keep a stale {@code spaces} entry). A join after the delete finds its code cleared.
      */
     public Future<Void> delete(String actor, String spaceId) {
         String key;
@@ -297,10 +303,16 @@ public final class Memberships {
         } catch (IllegalArgumentException e) {
             return Future.failedFuture(notAMember());
         }
-        return require(actor, spaceId, Set.of(OWNER)).compose(r -> Future.all(reads.liveEntries(key, MEMBERS), reads.logStreams(key)))
+        return delete(actor, spaceId, key, DELETE_ATTEMPTS);
+    }
+
+    private Future<Void> delete(String actor, String spaceId, String key, int attempts) {
+        return require(actor, spaceId, Set.of(OWNER))
+                .compose(r -> Future.all(reads.liveEntries(key, MEMBERS), reads.logStreams(key), reads.liveEntries(key, INVITATIONS)))
                 .compose(all -> {
                     Map<String, MapEntry> members = all.resultAt(0);
                     Map<String, List<String>> streams = all.resultAt(1);
+                    Map<String, MapEntry> invitations = all.resultAt(2);
                     List<Future<MapEntry>> own = new ArrayList<>();
                     members.keySet().forEach(u -> own.add(reads.entry(u, SPACES, spaceId)));
                     return Future.all(own).compose(ownAll -> {
@@ -313,11 +325,19 @@ public final class Memberships {
                         streams.forEach((section, names) -> names.forEach(s -> clears.add(new Change.Clear(section, s, clock.tick()))));
                         List<UserBatch> batches = new ArrayList<>();
                         batches.add(new UserBatch(key, clears, actorGuard(spaceId, actor, Set.of(OWNER))));
+                        invitations.forEach((hash, e) -> {
+                            String role = SpaceValues.text(e.value(), "role");
+                            if (role != null) {
+                                batches.add(new UserBatch(key, List.of(), new Guard(key, INVITATIONS, hash, Set.of(role))));
+                            }
+                        });
                         members.keySet().forEach(u -> batches.add(new UserBatch(u, List.of(tombstone(SPACES, spaceId)))));
-                        return commit(batches, null).map(done -> {
+                        return committer.submitAll(batches).map(done -> {
                             ended(new ArrayList<>(members.keySet()), spaceId, "deleted");
                             return (Void) null;
-                        });
+                        }).recover(e -> e instanceof GuardFailedException g && g.guard().section().equals(INVITATIONS) && attempts > 1
+                                ? delete(actor, spaceId, key, attempts - 1)
+                                : refusal(e, null, null, null));
                     });
                 });
     }
@@ -358,20 +378,23 @@ public final class Memberships {
 
     /** As above; a failed guard on {@code members/<badKey>} becomes bad-request {@code badMessage}. */
     private Future<Map<String, ServerStore.CommitResult>> commit(List<UserBatch> batches, Kind guardKind, String badKey, String badMessage) {
-        return committer.submitAll(batches).recover(e -> {
-            if (e instanceof GuardFailedException g && badKey != null && g.guard().key().equals(badKey)) {
-                return Future.failedFuture(bad(badMessage));
+        return committer.submitAll(batches).recover(e -> refusal(e, guardKind, badKey, badMessage));
+    }
+
+    /** A failed commit as the caller's refusal (see {@link #commit(List, Kind, String, String)}). */
+    private static <T> Future<T> refusal(Throwable e, Kind guardKind, String badKey, String badMessage) {
+        if (e instanceof GuardFailedException g && badKey != null && g.guard().key().equals(badKey)) {
+            return Future.failedFuture(bad(badMessage));
+        }
+        if (e instanceof GuardFailedException g) {
+            if (guardKind != null) {
+                return Future.failedFuture(guardKind == Kind.INVALID_INVITATION ? invalidInvitation()
+                        : new MembershipException(guardKind, "refused"));
             }
-            if (e instanceof GuardFailedException g) {
-                if (guardKind != null) {
-                    return Future.failedFuture(guardKind == Kind.INVALID_INVITATION ? invalidInvitation()
-                            : new MembershipException(guardKind, "refused"));
-                }
-                return Future.failedFuture(g.foundRole() == null ? notAMember()
-                        : new MembershipException(Kind.FORBIDDEN, "a space's " + g.foundRole() + " may not do this"));
-            }
-            return Future.failedFuture(e);
-        });
+            return Future.failedFuture(g.foundRole() == null ? notAMember()
+                    : new MembershipException(Kind.FORBIDDEN, "a space's " + g.foundRole() + " may not do this"));
+        }
+        return Future.failedFuture(e);
     }
 
     private void ended(List<String> users, String spaceId, String reason) {

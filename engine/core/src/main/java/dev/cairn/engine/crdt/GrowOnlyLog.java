@@ -54,6 +54,16 @@ public final class GrowOnlyLog {
         return false;
     }
 
+    /** Removes the entry stamped {@code stamp} (a refused append rolled back, as {@link LwwMap#forget}); true if there was one. */
+    public boolean forget(String stream, Stamp stamp) {
+        ConcurrentSkipListMap<Stamp, String> entries = streams.get(stream);
+        if (entries == null || entries.remove(stamp) == null) {
+            return false;
+        }
+        size--;
+        return true;
+    }
+
     /** As {@link #append(String, Stamp, String)} for an entry; true if it is new and visible. */
     public boolean append(LogEntry entry) {
         return append(entry.stream(), entry.stamp(), entry.value());

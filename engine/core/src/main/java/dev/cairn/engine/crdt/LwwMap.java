@@ -58,6 +58,22 @@ public final class LwwMap {
     }
 
     /**
+     * Removes the key's entry if it is still the one stamped {@code stamp}, leaving no tombstone, so
+     * an older entry can win again: a client rolls back a change the server refused (PROTOCOL.md
+     * 8.2) this way, never a change any server has. True if it was removed.
+     */
+    public boolean forget(String key, Stamp stamp) {
+        LwwEntry current = entries.get(key);
+        if (current == null || !current.stamp().equals(stamp) || !entries.remove(key, current)) {
+            return false;
+        }
+        fieldKeys.remove(key);
+        live -= current.isTombstone() ? 0 : 1;
+        modCount++;
+        return true;
+    }
+
+    /**
      * Raises the clear watermark to {@code upTo} and purges every entry (values and tombstones)
      * stamped at or before it; returns true if the watermark moved.
      */

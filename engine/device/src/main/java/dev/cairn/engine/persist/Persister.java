@@ -143,6 +143,22 @@ public final class Persister implements AutoCloseable {
         return flush(p -> p.meta == meta);
     }
 
+    /**
+     * Deletes the stored record of a change forgotten in memory (a refused space change rolled
+     * back, {@link dev.cairn.engine.crdt.LwwMap#forget}); it replaces a queued record of that key.
+     */
+    public void forget(Change change) {
+        byte[] key;
+        if (change instanceof Change.Put put) {
+            key = Records.mapKey(put.section(), put.key());
+        } else if (change instanceof Change.Append a) {
+            key = Records.logKey(a.section(), a.stream(), a.stamp());
+        } else {
+            return;
+        }
+        enqueue(pendingKey(change), null, StoreWrite.delete(key), StoragePolicy.DEFAULT, false, false, false);
+    }
+
     /** The key under which a change's record is queued; repeated writes of one map key share it. */
     public static String pendingKey(Change change) {
         if (change instanceof Change.Put put) {

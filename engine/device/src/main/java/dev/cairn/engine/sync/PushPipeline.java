@@ -366,6 +366,7 @@ final class PushPipeline {
         if (c.spaces != null) {
             c.spaces.refused(space, part.size());
         }
+        c.waiters.spaceRefused(space, part.seqs(), code.wire(), loop.lastError);
         acknowledgeLocally(part.seqs(), 0);
     }
 

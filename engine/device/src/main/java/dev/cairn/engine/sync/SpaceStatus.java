@@ -6,8 +6,8 @@ package dev.cairn.engine.sync;
  * @param space      the space id
  * @param state      where its sync stands
  * @param cursor     the highest seq of the space this replica has applied
- * @param refused    changes of the space the server refused for good on this client
- *                   ({@code forbidden}, {@code not-a-member}), kept visible as refused
+ * @param refused    changes of the space the server refused for good ({@code forbidden},
+ *                   {@code not-a-member}) that the space still lists ({@code Space.refusedChanges()})
  * @param leftReason why the membership ended ({@code removed}, {@code left}, {@code deleted},
  *                   {@code not-a-member}) when {@code state} is {@link SpaceSyncState#LEFT}, else null
  * @param role       the user's role in it as the server's welcome said ({@code owner}, {@code editor},

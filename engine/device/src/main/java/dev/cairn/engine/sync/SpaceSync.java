@@ -170,6 +170,7 @@ final class SpaceSync {
         s.spaces.live.add(id);
         mutable(id).state = SpaceSyncState.LIVE;
         publish();
+        c.waiters.check(); // a syncNow may wait for this space
     }
 
     void onSpaceLeft(Session s, Frame.SpaceLeft left) {
@@ -187,6 +188,7 @@ final class SpaceSync {
         m.state = SpaceSyncState.LEFT;
         m.left = left.reason();
         pipelines.remove(id);
+        c.waiters.spaceLeft(id, left.reason());
         try {
             c.port.spaceLeft(id, left.reason(), onLeft == LeftSpaceCopy.KEEP);
         } catch (RuntimeException e) {
@@ -308,11 +310,30 @@ final class SpaceSync {
     }
 
     SpaceStatus status(String id) {
-        return published.get(id);
+        return withRefused(published.get(id));
     }
 
     Map<String, SpaceStatus> statuses() {
-        return published;
+        Map<String, SpaceStatus> out = new TreeMap<>();
+        published.forEach((id, st) -> out.put(id, withRefused(st)));
+        return Collections.unmodifiableMap(out);
+    }
+
+    /**
+     * {@code refused} as the space lists its refused changes now (the browser's
+     * {@code space.refused.length}): kept across restarts, down to 0 after dropRefused.
+     */
+    private SpaceStatus withRefused(SpaceStatus st) {
+        if (st == null) {
+            return null;
+        }
+        int refused;
+        try {
+            refused = c.port.spaceRefusedCount(st.space());
+        } catch (RuntimeException e) {
+            refused = 0; // dropped or closed
+        }
+        return refused == st.refused() ? st : new SpaceStatus(st.space(), st.state(), st.cursor(), refused, st.leftReason(), st.role());
     }
 
     void publish() {

@@ -228,8 +228,11 @@ public final class SyncClient implements AutoCloseable {
      * but refused for now ({@code quota-exceeded}), of a section the server does not know
      * ({@code unknown-section}), a permanent failure, a wrong passphrase, sync switched off
      * ({@link #goOffline()}) or the client closed. It does not time out by itself: use
-     * {@link CompletableFuture#orTimeout}. It covers the user's own changes; a space's are
-     * followed with {@link #spaceStatus(String)} and {@link dev.cairn.engine.Space#pendingChanges()}.
+     * {@link CompletableFuture#orTimeout}. A client that syncs spaces ({@code syncSpaces}) covers
+     * every held space too: their queued writes are saved, and each such space must be live with
+     * nothing written before the call pending; a space's changes refused for good fail it with
+     * that code ({@code forbidden}, {@code not-a-member}), and a space left meanwhile with
+     * {@code not-a-member}.
      */
     public CompletableFuture<Void> syncNow() {
         CompletableFuture<Void> result = new CompletableFuture<>();

@@ -10,7 +10,8 @@ import java.util.Objects;
  * @param lastSyncedAt   when the client last was caught up with the server (set on
  *                       {@code caught-up}, then on every ack or change received while live);
  *                       null until the first time
- * @param pendingChanges local changes the server has not acknowledged yet
+ * @param pendingChanges local changes the server has not acknowledged yet, in the outbox or still
+ *                       waiting for their save (a save delay, a draft): the browser's {@code pending}
  *                       ({@link dev.cairn.engine.Cairn#pendingChanges()})
  * @param lastError      the last problem (connection failure, a change the server rejected, a
  *                       server page that could not be applied, ...), or null; cleared when a new

@@ -1,15 +1,20 @@
 package dev.cairn.engine.sync;
 
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.sync.internal.SyncPort;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.NavigableMap;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * The pending {@link SyncClient#syncNow()} calls: each resolves once the session is live, caught
- * up, and nothing written before the call is pending; it fails with the reason as soon as that
+ * up, and nothing written before the call is pending (the user's and, for a client that syncs
+ * spaces, each held space's: that space live too); it fails with the reason as soon as that
  * can no longer happen without the app or the server changing something. Sync thread only.
  */
 final class SyncWaiters {
@@ -20,6 +25,8 @@ final class SyncWaiters {
         final CompletableFuture<Void> future;
         final List<String> rejected = new ArrayList<>();
         String rejectedCode;
+        /** For a client that syncs spaces: each space held at the call, with its last outbox seq then. */
+        final Map<String, Long> spaces = new HashMap<>();
 
         Waiter(long target, CompletableFuture<Void> future) {
             this.target = target;
@@ -62,6 +69,16 @@ final class SyncWaiters {
         CompletableFuture<Void> saved;
         try {
             saved = c.port.save();
+            if (c.spaces != null) { // the spaces' writes too: a syncNow covers every outbox the client pushes
+                List<CompletableFuture<Void>> all = new ArrayList<>(List.of(saved));
+                for (String id : c.port.heldSpaces()) {
+                    SyncPort space = c.port.space(id, false);
+                    if (space != null) {
+                        all.add(space.save());
+                    }
+                }
+                saved = CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
+            }
         } catch (RuntimeException e) {
             result.completeExceptionally(new SyncException("could not save local changes: " + e.getMessage(), e));
             return;
@@ -94,6 +111,15 @@ final class SyncWaiters {
     boolean add(CompletableFuture<Void> result, long mark) {
         NavigableMap<Long, Change> outbox = c.port.outbox(Integer.MAX_VALUE);
         Waiter w = new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result);
+        if (c.spaces != null) {
+            for (String id : c.port.heldSpaces()) {
+                SyncPort space = c.port.space(id, false);
+                if (space != null) {
+                    NavigableMap<Long, Change> o = space.outbox(Integer.MAX_VALUE);
+                    w.spaces.put(id, o.isEmpty() ? 0 : o.lastKey());
+                }
+            }
+        }
         for (int i = (int) Math.max(0, mark - refusedBefore); i < refusals.size(); i++) {
             Refusal r = refusals.get(i);
             if (r.dropped()) {
@@ -119,6 +145,27 @@ final class SyncWaiters {
             }
         }
         remember(new Refusal(true, seq, code, what));
+    }
+
+    /** A space's batch was refused for good (forbidden, not-a-member): the calls covering its changes fail. */
+    void spaceRefused(String space, Collection<Long> seqs, String code, String why) {
+        long first = seqs.stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
+        failIf(w -> w.spaces.getOrDefault(space, -1L) >= first, code, why);
+    }
+
+    /** A space was left: the calls covering it fail (as a space's own wait does, not-a-member). */
+    void spaceLeft(String space, String reason) {
+        failIf(w -> w.spaces.containsKey(space), "not-a-member", "the space '" + space + "' was left (" + reason + ")");
+    }
+
+    private void failIf(java.util.function.Predicate<Waiter> covers, String code, String why) {
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (covers.test(w)) {
+                it.remove();
+                w.future.completeExceptionally(new SyncException(code, why, null));
+            }
+        }
     }
 
     /** The server refused changes from outbox seq {@code first} for the user's quota: the calls covering them fail now. */
@@ -179,7 +226,7 @@ final class SyncWaiters {
         boolean published = false;
         for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
             Waiter w = it.next();
-            if (firstPending > w.target) {
+            if (firstPending > w.target && spacesDone(w, s)) {
                 if (!published) {
                     c.loop.publish(); // a caller whose syncNow completed sees a fresh status
                     published = true;
@@ -193,5 +240,26 @@ final class SyncWaiters {
                 }
             }
         }
+    }
+
+    /**
+     * Each space of the call is live on this session with nothing written before the call still
+     * in its outbox. A session without spaces (protocol 1) syncs none of them: they do not hold it up.
+     */
+    private boolean spacesDone(Waiter w, Session s) {
+        if (w.spaces.isEmpty() || s.spaces == null) {
+            return true;
+        }
+        for (Map.Entry<String, Long> e : w.spaces.entrySet()) {
+            if (!s.spaces.live.contains(e.getKey())) {
+                return false;
+            }
+            SyncPort space = c.port.space(e.getKey(), false);
+            NavigableMap<Long, Change> first = space == null ? null : space.outbox(1);
+            if (first != null && !first.isEmpty() && first.firstKey() <= e.getValue()) {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -306,6 +306,8 @@ class TranscriptTest {
             } else if (step.has("spaceStatus")) {
                 JsonNode want = step.get("spaceStatus");
                 await("space status " + want, () -> spaceStatusMatches(want));
+            } else if (step.has("dropRefused")) {
+                space(step.get("dropRefused").path("space").asText()).dropRefused();
             } else if (step.has("presence")) {
                 JsonNode p = step.get("presence");
                 JsonNode state = p.get("state");

@@ -108,6 +108,9 @@ public interface SyncPort {
     /** The server refused these changes of {@code id} for good: they stay visible as refused and are told to onError. */
     void spaceRefused(String id, String code, List<Change> changes, String message);
 
+    /** How many refused changes space {@code id} lists now (0 if it is not open here). */
+    int spaceRefusedCount(String id);
+
     /** Told when a space replica is opened, with its id (to sync it on the running session). */
     Subscription onSpaceOpened(java.util.function.Consumer<String> listener);
 
