@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { unpack, pack } from '../../main/web/cairn/chunk.js';
-import { IdbStore, MirrorKv, dbName } from '../../main/web/cairn/idb-store.js';
+import { IdbStore, MirrorKv, dbName, worthCompacting } from '../../main/web/cairn/idb-store.js';
 import { MemoryKv } from '../../main/web/cairn/storage.js';
 import { LwwMap } from '../../main/web/cairn/crdt.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
@@ -414,4 +414,12 @@ test('chunks compacted by another tab while the open reads ranges are not lost: 
     if (saved.scheduler === undefined) delete globalThis.scheduler;
     else globalThis.scheduler = saved.scheduler;
   }
+});
+
+test('compaction is worth it for superseded changes or many small chunks, not for a large state already compacted', () => {
+  assert.equal(worthCompacting(1_200_000, 1_200_000, 1_200), true, 'a catch-up of 1,200 pages of 1,000');
+  assert.equal(worthCompacting(1_200_000, 1_200_000, 240), false, 'its merge, 240 chunks of 5,000: not again at every open');
+  assert.equal(worthCompacting(120_000, 120_000, 120), false, '120 pages');
+  assert.equal(worthCompacting(3_000, 3_000, 300), true, '300 small saves');
+  assert.equal(worthCompacting(250_000, 100_000, 100), true, 'more than twice the changes the state needs');
 });

@@ -7,7 +7,8 @@
 //   meta    name               -> JSON setting ('cairn:<user>:cursor', ...: the names of the localStorage era)
 //
 // Why chunks and not a row per key: an IndexedDB request costs ~0.1 ms in Chromium, so 120,000
-// rows take seconds to write, while 120 chunks of 1,000 take ~0.2 s; loading is a few getAll.
+// rows take seconds to write, while 120 chunks of 1,000 take ~0.2 s; the open reads them a few
+// chunks per getAll (readRanges), so no task deserializes all of them.
 // The merge is a CRDT, so chunks never need to be read before a write (the tabs of a browser
 // append their own; duplicates and order do not matter), and superseded changes (an overwritten
 // key, entries under a clear) are dropped by compaction (`compact`), which replaces the chunks it
@@ -19,7 +20,7 @@
 // transaction loses nothing it had not written before. One transaction runs at a time; what is
 // queued meanwhile goes in the next one. A batch that failed (quota) is retried with the next one.
 // Nothing is mirrored in memory except the outbox and the settings (small): the state lives in the
-// ReplicaState, loaded once at open (`load`).
+// ReplicaState, loaded once at open (`load` for the settings, `readRanges` for the chunks).
 //
 // Nothing here touches the DOM or the page: a (Shared)Worker can own this store unchanged
 // (ARCHITECTURE.md, "Browser storage").
@@ -37,6 +38,17 @@ const STORES = ['chunks', 'outbox', 'meta'];
 const RANGE_CHUNKS = 8;
 /** Changes per chunk of a compacted state. */
 const COMPACT_CHUNK = 5000;
+
+/**
+ * Whether compacting is worth it: the chunks hold more than twice the changes the state needs, or
+ * many more chunks than its merge would fill (small chunks make loading slower). Relative to the
+ * state's size: a compacted state of 1,200,000 changes is 240 chunks, which must not count as
+ * "many" and be compacted again at every open.
+ * @param {number} stored changes in the chunks @param {number} held changes the state needs @param {number} chunks
+ */
+export function worthCompacting(stored, held, chunks) {
+  return stored > 2 * held + 1000 || chunks > 200 + 2 * Math.ceil(held / COMPACT_CHUNK);
+}
 
 /** The database of one user. @param {string} user */
 export function dbName(user) {

@@ -4,7 +4,7 @@
 
 import { isValidReplicaId } from './stamp.js';
 import { MemoryKv, WebStorageKv, claimReplicaId, liveReplicas, newReplicaId, webStorage } from './storage.js';
-import { IdbStore } from './idb-store.js';
+import { IdbStore, worthCompacting } from './idb-store.js';
 import { migrateLegacy } from './migrate.js';
 import { applyChunk } from './chunk.js';
 
@@ -133,7 +133,7 @@ export function compactLater(cairn, snapshot) {
   for (const m of cairn.replicaState.maps.values()) held += m.size();
   for (const l of cairn.replicaState.logs.values()) held += l.size();
   const { chunks, stored, chunkKeys } = snapshot;
-  if (!(stored > 2 * held + 1000 || chunkKeys.length > 200)) return;
+  if (!worthCompacting(stored, held, chunkKeys.length)) return;
   cairn.compactTimer = setTimeout(() => {
     store.compact(chunkKeys, chunks, stored, (s) => cairn.kind(s)).catch((e) => cairn.emit('error', e));
   }, COMPACT_AFTER_MILLIS);
