@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { unpack, pack } from '../../main/web/cairn/chunk.js';
-import { IdbStore, MirrorKv, dbName } from '../../main/web/cairn/idb-store.js';
+import { IdbStore, MirrorKv, dbName, worthCompacting } from '../../main/web/cairn/idb-store.js';
 import { MemoryKv } from '../../main/web/cairn/storage.js';
+import { LwwMap } from '../../main/web/cairn/crdt.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
 import { hlcHex, Stamp } from '../../main/web/cairn/stamp.js';
 import { SyncClient } from '../../main/web/cairn/sync.js';
@@ -326,38 +327,99 @@ test('chunks of the first IndexedDB layout (an array of changes) still load, and
   await b.close();
 });
 
-test('a large state merges at open in slices: the open yields to the page between chunks', async () => {
-  const user = newUser();
-  const kv = { local: new MemoryKv(), session: new MemoryKv() };
-  const now = Date.now();
+/** Writes `n` packed chunks of 500 entries each (k0, k1, ...) straight into the user's database. */
+async function seedChunks(user, n, now) {
   const db = await IdbStore.openDb(user);
   await new Promise((resolve, reject) => {
     const tx = db.transaction('chunks', 'readwrite');
-    for (let c = 0; c < 40; c++) {
-      const n = 500 * c;
+    for (let c = 0; c < n; c++) {
+      const first = 500 * c;
       tx.objectStore('chunks').add(pack(Array.from({ length: 500 }, (_, i) =>
-        makeChange('set', 'state', `k${n + i}`, encodeValue(n + i), stamp(now, 1, 'phone')))));
+        makeChange('set', 'state', `k${first + i}`, encodeValue(first + i), stamp(now, 1, 'phone')))));
     }
     tx.oncomplete = resolve;
     tx.onerror = () => reject(tx.error);
   });
   db.close();
-  const saved = { scheduler: globalThis.scheduler, now: performance.now };
+}
+
+test('a large state is read at open in ranges of a few chunks, each merged before the one after next is read, yielding between', async () => {
+  const user = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  await seedChunks(user, 40, Date.now());
+  const saved = { scheduler: globalThis.scheduler, now: performance.now, getAll: IDBObjectStore.prototype.getAll, applyMany: LwwMap.prototype.applyMany };
   let yields = 0;
   let clock = 0;
+  let merged = 0;
+  /** @type {Array<{count: number, merged: number}>} each read of chunks, with the entries merged when it was asked */
+  const reads = [];
   globalThis.scheduler = { yield: () => { yields++; return Promise.resolve(); } };
-  // A slow device: this clock moves 12.5 ms per reading, one reading per chunk merged, so the
-  // 40 ms slice ends every 4 chunks.
+  LwwMap.prototype.applyMany = function (keys, ...rest) {
+    merged += keys.length;
+    return saved.applyMany.call(this, keys, ...rest);
+  };
+  IDBObjectStore.prototype.getAll = function (query, count) {
+    if (this.name === 'chunks') reads.push({ count, merged });
+    return saved.getAll.call(this, query, count);
+  };
+  // A slow device: this clock moves 12.5 ms per reading (one when a range arrives, one per chunk
+  // merged), so the 40 ms slice ends every 3 chunks of a range.
   performance.now = () => (clock += 12.5);
   try {
     const a = await open(user, kv);
     performance.now = saved.now;
     assert.equal(a.entries('state').length, 20_000);
-    assert.equal(yields, 10, '40 chunks, a yield after every 4');
+    assert.equal(reads.length, 6, '40 chunks in ranges of 8: 5 ranges, then an empty read');
+    assert.ok(reads.every((r) => r.count === 8), 'never every chunk in one getAll');
+    // Range i is asked once range i-2 is merged (range i-1 merges while it is read): at most two
+    // ranges are in memory unmerged.
+    assert.deepEqual(reads.map((r) => r.merged), [0, 0, 4000, 8000, 12000, 16000]);
+    assert.equal(yields, 10, 'each range of 8 chunks yields twice while it merges');
+    assert.equal(a.store.stored, 20_000, 'the chunks read are counted');
     await a.close();
   } finally {
     performance.now = saved.now;
+    IDBObjectStore.prototype.getAll = saved.getAll;
+    LwwMap.prototype.applyMany = saved.applyMany;
     if (saved.scheduler === undefined) delete globalThis.scheduler;
     else globalThis.scheduler = saved.scheduler;
   }
+});
+
+test('chunks compacted by another tab while the open reads ranges are not lost: the merge is read after', async () => {
+  const user = newUser();
+  const kv = { local: new MemoryKv(), session: new MemoryKv() };
+  await seedChunks(user, 40, Date.now());
+  const other = new IdbStore(await IdbStore.openDb(user), () => {});
+  const saved = { scheduler: globalThis.scheduler, now: performance.now };
+  let compacted = null;
+  // At the open's first yield (after its first chunk: this clock moves 50 ms per reading), another
+  // tab compacts every chunk: those not read yet are deleted and their merge added under a greater key.
+  let clock = 0;
+  performance.now = () => (clock += 50);
+  globalThis.scheduler = {
+    yield: () => compacted ??= other.load({ meta: false })
+      .then(({ chunkKeys, chunks, stored }) => other.compact(chunkKeys, chunks, stored, () => 'map')),
+  };
+  try {
+    const a = await open(user, kv);
+    performance.now = saved.now;
+    assert.equal(await compacted, true, 'the compaction ran during the open');
+    assert.equal(a.entries('state').length, 20_000, 'every entry, though the chunks after the first two ranges were gone before they were read');
+    assert.equal(a.get('state', 'k19999'), 19_999);
+    await a.close();
+  } finally {
+    performance.now = saved.now;
+    other.close();
+    if (saved.scheduler === undefined) delete globalThis.scheduler;
+    else globalThis.scheduler = saved.scheduler;
+  }
+});
+
+test('compaction is worth it for superseded changes or many small chunks, not for a large state already compacted', () => {
+  assert.equal(worthCompacting(1_200_000, 1_200_000, 1_200), true, 'a catch-up of 1,200 pages of 1,000');
+  assert.equal(worthCompacting(1_200_000, 1_200_000, 240), false, 'its merge, 240 chunks of 5,000: not again at every open');
+  assert.equal(worthCompacting(120_000, 120_000, 120), false, '120 pages');
+  assert.equal(worthCompacting(3_000, 3_000, 300), true, '300 small saves');
+  assert.equal(worthCompacting(250_000, 100_000, 100), true, 'more than twice the changes the state needs');
 });

@@ -158,7 +158,7 @@ export class Cairn {
    * @param {OpenOptions} options @param {string} replica
    * @param {{local: import('./storage.js').Kv, session: import('./storage.js').Kv, logs: import('./storage.js').Kv, outbox: import('./storage.js').Kv}} kv
    * @param {Array<(e: Error) => void>} errorSinks
-   * @param {{store: IdbStore, snapshot: {chunks: import('./chunk.js').Chunk[], stored: number, chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}}|null} [idb]
+   * @param {{store: IdbStore, reader?: IdbStore, snapshot: {chunks: import('./chunk.js').Chunk[], stored: number, chunkKeys: IDBValidKey[], outbox: Map<string, string>, meta: Map<string, string>}}|null} [idb]
    *   the user's IndexedDB database (browser): every durable tier lives there
    */
   constructor(options, replica, kv, errorSinks, idb = null) {
@@ -185,7 +185,7 @@ export class Cairn {
       (type, payload) => this.emit(type, payload), options.storageManager);
     if (idb) {
       // One database: 'localStorage' (durable on this device) and the logs are both served by it.
-      const tier = new IdbTier(idb.store, idb.snapshot.chunks);
+      const tier = new IdbTier(idb.store, idb.reader ?? null, idb.snapshot);
       this.tiers = { sessionStorage: new ChangeTier(kv.session, `cairn:${prefix}`, report), localStorage: tier, indexedDB: tier };
       this.outbox = new Outbox(new MirrorKv(idb.store, 'outbox', idb.snapshot.outbox), `${prefix}o\u0001`, report);
       this.settingsStore = new MirrorKv(idb.store, 'meta', idb.snapshot.meta, (k) => k.endsWith(':cursor'));

@@ -7,7 +7,8 @@
 //   meta    name               -> JSON setting ('cairn:<user>:cursor', ...: the names of the localStorage era)
 //
 // Why chunks and not a row per key: an IndexedDB request costs ~0.1 ms in Chromium, so 120,000
-// rows take seconds to write, while 120 chunks of 1,000 take ~0.2 s; loading is a few getAll.
+// rows take seconds to write, while 120 chunks of 1,000 take ~0.2 s; the open reads them a few
+// chunks per getAll (readRanges), so no task deserializes all of them.
 // The merge is a CRDT, so chunks never need to be read before a write (the tabs of a browser
 // append their own; duplicates and order do not matter), and superseded changes (an overwritten
 // key, entries under a clear) are dropped by compaction (`compact`), which replaces the chunks it
@@ -19,22 +20,35 @@
 // transaction loses nothing it had not written before. One transaction runs at a time; what is
 // queued meanwhile goes in the next one. A batch that failed (quota) is retried with the next one.
 // Nothing is mirrored in memory except the outbox and the settings (small): the state lives in the
-// ReplicaState, loaded once at open (`load`).
+// ReplicaState, loaded once at open (`load` for the settings, `readRanges` for the chunks).
 //
 // Nothing here touches the DOM or the page: a (Shared)Worker can own this store unchanged
 // (ARCHITECTURE.md, "Browser storage").
 
 import { ReplicaState } from './crdt.js';
 import { StorageError } from './storage.js';
-import { pack, unpack, countOf, bytesOf, changeBytes, applyChunk } from './chunk.js';
+import { pack, countOf, bytesOf, changeBytes, applyChunk } from './chunk.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {import('./chunk.js').Chunk} Chunk */
 
 export const SCHEMA_VERSION = 1;
 const STORES = ['chunks', 'outbox', 'meta'];
+/** Chunks per read at open (readRanges): 8 compacted chunks are 40,000 changes, a few ms to deserialize and merge. */
+const RANGE_CHUNKS = 8;
 /** Changes per chunk of a compacted state. */
 const COMPACT_CHUNK = 5000;
+
+/**
+ * Whether compacting is worth it: the chunks hold more than twice the changes the state needs, or
+ * many more chunks than its merge would fill (small chunks make loading slower). Relative to the
+ * state's size: a compacted state of 1,200,000 changes is 240 chunks, which must not count as
+ * "many" and be compacted again at every open.
+ * @param {number} stored changes in the chunks @param {number} held changes the state needs @param {number} chunks
+ */
+export function worthCompacting(stored, held, chunks) {
+  return stored > 2 * held + 1000 || chunks > 200 + 2 * Math.ceil(held / COMPACT_CHUNK);
+}
 
 /** The database of one user. @param {string} user */
 export function dbName(user) {
@@ -261,12 +275,53 @@ export class IdbStore {
         };
         const outbox = rows('outbox');
         const meta = rows('meta');
-        if (withChunks && withMeta) {
+        // The open reads the rows first and the chunks after, in ranges (readRanges), which add theirs.
+        if (withMeta) {
           this.bytes = bytes;
           this.stored = stored;
         }
         resolve({ chunks, stored, chunkKeys: got['chunks.getAllKeys'], outbox, meta });
       };
+      tx.onerror = () => reject(tx.error);
+    });
+  }
+
+  /**
+   * Reads the chunks in ranges of `count` (the open): one readonly transaction per range, in key
+   * order, the next range read while the caller merges this one (so at most two ranges are in
+   * memory unmerged). One `getAll` of every chunk is deserialized in one task, seconds at
+   * 1,000,000 entries; a range of a few chunks takes milliseconds. Consistency across the
+   * transactions: the caller read the cursor (`load({chunks: false})`) before, so the chunks read
+   * after hold at least what it claims; a chunk added meanwhile (another tab's write, a
+   * compaction's merge) has a greater key than every chunk before it (auto-increment), so it is
+   * still ahead and is read; a compaction deletes only chunks whose merge it adds in the same
+   * transaction. Reading more than the cursor claims is harmless (the merge is a CRDT).
+   * @param {number} [count]
+   * @returns {AsyncGenerator<{keys: IDBValidKey[], chunks: Chunk[]}>}
+   */
+  async *readRanges(count = RANGE_CHUNKS) {
+    /** @type {Promise<{keys: IDBValidKey[], chunks: Chunk[]}>|null} */
+    let next = this.readRange(null, count);
+    while (next) {
+      const range = await next;
+      next = range.keys.length === count ? this.readRange(range.keys[range.keys.length - 1], count) : null;
+      for (const chunk of range.chunks) {
+        this.bytes += bytesOf(chunk);
+        this.stored += countOf(chunk);
+      }
+      yield range;
+    }
+  }
+
+  /** @private @param {IDBValidKey|null} after @param {number} count @returns {Promise<{keys: IDBValidKey[], chunks: Chunk[]}>} */
+  readRange(after, count) {
+    return new Promise((resolve, reject) => {
+      const tx = this.db.transaction('chunks', 'readonly');
+      const store = tx.objectStore('chunks');
+      const range = after === null ? null : IDBKeyRange.lowerBound(after, true);
+      const keys = store.getAllKeys(range, count);
+      const chunks = store.getAll(range, count);
+      tx.oncomplete = () => resolve({ keys: keys.result, chunks: chunks.result });
       tx.onerror = () => reject(tx.error);
     });
   }
@@ -308,10 +363,17 @@ export class IdbStore {
  * both this one in a browser with IndexedDB). The ChangeTier interface: write, load, bytes.
  */
 export class IdbTier {
-  /** @param {IdbStore} store @param {Chunk[]} snapshot the chunks read at open */
-  constructor(store, snapshot) {
+  /**
+   * @param {IdbStore|import('./worker/tab-link.js').WorkerStore} store where writes go
+   * @param {IdbStore|null} reader the page's own connection, which reads the chunks at open (with a
+   *   sync worker `store` is the worker's and the reader is closed once read)
+   * @param {{chunks: Chunk[], stored: number, chunkKeys: IDBValidKey[]}} [snapshot] filled by
+   *   readChunks for compaction (`compactLater`): the keys and count read, and the chunks when this
+   *   page compacts (no worker)
+   */
+  constructor(store, reader, snapshot = { chunks: [], stored: 0, chunkKeys: [] }) {
     this.store = store;
-    /** @type {Chunk[]|null} handed over once to the ReplicaState, then dropped */
+    this.reader = reader;
     this.snapshot = snapshot;
     this.name = 'indexedDB';
   }
@@ -322,16 +384,40 @@ export class IdbTier {
     return true;
   }
 
-  /** The chunks read at open, to merge in bulk (`applyChunk`); once: they then live in the ReplicaState only. */
-  takeChunks() {
-    const out = this.snapshot ?? [];
-    this.snapshot = null;
-    return out;
+  /**
+   * The stored chunks, range by range (IdbStore.readRanges), for the ReplicaState to merge in bulk
+   * (`applyChunk`) at open; once: they then live in the ReplicaState only.
+   * @returns {AsyncGenerator<Chunk[]>}
+   */
+  async *readChunks() {
+    const reader = this.reader;
+    if (!reader) return;
+    this.reader = null;
+    const own = reader === /** @type {any} */ (this.store);
+    const counted = { bytes: reader.bytes, stored: reader.stored };
+    const snap = this.snapshot;
+    try {
+      for await (const { keys, chunks } of reader.readRanges()) {
+        for (const k of keys) snap.chunkKeys.push(k);
+        for (const c of chunks) {
+          snap.stored += countOf(c);
+          if (own) snap.chunks.push(c);
+        }
+        yield chunks;
+      }
+    } finally {
+      if (!own) {
+        // The worker's store counts what this page read.
+        this.store.bytes += reader.bytes - counted.bytes;
+        this.store.stored += reader.stored - counted.stored;
+        reader.close();
+      }
+    }
   }
 
-  /** The changes read at open, as objects (the ChangeTier interface); once, as `takeChunks`. */
+  /** The ChangeTier interface: nothing here, the chunks are read at open by `readChunks` (in ranges, asynchronously). @returns {Change[]} */
   load() {
-    return this.takeChunks().flatMap(unpack);
+    return [];
   }
 
   bytes() {

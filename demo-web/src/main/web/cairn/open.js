@@ -4,7 +4,7 @@
 
 import { isValidReplicaId } from './stamp.js';
 import { MemoryKv, WebStorageKv, claimReplicaId, liveReplicas, newReplicaId, webStorage } from './storage.js';
-import { IdbStore } from './idb-store.js';
+import { IdbStore, worthCompacting } from './idb-store.js';
 import { migrateLegacy } from './migrate.js';
 import { applyChunk } from './chunk.js';
 
@@ -16,7 +16,7 @@ import { applyChunk } from './chunk.js';
  * With IndexedDB (idb-store.js) `idb` holds the store and what it read: the map and log tiers, the
  * outbox and the settings all live there, and kv.local (localStorage) only keeps a copy of the clock
  * mark. Without it, the localStorage-era layout (kv.local for everything).
- * @returns {Promise<{replica: string, kv: {local: Kv, session: Kv, logs: Kv, outbox: Kv}, idb: {store: IdbStore, snapshot: Awaited<ReturnType<IdbStore['load']>>}|null, notes: string[]}>}
+ * @returns {Promise<{replica: string, kv: {local: Kv, session: Kv, logs: Kv, outbox: Kv}, idb: {store: IdbStore, reader: IdbStore, snapshot: Awaited<ReturnType<IdbStore['load']>>}|null, notes: string[]}>}
  */
 export async function openStores(options, browser, onError) {
   let replica = options.replica;
@@ -25,7 +25,7 @@ export async function openStores(options, browser, onError) {
 
   const kv = { ...(options.kv ?? {}) };
   const notes = [];
-  /** @type {{store: IdbStore, snapshot: Awaited<ReturnType<IdbStore['load']>>}|null} */
+  /** @type {{store: IdbStore, reader: IdbStore, snapshot: Awaited<ReturnType<IdbStore['load']>>}|null} */
   let idb = null;
   if (browser) {
     const ls = webStorage('localStorage');
@@ -37,7 +37,9 @@ export async function openStores(options, browser, onError) {
       // Every durable tier in the user's own database; the localStorage era's rows move there once.
       const store = new IdbStore(await IdbStore.openDb(options.user, factory), onError);
       await migrateLegacy(store, options.user, kv.local ?? null, factory, onError);
-      idb = { store, snapshot: await store.load() };
+      // The settings (the cursor) first, the chunks after them in ranges while merging (loadState):
+      // what the cursor claims is then always among the chunks read (IdbStore.readRanges).
+      idb = { store, reader: store, snapshot: await store.load({ chunks: false }) };
     } catch (e) {
       if (!kv.local) {
         notes.push(`nothing is saved on this device: IndexedDB (${/** @type {Error} */ (e)?.message ?? e}) and localStorage are unavailable`);
@@ -67,19 +69,22 @@ export async function loadState(cairn, browser) {
   const separateLogs = cairn.tiers.indexedDB !== cairn.tiers.localStorage && cairn.kv.logs !== cairn.kv.local;
   const durable = /** @type {any} */ (cairn.tiers.localStorage);
   let highest = '';
-  // IndexedDB's chunks merge in bulk (chunk.js); the other tiers change by change. A large state
-  // (1,000,000 entries) takes seconds to merge: it yields to the page between chunks every
-  // YIELD_AFTER_MILLIS, so no task of the open blocks input that long.
-  const bulk = typeof durable.takeChunks === 'function';
+  // IndexedDB's chunks are read in ranges of a few chunks and merge in bulk (chunk.js); the other
+  // tiers change by change. A large state (1,000,000 entries) takes seconds to read and merge: each
+  // range is merged before the one after it is read (IdbStore.readRanges), and the merge yields to
+  // the page every YIELD_AFTER_MILLIS, so no task of the open blocks input that long.
+  const bulk = typeof durable.readChunks === 'function';
   if (bulk) {
     const onError = (/** @type {Error} */ e) => cairn.emit('error', e);
-    let slice = performance.now();
-    for (const chunk of durable.takeChunks()) {
-      const h = applyChunk(cairn.replicaState, chunk, onError);
-      if (h > highest) highest = h;
-      if (performance.now() - slice > YIELD_AFTER_MILLIS) {
-        await yieldToPage();
-        slice = performance.now();
+    for await (const chunks of durable.readChunks()) {
+      let slice = performance.now(); // a range arrives in a task of its own
+      for (const chunk of chunks) {
+        const h = applyChunk(cairn.replicaState, chunk, onError);
+        if (h > highest) highest = h;
+        if (performance.now() - slice > YIELD_AFTER_MILLIS) {
+          await yieldToPage();
+          slice = performance.now();
+        }
       }
     }
   }
@@ -128,7 +133,7 @@ export function compactLater(cairn, snapshot) {
   for (const m of cairn.replicaState.maps.values()) held += m.size();
   for (const l of cairn.replicaState.logs.values()) held += l.size();
   const { chunks, stored, chunkKeys } = snapshot;
-  if (!(stored > 2 * held + 1000 || chunkKeys.length > 200)) return;
+  if (!worthCompacting(stored, held, chunkKeys.length)) return;
   cairn.compactTimer = setTimeout(() => {
     store.compact(chunkKeys, chunks, stored, (s) => cairn.kind(s)).catch((e) => cairn.emit('error', e));
   }, COMPACT_AFTER_MILLIS);

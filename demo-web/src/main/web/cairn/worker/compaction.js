@@ -1,9 +1,10 @@
 // Compaction of the stored chunks, run by the sync host (off every page's main thread): when the
-// chunks hold more than twice the changes the state needs (or more than 200 chunks), they are
+// chunks hold more than twice the changes the state needs (or many small chunks: worthCompacting), they are
 // replaced by their merge in one transaction (IdbStore.compact: chunks written since are kept).
 
 import { ReplicaState } from '../crdt.js';
 import { applyChunk } from '../chunk.js';
+import { worthCompacting } from '../idb-store.js';
 
 /** @typedef {import('../idb-store.js').IdbStore} IdbStore */
 
@@ -18,6 +19,6 @@ export async function compactIfWorth(store, kinds) {
   let held = 0;
   for (const m of state.maps.values()) held += m.size();
   for (const l of state.logs.values()) held += l.size();
-  if (!(stored > 2 * held + 1000 || chunkKeys.length > 200)) return false;
+  if (!worthCompacting(stored, held, chunkKeys.length)) return false;
   return store.compact(chunkKeys, chunks, stored, kinds, state);
 }

@@ -363,7 +363,7 @@ export async function useWorker(starting, replica, idb, notes) {
   link.replica = replica;
   const own = idb.store;
   idb.store = new WorkerStore(link, { bytes: own.bytes, stored: own.stored });
-  own.close();
+  // `own` stays open (idb.reader) until the tab has read its chunks: IdbTier.readChunks closes it.
   return link;
 }
 
