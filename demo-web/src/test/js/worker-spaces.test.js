@@ -161,6 +161,37 @@ test('a space write in a tab is pushed by the worker (kind 5) and acknowledged; 
   await b.close();
 });
 
+test('dropRefused through the worker: every tab and the space\'s database forget the refused value, and the worker takes the space again from 0', async () => {
+  const { a, b, ta, tb, ws, user, net } = await liveTrip();
+  const theirs = change('state', 'title', 'theirs');
+  await ws.deliver({ type: 'changes', space: 'trip', changes: [{ seq: 2, change: theirs }], cursor: 2 });
+  await until(() => tb.get('state', 'title') === 'theirs', 'the server\'s value');
+  ta.write('set', 'state', 'title', 'mine');
+  await ta.save();
+  await until(() => ws.sent.some((f) => f.type === 'push' && f.space === 'trip'), 'the space push');
+  const push = ws.sent.find((f) => f.type === 'push' && f.space === 'trip');
+  await ws.deliver({ type: 'error', code: 'forbidden', batch: push.batch, space: 'trip', message: 'a viewer now' });
+  await until(() => ta.refused.length === 1 && tb.refused.length === 1, 'refused in both tabs');
+  await until(async () => (await rows(spaceStoreName(user, 'trip'), 'chunks')).flatMap(([, c]) => unpack(c)).some((c) => c.value === JSON.stringify('mine')), 'the refused write stored');
+
+  ta.dropRefused();
+  assert.equal(ta.get('state', 'title'), undefined, 'rolled back in the tab that dropped it');
+  await until(() => tb.refused.length === 0 && ta.refused.length === 0, 'the refused list empty in both tabs');
+  await until(() => net.sockets.length === 2 && net.last().sent.length >= 1, 'the worker starts a new session');
+  assert.deepEqual(net.last().sent[0].spaces, { trip: 0 }, 'the space is taken again from 0');
+  const stored = (await rows(spaceStoreName(user, 'trip'), 'chunks')).flatMap(([, c]) => unpack(c));
+  assert.ok(!stored.some((c) => c.value === JSON.stringify('mine')), 'the refused value left the space\'s database');
+
+  const again = net.last();
+  await again.deliver(welcome({ trip: { role: 'viewer', head: 2 } }, 1));
+  await again.deliver({ type: 'caught-up', cursor: 1 });
+  await again.deliver({ type: 'changes', space: 'trip', changes: [{ seq: 2, change: theirs }], cursor: 2 });
+  await again.deliver({ type: 'caught-up', space: 'trip', cursor: 2 });
+  await until(() => ta.get('state', 'title') === 'theirs' && tb.get('state', 'title') === 'theirs', 'the server\'s value back in both tabs');
+  await a.close();
+  await b.close();
+});
+
 test('space-left reaches every tab; with onSpaceLeft drop the worker deletes the stored copy; presence goes out on the one socket and peers reach every tab', async () => {
   const { a, b, ta, tb, ws, user } = await liveTrip({ onSpaceLeft: 'drop' });
   ta.setPresence({ at: 'items/a' });

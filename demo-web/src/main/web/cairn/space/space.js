@@ -154,24 +154,41 @@ export class Space extends Cairn {
     const dropped = drop ? this.refused.filter((r) => drop.has(r.id)) : this.refused;
     this.refused = drop ? this.refused.filter((r) => !drop.has(r.id)) : [];
     this.writeSetting('refused', this.refused);
+    const gone = this.forgetChanges(dropped.map((r) => r.change));
+    if (gone.length > 0 && !this.leftReason) {
+      this.resetCursor();
+      this.parent.sync?.spaces?.retake(this.id, gone);
+    }
+  }
+
+  /**
+   * Another tab dropped these refused changes (the sync worker's space-forgot): this tab forgets
+   * them too; the worker rewrote the database and takes the space again. @param {Change[]} changes
+   */
+  forgotBySync(changes) {
+    const stamps = new Set(changes.map((c) => c.stamp));
+    this.refused = this.refused.filter((r) => !stamps.has(r.change.stamp));
+    this.forgetChanges(changes);
+  }
+
+  /**
+   * Forgets these changes where they still hold their key or log entry (a clear is not rolled
+   * back), in memory and storage; the ones forgotten. @private @param {Change[]} dropped
+   */
+  forgetChanges(dropped) {
     /** @type {Change[]} */
     const gone = [];
     const state = /** @type {ReplicaState} */ (this.replicaState);
-    for (const { change: c } of dropped) {
+    for (const c of dropped) {
       const forgot = c.op === 'set' || c.op === 'delete' ? state.map(c.section).forget(c.key, c.stamp)
-        : c.op === 'append' ? state.log(c.section).forget(c.stream, c.stamp) : false; // a clear is not rolled back
+        : c.op === 'append' ? state.log(c.section).forget(c.stream, c.stamp) : false;
       if (forgot) gone.push(c);
     }
-    if (gone.length > 0) {
-      this.forgetStored(gone);
-      if (!this.leftReason) {
-        this.resetCursor();
-        this.parent.sync?.spaces?.retake(this.id);
-      }
-    }
+    if (gone.length > 0) this.forgetStored(gone);
     // a key rolled back reads as deleted until the server's value comes back
     const changes = gone.filter((c) => c.op !== 'append').map((c) => ({ op: 'delete', section: c.section, key: /** @type {any} */ (c).key, stamp: c.stamp }));
     this.emit('change', { changes, origin: 'remote' });
+    return gone;
   }
 
   /**

@@ -9,13 +9,15 @@
 //   tab -> host  space-open {space, member, drop} -> answer {state, cursor, peers, left}, once every earlier page of it is committed
 //                space-close | space-presence {state} | space-hold {cursor} | space-sync-now -> answer {} | {error}
 //                write {space, ...} and idle {space} as the user's, in the space's database
-//   host -> tab  space-page {chunk, cursor} | space-acked {ids} | space-refused {ids, error, refused}
+//                space-retake {changes} (refused changes a tab dropped: forgotten here and in every tab, the space taken again from 0)
+//   host -> tab  space-page {chunk, cursor} | space-acked {ids} | space-refused {ids, error, refused} | space-forgot {changes}
 //                space-left {reason} | space-rejoined | space-state {state} | space-peers {peers} | space-problem {error}
 
 import { IdbStore, MirrorKv } from '../idb-store.js';
 import { Outbox } from '../storage.js';
 import { isDurable, DEFAULT_POLICY } from '../persister.js';
-import { pack } from '../chunk.js';
+import { pack, applyChunk } from '../chunk.js';
+import { ReplicaState } from '../crdt.js';
 import { compactIfWorth } from './compaction.js';
 
 /** @typedef {import('../codec.js').Change} Change */
@@ -75,6 +77,8 @@ export class SpaceHost {
     store.onCommit = (ok, error) => { if (!ok) this.cursorHeld = true; if (error) this.problem({ code: error.code ?? 'storage-unavailable', message: error.message }); };
     /** @type {Promise<boolean>|null} */
     this.compacting = null;
+    /** @type {Promise<unknown>} the last rewrite of forgotten changes: compactions wait for it */
+    this.forgetting = Promise.resolve();
     this.compactTimer = setTimeout(() => this.compact(), COMPACT_AFTER_MILLIS);
     /** @type {any} */ (this.compactTimer).unref?.(); // Node (tests): not a reason to keep running
   }
@@ -87,6 +91,7 @@ export class SpaceHost {
   compact() {
     if (!this.compacting) {
       this.compacting = (async () => {
+        await this.forgetting;
         const kinds = this.host.readKinds();
         if (!kinds) return false;
         return compactIfWorth(this.store, (s) => (s === 'members' ? 'map' : kinds[s]));
@@ -157,6 +162,31 @@ export class SpaceHost {
     this.cursorHeld = false;
     this.writeMeta('cursor', 0);
     this.savedCursor = 0;
+  }
+
+  /**
+   * Refused changes a tab dropped leave every tab's memory and the space's chunks: the chunks are
+   * replaced by their merge without them (after any compaction under way: both replace the same
+   * chunks). Without the tabs' sections the chunks cannot be merged and stay as they are, so a
+   * later open shows the refused values again until the space's pages supersede them.
+   * @param {Change[]} changes @returns {Promise<unknown>}
+   */
+  forget(changes) {
+    this.tell({ type: 'space-forgot', changes });
+    const kinds = this.host.readKinds();
+    if (!kinds || changes.length === 0) return this.forgetting;
+    const kindOf = (/** @type {string} */ s) => (s === 'members' ? 'map' : kinds[s]);
+    this.forgetting = Promise.all([this.compacting, this.forgetting]).then(async () => {
+      const { chunks, stored, chunkKeys } = await this.store.load({ meta: false });
+      const state = new ReplicaState(kindOf);
+      for (const chunk of chunks) applyChunk(state, chunk, () => { /* a section the app no longer has */ });
+      for (const c of changes) {
+        if (c.op === 'set' || c.op === 'delete') state.map(c.section).forget(c.key, c.stamp);
+        else if (c.op === 'append') state.log(c.section).forget(c.stream, c.stamp);
+      }
+      return this.store.compact(chunkKeys, chunks, stored, kindOf, state);
+    }).catch((e) => this.problem({ code: 'storage-unavailable', message: e.message }));
+    return this.forgetting;
   }
 
   /** @param {string[]} ids */

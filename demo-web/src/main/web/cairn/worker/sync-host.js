@@ -159,6 +159,7 @@ export class SyncHost {
       case 'space-presence': this.spacePresence(msg.space, msg.state); break;
       case 'space-hold': this.spaceHosts.get(msg.space)?.coverCursor(msg.cursor, true); break;
       case 'space-sync-now': this.spaceSyncNow(tab, msg); break;
+      case 'space-retake': this.spaceRetake(msg.space, msg.changes); break;
       case 'space-resync':
         if (msg.cursor === 0) this.spaceHosts.get(msg.space)?.resetCursor();
         this.sync?.spaces?.resync(msg.space, msg.cursor);
@@ -424,6 +425,21 @@ export class SyncHost {
     if (!space) return;
     space.myPresence = state === null ? undefined : state;
     this.sync?.spaces?.setPresence(id, state);
+  }
+
+  /**
+   * A tab dropped refused changes (space.js dropRefused): they leave the space's database and every
+   * tab, and the space is taken again from 0, so what they replaced comes back from the server.
+   * @private @param {string} id @param {Change[]} changes
+   */
+  async spaceRetake(id, changes) {
+    const space = this.spaceHosts.get(id);
+    if (!space) return;
+    const forgotten = space.forget(changes);
+    if (space.leftReason) return;
+    await forgotten; // before the pages of the retake are saved beside what it rewrites
+    space.resetCursor();
+    this.sync?.spaces?.retake(id);
   }
 
   /** @private @param {Tab} tab @param {{id: number, space: string}} msg */
