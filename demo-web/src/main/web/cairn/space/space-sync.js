@@ -255,9 +255,8 @@ export class SpaceSync {
   /**
    * The space's cursor went back to 0 (its refused changes rolled back, space.js dropRefused): the
    * session starts over at once, so the space is taken again from the server. @param {string} id
-   * @param {unknown[]} [_gone] the changes rolled back (the sync worker's twin needs them; here the page dropped them)
    */
-  retake(id, _gone) {
+  retake(id) {
     const c = this.channels.get(id);
     if (c) c.puller.cursor = 0;
     this.client.connection.restart();

@@ -82,7 +82,7 @@ function deliver(space, link, msg) {
       space.emit('change', { changes: [], origin: 'remote' });
       break;
     }
-    case 'space-forgot': space.forgotBySync(msg.changes); break;
+    case 'space-forgot': space.forgotBySync(msg.changes, msg.refused); break;
     case 'space-left':
       link.spaceCursors.set(space.id, 0);
       space.leftBySync(msg.reason);

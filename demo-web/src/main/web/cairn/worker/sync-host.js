@@ -159,7 +159,7 @@ export class SyncHost {
       case 'space-presence': this.spacePresence(msg.space, msg.state); break;
       case 'space-hold': this.spaceHosts.get(msg.space)?.coverCursor(msg.cursor, true); break;
       case 'space-sync-now': this.spaceSyncNow(tab, msg); break;
-      case 'space-retake': this.spaceRetake(msg.space, msg.changes); break;
+      case 'space-retake': this.spaceRetake(msg.space, msg.ids, msg.changes); break;
       case 'space-resync':
         if (msg.cursor === 0) this.spaceHosts.get(msg.space)?.resetCursor();
         this.sync?.spaces?.resync(msg.space, msg.cursor);
@@ -428,16 +428,23 @@ export class SyncHost {
   }
 
   /**
-   * A tab dropped refused changes (space.js dropRefused): they leave the space's database and every
-   * tab, and the space is taken again from 0, so what they replaced comes back from the server.
-   * @private @param {string} id @param {Change[]} changes
+   * A tab dropped refused changes (space.js dropRefused; `changes`: those it rolled back): they
+   * leave the refused list, the space's database and every tab, and the space is taken again from
+   * 0, so what they replaced comes back from the server.
+   * @private @param {string} id @param {string[]} ids @param {Change[]} changes
    */
-  async spaceRetake(id, changes) {
+  async spaceRetake(id, ids, changes) {
     const space = this.spaceHosts.get(id);
     if (!space) return;
-    const forgotten = space.forget(changes);
-    if (space.leftReason) return;
-    await forgotten; // before the pages of the retake are saved beside what it rewrites
+    const retake = changes.length > 0 && !space.leftReason;
+    // Cursor 0 is committed before the chunks lose the values (a saved cursor never covers data
+    // that is gone), and held there until the new session: the old one's pages must not raise it.
+    if (retake) {
+      space.resetCursor();
+      space.cursorHeld = true;
+    }
+    await space.forget(ids, changes);
+    if (!retake) return;
     space.resetCursor();
     this.sync?.spaces?.retake(id);
   }
