@@ -66,10 +66,10 @@ function worker(extra = {}) {
   workers.push(hosts);
   const net = scriptedSockets();
   const user = `wspace-user${++users}`;
-  const tab = (replica) => {
+  const tab = (replica, more = {}) => {
     const channel = new MessageChannel();
     acceptPort(channel.port2, hosts, undefined, { WebSocket: net.Ws });
-    return Cairn.open({ user, replica, channel: null, workerPort: channel.port1, spaces: true, server: { url: 'ws://fake/sync', token: () => 'tok' }, ...extra });
+    return Cairn.open({ user, replica, channel: null, workerPort: channel.port1, spaces: true, server: { url: 'ws://fake/sync', token: () => 'tok' }, ...extra, ...more });
   };
   return { user, hosts, tab, net };
 }
@@ -310,4 +310,28 @@ test('without SharedWorker, a tab\'s dedicated Worker carries its spaces the sam
     if (saved.Worker) globalThis.Worker = saved.Worker;
     else delete globalThis.Worker;
   }
+});
+
+test('a tab asking for spaces rebuilds the worker\'s client: a syncNow pending on the old one settles on the new one', async () => {
+  const w = worker();
+  const a = await w.tab('tab-a', { spaces: false });
+  const host = await w.hosts.get(w.user);
+  await until(() => w.net.sockets.length === 1 && w.net.last().sent.length >= 1, 'the first hello');
+  assert.equal(w.net.last().sent[0].spaces, undefined, 'a client without spaces');
+  a.write('set', 'state', 'note', 'one');
+  let settled = null;
+  a.syncNow().then(() => { settled = 'ok'; }, (e) => { settled = e.code; });
+  await until(() => host.sync?.waiters.size === 1, 'the syncNow waiting in the worker');
+  const b = await w.tab('tab-b');
+  await until(() => w.net.sockets.length === 2 && w.net.last().readyState === 1 && w.net.last().sent.length >= 1, 'the new client\'s hello');
+  const ws = w.net.last();
+  assert.deepEqual(ws.sent[0].spaces, {}, 'the new session names spaces');
+  await ws.deliver(welcome({}));
+  await ws.deliver({ type: 'caught-up', cursor: 0 });
+  await until(() => ws.sent.some((f) => f.type === 'push'), 'the pending change pushed on the new session');
+  await ws.deliver({ type: 'ack', batch: ws.sent.find((f) => f.type === 'push').batch });
+  await until(() => settled !== null, 'the syncNow made before the rebuild settles');
+  assert.equal(settled, 'ok');
+  await a.close();
+  await b.close();
 });

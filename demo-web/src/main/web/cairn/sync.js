@@ -174,6 +174,16 @@ export class SyncClient {
     return Promise.all([promise, ...held]).then(() => {});
   }
 
+  /**
+   * Hands the pending syncNow() calls to the client that replaces this one (the sync worker
+   * rebuilds its client when a tab asks for spaces): they settle there, none is left hanging.
+   * @param {SyncClient} next
+   */
+  handOverWaiters(next) {
+    next.waiters.adopt(this.waiters);
+    next.settle();
+  }
+
   /** Sends what is pending and fits the window (call after local writes). */
   push() {
     this.pipeline.pump(this.canPushFn);

@@ -32,6 +32,12 @@ export class SyncWaiters {
     done.forEach((w) => w.resolve());
   }
 
+  /** Takes over another client's pending calls (the sync worker replaced its client): they settle here. @param {SyncWaiters} other */
+  adopt(other) {
+    this.list.push(...other.list);
+    other.list = [];
+  }
+
   get size() {
     return this.list.length;
   }

@@ -202,9 +202,12 @@ export class SyncHost {
     tab.syncing = true;
     tab.replica = msg.replica;
     this.syncersChanged();
+    /** @type {SyncClient|null} */
+    let replaced = null;
     if (this.sync && this.wantsSpaces && !this.sync.spaces) {
       // The first tab did not sync spaces, this one does: the session starts again naming them.
-      this.sync.stop();
+      replaced = this.sync;
+      replaced.stop();
       this.sync = null;
     }
     if (!this.sync && this.server) {
@@ -229,6 +232,7 @@ export class SyncHost {
         ...(this.wantsSpaces ? { spaces: hostDirectory(this) } : {}),
         ...this.tuning,
       });
+      replaced?.handOverWaiters(this.sync); // the tabs' pending syncNow calls settle on the new client
       this.sync.start();
     } else this.sync?.start();
     answer(tab, msg, { status: this.sync?.status ?? 'offline', ...this.syncState() });
