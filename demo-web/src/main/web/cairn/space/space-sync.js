@@ -445,4 +445,17 @@ export class SpaceSync {
   release(call) {
     for (const c of this.channels.values()) c.waiters.release(call);
   }
+
+  /**
+   * The space's replica closed on this device (the sync worker let go of it): its channel goes, so
+   * no page, ack or hello cursor reaches the closed port; calls waiting for it fail. @param {string} id
+   */
+  close(id) {
+    const c = this.channels.get(id);
+    if (!c) return;
+    this.channels.delete(id);
+    c.stop();
+    c.end();
+    c.waiters.fail({ code: 'not-open', message: `the space ${id} was closed on this device before it synced` });
+  }
 }
