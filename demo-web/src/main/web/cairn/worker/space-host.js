@@ -6,8 +6,8 @@
 // refusals, states, peers and space-left; it writes through the host as for the user's state.
 //
 // Messages (besides sync-host.js's; `space` names the space):
-//   tab -> host  space-open {space, member, drop} -> answer {state, cursor, peers, left}, once every earlier page of it is committed
-//                space-close | space-presence {state} | space-hold {cursor} | space-sync-now -> answer {} | {error}
+//   tab -> host  space-open {space, member, drop} -> answer {ok, state, cursor, peers, left}, once every earlier page of it is committed; {error}
+//                space-close (with no tab left on the space the host lets go of it: sync-host.js letGoOfSpace) | space-presence {state} | space-hold {cursor} | space-sync-now -> answer {} | {error}
 //                write {space, ...} and idle {space} as the user's, in the space's database
 //                space-retake {ids, changes} (refused changes a tab dropped, those rolled back: forgotten here and in every tab, the space taken again from 0)
 //   host -> tab  space-page {chunk, cursor} | space-acked {ids} | space-refused {ids, error, refused} | space-forgot {changes, refused}
@@ -128,16 +128,22 @@ export class SpaceHost {
     return this.outbox.entries().filter((e) => !this.host.others.has(e.replica));
   }
 
-  /** A page: saved with the cursor that covers it (one transaction), then sent to the space's tabs. @param {Array<{seq: number, change: Change}>} entries @param {number} cursor */
+  /**
+   * A page: saved with the cursor that covers it (one transaction), then sent to the space's tabs.
+   * Keys are saved by the space's policies (its tabs' Space policyFor, told as the space's own
+   * settings: space-link.js), never by the user's per-key ones: a user key kept in memory only must
+   * not hold the space's cursor. Before a tab told them: the user's section policies, which a
+   * space starts from (space.js openFor). @param {Array<{seq: number, change: Change}>} entries @param {number} cursor
+   */
   apply(entries, cursor) {
-    const policies = this.host.readPolicies();
+    const user = this.host.readPolicies();
+    const policies = this.readMeta('policies', null) ?? (user ? { sections: user.sections, keys: {} } : null);
     /** @type {Change[]} */
     const durable = [];
     let covered = cursor;
     for (const { seq, change } of entries) {
       const key = change.op === 'set' || change.op === 'delete' ? change.key : undefined;
-      const persistTo = policies ? ((key !== undefined && policies.keys[`${change.section}\u0000${key}`]) || policies.sections[change.section] || DEFAULT_POLICY.persistTo) : DEFAULT_POLICY.persistTo;
-      if (isDurable(/** @type {any} */ (persistTo))) durable.push(change);
+      if (isDurable(/** @type {any} */ (persistToOf(policies, change.section, key)))) durable.push(change);
       else covered = Math.min(covered, seq - 1);
     }
     if (durable.length) this.store.putChanges(durable);
@@ -255,6 +261,21 @@ export class SpaceHost {
     clearTimeout(this.compactTimer);
     this.store.close();
   }
+}
+
+/**
+ * Where a key of the space is kept, as the space's policyFor says (cairn.js): the key's own policy
+ * (a field entry `K#a` has `K`'s), else its section's, else the default.
+ * @param {{sections: Record<string, string>, keys: Record<string, string>}|null} policies @param {string} section @param {string} [key]
+ */
+function persistToOf(policies, section, key) {
+  if (!policies) return DEFAULT_POLICY.persistTo;
+  if (key !== undefined) {
+    const cut = key.indexOf('#');
+    const own = policies.keys?.[`${section}\u0000${key}`] ?? (cut > 0 ? policies.keys?.[`${section}\u0000${key.slice(0, cut)}`] : undefined);
+    if (own) return own;
+  }
+  return policies.sections?.[section] || DEFAULT_POLICY.persistTo;
 }
 
 /**
