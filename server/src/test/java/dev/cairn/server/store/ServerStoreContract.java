@@ -1019,7 +1019,7 @@ public abstract class ServerStoreContract {
         long head = await(store.head(SPACE));
         GuardFailedException refused = assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(
                 batch("dan", set("prefs", "theme", "\"dark\"", 1, "laptop")),
-                guarded(pushGuard("bob"), SPACE, set("cards", "c1", "1", 5, "bob-phone"), set("cards", "c3", "3", 7, "bob-phone")))))));
+                guarded(pushGuard("bob"), SPACE, set("cards", "c1", "1", 5, "bob-phone"), set("cards", "c3", "3", 7, "bob-phone"))))));
         assertEquals(1, refused.batchIndex());
         assertNull(refused.foundRole(), "removed: not a member");
         assertEquals(pushGuard("bob"), refused.guard());
