@@ -52,6 +52,12 @@ final class SpaceServer {
     final Set<Change> acceptedRefusedBesideNewChanges = new HashSet<>();
     /** The author user of every accepted space change (the check that nobody wrote without the right). */
     final Map<Change, String> authorOf = new HashMap<>();
+    /**
+     * The author's role when each space change was first committed: SpaceChecks requires editor or owner, except for a
+     * change first sent in a batch that altered nothing (acknowledged without the right: it changed nothing).
+     */
+    final Map<Change, String> roleAtCommit = new HashMap<>();
+    static final String ALTERED_NOTHING = "(altered nothing)";
     final List<Session> sessions = new ArrayList<>();
 
     SpaceServer(int maxBatch, int pageSize, long maxAheadMillis, LongSupplier wall, Function<String, SectionKind> kinds,
@@ -258,6 +264,7 @@ final class SpaceServer {
                 // superseded (a re-send after a lost ack) is committed, altering nothing, and acknowledged.
                 for (Change c : push.changes()) {
                     authorOf.putIfAbsent(c, s.user);
+                    roleAtCommit.putIfAbsent(c, ALTERED_NOTHING);
                 }
                 ServerModel.CommitResult r = target.commit(push.changes());
                 if (!r.applied().isEmpty()) {
@@ -283,6 +290,7 @@ final class SpaceServer {
         }
         for (Change c : push.changes()) {
             authorOf.putIfAbsent(c, s.user);
+            roleAtCommit.putIfAbsent(c, role);
         }
         long head = commitAndCount(spaceStore(space), push.changes());
         stats.spaceBatchesCommitted++;
