@@ -236,7 +236,7 @@ public final class SyncClient implements AutoCloseable {
      * every held space too: their queued writes are saved, and each such space must be live with
      * nothing written before the call pending; a space's changes refused for good fail it with
      * that code ({@code forbidden}, {@code not-a-member}), and a space left meanwhile with
-     * {@code not-a-member}.
+     * {@code not-a-member}, also when that happens while the call is still saving.
      */
     public CompletableFuture<Void> syncNow() {
         CompletableFuture<Void> result = new CompletableFuture<>();

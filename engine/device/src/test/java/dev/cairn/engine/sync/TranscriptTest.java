@@ -221,7 +221,7 @@ class TranscriptTest {
                     .random(new FixedJitter(c.path("jitter").asDouble(0.5)))
                     .savedThrough(saved -> {
                         CompletableFuture<Void> gate = holdNextSave.getAndSet(null);
-                        return gate == null ? saved : saved.thenCombine(gate, (a, b) -> null);
+                        return gate == null ? saved : saved.thenCompose(v -> gate);
                     });
             // A transcript whose hello names spaces (PROTOCOL.md 8.1) runs a client that syncs spaces.
             boolean spaces = false;
