@@ -6,11 +6,19 @@ import static dev.cairn.engine.section.SpaceSections.MEMBERS;
 import static dev.cairn.engine.section.SpaceSections.OWNER;
 import static dev.cairn.engine.section.SpaceSections.SPACES;
 import static dev.cairn.engine.section.SpaceSections.VIEWER;
+import static dev.cairn.server.space.MembershipChecks.GRANTABLE;
+import static dev.cairn.server.space.MembershipChecks.bad;
+import static dev.cairn.server.space.MembershipChecks.checkGrantable;
+import static dev.cairn.server.space.MembershipChecks.checkName;
+import static dev.cairn.server.space.MembershipChecks.checkSpace;
+import static dev.cairn.server.space.MembershipChecks.checkUser;
+import static dev.cairn.server.space.MembershipChecks.checked;
+import static dev.cairn.server.space.MembershipChecks.invalidInvitation;
+import static dev.cairn.server.space.MembershipChecks.notAMember;
 
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.space.MembershipException.Kind;
@@ -71,7 +79,6 @@ public final class Memberships {
     public static final int MAX_NAME = 200;
 
     private static final Set<String> ANY_ROLE = Set.of(OWNER, EDITOR, VIEWER);
-    private static final Set<String> GRANTABLE = Set.of(EDITOR, VIEWER);
     private final GroupCommitter committer;
     private final HybridClock clock;
     private final SectionRegistry sections;
@@ -491,55 +498,5 @@ public final class Memberships {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private interface Check {
-        void run();
-    }
-
-    private static Future<Void> checked(Check check) {
-        try {
-            check.run();
-            return Future.succeededFuture();
-        } catch (MembershipException e) {
-            return Future.failedFuture(e);
-        }
-    }
-
-    /** A space id that is not valid names no space: not-a-member, as for an unknown one. */
-    private static void checkSpace(String spaceId) {
-        if (spaceId == null || !SpaceKeys.SPACE_ID.matcher(spaceId).matches()) {
-            throw notAMember();
-        }
-    }
-
-    private static void checkUser(String user) {
-        if (user == null || !TokenAuth.USER_ID.matcher(user).matches()) {
-            throw bad("'user' must be a user id (1-128 characters of A-Z a-z 0-9 . _ @ -)");
-        }
-    }
-
-    private static void checkGrantable(String role) {
-        if (role == null || !GRANTABLE.contains(role)) {
-            throw bad("'role' must be \"editor\" or \"viewer\"");
-        }
-    }
-
-    private static void checkName(String name) {
-        if (name == null || name.isEmpty() || name.codePointCount(0, name.length()) > MAX_NAME) {
-            throw bad("'name' must be 1-" + MAX_NAME + " characters");
-        }
-    }
-
-    private static MembershipException bad(String message) {
-        return new MembershipException(Kind.BAD_REQUEST, message);
-    }
-
-    private static MembershipException notAMember() {
-        return new MembershipException(Kind.NOT_A_MEMBER, "not a member of this space (or no such space)");
-    }
-
-    private static MembershipException invalidInvitation() {
-        return new MembershipException(Kind.INVALID_INVITATION, "unknown, used or expired invitation");
     }
 }
