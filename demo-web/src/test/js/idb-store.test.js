@@ -423,3 +423,23 @@ test('compaction is worth it for superseded changes or many small chunks, not fo
   assert.equal(worthCompacting(3_000, 3_000, 300), true, '300 small saves');
   assert.equal(worthCompacting(250_000, 100_000, 100), true, 'more than twice the changes the state needs');
 });
+
+test('forgetChanges removes exactly those changes from the chunks that hold them: a value they superseded is stored again, other chunks stay', async () => {
+  const user = newUser();
+  const store = new IdbStore(await IdbStore.openDb(user), () => {});
+  const theirs = { op: 'set', section: 'state', key: 'title', value: '"theirs"', stamp: stamp(1000, 0, 'server') };
+  const mine = { op: 'set', section: 'state', key: 'title', value: '"mine"', stamp: stamp(2000, 0, 'tab-1') };
+  const other = { op: 'set', section: 'state', key: 'other', value: '"x"', stamp: stamp(2000, 1, 'tab-1') };
+  const note = { op: 'append', section: 'chat', stream: 'c1', value: '"hi"', stamp: stamp(2000, 2, 'tab-1') };
+  store.putChanges([theirs]);
+  await store.idle();
+  store.putChanges([mine, other, note]);
+  await store.idle();
+  const before = await rows(user, 'chunks');
+  assert.equal(await store.forgetChanges([mine, note, { ...other, stamp: stamp(1, 0, 'nobody') }]), true);
+  const after = await rows(user, 'chunks');
+  assert.deepEqual(after[0], before[0], 'the chunk without them is not touched');
+  assert.deepEqual(after.flatMap(([, c]) => unpack(c)), [theirs, other], 'only the named changes left; a change with another stamp stays');
+  assert.equal(store.stored, 2);
+  store.close();
+});

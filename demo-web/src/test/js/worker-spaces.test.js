@@ -66,10 +66,10 @@ function worker(extra = {}) {
   workers.push(hosts);
   const net = scriptedSockets();
   const user = `wspace-user${++users}`;
-  const tab = (replica) => {
+  const tab = (replica, more = {}) => {
     const channel = new MessageChannel();
     acceptPort(channel.port2, hosts, undefined, { WebSocket: net.Ws });
-    return Cairn.open({ user, replica, channel: null, workerPort: channel.port1, spaces: true, server: { url: 'ws://fake/sync', token: () => 'tok' }, ...extra });
+    return Cairn.open({ user, replica, channel: null, workerPort: channel.port1, spaces: true, server: { url: 'ws://fake/sync', token: () => 'tok' }, ...extra, ...more });
   };
   return { user, hosts, tab, net };
 }
@@ -310,4 +310,124 @@ test('without SharedWorker, a tab\'s dedicated Worker carries its spaces the sam
     if (saved.Worker) globalThis.Worker = saved.Worker;
     else delete globalThis.Worker;
   }
+});
+
+/** A bare port to the worker (what a tab's WorkerLink sends, message by message): its answers by id. */
+async function rawPort(hosts, user) {
+  const channel = new MessageChannel();
+  acceptPort(channel.port2, hosts);
+  const answers = new Map();
+  channel.port1.onmessage = (e) => { if (e.data.type === 'answer') answers.set(e.data.id, e.data); };
+  channel.port1.postMessage({ type: 'attach', id: 0, user, lock: null, server: null, tuning: {}, spaces: true });
+  await until(() => answers.has(0), 'the attach answer');
+  return { post: (m) => channel.port1.postMessage(m), answers, close: () => channel.port1.close() };
+}
+
+test('a space-open the tab gave up on (space-close before the answer) is let go by the worker: no SpaceHost stays, the space is not named, and a later open takes it again', async () => {
+  const w = worker();
+  const a = await w.tab('tab-a');
+  const host = await w.hosts.get(w.user);
+  const port = await rawPort(w.hosts, w.user);
+  // What joinWorker sends after its timeout: the space-close arrives while the worker still opens the database.
+  port.post({ type: 'space-open', id: 1, space: 'lost', member: false, drop: false });
+  port.post({ type: 'space-close', space: 'lost' });
+  await until(() => port.answers.has(1), 'the first open\'s answer');
+  assert.equal(port.answers.get(1).error?.code, 'not-open', 'closed before it opened');
+  await until(() => !host.spaceClosing.has('lost'), 'the database let go');
+  assert.equal(host.spaceHosts.has('lost'), false, 'the worker let go of the space the tab took into the page');
+  assert.equal(host.spaceOpening.has('lost'), false);
+  assert.deepEqual(Object.keys(host.sync?.spaces?.directory.cursors() ?? {}).filter((id) => id === 'lost'), [], 'not named in hello');
+
+  port.post({ type: 'space-open', id: 2, space: 'lost', member: false, drop: false });
+  await until(() => port.answers.has(2), 'the second open\'s answer');
+  assert.equal(port.answers.get(2).ok, true);
+  assert.equal(host.spaceHosts.get('lost')?.tabs.size, 1, 'opened again for the tab that asks');
+  port.post({ type: 'space-close', space: 'lost' });
+  await until(() => !host.spaceHosts.has('lost') && !host.spaceClosing.has('lost'), 'closed with its last tab');
+  port.close();
+  await a.close();
+});
+
+test('a space-open answered ok:false (a failed transaction in the space\'s database) binds the space to the worker and reports the storage problem; the tab does not open the database itself', async () => {
+  const { a, b, user, hosts } = await liveTrip();
+  await b.space('side'); // the worker opens the space's database for tab-b
+  const host = await hosts.get(user);
+  const space = host.spaceHosts.get('side');
+  // Another connection holds the space's stores, so the worker's next transaction waits (then it is aborted).
+  const other = await IdbStore.openDb(spaceStoreName(user, 'side'));
+  let holding = true;
+  const held = other.transaction(['meta'], 'readwrite');
+  const spin = () => { if (holding) held.objectStore('meta').get('x').onsuccess = spin; };
+  spin();
+  const real = space.store.db.transaction.bind(space.store.db);
+  const made = [];
+  space.store.db.transaction = (...args) => { const tx = real(...args); made.push(tx); return tx; };
+  try {
+    space.store.putRow('meta', 'cairn:probe', '1');
+    await until(() => made.length === 1, 'the worker\'s transaction waiting');
+    const errors = [];
+    a.on('error', (e) => errors.push(e.code));
+    const opening = a.space('side');
+    await until(() => space.tabs.size === 2, 'tab-a\'s space-open waiting in the worker');
+    made[0].abort();
+    holding = false;
+    const side = await opening;
+    assert.ok(side.workerLink, 'bound to the worker: it stays the one owner of the space\'s database');
+    assert.ok(errors.includes('storage-unavailable'), 'the storage problem reported: ' + errors);
+  } finally {
+    holding = false;
+    space.store.db.transaction = real;
+    other.close();
+  }
+  await a.close();
+  await b.close();
+});
+
+test('a tab asking for spaces rebuilds the worker\'s client: a syncNow pending on the old one settles on the new one', async () => {
+  const w = worker();
+  const a = await w.tab('tab-a', { spaces: false });
+  const host = await w.hosts.get(w.user);
+  await until(() => w.net.sockets.length === 1 && w.net.last().sent.length >= 1, 'the first hello');
+  assert.equal(w.net.last().sent[0].spaces, undefined, 'a client without spaces');
+  a.write('set', 'state', 'note', 'one');
+  let settled = null;
+  a.syncNow().then(() => { settled = 'ok'; }, (e) => { settled = e.code; });
+  await until(() => host.sync?.waiters.size === 1, 'the syncNow waiting in the worker');
+  const b = await w.tab('tab-b');
+  await until(() => w.net.sockets.length === 2 && w.net.last().readyState === 1 && w.net.last().sent.length >= 1, 'the new client\'s hello');
+  const ws = w.net.last();
+  assert.deepEqual(ws.sent[0].spaces, {}, 'the new session names spaces');
+  await ws.deliver(welcome({}));
+  await ws.deliver({ type: 'caught-up', cursor: 0 });
+  await until(() => ws.sent.some((f) => f.type === 'push'), 'the pending change pushed on the new session');
+  await ws.deliver({ type: 'ack', batch: ws.sent.find((f) => f.type === 'push').batch });
+  await until(() => settled !== null, 'the syncNow made before the rebuild settles');
+  assert.equal(settled, 'ok');
+  await a.close();
+  await b.close();
+});
+
+test('the worker saves a space\'s pages by the space\'s policies: a user key kept in memory only does not hold the space\'s cursor', async () => {
+  const { a, b, ta, ws, user, hosts } = await liveTrip();
+  a.state('draft', '', { persistTo: 'context' }); // the user's own key, in memory only
+  a.write('set', 'state', 'other', 1);
+  await a.save();
+  const host = await hosts.get(user);
+  await until(() => host.readPolicies()?.keys['state\u0000draft'] === 'context', 'the user\'s policies told to the worker');
+  await ws.deliver({ type: 'changes', space: 'trip', changes: [{ seq: 2, change: change('state', 'draft', 'shared') }], cursor: 2 });
+  await until(() => ta.get('state', 'draft') === 'shared', 'the page in the tab');
+  await until(async () => (await rows(spaceStoreName(user, 'trip'), 'meta')).some(([k, v]) => k.endsWith(':cursor') && Number(v) === 2), 'the space\'s cursor saved past the page', 1000);
+  const stored = (await rows(spaceStoreName(user, 'trip'), 'chunks')).flatMap(([, c]) => unpack(c));
+  assert.ok(stored.some((c) => c.key === 'draft'), 'the space\'s key saved');
+
+  ta.state('scratch', '', { persistTo: 'context' }); // the space's own key, in memory only: that one is not saved
+  ta.write('set', 'state', 'other', 2);
+  await ta.save();
+  await until(() => host.spaceHosts.get('trip').readMeta('policies', null)?.keys['state\u0000scratch'] === 'context', 'the space\'s policies told to the worker');
+  await ws.deliver({ type: 'changes', space: 'trip', changes: [{ seq: 3, change: change('state', 'scratch', 'x') }], cursor: 3 });
+  await until(() => ta.get('state', 'scratch') === 'x', 'the page in the tab');
+  await host.spaceHosts.get('trip').store.idle();
+  assert.equal(host.spaceHosts.get('trip').savedCursor, 2, 'held below the key kept in memory only');
+  await a.close();
+  await b.close();
 });

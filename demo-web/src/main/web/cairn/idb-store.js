@@ -27,7 +27,7 @@
 
 import { ReplicaState } from './crdt.js';
 import { StorageError } from './storage.js';
-import { pack, countOf, bytesOf, changeBytes, applyChunk } from './chunk.js';
+import { pack, unpack, countOf, bytesOf, changeBytes, applyChunk } from './chunk.js';
 
 /** @typedef {import('./codec.js').Change} Change */
 /** @typedef {import('./chunk.js').Chunk} Chunk */
@@ -349,6 +349,41 @@ export class IdbStore {
       for (let i = 0; i < out.length; i += COMPACT_CHUNK) store.add(pack(out.slice(i, i + COMPACT_CHUNK)));
     }).then((ok) => {
       if (ok) this.stored += out.length - stored;
+      return ok;
+    });
+  }
+
+  /**
+   * Rolls refused changes back in storage (space.js dropRefused): exactly these changes (section,
+   * key or stream, stamp) leave the chunks that hold them, each such chunk rewritten without them in
+   * one transaction. Nothing is merged, so an older value they had superseded is stored again, and
+   * writes not saved yet stay out. @param {Change[]} changes @returns {Promise<boolean>}
+   */
+  async forgetChanges(changes) {
+    const id = (/** @type {Change} */ c) => `${c.op}\u0000${c.section}\u0000${'key' in c ? c.key : c.stream}\u0000${c.stamp}`;
+    const drop = new Set(changes.map(id));
+    await this.idle();
+    const { chunks, chunkKeys } = await this.load({ meta: false });
+    /** @type {Array<[IDBValidKey, Change[]]>} */
+    const rewrite = [];
+    let removed = 0;
+    chunks.forEach((chunk, i) => {
+      const all = unpack(chunk);
+      const kept = all.filter((c) => !drop.has(id(c)));
+      if (kept.length < all.length) {
+        rewrite.push([chunkKeys[i], kept]);
+        removed += all.length - kept.length;
+      }
+    });
+    if (rewrite.length === 0) return true;
+    return this.run((tx) => {
+      const store = tx.objectStore('chunks');
+      for (const [key, kept] of rewrite) {
+        if (kept.length) store.put(pack(kept), key);
+        else store.delete(key);
+      }
+    }).then((ok) => {
+      if (ok) this.stored -= removed;
       return ok;
     });
   }

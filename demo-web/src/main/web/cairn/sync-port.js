@@ -273,9 +273,9 @@ function startShared(cairn, link) {
 /**
  * The worker saves the server's changes by the tabs' policies (keys kept in memory or
  * sessionStorage only are not saved, and hold the cursor): they go to it as settings, written
- * again when they changed. @param {import('./cairn.js').Cairn} cairn
+ * again when they changed (a space's, in the space's settings: space-link.js). @param {import('./cairn.js').Cairn} cairn
  */
-function sharePolicies(cairn) {
+export function sharePolicies(cairn) {
   const sig = `${cairn.sectionPolicies.size}/${cairn.keyPolicies.size}/${Object.keys(cairn.kinds).length}`;
   if (/** @type {any} */ (cairn).sharedPolicies === sig) return;
   /** @type {any} */ (cairn).sharedPolicies = sig;

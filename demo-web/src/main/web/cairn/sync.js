@@ -170,13 +170,27 @@ export class SyncClient {
     this.settle();
     const spaces = this.spaces;
     if (!spaces) return promise;
-    const held = Object.keys(spaces.directory.cursors()).map((id) => spaces.syncNow(id));
+    const call = {};
+    const held = Object.keys(spaces.directory.cursors()).map((id) => spaces.syncNow(id, call));
+    // The user's part done on a session without spaces (protocol 1, e.g. a version 1 server node
+    // during a rolling upgrade): no space syncs on it, so none holds the call up (JVM SyncWaiters spacesDone).
+    promise.then(() => { if (spaces.spaceless) spaces.release(call); }, () => {});
     return Promise.all([promise, ...held]).then(() => {});
   }
 
   /** A mark for syncNow(mark), taken before saving; null for a client without spaces. */
   mark() {
     return this.spaces ? this.spaces.mark() : null;
+  }
+
+  /**
+   * Hands the pending syncNow() calls to the client that replaces this one (the sync worker
+   * rebuilds its client when a tab asks for spaces): they settle there, none is left hanging.
+   * @param {SyncClient} next
+   */
+  handOverWaiters(next) {
+    next.waiters.adopt(this.waiters);
+    next.settle();
   }
 
   /** Sends what is pending and fits the window (call after local writes). */

@@ -12,13 +12,30 @@ export function syncError(e) {
 
 export class SyncWaiters {
   constructor() {
-    /** @type {Array<{ids: Set<string>, resolve: () => void, reject: (e: Error) => void}>} */
+    /** @type {Array<{ids: Set<string>, tag: object|undefined, resolve: () => void, reject: (e: Error) => void}>} */
     this.list = [];
   }
 
-  /** Waits for these changes (the ones pending at the call). @param {Iterable<string>} ids @returns {Promise<void>} */
-  add(ids) {
-    return new Promise((resolve, reject) => this.list.push({ ids: new Set(ids), resolve, reject }));
+  /**
+   * Waits for these changes (the ones pending at the call). `tag` marks the call for release().
+   * @param {Iterable<string>} ids @param {object} [tag] @returns {Promise<void>}
+   */
+  add(ids, tag) {
+    return new Promise((resolve, reject) => this.list.push({ ids: new Set(ids), tag, resolve, reject }));
+  }
+
+  /** Resolves the calls added with `tag`, whatever is still pending (a space a session does not sync). @param {object} tag */
+  release(tag) {
+    const done = this.list.filter((w) => w.tag === tag);
+    if (done.length === 0) return;
+    this.list = this.list.filter((w) => w.tag !== tag);
+    done.forEach((w) => w.resolve());
+  }
+
+  /** Takes over another client's pending calls (the sync worker replaced its client): they settle here. @param {SyncWaiters} other */
+  adopt(other) {
+    this.list.push(...other.list);
+    other.list = [];
   }
 
   get size() {

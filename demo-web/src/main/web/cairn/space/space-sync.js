@@ -246,6 +246,8 @@ export class SpaceSync {
     this.nextBatch = client.nextBatchId;
     /** When this socket last sent a presence frame (every space's count toward the socket's rate). */
     this.presenceSentAt = 0;
+    /** This session's welcome carried no spaces (protocol 1): no space syncs on it. */
+    this.spaceless = false;
     /**
      * Recent refusals for good and leaves, by space: a syncNow() takes its mark before it saves, so
      * one that came while it saved (its changes or its space already gone) still fails it.
@@ -290,9 +292,8 @@ export class SpaceSync {
   /**
    * The space's cursor went back to 0 (its refused changes rolled back, space.js dropRefused): the
    * session starts over at once, so the space is taken again from the server. @param {string} id
-   * @param {unknown[]} [_gone] the changes rolled back (the sync worker's twin needs them; here the page dropped them)
    */
-  retake(id, _gone) {
+  retake(id) {
     const c = this.channels.get(id);
     if (c) c.puller.cursor = 0;
     this.client.connection.restart();
@@ -321,8 +322,10 @@ export class SpaceSync {
   async welcome(welcome) {
     if (welcome.protocol < 2 || !welcome.spaces) {
       this.welcomeFrame = null;
+      this.spaceless = true;
       return;
     }
+    this.spaceless = false;
     this.welcomeFrame = welcome;
     for (const [id, info] of Object.entries(/** @type {Record<string, {head: number}>} */ (welcome.spaces))) {
       (await this.opened(id)).begin(welcome, info.head);
@@ -424,6 +427,7 @@ export class SpaceSync {
   down() {
     this.presenceSentAt = 0; // the rate is per socket: the next session may send at once
     this.welcomeFrame = null;
+    this.spaceless = false;
     for (const c of this.channels.values()) c.end();
   }
 
@@ -456,15 +460,36 @@ export class SpaceSync {
     this.client.connection.restart();
   }
 
-  /** Resolves once the space is live with nothing written before the call pending. @param {string} id */
-  syncNow(id) {
+  /**
+   * Resolves once the space is live with nothing written before the call pending.
+   * @param {string} id @param {object} [call] the client's syncNow() this is part of (see release)
+   */
+  syncNow(id, call) {
     const c = this.channel(id);
     if (!c) return Promise.reject(Object.assign(new Error(`the space ${id} is not open`), { code: 'not-open' }));
     if (c.state === 'left') return Promise.reject(Object.assign(new Error(`not-a-member: the space ${id} was left`), { code: ErrorCode.NOT_A_MEMBER }));
-    const promise = c.waiters.add(c.port.pending().map((e) => e.id));
+    const promise = c.waiters.add(c.port.pending().map((e) => e.id), call);
     c.pipeline.release();
     c.pump();
     c.settle();
     return promise;
+  }
+
+  /** The client's syncNow() `call` ended on a session without spaces: its waits for the spaces resolve. @param {object} call */
+  release(call) {
+    for (const c of this.channels.values()) c.waiters.release(call);
+  }
+
+  /**
+   * The space's replica closed on this device (the sync worker let go of it): its channel goes, so
+   * no page, ack or hello cursor reaches the closed port; calls waiting for it fail. @param {string} id
+   */
+  close(id) {
+    const c = this.channels.get(id);
+    if (!c) return;
+    this.channels.delete(id);
+    c.stop();
+    c.end();
+    c.waiters.fail({ code: 'not-open', message: `the space ${id} was closed on this device before it synced` });
   }
 }

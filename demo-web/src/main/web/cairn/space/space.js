@@ -9,7 +9,6 @@ import { Cairn } from '../cairn.js';
 import { ReplicaState } from '../crdt.js';
 import { FieldIndex } from '../field-index.js';
 import { ChangeTier } from '../storage.js';
-import { isDurable } from '../persister.js';
 import { openStores, loadState, compactLater } from '../open.js';
 import { ErrorCode } from '../protocol.js';
 import { syncError } from '../waiters.js';
@@ -154,21 +153,26 @@ export class Space extends Cairn {
     const drop = ids ? new Set(ids) : null;
     const dropped = drop ? this.refused.filter((r) => drop.has(r.id)) : this.refused;
     this.refused = drop ? this.refused.filter((r) => !drop.has(r.id)) : [];
-    this.writeSetting('refused', this.refused);
     const gone = this.forgetChanges(dropped.map((r) => r.change));
+    if (this.workerLink) {
+      // The worker owns the refused list and the database: it edits both, tells every tab and takes the space again.
+      this.workerLink.post({ type: 'space-retake', space: this.id, ids: dropped.map((r) => r.id), changes: gone });
+      return;
+    }
+    this.writeSetting('refused', this.refused);
     if (gone.length > 0 && !this.leftReason) {
       this.resetCursor();
-      this.parent.sync?.spaces?.retake(this.id, gone);
+      this.parent.sync?.spaces?.retake(this.id);
     }
   }
 
   /**
-   * Another tab dropped these refused changes (the sync worker's space-forgot): this tab forgets
-   * them too; the worker rewrote the database and takes the space again. @param {Change[]} changes
+   * A tab dropped refused changes (the sync worker's space-forgot): every tab forgets those rolled
+   * back and shows the worker's list; the worker rewrote the database and takes the space again.
+   * @param {Change[]} changes @param {RefusedChange[]} refused
    */
-  forgotBySync(changes) {
-    const stamps = new Set(changes.map((c) => c.stamp));
-    this.refused = this.refused.filter((r) => !stamps.has(r.change.stamp));
+  forgotBySync(changes, refused) {
+    this.refused = refused;
     this.forgetChanges(changes);
   }
 
@@ -194,26 +198,14 @@ export class Space extends Cairn {
 
   /**
    * Rolled-back changes leave storage too: a row of a key-value tier is deleted; the IndexedDB
-   * chunks (appended, never edited) are written again from memory, as a compaction does.
-   * @private @param {Change[]} gone
+   * chunks holding them are rewritten without them (IdbStore.forgetChanges). Through
+   * the sync worker the worker does the latter. @private @param {Change[]} gone
    */
   forgetStored(gone) {
     for (const tier of new Set(Object.values(this.tiers))) if (tier instanceof ChangeTier) for (const c of gone) tier.forget(c);
     const store = this.store;
-    if (!store || typeof store.load !== 'function') return;
-    const kinds = (/** @type {string} */ s) => this.kind(s);
-    this.dropping = Promise.resolve(this.dropping).then(() => store.idle()).then(() => store.load({ meta: false }))
-      .then(({ chunkKeys, stored: count }) => {
-        // what this device stores durably, as the persister would (a key's own policy included)
-        const kept = new ReplicaState(kinds);
-        const state = /** @type {ReplicaState} */ (this.replicaState);
-        for (const [s, m] of state.maps) {
-          if (m.watermark !== undefined) kept.map(s).clear(m.watermark);
-          for (const [k, e] of m.entries) if (isDurable(this.policyFor(s, k).persistTo)) kept.map(s).apply(k, e);
-        }
-        for (const [s, l] of state.logs) if (isDurable(this.policyFor(s).persistTo)) kept.log(s).mergeFrom(l);
-        return store.compact(chunkKeys, [], count, kinds, kept);
-      })
+    if (!store || this.workerLink || typeof store.forgetChanges !== 'function') return;
+    this.dropping = Promise.resolve(this.dropping).then(() => store.forgetChanges(gone))
       .then(() => {}, (e) => this.emit('error', e));
   }
 

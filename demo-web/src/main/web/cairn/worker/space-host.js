@@ -6,18 +6,17 @@
 // refusals, states, peers and space-left; it writes through the host as for the user's state.
 //
 // Messages (besides sync-host.js's; `space` names the space):
-//   tab -> host  space-open {space, member, drop} -> answer {state, cursor, peers, left}, once every earlier page of it is committed
-//                space-close | space-presence {state} | space-hold {cursor} | space-sync-now -> answer {} | {error}
+//   tab -> host  space-open {space, member, drop} -> answer {ok, state, cursor, peers, left}, once every earlier page of it is committed; {error}
+//                space-close (with no tab left on the space the host lets go of it: sync-host.js letGoOfSpace) | space-presence {state} | space-hold {cursor} | space-sync-now -> answer {} | {error}
 //                write {space, ...} and idle {space} as the user's, in the space's database
-//                space-retake {changes} (refused changes a tab dropped: forgotten here and in every tab, the space taken again from 0)
-//   host -> tab  space-page {chunk, cursor} | space-acked {ids} | space-refused {ids, error, refused} | space-forgot {changes}
+//                space-retake {ids, changes} (refused changes a tab dropped, those rolled back: forgotten here and in every tab, the space taken again from 0)
+//   host -> tab  space-page {chunk, cursor} | space-acked {ids} | space-refused {ids, error, refused} | space-forgot {changes, refused}
 //                space-left {reason} | space-rejoined | space-state {state} | space-peers {peers} | space-problem {error}
 
 import { IdbStore, MirrorKv } from '../idb-store.js';
 import { Outbox } from '../storage.js';
 import { isDurable, DEFAULT_POLICY } from '../persister.js';
-import { pack, applyChunk } from '../chunk.js';
-import { ReplicaState } from '../crdt.js';
+import { pack } from '../chunk.js';
 import { compactIfWorth } from './compaction.js';
 
 /** @typedef {import('../codec.js').Change} Change */
@@ -129,16 +128,22 @@ export class SpaceHost {
     return this.outbox.entries().filter((e) => !this.host.others.has(e.replica));
   }
 
-  /** A page: saved with the cursor that covers it (one transaction), then sent to the space's tabs. @param {Array<{seq: number, change: Change}>} entries @param {number} cursor */
+  /**
+   * A page: saved with the cursor that covers it (one transaction), then sent to the space's tabs.
+   * Keys are saved by the space's policies (its tabs' Space policyFor, told as the space's own
+   * settings: space-link.js), never by the user's per-key ones: a user key kept in memory only must
+   * not hold the space's cursor. Before a tab told them: the user's section policies, which a
+   * space starts from (space.js openFor). @param {Array<{seq: number, change: Change}>} entries @param {number} cursor
+   */
   apply(entries, cursor) {
-    const policies = this.host.readPolicies();
+    const user = this.host.readPolicies();
+    const policies = this.readMeta('policies', null) ?? (user ? { sections: user.sections, keys: {} } : null);
     /** @type {Change[]} */
     const durable = [];
     let covered = cursor;
     for (const { seq, change } of entries) {
       const key = change.op === 'set' || change.op === 'delete' ? change.key : undefined;
-      const persistTo = policies ? ((key !== undefined && policies.keys[`${change.section}\u0000${key}`]) || policies.sections[change.section] || DEFAULT_POLICY.persistTo) : DEFAULT_POLICY.persistTo;
-      if (isDurable(/** @type {any} */ (persistTo))) durable.push(change);
+      if (isDurable(/** @type {any} */ (persistToOf(policies, change.section, key)))) durable.push(change);
       else covered = Math.min(covered, seq - 1);
     }
     if (durable.length) this.store.putChanges(durable);
@@ -165,27 +170,20 @@ export class SpaceHost {
   }
 
   /**
-   * Refused changes a tab dropped leave every tab's memory and the space's chunks: the chunks are
-   * replaced by their merge without them (after any compaction under way: both replace the same
-   * chunks). Without the tabs' sections the chunks cannot be merged and stay as they are, so a
-   * later open shows the refused values again until the space's pages supersede them.
-   * @param {Change[]} changes @returns {Promise<unknown>}
+   * Refused changes a tab dropped leave the refused list (this host owns it: a tab's copy could
+   * race a new refusal) and every tab's memory; those rolled back leave the space's chunks, after
+   * any compaction under way (a compaction would write back what it read before).
+   * @param {string[]} ids @param {Change[]} changes @returns {Promise<unknown>}
    */
-  forget(changes) {
-    this.tell({ type: 'space-forgot', changes });
-    const kinds = this.host.readKinds();
-    if (!kinds || changes.length === 0) return this.forgetting;
-    const kindOf = (/** @type {string} */ s) => (s === 'members' ? 'map' : kinds[s]);
-    this.forgetting = Promise.all([this.compacting, this.forgetting]).then(async () => {
-      const { chunks, stored, chunkKeys } = await this.store.load({ meta: false });
-      const state = new ReplicaState(kindOf);
-      for (const chunk of chunks) applyChunk(state, chunk, () => { /* a section the app no longer has */ });
-      for (const c of changes) {
-        if (c.op === 'set' || c.op === 'delete') state.map(c.section).forget(c.key, c.stamp);
-        else if (c.op === 'append') state.log(c.section).forget(c.stream, c.stamp);
-      }
-      return this.store.compact(chunkKeys, chunks, stored, kindOf, state);
-    }).catch((e) => this.problem({ code: 'storage-unavailable', message: e.message }));
+  forget(ids, changes) {
+    const drop = new Set(ids);
+    const refused = this.readMeta('refused', []).filter((/** @type {{id: string}} */ r) => !drop.has(r.id));
+    this.writeMeta('refused', refused);
+    this.tell({ type: 'space-forgot', changes, refused });
+    if (changes.length === 0) return this.store.idle();
+    this.forgetting = Promise.all([this.compacting, this.forgetting])
+      .then(() => this.store.forgetChanges(changes))
+      .catch((e) => this.problem({ code: 'storage-unavailable', message: e.message }));
     return this.forgetting;
   }
 
@@ -263,6 +261,21 @@ export class SpaceHost {
     clearTimeout(this.compactTimer);
     this.store.close();
   }
+}
+
+/**
+ * Where a key of the space is kept, as the space's policyFor says (cairn.js): the key's own policy
+ * (a field entry `K#a` has `K`'s), else its section's, else the default.
+ * @param {{sections: Record<string, string>, keys: Record<string, string>}|null} policies @param {string} section @param {string} [key]
+ */
+function persistToOf(policies, section, key) {
+  if (!policies) return DEFAULT_POLICY.persistTo;
+  if (key !== undefined) {
+    const cut = key.indexOf('#');
+    const own = policies.keys?.[`${section}\u0000${key}`] ?? (cut > 0 ? policies.keys?.[`${section}\u0000${key.slice(0, cut)}`] : undefined);
+    if (own) return own;
+  }
+  return policies.sections?.[section] || DEFAULT_POLICY.persistTo;
 }
 
 /**

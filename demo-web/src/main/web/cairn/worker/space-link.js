@@ -5,7 +5,8 @@
 
 import { WorkerStore } from './tab-link.js';
 import { unpack } from '../chunk.js';
-import { applyShared } from '../sync-port.js';
+import { applyShared, sharePolicies } from '../sync-port.js';
+import { StorageError } from '../storage.js';
 
 /** @typedef {import('../space/space.js').Space} Space */
 /** @typedef {import('./tab-link.js').WorkerLink} WorkerLink */
@@ -16,7 +17,11 @@ const OPEN_TIMEOUT_MILLIS = 10_000;
 /**
  * Registers the space with the worker: its messages wait here until the Space is bound. Resolves
  * once the worker committed every page of it saved so far, so the tab's read of the database
- * that follows misses none. Null if the worker cannot open it (the space opens in the page).
+ * that follows misses none. Null if the worker cannot open it or does not answer in time: the
+ * space opens in the page, and the space-close tells the worker to let go of it (sync-host.js
+ * letGoOfSpace), so one owner writes its database. A transaction that failed in the worker
+ * (`ok: false`) is a storage problem, not a reason to take the database over: the space binds
+ * and the problem is reported (bindToWorker).
  * @param {WorkerLink} link @param {import('../cairn.js').Cairn} parent @param {string} id
  */
 export async function joinWorker(link, parent, id) {
@@ -26,7 +31,7 @@ export async function joinWorker(link, parent, id) {
   const answer = await link.request({
     type: 'space-open', space: id, member: parent.get('spaces', id) !== undefined, drop: parent.options.onSpaceLeft === 'drop',
   }, OPEN_TIMEOUT_MILLIS);
-  if (!answer || answer.error || !answer.ok) {
+  if (!answer || answer.error) {
     link.spaceRoutes.delete(id);
     link.post({ type: 'space-close', space: id });
     return null;
@@ -57,10 +62,22 @@ export function bindToWorker(space, joined) {
     link.spaceRoutes.delete(id);
     try { link.post({ type: 'space-close', space: id }); } catch { /* the worker is gone */ }
   };
+  if (answer.ok === false) {
+    // A transaction of the space's database failed in the worker: what it held may be missing from the read.
+    const error = () => Object.assign(new StorageError('indexedDB (the sync worker\'s, space ' + id + ')', new Error('a transaction of the space\'s database failed')), { space: id });
+    space.emit('error', error());
+    space.parent.emit('error', error());
+  }
   if (answer.left && !space.leftReason) space.leftReason = answer.left;
   if (Array.isArray(answer.peers) && answer.peers.length) space.peers = answer.peers;
   if (answer.state && answer.state !== 'offline') space.syncState = answer.state;
   for (const msg of waiting) route(msg);
+  // The worker saves the space's pages by the space's own policies (space-host.js apply), told as
+  // the space's settings now and again after writes once they changed, as the user's (sync-port.js).
+  sharePolicies(space);
+  const view = /** @type {{push: () => void}} */ (space.sync);
+  const push = view.push.bind(view);
+  view.push = () => { sharePolicies(space); push(); };
 }
 
 /** One message of the worker about this space. @param {Space} space @param {WorkerLink} link @param {any} msg */
@@ -82,7 +99,7 @@ function deliver(space, link, msg) {
       space.emit('change', { changes: [], origin: 'remote' });
       break;
     }
-    case 'space-forgot': space.forgotBySync(msg.changes); break;
+    case 'space-forgot': space.forgotBySync(msg.changes, msg.refused); break;
     case 'space-left':
       link.spaceCursors.set(space.id, 0);
       space.leftBySync(msg.reason);

@@ -56,6 +56,7 @@ const TOKEN_WAIT_MILLIS = 10_000;
  * @property {string} replica
  * @property {boolean} syncing the tab syncs through the host (else: store only, e.g. end-to-end encryption in the page)
  * @property {number} applied the last page it applied
+ * @property {Map<string, {gaveUp: boolean}>} spaceAsks its space-open requests not answered yet, by space
  */
 
 export class SyncHost {
@@ -111,6 +112,10 @@ export class SyncHost {
     this.spaceHosts = new Map();
     /** @type {Map<string, Promise<SpaceHost>>} */
     this.spaceOpening = new Map();
+    /** @type {Map<string, Promise<void>>} spaces let go of whose database is still closing (a new open waits) */
+    this.spaceClosing = new Map();
+    /** @type {Set<SpaceHost>} those spaces (close() closes them at once) */
+    this.lettingGo = new Set();
     /** Spaces the user is a member of, as the tabs and the user's pages told (a page of another space is malformed). @type {Set<string>} */
     this.members = new Set();
     store.onCommit = (ok, error) => {
@@ -124,7 +129,7 @@ export class SyncHost {
   /** A new tab's port. @param {MessagePort} port @param {any} hello the attach message */
   attach(port, hello) {
     /** @type {Tab} */
-    const tab = { port, replica: '', syncing: false, applied: 0 };
+    const tab = { port, replica: '', syncing: false, applied: 0, spaceAsks: new Map() };
     this.tabs.set(port, tab);
     if (!this.server && hello.server) this.server = hello.server;
     if (Object.keys(this.tuning).length === 0) this.tuning = hello.tuning ?? {};
@@ -155,11 +160,11 @@ export class SyncHost {
       case 'hold': this.coverCursor(msg.cursor, true); break;
       case 'idle': (msg.space !== undefined ? this.spaceHosts.get(msg.space)?.store ?? this.store : this.store).idle().then((ok) => answer(tab, msg, { ok })); break;
       case 'space-open': this.spaceOpen(tab, msg); break;
-      case 'space-close': this.spaceHosts.get(msg.space)?.tabs.delete(tab.port); break;
+      case 'space-close': this.spaceClose(tab, msg.space); break;
       case 'space-presence': this.spacePresence(msg.space, msg.state); break;
       case 'space-hold': this.spaceHosts.get(msg.space)?.coverCursor(msg.cursor, true); break;
       case 'space-sync-now': this.spaceSyncNow(tab, msg); break;
-      case 'space-retake': this.spaceRetake(msg.space, msg.changes); break;
+      case 'space-retake': this.spaceRetake(msg.space, msg.ids, msg.changes); break;
       case 'space-resync':
         if (msg.cursor === 0) this.spaceHosts.get(msg.space)?.resetCursor();
         this.sync?.spaces?.resync(msg.space, msg.cursor);
@@ -202,9 +207,12 @@ export class SyncHost {
     tab.syncing = true;
     tab.replica = msg.replica;
     this.syncersChanged();
+    /** @type {SyncClient|null} */
+    let replaced = null;
     if (this.sync && this.wantsSpaces && !this.sync.spaces) {
       // The first tab did not sync spaces, this one does: the session starts again naming them.
-      this.sync.stop();
+      replaced = this.sync;
+      replaced.stop();
       this.sync = null;
     }
     if (!this.sync && this.server) {
@@ -229,6 +237,7 @@ export class SyncHost {
         ...(this.wantsSpaces ? { spaces: hostDirectory(this) } : {}),
         ...this.tuning,
       });
+      replaced?.handOverWaiters(this.sync); // the tabs' pending syncNow calls settle on the new client
       this.sync.start();
     } else this.sync?.start();
     answer(tab, msg, { status: this.sync?.status ?? 'offline', ...this.syncState() });
@@ -359,7 +368,7 @@ export class SyncHost {
     this.sync?.stop();
     for (const tab of [...this.tabs.values()]) this.detach(tab);
     this.store.close();
-    for (const space of this.spaceHosts.values()) space.close();
+    for (const space of [...this.spaceHosts.values(), ...this.lettingGo]) space.close();
   }
 
   // ------------------------------------------------------------------ spaces (space-host.js)
@@ -368,7 +377,8 @@ export class SyncHost {
   openSpace(id) {
     let opening = this.spaceOpening.get(id);
     if (!opening) {
-      opening = SpaceHost.open(this, id, this.factory).then((space) => { this.spaceHosts.set(id, space); return space; });
+      opening = Promise.resolve(this.spaceClosing.get(id)).then(() => SpaceHost.open(this, id, this.factory))
+        .then((space) => { this.spaceHosts.set(id, space); return space; });
       opening.catch(() => this.spaceOpening.delete(id));
       this.spaceOpening.set(id, opening);
     }
@@ -381,8 +391,18 @@ export class SyncHost {
    * @private @param {Tab} tab @param {{id: number, space: string, member?: boolean, drop?: boolean}} msg
    */
   async spaceOpen(tab, msg) {
+    const ask = { gaveUp: false };
+    tab.spaceAsks.set(msg.space, ask);
     try {
-      const space = await this.openSpace(msg.space);
+      let space = await this.openSpace(msg.space);
+      // Let go of meanwhile (another tab's open that gave up): opened again.
+      while (this.spaceHosts.get(msg.space) !== space && !ask.gaveUp && this.tabs.has(tab.port)) space = await this.openSpace(msg.space);
+      if (ask.gaveUp || !this.tabs.has(tab.port)) {
+        // The tab stopped waiting (space-close after its timeout: it opened the space itself) or is gone.
+        this.letGoOfSpace(msg.space);
+        answer(tab, msg, { error: { code: 'not-open', message: `the space ${msg.space} was closed before it opened here` } });
+        return;
+      }
       if (msg.member) this.members.add(msg.space);
       if (msg.drop) space.drop = true;
       space.tabs.add(tab.port);
@@ -390,7 +410,47 @@ export class SyncHost {
       answer(tab, msg, { ok, state: space.state, peers: space.peers, left: space.leftReason, cursor: this.sync?.spaces?.channels.get(msg.space)?.puller.cursor ?? space.savedCursor });
     } catch (e) {
       answer(tab, msg, { error: plain(e) });
+    } finally {
+      if (tab.spaceAsks.get(msg.space) === ask) tab.spaceAsks.delete(msg.space);
     }
+  }
+
+  /**
+   * A tab closed a space, or gave up opening it here (it then opens the space in the page). With no
+   * tab left on it the host lets go of the space (letGoOfSpace).
+   * @private @param {Tab} tab @param {string} id
+   */
+  spaceClose(tab, id) {
+    const ask = tab.spaceAsks.get(id);
+    if (ask) ask.gaveUp = true; // its space-open is still under way: spaceOpen lets go once it is open
+    tab.spaceAsks.delete(id);
+    const space = this.spaceHosts.get(id);
+    if (!space) return;
+    space.tabs.delete(tab.port);
+    this.letGoOfSpace(id);
+  }
+
+  /**
+   * No tab has the space open: its database closes here (after what is queued and any compaction)
+   * and the session forgets it, so no hello names it and no page of it is saved here, while a tab
+   * may own the database itself (a space that fell back to the page, space-link.js). A page of it
+   * on the session, a welcome naming it or a tab's space-open opens it again.
+   * @private @param {string} id
+   */
+  letGoOfSpace(id) {
+    const space = this.spaceHosts.get(id);
+    if (!space || space.tabs.size > 0) return;
+    this.spaceHosts.delete(id);
+    this.spaceOpening.delete(id);
+    this.sync?.spaces?.close(id);
+    this.lettingGo.add(space);
+    const closing = Promise.all([space.compacting, space.forgetting]).then(() => space.store.idle())
+      .catch(() => false).then(() => {
+        space.close();
+        this.lettingGo.delete(space);
+        if (this.spaceClosing.get(id) === closing) this.spaceClosing.delete(id);
+      });
+    this.spaceClosing.set(id, closing);
   }
 
   /** A tab's save of a space's rows, as write(). @private @param {Tab} tab @param {any} msg */
@@ -429,16 +489,23 @@ export class SyncHost {
   }
 
   /**
-   * A tab dropped refused changes (space.js dropRefused): they leave the space's database and every
-   * tab, and the space is taken again from 0, so what they replaced comes back from the server.
-   * @private @param {string} id @param {Change[]} changes
+   * A tab dropped refused changes (space.js dropRefused; `changes`: those it rolled back): they
+   * leave the refused list, the space's database and every tab, and the space is taken again from
+   * 0, so what they replaced comes back from the server.
+   * @private @param {string} id @param {string[]} ids @param {Change[]} changes
    */
-  async spaceRetake(id, changes) {
+  async spaceRetake(id, ids, changes) {
     const space = this.spaceHosts.get(id);
     if (!space) return;
-    const forgotten = space.forget(changes);
-    if (space.leftReason) return;
-    await forgotten; // before the pages of the retake are saved beside what it rewrites
+    const retake = changes.length > 0 && !space.leftReason;
+    // Cursor 0 is committed before the chunks lose the values (a saved cursor never covers data
+    // that is gone), and held there until the new session: the old one's pages must not raise it.
+    if (retake) {
+      space.resetCursor();
+      space.cursorHeld = true;
+    }
+    await space.forget(ids, changes);
+    if (!retake) return;
     space.resetCursor();
     this.sync?.spaces?.retake(id);
   }

@@ -407,15 +407,6 @@ export class SharedSpaces {
     this.link.post({ type: 'space-resync', space: id, cursor });
   }
 
-  /**
-   * dropRefused rolled these changes back in this tab: the worker forgets them in the space's
-   * database, takes the space again from cursor 0 and tells the other tabs (after this task's
-   * writes, which carry the shortened refused list). @param {string} id @param {any[]} gone
-   */
-  retake(id, gone) {
-    queueMicrotask(() => queueMicrotask(() => this.link.post({ type: 'space-retake', space: id, changes: gone })));
-  }
-
   /** @param {string} id */
   async syncNow(id) {
     await new Promise((r) => queueMicrotask(() => queueMicrotask(/** @type {VoidFunction} */ (r)))); // after this task's writes
