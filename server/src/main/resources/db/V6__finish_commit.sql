@@ -8,7 +8,33 @@
 -- pending_bytes and cairn_settle_usage stay for nodes of the previous version during a rolling
 -- upgrade; this version leaves pending_bytes at 0.
 --
--- cairn_finish_commit: lowers the key's head to cairn.written (the unused tail of the reservation:
+-- A push's guard (PROTOCOL.md 8.2) holds back only writes: cairn_guard_write reads and locks the
+-- guarded entry exactly as cairn_guard (V4), in the same place of the commit (right after the key's
+-- reserve), but a failure is only noted, in cairn.refused ('<batch>|<hint>', the first per key; the
+-- reserve starts it empty, and cairn.base, the head before the commit). cairn_finish_commit raises
+-- it (SQLSTATE CG001, DETAIL the batch, HINT as cairn_guard's) only if the key's data statements
+-- wrote something (cairn.written above cairn.base): a re-sent batch whose changes are all stored
+-- or superseded is committed (acknowledged) whatever the membership is now. cairn_guard stays for
+-- guards that refuse whatever their batch writes (membership changes).
+--
+CREATE FUNCTION cairn_guard_write(p_owner text, p_section text, p_key text, p_roles text[], p_batch int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v    text;
+    role text;
+BEGIN
+    SELECT value INTO v FROM map_entries WHERE user_id = p_owner AND section = p_section AND key = p_key FOR SHARE;
+    IF v IS NOT NULL AND jsonb_typeof(v::jsonb) = 'object' THEN
+        role := v::jsonb ->> 'role';
+    END IF;
+    IF (role IS NULL OR NOT (role = ANY (p_roles))) AND coalesce(current_setting('cairn.refused', true), '') = '' THEN
+        PERFORM set_config('cairn.refused', p_batch::text || '|' || CASE WHEN role IS NULL THEN '' ELSE 'role:' || role END, true);
+    END IF;
+END
+$$;
+
+-- cairn_finish_commit: raises a failed guard of writes only the key noted if the key's statements
+-- wrote something (above), then lowers the key's head to cairn.written (the unused tail of the reservation:
 -- a change that alters nothing takes no seq), then settles usage exactly as cairn_settle_usage of
 -- V5 does with cairn.grown for pending_bytes: for a space ('space:<id>') it finds the owner (the
 -- member whose role is "owner", after this commit's changes), moves the whole charge when the owner
@@ -20,12 +46,17 @@ LANGUAGE plpgsql AS $$
 DECLARE
     written bigint := current_setting('cairn.written')::bigint;
     grown   bigint := current_setting('cairn.grown')::bigint;
+    refused text    := coalesce(current_setting('cairn.refused', true), '');
     used    bigint;
     charged text;
     owner   text;
     account text := p_user;
     total   bigint;
 BEGIN
+    IF refused <> '' AND written > current_setting('cairn.base')::bigint THEN
+        RAISE EXCEPTION USING ERRCODE = 'CG001', MESSAGE = 'guard failed',
+            DETAIL = split_part(refused, '|', 1), HINT = substr(refused, strpos(refused, '|') + 1);
+    END IF;
     UPDATE user_heads SET seq = written WHERE user_id = p_user AND seq <> written;
     IF starts_with(p_user, 'space:') THEN
         SELECT used_bytes, charged_to INTO used, charged FROM user_usage WHERE user_id = p_user;

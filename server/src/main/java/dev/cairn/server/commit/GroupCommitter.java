@@ -30,8 +30,8 @@ import java.util.function.LongConsumer;
  * <p>A transaction fails as a whole, so one batch must not fail its neighbours: after a failure
  * each batch is committed on its own, and after a {@link QuotaExceededException} the other users'
  * batches go again together and only the refused user's batches fail (or go one by one); after a
- * {@link GuardFailedException} only the batch whose guard failed fails and the others go again
- * together.
+ * {@link GuardFailedException} only the batch whose guard failed fails (a guard of writes only:
+ * it goes again alone, as it fails only if it writes) and the others go again together.
  *
  * <p>{@link #submitAll} commits several batches (of several store keys: a membership change writes
  * the space and each affected user) atomically: they always share one transaction, also on
@@ -305,9 +305,15 @@ public final class GroupCommitter {
                 group.get(0).promise.fail(ar.cause());
             } else if (ar.cause() instanceof GuardFailedException guard && guard.batchIndex() >= 0
                     && guard.batchIndex() < batches.size()) {
-                // Only the unit whose guard failed fails; the others go again together.
+                // Only the unit whose guard failed fails; the others go again together. A guard of writes
+                // only failed because the commit wrote the batch's key: alone the batch may write nothing
+                // (a re-sent push whose changes are stored), and is then acknowledged (PROTOCOL.md 8.2).
                 Unit refused = unitOf(group, guard.batchIndex());
-                refused.promise.fail(guard);
+                if (guard.guard().writesOnly()) {
+                    commitAlone(refused);
+                } else {
+                    refused.promise.fail(guard);
+                }
                 List<Unit> others = new ArrayList<>(group);
                 others.remove(refused);
                 commitGroup(others);

@@ -55,11 +55,14 @@ final class SessionSpaces {
         this.user = session.user();
     }
 
-    /** The batch of a space push: committed only if the user is an owner or editor as of the commit (8.2). */
+    /**
+     * The batch of a space push: committed only if the user is an owner or editor as of the commit,
+     * or if it writes nothing (a re-send whose changes are all stored or superseded: acknowledged) (8.2).
+     */
     static ServerStore.UserBatch guarded(String user, Frame.Push push) {
         String key = SpaceKeys.storeKey(push.space());
         return new ServerStore.UserBatch(key, push.changes(),
-                new ServerStore.Guard(key, SpaceSections.MEMBERS, user, Set.of(SpaceSections.OWNER, SpaceSections.EDITOR)));
+                new ServerStore.Guard(key, SpaceSections.MEMBERS, user, Set.of(SpaceSections.OWNER, SpaceSections.EDITOR), true));
     }
 
     /**

@@ -27,8 +27,15 @@ final class Guards {
         }
     }
 
-    /** Checks every guard of {@code batches}, the first failing one throws; {@code role} reads a guard's entry. */
-    static void check(java.util.List<ServerStore.UserBatch> batches, java.util.function.Function<ServerStore.Guard, String> value) {
+    /**
+     * Checks every guard of {@code batches}; {@code value} reads a guard's entry. A failing guard
+     * throws, except one of writes only ({@link ServerStore.Guard#writesOnly}): its failure is
+     * returned under its batch's store key (the first per key), for the commit to throw if it
+     * writes something to that key.
+     */
+    static java.util.Map<String, GuardFailedException> check(java.util.List<ServerStore.UserBatch> batches,
+                                                            java.util.function.Function<ServerStore.Guard, String> value) {
+        java.util.Map<String, GuardFailedException> ifWritten = new java.util.HashMap<>();
         for (int i = 0; i < batches.size(); i++) {
             ServerStore.Guard guard = batches.get(i).guard();
             if (guard == null) {
@@ -36,8 +43,13 @@ final class Guards {
             }
             String role = roleOf(value.apply(guard));
             if (role == null || !guard.roles().contains(role)) {
-                throw new GuardFailedException(guard, role, i);
+                GuardFailedException failed = new GuardFailedException(guard, role, i);
+                if (!guard.writesOnly()) {
+                    throw failed;
+                }
+                ifWritten.putIfAbsent(batches.get(i).user(), failed);
             }
         }
+        return ifWritten;
     }
 }

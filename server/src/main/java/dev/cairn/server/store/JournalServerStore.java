@@ -214,20 +214,24 @@ public final class JournalServerStore implements ServerStore {
             Pending r = new Pending(journal());
             // Guards read the state before this commit (as PostgreSQL's, which run before their
             // owner's writes); the committer never puts a guard and a write of its entry in one commit.
-            Guards.check(batches, g -> {
+            // A failed guard of writes only refuses its batch only if its key's changes write something.
+            Map<String, GuardFailedException> refusedIfWritten = Guards.check(batches, g -> {
                 byte[] v = r.get(ServerRecords.mapKey(ServerRecords.userPrefix(g.owner()), g.section(), g.key()));
                 return v == null ? null : ServerRecords.mapEntry(v).value();
             });
             Map<String, CommitResult> results = new LinkedHashMap<>();
-            // A QuotaExceededException thrown here leaves the journal untouched: the writes are only in r.
-            byUser.forEach((user, changes) -> results.put(user, commitUser(r, user, UserChanges.merge(changes), limits)));
+            // A QuotaExceededException or GuardFailedException thrown here leaves the journal untouched: the writes are only in r.
+            byUser.forEach((user, changes) -> results.put(user,
+                    commitUser(r, user, UserChanges.merge(changes), limits, refusedIfWritten.get(user))));
             // One append, forced to disk; if it throws, nothing of the commit is in the journal or the map.
             journal().commit(r.writes());
             return Collections.unmodifiableMap(results);
         });
     }
 
-    private static CommitResult commitUser(Pending r, String user, List<Change> changes, Limits limits) {
+    /** One key's part of a commit; {@code refusedIfWritten} (or null) is thrown if a change takes a seq. */
+    private static CommitResult commitUser(Pending r, String user, List<Change> changes, Limits limits,
+                                           GuardFailedException refusedIfWritten) {
         byte[] prefix = ServerRecords.userPrefix(user);
         byte[] headKey = ServerRecords.headKey(prefix);
         byte[] stored = r.get(headKey);
@@ -254,6 +258,9 @@ public final class JournalServerStore implements ServerStore {
                 applied.add(new Sequenced(seq, change));
                 seq++;
             }
+        }
+        if (refusedIfWritten != null && !applied.isEmpty()) {
+            throw refusedIfWritten; // PROTOCOL.md 8.2: a batch that writes nothing is acknowledged, one that writes is refused
         }
         long usedAfter = usedBefore + delta[0];
         // PROTOCOL.md 8.5: a space's bytes count against its owner's quota (and move with ownership).

@@ -41,10 +41,12 @@ import java.util.TreeMap;
  *       (reading the rows it replaces in a CTE, which sees the table as before the statement) and
  *       notes its highest seq and its growth in two transaction-local settings the reserve started;
  *       the map upsert moves the entries it replaces to {@code map_history};</li>
- *   <li>a last statement, {@code cairn_finish_commit}, reads the notes: it lowers the head to the
- *       highest seq written, charges a space's growth to its owner, and raises SQLSTATE
- *       {@value #QUOTA_SQLSTATE} for growth past the quota, which rolls the whole transaction back
- *       ({@link QuotaExceededException}).</li>
+ *   <li>a last statement, {@code cairn_finish_commit}, reads the notes: it raises SQLSTATE
+ *       {@value #GUARD_SQLSTATE} for a failed guard of writes only if the key's statements wrote
+ *       something ({@link GuardFailedException}: a re-sent push that alters nothing is committed),
+ *       lowers the head to the highest seq written, charges a space's growth to its owner, and
+ *       raises SQLSTATE {@value #QUOTA_SQLSTATE} for growth past the quota; either rolls the whole
+ *       transaction back ({@link QuotaExceededException}).</li>
  * </ol>
  * Any failure rolls the whole transaction back and fails the future with
  * {@link StoreUnavailableException}.
@@ -59,14 +61,17 @@ public final class PgServerStore implements ServerStore {
     private static final String HEAD = "SELECT seq FROM user_heads WHERE user_id = $1";
 
     /**
-     * Reserves $2 (the merged count) seqs for the user and starts the two transaction-local notes
-     * the data statements keep and {@link #FINISH} reads: {@code cairn.written}, the highest seq
-     * written (the previous head until one is), and {@code cairn.grown}, the bytes added.
+     * Reserves $2 (the merged count) seqs for the user and starts the transaction-local notes the
+     * data statements and guards keep and {@link #FINISH} reads: {@code cairn.written}, the highest
+     * seq written (the previous head until one is), {@code cairn.grown}, the bytes added,
+     * {@code cairn.base}, the previous head, and {@code cairn.refused}, a failed guard of writes
+     * only (empty: none).
      */
     private static final String RESERVE = """
             INSERT INTO user_heads (user_id, seq) VALUES ($1, $2)
             ON CONFLICT (user_id) DO UPDATE SET seq = user_heads.seq + excluded.seq
-            RETURNING seq, set_config('cairn.written', (seq - $2)::text, true), set_config('cairn.grown', '0', true)""";
+            RETURNING seq, set_config('cairn.written', (seq - $2)::text, true), set_config('cairn.grown', '0', true),
+                set_config('cairn.base', (seq - $2)::text, true), set_config('cairn.refused', '', true)""";
 
     /** The seq just below the ones this commit reserved for the user ($1 = user, $2 = merged count). */
     private static final String BASE = "WITH base AS (SELECT seq - $2 AS seq FROM user_heads WHERE user_id = $1)\n";
@@ -203,6 +208,12 @@ public final class PgServerStore implements ServerStore {
 
     /** A batch's guard (V4 migration): raises {@value #GUARD_SQLSTATE} when it does not hold. */
     private static final String GUARD = "SELECT cairn_guard($1, $2, $3, $4, $5)";
+
+    /**
+     * A guard of writes only (V6 migration): reads and locks as {@link #GUARD}, but only notes a
+     * failure; {@link #FINISH} raises {@value #GUARD_SQLSTATE} if the key's statements wrote something.
+     */
+    private static final String GUARD_WRITE = "SELECT cairn_guard_write($1, $2, $3, $4, $5)";
 
     /** SQLSTATE cairn_guard raises for a guard that does not hold. */
     static final String GUARD_SQLSTATE = "CG001";
@@ -383,13 +394,15 @@ public final class PgServerStore implements ServerStore {
         for (int i = 0; i < batches.size(); i++) {
             Guard g = batches.get(i).guard();
             if (g != null && owners.test(g.owner())) {
-                pending.add(conn.preparedQuery(GUARD).execute(Tuple.tuple().addString(g.owner()).addString(g.section())
-                        .addString(g.key()).addArrayOfString(g.roles().toArray(new String[0])).addInteger(i)));
+                // A guard of writes only is on its batch's own key (UserChanges.checkGuards), so it runs
+                // after that key's reserve, which starts the note it leaves for the key's FINISH.
+                pending.add(conn.preparedQuery(g.writesOnly() ? GUARD_WRITE : GUARD).execute(Tuple.tuple().addString(g.owner())
+                        .addString(g.section()).addString(g.key()).addArrayOfString(g.roles().toArray(new String[0])).addInteger(i)));
             }
         }
     }
 
-    /** The refusal cairn_guard raised, or null. */
+    /** The refusal cairn_guard (or, for a guard of writes only, cairn_finish_commit) raised, or null. */
     private static GuardFailedException guardRefusal(Throwable e, List<UserBatch> batches) {
         if (e instanceof io.vertx.pgclient.PgException pg && GUARD_SQLSTATE.equals(pg.getSqlState()) && pg.getDetail() != null) {
             try {

@@ -154,14 +154,28 @@ public interface ServerStore {
      * batch fails with {@link GuardFailedException} and nothing of it is kept; the other batches
      * of the commit are committed without it. A guard and a removal that change the same entry are
      * serialized: a batch that commits after the entry changed sees the change.
+     *
+     * <p>{@code writesOnly} (a push, which a client may send again after a lost ack): the guard
+     * holds back only writes. Its batch fails only if the commit writes something to the batch's
+     * store key (a change that takes a seq); a commit that alters nothing there (every change
+     * already stored or superseded) succeeds whatever the guard found, so a re-sent batch whose
+     * first push committed is acknowledged, not refused. Such a guard must be on the batch's own
+     * store key ({@code owner} equal to the batch's {@code user}); the entry is read, and locked,
+     * exactly as for any guard. Without it (a membership change) the batch fails whenever the guard
+     * does not hold, even if it writes nothing.
      */
-    record Guard(String owner, String section, String key, java.util.Set<String> roles) {
+    record Guard(String owner, String section, String key, java.util.Set<String> roles, boolean writesOnly) {
         /** {@code roles} is copied; every argument is required. */
         public Guard {
             java.util.Objects.requireNonNull(owner, "owner");
             java.util.Objects.requireNonNull(section, "section");
             java.util.Objects.requireNonNull(key, "key");
             roles = java.util.Set.copyOf(roles);
+        }
+
+        /** A guard that holds back its batch whenever it does not hold ({@code writesOnly} false). */
+        public Guard(String owner, String section, String key, java.util.Set<String> roles) {
+            this(owner, section, key, roles, false);
         }
     }
 

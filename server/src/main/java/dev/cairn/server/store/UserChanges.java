@@ -107,11 +107,18 @@ final class UserChanges {
         return out;
     }
 
-    /** Every guard's owner must be a valid store key (IllegalArgumentException otherwise). */
+    /**
+     * Every guard's owner must be a valid store key, and a guard of writes only the batch's own
+     * store key (the stores check it where they write that key): IllegalArgumentException otherwise.
+     */
     static void checkGuards(List<ServerStore.UserBatch> batches) {
         for (ServerStore.UserBatch batch : batches) {
             if (batch.guard() != null) {
                 checkUser(batch.guard().owner());
+                if (batch.guard().writesOnly() && !batch.guard().owner().equals(batch.user())) {
+                    throw new IllegalArgumentException("a guard of writes only must be on its batch's store key: guard on '"
+                            + batch.guard().owner() + "', batch of '" + batch.user() + "'");
+                }
             }
         }
     }

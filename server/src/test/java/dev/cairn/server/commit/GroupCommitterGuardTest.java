@@ -94,6 +94,29 @@ class GroupCommitterGuardTest {
     }
 
     @Test
+    void aReSentPushThatWritesNothingIsAcknowledgedThoughItsGuardFailsEvenBesideWritesOfItsSpace() throws Exception {
+        Guard evePush = new Guard(SPACE, "members", "eve", Set.of("owner", "editor"), true);
+        Guard bobPush = new Guard(SPACE, "members", "bob", Set.of("owner", "editor"), true);
+        // eve's push committed while she was an editor; its ack was lost, and she was removed
+        await(store.commit(List.of(new UserBatch(SPACE, List.of(put("members", "eve", "{\"role\":\"editor\"}", 2))))));
+        UserBatch eves = new UserBatch(SPACE, List.of(put("cards", "e", "1", 5)), evePush);
+        await(store.commit(List.of(eves)));
+        await(store.commit(List.of(new UserBatch(SPACE, List.of(delete("members", "eve", 3))))));
+        long head = await(store.head(SPACE));
+        List<Future<?>> f = queued(c -> List.of(
+                c.submit(new UserBatch(SPACE, List.of(put("cards", "b", "1", 6)), bobPush)),
+                c.submit(eves),
+                c.submit(new UserBatch(SPACE, List.of(put("cards", "e2", "1", 6)), evePush))));
+        assertEquals(1, ((ServerStore.CommitResult) await(f.get(0))).applied().size());
+        ServerStore.CommitResult resent = (ServerStore.CommitResult) await(f.get(1));
+        assertEquals(List.of(), resent.applied(), "the re-send alters nothing: acknowledged");
+        GuardFailedException refused = assertInstanceOf(GuardFailedException.class, failureOf(f.get(2)), "a removed member's new write");
+        assertNull(refused.foundRole());
+        assertEquals(List.of("b", "e"), cards());
+        assertEquals(head + 1, await(store.head(SPACE)), "only bob's change took a seq");
+    }
+
+    @Test
     void submitAllCommitsAtomicallyAndNeverSplits() throws Exception {
         List<Future<?>> f = queued(c -> List.of(
                 // holds: both keys committed

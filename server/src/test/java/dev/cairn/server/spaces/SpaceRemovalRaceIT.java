@@ -158,4 +158,61 @@ class SpaceRemovalRaceIT {
             }
         }
     }
+
+    /**
+     * PROTOCOL.md 8.2, on both stores: a batch whose first push committed but whose ack was lost is
+     * acknowledged when sent again after the user was made a viewer or removed (it writes nothing:
+     * no seq), while a batch that would write is refused (forbidden, then not-a-member).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"embedded", "postgres"})
+    void aReSentBatchWhoseAckWasLostIsAcknowledgedAfterTheRoleChangeAndTheRemoval(String store) throws Exception {
+        try (SpaceServers servers = SpaceServers.start(store)) {
+            TestServer server = servers.server;
+            dev.cairn.server.space.Memberships service = server.node().memberships();
+            String space = TestServer.await(service.create("alice", "resend-" + store)).id();
+            String key = SpaceKeys.storeKey(space);
+            TestServer.await(service.setRole("alice", space, "bob", SpaceSections.EDITOR));
+            List<Change> batch = List.of(new Change.Put("cards", "bob-1", "true", SpaceFixture.stampFor("phone")));
+            try (SpaceWire first = SpaceWire.connect(server.syncUri(), server.token("bob"))) {
+                first.hello("phone", 0, Map.of());
+                first.until(f -> f instanceof Frame.CaughtUp c && space.equals(c.space()), WAIT);
+                first.send(new Frame.Push(1, batch, space));
+                assertTrue(answer(first, 1) instanceof Frame.Ack, "committed; the device never gets this ack");
+            }
+            try (SpaceWire again = SpaceWire.connect(server.syncUri(), server.token("bob"))) {
+                again.hello("phone", 0, Map.of());
+                again.until(f -> f instanceof Frame.CaughtUp c && space.equals(c.space()), WAIT);
+                TestServer.await(service.setRole("alice", space, "bob", SpaceSections.VIEWER));
+                long head = TestServer.await(server.store().head(key));
+                again.send(new Frame.Push(2, batch, space));
+                assertTrue(answer(again, 2) instanceof Frame.Ack, "a viewer's re-send that writes nothing is acknowledged");
+                List<Change> more = List.of(batch.get(0), new Change.Put("cards", "bob-3", "true", SpaceFixture.stampFor("phone")));
+                again.send(new Frame.Push(3, more, space));
+                Frame forbidden = answer(again, 3);
+                assertTrue(forbidden instanceof Frame.Error e && e.code() == ErrorCode.FORBIDDEN, "a viewer's write: " + forbidden);
+                assertEquals(head, TestServer.await(server.store().head(key)), "no seq for the re-send, nothing of the refused batch");
+
+                TestServer.await(service.remove("alice", space, "bob"));
+                head = TestServer.await(server.store().head(key));
+                again.send(new Frame.Push(4, batch, space));
+                assertTrue(answer(again, 4) instanceof Frame.Ack, "a removed member's re-send that writes nothing is acknowledged");
+                again.send(new Frame.Push(5, more, space));
+                Frame notMember = answer(again, 5);
+                assertTrue(notMember instanceof Frame.Error e && e.code() == ErrorCode.NOT_A_MEMBER, "a removed member's write: " + notMember);
+                assertEquals(head, TestServer.await(server.store().head(key)));
+            }
+            List<String> cards = new java.util.ArrayList<>();
+            for (ServerStore.MapEntry e : TestServer.await(server.store().readMap(key, "cards", "", null, 100)).entries()) {
+                cards.add(e.key());
+            }
+            assertEquals(List.of("bob-1"), cards, "the first push's change once, nothing of the refused batches");
+        }
+    }
+
+    /** The ack or error of one batch (other frames skipped). */
+    private static Frame answer(SpaceWire ws, long batch) {
+        return ws.until(f -> f instanceof Frame.Ack a && a.batch() == batch
+                || f instanceof Frame.Error e && e.batch() != null && e.batch() == batch, WAIT);
+    }
 }

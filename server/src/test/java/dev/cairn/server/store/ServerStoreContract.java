@@ -988,6 +988,82 @@ public abstract class ServerStoreContract {
         assertEquals(0L, await(store.head("alice")));
     }
 
+    /** A push's guard (PROTOCOL.md 8.2): it holds back only a batch that writes something. */
+    private static ServerStore.Guard pushGuard(String user) {
+        return new ServerStore.Guard(SPACE, "members", user, Set.of("owner", "editor"), true);
+    }
+
+    @Test
+    void aCommittedBatchSentAgainAfterItsGuardFailsIsCommittedWithNoNewSeq() throws Exception {
+        String editor = "{\"role\":\"editor\"}";
+        commit(SPACE, set("members", "bob", editor, 1, "server"), set("members", "carol", editor, 1, "server"));
+        commit(guarded(pushGuard("carol"), SPACE, set("cards", "c2", "\"carol\"", 6, "carol-phone")));
+        // bob's push: c1 applied, c2 superseded by carol's later write; its ack is lost
+        UserBatch push = guarded(pushGuard("bob"), SPACE, set("cards", "c1", "1", 5, "bob-phone"),
+                set("cards", "c2", "\"bob\"", 5, "bob-phone"), delete("cards", "c0", 5, "bob-phone"));
+        assertEquals(2, commit(push).get(SPACE).applied().size());
+        List<ServerStore.MapEntry> cards = await(store.readMap(SPACE, "cards", "", null, 10)).entries();
+        // bob made a viewer, then removed: the same batch sent again alters nothing and is committed, with no seq
+        for (Change membership : List.of(set("members", "bob", "{\"role\":\"viewer\"}", 2, "server"),
+                delete("members", "bob", 3, "server"))) {
+            long head = commit(SPACE, membership).head();
+            CommitResult again = commit(push).get(SPACE);
+            checkResult(again);
+            assertEquals(List.of(), again.applied(), "a re-sent batch that alters nothing: " + membership);
+            assertEquals(head, again.previousHead());
+            assertEquals(head, again.head(), "it takes no seq");
+            assertEquals(head, await(store.head(SPACE)));
+            assertEquals(cards, await(store.readMap(SPACE, "cards", "", null, 10)).entries());
+        }
+        // the same guard with one new change in the batch: refused whole, nothing of it applied
+        long head = await(store.head(SPACE));
+        GuardFailedException refused = assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(
+                batch("dan", set("prefs", "theme", "\"dark\"", 1, "laptop")),
+                guarded(pushGuard("bob"), SPACE, set("cards", "c1", "1", 5, "bob-phone"), set("cards", "c3", "3", 7, "bob-phone"))))));
+        assertEquals(1, refused.batchIndex());
+        assertNull(refused.foundRole(), "removed: not a member");
+        assertEquals(pushGuard("bob"), refused.guard());
+        assertEquals(head, await(store.head(SPACE)), "nothing of the refused batch");
+        assertEquals(0L, await(store.head("dan")), "the commit is refused whole, as for any failed guard");
+        assertEquals(cards, await(store.readMap(SPACE, "cards", "", null, 10)).entries());
+        // a viewer's batch that writes: refused with the role found
+        commit(SPACE, set("members", "bob", "{\"role\":\"viewer\"}", 4, "server"));
+        head = await(store.head(SPACE));
+        GuardFailedException viewer = assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(
+                guarded(pushGuard("bob"), SPACE, clearSection("cards", 8, "bob-phone"))))));
+        assertEquals("viewer", viewer.foundRole());
+        assertEquals(head, await(store.head(SPACE)));
+        assertEquals(cards, await(store.readMap(SPACE, "cards", "", null, 10)).entries());
+    }
+
+    @Test
+    void aFailedGuardOfWritesOnlyIsJudgedByWhatTheCommitWritesToItsKey() throws Exception {
+        String editor = "{\"role\":\"editor\"}";
+        commit(SPACE, set("members", "bob", editor, 1, "server"), set("members", "carol", editor, 1, "server"));
+        UserBatch push = guarded(pushGuard("bob"), SPACE, set("cards", "c1", "1", 5, "bob-phone"));
+        commit(push);
+        commit(SPACE, delete("members", "bob", 2, "server"));
+        long head = await(store.head(SPACE));
+        // beside another user's writes, the re-send is committed
+        Map<String, CommitResult> r = commit(batch("dan", set("prefs", "theme", "\"dark\"", 1, "laptop")), push);
+        assertEquals(List.of(), r.get(SPACE).applied());
+        assertEquals(1, r.get("dan").applied().size());
+        // beside a member's batch that writes the same space, it is refused (the group committer then sends it alone)
+        GuardFailedException refused = assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(
+                guarded(pushGuard("carol"), SPACE, set("cards", "c2", "2", 6, "carol-phone")), push))));
+        assertEquals(1, refused.batchIndex());
+        assertEquals(head, await(store.head(SPACE)));
+        // a guard that is not of writes only refuses even a batch that writes nothing (a membership change's condition)
+        assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(
+                guarded(memberGuard("bob", "owner", "editor"), SPACE, set("cards", "c1", "1", 5, "bob-phone"))))));
+        assertInstanceOf(GuardFailedException.class, failureOf(store.commit(List.of(guarded(memberGuard("bob", "editor"), SPACE)))));
+        // a guard of writes only must be on its batch's key
+        assertInstanceOf(IllegalArgumentException.class, failureOf(store.commit(List.of(
+                guarded(pushGuard("carol"), "carol", set("prefs", "a", "1", 1, "x"))))));
+        assertEquals(0L, await(store.head("carol")));
+        assertEquals(head, await(store.head(SPACE)));
+    }
+
     @Test
     void aSpacesBytesCountAgainstItsOwnersQuotaAndMoveWithOwnership() throws Exception {
         ServerStore.Limits quota = new ServerStore.Limits(50, 0, 1_000);

@@ -41,7 +41,10 @@ final class SimStats {
     long readOnlyWrites;
     long pageOfLeftSpaceEnds;
     long keptEntriesOlderThanCut;
-    long refusedResends;
+    /** Space batches acknowledged though the pusher had no write right, as they altered nothing (re-sends, PROTOCOL.md 8.2). */
+    long resendsAckedWithoutRight;
+    /** Changes already accepted that a refused batch held beside a change that would write (listed as refused, yet in the space). */
+    long acceptedRefusedBesideNewChanges;
     long refusalsOfLeftBatches;
 
     void add(SimStats o) {
@@ -79,7 +82,8 @@ final class SimStats {
         readOnlyWrites += o.readOnlyWrites;
         pageOfLeftSpaceEnds += o.pageOfLeftSpaceEnds;
         keptEntriesOlderThanCut += o.keptEntriesOlderThanCut;
-        refusedResends += o.refusedResends;
+        resendsAckedWithoutRight += o.resendsAckedWithoutRight;
+        acceptedRefusedBesideNewChanges += o.acceptedRefusedBesideNewChanges;
         refusalsOfLeftBatches += o.refusalsOfLeftBatches;
     }
 
@@ -104,8 +108,10 @@ final class SimStats {
     String spaces() {
         return String.format(Locale.ROOT,
                 "seeds=%d ops=%d pushesCommitted=%d membershipSteps=%d spaceBatchesCommitted=%d spaceBatchesRefused=%d spaceLeft=%d"
-                        + " spacePagesApplied=%d readOnlyWrites=%d pageOfLeftSpaceEnds=%d refusalsOfLeftBatches=%d refusedResends=%d keptEntriesOlderThanCut=%d resets=%d",
+                        + " spacePagesApplied=%d readOnlyWrites=%d pageOfLeftSpaceEnds=%d refusalsOfLeftBatches=%d resendsAckedWithoutRight=%d"
+                        + " acceptedRefusedBesideNewChanges=%d keptEntriesOlderThanCut=%d resets=%d",
                 seeds, ops, pushesCommitted, membershipSteps, spaceBatchesCommitted, spaceBatchesRefused, spaceLeftSent,
-                spacePagesApplied, readOnlyWrites, pageOfLeftSpaceEnds, refusalsOfLeftBatches, refusedResends, keptEntriesOlderThanCut, resets);
+                spacePagesApplied, readOnlyWrites, pageOfLeftSpaceEnds, refusalsOfLeftBatches, resendsAckedWithoutRight,
+                acceptedRefusedBesideNewChanges, keptEntriesOlderThanCut, resets);
     }
 }

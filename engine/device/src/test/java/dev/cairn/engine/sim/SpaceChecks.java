@@ -25,7 +25,8 @@ import java.util.Set;
  * fold of the accepted changes plus its own refused writes (a refused write stays until the
  * space's data overwrites it); a copy kept after a live {@code space-left} holds the fold of what
  * was accepted before the cut plus its own writes; no refused change was accepted, and the
- * device's {@code refusedChanges()} holds no accepted one; every own write of a space is accepted,
+ * device's {@code refusedChanges()} holds no accepted one (a re-sent batch that alters nothing is
+ * acknowledged; only a change re-sent beside a new write in a refused batch is both); every own write of a space is accepted,
  * listed as refused, or still queued in a left copy (0 lost); the store holds no change of a user
  * committed while not an editor or owner.
  */
@@ -92,7 +93,9 @@ final class SpaceChecks {
         List<Change> own = d.spaceWrites.getOrDefault(space, List.of());
         Set<Change> refused = new HashSet<>();
         for (RefusedChange r : copy.refusedChanges()) {
-            if (accepted.contains(r.change()) && !sim.server.refusedResend.contains(r.change())) {
+            // A change is accepted or refused, never both (PROTOCOL.md 8.2: a re-sent batch that alters nothing is
+            // acknowledged); only one sent again beside a new write, in a batch refused whole, is both.
+            if (accepted.contains(r.change()) && !sim.server.acceptedRefusedBesideNewChanges.contains(r.change())) {
                 throw new AssertionError(d.replica + " lists as refused a change of space " + space + " the server accepted: " + r);
             }
             refused.add(r.change());

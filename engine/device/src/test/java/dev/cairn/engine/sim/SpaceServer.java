@@ -28,7 +28,7 @@ import java.util.function.LongSupplier;
  * {@code caught-up}, live pages of a space to every session of every member, a space joined while
  * up caught up from 0 once the page with its {@code spaces} entry went out, pushes checked against
  * the membership as of their commit ({@code not-a-member}; {@code forbidden} for a viewer: the
- * whole batch refused) and the removal a cut (nothing of the space at or after it reaches that
+ * whole batch refused, unless it alters nothing: acknowledged) and the removal a cut (nothing of the space at or after it reaches that
  * user's sessions) followed by {@code space-left}. Pages come from the store (one per lane per
  * pump), so live and catch-up pages take one path. Every frame goes through the real {@link FrameCodec}.
  */
@@ -44,8 +44,12 @@ final class SpaceServer {
     final MembershipModel members;
     private final Map<String, StoreModel> userStores = new TreeMap<>();
     private final Map<String, StoreModel> spaceStores = new TreeMap<>();
-    /** Refused changes a previous push of which was accepted (at-least-once re-send after a lost ack, refused as of its commit). */
-    final Set<Change> refusedResend = new HashSet<>();
+    /**
+     * Changes already accepted that a later batch refused as of its commit held beside a change that
+     * would write (a re-send after a lost ack, batched with new writes): listed as refused, yet in the
+     * space. A refused batch that would write nothing is never refused (PROTOCOL.md 8.2).
+     */
+    final Set<Change> acceptedRefusedBesideNewChanges = new HashSet<>();
     /** The author user of every accepted space change (the check that nobody wrote without the right). */
     final Map<Change, String> authorOf = new HashMap<>();
     final List<Session> sessions = new ArrayList<>();
@@ -249,10 +253,26 @@ final class SpaceServer {
         if (role == null || role.equals(SpaceSections.VIEWER)) {
             ErrorCode code = role == null ? ErrorCode.NOT_A_MEMBER : ErrorCode.FORBIDDEN;
             StoreModel target = spaceStores.get(space);
+            if (target != null && !target.wouldAlter(push.changes())) {
+                // The check refuses only a batch that would write (PROTOCOL.md 8.2): one whose changes are all stored or
+                // superseded (a re-send after a lost ack) is committed, altering nothing, and acknowledged.
+                for (Change c : push.changes()) {
+                    authorOf.putIfAbsent(c, s.user);
+                }
+                ServerModel.CommitResult r = target.commit(push.changes());
+                if (!r.applied().isEmpty()) {
+                    throw new AssertionError("a batch of " + s.user + ", who may not write space " + space + ", altered it: " + r.applied());
+                }
+                stats.resendsAckedWithoutRight++;
+                trace.add("server acks " + s.user + "'s batch altering nothing of space " + space + " (role " + role + ") batch="
+                        + push.batch());
+                send(s, new Frame.Ack(push.batch()));
+                return;
+            }
             for (Change c : push.changes()) {
                 if (target != null && target.hasAccepted(c)) {
-                    refusedResend.add(c); // accepted before, its ack lost; the re-send is refused: listed as refused though in the space
-                    stats.refusedResends++;
+                    acceptedRefusedBesideNewChanges.add(c); // accepted before, its ack lost, sent again beside a new write
+                    stats.acceptedRefusedBesideNewChanges++;
                 }
             }
             stats.spaceBatchesRefused++;

@@ -137,17 +137,53 @@ final class StoreModel {
         return section + '\u0000' + stream;
     }
 
-    private boolean put(Change.Put put, long seq) {
+    /**
+     * Whether committing {@code batch} would alter the state (a merged change would keep a seq),
+     * without committing it: what the server's guard of a space push asks (PROTOCOL.md 8.2).
+     */
+    boolean wouldAlter(List<Change> batch) {
+        // Until one change alters the state it is as before the batch, so each is checked against it.
+        for (Change change : merge(batch)) {
+            if (change instanceof Change.Put put ? alters(put) : change instanceof Change.Append append ? alters(append)
+                    : alters((Change.Clear) change)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private boolean alters(Change.Put put) {
         Sequenced mark = watermarks.get(streamKey(put.section(), Change.Clear.WHOLE_SECTION));
         if (mark != null && put.stamp().compareTo(mark.change().stamp()) <= 0) {
+            return false;
+        }
+        Sequenced old = maps.get(put.section() + '\u0000' + put.key());
+        return old == null || put.entry().beats(((Change.Put) old.change()).entry());
+    }
+
+    private boolean alters(Change.Append append) {
+        String stream = streamKey(append.section(), append.stream());
+        Sequenced mark = watermarks.get(stream);
+        if (mark != null && append.stamp().compareTo(mark.change().stamp()) <= 0) {
+            return false;
+        }
+        TreeMap<Stamp, Sequenced> entries = logs.get(stream);
+        Sequenced old = entries == null ? null : entries.get(append.stamp());
+        return old == null || TextOrder.compare(append.value(), ((Change.Append) old.change()).value()) > 0;
+    }
+
+    private boolean alters(Change.Clear clear) {
+        Sequenced old = watermarks.get(streamKey(clear.section(), clear.stream()));
+        return old == null || clear.stamp().compareTo(old.change().stamp()) > 0;
+    }
+
+    private boolean put(Change.Put put, long seq) {
+        if (!alters(put)) {
             return false;
         }
         String key = put.section() + '\u0000' + put.key();
         Sequenced old = maps.get(key);
         if (old != null) {
-            if (!put.entry().beats(((Change.Put) old.change()).entry())) {
-                return false;
-            }
             bySeq.remove(old.seq());
         }
         maps.put(key, new Sequenced(seq, put));
@@ -156,17 +192,12 @@ final class StoreModel {
     }
 
     private boolean append(Change.Append append, long seq) {
-        String stream = streamKey(append.section(), append.stream());
-        Sequenced mark = watermarks.get(stream);
-        if (mark != null && append.stamp().compareTo(mark.change().stamp()) <= 0) {
+        if (!alters(append)) {
             return false;
         }
-        TreeMap<Stamp, Sequenced> entries = logs.computeIfAbsent(stream, k -> new TreeMap<>());
+        TreeMap<Stamp, Sequenced> entries = logs.computeIfAbsent(streamKey(append.section(), append.stream()), k -> new TreeMap<>());
         Sequenced old = entries.get(append.stamp());
         if (old != null) {
-            if (TextOrder.compare(append.value(), ((Change.Append) old.change()).value()) <= 0) {
-                return false;
-            }
             bySeq.remove(old.seq());
         }
         entries.put(append.stamp(), new Sequenced(seq, append));
@@ -175,12 +206,12 @@ final class StoreModel {
     }
 
     private boolean clear(Change.Clear clear, long seq) {
+        if (!alters(clear)) {
+            return false;
+        }
         String stream = streamKey(clear.section(), clear.stream());
         Sequenced old = watermarks.get(stream);
         if (old != null) {
-            if (clear.stamp().compareTo(old.change().stamp()) <= 0) {
-                return false;
-            }
             bySeq.remove(old.seq());
         }
         watermarks.put(stream, new Sequenced(seq, clear));

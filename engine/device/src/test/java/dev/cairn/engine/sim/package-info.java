@@ -49,7 +49,8 @@
  * space joined while up caught up from 0 once the page with its {@code spaces} entry went out, a
  * held space the user is not in answered with {@code space-left} {@code not-a-member}, pushes with
  * {@code space} checked against the membership as of their commit ({@code not-a-member},
- * {@code forbidden} for a viewer: the whole batch refused), and a removal a cut followed by
+ * {@code forbidden} for a viewer: the whole batch refused, unless it alters nothing: then it is
+ * committed and acknowledged), and a removal a cut followed by
  * {@code space-left}. SpaceDevice mirrors SyncClient, SpaceSync and PushPipeline's space path
  * (welcome's spaces joined with {@code spaceRejoined}, {@code afterUserPage}, a page of a space
  * left on the session ends the session, {@code space-left} drops the lane and keeps the copy with
@@ -61,9 +62,10 @@
  * equals the fold of its accepted changes, every device of a member holds that fold plus its own
  * refused writes, a copy kept after a live {@code space-left} holds the fold up to the cut plus its
  * own writes (except a key written again at or after the cut, which may keep an older entry: the
- * store keeps only each key's winner), no change a device lists as refused was accepted (unless an
- * earlier push of it was, its ack lost), every own write is accepted, listed as refused, queued in
- * a left copy or superseded, and no page of a space at or after its user's cut reaches them; while
+ * store keeps only each key's winner), no change a device lists as refused was accepted (a re-send
+ * after a lost ack that alters nothing is acknowledged; only an accepted change re-sent beside a new
+ * write, in a batch refused whole, is both), every own write is accepted, listed as refused, queued
+ * in a left copy or superseded, and no page of a space at or after its user's cut reaches them; while
  * running, no key of a space copy reads an older stamp than the device read or wrote.
  *
  * <p><b>Not simulated in the spaces run</b> (covered by the transcripts of both clients, the
