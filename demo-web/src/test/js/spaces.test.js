@@ -207,7 +207,7 @@ test('export and import leave the server-written sections alone: spaces and memb
   await other.close();
 });
 
-test('space.syncNow resolves once the space is live and its writes are acknowledged; it fails when the push is refused for good', async () => {
+test('space.syncNow resolves once the space is live and its writes are acknowledged; it fails when the push is refused for good, also while it saves', async () => {
   const { decode } = await import('../../main/web/cairn/page.js');
   const pages = [];
   let socket = null;
@@ -251,6 +251,21 @@ test('space.syncNow resolves once the space is live and its writes are acknowled
     await until(() => refused === 'forbidden');
     assert.equal(trip.refused.length, 1);
     assert.equal(cairn.lastError?.code, 'forbidden', 'the status reports it');
+
+    // refused while the call still saves (its changes already gone when it registers): it fails all the same
+    trip.write('set', 'state', 'c', 3);
+    await until(() => pages.length === 3);
+    let release = () => {};
+    const gate = new Promise((r) => { release = r; });
+    const save = trip.save;
+    trip.save = () => { trip.save = save; return save.call(trip).then((v) => gate.then(() => v)); };
+    let whileSaving = null;
+    trip.syncNow().then(() => { whileSaving = 'ok'; }, (e) => { whileSaving = e.code; });
+    deliver({ type: 'error', code: 'forbidden', batch: pages[2].batch, space: 'trip', message: 'a viewer now' });
+    await until(() => trip.refused.length === 2);
+    release();
+    await until(() => whileSaving !== null);
+    assert.equal(whileSaving, 'forbidden');
   } finally {
     await cairn.close();
   }

@@ -160,6 +160,8 @@ async function run(t) {
   const binds = new Map();
   /** @type {Map<string, {settled: boolean, ok?: boolean, error?: any}>} */
   const calls = new Map();
+  /** The held saves of syncNow calls (saveHeld), by name. @type {Map<string, VoidFunction>} */
+  const heldSaves = new Map();
   /** @type {Map<string, any>} */
   const handles = new Map();
   /** @type {Map<string, any>} the handle the last write of a key through the persistent-state API used (for "save") */
@@ -286,7 +288,19 @@ async function run(t) {
     } else if ('syncNow' in step) {
       const call = { settled: false };
       calls.set(step.syncNow, call);
+      if (step.saveHeld) {
+        // this call's save waits for the releaseSave step: frames that come meanwhile come while it saves
+        /** @type {VoidFunction} */ let release = () => {};
+        const gate = new Promise((r) => { release = /** @type {VoidFunction} */ (r); });
+        heldSaves.set(step.syncNow, release);
+        const save = cairn.save;
+        cairn.save = () => { cairn.save = save; return save.call(cairn).then((/** @type {any} */ v) => gate.then(() => v)); };
+      }
       cairn.syncNow().then(() => Object.assign(call, { settled: true, ok: true }), (e) => Object.assign(call, { settled: true, ok: false, error: e }));
+    } else if ('releaseSave' in step) {
+      const release = heldSaves.get(step.releaseSave);
+      assert.ok(release, `no syncNow with saveHeld named ${step.releaseSave}`);
+      release();
     } else if ('syncNowResult' in step) {
       const want = step.syncNowResult;
       await eventually(() => {

@@ -565,9 +565,10 @@ export class Cairn {
 
   /** Saves and pushes everything, resolves when the server has it. */
   async syncNow() {
+    const mark = this.sync?.mark?.() ?? null; // a space refused or left while the saves run fails this call too
     await Promise.all([this.save(), ...[...(this.openSpaces?.values() ?? [])].map((s) => s.save())]); // the spaces' writes go too
     if (!this.sync) throw new Error('no sync server configured');
-    await this.sync.syncNow();
+    await this.sync.syncNow(mark);
   }
 
   /** The sync client's last problem ({code, message}), e.g. quota-exceeded; null when none (or once it is over). */

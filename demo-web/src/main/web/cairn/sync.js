@@ -9,7 +9,7 @@ import { ErrorCode } from './protocol.js';
 import { Connection } from './connection.js';
 import { PushPipeline } from './push-pipeline.js';
 import { PullApplier } from './pull-applier.js';
-import { SyncWaiters } from './waiters.js';
+import { SyncWaiters, syncError } from './waiters.js';
 import { SpaceSync } from './space/space-sync.js';
 
 /** @typedef {import('./codec.js').Change} Change */
@@ -154,11 +154,15 @@ export class SyncClient {
   /**
    * Pushes pending changes now; resolves once live with nothing written before the call pending:
    * the user's and, with spaces, each held space's (that space live too; a space refused or left
-   * meanwhile fails it, as the space's own syncNow does).
+   * meanwhile fails it, as the space's own syncNow does; with `mark`, taken before the caller saved,
+   * also one refused or left while it saved).
+   * @param {import('./space/space-sync.js').SpaceMark|null} [mark]
    */
-  syncNow() {
+  syncNow(mark) {
     if (this.locked) return Promise.reject(Object.assign(new Error(/** @type {string} */ (this.lockReason)), { code: 'wrong-passphrase' }));
     if (!this.running || this.offline) return Promise.reject(Object.assign(new Error('offline: sync is switched off'), { code: 'offline' }));
+    const missed = mark && this.spaces ? this.spaces.missed(mark) : null;
+    if (missed) return Promise.reject(syncError(missed));
     const promise = this.waiters.add(this.options.pending().map((e) => e.id));
     this.connection.retry(); // after a permanent failure, or during a backoff: try once more now
     this.pipeline.release(); // the user may have freed space: re-send held changes at once
@@ -172,6 +176,11 @@ export class SyncClient {
     // during a rolling upgrade): no space syncs on it, so none holds the call up (JVM SyncWaiters spacesDone).
     promise.then(() => { if (spaces.spaceless) spaces.release(call); }, () => {});
     return Promise.all([promise, ...held]).then(() => {});
+  }
+
+  /** A mark for syncNow(mark), taken before saving; null for a client without spaces. */
+  mark() {
+    return this.spaces ? this.spaces.mark() : null;
   }
 
   /**

@@ -51,6 +51,11 @@ const FOR_GOOD = new Set([ErrorCode.FORBIDDEN, ErrorCode.NOT_A_MEMBER]);
  * @property {(id: string) => Promise<SpacePort>} open opens the space's replica
  */
 
+/** How many recent refusals and leaves SpaceSync keeps for syncNow() calls still saving. */
+const KEPT_REFUSALS = 100;
+
+/** A syncNow()'s mark (SpaceSync.mark). @typedef {{at: number, held: string[]}} SpaceMark */
+
 /** One space in the sync client. */
 class SpaceChannel {
   /** @param {SpaceSync} owner @param {string} id @param {SpacePort} port */
@@ -85,6 +90,7 @@ class SpaceChannel {
         this.port.refused(ids, this.tagged(error));
         /** @type {any} */ (client).report(this.tagged(error), false); // the status reports it; the port told the app
         this.waiters.fail(error, ids);
+        owner.remember(id, error);
       },
     });
     this.pipeline.onRelease = () => this.pump();
@@ -208,7 +214,9 @@ class SpaceChannel {
     this.puller.cursor = 0; // a user added again catches up from 0 (PROTOCOL.md 8.4)
     this.setState('left');
     this.port.left(reason);
-    this.waiters.fail({ code: ErrorCode.NOT_A_MEMBER, message: `the space ${this.id} was left (${reason})` });
+    const error = { code: ErrorCode.NOT_A_MEMBER, message: `the space ${this.id} was left (${reason})` };
+    this.waiters.fail(error);
+    this.owner.remember(this.id, error);
   }
 
   settle() {
@@ -240,6 +248,33 @@ export class SpaceSync {
     this.presenceSentAt = 0;
     /** This session's welcome carried no spaces (protocol 1): no space syncs on it. */
     this.spaceless = false;
+    /**
+     * Recent refusals for good and leaves, by space: a syncNow() takes its mark before it saves, so
+     * one that came while it saved (its changes or its space already gone) still fails it.
+     * @type {Array<{space: string, error: SyncError}>}
+     */
+    this.recent = [];
+    this.recentBefore = 0;
+  }
+
+  /** Where a syncNow() starts: the spaces it covers and the refusals and leaves since. @returns {SpaceMark} */
+  mark() {
+    return { at: this.recentBefore + this.recent.length, held: Object.keys(this.directory.cursors()) };
+  }
+
+  /** The first refusal for good or leave of a space of `mark` since it was taken, or null. @param {SpaceMark} mark */
+  missed(mark) {
+    const since = this.recent.slice(Math.max(0, mark.at - this.recentBefore));
+    return since.find((e) => mark.held.includes(e.space))?.error ?? null;
+  }
+
+  /** @param {string} space @param {SyncError} error */
+  remember(space, error) {
+    this.recent.push({ space, error });
+    if (this.recent.length > KEPT_REFUSALS) {
+      this.recent.shift();
+      this.recentBefore++;
+    }
   }
 
   /** The hello's `spaces`: every space this device holds data of, with its cursor. */

@@ -11,6 +11,7 @@ import { FieldIndex } from '../field-index.js';
 import { ChangeTier } from '../storage.js';
 import { openStores, loadState, compactLater } from '../open.js';
 import { ErrorCode } from '../protocol.js';
+import { syncError } from '../waiters.js';
 import * as membership from './membership.js';
 import { joinWorker, bindToWorker } from '../worker/space-link.js';
 
@@ -362,9 +363,20 @@ class SpaceSyncView {
 
   push() { this.client()?.spaces?.push(this.space.id); }
 
-  syncNow() {
+  /** A mark for syncNow(mark), taken before the space saves (SpaceSync.mark); null through the sync worker or without a client. */
+  mark() {
+    return this.client()?.spaces?.mark?.() ?? null;
+  }
+
+  /**
+   * With `mark`: a refusal for good or space-left of this space since the mark (while it saved) fails it.
+   * @param {import('./space-sync.js').SpaceMark|null} [mark]
+   */
+  syncNow(mark) {
     const spaces = this.client()?.spaces;
     if (!spaces) return Promise.reject(Object.assign(new Error('no sync server configured'), { code: 'offline' }));
+    const missed = mark ? spaces.missed({ at: mark.at, held: [this.space.id] }) : null;
+    if (missed) return Promise.reject(syncError(missed));
     return spaces.syncNow(this.space.id);
   }
 

@@ -353,9 +353,10 @@ export class SyncHost {
   /** @private @param {Tab} tab @param {{id: number}} msg */
   async syncNow(tab, msg) {
     try {
+      const mark = this.sync?.mark() ?? null; // a space refused or left while the store settles fails this call too
       await this.store.idle();
       if (!this.sync) throw Object.assign(new Error('no sync server configured'), { code: 'offline' });
-      await this.sync.syncNow();
+      await this.sync.syncNow(mark);
       answer(tab, msg, {});
     } catch (e) {
       answer(tab, msg, { error: { code: /** @type {any} */ (e).code ?? 'internal', message: /** @type {Error} */ (e).message } });

@@ -15,7 +15,9 @@ public final class MembershipException extends RuntimeException {
         /** 403: the caller is not a member, or the space does not exist (not told apart). */
         NOT_A_MEMBER(403, "not-a-member"),
         /** 404: an invitation code that is unknown, used or expired (not told apart). */
-        INVALID_INVITATION(404, "invalid-invitation");
+        INVALID_INVITATION(404, "invalid-invitation"),
+        /** 503: the call lost to concurrent membership changes too often (a space's delete); retry. */
+        UNAVAILABLE(503, "unavailable");
 
         public final int status;
         public final String code;

@@ -6,11 +6,19 @@ import static dev.cairn.engine.section.SpaceSections.MEMBERS;
 import static dev.cairn.engine.section.SpaceSections.OWNER;
 import static dev.cairn.engine.section.SpaceSections.SPACES;
 import static dev.cairn.engine.section.SpaceSections.VIEWER;
+import static dev.cairn.server.space.MembershipChecks.GRANTABLE;
+import static dev.cairn.server.space.MembershipChecks.bad;
+import static dev.cairn.server.space.MembershipChecks.checkGrantable;
+import static dev.cairn.server.space.MembershipChecks.checkName;
+import static dev.cairn.server.space.MembershipChecks.checkSpace;
+import static dev.cairn.server.space.MembershipChecks.checkUser;
+import static dev.cairn.server.space.MembershipChecks.checked;
+import static dev.cairn.server.space.MembershipChecks.invalidInvitation;
+import static dev.cairn.server.space.MembershipChecks.notAMember;
 
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.SectionKind;
-import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.space.MembershipException.Kind;
@@ -19,6 +27,7 @@ import dev.cairn.server.store.ServerStore;
 import dev.cairn.server.store.ServerStore.Guard;
 import dev.cairn.server.store.ServerStore.MapEntry;
 import dev.cairn.server.store.ServerStore.UserBatch;
+import io.vertx.core.CompositeFuture;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import java.nio.charset.StandardCharsets;
@@ -70,7 +79,6 @@ public final class Memberships {
     public static final int MAX_NAME = 200;
 
     private static final Set<String> ANY_ROLE = Set.of(OWNER, EDITOR, VIEWER);
-    private static final Set<String> GRANTABLE = Set.of(EDITOR, VIEWER);
     private final GroupCommitter committer;
     private final HybridClock clock;
     private final SectionRegistry sections;
@@ -209,12 +217,12 @@ public final class Memberships {
                 throw bad("the owner's own role changes only by transferring ownership");
             }
         }).compose(v -> Future.all(spaceName(actor, spaceId), reads.entry(SpaceKeys.storeKey(spaceId), MEMBERS, target),
-                reads.entry(target, SPACES, spaceId))).compose(all -> {
+                reads.entry(target, SPACES, spaceId), reads.entry(SpaceKeys.storeKey(spaceId), INVITATIONS, REVISION))).compose(all -> {
                     String name = all.resultAt(0);
-                    advance(all.resultAt(1), all.resultAt(2));
+                    advance(all.resultAt(1), all.resultAt(2), all.resultAt(3));
                     String key = SpaceKeys.storeKey(spaceId);
                     return commit(List.of(
-                            new UserBatch(key, List.of(put(MEMBERS, target, SpaceValues.member(role))), actorGuard(spaceId, actor, Set.of(OWNER))),
+                            new UserBatch(key, List.of(put(MEMBERS, target, SpaceValues.member(role)), revision()), actorGuard(spaceId, actor, Set.of(OWNER))),
                             new UserBatch(target, List.of(put(SPACES, spaceId, SpaceValues.spaceEntry(name, role))))), null)
                             .map(r -> new Member(target, role));
                 });
@@ -262,7 +270,8 @@ public final class Memberships {
         }).compose(v -> {
             String key = SpaceKeys.storeKey(spaceId);
             return Future.all(List.of(spaceName(actor, spaceId), reads.entry(key, MEMBERS, newOwner), reads.entry(key, MEMBERS, actor),
-                    reads.entry(actor, SPACES, spaceId), reads.entry(newOwner, SPACES, spaceId))).compose(all -> {
+                    reads.entry(actor, SPACES, spaceId), reads.entry(newOwner, SPACES, spaceId), reads.entry(key, INVITATIONS, REVISION)))
+                    .compose(all -> {
                         String name = all.resultAt(0);
                         if (newOwner.equals(actor)) {
                             return require(actor, spaceId, Set.of(OWNER)).map(r -> actor);   // nothing to hand over
@@ -271,10 +280,10 @@ public final class Memberships {
                         if (target == null || SpaceValues.text(target.value(), "role") == null) {
                             return Future.failedFuture(bad("'" + newOwner + "' is not a member of the space"));
                         }
-                        advance(target, all.resultAt(2), all.resultAt(3), all.resultAt(4));
+                        advance(target, all.resultAt(2), all.resultAt(3), all.resultAt(4), all.resultAt(5));
                         return commit(List.of(
                                 new UserBatch(key, List.of(put(MEMBERS, actor, SpaceValues.member(EDITOR)), put(MEMBERS, newOwner,
-                                        SpaceValues.member(OWNER))), actorGuard(spaceId, actor, Set.of(OWNER))),
+                                        SpaceValues.member(OWNER)), revision()), actorGuard(spaceId, actor, Set.of(OWNER))),
                                 // the new owner must still be a member at the commit (a removal may have come between)
                                 new UserBatch(key, List.of(), new Guard(key, MEMBERS, newOwner, Set.of(EDITOR, VIEWER))),
                                 new UserBatch(actor, List.of(put(SPACES, spaceId, SpaceValues.spaceEntry(name, EDITOR)))),
@@ -285,7 +294,15 @@ public final class Memberships {
         });
     }
 
-    /** Delete attempts when joins keep committing between the delete's reads and its commit. */
+    /**
+     * The key of the space's membership revision in {@code invitations} (server-only, never a
+     * code's hash: those are hex): a random token as its {@code role}, new with every owner's
+     * add, role change and transfer. A delete guards on the token it read, as on each invitation,
+     * so an added member (whose entries it could not read, so not guard) makes it read again.
+     */
+    static final String REVISION = "~rev";
+
+    /** Delete attempts when joins or role changes keep committing between the delete's reads and its commit. */
     private static final int DELETE_ATTEMPTS = 5;
 
     /**
@@ -294,7 +311,11 @@ public final class Memberships {
      * each log section) and deletes every member's {@code spaces} entry. A join commits its member
      * and uses up its invitation together, so the commit is guarded by every invitation read: a join
      * that committed after the reads fails it, and the delete reads the members again (else the
-     * joiner would keep a stale {@code spaces} entry). A join after the delete finds its code cleared.
+     * joiner would keep a stale {@code spaces} entry). It is guarded by every other member's role as
+     * read too, and by the membership revision ({@link #REVISION}), so an add, role change, transfer
+     * or removal from another of the owner's devices in between (a {@code spaces} entry written
+     * after the reads) also makes it read again; after five such attempts it answers unavailable
+     * (retry). A join after the delete finds its code cleared.
      */
     public Future<Void> delete(String actor, String spaceId) {
         String key;
@@ -308,15 +329,16 @@ public final class Memberships {
 
     private Future<Void> delete(String actor, String spaceId, String key, int attempts) {
         return require(actor, spaceId, Set.of(OWNER))
-                .compose(r -> Future.all(reads.liveEntries(key, MEMBERS), reads.logStreams(key), reads.liveEntries(key, INVITATIONS)))
+                .compose(r -> deleteReads(actor, spaceId, key, false))
                 .compose(all -> {
-                    Map<String, MapEntry> members = all.resultAt(0);
-                    Map<String, List<String>> streams = all.resultAt(1);
-                    Map<String, MapEntry> invitations = all.resultAt(2);
+                    Map<String, MapEntry> invitations = all.resultAt(0);
+                    Map<String, MapEntry> members = all.resultAt(1);
+                    Map<String, List<String>> streams = all.resultAt(2);
                     List<Future<MapEntry>> own = new ArrayList<>();
                     members.keySet().forEach(u -> own.add(reads.entry(u, SPACES, spaceId)));
                     return Future.all(own).compose(ownAll -> {
                         members.values().forEach(e -> clock.advance(e.stamp()));
+                        invitations.values().forEach(e -> clock.advance(e.stamp()));
                         own.forEach(f -> advance(f.result()));
                         List<Change> clears = new ArrayList<>();
                         for (String section : spaceMapSections()) {
@@ -325,6 +347,12 @@ public final class Memberships {
                         streams.forEach((section, names) -> names.forEach(s -> clears.add(new Change.Clear(section, s, clock.tick()))));
                         List<UserBatch> batches = new ArrayList<>();
                         batches.add(new UserBatch(key, clears, actorGuard(spaceId, actor, Set.of(OWNER))));
+                        members.forEach((u, e) -> {
+                            String role = SpaceValues.text(e.value(), "role");
+                            if (role != null && !u.equals(actor)) { // the actor's own entry: actorGuard
+                                batches.add(new UserBatch(key, List.of(), new Guard(key, MEMBERS, u, Set.of(role))));
+                            }
+                        });
                         invitations.forEach((hash, e) -> {
                             String role = SpaceValues.text(e.value(), "role");
                             if (role != null) {
@@ -335,14 +363,41 @@ public final class Memberships {
                         return committer.submitAll(batches).map(done -> {
                             ended(new ArrayList<>(members.keySet()), spaceId, "deleted");
                             return (Void) null;
-                        }).recover(e -> e instanceof GuardFailedException g && g.guard().section().equals(INVITATIONS) && attempts > 1
-                                ? delete(actor, spaceId, key, attempts - 1)
-                                : refusal(e, null, null, null));
+                        }).recover(e -> {
+                            if (!(e instanceof GuardFailedException g) || !lostRace(g, actor)) {
+                                return refusal(e, null, null, null);
+                            }
+                            return attempts > 1 ? delete(actor, spaceId, key, attempts - 1)
+                                    : Future.failedFuture(new MembershipException(Kind.UNAVAILABLE,
+                                            "the space's members kept changing while it was deleted; try again"));
+                        });
                     });
                 });
     }
 
+    /**
+     * The delete's reads: invitations (with the revision) before members and log streams, so a join
+     * or add committed after the first read fails the guards on what it read, and one committed
+     * before it is in the members read.
+     */
+    private Future<CompositeFuture> deleteReads(String actor, String spaceId, String key, boolean revised) {
+        return reads.liveEntries(key, INVITATIONS).compose(read -> {
+            if (!revised && !read.containsKey(REVISION)) {
+                // a space never added to: a revision first, so an add from now on changes what the delete guards on
+                return commit(List.of(new UserBatch(key, List.of(revision()), actorGuard(spaceId, actor, Set.of(OWNER)))), null)
+                        .compose(done -> deleteReads(actor, spaceId, key, true));
+            }
+            return Future.all(Future.succeededFuture(read), reads.liveEntries(key, MEMBERS), reads.logStreams(key));
+        });
+    }
+
     // ---- helpers
+
+    /** A delete's guard that failed because a join, role change or removal committed after its reads (not the caller's own role). */
+    private static boolean lostRace(GuardFailedException g, String actor) {
+        String section = g.guard().section();
+        return section.equals(INVITATIONS) || section.equals(MEMBERS) && !g.guard().key().equals(actor);
+    }
 
     /** Every map section a space may hold: the registry's, without {@code spaces}, plus {@code invitations}. */
     private List<String> spaceMapSections() {
@@ -415,6 +470,14 @@ public final class Memberships {
         }
     }
 
+    /**
+     * A new membership revision (see {@link #REVISION}), written by the calls that give a user a
+     * {@code spaces} entry without an invitation (adding, changing a role, transferring).
+     */
+    private Change revision() {
+        return put(INVITATIONS, REVISION, SpaceValues.member(token(6)));
+    }
+
     private Change put(String section, String key, String value) {
         return new Change.Put(section, key, value, clock.tick());
     }
@@ -435,55 +498,5 @@ public final class Memberships {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private interface Check {
-        void run();
-    }
-
-    private static Future<Void> checked(Check check) {
-        try {
-            check.run();
-            return Future.succeededFuture();
-        } catch (MembershipException e) {
-            return Future.failedFuture(e);
-        }
-    }
-
-    /** A space id that is not valid names no space: not-a-member, as for an unknown one. */
-    private static void checkSpace(String spaceId) {
-        if (spaceId == null || !SpaceKeys.SPACE_ID.matcher(spaceId).matches()) {
-            throw notAMember();
-        }
-    }
-
-    private static void checkUser(String user) {
-        if (user == null || !TokenAuth.USER_ID.matcher(user).matches()) {
-            throw bad("'user' must be a user id (1-128 characters of A-Z a-z 0-9 . _ @ -)");
-        }
-    }
-
-    private static void checkGrantable(String role) {
-        if (role == null || !GRANTABLE.contains(role)) {
-            throw bad("'role' must be \"editor\" or \"viewer\"");
-        }
-    }
-
-    private static void checkName(String name) {
-        if (name == null || name.isEmpty() || name.codePointCount(0, name.length()) > MAX_NAME) {
-            throw bad("'name' must be 1-" + MAX_NAME + " characters");
-        }
-    }
-
-    private static MembershipException bad(String message) {
-        return new MembershipException(Kind.BAD_REQUEST, message);
-    }
-
-    private static MembershipException notAMember() {
-        return new MembershipException(Kind.NOT_A_MEMBER, "not a member of this space (or no such space)");
-    }
-
-    private static MembershipException invalidInvitation() {
-        return new MembershipException(Kind.INVALID_INVITATION, "unknown, used or expired invitation");
     }
 }

@@ -27,6 +27,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -110,6 +111,8 @@ public final class SyncClient implements AutoCloseable {
     final Duration retryMin;
     final Duration retryMax;
     final BiFunction<List<Change>, Long, Integer> applier;
+    /** What a syncNow() waits for before it registers: its save (a test seam can hold it). */
+    final UnaryOperator<CompletableFuture<Void>> savedThrough;
     final Map<String, SectionSpec> sections;
     /** Seals pushed and opens pulled values of the end-to-end encrypted sections; null if none. */
     final ChangeCipher cipher;
@@ -156,6 +159,7 @@ public final class SyncClient implements AutoCloseable {
         this.retryMin = b.retryMin == null ? backoffMin : b.retryMin;
         this.retryMax = b.retryMax == null ? backoffMax : b.retryMax;
         this.applier = b.applier == null ? port::applyRemote : b.applier;
+        this.savedThrough = b.savedThrough == null ? saved -> saved : b.savedThrough;
         this.ownTransport = b.transport != null ? null
                 : JdkWebSocketTransport.forSyncClient(b.httpClient, b.executor, b.sslContext, connectTimeout);
         this.transport = b.transport != null ? b.transport : ownTransport;
@@ -232,7 +236,7 @@ public final class SyncClient implements AutoCloseable {
      * every held space too: their queued writes are saved, and each such space must be live with
      * nothing written before the call pending; a space's changes refused for good fail it with
      * that code ({@code forbidden}, {@code not-a-member}), and a space left meanwhile with
-     * {@code not-a-member}.
+     * {@code not-a-member}, also when that happens while the call is still saving.
      */
     public CompletableFuture<Void> syncNow() {
         CompletableFuture<Void> result = new CompletableFuture<>();
@@ -430,6 +434,7 @@ public final class SyncClient implements AutoCloseable {
         private Duration retryMin;
         private Duration retryMax;
         private BiFunction<List<Change>, Long, Integer> applier;
+        private UnaryOperator<CompletableFuture<Void>> savedThrough;
         private SSLContext sslContext;
         private HttpClient httpClient;
         private Executor executor;
@@ -637,6 +642,12 @@ public final class SyncClient implements AutoCloseable {
         /** Test seam: how a page of server changes is applied; default the engine's (SyncPort#applyRemote). */
         Builder applyWith(BiFunction<List<Change>, Long, Integer> applier) {
             this.applier = Objects.requireNonNull(applier, "applier");
+            return this;
+        }
+
+        /** Test seam: what a syncNow() waits for in place of its save (to hold it while frames arrive). */
+        Builder savedThrough(UnaryOperator<CompletableFuture<Void>> hold) {
+            this.savedThrough = Objects.requireNonNull(hold, "hold");
             return this;
         }
 

@@ -39,14 +39,19 @@ final class SyncWaiters {
     private final SyncClient c;
     private final List<Waiter> waiters = new ArrayList<>();
     /**
-     * Recent refusals of pending changes: a syncNow() registers its waiter only once its local
-     * changes are saved, so one made before a refusal but registered after it still sees it.
+     * Recent refusals of pending changes and spaces left: a syncNow() registers its waiter only
+     * once its local changes are saved, so one made before a refusal but registered after it
+     * still sees it (a space's refused changes and a left space are no longer there to sample).
      */
     private final List<Refusal> refusals = new ArrayList<>();
     private long refusedBefore;
 
-    /** A dropped change (it covers every call pending at the time) or a quota refusal from outbox seq {@code first}. */
-    private record Refusal(boolean dropped, long first, String code, String text) {
+    /**
+     * A dropped change (it covers every call pending at the time), a quota refusal from outbox seq
+     * {@code first}, or, with {@code space} set, that space's batch refused for good or the space left
+     * (it covers the calls that held the space).
+     */
+    private record Refusal(boolean dropped, long first, String code, String text, String space) {
     }
 
     SyncWaiters(SyncClient client) {
@@ -67,11 +72,13 @@ final class SyncWaiters {
         long mark = mark();
         c.connection.tryAgain(false); // now, not after the backoff delay
         CompletableFuture<Void> saved;
+        List<String> held = List.of();
         try {
             saved = c.port.save();
             if (c.spaces != null) { // the spaces' writes too: a syncNow covers every outbox the client pushes
+                held = c.port.heldSpaces();
                 List<CompletableFuture<Void>> all = new ArrayList<>(List.of(saved));
-                for (String id : c.port.heldSpaces()) {
+                for (String id : held) {
                     SyncPort space = c.port.space(id, false);
                     if (space != null) {
                         all.add(space.save());
@@ -83,14 +90,15 @@ final class SyncWaiters {
             result.completeExceptionally(new SyncException("could not save local changes: " + e.getMessage(), e));
             return;
         }
-        saved.whenComplete((ignored, error) -> c.loop.post(() -> {
+        Collection<String> heldAtCall = held;
+        c.savedThrough.apply(saved).whenComplete((ignored, error) -> c.loop.post(() -> {
             if (error != null) {
                 result.completeExceptionally(new SyncException("could not save local changes: " + SyncLoop.messageOf(error), error));
             } else if (c.isClosed() || c.connection.switchedOff) {
                 result.completeExceptionally(new SyncException(c.isClosed() ? "the sync client was closed" : "sync was switched off (goOffline)"));
             } else if (c.connection.permanent != null || c.pull.locked()) {
                 result.completeExceptionally(new SyncException(c.loop.lastErrorCode, c.loop.lastError, null));
-            } else if (add(result, mark)) {
+            } else if (add(result, mark, heldAtCall)) {
                 Session s = c.connection.session();
                 if (s != null) {
                     c.push.release(s, PushPipeline.Reason.QUOTA); // the caller may have freed space: try now
@@ -105,10 +113,11 @@ final class SyncWaiters {
     }
 
     /**
-     * Registers a syncNow() call made at {@code mark}, once its local changes are saved; false if
-     * a quota refusal since the mark already failed it.
+     * Registers a syncNow() call made at {@code mark} holding the spaces {@code heldAtCall}, once
+     * its local changes are saved; false if a quota refusal, or a refusal for good or leave of one
+     * of those spaces, since the mark already failed it.
      */
-    boolean add(CompletableFuture<Void> result, long mark) {
+    boolean add(CompletableFuture<Void> result, long mark, Collection<String> heldAtCall) {
         NavigableMap<Long, Change> outbox = c.port.outbox(Integer.MAX_VALUE);
         Waiter w = new Waiter(outbox.isEmpty() ? 0 : outbox.lastKey(), result);
         if (c.spaces != null) {
@@ -122,7 +131,13 @@ final class SyncWaiters {
         }
         for (int i = (int) Math.max(0, mark - refusedBefore); i < refusals.size(); i++) {
             Refusal r = refusals.get(i);
-            if (r.dropped()) {
+            if (r.space() != null) {
+                // its refused changes were written before this registration (they were pushed), so the call covers them
+                if (heldAtCall.contains(r.space())) {
+                    result.completeExceptionally(new SyncException(r.code(), r.text(), null));
+                    return false;
+                }
+            } else if (r.dropped()) {
                 // pending at call time, so this call covers it
                 w.rejected.add(r.text());
                 w.rejectedCode = r.code();
@@ -144,18 +159,21 @@ final class SyncWaiters {
                 w.rejectedCode = code;
             }
         }
-        remember(new Refusal(true, seq, code, what));
+        remember(new Refusal(true, seq, code, what, null));
     }
 
     /** A space's batch was refused for good (forbidden, not-a-member): the calls covering its changes fail. */
     void spaceRefused(String space, Collection<Long> seqs, String code, String why) {
         long first = seqs.stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
         failIf(w -> w.spaces.getOrDefault(space, -1L) >= first, code, why);
+        remember(new Refusal(false, first, code, why, space));
     }
 
     /** A space was left: the calls covering it fail (as a space's own wait does, not-a-member). */
     void spaceLeft(String space, String reason) {
-        failIf(w -> w.spaces.containsKey(space), "not-a-member", "the space '" + space + "' was left (" + reason + ")");
+        String why = "the space '" + space + "' was left (" + reason + ")";
+        failIf(w -> w.spaces.containsKey(space), "not-a-member", why);
+        remember(new Refusal(false, Long.MAX_VALUE, "not-a-member", why, space));
     }
 
     private void failIf(java.util.function.Predicate<Waiter> covers, String code, String why) {
@@ -171,7 +189,7 @@ final class SyncWaiters {
     /** The server refused changes from outbox seq {@code first} for the user's quota: the calls covering them fail now. */
     void overQuota(long first, String why) {
         failFrom(first, "quota-exceeded", why);
-        remember(new Refusal(false, first, "quota-exceeded", why));
+        remember(new Refusal(false, first, "quota-exceeded", why, null));
     }
 
     private void remember(Refusal refusal) {

@@ -183,6 +183,10 @@ class TranscriptTest {
         final ScriptedTransport transport = new ScriptedTransport();
         final Map<String, JsonNode> bound = new HashMap<>();
         final Map<String, CompletableFuture<Void>> syncNows = new HashMap<>();
+        /** The save of the next syncNow is held on this until its releaseSave step; null: not held. */
+        final java.util.concurrent.atomic.AtomicReference<CompletableFuture<Void>> holdNextSave = new java.util.concurrent.atomic.AtomicReference<>();
+        /** The held saves by syncNow name. */
+        final Map<String, CompletableFuture<Void>> heldSaves = new HashMap<>();
         /** The persistent-state handle the last write with saveDelayMillis or autoSave used, by key (for "save"). */
         final Map<String, PersistentState<JsonNode>> handles = new HashMap<>();
         final List<String> log = new ArrayList<>();
@@ -214,7 +218,11 @@ class TranscriptTest {
                     .quotaRetry(ms(c, "quotaRetryMinMillis", 100), ms(c, "quotaRetryMaxMillis", 400))
                     .keepAlive(ms(c, "keepAliveMillis", 60_000))
                     .connectTimeout(ms(c, "connectTimeoutMillis", 5000))
-                    .random(new FixedJitter(c.path("jitter").asDouble(0.5)));
+                    .random(new FixedJitter(c.path("jitter").asDouble(0.5)))
+                    .savedThrough(saved -> {
+                        CompletableFuture<Void> gate = holdNextSave.getAndSet(null);
+                        return gate == null ? saved : saved.thenCompose(v -> gate);
+                    });
             // A transcript whose hello names spaces (PROTOCOL.md 8.1) runs a client that syncs spaces.
             boolean spaces = false;
             for (JsonNode step : script.get("steps")) {
@@ -293,7 +301,18 @@ class TranscriptTest {
                 long want = step.get("cursor").asLong();
                 await("cursor " + want, () -> cairn.cursor() == want);
             } else if (step.has("syncNow")) {
+                if (step.path("saveHeld").asBoolean(false)) {
+                    CompletableFuture<Void> gate = new CompletableFuture<>();
+                    heldSaves.put(step.get("syncNow").asText(), gate);
+                    holdNextSave.set(gate);
+                }
                 syncNows.put(step.get("syncNow").asText(), sync.syncNow());
+            } else if (step.has("releaseSave")) {
+                CompletableFuture<Void> gate = heldSaves.get(step.get("releaseSave").asText());
+                if (gate == null) {
+                    fail("no syncNow with saveHeld named " + step.get("releaseSave").asText());
+                }
+                gate.complete(null);
             } else if (step.has("syncNowResult")) {
                 syncNowResult(step.get("syncNowResult"));
             } else if (step.has("save")) {
