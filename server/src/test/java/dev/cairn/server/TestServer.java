@@ -1,5 +1,6 @@
 package dev.cairn.server;
 
+import dev.cairn.engine.section.SpaceSections;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cairn.engine.codec.CanonicalJson;
 import dev.cairn.engine.codec.Json;
@@ -297,7 +298,9 @@ public final class TestServer implements AutoCloseable {
         long cursor = 0;
         while (true) {
             ServerStore.Page page = await(store().readSince(user, cursor, 1000));
-            page.changes().forEach(s -> state.apply(s.change()));
+            // a space's invitations are the server's own, never sent to a client (PROTOCOL.md 8.1)
+            page.changes().stream().filter(s -> !s.change().section().equals(SpaceSections.INVITATIONS))
+                    .forEach(s -> state.apply(s.change()));
             if (!page.more()) {
                 return state;
             }
