@@ -46,8 +46,10 @@ final class BrowserBench {
             for (int run = 1; run <= runs; run++) {
                 for (int[] size : sizes) {
                     for (String store : ctx.args.stores("embedded")) {
-                        for (String worker : ctx.args.string("browser-worker").split(",")) {
-                            once(ctx, pages, store, worker.trim(), size[0], size[1], run);
+                        for (String server : ctx.args.string("browser-server").split(",")) {
+                            for (String worker : ctx.args.string("browser-worker").split(",")) {
+                                once(ctx, pages, store, worker.trim(), server.trim(), size[0], size[1], run);
+                            }
                         }
                     }
                 }
@@ -87,22 +89,32 @@ final class BrowserBench {
         return n % 1000 == 0 ? n / 1000 + "k" : String.valueOf(n / 1000.0).replaceAll("\\.?0+$", "") + "k";
     }
 
-    private static void once(Ctx ctx, StaticSite pages, String store, String worker, int entries, int chat, int run) throws Exception {
+    private static void once(Ctx ctx, StaticSite pages, String store, String worker, String server, int entries, int chat, int run)
+            throws Exception {
         if (!worker.equals("shared") && !worker.equals("dedicated") && !worker.equals("none")) {
             throw new IllegalArgumentException("--browser-worker takes shared, dedicated and/or none, not '" + worker + "'");
+        }
+        if (!server.equals("cold") && !server.equals("warm")) {
+            throw new IllegalArgumentException("--browser-server takes cold and/or warm, not '" + server + "'");
         }
         String size = label(entries, chat);
         String variant = "cairn " + store + switch (worker) {
             case "shared" -> " (sync in a shared worker)";
             case "dedicated" -> " (sync in a dedicated worker)";
             default -> " (sync in the page)";
-        };
-        String user = "br" + run + "-" + worker + "-" + entries;
+        } + (server.equals("warm") ? ", warm server" : "");
+        String user = "br" + run + "-" + worker + "-" + server + "-" + entries;
         Duration timeout = Duration.ofSeconds(Math.max(120, entries / 1000));
         Path profile = ctx.newDir("chromium-profile-");
         Site site = Site.start(ctx, store, 1, Map.of("CAIRN_ALLOWED_ORIGINS", pages.origin()), List.of());
         try {
             W3.seed(site, user, entries, chat);
+            if (server.equals("warm")) {
+                // A server that has served another user's catch-up of the same size: its catch-up
+                // path is compiled (a fresh JVM spends much of a first catch-up in the JIT).
+                W3.seed(site, "warm-" + user, entries, chat);
+                rawCatchUp(site, "warm-" + user, size, run, "warming the server with another user");
+            }
             Thread.sleep(2000);
             boolean raw = ctx.args.bool("browser-raw-catchup");
             if (raw) {
@@ -115,10 +127,12 @@ final class BrowserBench {
             Chromium browser = new Chromium(profile);
             try {
                 String profileDir = ctx.args.string("browser-profile");
+                WorkerProfiler workerProfiler = null;
                 if (!profileDir.isEmpty()) {
                     // A page of the same origin first, so the first open runs in the renderer being profiled.
                     browser.open(pages.origin() + "/" + StaticSite.PAGE);
                     browser.startProfiler();
+                    workerProfiler = "shared".equals(worker) ? new WorkerProfiler(browser.debuggerAddress()) : null;
                 }
                 double busy = browser.mainThreadSeconds();
                 browser.open(base + "&wait=live" + fragment);
@@ -126,6 +140,13 @@ final class BrowserBench {
                 if (!profileDir.isEmpty()) {
                     Path dir = Files.createDirectories(Path.of(profileDir));
                     CpuProfile.save(browser.stopProfiler(), dir.resolve("first-open-" + size + "-" + worker + "-run" + run + ".cpuprofile"), 30);
+                    if (workerProfiler != null) {
+                        Map<String, Object> workerProfile = workerProfiler.stop();
+                        workerProfiler.close();
+                        if (workerProfile != null) {
+                            CpuProfile.save(workerProfile, dir.resolve("first-open-" + size + "-" + worker + "-run" + run + "-worker.cpuprofile"), 30);
+                        }
+                    }
                 }
                 if (raw) {
                     rawCatchUp(site, user, size, run, "after first open (a server warmed twice)");
@@ -210,26 +231,31 @@ final class BrowserBench {
         putIf(m, "durable ms", t.get("durable"));
         m.put("entries readable", after.get("entries"));
         m.put("messages readable", after.get("messages"));
-        // main-thread tasks over 50 ms, up to durable (or all), without the page's own counting
+        // main-thread tasks over 50 ms, up to durable (or all), without the page's own counts
         double countStart = num(t.get("countStart"));
         double countEnd = num(t.get("countEnd"));
+        double recountStart = t.containsKey("recountStart") ? num(t.get("recountStart")) : Double.MAX_VALUE;
+        double recountEnd = t.containsKey("recountEnd") ? num(t.get("recountEnd")) : Double.MAX_VALUE;
         double until = t.containsKey("durable") ? num(t.get("durable")) : Double.MAX_VALUE;
         int longTasks = 0;
+        List<String> tasks = new ArrayList<>();
         double longest = 0;
         double busy = 0;
         for (List<Number> task : (List<List<Number>>) r.get("longTasks")) {
             double start = task.get(0).doubleValue();
             double end = start + task.get(1).doubleValue();
-            if (start > until || (end >= countStart && start <= countEnd)) {
+            if (start > until || (end >= countStart && start <= countEnd) || (end >= recountStart && start <= recountEnd)) {
                 continue;
             }
             longTasks++;
+            tasks.add(String.format("%.0f ms at %.0f", task.get(1).doubleValue(), start));
             longest = Math.max(longest, task.get(1).doubleValue());
             busy += task.get(1).doubleValue();
         }
         m.put("long tasks", longTasks);
         m.put("longest task ms", longest);
         m.put("long tasks total ms", Math.round(busy)); // main-thread busy time in tasks over 50 ms
+        m.put("long task list", tasks.isEmpty() ? "-" : String.join(", ", tasks.subList(0, Math.min(8, tasks.size()))));
         m.put("heap MiB", heap[0]);
         m.put("heap after GC MiB", heap[1]);
         m.put("storage.estimate MiB", num(r.get("storageUsage")) / (1024 * 1024));

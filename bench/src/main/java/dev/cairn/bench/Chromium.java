@@ -122,6 +122,12 @@ final class Chromium implements AutoCloseable {
         return ((Number) used).doubleValue() / (1024 * 1024);
     }
 
+    /** The browser's DevTools address ("host:port"), where {@link WorkerProfiler} connects. */
+    @SuppressWarnings("unchecked")
+    String debuggerAddress() {
+        return (String) ((Map<String, Object>) driver.getCapabilities().getCapability("goog:chromeOptions")).get("debuggerAddress");
+    }
+
     /** Chromium's version, e.g. "156.0.8078.114". */
     String version() {
         return String.valueOf(driver.getCapabilities().getBrowserVersion());
