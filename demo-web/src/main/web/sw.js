@@ -62,6 +62,7 @@ const SHELL = [
   'cairn/worker/compaction.js',
   'cairn/worker/space-host.js',
   'cairn/worker/space-link.js',
+  'cairn/worker/policies.js',
 ];
 const SCOPE = new URL(self.registration.scope).pathname;
 const NEVER = [/^api\//, /^sync(?:$|[/?])/, /^health$/, /^metrics$/];

@@ -15,7 +15,8 @@
 
 import { IdbStore, MirrorKv } from '../idb-store.js';
 import { Outbox } from '../storage.js';
-import { isDurable, DEFAULT_POLICY } from '../persister.js';
+import { isDurable } from '../persister.js';
+import { persistToLookup } from './policies.js';
 import { pack } from '../chunk.js';
 import { compactIfWorth } from './compaction.js';
 
@@ -137,13 +138,13 @@ export class SpaceHost {
    */
   apply(entries, cursor) {
     const user = this.host.readPolicies();
-    const policies = this.readMeta('policies', null) ?? (user ? { sections: user.sections, keys: {} } : null);
+    const persistTo = persistToLookup(this.readMeta('policies', null) ?? (user ? { sections: user.sections, keys: {} } : null));
     /** @type {Change[]} */
     const durable = [];
     let covered = cursor;
     for (const { seq, change } of entries) {
       const key = change.op === 'set' || change.op === 'delete' ? change.key : undefined;
-      if (isDurable(/** @type {any} */ (persistToOf(policies, change.section, key)))) durable.push(change);
+      if (isDurable(persistTo(change.section, key))) durable.push(change);
       else covered = Math.min(covered, seq - 1);
     }
     if (durable.length) this.store.putChanges(durable);
@@ -261,21 +262,6 @@ export class SpaceHost {
     clearTimeout(this.compactTimer);
     this.store.close();
   }
-}
-
-/**
- * Where a key of the space is kept, as the space's policyFor says (cairn.js): the key's own policy
- * (a field entry `K#a` has `K`'s), else its section's, else the default.
- * @param {{sections: Record<string, string>, keys: Record<string, string>}|null} policies @param {string} section @param {string} [key]
- */
-function persistToOf(policies, section, key) {
-  if (!policies) return DEFAULT_POLICY.persistTo;
-  if (key !== undefined) {
-    const cut = key.indexOf('#');
-    const own = policies.keys?.[`${section}\u0000${key}`] ?? (cut > 0 ? policies.keys?.[`${section}\u0000${key.slice(0, cut)}`] : undefined);
-    if (own) return own;
-  }
-  return policies.sections?.[section] || DEFAULT_POLICY.persistTo;
 }
 
 /**

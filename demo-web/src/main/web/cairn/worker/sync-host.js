@@ -28,7 +28,8 @@
 import { IdbStore, MirrorKv } from '../idb-store.js';
 import { Outbox, liveReplicas, newReplicaId } from '../storage.js';
 import { SyncClient } from '../sync.js';
-import { isDurable, DEFAULT_POLICY } from '../persister.js';
+import { isDurable } from '../persister.js';
+import { persistToLookup } from './policies.js';
 import { compactIfWorth } from './compaction.js';
 import { pack } from '../chunk.js';
 import { isPrivacyClear } from '../privacy.js';
@@ -272,7 +273,7 @@ export class SyncHost {
    */
   applyPage(entries, cursor) {
     const privacy = this.readMeta('privacy', {});
-    const policies = this.readPolicies();
+    const persistTo = persistToLookup(this.readPolicies());
     /** @type {Change[]} */
     const durable = [];
     /** @type {Change[]} */
@@ -284,7 +285,7 @@ export class SyncHost {
       if (privacy[change.section] === false) continue; // switched off on this device (privacy.js)
       changes.push(change);
       const key = change.op === 'set' || change.op === 'delete' ? change.key : undefined;
-      if (isDurable(policyOf(policies, change.section, key))) durable.push(change);
+      if (isDurable(persistTo(change.section, key))) durable.push(change);
       else covered = Math.min(covered, seq - 1);
     }
     if (durable.length) this.store.putChanges(durable);
@@ -596,15 +597,6 @@ export class SyncHost {
       return false;
     }
   }
-}
-
-/**
- * @param {{sections: Record<string, string>, keys: Record<string, string>}|null} policies @param {string} section @param {string} [key]
- * @returns {import('../persister.js').PersistTo} what the tab set (its policies are checked there)
- */
-function policyOf(policies, section, key) {
-  if (!policies) return DEFAULT_POLICY.persistTo;
-  return /** @type {import('../persister.js').PersistTo} */ ((key !== undefined && policies.keys[`${section}\u0000${key}`]) || policies.sections[section] || DEFAULT_POLICY.persistTo);
 }
 
 /** @param {Tab} tab @param {{id?: number}} msg @param {object} body */
