@@ -19,8 +19,8 @@ import org.mapdb.serializer.GroupSerializer;
 
 /**
  * {@link SnapshotKeys} answers every node search exactly as MapDB's own {@code byte[]} serializer
- * (same index or insertion point, input left at the same position), on heap and direct buffers;
- * and a snapshot read through it finds what was written.
+ * (same index or insertion point, input left at the same position), on heap and direct buffers,
+ * big- and little-endian; and a snapshot read through it finds what was written.
  */
 class SnapshotKeysTest {
 
@@ -51,9 +51,10 @@ class SnapshotKeysTest {
             }
             for (byte[] probe : probes) {
                 ByteBuffer direct = ByteBuffer.allocateDirect(node.length).put(node);
-                DataInput2[] expectedIn = {new DataInput2.ByteArray(node, 3), new DataInput2.ByteBuffer(direct, 3)};
-                DataInput2[] actualIn = {new DataInput2.ByteArray(node, 3), new DataInput2.ByteBuffer(direct, 3)};
-                for (int k = 0; k < 2; k++) {
+                ByteBuffer littleEndian = direct.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                DataInput2[] expectedIn = {new DataInput2.ByteArray(node, 3), new DataInput2.ByteBuffer(direct, 3), new DataInput2.ByteBuffer(littleEndian, 3)};
+                DataInput2[] actualIn = {new DataInput2.ByteArray(node, 3), new DataInput2.ByteBuffer(direct, 3), new DataInput2.ByteBuffer(littleEndian, 3)};
+                for (int k = 0; k < expectedIn.length; k++) {
                     int expected = MAPDB.valueArrayBinarySearch(probe, expectedIn[k], n, MAPDB);
                     int actual = SnapshotKeys.INSTANCE.valueArrayBinarySearch(probe, actualIn[k], n, SnapshotKeys.INSTANCE);
                     assertEquals(expected, actual, "search of " + Arrays.toString(probe) + " in " + Arrays.deepToString(keys));
@@ -64,9 +65,14 @@ class SnapshotKeysTest {
         }
     }
 
-    /** Short keys over a small alphabet with high bytes, so prefixes, equal keys and unsigned order all occur. */
+    /**
+     * Keys over a small alphabet with high bytes, so prefixes, equal keys and unsigned order all
+     * occur; mostly short, some past 8 bytes (compared a long at a time) and some past 127 (a
+     * length of two packed bytes).
+     */
     private static byte[] randomKey(Random random) {
-        byte[] key = new byte[random.nextInt(6)];
+        int kind = random.nextInt(10);
+        byte[] key = new byte[kind < 6 ? random.nextInt(6) : kind < 9 ? 8 + random.nextInt(20) : 120 + random.nextInt(20)];
         for (int i = 0; i < key.length; i++) {
             key[i] = (byte) (random.nextBoolean() ? random.nextInt(3) : 0xFE + random.nextInt(2));
         }
