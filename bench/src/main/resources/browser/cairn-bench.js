@@ -54,26 +54,21 @@ function localStorageChars() {
 const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 async function run() {
-  // Sync starts after the page has counted what the device gave back (its own task, left out of
-  // the long-task figures), so the count sees the device's data alone.
   const server = ws === 'off' ? null : { url: ws, token: () => token };
   // worker: 'shared' (the default: sync and IndexedDB in the user's shared worker) or 'none' (in the page)
   const cairn = await Cairn.open({ user, server, startSync: false, ...(q.get('worker') ? { worker: q.get('worker') } : {}) });
   mark('opened');
   window.__cairn = cairn; // kept reachable: the heap after GC includes the state
   cairn.on('error', (e) => { errorCount++; if (errors.length < 5) errors.push(String(e?.message ?? e).slice(0, 200)); });
-  await nextTask();
-  mark('countStart');
-  const fromDevice = count(cairn);
-  mark('countEnd');
-  await nextTask();
-  if (fromDevice.entries >= nMap && fromDevice.messages >= nChat) T.readable = T.opened;
   // Server changes applied from here on, on top of what the device had.
+  /** @type {{entries: number, messages: number}|null} */
+  let fromDevice = null;
   let mapSeen = 0;
   let chatSeen = 0;
   let done = () => {};
   const complete = new Promise((resolve) => { done = resolve; });
   const check = () => {
+    if (!fromDevice) return;
     if (T.readable === undefined && fromDevice.entries + mapSeen >= nMap && fromDevice.messages + chatSeen >= nChat) mark('readable');
     if (cairn.status === 'live') mark('live');
     if (T.readable !== undefined && T.live !== undefined) done();
@@ -87,7 +82,14 @@ async function run() {
     check();
   });
   cairn.on('status', check);
+  // Sync starts first, then the page counts what the device gave back in the same task: no server
+  // change can be applied before that task ends, so the count sees the device's data alone, and the
+  // catch-up does not wait for the count (a check of this page's, left out of the long tasks).
   if (server) cairn.startSync();
+  mark('countStart');
+  fromDevice = count(cairn);
+  mark('countEnd');
+  if (fromDevice.entries >= nMap && fromDevice.messages >= nChat) T.readable = T.opened;
   let after = fromDevice;
   if (wait === 'live') {
     check();
