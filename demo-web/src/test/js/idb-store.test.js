@@ -13,6 +13,7 @@ import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
 import { hlcHex, Stamp } from '../../main/web/cairn/stamp.js';
 import { SyncClient } from '../../main/web/cairn/sync.js';
 import { encodeFrame, decodeFrame } from '../../main/web/cairn/protocol.js';
+import { rows } from './support/idb-rows.js';
 
 let users = 0;
 const newUser = () => `user${++users}`;
@@ -21,22 +22,6 @@ const open = (user, kv, extra = {}) => Cairn.open({ user, storage: 'browser', ch
 const page = (from, n, now, section = 'state') => Array.from({ length: n }, (_, i) => ({
   seq: from + i, change: makeChange('set', section, `k${from + i}`, encodeValue({ n: from + i }), stamp(now, from + i, 'phone')),
 }));
-
-/** Every row of one object store of the user's database. @param {string} user @param {string} store */
-async function rows(user, store) {
-  const db = await IdbStore.openDb(user);
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(store, 'readonly');
-      const keys = tx.objectStore(store).getAllKeys();
-      const values = tx.objectStore(store).getAll();
-      tx.oncomplete = () => resolve(keys.result.map((k, i) => [k, values.result[i]]));
-      tx.onerror = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
 
 test('every durable tier is in the user\'s IndexedDB database; localStorage keeps only the clock copy', async () => {
   const user = newUser();

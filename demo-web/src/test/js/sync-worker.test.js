@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { ScriptedServer } from './support/scripted-server.js';
 import { unpack } from '../../main/web/cairn/chunk.js';
-import { IdbStore } from '../../main/web/cairn/idb-store.js';
 import { acceptPort } from '../../main/web/cairn/worker/sync-host.js';
+import { rows } from './support/idb-rows.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
 
 const newServer = () => new ScriptedServer({ user: 'u', maxBatch: 100, echoToSender: false });
@@ -40,21 +40,6 @@ function worker(server) {
     return Cairn.open({ user, replica, channel: null, workerPort: channel.port1, server: { url: 'ws://fake/sync', token: () => 'tok' } });
   };
   return { user, hosts, tab };
-}
-
-async function rows(user, store) {
-  const db = await IdbStore.openDb(user);
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(store, 'readonly');
-      const keys = tx.objectStore(store).getAllKeys();
-      const values = tx.objectStore(store).getAll();
-      tx.oncomplete = () => resolve(keys.result.map((k, i) => [k, values.result[i]]));
-      tx.onerror = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
 }
 
 test('two tabs share one socket: a write is pushed once, the server\'s page is saved once and applied in both', async () => {

@@ -13,6 +13,7 @@ import { serveScope } from '../../main/web/cairn/worker/worker-scope.js';
 import { spaceStoreName } from '../../main/web/cairn/space/space.js';
 import { unpack } from '../../main/web/cairn/chunk.js';
 import { encode, decode } from '../../main/web/cairn/page.js';
+import { rows } from './support/idb-rows.js';
 
 const until = async (cond, what, ms = 3000) => {
   const end = Date.now() + ms;
@@ -75,21 +76,6 @@ function worker(extra = {}) {
 }
 
 const welcome = (spaces, head = 0) => ({ type: 'welcome', protocol: 2, user: 'u', head, maxBatch: 100, maxAheadMillis: 60000, spaces });
-
-async function rows(name, store) {
-  const db = await IdbStore.openDb(name);
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(store, 'readonly');
-      const keys = tx.objectStore(store).getAllKeys();
-      const values = tx.objectStore(store).getAll();
-      tx.oncomplete = () => resolve(keys.result.map((k, i) => [k, values.result[i]]));
-      tx.onerror = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
 
 /** Two tabs with space 'trip' open, its session live through the worker's one socket. */
 async function liveTrip(extra) {
