@@ -298,8 +298,7 @@ public final class TestServer implements AutoCloseable {
         long cursor = 0;
         while (true) {
             ServerStore.Page page = await(store().readSince(user, cursor, 1000));
-            // a space's invitations are the server's own, never sent to a client (PROTOCOL.md 8.1)
-            page.changes().stream().filter(s -> !s.change().section().equals(SpaceSections.INVITATIONS))
+            page.changes().stream().filter(s -> SpaceSections.clientVisible(s.change().section()))
                     .forEach(s -> state.apply(s.change()));
             if (!page.more()) {
                 return state;

@@ -3,6 +3,7 @@ package dev.cairn.server.http;
 import dev.cairn.engine.clock.HybridClock;
 import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.crdt.ReplicaState;
+import dev.cairn.engine.section.SpaceSections;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.section.SectionRegistry;
 import dev.cairn.server.space.MembershipException;
@@ -49,9 +50,8 @@ final class UserStates {
 
     private Future<Void> readAll(String user, long cursor, ReplicaState into) {
         return store.readSince(user, cursor, 5000).compose(page -> {
-            // A space's invitations are the server's alone (PROTOCOL.md 8): in no state a client or view sees.
             page.changes().forEach(s -> {
-                if (!s.change().section().equals(dev.cairn.engine.section.SpaceSections.INVITATIONS)) {
+                if (SpaceSections.clientVisible(s.change().section())) {
                     into.apply(s.change());
                 }
             });

@@ -55,10 +55,10 @@ public final class CommittedFrame {
      */
     static List<Sequenced> visible(List<Sequenced> changes) {
         for (int i = 0; i < changes.size(); i++) {
-            if (SpaceSections.INVITATIONS.equals(changes.get(i).change().section())) {
+            if (!SpaceSections.clientVisible(changes.get(i).change().section())) {
                 List<Sequenced> out = new ArrayList<>(changes.size());
                 for (Sequenced s : changes) {
-                    if (!SpaceSections.INVITATIONS.equals(s.change().section())) {
+                    if (SpaceSections.clientVisible(s.change().section())) {
                         out.add(s);
                     }
                 }

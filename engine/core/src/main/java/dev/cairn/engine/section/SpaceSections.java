@@ -27,4 +27,13 @@ public final class SpaceSections {
 
     private SpaceSections() {
     }
+
+    /**
+     * Whether a client may see this section's changes: every section but {@link #INVITATIONS}
+     * (secrets of pending invitations, and the revision entry a delete is guarded on), which no
+     * page, view or export carries; a page's cursor still covers them.
+     */
+    public static boolean clientVisible(String section) {
+        return !INVITATIONS.equals(section);
+    }
 }
