@@ -14,6 +14,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The V8 CPU profile of the page's shared worker (where the browser client syncs and writes
@@ -29,8 +30,8 @@ final class WorkerProfiler implements AutoCloseable {
     private final WebSocket socket;
     private final AtomicInteger ids = new AtomicInteger();
     private final Map<Integer, CompletableFuture<Map<String, Object>>> answers = new ConcurrentHashMap<>();
-    /** The session of the shared worker being profiled, once one started. */
-    private volatile String session;
+    /** The session of the shared worker being profiled: the first one that attaches claims it. */
+    private final AtomicReference<String> session = new AtomicReference<>();
 
     /** Connects to the browser at {@code debuggerAddress} ("host:port") and waits for shared workers. */
     WorkerProfiler(String debuggerAddress) throws Exception {
@@ -46,7 +47,7 @@ final class WorkerProfiler implements AutoCloseable {
     /** Stops the worker's profiler; its profile (nodes, samples, timeDeltas), or null if no shared worker started. */
     @SuppressWarnings("unchecked")
     Map<String, Object> stop() throws Exception {
-        String s = session;
+        String s = session.get();
         if (s == null) {
             return null;
         }
@@ -76,15 +77,19 @@ final class WorkerProfiler implements AutoCloseable {
         Map<String, Object> info = (Map<String, Object>) params.get("targetInfo");
         Thread starter = new Thread(() -> {
             try {
-                if (session == null && "shared_worker".equals(info.get("type"))) {
+                if ("shared_worker".equals(info.get("type")) && session.compareAndSet(null, sessionId)) {
                     send(sessionId, "Profiler.enable", Map.of());
                     send(sessionId, "Profiler.setSamplingInterval", Map.of("interval", 200));
                     send(sessionId, "Profiler.start", Map.of());
-                    session = sessionId;
                 }
-                send(sessionId, "Runtime.runIfWaitingForDebugger", Map.of());
             } catch (Exception e) {
                 Ctx.log("worker profiler: could not start on %s: %s", info.get("url"), e.getMessage());
+            } finally {
+                try {
+                    send(sessionId, "Runtime.runIfWaitingForDebugger", Map.of()); // never left paused
+                } catch (Exception e) {
+                    Ctx.log("worker profiler: could not let %s run: %s", info.get("url"), e.getMessage());
+                }
             }
         }, "worker-profiler");
         starter.setDaemon(true);
