@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { persistToLookup } from '../../main/web/cairn/worker/policies.js';
 import { DEFAULT_POLICY } from '../../main/web/cairn/persister.js';
+import { sharePolicies } from '../../main/web/cairn/sync-port.js';
 
 test('no policies told yet: every key has the default', () => {
   const persistTo = persistToLookup(null);
@@ -25,7 +26,26 @@ test('a key of its own, a field entry of that key, its section, then the default
 });
 
 test('names that are properties of plain objects are only names', () => {
-  const persistTo = persistToLookup({ sections: {}, keys: {} });
+  const persistTo = persistToLookup({ sections: {}, keys: { 'state\u0000x': 'context' } });
   assert.equal(persistTo('__proto__', 'constructor'), DEFAULT_POLICY.persistTo);
+  assert.equal(persistTo('state', '__proto__'), DEFAULT_POLICY.persistTo);
   assert.equal(persistTo('toString'), DEFAULT_POLICY.persistTo);
+});
+
+test('a tab tells the worker its policies again when one changed, not only when one was added', () => {
+  const written = [];
+  const tab = {
+    sectionPolicies: new Map([['state', { persistTo: 'localStorage' }]]),
+    keyPolicies: new Map(),
+    kinds: { state: 'map' },
+    writeSetting: (name, value) => written.push([name, JSON.parse(JSON.stringify(value))]),
+  };
+  sharePolicies(/** @type {any} */ (tab));
+  sharePolicies(/** @type {any} */ (tab));
+  assert.equal(written.filter(([n]) => n === 'policies').length, 1, 'unchanged: not written again');
+  tab.sectionPolicies.set('state', { persistTo: 'context' });
+  sharePolicies(/** @type {any} */ (tab));
+  const last = written.filter(([n]) => n === 'policies').at(-1)[1];
+  assert.deepEqual(last, { sections: { state: 'context' }, keys: {} });
+  assert.equal(persistToLookup(last)('state', 'k'), 'context', 'the worker then keeps the section in memory only, as the tab does');
 });

@@ -412,7 +412,7 @@ function readEntries(in_, sequenced) {
     return i;
   };
   // A table string is checked once as a section name or replica id, not once per change naming it
-  // (a page of 1,000 changes names one section and a few replicas); a string that fails is left
+  // (a page of thousands of changes names one section and a few replicas); a string that fails is left
   // to makeChange, which refuses the change with its usual message.
   const goodSection = new Uint8Array(n); // 0 unchecked, 1 valid, 2 invalid
   const goodReplica = new Uint8Array(n);

@@ -276,15 +276,16 @@ function startShared(cairn, link) {
  * again when they changed (a space's, in the space's settings: space-link.js). @param {import('./cairn.js').Cairn} cairn
  */
 export function sharePolicies(cairn) {
-  const sig = `${cairn.sectionPolicies.size}/${cairn.keyPolicies.size}/${Object.keys(cairn.kinds).length}`;
-  if (/** @type {any} */ (cairn).sharedPolicies === sig) return;
-  /** @type {any} */ (cairn).sharedPolicies = sig;
   /** @type {Record<string, string>} */
   const sections = {};
   for (const [s, p] of cairn.sectionPolicies) sections[s] = p.persistTo;
   /** @type {Record<string, string>} */
   const keys = {};
   for (const [k, p] of cairn.keyPolicies) keys[k] = p.persistTo;
+  // Compared by value: a section or key whose persistTo changed is told again, not only a new one.
+  const sig = JSON.stringify([sections, keys, cairn.kinds]);
+  if (/** @type {any} */ (cairn).sharedPolicies === sig) return;
+  /** @type {any} */ (cairn).sharedPolicies = sig;
   cairn.writeSetting('policies', { sections, keys });
   cairn.writeSetting('sections', cairn.kinds);
 }
