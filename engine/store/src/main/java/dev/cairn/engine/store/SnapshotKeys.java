@@ -14,7 +14,7 @@ import org.mapdb.serializer.SerializerByteArray;
  * MapDB's {@code byte[]} key serializer (same bytes on disk, same unsigned order) with a lookup
  * that searches a B-tree node's keys where they lie. MapDB's own search copies every key of every
  * node it passes into a new array (and a {@code ByteBuffer} view per key) before its binary
- * search: that was most of a snapshot lookup, and a catch-up page is a thousand lookups
+ * search: that was most of a snapshot lookup, and a catch-up page is thousands of lookups
  * (BENCHMARKS.md, "Issue 13, server hot paths").
  *
  * <p>Used only for reading: {@link Snapshot} rebuilds the opened map around it, so files never

@@ -1,5 +1,6 @@
 package dev.cairn.engine.store;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,8 +28,8 @@ public final class SnapshotLookupBench {
         TreeMap<byte[], byte[]> entries = new TreeMap<>(Arrays::compareUnsigned);
         for (int user = 0; user < 3; user++) {
             for (int i = 0; i < 120_000; i++) {
-                entries.put(("\u0001user-" + user + "-br1-shared-cold-100000\u0000state\u0000k" + i).getBytes(),
-                        ("{\"v\":\"value-" + i + "\",\"s\":\"0000018c4f2a3b1c0000@abcdef\"}").getBytes());
+                entries.put(("\u0001user-" + user + "-br1-shared-cold-100000\u0000state\u0000k" + i).getBytes(StandardCharsets.UTF_8),
+                        ("{\"v\":\"value-" + i + "\",\"s\":\"0000018c4f2a3b1c0000@abcdef\"}").getBytes(StandardCharsets.UTF_8));
             }
         }
         Manifest.Entry meta = Snapshot.write(dir, 1, entries.entrySet().iterator(), false, phase -> { });
