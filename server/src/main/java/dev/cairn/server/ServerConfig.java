@@ -234,7 +234,7 @@ public record ServerConfig(
                 integer(env, "CAIRN_MAX_BATCH", 1000),
                 longValue(env, "CAIRN_MAX_AHEAD_MS", 60_000),
                 integer(env, "CAIRN_MAX_FRAMES_PER_SECOND", 500),
-                integer(env, "CAIRN_PAGE_SIZE", 4000),
+                integer(env, "CAIRN_PAGE_SIZE", 1000),
                 integer(env, "CAIRN_MAX_PENDING_WRITE_BYTES", 8 << 20),
                 env.getOrDefault("CAIRN_NODE_ID", UUID.randomUUID().toString().substring(0, 8)),
                 sections(env.get("CAIRN_SECTIONS")),
