@@ -67,6 +67,26 @@ test('two tabs share one socket: a write is pushed once, the server\'s page is s
   await b.close();
 });
 
+test('a server change of a field entry is kept as its value is: a value held in memory only is not saved by the worker, and holds the saved cursor', async () => {
+  const server = newServer();
+  const { user, tab } = worker(server);
+  const a = await tab('tab-a');
+  await until(() => a.status === 'live', 'live');
+  a.state('draft', {}, { persistTo: 'context' }); // kept in this tab's memory only
+  a.cards.card('intro').toggle(); // a push tells the worker the tab's policies
+  await a.syncNow();
+  const cursorBefore = server.log.length;
+  const stamp = `${(BigInt(Date.now()) << 16n).toString(16).padStart(16, '0')}@phone`;
+  server.commit([makeChange('set', 'state', 'draft#title', encodeValue('secret plan'), stamp)]);
+  await until(() => a.get('state', 'draft#title') === 'secret plan', 'the field entry in the tab');
+  await a.save();
+  const stored = (await rows(user, 'chunks')).flatMap(([, chunk]) => unpack(chunk));
+  assert.equal(stored.filter((c) => c.key === 'draft#title').length, 0, 'not saved by the worker');
+  const cursor = (await rows(user, 'meta')).find(([k]) => k.endsWith(':cursor'));
+  assert.ok(cursor && Number(cursor[1]) <= cursorBefore, `the saved cursor stays below the unsaved entry: ${cursor?.[1]} > ${cursorBefore}`);
+  await a.close();
+});
+
 test('a tab\'s write is in IndexedDB when save() resolves; a tab gone with it pending loses nothing', async () => {
   const server = newServer();
   const { user, tab } = worker(server);
