@@ -4,6 +4,8 @@
 // navigation start:
 //   modulesLoaded  this module runs (every import evaluated)
 //   opened         Cairn.open resolved: what the device keeps is in memory ("readable from device")
+//   welcome        the status is 'catching-up' (the server's welcome reached the page)
+//   firstRemote    the first server change is applied in memory (what the catch-up waits for before its first page)
 //   readable       every seeded map entry and chat message is readable in memory
 //   live           the sync status is 'live' (caught up with the server)
 //   saved          cairn.save(), called once readable and live, has resolved
@@ -68,6 +70,7 @@ async function run() {
   let done = () => {};
   const complete = new Promise((resolve) => { done = resolve; });
   const check = () => {
+    if (cairn.status === 'catching-up') mark('welcome');
     if (!fromDevice) return;
     if (T.readable === undefined && fromDevice.entries + mapSeen >= nMap && fromDevice.messages + chatSeen >= nChat) mark('readable');
     if (cairn.status === 'live') mark('live');
@@ -75,6 +78,7 @@ async function run() {
   };
   cairn.on('change', (ev) => {
     if (ev.origin !== 'remote') return;
+    mark('firstRemote');
     for (const c of ev.changes) {
       if (c.section === 'state') mapSeen++;
       else if (c.section === 'chat') chatSeen++;

@@ -241,6 +241,8 @@ final class BrowserBench {
         m.put("device read ms", t.get("opened"));
         m.put("entries on device", device.get("entries"));
         m.put("messages on device", device.get("messages"));
+        putIf(m, "welcome ms", t.get("welcome"));
+        putIf(m, "first server change ms", t.get("firstRemote"));
         putIf(m, "readable ms", t.get("readable"));
         putIf(m, "live ms", t.get("live"));
         putIf(m, "save() ms", t.get("saved"));

@@ -376,8 +376,9 @@ public final class JournalServerStore implements ServerStore {
             delta[0] -= UserChanges.bytes(put.key(), previous.value());
         }
         delta[0] += UserChanges.bytes(put.key(), entry.value());
-        r.put(key, ServerRecords.mapValue(seq, entry));
-        r.put(ServerRecords.seqKey(prefix, seq), key);
+        byte[] value = ServerRecords.mapValue(seq, entry);
+        r.put(key, value);
+        r.put(ServerRecords.seqKey(prefix, seq), ServerRecords.indexValue(prefix.length, key, value));
         return true;
     }
 
@@ -398,8 +399,9 @@ public final class JournalServerStore implements ServerStore {
             delta[0] -= UserChanges.bytes(append.stream(), oldValue);
         }
         delta[0] += UserChanges.bytes(append.stream(), append.value());
-        r.put(key, ServerRecords.logValue(seq, append.value()));
-        r.put(ServerRecords.seqKey(prefix, seq), key);
+        byte[] value = ServerRecords.logValue(seq, append.value());
+        r.put(key, value);
+        r.put(ServerRecords.seqKey(prefix, seq), ServerRecords.indexValue(prefix.length, key, value));
         return true;
     }
 
@@ -412,8 +414,9 @@ public final class JournalServerStore implements ServerStore {
             }
             r.remove(ServerRecords.seqKey(prefix, ServerRecords.seqOf(old)));
         }
-        r.put(markKey, ServerRecords.watermarkValue(seq, clear.stamp()));
-        r.put(ServerRecords.seqKey(prefix, seq), markKey);
+        byte[] markValue = ServerRecords.watermarkValue(seq, clear.stamp());
+        r.put(markKey, markValue);
+        r.put(ServerRecords.seqKey(prefix, seq), ServerRecords.indexValue(prefix.length, markKey, markValue));
         if (clear.isWholeSection()) {
             // A map section's clear purges every value and tombstone it covers, at once.
             byte[] from = ServerRecords.mapSectionPrefix(prefix, clear.section());
@@ -567,15 +570,25 @@ public final class JournalServerStore implements ServerStore {
             long head = headValue == null ? 0L : ServerRecords.readLong(headValue);
             List<Sequenced> changes = new ArrayList<>();
             boolean[] more = {false};
-            // An entry and its seq index record are written in one commit, and a later write of the
-            // entry deletes that record in its commit: the tier holding a live index record holds the
-            // entry's live value, so one lookup there, not one per tier (BENCHMARKS.md, session 8).
-            j.scanWithTier(ServerRecords.seqKey(prefix, cursor + 1), ServerRecords.seqKeyEnd(prefix), (indexKey, entryKey, sameTier) -> {
+            j.scanWithTier(ServerRecords.seqKey(prefix, cursor + 1), ServerRecords.seqKeyEnd(prefix), (indexKey, indexValue, sameTier) -> {
                 if (changes.size() == limit) {
                     more[0] = true;
                     return false;
                 }
                 long seq = ServerRecords.seqOfIndexKey(indexKey);
+                if (ServerRecords.indexHoldsEntry(indexValue)) {
+                    ServerRecords.Stored stored = ServerRecords.decodeIndexed(prefix, indexValue);
+                    if (stored.seq() != seq) {
+                        throw new IllegalStateException("server store " + file + " is damaged: seq " + seq + " of user '" + user
+                                + "' holds an entry of seq " + stored.seq());
+                    }
+                    changes.add(new Sequenced(seq, stored.change()));
+                    return true;
+                }
+                // An index record of an earlier version names its entry's key. The two are written in
+                // one commit, and a later write of the entry deletes that record in its commit: the tier
+                // holding a live index record holds the entry's live value, so one lookup there.
+                byte[] entryKey = indexValue;
                 byte[] entry = sameTier.apply(entryKey);
                 if (entry == null || ServerRecords.seqOf(entry) != seq) {
                     entry = j.get(entryKey); // not expected: the full read, and the check below

@@ -19,7 +19,8 @@ import java.util.Arrays;
  * user NUL 'l' section NUL stream NUL hlc replica  seq, JSON text        (visible log entry)
  * user NUL 'w' section NUL stream                seq, hlc, replica     (log watermark)
  * user NUL 'w' section NUL                       seq, hlc, replica     (map section clear watermark: empty stream)
- * user NUL 's' seq                               the key of the entry holding that seq (index for readSince)
+ * user NUL 's' seq                               0xFF, the entry's key past the user prefix (length: 4 bytes), its value
+ *                                                (index for readSince; stores of earlier versions hold the entry's whole key)
  * user NUL 'u'                                   bytes the user (or space) holds itself (8 bytes)
  * user NUL 'o'                                   bytes of the spaces the user owns (8 bytes; ServerStore.usage is 'u' + 'o')
  * space NUL 'c'                                  the user a space's bytes are charged to (UTF-8), while it has an owner
@@ -40,6 +41,8 @@ final class ServerRecords {
     static final byte HISTORY = 'y';
     static final byte OWNED = 'o';
     static final byte CHARGED = 'c';
+    /** First byte of a seq index value that holds its entry ({@link #indexValue}). */
+    private static final byte INDEX_WITH_ENTRY = (byte) 0xFF;
 
     private ServerRecords() {
     }
@@ -143,6 +146,30 @@ final class ServerRecords {
 
     static long seqOfIndexKey(byte[] key) {
         return ByteBuffer.wrap(key, key.length - 8, 8).getLong();
+    }
+
+    /**
+     * A seq index record that holds its entry (key past the user prefix, and value), so a catch-up
+     * reads a page with one range scan and no lookup per change. An entry and its index record are
+     * written and deleted together, so the copy is never stale.
+     */
+    static byte[] indexValue(int userLength, byte[] entryKey, byte[] entryValue) {
+        int suffix = entryKey.length - userLength;
+        return ByteBuffer.allocate(5 + suffix + entryValue.length).put(INDEX_WITH_ENTRY).putInt(suffix)
+                .put(entryKey, userLength, suffix).put(entryValue).array();
+    }
+
+    /** False for the index records of earlier versions, which hold only the entry's key (it starts with a user id, never with 0xFF). */
+    static boolean indexHoldsEntry(byte[] indexValue) {
+        return indexValue.length > 0 && indexValue[0] == INDEX_WITH_ENTRY;
+    }
+
+    /** The entry an {@link #indexValue} holds, as {@link #decode} gives it. */
+    static Stored decodeIndexed(byte[] userPrefix, byte[] indexValue) {
+        int suffix = ByteBuffer.wrap(indexValue, 1, 4).getInt();
+        byte[] key = Arrays.copyOf(userPrefix, userPrefix.length + suffix);
+        System.arraycopy(indexValue, 5, key, userPrefix.length, suffix);
+        return decode(key, userPrefix.length, Arrays.copyOfRange(indexValue, 5 + suffix, indexValue.length));
     }
 
     // ---- values

@@ -11,9 +11,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.store.JournalLocalStore;
 import dev.cairn.engine.store.StoreWrite;
 import dev.cairn.engine.store.TieredLocalStore;
+import dev.cairn.server.store.ServerStore.Sequenced;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -186,5 +188,36 @@ class JournalServerStoreTest extends ServerStoreContract {
         assertEquals(1, await(upgraded.readSince("alice", 0, 10)).changes().size());
         await(upgraded.close());
         assertTrue(Files.notExists(old), "the old journal was moved into the store");
+    }
+
+    @Test
+    void seqIndexRecordsOfAnEarlierVersionWhichNameOnlyTheEntrysKeyAreReadAndReplaced() throws Exception {
+        commit("alice", set("prefs", "theme", "\"dark\"", 1, "phone"), set("prefs", "gone", null, 1, "phone"),
+                append("chat", "c", "\"hi\"", 1, "phone"), clear("chat", "d", 1, "phone"), clearSection("cards", 1, "phone"));
+        List<Sequenced> before = readAll("alice", 0, 2);
+        await(store.close());
+        store = null;
+        // rewrite every index record as earlier versions wrote it: the value is the entry's whole key
+        byte[] prefix = ServerRecords.userPrefix("alice");
+        try (TieredLocalStore raw = TieredLocalStore.open(file.resolveSibling(JournalServerStore.STORE_DIR), SMALL)) {
+            List<StoreWrite> old = new java.util.ArrayList<>();
+            raw.scan(ServerRecords.seqKey(prefix, 0), ServerRecords.seqKeyEnd(prefix), (k, v) -> {
+                assertTrue(ServerRecords.indexHoldsEntry(v));
+                int suffix = java.nio.ByteBuffer.wrap(v, 1, 4).getInt();
+                byte[] entryKey = java.util.Arrays.copyOf(prefix, prefix.length + suffix);
+                System.arraycopy(v, 5, entryKey, prefix.length, suffix);
+                old.add(StoreWrite.put(k, entryKey));
+                return true;
+            });
+            assertEquals(before.size(), old.size());
+            raw.commit(old);
+        }
+        store = openStore(vertx);
+        await(store.start());
+        assertEquals(encodeAll(before), encodeAll(readAll("alice", 0, 2)), "the old records read as the new ones");
+        commit("alice", set("prefs", "theme", "\"light\"", 2, "phone"));
+        List<Sequenced> after = readAll("alice", 0, 10);
+        assertEquals(before.size(), after.size(), "the replaced entry's old index record is gone");
+        assertEquals("\"light\"", ((Change.Put) after.get(after.size() - 1).change()).value());
     }
 }
