@@ -115,7 +115,8 @@ final class BrowserBench {
                 W3.seed(site, "warm-" + user, entries, chat);
                 rawCatchUp(site, "warm-" + user, size, run, "warming the server with another user");
             }
-            Thread.sleep(2000);
+            long waited = ProcessCpu.awaitQuiet(site.node(0), 120_000);
+            Ctx.log("browser %s run %d: the server was quiet after %,d ms", size, run, waited);
             boolean raw = ctx.args.bool("browser-raw-catchup");
             if (raw) {
                 rawCatchUp(site, user, size, run, "before first open");
@@ -137,8 +138,9 @@ final class BrowserBench {
                         workerProfiler = "shared".equals(worker) ? new WorkerProfiler(browser.debuggerAddress()) : null;
                     }
                     double busy = browser.mainThreadSeconds();
+                    ProcessCpu cpu = ProcessCpu.now(node);
                     browser.open(base + "&wait=live" + fragment);
-                    report(ctx, "first open", size, variant, run, browser, timeout, entries, busy);
+                    report(ctx, "first open", size, variant, run, browser, timeout, entries, busy, node, cpu);
                     if (!profileDir.isEmpty()) {
                         Path dir = Files.createDirectories(Path.of(profileDir));
                         CpuProfile.save(browser.stopProfiler(), dir.resolve("first-open-" + tag + ".cpuprofile"), 30);
@@ -157,8 +159,9 @@ final class BrowserBench {
                     browser.startProfiler();
                 }
                 double busy = browser.mainThreadSeconds();
+                ProcessCpu cpu = ProcessCpu.now(node);
                 browser.reload();
-                report(ctx, "reload", size, variant, run, browser, timeout, entries, busy);
+                report(ctx, "reload", size, variant, run, browser, timeout, entries, busy, node, cpu);
                 if (!profileDir.isEmpty()) {
                     CpuProfile.save(browser.stopProfiler(), Path.of(profileDir).resolve("reload-" + tag + ".cpuprofile"), 30);
                 }
@@ -167,8 +170,9 @@ final class BrowserBench {
                     browser.startProfiler(); // the same renderer: the page is of the same origin
                 }
                 busy = browser.mainThreadSeconds();
+                cpu = ProcessCpu.now(null);
                 browser.open(base + "&wait=none" + fragment);
-                report(ctx, "reload with the server stopped", size, variant, run, browser, timeout, entries, busy);
+                report(ctx, "reload with the server stopped", size, variant, run, browser, timeout, entries, busy, null, cpu);
                 if (!profileDir.isEmpty()) {
                     CpuProfile.save(browser.stopProfiler(), Path.of(profileDir).resolve("reload-offline-" + tag + ".cpuprofile"), 30);
                 }
@@ -178,8 +182,9 @@ final class BrowserBench {
             browser = new Chromium(profile);
             try {
                 double busy = browser.mainThreadSeconds();
+                ProcessCpu cpu = ProcessCpu.now(null);
                 browser.open(base + "&wait=none" + fragment);
-                report(ctx, "restart with the server stopped", size, variant, run, browser, timeout, entries, busy);
+                report(ctx, "restart with the server stopped", size, variant, run, browser, timeout, entries, busy, null, cpu);
             } finally {
                 browser.close();
             }
@@ -212,10 +217,14 @@ final class BrowserBench {
         Thread.sleep(1000);
     }
 
-    /** {@code busyBefore}: the renderer's main-thread task seconds before the navigation (a new renderer starts from 0). */
+    /**
+     * {@code busyBefore}: the renderer's main-thread task seconds before the navigation (a new renderer starts from 0);
+     * {@code cpuBefore}: the CPU of the server (null: stopped) and the browser then.
+     */
     private static void report(Ctx ctx, String kase, String size, String variant, int run, Chromium browser, Duration timeout, int entries,
-            double busyBefore) throws Exception {
+            double busyBefore, ServerProcess server, ProcessCpu cpuBefore) throws Exception {
         Map<String, Object> r = browser.awaitResult(timeout);
+        ProcessCpu cpu = ProcessCpu.now(server).since(cpuBefore); // up to the result, before the heap's GC below
         if (r.containsKey("failed")) {
             throw new IllegalStateException(kase + ": the page failed: " + r.get("failed"));
         }
@@ -224,6 +233,10 @@ final class BrowserBench {
         Map<String, Object> m = metrics(r, heap);
         // up to the result (durable for the cases that wait for it), the page's polling included
         m.put("main thread busy ms", Math.round(1000 * (busyAfter >= busyBefore ? busyAfter - busyBefore : busyAfter)));
+        if (server != null) {
+            m.put("server CPU ms", cpu.serverMillis());
+        }
+        m.put("browser CPU ms", cpu.browserMillis());
         ctx.report.add("Browser " + kase + ", " + size, variant, run, m);
         Ctx.log("browser %s %s %s run %d: readable %s ms, live %s ms, durable %s ms, %s of %,d entries readable, heap after GC %.1f MiB, main thread busy %s ms",
                 kase, size, variant, run, m.get("readable ms"), m.get("live ms"), m.get("durable ms"), m.get("entries readable"), entries, heap[1],

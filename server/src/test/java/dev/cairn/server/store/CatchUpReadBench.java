@@ -2,6 +2,7 @@ package dev.cairn.server.store;
 
 import dev.cairn.engine.clock.Stamp;
 import dev.cairn.engine.crdt.Change;
+import dev.cairn.engine.store.TieredLocalStore;
 import dev.cairn.server.store.ServerStore.Page;
 import dev.cairn.server.store.ServerStore.UserBatch;
 import io.vertx.core.Vertx;
@@ -14,8 +15,8 @@ import java.util.List;
 /**
  * Time of a whole first catch-up read from {@link JournalServerStore}: one user seeded with the
  * browser bench's shape (100,000 map entries in {@code state}, 20,000 80-character chat messages,
- * batches of 500), then {@code readSince} from 0 in pages of 1,000 until the end, eight rounds
- * (the first on a cold JVM). Not a test: run by hand (BENCHMARKS.md, session 12), after
+ * batches of 500), compacted into one snapshot (its size is printed), then {@code readSince}
+ * from 0 in pages of 1,000 until the end, eight rounds (the first on a cold JVM). Not a test: run by hand (BENCHMARKS.md, session 12), after
  * {@code mvn -q -o test-compile -pl server -am}:
  * <pre>java -cp server/target/cairn-server.jar:server/target/test-classes dev.cairn.server.store.CatchUpReadBench</pre>
  */
@@ -28,6 +29,7 @@ public final class CatchUpReadBench {
         Path dir = Files.createTempDirectory("catch-up-read-bench");
         Vertx vertx = Vertx.vertx();
         JournalServerStore store = JournalServerStore.open(vertx, dir.resolve(JournalServerStore.FILE_NAME));
+        Path storeDir = store.storeDir();
         try {
             store.start().await();
             String user = "user-br1-shared-cold-100000";
@@ -43,6 +45,15 @@ public final class CatchUpReadBench {
                     batch = new ArrayList<>();
                 }
             }
+            store.close().await();
+            try (TieredLocalStore raw = TieredLocalStore.open(storeDir, TieredLocalStore.Options.defaults())) {
+                raw.compact();
+            }
+            try (var files = Files.list(storeDir)) {
+                System.out.printf("store after compaction: %,d bytes%n", files.mapToLong(f -> f.toFile().length()).sum());
+            }
+            store = JournalServerStore.open(vertx, dir.resolve(JournalServerStore.FILE_NAME));
+            store.start().await();
             for (int round = 1; round <= 8; round++) {
                 long start = System.nanoTime();
                 long cursor = 0;
