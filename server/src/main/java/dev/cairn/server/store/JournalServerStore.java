@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
  * the tail. A {@code server.journal} of earlier versions is moved into the store and adopted.
  *
  * <p>Records are laid out as in {@link ServerRecords}: per user a head, the winning entry per map
- * key, visible log entries, watermarks, and a seq index, so {@link #readSince} is one range scan.
+ * key, visible log entries, watermarks, and a seq index whose records hold their entries, so
+ * {@link #readSince} is one range scan.
  * Semantics match {@link PgServerStore}: a user's changes are merged first
  * ({@link UserChanges#merge}), and each merged change that alters the state takes the next seq
  * (a change that alters nothing takes none, so the head does not move for it).

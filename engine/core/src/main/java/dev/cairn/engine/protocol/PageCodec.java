@@ -164,7 +164,9 @@ public final class PageCodec {
         if (bodyLength < 64) {
             return plain; // too small to gain anything
         }
-        Deflater deflater = new Deflater(Deflater.DEFAULT_COMPRESSION, true);
+        // zlib's fastest level: a catch-up page of 1,000 changes deflates ~6x faster than at the
+        // default level and comes out under 3% larger (BENCHMARKS.md, session 12).
+        Deflater deflater = new Deflater(Deflater.BEST_SPEED, true);
         try {
             deflater.setInput(plain, 2, bodyLength);
             deflater.finish();
