@@ -4,8 +4,8 @@
 // navigation start:
 //   modulesLoaded  this module runs (every import evaluated)
 //   opened         Cairn.open resolved: what the device keeps is in memory ("readable from device")
-//   welcome        the status is 'catching-up' (the server's welcome reached the page)
-//   firstRemote    the first server change is applied in memory (what the catch-up waits for before its first page)
+//   welcome        the status is 'catching-up' (the server's welcome reached the page; unset if it went straight to 'live')
+//   firstRemote    the first server change is applied in memory (about when the first catch-up page arrived)
 //   readable       every seeded map entry and chat message is readable in memory
 //   live           the sync status is 'live' (caught up with the server)
 //   saved          cairn.save(), called once readable and live, has resolved
@@ -78,7 +78,7 @@ async function run() {
   };
   cairn.on('change', (ev) => {
     if (ev.origin !== 'remote') return;
-    mark('firstRemote');
+    if (ev.changes.length) mark('firstRemote'); // (an ack is a remote event without changes)
     for (const c of ev.changes) {
       if (c.section === 'state') mapSeen++;
       else if (c.section === 'chat') chatSeen++;

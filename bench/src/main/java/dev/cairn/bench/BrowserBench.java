@@ -116,7 +116,8 @@ final class BrowserBench {
                 rawCatchUp(site, "warm-" + user, size, run, "warming the server with another user");
             }
             long waited = ProcessCpu.awaitQuiet(site.node(0), 120_000);
-            Ctx.log("browser %s run %d: the server was quiet after %,d ms", size, run, waited);
+            Ctx.log(waited >= 0 ? "browser %s run %d: the server was quiet after %,d ms" : "browser %s run %d: the server was not quiet after %,d ms; measured anyway",
+                    size, run, Math.abs(waited));
             boolean raw = ctx.args.bool("browser-raw-catchup");
             if (raw) {
                 rawCatchUp(site, user, size, run, "before first open");
@@ -219,12 +220,12 @@ final class BrowserBench {
 
     /**
      * {@code busyBefore}: the renderer's main-thread task seconds before the navigation (a new renderer starts from 0);
-     * {@code cpuBefore}: the CPU of the server (null: stopped) and the browser then.
+     * {@code server}: the running server (null: stopped); {@code cpuBefore}: its and the browser's CPU then.
      */
     private static void report(Ctx ctx, String kase, String size, String variant, int run, Chromium browser, Duration timeout, int entries,
             double busyBefore, ServerProcess server, ProcessCpu cpuBefore) throws Exception {
         Map<String, Object> r = browser.awaitResult(timeout);
-        ProcessCpu cpu = ProcessCpu.now(server).since(cpuBefore); // up to the result, before the heap's GC below
+        ProcessCpu cpu = ProcessCpu.now(server); // up to the result, before the heap's GC below
         if (r.containsKey("failed")) {
             throw new IllegalStateException(kase + ": the page failed: " + r.get("failed"));
         }
@@ -234,9 +235,9 @@ final class BrowserBench {
         // up to the result (durable for the cases that wait for it), the page's polling included
         m.put("main thread busy ms", Math.round(1000 * (busyAfter >= busyBefore ? busyAfter - busyBefore : busyAfter)));
         if (server != null) {
-            m.put("server CPU ms", cpu.serverMillis());
+            m.put("server CPU ms", cpu.serverMillisSince(cpuBefore));
         }
-        m.put("browser CPU ms", cpu.browserMillis());
+        m.put("browser CPU ms", cpu.browserMillisSince(cpuBefore));
         ctx.report.add("Browser " + kase + ", " + size, variant, run, m);
         Ctx.log("browser %s %s %s run %d: readable %s ms, live %s ms, durable %s ms, %s of %,d entries readable, heap after GC %.1f MiB, main thread busy %s ms",
                 kase, size, variant, run, m.get("readable ms"), m.get("live ms"), m.get("durable ms"), m.get("entries readable"), entries, heap[1],

@@ -19,7 +19,7 @@ import java.util.Arrays;
  * user NUL 'l' section NUL stream NUL hlc replica  seq, JSON text        (visible log entry)
  * user NUL 'w' section NUL stream                seq, hlc, replica     (log watermark)
  * user NUL 'w' section NUL                       seq, hlc, replica     (map section clear watermark: empty stream)
- * user NUL 's' seq                               0xFF, the entry's key past the user prefix (length: 4 bytes), its value
+ * user NUL 's' seq                               0xFF, key-suffix length (4 bytes), the entry's key past the user prefix, its value
  *                                                (index for readSince; stores of earlier versions hold the entry's whole key)
  * user NUL 'u'                                   bytes the user (or space) holds itself (8 bytes)
  * user NUL 'o'                                   bytes of the spaces the user owns (8 bytes; ServerStore.usage is 'u' + 'o')
@@ -166,10 +166,20 @@ final class ServerRecords {
 
     /** The entry an {@link #indexValue} holds, as {@link #decode} gives it. */
     static Stored decodeIndexed(byte[] userPrefix, byte[] indexValue) {
-        int suffix = ByteBuffer.wrap(indexValue, 1, 4).getInt();
+        byte[] key = indexedKey(userPrefix, indexValue);
+        return decode(key, userPrefix.length, Arrays.copyOfRange(indexValue, 5 + key.length - userPrefix.length, indexValue.length));
+    }
+
+    /** The whole key of the entry an {@link #indexValue} holds; a length that does not fit the record is damage. */
+    static byte[] indexedKey(byte[] userPrefix, byte[] indexValue) {
+        int suffix = indexValue.length < 5 ? -1 : ByteBuffer.wrap(indexValue, 1, 4).getInt();
+        if (suffix < 0 || 5L + suffix + 8 > indexValue.length) { // every entry value starts with its 8-byte seq
+            throw new IllegalStateException("server store is damaged: a seq index record of " + indexValue.length
+                    + " bytes holds a key of " + suffix + " bytes");
+        }
         byte[] key = Arrays.copyOf(userPrefix, userPrefix.length + suffix);
         System.arraycopy(indexValue, 5, key, userPrefix.length, suffix);
-        return decode(key, userPrefix.length, Arrays.copyOfRange(indexValue, 5 + suffix, indexValue.length));
+        return key;
     }
 
     // ---- values

@@ -16,9 +16,11 @@ import java.util.List;
  * Time of a whole first catch-up read from {@link JournalServerStore}: one user seeded with the
  * browser bench's shape (100,000 map entries in {@code state}, 20,000 80-character chat messages,
  * batches of 500), compacted into one snapshot (its size is printed), then {@code readSince}
- * from 0 in pages of 1,000 until the end, eight rounds (the first on a cold JVM). Not a test: run by hand (BENCHMARKS.md, session 12), after
- * {@code mvn -q -o test-compile -pl server -am}:
+ * from 0 in pages of 1,000 until the end, eight rounds (the first on a cold JVM). Not a test: run
+ * by hand (BENCHMARKS.md, session 12) after {@code mvn -q -o package -pl server -am -DskipTests},
+ * which builds the server jar (the store under test) and the test classes:
  * <pre>java -cp server/target/cairn-server.jar:server/target/test-classes dev.cairn.server.store.CatchUpReadBench</pre>
+ * (put another build's server jar first to compare).
  */
 public final class CatchUpReadBench {
 
