@@ -108,19 +108,30 @@ final class BrowserBench {
         Path profile = ctx.newDir("chromium-profile-");
         Site site = Site.start(ctx, store, 1, Map.of("CAIRN_ALLOWED_ORIGINS", pages.origin()), List.of());
         try {
+            boolean warm = server.equals("warm");
+            if (warm) {
+                W3.seed(site, "warm-older-" + user, entries, chat);
+            }
             W3.seed(site, user, entries, chat);
-            if (server.equals("warm")) {
-                // A server that has served another user's catch-up of the same size: its catch-up
-                // path is compiled (a fresh JVM spends much of a first catch-up in the JIT).
-                W3.seed(site, "warm-" + user, entries, chat);
-                rawCatchUp(site, "warm-" + user, size, run, "warming the server with another user");
+            if (warm) {
+                // A server that has served other users' catch-ups of the same size, in binary pages as
+                // the browser's, from older and newer tiers of its store than this user's: its catch-up
+                // path is compiled for all of them (a fresh JVM spends much of a first catch-up in the
+                // JIT). Until session 12 one catch-up in JSON frames of a user in newer tiers, which
+                // left much of the measured open's path to compile, or to compile again.
+                W3.seed(site, "warm-newer-" + user, entries, chat);
+                for (int i = 1; i <= 2; i++) {
+                    for (String other : List.of("warm-older-" + user, "warm-newer-" + user)) {
+                        rawCatchUp(site, other, size, run, "warming the server with " + other, true);
+                    }
+                }
             }
             long waited = ProcessCpu.awaitQuiet(site.node(0), 120_000);
             Ctx.log(waited >= 0 ? "browser %s run %d: the server was quiet after %,d ms" : "browser %s run %d: the server was not quiet after %,d ms; measured anyway",
                     size, run, Math.abs(waited));
             boolean raw = ctx.args.bool("browser-raw-catchup");
             if (raw) {
-                rawCatchUp(site, user, size, run, "before first open");
+                rawCatchUp(site, user, size, run, "before first open", false);
             }
             ServerProcess node = site.node(0);
             String base = pages.origin() + "/" + StaticSite.PAGE + "?user=" + user + "&ws=" + enc(node.syncUri().toString())
@@ -153,7 +164,7 @@ final class BrowserBench {
                     }
                 }
                 if (raw) {
-                    rawCatchUp(site, user, size, run, "after first open (a server warmed twice)");
+                    rawCatchUp(site, user, size, run, "after first open (a server warmed twice)", false);
                 }
                 Thread.sleep(1000);
                 if (!profileDir.isEmpty()) {
@@ -211,9 +222,9 @@ final class BrowserBench {
     }
 
     /** Times a bare protocol client's catch-up of {@code user} (the server's side alone) and logs it. */
-    private static void rawCatchUp(Site site, String user, String size, int run, String when) throws Exception {
+    private static void rawCatchUp(Site site, String user, String size, int run, String when, boolean pages) throws Exception {
         Map<String, Object> m = new LinkedHashMap<>();
-        W3.rawCatchUp(site, user, m);
+        W3.rawCatchUp(site, user, m, pages);
         Ctx.log("browser %s run %d: %s, a bare protocol client caught up in %.0f ms", size, run, when, (Double) m.get("ceiling: raw protocol client caught-up ms"));
         Thread.sleep(1000);
     }

@@ -8,7 +8,10 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
-/** A bare JDK WebSocket (the engine's transport stack, without the engine) that hands whole text messages to a callback. */
+/**
+ * A bare JDK WebSocket (the engine's transport stack, without the engine) that hands whole text
+ * messages to a callback, and the length of each binary one to another.
+ */
 final class RawWs implements AutoCloseable {
 
     private static final HttpClient HTTP = HttpClient.newHttpClient();
@@ -20,6 +23,10 @@ final class RawWs implements AutoCloseable {
     }
 
     static RawWs connect(URI uri, String bearer, Consumer<String> onMessage) throws Exception {
+        return connect(uri, bearer, onMessage, bytes -> { });
+    }
+
+    static RawWs connect(URI uri, String bearer, Consumer<String> onMessage, java.util.function.LongConsumer onBinaryBytes) throws Exception {
         WebSocket.Builder b = HTTP.newWebSocketBuilder();
         if (bearer != null) {
             b.header("Authorization", "Bearer " + bearer);
@@ -39,6 +46,13 @@ final class RawWs implements AutoCloseable {
                         onMessage.accept(whole);
                     }
                 }
+                webSocket.request(1);
+                return null;
+            }
+
+            @Override
+            public CompletionStage<?> onBinary(WebSocket webSocket, java.nio.ByteBuffer data, boolean last) {
+                onBinaryBytes.accept(data.remaining());
                 webSocket.request(1);
                 return null;
             }

@@ -136,9 +136,14 @@ final class W3 {
     /**
      * Ceiling, same server and state: a bare JDK WebSocket speaks the protocol by hand, hello with
      * cursor 0, and only counts the bytes until {@code caught-up}: the server's side of the catch-up
-     * without any client engine work.
+     * without any client engine work. Protocol 1 (JSON frames), as W3's engines speak it.
      */
     static void rawCatchUp(Site site, String user, Map<String, Object> m) throws Exception {
+        rawCatchUp(site, user, m, false);
+    }
+
+    /** As {@link #rawCatchUp(Site, String, Map)}; {@code pages}: offers protocol 2, so the changes come as binary pages (the browser client's). */
+    static void rawCatchUp(Site site, String user, Map<String, Object> m, boolean pages) throws Exception {
         java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();
         CompletableFuture<Long> caughtUp = new CompletableFuture<>();
         long t0 = System.nanoTime();
@@ -149,8 +154,9 @@ final class W3 {
             } else if (text.contains("\"type\":\"error\"")) {
                 caughtUp.completeExceptionally(new IllegalStateException(text));
             }
-        })) {
-            ws.send(dev.cairn.engine.protocol.FrameCodec.encode(new dev.cairn.engine.protocol.Frame.Hello(1, "w3-raw", 0)));
+        }, bytes::addAndGet)) {
+            ws.send(dev.cairn.engine.protocol.FrameCodec.encode(new dev.cairn.engine.protocol.Frame.Hello(1, "w3-raw", 0,
+                    pages ? java.util.List.of(1, 2) : null, null)));
             long t1 = caughtUp.get(30, TimeUnit.MINUTES);
             m.put("ceiling: raw protocol client caught-up ms", (t1 - t0) / 1e6);
             m.put("ceiling: raw bytes to client", bytes.get());
