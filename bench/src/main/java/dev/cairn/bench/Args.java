@@ -53,7 +53,7 @@ final class Args {
             {"browser-raw-catchup", "false", "false",
                     "browser: before first open, a bare protocol client catches the user up once (logged: the server's side alone; it also warms the server's catch-up path)"},
             {"browser-server", "cold", "cold",
-                    "browser: the server at first open: cold (started for the run, only the seeding done) and/or warm (it has also caught another user of the same size up once, so its catch-up path is compiled); 'cold,warm' runs both"},
+                    "browser: the server at first open: cold (started for the run, only the seeding done) and/or warm (two other users of the same size, seeded before and after, caught up twice each in binary pages, so its catch-up path is compiled); 'cold,warm' runs both"},
             {"browser-worker", "shared", "shared",
                     "browser: where the client syncs, shared (the user's shared worker), dedicated (a worker per tab, the fallback without SharedWorker) and/or none (in the page); 'none,shared' runs both, interleaved"},
             {"browser-profile", "", "",
