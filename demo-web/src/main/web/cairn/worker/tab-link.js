@@ -320,7 +320,7 @@ export class SharedSyncClient {
     } catch {
       token = undefined; // the worker asks at connect, and reports what fails then
     }
-    if (typeof (/** @type {any} */ (token))?.then === 'function') Promise.resolve(token).then(send, () => send(undefined));
+    if (token instanceof Promise) token.then(send, () => send(undefined));
     else send(token);
   }
 
