@@ -67,35 +67,6 @@ test('two tabs share one socket: a write is pushed once, the server\'s page is s
   await b.close();
 });
 
-test('the worker connects with the token the tab sent with sync: it does not ask the tab, whose main thread may be busy', async () => {
-  const server = newServer();
-  /** @type {string[]} */
-  const urls = [];
-  const WebSocket = class extends server.WebSocket {
-    /** @param {string} url */
-    constructor(url) {
-      super();
-      urls.push(url);
-    }
-  };
-  const hosts = new Map();
-  workers.push(hosts);
-  const user = `worker-user${++users}`;
-  const channel = new MessageChannel();
-  acceptPort(channel.port2, hosts, undefined, { WebSocket });
-  /** @type {any[]} */
-  const asked = [];
-  channel.port1.addEventListener('message', (e) => { if (e.data?.type === 'token?') asked.push(e.data); });
-  let calls = 0;
-  const a = await Cairn.open({ user, replica: 'tab-a', channel: null, workerPort: channel.port1, server: { url: 'ws://fake/sync', token: async () => `tok-${++calls}` } });
-  await until(() => a.status === 'live', 'live');
-  assert.equal(asked.length, 0, 'the worker did not ask the tab for the first connect\'s token');
-  assert.equal(calls, 1, 'the app\'s token function ran once');
-  assert.equal(urls.length, 1);
-  assert.ok(urls[0].endsWith('access_token=tok-1'), urls[0]);
-  await a.close();
-});
-
 test('a server change of a field entry is kept as its value is: a value held in memory only is not saved by the worker, and holds the saved cursor', async () => {
   const server = newServer();
   const { user, tab } = worker(server);

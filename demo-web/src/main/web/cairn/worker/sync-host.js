@@ -7,8 +7,7 @@
 // Messages (ARCHITECTURE.md, "Browser storage"); `id` marks a request, answered by {type: 'answer', id, ...}:
 //   tab -> host  attach {user, lock, server: {url}|null, tuning}            -> answer {ok} | {error}
 //                write {changes, rows: [{store, key, value?, guard}]}       -> answer {ok}, after the transaction
-//                sync {replica, token?}                                     -> answer {status, cursor, lastError}: this tab syncs through the host
-//                                                                              (its token, if given, serves the connect this starts)
+//                sync {replica}                                             -> answer {status, cursor, lastError}: this tab syncs through the host
 //                unsync | detach | push | offline {offline} | resync {cursor} | hold {cursor}
 //                sync-now                                                   -> answer {} | {error}
 //                idle                                                       -> answer {ok}: everything queued so far committed
@@ -104,8 +103,6 @@ export class SyncHost {
     /** @type {Promise<boolean>|null} */
     this.compacting = null;
     this.tokenAsks = 0;
-    /** @type {{token: string, at: number}|null} the token a tab sent with `sync`, for the connect that starts */
-    this.tokenAhead = null;
     /** @type {Map<number, (answer: any) => void>} */
     this.tokenAnswers = new Map();
     /** @type {IDBFactory|undefined} */
@@ -206,7 +203,7 @@ export class SyncHost {
     Promise.all(done).then((oks) => answer(tab, msg, { ok: oks.every(Boolean) }));
   }
 
-  /** @private @param {Tab} tab @param {{id: number, replica: string, token?: string}} msg */
+  /** @private @param {Tab} tab @param {{id: number, replica: string}} msg */
   startSync(tab, msg) {
     tab.syncing = true;
     tab.replica = msg.replica;
@@ -220,9 +217,6 @@ export class SyncHost {
       this.sync = null;
     }
     if (!this.sync && this.server) {
-      // The session starts now: the token the tab sent serves its first connect (asking the tab
-      // would wait for its main thread). A later connect asks, as the token may have expired.
-      if (typeof msg.token === 'string') this.tokenAhead = { token: msg.token, at: Date.now() };
       this.sync = new SyncClient({
         url: this.server.url,
         token: () => this.token(),
@@ -341,9 +335,6 @@ export class SyncHost {
 
   /** A token from a syncing tab (the newest first; the next one if it does not answer). @private */
   async token() {
-    const ahead = this.tokenAhead;
-    this.tokenAhead = null;
-    if (ahead && Date.now() - ahead.at < TOKEN_WAIT_MILLIS) return ahead.token;
     const syncing = [...this.tabs.values()].filter((t) => t.syncing).reverse();
     let last = 'no tab syncs';
     for (const tab of syncing) {

@@ -268,8 +268,6 @@ export class SharedSyncClient {
     /** @type {number|null} */
     this.lastSync = null;
     this.running = false;
-    /** How many times start() ran: a token that resolves after a stop or a later start is not sent. */
-    this.starts = 0;
     this.locked = false;
     this.offline = false;
     link.token = on.token;
@@ -305,23 +303,7 @@ export class SharedSyncClient {
   start() {
     if (this.running) return;
     this.running = true;
-    const generation = ++this.starts;
-    const send = (/** @type {unknown} */ token) => {
-      if (!this.running || generation !== this.starts) return; // stopped (or started again) meanwhile
-      const msg = { type: 'sync', replica: this.link.replica, ...(typeof token === 'string' ? { token } : {}) };
-      this.link.request(msg).then((a) => a && this.receive({ ...a, type: 'status' }));
-    };
-    // The first connect's token goes with the request, so the worker need not ask this tab for it:
-    // that ask would wait behind whatever this tab's main thread does right after startSync.
-    /** @type {unknown} */
-    let token;
-    try {
-      token = this.link.token?.();
-    } catch {
-      token = undefined; // the worker asks at connect, and reports what fails then
-    }
-    if (token instanceof Promise) token.then(send, () => send(undefined));
-    else send(token);
+    this.link.request({ type: 'sync', replica: this.link.replica }).then((a) => a && this.receive({ ...a, type: 'status' }));
   }
 
   stop() {
