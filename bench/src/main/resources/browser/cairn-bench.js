@@ -106,9 +106,11 @@ async function run() {
     // one public promise that covers a catch-up's writes. It stops sync (the page is done).
     await cairn.close();
     mark('durable');
-    // Counted in a task of its own, after durable (so past the long-task window): the page's check, not the client's work.
+    // Counted in a task of its own, after durable: the page's check, not the client's work (left out of the long tasks).
     await nextTask();
+    mark('afterCountStart');
     after = count(cairn);
+    mark('afterCountEnd');
   }
   const estimate = await navigator.storage.estimate();
   status.textContent = 'done';
