@@ -108,9 +108,9 @@ async function run() {
     mark('durable');
     // Counted in a task of its own, after durable: the page's check, not the client's work (left out of the long tasks).
     await nextTask();
-    mark('afterCountStart');
+    mark('recountStart');
     after = count(cairn);
-    mark('afterCountEnd');
+    mark('recountEnd');
   }
   const estimate = await navigator.storage.estimate();
   status.textContent = 'done';

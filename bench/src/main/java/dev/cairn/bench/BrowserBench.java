@@ -276,7 +276,7 @@ final class BrowserBench {
         m.put("messages readable", after.get("messages"));
         // main-thread tasks over 50 ms, up to durable (or all), without the page's own counts
         double[][] counts = {{num(t.get("countStart")), num(t.get("countEnd"))},
-                {num(t.get("afterCountStart")), num(t.get("afterCountEnd"))}};
+                {num(t.get("recountStart")), num(t.get("recountEnd"))}};
         double until = t.containsKey("durable") ? num(t.get("durable")) : Double.MAX_VALUE;
         int longTasks = 0;
         List<String> tasks = new ArrayList<>();

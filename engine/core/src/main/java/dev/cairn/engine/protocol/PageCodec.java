@@ -164,7 +164,7 @@ public final class PageCodec {
         if (bodyLength < 64) {
             return plain; // too small to gain anything
         }
-        // zlib's fastest level: a catch-up page of 1,000 changes deflates 5-6x faster than at the
+        // zlib's fastest level: a catch-up page of 1,000 changes deflates 4-5x faster than at the
         // default level and comes out under 3% larger (BENCHMARKS.md, session 12).
         Deflater deflater = new Deflater(Deflater.BEST_SPEED, true);
         try {
