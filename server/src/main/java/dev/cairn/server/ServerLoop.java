@@ -77,6 +77,12 @@ final class ServerLoop extends VerticleBase {
                 // connection: a 1,024-slot queue chunk, about 4.7 KB per connection, kept for the life of
                 // each upgraded WebSocket (W5 heap histogram, BENCHMARKS.md).
                 .setStrictThreadMode(true)
+                // No WebSocket compression (PROTOCOL.md 2): pages carry their own deflate, so a browser's
+                // permessage-deflate deflated them twice; and its first socket loads Netty's
+                // EmbeddedChannel, whose arrival discards the JIT's code for the whole socket path
+                // (a second compile of it, ~0.5 s of CPU, during a browser's first catch-up).
+                .setPerMessageWebSocketCompressionSupported(false)
+                .setPerFrameWebSocketCompressionSupported(false)
                 .setTcpNoDelay(true);
         tls(options);
         http = vertx.createHttpServer(options).requestHandler(req -> {
