@@ -181,3 +181,23 @@ test('a page mixing ASCII and non-ASCII keys, values and streams decodes exactly
   const bad = { type: 'changes', cursor: 1, changes: [{ seq: 1, change: { ...changes[0].change, stamp: '0190a1b2c3d40000@bad.replica' } }] };
   await assert.rejects(decodePage(encodePlain(bad), 1 << 20), (e) => e instanceof ProtocolError && e.code === 'invalid-change');
 });
+
+// The decoder writes a stamp's hex digits itself and builds short ASCII strings through a reused
+// array: stamps at the edges of millis and counter, and strings at the edges of the short path
+// (a non-ASCII byte first or last, 256 and 257 bytes), come back exactly.
+test('stamps at the edges of millis and counter, and strings at the edges of the short ASCII path, decode exactly', async () => {
+  const hex = (/** @type {number} */ millis, /** @type {number} */ counter) => millis.toString(16).padStart(12, '0') + counter.toString(16).padStart(4, '0');
+  const edges = [[0, 0], [1, 1], [0xffffff, 0xfff], [0x1000000, 0x1000], [2 ** 40 + 0xabcdef, 0xfffe], [2 ** 47 - 1, 0xffff]];
+  const values = ['"a"', `"${'a'.repeat(254)}"`, `"${'b'.repeat(255)}"`, '"é"', `"${'c'.repeat(200)}é"`, `"é${'d'.repeat(200)}"`];
+  /** @type {any[]} */
+  const changes = [];
+  let seq = 0;
+  for (const [millis, counter] of edges) {
+    for (const value of values) {
+      seq++;
+      changes.push({ seq, change: { op: 'set', section: 'state', key: `k${seq}`, value, stamp: `${hex(millis, counter)}@laptop` } });
+    }
+  }
+  const frame = { type: 'changes', changes, cursor: seq };
+  assert.deepEqual(await decodePage(encodePlain(frame), 1 << 20), frame);
+});

@@ -27,6 +27,8 @@ const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 /** Strings up to this many bytes are built without a TextDecoder when they are ASCII. */
 const SHORT_ASCII = 256;
+/** The char codes of the short ASCII string being read (Reader.utf8). @type {number[]} */
+const SHORT_CODES = [];
 
 /** A page larger than maxFrameBytes, sent or inflated: the socket is closed with 1009 (PROTOCOL.md 7.4). */
 export class PageTooLargeError extends Error {
@@ -313,14 +315,20 @@ class Reader {
       // A short ASCII key or value is built from its bytes: a TextDecoder call costs ~1 µs, three
       // per change. (Not sliced from one decode of the page: a slice would keep the whole page
       // alive, and a page with any byte over 0x7f decodes to two-byte chars, stored at twice the size.)
+      // The codes go through one reused array: an apply over a subarray of the page was slower.
       const bytes = this.bytes;
       const from = this.pos;
-      const end = from + n;
-      let i = from;
-      while (i < end && bytes[i] < 0x80) i++;
-      if (i === end) {
-        this.pos = end;
-        return String.fromCharCode.apply(null, /** @type {any} */ (bytes.subarray(from, end)));
+      const codes = SHORT_CODES;
+      codes.length = n;
+      let i = 0;
+      for (; i < n; i++) {
+        const b = bytes[from + i];
+        if (b >= 0x80) break;
+        codes[i] = b;
+      }
+      if (i === n) {
+        this.pos = from + n;
+        return String.fromCharCode.apply(null, codes);
       }
     }
     try {
@@ -398,6 +406,24 @@ function decodeBody(kind, in_) {
   return frame;
 }
 
+/** The char codes of the hex digits. */
+const HEX_DIGITS = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+/**
+ * A stamp's 16 hex digits: 12 of millis (checked below 2^48), 4 of the counter (below 2^16). Built
+ * from char codes: `toString(16).padStart` took about a fifth of a catch-up page's decoding.
+ * @param {number} millis @param {number} counter
+ */
+function stampHex(millis, counter) {
+  const hi = Math.floor(millis / 0x1000000);
+  const lo = millis % 0x1000000;
+  const d = HEX_DIGITS;
+  return String.fromCharCode(
+    d[(hi >>> 20) & 15], d[(hi >>> 16) & 15], d[(hi >>> 12) & 15], d[(hi >>> 8) & 15], d[(hi >>> 4) & 15], d[hi & 15],
+    d[(lo >>> 20) & 15], d[(lo >>> 16) & 15], d[(lo >>> 12) & 15], d[(lo >>> 8) & 15], d[(lo >>> 4) & 15], d[lo & 15],
+    d[(counter >>> 12) & 15], d[(counter >>> 8) & 15], d[(counter >>> 4) & 15], d[counter & 15]);
+}
+
 /** @param {Reader} in_ @param {boolean} sequenced */
 function readEntries(in_, sequenced) {
   const count = in_.length('the change count');
@@ -448,7 +474,7 @@ function readEntries(in_, sequenced) {
     if (millis > MAX_MILLIS) {
       throw withBatch(new ProtocolError(ErrorCode.CLOCK_SKEW, `change ${i}: its stamp is too far ahead: its time is beyond year 6429, later than any clock allows`), in_.batch);
     }
-    const stamp = millis.toString(16).padStart(12, '0') + counter.toString(16).padStart(4, '0') + '@' + replica;
+    const stamp = stampHex(millis, counter) + '@' + replica;
     let change;
     try {
       if (op === 3 && targetName === '') throw new RangeError('a stream clear needs a stream');
