@@ -184,7 +184,7 @@ test('a page mixing ASCII and non-ASCII keys, values and streams decodes exactly
 
 // The decoder writes a stamp's hex digits itself and builds short ASCII strings through a reused
 // array: stamps at the edges of millis and counter, and strings at the edges of the short path
-// (a non-ASCII byte first or last, 256 and 257 bytes), come back exactly.
+// (a non-ASCII character at the start or the end, 256 and 257 bytes), come back exactly.
 test('stamps at the edges of millis and counter, and strings at the edges of the short ASCII path, decode exactly', async () => {
   const hex = (/** @type {number} */ millis, /** @type {number} */ counter) => millis.toString(16).padStart(12, '0') + counter.toString(16).padStart(4, '0');
   const edges = [[0, 0], [1, 1], [0xffffff, 0xfff], [0x1000000, 0x1000], [2 ** 40 + 0xabcdef, 0xfffe], [2 ** 47 - 1, 0xffff]];

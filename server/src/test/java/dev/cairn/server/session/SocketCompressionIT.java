@@ -15,7 +15,7 @@ import java.util.Locale;
 import org.junit.jupiter.api.Test;
 
 /**
- * The sync socket takes no WebSocket compression extension (PROTOCOL.md 7.1): a browser offers
+ * The sync socket takes no WebSocket compression extension (PROTOCOL.md 2): a browser offers
  * {@code permessage-deflate} on every socket, and the server's 101 answer accepts the socket
  * without it. Binary pages carry their own deflate; the JSON frames are small.
  */
