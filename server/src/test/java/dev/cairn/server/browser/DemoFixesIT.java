@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.WindowType;
+import org.openqa.selenium.chromium.ChromiumNetworkConditions;
 
 /**
  * The demo page's rough edges, each fixed: the sign-in form's rule, a refused value, the status
@@ -136,6 +138,24 @@ class DemoFixesIT {
         page.click("status-online");
         page.waitLiveAndSynced();
         page.waitText("status-text", t -> t.startsWith("Up to date"), "up to date again");
+
+        // The device loses its network (DevTools' offline emulation: navigator.onLine turns false
+        // and the page hears 'offline'): the banner says so, and leaves once the network is back.
+        ChromiumNetworkConditions none = new ChromiumNetworkConditions();
+        none.setOffline(true);
+        page.driver().setNetworkConditions(none);
+        try {
+            page.until(() -> "no-network".equals(page.attr("status-banner", "data-state")), "the banner says there is no network");
+            page.waitText("status-text", t -> t.startsWith("No network on this device"), "the banner's no-network text");
+            assertFalse(page.byId("status-retry").isDisplayed(), "nothing to retry while the device has no network");
+        } finally {
+            page.driver().deleteNetworkConditions();
+        }
+        page.waitLiveAndSynced();
+        page.waitText("status-text", t -> t.startsWith("Up to date"), "up to date once the network is back");
+        // What the browser logs of a socket or request the emulation cut, and nothing else.
+        page.assertNoConsoleErrors(Pattern.compile("ERR_INTERNET_DISCONNECTED|WebSocket connection to .* failed"));
+        page.clearConsole();
     }
 
     @Test
