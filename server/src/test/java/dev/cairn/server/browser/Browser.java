@@ -385,6 +385,18 @@ final class Browser implements AutoCloseable {
         assertEquals(List.of(), severe, name + ": unexpected console errors");
     }
 
+    /**
+     * {@link #assertNoConsoleErrors} and then {@link #clearConsole}, the clearing even when the check
+     * fails: one test's errors fail that test, not every test after it on the same page.
+     */
+    void checkAndClearConsole(Pattern... expected) {
+        try {
+            assertNoConsoleErrors(expected);
+        } finally {
+            clearConsole();
+        }
+    }
+
     /** Forgets the messages collected so far (after they were checked). */
     void clearConsole() {
         console();

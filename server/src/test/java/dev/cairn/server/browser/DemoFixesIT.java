@@ -54,8 +54,7 @@ class DemoFixesIT {
     @AfterEach
     void evidence(TestInfo info) {
         page.screenshot(info.getTestMethod().orElseThrow().getName());
-        page.assertNoConsoleErrors();
-        page.clearConsole();
+        page.checkAndClearConsole();
     }
 
     private static String notesOnServer() {
@@ -154,8 +153,7 @@ class DemoFixesIT {
         page.waitLiveAndSynced();
         page.waitText("status-text", t -> t.startsWith("Up to date"), "up to date once the network is back");
         // What the browser logs of a socket or request the emulation cut, and nothing else.
-        page.assertNoConsoleErrors(Pattern.compile("ERR_INTERNET_DISCONNECTED|WebSocket connection to .* failed"));
-        page.clearConsole();
+        page.checkAndClearConsole(Pattern.compile("ERR_INTERNET_DISCONNECTED|WebSocket connection to .* failed"));
     }
 
     @Test

@@ -60,8 +60,7 @@ class DemoPageIT {
     @AfterEach
     void evidence(TestInfo info) {
         page.screenshot(info.getTestMethod().orElseThrow().getName());
-        page.assertNoConsoleErrors();
-        page.clearConsole();
+        page.checkAndClearConsole();
     }
 
     private static JsonNode api(String path) {
@@ -81,8 +80,7 @@ class DemoPageIT {
         page.script("console.error('cairn browser-test probe')");
         page.until(() -> page.console().stream().anyMatch(e -> e.getLevel() == java.util.logging.Level.SEVERE
                 && e.getMessage().contains("cairn browser-test probe")), "the probe error in the console log");
-        page.assertNoConsoleErrors(java.util.regex.Pattern.compile("cairn browser-test probe"));
-        page.clearConsole();
+        page.checkAndClearConsole(java.util.regex.Pattern.compile("cairn browser-test probe"));
     }
 
     @Test
