@@ -1,7 +1,13 @@
 // Runs every spec/vectors/sync/*.json transcript (format and rules: spec/vectors/sync/README.md)
-// against the real browser client: Cairn.open over memory storage, a scripted WebSocket injected
-// through the `WebSocket` option, and a scripted fetch that answers the client's question after a
-// refused upgrade. The JVM client runs the same files (TranscriptTest.java).
+// against the real browser client, on both of its sync paths:
+//   page    Cairn.open over memory storage, its own sync client, a scripted WebSocket injected
+//           through the `WebSocket` option and a scripted fetch that answers the client's question
+//           after a refused upgrade;
+//   worker  the default in a browser: a tab (Cairn.open with `workerPort`, IndexedDB from
+//           fake-indexeddb, a new one per transcript) syncing through a SyncHost (worker/sync-host.js) over a MessageChannel,
+//           the scripted socket and fetch given to the host, as a worker has them.
+// The JVM client runs the same files (TranscriptTest.java).
+import { IDBFactory } from 'fake-indexeddb';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,6 +15,7 @@ import { Cairn } from '../../main/web/cairn/cairn.js';
 import { WHOLE_SECTION } from '../../main/web/cairn/codec.js';
 import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
 import { encode as encodePage, decode as decodePage } from '../../main/web/cairn/page.js';
+import { acceptPort } from '../../main/web/cairn/worker/sync-host.js';
 
 const DIR = new URL('../../../../spec/vectors/sync/', import.meta.url);
 const EVENTUALLY_MS = 3000;
@@ -131,8 +138,8 @@ const DEFAULT_REFUSAL_BODY = {
   503: { error: 'server-full', message: 'server full' },
 };
 
-/** @param {any} t the transcript */
-async function run(t) {
+/** @param {any} t the transcript @param {'page'|'worker'} path */
+async function run(t, path) {
   const c = t.client ?? {};
   const script = new Script();
   let tokens = 0;
@@ -149,13 +156,26 @@ async function run(t) {
   };
   // A transcript whose hello names spaces (PROTOCOL.md 8.1) runs a client that syncs spaces.
   const spaces = t.steps.some((s) => s.recv?.type === 'hello' && 'spaces' in s.recv);
+  const replica = c.replica ?? 'dev-1';
+  /** @type {Map<string, Promise<any>>} */
+  const hosts = new Map();
+  /** @type {any} */
+  let where = { user: 'alice', storage: 'memory' };
+  if (path === 'worker') {
+    // The host's session says the tab's replica id in hello, so hello matches as in the page.
+    const channel = new MessageChannel();
+    const indexedDB = new IDBFactory();
+    acceptPort(channel.port2, hosts, indexedDB, { WebSocket: /** @type {any} */ (script.WebSocket), fetch: /** @type {any} */ (script.fetch), random: sync.random, replica });
+    where = { user: 'alice', workerPort: channel.port1, indexedDB };
+  }
   const cairn = await Cairn.open({
     ...(spaces ? { spaces: true, onSpaceLeft: c.onSpaceLeft ?? 'keep' } : {}),
-    user: 'alice', storage: 'memory', channel: null, replica: c.replica ?? 'dev-1', sections: c.sections ?? {},
+    ...where, channel: null, replica, sections: c.sections ?? {},
     server: { url: 'ws://scripted/sync', token: () => `tok-${++tokens}` },
     WebSocket: /** @type {any} */ (script.WebSocket), fetch: /** @type {any} */ (script.fetch), sync,
     ...(c.passphrase ? { endToEnd: { passphrase: c.passphrase, sections: c.e2eSections ?? [], iterations: 1000 } } : {}),
   });
+  if (path === 'worker') assert.ok(cairn.worker, 'the tab syncs through the host');
   const outer = cairn;
   const binds = new Map();
   /** @type {Map<string, {settled: boolean, ok?: boolean, error?: any}>} */
@@ -190,6 +210,7 @@ async function run(t) {
     }
   } finally {
     await cairn.close().catch(() => {});
+    for (const host of hosts.values()) (await host).close();
   }
 
   async function runStep(step) {
@@ -380,5 +401,7 @@ const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 test('there are transcripts to run', () => assert.ok(files.length > 0));
 for (const file of files) {
   const transcript = JSON.parse(readFileSync(new URL(file, DIR), 'utf8'));
-  test(`${file}: ${String(transcript.about ?? '').slice(0, 80)}`, () => run(transcript));
+  for (const path of /** @type {const} */ (['page', 'worker'])) {
+    test(`${file} (${path}): ${String(transcript.about ?? '').slice(0, 80)}`, () => run(transcript, path));
+  }
 }

@@ -56,6 +56,39 @@ const KEPT_REFUSALS = 100;
 
 /** A syncNow()'s mark (SpaceSync.mark). @typedef {{at: number, held: string[]}} SpaceMark */
 
+/**
+ * Recent refusals for good and leaves, by space: a syncNow() takes its mark before it saves, so
+ * one that came while it saved (its changes or its space already gone) still fails it. Kept by
+ * the sync client (SpaceSync) and, through the sync worker, by each tab (worker/tab-link.js).
+ */
+export class RecentRefusals {
+  constructor() {
+    /** @type {Array<{space: string, error: SyncError}>} */
+    this.recent = [];
+    this.before = 0;
+  }
+
+  /** @param {string[]} held the spaces the syncNow() covers @returns {SpaceMark} */
+  mark(held) {
+    return { at: this.before + this.recent.length, held };
+  }
+
+  /** The first refusal for good or leave of a space of `mark` since it was taken, or null. @param {SpaceMark} mark */
+  missed(mark) {
+    const since = this.recent.slice(Math.max(0, mark.at - this.before));
+    return since.find((e) => mark.held.includes(e.space))?.error ?? null;
+  }
+
+  /** @param {string} space @param {SyncError} error */
+  remember(space, error) {
+    this.recent.push({ space, error });
+    if (this.recent.length > KEPT_REFUSALS) {
+      this.recent.shift();
+      this.before++;
+    }
+  }
+}
+
 /** One space in the sync client. */
 class SpaceChannel {
   /** @param {SpaceSync} owner @param {string} id @param {SpacePort} port */
@@ -248,33 +281,22 @@ export class SpaceSync {
     this.presenceSentAt = 0;
     /** This session's welcome carried no spaces (protocol 1): no space syncs on it. */
     this.spaceless = false;
-    /**
-     * Recent refusals for good and leaves, by space: a syncNow() takes its mark before it saves, so
-     * one that came while it saved (its changes or its space already gone) still fails it.
-     * @type {Array<{space: string, error: SyncError}>}
-     */
-    this.recent = [];
-    this.recentBefore = 0;
+    this.refusals = new RecentRefusals();
   }
 
   /** Where a syncNow() starts: the spaces it covers and the refusals and leaves since. @returns {SpaceMark} */
   mark() {
-    return { at: this.recentBefore + this.recent.length, held: Object.keys(this.directory.cursors()) };
+    return this.refusals.mark(Object.keys(this.directory.cursors()));
   }
 
   /** The first refusal for good or leave of a space of `mark` since it was taken, or null. @param {SpaceMark} mark */
   missed(mark) {
-    const since = this.recent.slice(Math.max(0, mark.at - this.recentBefore));
-    return since.find((e) => mark.held.includes(e.space))?.error ?? null;
+    return this.refusals.missed(mark);
   }
 
   /** @param {string} space @param {SyncError} error */
   remember(space, error) {
-    this.recent.push({ space, error });
-    if (this.recent.length > KEPT_REFUSALS) {
-      this.recent.shift();
-      this.recentBefore++;
-    }
+    this.refusals.remember(space, error);
   }
 
   /** The hello's `spaces`: every space this device holds data of, with its cursor. */

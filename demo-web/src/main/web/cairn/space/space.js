@@ -363,7 +363,7 @@ class SpaceSyncView {
 
   push() { this.client()?.spaces?.push(this.space.id); }
 
-  /** A mark for syncNow(mark), taken before the space saves (SpaceSync.mark); null through the sync worker or without a client. */
+  /** A mark for syncNow(mark), taken before the space saves (SpaceSync.mark, or the tab's through the sync worker); null without a client. */
   mark() {
     return this.client()?.spaces?.mark?.() ?? null;
   }
@@ -375,9 +375,11 @@ class SpaceSyncView {
   syncNow(mark) {
     const spaces = this.client()?.spaces;
     if (!spaces) return Promise.reject(Object.assign(new Error('no sync server configured'), { code: 'offline' }));
-    const missed = mark ? spaces.missed({ at: mark.at, held: [this.space.id] }) : null;
+    const since = mark ? { at: mark.at, held: [this.space.id] } : null;
+    const missed = since ? spaces.missed(since) : null;
     if (missed) return Promise.reject(syncError(missed));
-    return spaces.syncNow(this.space.id);
+    // Through the sync worker the mark is checked again once the worker answered (tab-link.js).
+    return /** @type {any} */ (spaces).shared ? spaces.syncNow(this.space.id, since) : spaces.syncNow(this.space.id);
   }
 
   /** @param {boolean} offline */

@@ -93,6 +93,7 @@ function deliver(space, link, msg) {
       space.refused = msg.refused;
       /** @type {any} */ (space.settingsStore).mirror?.set(`cairn:${space.user}:refused`, JSON.stringify(msg.refused));
       space.outbox.remove(msg.ids);
+      link.refusals.remember(space.id, msg.error);
       const error = () => Object.assign(new Error(`${msg.error.code}: ${msg.error.message}`), { code: msg.error.code, space: space.id, refused: msg.ids.length });
       space.emit('error', error());
       space.parent.emit('error', error());
@@ -101,6 +102,7 @@ function deliver(space, link, msg) {
     }
     case 'space-forgot': space.forgotBySync(msg.changes, msg.refused); break;
     case 'space-left':
+      link.refusals.remember(space.id, { code: 'not-a-member', message: `the space ${space.id} was left (${msg.reason})` });
       link.spaceCursors.set(space.id, 0);
       space.leftBySync(msg.reason);
       break;

@@ -52,6 +52,15 @@ const PAGES_UNSAVED = 3;
 const TOKEN_WAIT_MILLIS = 10_000;
 
 /**
+ * What the host uses of its global scope, given by tests (a scripted server); a worker leaves it empty.
+ * @typedef {object} HostEnv
+ * @property {typeof WebSocket} [WebSocket]
+ * @property {typeof fetch} [fetch] to learn why an upgrade was refused
+ * @property {() => number} [random] in [0, 1), for the sync client's jitter (a tab's own `sync.random` is a function: it cannot cross the port)
+ * @property {string} [replica] the session's replica id in hello (else a new `w...` one)
+ */
+
+/**
  * @typedef {object} Tab
  * @property {MessagePort} port
  * @property {string} replica
@@ -61,7 +70,7 @@ const TOKEN_WAIT_MILLIS = 10_000;
  */
 
 export class SyncHost {
-  /** @param {string} user @param {IDBFactory} [factory] @param {{WebSocket?: typeof WebSocket}} [env] */
+  /** @param {string} user @param {IDBFactory} [factory] @param {HostEnv} [env] */
   static async open(user, factory, env = {}) {
     /** @type {SyncHost|null} */
     let host = null;
@@ -74,7 +83,7 @@ export class SyncHost {
 
   /**
    * @param {string} user @param {IdbStore} store @param {Map<string, string>} outbox @param {Map<string, string>} meta
-   * @param {{WebSocket?: typeof WebSocket}} env
+   * @param {HostEnv} env
    */
   constructor(user, store, outbox, meta, env) {
     this.user = user;
@@ -87,7 +96,7 @@ export class SyncHost {
     /** Live replicas (tabs) that push their own outbox entries: not attached, or syncing in their page. */
     this.others = new Set();
     /** The replica id of the host's session (hello); the changes it pushes keep their tabs' stamps. */
-    this.replica = `w${newReplicaId()}`.slice(0, 32);
+    this.replica = env.replica ?? `w${newReplicaId()}`.slice(0, 32);
     /** @type {SyncClient|null} */
     this.sync = null;
     /** @type {{url: string}|null} */
@@ -235,6 +244,8 @@ export class SyncHost {
         onStatus: (status) => this.toSyncing({ type: 'status', status, ...this.syncState() }),
         onError: (error) => this.toSyncing({ type: 'error', error, ...this.syncState() }),
         WebSocket: this.env.WebSocket,
+        fetch: this.env.fetch,
+        ...(this.env.random ? { random: this.env.random } : {}),
         ...(this.wantsSpaces ? { spaces: hostDirectory(this) } : {}),
         ...this.tuning,
       });
@@ -612,7 +623,7 @@ function plain(e) {
 /**
  * A new port: its first message must be `attach`, which hands it to the user's host (opened on
  * the first attach). @param {MessagePort} port @param {Map<string, Promise<SyncHost>>} hosts
- * @param {IDBFactory} [factory] @param {{WebSocket?: typeof WebSocket}} [env] (tests)
+ * @param {IDBFactory} [factory] @param {HostEnv} [env] (tests)
  */
 export function acceptPort(port, hosts, factory, env) {
   port.onmessage = async (event) => {

@@ -5,6 +5,8 @@
 
 import { StorageError } from '../storage.js';
 import { unpack } from '../chunk.js';
+import { RecentRefusals } from '../space/space-sync.js';
+import { syncError } from '../waiters.js';
 
 /** @typedef {import('../codec.js').Change} Change */
 
@@ -112,6 +114,8 @@ export class WorkerLink {
     this.spaceRoutes = new Map();
     /** @type {Map<string, number>} each space's cursor in the worker's session, as last told */
     this.spaceCursors = new Map();
+    /** The refusals for good and leaves of this tab's spaces, as the worker told them (syncNow marks). */
+    this.refusals = new RecentRefusals();
     port.onmessage = (event) => this.receive(event.data);
     port.start?.();
   }
@@ -334,11 +338,29 @@ export class SharedSyncClient {
     this.link.post({ type: 'hold', cursor });
   }
 
-  async syncNow() {
-    await new Promise((r) => queueMicrotask(() => queueMicrotask(/** @type {VoidFunction} */ (r)))); // after this task's writes
-    const a = await this.link.request({ type: 'sync-now' });
-    if (a?.error) throw Object.assign(new Error(a.error.message), { code: a.error.code });
+  /** A mark for syncNow(mark), taken before saving: the spaces open in this tab (SyncClient.mark). */
+  mark() {
+    return this.link.refusals.mark([...this.link.spaceRoutes.keys()]);
   }
+
+  /** @param {import('../space/space-sync.js').SpaceMark|null} [mark] */
+  async syncNow(mark) {
+    await new Promise((r) => queueMicrotask(() => queueMicrotask(/** @type {VoidFunction} */ (r)))); // after this task's writes
+    await answered(this.link, this.link.request({ type: 'sync-now' }), mark);
+  }
+}
+
+/**
+ * The worker's answer to a sync-now, failed by a refusal for good or leave of a space of `mark`
+ * that this tab heard since (as SyncClient.syncNow in a page). Checked once the answer is here:
+ * the worker's messages come in order, so every refusal it told before answering is known then.
+ * @param {WorkerLink} link @param {Promise<any>} request @param {import('../space/space-sync.js').SpaceMark|null|undefined} mark
+ */
+async function answered(link, request, mark) {
+  const a = await request;
+  const missed = mark ? link.refusals.missed(mark) : null;
+  if (missed) throw syncError(missed);
+  if (a?.error) throw Object.assign(new Error(a.error.message), { code: a.error.code });
 }
 
 /**
@@ -385,6 +407,8 @@ export class SharedSpaces {
   /** @param {WorkerLink} link */
   constructor(link) {
     this.link = link;
+    /** the spaces of the user's sync worker (space.js syncNow) */
+    this.shared = true;
   }
 
   /** @param {string} id */
@@ -407,10 +431,19 @@ export class SharedSpaces {
     this.link.post({ type: 'space-resync', space: id, cursor });
   }
 
-  /** @param {string} id */
-  async syncNow(id) {
+  /** A mark for a space's syncNow(mark) (space.js). */
+  mark() {
+    return this.link.refusals.mark([]);
+  }
+
+  /** @param {import('../space/space-sync.js').SpaceMark} mark */
+  missed(mark) {
+    return this.link.refusals.missed(mark);
+  }
+
+  /** @param {string} id @param {import('../space/space-sync.js').SpaceMark|null} [mark] space.js's, with this space held */
+  async syncNow(id, mark) {
     await new Promise((r) => queueMicrotask(() => queueMicrotask(/** @type {VoidFunction} */ (r)))); // after this task's writes
-    const a = await this.link.request({ type: 'space-sync-now', space: id });
-    if (a?.error) throw Object.assign(new Error(a.error.message), { code: a.error.code });
+    await answered(this.link, this.link.request({ type: 'space-sync-now', space: id }), mark);
   }
 }

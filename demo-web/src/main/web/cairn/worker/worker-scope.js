@@ -8,7 +8,7 @@ import { acceptPort } from './sync-host.js';
 /**
  * Serves the tabs that reach `scope` (the worker's globalThis).
  * @param {any} scope @param {Map<string, Promise<import('./sync-host.js').SyncHost>>} hosts
- * @param {IDBFactory} [factory] @param {{WebSocket?: typeof WebSocket}} [env]
+ * @param {IDBFactory} [factory] @param {import('./sync-host.js').HostEnv} [env]
  */
 export function serveScope(scope, hosts, factory, env) {
   if (typeof scope.SharedWorkerGlobalScope === 'function' && scope instanceof scope.SharedWorkerGlobalScope) {
