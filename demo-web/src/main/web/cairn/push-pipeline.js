@@ -94,6 +94,14 @@ export class PushPipeline {
     this.attempts = new Map();
     /** @type {Map<string, {text: string, bytes: number, change: Change}>} each change as sent (sealed with E2E), and its text, made once */
     this.wire = new Map();
+    /**
+     * Changes of batches sent on an ended session that got no answer, by the batch they were in:
+     * the server may have committed them, so each batch goes again as it was, never mixed with
+     * other changes (PROTOCOL.md 3.3). Until acknowledged or refused for good.
+     * @type {Map<string, number>}
+     */
+    this.unanswered = new Map();
+    this.unansweredBatches = 0;
     /** @type {Set<string>|null} sections the server knows (welcome.sections), null: not told */
     this.sections = null;
     /** Changes of sections the server does not know, at the last fill. */
@@ -112,8 +120,12 @@ export class PushPipeline {
     this.unknownReported = false;
   }
 
-  /** The session ended: every unacknowledged batch goes again on the next one. */
+  /** The session ended: every unacknowledged batch goes again on the next one, as it was. */
   end() {
+    for (const entries of this.window.values()) {
+      const batch = ++this.unansweredBatches;
+      for (const e of entries) this.unanswered.set(e.id, batch);
+    }
     this.open = false;
     this.window.clear();
     this.inFlight.clear();
@@ -167,6 +179,8 @@ export class PushPipeline {
     /** @type {Entry[]} */
     let batch = [];
     let bytes = PUSH_OVERHEAD;
+    /** the unanswered batch the batch's changes were in (undefined: new changes) */
+    let was;
     /** @type {Entry[]} */
     const unknown = [];
     /** @type {Entry[]} */
@@ -177,19 +191,21 @@ export class PushPipeline {
       const w = this.wireOf(e);
       if (!w) continue; // not sealed yet: the next fill
       if (PUSH_OVERHEAD + w.bytes > this.frameLimit) { tooLarge.push(e); continue; }
-      if (batch.length && (batch.length >= limit || bytes + 1 + w.bytes > budget)) {
+      const from = this.unanswered.get(e.id);
+      if (batch.length && (batch.length >= limit || bytes + 1 + w.bytes > budget || from !== was)) {
         this.sendBatch(batch);
         batch = [];
         bytes = PUSH_OVERHEAD;
         if (--room === 0) break;
       }
+      if (!batch.length) was = from;
       bytes += w.bytes + (batch.length ? 1 : 0);
       batch.push(e);
     }
     if (batch.length && room > 0) this.sendBatch(batch);
     if (tooLarge.length) {
       const ids = tooLarge.map((e) => e.id);
-      ids.forEach((id) => this.wire.delete(id));
+      this.forget(ids);
       this.on.dropped(ids, { code: 'change-too-large', message: `${ids.length} change(s) dropped: a push frame holding one alone would exceed the server's limit of ${this.frameLimit} bytes` });
     }
     this.unknown = unknown.length;
@@ -236,7 +252,7 @@ export class PushPipeline {
     const entries = this.take(batch);
     if (!entries) return false;
     const ids = entries.map((e) => e.id);
-    ids.forEach((id) => this.wire.delete(id));
+    this.forget(ids);
     this.on.acked(ids);
     const waiting = new Set(this.held.values());
     for (const reason of [...this.attempts.keys()]) if (!waiting.has(/** @type {any} */ (reason))) this.attempts.delete(reason);
@@ -253,7 +269,7 @@ export class PushPipeline {
     if (error.code === ErrorCode.FORBIDDEN || error.code === ErrorCode.NOT_A_MEMBER) {
       // The membership as of the commit refused the whole batch: retrying cannot cure it (PROTOCOL.md 8.2).
       const ids = entries.map((e) => e.id);
-      ids.forEach((id) => this.wire.delete(id));
+      this.forget(ids);
       if (this.on.refused) this.on.refused(ids, error);
       else this.on.dropped(ids, error);
     } else if (split && entries.length > 1) {
@@ -262,7 +278,7 @@ export class PushPipeline {
       this.splits.push(entries.slice(0, half), entries.slice(half));
     } else if (error.code === ErrorCode.INVALID_CHANGE) {
       const ids = entries.map((e) => e.id);
-      ids.forEach((id) => this.wire.delete(id));
+      this.forget(ids);
       this.on.dropped(ids, error); // can never be accepted; keeping it would block nothing but waste pushes
     } else {
       const reason = RETRY_CLASS[error.code] ?? 'retry';
@@ -270,6 +286,14 @@ export class PushPipeline {
       if (reason === 'quota') this.on.stuck(entries.map((e) => e.id), error);
     }
     this.pump(canPush);
+  }
+
+  /** Changes answered for good (acknowledged, refused, dropped): their wire form and batch go. @private @param {string[]} ids */
+  forget(ids) {
+    for (const id of ids) {
+      this.wire.delete(id);
+      this.unanswered.delete(id);
+    }
   }
 
   /** @private @param {number} batch */

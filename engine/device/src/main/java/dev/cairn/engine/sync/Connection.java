@@ -197,6 +197,10 @@ final class Connection {
             return;
         }
         s.ended = true;
+        c.push.sessionEnded(s);
+        if (c.spaces != null) {
+            c.spaces.pipelines.values().forEach(p -> p.sessionEnded(s));
+        }
         SyncLoop.cancel(s.handshakeTimer);
         SyncLoop.cancel(s.keepAliveTask);
         SyncLoop.cancel(s.pullRetryTimer);

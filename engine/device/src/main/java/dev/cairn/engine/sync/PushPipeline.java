@@ -7,10 +7,12 @@ import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -198,7 +200,27 @@ final class PushPipeline {
         return bytes;
     }
 
-    /** Up to {@code n} committed outbox entries not owned by this session, held, or being acknowledged. */
+    /**
+     * The session ended (or the space was left): its batches in flight got no answer. The server
+     * may have committed them, so each goes again as it was, never mixed with other changes
+     * (PROTOCOL.md 3.3), until acknowledged or refused for good.
+     */
+    void sessionEnded(Session s) {
+        for (Batch b : lane(s).inFlight.values()) {
+            long batch = ++c.unansweredBatches;
+            b.part().seqs().forEach(seq -> unanswered().put(seq, batch));
+        }
+    }
+
+    /** This outbox's seqs of unanswered batches, and their batch (SyncClient.unanswered). */
+    private Map<Long, Long> unanswered() {
+        return c.unanswered.computeIfAbsent(space == null ? "" : space, k -> new HashMap<>());
+    }
+
+    /**
+     * Up to {@code n} committed outbox entries not owned by this session, held, or being
+     * acknowledged; all of one unanswered batch, or all new ones.
+     */
     private Part readOutbox(Session s, int n) {
         long limit = (long) lane(s).owned.size() + lane(s).held.size() + acking.size() + n;
         while (true) {
@@ -206,11 +228,21 @@ final class PushPipeline {
             NavigableMap<Long, Change> outbox = port.outbox(asked);
             List<Long> seqs = new ArrayList<>(n);
             List<Change> changes = new ArrayList<>(n);
+            Map<Long, Long> sentBefore = unanswered();
+            Long was = null; // the unanswered batch of the part's first change, if any
+            boolean cut = false;
             for (Map.Entry<Long, Change> e : outbox.entrySet()) {
                 if (!lane(s).owned.contains(e.getKey()) && !acking.contains(e.getKey()) && !lane(s).held.contains(e.getKey())) {
                     if (s.serverSections != null && !s.serverSections.contains(e.getValue().section())) {
                         unknownSection(s, e.getKey(), e.getValue());
                         continue;
+                    }
+                    Long from = sentBefore.get(e.getKey());
+                    if (seqs.isEmpty()) {
+                        was = from;
+                    } else if (!Objects.equals(from, was)) {
+                        cut = true;
+                        break;
                     }
                     seqs.add(e.getKey());
                     changes.add(c.cipher == null || space != null ? e.getValue() : c.cipher.seal(e.getValue()));
@@ -221,7 +253,7 @@ final class PushPipeline {
             }
             // Entries are only ever skipped for being owned, held or acking, so one read is normally
             // enough; read more if the outbox holds more than expected (e.g. a failed removal).
-            if (seqs.size() == n || outbox.size() < asked || asked == Integer.MAX_VALUE) {
+            if (cut || seqs.size() == n || outbox.size() < asked || asked == Integer.MAX_VALUE) {
                 return seqs.isEmpty() ? null : new Part(List.copyOf(seqs), List.copyOf(changes));
             }
             limit *= 2;
@@ -446,6 +478,7 @@ final class PushPipeline {
 
     /** Removes acknowledged (or dropped) entries from the outbox; retried if the store fails. */
     private void acknowledgeLocally(List<Long> seqs, int failures) {
+        seqs.forEach(unanswered()::remove);
         acking.addAll(seqs);
         CompletableFuture<Void> removal;
         try {

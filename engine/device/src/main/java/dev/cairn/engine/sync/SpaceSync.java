@@ -98,7 +98,10 @@ final class SpaceSync {
         m.left = null;
         try {
             c.port.spaceRejoined(id);
-            pipeline(id); // a kept copy of an earlier membership pushes what it queued
+            PushPipeline p = pipeline(id);
+            if (p != null) {
+                p.pump(); // a kept copy of an earlier membership pushes what it queued, now (not at its next write)
+            }
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cairn sync: space " + id + ": " + SyncLoop.messageOf(e));
         }
@@ -175,6 +178,12 @@ final class SpaceSync {
 
     void onSpaceLeft(Session s, Frame.SpaceLeft left) {
         String id = left.space();
+        PushPipeline pipeline = pipelines.get(id);
+        if (pipeline != null && onLeft == LeftSpaceCopy.KEEP) {
+            pipeline.sessionEnded(s); // its batches in flight stay in the kept copy; after a rejoin they go again as they were
+        } else {
+            c.unanswered.remove(id);
+        }
         if (s.spaces != null) {
             s.spaces.left.add(id);
             s.spaces.live.remove(id);

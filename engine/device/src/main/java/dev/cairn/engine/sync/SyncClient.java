@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -127,6 +128,14 @@ public final class SyncClient implements AutoCloseable {
     final SpaceSync spaces;
     /** The next push batch id: one counter for the user's and every space's batches (PROTOCOL.md 8.2). */
     long nextBatchId = 1;
+    /**
+     * Batches left unanswered (PushPipeline), by outbox ("" the user's, else the space id): kept
+     * here, not in a pipeline, because a left space's pipeline goes while its kept copy may push
+     * the same changes again after a rejoin.
+     */
+    final Map<String, Map<Long, Long>> unanswered = new HashMap<>();
+    /** Numbers the unanswered batches, across every outbox. */
+    long unansweredBatches;
     private final Subscription spaceOpenedSubscription;
     private final Subscription presenceSubscription;
 

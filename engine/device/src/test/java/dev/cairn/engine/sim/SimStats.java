@@ -43,8 +43,6 @@ final class SimStats {
     long keptEntriesOlderThanCut;
     /** Space batches acknowledged though the pusher had no write right, as they altered nothing (re-sends, PROTOCOL.md 8.2). */
     long resendsAckedWithoutRight;
-    /** Changes already accepted that a refused batch held beside a change that would write (listed as refused, yet in the space). */
-    long acceptedRefusedBesideNewChanges;
     long refusalsOfLeftBatches;
 
     void add(SimStats o) {
@@ -83,7 +81,6 @@ final class SimStats {
         pageOfLeftSpaceEnds += o.pageOfLeftSpaceEnds;
         keptEntriesOlderThanCut += o.keptEntriesOlderThanCut;
         resendsAckedWithoutRight += o.resendsAckedWithoutRight;
-        acceptedRefusedBesideNewChanges += o.acceptedRefusedBesideNewChanges;
         refusalsOfLeftBatches += o.refusalsOfLeftBatches;
     }
 
@@ -109,9 +106,9 @@ final class SimStats {
         return String.format(Locale.ROOT,
                 "seeds=%d ops=%d pushesCommitted=%d membershipSteps=%d spaceBatchesCommitted=%d spaceBatchesRefused=%d spaceLeft=%d"
                         + " spacePagesApplied=%d readOnlyWrites=%d pageOfLeftSpaceEnds=%d refusalsOfLeftBatches=%d resendsAckedWithoutRight=%d"
-                        + " acceptedRefusedBesideNewChanges=%d keptEntriesOlderThanCut=%d resets=%d",
+                        + " keptEntriesOlderThanCut=%d resets=%d",
                 seeds, ops, pushesCommitted, membershipSteps, spaceBatchesCommitted, spaceBatchesRefused, spaceLeftSent,
                 spacePagesApplied, readOnlyWrites, pageOfLeftSpaceEnds, refusalsOfLeftBatches, resendsAckedWithoutRight,
-                acceptedRefusedBesideNewChanges, keptEntriesOlderThanCut, resets);
+                keptEntriesOlderThanCut, resets);
     }
 }

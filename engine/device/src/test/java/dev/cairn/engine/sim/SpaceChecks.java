@@ -26,7 +26,7 @@ import java.util.Set;
  * space's data overwrites it); a copy kept after a live {@code space-left} holds the fold of what
  * was accepted before the cut plus its own writes; no refused change was accepted, and the
  * device's {@code refusedChanges()} holds no accepted one (a re-sent batch that alters nothing is
- * acknowledged; only a change re-sent beside a new write in a refused batch is both); every own write of a space is accepted,
+ * acknowledged, and an unanswered batch is never re-sent beside a new write); every own write of a space is accepted,
  * listed as refused, or still queued in a left copy (0 lost); the store holds no change of a user
  * committed while not an editor or owner.
  */
@@ -98,8 +98,8 @@ final class SpaceChecks {
         Set<Change> refused = new HashSet<>();
         for (RefusedChange r : copy.refusedChanges()) {
             // A change is accepted or refused, never both (PROTOCOL.md 8.2: a re-sent batch that alters nothing is
-            // acknowledged); only one sent again beside a new write, in a batch refused whole, is both.
-            if (accepted.contains(r.change()) && !sim.server.acceptedRefusedBesideNewChanges.contains(r.change())) {
+            // acknowledged, and an unanswered batch goes again as it was, never beside a new write: 3.3).
+            if (accepted.contains(r.change())) {
                 throw new AssertionError(d.replica + " lists as refused a change of space " + space + " the server accepted: " + r);
             }
             refused.add(r.change());

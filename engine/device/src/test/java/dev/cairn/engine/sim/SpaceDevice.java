@@ -20,6 +20,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -61,6 +62,9 @@ final class SpaceDevice {
     private final Map<String, Set<Long>> pipelines = new TreeMap<>();
     private final List<CompletableFuture<Void>> acks = new ArrayList<>();
     private long nextBatchId = 1;
+    /** PushPipeline's unanswered batches: by lane, each outbox seq of a batch left unanswered by an ended session, and that batch. */
+    private final Map<String, Map<Long, Long>> unanswered = new HashMap<>();
+    private long unansweredBatches;
 
     Session session;
 
@@ -190,8 +194,20 @@ final class SpaceDevice {
 
     void connectionLost(SpaceLink link) {
         if (session != null && session.link == link) {
+            unansweredInFlight(session, b -> true); // PushPipeline.sessionEnded: each goes again as it was
             session = null;
             reconnectAt = sim.now() + 50 + sim.rng().nextInt(500);
+        }
+    }
+
+    /** The batches in flight on {@code s} that {@code which} takes got no answer: remembered as they were. */
+    private void unansweredInFlight(Session s, java.util.function.Predicate<Batch> which) {
+        for (Batch b : s.inFlight.values()) {
+            if (which.test(b)) {
+                long batch = ++unansweredBatches;
+                Map<Long, Long> lane = unanswered.computeIfAbsent(b.lane(), k -> new HashMap<>());
+                b.seqs().forEach(seq -> lane.put(seq, batch));
+            }
         }
     }
 
@@ -321,7 +337,9 @@ final class SpaceDevice {
         String id = spaceLeft.space();
         s.leftHere.add(id);
         s.live.remove(id);
-        // What was in flight stays in the kept copy's outbox, not pushed (PushPipeline's lane dropped).
+        // What was in flight stays in the kept copy's outbox, not pushed (PushPipeline's lane dropped); after a
+        // rejoin each such batch goes again as it was (SpaceSync.onSpaceLeft: PushPipeline.sessionEnded).
+        unansweredInFlight(s, b -> b.lane().equals(id));
         s.inFlight.values().removeIf(b -> b.lane().equals(id));
         s.owned.remove(id);
         left.add(id);
@@ -390,6 +408,10 @@ final class SpaceDevice {
     }
 
     private void acknowledgeLocally(Batch batch) {
+        Map<Long, Long> lane = unanswered.get(batch.lane());
+        if (lane != null) {
+            batch.seqs().forEach(lane::remove);
+        }
         Set<Long> acking = pipelines.get(batch.lane());
         if (acking != null) {
             acking.addAll(batch.seqs());
@@ -425,12 +447,21 @@ final class SpaceDevice {
             }
             Set<Long> acking = pipelines.get(lane);
             Set<Long> owned = s.owned(lane);
+            Map<Long, Long> sentBefore = unanswered.getOrDefault(lane, Map.of());
             while (s.inFlight.size() < MAX_IN_FLIGHT) {
                 int n = Math.max(1, Math.min(BATCH_SIZE, s.maxBatch));
                 List<Long> seqs = new ArrayList<>();
                 List<Change> changes = new ArrayList<>();
+                Long was = null;
                 for (Map.Entry<Long, Change> e : portOf(lane).outbox(owned.size() + acking.size() + n).entrySet()) {
                     if (!owned.contains(e.getKey()) && !acking.contains(e.getKey())) {
+                        // PushPipeline.readOutbox: one unanswered batch, or new changes only.
+                        Long from = sentBefore.get(e.getKey());
+                        if (seqs.isEmpty()) {
+                            was = from;
+                        } else if (!Objects.equals(from, was)) {
+                            break;
+                        }
                         seqs.add(e.getKey());
                         changes.add(e.getValue());
                         if (seqs.size() == n) {

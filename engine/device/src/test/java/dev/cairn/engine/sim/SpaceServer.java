@@ -44,12 +44,6 @@ final class SpaceServer {
     final MembershipModel members;
     private final Map<String, StoreModel> userStores = new TreeMap<>();
     private final Map<String, StoreModel> spaceStores = new TreeMap<>();
-    /**
-     * Changes already accepted that a later batch refused as of its commit held beside a change that
-     * would write (a re-send after a lost ack, batched with new writes): listed as refused, yet in the
-     * space. A refused batch that would write nothing is never refused (PROTOCOL.md 8.2).
-     */
-    final Set<Change> acceptedRefusedBesideNewChanges = new HashSet<>();
     /** The author user of every accepted space change (the check that nobody wrote without the right). */
     final Map<Change, String> authorOf = new HashMap<>();
     /**
@@ -278,8 +272,9 @@ final class SpaceServer {
             }
             for (Change c : push.changes()) {
                 if (target != null && target.hasAccepted(c)) {
-                    acceptedRefusedBesideNewChanges.add(c); // accepted before, its ack lost, sent again beside a new write
-                    stats.acceptedRefusedBesideNewChanges++;
+                    // Clients send an unanswered batch again as it was, never beside new writes (PROTOCOL.md 3.3).
+                    throw new AssertionError(s.user + " sent " + c + ", which space " + space + " accepted before, beside a change that"
+                            + " would write: the batch is refused whole, so an accepted change would be listed as refused");
                 }
             }
             stats.spaceBatchesRefused++;

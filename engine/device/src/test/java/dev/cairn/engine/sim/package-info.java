@@ -63,8 +63,8 @@
  * refused writes, a copy kept after a live {@code space-left} holds the fold up to the cut plus its
  * own writes (except a key written again at or after the cut, which may keep an older entry: the
  * store keeps only each key's winner), no change a device lists as refused was accepted (a re-send
- * after a lost ack that alters nothing is acknowledged; only an accepted change re-sent beside a new
- * write, in a batch refused whole, is both), every own write is accepted, listed as refused, queued
+ * after a lost ack alters nothing and is acknowledged: an unanswered batch goes again as it was,
+ * never beside a new write, and the server model fails the run on one that does), every own write is accepted, listed as refused, queued
  * in a left copy or superseded, and no page of a space at or after its user's cut reaches them; while
  * running, no key of a space copy reads an older stamp than the device read or wrote.
  *
