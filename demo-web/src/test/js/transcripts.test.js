@@ -200,7 +200,12 @@ async function run(t, path) {
   /** @type {Map<string, any>} the handle the last write of a key through the persistent-state API used (for "save") */
   const lastHandle = new Map();
   let lastEnd = Date.now();
-  /** @type {number|null} when the client sent the frame a recv took, or closed the socket */
+  /**
+   * When the client sent the frame a recv took, or closed the socket; for a server action (send,
+   * close), just before the client had it: the client may start a timer while handling it, and a
+   * busy machine can delay the next clock read past it (a false "too early").
+   * @type {number|null}
+   */
   let ended = null;
   const notBefore = (step, what, at = Date.now()) => {
     if (step.afterMillis !== undefined) {
@@ -265,22 +270,27 @@ async function run(t, path) {
     } else if ('send' in step) {
       // A welcome naming protocol 2 switches the socket to pages: changes and ack then go as binary pages.
       const frame = bind(step.send, binds);
+      ended = Date.now();
       const ws = script.current;
       if (frame.type === 'welcome') ws.v2 = frame.protocol === 2;
       // a space's changes go as a page of kind 4 (PROTOCOL.md 8.3)
       if (ws.v2 && (frame.type === 'changes' || frame.type === 'ack')) {
         const page = await encodePage(decodeFrame(JSON.stringify(frame)));
+        ended = Date.now();
         ws.onmessage?.({ data: page.buffer.slice(page.byteOffset, page.byteOffset + page.byteLength) });
       } else {
         ws.onmessage?.({ data: JSON.stringify(frame) });
       }
     } else if ('sendPage' in step) {
       const page = Uint8Array.from(Buffer.from(step.sendPage, 'hex'));
+      ended = Date.now();
       script.current.onmessage?.({ data: page.buffer });
     } else if ('sendRaw' in step) {
+      ended = Date.now();
       script.current.onmessage?.({ data: step.sendRaw });
     } else if ('close' in step) {
       const ws = script.current;
+      ended = Date.now();
       ws.readyState = 3;
       ws.onclose?.({ code: step.close.code, reason: step.close.reason ?? '', wasClean: true });
     } else if ('expectClose' in step) {

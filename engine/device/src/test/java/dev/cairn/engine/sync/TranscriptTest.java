@@ -193,7 +193,12 @@ class TranscriptTest {
         /** The space handles the app got (space(S)): a dropped one stays dropped, as the app's handle would. */
         final Map<String, Space> spaceHandles = new HashMap<>();
         ScriptedConnection current;
-        /** Where afterMillis counts from: the last non-check step's end, or when the client did what it awaited. */
+        /**
+         * Where afterMillis counts from: the last non-check step's end, when the client did what it
+         * awaited, or, for a server action (send, close), just before it reached the client: the
+         * client may start a timer while handling it, and a busy machine can delay this thread's
+         * next clock read past it (a false "too early").
+         */
         long prevEnd = System.nanoTime();
         long eventAt;
         int index;
@@ -269,13 +274,17 @@ class TranscriptTest {
             } else if (step.has("recv")) {
                 recv(step.get("recv"), after, step.get("page"));
             } else if (step.has("send")) {
+                eventAt = System.nanoTime(); // a server action counts from before the client has it (prevEnd)
                 send(substitute(step.get("send")));
             } else if (step.has("sendPage")) {
+                eventAt = System.nanoTime();
                 requireConnection().listener.onBinary(java.util.HexFormat.of().parseHex(step.get("sendPage").asText()));
             } else if (step.has("sendRaw")) {
+                eventAt = System.nanoTime();
                 requireConnection().listener.onText(step.get("sendRaw").asText());
             } else if (step.has("close")) {
                 ScriptedConnection c = requireConnection();
+                eventAt = System.nanoTime();
                 c.close();
                 c.listener.onClosed(step.get("close").path("code").asInt(1000), step.get("close").path("reason").asText(""));
             } else if (step.has("expectClose")) {
