@@ -178,6 +178,23 @@ test('dropRefused through the worker: every tab and the space\'s database forget
   await b.close();
 });
 
+test('presence through the worker: the socket carries the last a tab still open set; when that tab closes, the other tab\'s comes back; withdrawn when none is left', async () => {
+  const { a, b, ta, tb, ws } = await liveTrip();
+  const presences = () => ws.sent.filter((f) => f.type === 'presence').map((f) => f.state);
+  ta.setPresence({ at: 'items/a' });
+  await until(() => presences().length === 1, 'tab a\'s presence');
+  tb.setPresence({ at: 'items/b' });
+  await until(() => presences().length === 2, 'tab b\'s presence');
+  assert.deepEqual(presences(), [{ at: 'items/a' }, { at: 'items/b' }]);
+  await b.close(); // tab b goes: its presence must not stay on the socket
+  await until(() => presences().length === 3, 'tab a\'s presence again');
+  assert.deepEqual(presences()[2], { at: 'items/a' });
+  ta.setPresence(null);
+  await until(() => presences().length === 4, 'the withdrawal');
+  assert.equal(presences()[3], null);
+  await a.close();
+});
+
 test('space-left reaches every tab; with onSpaceLeft drop the worker deletes the stored copy; presence goes out on the one socket and peers reach every tab', async () => {
   const { a, b, ta, tb, ws, user } = await liveTrip({ onSpaceLeft: 'drop' });
   ta.setPresence({ at: 'items/a' });

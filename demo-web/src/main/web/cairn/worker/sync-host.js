@@ -171,7 +171,7 @@ export class SyncHost {
       case 'idle': (msg.space !== undefined ? this.spaceHosts.get(msg.space)?.store ?? this.store : this.store).idle().then((ok) => answer(tab, msg, { ok })); break;
       case 'space-open': this.spaceOpen(tab, msg); break;
       case 'space-close': this.spaceClose(tab, msg.space); break;
-      case 'space-presence': this.spacePresence(msg.space, msg.state); break;
+      case 'space-presence': this.spacePresence(tab, msg.space, msg.state); break;
       case 'space-hold': this.spaceHosts.get(msg.space)?.coverCursor(msg.cursor, true); break;
       case 'space-sync-now': this.spaceSyncNow(tab, msg); break;
       case 'space-retake': this.spaceRetake(msg.space, msg.ids, msg.changes); break;
@@ -439,6 +439,7 @@ export class SyncHost {
     const space = this.spaceHosts.get(id);
     if (!space) return;
     space.tabs.delete(tab.port);
+    this.leftPresence(tab, id, space);
     this.letGoOfSpace(id);
   }
 
@@ -492,12 +493,30 @@ export class SyncHost {
     Promise.all(done).then((oks) => answer(tab, msg, { ok: oks.every(Boolean) }));
   }
 
-  /** The socket carries one presence per space: the last a tab set. @private @param {string} id @param {unknown} state */
-  spacePresence(id, state) {
+  /**
+   * A tab's presence in a space (null: withdrawn). The socket carries one presence per space: the
+   * last a tab still open set, so when that tab withdraws it or goes, another tab's comes back.
+   * @private @param {Tab} tab @param {string} id @param {unknown} state
+   */
+  spacePresence(tab, id, state) {
     const space = this.spaceHosts.get(id);
     if (!space) return;
-    space.myPresence = state === null ? undefined : state;
-    this.sync?.spaces?.setPresence(id, state);
+    const before = space.myPresence;
+    space.presences.delete(tab.port);
+    if (state !== null) space.presences.set(tab.port, state);
+    this.presenceChanged(id, space, before);
+  }
+
+  /** A tab left a space (closed it, or went): its presence goes with it. @private @param {Tab} tab @param {string} id @param {SpaceHost} space */
+  leftPresence(tab, id, space) {
+    const before = space.myPresence;
+    if (space.presences.delete(tab.port)) this.presenceChanged(id, space, before);
+  }
+
+  /** @private @param {string} id @param {SpaceHost} space @param {unknown} before the socket's presence before */
+  presenceChanged(id, space, before) {
+    const now = space.myPresence;
+    if (now !== before) this.sync?.spaces?.setPresence(id, now === undefined ? null : now);
   }
 
   /**
@@ -538,7 +557,10 @@ export class SyncHost {
   /** @private @param {Tab} tab */
   detach(tab) {
     if (!this.tabs.delete(tab.port)) return;
-    for (const space of this.spaceHosts.values()) space.tabs.delete(tab.port);
+    for (const [id, space] of this.spaceHosts) {
+      space.tabs.delete(tab.port);
+      this.leftPresence(tab, id, space);
+    }
     try { tab.port.close(); } catch { /* gone */ }
     this.syncersChanged();
     this.wakeApplied?.();

@@ -421,7 +421,7 @@ export class SharedSpaces {
     queueMicrotask(() => queueMicrotask(() => this.link.post({ type: 'push' })));
   }
 
-  /** The socket carries one presence per space: the last any tab of the user set. @param {string} id @param {unknown} state */
+  /** The socket carries one presence per space: the last set by a tab of the user still open (sync-host.js spacePresence). @param {string} id @param {unknown} state */
   setPresence(id, state) {
     this.link.post({ type: 'space-presence', space: id, state });
   }
