@@ -13,6 +13,8 @@ import { ErrorCode } from './protocol.js';
 /** Bytes of a push frame besides its changes: `{"type":"push","batch":<16 digits>,"changes":[` ... `]}`. */
 export const PUSH_OVERHEAD = 64;
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/** Numbers the unanswered batches of every pipeline: a space's marks outlive its pipeline (space-sync.js). */
+let unansweredBatches = 0;
 /** The push budget is halved after a 1009 at most this often in the client's life. */
 const MAX_HALVINGS = 6;
 
@@ -51,6 +53,7 @@ const RETRY_CLASS = {
  * @property {import('./crypto.js').ChangeCipher|null} [cipher]
  * @property {string} [space] the space whose changes this pipeline pushes (PROTOCOL.md 8.2); none: the user's own
  * @property {() => number} [nextBatch] batch ids shared with the other pipelines of the socket (unique among them)
+ * @property {Map<string, number>} [unanswered] where the unanswered batches are kept, if it outlives the pipeline (a space's: space-sync.js)
  */
 
 /**
@@ -100,8 +103,7 @@ export class PushPipeline {
      * other changes (PROTOCOL.md 3.3). Until acknowledged or refused for good.
      * @type {Map<string, number>}
      */
-    this.unanswered = new Map();
-    this.unansweredBatches = 0;
+    this.unanswered = options.unanswered ?? new Map();
     /** @type {Set<string>|null} sections the server knows (welcome.sections), null: not told */
     this.sections = null;
     /** Changes of sections the server does not know, at the last fill. */
@@ -122,8 +124,13 @@ export class PushPipeline {
 
   /** The session ended: every unacknowledged batch goes again on the next one, as it was. */
   end() {
+    if (this.unanswered.size) {
+      // Changes that left the queue another way (a dropped copy, another tab's ack) are forgotten.
+      const queued = new Set(this.on.pending().map((e) => e.id));
+      for (const id of [...this.unanswered.keys()]) if (!queued.has(id)) this.unanswered.delete(id);
+    }
     for (const entries of this.window.values()) {
-      const batch = ++this.unansweredBatches;
+      const batch = ++unansweredBatches;
       for (const e of entries) this.unanswered.set(e.id, batch);
     }
     this.open = false;

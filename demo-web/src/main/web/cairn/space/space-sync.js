@@ -108,7 +108,7 @@ class SpaceChannel {
     this.presenceTimer = null;
     this.waiters = new SyncWaiters();
     const client = owner.client;
-    this.pipeline = new PushPipeline({ ...client.options, cipher: null, space: id, nextBatch: owner.nextBatch }, {
+    this.pipeline = new PushPipeline({ ...client.options, cipher: null, space: id, nextBatch: owner.nextBatch, unanswered: owner.unansweredOf(id) }, {
       pending: () => this.port.pending(),
       send: (text, frame) => client.connection.send(text, frame),
       acked: (ids) => this.port.acked(ids),
@@ -279,6 +279,12 @@ export class SpaceSync {
     this.nextBatch = client.nextBatchId;
     /** When this socket last sent a presence frame (every space's count toward the socket's rate). */
     this.presenceSentAt = 0;
+    /**
+     * Each space's unanswered batches (PushPipeline): kept here, not in a channel, because the sync
+     * worker closes a space's channel when no tab has it open while its queue stays stored.
+     * @type {Map<string, Map<string, number>>}
+     */
+    this.unanswered = new Map();
     /** This session's welcome carried no spaces (protocol 1): no space syncs on it. */
     this.spaceless = false;
     this.refusals = new RecentRefusals();
@@ -297,6 +303,13 @@ export class SpaceSync {
   /** @param {string} space @param {SyncError} error */
   remember(space, error) {
     this.refusals.remember(space, error);
+  }
+
+  /** @param {string} id */
+  unansweredOf(id) {
+    let marks = this.unanswered.get(id);
+    if (!marks) this.unanswered.set(id, marks = new Map());
+    return marks;
   }
 
   /** The hello's `spaces`: every space this device holds data of, with its cursor. */

@@ -358,10 +358,15 @@ export class SharedSyncClient {
  */
 async function answered(link, request, mark) {
   const a = await request;
+  const failed = a?.error ? Object.assign(new Error(a.error.message), { code: a.error.code }) : null;
+  if (failed && STATE_ERRORS.has(failed.code)) throw failed; // as in a page, checked before the mark
   const missed = mark ? link.refusals.missed(mark) : null;
   if (missed) throw syncError(missed);
-  if (a?.error) throw Object.assign(new Error(a.error.message), { code: a.error.code });
+  if (failed) throw failed;
 }
+
+/** Errors of the client's state that a page's syncNow() gives before it looks at its mark (sync.js). */
+const STATE_ERRORS = new Set(['offline', 'wrong-passphrase']);
 
 /**
  * Hands the tab's store over to the worker when it runs (startWorker): the tab has read its state

@@ -206,15 +206,28 @@ final class PushPipeline {
      * (PROTOCOL.md 3.3), until acknowledged or refused for good.
      */
     void sessionEnded(Session s) {
-        for (Batch b : lane(s).inFlight.values()) {
+        Session.Lane lane = space == null ? s.user : s.spaceLanes.get(space);
+        if (lane == null) {
+            return; // nothing of this outbox was sent on the session
+        }
+        // Parts waiting to go again (parked after a rate-limited that named no batch, or queued to
+        // resend) may have been committed too: each keeps its batch, as one in flight does.
+        List<Part> unanswered = new ArrayList<>();
+        lane.inFlight.values().forEach(b -> unanswered.add(b.part()));
+        unanswered.addAll(lane.resend);
+        for (Reason r : Reason.values()) {
+            unanswered.addAll(lane.retry.parked(r));
+        }
+        Map<Long, Long> marks = c.unanswered.computeIfAbsent(key(), k -> new HashMap<>());
+        for (Part part : unanswered) {
             long batch = ++c.unansweredBatches;
-            b.part().seqs().forEach(seq -> unanswered().put(seq, batch));
+            part.seqs().forEach(seq -> marks.put(seq, batch));
         }
     }
 
-    /** This outbox's seqs of unanswered batches, and their batch (SyncClient.unanswered). */
-    private Map<Long, Long> unanswered() {
-        return c.unanswered.computeIfAbsent(space == null ? "" : space, k -> new HashMap<>());
+    /** This outbox's key in SyncClient.unanswered. */
+    private String key() {
+        return space == null ? "" : space;
     }
 
     /**
@@ -228,7 +241,7 @@ final class PushPipeline {
             NavigableMap<Long, Change> outbox = port.outbox(asked);
             List<Long> seqs = new ArrayList<>(n);
             List<Change> changes = new ArrayList<>(n);
-            Map<Long, Long> sentBefore = unanswered();
+            Map<Long, Long> sentBefore = c.unanswered.getOrDefault(key(), Map.of());
             Long was = null; // the unanswered batch of the part's first change, if any
             boolean cut = false;
             for (Map.Entry<Long, Change> e : outbox.entrySet()) {
@@ -478,7 +491,10 @@ final class PushPipeline {
 
     /** Removes acknowledged (or dropped) entries from the outbox; retried if the store fails. */
     private void acknowledgeLocally(List<Long> seqs, int failures) {
-        seqs.forEach(unanswered()::remove);
+        Map<Long, Long> marks = c.unanswered.get(key());
+        if (marks != null) {
+            seqs.forEach(marks::remove);
+        }
         acking.addAll(seqs);
         CompletableFuture<Void> removal;
         try {

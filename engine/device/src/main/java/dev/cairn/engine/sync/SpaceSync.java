@@ -98,12 +98,18 @@ final class SpaceSync {
         m.left = null;
         try {
             c.port.spaceRejoined(id);
-            PushPipeline p = pipeline(id);
-            if (p != null) {
-                p.pump(); // a kept copy of an earlier membership pushes what it queued, now (not at its next write)
-            }
+            pipeline(id); // a kept copy of an earlier membership pushes what it queued
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cairn sync: space " + id + ": " + SyncLoop.messageOf(e));
+        }
+    }
+
+    /** A space joined while the session is up: a kept copy's queue goes now, not at its next write. */
+    private void joinedDuringSession(Session s, String id) {
+        joined(s, id);
+        PushPipeline p = pipelines.get(id);
+        if (p != null) {
+            p.pump();
         }
     }
 
@@ -118,7 +124,7 @@ final class SpaceSync {
         boolean changed = false;
         for (String id : c.port.memberSpaces()) {
             if (!s.spaces.known.contains(id)) {
-                joined(s, id);
+                joinedDuringSession(s, id);
                 changed = true;
             }
         }
@@ -132,7 +138,7 @@ final class SpaceSync {
         if (s.spaces != null && s.spaces.left.contains(id) && c.port.isMemberOf(id)) {
             // Added again while the session is up: after space-left the server catches the space up from 0
             // on this session (PROTOCOL.md 8.1, 8.4; found by the simulator, SpacesSimTest), so join it again.
-            joined(s, id);
+            joinedDuringSession(s, id);
         }
         if (s.spaces == null || !(s.spaces.known.contains(id) || c.port.isMemberOf(id)) || s.spaces.left.contains(id)) {
             // PROTOCOL.md 8.3: a space this client did not say and is not a member of: malformed-frame.
@@ -141,7 +147,7 @@ final class SpaceSync {
             return;
         }
         if (!s.spaces.known.contains(id)) {
-            joined(s, id);
+            joinedDuringSession(s, id);
         }
         SyncPort port;
         try {
@@ -179,10 +185,10 @@ final class SpaceSync {
     void onSpaceLeft(Session s, Frame.SpaceLeft left) {
         String id = left.space();
         PushPipeline pipeline = pipelines.get(id);
-        if (pipeline != null && onLeft == LeftSpaceCopy.KEEP) {
+        if (onLeft == LeftSpaceCopy.DROP) {
+            c.unanswered.remove(id); // the copy and its queue go
+        } else if (pipeline != null) {
             pipeline.sessionEnded(s); // its batches in flight stay in the kept copy; after a rejoin they go again as they were
-        } else {
-            c.unanswered.remove(id);
         }
         if (s.spaces != null) {
             s.spaces.left.add(id);
