@@ -65,8 +65,8 @@ export class SpaceHost {
     /** @type {string|null} */
     this.leftReason = this.readMeta('left', null);
     /**
-     * Each tab's presence in the space, the one set last at the end: the socket carries one
-     * presence per space, the last a tab still open set (myPresence).
+     * Each tab's presence in the space, in the order they were set (a tab's newest moves to the
+     * end): the socket carries one presence per space, the last a tab still open set (myPresence).
      * @type {Map<MessagePort, unknown>}
      */
     this.presences = new Map();
@@ -86,13 +86,13 @@ export class SpaceHost {
     this.compactTimer = setTimeout(() => this.compact(), COMPACT_AFTER_MILLIS);
     /** @type {any} */ (this.compactTimer).unref?.(); // Node (tests): not a reason to keep running
   }
+
   /** The socket's presence in the space: the last a tab still open set (undefined: none). */
   get myPresence() {
     let last;
     for (const state of this.presences.values()) last = state;
     return last;
   }
-
 
   /**
    * Compacts the space's chunks when worth it, one compaction at a time. Its sections are the
