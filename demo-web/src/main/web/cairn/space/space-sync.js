@@ -8,7 +8,7 @@
 import { ErrorCode } from '../protocol.js';
 import { PushPipeline } from '../push-pipeline.js';
 import { PullApplier } from '../pull-applier.js';
-import { SyncWaiters } from '../waiters.js';
+import { SyncWaiters, syncError } from '../waiters.js';
 
 /** @typedef {import('../codec.js').Change} Change */
 /** @typedef {{code: string, message: string, batch?: number, space?: string}} SyncError */
@@ -303,6 +303,15 @@ export class SpaceSync {
   /** @param {string} space @param {SyncError} error */
   remember(space, error) {
     this.refusals.remember(space, error);
+  }
+
+  /**
+   * A space's syncNow() whose save started at `since` (space.js): a refusal for good or leave of
+   * the space since then fails it. @param {string} id @param {SpaceMark|null} since
+   */
+  syncNowSince(id, since) {
+    const missed = since ? this.missed(since) : null;
+    return missed ? Promise.reject(syncError(missed)) : this.syncNow(id);
   }
 
   /** @param {string} id */

@@ -11,7 +11,6 @@ import { FieldIndex } from '../field-index.js';
 import { ChangeTier } from '../storage.js';
 import { openStores, loadState, compactLater } from '../open.js';
 import { ErrorCode } from '../protocol.js';
-import { syncError } from '../waiters.js';
 import * as membership from './membership.js';
 import { joinWorker, bindToWorker } from '../worker/space-link.js';
 
@@ -375,11 +374,7 @@ class SpaceSyncView {
   syncNow(mark) {
     const spaces = this.client()?.spaces;
     if (!spaces) return Promise.reject(Object.assign(new Error('no sync server configured'), { code: 'offline' }));
-    const since = mark ? { at: mark.at, held: [this.space.id] } : null;
-    const missed = since ? spaces.missed(since) : null;
-    if (missed) return Promise.reject(syncError(missed));
-    // Through the sync worker the mark is checked again once the worker answered (tab-link.js).
-    return /** @type {any} */ (spaces).shared ? spaces.syncNow(this.space.id, since) : spaces.syncNow(this.space.id);
+    return spaces.syncNowSince(this.space.id, mark ? { at: mark.at, held: [this.space.id] } : null);
   }
 
   /** @param {boolean} offline */

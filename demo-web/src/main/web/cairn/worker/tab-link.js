@@ -412,8 +412,6 @@ export class SharedSpaces {
   /** @param {WorkerLink} link */
   constructor(link) {
     this.link = link;
-    /** the spaces of the user's sync worker (space.js syncNow) */
-    this.shared = true;
   }
 
   /** @param {string} id */
@@ -441,14 +439,12 @@ export class SharedSpaces {
     return this.link.refusals.mark([]);
   }
 
-  /** @param {import('../space/space-sync.js').SpaceMark} mark */
-  missed(mark) {
-    return this.link.refusals.missed(mark);
-  }
-
-  /** @param {string} id @param {import('../space/space-sync.js').SpaceMark|null} [mark] space.js's, with this space held */
-  async syncNow(id, mark) {
+  /**
+   * As SpaceSync.syncNowSince: the mark is checked once the worker answered (`answered`).
+   * @param {string} id @param {import('../space/space-sync.js').SpaceMark|null} since
+   */
+  async syncNowSince(id, since) {
     await new Promise((r) => queueMicrotask(() => queueMicrotask(/** @type {VoidFunction} */ (r)))); // after this task's writes
-    await answered(this.link, this.link.request({ type: 'space-sync-now', space: id }), mark);
+    await answered(this.link, this.link.request({ type: 'space-sync-now', space: id }), since);
   }
 }
