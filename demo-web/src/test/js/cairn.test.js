@@ -6,6 +6,7 @@ import { Cairn, ValidationError } from '../../main/web/cairn/cairn.js';
 import { ReplicaState } from '../../main/web/cairn/crdt.js';
 import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
 import { MemoryKv } from '../../main/web/cairn/storage.js';
+import { until } from './support/until.js';
 
 class FakeServer {
   constructor() {
@@ -44,13 +45,6 @@ class FakeServer {
   }
 }
 
-const until = async (cond, what, ms = 2000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 const open = (server, extra = {}) => Cairn.open({
   user: 'alice', storage: 'memory', channel: null,

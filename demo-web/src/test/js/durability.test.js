@@ -10,6 +10,7 @@ import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
 import { HybridClock, ClockSkewError, hlcHex, Stamp } from '../../main/web/cairn/stamp.js';
 import { ChangeTier, MemoryKv, Outbox, StorageError, WebStorageKv } from '../../main/web/cairn/storage.js';
 import { makeChange, encodeValue, writeExport } from '../../main/web/cairn/codec.js';
+import { until } from './support/until.js';
 
 const KINDS = { cards: 'map', preferences: 'map', chat: 'log', state: 'map', progress: 'map', consent: 'log', ui: 'map', memory: 'map', components: 'map', features: 'map' };
 const CURSOR_KEY = 'cairn:alice:cursor';
@@ -39,13 +40,6 @@ class FakeStorage {
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
-const until = async (cond, what, ms = 2000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await settle();
-  }
-};
 const stamp = (millis, counter, replica) => `${hlcHex(Stamp.pack(millis, counter))}@${replica}`;
 
 const open = (extra = {}) => Cairn.open({ user: 'alice', storage: 'memory', channel: null, replica: 'tab-1', startSync: false, ...extra });

@@ -9,6 +9,7 @@ import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
 import { SyncClient } from '../../main/web/cairn/sync.js';
 import { E2eKey, ValueCipher, ChangeCipher, isEnvelope } from '../../main/web/cairn/crypto.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
+import { until } from './support/until.js';
 
 const KINDS = { cards: 'map', preferences: 'map', chat: 'log', state: 'map', progress: 'map', consent: 'log', ui: 'map', memory: 'map', components: 'map', features: 'map' };
 const SEALED = ['chat', 'memory'];
@@ -77,13 +78,6 @@ class FakeServer {
 }
 
 const settle = (ms = 5) => new Promise((r) => setTimeout(r, ms));
-const until = async (cond, what, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await settle();
-  }
-};
 
 /** Everything a test opened, closed after it even when it fails (open sockets would keep Node running). */
 const opened = [];

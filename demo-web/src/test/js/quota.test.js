@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { ReplicaState } from '../../main/web/cairn/crdt.js';
 import { decodeFrame, encodeFrame } from '../../main/web/cairn/protocol.js';
+import { until } from './support/until.js';
 
 const utf8 = (s) => new TextEncoder().encode(s).length;
 
@@ -59,13 +60,6 @@ class QuotaServer {
   }
 }
 
-const until = async (cond, what, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 test('a change refused for the quota stays pending, says why, and goes through once space is freed', async () => {
   const server = new QuotaServer(300);

@@ -9,6 +9,7 @@ import { IdbStore } from '../../main/web/cairn/idb-store.js';
 import { MemoryKv } from '../../main/web/cairn/storage.js';
 import { makeChange } from '../../main/web/cairn/codec.js';
 import { spaceStoreName } from '../../main/web/cairn/space/space.js';
+import { until } from './support/until.js';
 
 let users = 0;
 const newUser = () => `space-user${++users}`;
@@ -187,6 +188,40 @@ test('presence: every space counts toward the socket\'s 10 frames a second; a re
     await until(() => errors.length === 1);
     assert.equal(errors[0].code, 'not-a-member');
     assert.equal(errors[0].space, 'b');
+  }
+});
+
+test('presence: a wall clock set back does not hold the next presence back (the socket\'s rate is counted on the monotonic clock)', async () => {
+  const sent = [];
+  let socket = null;
+  class Ws {
+    constructor() {
+      this.readyState = 0;
+      socket = this;
+      setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 1);
+    }
+    send(data) { if (typeof data === 'string') sent.push(JSON.parse(data)); }
+    close() { this.readyState = 3; }
+  }
+  const realNow = Date.now;
+  const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true, WebSocket: Ws, server: { url: 'ws://x/sync', token: () => 't' } });
+  try {
+    const trip = await cairn.space('trip');
+    await until(() => sent.length === 1, 'hello');
+    socket.onmessage({ data: JSON.stringify({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { trip: { role: 'editor', head: 0 } } }) });
+    await until(() => trip.status === 'catching-up', 'the space in the session');
+    const presences = () => sent.filter((f) => f.type === 'presence').map((f) => f.state);
+    trip.setPresence({ at: 1 });
+    await until(() => presences().length === 1, 'the first presence');
+    await new Promise((r) => setTimeout(r, 200)); // past the socket's 150 ms gap
+    const setBack = realNow() - 3_600_000;
+    Date.now = () => setBack;
+    trip.setPresence({ at: 2 });
+    await until(() => presences().length === 2, 'the second presence, with the wall clock an hour back', 1000);
+    assert.deepEqual(presences(), [{ at: 1 }, { at: 2 }]);
+  } finally {
+    Date.now = realNow;
+    await cairn.close();
   }
 });
 

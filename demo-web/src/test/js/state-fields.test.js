@@ -5,17 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { ScriptedServer } from './support/scripted-server.js';
+import { until } from './support/until.js';
 
 /** A server speaking PROTOCOL.md over a fake WebSocket; keeps every push it received. */
 const newServer = () => new ScriptedServer({ maxBatch: 50 });
 
-const until = async (cond, what, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 /** A device of alice, in memory; `wall` lets a test order writes of two devices. */

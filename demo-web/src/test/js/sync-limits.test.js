@@ -7,15 +7,9 @@ import assert from 'node:assert/strict';
 import { Cairn } from '../../main/web/cairn/cairn.js';
 import { MemoryKv } from '../../main/web/cairn/storage.js';
 import { ScriptedServer } from './support/scripted-server.js';
+import { until } from './support/until.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const until = async (cond, what, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await sleep(5);
-  }
-};
 
 const open = (server, extra = {}) => Cairn.open({
   user: 'alice', storage: 'memory', channel: null,

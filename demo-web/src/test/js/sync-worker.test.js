@@ -11,16 +11,10 @@ import { unpack } from '../../main/web/cairn/chunk.js';
 import { acceptPort } from '../../main/web/cairn/worker/sync-host.js';
 import { rows } from './support/idb-rows.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
+import { until } from './support/until.js';
 
 const newServer = () => new ScriptedServer({ user: 'u', maxBatch: 100, echoToSender: false });
 
-const until = async (cond, what, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 let users = 0;
 /** @type {Array<Map<string, Promise<any>>>} */

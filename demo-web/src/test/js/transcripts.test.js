@@ -39,12 +39,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until check() stops throwing (it is an assertion), at most 3 s. */
 async function eventually(check) {
-  const end = Date.now() + EVENTUALLY_MS;
+  const end = performance.now() + EVENTUALLY_MS;
   for (;;) {
     try {
       return await check();
     } catch (e) {
-      if (Date.now() > end) throw e;
+      if (performance.now() > end) throw e;
     }
     await sleep(2);
   }
@@ -106,14 +106,14 @@ class Script {
         this.url = url;
         this.readyState = 0;
         this.closedByClient = false;
-        this.createdAt = Date.now();
+        this.createdAt = performance.now();
         script.created.push(this);
       }
       send(data) {
         assert.equal(this.readyState, 1, 'the client sent on a socket that is not open');
         if (typeof data !== 'string') {
           // A v2 page (PROTOCOL.md 7): matched in its v1 JSON form once decoded, in the order sent.
-          const entry = { ws: this, frame: null, at: Date.now(), page: true };
+          const entry = { ws: this, frame: null, at: performance.now(), page: true };
           script.sentCount++;
           script.inbox.push(entry);
           decodePage(new Uint8Array(data), 64 << 20).then((frame) => { entry.frame = frame; },
@@ -122,13 +122,13 @@ class Script {
         }
         const frame = JSON.parse(data);
         if (frame.type !== 'ping') script.sentCount++;
-        script.inbox.push({ ws: this, frame, at: Date.now(), page: false });
+        script.inbox.push({ ws: this, frame, at: performance.now(), page: false });
       }
       close() {
         if (this.readyState === 3) return;
         this.readyState = 3;
         this.closedByClient = true;
-        this.closedAt = Date.now();
+        this.closedAt = performance.now();
       }
     };
     this.fetch = async (url, init) => {
@@ -200,7 +200,7 @@ async function run(t, path) {
   const handles = new Map();
   /** @type {Map<string, any>} the handle the last write of a key through the persistent-state API used (for "save") */
   const lastHandle = new Map();
-  let lastEnd = Date.now();
+  let lastEnd = performance.now();
   /**
    * When the client sent the frame a recv took, or closed the socket; for a server action (send,
    * close), just before the client had it: the client may start a timer while handling it, and a
@@ -208,7 +208,7 @@ async function run(t, path) {
    * @type {number|null}
    */
   let ended = null;
-  const notBefore = (step, what, at = Date.now()) => {
+  const notBefore = (step, what, at = performance.now()) => {
     if (step.afterMillis !== undefined) {
       const waited = at - lastEnd;
       assert.ok(waited >= step.afterMillis - 2, `${what} came ${waited} ms after the previous step, expected at least ${step.afterMillis}`);
@@ -224,7 +224,7 @@ async function run(t, path) {
         throw e;
       }
       // afterMillis counts from the last step that is not a check; a recv or expectClose ends when the client acted
-      if (!CHECKS.some((k) => k in step)) lastEnd = ended ?? Date.now();
+      if (!CHECKS.some((k) => k in step)) lastEnd = ended ?? performance.now();
       ended = null;
     }
   } finally {
@@ -271,27 +271,27 @@ async function run(t, path) {
     } else if ('send' in step) {
       // A welcome naming protocol 2 switches the socket to pages: changes and ack then go as binary pages.
       const frame = bind(step.send, binds);
-      ended = Date.now();
+      ended = performance.now();
       const ws = script.current;
       if (frame.type === 'welcome') ws.v2 = frame.protocol === 2;
       // a space's changes go as a page of kind 4 (PROTOCOL.md 8.3)
       if (ws.v2 && (frame.type === 'changes' || frame.type === 'ack')) {
         const page = await encodePage(decodeFrame(JSON.stringify(frame)));
-        ended = Date.now();
+        ended = performance.now();
         ws.onmessage?.({ data: page.buffer.slice(page.byteOffset, page.byteOffset + page.byteLength) });
       } else {
         ws.onmessage?.({ data: JSON.stringify(frame) });
       }
     } else if ('sendPage' in step) {
       const page = Uint8Array.from(Buffer.from(step.sendPage, 'hex'));
-      ended = Date.now();
+      ended = performance.now();
       script.current.onmessage?.({ data: page.buffer });
     } else if ('sendRaw' in step) {
-      ended = Date.now();
+      ended = performance.now();
       script.current.onmessage?.({ data: step.sendRaw });
     } else if ('close' in step) {
       const ws = script.current;
-      ended = Date.now();
+      ended = performance.now();
       ws.readyState = 3;
       ws.onclose?.({ code: step.close.code, reason: step.close.reason ?? '', wasClean: true });
     } else if ('expectClose' in step) {

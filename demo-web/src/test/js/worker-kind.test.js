@@ -10,14 +10,8 @@ import { workerKind } from '../../main/web/cairn/worker/tab-link.js';
 import { serveScope } from '../../main/web/cairn/worker/worker-scope.js';
 import { ScriptedServer } from './support/scripted-server.js';
 import { makeChange, encodeValue } from '../../main/web/cairn/codec.js';
+import { until } from './support/until.js';
 
-const until = async (cond, what, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 class FakeSharedWorker {}
 class FakeWorker {}

@@ -14,14 +14,8 @@ import { spaceStoreName } from '../../main/web/cairn/space/space.js';
 import { unpack } from '../../main/web/cairn/chunk.js';
 import { encode, decode } from '../../main/web/cairn/page.js';
 import { rows } from './support/idb-rows.js';
+import { until } from './support/until.js';
 
-const until = async (cond, what, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 let millis = Date.now() + 5000;
 const stamp = (who) => `${(millis++).toString(16).padStart(12, '0')}0000@${who}`;

@@ -33,7 +33,7 @@ export class StorageStatus {
     this.manager = manager;
     /** @type {StorageState} */
     this.current = { backend, state: 'ok', persisted: null, usageBytes: null, quotaBytes: null, error: null };
-    this.askedAt = 0;
+    this.askedAt = -Infinity;
     /** @type {Promise<void>|null} */
     this.asking = null;
     /** The 'full' state came from the estimate (not from a refused write): it ends when the estimate drops. */
@@ -54,8 +54,8 @@ export class StorageStatus {
   /** Re-reads the estimate (at most every 2 s unless forced) and reports a nearly full origin. @param {boolean} [force] */
   refresh(force = false) {
     if (!this.manager?.estimate) return Promise.resolve();
-    if (this.asking || (!force && Date.now() - this.askedAt < ESTIMATE_EVERY_MILLIS)) return this.asking ?? Promise.resolve();
-    this.askedAt = Date.now();
+    if (this.asking || (!force && performance.now() - this.askedAt < ESTIMATE_EVERY_MILLIS)) return this.asking ?? Promise.resolve();
+    this.askedAt = performance.now();
     this.asking = (async () => {
       try {
         const e = await /** @type {StorageManager} */ (this.manager).estimate();

@@ -145,7 +145,7 @@ const MEMORY_BYTES_EVERY_MILLIS = 2000;
  * @param {Cairn} cairn
  */
 function memoryBytes(cairn) {
-  const now = Date.now();
+  const now = performance.now();
   const cache = /** @type {{at: number, bytes: number}|undefined} */ (/** @type {any} */ (cairn).memoryBytesCache);
   if (cache && now - cache.at < MEMORY_BYTES_EVERY_MILLIS) return cache.bytes;
   let n = 0;

@@ -225,7 +225,7 @@ class SpaceChannel {
       if (this.presence === null) this.presence = undefined; // the server forgets it with the session
       return;
     }
-    const now = Date.now();
+    const now = performance.now(); // monotonic: a wall clock set back must not hold the presence back
     const gap = now - this.owner.presenceSentAt;
     if (gap < PRESENCE_MIN_GAP_MILLIS) {
       this.presenceTimer = setTimeout(() => this.sendPresence(), PRESENCE_MIN_GAP_MILLIS - gap);
@@ -277,8 +277,8 @@ export class SpaceSync {
     this.welcomeFrame = null;
     /** One batch counter for the user's pushes and every space's: ids unique on the socket (PROTOCOL.md 8.2). */
     this.nextBatch = client.nextBatchId;
-    /** When this socket last sent a presence frame (every space's count toward the socket's rate). */
-    this.presenceSentAt = 0;
+    /** When this socket last sent a presence frame, on the monotonic clock (every space's count toward the socket's rate). */
+    this.presenceSentAt = -Infinity;
     /**
      * Each space's unanswered batches (PushPipeline): kept here, not in a channel, because the sync
      * worker closes a space's channel when no tab has it open while its queue stays stored.
@@ -469,7 +469,7 @@ export class SpaceSync {
 
   /** The session ended. */
   down() {
-    this.presenceSentAt = 0; // the rate is per socket: the next session may send at once
+    this.presenceSentAt = -Infinity; // the rate is per socket: the next session may send at once
     this.welcomeFrame = null;
     this.spaceless = false;
     for (const c of this.channels.values()) c.end();
