@@ -9,10 +9,10 @@ public final class PresenceRate {
     /** Presence frames a socket may send per second. */
     public static final int PER_SECOND = 10;
 
-    private long windowStart;
+    private long windowStart = Long.MIN_VALUE / 2; // before any reading
     private int inWindow;
 
-    /** Counts one presence frame at {@code nowMillis}; false when it is over the limit. */
+    /** Counts one presence frame at {@code nowMillis} (a monotonic clock's); false when it is over the limit. */
     public boolean allow(long nowMillis) {
         if (nowMillis - windowStart >= 1000) {
             windowStart = nowMillis;

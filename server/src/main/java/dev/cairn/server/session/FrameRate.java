@@ -5,7 +5,7 @@ final class FrameRate {
 
     private final int maxFramesPerSecond;
     private final int maxChangesPerSecond;
-    private long windowStart;
+    private long windowStart = Long.MIN_VALUE / 2; // before any reading
     private int framesInWindow;
     private int changesInWindow;
 
@@ -16,7 +16,7 @@ final class FrameRate {
 
     /** Counts a frame in the current one-second window; false once the window holds more than the limit. */
     boolean withinRate() {
-        long now = System.currentTimeMillis();
+        long now = System.nanoTime() / 1_000_000; // monotonic: a wall clock set back must not freeze the window
         if (now - windowStart >= 1000) {
             windowStart = now;
             framesInWindow = 0;

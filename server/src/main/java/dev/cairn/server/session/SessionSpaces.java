@@ -296,7 +296,7 @@ final class SessionSpaces {
     /** The client set its presence in a space. */
     void onPresence(Frame.Presence presence) {
         String id = presence.space();
-        if (!presenceRate.allow(System.currentTimeMillis())) {
+        if (!presenceRate.allow(System.nanoTime() / 1_000_000)) {
             session.sendError(ErrorCode.RATE_LIMITED, "more than " + dev.cairn.server.presence.PresenceRate.PER_SECOND
                     + " presence frames per second; dropped", null, id);
             return;

@@ -90,14 +90,14 @@ final class SessionWriter {
     private void written(int chars, Future<Void> write) {
         ctx.outbound().queued(chars);
         if (queuedChars == 0) {
-            waitingSince = System.currentTimeMillis();
+            waitingSince = System.nanoTime() / 1_000_000;
         }
         queuedChars += chars;
         // completes when written to the network, fails when the socket closes first: both free it
         write.onComplete(ar -> {
             ctx.outbound().written(chars);
             queuedChars -= chars;
-            waitingSince = System.currentTimeMillis();
+            waitingSince = System.nanoTime() / 1_000_000;
         });
         ctx.metrics().frameOut();
     }
@@ -123,7 +123,7 @@ final class SessionWriter {
         if (session.isClosed() || slowClosing || queuedChars == 0) {
             return;
         }
-        long now = System.currentTimeMillis();
+        long now = System.nanoTime() / 1_000_000; // monotonic, as waitingSince: a wall clock set forward closes no socket
         // When the node is over its outbound budget, a socket that cannot take more is closed
         // after a quarter of the usual time: the memory is needed by sockets that read.
         long allowed = ctx.outbound().exhausted() ? ctx.slowConsumerMillis() / 4 : ctx.slowConsumerMillis();
