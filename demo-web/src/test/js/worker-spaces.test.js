@@ -189,6 +189,19 @@ test('presence through the worker: the socket carries the last a tab still open 
   await a.close();
 });
 
+test('presence through the worker: the last tab closing the space within the socket\'s presence gap still withdraws it', async () => {
+  const { a, b, ta, tb, ws } = await liveTrip();
+  const presences = () => ws.sent.filter((f) => f.type === 'presence').map((f) => f.state);
+  ta.setPresence({ at: 'items/a' });
+  await until(() => presences().length === 1, 'tab a\'s presence');
+  await ta.close(); // within 150 ms of the presence frame: the withdrawal must wait for the rate
+  await tb.close(); // the last tab: the worker lets go of the space
+  await until(() => presences().length === 2, 'the withdrawal after the space closed', 1000);
+  assert.deepEqual(ws.sent.filter((f) => f.type === 'presence').at(-1), { type: 'presence', space: 'trip', state: null });
+  await a.close();
+  await b.close();
+});
+
 test('space-left reaches every tab; with onSpaceLeft drop the worker deletes the stored copy; presence goes out on the one socket and peers reach every tab', async () => {
   const { a, b, ta, tb, ws, user } = await liveTrip({ onSpaceLeft: 'drop' });
   ta.setPresence({ at: 'items/a' });

@@ -209,6 +209,7 @@ class SpaceChannel {
   setPresence(state) {
     if (state === null && this.presence === undefined) return;
     this.presence = state; // null: a withdrawal still to send
+    this.owner.withdrawals.delete(this.id); // a closed copy's withdrawal: this one replaces it
     this.sendPresence();
   }
 
@@ -225,14 +226,12 @@ class SpaceChannel {
       if (this.presence === null) this.presence = undefined; // the server forgets it with the session
       return;
     }
-    const now = performance.now(); // monotonic: a wall clock set back must not hold the presence back
-    const gap = now - this.owner.presenceSentAt;
-    if (gap < PRESENCE_MIN_GAP_MILLIS) {
-      this.presenceTimer = setTimeout(() => this.sendPresence(), PRESENCE_MIN_GAP_MILLIS - gap);
+    const wait = this.owner.presenceWait();
+    if (wait > 0) {
+      this.presenceTimer = setTimeout(() => this.sendPresence(), wait);
       return;
     }
-    this.owner.presenceSentAt = now;
-    this.owner.client.connection.send('{"type":"presence","space":' + JSON.stringify(this.id) + ',"state":' + JSON.stringify(this.presence) + '}');
+    this.owner.sendPresenceFrame(this.id, this.presence);
     if (this.presence === null) this.presence = undefined;
     else this.presenceTimer = setTimeout(() => this.sendPresence(), PRESENCE_REFRESH_MILLIS);
   }
@@ -279,6 +278,10 @@ export class SpaceSync {
     this.nextBatch = client.nextBatchId;
     /** When this socket last sent a presence frame, on the monotonic clock (every space's count toward the socket's rate). */
     this.presenceSentAt = -Infinity;
+    /** Spaces closed here with their presence on the socket: withdrawn as the rate allows (sendWithdrawals). @type {Set<string>} */
+    this.withdrawals = new Set();
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this.withdrawTimer = null;
     /**
      * Each space's unanswered batches (PushPipeline): kept here, not in a channel, because the sync
      * worker closes a space's channel when no tab has it open while its queue stays stored.
@@ -467,9 +470,38 @@ export class SpaceSync {
     for (const c of this.channels.values()) c.pump();
   }
 
+  /** Milliseconds until the socket's presence rate lets another frame go (0: now). */
+  presenceWait() {
+    return Math.max(0, PRESENCE_MIN_GAP_MILLIS - (performance.now() - this.presenceSentAt)); // monotonic: a wall clock set back must not hold a presence back
+  }
+
+  /** @param {string} id @param {unknown} state null withdraws */
+  sendPresenceFrame(id, state) {
+    this.presenceSentAt = performance.now();
+    this.client.connection.send('{"type":"presence","space":' + JSON.stringify(id) + ',"state":' + JSON.stringify(state) + '}');
+  }
+
+  /** Sends the withdrawals of closed spaces, one per gap of the socket's rate. */
+  sendWithdrawals() {
+    if (this.withdrawTimer) clearTimeout(this.withdrawTimer);
+    this.withdrawTimer = null;
+    for (const id of this.withdrawals) {
+      const wait = this.presenceWait();
+      if (wait > 0) {
+        this.withdrawTimer = setTimeout(() => this.sendWithdrawals(), wait);
+        return;
+      }
+      this.withdrawals.delete(id);
+      this.sendPresenceFrame(id, null);
+    }
+  }
+
   /** The session ended. */
   down() {
     this.presenceSentAt = -Infinity; // the rate is per socket: the next session may send at once
+    this.withdrawals.clear(); // the server forgets presence with the session
+    if (this.withdrawTimer) clearTimeout(this.withdrawTimer);
+    this.withdrawTimer = null;
     this.welcomeFrame = null;
     this.spaceless = false;
     for (const c of this.channels.values()) c.end();
@@ -480,6 +512,8 @@ export class SpaceSync {
       c.stop();
       c.end();
     }
+    if (this.withdrawTimer) clearTimeout(this.withdrawTimer);
+    this.withdrawTimer = null;
   }
 
   /** Sets this replica's presence in a space (null withdraws it). @param {string} id @param {unknown} state */
@@ -532,6 +566,11 @@ export class SpaceSync {
     const c = this.channels.get(id);
     if (!c) return;
     this.channels.delete(id);
+    if (c.inSession && c.presence !== undefined) {
+      // its presence (or a withdrawal waiting for the rate) is on the socket: the withdrawal outlives the channel
+      this.withdrawals.add(id);
+      this.sendWithdrawals();
+    }
     c.stop();
     c.end();
     c.waiters.fail({ code: 'not-open', message: `the space ${id} was closed on this device before it synced` });
