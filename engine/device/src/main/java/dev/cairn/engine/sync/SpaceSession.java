@@ -17,6 +17,13 @@ final class SpaceSession {
 
     /** When this session last sent each space's presence (System.nanoTime), for the 2 s refresh. */
     final java.util.Map<String, Long> presenceSentAt = new java.util.HashMap<>();
+    /** When this session last sent a presence frame of any space (System.nanoTime; the rate is per socket), if it sent one. */
+    long presenceFrameAt;
+    boolean presenceFrameSent;
+    /** Spaces whose presence waits for the socket's rate, in the order asked; true: the app changed it (so a withdrawal goes too). */
+    final java.util.Map<String, Boolean> presenceWaiting = new java.util.LinkedHashMap<>();
+    /** Sends what waits once the rate allows (null: none set). */
+    java.util.concurrent.ScheduledFuture<?> presenceTimer;
 
     SpaceSession(Set<String> hello) {
         known.addAll(hello);

@@ -23,6 +23,8 @@ final class SpaceSync {
     static final Duration PRESENCE_REFRESH = Duration.ofSeconds(2);
     /** How often the refresh looks whether a presence is due. */
     static final Duration PRESENCE_TICK = Duration.ofMillis(100);
+    /** The socket's presence rate, under the server's 10 frames a second (PROTOCOL.md 8.6): a frame at most every 150 ms. */
+    static final Duration PRESENCE_MIN_GAP = Duration.ofMillis(150);
 
     private static final System.Logger LOG = SyncLoop.LOG;
 
@@ -84,7 +86,7 @@ final class SpaceSync {
     /** The session knows the user is a member (welcome, or joined while up): its presence may go now. */
     private void member(Session s, String id) {
         if (s.spaces.present.add(id)) {
-            sendPresence(s, id);
+            queuePresence(s, id, false);
         }
     }
 
@@ -264,12 +266,10 @@ final class SpaceSync {
         c.port.peerPresence(presence.space(), presence.user(), presence.replica(), presence.state());
     }
 
-    /** The app set or withdrew its presence in {@code id}: sent at once on a live session. */
+    /** The app set or withdrew its presence in {@code id}: sent on a live session as soon as the socket's rate allows. */
     void ownPresenceChanged(Session s, String id) {
         if (s != null && s.current() && s.spaces != null && s.spaces.present.contains(id)) {
-            String state = c.port.ownPresence(id);
-            c.connection.send(s, new Frame.Presence(id, state)); // null withdraws it, once
-            stamp(s, id, state);
+            queuePresence(s, id, true);
         }
     }
 
@@ -282,17 +282,50 @@ final class SpaceSync {
         for (String id : s.spaces.present) {
             Long at = s.spaces.presenceSentAt.get(id);
             if (at != null && now - at >= PRESENCE_REFRESH.toNanos()) {
-                sendPresence(s, id);
+                queuePresence(s, id, false);
             }
         }
     }
 
-    private void sendPresence(Session s, String id) {
-        String state = c.port.ownPresence(id);
-        if (state != null) {
-            c.connection.send(s, new Frame.Presence(id, state));
+    /**
+     * Sends {@code id}'s presence as it is when it goes (null: withdrawn, sent only if {@code changed})
+     * once the socket's rate allows: one frame per {@link #PRESENCE_MIN_GAP}, so a state set several
+     * times within a gap goes once, the latest.
+     */
+    private void queuePresence(Session s, String id, boolean changed) {
+        s.spaces.presenceWaiting.merge(id, changed, Boolean::logicalOr);
+        if (s.spaces.presenceTimer == null) {
+            sendWaitingPresence(s, s.spaces);
         }
-        stamp(s, id, state);
+    }
+
+    private void sendWaitingPresence(Session s, SpaceSession spaces) {
+        var waiting = spaces.presenceWaiting.entrySet().iterator();
+        while (waiting.hasNext()) {
+            long wait = spaces.presenceFrameSent ? spaces.presenceFrameAt + PRESENCE_MIN_GAP.toNanos() - System.nanoTime() : 0;
+            if (wait > 0) {
+                spaces.presenceTimer = loop.schedule(() -> {
+                    spaces.presenceTimer = null;
+                    if (s.current() && s.spaces == spaces) {
+                        sendWaitingPresence(s, spaces);
+                    }
+                }, wait);
+                return;
+            }
+            Map.Entry<String, Boolean> next = waiting.next();
+            waiting.remove();
+            String id = next.getKey();
+            if (!spaces.present.contains(id)) {
+                continue; // left meanwhile: the server withdrew it
+            }
+            String state = c.port.ownPresence(id);
+            if (state != null || next.getValue()) {
+                c.connection.send(s, new Frame.Presence(id, state)); // null withdraws it, once
+                spaces.presenceFrameAt = System.nanoTime();
+                spaces.presenceFrameSent = true;
+            }
+            stamp(s, id, state);
+        }
     }
 
     private static void stamp(Session s, String id, String state) {
