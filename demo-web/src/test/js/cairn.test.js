@@ -16,8 +16,9 @@ class FakeServer {
     this.frames = [];
     const server = this;
     this.WebSocket = class {
-      constructor(url) {
-        assert.match(url, /access_token=tok/);
+      constructor(url, protocols) {
+        assert.doesNotMatch(url, /tok/, 'the token is not in the URL');
+        assert.deepEqual(protocols, ['cairn', 'cairn.bearer.tok'], 'the token rides in a subprotocol beside cairn');
         this.readyState = 0;
         this.live = false;
         setTimeout(() => { this.readyState = 1; server.sockets.add(this); this.onopen?.(); }, 1);

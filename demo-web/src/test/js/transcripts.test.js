@@ -102,8 +102,9 @@ class Script {
     this.fetched = [];
     const script = this;
     this.WebSocket = class {
-      constructor(url) {
+      constructor(url, protocols) {
         this.url = url;
+        this.protocols = protocols;
         this.readyState = 0;
         this.closedByClient = false;
         this.createdAt = performance.now();
@@ -240,7 +241,11 @@ async function run(t, path) {
       });
       script.accepted++;
       notBefore(step, 'the socket', ws.createdAt);
-      if (step.token) assert.match(ws.url, new RegExp(`access_token=${step.token}(&|$)`), `expected token ${step.token} in ${ws.url}`);
+      if (step.token) {
+        // a browser's token rides in a subprotocol beside 'cairn' (PROTOCOL.md 2), never in the URL
+        assert.deepEqual(ws.protocols, ['cairn', `cairn.bearer.${step.token}`], `expected token ${step.token} in the offered subprotocols`);
+        assert.ok(!ws.url.includes(step.token), `the token is in the URL ${ws.url}`);
+      }
       if (step.refuse) {
         const status = step.refuse.status;
         script.refusal = step.refuse.unanswered ? { unanswered: true } : { status, body: step.refuse.body ?? DEFAULT_REFUSAL_BODY[status] ?? { error: 'not-found', message: 'no such path' } };

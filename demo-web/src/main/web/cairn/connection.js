@@ -9,6 +9,8 @@ import { encode as encodePage, decode as decodePage } from './page.js';
 
 /** The largest page this client inflates (the JVM client's bound too): a deflate bomb stops here. */
 const MAX_INBOUND_PAGE_BYTES = 64 << 20;
+/** What a subprotocol can carry (RFC 7230 token characters): a JWT always fits. */
+const HEADER_TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /** @typedef {{code: string, message: string, batch?: number}} SyncError */
 
@@ -147,11 +149,18 @@ export class Connection {
     }
     if (!this.running || this.offline || this.socket || this.permanent) return;
     const Ws = this.options.WebSocket ?? globalThis.WebSocket;
-    const sep = this.options.url.includes('?') ? '&' : '?';
     /** @type {WebSocket} */
     let ws;
     try {
-      ws = new Ws(`${this.options.url}${sep}access_token=${encodeURIComponent(token)}`);
+      // A browser cannot set headers on a socket: the token rides in an offered subprotocol, not in
+      // the URL, which proxies and access logs keep (PROTOCOL.md 2); the server picks 'cairn'. A token
+      // a subprotocol cannot carry goes as the older query parameter.
+      if (HEADER_TOKEN.test(token)) {
+        ws = new Ws(this.options.url, ['cairn', `cairn.bearer.${token}`]);
+      } else {
+        const sep = this.options.url.includes('?') ? '&' : '?';
+        ws = new Ws(`${this.options.url}${sep}access_token=${encodeURIComponent(token)}`);
+      }
     } catch (e) {
       this.passing({ code: 'connection-lost', message: /** @type {Error} */ (e).message });
       return;

@@ -107,9 +107,9 @@ export async function removeDeviceData(user, cairn) {
 /**
  * The sync connection's token provider, and whether the server answers.
  *
- * Browsers only take a WebSocket's token in its URL, and Chromium prints a failed socket's URL in
- * the console: a connect attempt during an outage would print the token. So each attempt first
- * asks /health (no token); while it does not answer, no socket is opened and the attempt waits
+ * Each attempt first asks /health (no token): while it does not answer, no socket is opened (each
+ * failed one is a console error in Chromium; the token rides in a subprotocol, not in the URL it
+ * prints, since the client stopped putting it there) and the attempt waits
  * here on a schedule the page shows ("retrying in 12 s", "retry now"). The remembered dev token is
  * reused until it is about to expire or the server refused it, not fetched on every attempt.
  */

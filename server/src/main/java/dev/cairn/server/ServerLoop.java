@@ -1,5 +1,6 @@
 package dev.cairn.server;
 
+import dev.cairn.server.auth.SocketProtocols;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.http.HttpApi;
 import dev.cairn.server.http.OriginPolicy;
@@ -83,7 +84,8 @@ final class ServerLoop extends VerticleBase {
                 // (a second compile of it, ~0.5 s of CPU, during a browser's first catch-up).
                 .setPerMessageWebSocketCompressionSupported(false)
                 .setPerFrameWebSocketCompressionSupported(false)
-                .setTcpNoDelay(true);
+                .setTcpNoDelay(true)
+                .addWebSocketSubProtocol(SocketProtocols.CAIRN); // picked when offered: a browser's token rides beside it
         tls(options);
         http = vertx.createHttpServer(options).requestHandler(req -> {
             if (OriginPolicy.SYNC_PATH.equals(req.path())) {
@@ -121,7 +123,12 @@ final class ServerLoop extends VerticleBase {
      * their socket limit 429, a full server 503. The socket is closed when its token expires.
      */
     private void upgrade(HttpServerRequest req) {
+        // The header (non-browser clients), else the subprotocol a browser offers, else the older query parameter.
+        SocketProtocols protocols = SocketProtocols.of(req.headers().getAll("Sec-WebSocket-Protocol"));
         String token = TokenAuth.bearer(req.getHeader("Authorization"));
+        if (token == null) {
+            token = protocols.bearer();
+        }
         if (token == null) {
             token = req.getParam("access_token");
         }
@@ -138,6 +145,12 @@ final class ServerLoop extends VerticleBase {
                 req.resume();
                 refuse(req, 400, "bad-request", "/sync expects a WebSocket upgrade (GET with Upgrade: websocket, "
                         + "Connection: Upgrade, Sec-WebSocket-Key and Sec-WebSocket-Version: 13)");
+                return;
+            }
+            if (protocols.bearer() != null && !protocols.offersCairn()) {
+                req.resume();
+                refuse(req, 400, "bad-request", "a token in Sec-WebSocket-Protocol comes with the subprotocol '"
+                        + SocketProtocols.CAIRN + "', which the server picks");
                 return;
             }
             String user = ar.result().user();

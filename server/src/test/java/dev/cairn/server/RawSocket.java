@@ -68,11 +68,28 @@ public final class RawSocket implements AutoCloseable {
         return open(withQuery(uri, token), Map.of());
     }
 
+    /**
+     * Connects as the browser client does: the token in an offered subprotocol beside
+     * {@code cairn}; the JDK's client fails the upgrade unless the server picks one of them.
+     */
+    public static RawSocket connectProtocol(URI uri, String token) {
+        return open(uri, Map.of(), "cairn", "cairn.bearer." + token);
+    }
+
     /** Connects with the given upgrade headers; fails the test if the upgrade is refused. */
     public static RawSocket open(URI uri, Map<String, String> headers) {
+        return open(uri, headers, new String[0]);
+    }
+
+    /** The WebSocket subprotocol the server picked (empty: none). */
+    public String subprotocol() {
+        return ws.getSubprotocol();
+    }
+
+    private static RawSocket open(URI uri, Map<String, String> headers, String... subprotocols) {
         RawSocket socket = new RawSocket();
         try {
-            socket.ws = build(uri, headers, socket.new Listener()).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            socket.ws = build(uri, headers, socket.new Listener(), subprotocols).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
             return socket;
         } catch (ExecutionException e) {
             throw new AssertionError("WebSocket upgrade to " + uri + " failed: " + describe(e.getCause()), e.getCause());
@@ -86,9 +103,18 @@ public final class RawSocket implements AutoCloseable {
      * succeeded (the socket is then closed) or failed without an HTTP answer.
      */
     public static int refusal(URI uri, Map<String, String> headers) {
+        return refusal(uri, headers, new String[0]);
+    }
+
+    /** {@link #refusal} with these subprotocols offered (a browser's token rides in one). */
+    public static int refusalProtocols(URI uri, String... subprotocols) {
+        return refusal(uri, Map.of(), subprotocols);
+    }
+
+    private static int refusal(URI uri, Map<String, String> headers, String... subprotocols) {
         RawSocket probe = new RawSocket();
         try {
-            WebSocket opened = build(uri, headers, probe.new Listener()).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            WebSocket opened = build(uri, headers, probe.new Listener(), subprotocols).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
             opened.abort();
             throw new AssertionError("the WebSocket upgrade to " + uri + " was accepted; expected it to be refused");
         } catch (ExecutionException e) {
@@ -116,9 +142,12 @@ public final class RawSocket implements AutoCloseable {
         return URI.create(uri + (uri.getQuery() == null ? "?" : "&") + "access_token=" + URLEncoder.encode(token, StandardCharsets.UTF_8));
     }
 
-    private static CompletableFuture<WebSocket> build(URI uri, Map<String, String> headers, WebSocket.Listener listener) {
+    private static CompletableFuture<WebSocket> build(URI uri, Map<String, String> headers, WebSocket.Listener listener, String... subprotocols) {
         WebSocket.Builder b = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
         headers.forEach(b::header);
+        if (subprotocols.length > 0) {
+            b.subprotocols(subprotocols[0], java.util.Arrays.copyOfRange(subprotocols, 1, subprotocols.length));
+        }
         return b.buildAsync(uri, listener);
     }
 

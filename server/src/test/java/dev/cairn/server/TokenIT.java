@@ -116,6 +116,28 @@ class TokenIT {
         assertEquals(401, status, name);
     }
 
+    /** The bad tokens a subprotocol can carry (RFC 7230 token characters, not empty): the others cannot be offered at all. */
+    static Stream<Arguments> badTokensAsSubprotocol() {
+        return badTokens().filter(args -> {
+            @SuppressWarnings("unchecked")
+            String t = ((Supplier<String>) args.get()[1]).get();
+            return t != null && t.matches("[A-Za-z0-9!#$%&'*+.^_`|~-]+");
+        });
+    }
+
+    @ParameterizedTest(name = "socket, subprotocol: {0}")
+    @MethodSource("badTokensAsSubprotocol")
+    void socketUpgradeRefusedWithSubprotocol(String name, Supplier<String> token) {
+        assertEquals(401, RawSocket.refusalProtocols(server.syncUri(), "cairn", "cairn.bearer." + token.get()), name);
+    }
+
+    @Test
+    void aTokenInASubprotocolComesWithCairn() {
+        // Without 'cairn' offered the server could pick no subprotocol, and a browser drops such a socket: said at once.
+        assertEquals(400, RawSocket.refusalProtocols(server.syncUri(), "cairn.bearer." + server.token("alice")));
+        assertEquals(401, RawSocket.refusalProtocols(server.syncUri(), "cairn"), "cairn alone carries no token");
+    }
+
     @ParameterizedTest(name = "HTTP: {0}")
     @MethodSource("badTokens")
     void httpRefused(String name, Supplier<String> token) {
@@ -221,6 +243,10 @@ class TokenIT {
             }
             try (RawSocket ws = RawSocket.connectQuery(server.syncUri(), token)) {
                 assertEquals("alice", ws.hello("browser-1", 0).welcome().path("user").asText());
+            }
+            try (RawSocket ws = RawSocket.connectProtocol(server.syncUri(), token)) {
+                assertEquals("cairn", ws.subprotocol(), "the server picks cairn, never echoes the token");
+                assertEquals("alice", ws.hello("browser-2", 0).welcome().path("user").asText());
             }
             TestServer.Response r = server.get("/api/preferences", token);
             assertEquals(200, r.status(), r.toString());

@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * logback, the JVM client's System.Logger through the slf4j bridge, anything else through
  * java.util.logging) is captured at DEBUG and below, including
  * Vert.x and Netty (the JDK's own HTTP client, a test tool here, is left out), during a session that uses a distinctive token and distinctive values, over
- * a socket, the browser-style {@code access_token} parameter and HTTP, and that fails in every
+ * a socket (the token as a header, as the browser's subprotocol and as the older {@code access_token}
+ * parameter) and HTTP, and that fails in every
  * way a client can make it fail: bad and tampered tokens, bad frames, an oversized frame, bad
  * imports and bodies. Neither the token nor any of its parts, nor any value, may appear.
  */
@@ -112,10 +113,14 @@ class LogLeakIT {
             ws.push(5, set("ui", "big", "\"" + VALUE + "x".repeat(40 << 10) + "\"", stamp("leak-2")));
             assertEquals(1009, ws.closeStatus(RawSocket.WAIT));
         }
-        // refused upgrades, header and query
+        try (RawSocket ws = RawSocket.connectProtocol(server.syncUri(), token)) {
+            ws.hello("leak-3", 0);
+        }
+        // refused upgrades, header, subprotocol and query
         for (String bad : List.of(tampered, expired, notJson, token + "x", token.substring(0, token.length() - 3))) {
             assertEquals(401, RawSocket.refusal(server.syncUri(), bad));
             assertEquals(401, RawSocket.refusalQuery(server.syncUri(), bad));
+            assertEquals(401, RawSocket.refusalProtocols(server.syncUri(), "cairn", "cairn.bearer." + bad));
             assertEquals(401, server.get("/api/preferences", bad).status());
         }
         // HTTP with values, good and bad
