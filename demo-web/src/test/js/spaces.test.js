@@ -9,6 +9,7 @@ import { IdbStore } from '../../main/web/cairn/idb-store.js';
 import { MemoryKv } from '../../main/web/cairn/storage.js';
 import { makeChange } from '../../main/web/cairn/codec.js';
 import { spaceStoreName } from '../../main/web/cairn/space/space.js';
+import { encode as encodePage, decode as decodePage } from '../../main/web/cairn/page.js';
 import { until } from './support/until.js';
 
 let users = 0;
@@ -28,6 +29,41 @@ function recordingSocket() {
     close() { this.readyState = 3; }
   }
   return { Ws, sent };
+}
+
+/**
+ * A WebSocket that opens, records the frames the client sends (text parsed, with when on the
+ * monotonic clock; pages decoded) and takes frames and pages to deliver.
+ */
+function scriptedSocket() {
+  /** @type {Array<{at: number, frame: any}>} */
+  const sent = [];
+  /** @type {any[]} */
+  const pages = [];
+  /** @type {any} */
+  let socket = null;
+  class Ws {
+    constructor() {
+      this.readyState = 0;
+      socket = this;
+      setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 1);
+    }
+    send(data) {
+      if (typeof data === 'string') sent.push({ at: performance.now(), frame: JSON.parse(data) });
+      else decodePage(new Uint8Array(data), 1 << 20).then((f) => pages.push(f));
+    }
+    close() { this.readyState = 3; }
+  }
+  return {
+    Ws, sent, pages,
+    open: () => socket?.readyState === 1,
+    deliver: (/** @type {any} */ frame) => socket.onmessage({ data: JSON.stringify(frame) }),
+    /** @param {any} frame */
+    deliverPage: async (frame) => {
+      const page = await encodePage(frame);
+      socket.onmessage({ data: page.buffer.slice(page.byteOffset, page.byteOffset + page.byteLength) });
+    },
+  };
 }
 
 /** Row counts of a database's object stores. @param {string} user */
@@ -147,17 +183,7 @@ test('membership calls go over fetch with the token; an error answer rejects wit
 });
 
 test('presence: every space counts toward the socket\'s 10 frames a second; a refused presence is an error event of its space', async () => {
-  const sent = [];
-  let socket = null;
-  class Ws {
-    constructor() {
-      this.readyState = 0;
-      socket = this;
-      setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 1);
-    }
-    send(data) { if (typeof data === 'string') sent.push({ at: Date.now(), frame: JSON.parse(data) }); }
-    close() { this.readyState = 3; }
-  }
+  const { Ws, sent, deliver } = scriptedSocket();
   const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true, WebSocket: Ws, server: { url: 'ws://x/sync', token: () => 't' } });
   try {
     await presenceChecks(cairn);
@@ -171,7 +197,6 @@ test('presence: every space counts toward the socket\'s 10 frames a second; a re
     const until = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5)); assert.ok(check()); };
     await until(() => sent.length === 1);
     assert.deepEqual(sent[0].frame.spaces, { a: 0, b: 0 });
-    const deliver = (frame) => socket.onmessage({ data: JSON.stringify(frame) });
     a.setPresence({ at: 1 });
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(sent.filter((x) => x.frame.type === 'presence').length, 0, 'no presence before the session knows the space');
@@ -192,25 +217,15 @@ test('presence: every space counts toward the socket\'s 10 frames a second; a re
 });
 
 test('presence: a wall clock set back does not hold the next presence back (the socket\'s rate is counted on the monotonic clock)', async () => {
-  const sent = [];
-  let socket = null;
-  class Ws {
-    constructor() {
-      this.readyState = 0;
-      socket = this;
-      setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 1);
-    }
-    send(data) { if (typeof data === 'string') sent.push(JSON.parse(data)); }
-    close() { this.readyState = 3; }
-  }
+  const { Ws, sent, deliver } = scriptedSocket();
   const realNow = Date.now;
   const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true, WebSocket: Ws, server: { url: 'ws://x/sync', token: () => 't' } });
   try {
     const trip = await cairn.space('trip');
     await until(() => sent.length === 1, 'hello');
-    socket.onmessage({ data: JSON.stringify({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { trip: { role: 'editor', head: 0 } } }) });
+    deliver({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { trip: { role: 'editor', head: 0 } } });
     await until(() => trip.status === 'catching-up', 'the space in the session');
-    const presences = () => sent.filter((f) => f.type === 'presence').map((f) => f.state);
+    const presences = () => sent.filter((s) => s.frame.type === 'presence').map((s) => s.frame.state);
     trip.setPresence({ at: 1 });
     await until(() => presences().length === 1, 'the first presence');
     await new Promise((r) => setTimeout(r, 200)); // past the socket's 150 ms gap
@@ -243,29 +258,13 @@ test('export and import leave the server-written sections alone: spaces and memb
 });
 
 test('space.syncNow resolves once the space is live and its writes are acknowledged; it fails when the push is refused for good, also while it saves', async () => {
-  const { decode } = await import('../../main/web/cairn/page.js');
-  const pages = [];
-  let socket = null;
-  class Ws {
-    constructor() {
-      this.readyState = 0;
-      socket = this;
-      setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 1);
-    }
-    send(data) { if (typeof data !== 'string') decode(new Uint8Array(data), 1 << 20).then((f) => pages.push(f)); }
-    close() { this.readyState = 3; }
-  }
+  const { Ws, pages, open, deliver, deliverPage } = scriptedSocket();
   const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true, WebSocket: Ws, server: { url: 'ws://x/sync', token: () => 't' } });
   const until = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5)); assert.ok(check()); };
   try {
     const trip = await cairn.space('trip');
-    await until(() => socket?.readyState === 1);
-    const deliver = (frame) => socket.onmessage({ data: JSON.stringify(frame) });
-    const ack = async (batch) => {
-      const { encode } = await import('../../main/web/cairn/page.js');
-      const page = await encode({ type: 'ack', batch });
-      socket.onmessage({ data: page.buffer.slice(page.byteOffset, page.byteOffset + page.byteLength) });
-    };
+    await until(open);
+    const ack = (batch) => deliverPage({ type: 'ack', batch });
     deliver({ type: 'welcome', protocol: 2, user: 'alice', head: 0, maxBatch: 100, maxAheadMillis: 60000, spaces: { trip: { role: 'editor', head: 0 } } });
     deliver({ type: 'caught-up', cursor: 0 });
     trip.write('set', 'state', 'a', 1);
