@@ -162,12 +162,12 @@ public final class SyncServer extends VerticleBase {
         metrics.gauge("cairn_outbound_queued_chars", outbound::queued);
         // Presence is never stored (ARCHITECTURE.md, "Presence"); changes go to the space's sessions here.
         PresenceBoard presence = new PresenceBoard(update -> hub.presence(SpaceKeys.storeKey(update.space()), update));
-        vertx.setPeriodic(PresenceBoard.SWEEP_MILLIS, id -> presence.expire(System.currentTimeMillis()));
+        vertx.setPeriodic(PresenceBoard.SWEEP_MILLIS, id -> presence.expire(MonotonicMillis.now()));
         if (!config.embedded()) {
             // Other nodes' members see it too: over the fan-out's channel (its connection lives on this context).
             io.vertx.core.Context home = context;
             presence.forwardTo(item -> home.runOnContext(v -> fanout.publishPresence(item)));
-            fanout.onPresence((node, item) -> presence.applyRemote(node, item, System.currentTimeMillis()));
+            fanout.onPresence((node, item) -> presence.applyRemote(node, item, MonotonicMillis.now()));
         }
         SyncSession.Context sessions = new SyncSession.Context(vertx, hub, committer, store, sections, clock, config.maxBatch(),
                 config.pageSize(), config.maxFramesPerSecond(), config.maxFrameBytes(), config.maxPendingWriteBytes(), metrics,

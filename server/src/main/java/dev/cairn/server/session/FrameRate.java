@@ -16,7 +16,7 @@ final class FrameRate {
 
     /** Counts a frame in the current one-second window; false once the window holds more than the limit. */
     boolean withinRate() {
-        long now = System.nanoTime() / 1_000_000; // monotonic: a wall clock set back must not freeze the window
+        long now = dev.cairn.server.MonotonicMillis.now(); // a wall clock set back must not freeze the window
         if (now - windowStart >= 1000) {
             windowStart = now;
             framesInWindow = 0;

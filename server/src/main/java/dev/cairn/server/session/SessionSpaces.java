@@ -6,6 +6,7 @@ import dev.cairn.engine.crdt.Change;
 import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.section.SpaceSections;
+import dev.cairn.server.MonotonicMillis;
 import dev.cairn.server.presence.PresenceBoard;
 import dev.cairn.server.presence.PresenceUpdate;
 import dev.cairn.server.space.SpaceKeys;
@@ -296,7 +297,7 @@ final class SessionSpaces {
     /** The client set its presence in a space. */
     void onPresence(Frame.Presence presence) {
         String id = presence.space();
-        if (!presenceRate.allow(System.nanoTime() / 1_000_000)) {
+        if (!presenceRate.allow(MonotonicMillis.now())) {
             session.sendError(ErrorCode.RATE_LIMITED, "more than " + dev.cairn.server.presence.PresenceRate.PER_SECOND
                     + " presence frames per second; dropped", null, id);
             return;
@@ -311,7 +312,7 @@ final class SessionSpaces {
                     + " bytes of compact JSON", null, id);
             return;
         }
-        session.context().presence().set(id, user, session.replica(), presence.state(), session, System.currentTimeMillis());
+        session.context().presence().set(id, user, session.replica(), presence.state(), session, MonotonicMillis.now());
     }
 
     /** The socket closed: off the hub, and its presence withdrawn. */

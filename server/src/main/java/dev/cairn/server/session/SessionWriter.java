@@ -4,6 +4,7 @@ import dev.cairn.engine.protocol.ErrorCode;
 import dev.cairn.engine.protocol.Frame;
 import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.protocol.PageCodec;
+import dev.cairn.server.MonotonicMillis;
 import io.vertx.core.Future;
 import io.vertx.core.http.ServerWebSocket;
 import org.slf4j.Logger;
@@ -90,14 +91,14 @@ final class SessionWriter {
     private void written(int chars, Future<Void> write) {
         ctx.outbound().queued(chars);
         if (queuedChars == 0) {
-            waitingSince = System.nanoTime() / 1_000_000;
+            waitingSince = MonotonicMillis.now();
         }
         queuedChars += chars;
         // completes when written to the network, fails when the socket closes first: both free it
         write.onComplete(ar -> {
             ctx.outbound().written(chars);
             queuedChars -= chars;
-            waitingSince = System.nanoTime() / 1_000_000;
+            waitingSince = MonotonicMillis.now();
         });
         ctx.metrics().frameOut();
     }
@@ -123,7 +124,7 @@ final class SessionWriter {
         if (session.isClosed() || slowClosing || queuedChars == 0) {
             return;
         }
-        long now = System.nanoTime() / 1_000_000; // monotonic, as waitingSince: a wall clock set forward closes no socket
+        long now = MonotonicMillis.now(); // as waitingSince: a wall clock set forward closes no socket
         // When the node is over its outbound budget, a socket that cannot take more is closed
         // after a quarter of the usual time: the memory is needed by sockets that read.
         long allowed = ctx.outbound().exhausted() ? ctx.slowConsumerMillis() / 4 : ctx.slowConsumerMillis();

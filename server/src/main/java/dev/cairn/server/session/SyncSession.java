@@ -10,6 +10,7 @@ import dev.cairn.engine.protocol.FrameCodec;
 import dev.cairn.engine.protocol.PageCodec;
 import dev.cairn.engine.protocol.PageTooLargeException;
 import dev.cairn.engine.protocol.ProtocolException;
+import dev.cairn.server.MonotonicMillis;
 import dev.cairn.server.auth.TokenAuth;
 import dev.cairn.server.commit.GroupCommitter;
 import dev.cairn.server.presence.PresenceBoard;
@@ -61,6 +62,7 @@ public final class SyncSession {
     /** When the sweep closes the socket for its token (Long.MAX_VALUE: never, or done). */
     private long expiresAt = Long.MAX_VALUE;
     /** When the sweep closes a socket that sent no hello (Long.MAX_VALUE: hello came, or done). */
+    /** On {@link MonotonicMillis}. */
     private long helloDeadline = Long.MAX_VALUE;
     private final SessionSweep sweep;
 
@@ -115,9 +117,8 @@ public final class SyncSession {
             pushes.updateReadPause();
             pumpAll();
         });
-        long now = System.currentTimeMillis();
-        helloDeadline = now + HELLO_TIMEOUT_MS;
-        expiresAt = expiry(now);
+        helloDeadline = MonotonicMillis.now() + HELLO_TIMEOUT_MS;
+        expiresAt = expiry(System.currentTimeMillis());
         // Deadlines are checked by the loop's one sweep, not a timer per session; the slow-consumer
         // check too: a socket that stops reading must be closed even if the user writes nothing more.
         sweep.add(this);
@@ -135,12 +136,12 @@ public final class SyncSession {
         return tokenExpiresAtMillis > now ? tokenExpiresAtMillis : tokenExpiresAtMillis + TokenAuth.LEEWAY_SECONDS * 1000L;
     }
 
-    /** The sweep's check (on this session's loop): hello deadline, token expiry, slow consumer. */
+    /** The sweep's check (on this session's loop): hello deadline, token expiry (at {@code now} on the wall clock), slow consumer. */
     void sweep(long now) {
         if (closed) {
             return;
         }
-        if (!ready && now >= helloDeadline) {
+        if (!ready && MonotonicMillis.now() >= helloDeadline) {
             helloDeadline = Long.MAX_VALUE;
             ws.close((short) 1008, "no hello within " + HELLO_TIMEOUT_MS + " ms");
         }
