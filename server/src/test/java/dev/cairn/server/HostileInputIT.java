@@ -610,7 +610,9 @@ class HostileInputIT {
         String before = seedHttpUser(token);
         long head = server.head(user);
         for (String path : List.of("/api/preferences", "/api/progress/onboarding", "/api/progress/assessment", "/api/persistence/sync")) {
-            assertJsonError(server.post(path, token, "{\"theme\":"), 400);
+            assertJsonError(server.post(path, token, "{\"theme\":"), 400, "ends inside a JSON value");
+            assertJsonError(server.post(path, token, "{\"theme\":NaN}"), 400, "NaN or an infinity");
+            assertJsonError(server.post(path, token, "{\"a\":1,\"a\":2}"), 400, "a duplicate member");
             assertJsonError(server.post(path, token, "[1,2,3]"), 400);
             assertJsonError(server.post(path, token, ""), 400);
         }
@@ -641,7 +643,7 @@ class HostileInputIT {
                 "{\"theme\":" + nested(20_000) + "}")) {
             String path = body.contains("answers") ? "/api/progress/assessment" : "/api/preferences";
             TestServer.Response r = server.post(path, token, body);
-            assertJsonError(r, 400, "depth");
+            assertJsonError(r, 400, "nested deeper");
         }
         assertEquals(before, server.canonical(user), "a value deeper than the protocol allows was stored");
         // And whatever is stored must still decode for a socket client (FrameCodec is depth-limited).

@@ -216,6 +216,21 @@ class TokenIT {
     }
 
     @Test
+    void theMessageNamesWhichTimeClaimFails() {
+        long now = now();
+        String secret = TestServer.SECRET;
+        Map<String, String> cases = Map.of(
+                "expired", hs256("{\"sub\":\"alice\",\"exp\":" + (now - 600) + "}", secret),
+                "not yet valid", hs256("{\"sub\":\"alice\",\"nbf\":" + (now + 600) + ",\"exp\":" + (now + 3600) + "}", secret),
+                "issued in the future", hs256("{\"sub\":\"alice\",\"iat\":" + (now + 600) + ",\"exp\":" + (now + 3600) + "}", secret));
+        cases.forEach((reason, token) -> {
+            TestServer.Response r = server.get("/api/preferences", token);
+            assertUnauthorized(reason, r);
+            assertEquals("invalid token: " + reason, r.json().path("message").asText(), reason);
+        });
+    }
+
+    @Test
     void publicRoutesAreStillMounted() {
         Set<String> keys = new java.util.HashSet<>();
         HttpRoutes.mounted(server.vertx()).forEach(r -> keys.add(r.key()));

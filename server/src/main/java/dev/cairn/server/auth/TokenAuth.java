@@ -60,7 +60,7 @@ public final class TokenAuth {
             checked = Future.failedFuture(e);
         }
         return checked
-                .recover(e -> Future.failedFuture(new AuthException("invalid token: " + reason(describe(e, token)))))
+                .recover(e -> Future.failedFuture(new AuthException("invalid token: " + reason(describe(e, token), token))))
                 .compose(user -> {
                     // getValue, not getString: getString turns a number into text, and a non-string sub is malformed (RFC 7519 4.1.2)
                     Object claim = user.principal().getValue("sub");
@@ -121,11 +121,11 @@ public final class TokenAuth {
      * What the answer says about a token the library refused: a fixed phrase, never the library's
      * own text (which goes to the debug log).
      */
-    private static String reason(String library) {
+    private static String reason(String library, String token) {
         LOG.debug("token refused: {}", library);
         String l = library.toLowerCase(java.util.Locale.ROOT);
         if (l.contains("expired")) {
-            return "expired";
+            return timeReason(token); // the library says "expired" of nbf and iat too
         }
         if (l.contains("nbf") || l.contains("not before") || l.contains("not yet")) {
             return "not yet valid";
@@ -137,6 +137,27 @@ public final class TokenAuth {
             return "algorithm not accepted";
         }
         return "malformed or not signed with this server's key";
+    }
+
+    /** Which time claim a token the library called expired fails: exp passed, nbf or iat still ahead (each with the leeway). */
+    private static String timeReason(String token) {
+        com.fasterxml.jackson.databind.JsonNode payload;
+        try {
+            payload = CLAIMS.readTree(java.util.Base64.getUrlDecoder().decode(token.split("\\.", -1)[1]));
+        } catch (IllegalArgumentException | java.io.IOException | ArrayIndexOutOfBoundsException e) {
+            return "expired";
+        }
+        long now = System.currentTimeMillis() / 1000;
+        if (payload.path("exp").isNumber() && payload.path("exp").asLong() + LEEWAY_SECONDS < now) {
+            return "expired";
+        }
+        if (payload.path("nbf").isNumber() && payload.path("nbf").asLong() > now + LEEWAY_SECONDS) {
+            return "not yet valid";
+        }
+        if (payload.path("iat").isNumber() && payload.path("iat").asLong() > now + LEEWAY_SECONDS) {
+            return "issued in the future";
+        }
+        return "expired";
     }
 
     /** The library's reason, without any part of the token (some messages quote what they could not parse). */

@@ -187,8 +187,11 @@ public final class ChangeJson {
             };
         } catch (MalformedChangeException | Stamp.TooFarAheadException e) {
             throw e; // a stamp too far ahead is not malformed: the receiver answers it as clock skew
-        } catch (IllegalArgumentException | NullPointerException e) {
+        } catch (IllegalArgumentException e) {
             throw new MalformedChangeException("invalid '" + op + "' change: " + e.getMessage());
+        } catch (NullPointerException e) {
+            // the JDK's text names code, not the change
+            throw new MalformedChangeException("invalid '" + op + "' change: a member it needs is missing or null");
         }
     }
 

@@ -298,9 +298,7 @@ public final class ExportDocument {
         if (e instanceof Json.InvalidNumberException) {
             return new MalformedDocumentException("import file holds a value the server cannot keep exactly: " + Json.describe(e), e);
         }
-        // Jackson names where an unclosed object began with a placeholder for the source: noise here.
-        String why = String.valueOf(Json.describe(e)).replaceAll(" \\(start marker at \\[Source: [^\\]]*\\]\\)", "");
-        return new MalformedDocumentException("import file is not valid JSON (truncated or corrupt?): " + why, e);
+        return new MalformedDocumentException("import file is not valid JSON (truncated or corrupt?): " + Json.describe(e), e);
     }
 
     private static List<Change> read(JsonParser p, Function<String, SectionKind> known, Runnable tick) throws IOException {

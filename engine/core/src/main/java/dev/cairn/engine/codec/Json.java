@@ -317,8 +317,8 @@ public final class Json {
             throw new IllegalArgumentException("value refused: " + describe(e));
         } catch (IOException e) {
             String why = describe(e);
-            if (why != null && why.contains("Non-standard token")) {
-                throw new IllegalArgumentException("value refused: it holds NaN or an infinity, which JSON cannot carry");
+            if (why.startsWith(NON_NUMBER)) {
+                throw new IllegalArgumentException("value refused: it holds " + why);
             }
             throw new IllegalArgumentException("not a JSON value: " + why);
         }
@@ -339,13 +339,47 @@ public final class Json {
         }
     }
 
-    /** A short message for a parse failure, without Jackson's source excerpt. */
+    /**
+     * Why JSON text could not be read, in this project's fixed words with the line and column: an
+     * answer carries no parser's own text (PROTOCOL.md 5), which names its classes and features.
+     */
     public static String describe(IOException e) {
-        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe) {
-            return jpe.getOriginalMessage();
+        if (e instanceof InvalidNumberException n) {
+            return n.getOriginalMessage(); // the number rule's own words
         }
-        return e.getMessage();
+        String where = "";
+        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe && jpe.getLocation() != null
+                && jpe.getLocation().getLineNr() > 0) {
+            where = " at line " + jpe.getLocation().getLineNr() + ", column " + jpe.getLocation().getColumnNr();
+        }
+        String jackson = String.valueOf(e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe ? jpe.getOriginalMessage() : e.getMessage());
+        if (e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException) {
+            return jackson.contains("nesting depth")
+                    ? "nested deeper than " + MAX_DEPTH + " levels" + where
+                    : "a number, text or name longer than the reader takes" + where;
+        }
+        if (e instanceof com.fasterxml.jackson.core.io.JsonEOFException) {
+            return "the text ends inside a JSON value (truncated?)" + where;
+        }
+        if (e instanceof java.io.CharConversionException || jackson.contains("Invalid UTF-8")) {
+            return "not valid UTF-8" + where;
+        }
+        if (jackson.startsWith("Duplicate field '")) {
+            int end = jackson.indexOf('\'', 17);
+            String name = end < 0 ? "" : jackson.substring(17, end);
+            return "a duplicate member" + (name.isEmpty() || name.length() > 64 ? "" : " '" + name + "'") + " in one object" + where;
+        }
+        if (jackson.contains("Non-standard token")) {
+            return NON_NUMBER + where;
+        }
+        if (e instanceof com.fasterxml.jackson.core.JsonParseException) {
+            return "unexpected text" + where;
+        }
+        return "could not be read" + where;
     }
+
+    /** What {@link #describe} says of NaN and the infinities. */
+    private static final String NON_NUMBER = "NaN or an infinity, which JSON cannot carry";
 
     /** Serializes any object to compact JSON text. */
     public static String write(Object value) {

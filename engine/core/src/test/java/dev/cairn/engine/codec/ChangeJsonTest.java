@@ -156,7 +156,7 @@ class ChangeJsonTest {
                 Arguments.of("trailing comma", change(SET + ","), "not valid JSON"),
                 Arguments.of("value nested deeper than MAX_DEPTH",
                         change("\"op\":\"set\",\"section\":\"cards\",\"key\":\"k\",\"value\":" + deep + ",\"stamp\":\"" + STAMP + "\""),
-                        "nesting depth"));
+                        "nested deeper than 64 levels"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -183,7 +183,7 @@ class ChangeJsonTest {
         // the parser's own limit still guards documents that are not changes
         String tooDeep = "[".repeat(Json.MAX_DEPTH) + "]".repeat(Json.MAX_DEPTH);
         assertMalformed(() -> ChangeJson.decode(change("\"op\":\"set\",\"section\":\"cards\",\"key\":\"k\",\"value\":" + tooDeep
-                + ",\"stamp\":\"" + STAMP + "\"")), "nesting depth");
+                + ",\"stamp\":\"" + STAMP + "\"")), "nested deeper than " + Json.MAX_DEPTH + " levels");
         assertEquals(tooDeep, Json.normalize(tooDeep), "MAX_DEPTH levels on their own are fine");
         assertThrows(IllegalArgumentException.class, () -> Json.normalize("[" + tooDeep + "]"));
     }
