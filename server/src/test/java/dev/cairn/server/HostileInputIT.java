@@ -623,6 +623,43 @@ class HostileInputIT {
         assertEquals(200, server.post("/api/preferences", token, "{\"theme\":\"light\"}").status(), "the API is still usable");
     }
 
+    /** A '%' not followed by two hex digits, in a path or a query: JSON 400 before routing, nothing logged as an error. */
+    @Test
+    void badPercentEscapesAreAnsweredInTheApiShape() {
+        ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> log = new ch.qos.logback.core.read.ListAppender<>();
+        log.start();
+        root.addAppender(log);
+        try {
+            String token = server.token(user);
+            for (String path : List.of("/api/a%zz", "/api/history/preferences/a%zzb", "/api/export?sections=%zz", "/api/preferences?x=%4", "/index%g0.html")) {
+                for (String auth : new String[] {"Authorization: Bearer " + token + "\r\n", ""}) {
+                    // raw: the JDK's HTTP client refuses to send such a URI
+                    String answer = rawHttp("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth + "Connection: close\r\n\r\n");
+                    assertTrue(answer.startsWith("HTTP/1.1 400"), path + ": " + answer);
+                    assertTrue(answer.toLowerCase(Locale.ROOT).contains("content-type: application/json"), path + ": " + answer);
+                    assertTrue(answer.endsWith("{\"error\":\"bad-request\",\"message\":\"the request's path or query has a '%' not followed by two hex digits\"}"),
+                            path + ": " + answer);
+                }
+            }
+            assertEquals(200, server.get("/api/preferences?x=%41", token).status(), "a good escape still passes");
+            assertTrue(log.list.stream().noneMatch(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.ERROR)),
+                    "no error logged: " + log.list);
+        } finally {
+            root.detachAppender(log);
+        }
+    }
+
+    private static String rawHttp(String request) {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
+            socket.setSoTimeout((int) WAIT.toMillis());
+            socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new AssertionError("raw request failed: " + e, e);
+        }
+    }
+
     @Test
     void httpBodyOverLimit() {
         String token = server.token(user);

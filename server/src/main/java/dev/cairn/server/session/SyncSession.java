@@ -163,14 +163,16 @@ public final class SyncSession {
         ctx.metrics().frameIn();
         if (!rate.withinRate()) {
             // Name the batch if the dropped frame was a push, so the client re-sends just that one.
-            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxFramesPerSecond() + " frames per second; frame dropped", RefusedFrameBatch.of(text));
+            RefusedFrame dropped = RefusedFrame.of(text);
+            sendError(ErrorCode.RATE_LIMITED, "more than " + ctx.maxFramesPerSecond() + " frames per second; frame dropped", dropped.batch(), dropped.space());
             return;
         }
         Frame frame;
         try {
             frame = FrameCodec.decode(text);
         } catch (ProtocolException e) {
-            sendError(e.code(), e.getMessage(), RefusedFrameBatch.of(text));
+            RefusedFrame refused = RefusedFrame.of(text);
+            sendError(e.code(), e.getMessage(), refused.batch(), refused.space());
             return;
         }
         if (frame instanceof Frame.Hello hello) {
@@ -303,9 +305,9 @@ public final class SyncSession {
     /** A client's presence in a space (8.6). */
     private void onPresenceFrame(Frame.Presence presence) {
         if (presence.user() != null) {
-            sendError(ErrorCode.MALFORMED_FRAME, "a client's presence has only 'space' and 'state'", null);
+            sendError(ErrorCode.MALFORMED_FRAME, "a client's presence has only 'type', 'space' and 'state'", null, presence.space());
         } else if (!ready) {
-            sendError(ErrorCode.NOT_READY, "send hello first", null);
+            sendError(ErrorCode.NOT_READY, "send hello first", null, presence.space());
         } else if (spaces == null) {
             sendError(ErrorCode.MALFORMED_FRAME, "this session did not name spaces in its hello (PROTOCOL.md 8.1)", null, presence.space());
         } else {

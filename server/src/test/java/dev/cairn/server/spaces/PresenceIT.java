@@ -143,4 +143,23 @@ class PresenceIT extends EmbeddedSpaces {
             assertEquals(new Frame.Pong(), bob.until(f -> !(f instanceof Frame.Changes), WAIT));
         }
     }
+
+    /** PROTOCOL.md 8.6: errors about a presence name its space, whatever is wrong with it. */
+    @Test
+    void everyErrorAboutAPresenceNamesItsSpace() {
+        String s = space();
+        try (SpaceWire bob = live("bob", "phone", s)) {
+            Map<String, ErrorCode> bad = new java.util.LinkedHashMap<>();
+            bad.put("{\"type\":\"presence\",\"space\":\"" + s + "\",\"state\":-0}", ErrorCode.INVALID_CHANGE);
+            bad.put("{\"type\":\"presence\",\"space\":\"" + s + "\"}", ErrorCode.MALFORMED_FRAME);
+            bad.put("{\"type\":\"presence\",\"space\":\"" + s + "\",\"state\":1,\"user\":\"bob\"}", ErrorCode.MALFORMED_FRAME);
+            bad.put("{\"type\":\"presence\",\"space\":\"" + s + "\",\"state\":1,\"user\":\"bob\",\"replica\":\"x\"}", ErrorCode.MALFORMED_FRAME);
+            bad.forEach((text, code) -> {
+                bob.send(text);
+                Frame.Error e = assertInstanceOf(Frame.Error.class, bob.until(f -> f instanceof Frame.Error, WAIT), text);
+                assertEquals(code, e.code(), text + ": " + e);
+                assertEquals(s, e.space(), text + ": " + e);
+            });
+        }
+    }
 }

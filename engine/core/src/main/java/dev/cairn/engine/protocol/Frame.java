@@ -273,7 +273,7 @@ public sealed interface Frame {
         public Presence {
             checkSpace(space);
             if ((user == null) != (replica == null)) {
-                throw new IllegalArgumentException("a presence names both its user and its replica, or neither");
+                throw new IllegalArgumentException("a presence has 'user' and 'replica' both (from the server) or neither (a client's: only 'type', 'space' and 'state')");
             }
         }
 
