@@ -113,6 +113,9 @@ public final class OriginPolicy {
         }
         return ctx -> {
             if (crossOriginAllowed(ctx.request())) {
+                if (!any && HttpMethod.OPTIONS.equals(ctx.request().method())) {
+                    ctx.response().putHeader("Vary", "Origin"); // the handler names the origin in the preflight's 204 without it
+                }
                 cors.handle(ctx);
             } else {
                 ctx.next();

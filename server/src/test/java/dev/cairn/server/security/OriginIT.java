@@ -146,6 +146,7 @@ class OriginIT {
         assertEquals(Set.of("authorization", "content-type", "x-request-id"), list(preflight.header("Access-Control-Allow-Headers")));
         assertEquals(Set.of("get", "post", "delete"), list(preflight.header("Access-Control-Allow-Methods")));
         assertEquals("600", preflight.header("Access-Control-Max-Age"));
+        assertEquals("Origin", preflight.header("Vary"), "the preflight's answer depends on the Origin too");
         // a refused token still carries CORS headers, so the listed page can read why
         TestServer.Response refused = send(withList, "GET", "/api/preferences", "https://app.example", "not-a-token", null);
         assertEquals(401, refused.status(), refused.toString());
