@@ -14,6 +14,7 @@ import { hlcHex, Stamp } from '../../main/web/cairn/stamp.js';
 import { SyncClient } from '../../main/web/cairn/sync.js';
 import { encodeFrame, decodeFrame } from '../../main/web/cairn/protocol.js';
 import { rows } from './support/idb-rows.js';
+import { until } from './support/until.js';
 
 let users = 0;
 const newUser = () => `user${++users}`;
@@ -269,9 +270,7 @@ test('a privacy switch reaches the other tabs, which read settings from their ow
   const a = await Cairn.open({ user, storage: 'browser', replica: 'tab-1', startSync: false, kv });
   const b = await Cairn.open({ user, storage: 'browser', replica: 'tab-2', startSync: false, kv });
   a.setSectionSync('memory', false);
-  const end = Date.now() + 2000;
-  while (b.isSyncing('memory') && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-  assert.equal(b.isSyncing('memory'), false);
+  await until(() => !b.isSyncing('memory'), 'the other tab to stop syncing memory');
   await a.close();
   await b.close();
   const c = await open(user, kv);

@@ -34,8 +34,8 @@ test('a socket that never finishes its upgrade is given up on the connect timeou
   });
   try {
     client.start();
-    const end = Date.now() + 5000;
-    while (accepted.length < 3 && Date.now() < end) await sleep(10);
+    const end = performance.now() + 5000;
+    while (accepted.length < 3 && performance.now() < end) await sleep(10);
     assert.ok(accepted.length >= 3, `reconnected after each connect timeout (connections: ${accepted.length})`);
     assert.ok(errors.includes('connection-lost'), `reported: ${errors}`);
   } finally {

@@ -194,7 +194,6 @@ test('presence: every space counts toward the socket\'s 10 frames a second; a re
   /** @param {Cairn} cairn */
   async function presenceChecks(cairn) {
     const [a, b] = [await cairn.space('a'), await cairn.space('b')];
-    const until = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5)); assert.ok(check()); };
     await until(() => sent.length === 1);
     assert.deepEqual(sent[0].frame.spaces, { a: 0, b: 0 });
     a.setPresence({ at: 1 });
@@ -260,7 +259,6 @@ test('export and import leave the server-written sections alone: spaces and memb
 test('space.syncNow resolves once the space is live and its writes are acknowledged; it fails when the push is refused for good, also while it saves', async () => {
   const { Ws, pages, open, deliver, deliverPage } = scriptedSocket();
   const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, spaces: true, WebSocket: Ws, server: { url: 'ws://x/sync', token: () => 't' } });
-  const until = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5)); assert.ok(check()); };
   try {
     const trip = await cairn.space('trip');
     await until(open);

@@ -2,8 +2,8 @@
 // must not end a wait early or stretch it.
 import assert from 'node:assert/strict';
 
-/** Resolves once cond() (or the promise it returns) is truthy; fails after `ms`. @param {() => unknown} cond @param {string} what */
-export async function until(cond, what, ms = 3000) {
+/** Resolves once cond() (or the promise it returns) is truthy; fails after `ms`. @param {() => unknown} cond @param {string} [what] @param {number} [ms] */
+export async function until(cond, what = 'the condition', ms = 3000) {
   const end = performance.now() + ms;
   while (!(await cond())) {
     if (performance.now() > end) assert.fail('timed out waiting for ' + what);

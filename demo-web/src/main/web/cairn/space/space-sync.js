@@ -209,7 +209,7 @@ class SpaceChannel {
   setPresence(state) {
     if (state === null && this.presence === undefined) return;
     this.presence = state; // null: a withdrawal still to send
-    this.owner.withdrawals.delete(this.id); // a closed copy's withdrawal: this one replaces it
+    if (this.inSession) this.owner.withdrawals.delete(this.id); // a closed copy's withdrawal: this one, sent in the session, replaces it
     this.sendPresence();
   }
 
@@ -239,6 +239,7 @@ class SpaceChannel {
   /** @param {string} reason */
   left(reason) {
     this.inSession = false;
+    this.owner.withdrawals.delete(this.id); // the server withdrew it with the membership
     this.pipeline.end();
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceTimer = null;

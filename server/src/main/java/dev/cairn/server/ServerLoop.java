@@ -88,8 +88,9 @@ final class ServerLoop extends VerticleBase {
                 .addWebSocketSubProtocol(SocketProtocols.CAIRN); // picked when offered: a browser's token rides beside it
         tls(options);
         http = vertx.createHttpServer(options).requestHandler(req -> {
-            if (!wellEscaped(req.path()) || !wellEscaped(req.query())) {
+            if (!wellEscaped(req.path()) || isApiOrSync(req.path()) && !wellEscaped(req.query())) {
                 // The router would fail decoding it (a plain-text 400 and an error logged with its trace): said here, in the API's shape.
+                // A page's query is left alone: browsers send a bare '%' there as is, and the page never decodes it.
                 node.headers().apply(req);
                 refuse(req, 400, "bad-request", "the request's path or query has a '%' not followed by two hex digits");
                 return;
@@ -188,6 +189,10 @@ final class ServerLoop extends VerticleBase {
                         }
                     });
         });
+    }
+
+    private static boolean isApiOrSync(String path) {
+        return path.startsWith("/api/") || path.equals("/api") || OriginPolicy.SYNC_PATH.equals(path);
     }
 
     /** Whether every '%' in {@code part} (null: none) starts a percent-escape (RFC 3986 2.1). */

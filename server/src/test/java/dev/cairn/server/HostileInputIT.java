@@ -623,7 +623,7 @@ class HostileInputIT {
         assertEquals(200, server.post("/api/preferences", token, "{\"theme\":\"light\"}").status(), "the API is still usable");
     }
 
-    /** A '%' not followed by two hex digits, in a path or a query: JSON 400 before routing, nothing logged as an error. */
+    /** A '%' not followed by two hex digits, in a path or an API query: JSON 400 before routing, nothing logged as an error. */
     @Test
     void badPercentEscapesAreAnsweredInTheApiShape() {
         ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
@@ -643,6 +643,8 @@ class HostileInputIT {
                 }
             }
             assertEquals(200, server.get("/api/preferences?x=%41", token).status(), "a good escape still passes");
+            String page = rawHttp("GET /?ref=50%off HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            assertTrue(page.startsWith("HTTP/1.1 200"), "a page's query is the page's business (browsers send a bare %): " + page);
             assertTrue(log.list.stream().noneMatch(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.ERROR)),
                     "no error logged: " + log.list);
         } finally {

@@ -138,6 +138,7 @@ class SerializationTest {
             ValidationException e = assertThrows(ValidationException.class, () -> s.set(new Snapshot("x")));
             assertTrue(e.getMessage().contains("'state/snap'") && e.getMessage().contains("does not read back as")
                     && e.getMessage().contains("nothing was written"), e.getMessage());
+            assertTrue(e.getMessage().contains("Creator"), "the mapper's reason, for the app: " + e.getMessage());
             assertNull(s.value());
             assertNull(cairn.map("state").json("snap"));
             assertEquals(0, cairn.pendingChanges());

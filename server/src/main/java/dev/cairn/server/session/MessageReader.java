@@ -92,7 +92,7 @@ final class MessageReader {
     /** Closes with 1009 and counts it for the user's storm warning ({@link OversizeWarnings}). */
     void closeTooLarge(long frameBytes, String reason) {
         session.fields(LOG.atInfo()).log("socket closed with 1009 frameBytes={}", frameBytes < 0 ? "over-limit" : frameBytes);
-        ctx.hub().oversize.closed(user, frameBytes, ctx.maxFrameBytes(), System.currentTimeMillis());
+        ctx.hub().oversize.closed(user, frameBytes, ctx.maxFrameBytes(), dev.cairn.server.MonotonicMillis.now());
         ws.close((short) 1009, reason);
     }
 }

@@ -48,6 +48,9 @@ record RefusedFrame(Long batch, String space) {
                         && SpaceKeys.SPACE_ID.matcher(p.getText()).matches()) {
                     space = p.getText();
                 }
+                if (batchSeen && space != null) {
+                    break;
+                }
                 p.skipChildren();
             }
         } catch (IOException | RuntimeException e) {

@@ -61,8 +61,7 @@ public final class SyncSession {
     private io.vertx.core.Context loop;
     /** When the sweep closes the socket for its token (Long.MAX_VALUE: never, or done). */
     private long expiresAt = Long.MAX_VALUE;
-    /** When the sweep closes a socket that sent no hello (Long.MAX_VALUE: hello came, or done). */
-    /** On {@link MonotonicMillis}. */
+    /** When the sweep closes a socket that sent no hello, on {@link MonotonicMillis} (Long.MAX_VALUE: hello came, or done). */
     private long helloDeadline = Long.MAX_VALUE;
     private final SessionSweep sweep;
 

@@ -375,6 +375,11 @@ public final class Json {
         if (e instanceof com.fasterxml.jackson.core.JsonParseException) {
             return "unexpected text" + where;
         }
+        if (e instanceof com.fasterxml.jackson.databind.DatabindException d) {
+            // Mapping into an app's type (the device engine's ValueMapper): the reason names the app's own
+            // types and is said to the app. Wire and HTTP input is read as trees and never raises one.
+            return d.getOriginalMessage() + where;
+        }
         return "could not be read" + where;
     }
 
