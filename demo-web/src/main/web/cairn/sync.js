@@ -156,7 +156,7 @@ export class SyncClient {
    * the user's and, with spaces, each held space's (that space live too; a space refused or left
    * meanwhile fails it, as the space's own syncNow does; with `mark`, taken before the caller saved,
    * also one refused or left while it saved).
-   * @param {import('./space/space-sync.js').SpaceMark|null} [mark]
+   * @param {import('./space/recent-refusals.js').SpaceMark|null} [mark]
    */
   syncNow(mark) {
     if (this.locked) return Promise.reject(Object.assign(new Error(/** @type {string} */ (this.lockReason)), { code: 'wrong-passphrase' }));

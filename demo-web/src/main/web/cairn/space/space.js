@@ -369,7 +369,7 @@ class SpaceSyncView {
 
   /**
    * With `mark`: a refusal for good or space-left of this space since the mark (while it saved) fails it.
-   * @param {import('./space-sync.js').SpaceMark|null} [mark]
+   * @param {import('./recent-refusals.js').SpaceMark|null} [mark]
    */
   syncNow(mark) {
     const spaces = this.client()?.spaces;

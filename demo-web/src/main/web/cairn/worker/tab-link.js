@@ -5,7 +5,7 @@
 
 import { StorageError } from '../storage.js';
 import { unpack } from '../chunk.js';
-import { RecentRefusals } from '../space/space-sync.js';
+import { RecentRefusals } from '../space/recent-refusals.js';
 import { syncError } from '../waiters.js';
 
 /** @typedef {import('../codec.js').Change} Change */
@@ -343,7 +343,7 @@ export class SharedSyncClient {
     return this.link.refusals.mark([...this.link.spaceRoutes.keys()]);
   }
 
-  /** @param {import('../space/space-sync.js').SpaceMark|null} [mark] */
+  /** @param {import('../space/recent-refusals.js').SpaceMark|null} [mark] */
   async syncNow(mark) {
     await new Promise((r) => queueMicrotask(() => queueMicrotask(/** @type {VoidFunction} */ (r)))); // after this task's writes
     await answered(this.link, this.link.request({ type: 'sync-now' }), mark);
@@ -354,7 +354,7 @@ export class SharedSyncClient {
  * The worker's answer to a sync-now, failed by a refusal for good or leave of a space of `mark`
  * that this tab heard since (as SyncClient.syncNow in a page). Checked once the answer is here:
  * the worker's messages come in order, so every refusal it told before answering is known then.
- * @param {WorkerLink} link @param {Promise<any>} request @param {import('../space/space-sync.js').SpaceMark|null|undefined} mark
+ * @param {WorkerLink} link @param {Promise<any>} request @param {import('../space/recent-refusals.js').SpaceMark|null|undefined} mark
  */
 async function answered(link, request, mark) {
   const a = await request;
@@ -441,7 +441,7 @@ export class SharedSpaces {
 
   /**
    * As SpaceSync.syncNowSince: the mark is checked once the worker answered (`answered`).
-   * @param {string} id @param {import('../space/space-sync.js').SpaceMark|null} since
+   * @param {string} id @param {import('../space/recent-refusals.js').SpaceMark|null} since
    */
   async syncNowSince(id, since) {
     await new Promise((r) => queueMicrotask(() => queueMicrotask(/** @type {VoidFunction} */ (r)))); // after this task's writes
