@@ -43,6 +43,7 @@ const SHELL = [
   'cairn/idb-store.js',
   'cairn/chunk.js',
   'cairn/space/space-sync.js',
+  'cairn/space/recent-refusals.js',
   'cairn/space/directory.js',
   'cairn/space/membership.js',
   'cairn/migrate.js',
