@@ -28,6 +28,7 @@ function worker(server) {
   const hosts = new Map();
   workers.push(hosts);
   const user = `worker-user${++users}`;
+  server.user = user; // its welcome is for this user, as a real server's for the token's sub
   const tab = (replica) => {
     const channel = new MessageChannel();
     acceptPort(channel.port2, hosts, undefined, { WebSocket: server.WebSocket });

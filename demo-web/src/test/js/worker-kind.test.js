@@ -48,7 +48,7 @@ after(async () => {
 });
 
 test('without SharedWorker, each tab syncs through a dedicated Worker of its own: one socket per tab, pages saved and applied, the worker ends on close', async () => {
-  const server = new ScriptedServer({ user: 'u', maxBatch: 100, echoToSender: false });
+  const server = new ScriptedServer({ user: 'dedicated-user', maxBatch: 100, echoToSender: false });
   /** @type {Array<{url: string, options: any, closed: boolean}>} */
   const started = [];
   const saved = { SharedWorker: globalThis.SharedWorker, Worker: globalThis.Worker };

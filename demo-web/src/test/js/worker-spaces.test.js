@@ -69,7 +69,8 @@ function worker(extra = {}) {
   return { user, hosts, tab, net };
 }
 
-const welcome = (spaces, head = 0) => ({ type: 'welcome', protocol: 2, user: 'u', head, maxBatch: 100, maxAheadMillis: 60000, spaces });
+/** The server's welcome for `user` (the token's sub: a welcome for another user is refused). @param {string} user @param {any} spaces */
+const welcome = (user, spaces, head = 0) => ({ type: 'welcome', protocol: 2, user, head, maxBatch: 100, maxAheadMillis: 60000, spaces });
 
 /** Two tabs with space 'trip' open, its session live through the worker's one socket. */
 async function liveTrip(extra) {
@@ -81,7 +82,7 @@ async function liveTrip(extra) {
   assert.ok(ta.workerLink && tb.workerLink, 'the space\'s database and traffic are the worker\'s');
   await until(() => w.net.sockets.length === 1 && w.net.last().readyState === 1 && w.net.last().sent.length >= 1, 'the hello');
   const ws = w.net.last();
-  await ws.deliver(welcome({ trip: { role: 'editor', head: 1 } }));
+  await ws.deliver(welcome(w.user, { trip: { role: 'editor', head: 1 } }));
   await ws.deliver({ type: 'changes', changes: [{ seq: 1, change: change('spaces', 'trip', { name: 'Trip', role: 'editor' }) }], cursor: 1 });
   await ws.deliver({ type: 'caught-up', cursor: 1 });
   await ws.deliver({ type: 'changes', space: 'trip', changes: [{ seq: 1, change: change('state', 'items/a', 'tent') }], cursor: 1 });
@@ -163,7 +164,7 @@ test('dropRefused through the worker: every tab and the space\'s database forget
   assert.ok(!stored.some((c) => c.value === JSON.stringify('mine')), 'the refused value left the space\'s database');
 
   const again = net.last();
-  await again.deliver(welcome({ trip: { role: 'viewer', head: 2 } }, 1));
+  await again.deliver(welcome(user, { trip: { role: 'viewer', head: 2 } }, 1));
   await again.deliver({ type: 'caught-up', cursor: 1 });
   await again.deliver({ type: 'changes', space: 'trip', changes: [{ seq: 2, change: theirs }], cursor: 2 });
   await again.deliver({ type: 'caught-up', space: 'trip', cursor: 2 });
@@ -227,7 +228,7 @@ test('space-left reaches every tab; with onSpaceLeft drop the worker deletes the
 });
 
 test('a tab opened later reads the space the worker saved, and gets its pages from then on', async () => {
-  const { a, b, tab, net } = await liveTrip();
+  const { a, b, tab, net, user } = await liveTrip();
   await a.close();
   await b.close();
   const c = await tab('tab-c');
@@ -237,7 +238,7 @@ test('a tab opened later reads the space the worker saved, and gets its pages fr
   await until(() => net.sockets.length === 2 && net.last().sent.length >= 1, 'the new session\'s hello');
   const ws = net.last();
   assert.deepEqual(ws.sent[0].spaces, { trip: 1 });
-  await ws.deliver(welcome({ trip: { role: 'editor', head: 2 } }, 1));
+  await ws.deliver(welcome(user, { trip: { role: 'editor', head: 2 } }, 1));
   await ws.deliver({ type: 'changes', space: 'trip', changes: [{ seq: 2, change: change('state', 'items/e', 'lamp') }], cursor: 2 });
   await until(() => tc.get('state', 'items/e') === 'lamp', 'the page in the new tab');
   await c.close();
@@ -304,7 +305,7 @@ test('without SharedWorker, a tab\'s dedicated Worker carries its spaces the sam
     assert.ok(trip.workerLink, 'the space goes through the tab\'s worker');
     await until(() => net.sockets.length === 1 && net.last().readyState === 1 && net.last().sent.length >= 1, 'the hello');
     const ws = net.last();
-    await ws.deliver(welcome({ trip: { role: 'editor', head: 1 } }));
+    await ws.deliver(welcome(user, { trip: { role: 'editor', head: 1 } }));
     await ws.deliver({ type: 'caught-up', cursor: 0 });
     await ws.deliver({ type: 'changes', space: 'trip', changes: [{ seq: 1, change: change('state', 'items/a', 'tent') }], cursor: 1 });
     await ws.deliver({ type: 'caught-up', space: 'trip', cursor: 1 });
@@ -407,7 +408,7 @@ test('a tab asking for spaces rebuilds the worker\'s client: a syncNow pending o
   await until(() => w.net.sockets.length === 2 && w.net.last().readyState === 1 && w.net.last().sent.length >= 1, 'the new client\'s hello');
   const ws = w.net.last();
   assert.deepEqual(ws.sent[0].spaces, {}, 'the new session names spaces');
-  await ws.deliver(welcome({}));
+  await ws.deliver(welcome(w.user, {}));
   await ws.deliver({ type: 'caught-up', cursor: 0 });
   await until(() => ws.sent.some((f) => f.type === 'push'), 'the pending change pushed on the new session');
   await ws.deliver({ type: 'ack', batch: ws.sent.find((f) => f.type === 'push').batch });

@@ -19,6 +19,7 @@ const HEADER_TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
  * @property {string} url ws:// or wss:// URL of /sync
  * @property {() => (string|Promise<string>)} token asked again on every connect
  * @property {string} replica
+ * @property {string} [user] the user whose data this device holds (the token's `sub`): a welcome for another user is permanent (`wrong-user`)
  * @property {typeof WebSocket} [WebSocket]
  * @property {typeof fetch} [fetch] to learn why an upgrade was refused
  * @property {number} [keepAliveMillis] a ping after this much silence; none for as long again closes the socket
@@ -201,6 +202,11 @@ export class Connection {
       if (frame.type === 'welcome') {
         if (!offered.includes(frame.protocol)) {
           this.drop({ code: ErrorCode.PROTOCOL_VERSION, message: `the server speaks protocol ${frame.protocol}, this client ${offered.join(' and ')}` }, 'permanent');
+          return;
+        }
+        if (this.options.user !== undefined && frame.user !== this.options.user) {
+          // Another user's token: nothing of this device may be pushed to that account, nor its data applied here.
+          this.drop({ code: 'wrong-user', message: `the token is for user '${frame.user}', this device holds user '${this.options.user}'` }, 'permanent');
           return;
         }
         this.protocol = frame.protocol;

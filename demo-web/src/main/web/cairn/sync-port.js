@@ -176,6 +176,7 @@ export function startSync(cairn) {
     url: server.url,
     token: server.token,
     replica: cairn.replica,
+    user: cairn.user,
     cursor: cairn.savedCursor, // resume where the last page stopped (see coverCursor for memory-only keys)
     pending: () => cairn.outbox.entries(cairn.replica).filter((e) => cairn.isSyncing(e.change.section) || cairn.isPrivacyClear(e.change)),
     acked: (ids) => { cairn.outbox.remove(ids); cairn.emit('change', { changes: [], origin: 'remote' }); },

@@ -21,6 +21,7 @@ import { SpaceSync } from './space/space-sync.js';
  * @property {string} url ws:// or wss:// URL of /sync
  * @property {() => (string|Promise<string>)} token the bearer token (asked again on each connect)
  * @property {string} replica
+ * @property {string} [user] the user whose data this device holds (the token's `sub`): a welcome for another user is permanent (`wrong-user`)
  * @property {number} [cursor] highest seq already applied (0: new replica)
  * @property {() => Array<{id: string, change: Change}>} pending unacknowledged local changes, oldest first
  * @property {(id: string) => boolean} [isPending] whether a change is still unacknowledged (default: looks in pending())

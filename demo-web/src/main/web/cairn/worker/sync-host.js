@@ -230,6 +230,7 @@ export class SyncHost {
         url: this.server.url,
         token: () => this.token(),
         replica: this.replica,
+        user: this.user,
         cursor: this.savedCursor,
         pending: () => this.pending(),
         isPending: (id) => this.outbox.has(id),

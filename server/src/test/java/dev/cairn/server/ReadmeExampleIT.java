@@ -50,7 +50,9 @@ class ReadmeExampleIT {
                 cairn.chat().append("conv-1", "user", "hello");
                 settings.save().join();                          // durable (checksummed journal, fsynced) when this completes
 
-                try (SyncClient sync = SyncClient.builder(cairn, syncUri, () -> token).build()) {
+                try (SyncClient sync = SyncClient.builder(cairn, syncUri, () -> token)
+                        .user("ada")                             // the token's sub: another user's token stops sync (wrong-user)
+                        .build()) {
                     sync.start();                                // pushes the outbox, catches up, then stays live
                     sync.syncNow().join();
                 }

@@ -446,6 +446,11 @@ final class Connection {
             failPermanently(s, "protocol-version", "the server speaks protocol " + welcome.protocol() + ", this client " + s.offered);
             return;
         }
+        if (c.user != null && !c.user.equals(welcome.user())) {
+            // Another user's token: nothing of this device may be pushed to that account, nor its data applied here.
+            failPermanently(s, "wrong-user", "the token is for user '" + welcome.user() + "', this device holds user '" + c.user + "'");
+            return;
+        }
         s.protocol = welcome.protocol();
         s.welcomed = true;
         SyncLoop.cancel(s.handshakeTimer);

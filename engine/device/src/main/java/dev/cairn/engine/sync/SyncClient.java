@@ -99,6 +99,8 @@ public final class SyncClient implements AutoCloseable {
     final int batchSize;
     /** The highest protocol version offered in hello (PROTOCOL.md 7.1); 2 only on a transport that carries binary messages. */
     final int maxProtocol;
+    /** The user whose data this device holds (null: not checked): a welcome for another user is permanent ({@code wrong-user}). */
+    final String user;
     final int maxInFlight;
     final Duration backoffMin;
     final Duration backoffMax;
@@ -155,6 +157,7 @@ public final class SyncClient implements AutoCloseable {
         this.token = b.token;
         this.batchSize = b.batchSize == null ? DEFAULT_BATCH_SIZE : b.batchSize;
         this.maxProtocol = b.maxProtocol == null ? dev.cairn.engine.protocol.Frame.PROTOCOL_V2 : b.maxProtocol;
+        this.user = b.user;
         this.maxInFlight = b.maxInFlight == null ? DEFAULT_MAX_IN_FLIGHT_BATCHES : b.maxInFlight;
         this.backoffMin = b.backoffMin == null ? DEFAULT_BACKOFF_MIN : b.backoffMin;
         this.backoffMax = b.backoffMax == null ? DEFAULT_BACKOFF_MAX : b.backoffMax;
@@ -430,6 +433,7 @@ public final class SyncClient implements AutoCloseable {
         private Transport transport;
         private Integer batchSize;
         private Integer maxProtocol;
+        private String user;
         private Integer maxInFlight;
         private Duration backoffMin;
         private Duration backoffMax;
@@ -544,6 +548,18 @@ public final class SyncClient implements AutoCloseable {
         public Builder syncSpaces(dev.cairn.engine.LeftSpaceCopy onLeft) {
             requireState(this.onSpaceLeft == null, "syncSpaces was already set to %s", this.onSpaceLeft);
             this.onSpaceLeft = Objects.requireNonNull(onLeft, "onLeft");
+            return this;
+        }
+
+        /**
+         * The user whose data this device holds, as the token's {@code sub} names it. When set, a
+         * {@code welcome} for another user (a token of someone else) ends sync permanently with
+         * {@code wrong-user} before anything is sent or applied, so one user's data never reaches
+         * another's account (spec/vectors/sync/README.md, Connection 4). May be set once.
+         */
+        public Builder user(String user) {
+            requireState(this.user == null, "user was already set to %s", this.user);
+            this.user = Objects.requireNonNull(user, "user");
             return this;
         }
 

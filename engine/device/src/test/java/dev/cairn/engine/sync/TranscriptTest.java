@@ -216,6 +216,7 @@ class TranscriptTest {
                     .transport(transport)
                     .batchSize(c.path("batchSize").asInt(500))
                     .maxProtocol(c.path("maxProtocol").asInt(1))
+                    .user(c.path("user").asText("alice"))
                     .maxInFlightBatches(c.path("maxInFlight").asInt(4))
                     .backoff(ms(c, "backoffMinMillis", 20), ms(c, "backoffMaxMillis", 200))
                     .retry(ms(c, "retryMinMillis", 20), ms(c, "retryMaxMillis", 200))
