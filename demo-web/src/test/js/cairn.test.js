@@ -212,3 +212,18 @@ test('privacy switch: keep leaves the server copy, delete clears it on the serve
   await a.close();
   await b.close();
 });
+
+test('a syncNow() waiting when sync is switched off fails with offline, and one waiting when the Cairn closes with engine-closed: none hangs', async () => {
+  class NeverOpens { constructor() { this.readyState = 0; } send() {} close() { this.readyState = 3; } } // an unreachable server
+  const cairn = await Cairn.open({ user: 'alice', storage: 'memory', channel: null, replica: 'tab-1', server: { url: 'ws://unreachable/sync', token: () => 'tok' }, WebSocket: /** @type {any} */ (NeverOpens) });
+  cairn.preferences.set('theme', 'dark');
+  const offline = cairn.syncNow().then(() => 'ok', (e) => e.code);
+  await new Promise((r) => setTimeout(r, 20));
+  cairn.setOffline(true);
+  assert.equal(await offline, 'offline');
+  cairn.setOffline(false);
+  const closing = cairn.syncNow().then(() => 'ok', (e) => e.code);
+  await new Promise((r) => setTimeout(r, 20));
+  await cairn.close();
+  assert.equal(await closing, 'engine-closed');
+});

@@ -146,3 +146,18 @@ test('a transaction the worker\'s store refuses (quota) is the tab\'s storage st
   await until(() => a.storage.state === 'ok', 'recovered after a transaction that commits');
   await a.close();
 });
+
+test('through the worker, a syncNow() waiting when the tab closes fails with engine-closed: none hangs', async () => {
+  class NeverOpens { constructor() { this.readyState = 0; } send() {} close() { this.readyState = 3; } } // an unreachable server
+  const hosts = new Map();
+  workers.push(hosts);
+  const channel = new MessageChannel();
+  acceptPort(channel.port2, hosts, undefined, { WebSocket: /** @type {any} */ (NeverOpens) });
+  const tab = await Cairn.open({ user: `worker-user${++users}`, replica: 'tab-1', channel: null, workerPort: channel.port1, server: { url: 'ws://unreachable/sync', token: () => 'tok' } });
+  assert.ok(tab.worker, 'the tab syncs through the worker');
+  tab.preferences.set('theme', 'dark');
+  const waiting = tab.syncNow().then(() => 'ok', (e) => e.code);
+  await new Promise((r) => setTimeout(r, 50));
+  await tab.close();
+  assert.equal(await waiting, 'engine-closed');
+});

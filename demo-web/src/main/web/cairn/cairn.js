@@ -539,10 +539,13 @@ export class Cairn {
     this.cipher = new ChangeCipher(new ValueCipher(key), sections);
     this.keyId = key.id;
     if (this.sync) {
-      const restart = this.sync.running || this.sync.locked;
-      this.sync.stop();
+      const old = this.sync;
+      const restart = old.running || old.locked;
+      old.stop();
       this.sync = null;
       if (restart) this.startSync();
+      if (this.sync) old.handOverWaiters(this.sync); // the pending syncNow() calls settle on the new client
+      else old.stop({ code: 'offline', message: 'offline: sync is switched off' });
     }
     this.emit('change', { changes: [], origin: 'local' });
     return key.id;
@@ -827,7 +830,7 @@ export class Cairn {
     await this.cursorChain;
     if (this.compactTimer) clearTimeout(this.compactTimer);
     await this.store?.idle();
-    this.sync?.stop();
+    this.sync?.stop({ code: 'engine-closed', message: 'the Cairn was closed before sync finished' });
     this.channel?.close();
     this.worker?.close();
     this.persister.stop();

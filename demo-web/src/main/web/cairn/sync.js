@@ -132,8 +132,13 @@ export class SyncClient {
     this.connection.start();
   }
 
-  /** Closes the socket and stops reconnecting. */
-  stop() {
+  /**
+   * Closes the socket and stops reconnecting. With `reason`, the pending syncNow() calls fail with
+   * it (the client closed: none is left hanging); without, they stay for handOverWaiters.
+   * @param {{code: string, message: string}} [reason]
+   */
+  stop(reason) {
+    if (reason) this.waiters.fail(reason);
     this.connection.stop();
     this.pipeline.stop();
     this.spaces?.stop();
@@ -143,6 +148,7 @@ export class SyncClient {
   /** The offline switch: cuts the socket (true) or reconnects at once (false). @param {boolean} offline */
   setOffline(offline) {
     if (this.locked) return;
+    if (offline) this.waiters.fail({ code: 'offline', message: 'offline: sync is switched off' }); // as a syncNow() made now
     this.connection.setOffline(offline);
   }
 

@@ -159,6 +159,10 @@ export class WorkerLink {
   close() {
     try { this.post({ type: 'detach' }); } catch { /* closed */ }
     this.port.close?.(); // a dedicated Worker has none: it closes itself on detach
+    // What still waits for an answer never gets one now: a syncNow() fails, as in a page, none hangs.
+    const closed = { error: { code: 'engine-closed', message: 'the Cairn was closed before sync finished' } };
+    for (const done of [...this.answers.values()]) done(closed);
+    this.answers.clear();
   }
 }
 
