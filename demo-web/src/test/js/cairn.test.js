@@ -227,3 +227,18 @@ test('a syncNow() waiting when sync is switched off fails with offline, and one 
   await cairn.close();
   assert.equal(await closing, 'engine-closed');
 });
+
+test('a server option that could never connect is refused at open; a token provider that never answers is an error within the connect timeout', async () => {
+  const base = { user: 'alice', storage: 'memory', channel: null, replica: 'tab-1' };
+  await assert.rejects(Cairn.open({ ...base, server: /** @type {any} */ ({ url: 'ws://h/sync', token: 'a-string' }) }), /server\.token must be a function/);
+  await assert.rejects(Cairn.open({ ...base, server: /** @type {any} */ ({ url: 'ws://h/sync' }) }), /server\.token must be a function/);
+  await assert.rejects(Cairn.open({ ...base, server: { url: 'not a url', token: () => 't' } }), /server\.url is not a URL/);
+  await assert.rejects(Cairn.open({ ...base, server: { url: 'ftp://h/sync', token: () => 't' } }), /must be a ws: or wss: URL/);
+
+  const errors = [];
+  const cairn = await Cairn.open({ ...base, server: { url: 'ws://h/sync', token: () => new Promise(() => {}) }, sync: { connectTimeoutMillis: 100 } });
+  cairn.on('error', (e) => errors.push(e));
+  await until(() => errors.some((e) => e.code === 'unauthorized'), 'an error for the silent token provider', 2000);
+  assert.match(errors.find((e) => e.code === 'unauthorized').message, /token provider did not answer within 100 ms/);
+  await cairn.close();
+});

@@ -93,6 +93,7 @@ export class Cairn {
   /** @param {OpenOptions} options */
   static async open(options) {
     if (!options || typeof options.user !== 'string' || options.user === '') throw new TypeError('Cairn.open needs a user');
+    checkServer(options.server);
     const browser = (options.storage ?? 'browser') === 'browser';
     /** @type {Array<(e: Error) => void>} */
     const errorSinks = [];
@@ -834,5 +835,27 @@ export class Cairn {
     this.channel?.close();
     this.worker?.close();
     this.persister.stop();
+  }
+}
+
+/**
+ * A server option that could never connect is a mistake in the app, said at open rather than as a
+ * sync that retries forever: `token` must be a function, `url` a ws:, wss:, http: or https: URL
+ * (relative to the page, where there is one).
+ * @param {any} server
+ */
+function checkServer(server) {
+  if (server === undefined || server === null) return;
+  if (typeof server.token !== 'function') {
+    throw new TypeError('server.token must be a function that returns the bearer token (or a promise of it), asked again on every connect');
+  }
+  let url;
+  try {
+    url = new URL(server.url, globalThis.location?.href);
+  } catch {
+    throw new TypeError(`server.url is not a URL: ${JSON.stringify(String(server.url)).slice(0, 200)}`);
+  }
+  if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) {
+    throw new TypeError(`server.url must be a ws: or wss: URL of the server's /sync, not ${url.protocol}`);
   }
 }

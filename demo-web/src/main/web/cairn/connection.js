@@ -49,6 +49,8 @@ export class Connection {
     this.on = on;
     /** @type {WebSocket|null} */
     this.socket = null;
+    /** A connect is waiting for the token provider. */
+    this.askingToken = false;
     this.running = false;
     this.offline = false;
     this.handshaken = false;
@@ -138,15 +140,25 @@ export class Connection {
 
   /** @private */
   async connect() {
-    if (!this.running || this.offline || this.socket || this.permanent) return;
+    if (!this.running || this.offline || this.socket || this.permanent || this.askingToken) return;
     this.on.state('connecting');
     let token;
+    this.askingToken = true; // one connect at a time: a retry meanwhile finds this one under way
     try {
-      token = await this.options.token();
+      // Bounded as the rest of the connect: a provider that never answers is said, not waited on forever.
+      const limit = this.connectTimeout();
+      /** @type {ReturnType<typeof setTimeout>|undefined} */
+      let timer;
+      token = await Promise.race([
+        Promise.resolve(this.options.token()),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`the token provider did not answer within ${limit} ms`)), limit); }),
+      ]).finally(() => clearTimeout(timer));
     } catch (e) {
       this.on.problem({ code: 'unauthorized', message: `no token: ${/** @type {Error} */ (e).message}` }, 'passing');
       this.backoff();
       return;
+    } finally {
+      this.askingToken = false;
     }
     if (!this.running || this.offline || this.socket || this.permanent) return;
     const Ws = this.options.WebSocket ?? globalThis.WebSocket;
