@@ -242,3 +242,15 @@ test('a server option that could never connect is refused at open; a token provi
   assert.match(errors.find((e) => e.code === 'unauthorized').message, /token provider did not answer within 100 ms/);
   await cairn.close();
 });
+
+test('open refuses a user id the server would refuse as a sub and sections that could never sync', async () => {
+  const base = { storage: /** @type {const} */ ('memory'), channel: null, replica: 'tab-1' };
+  for (const user of ['bad user!', 'a/space/b', 'x'.repeat(129)]) {
+    await assert.rejects(Cairn.open({ ...base, user }), /user must be 1-128 characters/, user);
+  }
+  await assert.rejects(Cairn.open({ ...base, user: 'alice', sections: /** @type {any} */ ({ chat: 'map' }) }), /'chat' is a standard log section/);
+  await assert.rejects(Cairn.open({ ...base, user: 'alice', sections: /** @type {any} */ ({ notes: 'tree' }) }), /must be 'map' or 'log'/);
+  await assert.rejects(Cairn.open({ ...base, user: 'alice', sections: { 'Bad Name': 'map' } }), /invalid section name/);
+  const ok = await Cairn.open({ ...base, user: 'alice.b@example-1_x', sections: { notes: 'map', chat: 'log' } });
+  await ok.close();
+});

@@ -13,7 +13,7 @@
 import { HybridClock, hlcHex } from './stamp.js';
 import { ReplicaState } from './crdt.js';
 import {
-  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, canonical, WHOLE_SECTION,
+  encodeValue, decodeValue, makeChange, encodeChange, decodeChange, canonical, checkSection, WHOLE_SECTION,
 } from './codec.js';
 import { ChangeTier, Outbox, StorageError } from './storage.js';
 import { IdbStore, IdbTier, MirrorKv, dbName } from './idb-store.js';
@@ -93,6 +93,11 @@ export class Cairn {
   /** @param {OpenOptions} options */
   static async open(options) {
     if (!options || typeof options.user !== 'string' || options.user === '') throw new TypeError('Cairn.open needs a user');
+    if (!USER_ID.test(options.user)) {
+      // The server's rule for a token's sub; the device's databases are named after the user too.
+      throw new TypeError(`user must be 1-128 characters of A-Z a-z 0-9 . _ @ - (the token's sub), not ${JSON.stringify(options.user).slice(0, 140)}`);
+    }
+    checkSections(options.sections);
     checkServer(options.server);
     const browser = (options.storage ?? 'browser') === 'browser';
     /** @type {Array<(e: Error) => void>} */
@@ -835,6 +840,24 @@ export class Cairn {
     this.channel?.close();
     this.worker?.close();
     this.persister.stop();
+  }
+}
+
+/** A user id the server takes as a token's `sub` (PROTOCOL.md 2). */
+const USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
+
+/**
+ * The app's own sections: valid names, each 'map' or 'log', and a standard section only with its
+ * own kind (a chat kept as a map would be refused by every server, and its writes lost with it).
+ * @param {any} sections
+ */
+function checkSections(sections) {
+  if (sections === undefined || sections === null) return;
+  for (const [name, kind] of Object.entries(sections)) {
+    checkSection(name);
+    if (kind !== 'map' && kind !== 'log') throw new TypeError(`sections.${name} must be 'map' or 'log', not ${JSON.stringify(kind)}`);
+    const standard = /** @type {Record<string, string>} */ (STANDARD_SECTIONS)[name];
+    if (standard !== undefined && standard !== kind) throw new TypeError(`sections.${name}: '${name}' is a standard ${standard} section, it cannot be a ${kind}`);
   }
 }
 
