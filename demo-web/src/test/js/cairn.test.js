@@ -254,3 +254,21 @@ test('open refuses a user id the server would refuse as a sub and sections that 
   const ok = await Cairn.open({ ...base, user: 'alice.b@example-1_x', sections: { notes: 'map', chat: 'log' } });
   await ok.close();
 });
+
+test('a token provider that keeps failing is one error event per outage, not one per retry', async () => {
+  const errors = [];
+  let asked = 0;
+  const cairn = await Cairn.open({
+    user: 'alice', storage: 'memory', channel: null, replica: 'tab-1',
+    server: { url: 'ws://h/sync', token: () => { asked++; throw new Error('signed out'); } },
+    sync: { backoffMinMillis: 10, backoffMaxMillis: 20 }, startSync: false,
+  });
+  try {
+    cairn.on('error', (e) => errors.push(e.code));
+    cairn.startSync();
+    await until(() => asked >= 5, 'several retries');
+    assert.deepEqual(errors, ['unauthorized'], `one event for ${asked} failed attempts`);
+  } finally {
+    await cairn.close();
+  }
+});

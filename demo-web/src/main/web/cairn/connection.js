@@ -154,8 +154,7 @@ export class Connection {
         new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`the token provider did not answer within ${limit} ms`)), limit); }),
       ]).finally(() => clearTimeout(timer));
     } catch (e) {
-      this.on.problem({ code: 'unauthorized', message: `no token: ${/** @type {Error} */ (e).message}` }, 'passing');
-      this.backoff();
+      this.passing({ code: 'unauthorized', message: `no token: ${/** @type {Error} */ (e).message}` }); // told once per outage, as a lost socket
       return;
     } finally {
       this.askingToken = false;
